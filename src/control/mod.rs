@@ -1,0 +1,3 @@
+//! The control plane: configuration, snapshots for the workers, the control socket.
+
+pub mod config;

@@ -1,0 +1,3 @@
+//! The per-frame pipeline, the worker poll loop and the counters they keep.
+
+pub mod verdict;

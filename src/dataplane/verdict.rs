@@ -1,0 +1,101 @@
+//! What the pipeline decides for each frame, and why a frame was dropped.
+
+/// The pipeline's decision for one frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Send the (rewritten) frame back out of the port it came in on.
+    Tx,
+    /// Not ours: the kernel should have it (AF_XDP: the filter should not have steered it here).
+    ToKernel,
+    /// A VRRP/CARP frame for the HA thread.
+    ToHa,
+    /// Dropped, for a counted reason.
+    Drop(DropReason),
+}
+
+/// Every drop path has its own counter (Katran's rule).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum DropReason {
+    /// Shorter than its headers, or a length field points past the end.
+    Malformed,
+    /// A well-formed frame we do not handle (IPv4 options we cannot parse, unknown ARP hardware, ...).
+    Unsupported,
+    /// IPv4 header checksum wrong.
+    BadChecksum,
+    /// To a VIP, but no service on that protocol and port.
+    NoService,
+    /// Every real server of the service is quiescent, unresolved or down.
+    NoRealServer,
+    /// The chosen real server's MAC is not known yet.
+    MacUnknown,
+    /// A non-first IP fragment: it carries no ports, so it cannot be matched to a flow.
+    Fragment,
+    /// A non-SYN TCP segment with no connection entry (IPVS drops these too).
+    NoConnection,
+    /// The connection table is full and nothing may be evicted.
+    TableFull,
+    /// An ICMP error to a VIP whose embedded flow is not in the table.
+    IcmpNoFlow,
+    /// VRRP/CARP arrived but no HA instance is configured.
+    NoHa,
+    /// This director is not serving (HA BACKUP/INIT/FAULT).
+    NotMaster,
+    /// The transmit ring was full.
+    TxFull,
+}
+
+impl DropReason {
+    pub const COUNT: usize = 13;
+
+    pub const ALL: [DropReason; DropReason::COUNT] = [
+        DropReason::Malformed,
+        DropReason::Unsupported,
+        DropReason::BadChecksum,
+        DropReason::NoService,
+        DropReason::NoRealServer,
+        DropReason::MacUnknown,
+        DropReason::Fragment,
+        DropReason::NoConnection,
+        DropReason::TableFull,
+        DropReason::IcmpNoFlow,
+        DropReason::NoHa,
+        DropReason::NotMaster,
+        DropReason::TxFull,
+    ];
+
+    /// The counter's name in `ulvs ctl status` and metrics.
+    pub const fn name(self) -> &'static str {
+        match self {
+            DropReason::Malformed => "malformed",
+            DropReason::Unsupported => "unsupported",
+            DropReason::BadChecksum => "bad_checksum",
+            DropReason::NoService => "no_service",
+            DropReason::NoRealServer => "no_real_server",
+            DropReason::MacUnknown => "mac_unknown",
+            DropReason::Fragment => "fragment",
+            DropReason::NoConnection => "no_connection",
+            DropReason::TableFull => "table_full",
+            DropReason::IcmpNoFlow => "icmp_no_flow",
+            DropReason::NoHa => "no_ha",
+            DropReason::NotMaster => "not_master",
+            DropReason::TxFull => "tx_full",
+        }
+    }
+
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_lists_every_reason_at_its_index() {
+        for (i, reason) in DropReason::ALL.iter().enumerate() {
+            assert_eq!(reason.index(), i, "{reason:?}");
+        }
+    }
+}

@@ -1,0 +1,33 @@
+//! Ports: where frames come from and go to. AF_XDP (`xdp`) and AF_PACKET (`packet`) behind one trait,
+//! plus the interface facts (`netdev`) the daemon needs. The only module allowed `unsafe`; every block
+//! carries a `// SAFETY:` comment.
+
+pub mod netdev;
+pub mod packet;
+pub mod xdp;
+
+use std::io;
+use std::time::Duration;
+
+use crate::dataplane::verdict::Verdict;
+
+/// Largest batch a port moves per `poll`.
+pub const MAX_BATCH: usize = 64;
+
+/// A batched, poll-mode frame port bound to one queue of one interface.
+pub trait Port: Send {
+    /// Receives up to `budget` (≤ `MAX_BATCH`) frames and hands each to `handle`, which may rewrite
+    /// it in place. A `Tx` verdict sends that same buffer back out (no copy on AF_XDP); every other
+    /// verdict recycles it. Returns how many frames were received. Never blocks.
+    fn poll<F: FnMut(&mut [u8]) -> Verdict>(&mut self, budget: usize, handle: F) -> io::Result<usize>;
+
+    /// Sends one frame the caller built (ARP, gratuitous ARP, adverts). Copies it.
+    fn send(&mut self, frame: &[u8]) -> io::Result<()>;
+
+    /// Blocks until a frame may be waiting or `timeout` passes; used when `poll` keeps coming back
+    /// empty so an idle worker does not burn a core.
+    fn wait(&mut self, timeout: Duration) -> io::Result<()>;
+
+    /// Frames the kernel or the rings dropped (RX ring full and the like), as far as the port knows.
+    fn dropped(&self) -> u64;
+}

@@ -1,0 +1,131 @@
+//! Real-server schedulers, with the semantics IPVS documents (ipvsadm(8), net/netfilter/ipvs/ip_vs_*.c).
+//!
+//! A scheduler is built from the real servers of one service as they stand in a snapshot (weights,
+//! usability) and then asked to `pick` one for each new connection. The dynamic load (active and
+//! inactive connections) is passed in at pick time, so `lc`/`wlc` see live counts. Each worker owns its
+//! own scheduler instances (no sharing, no locks); they are rebuilt whenever a new snapshot arrives.
+//!
+//! Shared semantics: weight 0 means quiescent (existing connections keep their real server, no new
+//! ones); a real server that is not `usable` (MAC unknown, later: health check down) is never picked;
+//! `None` means no usable real server, which the caller counts as a drop.
+
+mod lc;
+mod mh;
+mod rr;
+mod sh;
+mod wlc;
+mod wrr;
+
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::str::FromStr;
+
+/// What a scheduler sees of one real server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Candidate {
+    /// 0 = quiescent.
+    pub weight: u32,
+    /// False while the real server cannot receive (MAC unresolved, health down).
+    pub usable: bool,
+    /// ESTABLISHED connections (IPVS activeconns).
+    pub active: u32,
+    /// Every other tracked connection (IPVS inactconns).
+    pub inactive: u32,
+}
+
+impl Candidate {
+    /// Whether the real server may take new connections at all.
+    pub fn available(&self) -> bool {
+        self.usable && self.weight > 0
+    }
+}
+
+/// The client side of the new connection: what hashing schedulers hash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Client {
+    pub ip: Ipv4Addr,
+    pub port: u16,
+}
+
+/// Picks a real server for each new connection.
+pub trait Scheduler: Send {
+    /// The index into `candidates` of the real server for a new connection from `client`, or `None`
+    /// when no real server is available. `candidates` has the same length and order as the slice the
+    /// scheduler was built from; only `active`/`inactive` may differ between calls.
+    fn pick(&mut self, candidates: &[Candidate], client: Client) -> Option<usize>;
+}
+
+/// Options some schedulers take (ipvsadm `-b`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SchedFlags {
+    /// sh-fallback / mh-fallback: when the hashed real server is unavailable, try the next one.
+    pub fallback: bool,
+    /// sh-port / mh-port: hash the client's source port too.
+    pub port: bool,
+}
+
+/// The closed set of scheduling algorithms, spelled as ipvsadm spells them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SchedulerKind {
+    Rr,
+    Wrr,
+    Lc,
+    Wlc,
+    Sh,
+    Mh,
+}
+
+impl SchedulerKind {
+    pub const ALL: [SchedulerKind; 6] = [
+        SchedulerKind::Rr,
+        SchedulerKind::Wrr,
+        SchedulerKind::Lc,
+        SchedulerKind::Wlc,
+        SchedulerKind::Sh,
+        SchedulerKind::Mh,
+    ];
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            SchedulerKind::Rr => "rr",
+            SchedulerKind::Wrr => "wrr",
+            SchedulerKind::Lc => "lc",
+            SchedulerKind::Wlc => "wlc",
+            SchedulerKind::Sh => "sh",
+            SchedulerKind::Mh => "mh",
+        }
+    }
+
+    /// Whether `pick` reads `active`/`inactive` (callers may skip gathering them otherwise).
+    pub const fn uses_load(self) -> bool {
+        matches!(self, SchedulerKind::Lc | SchedulerKind::Wlc)
+    }
+
+    /// Builds a scheduler for the real servers as they are in `candidates`.
+    pub fn build(self, flags: SchedFlags, candidates: &[Candidate]) -> Box<dyn Scheduler> {
+        match self {
+            SchedulerKind::Rr => Box::new(rr::RoundRobin::new(candidates)),
+            SchedulerKind::Wrr => Box::new(wrr::WeightedRoundRobin::new(candidates)),
+            SchedulerKind::Lc => Box::new(lc::LeastConnection::new(candidates)),
+            SchedulerKind::Wlc => Box::new(wlc::WeightedLeastConnection::new(candidates)),
+            SchedulerKind::Sh => Box::new(sh::SourceHash::new(flags, candidates)),
+            SchedulerKind::Mh => Box::new(mh::Maglev::new(flags, candidates)),
+        }
+    }
+}
+
+impl fmt::Display for SchedulerKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for SchedulerKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        SchedulerKind::ALL
+            .into_iter()
+            .find(|kind| kind.name() == s)
+            .ok_or_else(|| format!("unknown scheduler {s:?} (expected one of rr, wrr, lc, wlc, sh, mh)"))
+    }
+}

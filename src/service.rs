@@ -1,0 +1,1 @@
+//! Services, real servers and the immutable snapshot workers read.

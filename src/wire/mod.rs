@@ -1,0 +1,125 @@
+//! Zero-copy views and owned representations of the frames ulvs handles.
+//!
+//! The pattern is smoltcp's: a view `Packet<T: AsRef<[u8]>>` wraps a buffer; `new_unchecked` wraps it,
+//! `check_len` proves every fixed field is inside it, `new_checked` does both. After `check_len`
+//! succeeds no accessor can panic. Never call `new_checked` on a buffer you are about to emit into.
+//! `Repr` types are the owned, validated form with `parse`, `buffer_len` and `emit`.
+//! This module depends on nothing above it.
+
+pub mod arp;
+pub mod checksum;
+pub mod ethernet;
+pub mod icmp;
+pub mod ipv4;
+pub mod tcp;
+pub mod udp;
+
+use std::fmt;
+use std::str::FromStr;
+
+/// Why a frame could not be parsed. `Copy` so it can feed a drop counter directly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum WireError {
+    /// The buffer is shorter than the header (or than a length field claims).
+    Truncated,
+    /// A length field is inconsistent (IHL < 5, total length < header, ...).
+    BadLength,
+    /// A version, hardware or protocol type this parser does not handle.
+    Unsupported,
+    /// The checksum does not verify.
+    BadChecksum,
+}
+
+impl fmt::Display for WireError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            WireError::Truncated => "truncated",
+            WireError::BadLength => "bad length",
+            WireError::Unsupported => "unsupported",
+            WireError::BadChecksum => "bad checksum",
+        })
+    }
+}
+
+impl std::error::Error for WireError {}
+
+pub type Result<T> = core::result::Result<T, WireError>;
+
+/// An Ethernet (EUI-48) hardware address.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
+pub struct MacAddr(pub [u8; 6]);
+
+impl MacAddr {
+    pub const BROADCAST: MacAddr = MacAddr([0xff; 6]);
+    pub const ZERO: MacAddr = MacAddr([0; 6]);
+
+    pub fn from_bytes(bytes: &[u8]) -> MacAddr {
+        let mut mac = [0u8; 6];
+        mac.copy_from_slice(&bytes[..6]);
+        MacAddr(mac)
+    }
+
+    pub const fn octets(&self) -> [u8; 6] {
+        self.0
+    }
+
+    pub const fn is_broadcast(&self) -> bool {
+        matches!(self.0, [0xff, 0xff, 0xff, 0xff, 0xff, 0xff])
+    }
+
+    pub const fn is_multicast(&self) -> bool {
+        self.0[0] & 0x01 != 0
+    }
+
+    pub const fn is_unicast(&self) -> bool {
+        !self.is_multicast()
+    }
+}
+
+impl fmt::Display for MacAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let b = self.0;
+        write!(f, "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", b[0], b[1], b[2], b[3], b[4], b[5])
+    }
+}
+
+impl fmt::Debug for MacAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl FromStr for MacAddr {
+    type Err = String;
+    fn from_str(s: &str) -> core::result::Result<Self, Self::Err> {
+        let mut out = [0u8; 6];
+        let mut parts = s.split(':');
+        for byte in out.iter_mut() {
+            let part = parts.next().ok_or_else(|| format!("bad MAC address {s:?}"))?;
+            if part.len() != 2 {
+                return Err(format!("bad MAC address {s:?}"));
+            }
+            *byte = u8::from_str_radix(part, 16).map_err(|_| format!("bad MAC address {s:?}"))?;
+        }
+        if parts.next().is_some() {
+            return Err(format!("bad MAC address {s:?}"));
+        }
+        Ok(MacAddr(out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mac_parses_and_prints() {
+        let mac: MacAddr = "02:00:5e:0a:0B:ff".parse().unwrap();
+        assert_eq!(mac.0, [0x02, 0x00, 0x5e, 0x0a, 0x0b, 0xff]);
+        assert_eq!(mac.to_string(), "02:00:5e:0a:0b:ff");
+        assert!("02:00:5e:0a:0b".parse::<MacAddr>().is_err());
+        assert!("02:00:5e:0a:0b:ff:01".parse::<MacAddr>().is_err());
+        assert!("zz:00:5e:0a:0b:ff".parse::<MacAddr>().is_err());
+        assert!(MacAddr::BROADCAST.is_broadcast() && MacAddr::BROADCAST.is_multicast());
+    }
+}
