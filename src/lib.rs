@@ -7,6 +7,7 @@
 #![deny(unsafe_code)]
 
 pub mod conntrack;
+pub mod craft;
 pub mod control;
 pub mod dataplane;
 pub mod flow;

@@ -1,1 +1,72 @@
-fn main() {}
+//! The `ulvs` command: `run` the director, `ctl` a running one.
+
+mod daemon;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use ulvs::control::ctl::{self, DEFAULT_CONTROL_PATH};
+
+#[derive(Parser, Debug)]
+#[command(name = "ulvs", version, about = "Userspace Linux Virtual Server: an LVS-DR director on AF_XDP / AF_PACKET")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the director.
+    Run {
+        /// The TOML configuration file.
+        #[arg(short, long, value_name = "FILE")]
+        config: PathBuf,
+        /// Only validate the configuration (and the interface it names), then exit.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Control a running director with ipvsadm's flags, e.g. `ulvs ctl -L -n --stats`.
+    #[command(disable_help_flag = true)]
+    Ctl {
+        /// The daemon's control socket.
+        #[arg(long, env = "ULVS_CONTROL", default_value = DEFAULT_CONTROL_PATH, value_name = "PATH")]
+        control: PathBuf,
+        /// ipvsadm-style arguments, passed to the daemon.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+        args: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run { config, check } => {
+            env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+            match daemon::run(&config, check) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => {
+                    eprintln!("ulvs: {err:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Ctl { control, args } => {
+            let args = if args.is_empty() { vec!["--help".to_string()] } else { args };
+            match ctl::client::request(&control, &args) {
+                Ok(reply) if reply.ok => {
+                    print!("{}", reply.text);
+                    ExitCode::SUCCESS
+                }
+                Ok(reply) => {
+                    eprint!("{}", reply.text);
+                    ExitCode::from(2)
+                }
+                Err(err) => {
+                    eprintln!("ulvs ctl: {err}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

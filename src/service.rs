@@ -1,1 +1,178 @@
-//! Services, real servers and the immutable snapshot workers read.
+//! Services, real servers, and the immutable snapshot the workers read.
+//!
+//! Control builds a `Snapshot` off the hot path and publishes it; a worker loads the current one once
+//! per batch (`SnapshotCell`). Everything a worker needs to forward is here, indexed for O(1) lookups:
+//! the service by (VIP, port, protocol), the VIP set for ARP, and every real server by its `DestId`.
+//! Counters live outside the snapshot (`DestStats`, `ServiceStats`, shared by `Arc` and carried from
+//! snapshot to snapshot by control), so a new snapshot never resets them.
+
+use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::conntrack::Timeouts;
+use crate::dataplane::stats::{Counter, PerWorker};
+use crate::flow::{DestId, Protocol};
+use crate::sched::{Candidate, SchedFlags, SchedulerKind};
+use crate::wire::MacAddr;
+
+type FastMap<K, V> = hashbrown::HashMap<K, V, ahash::RandomState>;
+type FastSet<K> = hashbrown::HashSet<K, ahash::RandomState>;
+
+/// What identifies a service: ipvsadm's `-t|-u VIP:port`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ServiceKey {
+    pub protocol: Protocol,
+    pub vip: Ipv4Addr,
+    pub port: u16,
+}
+
+/// One worker's counters for one real server. Single writer (the worker), any reader.
+#[derive(Default, Debug)]
+pub struct DestCounters {
+    pub conns: Counter,
+    pub in_packets: Counter,
+    pub in_bytes: Counter,
+    /// ESTABLISHED connections this worker tracks to the real server.
+    pub active: Counter,
+    /// Every other connection this worker tracks to the real server.
+    pub inactive: Counter,
+}
+
+/// One worker's counters for one service.
+#[derive(Default, Debug)]
+pub struct ServiceCounters {
+    pub conns: Counter,
+    pub in_packets: Counter,
+    pub in_bytes: Counter,
+}
+
+pub type DestStats = PerWorker<DestCounters>;
+pub type ServiceStats = PerWorker<ServiceCounters>;
+
+/// A real server of one service as the snapshot knows it.
+#[derive(Clone, Debug)]
+pub struct RealServer {
+    pub dest: DestId,
+    pub ip: Ipv4Addr,
+    /// Always the service's port: direct routing cannot change it.
+    pub port: u16,
+    /// 0 = quiescent.
+    pub weight: u32,
+    /// `None` while unresolved: not scheduled.
+    pub mac: Option<MacAddr>,
+    pub stats: Arc<DestStats>,
+}
+
+impl RealServer {
+    /// What a scheduler sees, before the live load is filled in.
+    pub fn candidate(&self) -> Candidate {
+        Candidate { weight: self.weight, usable: self.mac.is_some(), active: 0, inactive: 0 }
+    }
+}
+
+/// A virtual service.
+#[derive(Clone, Debug)]
+pub struct Service {
+    pub key: ServiceKey,
+    pub scheduler: SchedulerKind,
+    pub flags: SchedFlags,
+    /// ipvsadm -p: client-IP affinity for this long after the last connection.
+    pub persistence: Option<Duration>,
+    pub reals: Vec<RealServer>,
+    pub stats: Arc<ServiceStats>,
+}
+
+/// Where a `DestId` points inside a snapshot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DestSlot {
+    pub service: u32,
+    pub real: u32,
+}
+
+/// The immutable forwarding state. Built by control, read by workers.
+#[derive(Debug)]
+pub struct Snapshot {
+    /// Increases with every published snapshot.
+    pub generation: u64,
+    pub director_mac: MacAddr,
+    pub timeouts: Timeouts,
+    pub services: Vec<Service>,
+    index: FastMap<ServiceKey, u32>,
+    vips: FastSet<Ipv4Addr>,
+    dests: Vec<Option<DestSlot>>,
+}
+
+impl Snapshot {
+    /// Indexes `services`. Callers guarantee service keys and `DestId`s are unique (config validation
+    /// and control's id allocation do).
+    pub fn new(generation: u64, director_mac: MacAddr, timeouts: Timeouts, services: Vec<Service>) -> Snapshot {
+        let mut index = FastMap::default();
+        let mut vips = FastSet::default();
+        let mut dests: Vec<Option<DestSlot>> = Vec::new();
+        for (s, service) in services.iter().enumerate() {
+            index.insert(service.key, s as u32);
+            vips.insert(service.key.vip);
+            for (r, real) in service.reals.iter().enumerate() {
+                let id = real.dest.0 as usize;
+                if dests.len() <= id {
+                    dests.resize(id + 1, None);
+                }
+                dests[id] = Some(DestSlot { service: s as u32, real: r as u32 });
+            }
+        }
+        Snapshot { generation, director_mac, timeouts, services, index, vips, dests }
+    }
+
+    /// An empty snapshot (no services): forwards nothing.
+    pub fn empty(director_mac: MacAddr) -> Snapshot {
+        Snapshot::new(0, director_mac, Timeouts::default(), Vec::new())
+    }
+
+    pub fn is_vip(&self, ip: Ipv4Addr) -> bool {
+        self.vips.contains(&ip)
+    }
+
+    pub fn vips(&self) -> impl Iterator<Item = Ipv4Addr> + '_ {
+        self.vips.iter().copied()
+    }
+
+    pub fn service_index(&self, key: &ServiceKey) -> Option<usize> {
+        self.index.get(key).map(|&i| i as usize)
+    }
+
+    pub fn dest(&self, dest: DestId) -> Option<(&Service, &RealServer)> {
+        let slot = (*self.dests.get(dest.0 as usize)?)?;
+        let service = &self.services[slot.service as usize];
+        Some((service, &service.reals[slot.real as usize]))
+    }
+}
+
+/// Publishes snapshots to workers. A worker checks `generation()` once per batch (one relaxed-cost
+/// atomic load) and only takes the lock when it changed.
+#[derive(Debug)]
+pub struct SnapshotCell {
+    generation: AtomicU64,
+    current: Mutex<Arc<Snapshot>>,
+}
+
+impl SnapshotCell {
+    pub fn new(snapshot: Snapshot) -> SnapshotCell {
+        SnapshotCell { generation: AtomicU64::new(snapshot.generation), current: Mutex::new(Arc::new(snapshot)) }
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    pub fn load(&self) -> Arc<Snapshot> {
+        Arc::clone(&self.current.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
+    }
+
+    pub fn publish(&self, snapshot: Snapshot) {
+        let generation = snapshot.generation;
+        *self.current.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(snapshot);
+        self.generation.store(generation, Ordering::Release);
+    }
+}

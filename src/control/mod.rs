@@ -1,3 +1,6 @@
-//! The control plane: configuration, snapshots for the workers, the control socket.
+//! The control plane: configuration, the registry that builds snapshots for the workers, real-server
+//! MAC resolution, and the control socket.
 
 pub mod config;
+pub mod ctl;
+pub mod registry;

@@ -1,3 +1,6 @@
 //! The per-frame pipeline, the worker poll loop and the counters they keep.
 
+pub mod pipeline;
+pub mod stats;
 pub mod verdict;
+pub mod worker;

@@ -1,0 +1,191 @@
+//! RAII guards for the netns lab (scripts/lab.sh) and for a `ulvs run` daemon inside it.
+//!
+//! `Lab` builds the lab on creation and tears it down in `Drop`, also when the test panics; each test
+//! uses its own prefix so tests can run side by side and after an aborted run (lab.sh up first tears
+//! down any leftover lab of the same prefix).
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+pub const VIP: &str = "10.0.0.100";
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn ulvs_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_ulvs")
+}
+
+pub fn is_root() -> bool {
+    // SAFETY-free check: /proc/self/status Uid line, real uid first.
+    fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(1) == Some("0")))
+        .unwrap_or(false)
+}
+
+pub struct Lab {
+    pub prefix: String,
+    pub dir: PathBuf,
+}
+
+impl Lab {
+    pub fn up(prefix: &str, real_servers: usize) -> Lab {
+        assert!(is_root(), "netns tests need root: run them through scripts/test.sh");
+        let status = Command::new(repo().join("scripts/lab.sh"))
+            .args(["up", prefix, &real_servers.to_string()])
+            .status()
+            .expect("running scripts/lab.sh");
+        let lab = Lab { prefix: prefix.to_string(), dir: PathBuf::from(format!("/run/ulvs-lab/{prefix}")) };
+        assert!(status.success(), "lab.sh up {prefix} failed");
+        lab
+    }
+
+    pub fn ns(&self, node: &str) -> String {
+        format!("{}-{node}", self.prefix)
+    }
+
+    /// Runs a command in a node's namespace and returns its output.
+    pub fn exec(&self, node: &str, args: &[&str]) -> Output {
+        Command::new("ip")
+            .args(["netns", "exec", &self.ns(node)])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("ip netns exec")
+    }
+
+    pub fn exec_ok(&self, node: &str, args: &[&str]) -> String {
+        let out = self.exec(node, args);
+        assert!(out.status.success(), "{node}: {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn mac(&self, node: &str) -> String {
+        self.exec_ok(node, &["cat", "/sys/class/net/eth0/address"]).trim().to_string()
+    }
+
+    /// An interface statistic of a node's eth0 (e.g. "tx_packets").
+    pub fn if_stat(&self, node: &str, name: &str) -> u64 {
+        self.exec_ok(node, &["cat", &format!("/sys/class/net/eth0/statistics/{name}")]).trim().parse().unwrap()
+    }
+
+    /// Writes a config file into the lab's state directory and returns its path.
+    pub fn write_config(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.dir.join(name);
+        fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// `count` HTTP requests to the VIP from the client, each on a new connection; returns how often
+    /// each answer (real server name, or "FAILED") came back.
+    pub fn http_requests(&self, count: usize) -> BTreeMap<String, usize> {
+        let script = format!(
+            "for i in $(seq 1 {count}); do curl -s --max-time 3 http://{VIP}/ || echo FAILED; done"
+        );
+        let out = self.exec_ok("client", &["bash", "-c", &script]);
+        let mut tally = BTreeMap::new();
+        for line in out.lines() {
+            *tally.entry(line.trim().to_string()).or_insert(0) += 1;
+        }
+        tally
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        // Never panic here: this may run while a failed test unwinds.
+        let _ = Command::new(repo().join("scripts/lab.sh")).args(["down", &self.prefix]).status();
+    }
+}
+
+/// A `ulvs run` process on the lab's director. Killed (SIGTERM, then SIGKILL) in `Drop`.
+pub struct Daemon {
+    child: Option<Child>,
+    pub control: PathBuf,
+    pub log: PathBuf,
+    pub ns: String,
+}
+
+pub fn config(io: &str, scheduler: &str, control: &Path, reals: &[(&str, u32)], extra_service: &str) -> String {
+    let mut text = format!(
+        "[director]\ninterface = \"eth0\"\nio = \"{io}\"\ncontrol = \"{}\"\n\n[[service]]\nvip = \"{VIP}\"\nport = 80\nprotocol = \"tcp\"\nscheduler = \"{scheduler}\"\n{extra_service}\n",
+        control.display()
+    );
+    for (ip, weight) in reals {
+        text.push_str(&format!("  [[service.real]]\n  ip = \"{ip}\"\n  weight = {weight}\n"));
+    }
+    text
+}
+
+impl Daemon {
+    pub fn start(lab: &Lab, config_text: &str) -> Daemon {
+        let config = lab.write_config("ulvs.toml", config_text);
+        let log = lab.dir.join("ulvs.log");
+        let control = lab.dir.join("ulvs.sock");
+        let child = Command::new("ip")
+            .args(["netns", "exec", &lab.ns("dir"), ulvs_bin(), "run", "--config"])
+            .arg(&config)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("spawning ulvs run");
+        let mut daemon = Daemon { child: Some(child), control, log, ns: lab.ns("dir") };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !daemon.control.exists() {
+            if let Some(status) = daemon.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("ulvs exited early ({status}):\n{}", daemon.log_text());
+            }
+            assert!(Instant::now() < deadline, "ulvs did not open its control socket:\n{}", daemon.log_text());
+            thread::sleep(Duration::from_millis(50));
+        }
+        daemon
+    }
+
+    pub fn log_text(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// `ulvs ctl ARGS` against this daemon.
+    pub fn ctl(&self, args: &[&str]) -> String {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.ns, ulvs_bin(), "ctl", "--control"])
+            .arg(&self.control)
+            .args(args)
+            .output()
+            .expect("ulvs ctl");
+        assert!(out.status.success(), "ulvs ctl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// SIGTERM and wait; returns whether it exited cleanly.
+    pub fn stop(&mut self) -> bool {
+        let Some(mut child) = self.child.take() else { return true };
+        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status.success();
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return false;
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

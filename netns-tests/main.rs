@@ -1,0 +1,201 @@
+//! End-to-end tests of ulvs as a direct-routing director, in real network namespaces with real
+//! veths, the real `ulvs` binary, curl as the client and real HTTP servers on LVS-DR real servers.
+//! Every scenario runs once with io = "xdp" and once with io = "packet". Needs root
+//! (scripts/test.sh runs them).
+
+mod lab;
+
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::thread;
+use std::time::Duration;
+
+use lab::{config, Daemon, Lab, VIP};
+
+const RS1: &str = "10.0.0.11";
+const RS2: &str = "10.0.0.12";
+
+fn count(tally: &BTreeMap<String, usize>, name: &str) -> usize {
+    tally.get(name).copied().unwrap_or(0)
+}
+
+/// The number in `column` (0-based after the address) of the `ulvs ctl -L -n --stats` line for `addr`.
+fn stats_column(listing: &str, addr: &str, column: usize) -> u64 {
+    let line = listing
+        .lines()
+        .find(|line| line.split_whitespace().any(|word| word == addr))
+        .unwrap_or_else(|| panic!("{addr} not in listing:\n{listing}"));
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let at = words.iter().position(|word| *word == addr).unwrap();
+    words[at + 1 + column].parse().unwrap_or_else(|_| panic!("column {column} of {line:?}"))
+}
+
+fn rr_spreads_evenly(io: &str, prefix: &str) {
+    let lab = Lab::up(prefix, 2);
+    let daemon = Daemon::start(&lab, &config(io, "rr", &lab.dir.join("ulvs.sock"), &[(RS1, 1), (RS2, 1)], ""));
+    let tally = lab.http_requests(200);
+    assert_eq!(count(&tally, "FAILED"), 0, "{tally:?}\n{}", daemon.log_text());
+    assert_eq!(count(&tally, "rs1"), 100, "{tally:?}");
+    assert_eq!(count(&tally, "rs2"), 100, "{tally:?}");
+}
+
+#[test]
+fn rr_spreads_evenly_xdp() {
+    rr_spreads_evenly("xdp", "ut-rr-x");
+}
+
+#[test]
+fn rr_spreads_evenly_packet() {
+    rr_spreads_evenly("packet", "ut-rr-p");
+}
+
+/// wrr 3:1 → 150/50, the director forwards only client→server frames, and `ulvs ctl --stats`
+/// agrees with what the client did.
+fn wrr_follows_weights_and_replies_bypass_the_director(io: &str, prefix: &str) {
+    let lab = Lab::up(prefix, 2);
+    let daemon = Daemon::start(&lab, &config(io, "wrr", &lab.dir.join("ulvs.sock"), &[(RS1, 3), (RS2, 1)], ""));
+    let director_tx_before = lab.if_stat("dir", "tx_packets");
+    let client_tx_before = lab.if_stat("client", "tx_packets");
+    let client_rx_before = lab.if_stat("client", "rx_packets");
+    let tally = lab.http_requests(200);
+    let director_tx = lab.if_stat("dir", "tx_packets") - director_tx_before;
+    let client_tx = lab.if_stat("client", "tx_packets") - client_tx_before;
+    let client_rx = lab.if_stat("client", "rx_packets") - client_rx_before;
+    assert_eq!(count(&tally, "FAILED"), 0, "{tally:?}\n{}", daemon.log_text());
+    assert!(count(&tally, "rs1").abs_diff(150) <= 2, "{tally:?}");
+    assert!(count(&tally, "rs2").abs_diff(50) <= 2, "{tally:?}");
+
+    let listing = daemon.ctl(&["-L", "-n", "--stats"]);
+    let service = format!("{VIP}:80");
+    let conns = stats_column(&listing, &service, 0);
+    let in_packets = stats_column(&listing, &service, 1);
+    assert_eq!(conns, 200, "{listing}");
+    assert_eq!(stats_column(&listing, &format!("{RS1}:80"), 0) + stats_column(&listing, &format!("{RS2}:80"), 0), 200);
+    assert_eq!(stats_column(&listing, &service, 2), 0, "DR never sees replies: OutPkts is 0\n{listing}");
+    // Every client→VIP packet went through the director once (ARP aside), and nothing else did:
+    // the director transmitted the forwarded frames plus at most a few ARP frames, while the client
+    // received every reply — straight from the real servers.
+    assert!(in_packets + 2 >= client_tx.saturating_sub(10) && in_packets <= client_tx, "in {in_packets} client tx {client_tx}");
+    assert!(director_tx >= in_packets && director_tx <= in_packets + 10, "director tx {director_tx} forwarded {in_packets}");
+    assert!(client_rx >= 200 * 3, "client received replies: {client_rx}");
+}
+
+#[test]
+fn wrr_follows_weights_and_replies_bypass_the_director_xdp() {
+    wrr_follows_weights_and_replies_bypass_the_director("xdp", "ut-wrr-x");
+}
+
+#[test]
+fn wrr_follows_weights_and_replies_bypass_the_director_packet() {
+    wrr_follows_weights_and_replies_bypass_the_director("packet", "ut-wrr-p");
+}
+
+/// A keep-alive connection stays on its real server while new connections are spread.
+fn long_lived_connection_keeps_its_real_server(io: &str, prefix: &str) {
+    let lab = Lab::up(prefix, 2);
+    let _daemon = Daemon::start(&lab, &config(io, "rr", &lab.dir.join("ulvs.sock"), &[(RS1, 1), (RS2, 1)], ""));
+    // One curl, 30 requests over one kept-alive connection, paced so new connections interleave.
+    let urls: Vec<String> = (0..30).map(|_| format!("http://{VIP}/")).collect();
+    let ns = lab.ns("client");
+    let long_lived = thread::spawn(move || {
+        let mut args = vec!["netns", "exec", &ns, "curl", "-s", "--max-time", "20", "--keepalive-time", "30"];
+        args.extend(urls.iter().map(String::as_str));
+        let out = Command::new("ip").args(&args).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    });
+    let mut spread = BTreeMap::new();
+    for _ in 0..10 {
+        for (name, n) in lab.http_requests(4) {
+            *spread.entry(name).or_insert(0) += n;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    let answers = long_lived.join().unwrap();
+    let names: Vec<&str> = answers.lines().collect();
+    assert_eq!(names.len(), 30, "{answers}");
+    assert!(names.iter().all(|name| *name == names[0]), "keep-alive connection moved: {names:?}");
+    assert_eq!(count(&spread, "FAILED"), 0, "{spread:?}");
+    assert!(count(&spread, "rs1") >= 15 && count(&spread, "rs2") >= 15, "new connections spread: {spread:?}");
+}
+
+#[test]
+fn long_lived_connection_keeps_its_real_server_xdp() {
+    long_lived_connection_keeps_its_real_server("xdp", "ut-ka-x");
+}
+
+#[test]
+fn long_lived_connection_keeps_its_real_server_packet() {
+    long_lived_connection_keeps_its_real_server("packet", "ut-ka-p");
+}
+
+/// Only the director answers ARP for the VIP, with its own MAC; the real servers stay silent.
+fn only_the_director_answers_arp_for_the_vip(io: &str, prefix: &str) {
+    let lab = Lab::up(prefix, 2);
+    let daemon = Daemon::start(&lab, &config(io, "rr", &lab.dir.join("ulvs.sock"), &[(RS1, 1), (RS2, 1)], ""));
+    let director_mac = lab.mac("dir");
+    let tally = lab.http_requests(4);
+    assert_eq!(count(&tally, "FAILED"), 0, "{tally:?}\n{}", daemon.log_text());
+    let neigh = lab.exec_ok("client", &["ip", "neigh", "show", VIP]);
+    assert!(neigh.contains(&director_mac), "client's entry for the VIP: {neigh:?}, director {director_mac}");
+    let arping = lab.exec("client", &["arping", "-c", "3", "-w", "5", "-I", "eth0", VIP]);
+    let replies = String::from_utf8_lossy(&arping.stdout).to_lowercase();
+    let reply_lines: Vec<&str> = replies.lines().filter(|l| l.contains("reply from")).collect();
+    assert!(!reply_lines.is_empty(), "no ARP reply for the VIP:\n{replies}");
+    assert!(reply_lines.iter().all(|l| l.contains(&director_mac)), "someone else answered:\n{replies}");
+    for rs in ["rs1", "rs2"] {
+        let mac = lab.mac(rs);
+        assert!(!replies.contains(&mac), "{rs} answered ARP for the VIP:\n{replies}");
+    }
+    // An address that is nobody's VIP gets no answer from ulvs.
+    let other = lab.exec("client", &["arping", "-c", "2", "-w", "2", "-I", "eth0", "10.0.0.99"]);
+    assert!(!String::from_utf8_lossy(&other.stdout).to_lowercase().contains("reply from"));
+}
+
+#[test]
+fn only_the_director_answers_arp_for_the_vip_xdp() {
+    only_the_director_answers_arp_for_the_vip("xdp", "ut-arp-x");
+}
+
+#[test]
+fn only_the_director_answers_arp_for_the_vip_packet() {
+    only_the_director_answers_arp_for_the_vip("packet", "ut-arp-p");
+}
+
+/// A bad config names its file and line, and the daemon does not start.
+#[test]
+fn bad_config_is_refused_with_its_line() {
+    let lab = Lab::up("ut-badcfg", 1);
+    let control = lab.dir.join("ulvs.sock");
+    let mut text = config("packet", "rr", &control, &[(RS1, 1)], "");
+    text.push_str("  [[service.real]]\n  ip = \"10.0.0.300\"\n");
+    let line = text.lines().count();
+    let path = lab.write_config("bad.toml", &text);
+    let out = lab.exec("dir", &[lab::ulvs_bin(), "run", "--config", path.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "ulvs started with a bad config");
+    assert!(stderr.contains(&format!("bad.toml:{line}:")), "error does not name line {line}: {stderr}");
+    assert!(!control.exists(), "control socket exists: the daemon started");
+
+    // A VIP outside the interface's subnet is refused as well, naming the vip's line.
+    let text = config("packet", "rr", &control, &[(RS1, 1)], "").replace(VIP, "192.0.2.100");
+    let vip_line = text.lines().position(|l| l.starts_with("vip")).unwrap() + 1;
+    let path = lab.write_config("offnet.toml", &text);
+    let out = lab.exec("dir", &[lab::ulvs_bin(), "run", "--config", path.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains(&format!("offnet.toml:{vip_line}:")), "{stderr}");
+}
+
+/// SIGTERM stops the daemon cleanly and leaves no XDP program on the interface.
+#[test]
+fn sigterm_detaches_the_xdp_program() {
+    let lab = Lab::up("ut-detach", 1);
+    let mut daemon = Daemon::start(&lab, &config("xdp", "rr", &lab.dir.join("ulvs.sock"), &[(RS1, 1)], ""));
+    let link = lab.exec_ok("dir", &["ip", "link", "show", "eth0"]);
+    assert!(link.contains("xdp"), "no XDP program while running: {link}");
+    assert!(daemon.stop(), "ulvs did not exit cleanly:\n{}", daemon.log_text());
+    let link = lab.exec_ok("dir", &["ip", "link", "show", "eth0"]);
+    assert!(!link.contains("xdp"), "XDP program left attached: {link}");
+    // The director's own traffic keeps working throughout (the program passes what is not ours).
+    lab.exec_ok("client", &["ping", "-c", "1", "-W", "2", "10.0.0.2"]);
+}

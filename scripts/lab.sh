@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# The ulvs netns lab: a client, a director and N LVS-DR real servers on one bridge.
+#
+#   scripts/lab.sh up   PREFIX [REAL_SERVERS]   build it (default 2 real servers)
+#   scripts/lab.sh down PREFIX                  tear it down (idempotent)
+#
+# Namespaces: PREFIX-sw (the bridge), PREFIX-client 10.0.0.1, PREFIX-dir 10.0.0.2,
+# PREFIX-rs1 10.0.0.11, PREFIX-rs2 10.0.0.12, ...; the VIP is 10.0.0.100. Inside each namespace the
+# LAN port is eth0. Real servers hold the VIP on lo with arp_ignore=1 / arp_announce=2 (scripts/
+# rs-setup.sh) and run an HTTP server on :80 that answers with its own name. The director gets the LVS-DR
+# sysctls (ip_forward=0, send_redirects=0) and does NOT hold the VIP: ulvs answers ARP for it.
+# All addresses live only inside these namespaces.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+cmd=${1:?usage: lab.sh up|down PREFIX [REAL_SERVERS]}
+prefix=${2:?usage: lab.sh up|down PREFIX [REAL_SERVERS]}
+count=${3:-2}
+state=/run/ulvs-lab/$prefix
+VIP=10.0.0.100
+
+ns() { echo "$prefix-$1"; }
+in_ns() { local n=$1; shift; ip netns exec "$(ns "$n")" "$@"; }
+
+# Joins namespace NODE to the bridge with a veth pair created directly inside the namespaces, so no
+# interface ever appears (or collides) in the host's namespace.
+plug() {
+    local node=$1 addr=$2 port="p-$1"
+    ip netns add "$(ns "$node")"
+    ip link add eth0 netns "$(ns "$node")" type veth peer name "$port" netns "$(ns sw)"
+    in_ns sw ip link set "$port" master br0 up
+    in_ns "$node" ip link set lo up
+    in_ns "$node" ip addr add "$addr/24" dev eth0
+    in_ns "$node" ip link set eth0 up
+    # Big GSO frames would exceed the MTU on the director's raw ports; real NICs segment first.
+    in_ns "$node" ethtool -K eth0 tso off gso off gro off >/dev/null 2>&1 || true
+    in_ns sw ethtool -K "$port" tso off gso off gro off >/dev/null 2>&1 || true
+}
+
+up() {
+    down 2>/dev/null || true
+    mkdir -p "$state"
+    ip netns add "$(ns sw)"
+    in_ns sw ip link add br0 type bridge
+    in_ns sw ip link set br0 up
+    plug client 10.0.0.1
+    plug dir 10.0.0.2
+    in_ns dir sysctl -qw net.ipv4.ip_forward=0 net.ipv4.conf.all.send_redirects=0 \
+        net.ipv4.conf.default.send_redirects=0 net.ipv4.conf.eth0.send_redirects=0
+    for i in $(seq 1 "$count"); do
+        plug "rs$i" "10.0.0.$((10 + i))"
+        in_ns "rs$i" "$here/rs-setup.sh" up "$VIP" >/dev/null
+        in_ns "rs$i" python3 "$here/http-rs.py" "rs$i" 80 >/dev/null 2>&1 &
+        echo $! >"$state/http-rs$i.pid"
+    done
+    echo "$count" >"$state/count"
+    for i in $(seq 1 "$count"); do
+        for _ in $(seq 1 50); do
+            in_ns "rs$i" bash -c 'exec 3<>/dev/tcp/127.0.0.1/80' 2>/dev/null && break
+            sleep 0.1
+        done
+    done
+}
+
+down() {
+    if [ -d "$state" ]; then
+        for pidfile in "$state"/*.pid; do
+            [ -e "$pidfile" ] || continue
+            kill "$(cat "$pidfile")" 2>/dev/null || true
+        done
+        rm -rf "$state"
+    fi
+    for name in $(ip netns list | awk '{print $1}' | grep -E "^$prefix-(sw|client|dir|rs[0-9]+)$" || true); do
+        # Processes still inside (a crashed test's daemon) would keep the veths alive.
+        for pid in $(ip netns pids "$name" 2>/dev/null); do kill "$pid" 2>/dev/null || true; done
+        ip netns del "$name"
+    done
+}
+
+case "$cmd" in
+    up) up ;;
+    down) down ;;
+    *) echo "usage: lab.sh up|down PREFIX [REAL_SERVERS]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,240 @@
+//! ipvsadm's listing layouts, column for column, so scripts that parse `ipvsadm -Ln` keep working.
+//!
+//! Pure: takes rows, returns text. Addresses are always numeric (ulvs does no name lookups; `-n` is
+//! accepted and changes nothing). Services sort by protocol, address, port and real servers by
+//! address, port, as ipvsadm sorts them.
+
+use std::fmt::Write;
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use crate::conntrack::ConnInfo;
+use crate::flow::Protocol;
+use crate::service::ServiceKey;
+
+/// Traffic counters as ipvsadm shows them. In direct routing the director never sees replies, so
+/// the Out columns are 0, as in IPVS.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub conns: u64,
+    pub in_packets: u64,
+    pub out_packets: u64,
+    pub in_bytes: u64,
+    pub out_bytes: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RealRow {
+    pub ip: Ipv4Addr,
+    pub port: u16,
+    pub weight: u32,
+    pub active: u64,
+    pub inactive: u64,
+    pub totals: Totals,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceRow {
+    pub key: ServiceKey,
+    pub scheduler: String,
+    pub persistence: Option<Duration>,
+    pub totals: Totals,
+    pub reals: Vec<RealRow>,
+}
+
+/// Which of ipvsadm's list layouts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Layout {
+    #[default]
+    Plain,
+    Stats,
+}
+
+/// `ipvsadm -L -n [--stats] [--exact]`.
+pub fn render(rows: &[ServiceRow], layout: Layout, exact: bool, table_size: usize) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "IP Virtual Server version 1.2.1 (size={table_size})");
+    match layout {
+        Layout::Plain => {
+            out.push_str("Prot LocalAddress:Port Scheduler Flags\n");
+            out.push_str("  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n");
+        }
+        Layout::Stats => {
+            let _ = writeln!(
+                out,
+                "{:<33} {:>8} {:>8} {:>8} {:>8} {:>8}",
+                "Prot LocalAddress:Port", "Conns", "InPkts", "OutPkts", "InBytes", "OutBytes"
+            );
+            out.push_str("  -> RemoteAddress:Port\n");
+        }
+    }
+    let mut rows: Vec<&ServiceRow> = rows.iter().collect();
+    rows.sort_by_key(|row| (row.key.protocol, row.key.vip, row.key.port));
+    for row in rows {
+        let name = format!("{}  {}:{}", row.key.protocol, row.key.vip, row.key.port);
+        match layout {
+            Layout::Plain => {
+                let _ = write!(out, "{name} {}", row.scheduler);
+                if let Some(timeout) = row.persistence {
+                    let _ = write!(out, " persistent {}", timeout.as_secs());
+                }
+                out.push('\n');
+            }
+            Layout::Stats => {
+                let _ = write!(out, "{name:<33}");
+                totals(&mut out, &row.totals, exact);
+                out.push('\n');
+            }
+        }
+        let mut reals: Vec<&RealRow> = row.reals.iter().collect();
+        reals.sort_by_key(|real| (real.ip, real.port));
+        for real in reals {
+            let dest = format!("{}:{}", real.ip, real.port);
+            match layout {
+                Layout::Plain => {
+                    let _ = writeln!(
+                        out,
+                        "  -> {dest:<28} {:<7} {:<6} {:<10} {:<10}",
+                        "Route", real.weight, real.active, real.inactive
+                    );
+                }
+                Layout::Stats => {
+                    let _ = write!(out, "  -> {dest:<28}");
+                    totals(&mut out, &real.totals, exact);
+                    out.push('\n');
+                }
+            }
+        }
+    }
+    out
+}
+
+fn totals(out: &mut String, totals: &Totals, exact: bool) {
+    for value in [totals.conns, totals.in_packets, totals.out_packets, totals.in_bytes, totals.out_bytes] {
+        large_number(out, value, exact);
+    }
+}
+
+/// ipvsadm's number column: 9 wide, scaled to K/M/G/T past 100 million unless `--exact`.
+fn large_number(out: &mut String, value: u64, exact: bool) {
+    let _ = if exact {
+        let width = value.to_string().len().max(8) + 1;
+        write!(out, "{value:>width$}")
+    } else if value < 100_000_000 {
+        write!(out, "{value:>9}")
+    } else if value < 1_000_000_000 {
+        write!(out, "{:>8}K", value / 1_000)
+    } else if value < 100_000_000_000 {
+        write!(out, "{:>8}M", value / 1_000_000)
+    } else if value < 100_000_000_000_000 {
+        write!(out, "{:>8}G", value / 1_000_000_000)
+    } else {
+        write!(out, "{:>8}T", value / 1_000_000_000_000)
+    };
+}
+
+/// A connection row with the real server it goes to, for `-L -c`.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnRow {
+    pub info: ConnInfo,
+    pub real: (Ipv4Addr, u16),
+}
+
+/// `ipvsadm -L -n -c`.
+pub fn render_connections(rows: &[ConnRow]) -> String {
+    let mut out = String::from("IPVS connection entries\n");
+    let _ = writeln!(out, "pro expire {:<11} {:<18} {:<18} destination", "state", "source", "virtual");
+    for row in rows {
+        let key = row.info.key;
+        let secs = row.info.expires_in.as_secs();
+        let expire = format!("{:02}:{:02}", secs / 60, secs % 60);
+        let protocol = match key.protocol {
+            Protocol::Tcp => "TCP",
+            Protocol::Udp => "UDP",
+        };
+        let _ = writeln!(
+            out,
+            "{protocol:<3} {expire:<6} {:<11} {:<18} {:<18} {}:{}",
+            row.info.state.name(),
+            format!("{}:{}", key.client, key.client_port),
+            format!("{}:{}", key.vip, key.vport),
+            row.real.0,
+            row.real.1
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows() -> Vec<ServiceRow> {
+        let real = |last: u8, weight: u32, active: u64, inactive: u64, totals: Totals| RealRow {
+            ip: Ipv4Addr::new(192, 168, 168, last),
+            port: 80,
+            weight,
+            active,
+            inactive,
+            totals,
+        };
+        vec![
+            ServiceRow {
+                key: ServiceKey { protocol: Protocol::Udp, vip: Ipv4Addr::new(192, 168, 168, 100), port: 53 },
+                scheduler: "rr".into(),
+                persistence: None,
+                totals: Totals::default(),
+                reals: vec![],
+            },
+            ServiceRow {
+                key: ServiceKey { protocol: Protocol::Tcp, vip: Ipv4Addr::new(192, 168, 168, 100), port: 80 },
+                scheduler: "wrr".into(),
+                persistence: Some(Duration::from_secs(300)),
+                totals: Totals { conns: 8, in_packets: 132, out_packets: 0, in_bytes: 34840, out_bytes: 0 },
+                reals: vec![
+                    real(11, 1, 0, 1, Totals { conns: 4, in_packets: 42, in_bytes: 10364, ..Totals::default() }),
+                    real(10, 3, 2, 0, Totals { conns: 4, in_packets: 90, in_bytes: 24476, ..Totals::default() }),
+                ],
+            },
+        ]
+    }
+
+    #[test]
+    fn plain_listing_matches_ipvsadm_byte_for_byte() {
+        let expected = "\
+IP Virtual Server version 1.2.1 (size=4096)
+Prot LocalAddress:Port Scheduler Flags
+  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn
+TCP  192.168.168.100:80 wrr persistent 300
+  -> 192.168.168.10:80            Route   3      2          0         
+  -> 192.168.168.11:80            Route   1      0          1         
+UDP  192.168.168.100:53 rr
+";
+        assert_eq!(render(&rows(), Layout::Plain, false, 4096), expected);
+    }
+
+    #[test]
+    fn stats_listing_matches_ipvsadm_byte_for_byte() {
+        let expected = "\
+IP Virtual Server version 1.2.1 (size=4096)
+Prot LocalAddress:Port               Conns   InPkts  OutPkts  InBytes OutBytes
+  -> RemoteAddress:Port
+TCP  192.168.168.100:80                  8      132        0    34840        0
+  -> 192.168.168.10:80                   4       90        0    24476        0
+  -> 192.168.168.11:80                   4       42        0    10364        0
+UDP  192.168.168.100:53                  0        0        0        0        0
+";
+        assert_eq!(render(&rows(), Layout::Stats, false, 4096), expected);
+    }
+
+    #[test]
+    fn large_numbers_scale_unless_exact() {
+        let mut out = String::new();
+        large_number(&mut out, 1_030_000_000, false);
+        large_number(&mut out, 863_494_000, false);
+        assert_eq!(out, "    1030M  863494K");
+        out.clear();
+        large_number(&mut out, 1_030_000_123, true);
+        assert_eq!(out, " 1030000123");
+    }
+}

@@ -1,0 +1,141 @@
+//! `ulvs run`: wires the library together — config, interface, ports, workers, MAC resolution,
+//! control socket, signals — and tears everything down again (the XDP program detached) on
+//! SIGINT/SIGTERM.
+
+mod control;
+mod ports;
+mod resolver;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use crossbeam::channel;
+use ulvs::control::config::Config;
+use ulvs::control::ctl::server::Server;
+use ulvs::control::registry::{RealSpec, Registry, ServiceSpec};
+use ulvs::dataplane::stats::WorkerStats;
+use ulvs::dataplane::worker::{self, Shared, WorkerConfig};
+use ulvs::io::netdev;
+use ulvs::service::{ServiceKey, SnapshotCell};
+
+/// How long start-up waits for real servers' MACs before the workers start forwarding.
+const INITIAL_RESOLVE: Duration = Duration::from_secs(2);
+
+pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
+    let config = Config::load(config_path)?;
+    let iface = &config.director.interface;
+    let addrs = netdev::ipv4_addrs(iface).with_context(|| format!("interface {iface}"))?;
+    let subnets: Vec<(std::net::Ipv4Addr, u8)> = addrs.iter().map(|net| (net.addr, net.prefix_len)).collect();
+    config.check_interface(config_path, &subnets)?;
+    let director_mac = netdev::mac_addr(iface).with_context(|| format!("interface {iface}"))?;
+    let Some(director_ip) = addrs.first().map(|net| net.addr) else {
+        bail!("interface {iface} has no IPv4 address: the director needs one on the real servers' subnet");
+    };
+    if check_only {
+        println!("{}: configuration ok", config_path.display());
+        return Ok(());
+    }
+
+    let queues = match config.director.queues {
+        Some(queues) => queues.get(),
+        None => netdev::rx_queue_count(iface).unwrap_or(1).max(1),
+    } as usize;
+    let mut registry = Registry::new(queues, director_mac, config.timeouts, service_specs(&config));
+
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&stop)).context("installing signal handlers")?;
+    }
+
+    let mut resolver = resolver::Resolver::open(iface, director_mac, director_ip, config.director.arp_refresh, &registry)?;
+    resolver.settle(INITIAL_RESOLVE, &stop)?;
+    let snapshots = Arc::new(SnapshotCell::new(registry.snapshot(|ip| resolver.mac(ip))));
+
+    let opened = ports::open(&config, queues, &snapshots.load())?;
+    log::info!(
+        "ulvs on {iface} ({director_mac}, {director_ip}): io={} queues={queues} services={}",
+        opened.description,
+        config.services.len()
+    );
+
+    let stats = Arc::new(WorkerStats::new(queues));
+    let shared = Shared {
+        snapshots: Arc::clone(&snapshots),
+        serving: Arc::new(AtomicBool::new(true)),
+        stop: Arc::clone(&stop),
+        stats: Arc::clone(&stats),
+        ha: None,
+    };
+    let capacity = (config.director.connections / queues).max(1);
+    let cpus = config.director.cpus.clone();
+    let core_ids = core_affinity::get_core_ids().unwrap_or_default();
+    let mut request_senders = Vec::new();
+    let mut workers = Vec::new();
+    for (index, port) in opened.ports.into_iter().enumerate() {
+        let (requests_tx, requests_rx) = channel::bounded(4);
+        request_senders.push(requests_tx);
+        let shared = shared.clone();
+        let cpu = cpus.as_ref().and_then(|cpus| cpus.get(index).copied());
+        let core = cpu.and_then(|cpu| core_ids.iter().find(|core| core.id == cpu).copied());
+        let config = WorkerConfig { index, batch: config.director.batch, capacity };
+        let handle = thread::Builder::new().name(format!("ulvs-worker-{index}")).spawn(move || {
+            if let Some(core) = core {
+                if !core_affinity::set_for_current(core) {
+                    log::warn!("worker {index}: could not pin to cpu {}", core.id);
+                }
+            }
+            let result = port.run(config, shared.clone(), requests_rx);
+            if let Err(err) = &result {
+                log::error!("worker {index} failed: {err}");
+                shared.stop.store(true, Ordering::Relaxed);
+            }
+            result
+        })?;
+        workers.push(handle);
+    }
+
+    let view = Arc::new(control::DaemonView {
+        snapshots: Arc::clone(&snapshots),
+        stats: Arc::clone(&stats),
+        workers: request_senders,
+        io: opened.description.clone(),
+        interface: iface.clone(),
+        capacity: config.director.connections,
+        timeouts: config.timeouts,
+    });
+    let server = Server::start(&config.director.control, view)
+        .with_context(|| format!("control socket {}", config.director.control.display()))?;
+    log::info!("control socket {}", config.director.control.display());
+
+    while !stop.load(Ordering::Relaxed) {
+        if resolver.step(Duration::from_millis(100))? {
+            snapshots.publish(registry.snapshot(|ip| resolver.mac(ip)));
+        }
+    }
+    log::info!("stopping");
+    for handle in workers {
+        let _ = handle.join();
+    }
+    drop(server);
+    drop(opened.program);
+    log::info!("stopped");
+    Ok(())
+}
+
+fn service_specs(config: &Config) -> Vec<ServiceSpec> {
+    config
+        .services
+        .iter()
+        .map(|service| ServiceSpec {
+            key: ServiceKey { protocol: service.protocol, vip: service.vip, port: service.port },
+            scheduler: service.scheduler,
+            flags: service.flags,
+            persistence: service.persistence,
+            reals: service.reals.iter().map(|real| RealSpec { ip: real.ip, weight: real.weight, mac: real.mac }).collect(),
+        })
+        .collect()
+}

@@ -1,0 +1,162 @@
+//! What `ulvs ctl` sees of the running daemon.
+
+use std::fmt::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam::channel::{self, Sender};
+use ulvs::conntrack::Timeouts;
+use ulvs::control::ctl::args::CtlArgs;
+use ulvs::control::ctl::listing::{self, ConnRow, Layout, RealRow, ServiceRow, Totals};
+use ulvs::control::ctl::server::Handler;
+use ulvs::dataplane::stats::WorkerStats;
+use ulvs::dataplane::verdict::DropReason;
+use ulvs::dataplane::worker::WorkerRequest;
+use ulvs::service::{ServiceKey, Snapshot, SnapshotCell};
+
+/// How long `-L -c` waits for a busy worker to answer.
+const WORKER_REPLY: Duration = Duration::from_secs(2);
+
+pub struct DaemonView {
+    pub snapshots: Arc<SnapshotCell>,
+    pub stats: Arc<WorkerStats>,
+    pub workers: Vec<Sender<WorkerRequest>>,
+    pub io: String,
+    pub interface: String,
+    pub capacity: usize,
+    pub timeouts: Timeouts,
+}
+
+impl Handler for DaemonView {
+    fn handle(&self, args: &CtlArgs) -> Result<String, String> {
+        let snapshot = self.snapshots.load();
+        let filter = args.service_filter().map(|(protocol, addr)| ServiceKey {
+            protocol,
+            vip: *addr.ip(),
+            port: addr.port(),
+        });
+        if let Some(key) = filter {
+            if snapshot.service_index(&key).is_none() {
+                return Err("No such service\n".into());
+            }
+        }
+        match args.command.as_deref() {
+            Some("status") => return Ok(self.status(&snapshot)),
+            Some(other) => return Err(format!("unknown command {other:?} (try: status, -L -n, -L -n --stats, -L -n -c)\n")),
+            None => {}
+        }
+        if args.timeout {
+            let t = snapshot.timeouts;
+            return Ok(format!(
+                "Timeout (tcp tcpfin udp): {} {} {}\n",
+                t.tcp.as_secs(),
+                t.tcpfin.as_secs(),
+                t.udp.as_secs()
+            ));
+        }
+        if !args.list {
+            return Err("only listing is supported so far: -L|-l [-n] [--stats] [--exact] [-c] [-t|-u VIP:PORT], --timeout, status\n".into());
+        }
+        if args.connection {
+            return self.connections(&snapshot, filter);
+        }
+        let rows: Vec<ServiceRow> = snapshot
+            .services
+            .iter()
+            .filter(|service| filter.is_none_or(|key| key == service.key))
+            .map(|service| ServiceRow {
+                key: service.key,
+                scheduler: service.scheduler.name().to_string(),
+                persistence: service.persistence,
+                totals: Totals {
+                    conns: service.stats.sum(|c| &c.conns),
+                    in_packets: service.stats.sum(|c| &c.in_packets),
+                    in_bytes: service.stats.sum(|c| &c.in_bytes),
+                    ..Totals::default()
+                },
+                reals: service
+                    .reals
+                    .iter()
+                    .map(|real| RealRow {
+                        ip: real.ip,
+                        port: real.port,
+                        weight: real.weight,
+                        active: real.stats.sum(|c| &c.active),
+                        inactive: real.stats.sum(|c| &c.inactive),
+                        totals: Totals {
+                            conns: real.stats.sum(|c| &c.conns),
+                            in_packets: real.stats.sum(|c| &c.in_packets),
+                            in_bytes: real.stats.sum(|c| &c.in_bytes),
+                            ..Totals::default()
+                        },
+                    })
+                    .collect(),
+            })
+            .collect();
+        let layout = if args.stats { Layout::Stats } else { Layout::Plain };
+        Ok(listing::render(&rows, layout, args.exact, self.capacity))
+    }
+}
+
+impl DaemonView {
+    fn connections(&self, snapshot: &Snapshot, filter: Option<ServiceKey>) -> Result<String, String> {
+        let mut rows = Vec::new();
+        for worker in &self.workers {
+            let (reply_tx, reply_rx) = channel::bounded(1);
+            if worker.send_timeout(WorkerRequest::Connections(reply_tx), WORKER_REPLY).is_err() {
+                return Err("a worker did not answer\n".into());
+            }
+            let infos = reply_rx.recv_timeout(WORKER_REPLY).map_err(|_| "a worker did not answer\n".to_string())?;
+            for info in infos {
+                let key = ServiceKey { protocol: info.key.protocol, vip: info.key.vip, port: info.key.vport };
+                if filter.is_some_and(|wanted| wanted != key) {
+                    continue;
+                }
+                if let Some((_, real)) = snapshot.dest(info.dest) {
+                    rows.push(ConnRow { info, real: (real.ip, real.port) });
+                }
+            }
+        }
+        Ok(listing::render_connections(&rows))
+    }
+
+    fn status(&self, snapshot: &Snapshot) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "interface: {}", self.interface);
+        let _ = writeln!(out, "io: {}", self.io);
+        let _ = writeln!(out, "workers: {}", self.stats.iter().count());
+        let _ = writeln!(out, "snapshot: generation {}", snapshot.generation);
+        let unresolved: Vec<String> = snapshot
+            .services
+            .iter()
+            .flat_map(|s| s.reals.iter())
+            .filter(|r| r.mac.is_none())
+            .map(|r| r.ip.to_string())
+            .collect();
+        let _ = writeln!(
+            out,
+            "unresolved real servers: {}",
+            if unresolved.is_empty() { "none".to_string() } else { unresolved.join(" ") }
+        );
+        for (index, worker) in self.stats.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "worker {index}: rx {} tx {} forwarded {} arp_replies {} to_kernel {} conns {} expired {} evicted {}",
+                worker.rx_packets.get(),
+                worker.tx_packets.get(),
+                worker.forwarded.get(),
+                worker.arp_replies.get(),
+                worker.to_kernel.get(),
+                worker.conns.get(),
+                worker.conns_expired.get(),
+                worker.conns_evicted.get(),
+            );
+        }
+        out.push_str("drops:");
+        for reason in DropReason::ALL {
+            let _ = write!(out, " {}={}", reason.name(), self.stats.sum(|w| &w.drops[reason.index()]));
+        }
+        out.push('\n');
+        out
+    }
+}

@@ -1,0 +1,77 @@
+//! Opens one port per worker: AF_XDP (with ulvs's XDP filter program attached) or AF_PACKET.
+
+use std::io;
+
+use anyhow::Context as _;
+use crossbeam::channel::Receiver;
+use ulvs::control::config::{Config, IoMode};
+use ulvs::dataplane::worker::{self, Shared, WorkerConfig, WorkerRequest};
+use ulvs::io::packet::{FanoutGroup, PacketPort, PacketPortConfig};
+use ulvs::io::xdp::{XdpPort, XdpPortConfig, XdpProgram};
+use ulvs::service::Snapshot;
+
+/// A worker's port, whichever kind it is (the `Port` trait is generic, not object-safe, so the
+/// hot loop is monomorphised per kind).
+pub enum WorkerPort {
+    Xdp(XdpPort),
+    Packet(PacketPort),
+}
+
+impl WorkerPort {
+    pub fn run(self, config: WorkerConfig, shared: Shared, requests: Receiver<WorkerRequest>) -> io::Result<()> {
+        match self {
+            WorkerPort::Xdp(port) => worker::run(port, config, shared, requests),
+            WorkerPort::Packet(port) => worker::run(port, config, shared, requests),
+        }
+    }
+}
+
+pub struct Opened {
+    pub ports: Vec<WorkerPort>,
+    /// Detached when dropped: keep it until every worker has stopped.
+    pub program: Option<XdpProgram>,
+    /// e.g. "xdp (native, copy)" or "packet".
+    pub description: String,
+}
+
+pub fn open(config: &Config, queues: usize, snapshot: &Snapshot) -> anyhow::Result<Opened> {
+    let iface = &config.director.interface;
+    match config.director.io {
+        IoMode::Xdp => open_xdp(config, queues, snapshot),
+        IoMode::Packet => open_packet(iface, queues),
+        IoMode::Auto => open_xdp(config, queues, snapshot).or_else(|err| {
+            log::warn!("AF_XDP unavailable on {iface} ({err:#}); falling back to AF_PACKET");
+            open_packet(iface, queues)
+        }),
+    }
+}
+
+fn open_xdp(config: &Config, queues: usize, snapshot: &Snapshot) -> anyhow::Result<Opened> {
+    let iface = &config.director.interface;
+    let program = XdpProgram::attach(iface, config.director.xdp_mode)
+        .with_context(|| format!("attaching the XDP program to {iface}"))?;
+    let vips: Vec<_> = snapshot.vips().collect();
+    program.set_vips(&vips).context("filling the XDP VIP map")?;
+    let mut ports = Vec::with_capacity(queues);
+    let mut bind_mode = String::new();
+    for queue in 0..queues as u32 {
+        let port = XdpPort::open(&program, iface, queue, XdpPortConfig::default())
+            .with_context(|| format!("AF_XDP socket on {iface} queue {queue}"))?;
+        bind_mode = format!("{:?}", port.bind_mode()).to_lowercase();
+        ports.push(WorkerPort::Xdp(port));
+    }
+    let description = format!("xdp ({} attach, {bind_mode} bind)", format!("{:?}", program.mode()).to_lowercase());
+    Ok(Opened { ports, program: Some(program), description })
+}
+
+fn open_packet(iface: &str, queues: usize) -> anyhow::Result<Opened> {
+    let fanout = (queues > 1).then(|| FanoutGroup::for_process());
+    let ports = (0..queues)
+        .map(|_| {
+            PacketPort::open(iface, fanout, PacketPortConfig::default())
+                .map(WorkerPort::Packet)
+                .with_context(|| format!("AF_PACKET socket on {iface}"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(Opened { ports, program: None, description: "packet".into() })
+}

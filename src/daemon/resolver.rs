@@ -1,0 +1,64 @@
+//! Drives real-server MAC resolution: ulvs's own ARP (an `ArpSocket`) fed into the sans-IO
+//! `NeighbourTable`.
+
+use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use ulvs::control::neighbours::NeighbourTable;
+use ulvs::control::registry::Registry;
+use ulvs::io::arp_socket::ArpSocket;
+use ulvs::wire::MacAddr;
+
+pub struct Resolver {
+    socket: ArpSocket,
+    table: NeighbourTable,
+    our_mac: MacAddr,
+    our_ip: Ipv4Addr,
+}
+
+impl Resolver {
+    pub fn open(iface: &str, our_mac: MacAddr, our_ip: Ipv4Addr, refresh: Duration, registry: &Registry) -> anyhow::Result<Resolver> {
+        let socket = ArpSocket::open(iface).with_context(|| format!("ARP socket on {iface}"))?;
+        let now = Instant::now();
+        let mut table = NeighbourTable::new(refresh);
+        table.set_wanted(registry.ips_to_resolve(), now);
+        for spec in registry.services() {
+            for real in &spec.reals {
+                if let Some(mac) = real.mac {
+                    table.set_static(real.ip, mac);
+                }
+            }
+        }
+        Ok(Resolver { socket, table, our_mac, our_ip })
+    }
+
+    pub fn mac(&self, ip: Ipv4Addr) -> Option<MacAddr> {
+        self.table.mac(ip)
+    }
+
+    /// Resolves for up to `limit`, returning early once every wanted IP has a MAC.
+    pub fn settle(&mut self, limit: Duration, stop: &AtomicBool) -> anyhow::Result<()> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline && !stop.load(Ordering::Relaxed) && !self.table.all_known() {
+            self.step(Duration::from_millis(50))?;
+        }
+        Ok(())
+    }
+
+    /// Sends due probes and waits up to `wait` for replies. True when a MAC appeared, changed or
+    /// was lost, so the caller republishes the snapshot.
+    pub fn step(&mut self, wait: Duration) -> anyhow::Result<bool> {
+        let now = Instant::now();
+        while let Some(ip) = self.table.poll_probe(now) {
+            self.socket.send_request(self.our_mac, self.our_ip, ip).context("sending ARP request")?;
+        }
+        let mut changed = self.table.poll_change(now);
+        let until = self.table.poll_timeout().map_or(wait, |at| at.saturating_duration_since(now).min(wait));
+        if let Some(observation) = self.socket.recv(until.max(Duration::from_millis(1))).context("reading ARP")? {
+            changed |= self.table.on_reply(Instant::now(), observation.sender_ip, observation.sender_mac);
+        }
+        Ok(changed)
+    }
+}

@@ -1,0 +1,443 @@
+//! The per-frame pipeline: pure, per worker, no syscalls, no allocation, no logging.
+//!
+//! `Pipeline::process(now, frame, ctx)` classifies one Ethernet frame and, for traffic to a virtual
+//! service, finds its connection or schedules a new one, rewrites only the L2 header (direct routing:
+//! destination MAC = the real server's, source MAC = the director's) and returns `Verdict::Tx`. The IP
+//! packet is never modified. What it does, in order:
+//!
+//! - ARP request for a VIP, while serving → rewritten in place into the reply (`Tx`). Any other ARP
+//!   (other targets, replies, gratuitous announcements) → `ToKernel`: ulvs never learns from ARP here.
+//! - IPv4 protocol 112 (VRRP/CARP) → `ToHa`, whatever the destination.
+//! - IPv4 not to a VIP → `ToKernel`. To a VIP while not serving → `Drop(NotMaster)`.
+//! - TCP/UDP to a VIP: connection hit → its real server; miss → (TCP: only a SYN may open one)
+//!   persistence template or scheduler → insert → real server. No service on that port →
+//!   `Drop(NoService)` (no forged RST).
+//! - IP fragments: a first fragment (offset 0) carries the ports and is forwarded like any packet;
+//!   later fragments carry no ports, cannot be matched to a flow, and are dropped and counted
+//!   (`Fragment`). Fragmented traffic to a VIP therefore does not get through; IPVS reassembles
+//!   first, which a zero-copy path cannot do.
+//! - ICMP errors to a VIP (fragmentation needed, unreachable, time exceeded...) go to the real server
+//!   that owns the embedded flow, so path-MTU discovery works; without a flow they are dropped.
+//!   ICMP echo requests to a VIP are answered (as a director holding the VIP would).
+//!
+//! Counters: every drop has its reason; connections, packets and bytes per service and real server;
+//! active/inactive per real server follow every state change, eviction and expiry of the worker's
+//! connection table, which is what `lc`/`wlc` read.
+
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::conntrack::{ConnInfo, ConnState, ConnTable, Removed, Segment, StateChange, TcpFlags, TemplateKey};
+use crate::dataplane::stats::WorkerStats;
+use crate::dataplane::verdict::{DropReason, Verdict};
+use crate::flow::{DestId, FlowKey, Protocol};
+use crate::sched::{Candidate, Client, Scheduler};
+use crate::service::{DestCounters, RealServer, ServiceKey, Snapshot};
+use crate::wire::{arp, ethernet, icmp, ipv4, tcp, udp, MacAddr, WireError};
+
+/// What the pipeline reads besides the frame.
+#[derive(Clone, Copy)]
+pub struct Context<'a> {
+    pub snapshot: &'a Snapshot,
+    /// False while HA says this director must stay silent (BACKUP, INIT, FAULT).
+    pub serving: bool,
+}
+
+/// One service's scheduler, built for the snapshot the worker runs on.
+struct ServiceScheduler {
+    scheduler: Box<dyn Scheduler>,
+    candidates: Vec<Candidate>,
+    uses_load: bool,
+}
+
+/// One worker's pipeline state: its connection table shard and scheduler instances.
+pub struct Pipeline {
+    worker: usize,
+    conns: ConnTable,
+    generation: Option<u64>,
+    schedulers: Vec<ServiceScheduler>,
+    stats: Arc<WorkerStats>,
+}
+
+/// The L4 facts of a TCP/UDP packet to a VIP.
+struct Transport {
+    key: FlowKey,
+    segment: Segment,
+    ip_len: u64,
+}
+
+impl Pipeline {
+    /// `capacity` is this worker's share of the connection table.
+    pub fn new(worker: usize, capacity: usize, snapshot: &Snapshot, stats: Arc<WorkerStats>, now: Instant) -> Pipeline {
+        let mut pipeline = Pipeline {
+            worker,
+            conns: ConnTable::new(capacity, snapshot.timeouts, now),
+            generation: None,
+            schedulers: Vec::new(),
+            stats,
+        };
+        pipeline.install(snapshot);
+        pipeline
+    }
+
+    /// Adopts a new snapshot: rebuilds the schedulers (allocates; off the per-packet path). Existing
+    /// connections keep their real server as long as it is in the snapshot.
+    pub fn install(&mut self, snapshot: &Snapshot) {
+        if self.generation == Some(snapshot.generation) {
+            return;
+        }
+        self.generation = Some(snapshot.generation);
+        self.conns.set_timeouts(snapshot.timeouts);
+        self.schedulers = snapshot
+            .services
+            .iter()
+            .map(|service| {
+                let candidates: Vec<Candidate> = service.reals.iter().map(RealServer::candidate).collect();
+                ServiceScheduler {
+                    scheduler: service.scheduler.build(service.flags, &candidates),
+                    candidates,
+                    uses_load: service.scheduler.uses_load(),
+                }
+            })
+            .collect();
+    }
+
+    /// Classifies, and for virtual-service traffic forwards, one frame in place.
+    pub fn process(&mut self, now: Instant, frame: &mut [u8], ctx: &Context) -> Verdict {
+        let verdict = self.classify(now, frame, ctx);
+        if let Verdict::Drop(reason) = verdict {
+            self.counters().drop(reason);
+        }
+        verdict
+    }
+
+    /// Removes up to `budget` expired connections, keeping the real servers' counts right.
+    pub fn expire(&mut self, now: Instant, budget: usize, snapshot: &Snapshot) -> usize {
+        let worker = self.worker;
+        let stats = &self.stats;
+        self.conns.expire(now, budget, |removed| {
+            stats.get(worker).conns_expired.add(1);
+            release(snapshot, worker, removed);
+        })
+    }
+
+    /// Live connections of this worker, for `ulvs ctl -L -c`.
+    pub fn connections(&self, now: Instant) -> impl Iterator<Item = ConnInfo> + '_ {
+        self.conns.connections(now)
+    }
+
+    pub fn table_len(&self) -> usize {
+        self.conns.len()
+    }
+
+    fn counters(&self) -> &crate::dataplane::stats::WorkerCounters {
+        self.stats.get(self.worker)
+    }
+
+    fn classify(&mut self, now: Instant, frame: &mut [u8], ctx: &Context) -> Verdict {
+        let ethertype = match ethernet::Frame::new_checked(&frame[..]) {
+            Ok(eth) => eth.ethertype(),
+            Err(_) => return Verdict::Drop(DropReason::Malformed),
+        };
+        match ethertype {
+            ethernet::EtherType::ARP => self.arp(frame, ctx),
+            ethernet::EtherType::IPV4 => self.ipv4(now, frame, ctx),
+            _ => Verdict::ToKernel,
+        }
+    }
+
+    fn arp(&mut self, frame: &mut [u8], ctx: &Context) -> Verdict {
+        let (operation, sender, target) = match arp::Packet::new_checked(&frame[ethernet::HEADER_LEN..]) {
+            Ok(packet) => (packet.operation(), packet.sender_protocol_addr(), packet.target_protocol_addr()),
+            Err(WireError::Unsupported) => return Verdict::ToKernel,
+            Err(_) => return Verdict::Drop(DropReason::Malformed),
+        };
+        // A gratuitous ARP (sender = target) announces, it does not ask: never answer it.
+        if operation != arp::Operation::Request || !ctx.snapshot.is_vip(target) || sender == target {
+            return Verdict::ToKernel;
+        }
+        if !ctx.serving {
+            return Verdict::Drop(DropReason::NotMaster);
+        }
+        match arp::reply_in_place(frame, ctx.snapshot.director_mac) {
+            Ok(()) => {
+                self.counters().arp_replies.add(1);
+                Verdict::Tx
+            }
+            Err(_) => Verdict::Drop(DropReason::Malformed),
+        }
+    }
+
+    fn ipv4(&mut self, now: Instant, frame: &mut [u8], ctx: &Context) -> Verdict {
+        let packet = match ipv4::Packet::new_checked(&frame[ethernet::HEADER_LEN..]) {
+            Ok(packet) => packet,
+            Err(WireError::Unsupported) => return Verdict::ToKernel,
+            Err(_) => return Verdict::Drop(DropReason::Malformed),
+        };
+        if packet.next_header() == ipv4::PROTO_VRRP {
+            return Verdict::ToHa;
+        }
+        if !ctx.snapshot.is_vip(packet.dst_addr()) {
+            return Verdict::ToKernel;
+        }
+        if !packet.verify_checksum() {
+            return Verdict::Drop(DropReason::BadChecksum);
+        }
+        if !ctx.serving {
+            return Verdict::Drop(DropReason::NotMaster);
+        }
+        let protocol = packet.next_header();
+        let transport = match protocol {
+            ipv4::PROTO_TCP | ipv4::PROTO_UDP => transport(&packet),
+            ipv4::PROTO_ICMP => return self.icmp(now, frame, ctx),
+            _ => return Verdict::Drop(DropReason::Unsupported),
+        };
+        match transport {
+            Ok(transport) => self.forward(now, frame, ctx, transport),
+            Err(reason) => Verdict::Drop(reason),
+        }
+    }
+
+    fn forward(&mut self, now: Instant, frame: &mut [u8], ctx: &Context, packet: Transport) -> Verdict {
+        let snapshot = ctx.snapshot;
+        let dest = match self.conns.track(now, &packet.key, packet.segment) {
+            Some(hit) => {
+                if let Some(change) = hit.change {
+                    if let Some((_, real)) = snapshot.dest(hit.dest) {
+                        apply_change(real.stats.get(self.worker), change);
+                    }
+                }
+                hit.dest
+            }
+            None => match self.open(now, ctx, &packet) {
+                Ok(dest) => dest,
+                Err(reason) => return Verdict::Drop(reason),
+            },
+        };
+        // A connection whose real server has since been removed is dropped, as IPVS does with
+        // expire_nodest_conn=0; it expires on its own.
+        let Some((service, real)) = snapshot.dest(dest) else {
+            return Verdict::Drop(DropReason::NoRealServer);
+        };
+        let Some(mac) = real.mac else {
+            return Verdict::Drop(DropReason::MacUnknown);
+        };
+        let dest_counters = real.stats.get(self.worker);
+        dest_counters.in_packets.add(1);
+        dest_counters.in_bytes.add(packet.ip_len);
+        let service_counters = service.stats.get(self.worker);
+        service_counters.in_packets.add(1);
+        service_counters.in_bytes.add(packet.ip_len);
+        rewrite(frame, mac, snapshot.director_mac);
+        self.counters().forwarded.add(1);
+        Verdict::Tx
+    }
+
+    /// Schedules a new connection: persistence template first, then the service's scheduler.
+    fn open(&mut self, now: Instant, ctx: &Context, packet: &Transport) -> Result<DestId, DropReason> {
+        if let Segment::Tcp(flags) = packet.segment {
+            if !flags.syn || flags.ack || flags.rst {
+                return Err(DropReason::NoConnection);
+            }
+        }
+        let snapshot = ctx.snapshot;
+        let key = ServiceKey { protocol: packet.key.protocol, vip: packet.key.vip, port: packet.key.vport };
+        let index = snapshot.service_index(&key).ok_or(DropReason::NoService)?;
+        let service = &snapshot.services[index];
+        let template = service.persistence.map(|timeout| {
+            let key = TemplateKey {
+                client: packet.key.client,
+                vip: key.vip,
+                vport: key.port,
+                protocol: key.protocol,
+            };
+            (key, timeout)
+        });
+        let remembered = template
+            .and_then(|(key, timeout)| self.conns.template(now, &key, timeout))
+            .and_then(|dest| service.reals.iter().position(|real| real.dest == dest))
+            .filter(|&i| service.reals[i].mac.is_some());
+        let real_index = match remembered {
+            Some(i) => i,
+            None => {
+                let slot = &mut self.schedulers[index];
+                if slot.uses_load {
+                    for (candidate, real) in slot.candidates.iter_mut().zip(&service.reals) {
+                        candidate.active = real.stats.sum(|c| &c.active).min(u32::MAX as u64) as u32;
+                        candidate.inactive = real.stats.sum(|c| &c.inactive).min(u32::MAX as u64) as u32;
+                    }
+                }
+                let client = Client { ip: packet.key.client, port: packet.key.client_port };
+                slot.scheduler.pick(&slot.candidates, client).ok_or(DropReason::NoRealServer)?
+            }
+        };
+        let real = &service.reals[real_index];
+        let inserted = self
+            .conns
+            .insert(now, packet.key, real.dest, packet.segment)
+            .map_err(|_| DropReason::TableFull)?;
+        if let Some(evicted) = inserted.evicted {
+            self.counters().conns_evicted.add(1);
+            release(snapshot, self.worker, evicted);
+        }
+        if let Some((key, timeout)) = template {
+            if remembered.is_none() {
+                self.conns.insert_template(now, key, real.dest, timeout);
+            }
+        }
+        let counters = real.stats.get(self.worker);
+        counters.conns.add(1);
+        state_counter(counters, inserted.state).add(1);
+        service.stats.get(self.worker).conns.add(1);
+        self.counters().conns.add(1);
+        Ok(real.dest)
+    }
+
+    fn icmp(&mut self, now: Instant, frame: &mut [u8], ctx: &Context) -> Verdict {
+        let ip_start = ethernet::HEADER_LEN;
+        let (header_len, total_len, vip, is_error, is_echo_request, embedded) = {
+            let Ok(ip) = ipv4::Packet::new_checked(&frame[ip_start..]) else {
+                return Verdict::Drop(DropReason::Malformed);
+            };
+            let Ok(message) = icmp::Packet::new_checked(ip.payload()) else {
+                return Verdict::Drop(DropReason::Malformed);
+            };
+            let embedded = if message.is_error() { Some(icmp::embedded_flow(message.payload())) } else { None };
+            (
+                ip.header_len() as usize,
+                ip.total_len() as usize,
+                ip.dst_addr(),
+                message.is_error(),
+                message.msg_type() == icmp::TYPE_ECHO_REQUEST,
+                embedded,
+            )
+        };
+        if is_error {
+            let Some(Ok(flow)) = embedded else {
+                return Verdict::Drop(DropReason::Malformed);
+            };
+            return self.icmp_error(now, frame, ctx, vip, flow, total_len as u64);
+        }
+        if is_echo_request {
+            return self.echo_reply(frame, ctx, ip_start, header_len, total_len);
+        }
+        Verdict::Drop(DropReason::Unsupported)
+    }
+
+    /// An ICMP error about a packet the real server sent from the VIP goes to that real server.
+    fn icmp_error(
+        &mut self,
+        now: Instant,
+        frame: &mut [u8],
+        ctx: &Context,
+        vip: Ipv4Addr,
+        flow: icmp::EmbeddedFlow,
+        ip_len: u64,
+    ) -> Verdict {
+        let Some(protocol) = Protocol::from_number(flow.protocol) else {
+            return Verdict::Drop(DropReason::IcmpNoFlow);
+        };
+        if flow.src != vip {
+            return Verdict::Drop(DropReason::IcmpNoFlow);
+        }
+        // The embedded packet went VIP → client; its connection is keyed client → VIP.
+        let key = FlowKey { client: flow.dst, client_port: flow.dst_port, vip, vport: flow.src_port, protocol };
+        let Some(dest) = self.conns.peek(now, &key) else {
+            return Verdict::Drop(DropReason::IcmpNoFlow);
+        };
+        let Some((_, real)) = ctx.snapshot.dest(dest) else {
+            return Verdict::Drop(DropReason::IcmpNoFlow);
+        };
+        let Some(mac) = real.mac else {
+            return Verdict::Drop(DropReason::MacUnknown);
+        };
+        let counters = real.stats.get(self.worker);
+        counters.in_packets.add(1);
+        counters.in_bytes.add(ip_len);
+        rewrite(frame, mac, ctx.snapshot.director_mac);
+        self.counters().forwarded.add(1);
+        Verdict::Tx
+    }
+
+    /// Answers a ping to a VIP in place, as a director holding the VIP would.
+    fn echo_reply(&mut self, frame: &mut [u8], ctx: &Context, ip_start: usize, header_len: usize, total_len: usize) -> Verdict {
+        let client_mac = ethernet::Frame::new_unchecked(&frame[..]).src_addr();
+        rewrite(frame, client_mac, ctx.snapshot.director_mac);
+        let ip_bytes = &mut frame[ip_start..ip_start + total_len];
+        {
+            let mut ip = ipv4::Packet::new_unchecked(&mut ip_bytes[..]);
+            let (src, dst) = (ip.src_addr(), ip.dst_addr());
+            ip.set_src_addr(dst);
+            ip.set_dst_addr(src);
+            ip.set_ttl(64);
+            ip.fill_checksum();
+        }
+        let mut message = icmp::Packet::new_unchecked(&mut ip_bytes[header_len..]);
+        message.set_msg_type(icmp::TYPE_ECHO_REPLY);
+        message.fill_checksum();
+        self.counters().icmp_echo_replies.add(1);
+        Verdict::Tx
+    }
+}
+
+/// Ports, flags and length of a TCP/UDP packet (or first fragment) to a VIP.
+fn transport(packet: &ipv4::Packet<&[u8]>) -> Result<Transport, DropReason> {
+    if !packet.is_first_fragment() {
+        return Err(DropReason::Fragment);
+    }
+    let payload = packet.payload();
+    let (protocol, client_port, vport, segment) = match packet.next_header() {
+        ipv4::PROTO_TCP => {
+            let segment = tcp::Packet::new_checked(payload).map_err(|_| DropReason::Malformed)?;
+            let flags = TcpFlags { syn: segment.syn(), ack: segment.ack(), fin: segment.fin(), rst: segment.rst() };
+            (Protocol::Tcp, segment.src_port(), segment.dst_port(), Segment::Tcp(flags))
+        }
+        _ => {
+            // A first fragment's UDP length covers the whole datagram, so only the ports are read.
+            if payload.len() < udp::HEADER_LEN {
+                return Err(DropReason::Malformed);
+            }
+            let datagram = udp::Packet::new_unchecked(payload);
+            if !packet.more_frags() {
+                udp::Packet::new_checked(payload).map_err(|_| DropReason::Malformed)?;
+            }
+            (Protocol::Udp, datagram.src_port(), datagram.dst_port(), Segment::Udp)
+        }
+    };
+    let key = FlowKey { client: packet.src_addr(), client_port, vip: packet.dst_addr(), vport, protocol };
+    Ok(Transport { key, segment, ip_len: u64::from(packet.total_len()) })
+}
+
+/// Direct routing: only the Ethernet addresses change.
+#[inline]
+fn rewrite(frame: &mut [u8], dst: MacAddr, src: MacAddr) {
+    let mut eth = ethernet::Frame::new_unchecked(frame);
+    eth.set_dst_addr(dst);
+    eth.set_src_addr(src);
+}
+
+fn state_counter(counters: &DestCounters, state: ConnState) -> &crate::dataplane::stats::Counter {
+    if state.is_active() {
+        &counters.active
+    } else {
+        &counters.inactive
+    }
+}
+
+fn apply_change(counters: &DestCounters, change: StateChange) {
+    if change.from.is_active() != change.to.is_active() {
+        state_counter(counters, change.from).sub(1);
+        state_counter(counters, change.to).add(1);
+    }
+}
+
+/// A connection left the table: its real server has one fewer.
+fn release(snapshot: &Snapshot, worker: usize, removed: Removed) {
+    if let Some((_, real)) = snapshot.dest(removed.dest) {
+        state_counter(real.stats.get(worker), removed.state).sub(1);
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,313 @@
+//! Table-driven pipeline fixtures: {description, frames before, input frame, serving, expected
+//! verdict, expected output bytes}. Frames are crafted with `pnet_packet` (`crate::craft`), an
+//! implementation independent of `wire`; the ARP reply is spelled out byte for byte.
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::{Context, Pipeline};
+use crate::conntrack::Timeouts;
+use crate::craft::{self, tcp_flags, Ip};
+use crate::dataplane::stats::WorkerStats;
+use crate::dataplane::verdict::{DropReason, Verdict};
+use crate::flow::{DestId, Protocol};
+use crate::sched::{SchedFlags, SchedulerKind};
+use crate::service::{DestStats, RealServer, Service, ServiceKey, ServiceStats, Snapshot};
+use crate::wire::MacAddr;
+
+const DIRECTOR: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x02]);
+const CLIENT: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x01]);
+const RS1: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x11]);
+const RS2: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x12]);
+const VIP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 100);
+const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+const DIRECTOR_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+
+fn real(dest: u32, last: u8, mac: Option<MacAddr>, port: u16) -> RealServer {
+    RealServer {
+        dest: DestId(dest),
+        ip: Ipv4Addr::new(10, 0, 0, last),
+        port,
+        weight: 1,
+        mac,
+        stats: Arc::new(DestStats::new(1)),
+    }
+}
+
+fn service(protocol: Protocol, port: u16, reals: Vec<RealServer>, persistence: Option<Duration>) -> Service {
+    Service {
+        key: ServiceKey { protocol, vip: VIP, port },
+        scheduler: SchedulerKind::Rr,
+        flags: SchedFlags::default(),
+        persistence,
+        reals,
+        stats: Arc::new(ServiceStats::new(1)),
+    }
+}
+
+/// TCP VIP:80 → rs1, rs2; UDP VIP:53 → rs1; TCP VIP:8080 → an unresolved real server only;
+/// TCP VIP:443 persistent.
+fn snapshot() -> Snapshot {
+    Snapshot::new(
+        1,
+        DIRECTOR,
+        Timeouts::default(),
+        vec![
+            service(Protocol::Tcp, 80, vec![real(0, 11, Some(RS1), 80), real(1, 12, Some(RS2), 80)], None),
+            service(Protocol::Udp, 53, vec![real(2, 11, Some(RS1), 53)], None),
+            service(Protocol::Tcp, 8080, vec![real(3, 13, None, 8080)], None),
+            service(
+                Protocol::Tcp,
+                443,
+                vec![real(4, 11, Some(RS1), 443), real(5, 12, Some(RS2), 443)],
+                Some(Duration::from_secs(300)),
+            ),
+        ],
+    )
+}
+
+fn client(port: u16) -> SocketAddrV4 {
+    SocketAddrV4::new(CLIENT_IP, port)
+}
+
+fn vip(port: u16) -> SocketAddrV4 {
+    SocketAddrV4::new(VIP, port)
+}
+
+fn syn(src_port: u16, dst_port: u16) -> Vec<u8> {
+    craft::tcp(CLIENT, DIRECTOR, client(src_port), vip(dst_port), tcp_flags::SYN, b"")
+}
+
+fn with_macs(frame: &[u8], dst: MacAddr, src: MacAddr) -> Vec<u8> {
+    let mut out = frame.to_vec();
+    out[0..6].copy_from_slice(&dst.0);
+    out[6..12].copy_from_slice(&src.0);
+    out
+}
+
+enum Output {
+    Unchanged,
+    Bytes(Vec<u8>),
+}
+
+struct Fixture {
+    name: &'static str,
+    before: Vec<Vec<u8>>,
+    input: Vec<u8>,
+    serving: bool,
+    verdict: Verdict,
+    output: Output,
+}
+
+fn fixture(name: &'static str, input: Vec<u8>, verdict: Verdict, output: Output) -> Fixture {
+    Fixture { name, before: Vec::new(), input, serving: true, verdict, output }
+}
+
+/// The ARP request for the VIP from 02:00:00:00:00:01 / 10.0.0.1, and the exact reply ulvs sends.
+fn arp_pair() -> (Vec<u8>, Vec<u8>) {
+    let request = craft::arp_request(CLIENT, CLIENT_IP, VIP);
+    #[rustfmt::skip]
+    let mut reply = vec![
+        0x02, 0x00, 0x00, 0x00, 0x00, 0x01, // to the asker
+        0x02, 0x00, 0x00, 0x00, 0x00, 0x02, // from the director
+        0x08, 0x06,                         // ARP
+        0x00, 0x01, 0x08, 0x00, 0x06, 0x04, // Ethernet/IPv4
+        0x00, 0x02,                         // reply
+        0x02, 0x00, 0x00, 0x00, 0x00, 0x02, 10, 0, 0, 100, // sender: director MAC, VIP
+        0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 10, 0, 0, 1,   // target: the asker
+    ];
+    reply.resize(60, 0); // the request's padding, untouched
+    (request, reply)
+}
+
+fn fixtures() -> Vec<Fixture> {
+    let (arp_request, arp_reply) = arp_pair();
+    let syn80 = syn(40000, 80);
+    let ack80 = craft::tcp(CLIENT, DIRECTOR, client(40000), vip(80), tcp_flags::ACK, b"GET / HTTP/1.1\r\n\r\n");
+    let udp53 = craft::udp(CLIENT, DIRECTOR, client(5353), vip(53), b"query");
+    let mut bad_checksum = syn(40001, 80);
+    bad_checksum[craft::ETHERNET_LEN + 10] ^= 0xff;
+    let vrrp = craft::icmp(CLIENT, DIRECTOR, Ip::new(DIRECTOR_IP, Ipv4Addr::new(224, 0, 0, 18)), 0, 0, [0; 4], b"");
+    let mut vrrp = vrrp;
+    vrrp[craft::ETHERNET_LEN + 9] = 112;
+    let fragment = {
+        let mut ip = Ip::new(CLIENT_IP, VIP);
+        ip.fragment_offset = 185;
+        craft::tcp_with(CLIENT, DIRECTOR, ip, 1, 2, 0, b"more data")
+    };
+    // A router on the path tells the VIP that the real server's reply (VIP:80 → client:40000) was
+    // too big: it must reach the real server that owns that connection.
+    let reply_from_rs = craft::tcp(RS1, CLIENT, vip(80), client(40000), tcp_flags::ACK, &[0u8; 40]);
+    let quoted = &craft::ip_part(&reply_from_rs)[..28];
+    let frag_needed =
+        craft::icmp(CLIENT, DIRECTOR, Ip::new(Ipv4Addr::new(10, 0, 0, 254), VIP), 3, 4, [0, 0, 0x05, 0xdc], quoted);
+    let ping = craft::icmp(CLIENT, DIRECTOR, Ip::new(CLIENT_IP, VIP), 8, 0, [0x12, 0x34, 0, 1], b"ping payload");
+    // Same identification, flags and TTL as the request (crafted alike), addresses swapped.
+    let pong = craft::icmp(DIRECTOR, CLIENT, Ip::new(VIP, CLIENT_IP), 0, 0, [0x12, 0x34, 0, 1], b"ping payload");
+    let ipv6 = {
+        let mut frame = syn(40002, 80);
+        frame[12..14].copy_from_slice(&[0x86, 0xdd]);
+        frame
+    };
+    vec![
+        fixture("ARP request for the VIP → exact reply", arp_request.clone(), Verdict::Tx, Output::Bytes(arp_reply)),
+        Fixture {
+            serving: false,
+            ..fixture("ARP for the VIP while not serving → silent", arp_request, Verdict::Drop(DropReason::NotMaster), Output::Unchanged)
+        },
+        fixture(
+            "ARP for another address → kernel",
+            craft::arp_request(CLIENT, CLIENT_IP, DIRECTOR_IP),
+            Verdict::ToKernel,
+            Output::Unchanged,
+        ),
+        fixture(
+            "gratuitous ARP for the VIP → not answered",
+            craft::arp_request(RS1, VIP, VIP),
+            Verdict::ToKernel,
+            Output::Unchanged,
+        ),
+        fixture("TCP SYN to VIP:80 → MACs rewritten, IP untouched", syn80.clone(), Verdict::Tx, Output::Bytes(with_macs(&syn80, RS1, DIRECTOR))),
+        Fixture {
+            before: vec![syn80.clone()],
+            ..fixture("later segment of the flow → same real server", ack80.clone(), Verdict::Tx, Output::Bytes(with_macs(&ack80, RS1, DIRECTOR)))
+        },
+        fixture("ACK with no connection → dropped", ack80, Verdict::Drop(DropReason::NoConnection), Output::Unchanged),
+        fixture("UDP to VIP:53 → forwarded", udp53.clone(), Verdict::Tx, Output::Bytes(with_macs(&udp53, RS1, DIRECTOR))),
+        fixture("TCP to a VIP port with no service → dropped", syn(40000, 81), Verdict::Drop(DropReason::NoService), Output::Unchanged),
+        fixture(
+            "only real server unresolved → dropped",
+            syn(40000, 8080),
+            Verdict::Drop(DropReason::NoRealServer),
+            Output::Unchanged,
+        ),
+        fixture("truncated Ethernet → dropped", vec![0x02; 10], Verdict::Drop(DropReason::Malformed), Output::Unchanged),
+        fixture("truncated IPv4 → dropped", syn80[..30].to_vec(), Verdict::Drop(DropReason::Malformed), Output::Unchanged),
+        fixture("bad IPv4 checksum → dropped", bad_checksum, Verdict::Drop(DropReason::BadChecksum), Output::Unchanged),
+        fixture("IPv6 → kernel", ipv6, Verdict::ToKernel, Output::Unchanged),
+        fixture(
+            "to the director's own address → kernel",
+            craft::tcp(CLIENT, DIRECTOR, client(40000), SocketAddrV4::new(DIRECTOR_IP, 22), tcp_flags::SYN, b""),
+            Verdict::ToKernel,
+            Output::Unchanged,
+        ),
+        fixture("VRRP → HA", vrrp, Verdict::ToHa, Output::Unchanged),
+        fixture("non-first fragment → dropped", fragment, Verdict::Drop(DropReason::Fragment), Output::Unchanged),
+        Fixture {
+            before: vec![syn80.clone()],
+            ..fixture(
+                "ICMP fragmentation-needed → the flow's real server",
+                frag_needed.clone(),
+                Verdict::Tx,
+                Output::Bytes(with_macs(&frag_needed, RS1, DIRECTOR)),
+            )
+        },
+        fixture("ICMP error without a flow → dropped", frag_needed, Verdict::Drop(DropReason::IcmpNoFlow), Output::Unchanged),
+        fixture("ICMP echo to the VIP → answered", ping, Verdict::Tx, Output::Bytes(pong)),
+    ]
+}
+
+fn new_pipeline(snapshot: &Snapshot) -> (Pipeline, Arc<WorkerStats>) {
+    let stats = Arc::new(WorkerStats::new(1));
+    (Pipeline::new(0, 1024, snapshot, Arc::clone(&stats), Instant::now()), stats)
+}
+
+#[test]
+fn fixtures_give_their_verdicts_and_bytes() {
+    let snapshot = snapshot();
+    for fixture in fixtures() {
+        let (mut pipeline, stats) = new_pipeline(&snapshot);
+        let now = Instant::now();
+        let ctx = Context { snapshot: &snapshot, serving: fixture.serving };
+        for mut frame in fixture.before.clone() {
+            assert_eq!(pipeline.process(now, &mut frame, &ctx), Verdict::Tx, "{}: setup frame", fixture.name);
+        }
+        let mut frame = fixture.input.clone();
+        let verdict = pipeline.process(now, &mut frame, &ctx);
+        assert_eq!(verdict, fixture.verdict, "{}", fixture.name);
+        match &fixture.output {
+            Output::Unchanged => assert_eq!(frame, fixture.input, "{}: frame modified", fixture.name),
+            Output::Bytes(expected) => assert_eq!(&frame, expected, "{}: output bytes", fixture.name),
+        }
+        if let Verdict::Drop(reason) = verdict {
+            assert_eq!(stats.sum(|w| &w.drops[reason.index()]), 1, "{}: drop counted", fixture.name);
+        }
+    }
+}
+
+#[test]
+fn rr_alternates_and_counts_connections_packets_and_bytes() {
+    let snapshot = snapshot();
+    let (mut pipeline, _) = new_pipeline(&snapshot);
+    let ctx = Context { snapshot: &snapshot, serving: true };
+    let now = Instant::now();
+    let mut picked = Vec::new();
+    for port in 0..4 {
+        let mut frame = syn(50000 + port, 80);
+        assert_eq!(pipeline.process(now, &mut frame, &ctx), Verdict::Tx);
+        picked.push(MacAddr::from_bytes(&frame[0..6]));
+    }
+    assert_eq!(picked, vec![RS1, RS2, RS1, RS2]);
+    let service = &snapshot.services[0];
+    assert_eq!(service.stats.sum(|c| &c.conns), 4);
+    assert_eq!(service.stats.sum(|c| &c.in_packets), 4);
+    assert_eq!(service.stats.sum(|c| &c.in_bytes), 4 * 40);
+    for real in &service.reals {
+        assert_eq!(real.stats.sum(|c| &c.conns), 2);
+        assert_eq!(real.stats.sum(|c| &c.inactive), 2, "SYN_RECV counts as inactive");
+        assert_eq!(real.stats.sum(|c| &c.active), 0);
+    }
+    // The handshake's ACK makes the first connection ESTABLISHED: active.
+    let mut ack = craft::tcp(CLIENT, DIRECTOR, client(50000), vip(80), tcp_flags::ACK, b"");
+    assert_eq!(pipeline.process(now, &mut ack, &ctx), Verdict::Tx);
+    assert_eq!(service.reals[0].stats.sum(|c| &c.active), 1);
+    assert_eq!(service.reals[0].stats.sum(|c| &c.inactive), 1);
+}
+
+#[test]
+fn persistence_sends_a_client_back_to_its_real_server() {
+    let snapshot = snapshot();
+    let (mut pipeline, _) = new_pipeline(&snapshot);
+    let ctx = Context { snapshot: &snapshot, serving: true };
+    let now = Instant::now();
+    let mut first = None;
+    for port in 0..6 {
+        let mut frame = syn(51000 + port, 443);
+        assert_eq!(pipeline.process(now, &mut frame, &ctx), Verdict::Tx);
+        let mac = MacAddr::from_bytes(&frame[0..6]);
+        assert_eq!(*first.get_or_insert(mac), mac, "persistent client moved");
+    }
+}
+
+#[test]
+fn expiry_releases_the_real_servers_counts() {
+    let snapshot = snapshot();
+    let (mut pipeline, _) = new_pipeline(&snapshot);
+    let ctx = Context { snapshot: &snapshot, serving: true };
+    let now = Instant::now();
+    let mut frame = craft::udp(CLIENT, DIRECTOR, client(5353), vip(53), b"q");
+    assert_eq!(pipeline.process(now, &mut frame, &ctx), Verdict::Tx);
+    let real = &snapshot.services[1].reals[0];
+    assert_eq!(real.stats.sum(|c| &c.inactive), 1);
+    let later = now + Timeouts::default().udp + Duration::from_secs(1);
+    assert_eq!(pipeline.expire(later, 1024, &snapshot), 1);
+    assert_eq!(real.stats.sum(|c| &c.inactive), 0);
+    assert_eq!(pipeline.table_len(), 0);
+}
+
+#[test]
+fn malformed_frames_of_every_length_never_panic() {
+    let snapshot = snapshot();
+    let (mut pipeline, _) = new_pipeline(&snapshot);
+    let ctx = Context { snapshot: &snapshot, serving: true };
+    let now = Instant::now();
+    let (arp, _) = arp_pair();
+    let samples = [syn(40000, 80), craft::udp(CLIENT, DIRECTOR, client(1), vip(53), b"x"), arp];
+    for sample in samples {
+        for len in 0..sample.len() {
+            let mut frame = sample[..len].to_vec();
+            let _ = pipeline.process(now, &mut frame, &ctx);
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! Counters the workers write and control reads.
+//!
+//! Every counter has exactly one writer (the worker that owns it), so an increment is a relaxed load
+//! and store, not a locked read-modify-write: no contention and no atomic instruction on the hot
+//! path. Readers sum the per-worker values; a reader may see a value that is a few packets old.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::verdict::DropReason;
+
+/// A single-writer counter.
+#[derive(Default, Debug)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    /// Only the owning worker calls this.
+    #[inline]
+    pub fn add(&self, n: u64) {
+        self.0.store(self.0.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
+    }
+
+    /// Only the owning worker calls this; the value never goes below zero.
+    #[inline]
+    pub fn sub(&self, n: u64) {
+        self.0.store(self.0.load(Ordering::Relaxed).saturating_sub(n), Ordering::Relaxed);
+    }
+
+    #[inline]
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// `ipvsadm -Z`. Racy against the writer by design: a concurrent increment may survive.
+    pub fn reset(&self) {
+        self.0.store(0, Ordering::Relaxed);
+    }
+}
+
+/// Keeps each worker's copy on its own cache line so workers never share a line.
+#[derive(Default, Debug)]
+#[repr(align(64))]
+pub struct CacheAligned<T>(pub T);
+
+/// One `T` per worker.
+#[derive(Debug)]
+pub struct PerWorker<T> {
+    slots: Box<[CacheAligned<T>]>,
+}
+
+impl<T: Default> PerWorker<T> {
+    pub fn new(workers: usize) -> PerWorker<T> {
+        PerWorker { slots: (0..workers.max(1)).map(|_| CacheAligned::default()).collect() }
+    }
+}
+
+impl<T> PerWorker<T> {
+    /// Worker `index`'s copy. Out-of-range indexes fold onto the last slot rather than panic.
+    #[inline]
+    pub fn get(&self, index: usize) -> &T {
+        &self.slots[index.min(self.slots.len() - 1)].0
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &T> {
+        self.slots.iter().map(|slot| &slot.0)
+    }
+
+    /// Sums one counter over every worker.
+    pub fn sum(&self, field: impl Fn(&T) -> &Counter) -> u64 {
+        self.iter().map(|t| field(t).get()).sum()
+    }
+}
+
+/// One worker's own counters.
+#[derive(Default, Debug)]
+pub struct WorkerCounters {
+    pub rx_packets: Counter,
+    pub rx_bytes: Counter,
+    pub tx_packets: Counter,
+    pub forwarded: Counter,
+    pub arp_replies: Counter,
+    pub icmp_echo_replies: Counter,
+    pub to_kernel: Counter,
+    pub to_ha: Counter,
+    pub batches: Counter,
+    pub conns: Counter,
+    pub conns_expired: Counter,
+    pub conns_evicted: Counter,
+    pub drops: [Counter; DropReason::COUNT],
+}
+
+impl WorkerCounters {
+    #[inline]
+    pub fn drop(&self, reason: DropReason) {
+        self.drops[reason.index()].add(1);
+    }
+}
+
+pub type WorkerStats = PerWorker<WorkerCounters>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn per_worker_sums_and_never_panics_out_of_range() {
+        let stats: WorkerStats = PerWorker::new(2);
+        stats.get(0).rx_packets.add(3);
+        stats.get(1).rx_packets.add(4);
+        stats.get(7).rx_packets.add(1);
+        assert_eq!(stats.sum(|w| &w.rx_packets), 8);
+        stats.get(1).drop(DropReason::NoService);
+        assert_eq!(stats.sum(|w| &w.drops[DropReason::NoService.index()]), 1);
+    }
+
+    #[test]
+    fn counter_sub_saturates() {
+        let c = Counter::default();
+        c.add(1);
+        c.sub(2);
+        assert_eq!(c.get(), 0);
+    }
+
+    #[test]
+    fn slots_do_not_share_cache_lines() {
+        assert!(std::mem::align_of::<CacheAligned<WorkerCounters>>() >= 64);
+    }
+}
