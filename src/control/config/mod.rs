@@ -1,0 +1,250 @@
+//! The configuration file: TOML text in, a validated [`Config`] out, or one [`ConfigError`] that
+//! names the file, line, column and reason.
+//!
+//! Contract:
+//! - Parsing is pure and all-or-nothing: [`Config::parse`] returns a whole model or an error,
+//!   never a partly filled one, so a bad reload changes nothing.
+//! - Every key is known: an unknown key anywhere is an error at that key (a typo must not silently
+//!   become a default).
+//! - Everything in the model is already checked: ranges, names, duplicates, and what direct
+//!   routing forbids (a real server on another port, a VIP that is also a real server). The only
+//!   checks left for later need the running system: [`Config::check_interface`] compares the
+//!   addresses with the interface's subnets, and still points at the right line because services
+//!   and real servers keep their [`Location`].
+//! - An empty director (no `[[service]]`) is legal: services can be added at run time with
+//!   `ulvs ctl`.
+//!
+//! Layers: `raw` is the serde shape of the file with spans; `validate` turns it into the model;
+//! `segment` is the interface check.
+//! `examples/ulvs.toml` documents every key for users; keep it in step with this module.
+
+mod error;
+mod raw;
+mod segment;
+mod validate;
+
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+pub use self::error::{ConfigError, Location};
+use crate::conntrack::Timeouts;
+use crate::flow::Protocol;
+use crate::sched::{SchedFlags, SchedulerKind};
+use crate::wire::MacAddr;
+
+/// Default path of the control socket.
+pub const DEFAULT_CONTROL: &str = "/run/ulvs.sock";
+/// Default connection-table capacity, summed over all workers.
+pub const DEFAULT_CONNECTIONS: usize = 1 << 20;
+/// Largest connection-table capacity accepted (a typo guard, far above any useful size).
+pub const MAX_CONNECTIONS: usize = 1 << 30;
+/// Default and largest number of frames a worker moves per poll.
+pub const MAX_BATCH: usize = 64;
+/// Default interval between re-resolutions of the real servers' MAC addresses.
+pub const DEFAULT_ARP_REFRESH: Duration = Duration::from_secs(30);
+/// The scheduler a service gets when none is named: wlc, as ipvsadm.
+pub const DEFAULT_SCHEDULER: SchedulerKind = SchedulerKind::Wlc;
+/// A real server's weight when none is given, as ipvsadm.
+pub const DEFAULT_WEIGHT: u32 = 1;
+/// The largest weight ipvsadm accepts.
+pub const MAX_WEIGHT: u32 = 65535;
+
+/// A whole, validated configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    pub director: DirectorConfig,
+    pub timeouts: Timeouts,
+    /// In file order.
+    pub services: Vec<ServiceConfig>,
+}
+
+/// How the director itself runs: its interface, I/O path, workers and limits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DirectorConfig {
+    /// The LAN port shared with the real servers.
+    pub interface: String,
+    pub io: IoMode,
+    pub xdp_mode: XdpModeRequest,
+    /// Number of workers, one per RX queue; `None` = every RX queue of the interface.
+    pub queues: Option<NonZeroU32>,
+    /// `cpus[i]` is the CPU worker `i` is pinned to; `None` = no pinning requested. When `queues`
+    /// is given this has at least that many entries; otherwise the daemon checks it against the
+    /// interface's queue count.
+    pub cpus: Option<Vec<usize>>,
+    /// Path of the control socket `ulvs ctl` talks to.
+    pub control: PathBuf,
+    /// Connection-table capacity, summed over all workers (at least 1).
+    pub connections: usize,
+    /// Frames per poll, `1..=MAX_BATCH`.
+    pub batch: usize,
+    /// How often real-server MAC addresses are re-resolved with ARP (never zero).
+    pub arp_refresh: Duration,
+}
+
+impl DirectorConfig {
+    /// A director on `interface` with every other setting at its default.
+    pub fn new(interface: impl Into<String>) -> DirectorConfig {
+        DirectorConfig {
+            interface: interface.into(),
+            io: IoMode::Auto,
+            xdp_mode: XdpModeRequest::Auto,
+            queues: None,
+            cpus: None,
+            control: PathBuf::from(DEFAULT_CONTROL),
+            connections: DEFAULT_CONNECTIONS,
+            batch: MAX_BATCH,
+            arp_refresh: DEFAULT_ARP_REFRESH,
+        }
+    }
+}
+
+/// Which packet I/O path the workers use.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum IoMode {
+    /// AF_XDP when the interface and kernel allow it, else AF_PACKET.
+    #[default]
+    Auto,
+    /// AF_XDP only; fail to start otherwise.
+    Xdp,
+    /// AF_PACKET only.
+    Packet,
+}
+
+impl IoMode {
+    pub const fn name(self) -> &'static str {
+        match self {
+            IoMode::Auto => "auto",
+            IoMode::Xdp => "xdp",
+            IoMode::Packet => "packet",
+        }
+    }
+}
+
+impl fmt::Display for IoMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for IoMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "auto" => Ok(IoMode::Auto),
+            "xdp" => Ok(IoMode::Xdp),
+            "packet" => Ok(IoMode::Packet),
+            other => Err(format!(
+                "unknown io mode {other:?} (expected \"auto\", \"xdp\" or \"packet\")"
+            )),
+        }
+    }
+}
+
+/// How the XDP program is attached, as requested by the user (what the kernel grants is logged).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum XdpModeRequest {
+    /// Native (driver) mode if the driver supports it, else generic.
+    #[default]
+    Auto,
+    /// Driver mode only.
+    Native,
+    /// Generic (SKB) mode: works on every interface, slower.
+    Generic,
+}
+
+impl XdpModeRequest {
+    pub const fn name(self) -> &'static str {
+        match self {
+            XdpModeRequest::Auto => "auto",
+            XdpModeRequest::Native => "native",
+            XdpModeRequest::Generic => "generic",
+        }
+    }
+}
+
+impl fmt::Display for XdpModeRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for XdpModeRequest {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "auto" => Ok(XdpModeRequest::Auto),
+            "native" => Ok(XdpModeRequest::Native),
+            "generic" => Ok(XdpModeRequest::Generic),
+            other => Err(format!(
+                "unknown XDP mode {other:?} (expected \"auto\", \"native\" or \"generic\")"
+            )),
+        }
+    }
+}
+
+/// One virtual service (`ipvsadm -A`) and its real servers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceConfig {
+    pub vip: Ipv4Addr,
+    /// Never 0.
+    pub port: u16,
+    pub protocol: Protocol,
+    pub scheduler: SchedulerKind,
+    /// Only ever set for the scheduler that reads them (sh or mh).
+    pub flags: SchedFlags,
+    /// Client-IP affinity (`ipvsadm -p`); `None` = off.
+    pub persistence: Option<Duration>,
+    /// In file order; no two with the same IP, none equal to the VIP.
+    pub reals: Vec<RealConfig>,
+    /// Where the service's `vip` is written.
+    pub location: Location,
+}
+
+/// One real server of a service (`ipvsadm -a … -g`). Its port is always the service's: direct
+/// routing does not rewrite the packet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RealConfig {
+    pub ip: Ipv4Addr,
+    /// `0..=MAX_WEIGHT`; 0 = quiescent (keeps its connections, gets no new ones).
+    pub weight: u32,
+    /// A static MAC address: ARP resolution is skipped for this real server.
+    pub mac: Option<MacAddr>,
+    /// Where the real server's `ip` is written.
+    pub location: Location,
+}
+
+impl Config {
+    /// Parses and validates configuration `text`; `origin` only names the file in errors.
+    pub fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
+        validate::parse(text, origin)
+    }
+
+    /// Reads and parses the file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            file: path.to_path_buf(),
+            source,
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Refuses a VIP or a real server address outside every IPv4 subnet of the director's
+    /// interface (given as `(address, prefix length)`, host bits allowed): direct routing only
+    /// rewrites MAC addresses, so the director, the VIP and the real servers must share one L2
+    /// segment. Also refuses a subnet's network or broadcast address. `origin` names the file in
+    /// the error, which points at the offending `vip` or `ip`.
+    pub fn check_interface(
+        &self,
+        origin: &Path,
+        subnets: &[(Ipv4Addr, u8)],
+    ) -> Result<(), ConfigError> {
+        segment::check_interface(self, origin, subnets)
+    }
+}

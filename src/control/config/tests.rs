@@ -1,0 +1,555 @@
+//! Whole-file tests: every refusal with its line and reason, the example file, defaults, and the
+//! interface check.
+
+use std::net::Ipv4Addr;
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::*;
+
+const FILE: &str = "test.toml";
+/// Two lines: every case below that needs a valid director starts with these.
+const HEAD: &str = "[director]\ninterface = \"eth0\"\n";
+/// A valid service header on lines 3 to 5 (after HEAD).
+const SVC: &str = "[[service]]\nvip = \"10.0.0.100\"\nport = 80\n";
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    Config::parse(text, Path::new(FILE))
+}
+
+fn expect_error(text: &str, line: usize, reason: &str) -> ConfigError {
+    check_error(text, line, reason).unwrap_or_else(|failure| panic!("{failure}"))
+}
+
+/// The error `text` gives, if it is at `line` and its reason contains `reason`.
+fn check_error(text: &str, line: usize, reason: &str) -> Result<ConfigError, String> {
+    let err = match parse(text) {
+        Ok(config) => {
+            return Err(format!(
+                "accepted, expected {reason:?} at line {line}:\n{text}=> {config:?}"
+            ))
+        }
+        Err(err) => err,
+    };
+    let ConfigError::Invalid {
+        file,
+        location,
+        reason: got,
+    } = &err
+    else {
+        return Err(format!("not an Invalid error: {err:?}"));
+    };
+    if file != Path::new(FILE) || !got.contains(reason) || location.line != line {
+        return Err(format!(
+            "expected line {line} containing {reason:?}, got {err}\n{text}"
+        ));
+    }
+    if !err
+        .to_string()
+        .starts_with(&format!("{FILE}:{line}:{}: ", location.column))
+    {
+        return Err(format!("badly displayed: {err}"));
+    }
+    Ok(err)
+}
+
+#[test]
+fn refusals_name_the_line_and_the_reason() {
+    let svc = |extra: &str| format!("{HEAD}{SVC}{extra}");
+    let real = |extra: &str| format!("{HEAD}{SVC}[[service.real]]\n{extra}");
+    let cases: Vec<(String, usize, &str)> = vec![
+        // TOML syntax.
+        ("[director\ninterface = \"eth0\"\n".into(), 1, "invalid table header"),
+        (format!("{HEAD}batch = \n"), 3, "invalid string"),
+        (format!("{HEAD}batch = 1\nbatch = 2\n"), 4, "duplicate key `batch`"),
+        // Unknown keys, at every level.
+        (format!("{HEAD}bogus = 1\n"), 3, "unknown key `bogus`"),
+        (format!("{HEAD}[bogus]\na = 1\n"), 3, "unknown key `bogus`"),
+        (format!("{HEAD}[timeouts]\ntcp = \"1s\"\ntcpp = \"2s\"\n"), 5, "unknown key `tcpp`"),
+        (svc("schedular = \"rr\"\n"), 6, "unknown key `schedular`"),
+        (real("ip = \"10.0.0.11\"\nwieght = 2\n"), 8, "unknown key `wieght`"),
+        (svc("real = [{ ip = \"10.0.0.11\", q = 1 }]\n"), 6, "unknown key `q`"),
+        // Missing required keys: at the table that lacks them.
+        ("".into(), 1, "missing required table [director]"),
+        ("[director]\nio = \"xdp\"\n".into(), 1, "missing required key `interface`"),
+        (format!("{HEAD}[[service]]\nport = 80\n"), 3, "missing required key `vip`"),
+        (format!("{HEAD}[[service]]\nvip = \"10.0.0.100\"\n"), 3, "missing required key `port`"),
+        (svc("[[service.real]]\nweight = 2\n"), 6, "missing required key `ip`"),
+        // Wrong types.
+        ("[director]\ninterface = 5\n".into(), 2, "wrong type: integer `5`, expected a string"),
+        (format!("{HEAD}[[service]]\nvip = \"10.0.0.100\"\nport = \"80\"\n"), 5, "expected an integer"),
+        (real("ip = \"10.0.0.11\"\nweight = 1.5\n"), 8, "expected an integer"),
+        (svc("scheduler = \"sh\"\nsh_port = \"yes\"\n"), 7, "expected a boolean"),
+        (format!("{HEAD}cpus = 1\n"), 3, "wrong type: integer `1`, expected an array"),
+        ("director = 5\n".into(), 1, "wrong type: integer `5`, expected a table"),
+        (format!("{HEAD}[service]\nvip = \"10.0.0.100\"\nport = 80\n"), 3, "write its header with double brackets"),
+        (format!("{HEAD}{SVC}[service.real]\nip = \"10.0.0.11\"\n"), 6, "double brackets"),
+        ("[[director]]\ninterface = \"eth0\"\n".into(), 1, "wrong type: table, expected a string"),
+        (svc("persistence = 300\n"), 6, "expected a duration string"),
+        (format!("{HEAD}[[service]]\nvip = 10\nport = 80\n"), 4, "expected an IPv4 address"),
+        // Bad IPv4 addresses.
+        (format!("{HEAD}[[service]]\nvip = \"10.0.0.300\"\nport = 80\n"), 4, "bad IPv4 address \"10.0.0.300\""),
+        (format!("{HEAD}[[service]]\nvip = \"::1\"\nport = 80\n"), 4, "IPv6"),
+        (real("ip = \"10.0.0\"\n"), 7, "bad IPv4 address"),
+        (format!("{HEAD}[[service]]\nvip = \"0.0.0.0\"\nport = 80\n"), 4, "unspecified"),
+        (format!("{HEAD}[[service]]\nvip = \"224.0.0.18\"\nport = 80\n"), 4, "multicast"),
+        (real("ip = \"127.0.0.1\"\n"), 7, "loopback"),
+        // Ports.
+        (format!("{HEAD}[[service]]\nvip = \"10.0.0.100\"\nport = 0\n"), 5, "port must be between 1 and 65535, not 0"),
+        (format!("{HEAD}[[service]]\nvip = \"10.0.0.100\"\nport = 65536\n"), 5, "not 65536"),
+        (real("ip = \"10.0.0.11\"\nport = 0\n"), 8, "port must be between 1 and 65535"),
+        (real("ip = \"10.0.0.11\"\nport = 8080\n"), 8, "differs from the service port 80"),
+        // Names from closed sets.
+        (svc("protocol = \"sctp\"\n"), 6, "unknown protocol \"sctp\""),
+        (svc("scheduler = \"fifo\"\n"), 6, "unknown scheduler \"fifo\""),
+        (format!("{HEAD}io = \"dpdk\"\n"), 3, "unknown io mode"),
+        (format!("{HEAD}xdp_mode = \"turbo\"\n"), 3, "unknown XDP mode"),
+        (format!("{HEAD}io = \"packet\"\nxdp_mode = \"native\"\n"), 4, "xdp_mode has no effect"),
+        // Scheduler flags only with their scheduler.
+        (svc("scheduler = \"wrr\"\nsh_port = true\n"), 7, "sh_port applies only to scheduler \"sh\""),
+        (svc("mh_fallback = true\n"), 6, "but this service uses \"wlc\""),
+        (svc("scheduler = \"sh\"\nmh_port = false\n"), 7, "mh_port applies only"),
+        // Durations.
+        (svc("persistence = \"5 parsecs\"\n"), 6, "bad duration \"5 parsecs\""),
+        (svc("persistence = \"-1s\"\n"), 6, "negative"),
+        (format!("{HEAD}arp_refresh = \"fast\"\n"), 3, "bad duration"),
+        (format!("{HEAD}arp_refresh = \"0s\"\n"), 3, "arp_refresh must be longer than 0s"),
+        (format!("{HEAD}[timeouts]\ntcp = \"0s\"\n"), 4, "the tcp timeout must be longer than 0s"),
+        (format!("{HEAD}[timeouts]\ntcpfin = \"0ms\"\n"), 4, "tcpfin timeout"),
+        (format!("{HEAD}[timeouts]\nudp = \"0s\"\n"), 4, "udp timeout"),
+        // Weights.
+        (real("ip = \"10.0.0.11\"\nweight = 65536\n"), 8, "weight must be between 0 and 65535, not 65536"),
+        (real("ip = \"10.0.0.11\"\nweight = -1\n"), 8, "not -1"),
+        // MAC addresses.
+        (real("ip = \"10.0.0.11\"\nmac = \"02:00\"\n"), 8, "bad MAC address"),
+        (real("ip = \"10.0.0.11\"\nmac = \"01:00:5e:00:00:01\"\n"), 8, "not a unicast address"),
+        // Duplicates: at the second, naming the first.
+        (format!("{HEAD}{SVC}\n{SVC}"), 8, "duplicate service TCP 10.0.0.100:80 (first defined at line 4)"),
+        (
+            format!("{HEAD}{SVC}[[service.real]]\nip = \"10.0.0.11\"\n[[service.real]]\nip = \"10.0.0.11\"\n"),
+            9,
+            "duplicate real server 10.0.0.11 in this service (first at line 7)",
+        ),
+        (real("ip = \"10.0.0.100\"\n"), 7, "is the service's own VIP"),
+        // Director limits.
+        ("[director]\ninterface = \"\"\n".into(), 2, "interface name is empty"),
+        ("[director]\ninterface = \"sixteen-chars-xx\"\n".into(), 2, "longer than 15 bytes"),
+        ("[director]\ninterface = \"eth0:1\"\n".into(), 2, "not a valid device name"),
+        (format!("{HEAD}queues = 2\ncpus = [0]\n"), 4, "cpus lists 1 CPU(s) but queues = 2"),
+        (format!("{HEAD}cpus = [0, 1, 0]\n"), 3, "cpu 0 is listed twice"),
+        (format!("{HEAD}cpus = [-1]\n"), 3, "a cpu number must be at least 0, not -1"),
+        (format!("{HEAD}cpus = []\n"), 3, "cpus is empty"),
+        (format!("{HEAD}queues = 0\n"), 3, "queues must be at least 1, not 0"),
+        (format!("{HEAD}batch = 0\n"), 3, "batch must be between 1 and 64, not 0"),
+        (format!("{HEAD}batch = 65\n"), 3, "not 65"),
+        (format!("{HEAD}connections = 0\n"), 3, "connections must be between 1"),
+        (format!("{HEAD}control = \"\"\n"), 3, "control socket path is empty"),
+    ];
+    let failures: Vec<String> = cases
+        .iter()
+        .filter_map(|(text, line, reason)| check_error(text, *line, reason).err())
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn unknown_keys_are_pointed_at_exactly() {
+    let text = format!("{HEAD}{SVC}  [[service.real]]\n  ip = \"10.0.0.11\"\n  wieght = 2\n");
+    let err = expect_error(&text, 8, "unknown key `wieght`");
+    assert_eq!(err.location(), Some(Location { line: 8, column: 3 }));
+
+    let text = format!("{HEAD}    bogus = 1\n");
+    assert_eq!(
+        expect_error(&text, 3, "bogus").location(),
+        Some(Location { line: 3, column: 5 })
+    );
+
+    // A dotted key and a sub-table are unknown keys of [director] too.
+    let err = expect_error(&format!("{HEAD}x.y = 1\n"), 3, "unknown key `x`");
+    assert_eq!(err.location(), Some(Location { line: 3, column: 1 }));
+    let err = expect_error(&format!("{HEAD}[director.sub]\n"), 3, "unknown key `sub`");
+    assert_eq!(
+        err.location(),
+        Some(Location {
+            line: 3,
+            column: 11
+        })
+    );
+}
+
+#[test]
+fn values_are_pointed_at_exactly() {
+    let text = format!("{HEAD}[[service]]\nvip = \"10.0.0.300\"\nport = 80\n");
+    assert_eq!(
+        expect_error(&text, 4, "bad IPv4").location(),
+        Some(Location { line: 4, column: 7 })
+    );
+    let text = format!("{HEAD}{SVC}  [[service.real]]\n  ip = \"10.0.0.11\"\n  weight =  70000\n");
+    assert_eq!(
+        expect_error(&text, 8, "weight").location(),
+        Some(Location {
+            line: 8,
+            column: 13
+        })
+    );
+}
+
+#[test]
+fn defaults_fill_every_optional_key() {
+    let config = parse(&format!(
+        "{HEAD}{SVC}[[service.real]]\nip = \"10.0.0.11\"\n"
+    ))
+    .unwrap();
+    assert_eq!(config.director, DirectorConfig::new("eth0"));
+    let director = &config.director;
+    assert_eq!(director.io, IoMode::Auto);
+    assert_eq!(director.xdp_mode, XdpModeRequest::Auto);
+    assert_eq!(director.queues, None);
+    assert_eq!(director.cpus, None);
+    assert_eq!(director.control, PathBuf::from("/run/ulvs.sock"));
+    assert_eq!(director.connections, 1 << 20);
+    assert_eq!(director.batch, 64);
+    assert_eq!(director.arp_refresh, Duration::from_secs(30));
+    assert_eq!(config.timeouts, Timeouts::default());
+    assert_eq!(
+        config.services,
+        [ServiceConfig {
+            vip: Ipv4Addr::new(10, 0, 0, 100),
+            port: 80,
+            protocol: Protocol::Tcp,
+            scheduler: SchedulerKind::Wlc,
+            flags: SchedFlags::default(),
+            persistence: None,
+            reals: vec![RealConfig {
+                ip: Ipv4Addr::new(10, 0, 0, 11),
+                weight: 1,
+                mac: None,
+                location: Location { line: 7, column: 6 },
+            }],
+            location: Location { line: 4, column: 7 },
+        }]
+    );
+}
+
+#[test]
+fn partial_timeouts_keep_the_other_defaults() {
+    let config = parse(&format!("{HEAD}[timeouts]\ntcpfin = \"30s\"\n")).unwrap();
+    assert_eq!(
+        config.timeouts,
+        Timeouts {
+            tcpfin: Duration::from_secs(30),
+            ..Timeouts::default()
+        }
+    );
+}
+
+#[test]
+fn a_director_without_services_is_legal() {
+    let config = parse(HEAD).unwrap();
+    assert!(config.services.is_empty());
+    // A service without real servers too: they can be added with `ulvs ctl`.
+    assert!(parse(&format!("{HEAD}{SVC}")).unwrap().services[0]
+        .reals
+        .is_empty());
+}
+
+#[test]
+fn one_vip_and_port_may_serve_both_protocols() {
+    let text = format!("{HEAD}{SVC}{SVC}protocol = \"udp\"\n");
+    let config = parse(&text).unwrap();
+    assert_eq!(config.services.len(), 2);
+    assert_eq!(config.services[1].protocol, Protocol::Udp);
+}
+
+#[test]
+fn sched_flags_reach_the_model() {
+    let config = parse(&format!(
+        "{HEAD}{SVC}scheduler = \"mh\"\nmh_port = true\nmh_fallback = false\n"
+    ))
+    .unwrap();
+    assert_eq!(
+        config.services[0].flags,
+        SchedFlags {
+            fallback: false,
+            port: true
+        }
+    );
+    let config = parse(&format!(
+        "{HEAD}{SVC}scheduler = \"sh\"\nsh_fallback = true\n"
+    ))
+    .unwrap();
+    assert_eq!(
+        config.services[0].flags,
+        SchedFlags {
+            fallback: true,
+            port: false
+        }
+    );
+}
+
+#[test]
+fn a_real_server_port_equal_to_the_service_port_is_accepted() {
+    let config = parse(&format!(
+        "{HEAD}{SVC}[[service.real]]\nip = \"10.0.0.11\"\nport = 80\nweight = 0\n"
+    ))
+    .unwrap();
+    assert_eq!(config.services[0].reals[0].weight, 0);
+}
+
+fn example_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/ulvs.toml")
+}
+
+#[test]
+fn the_example_file_gives_the_documented_model() {
+    let config = Config::load(&example_path()).unwrap();
+    let director = &config.director;
+    assert_eq!(*director, DirectorConfig::new("eth0"));
+    assert_eq!(config.timeouts, Timeouts::default());
+
+    let vip = Ipv4Addr::new(10, 0, 0, 100);
+    let rs1 = Ipv4Addr::new(10, 0, 0, 11);
+    let rs2 = Ipv4Addr::new(10, 0, 0, 12);
+    let [web, dns, https] = &config.services[..] else {
+        panic!("3 services expected: {config:?}")
+    };
+
+    assert_eq!(
+        (web.vip, web.port, web.protocol, web.scheduler),
+        (vip, 80, Protocol::Tcp, SchedulerKind::Wrr)
+    );
+    assert_eq!(web.persistence, None);
+    assert_eq!(web.flags, SchedFlags::default());
+    let weights: Vec<_> = web.reals.iter().map(|r| (r.ip, r.weight, r.mac)).collect();
+    assert_eq!(
+        weights,
+        [
+            (rs1, 3, None),
+            (rs2, 1, Some("02:00:00:00:00:12".parse().unwrap()))
+        ]
+    );
+
+    assert_eq!(
+        (dns.vip, dns.port, dns.protocol, dns.scheduler),
+        (vip, 53, Protocol::Udp, SchedulerKind::Sh)
+    );
+    assert_eq!(
+        dns.flags,
+        SchedFlags {
+            fallback: true,
+            port: false
+        }
+    );
+    assert_eq!(dns.reals.len(), 2);
+
+    assert_eq!(
+        (https.vip, https.port, https.protocol),
+        (Ipv4Addr::new(10, 0, 0, 101), 443, Protocol::Tcp)
+    );
+    assert_eq!(https.scheduler, SchedulerKind::Mh);
+    assert_eq!(https.persistence, Some(Duration::from_secs(300)));
+
+    // Locations point at the `vip` / `ip` lines of the file.
+    let text = std::fs::read_to_string(example_path()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    for service in &config.services {
+        assert!(
+            lines[service.location.line - 1].starts_with("vip = "),
+            "{:?}",
+            service.location
+        );
+        for real in &service.reals {
+            assert!(
+                lines[real.location.line - 1]
+                    .trim_start()
+                    .starts_with("ip = "),
+                "{:?}",
+                real.location
+            );
+        }
+    }
+    config
+        .check_interface(&example_path(), &[(Ipv4Addr::new(10, 0, 0, 1), 24)])
+        .unwrap();
+}
+
+#[test]
+fn the_example_file_documents_every_key() {
+    let text = std::fs::read_to_string(example_path()).unwrap();
+    let keys = [
+        "interface",
+        "io",
+        "xdp_mode",
+        "queues",
+        "cpus",
+        "control",
+        "connections",
+        "batch",
+        "arp_refresh",
+        "tcp",
+        "tcpfin",
+        "udp",
+        "vip",
+        "port",
+        "protocol",
+        "scheduler",
+        "persistence",
+        "sh_fallback",
+        "sh_port",
+        "mh_fallback",
+        "mh_port",
+        "ip",
+        "weight",
+        "mac",
+    ];
+    for key in keys {
+        assert!(
+            text.contains(&format!("{key} = ")) || text.contains(&format!("{key} ")),
+            "{key} undocumented"
+        );
+    }
+}
+
+#[test]
+fn a_missing_file_names_the_file() {
+    let path = Path::new("/nonexistent/ulvs.toml");
+    let err = Config::load(path).unwrap_err();
+    assert!(matches!(err, ConfigError::Read { .. }));
+    assert_eq!(err.location(), None);
+    assert!(
+        err.to_string()
+            .starts_with("/nonexistent/ulvs.toml: cannot read: "),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_interface_check_points_at_the_address_outside() {
+    let text = format!(
+        "{HEAD}{SVC}[[service.real]]\nip = \"10.0.0.11\"\n[[service.real]]\nip = \"10.0.1.12\"\n\
+         [[service]]\nvip = \"192.168.7.1\"\nport = 80\n"
+    );
+    let config = parse(&text).unwrap();
+    let origin = Path::new(FILE);
+    let lan = Ipv4Addr::new(10, 0, 0, 1);
+
+    // The first real server's subnet only: the second real server (line 9) is outside.
+    let err = config.check_interface(origin, &[(lan, 24)]).unwrap_err();
+    assert_eq!(err.location(), Some(Location { line: 9, column: 6 }));
+    assert!(err
+        .to_string()
+        .contains("real server 10.0.1.12 is not in any subnet of interface eth0 (10.0.0.0/24)"));
+
+    // A /16 holds both real servers; then the second VIP (line 11) is the one outside.
+    let err = config.check_interface(origin, &[(lan, 16)]).unwrap_err();
+    assert_eq!(
+        err.location(),
+        Some(Location {
+            line: 11,
+            column: 7
+        })
+    );
+    assert!(
+        err.reason()
+            .starts_with("VIP 192.168.7.1 is not in any subnet"),
+        "{err}"
+    );
+
+    config
+        .check_interface(origin, &[(lan, 16), (Ipv4Addr::new(192, 168, 7, 9), 24)])
+        .unwrap();
+
+    let err = config.check_interface(origin, &[]).unwrap_err();
+    assert!(err.reason().contains("has no IPv4 address"), "{err}");
+    assert_eq!(err.location(), Some(Location { line: 4, column: 7 }));
+
+    // The VIP is the subnet's broadcast address.
+    let config = parse(&format!(
+        "{HEAD}[[service]]\nvip = \"10.0.0.255\"\nport = 80\n"
+    ))
+    .unwrap();
+    let err = config.check_interface(origin, &[(lan, 24)]).unwrap_err();
+    assert!(
+        err.reason()
+            .contains("is the broadcast address of 10.0.0.0/24"),
+        "{err}"
+    );
+}
+
+#[test]
+fn non_default_director_settings_reach_the_model() {
+    let text = "[director]\ninterface = \"veth-d0\"\nio = \"xdp\"\nxdp_mode = \"generic\"\nqueues = 2\n\
+                cpus = [1, 0, 3]\ncontrol = \"/tmp/u.sock\"\nconnections = 4096\nbatch = 32\narp_refresh = \"1m\"\n";
+    let director = parse(text).unwrap().director;
+    assert_eq!(
+        director,
+        DirectorConfig {
+            interface: "veth-d0".into(),
+            io: IoMode::Xdp,
+            xdp_mode: XdpModeRequest::Generic,
+            queues: NonZeroU32::new(2),
+            cpus: Some(vec![1, 0, 3]),
+            control: PathBuf::from("/tmp/u.sock"),
+            connections: 4096,
+            batch: 32,
+            arp_refresh: Duration::from_secs(60),
+        }
+    );
+}
+
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn example() -> String {
+        std::fs::read_to_string(example_path()).unwrap()
+    }
+
+    /// Errors must point inside the text, whatever the text.
+    fn check_location(text: &str) {
+        if let Err(err) = parse(text) {
+            let location = err.location().unwrap();
+            let lines = text.split('\n').count();
+            assert!(
+                location.line >= 1 && location.line <= lines,
+                "{err} in {lines} lines"
+            );
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn on_any_text(text in "\\PC{0,200}") {
+            check_location(&text);
+        }
+
+        #[test]
+        fn on_the_example_cut_short(cut in 0usize..4000) {
+            let text = example();
+            let mut end = cut.min(text.len());
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            check_location(&text[..end]);
+        }
+
+        #[test]
+        fn on_the_example_with_a_byte_replaced(at in 0usize..4000, byte in 0x20u8..0x7f) {
+            let mut bytes = example().into_bytes();
+            let at = at % bytes.len();
+            if bytes[at].is_ascii() {
+                bytes[at] = byte;
+            }
+            check_location(&String::from_utf8(bytes).unwrap());
+        }
+    }
+}

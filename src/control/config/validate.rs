@@ -1,0 +1,466 @@
+//! From the serde layer to the model: defaults, ranges, and the rules that relate values.
+//!
+//! Checks run in file-structure order (director, timeouts, then each service and its real
+//! servers) and stop at the first error, which is reported at the span of the value (or key) at
+//! fault. Nothing here touches the system.
+
+use std::collections::hash_map::{Entry, HashMap};
+use std::net::Ipv4Addr;
+use std::num::NonZeroU32;
+use std::ops::{Range, RangeInclusive};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use toml::Spanned;
+
+use super::raw::{Integer, RawConfig, RawDirector, RawReal, RawService, RawTimeouts, Text};
+use super::{
+    Config, ConfigError, DirectorConfig, IoMode, Location, RealConfig, ServiceConfig,
+    XdpModeRequest, DEFAULT_ARP_REFRESH, DEFAULT_CONNECTIONS, DEFAULT_CONTROL, DEFAULT_SCHEDULER,
+    DEFAULT_WEIGHT, MAX_BATCH, MAX_CONNECTIONS, MAX_WEIGHT,
+};
+use crate::conntrack::Timeouts;
+use crate::flow::Protocol;
+use crate::sched::{SchedFlags, SchedulerKind};
+use crate::wire::MacAddr;
+
+/// The kernel's IFNAMSIZ less the terminating NUL.
+const MAX_INTERFACE_NAME: usize = 15;
+
+pub(super) fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
+    let checker = Checker { text, origin };
+    let raw: RawConfig = toml::from_str(text).map_err(|err| checker.toml_error(&err))?;
+    checker.config(raw)
+}
+
+struct Checker<'a> {
+    text: &'a str,
+    origin: &'a Path,
+}
+
+impl Checker<'_> {
+    fn at(&self, span: &Range<usize>) -> Location {
+        Location::from_offset(self.text, span.start)
+    }
+
+    fn error(&self, span: &Range<usize>, reason: impl Into<String>) -> ConfigError {
+        ConfigError::invalid(self.origin, self.at(span), reason)
+    }
+
+    /// Re-words serde's vocabulary ("field") into TOML's ("key") and folds `toml`'s multi-line
+    /// syntax messages onto one line, so every error reads as one `FILE:LINE:COLUMN: reason`.
+    fn toml_error(&self, err: &toml::de::Error) -> ConfigError {
+        let message = err.message().trim();
+        let reason = if message == "missing field `director`" {
+            "missing required table [director]".to_string()
+        } else if let Some(rest) = message.strip_prefix("unknown field ") {
+            format!("unknown key {rest}")
+        } else if let Some(rest) = message.strip_prefix("missing field ") {
+            format!("missing required key {rest}")
+        } else if let Some(rest) = message.strip_prefix("invalid type: ") {
+            wrong_type(rest)
+        } else {
+            message
+                .lines()
+                .map(str::trim)
+                .filter(|line| !line.is_empty())
+                .collect::<Vec<_>>()
+                .join(": ")
+        };
+        let location = err.span().map_or(Location::START, |span| self.at(&span));
+        ConfigError::invalid(self.origin, location, reason)
+    }
+
+    fn config(&self, raw: RawConfig) -> Result<Config, ConfigError> {
+        let director = self.director(raw.director.into_inner())?;
+        let timeouts = match raw.timeouts {
+            Some(timeouts) => self.timeouts(timeouts.into_inner())?,
+            None => Timeouts::default(),
+        };
+        let mut services = Vec::with_capacity(raw.services.len());
+        let mut seen: HashMap<(Ipv4Addr, u16, Protocol), Location> = HashMap::new();
+        for raw_service in raw.services {
+            let vip_span = raw_service.get_ref().vip.span();
+            let service = self.service(raw_service.into_inner())?;
+            match seen.entry((service.vip, service.port, service.protocol)) {
+                Entry::Occupied(first) => {
+                    return Err(self.error(
+                        &vip_span,
+                        format!(
+                            "duplicate service {} {}:{} (first defined at line {})",
+                            service.protocol,
+                            service.vip,
+                            service.port,
+                            first.get().line
+                        ),
+                    ));
+                }
+                Entry::Vacant(slot) => {
+                    slot.insert(service.location);
+                }
+            }
+            services.push(service);
+        }
+        Ok(Config {
+            director,
+            timeouts,
+            services,
+        })
+    }
+
+    fn director(&self, raw: RawDirector) -> Result<DirectorConfig, ConfigError> {
+        let interface = raw.interface.get_ref();
+        if let Some(problem) = interface_name_problem(interface) {
+            return Err(self.error(&raw.interface.span(), problem));
+        }
+        let io = raw.io.map_or(IoMode::default(), |io| io.into_inner().0);
+        let xdp_mode = match raw.xdp_mode {
+            Some(mode) if io == IoMode::Packet => {
+                return Err(self.error(
+                    &mode.span(),
+                    "xdp_mode has no effect with io = \"packet\" (remove it, or set io to \"xdp\" or \"auto\")",
+                ));
+            }
+            Some(mode) => mode.into_inner().0,
+            None => XdpModeRequest::default(),
+        };
+        let queues = match &raw.queues {
+            Some(queues) => {
+                let n = self.integer(queues, "queues", 1..=i64::from(u32::MAX))?;
+                NonZeroU32::new(n as u32)
+            }
+            None => None,
+        };
+        let cpus = match &raw.cpus {
+            Some(cpus) => Some(self.cpus(cpus, queues)?),
+            None => None,
+        };
+        let control = match raw.control {
+            Some(control) if control.get_ref().is_empty() => {
+                return Err(self.error(&control.span(), "control socket path is empty"));
+            }
+            Some(control) => PathBuf::from(control.into_inner()),
+            None => PathBuf::from(DEFAULT_CONTROL),
+        };
+        let connections = match &raw.connections {
+            Some(n) => self.integer(n, "connections", 1..=MAX_CONNECTIONS as i64)? as usize,
+            None => DEFAULT_CONNECTIONS,
+        };
+        let batch = match &raw.batch {
+            Some(n) => self.integer(n, "batch", 1..=MAX_BATCH as i64)? as usize,
+            None => MAX_BATCH,
+        };
+        let arp_refresh = match &raw.arp_refresh {
+            Some(span) => self.nonzero(span, "arp_refresh")?,
+            None => DEFAULT_ARP_REFRESH,
+        };
+        Ok(DirectorConfig {
+            interface: raw.interface.into_inner(),
+            io,
+            xdp_mode,
+            queues,
+            cpus,
+            control,
+            connections,
+            batch,
+            arp_refresh,
+        })
+    }
+
+    fn cpus(
+        &self,
+        cpus: &Spanned<Vec<Spanned<Integer>>>,
+        queues: Option<NonZeroU32>,
+    ) -> Result<Vec<usize>, ConfigError> {
+        if cpus.get_ref().is_empty() {
+            return Err(self.error(
+                &cpus.span(),
+                "cpus is empty (remove it to leave workers unpinned)",
+            ));
+        }
+        let mut out: Vec<usize> = Vec::with_capacity(cpus.get_ref().len());
+        for cpu in cpus.get_ref() {
+            let n = self.integer(cpu, "a cpu number", 0..=i64::from(u32::MAX))? as usize;
+            // Workers poll without sleeping: two on one CPU would each get half of it.
+            if out.contains(&n) {
+                return Err(self.error(
+                    &cpu.span(),
+                    format!("cpu {n} is listed twice; each worker needs its own CPU"),
+                ));
+            }
+            out.push(n);
+        }
+        if let Some(queues) = queues {
+            if out.len() < queues.get() as usize {
+                return Err(self.error(
+                    &cpus.span(),
+                    format!(
+                        "cpus lists {} CPU(s) but queues = {queues}: give one CPU per worker",
+                        out.len()
+                    ),
+                ));
+            }
+        }
+        Ok(out)
+    }
+
+    fn timeouts(&self, raw: RawTimeouts) -> Result<Timeouts, ConfigError> {
+        let defaults = Timeouts::default();
+        let pick = |value: &Option<Spanned<Text<Duration>>>, key: &str, default| match value {
+            Some(span) => self.nonzero(span, &format!("the {key} timeout")),
+            None => Ok(default),
+        };
+        Ok(Timeouts {
+            tcp: pick(&raw.tcp, "tcp", defaults.tcp)?,
+            tcpfin: pick(&raw.tcpfin, "tcpfin", defaults.tcpfin)?,
+            udp: pick(&raw.udp, "udp", defaults.udp)?,
+        })
+    }
+
+    fn service(&self, raw: RawService) -> Result<ServiceConfig, ConfigError> {
+        let vip = raw.vip.get_ref().0;
+        if let Some(problem) = unicast_problem(vip) {
+            return Err(self.error(&raw.vip.span(), format!("VIP {vip} is {problem}")));
+        }
+        let location = self.at(&raw.vip.span());
+        let port = self.integer(&raw.port, "port", 1..=65535)? as u16;
+        let protocol = raw
+            .protocol
+            .as_ref()
+            .map_or(Protocol::Tcp, |p| p.get_ref().0);
+        let scheduler = raw
+            .scheduler
+            .as_ref()
+            .map_or(DEFAULT_SCHEDULER, |s| s.get_ref().0);
+        let flags = self.sched_flags(&raw, scheduler)?;
+        let persistence = raw
+            .persistence
+            .as_ref()
+            .map(|p| p.get_ref().0)
+            .filter(|p| !p.is_zero());
+        let mut reals: Vec<RealConfig> = Vec::with_capacity(raw.real.len());
+        for raw_real in &raw.real {
+            let real = self.real(raw_real.get_ref(), vip, port)?;
+            if let Some(first) = reals.iter().find(|r| r.ip == real.ip) {
+                return Err(self.error(
+                    &raw_real.get_ref().ip.span(),
+                    format!(
+                        "duplicate real server {} in this service (first at line {})",
+                        real.ip, first.location.line
+                    ),
+                ));
+            }
+            reals.push(real);
+        }
+        Ok(ServiceConfig {
+            vip,
+            port,
+            protocol,
+            scheduler,
+            flags,
+            persistence,
+            reals,
+            location,
+        })
+    }
+
+    /// ipvsadm refuses `-b` flags the scheduler does not read; so do we, rather than ignore them.
+    fn sched_flags(
+        &self,
+        raw: &RawService,
+        scheduler: SchedulerKind,
+    ) -> Result<SchedFlags, ConfigError> {
+        let keys = [
+            (&raw.sh_fallback, "sh_fallback", SchedulerKind::Sh),
+            (&raw.sh_port, "sh_port", SchedulerKind::Sh),
+            (&raw.mh_fallback, "mh_fallback", SchedulerKind::Mh),
+            (&raw.mh_port, "mh_port", SchedulerKind::Mh),
+        ];
+        for (value, key, owner) in keys {
+            if let Some(value) = value.as_ref().filter(|_| scheduler != owner) {
+                return Err(self.error(
+                    &value.span(),
+                    format!("{key} applies only to scheduler \"{owner}\", but this service uses \"{scheduler}\""),
+                ));
+            }
+        }
+        // Past the check, only the flags of this service's own scheduler can be present.
+        let set = |value: &Option<Spanned<bool>>| value.as_ref().is_some_and(|v| *v.get_ref());
+        Ok(SchedFlags {
+            fallback: set(&raw.sh_fallback) || set(&raw.mh_fallback),
+            port: set(&raw.sh_port) || set(&raw.mh_port),
+        })
+    }
+
+    fn real(
+        &self,
+        raw: &RawReal,
+        vip: Ipv4Addr,
+        service_port: u16,
+    ) -> Result<RealConfig, ConfigError> {
+        let ip = raw.ip.get_ref().0;
+        if let Some(problem) = unicast_problem(ip) {
+            return Err(self.error(
+                &raw.ip.span(),
+                format!("real server address {ip} is {problem}"),
+            ));
+        }
+        if ip == vip {
+            return Err(self.error(
+                &raw.ip.span(),
+                format!("real server {ip} is the service's own VIP; a real server needs an address of its own"),
+            ));
+        }
+        if let Some(port) = &raw.port {
+            let port_number = self.integer(port, "port", 1..=65535)?;
+            if port_number != i64::from(service_port) {
+                return Err(self.error(
+                    &port.span(),
+                    format!(
+                        "real server port {port_number} differs from the service port {service_port}: \
+                         direct routing cannot change the port (remove the key or make them equal)"
+                    ),
+                ));
+            }
+        }
+        let weight = match &raw.weight {
+            Some(weight) => self.integer(weight, "weight", 0..=i64::from(MAX_WEIGHT))? as u32,
+            None => DEFAULT_WEIGHT,
+        };
+        let mac = match &raw.mac {
+            Some(mac) => {
+                let value = mac.get_ref().0;
+                if value.is_multicast() || value == MacAddr::ZERO {
+                    return Err(self.error(
+                        &mac.span(),
+                        format!("MAC address {value} is not a unicast address"),
+                    ));
+                }
+                Some(value)
+            }
+            None => None,
+        };
+        Ok(RealConfig {
+            ip,
+            weight,
+            mac,
+            location: self.at(&raw.ip.span()),
+        })
+    }
+
+    fn integer(
+        &self,
+        value: &Spanned<Integer>,
+        what: &str,
+        range: RangeInclusive<i64>,
+    ) -> Result<i64, ConfigError> {
+        let n = value.get_ref().0;
+        if range.contains(&n) {
+            Ok(n)
+        } else if *range.end() == i64::from(u32::MAX) {
+            // The upper bound is only the type's: the limit that matters is the lower one.
+            Err(self.error(
+                &value.span(),
+                format!("{what} must be at least {}, not {n}", range.start()),
+            ))
+        } else {
+            Err(self.error(
+                &value.span(),
+                format!(
+                    "{what} must be between {} and {}, not {n}",
+                    range.start(),
+                    range.end()
+                ),
+            ))
+        }
+    }
+
+    fn nonzero(
+        &self,
+        value: &Spanned<Text<Duration>>,
+        what: &str,
+    ) -> Result<Duration, ConfigError> {
+        let duration = value.get_ref().0;
+        if duration.is_zero() {
+            Err(self.error(&value.span(), format!("{what} must be longer than 0s")))
+        } else {
+            Ok(duration)
+        }
+    }
+}
+
+/// serde's "invalid type" message in TOML's words: tables and arrays, not maps, sequences and
+/// our private struct names.
+fn wrong_type(serde_message: &str) -> String {
+    let (found, expected) = serde_message
+        .split_once(", expected ")
+        .unwrap_or((serde_message, "something else"));
+    if found == "map" && expected == "a sequence" {
+        // `[service]` where `[[service]]` was meant: the most likely slip, so say how to fix it.
+        return "this must be an array of tables: write its header with double brackets, as in [[service]]".into();
+    }
+    let found = match found {
+        "map" => "table",
+        "sequence" => "array",
+        other => other,
+    };
+    let expected = match expected {
+        "a sequence" => "an array",
+        "a map" => "a table",
+        other if other.starts_with("struct ") => "a table",
+        other => other,
+    };
+    format!("wrong type: {found}, expected {expected}")
+}
+
+/// The kernel's rules for a network device name (`dev_valid_name`).
+fn interface_name_problem(name: &str) -> Option<String> {
+    if name.is_empty() {
+        Some("interface name is empty".into())
+    } else if name.len() > MAX_INTERFACE_NAME {
+        Some(format!(
+            "interface name {name:?} is longer than {MAX_INTERFACE_NAME} bytes, the kernel's limit"
+        ))
+    } else if name == "."
+        || name == ".."
+        || name.contains(['/', ':'])
+        || name.contains(char::is_whitespace)
+    {
+        Some(format!(
+            "interface name {name:?} is not a valid device name"
+        ))
+    } else {
+        None
+    }
+}
+
+/// Why `ip` cannot be a VIP or a real server, if it cannot.
+fn unicast_problem(ip: Ipv4Addr) -> Option<&'static str> {
+    if ip.is_unspecified() {
+        Some("the unspecified address")
+    } else if ip.is_broadcast() {
+        Some("the broadcast address")
+    } else if ip.is_multicast() {
+        Some("a multicast address")
+    } else if ip.is_loopback() {
+        Some("a loopback address")
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interface_names_follow_the_kernel() {
+        assert_eq!(interface_name_problem("eth0"), None);
+        assert_eq!(interface_name_problem("enp0s31f6.100"), None);
+        assert!(interface_name_problem("").is_some());
+        assert!(interface_name_problem("a-very-long-name0").is_some());
+        assert!(interface_name_problem("eth0:1").is_some());
+        assert!(interface_name_problem("eth 0").is_some());
+        assert!(interface_name_problem("..").is_some());
+    }
+}
