@@ -18,6 +18,8 @@
 //!   allocate or log per packet.
 
 mod error;
+#[cfg(test)]
+mod filter_cases;
 mod object;
 mod port;
 mod program;

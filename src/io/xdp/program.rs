@@ -23,7 +23,7 @@ pub const MAX_QUEUES: u32 = 256;
 /// Index of each counter in the filter's per-CPU `stats` array (enum stat in the BPF source).
 #[derive(Clone, Copy)]
 #[repr(u32)]
-enum Stat {
+pub(super) enum Stat {
     Redirected = 0,
     Passed = 1,
     NoSocket = 2,
@@ -127,31 +127,10 @@ impl XdpProgram {
     /// Makes `vips` the VIP set: adds the new ones first, then deletes those no longer listed,
     /// so an address in both the old and new set is never briefly missing.
     pub fn set_vips(&self, vips: &[Ipv4Addr]) -> Result<(), XdpError> {
-        let fd = self.filter.vips.as_raw_fd();
-        let present: u8 = 1;
-        for vip in vips {
-            let key = u32::from_ne_bytes(vip.octets());
-            map_update(fd, &key, &present).map_err(|source| XdpError::Map {
-                map: "vips",
-                source,
-            })?;
-        }
-        let wanted: HashSet<u32> = vips
-            .iter()
-            .map(|v| u32::from_ne_bytes(v.octets()))
-            .collect();
-        for key in map_keys(fd).map_err(|source| XdpError::Map {
+        replace_vips(self.filter.vips.as_raw_fd(), vips).map_err(|source| XdpError::Map {
             map: "vips",
             source,
-        })? {
-            if !wanted.contains(&key) {
-                map_delete(fd, &key).map_err(|source| XdpError::Map {
-                    map: "vips",
-                    source,
-                })?;
-            }
-        }
-        Ok(())
+        })
     }
 
     /// The VIP set as the kernel holds it.
@@ -319,6 +298,24 @@ fn remove_stale(ifname: &str, ifindex: u32) -> Result<(), XdpError> {
     Ok(())
 }
 
+/// Makes the `vips` map hold exactly `vips`, adding before deleting.
+pub(super) fn replace_vips(fd: RawFd, vips: &[Ipv4Addr]) -> io::Result<()> {
+    let present: u8 = 1;
+    for vip in vips {
+        map_update(fd, &u32::from_ne_bytes(vip.octets()), &present)?;
+    }
+    let wanted: HashSet<u32> = vips
+        .iter()
+        .map(|v| u32::from_ne_bytes(v.octets()))
+        .collect();
+    for key in map_keys(fd)? {
+        if !wanted.contains(&key) {
+            map_delete(fd, &key)?;
+        }
+    }
+    Ok(())
+}
+
 fn prog_fd_by_id(id: u32) -> io::Result<OwnedFd> {
     // SAFETY: plain syscall wrapper.
     let fd = unsafe { libbpf_sys::bpf_prog_get_fd_by_id(id) };
@@ -370,7 +367,7 @@ fn map_delete(fd: RawFd, key: &u32) -> io::Result<()> {
 }
 
 /// All keys of a map with u32 keys. Control path only: allocates.
-fn map_keys(fd: RawFd) -> io::Result<Vec<u32>> {
+pub(super) fn map_keys(fd: RawFd) -> io::Result<Vec<u32>> {
     let mut keys = Vec::new();
     let mut next = 0u32;
     // SAFETY: a null key asks for the first key; next is a live u32 the kernel writes.
@@ -396,7 +393,7 @@ fn map_keys(fd: RawFd) -> io::Result<Vec<u32>> {
 }
 
 /// Sums one u64 slot of a per-CPU array over all possible CPUs.
-fn percpu_sum(fd: RawFd, index: u32) -> io::Result<u64> {
+pub(super) fn percpu_sum(fd: RawFd, index: u32) -> io::Result<u64> {
     // SAFETY: plain query of the possible-CPU mask.
     let cpus = unsafe { libbpf_sys::libbpf_num_possible_cpus() };
     if cpus <= 0 {
