@@ -1,1 +1,0 @@
-//! TODO(io helper): xdp

@@ -1,0 +1,456 @@
+//! [`XdpProgram`]: the filter attached to one interface, its VIP set and its socket map.
+//!
+//! Attach policy: ulvs must own the interface's only XDP program. A program already attached is
+//! replaced if it is a stale ulvs filter (same program name: a crashed run leaves it behind,
+//! since a netlink-attached XDP program outlives its loader) and refused otherwise, so ulvs never
+//! silently removes an operator's program. Detach (on drop) uses `XDP_FLAGS_REPLACE` with our
+//! own program as the expected one, so it removes ours and nothing that replaced it since.
+
+use std::collections::HashSet;
+use std::ffi::{c_void, CString};
+use std::io;
+use std::net::Ipv4Addr;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+
+use log::{info, warn};
+
+use super::object::{self, LoadedFilter, PROGRAM_NAME};
+use super::{XdpError, XdpMode, XdpModeRequest};
+
+/// Size of the filter's XSKMAP: queues with a higher index cannot be registered.
+pub const MAX_QUEUES: u32 = 256;
+
+/// Index of each counter in the filter's per-CPU `stats` array (enum stat in the BPF source).
+#[derive(Clone, Copy)]
+#[repr(u32)]
+pub(super) enum Stat {
+    Redirected = 0,
+    Passed = 1,
+    NoSocket = 2,
+}
+
+/// What the filter did with the frames it saw, summed over CPUs since it was loaded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FilterCounters {
+    /// Handed to an AF_XDP socket.
+    pub redirected: u64,
+    /// Not ulvs traffic: passed to the kernel.
+    pub passed: u64,
+    /// ulvs traffic on a queue with no registered socket: passed to the kernel.
+    pub no_socket: u64,
+}
+
+/// The ulvs filter, loaded and attached to one interface. Detaches on drop.
+#[derive(Debug)]
+pub struct XdpProgram {
+    filter: LoadedFilter,
+    ifname: String,
+    ifindex: u32,
+    mode: XdpMode,
+    prog_id: u32,
+}
+
+impl XdpProgram {
+    /// Loads the filter and attaches it to `ifname`. `Auto` tries native (driver) mode first,
+    /// then generic. The VIP set starts empty: nothing is redirected until `set_vips`, except
+    /// VRRP/CARP.
+    pub fn attach(ifname: &str, request: XdpModeRequest) -> Result<XdpProgram, XdpError> {
+        let ifindex = ifindex(ifname)?;
+        let filter = object::load()?;
+        let prog_id = prog_info(filter.program.as_raw_fd())
+            .map_err(|source| XdpError::Load {
+                step: "reading the program id",
+                source,
+            })?
+            .id;
+
+        remove_stale(ifname, ifindex)?;
+
+        let modes: &[XdpMode] = match request {
+            XdpModeRequest::Auto => &[XdpMode::Native, XdpMode::Generic],
+            XdpModeRequest::Native => &[XdpMode::Native],
+            XdpModeRequest::Generic => &[XdpMode::Generic],
+        };
+        let mut last = None;
+        for &mode in modes {
+            let flags = libbpf_sys::XDP_FLAGS_UPDATE_IF_NOEXIST | mode.flag();
+            // SAFETY: plain syscall wrapper; the fd is a loaded XDP program we own.
+            let ret = unsafe {
+                libbpf_sys::bpf_xdp_attach(
+                    ifindex as i32,
+                    filter.program.as_raw_fd(),
+                    flags,
+                    std::ptr::null(),
+                )
+            };
+            if ret == 0 {
+                info!("xdp filter (prog id {prog_id}) attached to {ifname} in {mode} mode");
+                return Ok(XdpProgram {
+                    filter,
+                    ifname: ifname.to_owned(),
+                    ifindex,
+                    mode,
+                    prog_id,
+                });
+            }
+            let source = io::Error::from_raw_os_error(-ret);
+            if modes.len() > 1 && mode == XdpMode::Native {
+                info!("native xdp attach to {ifname} refused ({source}); trying generic mode");
+            }
+            last = Some(XdpError::Attach {
+                ifname: ifname.to_owned(),
+                mode,
+                source,
+            });
+        }
+        Err(last.expect("at least one mode was tried"))
+    }
+
+    /// The mode the kernel accepted.
+    pub fn mode(&self) -> XdpMode {
+        self.mode
+    }
+
+    pub fn ifname(&self) -> &str {
+        &self.ifname
+    }
+
+    pub fn ifindex(&self) -> u32 {
+        self.ifindex
+    }
+
+    /// The kernel's id for the attached program (as `ip link` and `bpftool` show it).
+    pub fn prog_id(&self) -> u32 {
+        self.prog_id
+    }
+
+    /// Makes `vips` the VIP set: adds the new ones first, then deletes those no longer listed,
+    /// so an address in both the old and new set is never briefly missing.
+    pub fn set_vips(&self, vips: &[Ipv4Addr]) -> Result<(), XdpError> {
+        replace_vips(self.filter.vips.as_raw_fd(), vips).map_err(|source| XdpError::Map {
+            map: "vips",
+            source,
+        })
+    }
+
+    /// The VIP set as the kernel holds it.
+    pub fn vips(&self) -> Result<Vec<Ipv4Addr>, XdpError> {
+        let keys = map_keys(self.filter.vips.as_raw_fd()).map_err(|source| XdpError::Map {
+            map: "vips",
+            source,
+        })?;
+        Ok(keys
+            .into_iter()
+            .map(|k| Ipv4Addr::from(k.to_ne_bytes()))
+            .collect())
+    }
+
+    /// Steers `queue`'s ulvs traffic to the AF_XDP socket `xsk_fd`. The kernel drops the entry
+    /// by itself when that socket closes.
+    pub fn register(&self, queue: u32, xsk_fd: RawFd) -> Result<(), XdpError> {
+        if queue >= MAX_QUEUES {
+            return Err(XdpError::QueueOutOfRange {
+                queue,
+                max: MAX_QUEUES,
+            });
+        }
+        map_update(self.filter.xsks.as_raw_fd(), &queue, &(xsk_fd as u32)).map_err(|source| {
+            XdpError::Map {
+                map: "xsks",
+                source,
+            }
+        })
+    }
+
+    /// Sends `queue`'s traffic back to the kernel.
+    pub fn unregister(&self, queue: u32) -> Result<(), XdpError> {
+        match map_delete(self.filter.xsks.as_raw_fd(), &queue) {
+            Err(e) if e.raw_os_error() != Some(libc::ENOENT) => Err(XdpError::Map {
+                map: "xsks",
+                source: e,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// The filter's counters, summed over all possible CPUs.
+    pub fn counters(&self) -> Result<FilterCounters, XdpError> {
+        let read = |stat: Stat| {
+            percpu_sum(self.filter.stats.as_raw_fd(), stat as u32).map_err(|source| XdpError::Map {
+                map: "stats",
+                source,
+            })
+        };
+        Ok(FilterCounters {
+            redirected: read(Stat::Redirected)?,
+            passed: read(Stat::Passed)?,
+            no_socket: read(Stat::NoSocket)?,
+        })
+    }
+}
+
+impl Drop for XdpProgram {
+    fn drop(&mut self) {
+        let opts = libbpf_sys::bpf_xdp_attach_opts {
+            sz: std::mem::size_of::<libbpf_sys::bpf_xdp_attach_opts>() as _,
+            old_prog_fd: self.filter.program.as_raw_fd(),
+            ..Default::default()
+        };
+        let flags = self.mode.flag() | libbpf_sys::XDP_FLAGS_REPLACE;
+        // SAFETY: plain syscall wrapper; opts is a valid, sized struct.
+        let ret = unsafe { libbpf_sys::bpf_xdp_detach(self.ifindex as i32, flags, &opts) };
+        match -ret {
+            0 => info!(
+                "xdp filter (prog id {}) detached from {}",
+                self.prog_id, self.ifname
+            ),
+            // The interface is gone, and our program with it.
+            libc::ENODEV => {}
+            libc::EEXIST => warn!(
+                "xdp filter (prog id {}) on {} was replaced by another program; leaving that one",
+                self.prog_id, self.ifname
+            ),
+            _ => warn!(
+                "xdp filter (prog id {}) left on {}: {}",
+                self.prog_id,
+                self.ifname,
+                io::Error::from_raw_os_error(-ret)
+            ),
+        }
+    }
+}
+
+fn ifindex(ifname: &str) -> Result<u32, XdpError> {
+    let missing = || XdpError::NoSuchInterface {
+        ifname: ifname.to_owned(),
+    };
+    let name = CString::new(ifname).map_err(|_| missing())?;
+    // SAFETY: name is NUL-terminated and outlives the call.
+    match unsafe { libc::if_nametoindex(name.as_ptr()) } {
+        0 => Err(missing()),
+        index => Ok(index),
+    }
+}
+
+/// Detaches a ulvs filter a previous run left attached; refuses any other program.
+fn remove_stale(ifname: &str, ifindex: u32) -> Result<(), XdpError> {
+    let query_error = |source| XdpError::Query {
+        ifname: ifname.to_owned(),
+        source,
+    };
+    let mut opts = libbpf_sys::bpf_xdp_query_opts {
+        sz: std::mem::size_of::<libbpf_sys::bpf_xdp_query_opts>() as _,
+        ..Default::default()
+    };
+    // SAFETY: plain netlink query into a valid, sized struct.
+    let ret = unsafe { libbpf_sys::bpf_xdp_query(ifindex as i32, 0, &mut opts) };
+    if ret < 0 {
+        return Err(query_error(io::Error::from_raw_os_error(-ret)));
+    }
+    if opts.hw_prog_id != 0 {
+        return Err(XdpError::Busy {
+            ifname: ifname.to_owned(),
+            prog_id: opts.hw_prog_id,
+            name: "(offloaded)".into(),
+        });
+    }
+    for (id, mode) in [
+        (opts.drv_prog_id, XdpMode::Native),
+        (opts.skb_prog_id, XdpMode::Generic),
+    ] {
+        if id == 0 {
+            continue;
+        }
+        // The program may vanish between the query and here; then there is nothing to remove.
+        let Ok(fd) = prog_fd_by_id(id) else { continue };
+        let info = prog_info(fd.as_raw_fd()).map_err(query_error)?;
+        let name = prog_name(&info);
+        if name != PROGRAM_NAME.to_str().unwrap_or_default() {
+            return Err(XdpError::Busy {
+                ifname: ifname.to_owned(),
+                prog_id: id,
+                name,
+            });
+        }
+        warn!("replacing a stale ulvs xdp filter (prog id {id}, {mode} mode) on {ifname}");
+        let detach = libbpf_sys::bpf_xdp_attach_opts {
+            sz: std::mem::size_of::<libbpf_sys::bpf_xdp_attach_opts>() as _,
+            old_prog_fd: fd.as_raw_fd(),
+            ..Default::default()
+        };
+        // SAFETY: plain syscall wrapper; opts is a valid, sized struct.
+        let ret = unsafe {
+            libbpf_sys::bpf_xdp_detach(
+                ifindex as i32,
+                mode.flag() | libbpf_sys::XDP_FLAGS_REPLACE,
+                &detach,
+            )
+        };
+        // EEXIST: somebody replaced it meanwhile; the attach below will then report Busy-like EBUSY.
+        if ret < 0 && -ret != libc::EEXIST {
+            return Err(XdpError::Attach {
+                ifname: ifname.to_owned(),
+                mode,
+                source: io::Error::from_raw_os_error(-ret),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Makes the `vips` map hold exactly `vips`, adding before deleting.
+pub(super) fn replace_vips(fd: RawFd, vips: &[Ipv4Addr]) -> io::Result<()> {
+    let present: u8 = 1;
+    for vip in vips {
+        map_update(fd, &u32::from_ne_bytes(vip.octets()), &present)?;
+    }
+    let wanted: HashSet<u32> = vips
+        .iter()
+        .map(|v| u32::from_ne_bytes(v.octets()))
+        .collect();
+    for key in map_keys(fd)? {
+        if !wanted.contains(&key) {
+            map_delete(fd, &key)?;
+        }
+    }
+    Ok(())
+}
+
+fn prog_fd_by_id(id: u32) -> io::Result<OwnedFd> {
+    // SAFETY: plain syscall wrapper.
+    let fd = unsafe { libbpf_sys::bpf_prog_get_fd_by_id(id) };
+    if fd < 0 {
+        return Err(io::Error::from_raw_os_error(-fd));
+    }
+    // SAFETY: fd is a fresh descriptor nobody else owns.
+    Ok(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) })
+}
+
+fn prog_info(fd: RawFd) -> io::Result<libbpf_sys::bpf_prog_info> {
+    let mut info = libbpf_sys::bpf_prog_info::default();
+    let mut len = std::mem::size_of::<libbpf_sys::bpf_prog_info>() as u32;
+    // SAFETY: info is a zeroed bpf_prog_info and len its size; the kernel writes at most len bytes.
+    let ret = unsafe { libbpf_sys::bpf_prog_get_info_by_fd(fd, &mut info, &mut len) };
+    if ret < 0 {
+        return Err(io::Error::from_raw_os_error(-ret));
+    }
+    Ok(info)
+}
+
+fn prog_name(info: &libbpf_sys::bpf_prog_info) -> String {
+    let bytes: Vec<u8> = info
+        .name
+        .iter()
+        .take_while(|&&c| c != 0)
+        .map(|&c| c as u8)
+        .collect();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+fn map_update<K, V>(fd: RawFd, key: &K, value: &V) -> io::Result<()> {
+    // SAFETY: key and value point to live values of the map's key and value sizes (the callers
+    // pass u32 keys and u8/u32 values, matching the BPF definitions).
+    let ret = unsafe {
+        libbpf_sys::bpf_map_update_elem(
+            fd,
+            (key as *const K).cast::<c_void>(),
+            (value as *const V).cast::<c_void>(),
+            libbpf_sys::BPF_ANY as u64,
+        )
+    };
+    errno(ret)
+}
+
+fn map_delete(fd: RawFd, key: &u32) -> io::Result<()> {
+    // SAFETY: key points to a live u32, the key size of the maps this is used on.
+    errno(unsafe { libbpf_sys::bpf_map_delete_elem(fd, (key as *const u32).cast::<c_void>()) })
+}
+
+/// All keys of a map with u32 keys. Control path only: allocates.
+pub(super) fn map_keys(fd: RawFd) -> io::Result<Vec<u32>> {
+    let mut keys = Vec::new();
+    let mut next = 0u32;
+    // SAFETY: a null key asks for the first key; next is a live u32 the kernel writes.
+    let mut ret = unsafe {
+        libbpf_sys::bpf_map_get_next_key(fd, std::ptr::null(), (&mut next as *mut u32).cast())
+    };
+    while ret == 0 {
+        keys.push(next);
+        let current = next;
+        // SAFETY: current and next are live u32s.
+        ret = unsafe {
+            libbpf_sys::bpf_map_get_next_key(
+                fd,
+                (&current as *const u32).cast(),
+                (&mut next as *mut u32).cast(),
+            )
+        };
+    }
+    match -ret {
+        libc::ENOENT => Ok(keys),
+        e => Err(io::Error::from_raw_os_error(e)),
+    }
+}
+
+/// Sums one u64 slot of a per-CPU array over all possible CPUs.
+pub(super) fn percpu_sum(fd: RawFd, index: u32) -> io::Result<u64> {
+    // SAFETY: plain query of the possible-CPU mask.
+    let cpus = unsafe { libbpf_sys::libbpf_num_possible_cpus() };
+    if cpus <= 0 {
+        return Err(io::Error::from_raw_os_error(-cpus));
+    }
+    // A per-CPU lookup writes one 8-byte-aligned value per possible CPU.
+    let mut values = vec![0u64; cpus as usize];
+    // SAFETY: values holds one u64 per possible CPU, which is what the kernel writes.
+    let ret = unsafe {
+        libbpf_sys::bpf_map_lookup_elem(
+            fd,
+            (&index as *const u32).cast(),
+            values.as_mut_ptr().cast(),
+        )
+    };
+    errno(ret)?;
+    Ok(values.iter().sum())
+}
+
+fn errno(ret: i32) -> io::Result<()> {
+    if ret < 0 {
+        Err(io::Error::from_raw_os_error(-ret))
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_interface_is_reported_by_name() {
+        match ifindex("ulvsx-nonesuch0") {
+            Err(XdpError::NoSuchInterface { ifname }) => assert_eq!(ifname, "ulvsx-nonesuch0"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            ifindex("bad\0name"),
+            Err(XdpError::NoSuchInterface { .. })
+        ));
+    }
+
+    #[test]
+    fn program_name_stops_at_nul() {
+        let mut info = libbpf_sys::bpf_prog_info::default();
+        for (slot, b) in info.name.iter_mut().zip(b"ulvs_filter\0junk") {
+            *slot = *b as libc::c_char;
+        }
+        assert_eq!(prog_name(&info), "ulvs_filter");
+    }
+
+    #[test]
+    fn vip_keys_are_network_byte_order() {
+        // The filter compares against the packet's bytes as loaded: the key must hold the
+        // octets in wire order whatever the host's endianness.
+        let key = u32::from_ne_bytes(Ipv4Addr::new(10, 99, 0, 100).octets());
+        assert_eq!(key.to_ne_bytes(), [10, 99, 0, 100]);
+    }
+}
