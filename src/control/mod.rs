@@ -1,3 +1,4 @@
 //! The control plane: configuration, snapshots for the workers, the control socket.
 
 pub mod config;
+pub mod neighbours;
