@@ -37,7 +37,7 @@
 //! Timers are one ordered set of `(due, ip)`; a late driver just finds several due at once, and
 //! each is rescheduled from `now`, so lateness never turns into a burst of repeats.
 
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{hash_map, BTreeSet, HashMap, HashSet, VecDeque};
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
@@ -108,15 +108,12 @@ impl NeighbourTable {
             self.entries.remove(&ip);
         }
         for ip in wanted {
-            if !self.entries.contains_key(&ip) {
-                self.entries.insert(
-                    ip,
-                    Entry {
-                        mac: None,
-                        missed: 0,
-                        due: None,
-                    },
-                );
+            if let hash_map::Entry::Vacant(slot) = self.entries.entry(ip) {
+                slot.insert(Entry {
+                    mac: None,
+                    missed: 0,
+                    due: None,
+                });
                 if !self.statics.contains_key(&ip) {
                     self.schedule(ip, now);
                 }

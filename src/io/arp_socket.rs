@@ -15,13 +15,12 @@
 //! that exists. Not on the packet path: one `recv` per frame is fine at ARP rates.
 
 use std::io;
-use std::mem;
 use std::net::Ipv4Addr;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use super::netdev;
-use super::packet::{bind, poll_in};
+use super::packet::{bind, packet_socket, poll_in, send_frame, setsockopt};
 use crate::wire::MacAddr;
 
 const ETHERTYPE_ARP: u16 = 0x0806;
@@ -70,34 +69,8 @@ impl ArpSocket {
     /// Opens the socket on `ifname`. Needs CAP_NET_RAW.
     pub fn open(ifname: &str) -> io::Result<ArpSocket> {
         let ifindex = netdev::ifindex(ifname)?;
-        // Protocol 0 until bind: nothing from other interfaces is queued in between.
-        // SAFETY: plain socket(2) call; the result is checked before use.
-        let fd = unsafe {
-            libc::socket(
-                libc::AF_PACKET,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
-                0,
-            )
-        };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `fd` is a fresh descriptor nobody else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        let one: libc::c_int = 1;
-        // SAFETY: `one` is a live c_int and the length passed is its size.
-        let rc = unsafe {
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                libc::SOL_PACKET,
-                libc::PACKET_IGNORE_OUTGOING,
-                (&one as *const libc::c_int).cast(),
-                mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
-        if rc < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        let fd = packet_socket()?;
+        setsockopt(&fd, libc::PACKET_IGNORE_OUTGOING, &(1 as libc::c_int))?;
         bind(&fd, ifindex, ETHERTYPE_ARP)?;
         Ok(ArpSocket { fd, buf: [0; 128] })
     }
@@ -111,25 +84,7 @@ impl ArpSocket {
         our_ip: Ipv4Addr,
         target_ip: Ipv4Addr,
     ) -> io::Result<()> {
-        let frame = request_frame(our_mac, our_ip, target_ip);
-        loop {
-            // SAFETY: `frame` is a valid readable buffer of its length for the call.
-            let rc = unsafe {
-                libc::send(
-                    self.fd.as_raw_fd(),
-                    frame.as_ptr().cast(),
-                    frame.len(),
-                    libc::MSG_DONTWAIT,
-                )
-            };
-            if rc >= 0 {
-                return Ok(());
-            }
-            let err = io::Error::last_os_error();
-            if err.kind() != io::ErrorKind::Interrupted {
-                return Err(err);
-            }
-        }
+        send_frame(&self.fd, &request_frame(our_mac, our_ip, target_ip))
     }
 
     /// The next well-formed ARP frame heard within `timeout` (`Duration::ZERO`: only what is

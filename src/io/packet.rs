@@ -159,22 +159,7 @@ impl PacketPort {
         };
         let geometry = Geometry::new(frame_size, config.ring_frames)?;
 
-        // Protocol 0: the socket receives nothing until `bind`, so no frame is queued outside the
-        // ring while it is being set up.
-        // SAFETY: plain socket(2) call; the result is checked before use.
-        let fd = unsafe {
-            libc::socket(
-                libc::AF_PACKET,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
-                0,
-            )
-        };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `fd` is a fresh descriptor nobody else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-
+        let fd = packet_socket()?;
         setsockopt(
             &fd,
             libc::PACKET_VERSION,
@@ -340,24 +325,7 @@ impl Port for PacketPort {
     /// Sends at once, unbatched: this is for the occasional frame the daemon builds (ARP replies,
     /// gratuitous ARP, adverts), not for forwarding.
     fn send(&mut self, frame: &[u8]) -> io::Result<()> {
-        loop {
-            // SAFETY: `frame` is a valid readable buffer of `frame.len()` bytes for the call.
-            let rc = unsafe {
-                libc::send(
-                    self.fd.as_raw_fd(),
-                    frame.as_ptr().cast(),
-                    frame.len(),
-                    libc::MSG_DONTWAIT,
-                )
-            };
-            if rc >= 0 {
-                return Ok(());
-            }
-            let err = io::Error::last_os_error();
-            if err.kind() != io::ErrorKind::Interrupted {
-                return Err(err);
-            }
-        }
+        send_frame(&self.fd, frame)
     }
 
     fn wait(&mut self, timeout: Duration) -> io::Result<()> {
@@ -541,7 +509,48 @@ impl Drop for Ring {
     }
 }
 
-fn setsockopt<T>(fd: &OwnedFd, opt: libc::c_int, value: &T) -> io::Result<()> {
+/// A non-blocking `SOCK_RAW` packet socket with protocol 0: it receives nothing until `bind`, so
+/// no frame is queued outside the ring (or from another interface) while it is being set up.
+pub(crate) fn packet_socket() -> io::Result<OwnedFd> {
+    // SAFETY: plain socket(2) call; the result is checked before use.
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_PACKET,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+            0,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a fresh descriptor nobody else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// One `send` on a bound packet socket, retried if a signal interrupts it.
+pub(crate) fn send_frame(fd: &OwnedFd, frame: &[u8]) -> io::Result<()> {
+    loop {
+        // SAFETY: `frame` is a valid readable buffer of `frame.len()` bytes for the call.
+        let rc = unsafe {
+            libc::send(
+                fd.as_raw_fd(),
+                frame.as_ptr().cast(),
+                frame.len(),
+                libc::MSG_DONTWAIT,
+            )
+        };
+        if rc >= 0 {
+            return Ok(());
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+}
+
+/// Sets a `SOL_PACKET` option to `value`.
+pub(crate) fn setsockopt<T>(fd: &OwnedFd, opt: libc::c_int, value: &T) -> io::Result<()> {
     // SAFETY: `value` points at a live T and the length passed is exactly its size.
     let rc = unsafe {
         libc::setsockopt(
