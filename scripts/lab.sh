@@ -32,8 +32,9 @@ plug() {
     in_ns "$node" ip link set lo up
     in_ns "$node" ip addr add "$addr/24" dev eth0
     in_ns "$node" ip link set eth0 up
-    # Big GSO frames would exceed the MTU on the director's raw ports; real NICs segment first.
-    in_ns "$node" ethtool -K eth0 tso off gso off gro off >/dev/null 2>&1 || true
+    # A real NIC checksums and segments before the wire; on veth the director would otherwise see
+    # partial checksums and GSO frames bigger than the MTU, and forward them as they are.
+    in_ns "$node" ethtool -K eth0 tx off tso off gso off gro off >/dev/null 2>&1 || true
     in_ns sw ethtool -K "$port" tso off gso off gro off >/dev/null 2>&1 || true
 }
 

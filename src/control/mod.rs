@@ -3,4 +3,5 @@
 
 pub mod config;
 pub mod ctl;
+pub mod neighbours;
 pub mod registry;

@@ -2,6 +2,7 @@
 //! plus the interface facts (`netdev`) the daemon needs. The only module allowed `unsafe`; every block
 //! carries a `// SAFETY:` comment.
 
+pub mod arp_socket;
 pub mod netdev;
 pub mod packet;
 pub mod xdp;

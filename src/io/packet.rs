@@ -1,1 +1,700 @@
-//! TODO(io helper): packet
+//! `PacketPort`: the AF_PACKET port (`io = "packet"`), for interfaces or kernels without AF_XDP.
+//!
+//! # Shape
+//! One `SOCK_RAW` packet socket per worker, bound to one interface with `ETH_P_ALL`:
+//! - **RX** through a `PACKET_MMAP` ring in **TPACKET_V2** (one fixed-size slot per frame). `poll`
+//!   walks the slots the kernel handed over and gives each frame to the handler *in place*, as a
+//!   `&mut [u8]` into the shared ring: no copy in userspace.
+//! - **TX** of `Tx` verdicts with **one `sendmmsg` per `poll`**, whose iovecs point straight into the
+//!   RX slots (the kernel copies once into its skb, as it would for any send). The RX slots are only
+//!   handed back to the kernel after that flush, which is what makes pointing into them sound.
+//! - **Fan-out**: several workers on one interface join one `PACKET_FANOUT` group in hash mode, so the
+//!   kernel spreads frames by flow hash and one flow always lands on the same worker (and its
+//!   connection-table shard).
+//! - `PACKET_IGNORE_OUTGOING`: the socket never sees its own (or the host's) transmissions.
+//!
+//! # Why TPACKET_V2 and not V3
+//! V3's block ring is better at high rates with *sleeping* readers: one wake-up per block. But a block
+//! only reaches userspace when it is full or its retire timer (≥ 1 ms) fires, so at low and medium
+//! rates every frame waits up to that timer — latency a load balancer adds to every connection set-up.
+//! ulvs workers poll; they do not need V3's wake-up batching, and V2 gives each frame to userspace the
+//! moment it is written, with one status word per frame and in-order recycling. The cost is a fixed
+//! slot per frame (2 KiB for a 1500-byte MTU), i.e. memory, not time. `sendmmsg` rather than a
+//! `PACKET_TX_RING`: the TX ring would need a userspace copy from the RX slot into a TX slot; the
+//! `sendmmsg` iovecs point at the RX slot and cost the same one kernel copy.
+//!
+//! # The kernel sees every frame too
+//! AF_PACKET taps frames; it does not steal them. Every frame ulvs forwards is *also* delivered to
+//! the director's own IP stack. That is harmless by construction of LVS-DR: the director's kernel does
+//! not hold the VIP (the VIP lives only in ulvs, and on the real servers' `lo`), and `ip_forward=0`
+//! (PROTOCOLS.md), so the kernel drops a packet to the VIP as "not for me, not routing" — no reply, no
+//! forward, no ICMP redirect (`send_redirects=0`). ARP requests for the VIP are answered by ulvs, not
+//! the kernel, for the same reason. Traffic to the director's own addresses (ssh, health-check
+//! replies) reaches the kernel as usual; the handler returns `ToKernel` for it and the port does
+//! nothing more. Frames of `PacketType::OtherHost` (seen only in promiscuous mode, e.g. while tcpdump
+//! runs) are not addressed to this host and are skipped before the handler, as a NIC would.
+//!
+//! # Limits worth knowing
+//! - GRO: with GRO on, the kernel may hand AF_PACKET merged super-frames larger than the MTU. Such
+//!   frames do not fit a slot, are counted as truncated and skipped (`dropped()`); a packet-mode
+//!   director wants `ethtool -K IFACE gro off`.
+//! - Checksum offload on veth: a frame sent by a local stack through a veth may carry only a partial
+//!   L4 checksum (the sender offloaded it). Forwarded unchanged, it reaches the real server with a bad
+//!   checksum. Real NICs complete checksums on the wire; in veth labs turn TX offload off on the
+//!   client side (`ethtool -K VETH tx off`).
+//! - Hardware VLAN stripping puts the tag in the slot header, not the frame; bind to the VLAN
+//!   interface (`eth0.100`), not its parent.
+//!
+//! No allocation per packet: the ring, the iovecs and the `mmsghdr`s are allocated once in `open`.
+
+use std::cell::Cell;
+use std::io;
+use std::mem;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use super::{netdev, Port, MAX_BATCH};
+use crate::dataplane::verdict::Verdict;
+
+/// A `PACKET_FANOUT` group: the workers of one interface join the same group id and the kernel
+/// spreads frames among them by flow hash (`PACKET_FANOUT_HASH`), so a flow sticks to one worker.
+///
+/// Group ids are per network namespace and a group is tied to one device: two interfaces need two
+/// ids, and another program using the same id on the same device would share our traffic. Pick
+/// one per (process, interface), e.g. with [`FanoutGroup::for_process`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FanoutGroup {
+    pub id: u16,
+}
+
+impl FanoutGroup {
+    pub const fn new(id: u16) -> FanoutGroup {
+        FanoutGroup { id }
+    }
+
+    /// An id derived from this process and the interface, so that two ulvs instances (or two
+    /// interfaces of one instance) do not collide by accident.
+    pub fn for_process(ifindex: u32) -> FanoutGroup {
+        let pid = std::process::id();
+        FanoutGroup {
+            id: (pid as u16) ^ ((ifindex as u16).rotate_left(8)),
+        }
+    }
+
+    /// The `PACKET_FANOUT` option value: id in the low 16 bits, mode in the high ones. No flags:
+    /// ROLLOVER would move flows between workers under load, and DEFRAG would hand us reassembled
+    /// datagrams bigger than the MTU that could not be forwarded.
+    fn sockopt(self) -> libc::c_int {
+        (u32::from(self.id) | (libc::PACKET_FANOUT_HASH << 16)) as libc::c_int
+    }
+}
+
+/// How the RX ring is sized. Memory per port = `ring_frames × frame_size`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PacketConfig {
+    /// RX ring slots; rounded up to whole ring blocks. Enough to ride out a scheduling hiccup of the
+    /// worker at the expected rate (2048 slots ≈ 2.7 ms at 750 kpps).
+    pub ring_frames: u32,
+    /// Slot size in bytes, a power of two ≥ 256. `None`: the smallest power of two (≥ 2048) that
+    /// holds a full frame at the interface's MTU plus a VLAN tag.
+    pub frame_size: Option<u32>,
+    /// `PACKET_QDISC_BYPASS`: transmit straight to the driver, skipping the qdisc layer (faster; no
+    /// traffic shaping and no backpressure, so a full driver queue drops).
+    pub qdisc_bypass: bool,
+}
+
+impl Default for PacketConfig {
+    fn default() -> PacketConfig {
+        PacketConfig {
+            ring_frames: 2048,
+            frame_size: None,
+            qdisc_bypass: false,
+        }
+    }
+}
+
+/// What the port counted, beyond what it handed to the handler.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PacketStats {
+    /// Frames the kernel dropped because the RX ring was full (PACKET_STATISTICS `tp_drops`).
+    pub ring_drops: u64,
+    /// Frames that did not fit a slot (GRO super-frames, frames over the MTU); skipped.
+    pub truncated: u64,
+    /// `Tx` frames the kernel refused (queue full, link down, too big).
+    pub tx_errors: u64,
+}
+
+/// An AF_PACKET port on one interface. See the module docs for the contract.
+pub struct PacketPort {
+    fd: OwnedFd,
+    ring: Ring,
+    /// One iovec and one mmsghdr per possible `Tx` of a batch, allocated once.
+    iov: Box<[libc::iovec]>,
+    msgs: Box<[libc::mmsghdr]>,
+    /// Accumulated across reads: reading PACKET_STATISTICS resets the kernel's counters.
+    ring_drops: Cell<u64>,
+    truncated: u64,
+    tx_errors: u64,
+}
+
+// SAFETY: the raw pointers (the ring mapping, the iovecs) point into memory this port owns
+// exclusively (the mapping is private to its socket; the iovecs are only meaningful during
+// `flush`). Moving the port to another thread moves that ownership with it; nothing is shared.
+unsafe impl Send for PacketPort {}
+
+impl PacketPort {
+    /// Opens a port on `ifname`, bound with `ETH_P_ALL`, joining `fanout` if given. Needs
+    /// CAP_NET_RAW.
+    pub fn open(
+        ifname: &str,
+        fanout: Option<FanoutGroup>,
+        config: PacketConfig,
+    ) -> io::Result<PacketPort> {
+        let ifindex = netdev::ifindex(ifname)?;
+        let frame_size = match config.frame_size {
+            Some(size) => size,
+            None => frame_size_for_mtu(netdev::mtu(ifname)?),
+        };
+        let geometry = Geometry::new(frame_size, config.ring_frames)?;
+
+        let fd = packet_socket()?;
+        setsockopt(
+            &fd,
+            libc::PACKET_VERSION,
+            &(libc::tpacket_versions::TPACKET_V2 as libc::c_int),
+        )?;
+        setsockopt(&fd, libc::PACKET_IGNORE_OUTGOING, &(1 as libc::c_int))?;
+        if config.qdisc_bypass {
+            setsockopt(&fd, libc::PACKET_QDISC_BYPASS, &(1 as libc::c_int))?;
+        }
+        setsockopt(&fd, libc::PACKET_RX_RING, &geometry.req())?;
+        let ring = Ring::map(&fd, geometry)?;
+
+        bind(&fd, ifindex, libc::ETH_P_ALL as u16)?;
+        if let Some(group) = fanout {
+            setsockopt(&fd, libc::PACKET_FANOUT, &group.sockopt())?;
+        }
+
+        // SAFETY: iovec and mmsghdr are plain C structs of integers and pointers; all zeros (null
+        // pointers, zero lengths) is a valid value, and `flush` fills them before every use.
+        let iov = vec![unsafe { mem::zeroed::<libc::iovec>() }; MAX_BATCH].into_boxed_slice();
+        // SAFETY: as above.
+        let msgs = vec![unsafe { mem::zeroed::<libc::mmsghdr>() }; MAX_BATCH].into_boxed_slice();
+        Ok(PacketPort {
+            fd,
+            ring,
+            iov,
+            msgs,
+            ring_drops: Cell::new(0),
+            truncated: 0,
+            tx_errors: 0,
+        })
+    }
+
+    /// Slot size in bytes (the largest frame the port can receive, minus the slot header).
+    pub fn frame_size(&self) -> u32 {
+        self.ring.geometry.frame_size
+    }
+
+    /// Slots in the RX ring.
+    pub fn ring_frames(&self) -> u32 {
+        self.ring.geometry.frame_nr
+    }
+
+    /// The counters behind `dropped()`, broken down.
+    pub fn stats(&self) -> PacketStats {
+        self.collect_ring_drops();
+        PacketStats {
+            ring_drops: self.ring_drops.get(),
+            truncated: self.truncated,
+            tx_errors: self.tx_errors,
+        }
+    }
+
+    fn collect_ring_drops(&self) {
+        // SAFETY: tpacket_stats is two integers; all zeros is valid.
+        let mut st: libc::tpacket_stats = unsafe { mem::zeroed() };
+        let mut len = mem::size_of::<libc::tpacket_stats>() as libc::socklen_t;
+        // SAFETY: `st` and `len` are valid out-pointers of the size given.
+        let rc = unsafe {
+            libc::getsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_PACKET,
+                libc::PACKET_STATISTICS,
+                (&mut st as *mut libc::tpacket_stats).cast(),
+                &mut len,
+            )
+        };
+        // A failure here (none is known for a live packet socket) only delays the count.
+        if rc == 0 {
+            self.ring_drops
+                .set(self.ring_drops.get() + u64::from(st.tp_drops));
+        }
+    }
+
+    /// Sends the first `n` prepared iovecs with as few `sendmmsg` calls as the kernel allows.
+    fn flush(&mut self, n: usize) {
+        for i in 0..n {
+            let hdr = &mut self.msgs[i].msg_hdr;
+            hdr.msg_iov = &mut self.iov[i];
+            hdr.msg_iovlen = 1;
+            self.msgs[i].msg_len = 0;
+        }
+        let mut sent = 0;
+        // Bounded: each round either sends ≥ 1 message or skips one.
+        while sent < n {
+            // SAFETY: msgs[sent..n] are initialised mmsghdrs whose iovecs point at live RX slots
+            // (not released to the kernel before this returns); no name, no control data.
+            let rc = unsafe {
+                libc::sendmmsg(
+                    self.fd.as_raw_fd(),
+                    self.msgs.as_mut_ptr().add(sent),
+                    (n - sent) as libc::c_uint,
+                    libc::MSG_DONTWAIT,
+                )
+            };
+            if rc > 0 {
+                sent += rc as usize;
+                continue;
+            }
+            let err = io::Error::last_os_error();
+            match err.raw_os_error() {
+                Some(libc::EINTR) => {}
+                // The socket buffer or the device queue is full: the rest would fail the same way.
+                Some(libc::EAGAIN) | Some(libc::ENOBUFS) => {
+                    self.tx_errors += (n - sent) as u64;
+                    return;
+                }
+                // This one frame was refused (too big, link down...): skip it, try the others.
+                _ => {
+                    self.tx_errors += 1;
+                    sent += 1;
+                }
+            }
+        }
+    }
+}
+
+impl Port for PacketPort {
+    fn poll<F: FnMut(&mut [u8]) -> Verdict>(
+        &mut self,
+        budget: usize,
+        mut handle: F,
+    ) -> io::Result<usize> {
+        let budget = budget.min(MAX_BATCH);
+        let first = self.ring.head;
+        let mut seen = 0;
+        let mut ntx = 0;
+        while seen < budget {
+            let Some(slot) = self.ring.ready(self.ring.head) else {
+                break;
+            };
+            self.ring.head = (self.ring.head + 1) % self.ring.geometry.frame_nr;
+            seen += 1;
+            match slot {
+                Slot::Frame { data, len } => {
+                    // SAFETY: `ready` checked that [data, data + len) lies inside a slot the kernel
+                    // handed to us; it stays ours until the `release` below, and no other reference
+                    // to it exists while the handler runs.
+                    let frame = unsafe { std::slice::from_raw_parts_mut(data, len) };
+                    if handle(frame) == Verdict::Tx {
+                        self.iov[ntx] = libc::iovec {
+                            iov_base: data.cast(),
+                            iov_len: len,
+                        };
+                        ntx += 1;
+                    }
+                }
+                Slot::Truncated => self.truncated += 1,
+                Slot::OtherHost => {}
+            }
+        }
+        if ntx > 0 {
+            self.flush(ntx);
+        }
+        // Only now, after the flush that read from them, may the kernel reuse the slots.
+        for i in 0..seen {
+            self.ring
+                .release((first + i as u32) % self.ring.geometry.frame_nr);
+        }
+        Ok(seen)
+    }
+
+    /// Sends at once, unbatched: this is for the occasional frame the daemon builds (ARP replies,
+    /// gratuitous ARP, adverts), not for forwarding.
+    fn send(&mut self, frame: &[u8]) -> io::Result<()> {
+        send_frame(&self.fd, frame)
+    }
+
+    fn wait(&mut self, timeout: Duration) -> io::Result<()> {
+        if self.ring.ready(self.ring.head).is_some() {
+            return Ok(());
+        }
+        poll_in(&self.fd, timeout)
+    }
+
+    fn dropped(&self) -> u64 {
+        let st = self.stats();
+        st.ring_drops + st.truncated + st.tx_errors
+    }
+}
+
+/// The smallest power-of-two slot (≥ 2048) holding a frame at `mtu`: slot header, the kernel's
+/// alignment padding, Ethernet header and one VLAN tag.
+pub fn frame_size_for_mtu(mtu: u32) -> u32 {
+    let needed = SLOT_DATA_OFFSET as u32 + 14 + 4 + mtu;
+    needed.next_power_of_two().max(2048)
+}
+
+/// Where the kernel puts the frame in a V2 slot for a SOCK_RAW socket, at most: the header padded
+/// to 16 plus 16 bytes, minus nothing (tp_mac tells the exact offset; this bounds it).
+const SLOT_DATA_OFFSET: usize = 64;
+
+/// Smallest block (the kernel allocates the ring block by block): large enough to keep the
+/// number of blocks, and so the kernel's page-vector, small.
+const MIN_BLOCK_SIZE: u32 = 1 << 16;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Geometry {
+    frame_size: u32,
+    frame_nr: u32,
+    block_size: u32,
+    block_nr: u32,
+}
+
+impl Geometry {
+    fn new(frame_size: u32, ring_frames: u32) -> io::Result<Geometry> {
+        if !frame_size.is_power_of_two() || frame_size < 256 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("packet frame size {frame_size} is not a power of two of at least 256"),
+            ));
+        }
+        if ring_frames == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "packet ring needs at least one frame",
+            ));
+        }
+        // Both powers of two, so frames tile blocks exactly and slot i sits at i × frame_size.
+        let block_size = frame_size.max(MIN_BLOCK_SIZE);
+        let per_block = block_size / frame_size;
+        let block_nr = ring_frames.div_ceil(per_block);
+        Ok(Geometry {
+            frame_size,
+            frame_nr: block_nr * per_block,
+            block_size,
+            block_nr,
+        })
+    }
+
+    fn req(&self) -> libc::tpacket_req {
+        libc::tpacket_req {
+            tp_block_size: self.block_size,
+            tp_block_nr: self.block_nr,
+            tp_frame_size: self.frame_size,
+            tp_frame_nr: self.frame_nr,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.block_size as usize * self.block_nr as usize
+    }
+}
+
+/// What a ready slot holds.
+enum Slot {
+    /// The frame's bytes, in the ring.
+    Frame {
+        data: *mut u8,
+        len: usize,
+    },
+    Truncated,
+    OtherHost,
+}
+
+/// The mmap'ed V2 RX ring and our read position in it.
+struct Ring {
+    base: NonNull<u8>,
+    geometry: Geometry,
+    head: u32,
+}
+
+impl Ring {
+    fn map(fd: &OwnedFd, geometry: Geometry) -> io::Result<Ring> {
+        // SAFETY: maps the ring the kernel just allocated for this socket (PACKET_RX_RING), with
+        // exactly its length; the result is checked before use and unmapped in Drop.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                geometry.len(),
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_POPULATE,
+                fd.as_raw_fd(),
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let base =
+            NonNull::new(ptr.cast::<u8>()).ok_or_else(|| io::Error::other("mmap returned null"))?;
+        Ok(Ring {
+            base,
+            geometry,
+            head: 0,
+        })
+    }
+
+    fn slot_ptr(&self, index: u32) -> *mut u8 {
+        debug_assert!(index < self.geometry.frame_nr);
+        // SAFETY: index < frame_nr and frames tile the mapping, so the offset is inside it.
+        unsafe {
+            self.base
+                .as_ptr()
+                .add(index as usize * self.geometry.frame_size as usize)
+        }
+    }
+
+    fn status(&self, index: u32) -> &AtomicU32 {
+        // SAFETY: every slot starts with a tpacket2_hdr whose first field is the u32 tp_status,
+        // 16-byte aligned; the kernel and we both access it as a 32-bit word, so an atomic view is
+        // the right type for it. The mapping outlives `&self`.
+        unsafe { &*self.slot_ptr(index).cast::<AtomicU32>() }
+    }
+
+    /// The slot at `index` if the kernel has handed it to userspace.
+    fn ready(&self, index: u32) -> Option<Slot> {
+        // Acquire: pairs with the kernel's barrier before it sets TP_STATUS_USER, so the frame and
+        // header fields written before it are visible below.
+        if self.status(index).load(Ordering::Acquire) & libc::TP_STATUS_USER == 0 {
+            return None;
+        }
+        let slot = self.slot_ptr(index);
+        // SAFETY: the slot is ours (status USER) until `release`; it starts with a tpacket2_hdr.
+        let hdr = unsafe { &*slot.cast::<libc::tpacket2_hdr>() };
+        // SAFETY: the kernel writes a sockaddr_ll right after the (16-aligned) tpacket2_hdr.
+        let sll = unsafe { &*slot.add(SLL_OFFSET).cast::<libc::sockaddr_ll>() };
+        if sll.sll_pkttype == libc::PACKET_OTHERHOST {
+            return Some(Slot::OtherHost);
+        }
+        let (mac, snaplen) = (hdr.tp_mac as usize, hdr.tp_snaplen as usize);
+        if snaplen < hdr.tp_len as usize || mac + snaplen > self.geometry.frame_size as usize {
+            return Some(Slot::Truncated);
+        }
+        // SAFETY: mac + snaplen ≤ frame_size (checked just above), so the pointer stays in the slot.
+        Some(Slot::Frame {
+            data: unsafe { slot.add(mac) },
+            len: snaplen,
+        })
+    }
+
+    fn release(&self, index: u32) {
+        // Release: our reads and in-place writes of the frame happen before the kernel may reuse it.
+        self.status(index)
+            .store(libc::TP_STATUS_KERNEL, Ordering::Release);
+    }
+}
+
+/// `TPACKET_ALIGN(sizeof(struct tpacket2_hdr))`.
+const SLL_OFFSET: usize = (mem::size_of::<libc::tpacket2_hdr>() + libc::TPACKET_ALIGNMENT - 1)
+    & !(libc::TPACKET_ALIGNMENT - 1);
+
+impl Drop for Ring {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping made in `map`; no slice into it outlives the port.
+        unsafe { libc::munmap(self.base.as_ptr().cast(), self.geometry.len()) };
+    }
+}
+
+/// A non-blocking `SOCK_RAW` packet socket with protocol 0: it receives nothing until `bind`, so
+/// no frame is queued outside the ring (or from another interface) while it is being set up.
+pub(crate) fn packet_socket() -> io::Result<OwnedFd> {
+    // SAFETY: plain socket(2) call; the result is checked before use.
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_PACKET,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+            0,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a fresh descriptor nobody else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// One `send` on a bound packet socket, retried if a signal interrupts it.
+pub(crate) fn send_frame(fd: &OwnedFd, frame: &[u8]) -> io::Result<()> {
+    loop {
+        // SAFETY: `frame` is a valid readable buffer of `frame.len()` bytes for the call.
+        let rc = unsafe {
+            libc::send(
+                fd.as_raw_fd(),
+                frame.as_ptr().cast(),
+                frame.len(),
+                libc::MSG_DONTWAIT,
+            )
+        };
+        if rc >= 0 {
+            return Ok(());
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+}
+
+/// Sets a `SOL_PACKET` option to `value`.
+pub(crate) fn setsockopt<T>(fd: &OwnedFd, opt: libc::c_int, value: &T) -> io::Result<()> {
+    // SAFETY: `value` points at a live T and the length passed is exactly its size.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_PACKET,
+            opt,
+            (value as *const T).cast(),
+            mem::size_of::<T>() as libc::socklen_t,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Binds a packet socket to `ifindex`, receiving `protocol` (host order; ETH_P_ALL for everything).
+pub(crate) fn bind(fd: &OwnedFd, ifindex: u32, protocol: u16) -> io::Result<()> {
+    // SAFETY: sockaddr_ll is plain integers; all zeros is valid before filling the fields we need.
+    let mut sll: libc::sockaddr_ll = unsafe { mem::zeroed() };
+    sll.sll_family = libc::AF_PACKET as u16;
+    sll.sll_protocol = protocol.to_be();
+    sll.sll_ifindex = ifindex as libc::c_int;
+    // SAFETY: `sll` is a valid sockaddr_ll and the length passed is its size.
+    let rc = unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            (&sll as *const libc::sockaddr_ll).cast(),
+            mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Waits until `fd` is readable or `timeout` passes. An interrupted wait counts as a wake-up.
+pub(crate) fn poll_in(fd: &OwnedFd, timeout: Duration) -> io::Result<()> {
+    let mut pfd = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // Round up, so a 100 µs timeout waits 1 ms instead of spinning with 0.
+    let ms = timeout.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as libc::c_int;
+    // SAFETY: `pfd` is one valid pollfd.
+    if unsafe { libc::poll(&mut pfd, 1, ms) } < 0 {
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    #[test]
+    fn slot_sizes_follow_the_mtu() {
+        assert_eq!(frame_size_for_mtu(1500), 2048);
+        assert_eq!(frame_size_for_mtu(1966), 2048);
+        assert_eq!(frame_size_for_mtu(1967), 4096);
+        assert_eq!(frame_size_for_mtu(9000), 16384);
+        assert_eq!(frame_size_for_mtu(68), 2048);
+    }
+
+    #[test]
+    fn geometry_tiles_blocks_with_frames() {
+        let g = Geometry::new(2048, 2048).unwrap();
+        assert_eq!((g.block_size, g.block_nr, g.frame_nr), (65536, 64, 2048));
+        let g = Geometry::new(2048, 100).unwrap();
+        assert_eq!(
+            (g.block_nr, g.frame_nr),
+            (4, 128),
+            "rounded up to whole blocks"
+        );
+        let g = Geometry::new(131072, 10).unwrap();
+        assert_eq!((g.block_size, g.block_nr, g.frame_nr), (131072, 10, 10));
+        assert!(Geometry::new(3000, 10).is_err());
+        assert!(Geometry::new(128, 10).is_err());
+        assert!(Geometry::new(2048, 0).is_err());
+        assert_eq!(SLL_OFFSET, 32);
+    }
+
+    #[test]
+    fn fanout_option_puts_hash_mode_above_the_id() {
+        assert_eq!(FanoutGroup::new(0x1234).sockopt(), 0x1234);
+        assert_eq!(libc::PACKET_FANOUT_HASH, 0);
+        let a = FanoutGroup::for_process(2);
+        let b = FanoutGroup::for_process(3);
+        assert_ne!(a, b, "two interfaces of one process get two groups");
+    }
+
+    fn is_root() -> bool {
+        // SAFETY: geteuid has no preconditions.
+        unsafe { libc::geteuid() == 0 }
+    }
+
+    /// On loopback a sent frame comes back once, as incoming: the outgoing copy is ignored.
+    #[test]
+    fn loopback_frame_is_seen_once_in_place() {
+        if !is_root() {
+            eprintln!("skipped: needs root (CAP_NET_RAW)");
+            return;
+        }
+        let config = PacketConfig {
+            ring_frames: 64,
+            frame_size: Some(2048),
+            qdisc_bypass: false,
+        };
+        let mut port = PacketPort::open("lo", None, config).unwrap();
+        assert_eq!(port.ring_frames(), 64, "rounded up to one 64 KiB block");
+        let mut frame = [0u8; 60];
+        frame[12..14].copy_from_slice(&0x88b5u16.to_be_bytes()); // local experimental ethertype
+        let marker = std::process::id().to_be_bytes();
+        frame[14..18].copy_from_slice(&marker);
+        port.send(&frame).unwrap();
+
+        let mut hits = 0;
+        let deadline = Instant::now() + Duration::from_millis(500);
+        while Instant::now() < deadline {
+            port.wait(Duration::from_millis(50)).unwrap();
+            port.poll(MAX_BATCH, |f| {
+                if f.len() >= 18 && f[12..14] == [0x88, 0xb5] && f[14..18] == marker {
+                    hits += 1;
+                    f[0] = 0xee; // writable in place
+                }
+                Verdict::Drop(crate::dataplane::verdict::DropReason::Unsupported)
+            })
+            .unwrap();
+        }
+        assert_eq!(hits, 1);
+        assert_eq!(port.stats().truncated, 0);
+    }
+
+    #[test]
+    fn open_rejects_unknown_interfaces() {
+        let err = PacketPort::open("ulvsp-nosuch0", None, PacketConfig::default())
+            .err()
+            .unwrap();
+        assert_eq!(err.raw_os_error(), Some(libc::ENODEV));
+    }
+}
