@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use crossbeam::channel::Receiver;
 use ulvs::control::config::{Config, IoMode};
 use ulvs::dataplane::worker::{self, Shared, WorkerConfig, WorkerRequest};
-use ulvs::io::packet::{FanoutGroup, PacketPort, PacketPortConfig};
+use ulvs::io::packet::{FanoutGroup, PacketPort, PacketConfig};
 use ulvs::io::xdp::{XdpPort, XdpPortConfig, XdpProgram};
 use ulvs::service::Snapshot;
 
@@ -65,10 +65,11 @@ fn open_xdp(config: &Config, queues: usize, snapshot: &Snapshot) -> anyhow::Resu
 }
 
 fn open_packet(iface: &str, queues: usize) -> anyhow::Result<Opened> {
-    let fanout = (queues > 1).then(|| FanoutGroup::for_process());
+    let ifindex = ulvs::io::netdev::ifindex(iface).with_context(|| format!("interface {iface}"))?;
+    let fanout = (queues > 1).then(|| FanoutGroup::for_process(ifindex));
     let ports = (0..queues)
         .map(|_| {
-            PacketPort::open(iface, fanout, PacketPortConfig::default())
+            PacketPort::open(iface, fanout, PacketConfig::default())
                 .map(WorkerPort::Packet)
                 .with_context(|| format!("AF_PACKET socket on {iface}"))
         })

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use ulvs::control::neighbours::NeighbourTable;
+use ulvs::control::neighbours::{NeighbourConfig, NeighbourTable};
 use ulvs::control::registry::Registry;
 use ulvs::io::arp_socket::ArpSocket;
 use ulvs::wire::MacAddr;
@@ -16,13 +16,14 @@ pub struct Resolver {
     table: NeighbourTable,
     our_mac: MacAddr,
     our_ip: Ipv4Addr,
+    wanted: Vec<Ipv4Addr>,
 }
 
 impl Resolver {
     pub fn open(iface: &str, our_mac: MacAddr, our_ip: Ipv4Addr, refresh: Duration, registry: &Registry) -> anyhow::Result<Resolver> {
         let socket = ArpSocket::open(iface).with_context(|| format!("ARP socket on {iface}"))?;
         let now = Instant::now();
-        let mut table = NeighbourTable::new(refresh);
+        let mut table = NeighbourTable::new(NeighbourConfig { refresh, ..NeighbourConfig::default() });
         table.set_wanted(registry.ips_to_resolve(), now);
         for spec in registry.services() {
             for real in &spec.reals {
@@ -31,17 +32,21 @@ impl Resolver {
                 }
             }
         }
-        Ok(Resolver { socket, table, our_mac, our_ip })
+        Ok(Resolver { socket, table, our_mac, our_ip, wanted: registry.ips_to_resolve() })
     }
 
     pub fn mac(&self, ip: Ipv4Addr) -> Option<MacAddr> {
         self.table.mac(ip)
     }
 
+    fn all_known(&self) -> bool {
+        self.wanted.iter().all(|&ip| self.table.mac(ip).is_some())
+    }
+
     /// Resolves for up to `limit`, returning early once every wanted IP has a MAC.
     pub fn settle(&mut self, limit: Duration, stop: &AtomicBool) -> anyhow::Result<()> {
         let deadline = Instant::now() + limit;
-        while Instant::now() < deadline && !stop.load(Ordering::Relaxed) && !self.table.all_known() {
+        while Instant::now() < deadline && !stop.load(Ordering::Relaxed) && !self.all_known() {
             self.step(Duration::from_millis(50))?;
         }
         Ok(())
@@ -54,7 +59,10 @@ impl Resolver {
         while let Some(ip) = self.table.poll_probe(now) {
             self.socket.send_request(self.our_mac, self.our_ip, ip).context("sending ARP request")?;
         }
-        let mut changed = self.table.poll_change(now);
+        let mut changed = false;
+        while self.table.poll_change().is_some() {
+            changed = true;
+        }
         let until = self.table.poll_timeout().map_or(wait, |at| at.saturating_duration_since(now).min(wait));
         if let Some(observation) = self.socket.recv(until.max(Duration::from_millis(1))).context("reading ARP")? {
             changed |= self.table.on_reply(Instant::now(), observation.sender_ip, observation.sender_mac);

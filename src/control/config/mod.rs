@@ -148,46 +148,7 @@ impl FromStr for IoMode {
 }
 
 /// How the XDP program is attached, as requested by the user (what the kernel grants is logged).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum XdpModeRequest {
-    /// Native (driver) mode if the driver supports it, else generic.
-    #[default]
-    Auto,
-    /// Driver mode only.
-    Native,
-    /// Generic (SKB) mode: works on every interface, slower.
-    Generic,
-}
-
-impl XdpModeRequest {
-    pub const fn name(self) -> &'static str {
-        match self {
-            XdpModeRequest::Auto => "auto",
-            XdpModeRequest::Native => "native",
-            XdpModeRequest::Generic => "generic",
-        }
-    }
-}
-
-impl fmt::Display for XdpModeRequest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for XdpModeRequest {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "auto" => Ok(XdpModeRequest::Auto),
-            "native" => Ok(XdpModeRequest::Native),
-            "generic" => Ok(XdpModeRequest::Generic),
-            other => Err(format!(
-                "unknown XDP mode {other:?} (expected \"auto\", \"native\" or \"generic\")"
-            )),
-        }
-    }
-}
+pub use crate::io::xdp::XdpModeRequest;
 
 /// One virtual service (`ipvsadm -A`) and its real servers.
 #[derive(Clone, Debug, PartialEq, Eq)]

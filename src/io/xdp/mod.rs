@@ -33,8 +33,7 @@ use std::fmt;
 use serde::Deserialize;
 
 /// The attach mode an operator asks for.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum XdpModeRequest {
     /// Native (driver) mode if the driver supports it, else generic.
     #[default]
@@ -43,6 +42,36 @@ pub enum XdpModeRequest {
     Native,
     /// Generic (SKB) mode only: works on every interface, slower.
     Generic,
+}
+
+impl XdpModeRequest {
+    pub const fn name(self) -> &'static str {
+        match self {
+            XdpModeRequest::Auto => "auto",
+            XdpModeRequest::Native => "native",
+            XdpModeRequest::Generic => "generic",
+        }
+    }
+}
+
+impl std::fmt::Display for XdpModeRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for XdpModeRequest {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "auto" => Ok(XdpModeRequest::Auto),
+            "native" => Ok(XdpModeRequest::Native),
+            "generic" => Ok(XdpModeRequest::Generic),
+            other => Err(format!(
+                "unknown XDP mode {other:?} (expected \"auto\", \"native\" or \"generic\")"
+            )),
+        }
+    }
 }
 
 /// The attach mode the kernel accepted.
