@@ -1,1 +1,174 @@
-//! TODO(wire helper): checksum
+//! The Internet checksum (RFC 1071), as IPv4, TCP, UDP and ICMP use it.
+//!
+//! Every function here returns a *folded, uncomplemented* ones-complement sum: a `u16` that can be fed to
+//! [`combine`] with other partial sums. Only [`finish`] complements, to produce the value written into a
+//! checksum field. A message verifies when the sum over it, checksum field included (plus the
+//! pseudo-header for TCP and UDP), is `0xffff` — see [`is_valid`]. This keeps one vocabulary for the
+//! three jobs: verify (`is_valid(combine(..))`), fill (`finish(combine(..))` over the message with a zero
+//! checksum field) and compose partial sums.
+//!
+//! Folding after each step is exact: ones-complement addition is associative and commutative, and a
+//! 32-bit big-endian word is congruent to the sum of its two 16-bit halves modulo 0xffff (RFC 1071 §2(B)),
+//! so [`data`] may add 32-bit words and fold once at the end.
+
+use std::net::Ipv4Addr;
+
+/// Folds a wide accumulator to 16 bits with end-around carry.
+const fn fold(mut sum: u64) -> u16 {
+    while sum >> 16 != 0 {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    sum as u16
+}
+
+/// The folded ones-complement sum of `bytes` taken as big-endian 16-bit words; an odd trailing byte is
+/// padded with a zero byte on the right, as RFC 1071 says. Not complemented.
+pub fn data(bytes: &[u8]) -> u16 {
+    let mut sum: u64 = 0;
+    let mut words = bytes.chunks_exact(4);
+    for word in &mut words {
+        sum += u64::from(u32::from_be_bytes([word[0], word[1], word[2], word[3]]));
+    }
+    let rest = words.remainder();
+    let mut pairs = rest.chunks_exact(2);
+    for pair in &mut pairs {
+        sum += u64::from(u16::from_be_bytes([pair[0], pair[1]]));
+    }
+    if let [last] = pairs.remainder() {
+        sum += u64::from(*last) << 8;
+    }
+    fold(sum)
+}
+
+/// Ones-complement sum of several folded partial sums (from [`data`], [`pseudo_header`] or a field).
+pub fn combine(sums: &[u16]) -> u16 {
+    fold(sums.iter().map(|&s| u64::from(s)).sum())
+}
+
+/// The folded sum of the IPv4 pseudo-header TCP and UDP checksums cover (RFC 793 §3.1, RFC 768):
+/// source, destination, zero, protocol and the L4 length (header plus payload) in bytes.
+pub fn pseudo_header(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, length: u32) -> u16 {
+    let s = u32::from(src);
+    let d = u32::from(dst);
+    fold(
+        u64::from(s >> 16)
+            + u64::from(s & 0xffff)
+            + u64::from(d >> 16)
+            + u64::from(d & 0xffff)
+            + u64::from(protocol)
+            + u64::from(length >> 16)
+            + u64::from(length & 0xffff),
+    )
+}
+
+/// The value to store in a checksum field, given the folded sum over the message with that field zero.
+pub const fn finish(sum: u16) -> u16 {
+    !sum
+}
+
+/// Whether a folded sum taken over a message *including* its checksum field says the message is intact.
+///
+/// Only `0xffff` (negative zero) passes, as in Linux's `csum_fold() == 0`: a sum of `0x0000` can only come
+/// from an all-zero message whose checksum field was never filled.
+pub const fn is_valid(sum: u16) -> bool {
+    sum == 0xffff
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The reference definition: 16-bit words, one fold per addition.
+    fn naive(bytes: &[u8]) -> u16 {
+        let mut sum: u32 = 0;
+        for (i, b) in bytes.iter().enumerate() {
+            sum += if i % 2 == 0 {
+                u32::from(*b) << 8
+            } else {
+                u32::from(*b)
+            };
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        sum as u16
+    }
+
+    #[test]
+    fn rfc1071_example() {
+        // RFC 1071 §3: the bytes 00 01 f2 03 f4 f5 f6 f7 sum to ddf2.
+        assert_eq!(
+            data(&[0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]),
+            0xddf2
+        );
+    }
+
+    #[test]
+    fn odd_lengths_pad_on_the_right() {
+        assert_eq!(data(&[]), 0);
+        assert_eq!(data(&[0xab]), 0xab00);
+        assert_eq!(data(&[0x12, 0x34, 0x56]), 0x1234 + 0x5600);
+        assert_eq!(
+            data(&[0x12, 0x34, 0x56, 0x78, 0x9a]),
+            (0x1234u32 + 0x5678 + 0x9a00 - 0xffff) as u16
+        );
+    }
+
+    #[test]
+    fn real_ipv4_header_verifies_and_refills() {
+        // The IPv4 header of a captured ICMP echo request 10.77.0.1 -> 10.77.0.2 (checksum 0x65c1).
+        let mut header = [
+            0x45, 0x00, 0x00, 0x54, 0xc0, 0x4b, 0x40, 0x00, 0x40, 0x01, 0x65, 0xc1, 0x0a, 0x4d,
+            0x00, 0x01, 0x0a, 0x4d, 0x00, 0x02,
+        ];
+        assert!(is_valid(data(&header)));
+        let stored = u16::from_be_bytes([header[10], header[11]]);
+        header[10] = 0;
+        header[11] = 0;
+        assert_eq!(stored, 0x65c1);
+        assert_eq!(finish(data(&header)), stored);
+        assert_eq!(stored, pnet_packet::util::checksum(&header, 5));
+    }
+
+    #[test]
+    fn pseudo_header_matches_its_bytes() {
+        let src = Ipv4Addr::new(10, 77, 0, 1);
+        let dst = Ipv4Addr::new(192, 168, 255, 254);
+        let bytes = [10, 77, 0, 1, 192, 168, 255, 254, 0, 6, 0x05, 0xdc];
+        assert_eq!(pseudo_header(src, dst, 6, 1500), data(&bytes));
+        // A length above 16 bits still folds in (jumbo sums, and fuzzed inputs).
+        assert_eq!(
+            pseudo_header(src, dst, 17, 0x1_0002),
+            combine(&[data(&bytes[..8]), 0x0011, 1, 2])
+        );
+    }
+
+    #[test]
+    fn zero_sum_is_not_valid() {
+        assert!(!is_valid(data(&[0; 8])));
+        assert!(is_valid(combine(&[data(&[0; 8]), finish(0)])));
+    }
+
+    proptest! {
+        #[test]
+        fn wide_words_equal_narrow_words(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let wide = data(&bytes);
+            // Both produce 0x0000 only for all-zero input, so they agree exactly, not just modulo 0xffff.
+            prop_assert_eq!(wide, naive(&bytes));
+        }
+
+        #[test]
+        fn filled_checksum_verifies(mut bytes in proptest::collection::vec(any::<u8>(), 2..300)) {
+            bytes[0] = 0;
+            bytes[1] = 0;
+            let check = finish(data(&bytes));
+            bytes[..2].copy_from_slice(&check.to_be_bytes());
+            prop_assert!(is_valid(data(&bytes)));
+        }
+
+        #[test]
+        fn combine_splits_at_even_offsets(bytes in proptest::collection::vec(any::<u8>(), 0..200), cut in 0usize..100) {
+            let cut = (cut * 2).min(bytes.len() & !1);
+            prop_assert_eq!(combine(&[data(&bytes[..cut]), data(&bytes[cut..])]), naive(&bytes));
+        }
+    }
+}

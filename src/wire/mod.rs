@@ -7,6 +7,7 @@
 //! This module depends on nothing above it.
 
 pub mod arp;
+mod bytes;
 pub mod checksum;
 pub mod ethernet;
 pub mod icmp;
