@@ -309,7 +309,7 @@ impl Pipeline {
                 ip.total_len() as usize,
                 ip.dst_addr(),
                 message.is_error(),
-                message.msg_type() == icmp::TYPE_ECHO_REQUEST,
+                message.msg_type() == icmp::Message::ECHO_REQUEST,
                 embedded,
             )
         };
@@ -374,7 +374,7 @@ impl Pipeline {
             ip.fill_checksum();
         }
         let mut message = icmp::Packet::new_unchecked(&mut ip_bytes[header_len..]);
-        message.set_msg_type(icmp::TYPE_ECHO_REPLY);
+        message.set_msg_type(icmp::Message::ECHO_REPLY);
         message.fill_checksum();
         self.counters().icmp_echo_replies.add(1);
         Verdict::Tx
