@@ -8,8 +8,8 @@
 //! — IPVS's behaviour, and a reason to keep `sh` weights small.
 //!
 //! The hash is IPVS's current `ip_vs_sh_hashkey`: `hash_32(port + addr, 8)`, the top 8 bits of the
-//! product with the 32-bit golden ratio `0x61C88647`, plus a probe offset, modulo 256. (Kernels
-//! before 4.x multiplied by 2654435761 and kept the *low* 8 bits, which depend only on the last octet
+//! product with the 32-bit golden ratio `0x61C88647`, plus a probe offset, modulo 256. (Older kernels
+//! multiplied by 2654435761 and kept the *low* 8 bits, which depend only on the last octet
 //! of the address; the top bits mix all 32.) With the same real servers in the same order, ulvs and a
 //! kernel director put every client on the same server. `port` is the client's source port with the
 //! `sh-port` flag, else 0.
