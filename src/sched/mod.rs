@@ -17,7 +17,7 @@ mod wlc;
 mod wrr;
 
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::str::FromStr;
 
 /// What a scheduler sees of one real server.
@@ -31,12 +31,21 @@ pub struct Candidate {
     pub active: u32,
     /// Every other tracked connection (IPVS inactconns).
     pub inactive: u32,
+    /// A stable identity of the real server, the same in every snapshot and on every director
+    /// (use [`Candidate::key_of`]). Consistent hashing (`mh`) places real servers by it, so a real
+    /// server keeps its slots when others come and go.
+    pub key: u64,
 }
 
 impl Candidate {
     /// Whether the real server may take new connections at all.
     pub fn available(&self) -> bool {
         self.usable && self.weight > 0
+    }
+
+    /// The `key` of the real server at `addr`: what IPVS's mh hashes (address and port).
+    pub const fn key_of(addr: SocketAddrV4) -> u64 {
+        ((addr.ip().to_bits() as u64) << 16) | addr.port() as u64
     }
 }
 
@@ -126,6 +135,87 @@ impl FromStr for SchedulerKind {
         SchedulerKind::ALL
             .into_iter()
             .find(|kind| kind.name() == s)
-            .ok_or_else(|| format!("unknown scheduler {s:?} (expected one of rr, wrr, lc, wlc, sh, mh)"))
+            .ok_or_else(|| {
+                format!("unknown scheduler {s:?} (expected one of rr, wrr, lc, wlc, sh, mh)")
+            })
+    }
+}
+
+/// Candidates with the given weights, usable and idle, keyed 10.0.0.(i+1):80, for tests.
+#[cfg(test)]
+pub(crate) fn test_candidates(weights: &[u32]) -> Vec<Candidate> {
+    weights
+        .iter()
+        .enumerate()
+        .map(|(i, &weight)| Candidate {
+            weight,
+            usable: true,
+            active: 0,
+            inactive: 0,
+            key: Candidate::key_of(SocketAddrV4::new(
+                Ipv4Addr::from_bits(0x0a00_0001 + i as u32),
+                80,
+            )),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn candidates() -> impl Strategy<Value = Vec<Candidate>> {
+        // Up to 300 real servers, weights up to 65535, random load and health.
+        let one = (
+            0u32..=65535,
+            any::<bool>(),
+            any::<u32>(),
+            any::<u32>(),
+            any::<u64>(),
+        );
+        prop::collection::vec(one, 0..300).prop_map(|v| {
+            v.into_iter()
+                .map(|(weight, usable, active, inactive, key)| Candidate {
+                    weight: if weight % 4 == 0 { 0 } else { weight },
+                    usable,
+                    active,
+                    inactive,
+                    key,
+                })
+                .collect()
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Every scheduler, on any input: picks only available servers and never panics. The
+        /// non-hashing ones (and mh with fallback) find a server whenever one is available.
+        #[test]
+        fn picks_are_available(
+            c in candidates(),
+            kind in prop::sample::select(SchedulerKind::ALL.to_vec()),
+            fallback in any::<bool>(),
+            port in any::<bool>(),
+            clients in prop::collection::vec(any::<(u32, u16)>(), 20),
+        ) {
+            let mut s = kind.build(SchedFlags { fallback, port }, &c);
+            let any_up = c.iter().any(Candidate::available);
+            for (ip, port) in clients {
+                let got = s.pick(&c, Client { ip: Ipv4Addr::from_bits(ip), port });
+                if let Some(i) = got {
+                    prop_assert!(c[i].available());
+                }
+                let complete = match kind {
+                    SchedulerKind::Sh => false,
+                    SchedulerKind::Mh => fallback,
+                    _ => true,
+                };
+                if complete {
+                    prop_assert_eq!(got.is_some(), any_up);
+                }
+            }
+        }
     }
 }
