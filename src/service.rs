@@ -6,7 +6,7 @@
 //! Counters live outside the snapshot (`DestStats`, `ServiceStats`, shared by `Arc` and carried from
 //! snapshot to snapshot by control), so a new snapshot never resets them.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -68,7 +68,13 @@ pub struct RealServer {
 impl RealServer {
     /// What a scheduler sees, before the live load is filled in.
     pub fn candidate(&self) -> Candidate {
-        Candidate { weight: self.weight, usable: self.mac.is_some(), active: 0, inactive: 0 }
+        Candidate {
+            key: Candidate::key_of(SocketAddrV4::new(self.ip, self.port)),
+            weight: self.weight,
+            usable: self.mac.is_some(),
+            active: 0,
+            inactive: 0,
+        }
     }
 }
 
