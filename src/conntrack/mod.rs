@@ -1,69 +1,81 @@
-//! TODO(conntrack helper): the connection table. The public API below is the contract the pipeline
-//! is written against; bodies are to be filled in.
-#![allow(unused_variables)]
+//! The per-worker connection table: which real server each client connection was sent to, like
+//! IPVS's connection table for direct routing.
+//!
+//! # Contract
+//!
+//! The pipeline calls, per packet to a service: `track`; on `None`, for a new connection (a TCP SYN
+//! or any UDP datagram), the scheduler (or `template` for persistent services) and then `insert`.
+//! The worker calls `expire(now, budget, ..)` a little on every loop. All time comes in as
+//! `now: Instant`; the table never reads a clock, and `now` should not go backwards (a step back is
+//! harmless but delays expiry).
+//!
+//! **Counters stay exact.** The caller keeps per-real-server active/inactive counts (for lc/wlc)
+//! from what the table reports: `Inserted::state` adds one, `Hit::change` moves one, and every
+//! `Removed` takes one away. Every entry that leaves the table is reported exactly once, through one
+//! of two paths and no other:
+//! - `expire`'s callback, for entries found expired by the sweep;
+//! - `Inserted::evicted`, for the one entry an insert removed: a victim evicted to make room, an
+//!   expired entry reclaimed to make room, or the previous entry under the same key (expired or
+//!   not) that the new connection replaces.
+//!
+//! `track` never removes: an expired entry is "absent" to it (it returns `None`) but stays in the
+//! table, with its last state, until `expire` or `insert` reports it. `len` counts such entries too.
+//!
+//! **State** comes from client-side segments only ([`ConnState::next`], IPVS's input-only table);
+//! each packet sets the deadline to now + the timeout of the (new) state. Timeouts are IPVS's
+//! defaults, with ESTABLISHED, FIN_WAIT and UDP from [`Timeouts`] (`ipvsadm --set`). Changing them
+//! affects deadlines set from then on, like IPVS.
+//!
+//! # Layout and cost
+//!
+//! Entries live in a slab of fixed capacity, indexed by a `hashbrown::HashTable<u32>` keyed with
+//! ahash, reserved up front for twice the capacity so it never grows: no allocation after `new`
+//! (templates excepted, see below). An entry is the flow key, the real server, the state, a 32-bit
+//! millisecond deadline (wrapping, compared in serial arithmetic: see `deadline.rs`) and an optional
+//! template reference — 28 bytes — plus two 8-byte list links and the 4-byte index slot: 48 bytes,
+//! asserted ≤ 64 by a test. A packet of a known connection costs one hash lookup and writes to its
+//! own entry; list links are touched only when the state changes class or its deadline moves
+//! earlier.
+//!
+//! **Expiry** uses a timing wheel of 16 ms ticks (`wheel.rs`): `expire` does O(1) work per step and
+//! at most `8 × budget + 8` steps per call, and reports an entry at most one tick after its deadline
+//! once the sweep is caught up. `track` and `connections` are exact to the millisecond.
+//!
+//! # Eviction
+//!
+//! The table never holds more than `capacity` entries. When an insert finds it full it
+//! 1. reclaims an expired entry: up to 32 sweep steps, then the oldest few of each class;
+//! 2. otherwise evicts, in this order, a half-open or closing TCP connection (SYN_RECV, FIN_WAIT,
+//!    TIME_WAIT, CLOSE, CLOSE_WAIT, LAST_ACK), then a UDP entry, and only under [`Eviction::Any`]
+//!    an ESTABLISHED one — never an ESTABLISHED one while any other exists;
+//! 3. otherwise returns `TableFull` (counted in `TableStats::full`).
+//!
+//! Each class is a FIFO of entries in order of entering the class; the victim is the one closest to
+//! its deadline (the idlest) among the first 8 of the first non-empty class the policy allows. So an
+//! insert does O(1) work — at most 32 sweep steps and 24 entries looked at — whatever the size.
+//!
+//! # Persistence templates
+//!
+//! `template`/`insert_template` keep `ipvsadm -p` affinity (see `template.rs` for the lifetime
+//! rule). Connections inserted with `insert_persistent` hold their template alive until they leave
+//! the table; a template lives `timeout` after its last use or after its last connection left,
+//! whichever is later. Templates have their own bound (the table's capacity), are allocated as used,
+//! and are never reported.
 
-use std::net::Ipv4Addr;
-use std::time::{Duration, Instant};
+mod deadline;
+mod list;
+mod state;
+mod table;
+mod template;
+mod wheel;
 
-use crate::flow::{DestId, FlowKey, Protocol};
+use std::time::Duration;
 
-/// Connection timeouts, as `ipvsadm --set tcp tcpfin udp`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Timeouts {
-    /// ESTABLISHED.
-    pub tcp: Duration,
-    /// FIN_WAIT (the client sent FIN).
-    pub tcpfin: Duration,
-    pub udp: Duration,
-}
+use crate::flow::{DestId, FlowKey};
 
-impl Default for Timeouts {
-    fn default() -> Self {
-        Timeouts { tcp: Duration::from_secs(900), tcpfin: Duration::from_secs(120), udp: Duration::from_secs(300) }
-    }
-}
-
-/// Connection state, tracked from client-side segments only (IPVS's DR input-only table).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ConnState {
-    SynRecv,
-    Established,
-    FinWait,
-    TimeWait,
-    Close,
-    CloseWait,
-    LastAck,
-    /// A UDP "connection" (IPVS shows UDP).
-    Udp,
-}
-
-impl ConnState {
-    /// IPVS counts ESTABLISHED as active, everything else as inactive.
-    pub fn is_active(self) -> bool {
-        self == ConnState::Established
-    }
-
-    /// The state's name as `ipvsadm -L -c` prints it.
-    pub fn name(self) -> &'static str {
-        todo!()
-    }
-}
-
-/// The TCP flags that drive the state machine.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct TcpFlags {
-    pub syn: bool,
-    pub ack: bool,
-    pub fin: bool,
-    pub rst: bool,
-}
-
-/// What one packet contributes to its connection's state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Segment {
-    Tcp(TcpFlags),
-    Udp,
-}
+pub use state::{ConnState, Segment, TcpFlags, Timeouts, MAX_TIMEOUT};
+pub use table::ConnTable;
+pub use template::TemplateKey;
 
 /// A state change that the caller turns into active/inactive counter updates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,7 +92,7 @@ pub struct Hit {
     pub change: Option<StateChange>,
 }
 
-/// A connection removed to make room, or because it expired.
+/// A connection that left the table: evicted, expired, or replaced. `state` is its last state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Removed {
     pub key: FlowKey,
@@ -92,21 +104,26 @@ pub struct Removed {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Inserted {
     pub state: ConnState,
-    /// The entry evicted to make room, if the table was full.
+    /// The entry this insert removed, if any: one evicted or reclaimed (expired) to make room, or
+    /// the previous entry under the same key, which the new connection replaces.
     pub evicted: Option<Removed>,
 }
 
 /// The table is full and the eviction policy found nothing it may evict.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("connection table full")]
 pub struct TableFull;
 
-/// Persistence (ipvsadm -p) template key: one client to one service, any port.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct TemplateKey {
-    pub client: Ipv4Addr,
-    pub vip: Ipv4Addr,
-    pub vport: u16,
-    pub protocol: Protocol,
+/// What a full table may evict to make room for a new connection (expired entries always go first).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Eviction {
+    /// Nothing live: a table full of live entries refuses new connections.
+    ExpiredOnly,
+    /// Half-open and closing TCP connections, then UDP entries; never ESTABLISHED.
+    #[default]
+    Inactive,
+    /// As `Inactive`, then as a last resort the idlest ESTABLISHED connection.
+    Any,
 }
 
 /// A listing row for `ulvs ctl -L -c`.
@@ -121,71 +138,17 @@ pub struct ConnInfo {
 /// Per-table counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TableStats {
+    /// Connections inserted.
     pub inserted: u64,
+    /// Entries removed because they expired (by `expire`, or reclaimed by `insert`).
     pub expired: u64,
+    /// Live entries evicted to make room.
     pub evicted: u64,
+    /// Inserts refused with `TableFull`.
     pub full: u64,
-}
-
-/// One worker's connection table shard.
-pub struct ConnTable {}
-
-impl ConnTable {
-    pub fn new(capacity: usize, timeouts: Timeouts, epoch: Instant) -> ConnTable {
-        todo!()
-    }
-
-    /// The live connection for `key`, advanced by `segment`; `None` if absent or expired.
-    pub fn track(&mut self, now: Instant, key: &FlowKey, segment: Segment) -> Option<Hit> {
-        todo!()
-    }
-
-    /// Adds a connection scheduled to `dest` for this first `segment`.
-    pub fn insert(
-        &mut self,
-        now: Instant,
-        key: FlowKey,
-        dest: DestId,
-        segment: Segment,
-    ) -> Result<Inserted, TableFull> {
-        todo!()
-    }
-
-    /// Removes up to `budget` expired connections, reporting each.
-    pub fn expire(&mut self, now: Instant, budget: usize, on_removed: impl FnMut(Removed)) -> usize {
-        todo!()
-    }
-
-    /// The destination remembered for a persistent client, refreshed for `timeout`.
-    pub fn template(&mut self, now: Instant, key: &TemplateKey, timeout: Duration) -> Option<DestId> {
-        todo!()
-    }
-
-    pub fn insert_template(&mut self, now: Instant, key: TemplateKey, dest: DestId, timeout: Duration) {
-        todo!()
-    }
-
-    pub fn set_timeouts(&mut self, timeouts: Timeouts) {
-        todo!()
-    }
-
-    pub fn len(&self) -> usize {
-        todo!()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    pub fn capacity(&self) -> usize {
-        todo!()
-    }
-
-    pub fn stats(&self) -> TableStats {
-        todo!()
-    }
-
-    pub fn connections(&self, now: Instant) -> impl Iterator<Item = ConnInfo> + '_ {
-        std::iter::empty()
-    }
+    /// Live entries replaced by an insert under the same key (a caller that inserts without
+    /// `track` first).
+    pub replaced: u64,
+    /// Persistence templates not stored because the template store was full of live ones.
+    pub template_full: u64,
 }

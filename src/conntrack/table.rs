@@ -1,0 +1,464 @@
+//! `ConnTable`: the slab, its hash index, the class lists for eviction and the wheel for expiry.
+//! The contract (reporting, eviction order, costs) is in the module docs of `conntrack`.
+
+use std::time::{Duration, Instant};
+
+use hashbrown::HashTable;
+
+use super::deadline::{Deadline, Millis};
+use super::list::Lists;
+use super::state::StateTimeouts;
+use super::template::{TemplateRef, Templates};
+use super::wheel::{Step, Wheel};
+use super::{
+    ConnInfo, ConnState, Eviction, Hit, Inserted, Removed, Segment, StateChange, TableFull,
+    TableStats, TemplateKey, Timeouts,
+};
+use crate::flow::{DestId, FlowKey};
+
+/// One connection, as stored in the slab. Its list links live in `ConnTable::classes` and
+/// `ConnTable::wheel`, so the packet path touches only this.
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    key: FlowKey,
+    state: ConnState,
+    dest: DestId,
+    deadline: Deadline,
+    template: Option<TemplateRef>,
+}
+
+/// Eviction classes, in the order a full table evicts from them; each is a list of the slab.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Class {
+    /// Half-open and closing TCP connections.
+    Inactive = 0,
+    Udp = 1,
+    Established = 2,
+}
+
+impl Class {
+    const ALL: [Class; 3] = [Class::Inactive, Class::Udp, Class::Established];
+
+    fn of(state: ConnState) -> Class {
+        match state {
+            ConnState::Established => Class::Established,
+            ConnState::Udp => Class::Udp,
+            _ => Class::Inactive,
+        }
+    }
+
+    fn list(self) -> usize {
+        self as usize
+    }
+}
+
+/// The class-list head that chains free slots.
+const FREE: usize = 3;
+/// Sweep steps an insert may spend looking for an expired entry before evicting a live one.
+const RECLAIM_STEPS: usize = 32;
+/// Entries looked at from the front of a class list to choose a victim.
+const EVICT_SAMPLE: usize = 8;
+/// Sweep steps `expire` may spend per entry of its budget.
+const STEPS_PER_REMOVAL: usize = 8;
+
+/// One worker's connection table shard.
+pub struct ConnTable {
+    epoch: Instant,
+    capacity: usize,
+    timeouts: Timeouts,
+    state_timeouts: StateTimeouts,
+    eviction: Eviction,
+    hasher: ahash::RandomState,
+    index: HashTable<u32>,
+    entries: Vec<Entry>,
+    classes: Lists,
+    wheel: Wheel,
+    templates: Templates,
+    stats: TableStats,
+}
+
+impl ConnTable {
+    /// A table for at most `capacity` connections, with deadlines counted from `epoch`. A zero field
+    /// of `timeouts` means IPVS's default for it.
+    ///
+    /// # Panics
+    /// If `capacity` does not fit slot numbers (≥ 2^32 − 1).
+    pub fn new(capacity: usize, timeouts: Timeouts, epoch: Instant) -> ConnTable {
+        assert!(
+            capacity < u32::MAX as usize,
+            "connection table capacity {capacity} too large"
+        );
+        let timeouts = merge(Timeouts::default(), timeouts);
+        ConnTable {
+            epoch,
+            capacity,
+            timeouts,
+            state_timeouts: StateTimeouts::new(timeouts),
+            eviction: Eviction::default(),
+            hasher: ahash::RandomState::new(),
+            // Twice the capacity keeps the load under half, so tombstones left by removals are
+            // cleaned by an in-place rehash at worst, never by a reallocation.
+            index: HashTable::with_capacity(capacity.saturating_mul(2)),
+            entries: Vec::with_capacity(capacity),
+            classes: Lists::new(FREE + 1, capacity),
+            wheel: Wheel::new(capacity),
+            templates: Templates::new(capacity),
+            stats: TableStats::default(),
+        }
+    }
+
+    /// The live connection for `key`, advanced by `segment`; `None` if absent or expired.
+    ///
+    /// An expired entry is left in place for `expire` (or an `insert` of the same key) to report.
+    pub fn track(&mut self, now: Instant, key: &FlowKey, segment: Segment) -> Option<Hit> {
+        let now = self.millis(now);
+        let slot = self.find(self.hash(key), key)?;
+        let entry = &mut self.entries[slot as usize];
+        if entry.deadline.has_passed(now) {
+            return None;
+        }
+        let from = entry.state;
+        let to = from.next(segment);
+        let deadline = Deadline::after(now, self.state_timeouts.of(to));
+        let earlier = deadline.remaining(now) < entry.deadline.remaining(now);
+        entry.state = to;
+        entry.deadline = deadline;
+        let dest = entry.dest;
+        if earlier {
+            // The wheel may hold the entry at its old, later deadline: it must be found in time.
+            self.wheel.place(slot, deadline.absolute(now));
+        }
+        if from == to {
+            return Some(Hit { dest, change: None });
+        }
+        if Class::of(from) != Class::of(to) {
+            self.classes.unlink(slot);
+            self.classes.push_back(Class::of(to).list(), slot);
+        }
+        Some(Hit {
+            dest,
+            change: Some(StateChange { from, to }),
+        })
+    }
+
+    /// Adds a connection scheduled to `dest` for this first `segment`.
+    ///
+    /// A TCP first segment other than a SYN gives a CLOSE entry (IPVS's behaviour; the pipeline
+    /// does not insert those). An entry already under `key` is replaced and reported in `evicted`.
+    pub fn insert(
+        &mut self,
+        now: Instant,
+        key: FlowKey,
+        dest: DestId,
+        segment: Segment,
+    ) -> Result<Inserted, TableFull> {
+        let now = self.millis(now);
+        self.insert_at(now, key, dest, segment, None)
+    }
+
+    /// `insert` for a persistent service: the new connection holds the template for `template`, if
+    /// one is alive, so that it outlives its timeout while the connection lives.
+    pub fn insert_persistent(
+        &mut self,
+        now: Instant,
+        key: FlowKey,
+        dest: DestId,
+        segment: Segment,
+        template: &TemplateKey,
+    ) -> Result<Inserted, TableFull> {
+        let now = self.millis(now);
+        self.insert_at(now, key, dest, segment, Some(template))
+    }
+
+    /// Removes up to `budget` expired connections, reporting each; returns how many.
+    ///
+    /// Does at most `8 × budget + 8` sweep steps, and looks at up to `budget` persistence templates.
+    pub fn expire(
+        &mut self,
+        now: Instant,
+        budget: usize,
+        mut on_removed: impl FnMut(Removed),
+    ) -> usize {
+        let now = self.millis(now);
+        let mut steps = budget
+            .saturating_mul(STEPS_PER_REMOVAL)
+            .saturating_add(STEPS_PER_REMOVAL);
+        let mut removed = 0;
+        while removed < budget {
+            let Some(slot) = self.reclaim(now, &mut steps) else {
+                break;
+            };
+            self.stats.expired += 1;
+            on_removed(self.remove(slot, now));
+            removed += 1;
+        }
+        self.templates.sweep(now, budget);
+        removed
+    }
+
+    /// The destination remembered for a persistent client, refreshed for `timeout`.
+    pub fn template(
+        &mut self,
+        now: Instant,
+        key: &TemplateKey,
+        timeout: Duration,
+    ) -> Option<DestId> {
+        let now = self.millis(now);
+        self.templates.get(now, key, timeout)
+    }
+
+    /// Remembers `dest` for a persistent client for `timeout` (overwriting any earlier template).
+    /// When the template store is full of live templates nothing is stored, and
+    /// `TableStats::template_full` counts it.
+    pub fn insert_template(
+        &mut self,
+        now: Instant,
+        key: TemplateKey,
+        dest: DestId,
+        timeout: Duration,
+    ) {
+        let now = self.millis(now);
+        if self.templates.insert(now, key, dest, timeout).is_err() {
+            self.stats.template_full += 1;
+        }
+    }
+
+    /// Sets the timeouts as `ipvsadm --set tcp tcpfin udp`: a zero field leaves that timeout as it
+    /// is. Deadlines already set are kept; the new values apply from each connection's next packet.
+    pub fn set_timeouts(&mut self, timeouts: Timeouts) {
+        self.timeouts = merge(self.timeouts, timeouts);
+        self.state_timeouts = StateTimeouts::new(self.timeouts);
+    }
+
+    pub fn timeouts(&self) -> Timeouts {
+        self.timeouts
+    }
+
+    pub fn set_eviction(&mut self, eviction: Eviction) {
+        self.eviction = eviction;
+    }
+
+    pub fn eviction(&self) -> Eviction {
+        self.eviction
+    }
+
+    /// Entries in the table, including expired ones not yet reported.
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    pub fn stats(&self) -> TableStats {
+        self.stats
+    }
+
+    /// Persistence templates stored, live or not yet swept.
+    pub fn template_count(&self) -> usize {
+        self.templates.len()
+    }
+
+    /// Bytes of heap the table holds (allocated capacity, touched or not).
+    pub fn heap_bytes(&self) -> usize {
+        self.index.allocation_size()
+            + self.entries.capacity() * std::mem::size_of::<Entry>()
+            + self.classes.heap_bytes()
+            + self.wheel.heap_bytes()
+            + self.templates.heap_bytes()
+    }
+
+    /// The live connections, in no particular order.
+    pub fn connections(&self, now: Instant) -> impl Iterator<Item = ConnInfo> + '_ {
+        let now = self.millis(now);
+        self.index.iter().filter_map(move |&slot| {
+            let entry = &self.entries[slot as usize];
+            let left = entry.deadline.remaining(now);
+            (left > 0).then(|| ConnInfo {
+                key: entry.key,
+                dest: entry.dest,
+                state: entry.state,
+                expires_in: Duration::from_millis(left as u64),
+            })
+        })
+    }
+
+    fn insert_at(
+        &mut self,
+        now: Millis,
+        key: FlowKey,
+        dest: DestId,
+        segment: Segment,
+        template: Option<&TemplateKey>,
+    ) -> Result<Inserted, TableFull> {
+        let hash = self.hash(&key);
+        let evicted = match self.find(hash, &key) {
+            Some(slot) => {
+                if self.entries[slot as usize].deadline.has_passed(now) {
+                    self.stats.expired += 1;
+                } else {
+                    self.stats.replaced += 1;
+                }
+                Some(self.remove(slot, now))
+            }
+            None => self.make_room(now)?,
+        };
+        let state = ConnState::first(segment);
+        let deadline = Deadline::after(now, self.state_timeouts.of(state));
+        let template = template.and_then(|t| self.templates.hold(now, t));
+        let slot = self.alloc(Entry {
+            key,
+            state,
+            dest,
+            deadline,
+            template,
+        });
+        let (entries, hasher) = (&self.entries, &self.hasher);
+        self.index
+            .insert_unique(hash, slot, |&s| hash_key(hasher, &entries[s as usize].key));
+        self.classes.push_back(Class::of(state).list(), slot);
+        self.wheel.place(slot, deadline.absolute(now));
+        self.stats.inserted += 1;
+        Ok(Inserted { state, evicted })
+    }
+
+    /// Frees one slot if the table is full, following the eviction order of the module docs.
+    fn make_room(&mut self, now: Millis) -> Result<Option<Removed>, TableFull> {
+        if self.len() < self.capacity {
+            return Ok(None);
+        }
+        let mut steps = RECLAIM_STEPS;
+        if let Some(slot) = self.reclaim(now, &mut steps) {
+            self.stats.expired += 1;
+            return Ok(Some(self.remove(slot, now)));
+        }
+        let idlest = Class::ALL.map(|class| self.idlest(class, now));
+        if let Some((slot, _)) = idlest.iter().flatten().find(|&&(_, left)| left <= 0) {
+            self.stats.expired += 1;
+            return Ok(Some(self.remove(*slot, now)));
+        }
+        let allowed: &[Class] = match self.eviction {
+            Eviction::ExpiredOnly => &[],
+            Eviction::Inactive => &[Class::Inactive, Class::Udp],
+            Eviction::Any => &Class::ALL,
+        };
+        if let Some((slot, _)) = allowed.iter().find_map(|&class| idlest[class.list()]) {
+            self.stats.evicted += 1;
+            return Ok(Some(self.remove(slot, now)));
+        }
+        self.stats.full += 1;
+        Err(TableFull)
+    }
+
+    /// Sweeps until an expired entry is due (returned, still in the table) or `steps` run out.
+    fn reclaim(&mut self, now: Millis, steps: &mut usize) -> Option<u32> {
+        while *steps > 0 {
+            *steps -= 1;
+            match self.wheel.step(now) {
+                Step::Idle => return None,
+                Step::Advanced => {}
+                Step::Due(slot) => {
+                    let deadline = self.entries[slot as usize].deadline;
+                    if deadline.has_passed(now) {
+                        return Some(slot);
+                    }
+                    self.wheel.place(slot, deadline.absolute(now));
+                }
+            }
+        }
+        None
+    }
+
+    /// Of the first few entries of `class`, the one closest to (or furthest past) its deadline.
+    fn idlest(&self, class: Class, now: Millis) -> Option<(u32, i64)> {
+        let mut best: Option<(u32, i64)> = None;
+        let mut at = self.classes.front(class.list());
+        for _ in 0..EVICT_SAMPLE {
+            let Some(slot) = at else { break };
+            let left = self.entries[slot as usize].deadline.remaining(now);
+            if best.is_none_or(|(_, best_left)| left < best_left) {
+                best = Some((slot, left));
+            }
+            at = self.classes.next(slot);
+        }
+        best
+    }
+
+    fn alloc(&mut self, entry: Entry) -> u32 {
+        if let Some(slot) = self.classes.pop_front(FREE) {
+            self.entries[slot as usize] = entry;
+            return slot;
+        }
+        debug_assert!(
+            self.entries.len() < self.capacity,
+            "make_room keeps a slot available"
+        );
+        self.entries.push(entry);
+        self.classes.add_slot();
+        self.wheel.add_slot();
+        (self.entries.len() - 1) as u32
+    }
+
+    /// Takes `slot` out of the index and every list, and releases its template.
+    fn remove(&mut self, slot: u32, now: Millis) -> Removed {
+        let entry = self.entries[slot as usize];
+        let hash = self.hash(&entry.key);
+        match self.index.find_entry(hash, |&s| s == slot) {
+            Ok(found) => drop(found.remove()),
+            Err(_) => debug_assert!(false, "removing slot {slot} that is not indexed"),
+        }
+        self.wheel.remove(slot);
+        self.classes.unlink(slot);
+        self.classes.push_back(FREE, slot);
+        if let Some(template) = entry.template {
+            self.templates.release(now, template);
+        }
+        Removed {
+            key: entry.key,
+            dest: entry.dest,
+            state: entry.state,
+        }
+    }
+
+    fn find(&self, hash: u64, key: &FlowKey) -> Option<u32> {
+        let entries = &self.entries;
+        self.index
+            .find(hash, |&s| entries[s as usize].key == *key)
+            .copied()
+    }
+
+    fn hash(&self, key: &FlowKey) -> u64 {
+        hash_key(&self.hasher, key)
+    }
+
+    fn millis(&self, now: Instant) -> Millis {
+        Millis::since(self.epoch, now)
+    }
+}
+
+/// Hashes the key as two words instead of five field writes: it is on every packet.
+fn hash_key(hasher: &ahash::RandomState, key: &FlowKey) -> u64 {
+    let addrs = u64::from(key.client.to_bits()) << 32 | u64::from(key.vip.to_bits());
+    let rest = u64::from(key.client_port) << 24
+        | u64::from(key.vport) << 8
+        | u64::from(key.protocol.number());
+    hasher.hash_one((addrs, rest))
+}
+
+/// `update` over `base`, zero fields of `update` keeping `base`'s (ipvsadm --set semantics).
+fn merge(base: Timeouts, update: Timeouts) -> Timeouts {
+    let pick = |new: Duration, old: Duration| if new.is_zero() { old } else { new };
+    Timeouts {
+        tcp: pick(update.tcp, base.tcp),
+        tcpfin: pick(update.tcpfin, base.tcpfin),
+        udp: pick(update.udp, base.udp),
+    }
+}
+
+#[cfg(test)]
+mod tests;
