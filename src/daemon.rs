@@ -18,7 +18,7 @@ use ulvs::control::config::Config;
 use ulvs::control::ctl::server::Server;
 use ulvs::control::registry::{RealSpec, Registry, ServiceSpec};
 use ulvs::dataplane::stats::WorkerStats;
-use ulvs::dataplane::worker::{self, Shared, WorkerConfig};
+use ulvs::dataplane::worker::{Shared, WorkerConfig};
 use ulvs::io::netdev;
 use ulvs::service::{ServiceKey, SnapshotCell};
 
@@ -105,7 +105,6 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
         io: opened.description.clone(),
         interface: iface.clone(),
         capacity: config.director.connections,
-        timeouts: config.timeouts,
     });
     let server = Server::start(&config.director.control, view)
         .with_context(|| format!("control socket {}", config.director.control.display()))?;

@@ -107,6 +107,15 @@ impl ConnTable {
         }
     }
 
+    /// The live connection's real server for `key`, without advancing its state or deadline (an
+    /// ICMP error about a connection is not a segment of it).
+    pub fn peek(&self, now: Instant, key: &FlowKey) -> Option<DestId> {
+        let now = self.millis(now);
+        let slot = self.find(self.hash(key), key)?;
+        let entry = &self.entries[slot as usize];
+        (!entry.deadline.has_passed(now)).then_some(entry.dest)
+    }
+
     /// The live connection for `key`, advanced by `segment`; `None` if absent or expired.
     ///
     /// An expired entry is left in place for `expire` (or an `insert` of the same key) to report.

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam::channel::{self, Sender};
-use ulvs::conntrack::Timeouts;
 use ulvs::control::ctl::args::CtlArgs;
 use ulvs::control::ctl::listing::{self, ConnRow, Layout, RealRow, ServiceRow, Totals};
 use ulvs::control::ctl::server::Handler;
@@ -24,7 +23,6 @@ pub struct DaemonView {
     pub io: String,
     pub interface: String,
     pub capacity: usize,
-    pub timeouts: Timeouts,
 }
 
 impl Handler for DaemonView {

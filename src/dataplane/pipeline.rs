@@ -273,10 +273,14 @@ impl Pipeline {
             }
         };
         let real = &service.reals[real_index];
-        let inserted = self
-            .conns
-            .insert(now, packet.key, real.dest, packet.segment)
-            .map_err(|_| DropReason::TableFull)?;
+        // A persistent service's connections hold their client's template alive, as in IPVS.
+        let inserted = match &template {
+            Some((template_key, _)) => {
+                self.conns.insert_persistent(now, packet.key, real.dest, packet.segment, template_key)
+            }
+            None => self.conns.insert(now, packet.key, real.dest, packet.segment),
+        }
+        .map_err(|_| DropReason::TableFull)?;
         if let Some(evicted) = inserted.evicted {
             self.counters().conns_evicted.add(1);
             release(snapshot, self.worker, evicted);
