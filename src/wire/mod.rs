@@ -3,7 +3,11 @@
 //! The pattern is smoltcp's: a view `Packet<T: AsRef<[u8]>>` wraps a buffer; `new_unchecked` wraps it,
 //! `check_len` proves every fixed field is inside it, `new_checked` does both. After `check_len`
 //! succeeds no accessor can panic. Never call `new_checked` on a buffer you are about to emit into.
-//! `Repr` types are the owned, validated form with `parse`, `buffer_len` and `emit`.
+//! `Repr` types are the owned, validated form with `parse`, `buffer_len` and `emit`; `emit` panics on a
+//! buffer shorter than `buffer_len` — for TCP and ICMP, which have no length field, on any other length
+//! — as that is a bug in the caller, not bad input. Where a checksum covers the
+//! payload (TCP, UDP, ICMP), `emit` takes a closure that writes the payload between the header and the
+//! checksum, so the checksum cannot go stale. Checksums live in [`checksum`]; fields are big-endian.
 //! This module depends on nothing above it.
 
 pub mod arp;
