@@ -24,9 +24,7 @@ fn main() {
         .args(["-c", SOURCE, "-o"])
         .arg(&object)
         .status()
-        .unwrap_or_else(|e| {
-            panic!("cannot run `{clang}` to build {SOURCE}: {e} (install clang and libbpf-dev)")
-        });
+        .unwrap_or_else(|e| panic!("cannot run `{clang}` to build {SOURCE}: {e} (install clang and libbpf-dev)"));
     assert!(status.success(), "`{clang}` failed to compile {SOURCE}");
 }
 

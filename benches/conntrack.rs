@@ -12,18 +12,8 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use ulvs::conntrack::{ConnTable, Removed, Segment, TcpFlags, Timeouts};
 use ulvs::flow::{DestId, FlowKey, Protocol};
 
-const SYN: Segment = Segment::Tcp(TcpFlags {
-    syn: true,
-    ack: false,
-    fin: false,
-    rst: false,
-});
-const ACK: Segment = Segment::Tcp(TcpFlags {
-    syn: false,
-    ack: true,
-    fin: false,
-    rst: false,
-});
+const SYN: Segment = Segment::Tcp(TcpFlags { syn: true, ack: false, fin: false, rst: false });
+const ACK: Segment = Segment::Tcp(TcpFlags { syn: false, ack: true, fin: false, rst: false });
 const SIZES: [usize; 2] = [1_000, 1_000_000];
 
 fn key(n: u32) -> FlowKey {
@@ -52,10 +42,7 @@ fn shuffled_keys(first: u32, n: usize) -> Vec<FlowKey> {
 /// A table of `capacity` with `keys` established in it; ESTABLISHED lasts as long as allowed so
 /// nothing expires while the bench runs.
 fn established(capacity: usize, keys: &[FlowKey], epoch: Instant) -> ConnTable {
-    let timeouts = Timeouts {
-        tcp: Duration::from_secs(10 * 24 * 3600),
-        ..Timeouts::default()
-    };
+    let timeouts = Timeouts { tcp: Duration::from_secs(10 * 24 * 3600), ..Timeouts::default() };
     let mut table = ConnTable::new(capacity, timeouts, epoch);
     for k in keys {
         table.insert(epoch, *k, DestId(1), SYN).expect("room");

@@ -16,20 +16,14 @@ fn candidates(n: usize) -> Vec<Candidate> {
             usable: true,
             active: (i * 37 % 101) as u32,
             inactive: (i * 53 % 211) as u32,
-            key: Candidate::key_of(SocketAddrV4::new(
-                Ipv4Addr::from_bits(0x0a00_0000 + i as u32 + 1),
-                80,
-            )),
+            key: Candidate::key_of(SocketAddrV4::new(Ipv4Addr::from_bits(0x0a00_0000 + i as u32 + 1), 80)),
         })
         .collect()
 }
 
 /// A different client for each call, so hashing schedulers do not hit one cached slot.
 fn client(i: u32) -> Client {
-    Client {
-        ip: Ipv4Addr::from_bits(0xc633_6400 ^ i.wrapping_mul(2_654_435_761)),
-        port: 1024 + (i & 0x7fff) as u16,
-    }
+    Client { ip: Ipv4Addr::from_bits(0xc633_6400 ^ i.wrapping_mul(2_654_435_761)), port: 1024 + (i & 0x7fff) as u16 }
 }
 
 fn pick(c: &mut Criterion) {
@@ -46,10 +40,7 @@ fn pick(c: &mut Criterion) {
     for kind in SchedulerKind::ALL {
         for n in [2, 16, 256] {
             let servers = candidates(n);
-            let flags = SchedFlags {
-                fallback: true,
-                port: true,
-            };
+            let flags = SchedFlags { fallback: true, port: true };
             let mut scheduler = kind.build(flags, &servers);
             group.bench_with_input(BenchmarkId::new(kind.name(), n), &servers, |b, servers| {
                 let mut i = 0u32;

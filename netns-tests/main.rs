@@ -75,8 +75,14 @@ fn wrr_follows_weights_and_replies_bypass_the_director(io: &str, prefix: &str) {
     // Every client→VIP packet went through the director once (ARP aside), and nothing else did:
     // the director transmitted the forwarded frames plus at most a few ARP frames, while the client
     // received every reply — straight from the real servers.
-    assert!(in_packets + 2 >= client_tx.saturating_sub(10) && in_packets <= client_tx, "in {in_packets} client tx {client_tx}");
-    assert!(director_tx >= in_packets && director_tx <= in_packets + 10, "director tx {director_tx} forwarded {in_packets}");
+    assert!(
+        in_packets + 2 >= client_tx.saturating_sub(10) && in_packets <= client_tx,
+        "in {in_packets} client tx {client_tx}"
+    );
+    assert!(
+        director_tx >= in_packets && director_tx <= in_packets + 10,
+        "director tx {director_tx} forwarded {in_packets}"
+    );
     assert!(client_rx >= 200 * 3, "client received replies: {client_rx}");
 }
 

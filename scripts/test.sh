@@ -14,7 +14,7 @@ if ! command -v cargo-fuzz >/dev/null; then
 fi
 
 echo "== cargo test (unit, integration, netns)"
-cargo test --all-targets -- --test-threads=2
+cargo test --all-targets
 
 echo "== fuzz targets build (cargo fuzz build)"
 (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz build --dev)

@@ -38,7 +38,13 @@ fn pnet_mac(mac: MacAddr) -> PnetMac {
 }
 
 /// An Ethernet frame around `payload_len` bytes that `fill` writes, padded to 60 bytes.
-fn ethernet(src: MacAddr, dst: MacAddr, ethertype: EtherType, payload_len: usize, fill: impl FnOnce(&mut [u8])) -> Vec<u8> {
+fn ethernet(
+    src: MacAddr,
+    dst: MacAddr,
+    ethertype: EtherType,
+    payload_len: usize,
+    fill: impl FnOnce(&mut [u8]),
+) -> Vec<u8> {
     let mut frame = vec![0u8; (ETHERNET_LEN + payload_len).max(MIN_FRAME)];
     {
         let mut eth = MutableEthernetPacket::new(&mut frame).expect("buffer fits a header");
@@ -83,7 +89,13 @@ impl Ip {
     }
 }
 
-fn ipv4_packet(ip: Ip, protocol: pnet_packet::ip::IpNextHeaderProtocol, payload_len: usize, buf: &mut [u8], fill: impl FnOnce(&mut [u8])) {
+fn ipv4_packet(
+    ip: Ip,
+    protocol: pnet_packet::ip::IpNextHeaderProtocol,
+    payload_len: usize,
+    buf: &mut [u8],
+    fill: impl FnOnce(&mut [u8]),
+) {
     fill(&mut buf[IPV4_LEN..IPV4_LEN + payload_len]);
     let mut packet = MutableIpv4Packet::new(buf).expect("buffer fits a header");
     packet.set_version(4);
@@ -102,12 +114,27 @@ fn ipv4_packet(ip: Ip, protocol: pnet_packet::ip::IpNextHeaderProtocol, payload_
 }
 
 /// A TCP segment with `flags` (see `tcp_flags`) and `payload`.
-pub fn tcp(src_mac: MacAddr, dst_mac: MacAddr, src: SocketAddrV4, dst: SocketAddrV4, flags: u8, payload: &[u8]) -> Vec<u8> {
+pub fn tcp(
+    src_mac: MacAddr,
+    dst_mac: MacAddr,
+    src: SocketAddrV4,
+    dst: SocketAddrV4,
+    flags: u8,
+    payload: &[u8],
+) -> Vec<u8> {
     tcp_with(src_mac, dst_mac, Ip::new(*src.ip(), *dst.ip()), src.port(), dst.port(), flags, payload)
 }
 
 /// A TCP segment with full control over the IPv4 header.
-pub fn tcp_with(src_mac: MacAddr, dst_mac: MacAddr, ip: Ip, src_port: u16, dst_port: u16, flags: u8, payload: &[u8]) -> Vec<u8> {
+pub fn tcp_with(
+    src_mac: MacAddr,
+    dst_mac: MacAddr,
+    ip: Ip,
+    src_port: u16,
+    dst_port: u16,
+    flags: u8,
+    payload: &[u8],
+) -> Vec<u8> {
     let segment_len = TCP_LEN + payload.len();
     ethernet(src_mac, dst_mac, EtherTypes::Ipv4, IPV4_LEN + segment_len, |buf| {
         ipv4_packet(ip, IpNextHeaderProtocols::Tcp, segment_len, buf, |seg| {
@@ -144,7 +171,15 @@ pub fn udp(src_mac: MacAddr, dst_mac: MacAddr, src: SocketAddrV4, dst: SocketAdd
 }
 
 /// An ICMP message of `icmp_type`/`code` whose body (after the 4-byte rest-of-header) is `body`.
-pub fn icmp(src_mac: MacAddr, dst_mac: MacAddr, ip: Ip, icmp_type: u8, code: u8, rest: [u8; 4], body: &[u8]) -> Vec<u8> {
+pub fn icmp(
+    src_mac: MacAddr,
+    dst_mac: MacAddr,
+    ip: Ip,
+    icmp_type: u8,
+    code: u8,
+    rest: [u8; 4],
+    body: &[u8],
+) -> Vec<u8> {
     let message_len = 8 + body.len();
     ethernet(src_mac, dst_mac, EtherTypes::Ipv4, IPV4_LEN + message_len, |buf| {
         ipv4_packet(ip, IpNextHeaderProtocols::Icmp, message_len, buf, |msg| {

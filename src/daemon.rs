@@ -51,7 +51,8 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
         signal_hook::flag::register(signal, Arc::clone(&stop)).context("installing signal handlers")?;
     }
 
-    let mut resolver = resolver::Resolver::open(iface, director_mac, director_ip, config.director.arp_refresh, &registry)?;
+    let mut resolver =
+        resolver::Resolver::open(iface, director_mac, director_ip, config.director.arp_refresh, &registry)?;
     resolver.settle(INITIAL_RESOLVE, &stop)?;
     let snapshots = Arc::new(SnapshotCell::new(registry.snapshot(|ip| resolver.mac(ip))));
 
@@ -134,7 +135,11 @@ fn service_specs(config: &Config) -> Vec<ServiceSpec> {
             scheduler: service.scheduler,
             flags: service.flags,
             persistence: service.persistence,
-            reals: service.reals.iter().map(|real| RealSpec { ip: real.ip, weight: real.weight, mac: real.mac }).collect(),
+            reals: service
+                .reals
+                .iter()
+                .map(|real| RealSpec { ip: real.ip, weight: real.weight, mac: real.mac })
+                .collect(),
         })
         .collect()
 }

@@ -7,8 +7,8 @@
 #![deny(unsafe_code)]
 
 pub mod conntrack;
-pub mod craft;
 pub mod control;
+pub mod craft;
 pub mod dataplane;
 pub mod flow;
 #[allow(unsafe_code)]

@@ -88,10 +88,7 @@ impl Lab {
             "address",
             &MAC_P.to_string(),
         ]);
-        for (ns, ifname, addr) in [
-            (&lab.ns_d, &lab.if_d, "10.77.0.1/24"),
-            (&lab.ns_p, &lab.if_p, "10.77.0.2/24"),
-        ] {
+        for (ns, ifname, addr) in [(&lab.ns_d, &lab.if_d, "10.77.0.1/24"), (&lab.ns_p, &lab.if_p, "10.77.0.2/24")] {
             ip(&["-n", ns, "addr", "add", addr, "dev", ifname]);
             ip(&["-n", ns, "link", "set", "lo", "up"]);
             ip(&["-n", ns, "link", "set", ifname, "up"]);
@@ -122,25 +119,14 @@ impl Drop for Lab {
         // Never panic here: this may run while a failed test unwinds. Deleting a namespace deletes
         // the veth end in it, and with it the pair.
         for ns in [&self.ns_d, &self.ns_p] {
-            let _ = Command::new("ip")
-                .args(["netns", "del", ns])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
+            let _ = Command::new("ip").args(["netns", "del", ns]).stdout(Stdio::null()).stderr(Stdio::null()).status();
         }
     }
 }
 
 fn run(cmd: &str, args: &[&str]) {
-    let out = Command::new(cmd)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{cmd}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = Command::new(cmd).args(args).output().unwrap_or_else(|e| panic!("{cmd}: {e}"));
+    assert!(out.status.success(), "{cmd} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 fn ip(args: &[&str]) {
@@ -166,13 +152,7 @@ impl RawSocket {
         let ifindex = netdev::ifindex(ifname).unwrap();
         let proto = (libc::ETH_P_ALL as u16).to_be();
         // SAFETY: plain socket(2) call, checked below.
-        let fd = unsafe {
-            libc::socket(
-                libc::AF_PACKET,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                i32::from(proto),
-            )
-        };
+        let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, i32::from(proto)) };
         assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
         // SAFETY: fresh descriptor owned by nobody else.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
@@ -183,11 +163,7 @@ impl RawSocket {
         sll.sll_ifindex = ifindex as i32;
         // SAFETY: valid sockaddr_ll of the size passed.
         let rc = unsafe {
-            libc::bind(
-                fd.as_raw_fd(),
-                (&sll as *const libc::sockaddr_ll).cast(),
-                mem::size_of_val(&sll) as u32,
-            )
+            libc::bind(fd.as_raw_fd(), (&sll as *const libc::sockaddr_ll).cast(), mem::size_of_val(&sll) as u32)
         };
         assert_eq!(rc, 0, "bind: {}", std::io::Error::last_os_error());
         let rcvbuf: libc::c_int = 4 << 20;
@@ -207,21 +183,11 @@ impl RawSocket {
     fn send(&self, frame: &[u8]) {
         // SAFETY: `frame` is readable for its length.
         let rc = unsafe { libc::send(self.fd.as_raw_fd(), frame.as_ptr().cast(), frame.len(), 0) };
-        assert_eq!(
-            rc,
-            frame.len() as isize,
-            "send: {}",
-            std::io::Error::last_os_error()
-        );
+        assert_eq!(rc, frame.len() as isize, "send: {}", std::io::Error::last_os_error());
     }
 
     /// Collects frames matching `want` until `count` are in or `timeout` passes.
-    fn collect(
-        &self,
-        count: usize,
-        timeout: Duration,
-        want: impl Fn(&[u8]) -> bool,
-    ) -> Vec<Vec<u8>> {
+    fn collect(&self, count: usize, timeout: Duration, want: impl Fn(&[u8]) -> bool) -> Vec<Vec<u8>> {
         let deadline = Instant::now() + timeout;
         let mut got = Vec::new();
         let mut buf = [0u8; 2048];
@@ -230,24 +196,13 @@ impl RawSocket {
             if left.is_zero() {
                 break;
             }
-            let mut pfd = libc::pollfd {
-                fd: self.fd.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            };
+            let mut pfd = libc::pollfd { fd: self.fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
             // SAFETY: one valid pollfd.
             if unsafe { libc::poll(&mut pfd, 1, left.as_millis().max(1) as i32) } <= 0 {
                 continue;
             }
             // SAFETY: `buf` is writable for its length.
-            let n = unsafe {
-                libc::recv(
-                    self.fd.as_raw_fd(),
-                    buf.as_mut_ptr().cast(),
-                    buf.len(),
-                    libc::MSG_DONTWAIT,
-                )
-            };
+            let n = unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
             if n > 0 && want(&buf[..n as usize]) {
                 got.push(buf[..n as usize].to_vec());
             }
@@ -347,20 +302,13 @@ fn forwards_in_place_and_never_sees_its_own_frames() {
             has_tag(f, b"fwd!") && f[0..6] == MAC_P.0 && f[6..12] == MAC_D.0
         });
         assert_eq!(back.len(), N as usize, "every Tx frame reached the peer");
-        let mut seqs: Vec<u16> = back
-            .iter()
-            .map(|f| u16::from_be_bytes([f[18], f[19]]))
-            .collect();
+        let mut seqs: Vec<u16> = back.iter().map(|f| u16::from_be_bytes([f[18], f[19]])).collect();
         seqs.sort_unstable();
         assert_eq!(seqs, (0..N).collect::<Vec<_>>());
 
         // (b) Own transmissions: the forwarded frames and a frame sent with `send`.
         port.send(&test_frame(MAC_P, MAC_D, b"own!", 0)).unwrap();
-        assert_eq!(
-            peer.collect(1, Duration::from_secs(2), |f| has_tag(f, b"own!"))
-                .len(),
-            1
-        );
+        assert_eq!(peer.collect(1, Duration::from_secs(2), |f| has_tag(f, b"own!")).len(), 1);
         let mut echoes = 0;
         let deadline = Instant::now() + Duration::from_millis(300);
         while Instant::now() < deadline {
@@ -385,10 +333,7 @@ fn fanout_splits_by_flow() {
     let peer = lab.peer_socket();
     lab.in_ns(&lab.ns_d, || {
         let group = FanoutGroup::for_process(netdev::ifindex(&lab.if_d).unwrap());
-        let config = PacketConfig {
-            ring_frames: 256,
-            ..PacketConfig::default()
-        };
+        let config = PacketConfig { ring_frames: 256, ..PacketConfig::default() };
         let mut ports = [
             PacketPort::open(&lab.if_d, Some(group), config).unwrap(),
             PacketPort::open(&lab.if_d, Some(group), config).unwrap(),
@@ -410,11 +355,7 @@ fn fanout_splits_by_flow() {
             for (i, port) in ports.iter_mut().enumerate() {
                 port.wait(Duration::from_millis(5)).unwrap();
                 port.poll(MAX_BATCH, |f| {
-                    if f.len() >= 44
-                        && f[12..14] == [0x08, 0x00]
-                        && f[23] == 17
-                        && f[30..34] == [10, 77, 0, 100]
-                    {
+                    if f.len() >= 44 && f[12..14] == [0x08, 0x00] && f[23] == 17 && f[30..34] == [10, 77, 0, 100] {
                         let sport = u16::from_be_bytes([f[34], f[35]]);
                         seen[usize::from(sport - 20000)] |= 1 << i;
                         count[i] += 1;
@@ -424,19 +365,9 @@ fn fanout_splits_by_flow() {
                 .unwrap();
             }
         }
-        assert_eq!(
-            count.iter().sum::<usize>(),
-            total,
-            "each frame delivered once: {count:?}"
-        );
-        assert!(
-            count.iter().all(|&c| c > 0),
-            "both workers got traffic: {count:?}"
-        );
-        assert!(
-            seen.iter().all(|&m| m == 1 || m == 2),
-            "a flow was split across workers: {seen:?}"
-        );
+        assert_eq!(count.iter().sum::<usize>(), total, "each frame delivered once: {count:?}");
+        assert!(count.iter().all(|&c| c > 0), "both workers got traffic: {count:?}");
+        assert!(seen.iter().all(|&m| m == 1 || m == 2), "a flow was split across workers: {seen:?}");
         eprintln!("fan-out split over {FLOWS} flows: {count:?}");
     });
 }
@@ -459,11 +390,7 @@ fn drive(
         while table.poll_change().is_some() {
             changes += 1;
         }
-        let wait = table
-            .poll_timeout()
-            .map_or(Duration::from_millis(50), |at| {
-                at.saturating_duration_since(now)
-            });
+        let wait = table.poll_timeout().map_or(Duration::from_millis(50), |at| at.saturating_duration_since(now));
         if let Some(obs) = arp.recv(wait.min(Duration::from_millis(50))).unwrap() {
             if table.on_reply(Instant::now(), obs.sender_ip, obs.sender_mac) {
                 changes += 1;
@@ -480,55 +407,29 @@ fn arp_resolves_and_follows_the_peer() {
     let Some(lab) = Lab::new() else { return };
     lab.in_ns(&lab.ns_d, || {
         let mut arp = ArpSocket::open(&lab.if_d).unwrap();
-        let config = NeighbourConfig {
-            refresh: Duration::from_millis(300),
-            retry: Duration::from_millis(100),
-            max_missed: 3,
-        };
+        let config =
+            NeighbourConfig { refresh: Duration::from_millis(300), retry: Duration::from_millis(100), max_missed: 3 };
         let mut table = NeighbourTable::new(config);
         table.set_wanted([IP_P], Instant::now());
 
         let started = Instant::now();
-        let changes = drive(&mut table, &mut arp, Duration::from_secs(3), |t| {
-            t.mac(IP_P).is_some()
-        });
+        let changes = drive(&mut table, &mut arp, Duration::from_secs(3), |t| t.mac(IP_P).is_some());
         assert_eq!(table.mac(IP_P), Some(MAC_P));
         assert_eq!(changes, 1);
         eprintln!("resolved {IP_P} in {:?}", started.elapsed());
 
-        ip(&[
-            "-n",
-            &lab.ns_p,
-            "link",
-            "set",
-            "dev",
-            &lab.if_p,
-            "address",
-            &MAC_P_NEW.to_string(),
-        ]);
+        ip(&["-n", &lab.ns_p, "link", "set", "dev", &lab.if_p, "address", &MAC_P_NEW.to_string()]);
         let started = Instant::now();
-        let changes = drive(&mut table, &mut arp, Duration::from_secs(3), |t| {
-            t.mac(IP_P) == Some(MAC_P_NEW)
-        });
+        let changes = drive(&mut table, &mut arp, Duration::from_secs(3), |t| t.mac(IP_P) == Some(MAC_P_NEW));
         assert_eq!(table.mac(IP_P), Some(MAC_P_NEW), "MAC change followed");
         assert_eq!(changes, 1);
         eprintln!("followed the MAC change in {:?}", started.elapsed());
 
         // The peer stops owning its address (a real server gone): the link stays up, ARP goes
         // unanswered. (Taking the link down instead makes our sends fail with ENOBUFS.)
-        ip(&[
-            "-n",
-            &lab.ns_p,
-            "addr",
-            "del",
-            "10.77.0.2/24",
-            "dev",
-            &lab.if_p,
-        ]);
+        ip(&["-n", &lab.ns_p, "addr", "del", "10.77.0.2/24", "dev", &lab.if_p]);
         let started = Instant::now();
-        let changes = drive(&mut table, &mut arp, Duration::from_secs(3), |t| {
-            t.mac(IP_P).is_none()
-        });
+        let changes = drive(&mut table, &mut arp, Duration::from_secs(3), |t| t.mac(IP_P).is_none());
         assert_eq!(table.mac(IP_P), None, "silent peer forgotten");
         assert_eq!(changes, 1);
         eprintln!("forgot the silent peer in {:?}", started.elapsed());
@@ -543,11 +444,7 @@ fn overflow_and_oversize_are_counted() {
     let peer = lab.peer_socket();
     lab.in_ns(&lab.ns_d, || {
         // 256-byte slots: 256 per 64 KiB block, the smallest ring there is.
-        let config = PacketConfig {
-            ring_frames: 1,
-            frame_size: Some(256),
-            qdisc_bypass: false,
-        };
+        let config = PacketConfig { ring_frames: 1, frame_size: Some(256), qdisc_bypass: false };
         let mut port = PacketPort::open(&lab.if_d, None, config).unwrap();
         assert_eq!(port.ring_frames(), 256);
         let mut big = [0u8; 400];
@@ -573,15 +470,8 @@ fn overflow_and_oversize_are_counted() {
         }
         let stats = port.stats();
         eprintln!("ring of 256: handled {handled}, {stats:?}");
-        assert_eq!(
-            stats.truncated, 1,
-            "the 400-byte frame does not fit a 256-byte slot"
-        );
-        assert_eq!(
-            handled + 1,
-            256,
-            "the ring held 256 frames, the big one among them"
-        );
+        assert_eq!(stats.truncated, 1, "the 400-byte frame does not fit a 256-byte slot");
+        assert_eq!(handled + 1, 256, "the ring held 256 frames, the big one among them");
         assert_eq!(stats.ring_drops, 400 + 1 - 256);
         assert_eq!(port.dropped(), stats.ring_drops + 1);
     });

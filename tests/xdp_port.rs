@@ -16,9 +16,7 @@ use std::thread::{self, ScopedJoinHandle};
 use std::time::{Duration, Instant};
 
 use ulvs::dataplane::verdict::{DropReason, Verdict};
-use ulvs::io::xdp::{
-    BindMode, XdpError, XdpMode, XdpModeRequest, XdpPort, XdpPortConfig, XdpProgram,
-};
+use ulvs::io::xdp::{BindMode, XdpError, XdpMode, XdpModeRequest, XdpPort, XdpPortConfig, XdpProgram};
 use ulvs::io::Port;
 
 const DIR_IP: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 1);
@@ -48,12 +46,7 @@ macro_rules! require_root {
 
 fn ip(args: &[&str]) -> String {
     let out = Command::new("ip").args(args).output().expect("run ip");
-    assert!(
-        out.status.success(),
-        "ip {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "ip {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -68,11 +61,7 @@ struct Lab {
 impl Lab {
     fn new() -> Lab {
         static NEXT: AtomicU32 = AtomicU32::new(0);
-        let tag = format!(
-            "{}{}",
-            std::process::id() % 100_000,
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
+        let tag = format!("{}{}", std::process::id() % 100_000, NEXT.fetch_add(1, Ordering::Relaxed));
         let lab = Lab {
             dir_ns: format!("ulvsx-dir-{tag}"),
             peer_ns: format!("ulvsx-peer-{tag}"),
@@ -96,10 +85,9 @@ impl Lab {
             "netns",
             &lab.peer_ns,
         ]);
-        for (ns, dev, addr) in [
-            (&lab.dir_ns, &lab.dir_if, "10.99.0.1/24"),
-            (&lab.peer_ns, &lab.peer_if, "10.99.0.2/24"),
-        ] {
+        for (ns, dev, addr) in
+            [(&lab.dir_ns, &lab.dir_if, "10.99.0.1/24"), (&lab.peer_ns, &lab.peer_if, "10.99.0.2/24")]
+        {
             ip(&["-n", ns, "addr", "add", addr, "dev", dev]);
             ip(&["-n", ns, "link", "set", "lo", "up"]);
             ip(&["-n", ns, "link", "set", dev, "up"]);
@@ -109,11 +97,8 @@ impl Lab {
 
     fn mac(&self, ns: &str, dev: &str) -> [u8; 6] {
         let text = ip(&["-n", ns, "-o", "link", "show", "dev", dev]);
-        let word = text
-            .split_whitespace()
-            .skip_while(|w| *w != "link/ether")
-            .nth(1)
-            .expect("link/ether in ip link output");
+        let word =
+            text.split_whitespace().skip_while(|w| *w != "link/ether").nth(1).expect("link/ether in ip link output");
         let mut mac = [0u8; 6];
         for (byte, hex) in mac.iter_mut().zip(word.split(':')) {
             *byte = u8::from_str_radix(hex, 16).unwrap();
@@ -170,16 +155,10 @@ struct Seen {
 
 /// The test's pipeline: answers ARP for the VIP in place, records UDP markers.
 fn handle(frame: &mut [u8], mac: [u8; 6], seen: &mut Seen) -> Verdict {
-    if frame.len() >= 42
-        && frame[12..14] == [0x08, 0x06]
-        && frame[20..22] == [0, 1]
-        && frame[38..42] == VIP.octets()
-    {
+    if frame.len() >= 42 && frame[12..14] == [0x08, 0x06] && frame[20..22] == [0, 1] && frame[38..42] == VIP.octets() {
         seen.arp_for_vip += 1;
-        let (requester_mac, requester_ip) = (
-            <[u8; 6]>::try_from(&frame[22..28]).unwrap(),
-            [frame[28], frame[29], frame[30], frame[31]],
-        );
+        let (requester_mac, requester_ip) =
+            (<[u8; 6]>::try_from(&frame[22..28]).unwrap(), [frame[28], frame[29], frame[30], frame[31]]);
         frame[0..6].copy_from_slice(&requester_mac);
         frame[6..12].copy_from_slice(&mac);
         frame[20..22].copy_from_slice(&[0, 2]);
@@ -223,17 +202,10 @@ fn handle(frame: &mut [u8], mac: [u8; 6], seen: &mut Seen) -> Verdict {
 }
 
 /// Polls the port until `peer` is done (every peer loop is bounded) or `limit` passes.
-fn serve<T>(
-    port: &mut XdpPort,
-    mac: [u8; 6],
-    seen: &mut Seen,
-    peer: &ScopedJoinHandle<'_, T>,
-    limit: Duration,
-) {
+fn serve<T>(port: &mut XdpPort, mac: [u8; 6], seen: &mut Seen, peer: &ScopedJoinHandle<'_, T>, limit: Duration) {
     let deadline = Instant::now() + limit;
     while !peer.is_finished() && Instant::now() < deadline {
-        port.poll(64, |frame| handle(frame, mac, seen))
-            .expect("poll");
+        port.poll(64, |frame| handle(frame, mac, seen)).expect("poll");
         port.wait(Duration::from_millis(5)).expect("wait");
     }
 }
@@ -242,11 +214,7 @@ fn raw_socket(ifname: &str, ethertype: i32) -> OwnedFd {
     let proto = (ethertype as u16).to_be();
     // SAFETY: plain socket creation; the fd is owned right away.
     let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, i32::from(proto)) };
-    assert!(
-        fd >= 0,
-        "AF_PACKET socket: {}",
-        std::io::Error::last_os_error()
-    );
+    assert!(fd >= 0, "AF_PACKET socket: {}", std::io::Error::last_os_error());
     // SAFETY: fd is a fresh descriptor nobody else owns.
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
     let name = std::ffi::CString::new(ifname).unwrap();
@@ -266,16 +234,8 @@ fn raw_socket(ifname: &str, ethertype: i32) -> OwnedFd {
             std::mem::size_of::<libc::sockaddr_ll>() as u32,
         )
     };
-    assert_eq!(
-        ret,
-        0,
-        "bind AF_PACKET: {}",
-        std::io::Error::last_os_error()
-    );
-    let timeout = libc::timeval {
-        tv_sec: 0,
-        tv_usec: 100_000,
-    };
+    assert_eq!(ret, 0, "bind AF_PACKET: {}", std::io::Error::last_os_error());
+    let timeout = libc::timeval { tv_sec: 0, tv_usec: 100_000 };
     // SAFETY: timeout is a live timeval and the length is its size.
     let ret = unsafe {
         libc::setsockopt(
@@ -310,12 +270,7 @@ fn arp_request(own_mac: [u8; 6], target: Ipv4Addr, vlan: Option<u16>) -> Vec<u8>
 fn send_raw(fd: &OwnedFd, frame: &[u8]) {
     // SAFETY: frame is a live buffer of the given length.
     let sent = unsafe { libc::send(fd.as_raw_fd(), frame.as_ptr().cast(), frame.len(), 0) };
-    assert_eq!(
-        sent,
-        frame.len() as isize,
-        "send raw: {}",
-        std::io::Error::last_os_error()
-    );
+    assert_eq!(sent, frame.len() as isize, "send raw: {}", std::io::Error::last_os_error());
 }
 
 /// From the peer: asks who has the VIP on a raw socket and returns the MAC that answered.
@@ -329,11 +284,7 @@ fn arp_for_vip(ifname: &str, own_mac: [u8; 6]) -> Option<[u8; 6]> {
             let mut buf = [0u8; 128];
             // SAFETY: buf is a live buffer of the given length; SO_RCVTIMEO bounds the wait.
             let n = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-            if n >= 42
-                && buf[20..22] == [0, 2]
-                && buf[28..32] == VIP.octets()
-                && buf[38..42] == PEER_IP.octets()
-            {
+            if n >= 42 && buf[20..22] == [0, 2] && buf[28..32] == VIP.octets() && buf[38..42] == PEER_IP.octets() {
                 return Some(buf[22..28].try_into().unwrap());
             }
         }
@@ -383,18 +334,13 @@ fn burst(ifname: &str, dir_mac: [u8; 6], sent: &AtomicBool) -> u32 {
     let fd = raw_socket(ifname, libc::ETH_P_IP);
     let socket = UdpSocket::bind(SocketAddrV4::new(PEER_IP, 0)).expect("bind peer udp");
     for _ in 0..BURST {
-        socket
-            .send_to(BURST_MARK, SocketAddrV4::new(VIP, VIP_PORT))
-            .expect("send udp");
+        socket.send_to(BURST_MARK, SocketAddrV4::new(VIP, VIP_PORT)).expect("send udp");
     }
     sent.store(true, Ordering::Release);
     let mut back = 0;
     let mut quiet_since = Instant::now();
     let deadline = Instant::now() + Duration::from_secs(5);
-    while back < BURST
-        && Instant::now() < deadline
-        && quiet_since.elapsed() < Duration::from_secs(1)
-    {
+    while back < BURST && Instant::now() < deadline && quiet_since.elapsed() < Duration::from_secs(1) {
         let mut buf = [0u8; 256];
         // SAFETY: buf is a live buffer of the given length; SO_RCVTIMEO bounds the wait.
         let n = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
@@ -410,9 +356,7 @@ fn burst(ifname: &str, dir_mac: [u8; 6], sent: &AtomicBool) -> u32 {
 fn send_udp(to: Ipv4Addr, port: u16, mark: &[u8]) {
     let socket = UdpSocket::bind(SocketAddrV4::new(PEER_IP, 0)).expect("bind peer udp");
     for _ in 0..5 {
-        socket
-            .send_to(mark, SocketAddrV4::new(to, port))
-            .expect("send udp");
+        socket.send_to(mark, SocketAddrV4::new(to, port)).expect("send udp");
         thread::sleep(Duration::from_millis(100));
     }
 }
@@ -433,39 +377,17 @@ fn exercise(request: XdpModeRequest, expected: XdpMode) {
             assert_eq!(program.mode(), expected);
             program.set_vips(&[VIP]).expect("set vips");
             assert_eq!(program.vips().unwrap(), vec![VIP]);
-            let mut port = XdpPort::open(&program, &lab.dir_if, 0, XdpPortConfig::default())
-                .expect("open port");
-            println!(
-                "{request:?}: xdp attached in {} mode, af_xdp bound in {} mode",
-                program.mode(),
-                port.bind_mode()
-            );
-            assert!(matches!(
-                port.bind_mode(),
-                BindMode::Copy | BindMode::ZeroCopy
-            ));
+            let mut port = XdpPort::open(&program, &lab.dir_if, 0, XdpPortConfig::default()).expect("open port");
+            println!("{request:?}: xdp attached in {} mode, af_xdp bound in {} mode", program.mode(), port.bind_mode());
+            assert!(matches!(port.bind_mode(), BindMode::Copy | BindMode::ZeroCopy));
             let mut seen = Seen::default();
 
             // (a) The director's own address still answers ping: XDP_PASS keeps the kernel path.
             let ping = Command::new("ip")
-                .args([
-                    "netns",
-                    "exec",
-                    &lab.peer_ns,
-                    "ping",
-                    "-c",
-                    "1",
-                    "-W",
-                    "2",
-                    "10.99.0.1",
-                ])
+                .args(["netns", "exec", &lab.peer_ns, "ping", "-c", "1", "-W", "2", "10.99.0.1"])
                 .output()
                 .expect("run ping");
-            assert!(
-                ping.status.success(),
-                "ping: {}",
-                String::from_utf8_lossy(&ping.stdout)
-            );
+            assert!(ping.status.success(), "ping: {}", String::from_utf8_lossy(&ping.stdout));
 
             // (b) ARP for the VIP reaches the port; the in-place reply goes back out.
             let peer = scope.spawn(|| {
@@ -475,11 +397,7 @@ fn exercise(request: XdpModeRequest, expected: XdpMode) {
             serve(&mut port, dir_mac, &mut seen, &peer, Duration::from_secs(5));
             let answered = peer.join().unwrap();
             assert!(seen.arp_for_vip >= 1, "{seen:?}");
-            assert_eq!(
-                answered,
-                Some(dir_mac),
-                "the peer saw no ARP reply for the VIP; {seen:?}"
-            );
+            assert_eq!(answered, Some(dir_mac), "the peer saw no ARP reply for the VIP; {seen:?}");
 
             // (c) UDP to the VIP reaches the port. The peer's kernel resolves the VIP by ARP,
             // which the port answers too.
@@ -495,8 +413,7 @@ fn exercise(request: XdpModeRequest, expected: XdpMode) {
             assert!(neigh.contains(&mac_text), "peer neighbour table: {neigh}");
 
             // (d) UDP to the director's own address goes to the kernel, not the port.
-            let own =
-                UdpSocket::bind(SocketAddrV4::new(DIR_IP, OWN_PORT)).expect("bind director udp");
+            let own = UdpSocket::bind(SocketAddrV4::new(DIR_IP, OWN_PORT)).expect("bind director udp");
             own.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
             let peer = scope.spawn(|| {
                 enter(&lab.peer_ns);
@@ -505,9 +422,7 @@ fn exercise(request: XdpModeRequest, expected: XdpMode) {
             serve(&mut port, dir_mac, &mut seen, &peer, Duration::from_secs(5));
             peer.join().unwrap();
             let mut buf = [0u8; 64];
-            let (n, _) = own
-                .recv_from(&mut buf)
-                .expect("the kernel socket got nothing");
+            let (n, _) = own.recv_from(&mut buf).expect("the kernel socket got nothing");
             assert_eq!(&buf[..n], OWN_MARK);
             assert_eq!(seen.udp_to_director, 0, "{seen:?}");
 
@@ -538,11 +453,7 @@ fn exercise(request: XdpModeRequest, expected: XdpMode) {
                 thread::sleep(Duration::from_millis(50));
             }
             serve(&mut port, dir_mac, &mut seen, &peer, Duration::from_secs(5));
-            assert_eq!(
-                peer.join().unwrap(),
-                Some(dir_mac),
-                "the peer saw no gratuitous ARP"
-            );
+            assert_eq!(peer.join().unwrap(), Some(dir_mac), "the peer saw no gratuitous ARP");
 
             // (g) A burst bigger than a poll batch and a copy-mode kick all comes back.
             let peer = scope.spawn(|| {
@@ -557,34 +468,19 @@ fn exercise(request: XdpModeRequest, expected: XdpMode) {
             // Without `wait` (whose poll(2) would also push copy-mode TX): each `poll` must
             // leave the TX ring drained by itself.
             for _ in 0..64 {
-                let received = port
-                    .poll(64, |frame| handle(frame, dir_mac, &mut seen))
-                    .expect("poll");
+                let received = port.poll(64, |frame| handle(frame, dir_mac, &mut seen)).expect("poll");
                 assert_eq!(port.tx_queued(), 0, "tx ring not drained; {seen:?}");
                 if received == 0 {
                     break;
                 }
             }
-            serve(
-                &mut port,
-                dir_mac,
-                &mut seen,
-                &peer,
-                Duration::from_secs(10),
-            );
+            serve(&mut port, dir_mac, &mut seen, &peer, Duration::from_secs(10));
             let back = peer.join().unwrap();
             assert_eq!(seen.reflected, BURST, "{seen:?}");
-            assert_eq!(
-                back, BURST,
-                "reflected {} but the peer got {back}",
-                seen.reflected
-            );
+            assert_eq!(back, BURST, "reflected {} but the peer got {back}", seen.reflected);
 
             let counters = program.counters().unwrap();
-            println!(
-                "{request:?}: filter {counters:?}, port seen {seen:?}, dropped {}",
-                port.dropped()
-            );
+            println!("{request:?}: filter {counters:?}, port seen {seen:?}, dropped {}", port.dropped());
             assert!(counters.redirected >= u64::from(seen.arp_for_vip + seen.udp_to_vip));
             assert!(counters.passed >= 1);
             assert_eq!(port.dropped(), 0);
@@ -642,10 +538,7 @@ fn stale_filter_is_replaced_and_foreign_program_refused() {
             Err(XdpError::Busy { name, .. }) => assert_eq!(name, "foreign"),
             other => panic!("expected busy, got {other:?}"),
         }
-        assert!(
-            lab.dir_link().contains("xdp"),
-            "the foreign program must stay"
-        );
+        assert!(lab.dir_link().contains("xdp"), "the foreign program must stay");
         detach_foreign(&lab.dir_if, foreign);
     });
     assert!(!lab.dir_link().contains("xdp"));
@@ -674,12 +567,7 @@ fn attach_foreign(ifname: &str) -> OwnedFd {
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
     // SAFETY: plain syscall wrapper.
     let ret = unsafe {
-        libbpf_sys::bpf_xdp_attach(
-            ifindex(ifname),
-            fd.as_raw_fd(),
-            libbpf_sys::XDP_FLAGS_SKB_MODE,
-            std::ptr::null(),
-        )
+        libbpf_sys::bpf_xdp_attach(ifindex(ifname), fd.as_raw_fd(), libbpf_sys::XDP_FLAGS_SKB_MODE, std::ptr::null())
     };
     assert_eq!(ret, 0, "attach foreign program");
     fd
@@ -687,13 +575,7 @@ fn attach_foreign(ifname: &str) -> OwnedFd {
 
 fn detach_foreign(ifname: &str, _fd: OwnedFd) {
     // SAFETY: plain syscall wrapper.
-    let ret = unsafe {
-        libbpf_sys::bpf_xdp_detach(
-            ifindex(ifname),
-            libbpf_sys::XDP_FLAGS_SKB_MODE,
-            std::ptr::null(),
-        )
-    };
+    let ret = unsafe { libbpf_sys::bpf_xdp_detach(ifindex(ifname), libbpf_sys::XDP_FLAGS_SKB_MODE, std::ptr::null()) };
     assert_eq!(ret, 0, "detach foreign program");
 }
 

@@ -97,9 +97,6 @@ mod tests {
     fn before_the_epoch_is_zero() {
         let epoch = Instant::now() + Duration::from_secs(10);
         assert_eq!(Millis::since(epoch, Instant::now()), Millis(0));
-        assert_eq!(
-            Millis::since(epoch, epoch + Duration::from_micros(2500)),
-            Millis(2)
-        );
+        assert_eq!(Millis::since(epoch, epoch + Duration::from_micros(2500)), Millis(2));
     }
 }

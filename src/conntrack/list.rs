@@ -21,29 +21,20 @@ impl Lists {
     pub(super) fn new(heads: usize, slots: usize) -> Lists {
         let mut links = Vec::with_capacity(heads + slots);
         links.extend((0..heads as u32).map(|h| Link { prev: h, next: h }));
-        Lists {
-            heads: heads as u32,
-            links,
-        }
+        Lists { heads: heads as u32, links }
     }
 
     /// Makes room for the next slot (slots are added in order 0, 1, 2 ...), unlinked.
     pub(super) fn add_slot(&mut self) {
         let node = self.links.len() as u32;
-        self.links.push(Link {
-            prev: node,
-            next: node,
-        });
+        self.links.push(Link { prev: node, next: node });
     }
 
     pub(super) fn push_back(&mut self, list: usize, slot: u32) {
         let node = self.heads + slot;
         let head = list as u32;
         let tail = self.links[list].prev;
-        self.links[node as usize] = Link {
-            prev: tail,
-            next: head,
-        };
+        self.links[node as usize] = Link { prev: tail, next: head };
         self.links[tail as usize].next = node;
         self.links[list].prev = node;
     }
@@ -53,10 +44,7 @@ impl Lists {
         let Link { prev, next } = self.links[node as usize];
         self.links[prev as usize].next = next;
         self.links[next as usize].prev = prev;
-        self.links[node as usize] = Link {
-            prev: node,
-            next: node,
-        };
+        self.links[node as usize] = Link { prev: node, next: node };
     }
 
     pub(super) fn front(&self, list: usize) -> Option<u32> {

@@ -32,11 +32,7 @@ pub struct Timeouts {
 
 impl Default for Timeouts {
     fn default() -> Self {
-        Timeouts {
-            tcp: Duration::from_secs(900),
-            tcpfin: Duration::from_secs(120),
-            udp: Duration::from_secs(300),
-        }
+        Timeouts { tcp: Duration::from_secs(900), tcpfin: Duration::from_secs(120), udp: Duration::from_secs(300) }
     }
 }
 
@@ -219,9 +215,7 @@ impl StateTimeouts {
 /// A timeout in whole milliseconds, within [1 ms, MAX_TIMEOUT]: a zero timeout would make an entry
 /// dead on arrival, and the upper bound keeps the wrapping deadline arithmetic valid.
 pub(super) fn clamp_ms(timeout: Duration) -> u32 {
-    timeout
-        .clamp(Duration::from_millis(1), MAX_TIMEOUT)
-        .as_millis() as u32
+    timeout.clamp(Duration::from_millis(1), MAX_TIMEOUT).as_millis() as u32
 }
 
 #[cfg(test)]
@@ -229,19 +223,10 @@ mod tests {
     use super::ConnState::*;
     use super::*;
 
-    const NONE: TcpFlags = TcpFlags {
-        syn: false,
-        ack: false,
-        fin: false,
-        rst: false,
-    };
+    const NONE: TcpFlags = TcpFlags { syn: false, ack: false, fin: false, rst: false };
     const SYN: TcpFlags = TcpFlags { syn: true, ..NONE };
     const ACK: TcpFlags = TcpFlags { ack: true, ..NONE };
-    const FIN: TcpFlags = TcpFlags {
-        fin: true,
-        ack: true,
-        ..NONE
-    };
+    const FIN: TcpFlags = TcpFlags { fin: true, ack: true, ..NONE };
     const RST: TcpFlags = TcpFlags { rst: true, ..NONE };
 
     fn tcp(flags: TcpFlags) -> Segment {
@@ -271,26 +256,13 @@ mod tests {
 
     #[test]
     fn flag_priority_is_rst_syn_fin_ack() {
-        let all = TcpFlags {
-            syn: true,
-            ack: true,
-            fin: true,
-            rst: true,
-        };
+        let all = TcpFlags { syn: true, ack: true, fin: true, rst: true };
         assert_eq!(Established.next(tcp(all)), Close, "RST wins");
-        let syn_fin = TcpFlags {
-            syn: true,
-            fin: true,
-            ..NONE
-        };
+        let syn_fin = TcpFlags { syn: true, fin: true, ..NONE };
         assert_eq!(Established.next(tcp(syn_fin)), Established, "SYN over FIN");
         assert_eq!(FinWait.next(tcp(syn_fin)), SynRecv);
         assert_eq!(Established.next(tcp(FIN)), FinWait, "FIN over ACK");
-        let syn_ack = TcpFlags {
-            syn: true,
-            ack: true,
-            ..NONE
-        };
+        let syn_ack = TcpFlags { syn: true, ack: true, ..NONE };
         assert_eq!(SynRecv.next(tcp(syn_ack)), SynRecv, "SYN over ACK");
     }
 
@@ -314,12 +286,7 @@ mod tests {
     #[test]
     fn a_normal_connection() {
         let mut s = ConnState::first(tcp(SYN));
-        for (flags, want) in [
-            (ACK, Established),
-            (ACK, Established),
-            (FIN, FinWait),
-            (ACK, FinWait),
-        ] {
+        for (flags, want) in [(ACK, Established), (ACK, Established), (FIN, FinWait), (ACK, FinWait)] {
             s = s.next(tcp(flags));
             assert_eq!(s, want);
         }
@@ -330,16 +297,7 @@ mod tests {
         let names: Vec<_> = ConnState::ALL.iter().map(|s| s.name()).collect();
         assert_eq!(
             names,
-            [
-                "SYN_RECV",
-                "ESTABLISHED",
-                "FIN_WAIT",
-                "TIME_WAIT",
-                "CLOSE",
-                "CLOSE_WAIT",
-                "LAST_ACK",
-                "UDP"
-            ]
+            ["SYN_RECV", "ESTABLISHED", "FIN_WAIT", "TIME_WAIT", "CLOSE", "CLOSE_WAIT", "LAST_ACK", "UDP"]
         );
         assert!(Established.is_active());
         assert!(ConnState::ALL.iter().filter(|s| s.is_active()).count() == 1);
@@ -354,21 +312,11 @@ mod tests {
             [60, 900, 120, 120, 10, 60, 30, 300],
             "SYN_RECV ESTABLISHED FIN_WAIT TIME_WAIT CLOSE CLOSE_WAIT LAST_ACK UDP"
         );
-        let custom = Timeouts {
-            tcp: Duration::from_secs(7),
-            tcpfin: Duration::from_secs(8),
-            udp: Duration::from_secs(9),
-        };
+        let custom =
+            Timeouts { tcp: Duration::from_secs(7), tcpfin: Duration::from_secs(8), udp: Duration::from_secs(9) };
         let t = StateTimeouts::new(custom);
-        assert_eq!(
-            [t.of(Established), t.of(FinWait), t.of(Udp)],
-            [7000, 8000, 9000]
-        );
-        assert_eq!(
-            t.of(TimeWait),
-            120_000,
-            "tcpfin sets FIN_WAIT only, as ipvsadm --set"
-        );
+        assert_eq!([t.of(Established), t.of(FinWait), t.of(Udp)], [7000, 8000, 9000]);
+        assert_eq!(t.of(TimeWait), 120_000, "tcpfin sets FIN_WAIT only, as ipvsadm --set");
     }
 
     #[test]

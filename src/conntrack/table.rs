@@ -11,8 +11,8 @@ use super::state::StateTimeouts;
 use super::template::{TemplateRef, Templates};
 use super::wheel::{Step, Wheel};
 use super::{
-    ConnInfo, ConnState, Eviction, Hit, Inserted, Removed, Segment, StateChange, TableFull,
-    TableStats, TemplateKey, Timeouts,
+    ConnInfo, ConnState, Eviction, Hit, Inserted, Removed, Segment, StateChange, TableFull, TableStats, TemplateKey,
+    Timeouts,
 };
 use crate::flow::{DestId, FlowKey};
 
@@ -84,10 +84,7 @@ impl ConnTable {
     /// # Panics
     /// If `capacity` does not fit slot numbers (≥ 2^32 − 1).
     pub fn new(capacity: usize, timeouts: Timeouts, epoch: Instant) -> ConnTable {
-        assert!(
-            capacity < u32::MAX as usize,
-            "connection table capacity {capacity} too large"
-        );
+        assert!(capacity < u32::MAX as usize, "connection table capacity {capacity} too large");
         let timeouts = merge(Timeouts::default(), timeouts);
         ConnTable {
             epoch,
@@ -144,10 +141,7 @@ impl ConnTable {
             self.classes.unlink(slot);
             self.classes.push_back(Class::of(to).list(), slot);
         }
-        Some(Hit {
-            dest,
-            change: Some(StateChange { from, to }),
-        })
+        Some(Hit { dest, change: Some(StateChange { from, to }) })
     }
 
     /// Adds a connection scheduled to `dest` for this first `segment`.
@@ -182,16 +176,9 @@ impl ConnTable {
     /// Removes up to `budget` expired connections, reporting each; returns how many.
     ///
     /// Does at most `8 × budget + 8` sweep steps, and looks at up to `budget` persistence templates.
-    pub fn expire(
-        &mut self,
-        now: Instant,
-        budget: usize,
-        mut on_removed: impl FnMut(Removed),
-    ) -> usize {
+    pub fn expire(&mut self, now: Instant, budget: usize, mut on_removed: impl FnMut(Removed)) -> usize {
         let now = self.millis(now);
-        let mut steps = budget
-            .saturating_mul(STEPS_PER_REMOVAL)
-            .saturating_add(STEPS_PER_REMOVAL);
+        let mut steps = budget.saturating_mul(STEPS_PER_REMOVAL).saturating_add(STEPS_PER_REMOVAL);
         let mut removed = 0;
         while removed < budget {
             let Some(slot) = self.reclaim(now, &mut steps) else {
@@ -206,12 +193,7 @@ impl ConnTable {
     }
 
     /// The destination remembered for a persistent client, refreshed for `timeout`.
-    pub fn template(
-        &mut self,
-        now: Instant,
-        key: &TemplateKey,
-        timeout: Duration,
-    ) -> Option<DestId> {
+    pub fn template(&mut self, now: Instant, key: &TemplateKey, timeout: Duration) -> Option<DestId> {
         let now = self.millis(now);
         self.templates.get(now, key, timeout)
     }
@@ -219,13 +201,7 @@ impl ConnTable {
     /// Remembers `dest` for a persistent client for `timeout` (overwriting any earlier template).
     /// When the template store is full of live templates nothing is stored, and
     /// `TableStats::template_full` counts it.
-    pub fn insert_template(
-        &mut self,
-        now: Instant,
-        key: TemplateKey,
-        dest: DestId,
-        timeout: Duration,
-    ) {
+    pub fn insert_template(&mut self, now: Instant, key: TemplateKey, dest: DestId, timeout: Duration) {
         let now = self.millis(now);
         if self.templates.insert(now, key, dest, timeout).is_err() {
             self.stats.template_full += 1;
@@ -320,16 +296,9 @@ impl ConnTable {
         let state = ConnState::first(segment);
         let deadline = Deadline::after(now, self.state_timeouts.of(state));
         let template = template.and_then(|t| self.templates.hold(now, t));
-        let slot = self.alloc(Entry {
-            key,
-            state,
-            dest,
-            deadline,
-            template,
-        });
+        let slot = self.alloc(Entry { key, state, dest, deadline, template });
         let (entries, hasher) = (&self.entries, &self.hasher);
-        self.index
-            .insert_unique(hash, slot, |&s| hash_key(hasher, &entries[s as usize].key));
+        self.index.insert_unique(hash, slot, |&s| hash_key(hasher, &entries[s as usize].key));
         self.classes.push_back(Class::of(state).list(), slot);
         self.wheel.place(slot, deadline.absolute(now));
         self.stats.inserted += 1;
@@ -403,10 +372,7 @@ impl ConnTable {
             self.entries[slot as usize] = entry;
             return slot;
         }
-        debug_assert!(
-            self.entries.len() < self.capacity,
-            "make_room keeps a slot available"
-        );
+        debug_assert!(self.entries.len() < self.capacity, "make_room keeps a slot available");
         self.entries.push(entry);
         self.classes.add_slot();
         self.wheel.add_slot();
@@ -427,18 +393,12 @@ impl ConnTable {
         if let Some(template) = entry.template {
             self.templates.release(now, template);
         }
-        Removed {
-            key: entry.key,
-            dest: entry.dest,
-            state: entry.state,
-        }
+        Removed { key: entry.key, dest: entry.dest, state: entry.state }
     }
 
     fn find(&self, hash: u64, key: &FlowKey) -> Option<u32> {
         let entries = &self.entries;
-        self.index
-            .find(hash, |&s| entries[s as usize].key == *key)
-            .copied()
+        self.index.find(hash, |&s| entries[s as usize].key == *key).copied()
     }
 
     fn hash(&self, key: &FlowKey) -> u64 {
@@ -453,9 +413,7 @@ impl ConnTable {
 /// Hashes the key as two words instead of five field writes: it is on every packet.
 fn hash_key(hasher: &ahash::RandomState, key: &FlowKey) -> u64 {
     let addrs = u64::from(key.client.to_bits()) << 32 | u64::from(key.vip.to_bits());
-    let rest = u64::from(key.client_port) << 24
-        | u64::from(key.vport) << 8
-        | u64::from(key.protocol.number());
+    let rest = u64::from(key.client_port) << 24 | u64::from(key.vport) << 8 | u64::from(key.protocol.number());
     hasher.hash_one((addrs, rest))
 }
 

@@ -98,12 +98,7 @@ impl Templates {
     }
 
     /// The live template's real server, refreshed for `timeout`; a dead one is dropped.
-    pub(super) fn get(
-        &mut self,
-        now: Millis,
-        key: &TemplateKey,
-        timeout: Duration,
-    ) -> Option<DestId> {
+    pub(super) fn get(&mut self, now: Millis, key: &TemplateKey, timeout: Duration) -> Option<DestId> {
         let slot = self.find(key)?;
         let t = self.slots[slot].as_mut().expect("indexed slot is occupied");
         if !t.is_alive(now) {
@@ -128,13 +123,7 @@ impl Templates {
         if let Some(slot) = self.find(&key) {
             let t = self.slots[slot].as_mut().expect("indexed slot is occupied");
             // Connections still controlled keep holding it, whatever real server it names now.
-            *t = Template {
-                key,
-                dest,
-                deadline,
-                timeout_ms,
-                controlled: t.controlled,
-            };
+            *t = Template { key, dest, deadline, timeout_ms, controlled: t.controlled };
             return Ok(());
         }
         if self.len() >= self.bound {
@@ -143,13 +132,7 @@ impl Templates {
                 return Err(StoreFull);
             }
         }
-        let template = Template {
-            key,
-            dest,
-            deadline,
-            timeout_ms,
-            controlled: 0,
-        };
+        let template = Template { key, dest, deadline, timeout_ms, controlled: 0 };
         let slot = match self.free.pop() {
             Some(slot) => {
                 self.slots[slot as usize] = Some(template);
@@ -162,9 +145,7 @@ impl Templates {
         };
         let hash = self.hasher.hash_one(key);
         let (slots, hasher) = (&self.slots, &self.hasher);
-        self.index.insert_unique(hash, slot, |&s| {
-            hasher.hash_one(slots[s as usize].expect("occupied").key)
-        });
+        self.index.insert_unique(hash, slot, |&s| hasher.hash_one(slots[s as usize].expect("occupied").key));
         Ok(())
     }
 
@@ -181,9 +162,7 @@ impl Templates {
 
     /// A connection that held `template` left the table.
     pub(super) fn release(&mut self, now: Millis, template: TemplateRef) {
-        let t = self.slots[template.slot()]
-            .as_mut()
-            .expect("held templates are never removed");
+        let t = self.slots[template.slot()].as_mut().expect("held templates are never removed");
         t.controlled -= 1;
         if t.controlled == 0 {
             t.deadline = t.deadline.later(Deadline::after(now, t.timeout_ms), now);
@@ -208,17 +187,13 @@ impl Templates {
 
     #[cfg(test)]
     pub(super) fn controlled(&self, key: &TemplateKey) -> Option<u32> {
-        self.find(key)
-            .and_then(|s| self.slots[s])
-            .map(|t| t.controlled)
+        self.find(key).and_then(|s| self.slots[s]).map(|t| t.controlled)
     }
 
     fn find(&self, key: &TemplateKey) -> Option<usize> {
         let hash = self.hasher.hash_one(key);
         let slots = &self.slots;
-        let slot = self
-            .index
-            .find(hash, |&s| slots[s as usize].is_some_and(|t| t.key == *key))?;
+        let slot = self.index.find(hash, |&s| slots[s as usize].is_some_and(|t| t.key == *key))?;
         Some(*slot as usize)
     }
 
@@ -254,11 +229,7 @@ mod tests {
     fn remembered_until_the_timeout() {
         let mut s = Templates::new(4);
         s.insert(Millis(0), key(1), DestId(7), T).unwrap();
-        assert_eq!(
-            s.get(Millis(299_999), &key(1), T),
-            Some(DestId(7)),
-            "and refreshed"
-        );
+        assert_eq!(s.get(Millis(299_999), &key(1), T), Some(DestId(7)), "and refreshed");
         assert_eq!(s.get(Millis(599_998), &key(1), T), Some(DestId(7)));
         assert_eq!(s.get(Millis(899_998), &key(1), T), None);
         assert_eq!(s.len(), 0, "dropped on lookup");
@@ -277,10 +248,7 @@ mod tests {
         s.release(Millis(1_000_000), held);
         s.release(Millis(1_000_000), held2);
         // Now it lives `timeout` after the last connection left.
-        assert_eq!(
-            s.get(Millis(1_299_999), &key(1), Duration::from_secs(1)),
-            Some(DestId(7))
-        );
+        assert_eq!(s.get(Millis(1_299_999), &key(1), Duration::from_secs(1)), Some(DestId(7)));
         assert_eq!(s.get(Millis(1_301_000), &key(1), T), None);
     }
 
@@ -288,14 +256,11 @@ mod tests {
     fn bounded_with_reclaim_of_dead_ones() {
         let mut s = Templates::new(2);
         s.insert(Millis(0), key(1), DestId(1), T).unwrap();
-        s.insert(Millis(0), key(2), DestId(2), Duration::from_secs(1))
-            .unwrap();
+        s.insert(Millis(0), key(2), DestId(2), Duration::from_secs(1)).unwrap();
         assert_eq!(s.insert(Millis(10), key(3), DestId(3), T), Err(StoreFull));
-        s.insert(Millis(10), key(1), DestId(9), T)
-            .expect("overwriting needs no room");
+        s.insert(Millis(10), key(1), DestId(9), T).expect("overwriting needs no room");
         assert_eq!(s.get(Millis(10), &key(1), T), Some(DestId(9)));
-        s.insert(Millis(1000), key(3), DestId(3), T)
-            .expect("key 2 is dead and reclaimed");
+        s.insert(Millis(1000), key(3), DestId(3), T).expect("key 2 is dead and reclaimed");
         assert_eq!(s.len(), 2);
         assert_eq!(s.get(Millis(1000), &key(3), T), Some(DestId(3)));
         assert_eq!(s.get(Millis(1000), &key(2), T), None);
@@ -305,8 +270,7 @@ mod tests {
     fn hold_ignores_dead_or_missing_templates() {
         let mut s = Templates::new(2);
         assert_eq!(s.hold(Millis(0), &key(1)), None);
-        s.insert(Millis(0), key(1), DestId(1), Duration::from_secs(1))
-            .unwrap();
+        s.insert(Millis(0), key(1), DestId(1), Duration::from_secs(1)).unwrap();
         assert_eq!(s.hold(Millis(1000), &key(1)), None);
     }
 }

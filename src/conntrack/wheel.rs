@@ -43,10 +43,7 @@ pub(super) struct Wheel {
 
 impl Wheel {
     pub(super) fn new(slots: usize) -> Wheel {
-        Wheel {
-            buckets: Lists::new(SLOTS as usize, slots),
-            swept: 0,
-        }
+        Wheel { buckets: Lists::new(SLOTS as usize, slots), swept: 0 }
     }
 
     pub(super) fn add_slot(&mut self) {
@@ -122,11 +119,7 @@ mod tests {
         w.add_slot();
         w.place(0, Millis(100));
         w.place(1, Millis(1000));
-        assert_eq!(
-            sweep(&mut w, Millis(100), |_| None),
-            Vec::<u32>::new(),
-            "tick 6 not over yet"
-        );
+        assert_eq!(sweep(&mut w, Millis(100), |_| None), Vec::<u32>::new(), "tick 6 not over yet");
         assert_eq!(sweep(&mut w, Millis(112), |_| None), [0]);
         assert_eq!(sweep(&mut w, Millis(1000), |_| None), Vec::<u32>::new());
         assert_eq!(sweep(&mut w, Millis(1008), |_| None), [1]);

@@ -56,11 +56,7 @@ pub struct NeighbourConfig {
 
 impl Default for NeighbourConfig {
     fn default() -> NeighbourConfig {
-        NeighbourConfig {
-            refresh: Duration::from_secs(30),
-            retry: Duration::from_secs(1),
-            max_missed: 3,
-        }
+        NeighbourConfig { refresh: Duration::from_secs(30), retry: Duration::from_secs(1), max_missed: 3 }
     }
 }
 
@@ -86,10 +82,7 @@ pub struct NeighbourTable {
 
 impl NeighbourTable {
     pub fn new(config: NeighbourConfig) -> NeighbourTable {
-        NeighbourTable {
-            config,
-            ..NeighbourTable::default()
-        }
+        NeighbourTable { config, ..NeighbourTable::default() }
     }
 
     /// Replaces the set of IPs to resolve (the configuration's real servers). New ones are due for
@@ -97,23 +90,14 @@ impl NeighbourTable {
     /// rebuilds the snapshot for the new configuration anyway); ones kept keep their state.
     pub fn set_wanted(&mut self, ips: impl IntoIterator<Item = Ipv4Addr>, now: Instant) {
         let wanted: HashSet<Ipv4Addr> = ips.into_iter().collect();
-        let gone: Vec<Ipv4Addr> = self
-            .entries
-            .keys()
-            .filter(|ip| !wanted.contains(ip))
-            .copied()
-            .collect();
+        let gone: Vec<Ipv4Addr> = self.entries.keys().filter(|ip| !wanted.contains(ip)).copied().collect();
         for ip in gone {
             self.unschedule(ip);
             self.entries.remove(&ip);
         }
         for ip in wanted {
             if let hash_map::Entry::Vacant(slot) = self.entries.entry(ip) {
-                slot.insert(Entry {
-                    mac: None,
-                    missed: 0,
-                    due: None,
-                });
+                slot.insert(Entry { mac: None, missed: 0, due: None });
                 if !self.statics.contains_key(&ip) {
                     self.schedule(ip, now);
                 }
@@ -137,11 +121,7 @@ impl NeighbourTable {
             return false;
         };
         if let Some(entry) = self.entries.get_mut(&ip) {
-            *entry = Entry {
-                mac: None,
-                missed: 0,
-                due: None,
-            };
+            *entry = Entry { mac: None, missed: 0, due: None };
             self.schedule(ip, now);
         }
         self.mac(ip) != Some(old)
@@ -172,10 +152,7 @@ impl NeighbourTable {
         if due > now {
             return None;
         }
-        let entry = self
-            .entries
-            .get_mut(&ip)
-            .expect("every timer belongs to an entry");
+        let entry = self.entries.get_mut(&ip).expect("every timer belongs to an entry");
         if entry.mac.is_some() {
             if entry.missed >= self.config.max_missed {
                 entry.mac = None;
@@ -203,10 +180,7 @@ impl NeighbourTable {
 
     /// The MAC to send `ip`'s traffic to: the static one if set, else the one last heard.
     pub fn mac(&self, ip: Ipv4Addr) -> Option<MacAddr> {
-        self.statics
-            .get(&ip)
-            .copied()
-            .or_else(|| self.entries.get(&ip)?.mac)
+        self.statics.get(&ip).copied().or_else(|| self.entries.get(&ip)?.mac)
     }
 
     /// Every IP with a MAC (static or learned), for building a snapshot. Statics include ones not
@@ -217,10 +191,7 @@ impl NeighbourTable {
             .iter()
             .filter(|(ip, _)| !self.statics.contains_key(ip))
             .filter_map(|(&ip, e)| Some((ip, e.mac?)));
-        self.statics
-            .iter()
-            .map(|(&ip, &mac)| (ip, mac))
-            .chain(learned)
+        self.statics.iter().map(|(&ip, &mac)| (ip, mac)).chain(learned)
     }
 
     fn schedule(&mut self, ip: Ipv4Addr, due: Instant) {
@@ -284,15 +255,9 @@ mod tests {
         let heard = t0 + 3 * SEC + SEC / 10;
         assert!(t.on_reply(heard, RS1, MAC_A));
         assert_eq!(t.mac(RS1), Some(MAC_A));
-        assert!(
-            !t.on_reply(heard, RS1, MAC_A),
-            "same MAC again is no change"
-        );
+        assert!(!t.on_reply(heard, RS1, MAC_A), "same MAC again is no change");
         assert_eq!(t.poll_timeout(), Some(heard + Duration::from_secs(30)));
-        assert!(
-            run(&mut t, heard + Duration::from_secs(29)).is_empty(),
-            "quiet until the refresh"
-        );
+        assert!(run(&mut t, heard + Duration::from_secs(29)).is_empty(), "quiet until the refresh");
         assert_eq!(t.poll_change(), None);
     }
 
@@ -313,34 +278,16 @@ mod tests {
         t.on_reply(t0, RS1, MAC_A);
         let refresh = t0 + Duration::from_secs(30);
         let probes = run(&mut t, refresh + 2 * SEC);
-        assert_eq!(
-            probes,
-            vec![
-                (refresh, RS1),
-                (refresh + SEC, RS1),
-                (refresh + 2 * SEC, RS1)
-            ]
-        );
-        assert_eq!(
-            t.mac(RS1),
-            Some(MAC_A),
-            "still trusted while probes are outstanding"
-        );
+        assert_eq!(probes, vec![(refresh, RS1), (refresh + SEC, RS1), (refresh + 2 * SEC, RS1)]);
+        assert_eq!(t.mac(RS1), Some(MAC_A), "still trusted while probes are outstanding");
         assert_eq!(t.poll_change(), None);
 
-        assert_eq!(
-            t.poll_probe(refresh + 3 * SEC),
-            Some(RS1),
-            "forgotten, and probed as unknown"
-        );
+        assert_eq!(t.poll_probe(refresh + 3 * SEC), Some(RS1), "forgotten, and probed as unknown");
         assert_eq!(t.mac(RS1), None);
         assert_eq!(t.poll_change(), Some(RS1));
         assert_eq!(t.poll_change(), None);
         assert_eq!(t.poll_timeout(), Some(refresh + 4 * SEC));
-        assert!(
-            t.on_reply(refresh + 4 * SEC, RS1, MAC_A),
-            "coming back is a change again"
-        );
+        assert!(t.on_reply(refresh + 4 * SEC, RS1, MAC_A), "coming back is a change again");
     }
 
     #[test]
@@ -351,10 +298,7 @@ mod tests {
         let refresh = t0 + Duration::from_secs(30);
         assert_eq!(run(&mut t, refresh + SEC).len(), 2);
         assert!(!t.on_reply(refresh + SEC + SEC / 10, RS1, MAC_A));
-        assert!(
-            run(&mut t, refresh + 20 * SEC).is_empty(),
-            "missed count was reset"
-        );
+        assert!(run(&mut t, refresh + 20 * SEC).is_empty(), "missed count was reset");
         assert_eq!(t.mac(RS1), Some(MAC_A));
         assert_eq!(t.poll_change(), None);
     }
@@ -418,18 +362,11 @@ mod tests {
         let mut t = table(t0, &[RS1, RS2, OTHER]);
         let mut probes_to_dead = 0;
         for _ in 0..100 {
-            let Some(now) = t
-                .poll_timeout()
-                .filter(|&at| at <= t0 + Duration::from_secs(10))
-            else {
+            let Some(now) = t.poll_timeout().filter(|&at| at <= t0 + Duration::from_secs(10)) else {
                 break;
             };
             while let Some(ip) = t.poll_probe(now) {
-                match lan
-                    .iter()
-                    .find(|(lan_ip, _)| *lan_ip == ip)
-                    .and_then(|(_, mac)| *mac)
-                {
+                match lan.iter().find(|(lan_ip, _)| *lan_ip == ip).and_then(|(_, mac)| *mac) {
                     Some(mac) => {
                         t.on_reply(now + Duration::from_millis(1), ip, mac);
                     }

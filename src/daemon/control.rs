@@ -28,11 +28,8 @@ pub struct DaemonView {
 impl Handler for DaemonView {
     fn handle(&self, args: &CtlArgs) -> Result<String, String> {
         let snapshot = self.snapshots.load();
-        let filter = args.service_filter().map(|(protocol, addr)| ServiceKey {
-            protocol,
-            vip: *addr.ip(),
-            port: addr.port(),
-        });
+        let filter =
+            args.service_filter().map(|(protocol, addr)| ServiceKey { protocol, vip: *addr.ip(), port: addr.port() });
         if let Some(key) = filter {
             if snapshot.service_index(&key).is_none() {
                 return Err("No such service\n".into());
@@ -40,7 +37,9 @@ impl Handler for DaemonView {
         }
         match args.command.as_deref() {
             Some("status") => return Ok(self.status(&snapshot)),
-            Some(other) => return Err(format!("unknown command {other:?} (try: status, -L -n, -L -n --stats, -L -n -c)\n")),
+            Some(other) => {
+                return Err(format!("unknown command {other:?} (try: status, -L -n, -L -n --stats, -L -n -c)\n"))
+            }
             None => {}
         }
         if args.timeout {

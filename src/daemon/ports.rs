@@ -6,21 +6,21 @@ use anyhow::Context as _;
 use crossbeam::channel::Receiver;
 use ulvs::control::config::{Config, IoMode};
 use ulvs::dataplane::worker::{self, Shared, WorkerConfig, WorkerRequest};
-use ulvs::io::packet::{FanoutGroup, PacketPort, PacketConfig};
+use ulvs::io::packet::{FanoutGroup, PacketConfig, PacketPort};
 use ulvs::io::xdp::{XdpPort, XdpPortConfig, XdpProgram};
 use ulvs::service::Snapshot;
 
 /// A worker's port, whichever kind it is (the `Port` trait is generic, not object-safe, so the
 /// hot loop is monomorphised per kind).
 pub enum WorkerPort {
-    Xdp(XdpPort),
+    Xdp(Box<XdpPort>),
     Packet(PacketPort),
 }
 
 impl WorkerPort {
     pub fn run(self, config: WorkerConfig, shared: Shared, requests: Receiver<WorkerRequest>) -> io::Result<()> {
         match self {
-            WorkerPort::Xdp(port) => worker::run(port, config, shared, requests),
+            WorkerPort::Xdp(port) => worker::run(*port, config, shared, requests),
             WorkerPort::Packet(port) => worker::run(port, config, shared, requests),
         }
     }
@@ -58,7 +58,7 @@ fn open_xdp(config: &Config, queues: usize, snapshot: &Snapshot) -> anyhow::Resu
         let port = XdpPort::open(&program, iface, queue, XdpPortConfig::default())
             .with_context(|| format!("AF_XDP socket on {iface} queue {queue}"))?;
         bind_mode = format!("{:?}", port.bind_mode()).to_lowercase();
-        ports.push(WorkerPort::Xdp(port));
+        ports.push(WorkerPort::Xdp(Box::new(port)));
     }
     let description = format!("xdp ({} attach, {bind_mode} bind)", format!("{:?}", program.mode()).to_lowercase());
     Ok(Opened { ports, program: Some(program), description })

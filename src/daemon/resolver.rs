@@ -20,7 +20,13 @@ pub struct Resolver {
 }
 
 impl Resolver {
-    pub fn open(iface: &str, our_mac: MacAddr, our_ip: Ipv4Addr, refresh: Duration, registry: &Registry) -> anyhow::Result<Resolver> {
+    pub fn open(
+        iface: &str,
+        our_mac: MacAddr,
+        our_ip: Ipv4Addr,
+        refresh: Duration,
+        registry: &Registry,
+    ) -> anyhow::Result<Resolver> {
         let socket = ArpSocket::open(iface).with_context(|| format!("ARP socket on {iface}"))?;
         let now = Instant::now();
         let mut table = NeighbourTable::new(NeighbourConfig { refresh, ..NeighbourConfig::default() });

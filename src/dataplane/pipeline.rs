@@ -246,12 +246,7 @@ impl Pipeline {
         let index = snapshot.service_index(&key).ok_or(DropReason::NoService)?;
         let service = &snapshot.services[index];
         let template = service.persistence.map(|timeout| {
-            let key = TemplateKey {
-                client: packet.key.client,
-                vip: key.vip,
-                vport: key.port,
-                protocol: key.protocol,
-            };
+            let key = TemplateKey { client: packet.key.client, vip: key.vip, vport: key.port, protocol: key.protocol };
             (key, timeout)
         });
         let remembered = template
@@ -365,7 +360,14 @@ impl Pipeline {
     }
 
     /// Answers a ping to a VIP in place, as a director holding the VIP would.
-    fn echo_reply(&mut self, frame: &mut [u8], ctx: &Context, ip_start: usize, header_len: usize, total_len: usize) -> Verdict {
+    fn echo_reply(
+        &mut self,
+        frame: &mut [u8],
+        ctx: &Context,
+        ip_start: usize,
+        header_len: usize,
+        total_len: usize,
+    ) -> Verdict {
         let client_mac = ethernet::Frame::new_unchecked(&frame[..]).src_addr();
         rewrite(frame, client_mac, ctx.snapshot.director_mac);
         let ip_bytes = &mut frame[ip_start..ip_start + total_len];

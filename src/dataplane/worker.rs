@@ -54,10 +54,16 @@ pub struct WorkerConfig {
 }
 
 /// Runs until `shared.stop` is set. Returns the port's error if it fails.
-pub fn run<P: Port>(mut port: P, config: WorkerConfig, shared: Shared, requests: Receiver<WorkerRequest>) -> io::Result<()> {
+pub fn run<P: Port>(
+    mut port: P,
+    config: WorkerConfig,
+    shared: Shared,
+    requests: Receiver<WorkerRequest>,
+) -> io::Result<()> {
     let batch = config.batch.clamp(1, MAX_BATCH);
     let mut snapshot = shared.snapshots.load();
-    let mut pipeline = Pipeline::new(config.index, config.capacity, &snapshot, Arc::clone(&shared.stats), Instant::now());
+    let mut pipeline =
+        Pipeline::new(config.index, config.capacity, &snapshot, Arc::clone(&shared.stats), Instant::now());
     let counters = shared.stats.get(config.index);
     let mut empty_polls = 0u32;
     let mut last_expire = Instant::now();

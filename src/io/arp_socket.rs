@@ -78,12 +78,7 @@ impl ArpSocket {
     /// Broadcasts "who has `target_ip`? tell `our_ip`". `our_ip` should be the director's own
     /// address on the real servers' subnet (never the VIP: real servers with arp_ignore=1 answer
     /// only for their own addresses, and we must not teach their caches where the VIP is).
-    pub fn send_request(
-        &self,
-        our_mac: MacAddr,
-        our_ip: Ipv4Addr,
-        target_ip: Ipv4Addr,
-    ) -> io::Result<()> {
+    pub fn send_request(&self, our_mac: MacAddr, our_ip: Ipv4Addr, target_ip: Ipv4Addr) -> io::Result<()> {
         send_frame(&self.fd, &request_frame(our_mac, our_ip, target_ip))
     }
 
@@ -94,12 +89,7 @@ impl ArpSocket {
         loop {
             // SAFETY: `buf` is a valid writable buffer of its length for the call.
             let rc = unsafe {
-                libc::recv(
-                    self.fd.as_raw_fd(),
-                    self.buf.as_mut_ptr().cast(),
-                    self.buf.len(),
-                    libc::MSG_DONTWAIT,
-                )
+                libc::recv(self.fd.as_raw_fd(), self.buf.as_mut_ptr().cast(), self.buf.len(), libc::MSG_DONTWAIT)
             };
             if rc >= 0 {
                 if let Some(obs) = parse_arp(&self.buf[..rc as usize]) {
@@ -123,11 +113,7 @@ impl ArpSocket {
 }
 
 /// A broadcast ARP request frame, padded to Ethernet's minimum length.
-pub fn request_frame(
-    our_mac: MacAddr,
-    our_ip: Ipv4Addr,
-    target_ip: Ipv4Addr,
-) -> [u8; MIN_FRAME_LEN] {
+pub fn request_frame(our_mac: MacAddr, our_ip: Ipv4Addr, target_ip: Ipv4Addr) -> [u8; MIN_FRAME_LEN] {
     let mut f = [0u8; MIN_FRAME_LEN];
     f[0..6].copy_from_slice(&MacAddr::BROADCAST.0);
     f[6..12].copy_from_slice(&our_mac.0);
@@ -171,8 +157,7 @@ mod tests {
 
     /// An ARP reply laid out as Linux sends one (42 bytes, unpadded): 10.77.0.2 is-at 9a:1c:3f:42:7e:01.
     const REPLY: [u8; 42] = [
-        0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x9a, 0x1c, 0x3f, 0x42, 0x7e, 0x01, 0x08,
-        0x06, // ethernet
+        0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x9a, 0x1c, 0x3f, 0x42, 0x7e, 0x01, 0x08, 0x06, // ethernet
         0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x02, // htype ptype hlen plen op=reply
         0x9a, 0x1c, 0x3f, 0x42, 0x7e, 0x01, 10, 77, 0, 2, // sender
         0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 10, 77, 0, 1, // target
@@ -203,11 +188,7 @@ mod tests {
     #[test]
     fn request_round_trips_through_the_parser() {
         let mac: MacAddr = "02:00:00:00:00:01".parse().unwrap();
-        let f = request_frame(
-            mac,
-            Ipv4Addr::new(10, 77, 0, 1),
-            Ipv4Addr::new(10, 77, 0, 2),
-        );
+        let f = request_frame(mac, Ipv4Addr::new(10, 77, 0, 1), Ipv4Addr::new(10, 77, 0, 2));
         assert_eq!(&f[0..6], &[0xff; 6]);
         assert_eq!(&f[6..12], &mac.0);
         assert_eq!(&f[32..38], &[0; 6], "target MAC unknown");

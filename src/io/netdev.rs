@@ -49,9 +49,7 @@ impl Ipv4Net {
 
     fn mask_bits(&self) -> u32 {
         // checked_shl: a /0 would shift by 32, which overflows.
-        u32::MAX
-            .checked_shl(32 - u32::from(self.prefix_len.min(32)))
-            .unwrap_or(0)
+        u32::MAX.checked_shl(32 - u32::from(self.prefix_len.min(32))).unwrap_or(0)
     }
 }
 
@@ -82,10 +80,7 @@ pub fn mac_addr(name: &str) -> io::Result<MacAddr> {
     if hw.sa_family != libc::ARPHRD_ETHER && hw.sa_family != libc::ARPHRD_LOOPBACK {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!(
-                "{name} is not an ethernet interface (hardware type {})",
-                hw.sa_family
-            ),
+            format!("{name} is not an ethernet interface (hardware type {})", hw.sa_family),
         ));
     }
     let mut mac = [0u8; 6];
@@ -149,10 +144,7 @@ pub fn ipv4_addrs(name: &str) -> io::Result<Vec<Ipv4Net>> {
             let mask = unsafe { *(ifa.ifa_netmask as *const libc::sockaddr_in) };
             u32::from_be(mask.sin_addr.s_addr).leading_ones() as u8
         };
-        out.push(Ipv4Net {
-            addr: Ipv4Addr::from(u32::from_be(addr.sin_addr.s_addr)),
-            prefix_len,
-        });
+        out.push(Ipv4Net { addr: Ipv4Addr::from(u32::from_be(addr.sin_addr.s_addr)), prefix_len });
     }
     // SAFETY: `head` came from a successful getifaddrs and is freed exactly once.
     unsafe { libc::freeifaddrs(head) };
@@ -180,11 +172,7 @@ pub fn rx_queue_count(name: &str) -> io::Result<u32> {
 fn sysfs_rx_queues(name: &str, index: u32) -> Option<u32> {
     let dir = format!("/sys/class/net/{name}");
     // Same name, different namespace: sysfs would describe another device.
-    let sys_index: u32 = std::fs::read_to_string(format!("{dir}/ifindex"))
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
+    let sys_index: u32 = std::fs::read_to_string(format!("{dir}/ifindex")).ok()?.trim().parse().ok()?;
     if sys_index != index {
         return None;
     }
@@ -214,10 +202,7 @@ struct EthtoolChannels {
 }
 
 fn ethtool_channels(name: &str) -> io::Result<EthtoolChannels> {
-    let mut ch = EthtoolChannels {
-        cmd: ETHTOOL_GCHANNELS,
-        ..Default::default()
-    };
+    let mut ch = EthtoolChannels { cmd: ETHTOOL_GCHANNELS, ..Default::default() };
     let mut ifr = ifreq(name)?;
     ifr.ifr_ifru.ifru_data = (&mut ch as *mut EthtoolChannels).cast();
     ioctl(libc::SIOCETHTOOL, &mut ifr)?;
@@ -234,17 +219,9 @@ fn flags(name: &str) -> io::Result<libc::c_int> {
 
 fn c_name(name: &str) -> io::Result<CString> {
     if name.is_empty() || name.len() >= libc::IFNAMSIZ {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("bad interface name {name:?}"),
-        ));
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("bad interface name {name:?}")));
     }
-    CString::new(name).map_err(|_| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("bad interface name {name:?}"),
-        )
-    })
+    CString::new(name).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, format!("bad interface name {name:?}")))
 }
 
 fn ifreq(name: &str) -> io::Result<libc::ifreq> {
@@ -305,10 +282,7 @@ mod tests {
         assert!(is_running("lo").unwrap());
         assert_eq!(rx_queue_count("lo").unwrap(), 1);
         let addrs = ipv4_addrs("lo").unwrap();
-        let lo = addrs
-            .iter()
-            .find(|n| n.addr == Ipv4Addr::LOCALHOST)
-            .expect("127.0.0.1 on lo");
+        let lo = addrs.iter().find(|n| n.addr == Ipv4Addr::LOCALHOST).expect("127.0.0.1 on lo");
         assert_eq!(lo.prefix_len, 8);
         assert!(lo.contains(Ipv4Addr::new(127, 9, 9, 9)));
     }
@@ -322,13 +296,7 @@ mod tests {
         assert!(ipv4_addrs(missing).is_err());
         assert!(rx_queue_count(missing).is_err());
         assert_eq!(ifindex("").unwrap_err().kind(), io::ErrorKind::InvalidInput);
-        assert_eq!(
-            ifindex("a-name-far-too-long-for-linux").unwrap_err().kind(),
-            io::ErrorKind::InvalidInput
-        );
-        assert_eq!(
-            ifindex("l\0o").unwrap_err().kind(),
-            io::ErrorKind::InvalidInput
-        );
+        assert_eq!(ifindex("a-name-far-too-long-for-linux").unwrap_err().kind(), io::ErrorKind::InvalidInput);
+        assert_eq!(ifindex("l\0o").unwrap_err().kind(), io::ErrorKind::InvalidInput);
     }
 }

@@ -78,9 +78,7 @@ impl FanoutGroup {
     /// interfaces of one instance) do not collide by accident.
     pub fn for_process(ifindex: u32) -> FanoutGroup {
         let pid = std::process::id();
-        FanoutGroup {
-            id: (pid as u16) ^ ((ifindex as u16).rotate_left(8)),
-        }
+        FanoutGroup { id: (pid as u16) ^ ((ifindex as u16).rotate_left(8)) }
     }
 
     /// The `PACKET_FANOUT` option value: id in the low 16 bits, mode in the high ones. No flags:
@@ -107,11 +105,7 @@ pub struct PacketConfig {
 
 impl Default for PacketConfig {
     fn default() -> PacketConfig {
-        PacketConfig {
-            ring_frames: 2048,
-            frame_size: None,
-            qdisc_bypass: false,
-        }
+        PacketConfig { ring_frames: 2048, frame_size: None, qdisc_bypass: false }
     }
 }
 
@@ -147,11 +141,7 @@ unsafe impl Send for PacketPort {}
 impl PacketPort {
     /// Opens a port on `ifname`, bound with `ETH_P_ALL`, joining `fanout` if given. Needs
     /// CAP_NET_RAW.
-    pub fn open(
-        ifname: &str,
-        fanout: Option<FanoutGroup>,
-        config: PacketConfig,
-    ) -> io::Result<PacketPort> {
+    pub fn open(ifname: &str, fanout: Option<FanoutGroup>, config: PacketConfig) -> io::Result<PacketPort> {
         let ifindex = netdev::ifindex(ifname)?;
         let frame_size = match config.frame_size {
             Some(size) => size,
@@ -160,11 +150,7 @@ impl PacketPort {
         let geometry = Geometry::new(frame_size, config.ring_frames)?;
 
         let fd = packet_socket()?;
-        setsockopt(
-            &fd,
-            libc::PACKET_VERSION,
-            &(libc::tpacket_versions::TPACKET_V2 as libc::c_int),
-        )?;
+        setsockopt(&fd, libc::PACKET_VERSION, &(libc::tpacket_versions::TPACKET_V2 as libc::c_int))?;
         setsockopt(&fd, libc::PACKET_IGNORE_OUTGOING, &(1 as libc::c_int))?;
         if config.qdisc_bypass {
             setsockopt(&fd, libc::PACKET_QDISC_BYPASS, &(1 as libc::c_int))?;
@@ -182,15 +168,7 @@ impl PacketPort {
         let iov = vec![unsafe { mem::zeroed::<libc::iovec>() }; MAX_BATCH].into_boxed_slice();
         // SAFETY: as above.
         let msgs = vec![unsafe { mem::zeroed::<libc::mmsghdr>() }; MAX_BATCH].into_boxed_slice();
-        Ok(PacketPort {
-            fd,
-            ring,
-            iov,
-            msgs,
-            ring_drops: Cell::new(0),
-            truncated: 0,
-            tx_errors: 0,
-        })
+        Ok(PacketPort { fd, ring, iov, msgs, ring_drops: Cell::new(0), truncated: 0, tx_errors: 0 })
     }
 
     /// Slot size in bytes (the largest frame the port can receive, minus the slot header).
@@ -206,11 +184,7 @@ impl PacketPort {
     /// The counters behind `dropped()`, broken down.
     pub fn stats(&self) -> PacketStats {
         self.collect_ring_drops();
-        PacketStats {
-            ring_drops: self.ring_drops.get(),
-            truncated: self.truncated,
-            tx_errors: self.tx_errors,
-        }
+        PacketStats { ring_drops: self.ring_drops.get(), truncated: self.truncated, tx_errors: self.tx_errors }
     }
 
     fn collect_ring_drops(&self) {
@@ -229,8 +203,7 @@ impl PacketPort {
         };
         // A failure here (none is known for a live packet socket) only delays the count.
         if rc == 0 {
-            self.ring_drops
-                .set(self.ring_drops.get() + u64::from(st.tp_drops));
+            self.ring_drops.set(self.ring_drops.get() + u64::from(st.tp_drops));
         }
     }
 
@@ -278,11 +251,7 @@ impl PacketPort {
 }
 
 impl Port for PacketPort {
-    fn poll<F: FnMut(&mut [u8]) -> Verdict>(
-        &mut self,
-        budget: usize,
-        mut handle: F,
-    ) -> io::Result<usize> {
+    fn poll<F: FnMut(&mut [u8]) -> Verdict>(&mut self, budget: usize, mut handle: F) -> io::Result<usize> {
         let budget = budget.min(MAX_BATCH);
         let first = self.ring.head;
         let mut seen = 0;
@@ -300,10 +269,7 @@ impl Port for PacketPort {
                     // to it exists while the handler runs.
                     let frame = unsafe { std::slice::from_raw_parts_mut(data, len) };
                     if handle(frame) == Verdict::Tx {
-                        self.iov[ntx] = libc::iovec {
-                            iov_base: data.cast(),
-                            iov_len: len,
-                        };
+                        self.iov[ntx] = libc::iovec { iov_base: data.cast(), iov_len: len };
                         ntx += 1;
                     }
                 }
@@ -316,8 +282,7 @@ impl Port for PacketPort {
         }
         // Only now, after the flush that read from them, may the kernel reuse the slots.
         for i in 0..seen {
-            self.ring
-                .release((first + i as u32) % self.ring.geometry.frame_nr);
+            self.ring.release((first + i as u32) % self.ring.geometry.frame_nr);
         }
         Ok(seen)
     }
@@ -373,21 +338,13 @@ impl Geometry {
             ));
         }
         if ring_frames == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "packet ring needs at least one frame",
-            ));
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "packet ring needs at least one frame"));
         }
         // Both powers of two, so frames tile blocks exactly and slot i sits at i × frame_size.
         let block_size = frame_size.max(MIN_BLOCK_SIZE);
         let per_block = block_size / frame_size;
         let block_nr = ring_frames.div_ceil(per_block);
-        Ok(Geometry {
-            frame_size,
-            frame_nr: block_nr * per_block,
-            block_size,
-            block_nr,
-        })
+        Ok(Geometry { frame_size, frame_nr: block_nr * per_block, block_size, block_nr })
     }
 
     fn req(&self) -> libc::tpacket_req {
@@ -439,23 +396,14 @@ impl Ring {
         if ptr == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }
-        let base =
-            NonNull::new(ptr.cast::<u8>()).ok_or_else(|| io::Error::other("mmap returned null"))?;
-        Ok(Ring {
-            base,
-            geometry,
-            head: 0,
-        })
+        let base = NonNull::new(ptr.cast::<u8>()).ok_or_else(|| io::Error::other("mmap returned null"))?;
+        Ok(Ring { base, geometry, head: 0 })
     }
 
     fn slot_ptr(&self, index: u32) -> *mut u8 {
         debug_assert!(index < self.geometry.frame_nr);
         // SAFETY: index < frame_nr and frames tile the mapping, so the offset is inside it.
-        unsafe {
-            self.base
-                .as_ptr()
-                .add(index as usize * self.geometry.frame_size as usize)
-        }
+        unsafe { self.base.as_ptr().add(index as usize * self.geometry.frame_size as usize) }
     }
 
     fn status(&self, index: u32) -> &AtomicU32 {
@@ -485,22 +433,18 @@ impl Ring {
             return Some(Slot::Truncated);
         }
         // SAFETY: mac + snaplen ≤ frame_size (checked just above), so the pointer stays in the slot.
-        Some(Slot::Frame {
-            data: unsafe { slot.add(mac) },
-            len: snaplen,
-        })
+        Some(Slot::Frame { data: unsafe { slot.add(mac) }, len: snaplen })
     }
 
     fn release(&self, index: u32) {
         // Release: our reads and in-place writes of the frame happen before the kernel may reuse it.
-        self.status(index)
-            .store(libc::TP_STATUS_KERNEL, Ordering::Release);
+        self.status(index).store(libc::TP_STATUS_KERNEL, Ordering::Release);
     }
 }
 
 /// `TPACKET_ALIGN(sizeof(struct tpacket2_hdr))`.
-const SLL_OFFSET: usize = (mem::size_of::<libc::tpacket2_hdr>() + libc::TPACKET_ALIGNMENT - 1)
-    & !(libc::TPACKET_ALIGNMENT - 1);
+const SLL_OFFSET: usize =
+    (mem::size_of::<libc::tpacket2_hdr>() + libc::TPACKET_ALIGNMENT - 1) & !(libc::TPACKET_ALIGNMENT - 1);
 
 impl Drop for Ring {
     fn drop(&mut self) {
@@ -513,13 +457,7 @@ impl Drop for Ring {
 /// no frame is queued outside the ring (or from another interface) while it is being set up.
 pub(crate) fn packet_socket() -> io::Result<OwnedFd> {
     // SAFETY: plain socket(2) call; the result is checked before use.
-    let fd = unsafe {
-        libc::socket(
-            libc::AF_PACKET,
-            libc::SOCK_RAW | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
-            0,
-        )
-    };
+    let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK, 0) };
     if fd < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -531,14 +469,7 @@ pub(crate) fn packet_socket() -> io::Result<OwnedFd> {
 pub(crate) fn send_frame(fd: &OwnedFd, frame: &[u8]) -> io::Result<()> {
     loop {
         // SAFETY: `frame` is a valid readable buffer of `frame.len()` bytes for the call.
-        let rc = unsafe {
-            libc::send(
-                fd.as_raw_fd(),
-                frame.as_ptr().cast(),
-                frame.len(),
-                libc::MSG_DONTWAIT,
-            )
-        };
+        let rc = unsafe { libc::send(fd.as_raw_fd(), frame.as_ptr().cast(), frame.len(), libc::MSG_DONTWAIT) };
         if rc >= 0 {
             return Ok(());
         }
@@ -590,11 +521,7 @@ pub(crate) fn bind(fd: &OwnedFd, ifindex: u32, protocol: u16) -> io::Result<()> 
 
 /// Waits until `fd` is readable or `timeout` passes. An interrupted wait counts as a wake-up.
 pub(crate) fn poll_in(fd: &OwnedFd, timeout: Duration) -> io::Result<()> {
-    let mut pfd = libc::pollfd {
-        fd: fd.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
+    let mut pfd = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
     // Round up, so a 100 µs timeout waits 1 ms instead of spinning with 0.
     let ms = timeout.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as libc::c_int;
     // SAFETY: `pfd` is one valid pollfd.
@@ -626,11 +553,7 @@ mod tests {
         let g = Geometry::new(2048, 2048).unwrap();
         assert_eq!((g.block_size, g.block_nr, g.frame_nr), (65536, 64, 2048));
         let g = Geometry::new(2048, 100).unwrap();
-        assert_eq!(
-            (g.block_nr, g.frame_nr),
-            (4, 128),
-            "rounded up to whole blocks"
-        );
+        assert_eq!((g.block_nr, g.frame_nr), (4, 128), "rounded up to whole blocks");
         let g = Geometry::new(131072, 10).unwrap();
         assert_eq!((g.block_size, g.block_nr, g.frame_nr), (131072, 10, 10));
         assert!(Geometry::new(3000, 10).is_err());
@@ -660,11 +583,7 @@ mod tests {
             eprintln!("skipped: needs root (CAP_NET_RAW)");
             return;
         }
-        let config = PacketConfig {
-            ring_frames: 64,
-            frame_size: Some(2048),
-            qdisc_bypass: false,
-        };
+        let config = PacketConfig { ring_frames: 64, frame_size: Some(2048), qdisc_bypass: false };
         let mut port = PacketPort::open("lo", None, config).unwrap();
         assert_eq!(port.ring_frames(), 64, "rounded up to one 64 KiB block");
         let mut frame = [0u8; 60];
@@ -692,9 +611,7 @@ mod tests {
 
     #[test]
     fn open_rejects_unknown_interfaces() {
-        let err = PacketPort::open("ulvsp-nosuch0", None, PacketConfig::default())
-            .err()
-            .unwrap();
+        let err = PacketPort::open("ulvsp-nosuch0", None, PacketConfig::default()).err().unwrap();
         assert_eq!(err.raw_os_error(), Some(libc::ENODEV));
     }
 }

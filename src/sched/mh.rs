@@ -90,20 +90,13 @@ impl Maglev {
     pub fn new(flags: SchedFlags, candidates: &[Candidate]) -> Self {
         let candidates = &candidates[..candidates.len().min(MAX_SERVERS)];
         let owns: Box<[bool]> = candidates.iter().map(|c| c.weight > 0).collect();
-        Maglev {
-            flags,
-            table: populate(candidates),
-            owns,
-        }
+        Maglev { flags, table: populate(candidates), owns }
     }
 
     /// The lookup table: for each slot the index of the real server owning it.
     #[cfg(test)]
     fn slots(&self) -> impl Iterator<Item = usize> + '_ {
-        self.table
-            .iter()
-            .flatten()
-            .map(|i| usize::from(i.get() - 1))
+        self.table.iter().flatten().map(|i| usize::from(i.get() - 1))
     }
 
     fn server(&self, candidates: &[Candidate], slot: usize) -> Option<usize> {
@@ -182,10 +175,7 @@ impl Scheduler for Maglev {
         if !self.flags.fallback {
             return None;
         }
-        let any_up = candidates
-            .iter()
-            .zip(self.owns.iter())
-            .any(|(c, &owns)| owns && c.available());
+        let any_up = candidates.iter().zip(self.owns.iter()).any(|(c, &owns)| owns && c.available());
         if !any_up {
             return None;
         }
@@ -203,10 +193,7 @@ mod tests {
     use proptest::prelude::*;
     use std::net::Ipv4Addr;
 
-    const FALLBACK: SchedFlags = SchedFlags {
-        fallback: true,
-        port: false,
-    };
+    const FALLBACK: SchedFlags = SchedFlags { fallback: true, port: false };
 
     fn client(i: u32) -> Client {
         Client {
@@ -228,10 +215,7 @@ mod tests {
             let shares = shares(&mh, n);
             assert_eq!(shares.iter().sum::<usize>(), TAB_SIZE);
             let (lo, hi) = (TAB_SIZE / n, TAB_SIZE.div_ceil(n));
-            assert!(
-                shares.iter().all(|s| (lo..=hi).contains(s)),
-                "{n}: {shares:?}"
-            );
+            assert!(shares.iter().all(|s| (lo..=hi).contains(s)), "{n}: {shares:?}");
         }
     }
 
@@ -252,10 +236,7 @@ mod tests {
 
     /// Fraction of `clients` whose real server (by key) differs between two server lists.
     fn moved(before: &[Candidate], after: &[Candidate], clients: u32) -> f64 {
-        let (mut a, mut b) = (
-            Maglev::new(SchedFlags::default(), before),
-            Maglev::new(SchedFlags::default(), after),
-        );
+        let (mut a, mut b) = (Maglev::new(SchedFlags::default(), before), Maglev::new(SchedFlags::default(), after));
         let moved = (0..clients)
             .filter(|&i| {
                 let x = a.pick(before, client(i)).map(|s| before[s].key);
@@ -274,10 +255,7 @@ mod tests {
             fewer.remove(n / 2);
             let moved = moved(&all, &fewer, 20_000);
             let ideal = 1.0 / n as f64;
-            assert!(
-                moved >= ideal * 0.8 && moved <= ideal + 0.02,
-                "{n}: {moved} vs {ideal}"
-            );
+            assert!(moved >= ideal * 0.8 && moved <= ideal + 0.02, "{n}: {moved} vs {ideal}");
         }
     }
 
@@ -296,20 +274,11 @@ mod tests {
     fn same_client_same_server_and_mh_port() {
         let c = test_candidates(&[1; 8]);
         let mut mh = Maglev::new(SchedFlags::default(), &c);
-        let mut with_port = Maglev::new(
-            SchedFlags {
-                port: true,
-                ..SchedFlags::default()
-            },
-            &c,
-        );
+        let mut with_port = Maglev::new(SchedFlags { port: true, ..SchedFlags::default() }, &c);
         let ip = Ipv4Addr::new(198, 51, 100, 9);
         let by_port: std::collections::HashSet<_> = (0..64)
             .map(|p| {
-                let cl = Client {
-                    ip,
-                    port: 20000 + p,
-                };
+                let cl = Client { ip, port: 20000 + p };
                 assert_eq!(mh.pick(&c, cl), mh.pick(&c, Client { port: 1, ..cl }));
                 with_port.pick(&c, cl).unwrap()
             })
@@ -322,9 +291,7 @@ mod tests {
         let mut c = test_candidates(&[1, 1, 1, 1]);
         let mut plain = Maglev::new(SchedFlags::default(), &c);
         let mut fallback = Maglev::new(FALLBACK, &c);
-        let home: Vec<usize> = (0..2000)
-            .map(|i| plain.pick(&c, client(i)).unwrap())
-            .collect();
+        let home: Vec<usize> = (0..2000).map(|i| plain.pick(&c, client(i)).unwrap()).collect();
         c[2].usable = false;
         let mut spread = [0; 4];
         for (i, &home) in (0..2000).zip(&home) {
@@ -337,10 +304,7 @@ mod tests {
             }
         }
         assert_eq!(spread[2], 0);
-        assert!(
-            spread.iter().filter(|&&n| n > 60).count() == 3,
-            "{spread:?}"
-        );
+        assert!(spread.iter().filter(|&&n| n > 60).count() == 3, "{spread:?}");
         c.iter_mut().for_each(|d| d.weight = 0);
         assert_eq!(fallback.pick(&c, client(1)), None);
     }

@@ -135,9 +135,7 @@ impl FromStr for SchedulerKind {
         SchedulerKind::ALL
             .into_iter()
             .find(|kind| kind.name() == s)
-            .ok_or_else(|| {
-                format!("unknown scheduler {s:?} (expected one of rr, wrr, lc, wlc, sh, mh)")
-            })
+            .ok_or_else(|| format!("unknown scheduler {s:?} (expected one of rr, wrr, lc, wlc, sh, mh)"))
     }
 }
 
@@ -152,10 +150,7 @@ pub(crate) fn test_candidates(weights: &[u32]) -> Vec<Candidate> {
             usable: true,
             active: 0,
             inactive: 0,
-            key: Candidate::key_of(SocketAddrV4::new(
-                Ipv4Addr::from_bits(0x0a00_0001 + i as u32),
-                80,
-            )),
+            key: Candidate::key_of(SocketAddrV4::new(Ipv4Addr::from_bits(0x0a00_0001 + i as u32), 80)),
         })
         .collect()
 }
@@ -167,13 +162,7 @@ mod tests {
 
     fn candidates() -> impl Strategy<Value = Vec<Candidate>> {
         // Up to 300 real servers, weights up to 65535, random load and health.
-        let one = (
-            0u32..=65535,
-            any::<bool>(),
-            any::<u32>(),
-            any::<u32>(),
-            any::<u64>(),
-        );
+        let one = (0u32..=65535, any::<bool>(), any::<u32>(), any::<u32>(), any::<u64>());
         prop::collection::vec(one, 0..300).prop_map(|v| {
             v.into_iter()
                 .map(|(weight, usable, active, inactive, key)| Candidate {

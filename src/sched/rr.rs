@@ -37,9 +37,7 @@ impl Scheduler for RoundRobin {
             Some(last) if last < n => (last + 1, n),
             _ => (0, n),
         };
-        let found = (0..len)
-            .map(|step| (start + step) % n.max(1))
-            .find(|&i| candidates[i].available())?;
+        let found = (0..len).map(|step| (start + step) % n.max(1)).find(|&i| candidates[i].available())?;
         self.last = Some(found);
         Some(found)
     }
@@ -51,10 +49,7 @@ mod tests {
     use crate::sched::test_candidates;
     use std::net::Ipv4Addr;
 
-    const CLIENT: Client = Client {
-        ip: Ipv4Addr::new(192, 0, 2, 1),
-        port: 40000,
-    };
+    const CLIENT: Client = Client { ip: Ipv4Addr::new(192, 0, 2, 1), port: 40000 };
 
     fn sequence(rr: &mut RoundRobin, c: &[Candidate], count: usize) -> Vec<Option<usize>> {
         (0..count).map(|_| rr.pick(c, CLIENT)).collect()

@@ -35,10 +35,7 @@ const GOLDEN_RATIO_32: u32 = 0x61C8_8647;
 
 /// IPVS `ip_vs_sh_hashkey`: bucket of (`addr`, `port`) at probe `offset`.
 fn bucket_of(addr: u32, port: u16, offset: u32) -> usize {
-    let hash_32 = addr
-        .wrapping_add(u32::from(port))
-        .wrapping_mul(GOLDEN_RATIO_32)
-        >> (32 - TAB_BITS);
+    let hash_32 = addr.wrapping_add(u32::from(port)).wrapping_mul(GOLDEN_RATIO_32) >> (32 - TAB_BITS);
     (offset.wrapping_add(hash_32) & TAB_MASK) as usize
 }
 
@@ -112,17 +109,11 @@ mod tests {
     use std::net::Ipv4Addr;
 
     fn client(i: u32) -> Client {
-        Client {
-            ip: Ipv4Addr::from_bits(0xc000_0200 + i * 7919),
-            port: 1024 + (i % 50_000) as u16,
-        }
+        Client { ip: Ipv4Addr::from_bits(0xc000_0200 + i * 7919), port: 1024 + (i % 50_000) as u16 }
     }
 
     fn owners(sh: &SourceHash) -> Vec<usize> {
-        sh.buckets
-            .iter()
-            .map(|b| usize::from(b.unwrap().get() - 1))
-            .collect()
+        sh.buckets.iter().map(|b| usize::from(b.unwrap().get() - 1)).collect()
     }
 
     #[test]
@@ -156,10 +147,7 @@ mod tests {
         let mut seen = [0usize; 4];
         for i in 0..4000 {
             let first = sh.pick(&c, client(i)).unwrap();
-            let again = Client {
-                port: client(i).port.wrapping_add(1),
-                ..client(i)
-            };
+            let again = Client { port: client(i).port.wrapping_add(1), ..client(i) };
             // Without sh-port the source port does not matter.
             assert_eq!(sh.pick(&c, again), Some(first));
             seen[first] += 1;
@@ -170,24 +158,11 @@ mod tests {
     #[test]
     fn sh_port_hashes_the_port_too() {
         let c = test_candidates(&[1, 1, 1, 1]);
-        let flags = SchedFlags {
-            port: true,
-            ..SchedFlags::default()
-        };
+        let flags = SchedFlags { port: true, ..SchedFlags::default() };
         let mut sh = SourceHash::new(flags, &c);
         let ip = Ipv4Addr::new(198, 51, 100, 7);
-        let servers: std::collections::HashSet<_> = (0..64)
-            .map(|p| {
-                sh.pick(
-                    &c,
-                    Client {
-                        ip,
-                        port: 30000 + p,
-                    },
-                )
-                .unwrap()
-            })
-            .collect();
+        let servers: std::collections::HashSet<_> =
+            (0..64).map(|p| sh.pick(&c, Client { ip, port: 30000 + p }).unwrap()).collect();
         assert_eq!(servers.len(), 4);
     }
 
@@ -207,10 +182,7 @@ mod tests {
     #[test]
     fn fallback_moves_only_the_clients_of_the_unavailable_server() {
         let c = test_candidates(&[1, 1, 1]);
-        let flags = SchedFlags {
-            fallback: true,
-            ..SchedFlags::default()
-        };
+        let flags = SchedFlags { fallback: true, ..SchedFlags::default() };
         let mut sh = SourceHash::new(flags, &c);
         let mut down = c.clone();
         down[1].usable = false;
@@ -228,10 +200,7 @@ mod tests {
 
     #[test]
     fn no_servers_is_none() {
-        let flags = SchedFlags {
-            fallback: true,
-            port: true,
-        };
+        let flags = SchedFlags { fallback: true, port: true };
         let mut sh = SourceHash::new(flags, &[]);
         assert_eq!(sh.pick(&[], client(1)), None);
     }

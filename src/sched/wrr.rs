@@ -45,21 +45,11 @@ fn gcd(mut a: u32, mut b: u32) -> u32 {
 
 impl WeightedRoundRobin {
     pub fn new(candidates: &[Candidate]) -> Self {
-        let weights = || {
-            candidates
-                .iter()
-                .filter(|c| c.available())
-                .map(|c| c.weight)
-        };
+        let weights = || candidates.iter().filter(|c| c.available()).map(|c| c.weight);
         let di = i64::from(weights().fold(0, gcd).max(1));
         let max = weights().max().map_or(0, i64::from);
         let mw = if max == 0 { 0 } else { max - (di - 1) };
-        WeightedRoundRobin {
-            last: None,
-            cw: mw,
-            mw,
-            di,
-        }
+        WeightedRoundRobin { last: None, cw: mw, mw, di }
     }
 
     fn eligible(&self, candidates: &[Candidate], i: usize) -> bool {
@@ -97,11 +87,7 @@ impl Scheduler for WeightedRoundRobin {
                 // The heaviest server qualifies in every pass of a list like the one we were built
                 // from, so an empty full pass means the caller's list has changed since: bail out
                 // or jump to a `cw` someone meets rather than spin through up to 2³² empty passes.
-                let best = candidates
-                    .iter()
-                    .filter(|c| c.available())
-                    .map(|c| i64::from(c.weight))
-                    .max();
+                let best = candidates.iter().filter(|c| c.available()).map(|c| i64::from(c.weight)).max();
                 match best {
                     None => {
                         self.last = None;
@@ -134,10 +120,7 @@ mod tests {
     use crate::sched::test_candidates;
     use std::net::Ipv4Addr;
 
-    const CLIENT: Client = Client {
-        ip: Ipv4Addr::new(192, 0, 2, 1),
-        port: 40000,
-    };
+    const CLIENT: Client = Client { ip: Ipv4Addr::new(192, 0, 2, 1), port: 40000 };
 
     fn sequence(c: &[Candidate], count: usize) -> Vec<usize> {
         let mut wrr = WeightedRoundRobin::new(c);
@@ -196,10 +179,7 @@ mod tests {
         let c = test_candidates(&[3, 1]);
         let mut wrr = WeightedRoundRobin::new(&c);
         assert_eq!(wrr.pick(&c, CLIENT), Some(0));
-        let down: Vec<_> = c
-            .iter()
-            .map(|&d| Candidate { usable: false, ..d })
-            .collect();
+        let down: Vec<_> = c.iter().map(|&d| Candidate { usable: false, ..d }).collect();
         assert_eq!(wrr.pick(&down, CLIENT), None);
         assert_eq!(wrr.pick(&[], CLIENT), None);
         assert!(wrr.pick(&c, CLIENT).is_some());

@@ -348,29 +348,17 @@ mod tests {
             let theirs = ArpPacket::new(&frame[14..]).unwrap();
             assert_eq!(theirs.get_hardware_type(), ArpHardwareTypes::Ethernet);
             assert_eq!(u16::from(ours.operation()), theirs.get_operation().0);
-            assert_eq!(
-                ours.sender_hardware_addr().0,
-                theirs.get_sender_hw_addr().octets()
-            );
+            assert_eq!(ours.sender_hardware_addr().0, theirs.get_sender_hw_addr().octets());
             assert_eq!(ours.sender_protocol_addr(), theirs.get_sender_proto_addr());
-            assert_eq!(
-                ours.target_hardware_addr().0,
-                theirs.get_target_hw_addr().octets()
-            );
+            assert_eq!(ours.target_hardware_addr().0, theirs.get_target_hw_addr().octets());
             assert_eq!(ours.target_protocol_addr(), theirs.get_target_proto_addr());
         }
-        assert_eq!(
-            ArpPacket::new(&REPLY_FRAME[14..]).unwrap().get_operation(),
-            ArpOperations::Reply
-        );
+        assert_eq!(ArpPacket::new(&REPLY_FRAME[14..]).unwrap().get_operation(), ArpOperations::Reply);
     }
 
     #[test]
     fn parse_and_construct() {
-        assert_eq!(
-            Repr::parse(&Packet::new_unchecked(&REPLY_FRAME[14..])),
-            Ok(reply_repr())
-        );
+        assert_eq!(Repr::parse(&Packet::new_unchecked(&REPLY_FRAME[14..])), Ok(reply_repr()));
         let mut bytes = [0xa5u8; PACKET_LEN];
         reply_repr().emit(&mut Packet::new_unchecked(&mut bytes[..]));
         assert_eq!(&bytes[..], &REPLY_FRAME[14..]);
@@ -380,14 +368,8 @@ mod tests {
     #[test]
     fn truncated_at_every_length() {
         for len in 0..PACKET_LEN {
-            assert_eq!(
-                Packet::new_checked(&request()[..len]),
-                Err(WireError::Truncated)
-            );
-            assert_eq!(
-                Repr::parse(&Packet::new_unchecked(&request()[..len])),
-                Err(WireError::Truncated)
-            );
+            assert_eq!(Packet::new_checked(&request()[..len]), Err(WireError::Truncated));
+            assert_eq!(Repr::parse(&Packet::new_unchecked(&request()[..len])), Err(WireError::Truncated));
         }
     }
 
@@ -397,15 +379,8 @@ mod tests {
             let mut bytes = [0u8; PACKET_LEN];
             bytes.copy_from_slice(request());
             bytes[offset] = value;
-            assert_eq!(
-                Packet::new_checked(&bytes[..]),
-                Err(WireError::Unsupported),
-                "offset {offset}"
-            );
-            assert_eq!(
-                Repr::parse(&Packet::new_unchecked(&bytes[..])),
-                Err(WireError::Unsupported)
-            );
+            assert_eq!(Packet::new_checked(&bytes[..]), Err(WireError::Unsupported), "offset {offset}");
+            assert_eq!(Repr::parse(&Packet::new_unchecked(&bytes[..])), Err(WireError::Unsupported));
         }
     }
 
@@ -452,10 +427,7 @@ mod tests {
         // Truncated anywhere.
         for len in 0..42 {
             let mut frame = REQUEST_FRAME;
-            assert_eq!(
-                reply_in_place(&mut frame[..len], A),
-                Err(WireError::Truncated)
-            );
+            assert_eq!(reply_in_place(&mut frame[..len], A), Err(WireError::Truncated));
             assert_eq!(frame, REQUEST_FRAME);
         }
     }

@@ -83,11 +83,7 @@ mod tests {
     fn naive(bytes: &[u8]) -> u16 {
         let mut sum: u32 = 0;
         for (i, b) in bytes.iter().enumerate() {
-            sum += if i % 2 == 0 {
-                u32::from(*b) << 8
-            } else {
-                u32::from(*b)
-            };
+            sum += if i % 2 == 0 { u32::from(*b) << 8 } else { u32::from(*b) };
             sum = (sum & 0xffff) + (sum >> 16);
         }
         sum as u16
@@ -96,10 +92,7 @@ mod tests {
     #[test]
     fn rfc1071_example() {
         // RFC 1071 §3: the bytes 00 01 f2 03 f4 f5 f6 f7 sum to ddf2.
-        assert_eq!(
-            data(&[0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]),
-            0xddf2
-        );
+        assert_eq!(data(&[0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]), 0xddf2);
     }
 
     #[test]
@@ -107,18 +100,15 @@ mod tests {
         assert_eq!(data(&[]), 0);
         assert_eq!(data(&[0xab]), 0xab00);
         assert_eq!(data(&[0x12, 0x34, 0x56]), 0x1234 + 0x5600);
-        assert_eq!(
-            data(&[0x12, 0x34, 0x56, 0x78, 0x9a]),
-            (0x1234u32 + 0x5678 + 0x9a00 - 0xffff) as u16
-        );
+        assert_eq!(data(&[0x12, 0x34, 0x56, 0x78, 0x9a]), (0x1234u32 + 0x5678 + 0x9a00 - 0xffff) as u16);
     }
 
     #[test]
     fn real_ipv4_header_verifies_and_refills() {
         // The IPv4 header of a captured ICMP echo request 10.77.0.1 -> 10.77.0.2 (checksum 0x65c1).
         let mut header = [
-            0x45, 0x00, 0x00, 0x54, 0xc0, 0x4b, 0x40, 0x00, 0x40, 0x01, 0x65, 0xc1, 0x0a, 0x4d,
-            0x00, 0x01, 0x0a, 0x4d, 0x00, 0x02,
+            0x45, 0x00, 0x00, 0x54, 0xc0, 0x4b, 0x40, 0x00, 0x40, 0x01, 0x65, 0xc1, 0x0a, 0x4d, 0x00, 0x01, 0x0a, 0x4d,
+            0x00, 0x02,
         ];
         assert!(is_valid(data(&header)));
         let stored = u16::from_be_bytes([header[10], header[11]]);
@@ -136,10 +126,7 @@ mod tests {
         let bytes = [10, 77, 0, 1, 192, 168, 255, 254, 0, 6, 0x05, 0xdc];
         assert_eq!(pseudo_header(src, dst, 6, 1500), data(&bytes));
         // A length above 16 bits still folds in (jumbo sums, and fuzzed inputs).
-        assert_eq!(
-            pseudo_header(src, dst, 17, 0x1_0002),
-            combine(&[data(&bytes[..8]), 0x0011, 1, 2])
-        );
+        assert_eq!(pseudo_header(src, dst, 17, 0x1_0002), combine(&[data(&bytes[..8]), 0x0011, 1, 2]));
     }
 
     #[test]

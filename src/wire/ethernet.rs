@@ -146,11 +146,7 @@ pub struct Repr {
 impl Repr {
     pub fn parse<T: AsRef<[u8]>>(frame: &Frame<T>) -> Result<Repr> {
         frame.check_len()?;
-        Ok(Repr {
-            src_addr: frame.src_addr(),
-            dst_addr: frame.dst_addr(),
-            ethertype: frame.ethertype(),
-        })
+        Ok(Repr { src_addr: frame.src_addr(), dst_addr: frame.dst_addr(), ethertype: frame.ethertype() })
     }
 
     /// Bytes [`Repr::emit`] writes: the header only.
@@ -184,9 +180,8 @@ mod tests {
         0x02, 0x00, 0x0a, 0x4d, 0x00, 0x01, //
         0x08, 0x00, //
         // IPv4 + UDP + payload
-        0x45, 0x00, 0x00, 0x21, 0xd1, 0x7c, 0x40, 0x00, 0x40, 0x11, 0x54, 0xb3, 0x0a, 0x4d, 0x00,
-        0x01, 0x0a, 0x4d, 0x00, 0x02, 0x9c, 0x40, 0x14, 0xe9, 0x00, 0x0d, 0x51, 0x3d, 0x70, 0x69,
-        0x6e, 0x67, 0x0a,
+        0x45, 0x00, 0x00, 0x21, 0xd1, 0x7c, 0x40, 0x00, 0x40, 0x11, 0x54, 0xb3, 0x0a, 0x4d, 0x00, 0x01, 0x0a, 0x4d,
+        0x00, 0x02, 0x9c, 0x40, 0x14, 0xe9, 0x00, 0x0d, 0x51, 0x3d, 0x70, 0x69, 0x6e, 0x67, 0x0a,
     ];
 
     /// Captured: the broadcast ARP request "who-has 10.77.0.2 tell 10.77.0.1".
@@ -194,8 +189,8 @@ mod tests {
         0xff, 0xff, 0xff, 0xff, 0xff, 0xff, //
         0x02, 0x00, 0x0a, 0x4d, 0x00, 0x01, //
         0x08, 0x06, //
-        0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x01, 0x02, 0x00, 0x0a, 0x4d, 0x00, 0x01, 0x0a,
-        0x4d, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0a, 0x4d, 0x00, 0x02,
+        0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x01, 0x02, 0x00, 0x0a, 0x4d, 0x00, 0x01, 0x0a, 0x4d, 0x00, 0x01,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0a, 0x4d, 0x00, 0x02,
     ];
 
     const A: MacAddr = MacAddr([0x02, 0x00, 0x0a, 0x4d, 0x00, 0x01]);
@@ -230,11 +225,7 @@ mod tests {
     #[test]
     fn construct() {
         let mut bytes = [0xa5u8; 47];
-        let repr = Repr {
-            src_addr: A,
-            dst_addr: B,
-            ethertype: EtherType::IPV4,
-        };
+        let repr = Repr { src_addr: A, dst_addr: B, ethertype: EtherType::IPV4 };
         let mut frame = Frame::new_unchecked(&mut bytes[..]);
         repr.emit(&mut frame);
         frame.payload_mut().copy_from_slice(&UDP_FRAME[14..]);
@@ -245,27 +236,14 @@ mod tests {
     #[test]
     fn parse() {
         let repr = Repr::parse(&Frame::new_unchecked(&ARP_FRAME[..])).unwrap();
-        assert_eq!(
-            repr,
-            Repr {
-                src_addr: A,
-                dst_addr: MacAddr::BROADCAST,
-                ethertype: EtherType::ARP
-            }
-        );
+        assert_eq!(repr, Repr { src_addr: A, dst_addr: MacAddr::BROADCAST, ethertype: EtherType::ARP });
     }
 
     #[test]
     fn truncated_at_every_length() {
         for len in 0..HEADER_LEN {
-            assert_eq!(
-                Frame::new_checked(&UDP_FRAME[..len]),
-                Err(WireError::Truncated)
-            );
-            assert_eq!(
-                Repr::parse(&Frame::new_unchecked(&UDP_FRAME[..len])),
-                Err(WireError::Truncated)
-            );
+            assert_eq!(Frame::new_checked(&UDP_FRAME[..len]), Err(WireError::Truncated));
+            assert_eq!(Repr::parse(&Frame::new_unchecked(&UDP_FRAME[..len])), Err(WireError::Truncated));
         }
         let header_only = Frame::new_checked(&UDP_FRAME[..HEADER_LEN]).unwrap();
         assert!(header_only.payload().is_empty());

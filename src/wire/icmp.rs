@@ -264,22 +264,15 @@ impl Repr {
         }
         let payload_len = packet.payload().len();
         match (packet.msg_type(), packet.code()) {
-            (Message::ECHO_REQUEST, 0) => Ok(Repr::EchoRequest {
-                ident: packet.ident(),
-                seq_number: packet.seq_number(),
-                payload_len,
-            }),
-            (Message::ECHO_REPLY, 0) => Ok(Repr::EchoReply {
-                ident: packet.ident(),
-                seq_number: packet.seq_number(),
-                payload_len,
-            }),
-            (msg_type, code) if msg_type.is_error() => Ok(Repr::Error {
-                msg_type,
-                code,
-                rest_of_header: packet.rest_of_header(),
-                payload_len,
-            }),
+            (Message::ECHO_REQUEST, 0) => {
+                Ok(Repr::EchoRequest { ident: packet.ident(), seq_number: packet.seq_number(), payload_len })
+            }
+            (Message::ECHO_REPLY, 0) => {
+                Ok(Repr::EchoReply { ident: packet.ident(), seq_number: packet.seq_number(), payload_len })
+            }
+            (msg_type, code) if msg_type.is_error() => {
+                Ok(Repr::Error { msg_type, code, rest_of_header: packet.rest_of_header(), payload_len })
+            }
             _ => Err(WireError::Unsupported),
         }
     }
@@ -301,39 +294,18 @@ impl Repr {
     ///
     /// # Panics
     /// Unless the buffer is exactly [`Repr::buffer_len`] long: the checksum covers the whole buffer.
-    pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(
-        &self,
-        packet: &mut Packet<T>,
-        fill_payload: impl FnOnce(&mut [u8]),
-    ) {
-        assert_eq!(
-            packet.buffer.as_ref().len(),
-            self.buffer_len(),
-            "ICMP buffer must be the message"
-        );
+    pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(&self, packet: &mut Packet<T>, fill_payload: impl FnOnce(&mut [u8])) {
+        assert_eq!(packet.buffer.as_ref().len(), self.buffer_len(), "ICMP buffer must be the message");
         match *self {
-            Repr::EchoRequest {
-                ident, seq_number, ..
-            }
-            | Repr::EchoReply {
-                ident, seq_number, ..
-            } => {
-                let msg_type = if matches!(self, Repr::EchoRequest { .. }) {
-                    Message::ECHO_REQUEST
-                } else {
-                    Message::ECHO_REPLY
-                };
+            Repr::EchoRequest { ident, seq_number, .. } | Repr::EchoReply { ident, seq_number, .. } => {
+                let msg_type =
+                    if matches!(self, Repr::EchoRequest { .. }) { Message::ECHO_REQUEST } else { Message::ECHO_REPLY };
                 packet.set_msg_type(msg_type);
                 packet.set_code(0);
                 packet.set_ident(ident);
                 packet.set_seq_number(seq_number);
             }
-            Repr::Error {
-                msg_type,
-                code,
-                rest_of_header,
-                ..
-            } => {
+            Repr::Error { msg_type, code, rest_of_header, .. } => {
                 packet.set_msg_type(msg_type);
                 packet.set_code(code);
                 packet.set_rest_of_header(rest_of_header);
@@ -356,10 +328,10 @@ mod tests {
 
     /// The 56 data bytes of Linux ping: a timestamp, then 0x10, 0x11, ...
     static PING_DATA: [u8; 56] = [
-        0xa4, 0x15, 0x02, 0x6b, 0x00, 0x00, 0x00, 0x00, 0x62, 0xc4, 0x01, 0x00, 0x00, 0x00, 0x00,
-        0x00, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d,
-        0x1e, 0x1f, 0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28, 0x29, 0x2a, 0x2b, 0x2c,
-        0x2d, 0x2e, 0x2f, 0x30, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37,
+        0xa4, 0x15, 0x02, 0x6b, 0x00, 0x00, 0x00, 0x00, 0x62, 0xc4, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10, 0x11,
+        0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f, 0x20, 0x21, 0x22, 0x23,
+        0x24, 0x25, 0x26, 0x27, 0x28, 0x29, 0x2a, 0x2b, 0x2c, 0x2d, 0x2e, 0x2f, 0x30, 0x31, 0x32, 0x33, 0x34, 0x35,
+        0x36, 0x37,
     ];
 
     /// Echo request header: type 8, code 0, checksum 0x0d88, ident 0x215f, seq 1.
@@ -369,8 +341,8 @@ mod tests {
 
     static PORT_UNREACHABLE: [u8; 43] = [
         0x03, 0x03, 0x11, 0xba, 0x00, 0x00, 0x00, 0x00, // type 3, code 3, checksum, unused
-        0x45, 0x00, 0x00, 0x23, 0xd1, 0x7d, 0x40, 0x00, 0x40, 0x11, 0x54, 0xb0, 0x0a, 0x4d, 0x00,
-        0x01, 0x0a, 0x4d, 0x00, 0x02, // quoted IPv4 header, 10.77.0.1 -> 10.77.0.2, UDP
+        0x45, 0x00, 0x00, 0x23, 0xd1, 0x7d, 0x40, 0x00, 0x40, 0x11, 0x54, 0xb0, 0x0a, 0x4d, 0x00, 0x01, 0x0a, 0x4d,
+        0x00, 0x02, // quoted IPv4 header, 10.77.0.1 -> 10.77.0.2, UDP
         0x9c, 0x40, 0x27, 0x0f, 0x00, 0x0f, 0xb0, 0x9f, // quoted UDP header, 40000 -> 9999
         0x63, 0x6c, 0x6f, 0x73, 0x65, 0x64, 0x3f, // "closed?": Linux quotes more than 8 bytes
     ];
@@ -423,11 +395,7 @@ mod tests {
 
     #[test]
     fn agrees_with_pnet() {
-        for bytes in [
-            &echo(&ECHO_REQUEST_HEADER)[..],
-            &echo(&ECHO_REPLY_HEADER)[..],
-            &PORT_UNREACHABLE[..],
-        ] {
+        for bytes in [&echo(&ECHO_REQUEST_HEADER)[..], &echo(&ECHO_REPLY_HEADER)[..], &PORT_UNREACHABLE[..]] {
             let ours = Packet::new_checked(bytes).unwrap();
             let theirs = IcmpPacket::new(bytes).unwrap();
             assert_eq!(ours.msg_type().0, theirs.get_icmp_type().0);
@@ -440,37 +408,18 @@ mod tests {
 
     #[test]
     fn construct() {
-        let repr = Repr::EchoRequest {
-            ident: 0x215f,
-            seq_number: 1,
-            payload_len: 56,
-        };
+        let repr = Repr::EchoRequest { ident: 0x215f, seq_number: 1, payload_len: 56 };
         let mut bytes = [0xa5u8; 64];
-        repr.emit(&mut Packet::new_unchecked(&mut bytes[..]), |p| {
-            p.copy_from_slice(&PING_DATA)
-        });
+        repr.emit(&mut Packet::new_unchecked(&mut bytes[..]), |p| p.copy_from_slice(&PING_DATA));
         assert_eq!(bytes, echo(&ECHO_REQUEST_HEADER));
 
-        let repr = Repr::EchoReply {
-            ident: 0x215f,
-            seq_number: 1,
-            payload_len: 56,
-        };
-        repr.emit(&mut Packet::new_unchecked(&mut bytes[..]), |p| {
-            p.copy_from_slice(&PING_DATA)
-        });
+        let repr = Repr::EchoReply { ident: 0x215f, seq_number: 1, payload_len: 56 };
+        repr.emit(&mut Packet::new_unchecked(&mut bytes[..]), |p| p.copy_from_slice(&PING_DATA));
         assert_eq!(bytes, echo(&ECHO_REPLY_HEADER));
 
-        let repr = Repr::Error {
-            msg_type: Message::DST_UNREACHABLE,
-            code: 3,
-            rest_of_header: 0,
-            payload_len: 35,
-        };
+        let repr = Repr::Error { msg_type: Message::DST_UNREACHABLE, code: 3, rest_of_header: 0, payload_len: 35 };
         let mut bytes = [0xa5u8; 43];
-        repr.emit(&mut Packet::new_unchecked(&mut bytes[..]), |p| {
-            p.copy_from_slice(&PORT_UNREACHABLE[8..])
-        });
+        repr.emit(&mut Packet::new_unchecked(&mut bytes[..]), |p| p.copy_from_slice(&PORT_UNREACHABLE[8..]));
         assert_eq!(bytes, PORT_UNREACHABLE);
     }
 
@@ -479,41 +428,23 @@ mod tests {
         let bytes = echo(&ECHO_REPLY_HEADER);
         assert_eq!(
             Repr::parse(&Packet::new_unchecked(&bytes[..])),
-            Ok(Repr::EchoReply {
-                ident: 0x215f,
-                seq_number: 1,
-                payload_len: 56
-            })
+            Ok(Repr::EchoReply { ident: 0x215f, seq_number: 1, payload_len: 56 })
         );
         assert_eq!(
             Repr::parse(&Packet::new_unchecked(&PORT_UNREACHABLE[..])),
-            Ok(Repr::Error {
-                msg_type: Message::DST_UNREACHABLE,
-                code: 3,
-                rest_of_header: 0,
-                payload_len: 35
-            })
+            Ok(Repr::Error { msg_type: Message::DST_UNREACHABLE, code: 3, rest_of_header: 0, payload_len: 35 })
         );
         // A timestamp request (type 13) is well-formed but not something ulvs handles.
         let mut bytes = [13u8, 0, 0, 0, 0, 0, 0, 0];
         Packet::new_unchecked(&mut bytes[..]).fill_checksum();
-        assert_eq!(
-            Repr::parse(&Packet::new_unchecked(&bytes[..])),
-            Err(WireError::Unsupported)
-        );
+        assert_eq!(Repr::parse(&Packet::new_unchecked(&bytes[..])), Err(WireError::Unsupported));
     }
 
     #[test]
     fn truncated_at_every_length() {
         for len in 0..HEADER_LEN {
-            assert_eq!(
-                Packet::new_checked(&PORT_UNREACHABLE[..len]),
-                Err(WireError::Truncated)
-            );
-            assert_eq!(
-                Repr::parse(&Packet::new_unchecked(&PORT_UNREACHABLE[..len])),
-                Err(WireError::Truncated)
-            );
+            assert_eq!(Packet::new_checked(&PORT_UNREACHABLE[..len]), Err(WireError::Truncated));
+            assert_eq!(Repr::parse(&Packet::new_unchecked(&PORT_UNREACHABLE[..len])), Err(WireError::Truncated));
         }
         // The quote needs the whole IPv4 header and 4 bytes after it.
         for len in HEADER_LEN..PORT_UNREACHABLE.len() {
@@ -565,9 +496,7 @@ mod tests {
             payload_len: 28,
         };
         let mut bytes = [0u8; 36];
-        repr.emit(&mut Packet::new_unchecked(&mut bytes[..]), |p| {
-            p.copy_from_slice(&PORT_UNREACHABLE[8..36])
-        });
+        repr.emit(&mut Packet::new_unchecked(&mut bytes[..]), |p| p.copy_from_slice(&PORT_UNREACHABLE[8..36]));
         let p = Packet::new_checked(&bytes[..]).unwrap();
         assert_eq!(p.next_hop_mtu(), 1400);
         assert_eq!(format!("{:?}", p.msg_type()), "destination unreachable");
@@ -576,32 +505,24 @@ mod tests {
 
     fn repr_strategy() -> impl Strategy<Value = Repr> {
         prop_oneof![
-            (any::<u16>(), any::<u16>(), 0usize..64).prop_map(
-                |(ident, seq_number, payload_len)| Repr::EchoRequest {
-                    ident,
-                    seq_number,
-                    payload_len
-                }
-            ),
-            (any::<u16>(), any::<u16>(), 0usize..64).prop_map(
-                |(ident, seq_number, payload_len)| Repr::EchoReply {
-                    ident,
-                    seq_number,
-                    payload_len
-                }
-            ),
-            (
-                prop::sample::select(vec![3u8, 4, 5, 11, 12]),
-                any::<u8>(),
-                any::<u32>(),
-                0usize..64
-            )
-                .prop_map(|(t, code, rest_of_header, payload_len)| Repr::Error {
+            (any::<u16>(), any::<u16>(), 0usize..64).prop_map(|(ident, seq_number, payload_len)| Repr::EchoRequest {
+                ident,
+                seq_number,
+                payload_len
+            }),
+            (any::<u16>(), any::<u16>(), 0usize..64).prop_map(|(ident, seq_number, payload_len)| Repr::EchoReply {
+                ident,
+                seq_number,
+                payload_len
+            }),
+            (prop::sample::select(vec![3u8, 4, 5, 11, 12]), any::<u8>(), any::<u32>(), 0usize..64).prop_map(
+                |(t, code, rest_of_header, payload_len)| Repr::Error {
                     msg_type: Message(t),
                     code,
                     rest_of_header,
                     payload_len
-                }),
+                }
+            ),
         ]
     }
 

@@ -204,10 +204,8 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// Whether the checksum over the pseudo-header and the whole buffer verifies.
     pub fn verify_checksum(&self, src: Ipv4Addr, dst: Ipv4Addr) -> bool {
         let data = self.buffer.as_ref();
-        let sum = checksum::combine(&[
-            checksum::pseudo_header(src, dst, PROTO_TCP, data.len() as u32),
-            checksum::data(data),
-        ]);
+        let sum =
+            checksum::combine(&[checksum::pseudo_header(src, dst, PROTO_TCP, data.len() as u32), checksum::data(data)]);
         checksum::is_valid(sum)
     }
 }
@@ -284,10 +282,8 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     pub fn fill_checksum(&mut self, src: Ipv4Addr, dst: Ipv4Addr) {
         self.set_checksum(0);
         let data = self.buffer.as_ref();
-        let sum = checksum::combine(&[
-            checksum::pseudo_header(src, dst, PROTO_TCP, data.len() as u32),
-            checksum::data(data),
-        ]);
+        let sum =
+            checksum::combine(&[checksum::pseudo_header(src, dst, PROTO_TCP, data.len() as u32), checksum::data(data)]);
         self.set_checksum(checksum::finish(sum));
     }
 
@@ -356,11 +352,7 @@ impl Repr {
         dst: Ipv4Addr,
         fill_payload: impl FnOnce(&mut [u8]),
     ) {
-        assert_eq!(
-            packet.buffer.as_ref().len(),
-            self.buffer_len(),
-            "TCP buffer must be the segment"
-        );
+        assert_eq!(packet.buffer.as_ref().len(), self.buffer_len(), "TCP buffer must be the segment");
         packet.set_src_port(self.src_port);
         packet.set_dst_port(self.dst_port);
         packet.set_seq_number(self.seq_number);
@@ -388,22 +380,22 @@ mod tests {
 
     /// 10.77.0.1:55698 -> 10.77.0.2:8080 SYN, win 64240, options mss 1460, nop, nop, sackOK, nop, wscale 10.
     static SYN: [u8; 32] = [
-        0xd9, 0x92, 0x1f, 0x90, 0x46, 0x71, 0xc2, 0x57, 0x00, 0x00, 0x00, 0x00, 0x80, 0x02, 0xfa,
-        0xf0, 0x5d, 0x95, 0x00, 0x00, // header, data offset 8
+        0xd9, 0x92, 0x1f, 0x90, 0x46, 0x71, 0xc2, 0x57, 0x00, 0x00, 0x00, 0x00, 0x80, 0x02, 0xfa, 0xf0, 0x5d, 0x95,
+        0x00, 0x00, // header, data offset 8
         0x02, 0x04, 0x05, 0xb4, 0x01, 0x01, 0x04, 0x02, 0x01, 0x03, 0x03, 0x0a, // options
     ];
 
     /// 10.77.0.1:55698 -> 10.77.0.2:8080 [P.] seq 1181860440 ack 841960604 win 63, "hello\n".
     static DATA: [u8; 26] = [
-        0xd9, 0x92, 0x1f, 0x90, 0x46, 0x71, 0xc2, 0x58, 0x32, 0x2f, 0x4c, 0x9c, 0x50, 0x18, 0x00,
-        0x3f, 0xd6, 0x56, 0x00, 0x00, // header
+        0xd9, 0x92, 0x1f, 0x90, 0x46, 0x71, 0xc2, 0x58, 0x32, 0x2f, 0x4c, 0x9c, 0x50, 0x18, 0x00, 0x3f, 0xd6, 0x56,
+        0x00, 0x00, // header
         0x68, 0x65, 0x6c, 0x6c, 0x6f, 0x0a, // "hello\n"
     ];
 
     /// 10.77.0.2:8081 -> 10.77.0.1:48396 [R.] ack 2744081489 win 0: the answer from a closed port.
     static RST: [u8; 20] = [
-        0x1f, 0x91, 0xbd, 0x0c, 0x00, 0x00, 0x00, 0x00, 0xa3, 0x8f, 0x5c, 0x51, 0x50, 0x14, 0x00,
-        0x00, 0xbe, 0xb5, 0x00, 0x00,
+        0x1f, 0x91, 0xbd, 0x0c, 0x00, 0x00, 0x00, 0x00, 0xa3, 0x8f, 0x5c, 0x51, 0x50, 0x14, 0x00, 0x00, 0xbe, 0xb5,
+        0x00, 0x00,
     ];
 
     fn data_repr() -> Repr {
@@ -469,9 +461,7 @@ mod tests {
     fn construct() {
         let mut bytes = [0xa5u8; 26];
         let repr = data_repr();
-        repr.emit(&mut Packet::new_unchecked(&mut bytes[..]), A, B, |p| {
-            p.copy_from_slice(b"hello\n")
-        });
+        repr.emit(&mut Packet::new_unchecked(&mut bytes[..]), A, B, |p| p.copy_from_slice(b"hello\n"));
         assert_eq!(bytes, DATA);
 
         let rst = Repr {
@@ -490,10 +480,7 @@ mod tests {
 
     #[test]
     fn parse() {
-        assert_eq!(
-            Repr::parse(&Packet::new_unchecked(&DATA[..]), A, B),
-            Ok(data_repr())
-        );
+        assert_eq!(Repr::parse(&Packet::new_unchecked(&DATA[..]), A, B), Ok(data_repr()));
         let syn = Repr::parse(&Packet::new_unchecked(&SYN[..]), A, B).unwrap();
         assert_eq!((syn.flags, syn.payload_len), (Flags::SYN, 0));
     }
@@ -501,15 +488,8 @@ mod tests {
     #[test]
     fn truncated_at_every_length() {
         for len in 0..SYN.len() {
-            assert_eq!(
-                Packet::new_checked(&SYN[..len]),
-                Err(WireError::Truncated),
-                "len {len}"
-            );
-            assert_eq!(
-                Repr::parse(&Packet::new_unchecked(&SYN[..len]), A, B),
-                Err(WireError::Truncated)
-            );
+            assert_eq!(Packet::new_checked(&SYN[..len]), Err(WireError::Truncated), "len {len}");
+            assert_eq!(Repr::parse(&Packet::new_unchecked(&SYN[..len]), A, B), Err(WireError::Truncated));
         }
         for len in 0..HEADER_LEN {
             assert_eq!(Packet::new_checked(&DATA[..len]), Err(WireError::Truncated));
@@ -530,11 +510,7 @@ mod tests {
         ] {
             let mut bytes = SYN;
             bytes[12] = offset;
-            assert_eq!(
-                Packet::new_checked(&bytes[..]),
-                Err(expected),
-                "offset {offset:#x}"
-            );
+            assert_eq!(Packet::new_checked(&bytes[..]), Err(expected), "offset {offset:#x}");
         }
         let mut bytes = SYN;
         bytes[12] = 0x50;
@@ -550,11 +526,7 @@ mod tests {
         assert_eq!(Repr::parse(&p, A, B), Err(WireError::BadChecksum));
         // The right addresses matter: the pseudo-header is part of the sum.
         assert_eq!(
-            Repr::parse(
-                &Packet::new_unchecked(&DATA[..]),
-                A,
-                Ipv4Addr::new(10, 77, 0, 3)
-            ),
+            Repr::parse(&Packet::new_unchecked(&DATA[..]), A, Ipv4Addr::new(10, 77, 0, 3)),
             Err(WireError::BadChecksum)
         );
         p.fill_checksum(A, B);
@@ -570,10 +542,7 @@ mod tests {
         p.set_fin(true);
         p.set_psh(true);
         p.set_urg(true);
-        assert_eq!(
-            p.flags(),
-            Flags::SYN | Flags::ACK | Flags::FIN | Flags::PSH | Flags::URG
-        );
+        assert_eq!(p.flags(), Flags::SYN | Flags::ACK | Flags::FIN | Flags::PSH | Flags::URG);
         p.set_ack(false);
         assert!(!p.ack());
         assert_eq!(p.header_len(), 20);

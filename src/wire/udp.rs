@@ -198,13 +198,9 @@ mod tests {
     const B: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 2);
 
     /// 10.77.0.1:40000 -> 10.77.0.2:5353 "ping\n".
-    static PING: [u8; 13] = [
-        0x9c, 0x40, 0x14, 0xe9, 0x00, 0x0d, 0x51, 0x3d, 0x70, 0x69, 0x6e, 0x67, 0x0a,
-    ];
+    static PING: [u8; 13] = [0x9c, 0x40, 0x14, 0xe9, 0x00, 0x0d, 0x51, 0x3d, 0x70, 0x69, 0x6e, 0x67, 0x0a];
     /// 10.77.0.2:5353 -> 10.77.0.1:40000 "pong".
-    static PONG: [u8; 12] = [
-        0x14, 0xe9, 0x9c, 0x40, 0x00, 0x0c, 0x5b, 0x39, 0x70, 0x6f, 0x6e, 0x67,
-    ];
+    static PONG: [u8; 12] = [0x14, 0xe9, 0x9c, 0x40, 0x00, 0x0c, 0x5b, 0x39, 0x70, 0x6f, 0x6e, 0x67];
 
     #[test]
     fn deconstruct() {
@@ -217,9 +213,7 @@ mod tests {
         assert_eq!(p.payload(), b"ping\n");
         assert!(p.verify_checksum(A, B));
         assert!(!p.verify_checksum(A, Ipv4Addr::new(10, 77, 0, 3)));
-        assert!(Packet::new_checked(&PONG[..])
-            .unwrap()
-            .verify_checksum(B, A));
+        assert!(Packet::new_checked(&PONG[..]).unwrap().verify_checksum(B, A));
     }
 
     #[test]
@@ -237,20 +231,11 @@ mod tests {
 
     #[test]
     fn construct_and_parse() {
-        let repr = Repr {
-            src_port: 40000,
-            dst_port: 5353,
-            payload_len: 5,
-        };
+        let repr = Repr { src_port: 40000, dst_port: 5353, payload_len: 5 };
         let mut bytes = [0xa5u8; 13];
-        repr.emit(&mut Packet::new_unchecked(&mut bytes[..]), A, B, |p| {
-            p.copy_from_slice(b"ping\n")
-        });
+        repr.emit(&mut Packet::new_unchecked(&mut bytes[..]), A, B, |p| p.copy_from_slice(b"ping\n"));
         assert_eq!(bytes, PING);
-        assert_eq!(
-            Repr::parse(&Packet::new_unchecked(&PING[..]), A, B),
-            Ok(repr)
-        );
+        assert_eq!(Repr::parse(&Packet::new_unchecked(&PING[..]), A, B), Ok(repr));
         assert_eq!(repr.buffer_len(), 13);
     }
 
@@ -266,15 +251,8 @@ mod tests {
     #[test]
     fn truncated_at_every_length() {
         for len in 0..PING.len() {
-            assert_eq!(
-                Packet::new_checked(&PING[..len]),
-                Err(WireError::Truncated),
-                "len {len}"
-            );
-            assert_eq!(
-                Repr::parse(&Packet::new_unchecked(&PING[..len]), A, B),
-                Err(WireError::Truncated)
-            );
+            assert_eq!(Packet::new_checked(&PING[..len]), Err(WireError::Truncated), "len {len}");
+            assert_eq!(Repr::parse(&Packet::new_unchecked(&PING[..len]), A, B), Err(WireError::Truncated));
         }
     }
 
@@ -288,11 +266,7 @@ mod tests {
         ] {
             let mut bytes = PING;
             bytes[5] = len;
-            assert_eq!(
-                Packet::new_checked(&bytes[..]).map(|_| ()),
-                expected,
-                "len {len}"
-            );
+            assert_eq!(Packet::new_checked(&bytes[..]).map(|_| ()), expected, "len {len}");
         }
     }
 
@@ -300,10 +274,7 @@ mod tests {
     fn checksums() {
         let mut bytes = PING;
         bytes[12] = b'!';
-        assert_eq!(
-            Repr::parse(&Packet::new_unchecked(&bytes[..]), A, B),
-            Err(WireError::BadChecksum)
-        );
+        assert_eq!(Repr::parse(&Packet::new_unchecked(&bytes[..]), A, B), Err(WireError::BadChecksum));
         // Zero means "none": it verifies whatever the content.
         bytes[6] = 0;
         bytes[7] = 0;
@@ -320,12 +291,8 @@ mod tests {
         let mut bytes = [0u8; 10];
         let mut p = Packet::new_unchecked(&mut bytes[..]);
         p.set_len(10);
-        let partial = checksum::combine(&[
-            checksum::pseudo_header(A, B, PROTO_UDP, 10),
-            checksum::data(p.as_ref()),
-        ]);
-        p.payload_mut()
-            .copy_from_slice(&checksum::finish(partial).to_be_bytes());
+        let partial = checksum::combine(&[checksum::pseudo_header(A, B, PROTO_UDP, 10), checksum::data(p.as_ref())]);
+        p.payload_mut().copy_from_slice(&checksum::finish(partial).to_be_bytes());
         p.fill_checksum(A, B);
         assert_eq!(p.checksum(), 0xffff);
         assert!(p.verify_checksum(A, B));

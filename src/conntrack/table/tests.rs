@@ -10,19 +10,10 @@ use crate::conntrack::wheel::LATENESS;
 use crate::conntrack::TcpFlags;
 use crate::flow::Protocol;
 
-const NONE: TcpFlags = TcpFlags {
-    syn: false,
-    ack: false,
-    fin: false,
-    rst: false,
-};
+const NONE: TcpFlags = TcpFlags { syn: false, ack: false, fin: false, rst: false };
 const SYN: Segment = Segment::Tcp(TcpFlags { syn: true, ..NONE });
 const ACK: Segment = Segment::Tcp(TcpFlags { ack: true, ..NONE });
-const FIN: Segment = Segment::Tcp(TcpFlags {
-    fin: true,
-    ack: true,
-    ..NONE
-});
+const FIN: Segment = Segment::Tcp(TcpFlags { fin: true, ack: true, ..NONE });
 const RST: Segment = Segment::Tcp(TcpFlags { rst: true, ..NONE });
 const UDP: Segment = Segment::Udp;
 const MS: Duration = Duration::from_millis(1);
@@ -46,12 +37,7 @@ fn udp(n: u32) -> FlowKey {
 }
 
 fn template_key(client: u32) -> TemplateKey {
-    TemplateKey {
-        client: tcp(client).client,
-        vip: Ipv4Addr::new(192, 168, 1, 1),
-        vport: 80,
-        protocol: Protocol::Tcp,
-    }
+    TemplateKey { client: tcp(client).client, vip: Ipv4Addr::new(192, 168, 1, 1), vport: 80, protocol: Protocol::Tcp }
 }
 
 /// An injected clock: instants as offsets from a fixed epoch.
@@ -80,17 +66,8 @@ fn drain(table: &mut ConnTable, now: Instant) -> Vec<Removed> {
 }
 
 /// Inserts `key` with the first of `segments` and tracks it through the rest, at `now`.
-fn open(
-    table: &mut ConnTable,
-    now: Instant,
-    key: FlowKey,
-    dest: u32,
-    segments: &[Segment],
-) -> ConnState {
-    let mut state = table
-        .insert(now, key, DestId(dest), segments[0])
-        .expect("room")
-        .state;
+fn open(table: &mut ConnTable, now: Instant, key: FlowKey, dest: u32, segments: &[Segment]) -> ConnState {
+    let mut state = table.insert(now, key, DestId(dest), segments[0]).expect("room").state;
     for &s in &segments[1..] {
         let hit = table.track(now, &key, s).expect("live");
         state = hit.change.map_or(state, |c| c.to);
@@ -107,16 +84,8 @@ impl ConnTable {
             let mut at = self.classes.front(class.list());
             while let Some(slot) = at {
                 let entry = &self.entries[slot as usize];
-                assert_eq!(
-                    Class::of(entry.state),
-                    class,
-                    "slot {slot} in the wrong class"
-                );
-                assert_eq!(
-                    self.find(self.hash(&entry.key), &entry.key),
-                    Some(slot),
-                    "listed but not indexed"
-                );
+                assert_eq!(Class::of(entry.state), class, "slot {slot} in the wrong class");
+                assert_eq!(self.find(self.hash(&entry.key), &entry.key), Some(slot), "listed but not indexed");
                 assert!(self.wheel.contains(slot), "slot {slot} not in the wheel");
                 in_classes += 1;
                 at = self.classes.next(slot);
@@ -136,14 +105,9 @@ impl ConnTable {
 
 #[test]
 fn an_entry_fits_in_a_cache_line() {
-    let stored = std::mem::size_of::<Entry>()
-        + 2 * std::mem::size_of::<[u32; 2]>()
-        + std::mem::size_of::<u32>();
+    let stored = std::mem::size_of::<Entry>() + 2 * std::mem::size_of::<[u32; 2]>() + std::mem::size_of::<u32>();
     assert_eq!(std::mem::size_of::<Entry>(), 28);
-    assert!(
-        stored <= 64,
-        "entry, its two list links and its index slot take {stored} bytes"
-    );
+    assert!(stored <= 64, "entry, its two list links and its index slot take {stored} bytes");
 }
 
 #[test]
@@ -151,13 +115,7 @@ fn a_connection_through_its_states() {
     let (clock, mut t) = fresh(16);
     let k = tcp(1);
     let ins = t.insert(clock.at(MS), k, DestId(4), SYN).unwrap();
-    assert_eq!(
-        ins,
-        Inserted {
-            state: ConnState::SynRecv,
-            evicted: None
-        }
-    );
+    assert_eq!(ins, Inserted { state: ConnState::SynRecv, evicted: None });
     let change = |from, to| Some(StateChange { from, to });
     let steps = [
         (ACK, change(ConnState::SynRecv, ConnState::Established)),
@@ -166,13 +124,7 @@ fn a_connection_through_its_states() {
         (ACK, None),
     ];
     for (segment, want) in steps {
-        assert_eq!(
-            t.track(clock.at(secs(1)), &k, segment),
-            Some(Hit {
-                dest: DestId(4),
-                change: want
-            })
-        );
+        assert_eq!(t.track(clock.at(secs(1)), &k, segment), Some(Hit { dest: DestId(4), change: want }));
     }
     assert_eq!(t.track(clock.at(secs(1)), &tcp(2), SYN), None);
     assert_eq!(t.len(), 1);
@@ -218,37 +170,13 @@ fn expiry_at_each_timeout_boundary() {
         let deadline = t0 + secs(timeout);
 
         let listed: Vec<_> = t.connections(clock.at(deadline - MS)).collect();
-        assert_eq!(
-            listed,
-            [ConnInfo {
-                key: k,
-                dest: DestId(9),
-                state,
-                expires_in: MS
-            }],
-            "{state:?}"
-        );
-        assert!(
-            drain(&mut t, clock.at(deadline - MS)).is_empty(),
-            "{state:?} removed early"
-        );
-        assert_eq!(
-            t.track(clock.at(deadline), &k, ACK),
-            None,
-            "{state:?} alive at its deadline"
-        );
+        assert_eq!(listed, [ConnInfo { key: k, dest: DestId(9), state, expires_in: MS }], "{state:?}");
+        assert!(drain(&mut t, clock.at(deadline - MS)).is_empty(), "{state:?} removed early");
+        assert_eq!(t.track(clock.at(deadline), &k, ACK), None, "{state:?} alive at its deadline");
         assert_eq!(t.connections(clock.at(deadline)).count(), 0);
         assert_eq!(t.len(), 1, "expired but not yet reported");
         let removed = drain(&mut t, clock.at(deadline + LATENESS));
-        assert_eq!(
-            removed,
-            [Removed {
-                key: k,
-                dest: DestId(9),
-                state
-            }],
-            "{state:?}"
-        );
+        assert_eq!(removed, [Removed { key: k, dest: DestId(9), state }], "{state:?}");
         assert!(t.is_empty());
         assert_eq!(t.stats().expired, 1);
         t.check();
@@ -269,10 +197,7 @@ fn a_worker_sweeping_every_10ms_sees_each_expiry_within_a_tick() {
             t.expire(clock.at(now), 8, |_| removed_at = Some(now));
         }
         let late = removed_at.expect("expired") - t0 - secs(timeout);
-        assert!(
-            late <= LATENESS + Duration::from_millis(10),
-            "{state:?} reported {late:?} late"
-        );
+        assert!(late <= LATENESS + Duration::from_millis(10), "{state:?} reported {late:?} late");
     }
 }
 
@@ -283,10 +208,7 @@ fn tracking_an_expired_entry_leaves_it_to_expire() {
     assert_eq!(t.track(clock.at(secs(60)), &tcp(1), ACK), None);
     assert_eq!(t.track(clock.at(secs(61)), &tcp(1), SYN), None);
     assert_eq!(drain(&mut t, clock.at(secs(61))).len(), 1);
-    assert!(
-        drain(&mut t, clock.at(secs(100))).is_empty(),
-        "reported once"
-    );
+    assert!(drain(&mut t, clock.at(secs(100))).is_empty(), "reported once");
     t.check();
 }
 
@@ -295,27 +217,14 @@ fn inserting_over_an_expired_entry_reports_it() {
     let (clock, mut t) = fresh(4);
     t.insert(clock.at(secs(0)), tcp(1), DestId(1), SYN).unwrap();
     assert_eq!(t.track(clock.at(secs(60)), &tcp(1), SYN), None);
-    let ins = t
-        .insert(clock.at(secs(60)), tcp(1), DestId(2), SYN)
-        .unwrap();
-    let old = Removed {
-        key: tcp(1),
-        dest: DestId(1),
-        state: ConnState::SynRecv,
-    };
+    let ins = t.insert(clock.at(secs(60)), tcp(1), DestId(2), SYN).unwrap();
+    let old = Removed { key: tcp(1), dest: DestId(1), state: ConnState::SynRecv };
     assert_eq!(ins.evicted, Some(old));
     assert_eq!((t.stats().expired, t.stats().replaced, t.len()), (1, 0, 1));
-    assert_eq!(
-        t.track(clock.at(secs(61)), &tcp(1), ACK).unwrap().dest,
-        DestId(2)
-    );
+    assert_eq!(t.track(clock.at(secs(61)), &tcp(1), ACK).unwrap().dest, DestId(2));
     let removed = drain(&mut t, clock.at(secs(10_000)));
     assert_eq!(removed.len(), 1);
-    assert_eq!(
-        removed[0].dest,
-        DestId(2),
-        "only the new entry is left to report"
-    );
+    assert_eq!(removed[0].dest, DestId(2), "only the new entry is left to report");
     t.check();
 }
 
@@ -324,14 +233,7 @@ fn inserting_over_a_live_entry_replaces_it() {
     let (clock, mut t) = fresh(4);
     open(&mut t, clock.at(secs(0)), tcp(1), 1, &[SYN, ACK]);
     let ins = t.insert(clock.at(secs(1)), tcp(1), DestId(2), SYN).unwrap();
-    assert_eq!(
-        ins.evicted,
-        Some(Removed {
-            key: tcp(1),
-            dest: DestId(1),
-            state: ConnState::Established
-        })
-    );
+    assert_eq!(ins.evicted, Some(Removed { key: tcp(1), dest: DestId(1), state: ConnState::Established }));
     assert_eq!((t.stats().replaced, t.stats().expired, t.len()), (1, 0, 1));
     t.check();
 }
@@ -339,21 +241,9 @@ fn inserting_over_a_live_entry_replaces_it() {
 #[test]
 fn a_first_segment_without_syn_is_a_closing_entry() {
     let (clock, mut t) = fresh(4);
-    assert_eq!(
-        t.insert(clock.at(secs(0)), tcp(1), DestId(1), ACK)
-            .unwrap()
-            .state,
-        ConnState::Close
-    );
-    assert_eq!(
-        t.track(clock.at(secs(9)), &tcp(1), ACK).unwrap().change,
-        None
-    );
-    assert_eq!(
-        t.track(clock.at(secs(19)), &tcp(1), ACK),
-        None,
-        "CLOSE lasts 10 s"
-    );
+    assert_eq!(t.insert(clock.at(secs(0)), tcp(1), DestId(1), ACK).unwrap().state, ConnState::Close);
+    assert_eq!(t.track(clock.at(secs(9)), &tcp(1), ACK).unwrap().change, None);
+    assert_eq!(t.track(clock.at(secs(19)), &tcp(1), ACK), None, "CLOSE lasts 10 s");
 }
 
 #[test]
@@ -361,82 +251,34 @@ fn set_timeouts_applies_from_the_next_packet() {
     let (clock, mut t) = fresh(4);
     open(&mut t, clock.at(secs(0)), tcp(1), 1, &[SYN, ACK]);
     open(&mut t, clock.at(secs(0)), udp(2), 1, &[UDP]);
-    t.set_timeouts(Timeouts {
-        tcp: secs(5),
-        tcpfin: Duration::ZERO,
-        udp: Duration::ZERO,
-    });
-    assert_eq!(
-        t.timeouts(),
-        Timeouts {
-            tcp: secs(5),
-            ..Timeouts::default()
-        },
-        "zero means unchanged"
-    );
+    t.set_timeouts(Timeouts { tcp: secs(5), tcpfin: Duration::ZERO, udp: Duration::ZERO });
+    assert_eq!(t.timeouts(), Timeouts { tcp: secs(5), ..Timeouts::default() }, "zero means unchanged");
 
-    assert!(
-        t.track(clock.at(secs(10)), &tcp(1), ACK).is_some(),
-        "the old deadline stands"
-    );
+    assert!(t.track(clock.at(secs(10)), &tcp(1), ACK).is_some(), "the old deadline stands");
     assert!(drain(&mut t, clock.at(secs(15) - MS)).is_empty());
     let removed = drain(&mut t, clock.at(secs(15) + LATENESS));
     assert_eq!(removed.len(), 1, "the shorter deadline was found in time");
     assert_eq!(removed[0].key, tcp(1));
 
     open(&mut t, clock.at(secs(20)), tcp(3), 1, &[SYN, ACK]);
-    assert_eq!(
-        t.connections(clock.at(secs(20)))
-            .find(|c| c.key == tcp(3))
-            .unwrap()
-            .expires_in,
-        secs(5)
-    );
-    t.set_timeouts(Timeouts {
-        tcp: Duration::ZERO,
-        tcpfin: Duration::ZERO,
-        udp: secs(1),
-    });
+    assert_eq!(t.connections(clock.at(secs(20))).find(|c| c.key == tcp(3)).unwrap().expires_in, secs(5));
+    t.set_timeouts(Timeouts { tcp: Duration::ZERO, tcpfin: Duration::ZERO, udp: secs(1) });
     assert!(t.track(clock.at(secs(21)), &udp(2), UDP).is_some());
-    assert_eq!(
-        t.connections(clock.at(secs(21)))
-            .find(|c| c.key == udp(2))
-            .unwrap()
-            .expires_in,
-        secs(1)
-    );
+    assert_eq!(t.connections(clock.at(secs(21))).find(|c| c.key == udp(2)).unwrap().expires_in, secs(1));
     assert_eq!(t.timeouts().tcp, secs(5));
     t.check();
 }
 
 #[test]
 fn zero_timeouts_in_new_mean_defaults() {
-    let t = ConnTable::new(
-        1,
-        Timeouts {
-            tcp: Duration::ZERO,
-            tcpfin: secs(7),
-            udp: Duration::ZERO,
-        },
-        Instant::now(),
-    );
-    assert_eq!(
-        t.timeouts(),
-        Timeouts {
-            tcpfin: secs(7),
-            ..Timeouts::default()
-        }
-    );
+    let t = ConnTable::new(1, Timeouts { tcp: Duration::ZERO, tcpfin: secs(7), udp: Duration::ZERO }, Instant::now());
+    assert_eq!(t.timeouts(), Timeouts { tcpfin: secs(7), ..Timeouts::default() });
 }
 
 /// Inserts a SYN that must evict `victim`.
 fn evicts(t: &mut ConnTable, now: Instant, key: FlowKey, victim: FlowKey) {
     let ins = t.insert(now, key, DestId(2), SYN).unwrap();
-    assert_eq!(
-        ins.evicted.map(|r| r.key),
-        Some(victim),
-        "inserting {key:?}"
-    );
+    assert_eq!(ins.evicted.map(|r| r.key), Some(victim), "inserting {key:?}");
 }
 
 #[test]
@@ -467,10 +309,7 @@ fn eviction_takes_inactive_then_udp_and_never_established() {
         t.track(at(5), &tcp(k), ACK).unwrap();
     }
     let ins = t.insert(at(6), tcp(8), DestId(2), SYN).unwrap();
-    assert_eq!(
-        ins.evicted.map(|r| (r.key, r.state)),
-        Some((tcp(2), ConnState::Established))
-    );
+    assert_eq!(ins.evicted.map(|r| (r.key, r.state)), Some((tcp(2), ConnState::Established)));
     t.check();
 }
 
@@ -490,10 +329,7 @@ fn of_the_inactive_the_one_closest_to_its_deadline_goes_first() {
     evicts(&mut t, at(1), tcp(9), tcp(7));
     evicts(&mut t, at(1), tcp(10), tcp(8));
     evicts(&mut t, at(1), tcp(11), tcp(9));
-    assert!(
-        t.track(at(1), &tcp(1), ACK).is_some(),
-        "FIN_WAIT, the furthest deadline, stays"
-    );
+    assert!(t.track(at(1), &tcp(1), ACK).is_some(), "FIN_WAIT, the furthest deadline, stays");
     t.check();
 }
 
@@ -501,10 +337,7 @@ fn of_the_inactive_the_one_closest_to_its_deadline_goes_first() {
 fn expired_entries_are_reclaimed_before_live_ones_are_evicted() {
     let clock = Clock::new();
     let at = |ms| clock.at(Duration::from_millis(ms));
-    let timeouts = Timeouts {
-        tcp: secs(5),
-        ..Timeouts::default()
-    };
+    let timeouts = Timeouts { tcp: secs(5), ..Timeouts::default() };
     let mut t = ConnTable::new(2, timeouts, clock.0);
     open(&mut t, at(0), tcp(1), 1, &[SYN, ACK]);
     open(&mut t, at(4000), tcp(2), 1, &[SYN]);
@@ -524,10 +357,7 @@ fn expired_entries_are_reclaimed_before_live_ones_are_evicted() {
 #[test]
 fn a_zero_capacity_table_is_always_full() {
     let mut t = ConnTable::new(0, Timeouts::default(), Instant::now());
-    assert_eq!(
-        t.insert(Instant::now(), tcp(1), DestId(1), SYN),
-        Err(TableFull)
-    );
+    assert_eq!(t.insert(Instant::now(), tcp(1), DestId(1), SYN), Err(TableFull));
     assert_eq!(t.capacity(), 0);
 }
 
@@ -537,10 +367,8 @@ fn connections_lists_the_live_ones() {
     open(&mut t, clock.at(secs(0)), tcp(1), 1, &[SYN]);
     open(&mut t, clock.at(secs(0)), tcp(2), 2, &[SYN, ACK]);
     open(&mut t, clock.at(secs(30)), udp(3), 3, &[UDP]);
-    let mut rows: Vec<_> = t
-        .connections(clock.at(secs(60)))
-        .map(|c| (c.dest.0, c.state.name(), c.expires_in))
-        .collect();
+    let mut rows: Vec<_> =
+        t.connections(clock.at(secs(60))).map(|c| (c.dest.0, c.state.name(), c.expires_in)).collect();
     rows.sort();
     assert_eq!(rows, [(2, "ESTABLISHED", secs(840)), (3, "UDP", secs(270))]);
 }
@@ -555,16 +383,11 @@ fn templates_remember_and_persist_while_connections_live() {
     assert_eq!(t.template(at(0), &tk, timeout), None);
     t.insert_template(at(0), tk, DestId(3), timeout);
     assert_eq!(t.template(at(1), &tk, timeout), Some(DestId(3)));
-    t.insert_persistent(at(1), tcp(1), DestId(3), SYN, &tk)
-        .unwrap();
+    t.insert_persistent(at(1), tcp(1), DestId(3), SYN, &tk).unwrap();
     t.track(at(1), &tcp(1), ACK).unwrap();
     t.track(at(15), &tcp(1), RST).unwrap();
     drain(&mut t, at(20));
-    assert_eq!(
-        t.template_count(),
-        1,
-        "held past its deadline (11 s) by the connection"
-    );
+    assert_eq!(t.template_count(), 1, "held past its deadline (11 s) by the connection");
     // The connection (CLOSE, 10 s) leaves at 25 s; the template lives 10 s after that.
     assert_eq!(drain(&mut t, at(25) + LATENESS).len(), 1);
     assert_eq!(t.template(at(34), &tk, timeout), Some(DestId(3)));
@@ -584,13 +407,9 @@ fn templates_have_their_own_bound() {
     t.insert_template(clock.0, template_key(2), DestId(2), secs(10));
     assert_eq!(t.stats().template_full, 1);
     assert_eq!(t.template(clock.0, &template_key(2), secs(10)), None);
-    t.insert(clock.0, tcp(1), DestId(1), SYN)
-        .expect("templates do not take connection slots");
+    t.insert(clock.0, tcp(1), DestId(1), SYN).expect("templates do not take connection slots");
     t.insert_template(clock.at(secs(11)), template_key(2), DestId(2), secs(10));
-    assert_eq!(
-        t.template(clock.at(secs(11)), &template_key(2), secs(10)),
-        Some(DestId(2))
-    );
+    assert_eq!(t.template(clock.at(secs(11)), &template_key(2), secs(10)), Some(DestId(2)));
 }
 
 #[test]
@@ -626,11 +445,7 @@ fn op() -> impl Strategy<Value = Op> {
 type Model = HashMap<FlowKey, (DestId, ConnState)>;
 
 fn forget(model: &mut Model, r: Removed) {
-    assert_eq!(
-        model.remove(&r.key),
-        Some((r.dest, r.state)),
-        "reported {r:?} twice or wrongly"
-    );
+    assert_eq!(model.remove(&r.key), Some((r.dest, r.state)), "reported {r:?} twice or wrongly");
 }
 
 /// Odd keys are UDP; TCP segments take their flags from the low four bits.
@@ -638,12 +453,7 @@ fn flow(key: u32, flags: u8) -> (FlowKey, Segment) {
     if key % 2 == 1 {
         return (udp(key), UDP);
     }
-    let f = TcpFlags {
-        syn: flags & 1 != 0,
-        ack: flags & 2 != 0,
-        fin: flags & 4 != 0,
-        rst: flags & 8 != 0,
-    };
+    let f = TcpFlags { syn: flags & 1 != 0, ack: flags & 2 != 0, fin: flags & 4 != 0, rst: flags & 8 != 0 };
     (tcp(key), Segment::Tcp(f))
 }
 

@@ -33,10 +33,7 @@ impl Location {
         }
         let before = &text[..offset];
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        Location {
-            line: before.matches('\n').count() + 1,
-            column: before[line_start..].chars().count() + 1,
-        }
+        Location { line: before.matches('\n').count() + 1, column: before[line_start..].chars().count() + 1 }
     }
 }
 
@@ -58,22 +55,14 @@ pub enum ConfigError {
     },
     /// The text is not a valid configuration: syntax, schema or value.
     #[error("{}:{location}: {reason}", file.display())]
-    Invalid {
-        file: PathBuf,
-        location: Location,
-        reason: String,
-    },
+    Invalid { file: PathBuf, location: Location, reason: String },
 }
 
 impl ConfigError {
     /// An error at `location` of `file`, for checks made outside this module that still want to
     /// point into the file.
     pub fn invalid(file: &Path, location: Location, reason: impl Into<String>) -> ConfigError {
-        ConfigError::Invalid {
-            file: file.to_path_buf(),
-            location,
-            reason: reason.into(),
-        }
+        ConfigError::Invalid { file: file.to_path_buf(), location, reason: reason.into() }
     }
 
     /// Where in the file the problem is, when it is in the file.
@@ -102,21 +91,9 @@ mod tests {
         let text = "ab\ncdé\r\nfg";
         // (byte offset, line, column); 'é' is two bytes but one column; an offset inside a
         // character or past the end is clamped, without panicking.
-        let cases = [
-            (0, 1, 1),
-            (2, 1, 3),
-            (3, 2, 1),
-            (7, 2, 4),
-            (9, 3, 1),
-            (6, 2, 3),
-            (100, 3, 3),
-        ];
+        let cases = [(0, 1, 1), (2, 1, 3), (3, 2, 1), (7, 2, 4), (9, 3, 1), (6, 2, 3), (100, 3, 3)];
         for (offset, line, column) in cases {
-            assert_eq!(
-                Location::from_offset(text, offset),
-                Location { line, column },
-                "offset {offset}"
-            );
+            assert_eq!(Location::from_offset(text, offset), Location { line, column }, "offset {offset}");
         }
     }
 
@@ -124,19 +101,10 @@ mod tests {
     fn displays_like_a_compiler() {
         let err = ConfigError::Invalid {
             file: PathBuf::from("/etc/ulvs.toml"),
-            location: Location {
-                line: 12,
-                column: 7,
-            },
+            location: Location { line: 12, column: 7 },
             reason: "unknown key `vipp`".into(),
         };
         assert_eq!(err.to_string(), "/etc/ulvs.toml:12:7: unknown key `vipp`");
-        assert_eq!(
-            err.location(),
-            Some(Location {
-                line: 12,
-                column: 7
-            })
-        );
+        assert_eq!(err.location(), Some(Location { line: 12, column: 7 }));
     }
 }

@@ -140,9 +140,7 @@ impl FromStr for IoMode {
             "auto" => Ok(IoMode::Auto),
             "xdp" => Ok(IoMode::Xdp),
             "packet" => Ok(IoMode::Packet),
-            other => Err(format!(
-                "unknown io mode {other:?} (expected \"auto\", \"xdp\" or \"packet\")"
-            )),
+            other => Err(format!("unknown io mode {other:?} (expected \"auto\", \"xdp\" or \"packet\")")),
         }
     }
 }
@@ -189,10 +187,8 @@ impl Config {
 
     /// Reads and parses the file at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            file: path.to_path_buf(),
-            source,
-        })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { file: path.to_path_buf(), source })?;
         Config::parse(&text, path)
     }
 
@@ -201,11 +197,7 @@ impl Config {
     /// rewrites MAC addresses, so the director, the VIP and the real servers must share one L2
     /// segment. Also refuses a subnet's network or broadcast address. `origin` names the file in
     /// the error, which points at the offending `vip` or `ip`.
-    pub fn check_interface(
-        &self,
-        origin: &Path,
-        subnets: &[(Ipv4Addr, u8)],
-    ) -> Result<(), ConfigError> {
+    pub fn check_interface(&self, origin: &Path, subnets: &[(Ipv4Addr, u8)]) -> Result<(), ConfigError> {
         segment::check_interface(self, origin, subnets)
     }
 }

@@ -93,9 +93,7 @@ impl<'de> Deserialize<'de> for Integer {
                 Ok(Integer(v))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Integer, E> {
-                i64::try_from(v)
-                    .map(Integer)
-                    .map_err(|_| E::custom(format!("integer {v} is too large")))
+                i64::try_from(v).map(Integer).map_err(|_| E::custom(format!("integer {v} is too large")))
             }
         }
         deserializer.deserialize_i64(IntegerVisitor)
@@ -119,9 +117,7 @@ impl FromText for Ipv4Addr {
     fn from_text(text: &str) -> Result<Self, String> {
         match text.parse::<IpAddr>() {
             Ok(IpAddr::V4(ip)) => Ok(ip),
-            Ok(IpAddr::V6(_)) => Err(format!(
-                "{text:?} is an IPv6 address; ulvs supports IPv4 only"
-            )),
+            Ok(IpAddr::V6(_)) => Err(format!("{text:?} is an IPv6 address; ulvs supports IPv4 only")),
             Err(_) => Err(format!("bad IPv4 address {text:?}")),
         }
     }
@@ -130,13 +126,10 @@ impl FromText for Ipv4Addr {
 /// A duration with units, as humantime reads it: "300s", "5m", "1h 30m", "100ms". Bare numbers
 /// are refused, as strings and as integers: a unit-less 300 is ambiguous (seconds? milliseconds?).
 impl FromText for Duration {
-    const EXPECTING: &'static str =
-        "a duration string with a unit, such as \"300s\", \"5m\" or \"100ms\"";
+    const EXPECTING: &'static str = "a duration string with a unit, such as \"300s\", \"5m\" or \"100ms\"";
     fn from_text(text: &str) -> Result<Self, String> {
         if text.trim_start().starts_with('-') {
-            return Err(format!(
-                "bad duration {text:?}: a duration cannot be negative"
-            ));
+            return Err(format!("bad duration {text:?}: a duration cannot be negative"));
         }
         humantime::parse_duration(text).map_err(|err| {
             format!("bad duration {text:?}: {err}; write a number and a unit, such as \"300s\", \"5m\" or \"100ms\"")
@@ -199,16 +192,8 @@ mod tests {
 
     #[test]
     fn ipv6_is_told_apart_from_a_typo() {
-        assert_eq!(
-            Ipv4Addr::from_text("10.0.0.1"),
-            Ok(Ipv4Addr::new(10, 0, 0, 1))
-        );
-        assert!(Ipv4Addr::from_text("::1")
-            .unwrap_err()
-            .contains("IPv4 only"));
-        assert_eq!(
-            Ipv4Addr::from_text("10.0.0.300"),
-            Err("bad IPv4 address \"10.0.0.300\"".into())
-        );
+        assert_eq!(Ipv4Addr::from_text("10.0.0.1"), Ok(Ipv4Addr::new(10, 0, 0, 1)));
+        assert!(Ipv4Addr::from_text("::1").unwrap_err().contains("IPv4 only"));
+        assert_eq!(Ipv4Addr::from_text("10.0.0.300"), Err("bad IPv4 address \"10.0.0.300\"".into()));
     }
 }

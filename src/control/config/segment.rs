@@ -12,19 +12,11 @@ use std::path::Path;
 
 use super::{Config, ConfigError, Location};
 
-pub(super) fn check_interface(
-    config: &Config,
-    origin: &Path,
-    subnets: &[(Ipv4Addr, u8)],
-) -> Result<(), ConfigError> {
-    let subnets: Vec<Subnet> = subnets
-        .iter()
-        .map(|&(address, prefix)| Subnet::new(address, prefix))
-        .collect();
+pub(super) fn check_interface(config: &Config, origin: &Path, subnets: &[(Ipv4Addr, u8)]) -> Result<(), ConfigError> {
+    let subnets: Vec<Subnet> = subnets.iter().map(|&(address, prefix)| Subnet::new(address, prefix)).collect();
     let interface = &config.director.interface;
     let check = |what: &str, ip: Ipv4Addr, location: Location| {
-        on_segment(&subnets, interface, what, ip)
-            .map_err(|reason| ConfigError::invalid(origin, location, reason))
+        on_segment(&subnets, interface, what, ip).map_err(|reason| ConfigError::invalid(origin, location, reason))
     };
     for service in &config.services {
         check("VIP", service.vip, service.location)?;
@@ -66,10 +58,7 @@ struct Subnet {
 impl Subnet {
     fn new(address: Ipv4Addr, prefix: u8) -> Subnet {
         let prefix = prefix.min(32);
-        Subnet {
-            network: Ipv4Addr::from(address.to_bits() & Subnet::mask(prefix)),
-            prefix,
-        }
+        Subnet { network: Ipv4Addr::from(address.to_bits() & Subnet::mask(prefix)), prefix }
     }
 
     fn mask(prefix: u8) -> u32 {
@@ -111,10 +100,7 @@ mod tests {
         assert!(subnet.contains(Ipv4Addr::new(10, 0, 0, 200)));
         assert!(!subnet.contains(Ipv4Addr::new(10, 0, 1, 1)));
         assert_eq!(subnet.special(Ipv4Addr::new(10, 0, 0, 0)), Some("network"));
-        assert_eq!(
-            subnet.special(Ipv4Addr::new(10, 0, 0, 255)),
-            Some("broadcast")
-        );
+        assert_eq!(subnet.special(Ipv4Addr::new(10, 0, 0, 255)), Some("broadcast"));
         assert_eq!(subnet.special(Ipv4Addr::new(10, 0, 0, 7)), None);
         let whole = Subnet::new(Ipv4Addr::new(1, 2, 3, 4), 0);
         assert!(whole.contains(Ipv4Addr::new(200, 1, 1, 1)));

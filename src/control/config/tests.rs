@@ -25,30 +25,16 @@ fn expect_error(text: &str, line: usize, reason: &str) -> ConfigError {
 /// The error `text` gives, if it is at `line` and its reason contains `reason`.
 fn check_error(text: &str, line: usize, reason: &str) -> Result<ConfigError, String> {
     let err = match parse(text) {
-        Ok(config) => {
-            return Err(format!(
-                "accepted, expected {reason:?} at line {line}:\n{text}=> {config:?}"
-            ))
-        }
+        Ok(config) => return Err(format!("accepted, expected {reason:?} at line {line}:\n{text}=> {config:?}")),
         Err(err) => err,
     };
-    let ConfigError::Invalid {
-        file,
-        location,
-        reason: got,
-    } = &err
-    else {
+    let ConfigError::Invalid { file, location, reason: got } = &err else {
         return Err(format!("not an Invalid error: {err:?}"));
     };
     if file != Path::new(FILE) || !got.contains(reason) || location.line != line {
-        return Err(format!(
-            "expected line {line} containing {reason:?}, got {err}\n{text}"
-        ));
+        return Err(format!("expected line {line} containing {reason:?}, got {err}\n{text}"));
     }
-    if !err
-        .to_string()
-        .starts_with(&format!("{FILE}:{line}:{}: ", location.column))
-    {
+    if !err.to_string().starts_with(&format!("{FILE}:{line}:{}: ", location.column)) {
         return Err(format!("badly displayed: {err}"));
     }
     Ok(err)
@@ -146,17 +132,9 @@ fn refusals_name_the_line_and_the_reason() {
         (format!("{HEAD}connections = 0\n"), 3, "connections must be between 1"),
         (format!("{HEAD}control = \"\"\n"), 3, "control socket path is empty"),
     ];
-    let failures: Vec<String> = cases
-        .iter()
-        .filter_map(|(text, line, reason)| check_error(text, *line, reason).err())
-        .collect();
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases failed:\n\n{}",
-        failures.len(),
-        cases.len(),
-        failures.join("\n")
-    );
+    let failures: Vec<String> =
+        cases.iter().filter_map(|(text, line, reason)| check_error(text, *line, reason).err()).collect();
+    assert!(failures.is_empty(), "{} of {} cases failed:\n\n{}", failures.len(), cases.len(), failures.join("\n"));
 }
 
 #[test]
@@ -166,47 +144,26 @@ fn unknown_keys_are_pointed_at_exactly() {
     assert_eq!(err.location(), Some(Location { line: 8, column: 3 }));
 
     let text = format!("{HEAD}    bogus = 1\n");
-    assert_eq!(
-        expect_error(&text, 3, "bogus").location(),
-        Some(Location { line: 3, column: 5 })
-    );
+    assert_eq!(expect_error(&text, 3, "bogus").location(), Some(Location { line: 3, column: 5 }));
 
     // A dotted key and a sub-table are unknown keys of [director] too.
     let err = expect_error(&format!("{HEAD}x.y = 1\n"), 3, "unknown key `x`");
     assert_eq!(err.location(), Some(Location { line: 3, column: 1 }));
     let err = expect_error(&format!("{HEAD}[director.sub]\n"), 3, "unknown key `sub`");
-    assert_eq!(
-        err.location(),
-        Some(Location {
-            line: 3,
-            column: 11
-        })
-    );
+    assert_eq!(err.location(), Some(Location { line: 3, column: 11 }));
 }
 
 #[test]
 fn values_are_pointed_at_exactly() {
     let text = format!("{HEAD}[[service]]\nvip = \"10.0.0.300\"\nport = 80\n");
-    assert_eq!(
-        expect_error(&text, 4, "bad IPv4").location(),
-        Some(Location { line: 4, column: 7 })
-    );
+    assert_eq!(expect_error(&text, 4, "bad IPv4").location(), Some(Location { line: 4, column: 7 }));
     let text = format!("{HEAD}{SVC}  [[service.real]]\n  ip = \"10.0.0.11\"\n  weight =  70000\n");
-    assert_eq!(
-        expect_error(&text, 8, "weight").location(),
-        Some(Location {
-            line: 8,
-            column: 13
-        })
-    );
+    assert_eq!(expect_error(&text, 8, "weight").location(), Some(Location { line: 8, column: 13 }));
 }
 
 #[test]
 fn defaults_fill_every_optional_key() {
-    let config = parse(&format!(
-        "{HEAD}{SVC}[[service.real]]\nip = \"10.0.0.11\"\n"
-    ))
-    .unwrap();
+    let config = parse(&format!("{HEAD}{SVC}[[service.real]]\nip = \"10.0.0.11\"\n")).unwrap();
     assert_eq!(config.director, DirectorConfig::new("eth0"));
     let director = &config.director;
     assert_eq!(director.io, IoMode::Auto);
@@ -241,13 +198,7 @@ fn defaults_fill_every_optional_key() {
 #[test]
 fn partial_timeouts_keep_the_other_defaults() {
     let config = parse(&format!("{HEAD}[timeouts]\ntcpfin = \"30s\"\n")).unwrap();
-    assert_eq!(
-        config.timeouts,
-        Timeouts {
-            tcpfin: Duration::from_secs(30),
-            ..Timeouts::default()
-        }
-    );
+    assert_eq!(config.timeouts, Timeouts { tcpfin: Duration::from_secs(30), ..Timeouts::default() });
 }
 
 #[test]
@@ -255,9 +206,7 @@ fn a_director_without_services_is_legal() {
     let config = parse(HEAD).unwrap();
     assert!(config.services.is_empty());
     // A service without real servers too: they can be added with `ulvs ctl`.
-    assert!(parse(&format!("{HEAD}{SVC}")).unwrap().services[0]
-        .reals
-        .is_empty());
+    assert!(parse(&format!("{HEAD}{SVC}")).unwrap().services[0].reals.is_empty());
 }
 
 #[test]
@@ -270,36 +219,15 @@ fn one_vip_and_port_may_serve_both_protocols() {
 
 #[test]
 fn sched_flags_reach_the_model() {
-    let config = parse(&format!(
-        "{HEAD}{SVC}scheduler = \"mh\"\nmh_port = true\nmh_fallback = false\n"
-    ))
-    .unwrap();
-    assert_eq!(
-        config.services[0].flags,
-        SchedFlags {
-            fallback: false,
-            port: true
-        }
-    );
-    let config = parse(&format!(
-        "{HEAD}{SVC}scheduler = \"sh\"\nsh_fallback = true\n"
-    ))
-    .unwrap();
-    assert_eq!(
-        config.services[0].flags,
-        SchedFlags {
-            fallback: true,
-            port: false
-        }
-    );
+    let config = parse(&format!("{HEAD}{SVC}scheduler = \"mh\"\nmh_port = true\nmh_fallback = false\n")).unwrap();
+    assert_eq!(config.services[0].flags, SchedFlags { fallback: false, port: true });
+    let config = parse(&format!("{HEAD}{SVC}scheduler = \"sh\"\nsh_fallback = true\n")).unwrap();
+    assert_eq!(config.services[0].flags, SchedFlags { fallback: true, port: false });
 }
 
 #[test]
 fn a_real_server_port_equal_to_the_service_port_is_accepted() {
-    let config = parse(&format!(
-        "{HEAD}{SVC}[[service.real]]\nip = \"10.0.0.11\"\nport = 80\nweight = 0\n"
-    ))
-    .unwrap();
+    let config = parse(&format!("{HEAD}{SVC}[[service.real]]\nip = \"10.0.0.11\"\nport = 80\nweight = 0\n")).unwrap();
     assert_eq!(config.services[0].reals[0].weight, 0);
 }
 
@@ -317,42 +245,19 @@ fn the_example_file_gives_the_documented_model() {
     let vip = Ipv4Addr::new(10, 0, 0, 100);
     let rs1 = Ipv4Addr::new(10, 0, 0, 11);
     let rs2 = Ipv4Addr::new(10, 0, 0, 12);
-    let [web, dns, https] = &config.services[..] else {
-        panic!("3 services expected: {config:?}")
-    };
+    let [web, dns, https] = &config.services[..] else { panic!("3 services expected: {config:?}") };
 
-    assert_eq!(
-        (web.vip, web.port, web.protocol, web.scheduler),
-        (vip, 80, Protocol::Tcp, SchedulerKind::Wrr)
-    );
+    assert_eq!((web.vip, web.port, web.protocol, web.scheduler), (vip, 80, Protocol::Tcp, SchedulerKind::Wrr));
     assert_eq!(web.persistence, None);
     assert_eq!(web.flags, SchedFlags::default());
     let weights: Vec<_> = web.reals.iter().map(|r| (r.ip, r.weight, r.mac)).collect();
-    assert_eq!(
-        weights,
-        [
-            (rs1, 3, None),
-            (rs2, 1, Some("02:00:00:00:00:12".parse().unwrap()))
-        ]
-    );
+    assert_eq!(weights, [(rs1, 3, None), (rs2, 1, Some("02:00:00:00:00:12".parse().unwrap()))]);
 
-    assert_eq!(
-        (dns.vip, dns.port, dns.protocol, dns.scheduler),
-        (vip, 53, Protocol::Udp, SchedulerKind::Sh)
-    );
-    assert_eq!(
-        dns.flags,
-        SchedFlags {
-            fallback: true,
-            port: false
-        }
-    );
+    assert_eq!((dns.vip, dns.port, dns.protocol, dns.scheduler), (vip, 53, Protocol::Udp, SchedulerKind::Sh));
+    assert_eq!(dns.flags, SchedFlags { fallback: true, port: false });
     assert_eq!(dns.reals.len(), 2);
 
-    assert_eq!(
-        (https.vip, https.port, https.protocol),
-        (Ipv4Addr::new(10, 0, 0, 101), 443, Protocol::Tcp)
-    );
+    assert_eq!((https.vip, https.port, https.protocol), (Ipv4Addr::new(10, 0, 0, 101), 443, Protocol::Tcp));
     assert_eq!(https.scheduler, SchedulerKind::Mh);
     assert_eq!(https.persistence, Some(Duration::from_secs(300)));
 
@@ -360,24 +265,12 @@ fn the_example_file_gives_the_documented_model() {
     let text = std::fs::read_to_string(example_path()).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     for service in &config.services {
-        assert!(
-            lines[service.location.line - 1].starts_with("vip = "),
-            "{:?}",
-            service.location
-        );
+        assert!(lines[service.location.line - 1].starts_with("vip = "), "{:?}", service.location);
         for real in &service.reals {
-            assert!(
-                lines[real.location.line - 1]
-                    .trim_start()
-                    .starts_with("ip = "),
-                "{:?}",
-                real.location
-            );
+            assert!(lines[real.location.line - 1].trim_start().starts_with("ip = "), "{:?}", real.location);
         }
     }
-    config
-        .check_interface(&example_path(), &[(Ipv4Addr::new(10, 0, 0, 1), 24)])
-        .unwrap();
+    config.check_interface(&example_path(), &[(Ipv4Addr::new(10, 0, 0, 1), 24)]).unwrap();
 }
 
 #[test]
@@ -410,10 +303,7 @@ fn the_example_file_documents_every_key() {
         "mac",
     ];
     for key in keys {
-        assert!(
-            text.contains(&format!("{key} = ")) || text.contains(&format!("{key} ")),
-            "{key} undocumented"
-        );
+        assert!(text.contains(&format!("{key} = ")) || text.contains(&format!("{key} ")), "{key} undocumented");
     }
 }
 
@@ -423,11 +313,7 @@ fn a_missing_file_names_the_file() {
     let err = Config::load(path).unwrap_err();
     assert!(matches!(err, ConfigError::Read { .. }));
     assert_eq!(err.location(), None);
-    assert!(
-        err.to_string()
-            .starts_with("/nonexistent/ulvs.toml: cannot read: "),
-        "{err}"
-    );
+    assert!(err.to_string().starts_with("/nonexistent/ulvs.toml: cannot read: "), "{err}");
 }
 
 #[test]
@@ -443,44 +329,23 @@ fn the_interface_check_points_at_the_address_outside() {
     // The first real server's subnet only: the second real server (line 9) is outside.
     let err = config.check_interface(origin, &[(lan, 24)]).unwrap_err();
     assert_eq!(err.location(), Some(Location { line: 9, column: 6 }));
-    assert!(err
-        .to_string()
-        .contains("real server 10.0.1.12 is not in any subnet of interface eth0 (10.0.0.0/24)"));
+    assert!(err.to_string().contains("real server 10.0.1.12 is not in any subnet of interface eth0 (10.0.0.0/24)"));
 
     // A /16 holds both real servers; then the second VIP (line 11) is the one outside.
     let err = config.check_interface(origin, &[(lan, 16)]).unwrap_err();
-    assert_eq!(
-        err.location(),
-        Some(Location {
-            line: 11,
-            column: 7
-        })
-    );
-    assert!(
-        err.reason()
-            .starts_with("VIP 192.168.7.1 is not in any subnet"),
-        "{err}"
-    );
+    assert_eq!(err.location(), Some(Location { line: 11, column: 7 }));
+    assert!(err.reason().starts_with("VIP 192.168.7.1 is not in any subnet"), "{err}");
 
-    config
-        .check_interface(origin, &[(lan, 16), (Ipv4Addr::new(192, 168, 7, 9), 24)])
-        .unwrap();
+    config.check_interface(origin, &[(lan, 16), (Ipv4Addr::new(192, 168, 7, 9), 24)]).unwrap();
 
     let err = config.check_interface(origin, &[]).unwrap_err();
     assert!(err.reason().contains("has no IPv4 address"), "{err}");
     assert_eq!(err.location(), Some(Location { line: 4, column: 7 }));
 
     // The VIP is the subnet's broadcast address.
-    let config = parse(&format!(
-        "{HEAD}[[service]]\nvip = \"10.0.0.255\"\nport = 80\n"
-    ))
-    .unwrap();
+    let config = parse(&format!("{HEAD}[[service]]\nvip = \"10.0.0.255\"\nport = 80\n")).unwrap();
     let err = config.check_interface(origin, &[(lan, 24)]).unwrap_err();
-    assert!(
-        err.reason()
-            .contains("is the broadcast address of 10.0.0.0/24"),
-        "{err}"
-    );
+    assert!(err.reason().contains("is the broadcast address of 10.0.0.0/24"), "{err}");
 }
 
 #[test]
@@ -517,10 +382,7 @@ mod never_panics {
         if let Err(err) = parse(text) {
             let location = err.location().unwrap();
             let lines = text.split('\n').count();
-            assert!(
-                location.line >= 1 && location.line <= lines,
-                "{err} in {lines} lines"
-            );
+            assert!(location.line >= 1 && location.line <= lines, "{err} in {lines} lines");
         }
     }
 

@@ -15,9 +15,9 @@ use toml::Spanned;
 
 use super::raw::{Integer, RawConfig, RawDirector, RawReal, RawService, RawTimeouts, Text};
 use super::{
-    Config, ConfigError, DirectorConfig, IoMode, Location, RealConfig, ServiceConfig,
-    XdpModeRequest, DEFAULT_ARP_REFRESH, DEFAULT_CONNECTIONS, DEFAULT_CONTROL, DEFAULT_SCHEDULER,
-    DEFAULT_WEIGHT, MAX_BATCH, MAX_CONNECTIONS, MAX_WEIGHT,
+    Config, ConfigError, DirectorConfig, IoMode, Location, RealConfig, ServiceConfig, XdpModeRequest,
+    DEFAULT_ARP_REFRESH, DEFAULT_CONNECTIONS, DEFAULT_CONTROL, DEFAULT_SCHEDULER, DEFAULT_WEIGHT, MAX_BATCH,
+    MAX_CONNECTIONS, MAX_WEIGHT,
 };
 use crate::conntrack::Timeouts;
 use crate::flow::Protocol;
@@ -60,12 +60,7 @@ impl Checker<'_> {
         } else if let Some(rest) = message.strip_prefix("invalid type: ") {
             wrong_type(rest)
         } else {
-            message
-                .lines()
-                .map(str::trim)
-                .filter(|line| !line.is_empty())
-                .collect::<Vec<_>>()
-                .join(": ")
+            message.lines().map(str::trim).filter(|line| !line.is_empty()).collect::<Vec<_>>().join(": ")
         };
         let location = err.span().map_or(Location::START, |span| self.at(&span));
         ConfigError::invalid(self.origin, location, reason)
@@ -101,11 +96,7 @@ impl Checker<'_> {
             }
             services.push(service);
         }
-        Ok(Config {
-            director,
-            timeouts,
-            services,
-        })
+        Ok(Config { director, timeouts, services })
     }
 
     fn director(&self, raw: RawDirector) -> Result<DirectorConfig, ConfigError> {
@@ -173,20 +164,14 @@ impl Checker<'_> {
         queues: Option<NonZeroU32>,
     ) -> Result<Vec<usize>, ConfigError> {
         if cpus.get_ref().is_empty() {
-            return Err(self.error(
-                &cpus.span(),
-                "cpus is empty (remove it to leave workers unpinned)",
-            ));
+            return Err(self.error(&cpus.span(), "cpus is empty (remove it to leave workers unpinned)"));
         }
         let mut out: Vec<usize> = Vec::with_capacity(cpus.get_ref().len());
         for cpu in cpus.get_ref() {
             let n = self.integer(cpu, "a cpu number", 0..=i64::from(u32::MAX))? as usize;
             // Workers poll without sleeping: two on one CPU would each get half of it.
             if out.contains(&n) {
-                return Err(self.error(
-                    &cpu.span(),
-                    format!("cpu {n} is listed twice; each worker needs its own CPU"),
-                ));
+                return Err(self.error(&cpu.span(), format!("cpu {n} is listed twice; each worker needs its own CPU")));
             }
             out.push(n);
         }
@@ -194,10 +179,7 @@ impl Checker<'_> {
             if out.len() < queues.get() as usize {
                 return Err(self.error(
                     &cpus.span(),
-                    format!(
-                        "cpus lists {} CPU(s) but queues = {queues}: give one CPU per worker",
-                        out.len()
-                    ),
+                    format!("cpus lists {} CPU(s) but queues = {queues}: give one CPU per worker", out.len()),
                 ));
             }
         }
@@ -224,20 +206,10 @@ impl Checker<'_> {
         }
         let location = self.at(&raw.vip.span());
         let port = self.integer(&raw.port, "port", 1..=65535)? as u16;
-        let protocol = raw
-            .protocol
-            .as_ref()
-            .map_or(Protocol::Tcp, |p| p.get_ref().0);
-        let scheduler = raw
-            .scheduler
-            .as_ref()
-            .map_or(DEFAULT_SCHEDULER, |s| s.get_ref().0);
+        let protocol = raw.protocol.as_ref().map_or(Protocol::Tcp, |p| p.get_ref().0);
+        let scheduler = raw.scheduler.as_ref().map_or(DEFAULT_SCHEDULER, |s| s.get_ref().0);
         let flags = self.sched_flags(&raw, scheduler)?;
-        let persistence = raw
-            .persistence
-            .as_ref()
-            .map(|p| p.get_ref().0)
-            .filter(|p| !p.is_zero());
+        let persistence = raw.persistence.as_ref().map(|p| p.get_ref().0).filter(|p| !p.is_zero());
         let mut reals: Vec<RealConfig> = Vec::with_capacity(raw.real.len());
         for raw_real in &raw.real {
             let real = self.real(raw_real.get_ref(), vip, port)?;
@@ -252,24 +224,11 @@ impl Checker<'_> {
             }
             reals.push(real);
         }
-        Ok(ServiceConfig {
-            vip,
-            port,
-            protocol,
-            scheduler,
-            flags,
-            persistence,
-            reals,
-            location,
-        })
+        Ok(ServiceConfig { vip, port, protocol, scheduler, flags, persistence, reals, location })
     }
 
     /// ipvsadm refuses `-b` flags the scheduler does not read; so do we, rather than ignore them.
-    fn sched_flags(
-        &self,
-        raw: &RawService,
-        scheduler: SchedulerKind,
-    ) -> Result<SchedFlags, ConfigError> {
+    fn sched_flags(&self, raw: &RawService, scheduler: SchedulerKind) -> Result<SchedFlags, ConfigError> {
         let keys = [
             (&raw.sh_fallback, "sh_fallback", SchedulerKind::Sh),
             (&raw.sh_port, "sh_port", SchedulerKind::Sh),
@@ -292,18 +251,10 @@ impl Checker<'_> {
         })
     }
 
-    fn real(
-        &self,
-        raw: &RawReal,
-        vip: Ipv4Addr,
-        service_port: u16,
-    ) -> Result<RealConfig, ConfigError> {
+    fn real(&self, raw: &RawReal, vip: Ipv4Addr, service_port: u16) -> Result<RealConfig, ConfigError> {
         let ip = raw.ip.get_ref().0;
         if let Some(problem) = unicast_problem(ip) {
-            return Err(self.error(
-                &raw.ip.span(),
-                format!("real server address {ip} is {problem}"),
-            ));
+            return Err(self.error(&raw.ip.span(), format!("real server address {ip} is {problem}")));
         }
         if ip == vip {
             return Err(self.error(
@@ -331,55 +282,29 @@ impl Checker<'_> {
             Some(mac) => {
                 let value = mac.get_ref().0;
                 if value.is_multicast() || value == MacAddr::ZERO {
-                    return Err(self.error(
-                        &mac.span(),
-                        format!("MAC address {value} is not a unicast address"),
-                    ));
+                    return Err(self.error(&mac.span(), format!("MAC address {value} is not a unicast address")));
                 }
                 Some(value)
             }
             None => None,
         };
-        Ok(RealConfig {
-            ip,
-            weight,
-            mac,
-            location: self.at(&raw.ip.span()),
-        })
+        Ok(RealConfig { ip, weight, mac, location: self.at(&raw.ip.span()) })
     }
 
-    fn integer(
-        &self,
-        value: &Spanned<Integer>,
-        what: &str,
-        range: RangeInclusive<i64>,
-    ) -> Result<i64, ConfigError> {
+    fn integer(&self, value: &Spanned<Integer>, what: &str, range: RangeInclusive<i64>) -> Result<i64, ConfigError> {
         let n = value.get_ref().0;
         if range.contains(&n) {
             Ok(n)
         } else if *range.end() == i64::from(u32::MAX) {
             // The upper bound is only the type's: the limit that matters is the lower one.
-            Err(self.error(
-                &value.span(),
-                format!("{what} must be at least {}, not {n}", range.start()),
-            ))
+            Err(self.error(&value.span(), format!("{what} must be at least {}, not {n}", range.start())))
         } else {
-            Err(self.error(
-                &value.span(),
-                format!(
-                    "{what} must be between {} and {}, not {n}",
-                    range.start(),
-                    range.end()
-                ),
-            ))
+            Err(self
+                .error(&value.span(), format!("{what} must be between {} and {}, not {n}", range.start(), range.end())))
         }
     }
 
-    fn nonzero(
-        &self,
-        value: &Spanned<Text<Duration>>,
-        what: &str,
-    ) -> Result<Duration, ConfigError> {
+    fn nonzero(&self, value: &Spanned<Text<Duration>>, what: &str) -> Result<Duration, ConfigError> {
         let duration = value.get_ref().0;
         if duration.is_zero() {
             Err(self.error(&value.span(), format!("{what} must be longer than 0s")))
@@ -392,9 +317,7 @@ impl Checker<'_> {
 /// serde's "invalid type" message in TOML's words: tables and arrays, not maps, sequences and
 /// our private struct names.
 fn wrong_type(serde_message: &str) -> String {
-    let (found, expected) = serde_message
-        .split_once(", expected ")
-        .unwrap_or((serde_message, "something else"));
+    let (found, expected) = serde_message.split_once(", expected ").unwrap_or((serde_message, "something else"));
     if found == "map" && expected == "a sequence" {
         // `[service]` where `[[service]]` was meant: the most likely slip, so say how to fix it.
         return "this must be an array of tables: write its header with double brackets, as in [[service]]".into();
@@ -418,17 +341,9 @@ fn interface_name_problem(name: &str) -> Option<String> {
     if name.is_empty() {
         Some("interface name is empty".into())
     } else if name.len() > MAX_INTERFACE_NAME {
-        Some(format!(
-            "interface name {name:?} is longer than {MAX_INTERFACE_NAME} bytes, the kernel's limit"
-        ))
-    } else if name == "."
-        || name == ".."
-        || name.contains(['/', ':'])
-        || name.contains(char::is_whitespace)
-    {
-        Some(format!(
-            "interface name {name:?} is not a valid device name"
-        ))
+        Some(format!("interface name {name:?} is longer than {MAX_INTERFACE_NAME} bytes, the kernel's limit"))
+    } else if name == "." || name == ".." || name.contains(['/', ':']) || name.contains(char::is_whitespace) {
+        Some(format!("interface name {name:?} is not a valid device name"))
     } else {
         None
     }

@@ -14,7 +14,9 @@ pub struct Reply {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("cannot reach the ulvs daemon at {path}: {source} (is `ulvs run` running? use --control PATH or ULVS_CONTROL)")]
+    #[error(
+        "cannot reach the ulvs daemon at {path}: {source} (is `ulvs run` running? use --control PATH or ULVS_CONTROL)"
+    )]
     Connect { path: String, source: std::io::Error },
     #[error("control socket {path}: {source}")]
     Io { path: String, source: std::io::Error },
@@ -26,8 +28,7 @@ pub enum ClientError {
 pub fn request(path: &Path, args: &[String]) -> Result<Reply, ClientError> {
     let name = path.display().to_string();
     let io_err = |source| ClientError::Io { path: name.clone(), source };
-    let mut stream =
-        UnixStream::connect(path).map_err(|source| ClientError::Connect { path: name.clone(), source })?;
+    let mut stream = UnixStream::connect(path).map_err(|source| ClientError::Connect { path: name.clone(), source })?;
     stream.set_read_timeout(Some(Duration::from_secs(10))).map_err(io_err)?;
     let mut line = args.join("\0");
     line.push('\n');

@@ -154,7 +154,12 @@ fn fixtures() -> Vec<Fixture> {
         fixture("ARP request for the VIP → exact reply", arp_request.clone(), Verdict::Tx, Output::Bytes(arp_reply)),
         Fixture {
             serving: false,
-            ..fixture("ARP for the VIP while not serving → silent", arp_request, Verdict::Drop(DropReason::NotMaster), Output::Unchanged)
+            ..fixture(
+                "ARP for the VIP while not serving → silent",
+                arp_request,
+                Verdict::Drop(DropReason::NotMaster),
+                Output::Unchanged,
+            )
         },
         fixture(
             "ARP for another address → kernel",
@@ -168,22 +173,52 @@ fn fixtures() -> Vec<Fixture> {
             Verdict::ToKernel,
             Output::Unchanged,
         ),
-        fixture("TCP SYN to VIP:80 → MACs rewritten, IP untouched", syn80.clone(), Verdict::Tx, Output::Bytes(with_macs(&syn80, RS1, DIRECTOR))),
+        fixture(
+            "TCP SYN to VIP:80 → MACs rewritten, IP untouched",
+            syn80.clone(),
+            Verdict::Tx,
+            Output::Bytes(with_macs(&syn80, RS1, DIRECTOR)),
+        ),
         Fixture {
             before: vec![syn80.clone()],
-            ..fixture("later segment of the flow → same real server", ack80.clone(), Verdict::Tx, Output::Bytes(with_macs(&ack80, RS1, DIRECTOR)))
+            ..fixture(
+                "later segment of the flow → same real server",
+                ack80.clone(),
+                Verdict::Tx,
+                Output::Bytes(with_macs(&ack80, RS1, DIRECTOR)),
+            )
         },
         fixture("ACK with no connection → dropped", ack80, Verdict::Drop(DropReason::NoConnection), Output::Unchanged),
-        fixture("UDP to VIP:53 → forwarded", udp53.clone(), Verdict::Tx, Output::Bytes(with_macs(&udp53, RS1, DIRECTOR))),
-        fixture("TCP to a VIP port with no service → dropped", syn(40000, 81), Verdict::Drop(DropReason::NoService), Output::Unchanged),
+        fixture(
+            "UDP to VIP:53 → forwarded",
+            udp53.clone(),
+            Verdict::Tx,
+            Output::Bytes(with_macs(&udp53, RS1, DIRECTOR)),
+        ),
+        fixture(
+            "TCP to a VIP port with no service → dropped",
+            syn(40000, 81),
+            Verdict::Drop(DropReason::NoService),
+            Output::Unchanged,
+        ),
         fixture(
             "only real server unresolved → dropped",
             syn(40000, 8080),
             Verdict::Drop(DropReason::NoRealServer),
             Output::Unchanged,
         ),
-        fixture("truncated Ethernet → dropped", vec![0x02; 10], Verdict::Drop(DropReason::Malformed), Output::Unchanged),
-        fixture("truncated IPv4 → dropped", syn80[..30].to_vec(), Verdict::Drop(DropReason::Malformed), Output::Unchanged),
+        fixture(
+            "truncated Ethernet → dropped",
+            vec![0x02; 10],
+            Verdict::Drop(DropReason::Malformed),
+            Output::Unchanged,
+        ),
+        fixture(
+            "truncated IPv4 → dropped",
+            syn80[..30].to_vec(),
+            Verdict::Drop(DropReason::Malformed),
+            Output::Unchanged,
+        ),
         fixture("bad IPv4 checksum → dropped", bad_checksum, Verdict::Drop(DropReason::BadChecksum), Output::Unchanged),
         fixture("IPv6 → kernel", ipv6, Verdict::ToKernel, Output::Unchanged),
         fixture(
@@ -203,7 +238,12 @@ fn fixtures() -> Vec<Fixture> {
                 Output::Bytes(with_macs(&frag_needed, RS1, DIRECTOR)),
             )
         },
-        fixture("ICMP error without a flow → dropped", frag_needed, Verdict::Drop(DropReason::IcmpNoFlow), Output::Unchanged),
+        fixture(
+            "ICMP error without a flow → dropped",
+            frag_needed,
+            Verdict::Drop(DropReason::IcmpNoFlow),
+            Output::Unchanged,
+        ),
         fixture("ICMP echo to the VIP → answered", ping, Verdict::Tx, Output::Bytes(pong)),
     ]
 }

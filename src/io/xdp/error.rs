@@ -29,12 +29,10 @@ pub enum XdpError {
         source: io::Error,
     },
 
-    #[error("{ifname} already runs xdp program {name:?} (id {prog_id}); ulvs must own the interface's only xdp program")]
-    Busy {
-        ifname: String,
-        prog_id: u32,
-        name: String,
-    },
+    #[error(
+        "{ifname} already runs xdp program {name:?} (id {prog_id}); ulvs must own the interface's only xdp program"
+    )]
+    Busy { ifname: String, prog_id: u32, name: String },
 
     #[error("cannot inspect the xdp program attached to {ifname}")]
     Query {

@@ -28,11 +28,7 @@ struct Case {
 }
 
 fn case(description: &'static str, frame: Vec<u8>, expected: Outcome) -> Case {
-    Case {
-        description,
-        frame,
-        expected,
-    }
+    Case { description, frame, expected }
 }
 
 fn ethernet(ethertype: u16, payload: &[u8]) -> Vec<u8> {
@@ -83,67 +79,23 @@ fn cases() -> Vec<Case> {
         case("arp request for the vip", arp(1, VIP, 6), Steered),
         case("arp request for another address", arp(1, OTHER, 6), Passed),
         case("arp reply naming the vip", arp(2, VIP, 6), Passed),
-        case(
-            "arp request for the vip, cut short",
-            truncated(arp(1, VIP, 6), 41),
-            Passed,
-        ),
+        case("arp request for the vip, cut short", truncated(arp(1, VIP, 6), 41), Passed),
         case("arp with 8-byte hardware addresses", arp(1, VIP, 8), Passed),
         case("udp to the vip", ipv4(4, 5, 17, VIP), Steered),
-        case(
-            "tcp to the vip with ip options",
-            ipv4(4, 6, 6, VIP),
-            Steered,
-        ),
+        case("tcp to the vip with ip options", ipv4(4, 6, 6, VIP), Steered),
         case("udp to another address", ipv4(4, 5, 17, OTHER), Passed),
-        case(
-            "vrrp to its multicast group",
-            ipv4(4, 5, 112, VRRP_GROUP),
-            Steered,
-        ),
-        case(
-            "vrrp to the director itself",
-            ipv4(4, 5, 112, OTHER),
-            Steered,
-        ),
-        case(
-            "ipv4 header cut short",
-            truncated(ipv4(4, 5, 17, VIP), 14 + 19),
-            Passed,
-        ),
+        case("vrrp to its multicast group", ipv4(4, 5, 112, VRRP_GROUP), Steered),
+        case("vrrp to the director itself", ipv4(4, 5, 112, OTHER), Steered),
+        case("ipv4 header cut short", truncated(ipv4(4, 5, 17, VIP), 14 + 19), Passed),
         case("ipv4 ihl below 5", ipv4(4, 4, 17, VIP), Passed),
-        case(
-            "version 6 in an ipv4 ethertype",
-            ipv4(6, 5, 17, VIP),
-            Passed,
-        ),
+        case("version 6 in an ipv4 ethertype", ipv4(6, 5, 17, VIP), Passed),
         case("ipv6", ethernet(0x86dd, &[0x60; 40]), Passed),
         case("ethernet header only", ethernet(0x0800, &[]), Passed),
-        case(
-            "802.1q arp request for the vip",
-            tagged(0x8100, arp(1, VIP, 6)),
-            Steered,
-        ),
-        case(
-            "802.1ad udp to the vip",
-            tagged(0x88a8, ipv4(4, 5, 17, VIP)),
-            Steered,
-        ),
-        case(
-            "802.1q udp to another address",
-            tagged(0x8100, ipv4(4, 5, 17, OTHER)),
-            Passed,
-        ),
-        case(
-            "802.1q tag cut short",
-            truncated(tagged(0x8100, arp(1, VIP, 6)), 16),
-            Passed,
-        ),
-        case(
-            "two tags (not looked through)",
-            tagged(0x88a8, tagged(0x8100, ipv4(4, 5, 17, VIP))),
-            Passed,
-        ),
+        case("802.1q arp request for the vip", tagged(0x8100, arp(1, VIP, 6)), Steered),
+        case("802.1ad udp to the vip", tagged(0x88a8, ipv4(4, 5, 17, VIP)), Steered),
+        case("802.1q udp to another address", tagged(0x8100, ipv4(4, 5, 17, OTHER)), Passed),
+        case("802.1q tag cut short", truncated(tagged(0x8100, arp(1, VIP, 6)), 16), Passed),
+        case("two tags (not looked through)", tagged(0x88a8, tagged(0x8100, ipv4(4, 5, 17, VIP))), Passed),
     ]
 }
 
@@ -163,12 +115,7 @@ fn run(program: RawFd, frame: &[u8]) -> u32 {
     };
     // SAFETY: opts points at `frame`, which outlives the call; no output buffer is given.
     let ret = unsafe { libbpf_sys::bpf_prog_test_run_opts(program, &mut opts) };
-    assert_eq!(
-        ret,
-        0,
-        "test run: {}",
-        std::io::Error::from_raw_os_error(-ret)
-    );
+    assert_eq!(ret, 0, "test run: {}", std::io::Error::from_raw_os_error(-ret));
     opts.retval
 }
 
@@ -196,16 +143,9 @@ fn filter_steers_only_ulvs_traffic() {
             (0, 1) => Outcome::Passed,
             other => panic!("{}: counters moved by {other:?}", case.description),
         };
-        assert_eq!(
-            action, XDP_PASS,
-            "{}: no socket, so always XDP_PASS",
-            case.description
-        );
+        assert_eq!(action, XDP_PASS, "{}: no socket, so always XDP_PASS", case.description);
         if outcome != case.expected {
-            failures.push(format!(
-                "{}: {outcome:?}, expected {:?}",
-                case.description, case.expected
-            ));
+            failures.push(format!("{}: {outcome:?}, expected {:?}", case.description, case.expected));
         }
     }
     assert_eq!(counter(&filter, Stat::Redirected), 0);
@@ -224,21 +164,14 @@ fn replacing_the_vip_set_adds_and_removes() {
     replace_vips(fd, &[VIP, b]).unwrap();
     let mut keys = map_keys(fd).unwrap();
     keys.sort();
-    let mut expected = vec![
-        u32::from_ne_bytes(VIP.octets()),
-        u32::from_ne_bytes(b.octets()),
-    ];
+    let mut expected = vec![u32::from_ne_bytes(VIP.octets()), u32::from_ne_bytes(b.octets())];
     expected.sort();
     assert_eq!(keys, expected);
 
     replace_vips(fd, &[b, b]).unwrap();
     assert_eq!(map_keys(fd).unwrap(), vec![u32::from_ne_bytes(b.octets())]);
     assert_eq!(run(filter.program.as_raw_fd(), &arp(1, VIP, 6)), XDP_PASS);
-    assert_eq!(
-        counter(&filter, Stat::NoSocket),
-        0,
-        "a removed vip is no longer steered"
-    );
+    assert_eq!(counter(&filter, Stat::NoSocket), 0, "a removed vip is no longer steered");
 
     replace_vips(fd, &[]).unwrap();
     assert!(map_keys(fd).unwrap().is_empty());

@@ -67,9 +67,7 @@ impl std::str::FromStr for XdpModeRequest {
             "auto" => Ok(XdpModeRequest::Auto),
             "native" => Ok(XdpModeRequest::Native),
             "generic" => Ok(XdpModeRequest::Generic),
-            other => Err(format!(
-                "unknown XDP mode {other:?} (expected \"auto\", \"native\" or \"generic\")"
-            )),
+            other => Err(format!("unknown XDP mode {other:?} (expected \"auto\", \"native\" or \"generic\")")),
         }
     }
 }
@@ -160,7 +158,6 @@ mod tests {
         assert_eq!(m.bind, BindModeRequest::ZeroCopy);
         assert!(toml::from_str::<Modes>("bind = \"copy-ish\"").is_err());
     }
-
 
     #[test]
     fn mode_flags_are_the_kernel_bits() {

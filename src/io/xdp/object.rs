@@ -44,34 +44,22 @@ pub(crate) fn load() -> Result<LoadedFilter, XdpError> {
     };
     // SAFETY: OBJECT is a static ELF image that outlives the call (libbpf copies what it keeps);
     // opts is a valid, sized options struct.
-    let raw = unsafe {
-        libbpf_sys::bpf_object__open_mem(OBJECT.as_ptr().cast::<c_void>(), OBJECT.len() as _, &opts)
-    };
+    let raw = unsafe { libbpf_sys::bpf_object__open_mem(OBJECT.as_ptr().cast::<c_void>(), OBJECT.len() as _, &opts) };
     if raw.is_null() {
-        return Err(load_error(
-            "bpf_object__open_mem",
-            io::Error::last_os_error(),
-        ));
+        return Err(load_error("bpf_object__open_mem", io::Error::last_os_error()));
     }
     let object = Object(raw);
 
     // SAFETY: object.0 is an open bpf_object.
     let ret = unsafe { libbpf_sys::bpf_object__load(object.0) };
     if ret < 0 {
-        return Err(load_error(
-            "bpf_object__load",
-            io::Error::from_raw_os_error(-ret),
-        ));
+        return Err(load_error("bpf_object__load", io::Error::from_raw_os_error(-ret)));
     }
 
     // SAFETY: object.0 is a loaded bpf_object and PROGRAM_NAME is NUL-terminated.
-    let program =
-        unsafe { libbpf_sys::bpf_object__find_program_by_name(object.0, PROGRAM_NAME.as_ptr()) };
+    let program = unsafe { libbpf_sys::bpf_object__find_program_by_name(object.0, PROGRAM_NAME.as_ptr()) };
     if program.is_null() {
-        return Err(load_error(
-            "finding the program",
-            io::ErrorKind::NotFound.into(),
-        ));
+        return Err(load_error("finding the program", io::ErrorKind::NotFound.into()));
     }
     // SAFETY: program belongs to the loaded object, which is still open.
     let program_fd = unsafe { libbpf_sys::bpf_program__fd(program) };
@@ -97,9 +85,7 @@ fn dup(fd: i32, step: &'static str) -> Result<OwnedFd, XdpError> {
     }
     // SAFETY: fd is open for as long as the bpf_object is, which outlives this borrow.
     let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
-    borrowed
-        .try_clone_to_owned()
-        .map_err(|e| load_error(step, e))
+    borrowed.try_clone_to_owned().map_err(|e| load_error(step, e))
 }
 
 fn load_error(step: &'static str, source: io::Error) -> XdpError {
@@ -118,11 +104,7 @@ pub(crate) fn image() -> &'static [u8] {
 pub(crate) fn inspect() -> io::Result<(Vec<String>, Vec<String>)> {
     // SAFETY: as in `load`; a null opts pointer means defaults.
     let raw = unsafe {
-        libbpf_sys::bpf_object__open_mem(
-            OBJECT.as_ptr().cast::<c_void>(),
-            OBJECT.len() as _,
-            std::ptr::null(),
-        )
+        libbpf_sys::bpf_object__open_mem(OBJECT.as_ptr().cast::<c_void>(), OBJECT.len() as _, std::ptr::null())
     };
     if raw.is_null() {
         return Err(io::Error::last_os_error());
@@ -134,20 +116,12 @@ pub(crate) fn inspect() -> io::Result<(Vec<String>, Vec<String>)> {
     unsafe {
         let mut p = libbpf_sys::bpf_object__next_program(object.0, std::ptr::null_mut());
         while !p.is_null() {
-            programs.push(
-                CStr::from_ptr(libbpf_sys::bpf_program__name(p))
-                    .to_string_lossy()
-                    .into_owned(),
-            );
+            programs.push(CStr::from_ptr(libbpf_sys::bpf_program__name(p)).to_string_lossy().into_owned());
             p = libbpf_sys::bpf_object__next_program(object.0, p);
         }
         let mut m = libbpf_sys::bpf_object__next_map(object.0, std::ptr::null());
         while !m.is_null() {
-            maps.push(
-                CStr::from_ptr(libbpf_sys::bpf_map__name(m))
-                    .to_string_lossy()
-                    .into_owned(),
-            );
+            maps.push(CStr::from_ptr(libbpf_sys::bpf_map__name(m)).to_string_lossy().into_owned());
             m = libbpf_sys::bpf_object__next_map(object.0, m);
         }
     }

@@ -25,9 +25,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
 
 use log::info;
-use xsk_rs::config::{
-    BindFlags, FrameSize, Interface, LibxdpFlags, QueueSize, SocketConfig, UmemConfig,
-};
+use xsk_rs::config::{BindFlags, FrameSize, Interface, LibxdpFlags, QueueSize, SocketConfig, UmemConfig};
 use xsk_rs::{CompQueue, FillQueue, FrameDesc, RxQueue, Socket, TxQueue, Umem};
 
 use super::program::MAX_QUEUES;
@@ -118,11 +116,7 @@ pub struct XdpPortStats {
 impl XdpPortStats {
     /// Packets lost at this port.
     pub fn dropped(&self) -> u64 {
-        self.rx_dropped
-            + self.rx_ring_full
-            + self.rx_invalid_descs
-            + self.tx_invalid_descs
-            + self.tx_full
+        self.rx_dropped + self.rx_ring_full + self.rx_invalid_descs + self.tx_invalid_descs + self.tx_full
     }
 }
 
@@ -158,72 +152,47 @@ pub struct XdpPort {
 impl XdpPort {
     /// Creates the UMEM and socket for `ifname` queue `queue`, fills the fill ring, and registers
     /// the socket in `program`'s XSKMAP. With `BindModeRequest::Auto`, zero-copy is tried first.
-    pub fn open(
-        program: &XdpProgram,
-        ifname: &str,
-        queue: u32,
-        config: XdpPortConfig,
-    ) -> Result<XdpPort, XdpError> {
+    pub fn open(program: &XdpProgram, ifname: &str, queue: u32, config: XdpPortConfig) -> Result<XdpPort, XdpError> {
         if ifname != program.ifname() {
-            return Err(XdpError::InterfaceMismatch {
-                port: ifname.to_owned(),
-                program: program.ifname().to_owned(),
-            });
+            return Err(XdpError::InterfaceMismatch { port: ifname.to_owned(), program: program.ifname().to_owned() });
         }
         if queue >= MAX_QUEUES {
-            return Err(XdpError::QueueOutOfRange {
-                queue,
-                max: MAX_QUEUES,
-            });
+            return Err(XdpError::QueueOutOfRange { queue, max: MAX_QUEUES });
         }
         config.validate()?;
         let port = match config.bind {
             BindModeRequest::Copy => XdpPort::bind(ifname, queue, &config, BindMode::Copy)?,
             BindModeRequest::ZeroCopy => XdpPort::bind(ifname, queue, &config, BindMode::ZeroCopy)?,
-            BindModeRequest::Auto => {
-                match XdpPort::bind(ifname, queue, &config, BindMode::ZeroCopy) {
-                    Ok(port) => port,
-                    Err(e) => {
-                        info!("zero-copy bind on {ifname} queue {queue} refused ({}); using copy mode", chain(&e));
-                        XdpPort::bind(ifname, queue, &config, BindMode::Copy)?
-                    }
+            BindModeRequest::Auto => match XdpPort::bind(ifname, queue, &config, BindMode::ZeroCopy) {
+                Ok(port) => port,
+                Err(e) => {
+                    info!("zero-copy bind on {ifname} queue {queue} refused ({}); using copy mode", chain(&e));
+                    XdpPort::bind(ifname, queue, &config, BindMode::Copy)?
                 }
-            }
+            },
         };
         program.register(queue, port.fd())?;
-        info!(
-            "af_xdp socket on {ifname} queue {queue} bound in {} mode",
-            port.bind_mode
-        );
+        info!("af_xdp socket on {ifname} queue {queue} bound in {} mode", port.bind_mode);
         Ok(port)
     }
 
     /// One bind attempt, on a fresh UMEM (a failed bind leaves nothing shared behind).
-    fn bind(
-        ifname: &str,
-        queue: u32,
-        config: &XdpPortConfig,
-        mode: BindMode,
-    ) -> Result<XdpPort, XdpError> {
+    fn bind(ifname: &str, queue: u32, config: &XdpPortConfig, mode: BindMode) -> Result<XdpPort, XdpError> {
         let invalid = |reason| XdpError::Config { reason };
-        let ring = QueueSize::new(config.ring_size)
-            .map_err(|_| invalid("ring_size must be a power of two"))?;
-        let frame_size =
-            FrameSize::new(config.frame_size).map_err(|_| invalid("frame_size below 2048"))?;
+        let ring = QueueSize::new(config.ring_size).map_err(|_| invalid("ring_size must be a power of two"))?;
+        let frame_size = FrameSize::new(config.frame_size).map_err(|_| invalid("frame_size below 2048"))?;
         let umem_config = UmemConfig::builder()
             .frame_size(frame_size)
             .fill_queue_size(ring)
             .comp_queue_size(ring)
             .build()
             .map_err(|_| invalid("frame_size must be a power of two"))?;
-        let total =
-            NonZeroU32::new(config.rx_frames + config.send_frames).ok_or(invalid("no frames"))?;
-        let (umem, descs) =
-            Umem::new(umem_config, total, false).map_err(|source| XdpError::Umem {
-                ifname: ifname.to_owned(),
-                queue,
-                source,
-            })?;
+        let total = NonZeroU32::new(config.rx_frames + config.send_frames).ok_or(invalid("no frames"))?;
+        let (umem, descs) = Umem::new(umem_config, total, false).map_err(|source| XdpError::Umem {
+            ifname: ifname.to_owned(),
+            queue,
+            source,
+        })?;
 
         let mut bind_flags = match mode {
             BindMode::Copy => BindFlags::XDP_COPY,
@@ -238,20 +207,14 @@ impl XdpPort {
             .libxdp_flags(LibxdpFlags::XSK_LIBXDP_FLAGS_INHIBIT_PROG_LOAD)
             .bind_flags(bind_flags)
             .build();
-        let interface: Interface = ifname.parse().map_err(|_| XdpError::NoSuchInterface {
-            ifname: ifname.to_owned(),
-        })?;
+        let interface: Interface =
+            ifname.parse().map_err(|_| XdpError::NoSuchInterface { ifname: ifname.to_owned() })?;
         // SAFETY: the UMEM was created just above and is bound by no other socket, so it is not
         // shared; libxdp's program loading is inhibited in any case.
         let (tx, rx, rings) = unsafe { Socket::new(socket_config, &umem, &interface, queue) }
-            .map_err(|source| XdpError::Socket {
-                ifname: ifname.to_owned(),
-                queue,
-                source,
-            })?;
+            .map_err(|source| XdpError::Socket { ifname: ifname.to_owned(), queue, source })?;
         let (fill, comp) = rings.ok_or(invalid("socket came without fill and completion rings"))?;
-        let bind_mode =
-            bind_options(rx.fd().as_raw_fd()).map_err(|source| XdpError::Options { source })?;
+        let bind_mode = bind_options(rx.fd().as_raw_fd()).map_err(|source| XdpError::Options { source })?;
 
         let rx_frames = config.rx_frames as usize;
         let mut free = Vec::with_capacity(rx_frames);
@@ -394,11 +357,7 @@ impl XdpPort {
 }
 
 impl Port for XdpPort {
-    fn poll<F: FnMut(&mut [u8]) -> Verdict>(
-        &mut self,
-        budget: usize,
-        mut handle: F,
-    ) -> io::Result<usize> {
+    fn poll<F: FnMut(&mut [u8]) -> Verdict>(&mut self, budget: usize, mut handle: F) -> io::Result<usize> {
         if self.tx_backlog {
             self.flush_tx()?;
         }
@@ -500,11 +459,7 @@ fn bind_options(fd: RawFd) -> io::Result<BindMode> {
     if ret != 0 {
         return Err(io::Error::last_os_error());
     }
-    Ok(if options.flags & libc::XDP_OPTIONS_ZEROCOPY != 0 {
-        BindMode::ZeroCopy
-    } else {
-        BindMode::Copy
-    })
+    Ok(if options.flags & libc::XDP_OPTIONS_ZEROCOPY != 0 { BindMode::ZeroCopy } else { BindMode::Copy })
 }
 
 /// An error and its causes on one line, for logs.
@@ -536,10 +491,7 @@ mod tests {
         let config = XdpPortConfig::default();
         config.validate().unwrap();
         assert!(config.mtu() >= 1514);
-        let small = XdpPortConfig {
-            frame_size: 2048,
-            ..config
-        };
+        let small = XdpPortConfig { frame_size: 2048, ..config };
         small.validate().unwrap();
         assert_eq!(small.mtu(), 2048 - 256);
     }
@@ -548,36 +500,15 @@ mod tests {
     fn bad_configs_are_refused() {
         let ok = XdpPortConfig::default();
         for bad in [
-            XdpPortConfig {
-                frame_size: 3000,
-                ..ok
-            },
-            XdpPortConfig {
-                frame_size: 8192,
-                ..ok
-            },
-            XdpPortConfig {
-                ring_size: 1000,
-                ..ok
-            },
-            XdpPortConfig {
-                ring_size: 32,
-                ..ok
-            },
+            XdpPortConfig { frame_size: 3000, ..ok },
+            XdpPortConfig { frame_size: 8192, ..ok },
+            XdpPortConfig { ring_size: 1000, ..ok },
+            XdpPortConfig { ring_size: 32, ..ok },
             XdpPortConfig { rx_frames: 8, ..ok },
-            XdpPortConfig {
-                send_frames: 0,
-                ..ok
-            },
-            XdpPortConfig {
-                rx_frames: u32::MAX,
-                ..ok
-            },
+            XdpPortConfig { send_frames: 0, ..ok },
+            XdpPortConfig { rx_frames: u32::MAX, ..ok },
         ] {
-            assert!(
-                matches!(bad.validate(), Err(XdpError::Config { .. })),
-                "{bad:?}"
-            );
+            assert!(matches!(bad.validate(), Err(XdpError::Config { .. })), "{bad:?}");
         }
     }
 
@@ -596,9 +527,7 @@ mod tests {
 
     #[test]
     fn error_chain_includes_causes() {
-        let e = XdpError::Options {
-            source: io::Error::from_raw_os_error(libc::EOPNOTSUPP),
-        };
+        let e = XdpError::Options { source: io::Error::from_raw_os_error(libc::EOPNOTSUPP) };
         let text = chain(&e);
         assert!(text.starts_with("cannot read the bind options"), "{text}");
         assert!(text.contains("not supported"), "{text}");

@@ -58,10 +58,7 @@ impl XdpProgram {
         let ifindex = ifindex(ifname)?;
         let filter = object::load()?;
         let prog_id = prog_info(filter.program.as_raw_fd())
-            .map_err(|source| XdpError::Load {
-                step: "reading the program id",
-                source,
-            })?
+            .map_err(|source| XdpError::Load { step: "reading the program id", source })?
             .id;
 
         remove_stale(ifname, ifindex)?;
@@ -76,32 +73,17 @@ impl XdpProgram {
             let flags = libbpf_sys::XDP_FLAGS_UPDATE_IF_NOEXIST | mode.flag();
             // SAFETY: plain syscall wrapper; the fd is a loaded XDP program we own.
             let ret = unsafe {
-                libbpf_sys::bpf_xdp_attach(
-                    ifindex as i32,
-                    filter.program.as_raw_fd(),
-                    flags,
-                    std::ptr::null(),
-                )
+                libbpf_sys::bpf_xdp_attach(ifindex as i32, filter.program.as_raw_fd(), flags, std::ptr::null())
             };
             if ret == 0 {
                 info!("xdp filter (prog id {prog_id}) attached to {ifname} in {mode} mode");
-                return Ok(XdpProgram {
-                    filter,
-                    ifname: ifname.to_owned(),
-                    ifindex,
-                    mode,
-                    prog_id,
-                });
+                return Ok(XdpProgram { filter, ifname: ifname.to_owned(), ifindex, mode, prog_id });
             }
             let source = io::Error::from_raw_os_error(-ret);
             if modes.len() > 1 && mode == XdpMode::Native {
                 info!("native xdp attach to {ifname} refused ({source}); trying generic mode");
             }
-            last = Some(XdpError::Attach {
-                ifname: ifname.to_owned(),
-                mode,
-                source,
-            });
+            last = Some(XdpError::Attach { ifname: ifname.to_owned(), mode, source });
         }
         Err(last.expect("at least one mode was tried"))
     }
@@ -127,48 +109,29 @@ impl XdpProgram {
     /// Makes `vips` the VIP set: adds the new ones first, then deletes those no longer listed,
     /// so an address in both the old and new set is never briefly missing.
     pub fn set_vips(&self, vips: &[Ipv4Addr]) -> Result<(), XdpError> {
-        replace_vips(self.filter.vips.as_raw_fd(), vips).map_err(|source| XdpError::Map {
-            map: "vips",
-            source,
-        })
+        replace_vips(self.filter.vips.as_raw_fd(), vips).map_err(|source| XdpError::Map { map: "vips", source })
     }
 
     /// The VIP set as the kernel holds it.
     pub fn vips(&self) -> Result<Vec<Ipv4Addr>, XdpError> {
-        let keys = map_keys(self.filter.vips.as_raw_fd()).map_err(|source| XdpError::Map {
-            map: "vips",
-            source,
-        })?;
-        Ok(keys
-            .into_iter()
-            .map(|k| Ipv4Addr::from(k.to_ne_bytes()))
-            .collect())
+        let keys = map_keys(self.filter.vips.as_raw_fd()).map_err(|source| XdpError::Map { map: "vips", source })?;
+        Ok(keys.into_iter().map(|k| Ipv4Addr::from(k.to_ne_bytes())).collect())
     }
 
     /// Steers `queue`'s ulvs traffic to the AF_XDP socket `xsk_fd`. The kernel drops the entry
     /// by itself when that socket closes.
     pub fn register(&self, queue: u32, xsk_fd: RawFd) -> Result<(), XdpError> {
         if queue >= MAX_QUEUES {
-            return Err(XdpError::QueueOutOfRange {
-                queue,
-                max: MAX_QUEUES,
-            });
+            return Err(XdpError::QueueOutOfRange { queue, max: MAX_QUEUES });
         }
-        map_update(self.filter.xsks.as_raw_fd(), &queue, &(xsk_fd as u32)).map_err(|source| {
-            XdpError::Map {
-                map: "xsks",
-                source,
-            }
-        })
+        map_update(self.filter.xsks.as_raw_fd(), &queue, &(xsk_fd as u32))
+            .map_err(|source| XdpError::Map { map: "xsks", source })
     }
 
     /// Sends `queue`'s traffic back to the kernel.
     pub fn unregister(&self, queue: u32) -> Result<(), XdpError> {
         match map_delete(self.filter.xsks.as_raw_fd(), &queue) {
-            Err(e) if e.raw_os_error() != Some(libc::ENOENT) => Err(XdpError::Map {
-                map: "xsks",
-                source: e,
-            }),
+            Err(e) if e.raw_os_error() != Some(libc::ENOENT) => Err(XdpError::Map { map: "xsks", source: e }),
             _ => Ok(()),
         }
     }
@@ -176,10 +139,8 @@ impl XdpProgram {
     /// The filter's counters, summed over all possible CPUs.
     pub fn counters(&self) -> Result<FilterCounters, XdpError> {
         let read = |stat: Stat| {
-            percpu_sum(self.filter.stats.as_raw_fd(), stat as u32).map_err(|source| XdpError::Map {
-                map: "stats",
-                source,
-            })
+            percpu_sum(self.filter.stats.as_raw_fd(), stat as u32)
+                .map_err(|source| XdpError::Map { map: "stats", source })
         };
         Ok(FilterCounters {
             redirected: read(Stat::Redirected)?,
@@ -200,10 +161,7 @@ impl Drop for XdpProgram {
         // SAFETY: plain syscall wrapper; opts is a valid, sized struct.
         let ret = unsafe { libbpf_sys::bpf_xdp_detach(self.ifindex as i32, flags, &opts) };
         match -ret {
-            0 => info!(
-                "xdp filter (prog id {}) detached from {}",
-                self.prog_id, self.ifname
-            ),
+            0 => info!("xdp filter (prog id {}) detached from {}", self.prog_id, self.ifname),
             // The interface is gone, and our program with it.
             libc::ENODEV => {}
             libc::EEXIST => warn!(
@@ -221,9 +179,7 @@ impl Drop for XdpProgram {
 }
 
 fn ifindex(ifname: &str) -> Result<u32, XdpError> {
-    let missing = || XdpError::NoSuchInterface {
-        ifname: ifname.to_owned(),
-    };
+    let missing = || XdpError::NoSuchInterface { ifname: ifname.to_owned() };
     let name = CString::new(ifname).map_err(|_| missing())?;
     // SAFETY: name is NUL-terminated and outlives the call.
     match unsafe { libc::if_nametoindex(name.as_ptr()) } {
@@ -234,10 +190,7 @@ fn ifindex(ifname: &str) -> Result<u32, XdpError> {
 
 /// Detaches a ulvs filter a previous run left attached; refuses any other program.
 fn remove_stale(ifname: &str, ifindex: u32) -> Result<(), XdpError> {
-    let query_error = |source| XdpError::Query {
-        ifname: ifname.to_owned(),
-        source,
-    };
+    let query_error = |source| XdpError::Query { ifname: ifname.to_owned(), source };
     let mut opts = libbpf_sys::bpf_xdp_query_opts {
         sz: std::mem::size_of::<libbpf_sys::bpf_xdp_query_opts>() as _,
         ..Default::default()
@@ -248,16 +201,9 @@ fn remove_stale(ifname: &str, ifindex: u32) -> Result<(), XdpError> {
         return Err(query_error(io::Error::from_raw_os_error(-ret)));
     }
     if opts.hw_prog_id != 0 {
-        return Err(XdpError::Busy {
-            ifname: ifname.to_owned(),
-            prog_id: opts.hw_prog_id,
-            name: "(offloaded)".into(),
-        });
+        return Err(XdpError::Busy { ifname: ifname.to_owned(), prog_id: opts.hw_prog_id, name: "(offloaded)".into() });
     }
-    for (id, mode) in [
-        (opts.drv_prog_id, XdpMode::Native),
-        (opts.skb_prog_id, XdpMode::Generic),
-    ] {
+    for (id, mode) in [(opts.drv_prog_id, XdpMode::Native), (opts.skb_prog_id, XdpMode::Generic)] {
         if id == 0 {
             continue;
         }
@@ -266,11 +212,7 @@ fn remove_stale(ifname: &str, ifindex: u32) -> Result<(), XdpError> {
         let info = prog_info(fd.as_raw_fd()).map_err(query_error)?;
         let name = prog_name(&info);
         if name != PROGRAM_NAME.to_str().unwrap_or_default() {
-            return Err(XdpError::Busy {
-                ifname: ifname.to_owned(),
-                prog_id: id,
-                name,
-            });
+            return Err(XdpError::Busy { ifname: ifname.to_owned(), prog_id: id, name });
         }
         warn!("replacing a stale ulvs xdp filter (prog id {id}, {mode} mode) on {ifname}");
         let detach = libbpf_sys::bpf_xdp_attach_opts {
@@ -279,13 +221,8 @@ fn remove_stale(ifname: &str, ifindex: u32) -> Result<(), XdpError> {
             ..Default::default()
         };
         // SAFETY: plain syscall wrapper; opts is a valid, sized struct.
-        let ret = unsafe {
-            libbpf_sys::bpf_xdp_detach(
-                ifindex as i32,
-                mode.flag() | libbpf_sys::XDP_FLAGS_REPLACE,
-                &detach,
-            )
-        };
+        let ret =
+            unsafe { libbpf_sys::bpf_xdp_detach(ifindex as i32, mode.flag() | libbpf_sys::XDP_FLAGS_REPLACE, &detach) };
         // EEXIST: somebody replaced it meanwhile; the attach below will then report Busy-like EBUSY.
         if ret < 0 && -ret != libc::EEXIST {
             return Err(XdpError::Attach {
@@ -304,10 +241,7 @@ pub(super) fn replace_vips(fd: RawFd, vips: &[Ipv4Addr]) -> io::Result<()> {
     for vip in vips {
         map_update(fd, &u32::from_ne_bytes(vip.octets()), &present)?;
     }
-    let wanted: HashSet<u32> = vips
-        .iter()
-        .map(|v| u32::from_ne_bytes(v.octets()))
-        .collect();
+    let wanted: HashSet<u32> = vips.iter().map(|v| u32::from_ne_bytes(v.octets())).collect();
     for key in map_keys(fd)? {
         if !wanted.contains(&key) {
             map_delete(fd, &key)?;
@@ -338,12 +272,7 @@ fn prog_info(fd: RawFd) -> io::Result<libbpf_sys::bpf_prog_info> {
 }
 
 fn prog_name(info: &libbpf_sys::bpf_prog_info) -> String {
-    let bytes: Vec<u8> = info
-        .name
-        .iter()
-        .take_while(|&&c| c != 0)
-        .map(|&c| c as u8)
-        .collect();
+    let bytes: Vec<u8> = info.name.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
@@ -371,19 +300,13 @@ pub(super) fn map_keys(fd: RawFd) -> io::Result<Vec<u32>> {
     let mut keys = Vec::new();
     let mut next = 0u32;
     // SAFETY: a null key asks for the first key; next is a live u32 the kernel writes.
-    let mut ret = unsafe {
-        libbpf_sys::bpf_map_get_next_key(fd, std::ptr::null(), (&mut next as *mut u32).cast())
-    };
+    let mut ret = unsafe { libbpf_sys::bpf_map_get_next_key(fd, std::ptr::null(), (&mut next as *mut u32).cast()) };
     while ret == 0 {
         keys.push(next);
         let current = next;
         // SAFETY: current and next are live u32s.
         ret = unsafe {
-            libbpf_sys::bpf_map_get_next_key(
-                fd,
-                (&current as *const u32).cast(),
-                (&mut next as *mut u32).cast(),
-            )
+            libbpf_sys::bpf_map_get_next_key(fd, (&current as *const u32).cast(), (&mut next as *mut u32).cast())
         };
     }
     match -ret {
@@ -402,13 +325,7 @@ pub(super) fn percpu_sum(fd: RawFd, index: u32) -> io::Result<u64> {
     // A per-CPU lookup writes one 8-byte-aligned value per possible CPU.
     let mut values = vec![0u64; cpus as usize];
     // SAFETY: values holds one u64 per possible CPU, which is what the kernel writes.
-    let ret = unsafe {
-        libbpf_sys::bpf_map_lookup_elem(
-            fd,
-            (&index as *const u32).cast(),
-            values.as_mut_ptr().cast(),
-        )
-    };
+    let ret = unsafe { libbpf_sys::bpf_map_lookup_elem(fd, (&index as *const u32).cast(), values.as_mut_ptr().cast()) };
     errno(ret)?;
     Ok(values.iter().sum())
 }
@@ -431,10 +348,7 @@ mod tests {
             Err(XdpError::NoSuchInterface { ifname }) => assert_eq!(ifname, "ulvsx-nonesuch0"),
             other => panic!("{other:?}"),
         }
-        assert!(matches!(
-            ifindex("bad\0name"),
-            Err(XdpError::NoSuchInterface { .. })
-        ));
+        assert!(matches!(ifindex("bad\0name"), Err(XdpError::NoSuchInterface { .. })));
     }
 
     #[test]
