@@ -85,7 +85,7 @@ impl Lab {
     /// `count` HTTP requests to the VIP from the client, each on a new connection; returns how often
     /// each answer (real server name, or "FAILED") came back.
     pub fn http_requests(&self, count: usize) -> BTreeMap<String, usize> {
-        let script = format!("for i in $(seq 1 {count}); do curl -s --max-time 3 http://{VIP}/ || echo FAILED; done");
+        let script = format!("for i in $(seq 1 {count}); do curl -s --max-time 2 http://{VIP}/ || echo FAILED; done");
         let out = self.exec_ok("client", &["bash", "-c", &script]);
         let mut tally = BTreeMap::new();
         for line in out.lines() {

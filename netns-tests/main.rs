@@ -37,6 +37,14 @@ fn rr_spreads_evenly(io: &str, prefix: &str) {
     assert_eq!(count(&tally, "FAILED"), 0, "{tally:?}\n{}", daemon.log_text());
     assert_eq!(count(&tally, "rs1"), 100, "{tally:?}");
     assert_eq!(count(&tally, "rs2"), 100, "{tally:?}");
+    // The lab's veths have two RX queues, so the director runs two workers; with AF_PACKET the
+    // fan-out group spreads flows over both, and rr's order is still exact across them.
+    let status = daemon.ctl(&["status"]);
+    assert!(status.contains("workers: 2"), "{status}");
+    if io == "packet" {
+        let busy = status.lines().filter(|l| l.starts_with("worker ") && !l.contains("forwarded 0 ")).count();
+        assert_eq!(busy, 2, "both workers should forward:\n{status}");
+    }
 }
 
 #[test]
@@ -204,4 +212,37 @@ fn sigterm_detaches_the_xdp_program() {
     assert!(!link.contains("xdp"), "XDP program left attached: {link}");
     // The director's own traffic keeps working throughout (the program passes what is not ours).
     lab.exec_ok("client", &["ping", "-c", "1", "-W", "2", "10.0.0.2"]);
+}
+
+/// A real server whose MAC changes is followed: after the next ARP refresh, it gets traffic again.
+fn real_server_mac_change_is_followed(io: &str, prefix: &str) {
+    let lab = Lab::up(prefix, 2);
+    let control = lab.dir.join("ulvs.sock");
+    let text = config(io, "rr", &control, &[(RS1, 1), (RS2, 1)], "")
+        .replace("[director]\n", "[director]\narp_refresh = \"1s\"\n");
+    let daemon = Daemon::start(&lab, &text);
+    assert_eq!(count(&lab.http_requests(4), "rs1"), 2);
+    lab.exec_ok("rs1", &["ip", "link", "set", "dev", "eth0", "address", "02:00:00:00:aa:11"]);
+    // Within a refresh interval plus the probe retries, rs1 is reached at its new MAC again.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let tally = lab.http_requests(4);
+        if count(&tally, "rs1") == 2 && count(&tally, "rs2") == 2 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "rs1's new MAC not followed: {tally:?}\n{}", daemon.log_text());
+        thread::sleep(Duration::from_millis(200));
+    }
+    let status = daemon.ctl(&["status"]);
+    assert!(status.contains("unresolved real servers: none"), "{status}");
+}
+
+#[test]
+fn real_server_mac_change_is_followed_xdp() {
+    real_server_mac_change_is_followed("xdp", "ut-mac-x");
+}
+
+#[test]
+fn real_server_mac_change_is_followed_packet() {
+    real_server_mac_change_is_followed("packet", "ut-mac-p");
 }

@@ -16,6 +16,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 cmd=${1:?usage: lab.sh up|down PREFIX [REAL_SERVERS]}
 prefix=${2:?usage: lab.sh up|down PREFIX [REAL_SERVERS]}
 count=${3:-2}
+# Two queues per veth, so the director runs two workers by default (one per RX queue).
+queues=${LAB_QUEUES:-2}
 state=/run/ulvs-lab/$prefix
 VIP=10.0.0.100
 
@@ -27,7 +29,8 @@ in_ns() { local n=$1; shift; ip netns exec "$(ns "$n")" "$@"; }
 plug() {
     local node=$1 addr=$2 port="p-$1"
     ip netns add "$(ns "$node")"
-    ip link add eth0 netns "$(ns "$node")" type veth peer name "$port" netns "$(ns sw)"
+    ip link add eth0 netns "$(ns "$node")" numtxqueues "$queues" numrxqueues "$queues" type veth \
+        peer name "$port" netns "$(ns sw)" numtxqueues "$queues" numrxqueues "$queues"
     in_ns sw ip link set "$port" master br0 up
     in_ns "$node" ip link set lo up
     in_ns "$node" ip addr add "$addr/24" dev eth0

@@ -12,9 +12,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::conntrack::Timeouts;
-use crate::dataplane::stats::{Counter, PerWorker};
+use crate::dataplane::stats::{CacheAligned, Counter, PerWorker};
 use crate::flow::{DestId, Protocol};
-use crate::sched::{Candidate, SchedFlags, SchedulerKind};
+use crate::sched::{cycle, Candidate, SchedFlags, SchedulerKind};
 use crate::wire::MacAddr;
 
 type FastMap<K, V> = hashbrown::HashMap<K, V, ahash::RandomState>;
@@ -108,6 +108,15 @@ pub struct Snapshot {
     index: FastMap<ServiceKey, u32>,
     vips: FastSet<Ipv4Addr>,
     dests: Vec<Option<DestSlot>>,
+    /// Per service: the shared rr/wrr order, when it has one (see `sched::cycle`).
+    cycles: Vec<Option<Cycle>>,
+}
+
+/// One period of a service's rr/wrr order and the ticket counter every worker draws from.
+#[derive(Debug)]
+struct Cycle {
+    order: Box<[u16]>,
+    ticket: CacheAligned<AtomicU64>,
 }
 
 impl Snapshot {
@@ -128,7 +137,15 @@ impl Snapshot {
                 dests[id] = Some(DestSlot { service: s as u32, real: r as u32 });
             }
         }
-        Snapshot { generation, director_mac, timeouts, services, index, vips, dests }
+        let cycles = services
+            .iter()
+            .map(|service| {
+                let candidates: Vec<Candidate> = service.reals.iter().map(RealServer::candidate).collect();
+                cycle::order(service.scheduler, &candidates)
+                    .map(|order| Cycle { order: order.into_boxed_slice(), ticket: CacheAligned::default() })
+            })
+            .collect();
+        Snapshot { generation, director_mac, timeouts, services, index, vips, dests, cycles }
     }
 
     /// An empty snapshot (no services): forwards nothing.
@@ -146,6 +163,15 @@ impl Snapshot {
 
     pub fn service_index(&self, key: &ServiceKey) -> Option<usize> {
         self.index.get(key).map(|&i| i as usize)
+    }
+
+    /// The next real server (index into the service's `reals`) in the service's global rr/wrr
+    /// order, or `None` when the service has no such order and the worker's own scheduler decides.
+    #[inline]
+    pub fn next_in_cycle(&self, service: usize) -> Option<usize> {
+        let cycle = self.cycles.get(service)?.as_ref()?;
+        let ticket = cycle.ticket.0.fetch_add(1, Ordering::Relaxed);
+        Some(usize::from(cycle.order[(ticket % cycle.order.len() as u64) as usize]))
     }
 
     pub fn dest(&self, dest: DestId) -> Option<(&Service, &RealServer)> {

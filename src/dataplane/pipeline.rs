@@ -253,7 +253,7 @@ impl Pipeline {
             .and_then(|(key, timeout)| self.conns.template(now, &key, timeout))
             .and_then(|dest| service.reals.iter().position(|real| real.dest == dest))
             .filter(|&i| service.reals[i].mac.is_some());
-        let real_index = match remembered {
+        let real_index = match remembered.or_else(|| snapshot.next_in_cycle(index)) {
             Some(i) => i,
             None => {
                 let slot = &mut self.schedulers[index];

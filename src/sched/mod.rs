@@ -9,6 +9,7 @@
 //! ones); a real server that is not `usable` (MAC unknown, later: health check down) is never picked;
 //! `None` means no usable real server, which the caller counts as a drop.
 
+pub mod cycle;
 mod lc;
 mod mh;
 mod rr;

@@ -255,8 +255,8 @@ fn new_pipeline(snapshot: &Snapshot) -> (Pipeline, Arc<WorkerStats>) {
 
 #[test]
 fn fixtures_give_their_verdicts_and_bytes() {
-    let snapshot = snapshot();
     for fixture in fixtures() {
+        let snapshot = snapshot();
         let (mut pipeline, stats) = new_pipeline(&snapshot);
         let now = Instant::now();
         let ctx = Context { snapshot: &snapshot, serving: fixture.serving };
@@ -303,6 +303,24 @@ fn rr_alternates_and_counts_connections_packets_and_bytes() {
     assert_eq!(pipeline.process(now, &mut ack, &ctx), Verdict::Tx);
     assert_eq!(service.reals[0].stats.sum(|c| &c.active), 1);
     assert_eq!(service.reals[0].stats.sum(|c| &c.inactive), 1);
+}
+
+#[test]
+fn workers_share_one_rr_order() {
+    let snapshot = snapshot();
+    let (mut first, _) = new_pipeline(&snapshot);
+    let (mut second, _) = new_pipeline(&snapshot);
+    let ctx = Context { snapshot: &snapshot, serving: true };
+    let now = Instant::now();
+    let mut picked = Vec::new();
+    // Two workers take new connections in an uneven pattern; together they still alternate.
+    for (i, worker) in [0, 0, 1, 0, 1, 1, 1, 0].into_iter().enumerate() {
+        let pipeline = if worker == 0 { &mut first } else { &mut second };
+        let mut frame = syn(52000 + i as u16, 80);
+        assert_eq!(pipeline.process(now, &mut frame, &ctx), Verdict::Tx);
+        picked.push(MacAddr::from_bytes(&frame[0..6]));
+    }
+    assert_eq!(picked, [RS1, RS2].repeat(4));
 }
 
 #[test]
