@@ -246,3 +246,17 @@ fn real_server_mac_change_is_followed_xdp() {
 fn real_server_mac_change_is_followed_packet() {
     real_server_mac_change_is_followed("packet", "ut-mac-p");
 }
+
+/// A director whose kernel holds the VIP, or routes, would answer or forward VIP traffic a second
+/// time next to AF_PACKET: refused with the fix in the message.
+#[test]
+fn packet_mode_refuses_a_director_kernel_that_holds_the_vip() {
+    let lab = Lab::up("ut-hostchk", 1);
+    lab.exec_ok("dir", &["ip", "addr", "add", &format!("{VIP}/32"), "dev", "eth0"]);
+    let control = lab.dir.join("ulvs.sock");
+    let path = lab.write_config("ulvs.toml", &config("packet", "rr", &control, &[(RS1, 1)], ""));
+    let out = lab.exec("dir", &[lab::ulvs_bin(), "run", "--config", path.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "started although the kernel holds the VIP");
+    assert!(stderr.contains(&format!("ip addr del {VIP}/32 dev eth0")), "{stderr}");
+}

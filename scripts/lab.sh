@@ -49,8 +49,7 @@ up() {
     in_ns sw ip link set br0 up
     plug client 10.0.0.1
     plug dir 10.0.0.2
-    in_ns dir sysctl -qw net.ipv4.ip_forward=0 net.ipv4.conf.all.send_redirects=0 \
-        net.ipv4.conf.default.send_redirects=0 net.ipv4.conf.eth0.send_redirects=0
+    in_ns dir "$here/director-setup.sh" eth0
     for i in $(seq 1 "$count"); do
         plug "rs$i" "10.0.0.$((10 + i))"
         in_ns "rs$i" "$here/rs-setup.sh" up "$VIP" >/dev/null

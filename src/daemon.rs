@@ -3,6 +3,7 @@
 //! SIGINT/SIGTERM.
 
 mod control;
+mod host;
 mod ports;
 mod resolver;
 
@@ -14,7 +15,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use crossbeam::channel;
-use ulvs::control::config::Config;
+use ulvs::control::config::{Config, IoMode};
 use ulvs::control::ctl::server::Server;
 use ulvs::control::registry::{RealSpec, Registry, ServiceSpec};
 use ulvs::dataplane::stats::WorkerStats;
@@ -32,7 +33,10 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
     let subnets: Vec<(std::net::Ipv4Addr, u8)> = addrs.iter().map(|net| (net.addr, net.prefix_len)).collect();
     config.check_interface(config_path, &subnets)?;
     let director_mac = netdev::mac_addr(iface).with_context(|| format!("interface {iface}"))?;
-    let Some(director_ip) = addrs.first().map(|net| net.addr) else {
+    // The address ulvs ARPs from: the interface's own, never a VIP someone left on it.
+    let Some(director_ip) =
+        addrs.iter().map(|net| net.addr).find(|addr| !config.services.iter().any(|s| s.vip == *addr))
+    else {
         bail!("interface {iface} has no IPv4 address: the director needs one on the real servers' subnet");
     };
     if check_only {
@@ -44,6 +48,15 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
         Some(queues) => queues.get(),
         None => netdev::rx_queue_count(iface).unwrap_or(1).max(1),
     } as usize;
+    if let Some(cpus) = &config.director.cpus {
+        if cpus.len() < queues {
+            bail!(
+                "{}: director.cpus lists {} CPU(s) but there are {queues} workers (one per RX queue of {iface}): list one CPU per worker, or set director.queues",
+                config_path.display(),
+                cpus.len()
+            );
+        }
+    }
     let mut registry = Registry::new(queues, director_mac, config.timeouts, service_specs(&config));
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -57,6 +70,9 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
     let snapshots = Arc::new(SnapshotCell::new(registry.snapshot(|ip| resolver.mac(ip))));
 
     let opened = ports::open(&config, queues, &snapshots.load())?;
+    let io = if opened.program.is_some() { IoMode::Xdp } else { IoMode::Packet };
+    let vips: Vec<_> = snapshots.load().vips().collect();
+    host::check(io, iface, &addrs, &vips)?;
     log::info!(
         "ulvs on {iface} ({director_mac}, {director_ip}): io={} queues={queues} services={}",
         opened.description,
