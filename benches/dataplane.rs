@@ -132,5 +132,22 @@ fn arp(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, hit, miss, arp);
+/// The baseline the figures above are read against, measured in the same run: what a bare
+/// forwarder with no load-balancing logic does per frame (check the EtherType, set both MACs).
+fn bare_rewrite(c: &mut Criterion) {
+    let mut frame = segment(Ipv4Addr::new(172, 16, 0, 1), 1024, tcp_flags::ACK);
+    let rs = MacAddr([2, 0, 0, 1, 0, 1]);
+    c.bench_function("pipeline/baseline_bare_rewrite", |b| {
+        b.iter(|| {
+            let frame = black_box(&mut frame[..]);
+            if frame[12..14] == [0x08, 0x00] {
+                frame[0..6].copy_from_slice(&rs.0);
+                frame[6..12].copy_from_slice(&DIRECTOR.0);
+            }
+            black_box(frame[0])
+        })
+    });
+}
+
+criterion_group!(benches, bare_rewrite, hit, miss, arp);
 criterion_main!(benches);
