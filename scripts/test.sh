@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Every ulvs test: unit tests, the netns tests (real namespaces, veths, the real binary, real HTTP
-# clients and servers, for io = xdp and io = packet), and a build check of the fuzz targets.
-# Needs root. Installs what is missing first.
+# Every ulvs test: a build check of the fuzz targets, then unit tests, the port tests and the netns
+# tests (real namespaces, veths, the real binary, real HTTP clients and servers, for io = xdp and
+# io = packet), and the criterion benches once each in test mode. Needs root. Installs what is
+# missing first.
 #
 #   sudo scripts/test.sh
 set -euo pipefail
@@ -13,8 +14,13 @@ if ! command -v cargo-fuzz >/dev/null; then
     cargo install --locked --quiet cargo-fuzz
 fi
 
-echo "== cargo test (unit, integration, netns)"
-cargo test --all-targets
-
 echo "== fuzz targets build (cargo fuzz build)"
 (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz build --dev)
+
+echo "== cargo test --all-targets (unit, ports, netns, benches in test mode)"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --all-targets 2>&1 | tee "$log"
+passed=$(grep -E '^test result:' "$log" | grep -oE '[0-9]+ passed' | awk '{s += $1} END {print s + 0}')
+failed=$(grep -E '^test result:' "$log" | grep -oE '[0-9]+ failed' | awk '{s += $1} END {print s + 0}')
+echo "tests: $passed passed, $failed failed"
