@@ -39,6 +39,36 @@ pub struct CtlArgs {
     pub command: Option<String>,
 }
 
+/// ipvsadm commands and options ulvs does not implement yet, with what they do, so that a user who
+/// types one is told so plainly instead of getting a parse error.
+const NOT_YET: &[(&str, &str, &str)] = &[
+    ("-A", "--add-service", "add a virtual service"),
+    ("-E", "--edit-service", "edit a virtual service"),
+    ("-D", "--delete-service", "delete a virtual service"),
+    ("-C", "--clear", "clear the table"),
+    ("-R", "--restore", "restore rules"),
+    ("-S", "--save", "save rules"),
+    ("-a", "--add-server", "add a real server"),
+    ("-e", "--edit-server", "edit a real server"),
+    ("-d", "--delete-server", "delete a real server"),
+    ("-Z", "--zero", "zero the counters"),
+    ("--set", "--set", "set connection timeouts"),
+    ("--rate", "--rate", "show rates"),
+    ("-m", "--masquerading", "NAT forwarding"),
+    ("-i", "--ipip", "tunnel forwarding"),
+];
+
+/// A clear refusal for an ipvsadm command or option ulvs does not support yet, if `args` holds one.
+pub fn not_yet_supported(args: &[&str]) -> Option<String> {
+    args.iter().find_map(|arg| {
+        NOT_YET.iter().find(|(short, long, _)| arg == short || arg == long).map(|(short, long, what)| {
+            format!(
+                "{short}/{long} ({what}) is not supported by ulvs yet: change the configuration file and restart ulvs\n"
+            )
+        })
+    })
+}
+
 impl CtlArgs {
     /// The service filter, if one was given.
     pub fn service_filter(&self) -> Option<(Protocol, SocketAddrV4)> {
@@ -65,5 +95,13 @@ mod tests {
         assert_eq!(args.command.as_deref(), Some("status"));
         assert!(CtlArgs::try_parse_from(["-L", "-t", "10.0.0.300:80"]).is_err());
         assert!(CtlArgs::try_parse_from(["-A", "-t", "10.0.0.100:80"]).is_err());
+    }
+
+    #[test]
+    fn unsupported_ipvsadm_commands_are_named() {
+        let message = not_yet_supported(&["-A", "-t", "10.0.0.100:80", "-s", "rr"]).unwrap();
+        assert!(message.starts_with("-A/--add-service (add a virtual service) is not supported"), "{message}");
+        assert!(not_yet_supported(&["-L", "-n", "--rate"]).unwrap().contains("--rate"));
+        assert_eq!(not_yet_supported(&["-L", "-n", "--stats"]), None);
     }
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use super::args::CtlArgs;
+use super::args::{not_yet_supported, CtlArgs};
 
 /// Longest request line accepted; anything longer is refused unread.
 const MAX_REQUEST: u64 = 64 * 1024;
@@ -89,10 +89,11 @@ fn serve(stream: UnixStream, handler: &dyn Handler) -> io::Result<()> {
     let mut line = String::new();
     BufReader::new(io::Read::take(&stream, MAX_REQUEST)).read_line(&mut line)?;
     let args: Vec<&str> = line.trim_end_matches('\n').split('\0').filter(|arg| !arg.is_empty()).collect();
-    let result = match CtlArgs::try_parse_from(&args) {
-        Ok(parsed) => handler.handle(&parsed),
-        Err(err) if matches!(err.kind(), clap::error::ErrorKind::DisplayHelp) => Ok(err.to_string()),
-        Err(err) => Err(err.to_string()),
+    let result = match (not_yet_supported(&args), CtlArgs::try_parse_from(&args)) {
+        (Some(refusal), _) => Err(refusal),
+        (None, Ok(parsed)) => handler.handle(&parsed),
+        (None, Err(err)) if matches!(err.kind(), clap::error::ErrorKind::DisplayHelp) => Ok(err.to_string()),
+        (None, Err(err)) => Err(err.to_string()),
     };
     let mut stream = stream;
     match result {
