@@ -105,12 +105,9 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
                     log::warn!("worker {index}: could not pin to cpu {}", core.id);
                 }
             }
-            let result = port.run(config, shared.clone(), requests_rx);
-            if let Err(err) = &result {
-                log::error!("worker {index} failed: {err}");
-                shared.stop.store(true, Ordering::Relaxed);
-            }
-            result
+            // However the worker ends (error or panic), the daemon stops and detaches cleanly.
+            let _stop = StopOnExit(Arc::clone(&shared.stop));
+            port.run(config, shared, requests_rx)
         })?;
         workers.push(handle);
     }
@@ -133,13 +130,30 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
         }
     }
     log::info!("stopping");
-    for handle in workers {
-        let _ = handle.join();
+    let mut failed = Vec::new();
+    for (index, handle) in workers.into_iter().enumerate() {
+        match handle.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => failed.push(format!("worker {index}: {err}")),
+            Err(_) => failed.push(format!("worker {index} panicked")),
+        }
     }
     drop(server);
     drop(opened.program);
     log::info!("stopped");
+    if !failed.is_empty() {
+        bail!("{}", failed.join("; "));
+    }
     Ok(())
+}
+
+/// Sets the daemon's stop flag when a worker thread ends for any reason, panics included.
+struct StopOnExit(Arc<AtomicBool>);
+
+impl Drop for StopOnExit {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
 
 fn service_specs(config: &Config) -> Vec<ServiceSpec> {
