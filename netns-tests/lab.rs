@@ -75,6 +75,11 @@ impl Lab {
         self.exec_ok(node, &["cat", &format!("/sys/class/net/eth0/statistics/{name}")]).trim().parse().unwrap()
     }
 
+    /// The path of one of the repository's scripts, for running it inside a namespace.
+    pub fn repo_script(&self, name: &str) -> String {
+        repo().join("scripts").join(name).display().to_string()
+    }
+
     /// Writes a config file into the lab's state directory and returns its path.
     pub fn write_config(&self, name: &str, text: &str) -> PathBuf {
         let path = self.dir.join(name);

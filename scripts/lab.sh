@@ -7,7 +7,8 @@
 # Namespaces: PREFIX-sw (the bridge), PREFIX-client 10.0.0.1, PREFIX-dir 10.0.0.2,
 # PREFIX-rs1 10.0.0.11, PREFIX-rs2 10.0.0.12, ...; the VIP is 10.0.0.100. Inside each namespace the
 # LAN port is eth0. Real servers hold the VIP on lo with arp_ignore=1 / arp_announce=2 (scripts/
-# rs-setup.sh) and run an HTTP server on :80 that answers with its own name. The director gets the LVS-DR
+# rs-setup.sh) and run an HTTP server on :80 and a UDP service on VIP:5353 that answer with their own
+# name. The director gets the LVS-DR
 # sysctls (ip_forward=0, send_redirects=0) and does NOT hold the VIP: ulvs answers ARP for it.
 # All addresses live only inside these namespaces.
 set -euo pipefail
@@ -55,6 +56,8 @@ up() {
         in_ns "rs$i" "$here/rs-setup.sh" up "$VIP" >/dev/null
         in_ns "rs$i" python3 "$here/http-rs.py" "rs$i" 80 >/dev/null 2>&1 &
         echo $! >"$state/http-rs$i.pid"
+        in_ns "rs$i" python3 "$here/udp-rs.py" "rs$i" "$VIP" 5353 >/dev/null 2>&1 &
+        echo $! >"$state/udp-rs$i.pid"
     done
     echo "$count" >"$state/count"
     for i in $(seq 1 "$count"); do

@@ -11,10 +11,11 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use crossbeam::channel;
+use ulvs::conntrack::TemplateStore;
 use ulvs::control::config::{Config, IoMode};
 use ulvs::control::ctl::server::Server;
 use ulvs::control::registry::{RealSpec, Registry, ServiceSpec};
@@ -88,6 +89,7 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
         ha: None,
     };
     let capacity = (config.director.connections / queues).max(1);
+    let templates = Arc::new(TemplateStore::new(config.director.connections, Instant::now()));
     let cpus = config.director.cpus.clone();
     let core_ids = core_affinity::get_core_ids().unwrap_or_default();
     let mut request_senders = Vec::new();
@@ -98,7 +100,7 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
         let shared = shared.clone();
         let cpu = cpus.as_ref().and_then(|cpus| cpus.get(index).copied());
         let core = cpu.and_then(|cpu| core_ids.iter().find(|core| core.id == cpu).copied());
-        let config = WorkerConfig { index, batch: config.director.batch, capacity };
+        let config = WorkerConfig { index, batch: config.director.batch, capacity, templates: Arc::clone(&templates) };
         let handle = thread::Builder::new().name(format!("ulvs-worker-{index}")).spawn(move || {
             if let Some(core) = core {
                 if !core_affinity::set_for_current(core) {

@@ -75,7 +75,7 @@ use crate::flow::{DestId, FlowKey};
 
 pub use state::{ConnState, Segment, TcpFlags, Timeouts, MAX_TIMEOUT};
 pub use table::ConnTable;
-pub use template::TemplateKey;
+pub use template::{TemplateKey, TemplateStore};
 
 /// A state change that the caller turns into active/inactive counter updates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,6 +1,7 @@
 //! `ConnTable`: the slab, its hash index, the class lists for eviction and the wheel for expiry.
 //! The contract (reporting, eviction order, costs) is in the module docs of `conntrack`.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hashbrown::HashTable;
@@ -8,7 +9,7 @@ use hashbrown::HashTable;
 use super::deadline::{Deadline, Millis};
 use super::list::Lists;
 use super::state::StateTimeouts;
-use super::template::{TemplateRef, Templates};
+use super::template::{TemplateRef, TemplateStore};
 use super::wheel::{Step, Wheel};
 use super::{
     ConnInfo, ConnState, Eviction, Hit, Inserted, Removed, Segment, StateChange, TableFull, TableStats, TemplateKey,
@@ -73,7 +74,7 @@ pub struct ConnTable {
     entries: Vec<Entry>,
     classes: Lists,
     wheel: Wheel,
-    templates: Templates,
+    templates: Arc<TemplateStore>,
     stats: TableStats,
 }
 
@@ -84,6 +85,16 @@ impl ConnTable {
     /// # Panics
     /// If `capacity` does not fit slot numbers (≥ 2^32 − 1).
     pub fn new(capacity: usize, timeouts: Timeouts, epoch: Instant) -> ConnTable {
+        ConnTable::sharing(capacity, timeouts, Arc::new(TemplateStore::new(capacity, epoch)))
+    }
+
+    /// A table whose persistence templates live in `templates`, shared with other workers' tables
+    /// (all of them then count time from the store's epoch).
+    ///
+    /// # Panics
+    /// If `capacity` does not fit slot numbers (≥ 2^32 − 1).
+    pub fn sharing(capacity: usize, timeouts: Timeouts, templates: Arc<TemplateStore>) -> ConnTable {
+        let epoch = templates.epoch();
         assert!(capacity < u32::MAX as usize, "connection table capacity {capacity} too large");
         let timeouts = merge(Timeouts::default(), timeouts);
         ConnTable {
@@ -99,7 +110,7 @@ impl ConnTable {
             entries: Vec::with_capacity(capacity),
             classes: Lists::new(FREE + 1, capacity),
             wheel: Wheel::new(capacity),
-            templates: Templates::new(capacity),
+            templates,
             stats: TableStats::default(),
         }
     }
@@ -188,14 +199,14 @@ impl ConnTable {
             on_removed(self.remove(slot, now));
             removed += 1;
         }
-        self.templates.sweep(now, budget);
+        self.templates.lock().sweep(now, budget);
         removed
     }
 
     /// The destination remembered for a persistent client, refreshed for `timeout`.
     pub fn template(&mut self, now: Instant, key: &TemplateKey, timeout: Duration) -> Option<DestId> {
         let now = self.millis(now);
-        self.templates.get(now, key, timeout)
+        self.templates.lock().get(now, key, timeout)
     }
 
     /// Remembers `dest` for a persistent client for `timeout` (overwriting any earlier template).
@@ -203,7 +214,7 @@ impl ConnTable {
     /// `TableStats::template_full` counts it.
     pub fn insert_template(&mut self, now: Instant, key: TemplateKey, dest: DestId, timeout: Duration) {
         let now = self.millis(now);
-        if self.templates.insert(now, key, dest, timeout).is_err() {
+        if self.templates.lock().insert(now, key, dest, timeout).is_err() {
             self.stats.template_full += 1;
         }
     }
@@ -246,7 +257,7 @@ impl ConnTable {
 
     /// Persistence templates stored, live or not yet swept.
     pub fn template_count(&self) -> usize {
-        self.templates.len()
+        self.templates.lock().len()
     }
 
     /// Bytes of heap the table holds (allocated capacity, touched or not).
@@ -255,7 +266,7 @@ impl ConnTable {
             + self.entries.capacity() * std::mem::size_of::<Entry>()
             + self.classes.heap_bytes()
             + self.wheel.heap_bytes()
-            + self.templates.heap_bytes()
+            + self.templates.lock().heap_bytes()
     }
 
     /// The live connections, in no particular order.
@@ -295,7 +306,7 @@ impl ConnTable {
         };
         let state = ConnState::first(segment);
         let deadline = Deadline::after(now, self.state_timeouts.of(state));
-        let template = template.and_then(|t| self.templates.hold(now, t));
+        let template = template.and_then(|t| self.templates.lock().hold(now, t));
         let slot = self.alloc(Entry { key, state, dest, deadline, template });
         let (entries, hasher) = (&self.entries, &self.hasher);
         self.index.insert_unique(hash, slot, |&s| hash_key(hasher, &entries[s as usize].key));
@@ -391,7 +402,7 @@ impl ConnTable {
         self.classes.unlink(slot);
         self.classes.push_back(FREE, slot);
         if let Some(template) = entry.template {
-            self.templates.release(now, template);
+            self.templates.lock().release(now, template);
         }
         Removed { key: entry.key, dest: entry.dest, state: entry.state }
     }

@@ -10,15 +10,20 @@
 //! So a client that comes back within `timeout` of its last connection ending (or of its last new
 //! connection) finds the same real server, which is what users expect of `-p`.
 //!
-//! Templates live in their own slab, bounded by the connection table's capacity and allocated as it
-//! fills (only persistent services use it). A full store first reclaims a few dead templates; if
+//! Templates live in a `TemplateStore` that every worker's table shares: NIC queues (RSS) and
+//! AF_PACKET fan-out spread a client's connections over workers by flow, while IPVS's templates are
+//! global, so a per-worker store would send one client to several real servers. The store is a
+//! mutex around a slab, touched only when a persistent service opens or closes a connection; the
+//! per-packet path never takes it. It is bounded (the director's connection capacity) and allocated
+//! as it fills (only persistent services use it). A full store first reclaims a few dead templates; if
 //! none is found the new template is not stored (the connection still goes through, it just is not
 //! remembered) and `TableStats::template_full` counts it. Dead templates are dropped lazily on lookup
 //! and by a clock hand that `expire` advances; nobody counts templates, so they are not reported.
 
 use std::net::Ipv4Addr;
 use std::num::NonZeroU32;
-use std::time::Duration;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use hashbrown::HashTable;
 
@@ -62,6 +67,30 @@ struct Template {
 impl Template {
     fn is_alive(&self, now: Millis) -> bool {
         self.controlled > 0 || !self.deadline.has_passed(now)
+    }
+}
+
+/// The persistence templates of every table that shares it, with the epoch those tables count
+/// their milliseconds from.
+pub struct TemplateStore {
+    epoch: Instant,
+    templates: Mutex<Templates>,
+}
+
+impl TemplateStore {
+    /// A store for at most `bound` templates; tables that share it count time from `epoch`.
+    pub fn new(bound: usize, epoch: Instant) -> TemplateStore {
+        TemplateStore { epoch, templates: Mutex::new(Templates::new(bound)) }
+    }
+
+    pub fn epoch(&self) -> Instant {
+        self.epoch
+    }
+
+    /// A panic elsewhere while holding the lock leaves the slab consistent (every method completes
+    /// its writes before returning), so a poisoned lock is taken over.
+    pub(super) fn lock(&self) -> MutexGuard<'_, Templates> {
+        self.templates.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

@@ -28,7 +28,9 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::conntrack::{ConnInfo, ConnState, ConnTable, Removed, Segment, StateChange, TcpFlags, TemplateKey};
+use crate::conntrack::{
+    ConnInfo, ConnState, ConnTable, Removed, Segment, StateChange, TcpFlags, TemplateKey, TemplateStore,
+};
 use crate::dataplane::stats::WorkerStats;
 use crate::dataplane::verdict::{DropReason, Verdict};
 use crate::flow::{DestId, FlowKey, Protocol};
@@ -68,11 +70,24 @@ struct Transport {
 }
 
 impl Pipeline {
-    /// `capacity` is this worker's share of the connection table.
+    /// `capacity` is this worker's share of the connection table. Persistence templates are this
+    /// pipeline's own: fine for one worker, tests and benches.
     pub fn new(worker: usize, capacity: usize, snapshot: &Snapshot, stats: Arc<WorkerStats>, now: Instant) -> Pipeline {
+        Pipeline::with_templates(worker, capacity, snapshot, stats, Arc::new(TemplateStore::new(capacity, now)))
+    }
+
+    /// A pipeline whose persistence templates are shared with the other workers', so a persistent
+    /// client finds its real server whichever worker its new connection lands on.
+    pub fn with_templates(
+        worker: usize,
+        capacity: usize,
+        snapshot: &Snapshot,
+        stats: Arc<WorkerStats>,
+        templates: Arc<TemplateStore>,
+    ) -> Pipeline {
         let mut pipeline = Pipeline {
             worker,
-            conns: ConnTable::new(capacity, snapshot.timeouts, now),
+            conns: ConnTable::sharing(capacity, snapshot.timeouts, templates),
             generation: None,
             schedulers: Vec::new(),
             stats,

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam::channel::{Receiver, Sender};
 
-use crate::conntrack::ConnInfo;
+use crate::conntrack::{ConnInfo, TemplateStore};
 use crate::dataplane::pipeline::{Context, Pipeline};
 use crate::dataplane::stats::WorkerStats;
 use crate::dataplane::verdict::{DropReason, Verdict};
@@ -51,6 +51,8 @@ pub struct WorkerConfig {
     pub batch: usize,
     /// This worker's share of the connection table.
     pub capacity: usize,
+    /// Persistence templates, one store for all workers.
+    pub templates: Arc<TemplateStore>,
 }
 
 /// Runs until `shared.stop` is set. Returns the port's error if it fails.
@@ -63,7 +65,7 @@ pub fn run<P: Port>(
     let batch = config.batch.clamp(1, MAX_BATCH);
     let mut snapshot = shared.snapshots.load();
     let mut pipeline =
-        Pipeline::new(config.index, config.capacity, &snapshot, Arc::clone(&shared.stats), Instant::now());
+        Pipeline::with_templates(config.index, config.capacity, &snapshot, Arc::clone(&shared.stats), config.templates);
     let counters = shared.stats.get(config.index);
     let mut empty_polls = 0u32;
     let mut last_expire = Instant::now();

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{Context, Pipeline};
-use crate::conntrack::Timeouts;
+use crate::conntrack::{TemplateStore, Timeouts};
 use crate::craft::{self, tcp_flags, Ip};
 use crate::dataplane::stats::WorkerStats;
 use crate::dataplane::verdict::{DropReason, Verdict};
@@ -336,6 +336,25 @@ fn persistence_sends_a_client_back_to_its_real_server() {
         let mac = MacAddr::from_bytes(&frame[0..6]);
         assert_eq!(*first.get_or_insert(mac), mac, "persistent client moved");
     }
+}
+
+#[test]
+fn workers_sharing_templates_keep_a_persistent_client_on_one_real_server() {
+    let snapshot = snapshot();
+    let store = Arc::new(TemplateStore::new(1024, Instant::now()));
+    let stats = Arc::new(WorkerStats::new(2));
+    let mut workers: Vec<Pipeline> =
+        (0..2).map(|i| Pipeline::with_templates(i, 1024, &snapshot, Arc::clone(&stats), Arc::clone(&store))).collect();
+    let ctx = Context { snapshot: &snapshot, serving: true };
+    let now = Instant::now();
+    let mut seen = Vec::new();
+    for port in 0..8u16 {
+        let mut frame = syn(53000 + port, 443);
+        let worker = &mut workers[usize::from(port % 2)];
+        assert_eq!(worker.process(now, &mut frame, &ctx), Verdict::Tx);
+        seen.push(MacAddr::from_bytes(&frame[0..6]));
+    }
+    assert!(seen.iter().all(|mac| *mac == seen[0]), "persistent client split across workers: {seen:?}");
 }
 
 #[test]
