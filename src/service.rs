@@ -106,7 +106,9 @@ pub struct Snapshot {
     pub timeouts: Timeouts,
     pub services: Vec<Service>,
     index: FastMap<ServiceKey, u32>,
-    vips: FastSet<Ipv4Addr>,
+    /// As `u32`s: hashing an integer is a few instructions, hashing `Ipv4Addr` (its octets, as a
+    /// slice) several times that, and this lookup runs for every IPv4 frame.
+    vips: FastSet<u32>,
     dests: Vec<Option<DestSlot>>,
     /// Per service: the shared rr/wrr order, when it has one (see `sched::cycle`).
     cycles: Vec<Option<Cycle>>,
@@ -128,7 +130,7 @@ impl Snapshot {
         let mut dests: Vec<Option<DestSlot>> = Vec::new();
         for (s, service) in services.iter().enumerate() {
             index.insert(service.key, s as u32);
-            vips.insert(service.key.vip);
+            vips.insert(service.key.vip.to_bits());
             for (r, real) in service.reals.iter().enumerate() {
                 let id = real.dest.0 as usize;
                 if dests.len() <= id {
@@ -154,11 +156,11 @@ impl Snapshot {
     }
 
     pub fn is_vip(&self, ip: Ipv4Addr) -> bool {
-        self.vips.contains(&ip)
+        self.vips.contains(&ip.to_bits())
     }
 
     pub fn vips(&self) -> impl Iterator<Item = Ipv4Addr> + '_ {
-        self.vips.iter().copied()
+        self.vips.iter().map(|&bits| Ipv4Addr::from_bits(bits))
     }
 
     pub fn service_index(&self, key: &ServiceKey) -> Option<usize> {
