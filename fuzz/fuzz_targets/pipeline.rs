@@ -20,6 +20,7 @@ use ulvs::wire::MacAddr;
 const DIRECTOR: MacAddr = MacAddr([2, 0, 0, 0, 0, 2]);
 
 fn snapshot() -> Snapshot {
+    // Cheap to build per input: no Maglev table (mh has its own tests and benches).
     // The seeds (fuzz/seeds/pipeline: real frames captured between 10.77.0.1 and 10.77.0.2) hit
     // these services.
     let vip = Ipv4Addr::new(10, 77, 0, 2);
@@ -46,7 +47,7 @@ fn snapshot() -> Snapshot {
         Timeouts::default(),
         vec![
             service(Protocol::Tcp, 8080, SchedulerKind::Wlc, Some(Duration::from_secs(60))),
-            service(Protocol::Udp, 5353, SchedulerKind::Mh, None),
+            service(Protocol::Udp, 5353, SchedulerKind::Sh, None),
         ],
     )
 }
