@@ -12,7 +12,7 @@
 //! A period longer than `MAX_PERIOD` (huge co-prime weights) is not tabulated; those services fall
 //! back to per-worker order.
 
-use super::{Candidate, Client, SchedFlags, SchedulerKind};
+use super::{gcd, Candidate, Client, SchedFlags, SchedulerKind};
 use std::net::Ipv4Addr;
 
 /// Longest tabulated period (entries of 2 bytes: 128 KiB per service at most).
@@ -42,13 +42,6 @@ pub fn order(kind: SchedulerKind, candidates: &[Candidate]) -> Option<Vec<u16>> 
     // The next period must start over exactly: otherwise the assumed period is wrong.
     let again: Option<Vec<u16>> = (0..period).map(|_| scheduler.pick(candidates, client).map(|i| i as u16)).collect();
     (again.as_ref() == Some(&order)).then_some(order)
-}
-
-fn gcd(mut a: u32, mut b: u32) -> u32 {
-    while b != 0 {
-        (a, b) = (b, a % b);
-    }
-    a
 }
 
 #[cfg(test)]

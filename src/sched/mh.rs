@@ -40,7 +40,7 @@
 //!
 //! Cost: build O(M log M), 128 KiB per table; pick one hash and one table read. No allocation.
 
-use super::{Candidate, Client, SchedFlags, Scheduler};
+use super::{gcd, Candidate, Client, SchedFlags, Scheduler};
 use std::num::NonZeroU16;
 
 /// Lookup-table size M, a prime.
@@ -67,13 +67,6 @@ fn client_slot(word: u64, probe: u32) -> usize {
     let h = mix(word ^ SEED_CLIENT ^ u64::from(probe).wrapping_mul(SEED_SKIP));
     // Lemire's multiply-shift reduction: uniform in [0, M) without a division.
     (((h >> 32) * TAB_SIZE as u64) >> 32) as usize
-}
-
-fn gcd(mut a: u32, mut b: u32) -> u32 {
-    while b != 0 {
-        (a, b) = (b, a % b);
-    }
-    a
 }
 
 /// IPVS `mh`: a Maglev lookup table of real servers indexed by a hash of the client.

@@ -21,6 +21,15 @@ use std::fmt;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::str::FromStr;
 
+/// Greatest common divisor, with gcd(0, x) = x: folding it over weights gives IPVS's step (wrr) and
+/// the divisor that scales weights into turns (mh).
+fn gcd(mut a: u32, mut b: u32) -> u32 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
 /// What a scheduler sees of one real server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Candidate {

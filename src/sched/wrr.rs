@@ -21,7 +21,7 @@
 //! Cost: amortised O(n / picks-per-pass); no allocation. Arithmetic is on `i64`, so any `u32`
 //! weight is safe.
 
-use super::{Candidate, Client, Scheduler};
+use super::{gcd, Candidate, Client, Scheduler};
 
 /// IPVS `wrr`: picks proportional to weight, interleaved by decreasing current weight.
 #[derive(Clone, Debug)]
@@ -34,13 +34,6 @@ pub struct WeightedRoundRobin {
     mw: i64,
     /// Step: gcd of the available weights.
     di: i64,
-}
-
-fn gcd(mut a: u32, mut b: u32) -> u32 {
-    while b != 0 {
-        (a, b) = (b, a % b);
-    }
-    a
 }
 
 impl WeightedRoundRobin {
