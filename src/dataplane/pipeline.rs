@@ -216,17 +216,10 @@ impl Pipeline {
 
     fn forward(&mut self, now: Instant, frame: &mut [u8], ctx: &Context, packet: Transport) -> Verdict {
         let snapshot = ctx.snapshot;
-        let dest = match self.conns.track(now, &packet.key, packet.segment) {
-            Some(hit) => {
-                if let Some(change) = hit.change {
-                    if let Some((_, real)) = snapshot.dest(hit.dest) {
-                        apply_change(real.stats.get(self.worker), change);
-                    }
-                }
-                hit.dest
-            }
+        let (dest, change) = match self.conns.track(now, &packet.key, packet.segment) {
+            Some(hit) => (hit.dest, hit.change),
             None => match self.open(now, ctx, &packet) {
-                Ok(dest) => dest,
+                Ok(dest) => (dest, None),
                 Err(reason) => return Verdict::Drop(reason),
             },
         };
@@ -235,6 +228,9 @@ impl Pipeline {
         let Some((service, real)) = snapshot.dest(dest) else {
             return Verdict::Drop(DropReason::NoRealServer);
         };
+        if let Some(change) = change {
+            apply_change(real.stats.get(self.worker), change);
+        }
         let Some(mac) = real.mac else {
             return Verdict::Drop(DropReason::MacUnknown);
         };
