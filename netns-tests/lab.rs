@@ -22,7 +22,7 @@ pub fn ulvs_bin() -> &'static str {
 }
 
 pub fn is_root() -> bool {
-    // SAFETY-free check: /proc/self/status Uid line, real uid first.
+    // The real uid, from /proc/self/status, without unsafe libc calls in the test crate.
     fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(1) == Some("0")))

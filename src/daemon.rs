@@ -70,9 +70,9 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
     resolver.settle(INITIAL_RESOLVE, &stop)?;
     let snapshots = Arc::new(SnapshotCell::new(registry.snapshot(|ip| resolver.mac(ip))));
 
-    let opened = ports::open(&config, queues, &snapshots.load())?;
-    let io = if opened.program.is_some() { IoMode::Xdp } else { IoMode::Packet };
     let vips: Vec<_> = snapshots.load().vips().collect();
+    let opened = ports::open(&config, queues, &vips)?;
+    let io = if opened.program.is_some() { IoMode::Xdp } else { IoMode::Packet };
     host::check(io, iface, &addrs, &vips)?;
     log::info!(
         "ulvs on {iface} ({director_mac}, {director_ip}): io={} queues={queues} services={}",

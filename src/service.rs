@@ -150,11 +150,6 @@ impl Snapshot {
         Snapshot { generation, director_mac, timeouts, services, index, vips, dests, cycles }
     }
 
-    /// An empty snapshot (no services): forwards nothing.
-    pub fn empty(director_mac: MacAddr) -> Snapshot {
-        Snapshot::new(0, director_mac, Timeouts::default(), Vec::new())
-    }
-
     pub fn is_vip(&self, ip: Ipv4Addr) -> bool {
         self.vips.contains(&ip.to_bits())
     }

@@ -1,6 +1,7 @@
 //! Opens one port per worker: AF_XDP (with ulvs's XDP filter program attached) or AF_PACKET.
 
 use std::io;
+use std::net::Ipv4Addr;
 
 use anyhow::Context as _;
 use crossbeam::channel::Receiver;
@@ -8,7 +9,6 @@ use ulvs::control::config::{Config, IoMode};
 use ulvs::dataplane::worker::{self, Shared, WorkerConfig, WorkerRequest};
 use ulvs::io::packet::{FanoutGroup, PacketConfig, PacketPort};
 use ulvs::io::xdp::{XdpPort, XdpPortConfig, XdpProgram};
-use ulvs::service::Snapshot;
 
 /// A worker's port, whichever kind it is (the `Port` trait is generic, not object-safe, so the
 /// hot loop is monomorphised per kind).
@@ -34,33 +34,34 @@ pub struct Opened {
     pub description: String,
 }
 
-pub fn open(config: &Config, queues: usize, snapshot: &Snapshot) -> anyhow::Result<Opened> {
+pub fn open(config: &Config, queues: usize, vips: &[Ipv4Addr]) -> anyhow::Result<Opened> {
     let iface = &config.director.interface;
     match config.director.io {
-        IoMode::Xdp => open_xdp(config, queues, snapshot),
+        IoMode::Xdp => open_xdp(config, queues, vips),
         IoMode::Packet => open_packet(iface, queues),
-        IoMode::Auto => open_xdp(config, queues, snapshot).or_else(|err| {
+        IoMode::Auto => open_xdp(config, queues, vips).or_else(|err| {
             log::warn!("AF_XDP unavailable on {iface} ({err:#}); falling back to AF_PACKET");
             open_packet(iface, queues)
         }),
     }
 }
 
-fn open_xdp(config: &Config, queues: usize, snapshot: &Snapshot) -> anyhow::Result<Opened> {
+fn open_xdp(config: &Config, queues: usize, vips: &[Ipv4Addr]) -> anyhow::Result<Opened> {
     let iface = &config.director.interface;
     let program = XdpProgram::attach(iface, config.director.xdp_mode)
         .with_context(|| format!("attaching the XDP program to {iface}"))?;
-    let vips: Vec<_> = snapshot.vips().collect();
-    program.set_vips(&vips).context("filling the XDP VIP map")?;
+    program.set_vips(vips).context("filling the XDP VIP map")?;
     let mut ports = Vec::with_capacity(queues);
-    let mut bind_mode = String::new();
+    let mut binds = Vec::with_capacity(queues);
     for queue in 0..queues as u32 {
         let port = XdpPort::open(&program, iface, queue, XdpPortConfig::default())
             .with_context(|| format!("AF_XDP socket on {iface} queue {queue}"))?;
-        bind_mode = format!("{:?}", port.bind_mode()).to_lowercase();
+        binds.push(port.bind_mode().to_string());
         ports.push(WorkerPort::Xdp(Box::new(port)));
     }
-    let description = format!("xdp ({} attach, {bind_mode} bind)", format!("{:?}", program.mode()).to_lowercase());
+    // Each queue's socket falls back on its own, so say it if they ended up in different modes.
+    binds.dedup();
+    let description = format!("xdp ({} attach, {} bind)", program.mode(), binds.join("/"));
     Ok(Opened { ports, program: Some(program), description })
 }
 
