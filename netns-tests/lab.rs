@@ -35,8 +35,11 @@ pub struct Lab {
 }
 
 impl Lab {
+    /// `ULVS_LAB_TAG`, when set, is put in front of every prefix so two checkouts can run the suite at
+    /// the same time without sharing namespace names.
     pub fn up(prefix: &str, real_servers: usize) -> Lab {
         assert!(is_root(), "netns tests need root: run them through scripts/test.sh");
+        let prefix = &format!("{}{prefix}", std::env::var("ULVS_LAB_TAG").unwrap_or_default());
         let status = Command::new(repo().join("scripts/lab.sh"))
             .args(["up", prefix, &real_servers.to_string()])
             .status()
