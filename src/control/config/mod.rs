@@ -22,6 +22,7 @@ mod error;
 mod raw;
 mod segment;
 mod validate;
+mod vrrp;
 
 #[cfg(test)]
 mod tests;
@@ -34,6 +35,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 pub use self::error::{ConfigError, Location};
+pub use self::vrrp::{GarpSettings, HaProtocol, NotifyHooks, TrackScript, VrrpConfig};
 use crate::conntrack::Timeouts;
 use crate::flow::Protocol;
 use crate::sched::{SchedFlags, SchedulerKind};
@@ -63,6 +65,8 @@ pub struct Config {
     pub timeouts: Timeouts,
     /// In file order.
     pub services: Vec<ServiceConfig>,
+    /// HA instances (`[[vrrp]]`), in file order; empty = this director serves alone.
+    pub vrrp: Vec<VrrpConfig>,
 }
 
 /// How the director itself runs: its interface, I/O path, workers and limits.

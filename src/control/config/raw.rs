@@ -27,6 +27,8 @@ pub(super) struct RawConfig {
     pub timeouts: Option<Spanned<RawTimeouts>>,
     #[serde(default, rename = "service")]
     pub services: Vec<Spanned<RawService>>,
+    #[serde(default, rename = "vrrp")]
+    pub vrrps: Vec<Spanned<super::vrrp::RawVrrp>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -44,6 +44,10 @@ fn check_error(text: &str, line: usize, reason: &str) -> Result<ConfigError, Str
 fn refusals_name_the_line_and_the_reason() {
     let svc = |extra: &str| format!("{HEAD}{SVC}{extra}");
     let real = |extra: &str| format!("{HEAD}{SVC}[[service.real]]\n{extra}");
+    // A valid instance on lines 6 to 9; `extra` starts at line 10.
+    let vrrp =
+        |extra: &str| format!("{HEAD}{SVC}[[vrrp]]\nname = \"VI_1\"\nvrid = 51\nvips = [\"10.0.0.100\"]\n{extra}");
+    let carp = |extra: &str| vrrp(&format!("protocol = \"carp\"\n{extra}"));
     let cases: Vec<(String, usize, &str)> = vec![
         // TOML syntax.
         ("[director\ninterface = \"eth0\"\n".into(), 1, "invalid table header"),
@@ -131,6 +135,56 @@ fn refusals_name_the_line_and_the_reason() {
         (format!("{HEAD}batch = 65\n"), 3, "not 65"),
         (format!("{HEAD}connections = 0\n"), 3, "connections must be between 1"),
         (format!("{HEAD}control = \"\"\n"), 3, "control socket path is empty"),
+        // HA instances.
+        (vrrp("priority = 0\n"), 10, "priority must be between 1 and 255, not 0"),
+        (vrrp("protocol = \"vrrp4\"\n"), 10, "unknown HA protocol \"vrrp4\""),
+        (vrrp("advskew = 10\n"), 10, "advskew is for carp"),
+        (vrrp("interval = \"15ms\"\n"), 10, "multiple of 10ms"),
+        (vrrp("interval = \"41s\"\n"), 10, "between 10ms and 40.95s"),
+        (vrrp("protocol = \"vrrp2\"\ninterval = \"1500ms\"\n"), 11, "whole seconds"),
+        (vrrp("password = \"x\"\n"), 10, "vrrp3 has no authentication"),
+        (vrrp("protocol = \"vrrp2\"\npassword = \"123456789\"\n"), 11, "1 to 8 bytes"),
+        (vrrp("group = \"10.0.0.9\"\n"), 10, "not a multicast address"),
+        (vrrp("unicast_peers = [\"10.0.0.3\", \"10.0.0.3\"]\n"), 10, "listed twice"),
+        (vrrp("unicast_peers = [\"0.0.0.0\"]\n"), 10, "unspecified"),
+        (vrrp("preempt_delay = \"2000s\"\n"), 10, "at most 1000s"),
+        (vrrp("garp = { count = 101 }\n"), 10, "garp count must be between 0 and 100"),
+        (vrrp("garp = { cuont = 1 }\n"), 10, "unknown key `cuont`"),
+        (vrrp("track_interface = [\"eth0:1\"]\n"), 10, "not a valid device name"),
+        (vrrp("track_script = { command = \"\" }\n"), 10, "command is empty"),
+        (vrrp("track_script = { command = \"true\", weight = 300 }\n"), 10, "between -254 and 254"),
+        (vrrp("track_script = { command = \"true\", interval = \"0s\" }\n"), 10, "longer than 0s"),
+        (vrrp("notify = \"\"\n"), 10, "notify is empty"),
+        (vrrp("v3_checksum_as_v2 = true\nprotocol = \"vrrp2\"\n"), 10, "only to protocol \"vrrp3\""),
+        (vrrp("bogus = 1\n"), 10, "unknown key `bogus`"),
+        (
+            format!("{HEAD}{SVC}[[vrrp]]\nname = \"VI_1\"\nvrid = 51\nvips = [\"10.0.0.101\"]\n"),
+            9,
+            "not the VIP of any [[service]]",
+        ),
+        (
+            format!("{HEAD}{SVC}[[vrrp]]\nname = \"VI_1\"\nvrid = 0\nvips = [\"10.0.0.100\"]\n"),
+            8,
+            "vrid must be between 1 and 255",
+        ),
+        (format!("{HEAD}{SVC}[[vrrp]]\nname = \"VI_1\"\nvrid = 5\nvips = []\n"), 9, "vips is empty"),
+        (format!("{HEAD}{SVC}[[vrrp]]\nname = \"VI_1\"\nvips = [\"10.0.0.100\"]\n"), 6, "missing required key `vrid`"),
+        (
+            vrrp("[[vrrp]]\nname = \"VI_1\"\nvrid = 52\nvips = [\"10.0.0.100\"]\n"),
+            11,
+            "duplicate vrrp instance \"VI_1\"",
+        ),
+        (vrrp("[[vrrp]]\nname = \"VI_2\"\nvrid = 51\nvips = [\"10.0.0.100\"]\n"), 12, "vrid 51 is already used"),
+        (
+            vrrp("[[vrrp]]\nname = \"VI_2\"\nvrid = 52\nvips = [\"10.0.0.100\"]\n"),
+            13,
+            "already belongs to vrrp instance \"VI_1\"",
+        ),
+        (carp("password = \"s\"\npriority = 100\n"), 12, "carp has no priority: use advskew"),
+        (carp("password = \"s\"\nadvskew = 255\n"), 12, "advskew must be between 0 and 254"),
+        (carp("password = \"01234567890123456789\"\n"), 11, "1 to 19 bytes"),
+        (carp("password = \"s\"\nvmac = true\n"), 12, "vmac is for vrrp"),
+        (carp(""), 7, "needs a password"),
     ];
     let failures: Vec<String> =
         cases.iter().filter_map(|(text, line, reason)| check_error(text, *line, reason).err()).collect();
@@ -229,6 +283,39 @@ fn sched_flags_reach_the_model() {
 fn a_real_server_port_equal_to_the_service_port_is_accepted() {
     let config = parse(&format!("{HEAD}{SVC}[[service.real]]\nip = \"10.0.0.11\"\nport = 80\nweight = 0\n")).unwrap();
     assert_eq!(config.services[0].reals[0].weight, 0);
+}
+
+#[test]
+fn a_vrrp_instance_gets_its_defaults_and_its_keys() {
+    let base = format!("{HEAD}{SVC}[[vrrp]]\nname = \"VI_1\"\nvrid = 51\nvips = [\"10.0.0.100\"]\n");
+    let config = parse(&base).unwrap();
+    let [instance] = &config.vrrp[..] else { panic!("{config:?}") };
+    assert_eq!((instance.protocol, instance.priority, instance.advskew), (HaProtocol::Vrrp3, 100, 0));
+    assert_eq!(
+        (instance.interval, instance.preempt, instance.preempt_delay),
+        (Duration::from_secs(1), true, Duration::ZERO)
+    );
+    assert_eq!(
+        (instance.group, instance.vmac, instance.v3_checksum_as_v2),
+        (Ipv4Addr::new(224, 0, 0, 18), false, false)
+    );
+    assert_eq!(instance.garp, GarpSettings { count: 5, repeat_after: Duration::from_secs(5), refresh: Duration::ZERO });
+    assert_eq!(instance.hooks.timeout, Duration::from_secs(10));
+    assert_eq!(instance.location, Location { line: 7, column: 8 });
+
+    let text = format!(
+        "{base}interval = \"30ms\"\npriority = 200\npreempt = false\nunicast_peers = [\"10.0.0.3\"]\n\
+         track_script = {{ command = \"ping -c1 10.0.0.1\", weight = -60, fall = 2 }}\nnotify = \"/bin/n\"\n"
+    );
+    let instance = parse(&text).unwrap().vrrp.remove(0);
+    assert_eq!((instance.interval, instance.priority, instance.preempt), (Duration::from_millis(30), 200, false));
+    assert_eq!(instance.unicast_peers, [Ipv4Addr::new(10, 0, 0, 3)]);
+    let script = instance.track_script.unwrap();
+    assert_eq!((script.weight, script.fall, script.rise, script.timeout), (-60, 2, 1, Duration::from_secs(1)));
+    assert_eq!(instance.hooks.notify, Some(PathBuf::from("/bin/n")));
+
+    let carp = parse(&format!("{base}protocol = \"carp\"\nadvskew = 20\npassword = \"secret\"\n")).unwrap();
+    assert_eq!((carp.vrrp[0].priority, carp.vrrp[0].advskew), (0, 20));
 }
 
 fn example_path() -> PathBuf {

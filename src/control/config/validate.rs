@@ -33,17 +33,17 @@ pub(super) fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
     checker.config(raw)
 }
 
-struct Checker<'a> {
+pub(super) struct Checker<'a> {
     text: &'a str,
     origin: &'a Path,
 }
 
 impl Checker<'_> {
-    fn at(&self, span: &Range<usize>) -> Location {
+    pub(super) fn at(&self, span: &Range<usize>) -> Location {
         Location::from_offset(self.text, span.start)
     }
 
-    fn error(&self, span: &Range<usize>, reason: impl Into<String>) -> ConfigError {
+    pub(super) fn error(&self, span: &Range<usize>, reason: impl Into<String>) -> ConfigError {
         ConfigError::invalid(self.origin, self.at(span), reason)
     }
 
@@ -96,7 +96,8 @@ impl Checker<'_> {
             }
             services.push(service);
         }
-        Ok(Config { director, timeouts, services })
+        let vrrp = self.vrrps(raw.vrrps, &services)?;
+        Ok(Config { director, timeouts, services, vrrp })
     }
 
     fn director(&self, raw: RawDirector) -> Result<DirectorConfig, ConfigError> {
@@ -291,7 +292,12 @@ impl Checker<'_> {
         Ok(RealConfig { ip, weight, mac, location: self.at(&raw.ip.span()) })
     }
 
-    fn integer(&self, value: &Spanned<Integer>, what: &str, range: RangeInclusive<i64>) -> Result<i64, ConfigError> {
+    pub(super) fn integer(
+        &self,
+        value: &Spanned<Integer>,
+        what: &str,
+        range: RangeInclusive<i64>,
+    ) -> Result<i64, ConfigError> {
         let n = value.get_ref().0;
         if range.contains(&n) {
             Ok(n)
@@ -304,7 +310,7 @@ impl Checker<'_> {
         }
     }
 
-    fn nonzero(&self, value: &Spanned<Text<Duration>>, what: &str) -> Result<Duration, ConfigError> {
+    pub(super) fn nonzero(&self, value: &Spanned<Text<Duration>>, what: &str) -> Result<Duration, ConfigError> {
         let duration = value.get_ref().0;
         if duration.is_zero() {
             Err(self.error(&value.span(), format!("{what} must be longer than 0s")))
@@ -337,7 +343,7 @@ fn wrong_type(serde_message: &str) -> String {
 }
 
 /// The kernel's rules for a network device name (`dev_valid_name`).
-fn interface_name_problem(name: &str) -> Option<String> {
+pub(super) fn interface_name_problem(name: &str) -> Option<String> {
     if name.is_empty() {
         Some("interface name is empty".into())
     } else if name.len() > MAX_INTERFACE_NAME {
@@ -350,7 +356,7 @@ fn interface_name_problem(name: &str) -> Option<String> {
 }
 
 /// Why `ip` cannot be a VIP or a real server, if it cannot.
-fn unicast_problem(ip: Ipv4Addr) -> Option<&'static str> {
+pub(super) fn unicast_problem(ip: Ipv4Addr) -> Option<&'static str> {
     if ip.is_unspecified() {
         Some("the unspecified address")
     } else if ip.is_broadcast() {

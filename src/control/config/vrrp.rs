@@ -1,0 +1,520 @@
+//! The `[[vrrp]]` tables: one HA instance each (VRRPv3, VRRPv2 or CARP as ucarp speaks it).
+//!
+//! Contract: a validated [`VrrpConfig`] is something the HA driver can run as it is — the VRID is
+//! unique, the interval is representable in the protocol's unit, the password fits the protocol's
+//! auth, and every VIP belongs to a configured service and to no other instance (the data path is
+//! gated per VIP, so two instances owning one VIP would fight over it). Keys that make no sense
+//! for the protocol (`advskew` for VRRP, `priority` for CARP, `password` for VRRPv3,
+//! `v3_checksum_as_v2` outside VRRPv3) are refused rather than ignored. Without any `[[vrrp]]`
+//! the director serves alone.
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::raw::{FromText, Integer, Text};
+use super::validate::{interface_name_problem, unicast_problem, Checker};
+use super::{ConfigError, Location, ServiceConfig};
+
+/// The multicast group VRRP and CARP advertise to.
+pub const DEFAULT_GROUP: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
+/// keepalived's default priority for a backup.
+pub const DEFAULT_PRIORITY: u8 = 100;
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
+/// How long a notify hook may run before it is killed.
+pub const DEFAULT_NOTIFY_TIMEOUT: Duration = Duration::from_secs(10);
+/// VRRPv2 simple auth carries 8 bytes.
+pub const MAX_VRRP2_PASSWORD: usize = 8;
+/// ucarp's key buffer is 20 bytes including the trailing NUL.
+pub const MAX_CARP_PASSWORD: usize = 19;
+
+/// Which protocol an instance speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum HaProtocol {
+    /// RFC 5798 / 9568: centisecond intervals, no auth.
+    Vrrp3,
+    /// RFC 3768: whole-second intervals, optional simple password.
+    Vrrp2,
+    /// CARP as ucarp implements it: advbase/advskew, HMAC-SHA1 with the password.
+    Carp,
+}
+
+impl HaProtocol {
+    pub const fn name(self) -> &'static str {
+        match self {
+            HaProtocol::Vrrp3 => "vrrp3",
+            HaProtocol::Vrrp2 => "vrrp2",
+            HaProtocol::Carp => "carp",
+        }
+    }
+}
+
+impl std::fmt::Display for HaProtocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for HaProtocol {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "vrrp3" => Ok(HaProtocol::Vrrp3),
+            "vrrp2" => Ok(HaProtocol::Vrrp2),
+            "carp" => Ok(HaProtocol::Carp),
+            other => Err(format!("unknown HA protocol {other:?} (expected \"vrrp3\", \"vrrp2\" or \"carp\")")),
+        }
+    }
+}
+
+impl FromText for HaProtocol {
+    const EXPECTING: &'static str = "an HA protocol: \"vrrp3\", \"vrrp2\" or \"carp\"";
+    fn from_text(text: &str) -> Result<Self, String> {
+        text.parse()
+    }
+}
+
+/// Gratuitous ARP on becoming master, as keepalived's garp_master_repeat / garp_master_delay /
+/// garp_master_refresh.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GarpSettings {
+    /// GARPs per VIP sent at once, and again after `repeat_after`.
+    pub count: u32,
+    /// Zero: no second burst.
+    pub repeat_after: Duration,
+    /// Zero: no periodic refresh while master.
+    pub refresh: Duration,
+}
+
+impl Default for GarpSettings {
+    fn default() -> GarpSettings {
+        GarpSettings { count: 5, repeat_after: Duration::from_secs(5), refresh: Duration::ZERO }
+    }
+}
+
+/// A command run every `interval`; while it fails (`fall` times in a row, until it succeeds
+/// `rise` times) the instance's priority moves by `weight`, or with weight 0 it goes to FAULT.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrackScript {
+    /// Run with `sh -c`.
+    pub command: String,
+    pub interval: Duration,
+    /// A run that takes longer is killed and counts as a failure.
+    pub timeout: Duration,
+    pub weight: i32,
+    pub rise: u32,
+    pub fall: u32,
+}
+
+/// User commands run on transitions, never on the HA thread.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NotifyHooks {
+    /// keepalived: `notify INSTANCE <name> <STATE> <priority>` on every transition.
+    pub notify: Option<PathBuf>,
+    /// keepalived: `notify_master` etc., run with no arguments.
+    pub notify_master: Option<PathBuf>,
+    pub notify_backup: Option<PathBuf>,
+    pub notify_fault: Option<PathBuf>,
+    /// ucarp: `upscript <interface> <vip>` on becoming master, `downscript` on leaving it.
+    pub up_script: Option<PathBuf>,
+    pub down_script: Option<PathBuf>,
+    pub timeout: Duration,
+}
+
+/// One `[[vrrp]]` table, validated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VrrpConfig {
+    pub name: String,
+    pub protocol: HaProtocol,
+    /// The VRID (VHID for CARP), 1..=255, unique in the file.
+    pub vrid: u8,
+    /// VRRP: 1..=255 (255 = address owner). CARP: 0 (advskew is used instead).
+    pub priority: u8,
+    /// CARP only: 0..=254; 0 for VRRP.
+    pub advskew: u8,
+    /// vrrp3: a multiple of 10 ms in 10 ms..=40.95 s; vrrp2 and carp: whole seconds 1..=255.
+    pub interval: Duration,
+    pub preempt: bool,
+    pub preempt_delay: Duration,
+    /// vrrp2: up to 8 bytes (simple auth). carp: required, up to 19 bytes (HMAC key).
+    pub password: Option<String>,
+    /// Multicast destination of adverts.
+    pub group: Ipv4Addr,
+    /// The source address of adverts; `None` = the interface's first IPv4 address.
+    pub unicast_src_ip: Option<Ipv4Addr>,
+    /// Non-empty: adverts go to each of these instead of the group.
+    pub unicast_peers: Vec<Ipv4Addr>,
+    /// Answer for the VIPs with 00:00:5e:00:01:VRID instead of the interface's MAC.
+    pub vmac: bool,
+    /// vrrp3: compute the checksum without the IPv4 pseudo-header (RFC 9568, Cisco, Juniper).
+    pub v3_checksum_as_v2: bool,
+    pub garp: GarpSettings,
+    pub track_interface: Vec<String>,
+    pub track_script: Option<TrackScript>,
+    pub hooks: NotifyHooks,
+    /// Each a VIP of a configured service, owned by this instance only.
+    pub vips: Vec<Ipv4Addr>,
+    /// Where `name` is written.
+    pub location: Location,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawVrrp {
+    name: Spanned<String>,
+    protocol: Option<Spanned<Text<HaProtocol>>>,
+    vrid: Spanned<Integer>,
+    priority: Option<Spanned<Integer>>,
+    advskew: Option<Spanned<Integer>>,
+    interval: Option<Spanned<Text<Duration>>>,
+    preempt: Option<Spanned<bool>>,
+    preempt_delay: Option<Spanned<Text<Duration>>>,
+    password: Option<Spanned<String>>,
+    group: Option<Spanned<Text<Ipv4Addr>>>,
+    unicast_src_ip: Option<Spanned<Text<Ipv4Addr>>>,
+    unicast_peers: Option<Vec<Spanned<Text<Ipv4Addr>>>>,
+    vmac: Option<Spanned<bool>>,
+    v3_checksum_as_v2: Option<Spanned<bool>>,
+    garp: Option<Spanned<RawGarp>>,
+    track_interface: Option<Vec<Spanned<String>>>,
+    track_script: Option<Spanned<RawTrackScript>>,
+    notify: Option<Spanned<String>>,
+    notify_master: Option<Spanned<String>>,
+    notify_backup: Option<Spanned<String>>,
+    notify_fault: Option<Spanned<String>>,
+    up_script: Option<Spanned<String>>,
+    down_script: Option<Spanned<String>>,
+    notify_timeout: Option<Spanned<Text<Duration>>>,
+    vips: Spanned<Vec<Spanned<Text<Ipv4Addr>>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawGarp {
+    count: Option<Spanned<Integer>>,
+    repeat_after: Option<Spanned<Text<Duration>>>,
+    refresh: Option<Spanned<Text<Duration>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTrackScript {
+    command: Spanned<String>,
+    interval: Option<Spanned<Text<Duration>>>,
+    timeout: Option<Spanned<Text<Duration>>>,
+    weight: Option<Spanned<Integer>>,
+    rise: Option<Spanned<Integer>>,
+    fall: Option<Spanned<Integer>>,
+}
+
+impl Checker<'_> {
+    /// Validates every `[[vrrp]]` table against each other and against the services.
+    pub(super) fn vrrps(
+        &self,
+        raws: Vec<Spanned<RawVrrp>>,
+        services: &[ServiceConfig],
+    ) -> Result<Vec<VrrpConfig>, ConfigError> {
+        let mut out: Vec<VrrpConfig> = Vec::with_capacity(raws.len());
+        let mut owners: HashMap<Ipv4Addr, usize> = HashMap::new();
+        for raw in raws {
+            let raw = raw.into_inner();
+            let config = self.vrrp(&raw, services)?;
+            if let Some(first) = out.iter().find(|other| other.name == config.name) {
+                return Err(self.error(
+                    &raw.name.span(),
+                    format!("duplicate vrrp instance {:?} (first at line {})", config.name, first.location.line),
+                ));
+            }
+            if let Some(first) = out.iter().find(|other| other.vrid == config.vrid) {
+                return Err(self.error(
+                    &raw.vrid.span(),
+                    format!(
+                        "vrid {} is already used by instance {:?} at line {}",
+                        config.vrid, first.name, first.location.line
+                    ),
+                ));
+            }
+            for (vip, raw_vip) in config.vips.iter().zip(raw.vips.get_ref()) {
+                if let Some(&first) = owners.get(vip) {
+                    return Err(self.error(
+                        &raw_vip.span(),
+                        format!(
+                            "VIP {vip} already belongs to vrrp instance {:?}; one instance per VIP",
+                            out[first].name
+                        ),
+                    ));
+                }
+                owners.insert(*vip, out.len());
+            }
+            out.push(config);
+        }
+        Ok(out)
+    }
+
+    fn vrrp(&self, raw: &RawVrrp, services: &[ServiceConfig]) -> Result<VrrpConfig, ConfigError> {
+        let name = raw.name.get_ref().clone();
+        if name.is_empty() || name.contains(char::is_whitespace) {
+            return Err(
+                self.error(&raw.name.span(), format!("instance name {name:?} must be non-empty, without spaces"))
+            );
+        }
+        let protocol = raw.protocol.as_ref().map_or(HaProtocol::Vrrp3, |p| p.get_ref().0);
+        let vrid = self.integer(&raw.vrid, "vrid", 1..=255)? as u8;
+        let (priority, advskew) = match protocol {
+            HaProtocol::Carp => {
+                if let Some(priority) = &raw.priority {
+                    return Err(
+                        self.error(&priority.span(), "carp has no priority: use advskew (0 to 254, lower wins)")
+                    );
+                }
+                let advskew = match &raw.advskew {
+                    Some(advskew) => self.integer(advskew, "advskew", 0..=254)? as u8,
+                    None => 0,
+                };
+                (0, advskew)
+            }
+            HaProtocol::Vrrp3 | HaProtocol::Vrrp2 => {
+                if let Some(advskew) = &raw.advskew {
+                    return Err(self.error(&advskew.span(), "advskew is for carp; vrrp uses priority (1 to 255)"));
+                }
+                let priority = match &raw.priority {
+                    Some(priority) => self.integer(priority, "priority", 1..=255)? as u8,
+                    None => DEFAULT_PRIORITY,
+                };
+                (priority, 0)
+            }
+        };
+        let interval = match &raw.interval {
+            Some(interval) => self.ha_interval(interval, protocol)?,
+            None => DEFAULT_INTERVAL,
+        };
+        let preempt_delay = match &raw.preempt_delay {
+            Some(delay) if delay.get_ref().0 > Duration::from_secs(1000) => {
+                return Err(self.error(&delay.span(), "preempt_delay must be at most 1000s"));
+            }
+            Some(delay) => delay.get_ref().0,
+            None => Duration::ZERO,
+        };
+        let password = self.password(raw, protocol)?;
+        let group = match &raw.group {
+            Some(group) if !group.get_ref().0.is_multicast() => {
+                return Err(
+                    self.error(&group.span(), format!("group {} is not a multicast address", group.get_ref().0))
+                );
+            }
+            Some(group) => group.get_ref().0,
+            None => DEFAULT_GROUP,
+        };
+        let unicast_src_ip = match &raw.unicast_src_ip {
+            Some(ip) => Some(self.unicast(ip, "unicast_src_ip")?),
+            None => None,
+        };
+        let mut unicast_peers = Vec::new();
+        for peer in raw.unicast_peers.iter().flatten() {
+            let ip = self.unicast(peer, "a unicast peer")?;
+            if unicast_peers.contains(&ip) {
+                return Err(self.error(&peer.span(), format!("unicast peer {ip} is listed twice")));
+            }
+            unicast_peers.push(ip);
+        }
+        let vmac = raw.vmac.as_ref().is_some_and(|v| *v.get_ref());
+        if let Some(v) = raw.vmac.as_ref().filter(|v| *v.get_ref() && protocol == HaProtocol::Carp) {
+            return Err(self.error(&v.span(), "carp announces the VIP with the interface's MAC; vmac is for vrrp"));
+        }
+        let v3_checksum_as_v2 = match &raw.v3_checksum_as_v2 {
+            Some(v) if protocol != HaProtocol::Vrrp3 => {
+                return Err(self.error(&v.span(), "v3_checksum_as_v2 applies only to protocol \"vrrp3\""));
+            }
+            Some(v) => *v.get_ref(),
+            None => false,
+        };
+        let garp = match &raw.garp {
+            Some(garp) => self.garp(garp.get_ref())?,
+            None => GarpSettings::default(),
+        };
+        let mut track_interface = Vec::new();
+        for iface in raw.track_interface.iter().flatten() {
+            if let Some(problem) = interface_name_problem(iface.get_ref()) {
+                return Err(self.error(&iface.span(), problem));
+            }
+            track_interface.push(iface.get_ref().clone());
+        }
+        let track_script = match &raw.track_script {
+            Some(script) => Some(self.track_script(script.get_ref())?),
+            None => None,
+        };
+        let hooks = self.hooks(raw)?;
+        let vips = self.instance_vips(&raw.vips, services)?;
+        if protocol == HaProtocol::Carp && vips.len() != 1 {
+            return Err(self.error(
+                &raw.vips.span(),
+                "a carp instance announces exactly one VIP (ucarp's HMAC covers one address): use one instance per VIP",
+            ));
+        }
+        Ok(VrrpConfig {
+            name,
+            protocol,
+            vrid,
+            priority,
+            advskew,
+            interval,
+            preempt: raw.preempt.as_ref().is_none_or(|p| *p.get_ref()),
+            preempt_delay,
+            password,
+            group,
+            unicast_src_ip,
+            unicast_peers,
+            vmac,
+            v3_checksum_as_v2,
+            garp,
+            track_interface,
+            track_script,
+            hooks,
+            vips,
+            location: self.at(&raw.name.span()),
+        })
+    }
+
+    /// The interval in the protocol's own unit: VRRPv3 counts centiseconds in 12 bits, VRRPv2 and
+    /// CARP whole seconds in 8.
+    fn ha_interval(&self, value: &Spanned<Text<Duration>>, protocol: HaProtocol) -> Result<Duration, ConfigError> {
+        let interval = value.get_ref().0;
+        let millis = interval.as_millis();
+        let problem = match protocol {
+            HaProtocol::Vrrp3 if !(10..=40_950).contains(&millis) || interval.as_nanos() % 10_000_000 != 0 => {
+                Some("a vrrp3 interval must be a multiple of 10ms between 10ms and 40.95s")
+            }
+            HaProtocol::Vrrp2 | HaProtocol::Carp
+                if !(1..=255).contains(&interval.as_secs()) || interval.subsec_nanos() != 0 =>
+            {
+                Some("a vrrp2 or carp interval is whole seconds between 1s and 255s")
+            }
+            _ => None,
+        };
+        match problem {
+            Some(problem) => {
+                Err(self.error(&value.span(), format!("{problem}, not {}", humantime::format_duration(interval))))
+            }
+            None => Ok(interval),
+        }
+    }
+
+    fn password(&self, raw: &RawVrrp, protocol: HaProtocol) -> Result<Option<String>, ConfigError> {
+        let Some(password) = &raw.password else {
+            if protocol == HaProtocol::Carp {
+                return Err(self.error(&raw.name.span(), "a carp instance needs a password (ucarp's --pass)"));
+            }
+            return Ok(None);
+        };
+        let text = password.get_ref();
+        let limit = match protocol {
+            HaProtocol::Vrrp3 => {
+                return Err(self.error(&password.span(), "vrrp3 has no authentication; remove password"));
+            }
+            HaProtocol::Vrrp2 => MAX_VRRP2_PASSWORD,
+            HaProtocol::Carp => MAX_CARP_PASSWORD,
+        };
+        if text.is_empty() || text.len() > limit || text.contains('\0') {
+            return Err(self.error(
+                &password.span(),
+                format!("a {protocol} password is 1 to {limit} bytes without NUL, not {} bytes", text.len()),
+            ));
+        }
+        Ok(Some(text.clone()))
+    }
+
+    fn garp(&self, raw: &RawGarp) -> Result<GarpSettings, ConfigError> {
+        let defaults = GarpSettings::default();
+        Ok(GarpSettings {
+            count: match &raw.count {
+                Some(count) => self.integer(count, "garp count", 0..=100)? as u32,
+                None => defaults.count,
+            },
+            repeat_after: raw.repeat_after.as_ref().map_or(defaults.repeat_after, |d| d.get_ref().0),
+            refresh: raw.refresh.as_ref().map_or(defaults.refresh, |d| d.get_ref().0),
+        })
+    }
+
+    fn track_script(&self, raw: &RawTrackScript) -> Result<TrackScript, ConfigError> {
+        if raw.command.get_ref().trim().is_empty() {
+            return Err(self.error(&raw.command.span(), "track_script command is empty"));
+        }
+        let interval = match &raw.interval {
+            Some(interval) => self.nonzero(interval, "track_script interval")?,
+            None => DEFAULT_INTERVAL,
+        };
+        let timeout = match &raw.timeout {
+            Some(timeout) => self.nonzero(timeout, "track_script timeout")?,
+            None => interval,
+        };
+        let count = |value: &Option<Spanned<Integer>>, what| match value {
+            Some(n) => self.integer(n, what, 1..=100).map(|n| n as u32),
+            None => Ok(1),
+        };
+        Ok(TrackScript {
+            command: raw.command.get_ref().clone(),
+            interval,
+            timeout,
+            weight: match &raw.weight {
+                Some(weight) => self.integer(weight, "track_script weight", -254..=254)? as i32,
+                None => 0,
+            },
+            rise: count(&raw.rise, "track_script rise")?,
+            fall: count(&raw.fall, "track_script fall")?,
+        })
+    }
+
+    fn hooks(&self, raw: &RawVrrp) -> Result<NotifyHooks, ConfigError> {
+        let path = |value: &Option<Spanned<String>>, key: &str| match value {
+            Some(path) if path.get_ref().trim().is_empty() => Err(self.error(&path.span(), format!("{key} is empty"))),
+            Some(path) => Ok(Some(PathBuf::from(path.get_ref()))),
+            None => Ok(None),
+        };
+        Ok(NotifyHooks {
+            notify: path(&raw.notify, "notify")?,
+            notify_master: path(&raw.notify_master, "notify_master")?,
+            notify_backup: path(&raw.notify_backup, "notify_backup")?,
+            notify_fault: path(&raw.notify_fault, "notify_fault")?,
+            up_script: path(&raw.up_script, "up_script")?,
+            down_script: path(&raw.down_script, "down_script")?,
+            timeout: match &raw.notify_timeout {
+                Some(timeout) => self.nonzero(timeout, "notify_timeout")?,
+                None => DEFAULT_NOTIFY_TIMEOUT,
+            },
+        })
+    }
+
+    fn instance_vips(
+        &self,
+        raw: &Spanned<Vec<Spanned<Text<Ipv4Addr>>>>,
+        services: &[ServiceConfig],
+    ) -> Result<Vec<Ipv4Addr>, ConfigError> {
+        if raw.get_ref().is_empty() {
+            return Err(self.error(&raw.span(), "vips is empty: an instance must own at least one VIP"));
+        }
+        let mut vips = Vec::new();
+        for vip in raw.get_ref() {
+            let ip = vip.get_ref().0;
+            if !services.iter().any(|service| service.vip == ip) {
+                return Err(self.error(&vip.span(), format!("{ip} is not the VIP of any [[service]]")));
+            }
+            if vips.contains(&ip) {
+                return Err(self.error(&vip.span(), format!("VIP {ip} is listed twice")));
+            }
+            vips.push(ip);
+        }
+        Ok(vips)
+    }
+
+    fn unicast(&self, value: &Spanned<Text<Ipv4Addr>>, what: &str) -> Result<Ipv4Addr, ConfigError> {
+        let ip = value.get_ref().0;
+        match unicast_problem(ip) {
+            Some(problem) => Err(self.error(&value.span(), format!("{what} {ip} is {problem}"))),
+            None => Ok(ip),
+        }
+    }
+}
