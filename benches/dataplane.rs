@@ -11,6 +11,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ulvs::conntrack::Timeouts;
 use ulvs::craft::{self, tcp_flags};
 use ulvs::dataplane::pipeline::{Context, Pipeline};
+use ulvs::dataplane::serving::Serving;
 use ulvs::dataplane::stats::WorkerStats;
 use ulvs::dataplane::verdict::Verdict;
 use ulvs::flow::{DestId, Protocol};
@@ -58,7 +59,7 @@ fn hit(c: &mut Criterion) {
     for flows in [1usize, 1_000, 100_000] {
         let snapshot = snapshot(SchedulerKind::Wrr, 16);
         let mut pipeline = pipeline(&snapshot, flows * 2);
-        let ctx = Context { snapshot: &snapshot, serving: true };
+        let ctx = Context { snapshot: &snapshot, serving: Serving::ALL };
         let now = Instant::now();
         let mut frames: Vec<Vec<u8>> = (0..flows)
             .map(|i| {
@@ -85,7 +86,7 @@ fn miss(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
     for scheduler in [SchedulerKind::Rr, SchedulerKind::Wrr, SchedulerKind::Wlc, SchedulerKind::Mh] {
         let snapshot = snapshot(scheduler, 16);
-        let ctx = Context { snapshot: &snapshot, serving: true };
+        let ctx = Context { snapshot: &snapshot, serving: Serving::ALL };
         // Distinct new flows: the client port varies within a client address, the address every
         // 60 000 flows. Each chunk starts a fresh table so every packet is a true miss + insert.
         let templates: Vec<Vec<u8>> = (0..16u32)
@@ -120,7 +121,7 @@ fn miss(c: &mut Criterion) {
 fn arp(c: &mut Criterion) {
     let snapshot = snapshot(SchedulerKind::Rr, 2);
     let mut pipeline = pipeline(&snapshot, 16);
-    let ctx = Context { snapshot: &snapshot, serving: true };
+    let ctx = Context { snapshot: &snapshot, serving: Serving::ALL };
     let request = craft::arp_request(CLIENT, Ipv4Addr::new(10, 0, 0, 1), VIP);
     let now = Instant::now();
     c.bench_function("pipeline/arp_reply", |b| {

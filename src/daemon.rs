@@ -19,6 +19,7 @@ use ulvs::conntrack::TemplateStore;
 use ulvs::control::config::{Config, IoMode};
 use ulvs::control::ctl::server::Server;
 use ulvs::control::registry::{RealSpec, Registry, ServiceSpec};
+use ulvs::dataplane::serving::ServingState;
 use ulvs::dataplane::stats::WorkerStats;
 use ulvs::dataplane::worker::{Shared, WorkerConfig};
 use ulvs::io::netdev;
@@ -83,7 +84,7 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
     let stats = Arc::new(WorkerStats::new(queues));
     let shared = Shared {
         snapshots: Arc::clone(&snapshots),
-        serving: Arc::new(AtomicBool::new(true)),
+        serving: Arc::new(ServingState::always()),
         stop: Arc::clone(&stop),
         stats: Arc::clone(&stats),
         ha: None,

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use libfuzzer_sys::fuzz_target;
 use ulvs::conntrack::Timeouts;
 use ulvs::dataplane::pipeline::{Context, Pipeline};
+use ulvs::dataplane::serving::Serving;
 use ulvs::dataplane::stats::WorkerStats;
 use ulvs::dataplane::verdict::Verdict;
 use ulvs::flow::{DestId, Protocol};
@@ -55,7 +56,7 @@ fn snapshot() -> Snapshot {
 fuzz_target!(|data: &[u8]| {
     let snapshot = snapshot();
     let mut pipeline = Pipeline::new(0, 64, &snapshot, Arc::new(WorkerStats::new(1)), Instant::now());
-    let ctx = Context { snapshot: &snapshot, serving: data.first().is_some_and(|b| b & 1 == 0) };
+    let ctx = Context { snapshot: &snapshot, serving: if data.first().is_some_and(|b| b & 1 == 0) { Serving::ALL } else { Serving::NONE } };
     let now = Instant::now();
     // Several frames per input, so connection state carries over between them.
     for chunk in data.split(|&b| b == 0xfe).take(8) {

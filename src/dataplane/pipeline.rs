@@ -31,6 +31,7 @@ use std::time::Instant;
 use crate::conntrack::{
     ConnInfo, ConnState, ConnTable, Removed, Segment, StateChange, TcpFlags, TemplateKey, TemplateStore,
 };
+use crate::dataplane::serving::Serving;
 use crate::dataplane::stats::WorkerStats;
 use crate::dataplane::verdict::{DropReason, Verdict};
 use crate::flow::{DestId, FlowKey, Protocol};
@@ -42,8 +43,9 @@ use crate::wire::{arp, ethernet, icmp, ipv4, tcp, udp, MacAddr, WireError};
 #[derive(Clone, Copy)]
 pub struct Context<'a> {
     pub snapshot: &'a Snapshot,
-    /// False while HA says this director must stay silent (BACKUP, INIT, FAULT).
-    pub serving: bool,
+    /// Which VIPs HA lets this director serve (all of them without HA): the others stay silent
+    /// on ARP and their traffic is dropped (BACKUP, INIT, FAULT).
+    pub serving: Serving<'a>,
 }
 
 /// One service's scheduler, built for the snapshot the worker runs on.
@@ -172,10 +174,11 @@ impl Pipeline {
         if operation != arp::Operation::Request || !ctx.snapshot.is_vip(target) || sender == target {
             return Verdict::ToKernel;
         }
-        if !ctx.serving {
+        if !ctx.serving.serves(target) {
             return Verdict::Drop(DropReason::NotMaster);
         }
-        match arp::reply_in_place(frame, ctx.snapshot.director_mac) {
+        let mac = ctx.serving.arp_mac(target).unwrap_or(ctx.snapshot.director_mac);
+        match arp::reply_in_place(frame, mac) {
             Ok(()) => {
                 self.counters().arp_replies.add(1);
                 Verdict::Tx
@@ -199,7 +202,7 @@ impl Pipeline {
         if !packet.verify_checksum() {
             return Verdict::Drop(DropReason::BadChecksum);
         }
-        if !ctx.serving {
+        if !ctx.serving.serves(packet.dst_addr()) {
             return Verdict::Drop(DropReason::NotMaster);
         }
         let protocol = packet.next_header();

@@ -15,6 +15,7 @@ use crossbeam::channel::{Receiver, Sender};
 
 use crate::conntrack::{ConnInfo, TemplateStore};
 use crate::dataplane::pipeline::{Context, Pipeline};
+use crate::dataplane::serving::ServingState;
 use crate::dataplane::stats::WorkerStats;
 use crate::dataplane::verdict::{DropReason, Verdict};
 use crate::io::{Port, MAX_BATCH};
@@ -38,8 +39,8 @@ pub enum WorkerRequest {
 #[derive(Clone)]
 pub struct Shared {
     pub snapshots: Arc<SnapshotCell>,
-    /// Written by HA (or always true without HA): gates ARP answers and forwarding.
-    pub serving: Arc<AtomicBool>,
+    /// Written by HA (every VIP served without HA): gates ARP answers and forwarding per VIP.
+    pub serving: Arc<ServingState>,
     pub stop: Arc<AtomicBool>,
     pub stats: Arc<WorkerStats>,
     /// Where VRRP/CARP frames go; `None` when no HA instance is configured.
@@ -75,7 +76,7 @@ pub fn run<P: Port>(
             pipeline.install(&snapshot);
         }
         let now = Instant::now();
-        let ctx = Context { snapshot: &snapshot, serving: shared.serving.load(Ordering::Relaxed) };
+        let ctx = Context { snapshot: &snapshot, serving: shared.serving.view() };
         let mut rx_bytes = 0u64;
         let mut tx = 0u64;
         let received = port.poll(batch, |frame| {

@@ -3,6 +3,7 @@
 //! carries a `// SAFETY:` comment.
 
 pub mod arp_socket;
+pub mod ha_socket;
 pub mod netdev;
 pub mod packet;
 pub mod xdp;

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use super::{Context, Pipeline};
 use crate::conntrack::{TemplateStore, Timeouts};
 use crate::craft::{self, tcp_flags, Ip};
+use crate::dataplane::serving::Serving;
 use crate::dataplane::stats::WorkerStats;
 use crate::dataplane::verdict::{DropReason, Verdict};
 use crate::flow::{DestId, Protocol};
@@ -259,7 +260,7 @@ fn fixtures_give_their_verdicts_and_bytes() {
         let snapshot = snapshot();
         let (mut pipeline, stats) = new_pipeline(&snapshot);
         let now = Instant::now();
-        let ctx = Context { snapshot: &snapshot, serving: fixture.serving };
+        let ctx = Context { snapshot: &snapshot, serving: if fixture.serving { Serving::ALL } else { Serving::NONE } };
         for mut frame in fixture.before.clone() {
             assert_eq!(pipeline.process(now, &mut frame, &ctx), Verdict::Tx, "{}: setup frame", fixture.name);
         }
@@ -280,7 +281,7 @@ fn fixtures_give_their_verdicts_and_bytes() {
 fn rr_alternates_and_counts_connections_packets_and_bytes() {
     let snapshot = snapshot();
     let (mut pipeline, _) = new_pipeline(&snapshot);
-    let ctx = Context { snapshot: &snapshot, serving: true };
+    let ctx = Context { snapshot: &snapshot, serving: Serving::ALL };
     let now = Instant::now();
     let mut picked = Vec::new();
     for port in 0..4 {
@@ -310,7 +311,7 @@ fn workers_share_one_rr_order() {
     let snapshot = snapshot();
     let (mut first, _) = new_pipeline(&snapshot);
     let (mut second, _) = new_pipeline(&snapshot);
-    let ctx = Context { snapshot: &snapshot, serving: true };
+    let ctx = Context { snapshot: &snapshot, serving: Serving::ALL };
     let now = Instant::now();
     let mut picked = Vec::new();
     // Two workers take new connections in an uneven pattern; together they still alternate.
@@ -327,7 +328,7 @@ fn workers_share_one_rr_order() {
 fn persistence_sends_a_client_back_to_its_real_server() {
     let snapshot = snapshot();
     let (mut pipeline, _) = new_pipeline(&snapshot);
-    let ctx = Context { snapshot: &snapshot, serving: true };
+    let ctx = Context { snapshot: &snapshot, serving: Serving::ALL };
     let now = Instant::now();
     let mut first = None;
     for port in 0..6 {
@@ -345,7 +346,7 @@ fn workers_sharing_templates_keep_a_persistent_client_on_one_real_server() {
     let stats = Arc::new(WorkerStats::new(2));
     let mut workers: Vec<Pipeline> =
         (0..2).map(|i| Pipeline::with_templates(i, 1024, &snapshot, Arc::clone(&stats), Arc::clone(&store))).collect();
-    let ctx = Context { snapshot: &snapshot, serving: true };
+    let ctx = Context { snapshot: &snapshot, serving: Serving::ALL };
     let now = Instant::now();
     let mut seen = Vec::new();
     for port in 0..8u16 {
@@ -361,7 +362,7 @@ fn workers_sharing_templates_keep_a_persistent_client_on_one_real_server() {
 fn expiry_releases_the_real_servers_counts() {
     let snapshot = snapshot();
     let (mut pipeline, _) = new_pipeline(&snapshot);
-    let ctx = Context { snapshot: &snapshot, serving: true };
+    let ctx = Context { snapshot: &snapshot, serving: Serving::ALL };
     let now = Instant::now();
     let mut frame = craft::udp(CLIENT, DIRECTOR, client(5353), vip(53), b"q");
     assert_eq!(pipeline.process(now, &mut frame, &ctx), Verdict::Tx);
@@ -377,7 +378,7 @@ fn expiry_releases_the_real_servers_counts() {
 fn malformed_frames_of_every_length_never_panic() {
     let snapshot = snapshot();
     let (mut pipeline, _) = new_pipeline(&snapshot);
-    let ctx = Context { snapshot: &snapshot, serving: true };
+    let ctx = Context { snapshot: &snapshot, serving: Serving::ALL };
     let now = Instant::now();
     let (arp, _) = arp_pair();
     let samples = [syn(40000, 80), craft::udp(CLIENT, DIRECTOR, client(1), vip(53), b"x"), arp];
