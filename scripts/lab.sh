@@ -10,6 +10,7 @@
 # rs-setup.sh) and run an HTTP server on :80 and a UDP service on VIP:5353 that answer with their own
 # name. The director gets the LVS-DR
 # sysctls (ip_forward=0, send_redirects=0) and does NOT hold the VIP: ulvs answers ARP for it.
+# LAB_DIRECTORS=2 adds a second director, PREFIX-dir2 10.0.0.3, set up like the first (for HA).
 # All addresses live only inside these namespaces.
 set -euo pipefail
 
@@ -19,6 +20,7 @@ prefix=${2:?usage: lab.sh up|down PREFIX [REAL_SERVERS]}
 count=${3:-2}
 # Two queues per veth, so the director runs two workers by default (one per RX queue).
 queues=${LAB_QUEUES:-2}
+directors=${LAB_DIRECTORS:-1}
 state=/run/ulvs-lab/$prefix
 VIP=10.0.0.100
 
@@ -51,6 +53,10 @@ up() {
     plug client 10.0.0.1
     plug dir 10.0.0.2
     in_ns dir "$here/director-setup.sh" eth0
+    if [ "$directors" -ge 2 ]; then
+        plug dir2 10.0.0.3
+        in_ns dir2 "$here/director-setup.sh" eth0
+    fi
     for i in $(seq 1 "$count"); do
         plug "rs$i" "10.0.0.$((10 + i))"
         in_ns "rs$i" "$here/rs-setup.sh" up "$VIP" >/dev/null
@@ -76,7 +82,7 @@ down() {
         done
         rm -rf "$state"
     fi
-    for name in $(ip netns list | awk '{print $1}' | grep -E "^$prefix-(sw|client|dir|rs[0-9]+)$" || true); do
+    for name in $(ip netns list | awk '{print $1}' | grep -E "^$prefix-(sw|client|dir|dir2|rs[0-9]+)$" || true); do
         # Processes still inside (a crashed test's daemon) would keep the veths alive.
         for pid in $(ip netns pids "$name" 2>/dev/null); do kill "$pid" 2>/dev/null || true; done
         ip netns del "$name"

@@ -3,6 +3,7 @@
 //! SIGINT/SIGTERM.
 
 mod control;
+mod ha;
 mod host;
 mod ports;
 mod resolver;
@@ -19,7 +20,6 @@ use ulvs::conntrack::TemplateStore;
 use ulvs::control::config::{Config, IoMode};
 use ulvs::control::ctl::server::Server;
 use ulvs::control::registry::{RealSpec, Registry, ServiceSpec};
-use ulvs::dataplane::serving::ServingState;
 use ulvs::dataplane::stats::WorkerStats;
 use ulvs::dataplane::worker::{Shared, WorkerConfig};
 use ulvs::io::netdev;
@@ -82,13 +82,15 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
     );
 
     let stats = Arc::new(WorkerStats::new(queues));
+    let mut ha_parts = ha::prepare(&config)?;
     let shared = Shared {
         snapshots: Arc::clone(&snapshots),
-        serving: Arc::new(ServingState::always()),
+        serving: Arc::clone(&ha_parts.serving),
         stop: Arc::clone(&stop),
         stats: Arc::clone(&stats),
-        ha: None,
+        ha: ha_parts.frames.take(),
     };
+    let ha_driver = ha::start(&config, &mut ha_parts, director_mac, director_ip, &stop)?;
     let capacity = (config.director.connections / queues).max(1);
     let templates = Arc::new(TemplateStore::new(config.director.connections, Instant::now()));
     let cpus = config.director.cpus.clone();
@@ -122,6 +124,7 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
         io: opened.description.clone(),
         interface: iface.clone(),
         capacity: config.director.connections,
+        ha: ha_driver.as_ref().map(|driver| Arc::clone(&driver.status)),
     });
     let server = Server::start(&config.director.control, view)
         .with_context(|| format!("control socket {}", config.director.control.display()))?;
@@ -140,6 +143,11 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
             Ok(Err(err)) => failed.push(format!("worker {index}: {err}")),
             Err(_) => failed.push(format!("worker {index} panicked")),
         }
+    }
+    // The HA thread sends its shutdown adverts on its own socket; wait for them before the XDP
+    // program goes.
+    if let Some(driver) = ha_driver {
+        driver.join();
     }
     drop(server);
     drop(opened.program);

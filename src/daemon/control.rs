@@ -11,6 +11,7 @@ use ulvs::control::ctl::server::Handler;
 use ulvs::dataplane::stats::WorkerStats;
 use ulvs::dataplane::verdict::DropReason;
 use ulvs::dataplane::worker::WorkerRequest;
+use ulvs::ha::driver::HaStatus;
 use ulvs::service::{ServiceKey, Snapshot, SnapshotCell};
 
 /// How long `-L -c` waits for a busy worker to answer.
@@ -23,6 +24,8 @@ pub struct DaemonView {
     pub io: String,
     pub interface: String,
     pub capacity: usize,
+    /// `None` without `[[vrrp]]`.
+    pub ha: Option<Arc<HaStatus>>,
 }
 
 impl Handler for DaemonView {
@@ -148,6 +151,9 @@ impl DaemonView {
                 worker.conns_expired.get(),
                 worker.conns_evicted.get(),
             );
+        }
+        if let Some(ha) = &self.ha {
+            out.push_str(&ha.render());
         }
         out.push_str("drops:");
         for reason in DropReason::ALL {

@@ -1,0 +1,80 @@
+//! Starts HA when the config has `[[vrrp]]` instances: the per-VIP serving gate, the channel the
+//! workers send VRRP/CARP frames on, and the HA thread. Without instances every VIP is served and
+//! no channel exists (workers count such frames as `no_ha`).
+
+use std::net::Ipv4Addr;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use anyhow::{bail, Context as _};
+use crossbeam::channel::{self, Receiver, Sender};
+use ulvs::control::config::Config;
+use ulvs::dataplane::serving::{ServingState, MAX_GATED};
+use ulvs::ha::driver::{DriverSetup, HaDriver};
+use ulvs::ha::virtual_mac;
+use ulvs::wire::MacAddr;
+
+/// Frames queued for the HA thread before workers start dropping them (counted as `no_ha`).
+const HA_QUEUE: usize = 1024;
+
+pub struct HaParts {
+    pub serving: Arc<ServingState>,
+    pub frames: Option<Sender<Vec<u8>>>,
+    receiver: Option<Receiver<Vec<u8>>>,
+}
+
+/// The gate and the channel; every gated VIP starts silent (INIT).
+pub fn prepare(config: &Config) -> anyhow::Result<HaParts> {
+    if config.vrrp.is_empty() {
+        return Ok(HaParts { serving: Arc::new(ServingState::always()), frames: None, receiver: None });
+    }
+    let gated: Vec<(Ipv4Addr, Option<MacAddr>)> = config
+        .vrrp
+        .iter()
+        .flat_map(|instance| {
+            let mac = instance.vmac.then(|| virtual_mac(instance.vrid));
+            instance.vips.iter().map(move |vip| (*vip, mac))
+        })
+        .collect();
+    if gated.len() > MAX_GATED {
+        bail!("[[vrrp]] instances own {} VIPs; at most {MAX_GATED} are supported", gated.len());
+    }
+    let (frames, receiver) = channel::bounded(HA_QUEUE);
+    Ok(HaParts { serving: Arc::new(ServingState::gated(&gated)), frames: Some(frames), receiver: Some(receiver) })
+}
+
+/// Starts the HA thread, if there are instances. It stops when `stop` is set (after sending the
+/// shutdown adverts); join it before detaching the XDP program.
+pub fn start(
+    config: &Config,
+    parts: &mut HaParts,
+    interface_mac: MacAddr,
+    director_ip: Ipv4Addr,
+    stop: &Arc<AtomicBool>,
+) -> anyhow::Result<Option<HaDriver>> {
+    let Some(receiver) = parts.receiver.take() else { return Ok(None) };
+    let setup = DriverSetup {
+        interface: config.director.interface.clone(),
+        interface_mac,
+        primary_ip: director_ip,
+        instances: config.vrrp.clone(),
+    };
+    let driver = HaDriver::start(setup, receiver, Arc::clone(&parts.serving), Arc::clone(stop))
+        .context("starting HA (VRRP/CARP)")?;
+    for instance in &config.vrrp {
+        log::info!(
+            "vrrp {}: {} vrid {} {} interval {:?} vips {:?}",
+            instance.name,
+            instance.protocol,
+            instance.vrid,
+            if instance.protocol == ulvs::ha::HaProtocol::Carp {
+                format!("advskew {}", instance.advskew)
+            } else {
+                format!("priority {}", instance.priority)
+            },
+            instance.interval,
+            instance.vips
+        );
+    }
+    Ok(Some(driver))
+}

@@ -1,0 +1,202 @@
+//! What an instance tracks besides its peers: interfaces (`track_interface`) and a script
+//! (`track_script`), as keepalived does.
+//!
+//! - An interface counts as up while the kernel reports it running (up with carrier); the HA
+//!   thread reads that from sysfs on each of its ticks ([`links_up`]), which costs a file read.
+//! - A script runs on its own thread (`sh -c COMMAND`, every `interval`, killed after `timeout`,
+//!   which counts as a failure). After `fall` failures in a row it is failing, after `rise`
+//!   successes in a row it is passing again ([`Hysteresis`]); it starts passing. The HA thread
+//!   reads the verdict from an atomic.
+//!
+//! [`Tracked::health`] folds both into what the state machine takes: a fault (a tracked link
+//! down, or a failing script of weight 0, keepalived's convention) and a priority delta (the sum
+//! of the weights of failing weighted scripts).
+
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use super::hooks::{wait_or_kill, Outcome};
+use crate::control::config::TrackScript;
+use crate::io::netdev;
+
+/// `rise` / `fall` counting over a stream of pass/fail results.
+#[derive(Clone, Copy, Debug)]
+pub struct Hysteresis {
+    rise: u32,
+    fall: u32,
+    passing: bool,
+    streak: u32,
+}
+
+impl Hysteresis {
+    pub fn new(rise: u32, fall: u32) -> Hysteresis {
+        Hysteresis { rise: rise.max(1), fall: fall.max(1), passing: true, streak: 0 }
+    }
+
+    /// Records one result; returns whether the check now counts as passing.
+    pub fn record(&mut self, passed: bool) -> bool {
+        if passed == self.passing {
+            self.streak = 0;
+        } else {
+            self.streak += 1;
+            let needed = if self.passing { self.fall } else { self.rise };
+            if self.streak >= needed {
+                self.passing = passed;
+                self.streak = 0;
+            }
+        }
+        self.passing
+    }
+}
+
+/// A `track_script` running on its thread until `stop` is set.
+pub struct ScriptTracker {
+    pub weight: i32,
+    passing: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl ScriptTracker {
+    pub fn start(script: &TrackScript, name: &str, stop: Arc<AtomicBool>) -> std::io::Result<ScriptTracker> {
+        let passing = Arc::new(AtomicBool::new(true));
+        let thread = {
+            let passing = Arc::clone(&passing);
+            let script = script.clone();
+            let name = name.to_string();
+            thread::Builder::new()
+                .name(format!("ulvs-track-{name}"))
+                .spawn(move || run_script(&script, &name, &passing, &stop))?
+        };
+        Ok(ScriptTracker { weight: script.weight, passing, thread: Some(thread) })
+    }
+
+    pub fn passing(&self) -> bool {
+        self.passing.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for ScriptTracker {
+    fn drop(&mut self) {
+        // The thread sees the daemon's stop flag within one interval (plus one run's timeout).
+        if let Some(thread) = self.thread.take() {
+            if thread.is_finished() {
+                let _ = thread.join();
+            }
+        }
+    }
+}
+
+fn run_script(script: &TrackScript, name: &str, passing: &AtomicBool, stop: &AtomicBool) {
+    let mut hysteresis = Hysteresis::new(script.rise, script.fall);
+    while !stop.load(Ordering::Relaxed) {
+        let started = Instant::now();
+        let child = Command::new("sh")
+            .args(["-c", &script.command])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        let passed = match child {
+            Ok(child) => matches!(wait_or_kill(child, script.timeout), Outcome::Succeeded),
+            Err(_) => false,
+        };
+        let now_passing = hysteresis.record(passed);
+        if passing.swap(now_passing, Ordering::Relaxed) != now_passing {
+            log::info!(
+                "vrrp {name}: track_script {:?} is now {}",
+                script.command,
+                if now_passing { "passing" } else { "failing" }
+            );
+        }
+        // Sleep the rest of the interval in short steps so a stop is noticed quickly.
+        let next = started + script.interval;
+        while !stop.load(Ordering::Relaxed) && Instant::now() < next {
+            thread::sleep((next - Instant::now()).min(Duration::from_millis(50)));
+        }
+    }
+}
+
+/// Whether every interface in `interfaces` is running. An interface that cannot be read (gone)
+/// counts as down.
+pub fn links_up(interfaces: &[String]) -> bool {
+    interfaces.iter().all(|iface| netdev::is_running(iface).unwrap_or(false))
+}
+
+/// Everything one instance tracks.
+pub struct Tracked {
+    pub interfaces: Vec<String>,
+    pub script: Option<ScriptTracker>,
+}
+
+/// What tracking says right now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Health {
+    pub fault: bool,
+    pub priority_delta: i32,
+}
+
+impl Tracked {
+    pub fn health(&self) -> Health {
+        let script_failing = self.script.as_ref().filter(|script| !script.passing());
+        let fault = !links_up(&self.interfaces) || script_failing.is_some_and(|script| script.weight == 0);
+        let priority_delta = script_failing.map_or(0, |script| script.weight);
+        Health { fault, priority_delta }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hysteresis_needs_fall_failures_then_rise_successes() {
+        let mut h = Hysteresis::new(2, 3);
+        let results = [false, false, true, false, false, false, true, false, true, true, false];
+        let expected = [true, true, true, true, true, false, false, false, false, true, true];
+        let got: Vec<bool> = results.iter().map(|&r| h.record(r)).collect();
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn loopback_is_up_and_a_missing_interface_is_down() {
+        assert!(links_up(&["lo".to_string()]));
+        assert!(!links_up(&["lo".to_string(), "nonexistent0".to_string()]));
+        assert!(links_up(&[]));
+    }
+
+    #[test]
+    fn a_failing_script_lowers_the_priority_or_faults() {
+        let stop = Arc::new(AtomicBool::new(false));
+        let script = |command: &str, weight| TrackScript {
+            command: command.into(),
+            interval: Duration::from_millis(20),
+            timeout: Duration::from_millis(500),
+            weight,
+            rise: 1,
+            fall: 1,
+        };
+        let weighted = Tracked {
+            interfaces: vec![],
+            script: Some(ScriptTracker::start(&script("exit 1", -60), "t1", Arc::clone(&stop)).unwrap()),
+        };
+        let fatal = Tracked {
+            interfaces: vec![],
+            script: Some(ScriptTracker::start(&script("exit 1", 0), "t2", Arc::clone(&stop)).unwrap()),
+        };
+        let fine = Tracked {
+            interfaces: vec!["lo".into()],
+            script: Some(ScriptTracker::start(&script("exit 0", -60), "t3", Arc::clone(&stop)).unwrap()),
+        };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline && (weighted.health().priority_delta == 0 || !fatal.health().fault) {
+            thread::sleep(Duration::from_millis(10));
+        }
+        stop.store(true, Ordering::Relaxed);
+        assert_eq!(weighted.health(), Health { fault: false, priority_delta: -60 });
+        assert_eq!(fatal.health(), Health { fault: true, priority_delta: 0 });
+        assert_eq!(fine.health(), Health { fault: false, priority_delta: 0 });
+    }
+}
