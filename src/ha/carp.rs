@@ -1,0 +1,336 @@
+//! The CARP machine, as ucarp 1.5.2 runs it (src/carp.c), so that ulvs and ucarp can share a VHID.
+//!
+//! # The algorithm
+//!
+//! CARP has no priority. Each router advertises every advbase + advskew/256 seconds, and *the one that
+//! advertises most often is master*: a smaller advskew means a more frequent advert and so preference.
+//! A backup arms a master-down timer of 3 × advbase + advskew/256 (its *own* advbase and advskew,
+//! ucarp's dead ratio 3) and re-arms it on every authenticated advert; when it fires the backup takes
+//! over. There is no address owner and no resignation: on shutdown a master just stops, and the backup
+//! waits out the full master-down time.
+//!
+//! - Init → Backup, master-down armed (ucarp's `carp_setrun`).
+//! - Backup, master-down fires → Master: one GARP per VIP, an advert, and one more GARP after the
+//!   second advert that follows (ucarp's `sc_delayed_arp = 2`, "to deal with some L3 switches").
+//! - Backup, advert with a longer interval and `preempt` on → Master at once. An advert whose interval
+//!   exceeds 3 × our advbase + our advskew/256 → Master at once (that master will time out anyway). Any
+//!   other advert re-arms master-down.
+//! - Master, advert with a shorter interval, or an equal one from a lower source address → send one
+//!   advert (so the other knows it has won) and become backup.
+//! - Master, advert with a longer interval, or an equal one from a higher source address → a second
+//!   master: GARP again at once and once more two adverts later (ucarp's "reasserting control of VIP");
+//!   our next advert makes the other step down. Counted once per episode.
+//!
+//! The address comparison is ucarp's: `ip_src.s_addr < srcip.s_addr` on the raw in-memory `in_addr`,
+//! i.e. the four network-order bytes read as a *host-order* integer — `u32::from_ne_bytes(octets)`.
+//! On x86 (little endian) that compares the last octet first: 10.0.0.2 < 10.0.0.1 is false, but
+//! 10.0.1.1 < 10.0.0.2 is true. Matching it exactly is what keeps ulvs and ucarp from both yielding (or
+//! both insisting) on a tie. Intervals compare as (advbase, advskew) pairs, which orders exactly as
+//! ucarp's `timeval`s do.
+//!
+//! Authentication: every advert carries a 64-bit counter and an HMAC-SHA1 over the VHID, the (first)
+//! VIP and the counter ([`crate::wire::carp::Key`]). The counter starts random, increments per advert,
+//! and — as ucarp does — is taken over from every authenticated advert heard, so a new master continues
+//! its predecessor's sequence. ucarp does not reject old counters, so neither do we.
+//!
+//! The effective advskew is the configured one minus the failing track_script weights (a weight of −60
+//! makes us advertise 60/256 s slower, i.e. less preferred), clamped to 0..=254.
+//!
+//! Receive checks, each drop counted: IPv4 well-formed, header checksum, TTL 255, exactly 36 bytes,
+//! version 2 and type 1, VHID, not our own, CARP checksum, HMAC.
+
+use super::advert::{self, Received, CARP_FRAMING};
+use super::Input;
+use super::{Counters, DropReason, InstanceConfig, Output, State, Status};
+use crate::wire::carp::{self as wire, Key};
+use std::collections::hash_map::RandomState;
+use std::collections::VecDeque;
+use std::hash::{BuildHasher, Hasher};
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+/// ucarp's `dead_ratio` default.
+const DEAD_RATIO: u32 = 3;
+
+#[derive(Debug)]
+pub(crate) struct Carp {
+    config: InstanceConfig,
+    key: Key,
+    destinations: Vec<Ipv4Addr>,
+    advbase: u8,
+    state: State,
+    started: bool,
+    link_up: bool,
+    priority_delta: i32,
+    /// `None` until the first advert sent or heard (ucarp's `sc_init_counter`).
+    counter: Option<u64>,
+    advert_timer: Option<Instant>,
+    master_down_timer: Option<Instant>,
+    /// Adverts to send before the delayed GARP (ucarp's `sc_delayed_arp`).
+    delayed_garp: Option<u8>,
+    master: Option<Ipv4Addr>,
+    conflict_until: Option<Instant>,
+    ident: u16,
+    counters: Counters,
+    out: VecDeque<Output>,
+}
+
+impl Carp {
+    /// `config` has been validated: it has a password that makes a key.
+    pub(crate) fn new(config: InstanceConfig) -> Carp {
+        let key = Key::from_password(config.password.as_deref().unwrap_or_default()).expect("validated password");
+        Carp {
+            key,
+            destinations: advert::destinations(config.group, &config.unicast_peers),
+            advbase: config.interval.as_secs() as u8,
+            state: State::Init,
+            started: false,
+            link_up: true,
+            priority_delta: 0,
+            counter: None,
+            advert_timer: None,
+            master_down_timer: None,
+            delayed_garp: None,
+            master: None,
+            conflict_until: None,
+            ident: 0,
+            counters: Counters::default(),
+            out: VecDeque::new(),
+            config,
+        }
+    }
+
+    pub(crate) fn config(&self) -> &InstanceConfig {
+        &self.config
+    }
+
+    fn advskew(&self) -> u8 {
+        (i32::from(self.config.priority) - self.priority_delta).clamp(0, 254) as u8
+    }
+
+    fn interval(&self) -> Duration {
+        wire::interval(self.advbase, self.advskew())
+    }
+
+    fn master_down_interval(&self) -> Duration {
+        DEAD_RATIO * Duration::from_secs(u64::from(self.advbase)) + wire::interval(0, self.advskew())
+    }
+
+    pub(crate) fn handle_input(&mut self, now: Instant, input: Input<'_>) {
+        match input {
+            Input::Startup => {
+                self.started = true;
+                if self.state == State::Init {
+                    self.start(now);
+                }
+            }
+            Input::Shutdown => {
+                self.started = false;
+                self.stop();
+                self.set_state(State::Init);
+            }
+            Input::LinkUp(up) => {
+                self.link_up = up;
+                match (up, self.state) {
+                    (false, State::Backup | State::Master) => {
+                        self.stop();
+                        self.set_state(State::Fault);
+                    }
+                    (true, State::Fault) => self.start(now),
+                    _ => {}
+                }
+            }
+            Input::PriorityDelta(delta) => self.priority_delta = delta,
+            Input::Packet(bytes) => {
+                if let Err(reason) = self.receive(now, bytes) {
+                    self.counters.drops.bump(reason);
+                }
+            }
+        }
+    }
+
+    fn start(&mut self, now: Instant) {
+        if self.link_up {
+            self.become_backup(now);
+        } else {
+            self.set_state(State::Fault);
+        }
+    }
+
+    fn stop(&mut self) {
+        self.advert_timer = None;
+        self.master_down_timer = None;
+        self.delayed_garp = None;
+        self.master = None;
+    }
+
+    fn become_backup(&mut self, now: Instant) {
+        self.advert_timer = None;
+        self.delayed_garp = None;
+        self.master = None;
+        self.master_down_timer = Some(now + self.master_down_interval());
+        self.set_state(State::Backup);
+    }
+
+    /// ucarp's `carp_master_down` from Backup.
+    fn become_master(&mut self, now: Instant) {
+        self.master_down_timer = None;
+        self.master = Some(self.config.primary_ip);
+        self.conflict_until = None;
+        self.set_state(State::Master);
+        self.send_garps();
+        self.advertise(now);
+        self.delayed_garp = Some(2);
+    }
+
+    fn set_state(&mut self, to: State) {
+        let from = self.state;
+        if from != to {
+            self.state = to;
+            self.counters.transitions += 1;
+            self.out.push_back(Output::StateChanged { from, to });
+        }
+    }
+
+    fn next_counter(&mut self) -> u64 {
+        let next = match self.counter {
+            // ucarp seeds from arc4random(); any unpredictable start will do.
+            None => RandomState::new().build_hasher().finish(),
+            Some(c) => c.wrapping_add(1),
+        };
+        self.counter = Some(next);
+        next
+    }
+
+    /// ucarp's `carp_send_ad`: one advert, the advert timer re-armed, the delayed GARP counted down.
+    fn advertise(&mut self, now: Instant) {
+        let counter = self.next_counter();
+        let repr = wire::Repr {
+            vhid: self.config.vrid,
+            advskew: self.advskew(),
+            advbase: self.advbase,
+            counter,
+            hmac: self.key.hmac(self.config.vrid, self.config.vips[0], counter),
+        };
+        let src = self.config.primary_ip;
+        for i in 0..self.destinations.len() {
+            let to = self.destinations[i];
+            self.ident = self.ident.wrapping_add(1);
+            let packet = advert::build(CARP_FRAMING, self.ident, src, to, repr.buffer_len(), |payload| {
+                repr.emit(&mut wire::Packet::new_unchecked(payload))
+            });
+            self.counters.adverts_sent += 1;
+            self.out.push_back(Output::Advert { to, packet });
+        }
+        self.advert_timer = Some(now + self.interval());
+        match self.delayed_garp {
+            Some(0 | 1) => {
+                self.delayed_garp = None;
+                if self.state == State::Master {
+                    self.send_garps();
+                }
+            }
+            Some(n) => self.delayed_garp = Some(n - 1),
+            None => {}
+        }
+    }
+
+    fn send_garps(&mut self) {
+        for &vip in &self.config.vips {
+            self.counters.garps += 1;
+            self.out.push_back(Output::Garp { vip });
+        }
+    }
+
+    pub(crate) fn handle_timeout(&mut self, now: Instant) {
+        match self.state {
+            State::Master if self.advert_timer.is_some_and(|t| t <= now) => self.advertise(now),
+            State::Backup if self.master_down_timer.is_some_and(|t| t <= now) => self.become_master(now),
+            _ => {}
+        }
+    }
+
+    pub(crate) fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        match self.state {
+            State::Master => self.advert_timer,
+            State::Backup => self.master_down_timer,
+            State::Init | State::Fault => None,
+        }
+    }
+
+    pub(crate) fn status(&self) -> Status {
+        Status {
+            name: self.config.name.clone(),
+            protocol: self.config.protocol,
+            vrid: self.config.vrid,
+            state: self.state,
+            priority: self.advskew(),
+            master: self.master,
+            advert_interval: self.interval(),
+            counters: self.counters,
+        }
+    }
+
+    fn receive(&mut self, now: Instant, bytes: &[u8]) -> Result<(), DropReason> {
+        if !matches!(self.state, State::Backup | State::Master) {
+            return Err(DropReason::Inactive);
+        }
+        let Received { src, payload, .. } = advert::receive(bytes)?;
+        let packet = wire::Packet::new_checked(payload).map_err(|_| DropReason::Malformed)?;
+        if packet.version() != wire::VERSION || packet.msg_type() != wire::TYPE_ADVERTISEMENT {
+            return Err(DropReason::BadVersion);
+        }
+        if packet.vhid() != self.config.vrid {
+            return Err(DropReason::OtherVrid);
+        }
+        if src == self.config.primary_ip {
+            return Err(DropReason::OwnAdvert);
+        }
+        if !packet.verify_checksum() {
+            return Err(DropReason::BadChecksum);
+        }
+        if !self.key.verify(&packet, self.config.vips[0]) {
+            return Err(DropReason::AuthFailure);
+        }
+        self.counters.adverts_received += 1;
+        self.counter = Some(packet.counter());
+        let ours = (self.advbase, self.advskew());
+        let theirs = (packet.advbase(), packet.advskew());
+        let src_raw = u32::from_ne_bytes(src.octets());
+        let our_raw = u32::from_ne_bytes(self.config.primary_ip.octets());
+        match self.state {
+            State::Master => {
+                if ours > theirs || (ours == theirs && src_raw < our_raw) {
+                    self.advertise(now);
+                    self.become_backup(now);
+                    self.master = Some(src);
+                } else {
+                    self.send_garps();
+                    self.delayed_garp = Some(2);
+                    if self.conflict_until.is_none_or(|t| now > t) {
+                        self.counters.second_master += 1;
+                        self.out.push_back(Output::SecondMaster { peer: src });
+                    }
+                    self.conflict_until = Some(now + self.master_down_interval());
+                }
+            }
+            State::Backup => {
+                // ucarp replaces only the seconds of its own interval: (3 × advbase, advskew).
+                let dead = (DEAD_RATIO * u32::from(self.advbase), u32::from(ours.1));
+                let theirs_wide = (u32::from(theirs.0), u32::from(theirs.1));
+                if (self.config.preempt && ours < theirs) || dead < theirs_wide {
+                    self.become_master(now);
+                } else {
+                    self.master = Some(src);
+                    self.master_down_timer = Some(now + self.master_down_interval());
+                }
+            }
+            State::Init | State::Fault => {}
+        }
+        Ok(())
+    }
+}
