@@ -29,7 +29,7 @@ use crossbeam::channel::{Receiver, RecvTimeoutError};
 
 use super::hooks::{jobs_for_transition, HookCounters, HookRunner};
 use super::track::{Health, ScriptTracker, Tracked};
-use super::{classify, virtual_mac, GarpConfig, Input, Instance, InstanceConfig, Output, State, Status, V3Checksum};
+use super::{classify, virtual_mac, Input, Instance, InstanceConfig, Output, State, Status, V3Checksum};
 use crate::control::config::VrrpConfig;
 use crate::dataplane::serving::ServingState;
 use crate::io::arp_socket::request_frame;
@@ -163,7 +163,8 @@ impl HaDriver {
                 health: Health { fault: false, priority_delta: 0 },
             });
         }
-        let mut driver = Driver { socket, hooks, instances, serving, status: Arc::clone(&status), interface: setup.interface };
+        let mut driver =
+            Driver { socket, hooks, instances, serving, status: Arc::clone(&status), interface: setup.interface };
         let thread = thread::Builder::new().name("ulvs-ha".into()).spawn(move || driver.run(&frames, &stop))?;
         Ok(HaDriver { thread: Some(thread), status })
     }
@@ -181,7 +182,6 @@ impl HaDriver {
 
 /// The machine's config from the file's.
 fn instance_config(config: &VrrpConfig, director_ip: Ipv4Addr) -> InstanceConfig {
-    let garp = config.garp;
     InstanceConfig {
         name: config.name.clone(),
         protocol: config.protocol,
@@ -196,7 +196,7 @@ fn instance_config(config: &VrrpConfig, director_ip: Ipv4Addr) -> InstanceConfig
         unicast_peers: config.unicast_peers.clone(),
         vips: config.vips.clone(),
         v3_checksum: if config.v3_checksum_as_v2 { V3Checksum::MessageOnly } else { V3Checksum::WithPseudoHeader },
-        garp: GarpConfig { count: garp.count, repeat_after: garp.repeat_after, refresh: garp.refresh },
+        garp: config.garp,
     }
 }
 
@@ -269,7 +269,9 @@ impl Driver {
                 }
                 Err(RecvTimeoutError::Timeout) => {}
                 // The workers are gone (the daemon is stopping): keep time without them.
-                Err(RecvTimeoutError::Disconnected) => thread::sleep(deadline.saturating_duration_since(Instant::now())),
+                Err(RecvTimeoutError::Disconnected) => {
+                    thread::sleep(deadline.saturating_duration_since(Instant::now()))
+                }
             }
             let now = Instant::now();
             for running in &mut self.instances {

@@ -111,12 +111,8 @@ pub(crate) enum Outcome {
 }
 
 fn run_one(job: &HookJob) -> Outcome {
-    let child = Command::new(&job.program)
-        .args(&job.args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .process_group(0)
-        .spawn();
+    let child =
+        Command::new(&job.program).args(&job.args).stdin(Stdio::null()).stdout(Stdio::null()).process_group(0).spawn();
     match child {
         Ok(child) => wait_or_kill(child, job.timeout),
         Err(err) => Outcome::Failed(format!("cannot start: {err}")),
@@ -162,7 +158,8 @@ pub fn jobs_for_transition(
     interface: &str,
     vips: &[std::net::Ipv4Addr],
 ) -> Vec<HookJob> {
-    let job = |program: &Path, args: Vec<String>| HookJob { program: program.to_path_buf(), args, timeout: hooks.timeout };
+    let job =
+        |program: &Path, args: Vec<String>| HookJob { program: program.to_path_buf(), args, timeout: hooks.timeout };
     let mut jobs = Vec::new();
     let per_state = match state {
         "MASTER" => hooks.notify_master.as_deref(),
@@ -240,7 +237,11 @@ mod tests {
         let runner = HookRunner::start().unwrap();
         let counters = Arc::clone(&runner.counters);
         let started = Instant::now();
-        runner.submit(HookJob { program: "/bin/sleep".into(), args: vec!["30".into()], timeout: Duration::from_millis(200) });
+        runner.submit(HookJob {
+            program: "/bin/sleep".into(),
+            args: vec!["30".into()],
+            timeout: Duration::from_millis(200),
+        });
         runner.submit(HookJob { program: "/bin/false".into(), args: vec![], timeout: Duration::from_secs(5) });
         runner.submit(HookJob { program: "/nonexistent/hook".into(), args: vec![], timeout: Duration::from_secs(5) });
         runner.submit(HookJob { program: "/bin/true".into(), args: vec![], timeout: Duration::from_secs(5) });

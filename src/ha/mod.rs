@@ -27,8 +27,11 @@
 
 mod advert;
 mod carp;
+pub mod driver;
 mod garp;
+pub mod hooks;
 mod status;
+pub mod track;
 mod vrrp;
 
 #[cfg(test)]

@@ -35,7 +35,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 pub use self::error::{ConfigError, Location};
-pub use self::vrrp::{GarpSettings, HaProtocol, NotifyHooks, TrackScript, VrrpConfig};
+pub use self::vrrp::{GarpConfig, HaProtocol, NotifyHooks, TrackScript, VrrpConfig};
 use crate::conntrack::Timeouts;
 use crate::flow::Protocol;
 use crate::sched::{SchedFlags, SchedulerKind};

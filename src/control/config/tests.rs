@@ -299,7 +299,7 @@ fn a_vrrp_instance_gets_its_defaults_and_its_keys() {
         (instance.group, instance.vmac, instance.v3_checksum_as_v2),
         (Ipv4Addr::new(224, 0, 0, 18), false, false)
     );
-    assert_eq!(instance.garp, GarpSettings { count: 5, repeat_after: Duration::from_secs(5), refresh: Duration::ZERO });
+    assert_eq!(instance.garp, GarpConfig { count: 5, repeat_after: Duration::from_secs(5), refresh: Duration::ZERO });
     assert_eq!(instance.hooks.timeout, Duration::from_secs(10));
     assert_eq!(instance.location, Location { line: 7, column: 8 });
 

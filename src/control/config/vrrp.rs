@@ -19,6 +19,7 @@ use toml::Spanned;
 use super::raw::{FromText, Integer, Text};
 use super::validate::{interface_name_problem, unicast_problem, Checker};
 use super::{ConfigError, Location, ServiceConfig};
+pub use crate::ha::{GarpConfig, HaProtocol};
 
 /// The multicast group VRRP and CARP advertise to.
 pub const DEFAULT_GROUP: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
@@ -32,67 +33,13 @@ pub const MAX_VRRP2_PASSWORD: usize = 8;
 /// ucarp's key buffer is 20 bytes including the trailing NUL.
 pub const MAX_CARP_PASSWORD: usize = 19;
 
-/// Which protocol an instance speaks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum HaProtocol {
-    /// RFC 5798 / 9568: centisecond intervals, no auth.
-    Vrrp3,
-    /// RFC 3768: whole-second intervals, optional simple password.
-    Vrrp2,
-    /// CARP as ucarp implements it: advbase/advskew, HMAC-SHA1 with the password.
-    Carp,
-}
-
-impl HaProtocol {
-    pub const fn name(self) -> &'static str {
-        match self {
-            HaProtocol::Vrrp3 => "vrrp3",
-            HaProtocol::Vrrp2 => "vrrp2",
-            HaProtocol::Carp => "carp",
-        }
-    }
-}
-
-impl std::fmt::Display for HaProtocol {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl std::str::FromStr for HaProtocol {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "vrrp3" => Ok(HaProtocol::Vrrp3),
-            "vrrp2" => Ok(HaProtocol::Vrrp2),
-            "carp" => Ok(HaProtocol::Carp),
-            other => Err(format!("unknown HA protocol {other:?} (expected \"vrrp3\", \"vrrp2\" or \"carp\")")),
-        }
-    }
-}
-
 impl FromText for HaProtocol {
     const EXPECTING: &'static str = "an HA protocol: \"vrrp3\", \"vrrp2\" or \"carp\"";
     fn from_text(text: &str) -> Result<Self, String> {
-        text.parse()
-    }
-}
-
-/// Gratuitous ARP on becoming master, as keepalived's garp_master_repeat / garp_master_delay /
-/// garp_master_refresh.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct GarpSettings {
-    /// GARPs per VIP sent at once, and again after `repeat_after`.
-    pub count: u32,
-    /// Zero: no second burst.
-    pub repeat_after: Duration,
-    /// Zero: no periodic refresh while master.
-    pub refresh: Duration,
-}
-
-impl Default for GarpSettings {
-    fn default() -> GarpSettings {
-        GarpSettings { count: 5, repeat_after: Duration::from_secs(5), refresh: Duration::ZERO }
+        [HaProtocol::Vrrp3, HaProtocol::Vrrp2, HaProtocol::Carp]
+            .into_iter()
+            .find(|protocol| protocol.name() == text)
+            .ok_or_else(|| format!("unknown HA protocol {text:?} (expected \"vrrp3\", \"vrrp2\" or \"carp\")"))
     }
 }
 
@@ -152,7 +99,7 @@ pub struct VrrpConfig {
     pub vmac: bool,
     /// vrrp3: compute the checksum without the IPv4 pseudo-header (RFC 9568, Cisco, Juniper).
     pub v3_checksum_as_v2: bool,
-    pub garp: GarpSettings,
+    pub garp: GarpConfig,
     pub track_interface: Vec<String>,
     pub track_script: Option<TrackScript>,
     pub hooks: NotifyHooks,
@@ -334,7 +281,7 @@ impl Checker<'_> {
         };
         let garp = match &raw.garp {
             Some(garp) => self.garp(garp.get_ref())?,
-            None => GarpSettings::default(),
+            None => GarpConfig::default(),
         };
         let mut track_interface = Vec::new();
         for iface in raw.track_interface.iter().flatten() {
@@ -427,9 +374,9 @@ impl Checker<'_> {
         Ok(Some(text.clone()))
     }
 
-    fn garp(&self, raw: &RawGarp) -> Result<GarpSettings, ConfigError> {
-        let defaults = GarpSettings::default();
-        Ok(GarpSettings {
+    fn garp(&self, raw: &RawGarp) -> Result<GarpConfig, ConfigError> {
+        let defaults = GarpConfig::default();
+        Ok(GarpConfig {
             count: match &raw.count {
                 Some(count) => self.integer(count, "garp count", 0..=100)? as u32,
                 None => defaults.count,
