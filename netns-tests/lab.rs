@@ -38,10 +38,16 @@ impl Lab {
     /// `ULVS_LAB_TAG`, when set, is put in front of every prefix so two checkouts can run the suite at
     /// the same time without sharing namespace names.
     pub fn up(prefix: &str, real_servers: usize) -> Lab {
+        Lab::up_with_directors(prefix, real_servers, 1)
+    }
+
+    /// The lab with `directors` directors: `dir` (10.0.0.2) and, with 2, `dir2` (10.0.0.3).
+    pub fn up_with_directors(prefix: &str, real_servers: usize, directors: usize) -> Lab {
         assert!(is_root(), "netns tests need root: run them through scripts/test.sh");
         let prefix = &format!("{}{prefix}", std::env::var("ULVS_LAB_TAG").unwrap_or_default());
         let status = Command::new(repo().join("scripts/lab.sh"))
             .args(["up", prefix, &real_servers.to_string()])
+            .env("LAB_DIRECTORS", directors.to_string())
             .status()
             .expect("running scripts/lab.sh");
         let lab = Lab { prefix: prefix.to_string(), dir: PathBuf::from(format!("/run/ulvs-lab/{prefix}")) };
@@ -131,11 +137,23 @@ pub fn config(io: &str, scheduler: &str, control: &Path, reals: &[(&str, u32)], 
 
 impl Daemon {
     pub fn start(lab: &Lab, config_text: &str) -> Daemon {
-        let config = lab.write_config("ulvs.toml", config_text);
-        let log = lab.dir.join("ulvs.log");
-        let control = lab.dir.join("ulvs.sock");
+        Daemon::start_on(lab, "dir", config_text)
+    }
+
+    /// Where the daemon on `node` keeps its control socket (its config must say so).
+    pub fn control_path(lab: &Lab, node: &str) -> PathBuf {
+        lab.dir.join(if node == "dir" { "ulvs.sock".to_string() } else { format!("ulvs-{node}.sock") })
+    }
+
+    /// A daemon on director `node` (`dir` or `dir2`).
+    pub fn start_on(lab: &Lab, node: &str, config_text: &str) -> Daemon {
+        let suffix = if node == "dir" { String::new() } else { format!("-{node}") };
+        let config = lab.write_config(&format!("ulvs{suffix}.toml"), config_text);
+        let log = lab.dir.join(format!("ulvs{suffix}.log"));
+        let control = Daemon::control_path(lab, node);
+        let _ = fs::remove_file(&control);
         let child = Command::new("ip")
-            .args(["netns", "exec", &lab.ns("dir"), ulvs_bin(), "run", "--config"])
+            .args(["netns", "exec", &lab.ns(node), ulvs_bin(), "run", "--config"])
             .arg(&config)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
@@ -143,7 +161,7 @@ impl Daemon {
             .stderr(fs::File::create(&log).unwrap())
             .spawn()
             .expect("spawning ulvs run");
-        let mut daemon = Daemon { child: Some(child), control, log, ns: lab.ns("dir") };
+        let mut daemon = Daemon { child: Some(child), control, log, ns: lab.ns(node) };
         let deadline = Instant::now() + Duration::from_secs(20);
         while !daemon.control.exists() {
             if let Some(status) = daemon.child.as_mut().unwrap().try_wait().unwrap() {
@@ -169,6 +187,21 @@ impl Daemon {
             .expect("ulvs ctl");
         assert!(out.status.success(), "ulvs ctl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// SIGKILL (no shutdown advert, no cleanup) and reap.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Sends SIGTERM without waiting for the exit.
+    pub fn term(&self) {
+        if let Some(child) = &self.child {
+            let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        }
     }
 
     /// SIGTERM and wait; returns whether it exited cleanly.

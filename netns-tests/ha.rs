@@ -1,0 +1,323 @@
+//! HA end to end: two directors on the lab's bridge (dir 10.0.0.2 runs ulvs; dir2 10.0.0.3 runs
+//! ulvs, keepalived or ucarp), a client that talks to the VIP, and real LVS-DR real servers.
+//! What is asserted is what users rely on: who is MASTER, who answers ARP for the VIP, that the
+//! client hears the new master's gratuitous ARP, that HTTP through the VIP works after a takeover,
+//! and the counters in `ulvs ctl status`. Every test builds its own lab with two directors and
+//! tears it down (with every process started in it) even when it fails.
+
+use std::fs;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::lab::{config, Daemon, Lab, VIP};
+
+const RS: [(&str, u32); 2] = [("10.0.0.11", 1), ("10.0.0.12", 1)];
+
+/// A background process in a lab namespace, killed (TERM, then KILL) in `Drop`.
+struct Bg {
+    child: Option<Child>,
+}
+
+impl Bg {
+    fn spawn(lab: &Lab, node: &str, args: &[&str], log: PathBuf) -> Bg {
+        let child = Command::new("ip")
+            .args(["netns", "exec", &lab.ns(node)])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(fs::File::create(&log).unwrap())
+            .stderr(fs::File::create(log.with_extension("err")).unwrap())
+            .spawn()
+            .unwrap_or_else(|err| panic!("{args:?}: {err}"));
+        Bg { child: Some(child) }
+    }
+
+    /// SIGTERM and wait (up to 5 s, then SIGKILL).
+    fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else { return };
+        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+impl Drop for Bg {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// ulvs's config for the lab's service plus one `[[vrrp]]` table (`vrrp` = its body).
+fn ha_config(lab: &Lab, node: &str, io: &str, vrrp: &str) -> String {
+    let control = Daemon::control_path(lab, node);
+    let mut text = config(io, "rr", &control, &RS, "");
+    text.push_str(&format!("\n[[vrrp]]\nname = \"VI_1\"\nvips = [\"{VIP}\"]\n{vrrp}\n"));
+    text
+}
+
+/// The `vrrp VI_1 ...` line of `ulvs ctl status`.
+fn vrrp_line(daemon: &Daemon) -> String {
+    let status = daemon.ctl(&["status"]);
+    status.lines().find(|l| l.starts_with("vrrp VI_1 ")).unwrap_or_else(|| panic!("no vrrp line:\n{status}")).into()
+}
+
+fn role(daemon: &Daemon) -> String {
+    vrrp_line(daemon).split_whitespace().nth(2).unwrap().to_string()
+}
+
+/// A counter of the vrrp line, written `name N` or `name=N`.
+fn counter(daemon: &Daemon, name: &str) -> u64 {
+    let line = vrrp_line(daemon);
+    let words: Vec<&str> = line.split_whitespace().collect();
+    if let Some(at) = words.iter().position(|w| *w == name) {
+        return words[at + 1].parse().unwrap();
+    }
+    let prefix = format!("{name}=");
+    words.iter().find_map(|w| w.strip_prefix(&prefix)).unwrap_or_else(|| panic!("no {name} in {line}")).parse().unwrap()
+}
+
+/// Waits until the daemon reports `state`; returns how long that took.
+fn wait_role(daemon: &Daemon, state: &str, within: Duration) -> Duration {
+    let start = Instant::now();
+    loop {
+        if role(daemon) == state {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < within,
+            "not {state} within {within:?}: {}\n{}",
+            vrrp_line(daemon),
+            daemon.log_text()
+        );
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The MACs that answer the client's ARP requests for the VIP (lowercase; empty if nobody does).
+fn arp_answers(lab: &Lab) -> Vec<String> {
+    let out = lab.exec("client", &["arping", "-c", "2", "-w", "3", "-I", "eth0", VIP]);
+    let mut macs: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains("reply from"))
+        .filter_map(|l| Some(l.split('[').nth(1)?.split(']').next()?.to_lowercase()))
+        .collect();
+    macs.sort();
+    macs.dedup();
+    macs
+}
+
+/// tcpdump on the client, listening for ARP requests (gratuitous ARP is a request from the VIP
+/// to the VIP).
+struct GarpWatch {
+    capture: Bg,
+    log: PathBuf,
+}
+
+impl GarpWatch {
+    fn start(lab: &Lab, name: &str) -> GarpWatch {
+        let log = lab.dir.join(format!("{name}.arp"));
+        let capture = Bg::spawn(
+            lab,
+            "client",
+            &["timeout", "60", "tcpdump", "-i", "eth0", "-t", "-nn", "-e", "-l", "arp[6:2] == 1"],
+            log.clone(),
+        );
+        // tcpdump prints "listening on" to stderr once the capture runs.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !fs::read_to_string(log.with_extension("err")).unwrap_or_default().contains("listening on") {
+            assert!(Instant::now() < deadline, "tcpdump did not start");
+            thread::sleep(Duration::from_millis(20));
+        }
+        GarpWatch { capture, log }
+    }
+
+    /// Whether a gratuitous ARP for the VIP from `mac` was seen, waiting up to `within`.
+    fn saw_garp_from(&self, mac: &str, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        loop {
+            let text = fs::read_to_string(&self.log).unwrap_or_default();
+            let garp = format!("who-has {VIP} tell {VIP}");
+            if text.lines().any(|l| l.starts_with(mac) && l.contains(&garp)) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn text(&mut self) -> String {
+        self.capture.stop();
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+fn http_ok(lab: &Lab, count: usize) -> std::collections::BTreeMap<String, usize> {
+    let tally = lab.http_requests(count);
+    assert!(!tally.contains_key("FAILED"), "HTTP through the VIP failed: {tally:?}");
+    tally
+}
+
+/// Two ulvs directors: the higher priority is MASTER and alone answers ARP; SIGTERM → the backup
+/// takes over after about Skew_Time (not Master_Down_Interval) and the client hears its GARP;
+/// the old master comes back and preempts; kill -9 → the backup takes over after
+/// Master_Down_Interval. Notify hooks see every transition.
+#[test]
+fn two_ulvs_fail_over_and_back() {
+    let lab = Lab::up_with_directors("ha-uu", 2, 2);
+    let notify = lab.dir.join("notify.sh");
+    fs::write(&notify, format!("#!/bin/sh\necho \"$@\" >> {}/notify.log\n", lab.dir.display())).unwrap();
+    Command::new("chmod").arg("+x").arg(&notify).status().unwrap();
+    // 1 s adverts: backup priority 100 → Skew_Time 0.61 s, Master_Down_Interval 3.61 s.
+    let vrrp = |priority: u32| {
+        format!("vrid = 51\npriority = {priority}\ninterval = \"1s\"\nnotify = \"{}\"\n", notify.display())
+    };
+    let mut a = Daemon::start_on(&lab, "dir", &ha_config(&lab, "dir", "xdp", &vrrp(200)));
+    let b = Daemon::start_on(&lab, "dir2", &ha_config(&lab, "dir2", "xdp", &vrrp(100)));
+    wait_role(&a, "MASTER", Duration::from_secs(8));
+    wait_role(&b, "BACKUP", Duration::from_secs(2));
+    let (mac_a, mac_b) = (lab.mac("dir"), lab.mac("dir2"));
+    assert_eq!(arp_answers(&lab), [mac_a.clone()], "only the master answers ARP for the VIP");
+    http_ok(&lab, 10);
+
+    let mut garp = GarpWatch::start(&lab, "sigterm");
+    a.term();
+    let took = wait_role(&b, "MASTER", Duration::from_secs(6));
+    assert!(
+        took < Duration::from_millis(2000),
+        "SIGTERM: the backup took {took:?}, expected about Skew_Time (0.61 s), well under Master_Down_Interval (3.61 s)"
+    );
+    assert!(a.stop(), "the old master exits cleanly");
+    assert!(garp.saw_garp_from(&mac_b, Duration::from_secs(2)), "no GARP from the new master:\n{}", garp.text());
+    assert_eq!(arp_answers(&lab), [mac_b.clone()]);
+    http_ok(&lab, 10);
+
+    // The old master returns with its higher priority and preempts.
+    let mut a = Daemon::start_on(&lab, "dir", &ha_config(&lab, "dir", "xdp", &vrrp(200)));
+    wait_role(&a, "MASTER", Duration::from_secs(8));
+    wait_role(&b, "BACKUP", Duration::from_secs(2));
+    assert_eq!(arp_answers(&lab), [mac_a.clone()]);
+
+    // kill -9: no resignation, so the backup waits Master_Down_Interval.
+    let start = Instant::now();
+    a.kill9();
+    wait_role(&b, "MASTER", Duration::from_secs(8));
+    let took = start.elapsed();
+    assert!(took > Duration::from_millis(2500), "kill -9: took over after {took:?}, before Master_Down_Interval");
+    http_ok(&lab, 10);
+    assert!(counter(&b, "adverts_in") > 3);
+    assert!(counter(&b, "adverts_out") > 0);
+
+    let log = fs::read_to_string(lab.dir.join("notify.log")).unwrap_or_default();
+    for expected in
+        ["INSTANCE VI_1 BACKUP 100", "INSTANCE VI_1 MASTER 100", "INSTANCE VI_1 MASTER 200", "INSTANCE VI_1 STOP 200"]
+    {
+        assert!(log.contains(expected), "notify never ran with {expected:?}:\n{log}");
+    }
+}
+
+/// A keepalived configuration for dir2: holds the VIP on its eth0 while master.
+fn keepalived_conf(version: u8, priority: u32, interval: &str) -> String {
+    format!(
+        "global_defs {{\n  router_id ulvs_lab\n  enable_script_security\n  script_user root\n}}\n\
+         vrrp_instance VI_1 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 51\n  version {version}\n  \
+         priority {priority}\n  advert_int {interval}\n  virtual_ipaddress {{\n    {VIP}/24 dev eth0\n  }}\n}}\n"
+    )
+}
+
+fn keepalived(lab: &Lab, name: &str, conf: &str) -> Bg {
+    let path = lab.dir.join(format!("{name}.conf"));
+    fs::write(&path, conf).unwrap();
+    let pid = |what: &str| lab.dir.join(format!("{name}.{what}.pid")).display().to_string();
+    let (main, vrrp, checkers) = (pid("main"), pid("vrrp"), pid("checkers"));
+    Bg::spawn(
+        lab,
+        "dir2",
+        &[
+            "keepalived",
+            "-n",
+            "-l",
+            "-D",
+            "-P",
+            "-f",
+            &path.display().to_string(),
+            "-p",
+            &main,
+            "-r",
+            &vrrp,
+            "-c",
+            &checkers,
+        ],
+        lab.dir.join(format!("{name}.log")),
+    )
+}
+
+/// Whether dir2's kernel holds the VIP (keepalived or ucarp made it master).
+fn dir2_holds_vip(lab: &Lab) -> bool {
+    lab.exec_ok("dir2", &["ip", "-4", "addr", "show", "dev", "eth0"]).contains(&format!("{VIP}/"))
+}
+
+fn wait_for(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < within, "{what}: not within {within:?}");
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// ulvs BACKUP beside a keepalived MASTER; keepalived stops → ulvs MASTER, the client hears its
+/// GARP and HTTP through the VIP goes to the real servers; keepalived returns with a higher
+/// priority → ulvs BACKUP and silent on ARP.
+fn keepalived_interop(version: u8, interval: &str, io: &str, prefix: &str) {
+    let lab = Lab::up_with_directors(prefix, 2, 2);
+    let _web =
+        Bg::spawn(&lab, "dir2", &["python3", &lab.repo_script("http-rs.py"), "keepalived"], lab.dir.join("web.log"));
+    let protocol = if version == 2 { "vrrp2" } else { "vrrp3" };
+    let ulvs_interval =
+        if version == 2 { format!("{interval}s") } else { format!("{}ms", interval.parse::<f64>().unwrap() * 1000.0) };
+    let vrrp = format!("protocol = \"{protocol}\"\nvrid = 51\npriority = 100\ninterval = \"{ulvs_interval}\"\n");
+    let mut kd = keepalived(&lab, "kd1", &keepalived_conf(version, 150, interval));
+    wait_for("keepalived master", Duration::from_secs(10), || dir2_holds_vip(&lab));
+    let ulvs = Daemon::start_on(&lab, "dir", &ha_config(&lab, "dir", io, &vrrp));
+    wait_role(&ulvs, "BACKUP", Duration::from_secs(5));
+    thread::sleep(Duration::from_millis(500));
+    assert_eq!(role(&ulvs), "BACKUP", "ulvs must stay BACKUP under a higher-priority keepalived");
+    assert_eq!(arp_answers(&lab), [lab.mac("dir2")], "only keepalived's director answers ARP");
+    assert_eq!(http_ok(&lab, 3).get("keepalived"), Some(&3));
+    assert!(counter(&ulvs, "adverts_in") > 0);
+
+    let mut garp = GarpWatch::start(&lab, &format!("kd{version}"));
+    kd.stop();
+    wait_role(&ulvs, "MASTER", Duration::from_secs(6));
+    let mac = lab.mac("dir");
+    assert!(garp.saw_garp_from(&mac, Duration::from_secs(2)), "no GARP from ulvs:\n{}", garp.text());
+    assert!(!dir2_holds_vip(&lab), "keepalived removed the VIP on stopping");
+    let tally = http_ok(&lab, 10);
+    assert_eq!(tally.get("rs1").copied().unwrap_or(0) + tally.get("rs2").copied().unwrap_or(0), 10, "{tally:?}");
+
+    let _kd = keepalived(&lab, "kd2", &keepalived_conf(version, 250, interval));
+    wait_role(&ulvs, "BACKUP", Duration::from_secs(10));
+    wait_for("keepalived master again", Duration::from_secs(5), || dir2_holds_vip(&lab));
+    assert_eq!(arp_answers(&lab), [lab.mac("dir2")], "ulvs must be silent on ARP as BACKUP");
+    let line = vrrp_line(&ulvs);
+    assert!(counter(&ulvs, "bad_checksum") == 0 && counter(&ulvs, "bad_version") == 0, "{line}");
+}
+
+#[test]
+fn keepalived_vrrp2_interop() {
+    keepalived_interop(2, "1", "packet", "ha-kd2");
+}
+
+#[test]
+fn keepalived_vrrp3_interop() {
+    keepalived_interop(3, "0.1", "xdp", "ha-kd3");
+}
