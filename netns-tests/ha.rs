@@ -321,3 +321,86 @@ fn keepalived_vrrp2_interop() {
 fn keepalived_vrrp3_interop() {
     keepalived_interop(3, "0.1", "xdp", "ha-kd3");
 }
+
+/// ucarp on dir2 for VHID 51: advbase 1 s, `advskew`, preempting, holding the VIP on its eth0
+/// while master when `holds_vip`.
+fn ucarp(lab: &Lab, name: &str, password: &str, advskew: u32, holds_vip: bool) -> Bg {
+    let up = lab.dir.join(format!("{name}-up.sh"));
+    let down = lab.dir.join(format!("{name}-down.sh"));
+    let (up_cmd, down_cmd) = if holds_vip {
+        ("ip addr add \"$2\"/24 dev \"$1\"", "ip addr del \"$2\"/24 dev \"$1\"")
+    } else {
+        ("true", "true")
+    };
+    fs::write(&up, format!("#!/bin/sh\n{up_cmd}\n")).unwrap();
+    fs::write(&down, format!("#!/bin/sh\n{down_cmd} 2>/dev/null; true\n")).unwrap();
+    Command::new("chmod").arg("+x").arg(&up).arg(&down).status().unwrap();
+    let advskew = advskew.to_string();
+    Bg::spawn(
+        lab,
+        "dir2",
+        &[
+            "ucarp",
+            "-i",
+            "eth0",
+            "-s",
+            "10.0.0.3",
+            "-v",
+            "51",
+            "-p",
+            password,
+            "-a",
+            VIP,
+            "-b",
+            "1",
+            "-k",
+            &advskew,
+            "-P",
+            "-z",
+            "-u",
+            &up.display().to_string(),
+            "-d",
+            &down.display().to_string(),
+        ],
+        lab.dir.join(format!("{name}.log")),
+    )
+}
+
+/// ulvs speaking CARP beside ucarp: BACKUP under a faster ucarp; ucarp stops → ulvs MASTER after
+/// master-down (ucarp does not resign), GARP, HTTP to the real servers; a ucarp with the wrong
+/// password is ignored (counted) and cannot make ulvs step down; the right one preempts again.
+#[test]
+fn ucarp_interop_with_password() {
+    let lab = Lab::up_with_directors("ha-uc", 2, 2);
+    let _web = Bg::spawn(&lab, "dir2", &["python3", &lab.repo_script("http-rs.py"), "ucarp"], lab.dir.join("web.log"));
+    let carp = "protocol = \"carp\"\nvrid = 51\nadvskew = 100\ninterval = \"1s\"\npassword = \"secret\"\n";
+    let mut uc = ucarp(&lab, "uc1", "secret", 0, true);
+    wait_for("ucarp master", Duration::from_secs(10), || dir2_holds_vip(&lab));
+    let ulvs = Daemon::start_on(&lab, "dir", &ha_config(&lab, "dir", "packet", carp));
+    wait_role(&ulvs, "BACKUP", Duration::from_secs(5));
+    thread::sleep(Duration::from_secs(2));
+    assert_eq!(role(&ulvs), "BACKUP", "a faster ucarp master keeps ulvs BACKUP: {}", vrrp_line(&ulvs));
+    assert_eq!(counter(&ulvs, "auth_failure"), 0, "ulvs verifies ucarp's HMAC");
+    assert!(counter(&ulvs, "adverts_in") > 0);
+    assert_eq!(http_ok(&lab, 3).get("ucarp"), Some(&3));
+
+    let mut garp = GarpWatch::start(&lab, "ucarp");
+    uc.stop();
+    wait_role(&ulvs, "MASTER", Duration::from_secs(6));
+    let mac = lab.mac("dir");
+    assert!(garp.saw_garp_from(&mac, Duration::from_secs(2)), "no GARP from ulvs:\n{}", garp.text());
+    assert!(!dir2_holds_vip(&lab));
+    http_ok(&lab, 5);
+
+    // A faster ucarp with the wrong password: its adverts fail the HMAC, ulvs stays master.
+    let mut wrong = ucarp(&lab, "uc-wrong", "guess", 0, false);
+    thread::sleep(Duration::from_secs(5));
+    assert_eq!(role(&ulvs), "MASTER", "{}", vrrp_line(&ulvs));
+    assert!(counter(&ulvs, "auth_failure") > 0, "{}", vrrp_line(&ulvs));
+    wrong.stop();
+
+    let _uc = ucarp(&lab, "uc2", "secret", 0, true);
+    wait_role(&ulvs, "BACKUP", Duration::from_secs(8));
+    wait_for("ucarp master again", Duration::from_secs(5), || dir2_holds_vip(&lab));
+    assert_eq!(arp_answers(&lab), [lab.mac("dir2")], "ulvs is silent on ARP as BACKUP");
+}
