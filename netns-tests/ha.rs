@@ -404,3 +404,84 @@ fn ucarp_interop_with_password() {
     wait_for("ucarp master again", Duration::from_secs(5), || dir2_holds_vip(&lab));
     assert_eq!(arp_answers(&lab), [lab.mac("dir2")], "ulvs is silent on ARP as BACKUP");
 }
+
+/// An nftables table in the lab's bridge namespace that drops what `rule` matches between the
+/// bridge's ports; removed with `clear`.
+fn bridge_block(lab: &Lab, rule: &str) {
+    let script = format!(
+        "table bridge ulvs_test {{\n  chain forward {{\n    type filter hook forward priority 0; policy accept;\n    {rule} counter drop\n  }}\n}}\n"
+    );
+    let path = lab.dir.join("block.nft");
+    fs::write(&path, script).unwrap();
+    lab.exec_ok("sw", &["nft", "-f", &path.display().to_string()]);
+}
+
+fn bridge_unblock(lab: &Lab) {
+    lab.exec_ok("sw", &["nft", "delete", "table", "bridge", "ulvs_test"]);
+}
+
+/// Packets the bridge rule dropped so far.
+fn bridge_dropped(lab: &Lab) -> u64 {
+    let listing = lab.exec_ok("sw", &["nft", "list", "table", "bridge", "ulvs_test"]);
+    let words: Vec<&str> = listing.split_whitespace().collect();
+    let at = words.iter().position(|w| *w == "packets").expect("counter");
+    words[at + 1].parse().unwrap()
+}
+
+/// Unicast adverts (keepalived's unicast_peer) where the LAN drops the VRRP multicast group: the
+/// backup keeps hearing the master, and takes over when it resigns.
+#[test]
+fn unicast_peers_work_where_multicast_is_blocked() {
+    let lab = Lab::up_with_directors("ha-uni", 2, 2);
+    bridge_block(&lab, "ip daddr 224.0.0.0/4");
+    // 300 ms adverts: Master_Down_Interval about 1.1 s for the backup.
+    let vrrp = |priority: u32, peer: &str| {
+        format!("vrid = 52\npriority = {priority}\ninterval = \"300ms\"\nunicast_peers = [\"{peer}\"]\n")
+    };
+    let a = Daemon::start_on(&lab, "dir", &ha_config(&lab, "dir", "xdp", &vrrp(200, "10.0.0.3")));
+    let b = Daemon::start_on(&lab, "dir2", &ha_config(&lab, "dir2", "packet", &vrrp(100, "10.0.0.2")));
+    wait_role(&a, "MASTER", Duration::from_secs(5));
+    wait_role(&b, "BACKUP", Duration::from_secs(2));
+    let heard = counter(&b, "adverts_in");
+    thread::sleep(Duration::from_secs(2));
+    assert_eq!(role(&b), "BACKUP", "the backup must keep hearing the master over unicast: {}", vrrp_line(&b));
+    assert!(counter(&b, "adverts_in") >= heard + 4, "{}", vrrp_line(&b));
+    assert_eq!(arp_answers(&lab), [lab.mac("dir")]);
+    a.term();
+    wait_role(&b, "MASTER", Duration::from_secs(3));
+    http_ok(&lab, 5);
+    // Nothing went to the group: every advert was unicast (the rule dropped nothing of ours).
+    assert_eq!(bridge_dropped(&lab), 0, "an advert went to the multicast group");
+}
+
+/// Split brain: VRRP blocked between the directors → both MASTER (both answer ARP); unblocked →
+/// the lower priority steps down, the survivor counts the second master and re-announces the
+/// VIP with gratuitous ARP.
+#[test]
+fn split_brain_is_detected_and_heals() {
+    let lab = Lab::up_with_directors("ha-sb", 2, 2);
+    let vrrp = |priority: u32| format!("vrid = 53\npriority = {priority}\ninterval = \"200ms\"\n");
+    let a = Daemon::start_on(&lab, "dir", &ha_config(&lab, "dir", "xdp", &vrrp(200)));
+    let b = Daemon::start_on(&lab, "dir2", &ha_config(&lab, "dir2", "xdp", &vrrp(100)));
+    wait_role(&a, "MASTER", Duration::from_secs(5));
+    wait_role(&b, "BACKUP", Duration::from_secs(2));
+
+    bridge_block(&lab, "ip protocol 112");
+    wait_role(&b, "MASTER", Duration::from_secs(3));
+    assert_eq!(role(&a), "MASTER");
+    let (mac_a, mac_b) = (lab.mac("dir"), lab.mac("dir2"));
+    let mut both = vec![mac_a.clone(), mac_b.clone()];
+    both.sort();
+    assert_eq!(arp_answers(&lab), both, "during split brain both directors answer");
+    assert!(bridge_dropped(&lab) > 0);
+
+    let mut garp = GarpWatch::start(&lab, "split");
+    bridge_unblock(&lab);
+    wait_role(&b, "BACKUP", Duration::from_secs(3));
+    assert_eq!(role(&a), "MASTER");
+    let second = counter(&a, "second_master") + counter(&b, "second_master");
+    assert!(second >= 1, "split brain not counted:\n{}\n{}", vrrp_line(&a), vrrp_line(&b));
+    assert!(garp.saw_garp_from(&mac_a, Duration::from_secs(2)), "the survivor did not re-announce:\n{}", garp.text());
+    assert_eq!(arp_answers(&lab), std::slice::from_ref(&mac_a));
+    http_ok(&lab, 5);
+}
