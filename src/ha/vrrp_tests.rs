@@ -93,7 +93,9 @@ fn adverts_are_keepalived_s_byte_for_byte() {
     // Master, one more advert, then SIGTERM: the same three packets keepalived sent (IP ident 1, 2, 3).
     let unicast =
         InstanceConfig { unicast_peers: vec![Ipv4Addr::new(10, 99, 0, 2)], ..keepalived_twin(HaProtocol::Vrrp3) };
-    let cases: [(InstanceConfig, &[u8], Option<&[u8]>); 3] = [
+    /// (config, its first advert as master, its priority-0 advert on shutdown if captured)
+    type Case<'a> = (InstanceConfig, &'a [u8], Option<&'a [u8]>);
+    let cases: [Case; 3] = [
         (keepalived_twin(HaProtocol::Vrrp2), &VRRP2_PASS_0, Some(&VRRP2_PASS_2)),
         (keepalived_twin(HaProtocol::Vrrp3), &VRRP3_PSEUDO_0, Some(&VRRP3_PSEUDO_2)),
         (unicast, &VRRP3_UNICAST_0, None),
