@@ -29,9 +29,10 @@
 //! ucarp's `timeval`s do.
 //!
 //! Authentication: every advert carries a 64-bit counter and an HMAC-SHA1 over the VHID, the (first)
-//! VIP and the counter ([`crate::wire::carp::Key`]). The counter starts random, increments per advert,
-//! and — as ucarp does — is taken over from every authenticated advert heard, so a new master continues
-//! its predecessor's sequence. ucarp does not reject old counters, so neither do we.
+//! VIP and the counter ([`crate::wire::carp::Key`]). As in ucarp the counter is random for every advert
+//! until one is heard, is taken over from every authenticated advert heard, and counts up from there,
+//! so a new master continues its predecessor's sequence. ucarp does not reject old counters, so
+//! neither do we.
 //!
 //! The effective advskew is the configured one minus the failing track_script weights (a weight of −60
 //! makes us advertise 60/256 s slower, i.e. less preferred), clamped to 0..=254.
@@ -192,14 +193,18 @@ impl Carp {
         }
     }
 
+    /// ucarp's `carp_prepare_ad`: until an advert has been heard the counter is drawn afresh for every
+    /// advert (`sc_init_counter` is cleared only on receive — the captured ucarp adverts show it);
+    /// after that it counts up from the last one heard.
     fn next_counter(&mut self) -> u64 {
-        let next = match self.counter {
-            // ucarp seeds from arc4random(); any unpredictable start will do.
+        match self.counter {
             None => RandomState::new().build_hasher().finish(),
-            Some(c) => c.wrapping_add(1),
-        };
-        self.counter = Some(next);
-        next
+            Some(c) => {
+                let next = c.wrapping_add(1);
+                self.counter = Some(next);
+                next
+            }
+        }
     }
 
     /// ucarp's `carp_send_ad`: one advert, the advert timer re-armed, the delayed GARP counted down.

@@ -289,3 +289,142 @@ impl Repr {
 pub fn interval(advbase: u8, advskew: u8) -> Duration {
     Duration::from_secs(u64::from(advbase)) + Duration::from_nanos(3_906_250 * u64::from(advskew))
 }
+
+/// Adverts captured from real ucarp 1.5.2 by scripts/capture-ha-vectors.sh: `ucarp -i eth0 -s 10.99.0.1
+/// -v 7 -p secret -a 10.99.0.100 -b 1 -k 0`, alone on the link, so master after 3 s. Whole Ethernet
+/// frames (source 00:00:5e:00:00:07); the IPv4 packet starts at 14, the CARP message at 34. The two
+/// counters are unrelated: ucarp draws a fresh random counter per advert until it hears a peer.
+#[cfg(test)]
+pub(crate) mod vectors {
+    pub(crate) static CARP_PASS_0: [u8; 70] = [
+        0x01, 0x00, 0x5e, 0x00, 0x00, 0x12, 0x00, 0x00, 0x5e, 0x00, 0x00, 0x07, 0x08, 0x00, // Ethernet
+        0x45, 0x10, 0x00, 0x38, 0x0f, 0x58, 0x40, 0x00, 0xff, 0x70, 0x81, 0x77, 0x0a, 0x63, 0x00, 0x01, 0xe0, 0x00,
+        0x00, 0x12, // IPv4
+        0x21, 0x07, 0x00, 0x07, 0x00, 0x01, 0x5d, 0xbf, 0xe0, 0xd8, 0xe7, 0x0f, 0x7f, 0x2f, 0xaf, 0xa5, 0xae, 0x41,
+        0x7b, 0x98, 0xe3, 0x6e, 0x69, 0x1b, 0x95, 0xd1, 0x6b, 0x7e, 0xda, 0x78, 0x9d, 0x88, 0x61, 0x02, 0x39,
+        0xbb, // message
+    ];
+    pub(crate) static CARP_PASS_1: [u8; 70] = [
+        0x01, 0x00, 0x5e, 0x00, 0x00, 0x12, 0x00, 0x00, 0x5e, 0x00, 0x00, 0x07, 0x08, 0x00, // Ethernet
+        0x45, 0x10, 0x00, 0x38, 0x65, 0x88, 0x40, 0x00, 0xff, 0x70, 0x2b, 0x47, 0x0a, 0x63, 0x00, 0x01, 0xe0, 0x00,
+        0x00, 0x12, // IPv4
+        0x21, 0x07, 0x00, 0x07, 0x00, 0x01, 0xb1, 0x3b, 0x93, 0x7c, 0x72, 0x5f, 0x45, 0x58, 0x10, 0x89, 0x11, 0xf7,
+        0x6a, 0x42, 0x17, 0x48, 0xc0, 0x05, 0x2d, 0x41, 0x32, 0x88, 0x95, 0x28, 0x4e, 0xb1, 0x9d, 0x9d, 0x9d,
+        0x2f, // message
+    ];
+}
+
+#[cfg(test)]
+mod tests {
+    use super::vectors::*;
+    use super::*;
+    use crate::wire::ipv4;
+    use proptest::prelude::*;
+
+    const VIP: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 100);
+
+    fn message(frame: &[u8]) -> &[u8] {
+        &frame[34..]
+    }
+
+    fn key() -> Key {
+        Key::from_password("secret").unwrap()
+    }
+
+    #[test]
+    fn deconstruct_ucarp() {
+        let p = Packet::new_checked(message(&CARP_PASS_0)).unwrap();
+        assert_eq!((p.version(), p.msg_type(), p.vhid(), p.advskew(), p.auth_len()), (2, 1, 7, 0, 7));
+        assert_eq!((p.pad(), p.advbase(), p.checksum()), (0, 1, 0x5dbf));
+        assert_eq!(p.counter(), 0xe0d8_e70f_7f2f_afa5);
+        assert_eq!(&p.hmac()[..4], &[0xae, 0x41, 0x7b, 0x98]);
+        assert!(p.verify_checksum());
+        assert!(is_carp(message(&CARP_PASS_0)));
+
+        let ip = ipv4::Packet::new_checked(&CARP_PASS_0[14..]).unwrap();
+        assert_eq!((ip.ttl(), ip.next_header(), ip.dscp() << 2, ip.dont_frag()), (255, 112, TOS, true));
+        assert_eq!(ip.dst_addr(), Ipv4Addr::new(224, 0, 0, 18));
+        assert_eq!(&CARP_PASS_0[6..12], &[0x00, 0x00, 0x5e, 0x00, 0x00, 0x07]);
+    }
+
+    #[test]
+    fn hmac_known_answer_from_ucarp() {
+        for frame in [&CARP_PASS_0, &CARP_PASS_1] {
+            let p = Packet::new_checked(message(frame)).unwrap();
+            assert_eq!(&key().hmac(7, VIP, p.counter())[..], p.hmac());
+            assert!(key().verify(&p, VIP));
+            assert!(!Key::from_password("secreT").unwrap().verify(&p, VIP));
+            assert!(!key().verify(&p, Ipv4Addr::new(10, 99, 0, 101)));
+        }
+        // The NUL and zero padding are what HMAC's own key padding adds, so the rule is the length.
+        assert_eq!(Key::from_password("secret").unwrap().0[..7], *b"secret\0");
+        assert!(Key::from_password(&"x".repeat(19)).is_some());
+        assert!(Key::from_password(&"x".repeat(20)).is_none());
+    }
+
+    #[test]
+    fn parse_and_emit_reproduce_ucarp_byte_for_byte() {
+        for frame in [&CARP_PASS_0, &CARP_PASS_1] {
+            let repr = Repr::parse(&Packet::new_unchecked(message(frame))).unwrap();
+            assert_eq!((repr.vhid, repr.advskew, repr.advbase), (7, 0, 1));
+            assert_eq!(repr.interval(), Duration::from_secs(1));
+            let rebuilt = Repr { hmac: key().hmac(7, VIP, repr.counter), ..repr };
+            let mut bytes = [0xa5u8; HEADER_LEN];
+            rebuilt.emit(&mut Packet::new_unchecked(&mut bytes[..]));
+            assert_eq!(&bytes[..], message(frame));
+        }
+    }
+
+    #[test]
+    fn truncated_overlong_bad_checksum_and_version() {
+        let m = message(&CARP_PASS_0);
+        for len in 0..HEADER_LEN {
+            assert_eq!(Packet::new_checked(&m[..len]), Err(WireError::Truncated), "len {len}");
+            assert!(!is_carp(&m[..len]));
+        }
+        let mut longer = m.to_vec();
+        longer.push(0);
+        assert_eq!(Repr::parse(&Packet::new_unchecked(&longer[..])), Err(WireError::BadLength));
+        assert!(!is_carp(&longer));
+        for byte in [2, 10, 35] {
+            let mut bad = m.to_vec();
+            bad[byte] ^= 0x10;
+            assert_eq!(Repr::parse(&Packet::new_unchecked(&bad[..])), Err(WireError::BadChecksum));
+        }
+        let mut v3 = m.to_vec();
+        v3[0] = 0x31;
+        assert_eq!(Repr::parse(&Packet::new_unchecked(&v3[..])), Err(WireError::Unsupported));
+        assert!(!is_carp(&v3));
+    }
+
+    #[test]
+    fn vrrp2_is_not_carp_even_at_36_bytes() {
+        let vrrp2 = &crate::wire::vrrp::vectors::VRRP2_PASS_0[34..];
+        assert!(!is_carp(vrrp2));
+        // A VRRPv2 advert with 5 addresses is 36 bytes too; byte 3 is its count, not AuthLen 7.
+        let mut five = [0u8; 36];
+        five[0] = 0x21;
+        five[3] = 5;
+        assert!(!is_carp(&five));
+        assert!(crate::wire::vrrp::Packet::new_checked(&five[..]).is_ok());
+    }
+
+    #[test]
+    fn intervals_are_exact() {
+        assert_eq!(interval(1, 0), Duration::from_secs(1));
+        assert_eq!(interval(1, 128), Duration::from_millis(1500));
+        assert_eq!(interval(3, 255), Duration::from_nanos(3_996_093_750));
+    }
+
+    proptest! {
+        #[test]
+        fn parse_emit_round_trip(vhid in any::<u8>(), advskew in any::<u8>(), advbase in any::<u8>(),
+                                 counter in any::<u64>(), hmac in any::<[u8; 20]>()) {
+            let repr = Repr { vhid, advskew, advbase, counter, hmac };
+            let mut bytes = [0xa5u8; HEADER_LEN];
+            repr.emit(&mut Packet::new_unchecked(&mut bytes[..]));
+            prop_assert!(is_carp(&bytes));
+            prop_assert_eq!(Repr::parse(&Packet::new_checked(&bytes[..]).unwrap()), Ok(repr));
+        }
+    }
+}

@@ -414,3 +414,241 @@ impl Repr {
         packet.fill_checksum(form, src, dst);
     }
 }
+
+/// Adverts captured from real keepalived 2.2.7 by scripts/capture-ha-vectors.sh: 10.99.0.1
+/// (02:00:0a:63:00:01) advertising VRID 51, priority 150, `advert_int 1`, VIPs 10.99.0.100 and
+/// 10.99.0.101, `state MASTER`; `_0` is its first advert as master, `_2` the priority-0 advert it sent on
+/// SIGTERM. Whole Ethernet frames; the IPv4 packet starts at 14, the VRRP message at 34.
+#[cfg(test)]
+pub(crate) mod vectors {
+    /// `version 2`, `authentication { auth_type PASS auth_pass secret-pass }` (sent as "secret-p").
+    pub(crate) static VRRP2_PASS_0: [u8; 58] = [
+        0x01, 0x00, 0x5e, 0x00, 0x00, 0x12, 0x02, 0x00, 0x0a, 0x63, 0x00, 0x01, 0x08, 0x00, // Ethernet
+        0x45, 0xc0, 0x00, 0x2c, 0x00, 0x01, 0x00, 0x00, 0xff, 0x70, 0xd0, 0x2a, 0x0a, 0x63, 0x00, 0x01, 0xe0, 0x00,
+        0x00, 0x12, // IPv4
+        0x21, 0x33, 0x96, 0x02, 0x01, 0x01, 0xc8, 0x7d, 0x0a, 0x63, 0x00, 0x64, 0x0a, 0x63, 0x00, 0x65, 0x73, 0x65,
+        0x63, 0x72, 0x65, 0x74, 0x2d, 0x70, // message
+    ];
+    /// The same, priority 0 on shutdown.
+    pub(crate) static VRRP2_PASS_2: [u8; 58] = [
+        0x01, 0x00, 0x5e, 0x00, 0x00, 0x12, 0x02, 0x00, 0x0a, 0x63, 0x00, 0x01, 0x08, 0x00, // Ethernet
+        0x45, 0xc0, 0x00, 0x2c, 0x00, 0x03, 0x00, 0x00, 0xff, 0x70, 0xd0, 0x28, 0x0a, 0x63, 0x00, 0x01, 0xe0, 0x00,
+        0x00, 0x12, // IPv4
+        0x21, 0x33, 0x00, 0x02, 0x01, 0x01, 0x5e, 0x7e, 0x0a, 0x63, 0x00, 0x64, 0x0a, 0x63, 0x00, 0x65, 0x73, 0x65,
+        0x63, 0x72, 0x65, 0x74, 0x2d, 0x70, // message
+    ];
+    /// `version 3`, multicast: keepalived's default checksum, with the IPv4 pseudo-header.
+    pub(crate) static VRRP3_PSEUDO_0: [u8; 50] = [
+        0x01, 0x00, 0x5e, 0x00, 0x00, 0x12, 0x02, 0x00, 0x0a, 0x63, 0x00, 0x01, 0x08, 0x00, // Ethernet
+        0x45, 0xc0, 0x00, 0x24, 0x00, 0x01, 0x00, 0x00, 0xff, 0x70, 0xd0, 0x32, 0x0a, 0x63, 0x00, 0x01, 0xe0, 0x00,
+        0x00, 0x12, // IPv4
+        0x31, 0x33, 0x96, 0x02, 0x00, 0x64, 0x37, 0xe0, 0x0a, 0x63, 0x00, 0x64, 0x0a, 0x63, 0x00, 0x65, // message
+    ];
+    /// The same, priority 0 on shutdown.
+    pub(crate) static VRRP3_PSEUDO_2: [u8; 50] = [
+        0x01, 0x00, 0x5e, 0x00, 0x00, 0x12, 0x02, 0x00, 0x0a, 0x63, 0x00, 0x01, 0x08, 0x00, // Ethernet
+        0x45, 0xc0, 0x00, 0x24, 0x00, 0x03, 0x00, 0x00, 0xff, 0x70, 0xd0, 0x30, 0x0a, 0x63, 0x00, 0x01, 0xe0, 0x00,
+        0x00, 0x12, // IPv4
+        0x31, 0x33, 0x00, 0x02, 0x00, 0x64, 0xcd, 0xe0, 0x0a, 0x63, 0x00, 0x64, 0x0a, 0x63, 0x00, 0x65, // message
+    ];
+    /// `version 3`, `unicast_src_ip 10.99.0.1`, `unicast_peer { 10.99.0.2 }`: the pseudo-header holds
+    /// the peer's address.
+    pub(crate) static VRRP3_UNICAST_0: [u8; 50] = [
+        0x02, 0x00, 0x0a, 0x63, 0x00, 0x02, 0x02, 0x00, 0x0a, 0x63, 0x00, 0x01, 0x08, 0x00, // Ethernet
+        0x45, 0xc0, 0x00, 0x24, 0x00, 0x01, 0x00, 0x00, 0xff, 0x70, 0xa5, 0xe0, 0x0a, 0x63, 0x00, 0x01, 0x0a, 0x63,
+        0x00, 0x02, // IPv4
+        0x31, 0x33, 0x96, 0x02, 0x00, 0x64, 0x0d, 0x8e, 0x0a, 0x63, 0x00, 0x64, 0x0a, 0x63, 0x00, 0x65, // message
+    ];
+}
+
+#[cfg(test)]
+mod tests {
+    use super::vectors::*;
+    use super::*;
+    use proptest::prelude::*;
+
+    const SRC: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 1);
+    const PEER: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 2);
+    const VIPS: [Ipv4Addr; 2] = [Ipv4Addr::new(10, 99, 0, 100), Ipv4Addr::new(10, 99, 0, 101)];
+
+    fn message(frame: &[u8]) -> &[u8] {
+        &frame[34..]
+    }
+
+    fn v2_repr(priority: u8) -> Repr {
+        Repr {
+            version: Version::V2,
+            vrid: 51,
+            priority,
+            interval_units: 1,
+            addresses: VIPS.to_vec(),
+            auth: Auth::pass("secret-pass"),
+        }
+    }
+
+    fn v3_repr(priority: u8) -> Repr {
+        Repr { version: Version::V3, interval_units: 100, auth: Auth::None, ..v2_repr(priority) }
+    }
+
+    /// The RFC 9568 form of a v3 message: the same bytes with the checksum over the message only.
+    /// keepalived 2.2.7 cannot send it (no `v3_checksum_as_v2`), so it is derived from the capture.
+    fn message_only(frame: &[u8]) -> Vec<u8> {
+        let mut bytes = message(frame).to_vec();
+        Packet::new_unchecked(&mut bytes[..]).fill_checksum(V3Checksum::MessageOnly, SRC, GROUP);
+        bytes
+    }
+
+    #[test]
+    fn deconstruct_keepalived_v2_pass() {
+        let p = Packet::new_checked(message(&VRRP2_PASS_0)).unwrap();
+        assert_eq!((p.version(), p.msg_type(), p.vrid(), p.priority(), p.addr_count()), (2, 1, 51, 150, 2));
+        assert_eq!((p.auth_type(), p.adver_int(), p.interval_units()), (AUTH_PASS, 1, 1));
+        assert_eq!(p.checksum(), 0xc87d);
+        assert_eq!(p.addresses().collect::<Vec<_>>(), VIPS);
+        assert_eq!(p.auth_data(), b"secret-p");
+        assert_eq!(p.checksum_form(SRC, GROUP), Some(V3Checksum::MessageOnly));
+        // v2 has no pseudo-header: any addresses verify.
+        assert!(p.verify_checksum(PEER, PEER));
+        let resign = Packet::new_checked(message(&VRRP2_PASS_2)).unwrap();
+        assert_eq!((resign.priority(), resign.checksum()), (0, 0x5e7e));
+    }
+
+    #[test]
+    fn deconstruct_keepalived_v3() {
+        let p = Packet::new_checked(message(&VRRP3_PSEUDO_0)).unwrap();
+        assert_eq!((p.version(), p.msg_type(), p.vrid(), p.priority(), p.addr_count()), (3, 1, 51, 150, 2));
+        assert_eq!((p.max_adver_int(), p.interval_units()), (100, 100));
+        assert_eq!(p.checksum(), 0x37e0);
+        assert_eq!(p.addresses().collect::<Vec<_>>(), VIPS);
+        assert!(p.auth_data().is_empty());
+        assert_eq!(p.checksum_form(SRC, GROUP), Some(V3Checksum::WithPseudoHeader));
+        // The pseudo-header binds the addresses.
+        assert_eq!(p.checksum_form(PEER, GROUP), None);
+
+        let unicast = Packet::new_checked(message(&VRRP3_UNICAST_0)).unwrap();
+        assert_eq!(unicast.checksum(), 0x0d8e);
+        assert_eq!(unicast.checksum_form(SRC, PEER), Some(V3Checksum::WithPseudoHeader));
+        assert_eq!(unicast.checksum_form(SRC, GROUP), None);
+
+        let rfc9568 = message_only(&VRRP3_PSEUDO_0);
+        let p = Packet::new_checked(&rfc9568[..]).unwrap();
+        assert_eq!(p.checksum_form(SRC, GROUP), Some(V3Checksum::MessageOnly));
+        assert_eq!(p.checksum_form(PEER, PEER), Some(V3Checksum::MessageOnly));
+    }
+
+    #[test]
+    fn the_ipv4_framing_is_keepalived_s() {
+        let ip = super::super::ipv4::Packet::new_checked(&VRRP3_PSEUDO_0[14..]).unwrap();
+        assert_eq!((ip.ttl(), ip.next_header(), ip.dscp(), ip.dont_frag()), (TTL, PROTO_VRRP, 0x30, false));
+        assert_eq!((ip.src_addr(), ip.dst_addr()), (SRC, GROUP));
+        assert!(ip.verify_checksum());
+        assert_eq!(ip.payload(), message(&VRRP3_PSEUDO_0));
+    }
+
+    #[test]
+    fn parse() {
+        let cases: [(&[u8], Ipv4Addr, Repr, V3Checksum); 5] = [
+            (&VRRP2_PASS_0, GROUP, v2_repr(150), V3Checksum::MessageOnly),
+            (&VRRP2_PASS_2, GROUP, v2_repr(0), V3Checksum::MessageOnly),
+            (&VRRP3_PSEUDO_0, GROUP, v3_repr(150), V3Checksum::WithPseudoHeader),
+            (&VRRP3_PSEUDO_2, GROUP, v3_repr(0), V3Checksum::WithPseudoHeader),
+            (&VRRP3_UNICAST_0, PEER, v3_repr(150), V3Checksum::WithPseudoHeader),
+        ];
+        for (frame, dst, repr, form) in cases {
+            let parsed = Repr::parse(&Packet::new_unchecked(message(frame)), SRC, dst);
+            assert_eq!(parsed, Ok((repr.clone(), form)), "{repr:?}");
+        }
+        assert_eq!(v2_repr(1).interval(), Duration::from_secs(1));
+        assert_eq!(v3_repr(1).interval(), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn emit_reproduces_keepalived_byte_for_byte() {
+        let cases: [(&[u8], Ipv4Addr, Repr, V3Checksum); 5] = [
+            (&VRRP2_PASS_0, GROUP, v2_repr(150), V3Checksum::WithPseudoHeader),
+            (&VRRP2_PASS_2, GROUP, v2_repr(0), V3Checksum::MessageOnly),
+            (&VRRP3_PSEUDO_0, GROUP, v3_repr(150), V3Checksum::WithPseudoHeader),
+            (&VRRP3_PSEUDO_2, GROUP, v3_repr(0), V3Checksum::WithPseudoHeader),
+            (&VRRP3_UNICAST_0, PEER, v3_repr(150), V3Checksum::WithPseudoHeader),
+        ];
+        for (frame, dst, repr, form) in cases {
+            let mut bytes = vec![0xa5u8; repr.buffer_len()];
+            repr.emit(&mut Packet::new_unchecked(&mut bytes[..]), SRC, dst, form);
+            assert_eq!(bytes, message(frame), "{repr:?}");
+        }
+        let mut bytes = vec![0xa5u8; 16];
+        v3_repr(150).emit(&mut Packet::new_unchecked(&mut bytes[..]), SRC, GROUP, V3Checksum::MessageOnly);
+        assert_eq!(bytes, message_only(&VRRP3_PSEUDO_0));
+    }
+
+    #[test]
+    fn truncated_and_overlong() {
+        for frame in [&VRRP2_PASS_0[..], &VRRP3_PSEUDO_0[..]] {
+            let m = message(frame);
+            for len in 0..m.len() {
+                assert_eq!(Packet::new_checked(&m[..len]), Err(WireError::Truncated), "len {len}");
+                assert_eq!(Repr::parse(&Packet::new_unchecked(&m[..len]), SRC, GROUP), Err(WireError::Truncated));
+            }
+            let mut longer = m.to_vec();
+            longer.push(0);
+            assert_eq!(Packet::new_checked(&longer[..]), Err(WireError::BadLength));
+            // A count that claims more addresses than there are.
+            let mut more = m.to_vec();
+            more[3] += 1;
+            assert_eq!(Packet::new_checked(&more[..]), Err(WireError::Truncated));
+        }
+    }
+
+    #[test]
+    fn bad_checksum_version_type_and_auth() {
+        for frame in [&VRRP2_PASS_0[..], &VRRP3_PSEUDO_0[..]] {
+            for byte in [2, 9, 15] {
+                let mut m = message(frame).to_vec();
+                m[byte] ^= 0x01;
+                assert_eq!(Repr::parse(&Packet::new_unchecked(&m[..]), SRC, GROUP), Err(WireError::BadChecksum));
+            }
+            let mut m = message(frame).to_vec();
+            m[0] = (m[0] & 0x0f) | 0x40;
+            assert_eq!(Packet::new_checked(&m[..]), Err(WireError::Unsupported));
+            let mut m = message(frame).to_vec();
+            m[0] = (m[0] & 0xf0) | 0x02;
+            Packet::new_unchecked(&mut m[..]).fill_checksum(V3Checksum::WithPseudoHeader, SRC, GROUP);
+            assert_eq!(Repr::parse(&Packet::new_unchecked(&m[..]), SRC, GROUP), Err(WireError::Unsupported));
+        }
+        let mut m = message(&VRRP2_PASS_0).to_vec();
+        m[4] = 2; // IP AH authentication
+        Packet::new_unchecked(&mut m[..]).fill_checksum(V3Checksum::MessageOnly, SRC, GROUP);
+        assert_eq!(Repr::parse(&Packet::new_unchecked(&m[..]), SRC, GROUP), Err(WireError::Unsupported));
+    }
+
+    #[test]
+    fn pass_takes_the_first_eight_bytes() {
+        assert_eq!(Auth::pass("secret-pass"), Auth::Pass(*b"secret-p"));
+        assert_eq!(Auth::pass("abc"), Auth::Pass(*b"abc\0\0\0\0\0"));
+    }
+
+    proptest! {
+        #[test]
+        fn parse_emit_round_trip(
+            v3 in any::<bool>(), vrid in any::<u8>(), priority in any::<u8>(), units in 0u16..=4095,
+            addresses in proptest::collection::vec(any::<u32>(), 0..20), pass in proptest::option::of(any::<[u8; 8]>()),
+            pseudo in any::<bool>(), src in any::<u32>(), dst in any::<u32>(),
+        ) {
+            let (src, dst) = (Ipv4Addr::from(src), Ipv4Addr::from(dst));
+            let form = if pseudo { V3Checksum::WithPseudoHeader } else { V3Checksum::MessageOnly };
+            let repr = Repr {
+                version: if v3 { Version::V3 } else { Version::V2 },
+                vrid,
+                priority,
+                interval_units: if v3 { units } else { units & 0xff },
+                addresses: addresses.into_iter().map(Ipv4Addr::from).collect(),
+                auth: match (v3, pass) { (false, Some(p)) => Auth::Pass(p), _ => Auth::None },
+            };
+            let mut bytes = vec![0xa5u8; repr.buffer_len()];
+            repr.emit(&mut Packet::new_unchecked(&mut bytes[..]), src, dst, form);
+            let (parsed, parsed_form) = Repr::parse(&Packet::new_checked(&bytes[..]).unwrap(), src, dst).unwrap();
+            prop_assert_eq!(parsed, repr);
+            prop_assert_eq!(parsed_form, if v3 { form } else { V3Checksum::MessageOnly });
+        }
+    }
+}
