@@ -36,8 +36,10 @@ use crate::io::arp_socket::request_frame;
 use crate::io::ha_socket::HaSocket;
 use crate::wire::MacAddr;
 
-/// How often tracking is polled and the stop flag looked at, at the latest.
-pub const TICK: Duration = Duration::from_millis(100);
+/// How often tracking is polled and the stop flag looked at, at the latest. Short, because the
+/// workers stop forwarding at once on SIGTERM and the backup only starts its Skew_Time when our
+/// priority-0 advert arrives: every millisecond here is client-visible outage.
+pub const TICK: Duration = Duration::from_millis(20);
 const ETHERTYPE_IPV4: [u8; 2] = [0x08, 0x00];
 const ETHERNET_HEADER: usize = 14;
 

@@ -1,0 +1,218 @@
+#!/usr/bin/env bash
+# Client-visible failover gap: ulvs↔ulvs beside keepalived↔keepalived, on the same netns topology.
+#
+#   sudo scripts/failover-bench.sh [--intervals "1 0.1"] [--bin PATH]
+#
+# Topology: the lab (scripts/lab.sh) with two directors, dir 10.0.0.2 (priority 200, starts MASTER)
+# and dir2 10.0.0.3 (priority 100), VRRPv3, one VIP 10.0.0.100.
+# - ulvs pair: each director runs `ulvs run` with a UDP service VIP:5353 forwarded (LVS-DR) to the
+#   lab's real servers, which answer from the VIP.
+# - keepalived pair: each director runs keepalived (virtual_ipaddress VIP on its eth0) and answers
+#   the probe itself (a UDP responder bound to VIP:5353 with IP_FREEBIND): keepalived has no
+#   forwarding here, so this measures the same thing, who owns the VIP on the LAN, not LVS.
+# The client sends a UDP probe to VIP:5353 every 10 ms from one socket and records when answers
+# arrive; the gap is the longest time between two consecutive answers (so a gap of ~10 ms means
+# no probe was lost). Two ways the master goes away:
+# - crash: its daemon gets SIGKILL and its LAN port goes down at the same instant (a dead box: no
+#   resignation, and a kernel that still held the VIP cannot keep answering);
+# - stop: its daemon gets SIGTERM (VRRP's priority-0 advert: the backup waits only Skew_Time).
+# Everything runs in namespaces named fb-*, torn down on exit; every wait is bounded.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+intervals="1 0.1"
+bin=
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --intervals) intervals=$2; shift 2 ;;
+        --bin) bin=$2; shift 2 ;;
+        *) echo "usage: failover-bench.sh [--intervals \"1 0.1\"] [--bin PATH]" >&2; exit 2 ;;
+    esac
+done
+[ "$(id -u)" -eq 0 ] || { echo "failover-bench.sh needs root (network namespaces, XDP)" >&2; exit 1; }
+command -v keepalived >/dev/null || scripts/deps.sh
+if [ -z "$bin" ]; then
+    cargo build --release --quiet --bin ulvs
+    bin=$PWD/target/release/ulvs
+fi
+
+prefix=${ULVS_LAB_TAG:-}fb
+state=/run/ulvs-lab/$prefix
+VIP=10.0.0.100
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+    scripts/lab.sh down "$prefix" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+in_ns() { local n=$1; shift; ip netns exec "$prefix-$n" "$@"; }
+
+# Probe: one UDP socket, a datagram every 10 ms for $1 seconds; prints the longest gap between
+# answers (ms), how many answers came back and how many probes were sent.
+probe() {
+    in_ns client python3 - "$VIP" "$1" <<'PY'
+import socket, sys, time
+vip, duration = sys.argv[1], float(sys.argv[2])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setblocking(False)
+start = time.monotonic(); next_send = start; last = None; gap = 0.0; answers = 0; sent = 0
+while time.monotonic() - start < duration:
+    now = time.monotonic()
+    if now >= next_send:
+        try:
+            s.sendto(b"probe", (vip, 5353))
+            sent += 1
+        except OSError:
+            pass
+        next_send += 0.010
+    try:
+        while True:
+            s.recvfrom(2048)
+            t = time.monotonic(); answers += 1
+            if last is not None:
+                gap = max(gap, t - last)
+            last = t
+    except BlockingIOError:
+        pass
+    time.sleep(0.001)
+print(f"{gap * 1000:.0f} {answers} {sent}")
+PY
+}
+
+# A UDP responder on a keepalived director: bound to the VIP even before it holds it.
+responder() {
+    ip netns exec "$prefix-$1" python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_IP, 15, 1)  # IP_FREEBIND
+s.bind((sys.argv[1], 5353))
+while True:
+    _, peer = s.recvfrom(2048)
+    s.sendto(b"director\n", peer)
+' "$VIP" >/dev/null 2>&1 &
+    pids+=($!)
+}
+
+ulvs_conf() { # NODE PRIORITY INTERVAL
+    cat <<EOF
+[director]
+interface = "eth0"
+io = "xdp"
+control = "$state/$1.sock"
+
+[[service]]
+vip = "$VIP"
+port = 5353
+protocol = "udp"
+scheduler = "rr"
+  [[service.real]]
+  ip = "10.0.0.11"
+  [[service.real]]
+  ip = "10.0.0.12"
+
+[[vrrp]]
+name = "VI_1"
+vrid = 51
+priority = $2
+interval = "$(python3 -c "print(round($3 * 1000))")ms"
+vips = ["$VIP"]
+EOF
+}
+
+keepalived_conf() { # PRIORITY INTERVAL
+    cat <<EOF
+global_defs {
+  router_id fb
+  enable_script_security
+  script_user root
+}
+vrrp_instance VI_1 {
+  state BACKUP
+  interface eth0
+  virtual_router_id 51
+  version 3
+  priority $1
+  advert_int $2
+  virtual_ipaddress {
+    $VIP/24 dev eth0
+  }
+}
+EOF
+}
+
+start_pair() { # KIND INTERVAL
+    for node in dir dir2; do
+        local priority=100
+        [ "$node" = dir ] && priority=200
+        if [ "$1" = ulvs ]; then
+            ulvs_conf "$node" "$priority" "$2" >"$state/$node.toml"
+            # Not through in_ns: $! must be the daemon itself (ip netns exec execs it).
+            ip netns exec "$prefix-$node" "$bin" run --config "$state/$node.toml" 2>"$state/$node.log" &
+        else
+            keepalived_conf "$priority" "$2" >"$state/$node.conf"
+            responder "$node"
+            ip netns exec "$prefix-$node" keepalived -n -l -P -f "$state/$node.conf" -p "$state/$node.kpid" \
+                -r "$state/$node.vpid" -c "$state/$node.cpid" >"$state/$node.log" 2>&1 &
+        fi
+        pids+=($!)
+        eval "pid_$node=$!"
+    done
+}
+
+# Waits until dir is master (it answers the probe from the right place) and the pair is settled.
+wait_master() { # KIND
+    for _ in $(seq 1 100); do
+        if [ "$1" = ulvs ]; then
+            in_ns dir "$bin" ctl --control "$state/dir.sock" status 2>/dev/null | grep -q "^vrrp VI_1 MASTER" &&
+                in_ns dir2 "$bin" ctl --control "$state/dir2.sock" status 2>/dev/null | grep -q "^vrrp VI_1 BACKUP" &&
+                return 0
+        else
+            in_ns dir ip -4 addr show dev eth0 | grep -q "$VIP/" && return 0
+        fi
+        sleep 0.1
+    done
+    echo "failover-bench: the $1 pair did not settle:" >&2
+    tail -n 5 "$state"/dir*.log >&2
+    return 1
+}
+
+run_one() { # KIND INTERVAL HOW → prints the gap in ms
+    LAB_DIRECTORS=2 scripts/lab.sh up "$prefix" 2 >/dev/null
+    rm -f "$state"/*.sock
+    mkdir -p "$state"
+    start_pair "$1" "$2"
+    wait_master "$1"
+    sleep 1
+    # Long enough for Master_Down_Interval (3 intervals + skew) plus a margin.
+    local duration
+    duration=$(python3 -c "print(2 + 4 * $2 + 1)")
+    probe "$duration" >"$state/probe" &
+    local probe_pid=$!
+    sleep 1
+    if [ "$3" = crash ]; then
+        kill -KILL "$pid_dir"
+        in_ns dir ip link set eth0 down
+    else
+        kill -TERM "$pid_dir"
+    fi
+    wait "$probe_pid"
+    read -r gap answers sent <"$state/probe"
+    mkdir -p "/tmp/$prefix-logs" && cp "$state"/*.log "/tmp/$prefix-logs/" 2>/dev/null || true
+    for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+    pids=()
+    scripts/lab.sh down "$prefix" >/dev/null
+    # A run where the first answers only came after the takeover would hide the gap.
+    [ "$answers" -gt 50 ] || gap=NA
+    echo "$gap ($((sent - answers)) lost)"
+}
+
+printf '%-24s %-9s %-20s %-20s\n' "pair" "interval" "crash: gap ms" "stop: gap ms"
+for interval in $intervals; do
+    for kind in ulvs keepalived; do
+        crash=$(run_one "$kind" "$interval" crash)
+        stop=$(run_one "$kind" "$interval" stop)
+        printf '%-24s %-9s %-20s %-20s\n' "$kind<->$kind" "${interval}s" "$crash" "$stop"
+    done
+done
