@@ -485,3 +485,36 @@ fn split_brain_is_detected_and_heals() {
     assert_eq!(arp_answers(&lab), std::slice::from_ref(&mac_a));
     http_ok(&lab, 5);
 }
+
+/// vmac: the master answers ARP for the VIP with 00:00:5e:00:01:VRID and the ports accept frames
+/// to it, so HTTP works and a takeover needs no ARP change on the client. track_interface: the
+/// master's tracked link going down puts it in FAULT (silent) and the backup takes over.
+#[test]
+fn vmac_and_track_interface() {
+    let lab = Lab::up_with_directors("ha-vm", 2, 2);
+    lab.exec_ok("dir", &["ip", "link", "add", "uplink", "type", "dummy"]);
+    lab.exec_ok("dir", &["ip", "link", "set", "uplink", "up"]);
+    let vrrp = |priority: u32, track: &str| {
+        format!("vrid = 54\npriority = {priority}\ninterval = \"200ms\"\nvmac = true\n{track}")
+    };
+    let a =
+        Daemon::start_on(&lab, "dir", &ha_config(&lab, "dir", "xdp", &vrrp(200, "track_interface = [\"uplink\"]\n")));
+    let b = Daemon::start_on(&lab, "dir2", &ha_config(&lab, "dir2", "packet", &vrrp(100, "")));
+    wait_role(&a, "MASTER", Duration::from_secs(5));
+    wait_role(&b, "BACKUP", Duration::from_secs(2));
+    let vmac = "00:00:5e:00:01:36";
+    assert_eq!(arp_answers(&lab), [vmac], "the master answers with the virtual MAC");
+    http_ok(&lab, 5);
+
+    lab.exec_ok("dir", &["ip", "link", "set", "uplink", "down"]);
+    wait_role(&a, "FAULT", Duration::from_secs(2));
+    wait_role(&b, "MASTER", Duration::from_secs(3));
+    assert_eq!(arp_answers(&lab), [vmac], "the new master answers with the same virtual MAC");
+    // The client's ARP entry is unchanged; the bridge learnt the vmac's new port from the GARP.
+    http_ok(&lab, 5);
+
+    lab.exec_ok("dir", &["ip", "link", "set", "uplink", "up"]);
+    wait_role(&a, "MASTER", Duration::from_secs(3));
+    wait_role(&b, "BACKUP", Duration::from_secs(2));
+    http_ok(&lab, 5);
+}

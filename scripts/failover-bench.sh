@@ -13,8 +13,8 @@
 # The client sends a UDP probe to VIP:5353 every 10 ms from one socket and records when answers
 # arrive; the gap is the longest time between two consecutive answers (so a gap of ~10 ms means
 # no probe was lost). Two ways the master goes away:
-# - crash: its daemon gets SIGKILL and its LAN port goes down at the same instant (a dead box: no
-#   resignation, and a kernel that still held the VIP cannot keep answering);
+# - crash: its LAN port goes down, then its daemon gets SIGKILL (a dead box: no resignation, and a
+#   kernel that still held the VIP cannot keep answering);
 # - stop: its daemon gets SIGTERM (VRRP's priority-0 advert: the backup waits only Skew_Time).
 # Everything runs in namespaces named fb-*, torn down on exit; every wait is bounded.
 set -euo pipefail
@@ -192,8 +192,10 @@ run_one() { # KIND INTERVAL HOW → prints the gap in ms
     local probe_pid=$!
     sleep 1
     if [ "$3" = crash ]; then
-        kill -KILL "$pid_dir"
+        # The port first: keepalived's VRRP child turns its parent's death into a graceful stop
+        # with a priority-0 advert, which a dead box would never send.
         in_ns dir ip link set eth0 down
+        kill -KILL "$pid_dir"
     else
         kill -TERM "$pid_dir"
     fi

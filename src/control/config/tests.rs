@@ -358,6 +358,12 @@ fn the_example_file_gives_the_documented_model() {
         }
     }
     config.check_interface(&example_path(), &[(Ipv4Addr::new(10, 0, 0, 1), 24)]).unwrap();
+
+    let [vi] = &config.vrrp[..] else { panic!("one [[vrrp]] expected: {:?}", config.vrrp) };
+    assert_eq!((vi.name.as_str(), vi.protocol, vi.vrid, vi.priority), ("VI_1", HaProtocol::Vrrp3, 51, 150));
+    assert_eq!((vi.interval, vi.preempt, vi.vips.clone()), (Duration::from_secs(1), true, vec![vip]));
+    assert_eq!(vi.garp, GarpConfig::default());
+    assert!(vi.track_script.is_none() && vi.unicast_peers.is_empty() && !vi.vmac);
 }
 
 #[test]
@@ -388,6 +394,34 @@ fn the_example_file_documents_every_key() {
         "ip",
         "weight",
         "mac",
+        "name",
+        "vrid",
+        "priority",
+        "advskew",
+        "interval",
+        "preempt",
+        "preempt_delay",
+        "password",
+        "group",
+        "unicast_src_ip",
+        "unicast_peers",
+        "vmac",
+        "v3_checksum_as_v2",
+        "garp",
+        "repeat_after",
+        "refresh",
+        "track_interface",
+        "track_script",
+        "rise",
+        "fall",
+        "notify",
+        "notify_master",
+        "notify_backup",
+        "notify_fault",
+        "up_script",
+        "down_script",
+        "notify_timeout",
+        "vips",
     ];
     for key in keys {
         assert!(text.contains(&format!("{key} = ")) || text.contains(&format!("{key} ")), "{key} undocumented");
