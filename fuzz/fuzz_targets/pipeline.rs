@@ -56,7 +56,8 @@ fn snapshot() -> Snapshot {
 fuzz_target!(|data: &[u8]| {
     let snapshot = snapshot();
     let mut pipeline = Pipeline::new(0, 64, &snapshot, Arc::new(WorkerStats::new(1)), Instant::now());
-    let ctx = Context { snapshot: &snapshot, serving: if data.first().is_some_and(|b| b & 1 == 0) { Serving::ALL } else { Serving::NONE } };
+    let serving = if data.first().is_some_and(|b| b & 1 == 0) { Serving::ALL } else { Serving::NONE };
+    let ctx = Context { snapshot: &snapshot, serving };
     let now = Instant::now();
     // Several frames per input, so connection state carries over between them.
     for chunk in data.split(|&b| b == 0xfe).take(8) {

@@ -389,3 +389,30 @@ fn malformed_frames_of_every_length_never_panic() {
         }
     }
 }
+
+#[test]
+fn a_gated_vip_follows_its_bit_and_answers_arp_with_its_vmac() {
+    use crate::dataplane::serving::ServingState;
+    let snapshot = snapshot();
+    let (mut pipeline, stats) = new_pipeline(&snapshot);
+    let now = Instant::now();
+    let vmac = MacAddr([0x00, 0x00, 0x5e, 0x00, 0x01, 51]);
+    let state = ServingState::gated(&[(VIP, Some(vmac))]);
+
+    let mut frame = craft::arp_request(CLIENT, CLIENT_IP, VIP);
+    let backup = Context { snapshot: &snapshot, serving: state.view() };
+    assert_eq!(pipeline.process(now, &mut frame, &backup), Verdict::Drop(DropReason::NotMaster));
+    let mut frame = syn(40000, 80);
+    assert_eq!(pipeline.process(now, &mut frame, &backup), Verdict::Drop(DropReason::NotMaster));
+    assert_eq!(stats.sum(|w| &w.drops[DropReason::NotMaster.index()]), 2);
+
+    state.set(VIP, true);
+    let master = Context { snapshot: &snapshot, serving: state.view() };
+    let mut frame = craft::arp_request(CLIENT, CLIENT_IP, VIP);
+    assert_eq!(pipeline.process(now, &mut frame, &master), Verdict::Tx);
+    let reply = crate::wire::arp::Packet::new_checked(&frame[14..]).unwrap();
+    assert_eq!((reply.sender_hardware_addr(), reply.sender_protocol_addr()), (vmac, VIP));
+    assert_eq!(MacAddr::from_bytes(&frame[6..12]), vmac, "the Ethernet source is the vmac too");
+    let mut frame = syn(40001, 80);
+    assert_eq!(pipeline.process(now, &mut frame, &master), Verdict::Tx);
+}
