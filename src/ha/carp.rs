@@ -60,7 +60,6 @@ pub(crate) struct Carp {
     destinations: Vec<Ipv4Addr>,
     advbase: u8,
     state: State,
-    started: bool,
     link_up: bool,
     priority_delta: i32,
     /// `None` until the first advert sent or heard (ucarp's `sc_init_counter`).
@@ -85,7 +84,6 @@ impl Carp {
             destinations: advert::destinations(config.group, &config.unicast_peers),
             advbase: config.interval.as_secs() as u8,
             state: State::Init,
-            started: false,
             link_up: true,
             priority_delta: 0,
             counter: None,
@@ -120,13 +118,11 @@ impl Carp {
     pub(crate) fn handle_input(&mut self, now: Instant, input: Input<'_>) {
         match input {
             Input::Startup => {
-                self.started = true;
                 if self.state == State::Init {
                     self.start(now);
                 }
             }
             Input::Shutdown => {
-                self.started = false;
                 self.stop();
                 self.set_state(State::Init);
             }

@@ -39,7 +39,8 @@
 //!
 //! Receive checks, each drop counted by reason ([`DropReason`]): IPv4 well-formed, header checksum,
 //! TTL 255, exact message length, version and type, VRID, not our own, VRRP checksum (v3: with or
-//! without the pseudo-header, whatever we send), v2 authentication (type and 8 bytes), v2 interval, v3
+//! without the pseudo-header, whatever we send; a unicast advert's pseudo-header may also hold the
+//! group, as old keepalived sent it), v2 authentication (type and 8 bytes), v2 interval, v3
 //! interval non-zero. An address list that differs from ours is counted and accepted (see
 //! [`super::Counters::address_list_mismatch`]).
 
@@ -63,7 +64,6 @@ pub(crate) struct Vrrp {
     auth: Auth,
     destinations: Vec<Ipv4Addr>,
     state: State,
-    started: bool,
     link_up: bool,
     priority_delta: i32,
     /// v3: the master's advertised interval while backup, ours otherwise. v2: always ours.
@@ -93,7 +93,6 @@ impl Vrrp {
             auth,
             destinations: advert::destinations(config.group, &config.unicast_peers),
             state: State::Init,
-            started: false,
             link_up: true,
             priority_delta: 0,
             master_adver_interval: config.interval,
@@ -140,14 +139,12 @@ impl Vrrp {
     pub(crate) fn handle_input(&mut self, now: Instant, input: Input<'_>) {
         match input {
             Input::Startup => {
-                self.started = true;
                 self.preempt_after = Some(now + self.config.preempt_delay);
                 if self.state == State::Init {
                     self.start(now);
                 }
             }
             Input::Shutdown => {
-                self.started = false;
                 if self.state == State::Master {
                     self.send_advert(0);
                 }
@@ -333,7 +330,10 @@ impl Vrrp {
         if src == self.config.primary_ip {
             return Err(DropReason::OwnAdvert);
         }
-        let (repr, _form) = wire::Repr::parse(&packet, src, dst).map_err(|e| match e {
+        // keepalived before 1.3.6 put the group, not the peer, into a unicast advert's pseudo-header
+        // (its `old_unicast_checksum`); keepalived 2.2 still accepts that, and so do we.
+        let sum_dst = if packet.verify_checksum(src, dst) { dst } else { self.config.group };
+        let (repr, _form) = wire::Repr::parse(&packet, src, sum_dst).map_err(|e| match e {
             crate::wire::WireError::BadChecksum => DropReason::BadChecksum,
             // An authentication type we do not speak (IP AH).
             _ => DropReason::AuthFailure,
