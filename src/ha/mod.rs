@@ -27,6 +27,7 @@
 
 mod advert;
 mod carp;
+mod common;
 mod garp;
 mod status;
 mod vrrp;
