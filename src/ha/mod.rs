@@ -21,9 +21,11 @@
 //! `now` must never go backwards. A spurious or early `handle_timeout` is a no-op, so the driver may
 //! wake as often as it likes. Every call is O(number of VIPs); nothing blocks.
 //!
-//! The machines: [`vrrp`] (RFC 3768, RFC 5798, RFC 9568, with keepalived's behaviour where the RFCs
-//! leave room) and [`carp`] (ucarp 1.5.2's). Each file opens with an essay on its algorithm. Both
-//! share the gratuitous-ARP schedule ([`garp`]) and the IPv4 framing of adverts ([`advert`]).
+//! The machines: `vrrp.rs` (RFC 3768, RFC 5798, RFC 9568, with keepalived's behaviour where the RFCs
+//! leave room) and `carp.rs` (ucarp 1.5.2's); each opens with an essay on its algorithm. They share
+//! `common.rs` (role, outputs, counters, split-brain episodes), `garp.rs` (keepalived's gratuitous-ARP
+//! schedule) and `advert.rs` (the IPv4 framing of adverts and the first receive checks). Tests:
+//! `vrrp_tests.rs` and `carp_tests.rs` on a virtual clock, `sim.rs` with three nodes on a lossy link.
 
 mod advert;
 mod carp;

@@ -120,12 +120,11 @@ impl Vrrp {
 
     pub(crate) fn handle_input(&mut self, now: Instant, input: Input<'_>) {
         match input {
-            Input::Startup => {
+            Input::Startup if self.core.state == State::Init => {
                 self.preempt_after = Some(now + self.core.config.preempt_delay);
-                if self.core.state == State::Init {
-                    self.start(now);
-                }
+                self.start(now);
             }
+            Input::Startup => {}
             Input::Shutdown => {
                 if self.core.state == State::Master {
                     self.send_advert(0);
