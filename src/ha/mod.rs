@@ -199,6 +199,8 @@ pub enum ConfigProblem {
     CarpPasswordTooLong(usize),
     #[error("vrrp3 has no authentication: remove the password")]
     Vrrp3Password,
+    #[error("{what} must be {allowed}")]
+    OutOfRange { what: &'static str, allowed: &'static str },
 }
 
 /// What happened, for [`Instance::handle_input`].
@@ -377,6 +379,17 @@ fn validate(config: &InstanceConfig) -> Result<(), ConfigProblem> {
     }
     if config.vips.len() > 255 {
         return Err(ConfigProblem::TooManyVips(config.vips.len()));
+    }
+    // Bounds that keep timer arithmetic and GARP bursts sane: keepalived's preempt_delay range, and
+    // generous limits on the GARP schedule.
+    let limits = [
+        (config.preempt_delay <= Duration::from_secs(1000), "preempt_delay", "at most 1000s"),
+        (config.garp.count <= 100, "garp count", "at most 100"),
+        (config.garp.repeat_after <= Duration::from_secs(86_400), "garp repeat_after", "at most 24h"),
+        (config.garp.refresh <= Duration::from_secs(86_400), "garp refresh", "at most 24h"),
+    ];
+    if let Some(&(_, what, allowed)) = limits.iter().find(|(ok, _, _)| !ok) {
+        return Err(ConfigProblem::OutOfRange { what, allowed });
     }
     match (config.protocol, &config.password) {
         (HaProtocol::Carp, None) => return Err(ConfigProblem::CarpNeedsPassword),

@@ -500,6 +500,10 @@ fn configs_that_cannot_run_are_refused() {
             ConfigProblem::CarpPasswordTooLong(20),
         ),
     ];
+    let too_long = ConfigProblem::OutOfRange { what: "preempt_delay", allowed: "at most 1000s" };
+    assert_eq!(Instance::new(InstanceConfig { preempt_delay: ms(1_000_001), ..base.clone() }).unwrap_err(), too_long);
+    let garp = GarpConfig { count: 101, ..GarpConfig::default() };
+    assert!(Instance::new(InstanceConfig { garp, ..base.clone() }).is_err());
     for (config, problem) in cases {
         assert_eq!(Instance::new(config).unwrap_err(), problem);
     }
