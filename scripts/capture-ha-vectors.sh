@@ -57,7 +57,7 @@ capture() {
     tcpdump -r "$out/$name.pcap" -n -v -xx 2>/dev/null | head -40
 }
 
-# keepalived NAME VERSION AUTH_BLOCK EXTRA_GLOBAL: one instance, VRID 51, priority 150, state MASTER.
+# keepalived_conf VERSION INSTANCE_LINES GLOBAL_LINES: one instance, VRID 51, priority 150, state MASTER.
 keepalived_conf() {
     local version=$1 extra_instance=$2 extra_global=$3
     cat <<EOF

@@ -41,13 +41,11 @@
 //! version 2 and type 1, VHID, not our own, CARP checksum, HMAC.
 
 use super::advert::{self, Received, CARP_FRAMING};
-use super::Input;
-use super::{Counters, DropReason, InstanceConfig, Output, State, Status};
+use super::common::Core;
+use super::{DropReason, Input, InstanceConfig, Output, State, Status};
 use crate::wire::carp::{self as wire, Key};
 use std::collections::hash_map::RandomState;
-use std::collections::VecDeque;
 use std::hash::{BuildHasher, Hasher};
-use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 /// ucarp's `dead_ratio` default.
@@ -55,25 +53,15 @@ const DEAD_RATIO: u32 = 3;
 
 #[derive(Debug)]
 pub(crate) struct Carp {
-    config: InstanceConfig,
+    core: Core,
     key: Key,
-    destinations: Vec<Ipv4Addr>,
     advbase: u8,
-    state: State,
-    started: bool,
-    link_up: bool,
-    priority_delta: i32,
-    /// `None` until the first advert sent or heard (ucarp's `sc_init_counter`).
+    /// `None` until an advert has been heard (ucarp's `sc_init_counter`).
     counter: Option<u64>,
     advert_timer: Option<Instant>,
     master_down_timer: Option<Instant>,
     /// Adverts to send before the delayed GARP (ucarp's `sc_delayed_arp`).
     delayed_garp: Option<u8>,
-    master: Option<Ipv4Addr>,
-    conflict_until: Option<Instant>,
-    ident: u16,
-    counters: Counters,
-    out: VecDeque<Output>,
 }
 
 impl Carp {
@@ -82,31 +70,21 @@ impl Carp {
         let key = Key::from_password(config.password.as_deref().unwrap_or_default()).expect("validated password");
         Carp {
             key,
-            destinations: advert::destinations(config.group, &config.unicast_peers),
             advbase: config.interval.as_secs() as u8,
-            state: State::Init,
-            started: false,
-            link_up: true,
-            priority_delta: 0,
             counter: None,
             advert_timer: None,
             master_down_timer: None,
             delayed_garp: None,
-            master: None,
-            conflict_until: None,
-            ident: 0,
-            counters: Counters::default(),
-            out: VecDeque::new(),
-            config,
+            core: Core::new(config),
         }
     }
 
     pub(crate) fn config(&self) -> &InstanceConfig {
-        &self.config
+        &self.core.config
     }
 
     fn advskew(&self) -> u8 {
-        (i32::from(self.config.priority) - self.priority_delta).clamp(0, 254) as u8
+        (i32::from(self.core.config.priority) - self.core.priority_delta).clamp(0, 254) as u8
     }
 
     fn interval(&self) -> Duration {
@@ -119,78 +97,58 @@ impl Carp {
 
     pub(crate) fn handle_input(&mut self, now: Instant, input: Input<'_>) {
         match input {
-            Input::Startup => {
-                self.started = true;
-                if self.state == State::Init {
-                    self.start(now);
-                }
-            }
-            Input::Shutdown => {
-                self.started = false;
-                self.stop();
-                self.set_state(State::Init);
-            }
+            Input::Startup if self.core.state == State::Init => self.start(now),
+            Input::Startup => {}
+            Input::Shutdown => self.stop(State::Init),
             Input::LinkUp(up) => {
-                self.link_up = up;
-                match (up, self.state) {
-                    (false, State::Backup | State::Master) => {
-                        self.stop();
-                        self.set_state(State::Fault);
-                    }
+                self.core.link_up = up;
+                match (up, self.core.state) {
+                    (false, State::Backup | State::Master) => self.stop(State::Fault),
                     (true, State::Fault) => self.start(now),
                     _ => {}
                 }
             }
-            Input::PriorityDelta(delta) => self.priority_delta = delta,
+            Input::PriorityDelta(delta) => self.core.priority_delta = delta,
             Input::Packet(bytes) => {
                 if let Err(reason) = self.receive(now, bytes) {
-                    self.counters.drops.bump(reason);
+                    self.core.counters.drops.bump(reason);
                 }
             }
         }
     }
 
     fn start(&mut self, now: Instant) {
-        if self.link_up {
+        if self.core.link_up {
             self.become_backup(now);
         } else {
-            self.set_state(State::Fault);
+            self.core.set_state(State::Fault);
         }
     }
 
-    fn stop(&mut self) {
+    /// Silent in `to` (Init or Fault). No resignation: CARP just stops.
+    fn stop(&mut self, to: State) {
         self.advert_timer = None;
         self.master_down_timer = None;
         self.delayed_garp = None;
-        self.master = None;
+        self.core.master = None;
+        self.core.set_state(to);
     }
 
     fn become_backup(&mut self, now: Instant) {
         self.advert_timer = None;
         self.delayed_garp = None;
-        self.master = None;
+        self.core.master = None;
         self.master_down_timer = Some(now + self.master_down_interval());
-        self.set_state(State::Backup);
+        self.core.set_state(State::Backup);
     }
 
     /// ucarp's `carp_master_down` from Backup.
     fn become_master(&mut self, now: Instant) {
         self.master_down_timer = None;
-        self.master = Some(self.config.primary_ip);
-        self.conflict_until = None;
-        self.set_state(State::Master);
-        self.send_garps();
+        self.core.set_state(State::Master);
+        self.core.send_garps(1);
         self.advertise(now);
         self.delayed_garp = Some(2);
-    }
-
-    fn set_state(&mut self, to: State) {
-        let from = self.state;
-        if from != to {
-            self.state = to;
-            self.counters.transitions += 1;
-            self.out.push_back(Output::StateChanged { from, to });
-        }
     }
 
     /// ucarp's `carp_prepare_ad`: until an advert has been heard the counter is drawn afresh for every
@@ -210,29 +168,23 @@ impl Carp {
     /// ucarp's `carp_send_ad`: one advert, the advert timer re-armed, the delayed GARP counted down.
     fn advertise(&mut self, now: Instant) {
         let counter = self.next_counter();
+        let config = &self.core.config;
         let repr = wire::Repr {
-            vhid: self.config.vrid,
+            vhid: config.vrid,
             advskew: self.advskew(),
             advbase: self.advbase,
             counter,
-            hmac: self.key.hmac(self.config.vrid, self.config.vips[0], counter),
+            hmac: self.key.hmac(config.vrid, config.vips[0], counter),
         };
-        let src = self.config.primary_ip;
-        for i in 0..self.destinations.len() {
-            let to = self.destinations[i];
-            self.ident = self.ident.wrapping_add(1);
-            let packet = advert::build(CARP_FRAMING, self.ident, src, to, repr.buffer_len(), |payload| {
-                repr.emit(&mut wire::Packet::new_unchecked(payload))
-            });
-            self.counters.adverts_sent += 1;
-            self.out.push_back(Output::Advert { to, packet });
-        }
+        self.core.send_advert(CARP_FRAMING, repr.buffer_len(), |payload, _, _| {
+            repr.emit(&mut wire::Packet::new_unchecked(payload))
+        });
         self.advert_timer = Some(now + self.interval());
         match self.delayed_garp {
             Some(0 | 1) => {
                 self.delayed_garp = None;
-                if self.state == State::Master {
-                    self.send_garps();
+                if self.core.state == State::Master {
+                    self.core.send_garps(1);
                 }
             }
             Some(n) => self.delayed_garp = Some(n - 1),
@@ -240,15 +192,8 @@ impl Carp {
         }
     }
 
-    fn send_garps(&mut self) {
-        for &vip in &self.config.vips {
-            self.counters.garps += 1;
-            self.out.push_back(Output::Garp { vip });
-        }
-    }
-
     pub(crate) fn handle_timeout(&mut self, now: Instant) {
-        match self.state {
+        match self.core.state {
             State::Master if self.advert_timer.is_some_and(|t| t <= now) => self.advertise(now),
             State::Backup if self.master_down_timer.is_some_and(|t| t <= now) => self.become_master(now),
             _ => {}
@@ -256,11 +201,11 @@ impl Carp {
     }
 
     pub(crate) fn poll_output(&mut self) -> Option<Output> {
-        self.out.pop_front()
+        self.core.poll_output()
     }
 
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        match self.state {
+        match self.core.state {
             State::Master => self.advert_timer,
             State::Backup => self.master_down_timer,
             State::Init | State::Fault => None,
@@ -268,69 +213,57 @@ impl Carp {
     }
 
     pub(crate) fn status(&self) -> Status {
-        Status {
-            name: self.config.name.clone(),
-            protocol: self.config.protocol,
-            vrid: self.config.vrid,
-            state: self.state,
-            priority: self.advskew(),
-            master: self.master,
-            advert_interval: self.interval(),
-            counters: self.counters,
-        }
+        self.core.status(self.advskew(), self.interval())
     }
 
     fn receive(&mut self, now: Instant, bytes: &[u8]) -> Result<(), DropReason> {
-        if !matches!(self.state, State::Backup | State::Master) {
+        if !matches!(self.core.state, State::Backup | State::Master) {
             return Err(DropReason::Inactive);
         }
+        let config = &self.core.config;
         let Received { src, payload, .. } = advert::receive(bytes)?;
         let packet = wire::Packet::new_checked(payload).map_err(|_| DropReason::Malformed)?;
         if packet.version() != wire::VERSION || packet.msg_type() != wire::TYPE_ADVERTISEMENT {
             return Err(DropReason::BadVersion);
         }
-        if packet.vhid() != self.config.vrid {
+        if packet.vhid() != config.vrid {
             return Err(DropReason::OtherVrid);
         }
-        if src == self.config.primary_ip {
+        if src == config.primary_ip {
             return Err(DropReason::OwnAdvert);
         }
         if !packet.verify_checksum() {
             return Err(DropReason::BadChecksum);
         }
-        if !self.key.verify(&packet, self.config.vips[0]) {
+        if !self.key.verify(&packet, config.vips[0]) {
             return Err(DropReason::AuthFailure);
         }
-        self.counters.adverts_received += 1;
+        let src_raw = u32::from_ne_bytes(src.octets());
+        let our_raw = u32::from_ne_bytes(config.primary_ip.octets());
+        self.core.counters.adverts_received += 1;
         self.counter = Some(packet.counter());
         let ours = (self.advbase, self.advskew());
         let theirs = (packet.advbase(), packet.advskew());
-        let src_raw = u32::from_ne_bytes(src.octets());
-        let our_raw = u32::from_ne_bytes(self.config.primary_ip.octets());
-        match self.state {
+        match self.core.state {
             State::Master => {
                 if ours > theirs || (ours == theirs && src_raw < our_raw) {
                     self.advertise(now);
                     self.become_backup(now);
-                    self.master = Some(src);
+                    self.core.master = Some(src);
                 } else {
-                    self.send_garps();
+                    self.core.send_garps(1);
                     self.delayed_garp = Some(2);
-                    if self.conflict_until.is_none_or(|t| now > t) {
-                        self.counters.second_master += 1;
-                        self.out.push_back(Output::SecondMaster { peer: src });
-                    }
-                    self.conflict_until = Some(now + self.master_down_interval());
+                    self.core.second_master(now, src, self.master_down_interval());
                 }
             }
             State::Backup => {
                 // ucarp replaces only the seconds of its own interval: (3 × advbase, advskew).
                 let dead = (DEAD_RATIO * u32::from(self.advbase), u32::from(ours.1));
                 let theirs_wide = (u32::from(theirs.0), u32::from(theirs.1));
-                if (self.config.preempt && ours < theirs) || dead < theirs_wide {
+                if (self.core.config.preempt && ours < theirs) || dead < theirs_wide {
                     self.become_master(now);
                 } else {
-                    self.master = Some(src);
+                    self.core.master = Some(src);
                     self.master_down_timer = Some(now + self.master_down_interval());
                 }
             }

@@ -21,12 +21,15 @@
 //! `now` must never go backwards. A spurious or early `handle_timeout` is a no-op, so the driver may
 //! wake as often as it likes. Every call is O(number of VIPs); nothing blocks.
 //!
-//! The machines: [`vrrp`] (RFC 3768, RFC 5798, RFC 9568, with keepalived's behaviour where the RFCs
-//! leave room) and [`carp`] (ucarp 1.5.2's). Each file opens with an essay on its algorithm. Both
-//! share the gratuitous-ARP schedule ([`garp`]) and the IPv4 framing of adverts ([`advert`]).
+//! The machines: `vrrp.rs` (RFC 3768, RFC 5798, RFC 9568, with keepalived's behaviour where the RFCs
+//! leave room) and `carp.rs` (ucarp 1.5.2's); each opens with an essay on its algorithm. They share
+//! `common.rs` (role, outputs, counters, split-brain episodes), `garp.rs` (keepalived's gratuitous-ARP
+//! schedule) and `advert.rs` (the IPv4 framing of adverts and the first receive checks). Tests:
+//! `vrrp_tests.rs` and `carp_tests.rs` on a virtual clock, `sim.rs` with three nodes on a lossy link.
 
 mod advert;
 mod carp;
+mod common;
 pub mod driver;
 mod garp;
 pub mod hooks;
@@ -199,6 +202,8 @@ pub enum ConfigProblem {
     CarpPasswordTooLong(usize),
     #[error("vrrp3 has no authentication: remove the password")]
     Vrrp3Password,
+    #[error("{what} must be {allowed}")]
+    OutOfRange { what: &'static str, allowed: &'static str },
 }
 
 /// What happened, for [`Instance::handle_input`].
@@ -377,6 +382,17 @@ fn validate(config: &InstanceConfig) -> Result<(), ConfigProblem> {
     }
     if config.vips.len() > 255 {
         return Err(ConfigProblem::TooManyVips(config.vips.len()));
+    }
+    // Bounds that keep timer arithmetic and GARP bursts sane: keepalived's preempt_delay range, and
+    // generous limits on the GARP schedule.
+    let limits = [
+        (config.preempt_delay <= Duration::from_secs(1000), "preempt_delay", "at most 1000s"),
+        (config.garp.count <= 100, "garp count", "at most 100"),
+        (config.garp.repeat_after <= Duration::from_secs(86_400), "garp repeat_after", "at most 24h"),
+        (config.garp.refresh <= Duration::from_secs(86_400), "garp refresh", "at most 24h"),
+    ];
+    if let Some(&(_, what, allowed)) = limits.iter().find(|(ok, _, _)| !ok) {
+        return Err(ConfigProblem::OutOfRange { what, allowed });
     }
     match (config.protocol, &config.password) {
         (HaProtocol::Carp, None) => return Err(ConfigProblem::CarpNeedsPassword),

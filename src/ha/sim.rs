@@ -203,6 +203,28 @@ fn exactly_one_master_after_convergence() {
 }
 
 #[test]
+fn a_fast_vrrp3_interval_fails_over_in_a_third_of_a_second() {
+    // 100 ms adverts: node 1's Master_Down_Interval = 3 × 10 cs + (106 × 10 cs)/256 = 34 cs.
+    for seed in 1..=5 {
+        let t0 = Instant::now();
+        let configs = three(HaProtocol::Vrrp3).into_iter().map(|c| InstanceConfig { interval: ms(100), ..c }).collect();
+        let mut link = Link::new(configs, seed, 5, DELAY, t0);
+        for node in [2, 1, 0] {
+            link.input(node, Input::Startup);
+        }
+        link.run_until(t0 + ms(5000), MAX_STEPS);
+        assert_eq!(link.masters(), [0], "seed {seed}");
+        let crash = t0 + ms(5050);
+        link.run_until(crash, MAX_STEPS);
+        link.nodes[0].alive = false;
+        link.run_until(crash + ms(5000), MAX_STEPS);
+        assert_eq!(link.masters(), [1], "seed {seed}");
+        let after = link.became_master(1).unwrap() - crash;
+        assert!(after <= ms(340) + DELAY, "seed {seed}: {after:?}");
+    }
+}
+
+#[test]
 fn the_runner_up_takes_over_within_master_down_interval_of_a_crash() {
     for protocol in [HaProtocol::Vrrp3, HaProtocol::Vrrp2, HaProtocol::Carp] {
         for seed in 1..=5 {

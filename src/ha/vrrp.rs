@@ -39,16 +39,17 @@
 //!
 //! Receive checks, each drop counted by reason ([`DropReason`]): IPv4 well-formed, header checksum,
 //! TTL 255, exact message length, version and type, VRID, not our own, VRRP checksum (v3: with or
-//! without the pseudo-header, whatever we send), v2 authentication (type and 8 bytes), v2 interval, v3
+//! without the pseudo-header, whatever we send; a unicast advert's pseudo-header may also hold the
+//! group, as old keepalived sent it), v2 authentication (type and 8 bytes), v2 interval, v3
 //! interval non-zero. An address list that differs from ours is counted and accepted (see
 //! [`super::Counters::address_list_mismatch`]).
 
 use super::advert::{self, Received, VRRP_FRAMING};
+use super::common::Core;
 use super::garp::GarpSchedule;
-use super::{Counters, DropReason, InstanceConfig, Output, State, Status};
-use super::{HaProtocol, Input};
+use super::{DropReason, HaProtocol, Input, InstanceConfig, Output, State, Status};
 use crate::wire::vrrp::{self as wire, Auth, Version};
-use std::collections::VecDeque;
+use crate::wire::WireError;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
@@ -58,27 +59,16 @@ const V2_SKEW_UNIT_NS: u64 = 3_906_250;
 
 #[derive(Debug)]
 pub(crate) struct Vrrp {
-    config: InstanceConfig,
+    core: Core,
     version: Version,
     auth: Auth,
-    destinations: Vec<Ipv4Addr>,
-    state: State,
-    started: bool,
-    link_up: bool,
-    priority_delta: i32,
     /// v3: the master's advertised interval while backup, ours otherwise. v2: always ours.
     master_adver_interval: Duration,
     adver_timer: Option<Instant>,
     master_down_timer: Option<Instant>,
     /// Preemption waits until then (keepalived's preempt_delay counts from startup).
     preempt_after: Option<Instant>,
-    master: Option<Ipv4Addr>,
     garp: GarpSchedule,
-    /// The current split-brain episode lasts until then; a conflicting advert after it starts a new one.
-    conflict_until: Option<Instant>,
-    ident: u16,
-    counters: Counters,
-    out: VecDeque<Output>,
 }
 
 impl Vrrp {
@@ -91,34 +81,25 @@ impl Vrrp {
         Vrrp {
             version,
             auth,
-            destinations: advert::destinations(config.group, &config.unicast_peers),
-            state: State::Init,
-            started: false,
-            link_up: true,
-            priority_delta: 0,
             master_adver_interval: config.interval,
             adver_timer: None,
             master_down_timer: None,
             preempt_after: None,
-            master: None,
             garp: GarpSchedule::new(config.garp),
-            conflict_until: None,
-            ident: 0,
-            counters: Counters::default(),
-            out: VecDeque::new(),
-            config,
+            core: Core::new(config),
         }
     }
 
     pub(crate) fn config(&self) -> &InstanceConfig {
-        &self.config
+        &self.core.config
     }
 
     pub(crate) fn effective_priority(&self) -> u8 {
-        if self.config.priority == OWNER {
+        let configured = self.core.config.priority;
+        if configured == OWNER {
             return OWNER;
         }
-        (i32::from(self.config.priority) + self.priority_delta).clamp(1, 254) as u8
+        (i32::from(configured) + self.core.priority_delta).clamp(1, 254) as u8
     }
 
     /// Skew_Time for our effective priority and the interval in use.
@@ -139,44 +120,35 @@ impl Vrrp {
 
     pub(crate) fn handle_input(&mut self, now: Instant, input: Input<'_>) {
         match input {
-            Input::Startup => {
-                self.started = true;
-                self.preempt_after = Some(now + self.config.preempt_delay);
-                if self.state == State::Init {
-                    self.start(now);
-                }
+            Input::Startup if self.core.state == State::Init => {
+                self.preempt_after = Some(now + self.core.config.preempt_delay);
+                self.start(now);
             }
+            Input::Startup => {}
             Input::Shutdown => {
-                self.started = false;
-                if self.state == State::Master {
+                if self.core.state == State::Master {
                     self.send_advert(0);
                 }
-                self.stop_timers();
-                self.master = None;
-                self.set_state(State::Init);
+                self.stop(State::Init);
             }
             Input::LinkUp(up) => {
-                self.link_up = up;
-                match (up, self.state) {
-                    (false, State::Backup | State::Master) => {
-                        self.stop_timers();
-                        self.master = None;
-                        self.set_state(State::Fault);
-                    }
+                self.core.link_up = up;
+                match (up, self.core.state) {
+                    (false, State::Backup | State::Master) => self.stop(State::Fault),
                     (true, State::Fault) => self.start(now),
                     _ => {}
                 }
             }
             Input::PriorityDelta(delta) => {
                 let before = self.effective_priority();
-                self.priority_delta = delta;
-                if self.state == State::Master && self.effective_priority() != before {
+                self.core.priority_delta = delta;
+                if self.core.state == State::Master && self.effective_priority() != before {
                     self.advertise(now);
                 }
             }
             Input::Packet(bytes) => {
                 if let Err(reason) = self.receive(now, bytes) {
-                    self.counters.drops.bump(reason);
+                    self.core.counters.drops.bump(reason);
                 }
             }
         }
@@ -184,105 +156,83 @@ impl Vrrp {
 
     /// Leaves Init or Fault by RFC 5798 §6.4.1.
     fn start(&mut self, now: Instant) {
-        if !self.link_up {
-            self.set_state(State::Fault);
-        } else if self.config.priority == OWNER {
+        if !self.core.link_up {
+            self.core.set_state(State::Fault);
+        } else if self.core.config.priority == OWNER {
             self.become_master(now);
         } else {
             self.become_backup(now, None);
         }
     }
 
-    fn become_master(&mut self, now: Instant) {
+    /// Silent in `to` (Init or Fault): no timers, no master known.
+    fn stop(&mut self, to: State) {
+        self.adver_timer = None;
         self.master_down_timer = None;
-        self.master_adver_interval = self.config.interval;
-        self.master = Some(self.config.primary_ip);
-        self.conflict_until = None;
-        self.set_state(State::Master);
-        self.advertise(now);
-        self.garp.start(now);
-        self.send_garps(1);
+        self.garp.stop();
+        self.core.master = None;
+        self.core.set_state(to);
     }
 
-    /// `master`: the source of the advert that sent us here, if any (it has been accounted for).
+    fn become_master(&mut self, now: Instant) {
+        self.master_down_timer = None;
+        self.master_adver_interval = self.core.config.interval;
+        self.core.set_state(State::Master);
+        self.advertise(now);
+        self.garp.start(now);
+        self.core.send_garps(self.garp.count());
+    }
+
+    /// `master`: the advert that sent us here, if any (its source and interval).
     fn become_backup(&mut self, now: Instant, master: Option<(Ipv4Addr, Duration)>) {
         self.adver_timer = None;
         self.garp.stop();
-        self.master_adver_interval = self.config.interval;
-        self.master = None;
+        self.master_adver_interval = self.core.config.interval;
+        self.core.master = None;
         if let Some((addr, interval)) = master {
-            self.master = Some(addr);
+            self.core.master = Some(addr);
             if self.version == Version::V3 {
                 self.master_adver_interval = interval;
             }
         }
         self.master_down_timer = Some(now + self.master_down_interval());
-        self.set_state(State::Backup);
-    }
-
-    fn stop_timers(&mut self) {
-        self.adver_timer = None;
-        self.master_down_timer = None;
-        self.garp.stop();
-    }
-
-    fn set_state(&mut self, to: State) {
-        let from = self.state;
-        if from != to {
-            self.state = to;
-            self.counters.transitions += 1;
-            self.out.push_back(Output::StateChanged { from, to });
-        }
+        self.core.set_state(State::Backup);
     }
 
     /// Sends an advert now and restarts the advert timer.
     fn advertise(&mut self, now: Instant) {
         self.send_advert(self.effective_priority());
-        self.adver_timer = Some(now + self.config.interval);
+        self.adver_timer = Some(now + self.core.config.interval);
     }
 
     fn send_advert(&mut self, priority: u8) {
+        let config = &self.core.config;
         let interval_units = match self.version {
-            Version::V2 => self.config.interval.as_secs() as u16,
-            Version::V3 => (self.config.interval.as_millis() / 10) as u16,
+            Version::V2 => config.interval.as_secs() as u16,
+            Version::V3 => (config.interval.as_millis() / 10) as u16,
         };
         let repr = wire::Repr {
             version: self.version,
-            vrid: self.config.vrid,
+            vrid: config.vrid,
             priority,
             interval_units,
-            addresses: self.config.vips.clone(),
+            addresses: config.vips.clone(),
             auth: self.auth,
         };
-        let src = self.config.primary_ip;
-        for i in 0..self.destinations.len() {
-            let to = self.destinations[i];
-            self.ident = self.ident.wrapping_add(1);
-            let packet = advert::build(VRRP_FRAMING, self.ident, src, to, repr.buffer_len(), |payload| {
-                repr.emit(&mut wire::Packet::new_unchecked(payload), src, to, self.config.v3_checksum)
-            });
-            self.counters.adverts_sent += 1;
-            self.out.push_back(Output::Advert { to, packet });
-        }
-    }
-
-    fn send_garps(&mut self, bursts: u32) {
-        for _ in 0..bursts * self.garp.count() {
-            for &vip in &self.config.vips {
-                self.counters.garps += 1;
-                self.out.push_back(Output::Garp { vip });
-            }
-        }
+        let form = config.v3_checksum;
+        self.core.send_advert(VRRP_FRAMING, repr.buffer_len(), |payload, src, dst| {
+            repr.emit(&mut wire::Packet::new_unchecked(payload), src, dst, form)
+        });
     }
 
     pub(crate) fn handle_timeout(&mut self, now: Instant) {
-        match self.state {
+        match self.core.state {
             State::Master => {
                 if self.adver_timer.is_some_and(|t| t <= now) {
                     self.advertise(now);
                 }
                 let bursts = self.garp.due(now);
-                self.send_garps(bursts);
+                self.core.send_garps(bursts * self.garp.count());
             }
             State::Backup => {
                 if self.master_down_timer.is_some_and(|t| t <= now) {
@@ -294,7 +244,7 @@ impl Vrrp {
     }
 
     pub(crate) fn poll_output(&mut self) -> Option<Output> {
-        self.out.pop_front()
+        self.core.poll_output()
     }
 
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
@@ -302,39 +252,34 @@ impl Vrrp {
     }
 
     pub(crate) fn status(&self) -> Status {
-        Status {
-            name: self.config.name.clone(),
-            protocol: self.config.protocol,
-            vrid: self.config.vrid,
-            state: self.state,
-            priority: self.effective_priority(),
-            master: self.master,
-            advert_interval: self.master_adver_interval,
-            counters: self.counters,
-        }
+        self.core.status(self.effective_priority(), self.master_adver_interval)
     }
 
     /// Validates one received packet and applies it; `Err` is the drop reason to count.
     fn receive(&mut self, now: Instant, bytes: &[u8]) -> Result<(), DropReason> {
-        if !matches!(self.state, State::Backup | State::Master) {
+        if !matches!(self.core.state, State::Backup | State::Master) {
             return Err(DropReason::Inactive);
         }
+        let config = &self.core.config;
         let Received { src, dst, payload } = advert::receive(bytes)?;
         let packet = wire::Packet::new_checked(payload).map_err(|e| match e {
-            crate::wire::WireError::Unsupported => DropReason::BadVersion,
+            WireError::Unsupported => DropReason::BadVersion,
             _ => DropReason::Malformed,
         })?;
         if packet.version() != self.version.number() || packet.msg_type() != wire::TYPE_ADVERTISEMENT {
             return Err(DropReason::BadVersion);
         }
-        if packet.vrid() != self.config.vrid {
+        if packet.vrid() != config.vrid {
             return Err(DropReason::OtherVrid);
         }
-        if src == self.config.primary_ip {
+        if src == config.primary_ip {
             return Err(DropReason::OwnAdvert);
         }
-        let (repr, _form) = wire::Repr::parse(&packet, src, dst).map_err(|e| match e {
-            crate::wire::WireError::BadChecksum => DropReason::BadChecksum,
+        // keepalived before 1.3.6 put the group, not the peer, into a unicast advert's pseudo-header
+        // (its `old_unicast_checksum`); keepalived 2.2 still accepts that, and so do we.
+        let sum_dst = if packet.verify_checksum(src, dst) { dst } else { config.group };
+        let (repr, _form) = wire::Repr::parse(&packet, src, sum_dst).map_err(|e| match e {
+            WireError::BadChecksum => DropReason::BadChecksum,
             // An authentication type we do not speak (IP AH).
             _ => DropReason::AuthFailure,
         })?;
@@ -343,15 +288,15 @@ impl Vrrp {
         }
         let interval = repr.interval();
         match self.version {
-            Version::V2 if interval != self.config.interval => return Err(DropReason::IntervalMismatch),
+            Version::V2 if interval != config.interval => return Err(DropReason::IntervalMismatch),
             Version::V3 if interval.is_zero() => return Err(DropReason::IntervalMismatch),
             _ => {}
         }
-        if !same_addresses(&repr.addresses, &self.config.vips) {
-            self.counters.address_list_mismatch += 1;
+        if !same_addresses(&repr.addresses, &config.vips) {
+            self.core.counters.address_list_mismatch += 1;
         }
-        self.counters.adverts_received += 1;
-        match self.state {
+        self.core.counters.adverts_received += 1;
+        match self.core.state {
             State::Backup => self.backup_hears(now, src, repr.priority, interval),
             State::Master => self.master_hears(now, src, repr.priority, interval),
             State::Init | State::Fault => {}
@@ -361,14 +306,14 @@ impl Vrrp {
 
     fn backup_hears(&mut self, now: Instant, src: Ipv4Addr, priority: u8, interval: Duration) {
         if priority == 0 {
-            self.master = None;
+            self.core.master = None;
             self.master_down_timer = Some(now + self.skew_time());
             return;
         }
         let ours = self.effective_priority();
         let preempt_held = self.preempt_after.is_some_and(|t| now < t);
-        if !self.config.preempt || preempt_held || priority >= ours {
-            self.master = Some(src);
+        if !self.core.config.preempt || preempt_held || priority >= ours {
+            self.core.master = Some(src);
             if self.version == Version::V3 {
                 self.master_adver_interval = interval;
             }
@@ -383,19 +328,16 @@ impl Vrrp {
             return;
         }
         let ours = self.effective_priority();
-        if priority > ours || (priority == ours && u32::from(src) > u32::from(self.config.primary_ip)) {
+        if priority > ours || (priority == ours && u32::from(src) > u32::from(self.core.config.primary_ip)) {
             self.become_backup(now, Some((src, interval)));
             return;
         }
         // Another master that must yield to us: tell it so at once, and re-announce our VIPs.
         self.advertise(now);
-        if self.conflict_until.is_none_or(|t| now > t) {
-            self.counters.second_master += 1;
-            self.out.push_back(Output::SecondMaster { peer: src });
+        if self.core.second_master(now, src, self.master_down_interval()) {
             self.garp.start(now);
-            self.send_garps(1);
+            self.core.send_garps(self.garp.count());
         }
-        self.conflict_until = Some(now + self.master_down_interval());
     }
 }
 

@@ -365,7 +365,14 @@ fn both_v3_checksum_forms_are_accepted_and_the_configured_one_sent() {
     for form in [Form::WithPseudoHeader, Form::MessageOnly] {
         hear(&mut i, t0 + ms(10), &VrrpAdvert { form, ..VrrpAdvert::v3(HIGHER_IP, 51, 200, &[VIP]) });
     }
-    assert_eq!(i.status().counters.adverts_received, 2);
+    // Unicast with old keepalived's pseudo-header (the group instead of our address) is accepted too.
+    let old_unicast = VrrpAdvert { dst: GROUP, ..VrrpAdvert::v3(HIGHER_IP, 51, 200, &[VIP]) };
+    let mut bytes = old_unicast.bytes();
+    let mut ip = crate::wire::ipv4::Packet::new_unchecked(&mut bytes[..]);
+    ip.set_dst_addr(ME);
+    ip.fill_checksum();
+    i.handle_input(t0 + ms(15), Input::Packet(&bytes));
+    assert_eq!(i.status().counters.adverts_received, 3);
     let mut j = instance(InstanceConfig { v3_checksum: Form::MessageOnly, ..config(HaProtocol::Vrrp3, 255) });
     let out = start(&mut j, t0);
     let packet = &adverts(&out)[0].1;
@@ -493,6 +500,10 @@ fn configs_that_cannot_run_are_refused() {
             ConfigProblem::CarpPasswordTooLong(20),
         ),
     ];
+    let too_long = ConfigProblem::OutOfRange { what: "preempt_delay", allowed: "at most 1000s" };
+    assert_eq!(Instance::new(InstanceConfig { preempt_delay: ms(1_000_001), ..base.clone() }).unwrap_err(), too_long);
+    let garp = GarpConfig { count: 101, ..GarpConfig::default() };
+    assert!(Instance::new(InstanceConfig { garp, ..base.clone() }).is_err());
     for (config, problem) in cases {
         assert_eq!(Instance::new(config).unwrap_err(), problem);
     }

@@ -150,6 +150,7 @@ fn refusals_name_the_line_and_the_reason() {
         (vrrp("preempt_delay = \"2000s\"\n"), 10, "at most 1000s"),
         (vrrp("garp = { count = 101 }\n"), 10, "garp count must be between 0 and 100"),
         (vrrp("garp = { cuont = 1 }\n"), 10, "unknown key `cuont`"),
+        (vrrp("garp = { refresh = \"2d\" }\n"), 10, "garp refresh must be at most 24h"),
         (vrrp("track_interface = [\"eth0:1\"]\n"), 10, "not a valid device name"),
         (vrrp("track_script = { command = \"\" }\n"), 10, "command is empty"),
         (vrrp("track_script = { command = \"true\", weight = 300 }\n"), 10, "between -254 and 254"),

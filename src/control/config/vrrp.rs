@@ -30,6 +30,8 @@ pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
 pub const DEFAULT_NOTIFY_TIMEOUT: Duration = Duration::from_secs(10);
 /// VRRPv2 simple auth carries 8 bytes.
 pub const MAX_VRRP2_PASSWORD: usize = 8;
+/// The longest GARP repeat or refresh period the state machine accepts.
+pub const MAX_GARP_PERIOD: Duration = Duration::from_secs(86_400);
 /// ucarp's key buffer is 20 bytes including the trailing NUL.
 pub const MAX_CARP_PASSWORD: usize = 19;
 
@@ -381,9 +383,25 @@ impl Checker<'_> {
                 Some(count) => self.integer(count, "garp count", 0..=100)? as u32,
                 None => defaults.count,
             },
-            repeat_after: raw.repeat_after.as_ref().map_or(defaults.repeat_after, |d| d.get_ref().0),
-            refresh: raw.refresh.as_ref().map_or(defaults.refresh, |d| d.get_ref().0),
+            repeat_after: self.garp_period(&raw.repeat_after, "garp repeat_after", defaults.repeat_after)?,
+            refresh: self.garp_period(&raw.refresh, "garp refresh", defaults.refresh)?,
         })
+    }
+
+    /// A GARP period: zero turns it off; the state machine refuses more than a day.
+    fn garp_period(
+        &self,
+        value: &Option<Spanned<Text<Duration>>>,
+        what: &str,
+        default: Duration,
+    ) -> Result<Duration, ConfigError> {
+        match value {
+            Some(period) if period.get_ref().0 > MAX_GARP_PERIOD => {
+                Err(self.error(&period.span(), format!("{what} must be at most 24h")))
+            }
+            Some(period) => Ok(period.get_ref().0),
+            None => Ok(default),
+        }
     }
 
     fn track_script(&self, raw: &RawTrackScript) -> Result<TrackScript, ConfigError> {
