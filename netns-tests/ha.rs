@@ -492,8 +492,11 @@ fn split_brain_is_detected_and_heals() {
 #[test]
 fn vmac_and_track_interface() {
     let lab = Lab::up_with_directors("ha-vm", 2, 2);
-    lab.exec_ok("dir", &["ip", "link", "add", "uplink", "type", "dummy"]);
+    // A tracked "uplink": a veth pair inside dir's namespace; taking the far end down drops the
+    // carrier, as a pulled cable would.
+    lab.exec_ok("dir", &["ip", "link", "add", "uplink", "type", "veth", "peer", "name", "uplink-far"]);
     lab.exec_ok("dir", &["ip", "link", "set", "uplink", "up"]);
+    lab.exec_ok("dir", &["ip", "link", "set", "uplink-far", "up"]);
     let vrrp = |priority: u32, track: &str| {
         format!("vrid = 54\npriority = {priority}\ninterval = \"200ms\"\nvmac = true\n{track}")
     };
@@ -506,14 +509,14 @@ fn vmac_and_track_interface() {
     assert_eq!(arp_answers(&lab), [vmac], "the master answers with the virtual MAC");
     http_ok(&lab, 5);
 
-    lab.exec_ok("dir", &["ip", "link", "set", "uplink", "down"]);
+    lab.exec_ok("dir", &["ip", "link", "set", "uplink-far", "down"]);
     wait_role(&a, "FAULT", Duration::from_secs(2));
     wait_role(&b, "MASTER", Duration::from_secs(3));
     assert_eq!(arp_answers(&lab), [vmac], "the new master answers with the same virtual MAC");
     // The client's ARP entry is unchanged; the bridge learnt the vmac's new port from the GARP.
     http_ok(&lab, 5);
 
-    lab.exec_ok("dir", &["ip", "link", "set", "uplink", "up"]);
+    lab.exec_ok("dir", &["ip", "link", "set", "uplink-far", "up"]);
     wait_role(&a, "MASTER", Duration::from_secs(3));
     wait_role(&b, "BACKUP", Duration::from_secs(2));
     http_ok(&lab, 5);

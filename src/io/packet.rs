@@ -32,7 +32,9 @@
 //! the kernel, for the same reason. Traffic to the director's own addresses (ssh, health-check
 //! replies) reaches the kernel as usual; the handler returns `ToKernel` for it and the port does
 //! nothing more. Frames of `PacketType::OtherHost` (seen only in promiscuous mode, e.g. while tcpdump
-//! runs) are not addressed to this host and are skipped before the handler, as a NIC would.
+//! runs) are not addressed to this host and are skipped before the handler, as a NIC would — except
+//! frames to a VRRP virtual MAC (00:00:5e:00:01:VRID), which HA's `vmac` makes ours (the HA socket
+//! adds the MAC to the interface's filter; the kernel still labels such frames "other host").
 //!
 //! # Limits worth knowing
 //! - GRO: with GRO on, the kernel may hand AF_PACKET merged super-frames larger than the MTU. Such
@@ -425,12 +427,22 @@ impl Ring {
         let hdr = unsafe { &*slot.cast::<libc::tpacket2_hdr>() };
         // SAFETY: the kernel writes a sockaddr_ll right after the (16-aligned) tpacket2_hdr.
         let sll = unsafe { &*slot.add(SLL_OFFSET).cast::<libc::sockaddr_ll>() };
-        if sll.sll_pkttype == libc::PACKET_OTHERHOST {
-            return Some(Slot::OtherHost);
-        }
         let (mac, snaplen) = (hdr.tp_mac as usize, hdr.tp_snaplen as usize);
         if snaplen < hdr.tp_len as usize || mac + snaplen > self.geometry.frame_size as usize {
-            return Some(Slot::Truncated);
+            return if sll.sll_pkttype == libc::PACKET_OTHERHOST {
+                Some(Slot::OtherHost)
+            } else {
+                Some(Slot::Truncated)
+            };
+        }
+        // The kernel calls a frame to a VRRP virtual MAC "other host" (it compares with the
+        // interface's own MAC only), but with `vmac` the HA driver asked for exactly those.
+        // SAFETY: mac + snaplen ≤ frame_size (checked just above); 6 bytes are read only when
+        // the frame has them.
+        if sll.sll_pkttype == libc::PACKET_OTHERHOST
+            && !(snaplen >= 6 && is_vrrp_virtual_mac(unsafe { &*slot.add(mac).cast::<[u8; 6]>() }))
+        {
+            return Some(Slot::OtherHost);
         }
         // SAFETY: mac + snaplen ≤ frame_size (checked just above), so the pointer stays in the slot.
         Some(Slot::Frame { data: unsafe { slot.add(mac) }, len: snaplen })
@@ -440,6 +452,11 @@ impl Ring {
         // Release: our reads and in-place writes of the frame happen before the kernel may reuse it.
         self.status(index).store(libc::TP_STATUS_KERNEL, Ordering::Release);
     }
+}
+
+/// 00:00:5e:00:01:VRID, VRRP's virtual router MAC (RFC 5798 §7.3).
+fn is_vrrp_virtual_mac(mac: &[u8; 6]) -> bool {
+    mac[..5] == [0x00, 0x00, 0x5e, 0x00, 0x01]
 }
 
 /// `TPACKET_ALIGN(sizeof(struct tpacket2_hdr))`.
