@@ -373,7 +373,20 @@ fn ucarp(lab: &Lab, name: &str, password: &str, advskew: u32, holds_vip: bool) -
 fn ucarp_interop_with_password() {
     let lab = Lab::up_with_directors("ha-uc", 2, 2);
     let _web = Bg::spawn(&lab, "dir2", &["python3", &lab.repo_script("http-rs.py"), "ucarp"], lab.dir.join("web.log"));
-    let carp = "protocol = \"carp\"\nvrid = 51\nadvskew = 100\ninterval = \"1s\"\npassword = \"secret\"\n";
+    // ulvs's own hooks in ucarp's convention: up_script / down_script IFACE VIP.
+    let hook = lab.dir.join("hook.sh");
+    fs::write(&hook, format!("#!/bin/sh\necho \"$0 $@\" >> {}/hooks.log\n", lab.dir.display())).unwrap();
+    let (up, down) = (lab.dir.join("up"), lab.dir.join("down"));
+    std::os::unix::fs::symlink(&hook, &up).unwrap();
+    std::os::unix::fs::symlink(&hook, &down).unwrap();
+    Command::new("chmod").arg("+x").arg(&hook).status().unwrap();
+    let carp = format!(
+        "protocol = \"carp\"\nvrid = 51\nadvskew = 100\ninterval = \"1s\"\npassword = \"secret\"\n\
+         up_script = \"{}\"\ndown_script = \"{}\"\n",
+        up.display(),
+        down.display()
+    );
+    let carp = carp.as_str();
     let mut uc = ucarp(&lab, "uc1", "secret", 0, true);
     wait_for("ucarp master", Duration::from_secs(10), || dir2_holds_vip(&lab));
     let ulvs = Daemon::start_on(&lab, "dir", &ha_config(&lab, "dir", "packet", carp));
@@ -403,6 +416,9 @@ fn ucarp_interop_with_password() {
     wait_role(&ulvs, "BACKUP", Duration::from_secs(8));
     wait_for("ucarp master again", Duration::from_secs(5), || dir2_holds_vip(&lab));
     assert_eq!(arp_answers(&lab), [lab.mac("dir2")], "ulvs is silent on ARP as BACKUP");
+    let hooks = fs::read_to_string(lab.dir.join("hooks.log")).unwrap_or_default();
+    let expected = [format!("{} eth0 {VIP}", up.display()), format!("{} eth0 {VIP}", down.display())];
+    assert!(expected.iter().all(|line| hooks.lines().any(|l| l == line)), "hooks ran as:\n{hooks}");
 }
 
 /// An nftables table in the lab's bridge namespace that drops what `rule` matches between the
