@@ -83,10 +83,12 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
 
     let stats = Arc::new(WorkerStats::new(queues));
     let mut ha_parts = ha::prepare(&config)?;
+    let workers_stop = Arc::new(AtomicBool::new(false));
     let shared = Shared {
         snapshots: Arc::clone(&snapshots),
         serving: Arc::clone(&ha_parts.serving),
-        stop: Arc::clone(&stop),
+        // The workers have their own flag: on SIGTERM they keep forwarding until HA has resigned.
+        stop: Arc::clone(&workers_stop),
         stats: Arc::clone(&stats),
         ha: ha_parts.frames.take(),
     };
@@ -101,6 +103,7 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
         let (requests_tx, requests_rx) = channel::bounded(4);
         request_senders.push(requests_tx);
         let shared = shared.clone();
+        let stop_on_exit = Arc::clone(&stop);
         let cpu = cpus.as_ref().and_then(|cpus| cpus.get(index).copied());
         let core = cpu.and_then(|cpu| core_ids.iter().find(|core| core.id == cpu).copied());
         let config = WorkerConfig { index, batch: config.director.batch, capacity, templates: Arc::clone(&templates) };
@@ -111,7 +114,7 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
                 }
             }
             // However the worker ends (error or panic), the daemon stops and detaches cleanly.
-            let _stop = StopOnExit(Arc::clone(&shared.stop));
+            let _stop = StopOnExit(Arc::clone(&stop_on_exit));
             port.run(config, shared, requests_rx)
         })?;
         workers.push(handle);
@@ -136,6 +139,12 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
         }
     }
     log::info!("stopping");
+    // HA first: its priority-0 advert leaves while the workers still forward, so the backup's
+    // Skew_Time is the whole client-visible gap; then the workers.
+    if let Some(driver) = ha_driver {
+        driver.join();
+    }
+    workers_stop.store(true, Ordering::Relaxed);
     let mut failed = Vec::new();
     for (index, handle) in workers.into_iter().enumerate() {
         match handle.join() {
@@ -143,11 +152,6 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
             Ok(Err(err)) => failed.push(format!("worker {index}: {err}")),
             Err(_) => failed.push(format!("worker {index} panicked")),
         }
-    }
-    // The HA thread sends its shutdown adverts on its own socket; wait for them before the XDP
-    // program goes.
-    if let Some(driver) = ha_driver {
-        driver.join();
     }
     drop(server);
     drop(opened.program);
