@@ -71,6 +71,7 @@ pub struct Registry {
     /// Real servers their health check holds down.
     down: BTreeSet<(ServiceKey, Ipv4Addr)>,
     on_failure: OnFailure,
+    expire_nodest_conn: bool,
 }
 
 impl Registry {
@@ -86,6 +87,7 @@ impl Registry {
             generation: 0,
             down: BTreeSet::new(),
             on_failure: OnFailure::default(),
+            expire_nodest_conn: true,
         };
         registry.replace(timeouts, services);
         registry
@@ -182,6 +184,11 @@ impl Registry {
         self.down.contains(&(service, real))
     }
 
+    /// `director.expire_nodest_conn`, carried in every snapshot.
+    pub fn set_expire_nodest_conn(&mut self, expire: bool) {
+        self.expire_nodest_conn = expire;
+    }
+
     pub fn set_on_failure(&mut self, on_failure: OnFailure) {
         self.on_failure = on_failure;
     }
@@ -232,7 +239,9 @@ impl Registry {
                 stats: Arc::clone(&self.service_stats[&spec.key]),
             })
             .collect();
-        Snapshot::new(self.generation, self.director_mac, self.timeouts, services)
+        let mut snapshot = Snapshot::new(self.generation, self.director_mac, self.timeouts, services);
+        snapshot.expire_nodest_conn = self.expire_nodest_conn;
+        snapshot
     }
 }
 

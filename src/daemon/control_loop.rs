@@ -153,6 +153,7 @@ impl ControlLoop<'_> {
             log::info!("reload: {line}");
         }
         self.registry.replace(config.timeouts, specs);
+        self.registry.set_expire_nodest_conn(config.director.expire_nodest_conn);
         self.config = config;
         self.publish();
         Ok(format!(
