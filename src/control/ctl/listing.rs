@@ -94,6 +94,9 @@ pub fn render(rows: &[ServiceRow], layout: Layout, exact: bool, table_size: Opti
         match layout {
             Layout::Plain => {
                 let _ = write!(out, "{name} {}", row.scheduler);
+                if let Some(flags) = &row.flags {
+                    let _ = write!(out, " ({flags})");
+                }
                 if let Some(timeout) = row.persistence {
                     let _ = write!(out, " persistent {}", timeout.as_secs());
                 }
@@ -157,11 +160,11 @@ pub fn render_rules(rows: &[ServiceRow]) -> String {
             row.key.port
         );
         let _ = write!(out, "-A {service} -s {}", row.scheduler);
-        if let Some(timeout) = row.persistence {
-            let _ = write!(out, " -p {}", timeout.as_secs());
-        }
         if let Some(flags) = &row.flags {
             let _ = write!(out, " -b {flags}");
+        }
+        if let Some(timeout) = row.persistence {
+            let _ = write!(out, " -p {}", timeout.as_secs());
         }
         out.push('\n');
         let mut reals: Vec<&RealRow> = row.reals.iter().collect();
@@ -315,7 +318,7 @@ UDP  192.168.168.100:53                  0        0        0        0        0
         rows[0].flags = None;
         rows[1].flags = Some("sh-port".into());
         let expected = "\
--A -t 192.168.168.100:80 -s wrr -p 300 -b sh-port
+-A -t 192.168.168.100:80 -s wrr -b sh-port -p 300
 -a -t 192.168.168.100:80 -r 192.168.168.10:80 -g -w 3
 -a -t 192.168.168.100:80 -r 192.168.168.11:80 -g -w 1
 -A -u 192.168.168.100:53 -s rr
