@@ -53,7 +53,8 @@ up() {
     in_ns dir "$here/director-setup.sh" eth0
     for i in $(seq 1 "$count"); do
         plug "rs$i" "10.0.0.$((10 + i))"
-        in_ns "rs$i" "$here/rs-setup.sh" up "$VIP" >/dev/null
+        # Its saved sysctls live with the lab's state, and go when the lab does.
+        in_ns "rs$i" env ULVS_RS_STATE="$state/rs$i-setup" "$here/rs-setup.sh" up "$VIP" >/dev/null
         in_ns "rs$i" python3 "$here/http-rs.py" "rs$i" 80 >/dev/null 2>&1 &
         echo $! >"$state/http-rs$i.pid"
         in_ns "rs$i" python3 "$here/udp-rs.py" "rs$i" "$VIP" 5353 >/dev/null 2>&1 &
