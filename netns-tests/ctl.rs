@@ -74,7 +74,7 @@ fn ipvsadm_commands_edit_the_live_table() {
     assert_eq!(ok(&daemon, &["-S", "-n"]), SAVED);
 
     // Bad input: a clear error, and the table as it was.
-    let bad: [(&str, &str); 9] = [
+    let bad: [(&str, &str); 11] = [
         ("-A -t 10.0.0.100:81 -s foo", "unknown scheduler \"foo\""),
         ("-A -t 10.0.0.300:80", "invalid service address \"10.0.0.300:80\""),
         ("-a -t 10.0.0.100:9999 -r 10.0.0.11", "Service not defined: TCP 10.0.0.100:9999"),
@@ -84,6 +84,8 @@ fn ipvsadm_commands_edit_the_live_table() {
         ("-a -t 10.0.0.100:80 -r 10.0.0.13 -m", "direct routing only"),
         ("-a -t 10.0.0.100:80 -r 10.0.0.13:81", "direct routing cannot change the port"),
         ("-e -t 10.0.0.100:80 -r 10.0.0.11 -w 65536", "invalid weight 65536"),
+        ("-a -t 10.0.0.100:80 -r 192.168.7.7", "not in any subnet of interface eth0"),
+        ("-A -t 10.0.0.2:80", "is an address of eth0"),
     ];
     for (args, wanted) in bad {
         refused(&daemon, &args.split(' ').collect::<Vec<_>>(), "", wanted);
@@ -129,6 +131,11 @@ fn ipvsadm_commands_edit_the_live_table() {
     assert_eq!(answer.trim(), "rs1", "{}", daemon.log_text());
     let log = daemon.log_text();
     assert!(log.contains("ctl: added service TCP 10.0.0.101:80"), "edits are logged:\n{log}");
+    let status = ok(&daemon, &["status"]);
+    for wanted in ["io: xdp (", "workers: 2", "config: ", "last reload: none", "drops: "] {
+        assert!(status.contains(wanted), "{wanted:?} not in status:\n{status}");
+    }
+    print!("{status}");
 }
 
 #[test]
