@@ -253,3 +253,39 @@ fn live_changes_keep_established_connections() {
     // rs2's held connections were expired with it (expire_nodest_conn, the default).
     assert!(report.lines().filter(|l| l.starts_with("kept rs2 ")).all(|l| l.ends_with(" 1")), "{report}");
 }
+
+/// scripts/rs-setup.sh on a lab real server: `up` is idempotent, `down` of the last VIP restores
+/// the sysctls as they were before the first `up`.
+#[test]
+fn rs_setup_is_idempotent_and_down_restores() {
+    let lab = Lab::up("ct-rs", 1);
+    let state = format!("ULVS_RS_STATE={}", lab.dir.join("rs1-setup").display());
+    let script = lab.repo_script("rs-setup.sh");
+    let run = |args: &[&str]| {
+        let mut full = vec!["env", state.as_str(), script.as_str()];
+        full.extend_from_slice(args);
+        lab.exec_ok("rs1", &full)
+    };
+    let sysctl = |key: &str| lab.exec_ok("rs1", &["sysctl", "-n", key]).trim().to_string();
+    // lab.sh ran `up 10.0.0.100`; undo it, then start from non-default values to see them restored.
+    run(&["down", VIP]);
+    assert_eq!(sysctl("net.ipv4.conf.all.arp_ignore"), "0");
+    lab.exec_ok("rs1", &["sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=2", "net.ipv4.conf.lo.arp_announce=1"]);
+    run(&["up", VIP, "10.0.0.101"]);
+    run(&["up", VIP]);
+    let status = run(&["status"]);
+    assert_eq!(status.matches("vip 10.0.0.100/32").count(), 1, "{status}");
+    assert!(status.contains("vip 10.0.0.101/32"), "{status}");
+    assert!(
+        status.contains("net.ipv4.conf.all.arp_ignore = 1") && status.contains("net.ipv4.conf.lo.arp_announce = 2"),
+        "{status}"
+    );
+    run(&["down", VIP]);
+    assert_eq!(sysctl("net.ipv4.conf.all.arp_ignore"), "1", "10.0.0.101 still needs the sysctls");
+    run(&["down", "10.0.0.101"]);
+    assert_eq!(sysctl("net.ipv4.conf.all.arp_ignore"), "2", "restored");
+    assert_eq!(sysctl("net.ipv4.conf.lo.arp_announce"), "1", "restored");
+    assert!(!run(&["status"]).contains("vip "), "no VIP left on lo");
+    let bad = lab.exec("rs1", &[&script, "up", "10.0.0.300"]);
+    assert!(!bad.status.success(), "a bad address is refused");
+}
