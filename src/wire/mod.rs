@@ -12,12 +12,14 @@
 
 pub mod arp;
 mod bytes;
+pub mod carp;
 pub mod checksum;
 pub mod ethernet;
 pub mod icmp;
 pub mod ipv4;
 pub mod tcp;
 pub mod udp;
+pub mod vrrp;
 
 use std::fmt;
 use std::str::FromStr;

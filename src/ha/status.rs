@@ -1,0 +1,121 @@
+//! What an instance reports: its role, priority, master, interval and counters, with every dropped
+//! advert counted under one stable snake_case reason (the names `ulvs ctl status` prints).
+
+use super::{HaProtocol, State};
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+/// Why a received advert was not acted on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DropReason {
+    /// Not a well-formed IPv4 packet of protocol 112 carrying a whole message of the expected length.
+    Malformed,
+    /// IPv4 TTL other than 255: it was routed, so it is not from our link.
+    BadTtl,
+    /// The IPv4 header checksum or the VRRP/CARP checksum fails.
+    BadChecksum,
+    /// Another protocol version or message type than this instance speaks.
+    BadVersion,
+    /// Another VRID (VRRP) or VHID (CARP).
+    OtherVrid,
+    /// v2: another authentication type or password; CARP: the HMAC does not verify.
+    AuthFailure,
+    /// v2: an advert interval other than ours (RFC 3768 §7.1); v3: an interval of zero.
+    IntervalMismatch,
+    /// Our own advert, looped back.
+    OwnAdvert,
+    /// Received in Init or Fault, where the machine does not listen.
+    Inactive,
+}
+
+impl DropReason {
+    pub const ALL: [DropReason; 9] = [
+        DropReason::Malformed,
+        DropReason::BadTtl,
+        DropReason::BadChecksum,
+        DropReason::BadVersion,
+        DropReason::OtherVrid,
+        DropReason::AuthFailure,
+        DropReason::IntervalMismatch,
+        DropReason::OwnAdvert,
+        DropReason::Inactive,
+    ];
+
+    /// The stable name, for status output and metrics.
+    pub const fn name(self) -> &'static str {
+        match self {
+            DropReason::Malformed => "malformed",
+            DropReason::BadTtl => "bad_ttl",
+            DropReason::BadChecksum => "bad_checksum",
+            DropReason::BadVersion => "bad_version",
+            DropReason::OtherVrid => "other_vrid",
+            DropReason::AuthFailure => "auth_failure",
+            DropReason::IntervalMismatch => "interval_mismatch",
+            DropReason::OwnAdvert => "own_advert",
+            DropReason::Inactive => "inactive",
+        }
+    }
+
+    const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Drop counts, one per [`DropReason`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Drops([u64; DropReason::ALL.len()]);
+
+impl Drops {
+    pub fn get(&self, reason: DropReason) -> u64 {
+        self.0[reason.index()]
+    }
+
+    pub(crate) fn bump(&mut self, reason: DropReason) {
+        self.0[reason.index()] += 1;
+    }
+
+    pub fn total(&self) -> u64 {
+        self.0.iter().sum()
+    }
+
+    /// Every reason with its count, in [`DropReason::ALL`] order.
+    pub fn iter(&self) -> impl Iterator<Item = (DropReason, u64)> + '_ {
+        DropReason::ALL.iter().map(|&r| (r, self.get(r)))
+    }
+}
+
+/// An instance's counters since it was built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Counters {
+    /// Advert packets emitted (one per destination).
+    pub adverts_sent: u64,
+    /// Adverts that passed every check.
+    pub adverts_received: u64,
+    /// State changes.
+    pub transitions: u64,
+    /// Split-brain episodes: while master we heard another master.
+    pub second_master: u64,
+    /// Accepted adverts whose address list differs from ours. keepalived logs these and accepts them,
+    /// and so do we: dropping them would turn a config difference into two masters.
+    pub address_list_mismatch: u64,
+    /// Gratuitous ARPs asked for (one per VIP per GARP).
+    pub garps: u64,
+    pub drops: Drops,
+}
+
+/// A snapshot for `ulvs ctl status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    pub name: String,
+    pub protocol: HaProtocol,
+    pub vrid: u8,
+    pub state: State,
+    /// VRRP: the effective priority (configured plus failing track_script weights, 1..=254; 255 for
+    /// the owner). CARP: the effective advskew.
+    pub priority: u8,
+    /// The current master: ourselves as master, the last accepted advert's source as backup.
+    pub master: Option<Ipv4Addr>,
+    /// VRRP: the interval in use (v3 backups: the master's). CARP: advbase + advskew/256.
+    pub advert_interval: Duration,
+    pub counters: Counters,
+}
