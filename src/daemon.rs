@@ -1,15 +1,18 @@
 //! `ulvs run`: wires the library together — config, interface, ports, workers, MAC resolution,
 //! control socket, signals — and tears everything down again (the XDP program detached) on
-//! SIGINT/SIGTERM.
+//! SIGINT/SIGTERM. After start-up the main thread runs the control loop (`control_loop`), the one
+//! owner of the director's mutable state; everyone else (the ctl socket, SIGHUP, health checks)
+//! sends it `ControlEvent`s.
 
 mod control;
+mod control_loop;
 mod host;
 mod ports;
 mod resolver;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -18,6 +21,8 @@ use crossbeam::channel;
 use ulvs::conntrack::TemplateStore;
 use ulvs::control::config::{Config, IoMode};
 use ulvs::control::ctl::server::Server;
+use ulvs::control::event::ControlEvent;
+use ulvs::control::rate::RateTable;
 use ulvs::control::registry::{RealSpec, Registry, ServiceSpec};
 use ulvs::dataplane::stats::WorkerStats;
 use ulvs::dataplane::worker::{Shared, WorkerConfig};
@@ -64,6 +69,9 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, Arc::clone(&stop)).context("installing signal handlers")?;
     }
+    let reload_requested = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&reload_requested))
+        .context("installing the SIGHUP handler")?;
 
     let mut resolver =
         resolver::Resolver::open(iface, director_mac, director_ip, config.director.arp_refresh, &registry)?;
@@ -114,10 +122,17 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
         workers.push(handle);
     }
 
+    let (events_tx, events_rx) = channel::bounded::<ControlEvent>(64);
+    let status =
+        Arc::new(Mutex::new(control_loop::ControlStatus { config_path: config_path.to_path_buf(), last_reload: None }));
+    let rates = Arc::new(Mutex::new(RateTable::default()));
     let view = Arc::new(control::DaemonView {
         snapshots: Arc::clone(&snapshots),
         stats: Arc::clone(&stats),
         workers: request_senders,
+        events: events_tx,
+        status: Arc::clone(&status),
+        rates: Arc::clone(&rates),
         io: opened.description.clone(),
         interface: iface.clone(),
         capacity: config.director.connections,
@@ -126,11 +141,22 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
         .with_context(|| format!("control socket {}", config.director.control.display()))?;
     log::info!("control socket {}", config.director.control.display());
 
-    while !stop.load(Ordering::Relaxed) {
-        if resolver.step(Duration::from_millis(100))? {
-            snapshots.publish(registry.snapshot(|ip| resolver.mac(ip)));
-        }
-    }
+    let control = control_loop::ControlLoop {
+        registry,
+        resolver,
+        snapshots: Arc::clone(&snapshots),
+        program: opened.program.as_ref(),
+        config: config.clone(),
+        config_path: config_path.to_path_buf(),
+        subnets,
+        events: events_rx,
+        reload_requested,
+        status,
+        rates,
+    };
+    let control_result = { control }.run(&stop);
+    // However the control loop ended, the workers stop before the XDP program is detached.
+    stop.store(true, Ordering::Relaxed);
     log::info!("stopping");
     let mut failed = Vec::new();
     for (index, handle) in workers.into_iter().enumerate() {
@@ -143,6 +169,7 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
     drop(server);
     drop(opened.program);
     log::info!("stopped");
+    control_result?;
     if !failed.is_empty() {
         bail!("{}", failed.join("; "));
     }
@@ -158,6 +185,7 @@ impl Drop for StopOnExit {
     }
 }
 
+/// The registry's view of the config file's services.
 fn service_specs(config: &Config) -> Vec<ServiceSpec> {
     config
         .services

@@ -3,5 +3,8 @@
 
 pub mod config;
 pub mod ctl;
+pub mod edit;
+pub mod event;
 pub mod neighbours;
+pub mod rate;
 pub mod registry;

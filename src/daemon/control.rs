@@ -1,25 +1,36 @@
 //! What `ulvs ctl` sees of the running daemon.
 
 use std::fmt::Write;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crossbeam::channel::{self, Sender};
 use ulvs::control::ctl::args::CtlArgs;
 use ulvs::control::ctl::listing::{self, ConnRow, Layout, RealRow, ServiceRow, Totals};
 use ulvs::control::ctl::server::Handler;
+use ulvs::control::event::ControlEvent;
+use ulvs::control::rate::RateTable;
 use ulvs::dataplane::stats::WorkerStats;
 use ulvs::dataplane::verdict::DropReason;
 use ulvs::dataplane::worker::WorkerRequest;
 use ulvs::service::{ServiceKey, Snapshot, SnapshotCell};
 
+use super::control_loop::ControlStatus;
+
 /// How long `-L -c` waits for a busy worker to answer.
 const WORKER_REPLY: Duration = Duration::from_secs(2);
+/// How long an edit or a reload waits for the control loop (a reload reads and checks a file).
+const CONTROL_REPLY: Duration = Duration::from_secs(10);
 
 pub struct DaemonView {
     pub snapshots: Arc<SnapshotCell>,
     pub stats: Arc<WorkerStats>,
     pub workers: Vec<Sender<WorkerRequest>>,
+    /// To the control loop, which owns every change.
+    pub events: Sender<ControlEvent>,
+    pub status: Arc<Mutex<ControlStatus>>,
+    #[allow(dead_code, reason = "read by the --rate listing, next commit")]
+    pub rates: Arc<Mutex<RateTable>>,
     pub io: String,
     pub interface: String,
     pub capacity: usize,
@@ -37,6 +48,7 @@ impl Handler for DaemonView {
         }
         match args.command.as_deref() {
             Some("status") => return Ok(self.status(&snapshot)),
+            Some("reload") => return self.ask(|reply| ControlEvent::Reload { reply: Some(reply) }),
             Some(other) => {
                 return Err(format!("unknown command {other:?} (try: status, -L -n, -L -n --stats, -L -n -c)\n"))
             }
@@ -96,6 +108,15 @@ impl Handler for DaemonView {
 }
 
 impl DaemonView {
+    /// Sends an event to the control loop and waits for its answer.
+    fn ask(&self, event: impl FnOnce(ulvs::control::event::Reply) -> ControlEvent) -> Result<String, String> {
+        let (reply_tx, reply_rx) = channel::bounded(1);
+        self.events
+            .send_timeout(event(reply_tx), CONTROL_REPLY)
+            .map_err(|_| "the control loop is not answering\n".to_string())?;
+        reply_rx.recv_timeout(CONTROL_REPLY).map_err(|_| "the control loop did not answer\n".to_string())?
+    }
+
     fn connections(&self, snapshot: &Snapshot, filter: Option<ServiceKey>) -> Result<String, String> {
         let mut rows = Vec::new();
         for worker in &self.workers {
@@ -123,6 +144,15 @@ impl DaemonView {
         let _ = writeln!(out, "io: {}", self.io);
         let _ = writeln!(out, "workers: {}", self.stats.iter().count());
         let _ = writeln!(out, "snapshot: generation {}", snapshot.generation);
+        {
+            let status = self.status.lock().unwrap_or_else(|p| p.into_inner());
+            let _ = writeln!(out, "config: {}", status.config_path.display());
+            let _ = match &status.last_reload {
+                None => writeln!(out, "last reload: none"),
+                Some((at, Ok(summary))) => writeln!(out, "last reload: ok {}s ago: {summary}", at.elapsed().as_secs()),
+                Some((at, Err(err))) => writeln!(out, "last reload: FAILED {}s ago: {err}", at.elapsed().as_secs()),
+            };
+        }
         let unresolved: Vec<String> = snapshot
             .services
             .iter()

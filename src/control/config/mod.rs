@@ -34,6 +34,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 pub use self::error::{ConfigError, Location};
+pub(crate) use self::validate::unicast_problem;
 use crate::conntrack::Timeouts;
 use crate::flow::Protocol;
 use crate::sched::{SchedFlags, SchedulerKind};

@@ -349,8 +349,8 @@ fn interface_name_problem(name: &str) -> Option<String> {
     }
 }
 
-/// Why `ip` cannot be a VIP or a real server, if it cannot.
-fn unicast_problem(ip: Ipv4Addr) -> Option<&'static str> {
+/// Why `ip` cannot be a VIP or a real server, if it cannot (`ulvs ctl` edits check the same).
+pub(crate) fn unicast_problem(ip: Ipv4Addr) -> Option<&'static str> {
     if ip.is_unspecified() {
         Some("the unspecified address")
     } else if ip.is_broadcast() {
