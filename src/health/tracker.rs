@@ -136,19 +136,20 @@ mod tests {
     #[test]
     fn rise_and_fall_count_consecutive_results() {
         use Health::{Down, Up};
-        let (t, f) = (true, false);
+        const T: bool = true;
+        const F: bool = false;
         // (rise, fall, warmup ms, initial, results, expected transitions at ms)
         type Case = (u32, u32, u64, Health, &'static [bool], &'static [(u64, Health)]);
         let cases: &[Case] = &[
-            (1, 3, 0, Up, &[t, t, f, f, f, t], &[(810, Down), (1010, Up)]),
+            (1, 3, 0, Up, &[T, T, F, F, F, T], &[(810, Down), (1010, Up)]),
             // A pass in between restarts the count of failures.
-            (1, 3, 0, Up, &[f, f, t, f, f, t], &[]),
-            (2, 1, 0, Up, &[f, t, f, t, t], &[(10, Down), (810, Up)]),
+            (1, 3, 0, Up, &[F, F, T, F, F, T], &[]),
+            (2, 1, 0, Up, &[F, T, F, T, T], &[(10, Down), (810, Up)]),
             // Starting down (keepalived's `alpha`): up after `rise` passes.
-            (2, 3, 0, Down, &[t, t, t], &[(210, Up)]),
+            (2, 3, 0, Down, &[T, T, T], &[(210, Up)]),
             // Warm-up delays the first probe.
-            (1, 1, 500, Up, &[f], &[(510, Down)]),
-            (1, 1, 0, Down, &[f, f], &[]),
+            (1, 1, 500, Up, &[F], &[(510, Down)]),
+            (1, 1, 0, Down, &[F, F], &[]),
         ];
         for (rise, fall, warmup, initial, results, expected) in cases {
             let got = run(&spec(*rise, *fall, *warmup, *initial), results);
