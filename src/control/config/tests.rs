@@ -189,8 +189,12 @@ fn defaults_fill_every_optional_key() {
                 weight: 1,
                 mac: None,
                 location: Location { line: 7, column: 6 },
+                check: None,
             }],
             location: Location { line: 4, column: 7 },
+            check: None,
+            on_failure: crate::control::registry::OnFailure::Remove,
+            sorry_server: None,
         }]
     );
 }
