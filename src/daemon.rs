@@ -6,6 +6,7 @@
 
 mod control;
 mod control_loop;
+mod health;
 mod host;
 mod ports;
 mod resolver;
@@ -26,6 +27,7 @@ use ulvs::control::rate::RateTable;
 use ulvs::control::registry::{RealSpec, Registry, ServiceSpec};
 use ulvs::dataplane::stats::WorkerStats;
 use ulvs::dataplane::worker::{Shared, WorkerConfig};
+use ulvs::health::{Checker, HealthBoard};
 use ulvs::io::netdev;
 use ulvs::service::{ServiceKey, SnapshotCell};
 
@@ -64,6 +66,7 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
         }
     }
     let mut registry = Registry::new(queues, director_mac, config.timeouts, service_specs(&config));
+    registry.set_policies(health::policies(&config));
 
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -123,9 +126,17 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
     }
 
     let (events_tx, events_rx) = channel::bounded::<ControlEvent>(64);
+    let health_board = Arc::new(HealthBoard::new());
     let status =
         Arc::new(Mutex::new(control_loop::ControlStatus { config_path: config_path.to_path_buf(), last_reload: None }));
     let rates = Arc::new(Mutex::new(RateTable::default()));
+    let checker = Checker::start(
+        health::targets(&config, registry.services()),
+        Arc::clone(&health_board),
+        health::PROBE_THREADS,
+        health::forward_to(events_tx.clone()),
+    )
+    .context("starting the health checker")?;
     let view = Arc::new(control::DaemonView {
         snapshots: Arc::clone(&snapshots),
         stats: Arc::clone(&stats),
@@ -136,6 +147,7 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
         io: opened.description.clone(),
         interface: iface.clone(),
         capacity: config.director.connections,
+        health: Arc::clone(&health_board),
     });
     let server = Server::start(&config.director.control, view)
         .with_context(|| format!("control socket {}", config.director.control.display()))?;
@@ -153,6 +165,7 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
         reload_requested,
         status,
         rates,
+        checker,
     };
     let control_result = { control }.run(&stop);
     // However the control loop ended, the workers stop before the XDP program is detached.

@@ -31,6 +31,7 @@ use ulvs::control::edit::Service;
 use ulvs::control::event::{ControlEvent, Reply};
 use ulvs::control::rate::{RateTable, INTERVAL};
 use ulvs::control::registry::Registry;
+use ulvs::health::Checker;
 use ulvs::io::xdp::XdpProgram;
 use ulvs::service::SnapshotCell;
 
@@ -62,6 +63,8 @@ pub struct ControlLoop<'a> {
     pub reload_requested: Arc<AtomicBool>,
     pub status: Arc<Mutex<ControlStatus>>,
     pub rates: Arc<Mutex<RateTable>>,
+    /// Follows the registry's real servers (see `publish`).
+    pub checker: Checker,
 }
 
 impl ControlLoop<'_> {
@@ -153,6 +156,7 @@ impl ControlLoop<'_> {
             log::info!("reload: {line}");
         }
         self.registry.replace(config.timeouts, specs);
+        self.registry.set_policies(super::health::policies(&config));
         self.config = config;
         self.publish();
         Ok(format!(
@@ -166,6 +170,8 @@ impl ControlLoop<'_> {
     /// Builds and publishes a snapshot of the registry as it is now, with the VIP filter and the
     /// resolver brought in step.
     fn publish(&mut self) {
+        // The checker keeps the state of every real server whose check did not change.
+        self.checker.update(super::health::targets(&self.config, self.registry.services()));
         self.resolver.follow(&self.registry);
         let snapshot = self.registry.snapshot(|ip| self.resolver.mac(ip));
         let old: Vec<Ipv4Addr> = self.snapshots.load().vips().collect();

@@ -21,7 +21,7 @@ mod spec;
 mod tracker;
 
 pub use board::{HealthBoard, RealHealth};
-pub use checker::{Checker, HealthEvent, Target};
+pub use checker::{Checker, HealthEvent, OnTransition, Target};
 pub use probe::{run as run_probe, Outcome, ProbeFailure, Subject};
 pub use spec::{
     CheckKind, CheckSpec, HttpCheck, ScriptCheck, DEFAULT_FALL, DEFAULT_INTERVAL, DEFAULT_RISE, DEFAULT_TIMEOUT,
