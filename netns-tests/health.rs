@@ -56,6 +56,9 @@ fn start_http(lab: &Lab, n: usize) {
         .spawn()
         .unwrap();
     fs::write(lab.dir.join(format!("http-rs{n}.pid")), child.id().to_string()).unwrap();
+    // lab.sh's teardown kills it by that pid; this thread reaps it then.
+    let mut child = child;
+    thread::spawn(move || child.wait());
     let deadline = Instant::now() + Duration::from_secs(5);
     while !lab.exec(&format!("rs{n}"), &["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/80"]).status.success() {
         assert!(Instant::now() < deadline, "rs{n}'s HTTP server did not start");
