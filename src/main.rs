@@ -53,7 +53,19 @@ fn main() -> ExitCode {
         }
         Command::Ctl { control, args } => {
             let args = if args.is_empty() { vec!["--help".to_string()] } else { args };
-            match ctl::client::request(&control, &args) {
+            // Parsed here only to know whether to send standard input along; the daemon parses again.
+            let restore = ctl::args::CtlArgs::try_parse_from(&args).is_ok_and(|parsed| parsed.restore);
+            let input = if restore {
+                let mut text = String::new();
+                if let Err(err) = std::io::Read::read_to_string(&mut std::io::stdin(), &mut text) {
+                    eprintln!("ulvs ctl: reading the rules from standard input: {err}");
+                    return ExitCode::FAILURE;
+                }
+                Some(text)
+            } else {
+                None
+            };
+            match ctl::client::request(&control, &args, input.as_deref()) {
                 Ok(reply) if reply.ok => {
                     print!("{}", reply.text);
                     ExitCode::SUCCESS

@@ -82,6 +82,7 @@ pub struct Registry {
     down: BTreeSet<(ServiceKey, Ipv4Addr)>,
     on_failure: OnFailure,
     policies: BTreeMap<ServiceKey, HealthPolicy>,
+    expire_nodest_conn: bool,
 }
 
 impl Registry {
@@ -98,6 +99,7 @@ impl Registry {
             down: BTreeSet::new(),
             on_failure: OnFailure::default(),
             policies: BTreeMap::new(),
+            expire_nodest_conn: true,
         };
         registry.replace(timeouts, services);
         registry
@@ -224,6 +226,11 @@ impl Registry {
         self.down.contains(&(service, real))
     }
 
+    /// `director.expire_nodest_conn`, carried in every snapshot.
+    pub fn set_expire_nodest_conn(&mut self, expire: bool) {
+        self.expire_nodest_conn = expire;
+    }
+
     pub fn set_on_failure(&mut self, on_failure: OnFailure) {
         self.on_failure = on_failure;
     }
@@ -259,7 +266,9 @@ impl Registry {
                 stats: Arc::clone(&self.service_stats[&spec.key]),
             })
             .collect();
-        Snapshot::new(self.generation, self.director_mac, self.timeouts, services)
+        let mut snapshot = Snapshot::new(self.generation, self.director_mac, self.timeouts, services);
+        snapshot.expire_nodest_conn = self.expire_nodest_conn;
+        snapshot
     }
 
     /// A service's real servers as the data path should see them: health applied, and the sorry

@@ -5,11 +5,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crossbeam::channel::{self, Sender};
-use ulvs::control::ctl::args::CtlArgs;
+use ulvs::control::ctl::args::{sched_flags_text, Command, CtlArgs};
 use ulvs::control::ctl::listing::{self, ConnRow, Layout, RealRow, ServiceRow, Totals};
+use ulvs::control::ctl::rules;
 use ulvs::control::ctl::server::Handler;
 use ulvs::control::event::ControlEvent;
-use ulvs::control::rate::RateTable;
+use ulvs::control::rate::{RateTable, Rates};
 use ulvs::dataplane::stats::WorkerStats;
 use ulvs::dataplane::verdict::DropReason;
 use ulvs::dataplane::worker::WorkerRequest;
@@ -30,7 +31,6 @@ pub struct DaemonView {
     /// To the control loop, which owns every change.
     pub events: Sender<ControlEvent>,
     pub status: Arc<Mutex<ControlStatus>>,
-    #[allow(dead_code, reason = "read by the --rate listing, next commit")]
     pub rates: Arc<Mutex<RateTable>>,
     pub io: String,
     pub interface: String,
@@ -39,39 +39,66 @@ pub struct DaemonView {
 }
 
 impl Handler for DaemonView {
-    fn handle(&self, args: &CtlArgs) -> Result<String, String> {
+    fn handle(&self, args: &CtlArgs, input: &str) -> Result<String, String> {
+        let command = args.command().map_err(|err| format!("{err}\n"))?;
         let snapshot = self.snapshots.load();
-        let filter =
-            args.service_filter().map(|(protocol, addr)| ServiceKey { protocol, vip: *addr.ip(), port: addr.port() });
-        if let Some(key) = filter {
-            if snapshot.service_index(&key).is_none() {
-                return Err("No such service\n".into());
+        match command {
+            Command::Status => Ok(self.status(&snapshot)),
+            Command::Reload => self.ask(|reply| ControlEvent::Reload { reply: Some(reply) }),
+            Command::ShowTimeouts => {
+                let t = snapshot.timeouts;
+                Ok(format!(
+                    "Timeout (tcp tcpfin udp): {} {} {}\n",
+                    t.tcp.as_secs(),
+                    t.tcpfin.as_secs(),
+                    t.udp.as_secs()
+                ))
+            }
+            Command::Edit(edit) => self.ask(|reply| ControlEvent::Edit { edits: vec![edit], reply }),
+            Command::Restore => {
+                let edits = rules::parse(input).map_err(|err| format!("{err}\n"))?;
+                self.ask(|reply| ControlEvent::Edit { edits, reply })
+            }
+            Command::Save => Ok(listing::render_rules(&self.rows(&snapshot, None))),
+            Command::List => {
+                let filter = args.service_filter().map(|(protocol, addr)| ServiceKey {
+                    protocol,
+                    vip: *addr.ip(),
+                    port: addr.port(),
+                });
+                if let Some(key) = filter {
+                    if snapshot.service_index(&key).is_none() {
+                        return Err("No such service\n".into());
+                    }
+                }
+                if args.connection {
+                    return self.connections(&snapshot, filter);
+                }
+                let layout = match (args.stats, args.rate) {
+                    (true, true) => return Err("--stats and --rate are different listings: give one\n".into()),
+                    (true, false) => Layout::Stats,
+                    (false, true) => Layout::Rate,
+                    (false, false) => Layout::Plain,
+                };
+                let size = filter.is_none().then_some(self.capacity);
+                Ok(listing::render(&self.rows(&snapshot, filter), layout, args.exact, size))
             }
         }
-        match args.command.as_deref() {
-            Some("status") => return Ok(self.status(&snapshot)),
-            Some("reload") => return self.ask(|reply| ControlEvent::Reload { reply: Some(reply) }),
-            Some(other) => {
-                return Err(format!("unknown command {other:?} (try: status, -L -n, -L -n --stats, -L -n -c)\n"))
-            }
-            None => {}
-        }
-        if args.timeout {
-            let t = snapshot.timeouts;
-            return Ok(format!(
-                "Timeout (tcp tcpfin udp): {} {} {}\n",
-                t.tcp.as_secs(),
-                t.tcpfin.as_secs(),
-                t.udp.as_secs()
-            ));
-        }
-        if !args.list {
-            return Err("only listing is supported so far: -L|-l [-n] [--stats] [--exact] [-c] [-t|-u VIP:PORT], --timeout, status\n".into());
-        }
-        if args.connection {
-            return self.connections(&snapshot, filter);
-        }
-        let rows: Vec<ServiceRow> = snapshot
+    }
+}
+
+impl DaemonView {
+    /// The listing rows of `snapshot`'s services (only `filter`'s, when given).
+    fn rows(&self, snapshot: &Snapshot, filter: Option<ServiceKey>) -> Vec<ServiceRow> {
+        let rates = self.rates.lock().unwrap_or_else(|p| p.into_inner());
+        let per_second = |r: Rates| Totals {
+            conns: r.cps.round() as u64,
+            in_packets: r.in_pps.round() as u64,
+            out_packets: r.out_pps.round() as u64,
+            in_bytes: r.in_bps.round() as u64,
+            out_bytes: r.out_bps.round() as u64,
+        };
+        snapshot
             .services
             .iter()
             .filter(|service| filter.is_none_or(|key| key == service.key))
@@ -79,12 +106,14 @@ impl Handler for DaemonView {
                 key: service.key,
                 scheduler: service.scheduler.name().to_string(),
                 persistence: service.persistence,
+                flags: sched_flags_text(service.scheduler, service.flags),
                 totals: Totals {
                     conns: service.stats.sum(|c| &c.conns),
                     in_packets: service.stats.sum(|c| &c.in_packets),
                     in_bytes: service.stats.sum(|c| &c.in_bytes),
                     ..Totals::default()
                 },
+                rates: per_second(rates.service(&service.key)),
                 reals: service
                     .reals
                     .iter()
@@ -100,16 +129,13 @@ impl Handler for DaemonView {
                             in_bytes: real.stats.sum(|c| &c.in_bytes),
                             ..Totals::default()
                         },
+                        rates: per_second(rates.real(real.dest)),
                     })
                     .collect(),
             })
-            .collect();
-        let layout = if args.stats { Layout::Stats } else { Layout::Plain };
-        Ok(listing::render(&rows, layout, args.exact, self.capacity))
+            .collect()
     }
-}
 
-impl DaemonView {
     /// Sends an event to the control loop and waits for its answer.
     fn ask(&self, event: impl FnOnce(ulvs::control::event::Reply) -> ControlEvent) -> Result<String, String> {
         let (reply_tx, reply_rx) = channel::bounded(1);

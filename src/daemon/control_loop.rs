@@ -157,6 +157,7 @@ impl ControlLoop<'_> {
         }
         self.registry.replace(config.timeouts, specs);
         self.registry.set_policies(super::health::policies(&config));
+        self.registry.set_expire_nodest_conn(config.director.expire_nodest_conn);
         self.config = config;
         self.publish();
         Ok(format!(

@@ -101,6 +101,10 @@ pub struct DirectorConfig {
     pub batch: usize,
     /// How often real-server MAC addresses are re-resolved with ARP (never zero).
     pub arp_refresh: Duration,
+    /// What a connection whose real server was deleted becomes (IPVS's `expire_nodest_conn`):
+    /// true = expired at its next packet (a new connection on the same addresses is scheduled
+    /// afresh), false = its packets are dropped until it times out.
+    pub expire_nodest_conn: bool,
 }
 
 impl DirectorConfig {
@@ -116,6 +120,7 @@ impl DirectorConfig {
             connections: DEFAULT_CONNECTIONS,
             batch: MAX_BATCH,
             arp_refresh: DEFAULT_ARP_REFRESH,
+            expire_nodest_conn: true,
         }
     }
 }

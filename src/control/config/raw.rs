@@ -44,6 +44,7 @@ pub(super) struct RawDirector {
     pub connections: Option<Spanned<Integer>>,
     pub batch: Option<Spanned<Integer>>,
     pub arp_refresh: Option<Spanned<Text<Duration>>>,
+    pub expire_nodest_conn: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Deserialize)]

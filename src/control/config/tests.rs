@@ -290,6 +290,7 @@ fn the_example_file_documents_every_key() {
         "connections",
         "batch",
         "arp_refresh",
+        "expire_nodest_conn",
         "tcp",
         "tcpfin",
         "udp",
@@ -355,7 +356,8 @@ fn the_interface_check_points_at_the_address_outside() {
 #[test]
 fn non_default_director_settings_reach_the_model() {
     let text = "[director]\ninterface = \"veth-d0\"\nio = \"xdp\"\nxdp_mode = \"generic\"\nqueues = 2\n\
-                cpus = [1, 0, 3]\ncontrol = \"/tmp/u.sock\"\nconnections = 4096\nbatch = 32\narp_refresh = \"1m\"\n";
+                cpus = [1, 0, 3]\ncontrol = \"/tmp/u.sock\"\nconnections = 4096\nbatch = 32\narp_refresh = \"1m\"\n\
+                expire_nodest_conn = false\n";
     let director = parse(text).unwrap().director;
     assert_eq!(
         director,
@@ -369,6 +371,7 @@ fn non_default_director_settings_reach_the_model() {
             connections: 4096,
             batch: 32,
             arp_refresh: Duration::from_secs(60),
+            expire_nodest_conn: false,
         }
     );
 }

@@ -161,6 +161,7 @@ impl Checker<'_> {
             connections,
             batch,
             arp_refresh,
+            expire_nodest_conn: raw.expire_nodest_conn.is_none_or(|v| *v.get_ref()),
         })
     }
 
