@@ -23,6 +23,7 @@ use ulvs::conntrack::TemplateStore;
 use ulvs::control::config::{Config, IoMode};
 use ulvs::control::ctl::server::Server;
 use ulvs::control::event::ControlEvent;
+use ulvs::control::metrics::{Endpoint, Sources};
 use ulvs::control::rate::RateTable;
 use ulvs::control::registry::{RealSpec, Registry, ServiceSpec};
 use ulvs::dataplane::stats::WorkerStats;
@@ -150,6 +151,24 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
         capacity: config.director.connections,
         health: Arc::clone(&health_board),
     });
+    let metrics = match config.metrics.listen {
+        Some(addr) => {
+            let sources = Sources {
+                snapshots: Arc::clone(&snapshots),
+                workers: Arc::clone(&stats),
+                health: Arc::clone(&health_board),
+                rates: Arc::clone(&rates),
+                capacity: config.director.connections,
+                serving: Arc::clone(&shared.serving),
+                // The HA thread plugs in here once it reports its instances (a `HaSource`).
+                ha: None,
+            };
+            let endpoint = Endpoint::start(addr, Arc::new(sources))?;
+            log::info!("metrics on http://{}/metrics", endpoint.addr());
+            Some(endpoint)
+        }
+        None => None,
+    };
     let server = Server::start(&config.director.control, view)
         .with_context(|| format!("control socket {}", config.director.control.display()))?;
     log::info!("control socket {}", config.director.control.display());
@@ -181,6 +200,7 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
         }
     }
     drop(server);
+    drop(metrics);
     drop(opened.program);
     log::info!("stopped");
     control_result?;
