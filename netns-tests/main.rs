@@ -6,6 +6,7 @@
 mod ctl;
 mod health;
 mod lab;
+mod metrics;
 
 use std::collections::BTreeMap;
 use std::process::Command;

@@ -80,11 +80,18 @@ fn family(encoder: &mut DescriptorEncoder, name: &str, help: &str, samples: Samp
     match samples {
         Samples::Counters(samples) => {
             for (labels, value) in samples {
+                // A family without labels is one bare sample (`name value`, not `name{} value`).
+                if labels.is_empty() {
+                    return ConstCounter::new(value).encode(metric);
+                }
                 ConstCounter::new(value).encode(metric.encode_family(&labels)?)?;
             }
         }
         Samples::Gauges(samples) => {
             for (labels, value) in samples {
+                if labels.is_empty() {
+                    return ConstGauge::new(value).encode(metric);
+                }
                 ConstGauge::new(value).encode(metric.encode_family(&labels)?)?;
             }
         }
