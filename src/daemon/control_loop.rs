@@ -119,8 +119,13 @@ impl ControlLoop<'_> {
             ControlEvent::RealServerHealth { service, real, up } => {
                 match self.registry.set_health(service, real, up) {
                     Ok(true) => {
+                        // The checker has logged the transition with its reason; this only
+                        // records that the snapshot followed.
                         let state = if up { "up" } else { "down" };
-                        log::info!("health: real server {real} of {} is {state}", Service(service));
+                        log::debug!(
+                            "health: real server {real} of {} is {state}: snapshot republished",
+                            Service(service)
+                        );
                         self.publish();
                     }
                     Ok(false) => {}
