@@ -6,7 +6,8 @@
 
 use std::io;
 use std::net::{SocketAddr, SocketAddrV4, TcpStream};
-use std::process::{Command, Stdio};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -111,6 +112,8 @@ fn run_script(script: &ScriptCheck, subject: Subject, timeout: Duration) -> Outc
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
+        // Its own process group, so a timeout kills whatever it started too.
+        .process_group(0)
         .spawn()
         .map_err(|source| ProbeFailure::Spawn { program: program.clone(), source })?;
     let deadline = Instant::now() + timeout;
@@ -119,18 +122,25 @@ fn run_script(script: &ScriptCheck, subject: Subject, timeout: Duration) -> Outc
             Ok(Some(status)) if status.success() => return Ok(()),
             Ok(Some(status)) => return Err(ProbeFailure::Exit(status)),
             Ok(None) if Instant::now() >= deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
+                kill(&mut child);
                 return Err(ProbeFailure::Timeout(timeout));
             }
             Ok(None) => thread::sleep(SCRIPT_POLL),
             Err(source) => {
-                let _ = child.kill();
-                let _ = child.wait();
+                kill(&mut child);
                 return Err(ProbeFailure::Spawn { program, source });
             }
         }
     }
+}
+
+/// Kills the script's whole process group and reaps the script.
+fn kill(child: &mut Child) {
+    if let Err(err) = crate::io::process::kill_process_group(child.id()) {
+        log::warn!("health: killing script process group {}: {err}", child.id());
+        let _ = child.kill();
+    }
+    let _ = child.wait();
 }
 
 #[cfg(test)]
@@ -242,5 +252,16 @@ mod tests {
         let outcome = run(&script("/bin/sleep", &["10"]), subject(80), Duration::from_millis(200));
         assert!(matches!(outcome, Err(ProbeFailure::Timeout(_))), "{outcome:?}");
         assert!(started.elapsed() < Duration::from_secs(2));
+        // What the script started dies with it.
+        let pidfile = std::env::temp_dir().join(format!("ulvs-probe-grandchild-{}", std::process::id()));
+        let spawner = format!("sleep 30 & echo $! > {}; wait", pidfile.display());
+        let outcome = run(&script("/bin/sh", &["-c", &spawner]), subject(80), Duration::from_millis(300));
+        assert!(matches!(outcome, Err(ProbeFailure::Timeout(_))), "{outcome:?}");
+        let pid = std::fs::read_to_string(&pidfile).unwrap();
+        let _ = std::fs::remove_file(&pidfile);
+        thread::sleep(Duration::from_millis(100));
+        let state = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).unwrap_or_default();
+        let alive = state.rsplit(") ").next().is_some_and(|rest| !rest.starts_with('Z') && !rest.is_empty());
+        assert!(!alive, "the script's child survived: {state}");
     }
 }
