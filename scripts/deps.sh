@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(libelf-dev zlib1g-dev pkg-config clang llvm m4 libpcap-dev gcc-multilib
-          iproute2 ethtool curl python3 iputils-arping tcpdump)
+          iproute2 ethtool curl python3 iputils-arping tcpdump procps)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" || missing+=("$package")

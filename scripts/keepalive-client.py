@@ -1,37 +1,39 @@
 #!/usr/bin/env python3
 """A lab client for live-change tests: holds keep-alive HTTP connections and opens new ones.
 
-Usage: keepalive-client.py VIP CONNECTIONS SECONDS
+Usage: keepalive-client.py VIP CONNECTIONS STATE_DIR
 
-Opens CONNECTIONS HTTP/1.1 keep-alive connections to VIP:80 and, from one thread each, sends a GET
-on its connection every 0.2 s for SECONDS; a connection whose request fails (1 s timeout) counts
-one failure and is not used again. Meanwhile one more thread makes a request on a new connection
-every 0.1 s. Prints one line per held connection, "kept NAME OK FAILED" (NAME = the real server
-that answered first), then "new PHASE NAME COUNT" for the new connections, PHASE being 0 before
-2.3 s, 1 and 2 in between, 3 from 7 s (the test's changes happen at 2.5, 4.5 and 6.5 s). Every
-loop is bounded by SECONDS.
+Opens CONNECTIONS HTTP/1.1 keep-alive connections to VIP:80, then creates STATE_DIR/ready. From then
+on, one thread per held connection sends a GET on it every 0.2 s (a request that fails, 1 s timeout,
+counts one failure and ends that connection), and one more thread makes a request on a new connection
+every 0.1 s, labelled with the phase number the test writes to STATE_DIR/phase before it starts. It
+stops when the test writes STATE_DIR/stop, or after 60 s in any case. Prints "kept NAME OK FAILED"
+per held connection (NAME = the real server that answered first) and "new PHASE NAME COUNT" per
+phase and answer.
 """
 import collections
 import http.client
+import os
 import sys
 import threading
 import time
 
 VIP = sys.argv[1]
 COUNT = int(sys.argv[2])
-SECONDS = float(sys.argv[3])
-START = time.monotonic()
-END = START + SECONDS
+STATE = sys.argv[3]
+DEADLINE = time.monotonic() + 60
 
 
-def phase(elapsed):
-    if elapsed < 2.3:
+def running():
+    return time.monotonic() < DEADLINE and not os.path.exists(os.path.join(STATE, "stop"))
+
+
+def phase():
+    try:
+        with open(os.path.join(STATE, "phase")) as f:
+            return int(f.read().strip() or 0)
+    except (OSError, ValueError):
         return 0
-    if elapsed < 4.5:
-        return 1
-    if elapsed < 7.0:
-        return 2
-    return 3
 
 
 def get(conn):
@@ -47,7 +49,7 @@ for _ in range(COUNT):
 
 
 def hold(entry):
-    while time.monotonic() < END:
+    while running():
         time.sleep(0.2)
         try:
             get(entry["conn"])
@@ -61,8 +63,8 @@ new = collections.Counter()
 
 
 def open_new():
-    while time.monotonic() < END:
-        elapsed = time.monotonic() - START
+    while running():
+        label = phase()
         conn = http.client.HTTPConnection(VIP, 80, timeout=1)
         try:
             name = get(conn)
@@ -70,7 +72,7 @@ def open_new():
             name = "FAILED"
         finally:
             conn.close()
-        new[(phase(elapsed), name)] += 1
+        new[(label, name)] += 1
         time.sleep(0.1)
 
 
@@ -78,8 +80,9 @@ threads = [threading.Thread(target=hold, args=(entry,)) for entry in held]
 threads.append(threading.Thread(target=open_new))
 for thread in threads:
     thread.start()
+open(os.path.join(STATE, "ready"), "w").close()
 for thread in threads:
-    thread.join(SECONDS + 5)
+    thread.join(65)
 for entry in held:
     print("kept", entry["name"], entry["ok"], entry["failed"])
 for (p, name), count in sorted(new.items()):

@@ -1,4 +1,4 @@
-//! The `ulvs` command: `run` the director, `ctl` a running one.
+//! The `ulvs` command: `run` the director, `ctl` a running one, `import-keepalived` a keepalived.conf.
 
 mod daemon;
 
@@ -30,6 +30,13 @@ enum Command {
         #[arg(long, value_name = "LEVEL")]
         log_level: Option<log::LevelFilter>,
     },
+    /// Convert a keepalived.conf (virtual_server, vrrp_instance) into ulvs TOML, printed on stdout.
+    /// Anything that cannot be expressed is listed with its line, and nothing is printed.
+    ImportKeepalived {
+        /// The keepalived configuration file.
+        #[arg(value_name = "KEEPALIVED_CONF")]
+        file: PathBuf,
+    },
     /// Control a running director with ipvsadm's flags, e.g. `ulvs ctl -L -n --stats`.
     #[command(disable_help_flag = true)]
     Ctl {
@@ -55,6 +62,19 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::ImportKeepalived { file } => match ulvs::control::import::import_keepalived(&file) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(problems) => {
+                for problem in &problems {
+                    eprintln!("{problem}");
+                }
+                eprintln!("ulvs import-keepalived: {} problem(s); nothing was converted", problems.len());
+                ExitCode::FAILURE
+            }
+        },
         Command::Ctl { control, args } => {
             let args = if args.is_empty() { vec!["--help".to_string()] } else { args };
             // Parsed here only to know whether to send standard input along; the daemon parses again.

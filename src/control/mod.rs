@@ -5,6 +5,7 @@ pub mod config;
 pub mod ctl;
 pub mod edit;
 pub mod event;
+pub mod import;
 pub mod metrics;
 pub mod neighbours;
 pub mod rate;

@@ -198,6 +198,15 @@ impl DaemonView {
         let _ = writeln!(out, "io: {}", self.io);
         let _ = writeln!(out, "workers: {}", self.stats.iter().count());
         let _ = writeln!(out, "snapshot: generation {}", snapshot.generation);
+        let mut vips: Vec<String> = snapshot.vips().map(|vip| vip.to_string()).collect();
+        vips.sort();
+        let _ = writeln!(
+            out,
+            "services: {} with {} real server(s); VIPs: {}",
+            snapshot.services.len(),
+            snapshot.services.iter().map(|s| s.reals.len()).sum::<usize>(),
+            if vips.is_empty() { "none".to_string() } else { vips.join(" ") }
+        );
         {
             let status = self.status.lock().unwrap_or_else(|p| p.into_inner());
             let _ = writeln!(out, "config: {}", status.config_path.display());

@@ -26,7 +26,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crossbeam::channel::Receiver;
-use ulvs::control::config::{Config, DirectorConfig};
+use ulvs::control::config::{check_address, Config, DirectorConfig};
+use ulvs::control::edit::Edit;
 use ulvs::control::edit::Service;
 use ulvs::control::event::{ControlEvent, Reply};
 use ulvs::control::rate::{RateTable, INTERVAL};
@@ -94,6 +95,10 @@ impl ControlLoop<'_> {
     fn handle(&mut self, event: ControlEvent) {
         match event {
             ControlEvent::Edit { edits, reply } => {
+                if let Err(err) = self.check_on_segment(&edits) {
+                    log::info!("ctl: refused: {err}");
+                    return answer(Some(reply), Err(format!("{err}\n")));
+                }
                 let result = match self.registry.apply(&edits) {
                     Ok(lines) => {
                         for line in &lines {
@@ -134,6 +139,32 @@ impl ControlLoop<'_> {
                 }
             }
         }
+    }
+
+    /// What a config file gets from `check_interface`, for addresses added with `ulvs ctl`: on the
+    /// interface's segment, and a VIP not held by the director's own kernel.
+    fn check_on_segment(&self, edits: &[Edit]) -> Result<(), String> {
+        let interface = &self.config.director.interface;
+        let check = |what, ip| check_address(&self.subnets, interface, what, ip);
+        for edit in edits {
+            match edit {
+                Edit::AddService(spec) => {
+                    check("VIP", spec.key.vip)?;
+                    if self.subnets.iter().any(|&(address, _)| address == spec.key.vip) {
+                        return Err(format!(
+                            "VIP {} is an address of {interface}: the director's kernel must not hold the VIP",
+                            spec.key.vip
+                        ));
+                    }
+                    for real in &spec.reals {
+                        check("real server", real.ip)?;
+                    }
+                }
+                Edit::AddReal(_, real) => check("real server", real.ip)?,
+                _ => {}
+            }
+        }
+        Ok(())
     }
 
     /// Re-reads the config file and applies it as a diff, or refuses it and changes nothing.

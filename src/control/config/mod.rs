@@ -38,6 +38,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 pub use self::error::{ConfigError, Location};
+pub use self::segment::check_address;
 pub(crate) use self::validate::unicast_problem;
 use crate::conntrack::Timeouts;
 use crate::control::registry::OnFailure;

@@ -30,6 +30,13 @@ pub(super) fn check_interface(config: &Config, origin: &Path, subnets: &[(Ipv4Ad
     Ok(())
 }
 
+/// The same check for one address given at run time (`ulvs ctl -A/-a`), with the interface's
+/// subnets as `(address, prefix length)`.
+pub fn check_address(subnets: &[(Ipv4Addr, u8)], interface: &str, what: &str, ip: Ipv4Addr) -> Result<(), String> {
+    let subnets: Vec<Subnet> = subnets.iter().map(|&(address, prefix)| Subnet::new(address, prefix)).collect();
+    on_segment(&subnets, interface, what, ip)
+}
+
 /// Why `ip` (a `what`) cannot be served on `interface`, if it cannot.
 fn on_segment(subnets: &[Subnet], interface: &str, what: &str, ip: Ipv4Addr) -> Result<(), String> {
     if subnets.is_empty() {
