@@ -185,6 +185,9 @@ impl ControlLoop<'_> {
         for setting in restart_only_changes(&self.config.director, &config.director) {
             log::warn!("reload: director.{setting} changed; it takes effect only when ulvs restarts");
         }
+        if self.config.metrics != config.metrics {
+            log::warn!("reload: [metrics] changed; it takes effect only when ulvs restarts");
+        }
         let before = self.registry.services().to_vec();
         let specs = service_specs(&config);
         let diff = ulvs::control::edit::diff(&before, &specs);

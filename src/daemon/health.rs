@@ -58,3 +58,34 @@ pub fn forward_to(events: Sender<ControlEvent>) -> OnTransition {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+    use std::path::Path;
+
+    use ulvs::control::registry::{OnFailure, RealSpec};
+
+    use super::*;
+
+    #[test]
+    fn targets_follow_the_registry_with_the_file_s_checks() {
+        let text = "[director]\ninterface = \"eth0\"\n\
+            [[service]]\nvip = \"10.0.0.100\"\nport = 80\ninhibit_on_failure = true\nsorry_server = \"10.0.0.13\"\n\
+            check = { type = \"tcp\", interval = \"1s\" }\n\
+            [[service.real]]\nip = \"10.0.0.11\"\n\
+            [[service.real]]\nip = \"10.0.0.12\"\ncheck = { type = \"none\" }\n\
+            [[service]]\nvip = \"10.0.0.100\"\nport = 443\n[[service.real]]\nip = \"10.0.0.11\"\n";
+        let config = Config::parse(text, Path::new("t.toml")).unwrap();
+        let mut specs = crate::daemon::service_specs(&config);
+        // A real server added with `ulvs ctl -a` gets its service's default check.
+        specs[0].reals.push(RealSpec { ip: Ipv4Addr::new(10, 0, 0, 14), weight: 1, mac: None });
+        let checked: Vec<(u16, Ipv4Addr, &str)> =
+            targets(&config, &specs).iter().map(|t| (t.service.port, t.real, t.spec.kind.name())).collect();
+        assert_eq!(checked, vec![(80, Ipv4Addr::new(10, 0, 0, 11), "tcp"), (80, Ipv4Addr::new(10, 0, 0, 14), "tcp")]);
+        let policies = policies(&config);
+        assert_eq!(policies[&specs[0].key].on_failure, OnFailure::Inhibit);
+        assert_eq!(policies[&specs[0].key].sorry_server, Some(Ipv4Addr::new(10, 0, 0, 13)));
+        assert_eq!(policies[&specs[1].key], HealthPolicy::default());
+    }
+}

@@ -73,6 +73,8 @@ fn http_get(check: &HttpCheck, addr: SocketAddrV4, timeout: Duration) -> Outcome
         .http_status_as_error(false)
         .proxy(None)
         .max_redirects(0)
+        // A 3xx is the answer to judge (a user may expect one), not an error.
+        .max_redirects_will_error(false)
         .max_idle_connections(0)
         .user_agent("ulvs-health-check")
         .build()
@@ -205,6 +207,7 @@ mod tests {
             (503, "busy", &[200], None, false),
             (204, "", &[200, 204], None, true),
             (301, "", &[200], None, false),
+            (302, "", &[302], None, true),
         ];
         for (status, body, expected, needle, passes) in cases {
             let (port, server) = http_server(*status, body, 1);
