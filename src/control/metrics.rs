@@ -16,7 +16,7 @@
 mod collector;
 mod endpoint;
 
-pub use collector::{HaInstance, HaSource, Sources};
+pub use collector::{HaBoard, HaInstance, HaSource, Sources};
 pub use endpoint::Endpoint;
 
 /// Renders every metric of `sources` as Prometheus text.

@@ -98,7 +98,7 @@ impl Checker {
                 }
             })?;
         }
-        let mut driver = Driver {
+        let driver = Driver {
             entries: HashMap::new(),
             next_id: 0,
             running: 0,
@@ -107,11 +107,14 @@ impl Checker {
             on_transition,
             jobs: jobs_tx,
         };
-        driver.reconcile(Instant::now(), targets);
+        // The first list goes through the channel like every later one, so the callback (which
+        // may block on a control loop not yet running) is only ever called from the thread.
+        let _ = updates_tx.send(targets);
         let thread_stop = Arc::clone(&stop);
-        let thread = thread::Builder::new()
-            .name("ulvs-health".into())
-            .spawn(move || driver.run(&thread_stop, &updates_rx, &results_rx))?;
+        let thread = thread::Builder::new().name("ulvs-health".into()).spawn(move || {
+            let mut driver = driver;
+            driver.run(&thread_stop, &updates_rx, &results_rx)
+        })?;
         Ok(Checker { stop, updates: updates_tx, thread: Some(thread) })
     }
 

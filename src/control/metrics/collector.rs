@@ -35,6 +35,25 @@ pub trait HaSource: Send + Sync + fmt::Debug {
     fn instances(&self) -> Vec<HaInstance>;
 }
 
+/// A ready-made [`HaSource`]: whatever runs the HA instances stores their reports here after each
+/// change, and the metrics read the latest.
+#[derive(Debug, Default)]
+pub struct HaBoard {
+    instances: Mutex<Vec<HaInstance>>,
+}
+
+impl HaBoard {
+    pub fn set(&self, instances: Vec<HaInstance>) {
+        *self.instances.lock().unwrap_or_else(|p| p.into_inner()) = instances;
+    }
+}
+
+impl HaSource for HaBoard {
+    fn instances(&self) -> Vec<HaInstance> {
+        self.instances.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
 /// Everything a scrape reads. All shared with the daemon; nothing here is written by metrics.
 #[derive(Debug)]
 pub struct Sources {

@@ -87,14 +87,6 @@ fn value(samples: &BTreeMap<Series, f64>, name: &str, labels: &[(&str, &str)]) -
     found[0]
 }
 
-#[derive(Debug)]
-struct OneInstance;
-impl HaSource for OneInstance {
-    fn instances(&self) -> Vec<HaInstance> {
-        vec![HaInstance { name: "vi_1".into(), state: "master", transitions: 3 }]
-    }
-}
-
 fn sources() -> (Arc<Sources>, ServiceKey) {
     let key = ServiceKey { protocol: Protocol::Tcp, vip: Ipv4Addr::new(10, 0, 0, 100), port: 80 };
     let reals = [11, 12].map(|last| RealSpec { ip: Ipv4Addr::new(10, 0, 0, last), weight: 2, mac: None }).to_vec();
@@ -115,6 +107,8 @@ fn sources() -> (Arc<Sources>, ServiceKey) {
     workers.get(1).batches.add(3);
     workers.get(0).table_entries.set(4);
     workers.get(1).table_entries.set(6);
+    let ha = Arc::new(HaBoard::default());
+    ha.set(vec![HaInstance { name: "vi_1".into(), state: "master", transitions: 3 }]);
     let health = Arc::new(HealthBoard::new());
     health.update(
         key,
@@ -133,7 +127,7 @@ fn sources() -> (Arc<Sources>, ServiceKey) {
         rates: Arc::new(Mutex::new(RateTable::default())),
         capacity: 1024,
         serving: Arc::new(AtomicBool::new(true)),
-        ha: Some(Arc::new(OneInstance)),
+        ha: Some(ha),
     };
     (Arc::new(sources), key)
 }
