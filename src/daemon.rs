@@ -132,8 +132,12 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
     let status =
         Arc::new(Mutex::new(control_loop::ControlStatus { config_path: config_path.to_path_buf(), last_reload: None }));
     let rates = Arc::new(Mutex::new(RateTable::default()));
+    let targets = health::targets(&config, registry.services());
+    if !targets.is_empty() {
+        log::info!("health checks on {} real server(s)", targets.len());
+    }
     let checker = Checker::start(
-        health::targets(&config, registry.services()),
+        targets,
         Arc::clone(&health_board),
         health::PROBE_THREADS,
         health::forward_to(events_tx.clone()),
