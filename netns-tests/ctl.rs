@@ -132,7 +132,7 @@ fn ipvsadm_commands_edit_the_live_table() {
     let log = daemon.log_text();
     assert!(log.contains("ctl: added service TCP 10.0.0.101:80"), "edits are logged:\n{log}");
     let status = ok(&daemon, &["status"]);
-    for wanted in ["io: xdp (", "workers: 2", "config: ", "last reload: none", "drops: "] {
+    for wanted in ["io: xdp (", "workers: 2", "config: ", "last reload: none", "xdp filter: redirected ", "drops: "] {
         assert!(status.contains(wanted), "{wanted:?} not in status:\n{status}");
     }
     print!("{status}");

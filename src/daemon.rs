@@ -129,8 +129,11 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
 
     let (events_tx, events_rx) = channel::bounded::<ControlEvent>(64);
     let health_board = Arc::new(HealthBoard::new());
-    let status =
-        Arc::new(Mutex::new(control_loop::ControlStatus { config_path: config_path.to_path_buf(), last_reload: None }));
+    let status = Arc::new(Mutex::new(control_loop::ControlStatus {
+        config_path: config_path.to_path_buf(),
+        last_reload: None,
+        xdp_filter: None,
+    }));
     let rates = Arc::new(Mutex::new(RateTable::default()));
     let targets = health::targets(&config, registry.services());
     if !targets.is_empty() {

@@ -6,7 +6,8 @@
 //! 2. drain `ControlEvent`s (ctl edits, reload, health transitions), each handled whole: applied
 //!    and published, or refused with nothing changed; the reply channel gets the answer.
 //! 3. SIGHUP (a flag set by the signal handler) → reload.
-//! 4. every `rate::INTERVAL`, sample the counters into the rate estimator (`ulvs ctl -L --rate`).
+//! 4. every `rate::INTERVAL`, sample the counters into the rate estimator (`ulvs ctl -L --rate`)
+//!    and the XDP filter's counters into the status (`ulvs ctl status`).
 //!
 //! Publishing keeps the data path's other views of the services in step with the snapshot: the
 //! resolver is told which real servers need MACs, and the XDP program's VIP set is updated
@@ -33,7 +34,7 @@ use ulvs::control::event::{ControlEvent, Reply};
 use ulvs::control::rate::{RateTable, INTERVAL};
 use ulvs::control::registry::Registry;
 use ulvs::health::Checker;
-use ulvs::io::xdp::XdpProgram;
+use ulvs::io::xdp::{FilterCounters, XdpProgram};
 use ulvs::service::SnapshotCell;
 
 use super::resolver::Resolver;
@@ -47,6 +48,8 @@ pub struct ControlStatus {
     pub config_path: PathBuf,
     /// When and how the last reload ended.
     pub last_reload: Option<(Instant, Result<String, String>)>,
+    /// The XDP filter's counters as of the last sample (with AF_XDP).
+    pub xdp_filter: Option<FilterCounters>,
 }
 
 pub struct ControlLoop<'a> {
@@ -86,6 +89,10 @@ impl ControlLoop<'_> {
             if now >= next_sample {
                 let snapshot = self.snapshots.load();
                 self.rates.lock().unwrap_or_else(|p| p.into_inner()).sample(now, &snapshot);
+                if let Some(program) = self.program {
+                    let counters = program.counters().ok();
+                    self.status.lock().unwrap_or_else(|p| p.into_inner()).xdp_filter = counters;
+                }
                 next_sample = now + INTERVAL;
             }
         }

@@ -22,6 +22,10 @@ pub struct Converter {
     pub(super) scripts: BTreeMap<String, Node>,
     pub(super) services: String,
     pub(super) vrrp: String,
+    /// Every virtual_server's address, and every VRRP VIP with where it was given: a VRRP VIP must
+    /// be a service's (ulvs answers only for VIPs it serves).
+    pub(super) service_vips: Vec<Ipv4Addr>,
+    pub(super) vrrp_vips: Vec<(Ipv4Addr, Node)>,
 }
 
 /// keepalived settings that only concern keepalived itself (mail alerts, its process, its own
@@ -68,6 +72,8 @@ impl Converter {
             scripts: BTreeMap::new(),
             services: String::new(),
             vrrp: String::new(),
+            service_vips: Vec::new(),
+            vrrp_vips: Vec::new(),
         }
     }
 
@@ -132,7 +138,18 @@ impl Converter {
                 _ => self.error(node, format!("{}: ulvs has no equivalent", node.keyword)),
             }
         }
+        for (vip, entry) in std::mem::take(&mut self.vrrp_vips) {
+            if !self.service_vips.contains(&vip) {
+                self.error(
+                    &entry,
+                    format!(
+                        "virtual_ipaddress {vip} is no virtual_server's address: ulvs holds only the VIPs it serves"
+                    ),
+                );
+            }
+        }
         if !self.errors.is_empty() {
+            self.errors.sort_by_key(|p| (p.at.file.clone(), p.at.line));
             return Err(self.errors);
         }
         let mut out = String::from("# Converted from keepalived.conf by `ulvs import-keepalived`.\n");
@@ -186,6 +203,7 @@ impl Converter {
                 );
             }
         };
+        self.service_vips.push(vip);
         let mut scheduler = None;
         let mut named_scheduler = false;
         let mut protocol = "tcp";

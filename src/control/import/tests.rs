@@ -34,6 +34,7 @@ fn everything_that_cannot_be_expressed_is_listed_with_its_line() {
         "38: SSL_GET (in real_server): ulvs has no equivalent",
         "47: digest: ulvs checks the status code (and optionally a body substring), not an MD5 digest",
         "53: include \"missing.d/*.conf\" names no file",
+        "59: virtual_ipaddress 10.0.0.200 is no virtual_server's address: ulvs holds only the VIPs it serves",
     ];
     assert_eq!(got, expected);
 }

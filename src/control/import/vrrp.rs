@@ -69,7 +69,8 @@ impl Converter {
                 "virtual_ipaddress" => {
                     for entry in child.children() {
                         if let Some(vip) = self.virtual_ipaddress(entry) {
-                            vips.push(vip);
+                            self.vrrp_vips.push((vip, entry.clone()));
+                            vips.push(vip.to_string());
                         }
                     }
                 }
@@ -204,7 +205,7 @@ impl Converter {
     }
 
     /// One `virtual_ipaddress` line: `IP[/LEN] [dev IFACE] [label L] [scope S]`.
-    fn virtual_ipaddress(&mut self, entry: &Node) -> Option<String> {
+    fn virtual_ipaddress(&mut self, entry: &Node) -> Option<Ipv4Addr> {
         let address = entry.keyword.split('/').next().unwrap_or_default();
         let Ok(ip) = address.parse::<Ipv4Addr>() else {
             self.error(entry, format!("virtual_ipaddress {}: expected an IPv4 address", entry.keyword));
@@ -226,7 +227,7 @@ impl Converter {
                 _ => self.error(entry, format!("virtual_ipaddress option {word:?}: ulvs has no equivalent")),
             }
         }
-        Some(ip.to_string())
+        Some(ip)
     }
 
     /// A `vrrp_script` by name, as an inline `track_script = { … }` table.
