@@ -4,7 +4,9 @@
 //! (scripts/test.sh runs them).
 
 mod ctl;
+mod health;
 mod lab;
+mod metrics;
 
 use std::collections::BTreeMap;
 use std::process::Command;

@@ -6,6 +6,7 @@
 
 mod control;
 mod control_loop;
+mod health;
 mod host;
 mod ports;
 mod resolver;
@@ -22,10 +23,12 @@ use ulvs::conntrack::TemplateStore;
 use ulvs::control::config::{Config, IoMode};
 use ulvs::control::ctl::server::Server;
 use ulvs::control::event::ControlEvent;
+use ulvs::control::metrics::{Endpoint, Sources};
 use ulvs::control::rate::RateTable;
 use ulvs::control::registry::{RealSpec, Registry, ServiceSpec};
 use ulvs::dataplane::stats::WorkerStats;
 use ulvs::dataplane::worker::{Shared, WorkerConfig};
+use ulvs::health::{Checker, HealthBoard};
 use ulvs::io::netdev;
 use ulvs::service::{ServiceKey, SnapshotCell};
 
@@ -64,6 +67,7 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
         }
     }
     let mut registry = Registry::new(queues, director_mac, config.timeouts, service_specs(&config));
+    registry.set_policies(health::policies(&config));
     registry.set_expire_nodest_conn(config.director.expire_nodest_conn);
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -124,12 +128,24 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
     }
 
     let (events_tx, events_rx) = channel::bounded::<ControlEvent>(64);
+    let health_board = Arc::new(HealthBoard::new());
     let status = Arc::new(Mutex::new(control_loop::ControlStatus {
         config_path: config_path.to_path_buf(),
         last_reload: None,
         xdp_filter: None,
     }));
     let rates = Arc::new(Mutex::new(RateTable::default()));
+    let targets = health::targets(&config, registry.services());
+    if !targets.is_empty() {
+        log::info!("health checks on {} real server(s)", targets.len());
+    }
+    let checker = Checker::start(
+        targets,
+        Arc::clone(&health_board),
+        health::PROBE_THREADS,
+        health::forward_to(events_tx.clone()),
+    )
+    .context("starting the health checker")?;
     let view = Arc::new(control::DaemonView {
         snapshots: Arc::clone(&snapshots),
         stats: Arc::clone(&stats),
@@ -140,7 +156,26 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
         io: opened.description.clone(),
         interface: iface.clone(),
         capacity: config.director.connections,
+        health: Arc::clone(&health_board),
     });
+    let metrics = match config.metrics.listen {
+        Some(addr) => {
+            let sources = Sources {
+                snapshots: Arc::clone(&snapshots),
+                workers: Arc::clone(&stats),
+                health: Arc::clone(&health_board),
+                rates: Arc::clone(&rates),
+                capacity: config.director.connections,
+                serving: Arc::clone(&shared.serving),
+                // The HA thread plugs in here once it reports its instances (a `HaSource`).
+                ha: None,
+            };
+            let endpoint = Endpoint::start(addr, Arc::new(sources))?;
+            log::info!("metrics on http://{}/metrics", endpoint.addr());
+            Some(endpoint)
+        }
+        None => None,
+    };
     let server = Server::start(&config.director.control, view)
         .with_context(|| format!("control socket {}", config.director.control.display()))?;
     log::info!("control socket {}", config.director.control.display());
@@ -157,6 +192,7 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
         reload_requested,
         status,
         rates,
+        checker,
     };
     let control_result = { control }.run(&stop);
     // However the control loop ended, the workers stop before the XDP program is detached.
@@ -171,6 +207,7 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
         }
     }
     drop(server);
+    drop(metrics);
     drop(opened.program);
     log::info!("stopped");
     control_result?;

@@ -12,6 +12,7 @@ pub mod craft;
 pub mod dataplane;
 pub mod flow;
 pub mod ha;
+pub mod health;
 #[allow(unsafe_code)]
 pub mod io;
 pub mod sched;

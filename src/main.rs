@@ -25,6 +25,10 @@ enum Command {
         /// Only validate the configuration (and the interface it names), then exit.
         #[arg(long)]
         check: bool,
+        /// Log level: off, error, warn, info (default), debug or trace. Without it, RUST_LOG
+        /// decides (module directives such as `ulvs::health=debug` work there too).
+        #[arg(long, value_name = "LEVEL")]
+        log_level: Option<log::LevelFilter>,
     },
     /// Convert a keepalived.conf (virtual_server, vrrp_instance) into ulvs TOML, printed on stdout.
     /// Anything that cannot be expressed is listed with its line, and nothing is printed.
@@ -48,8 +52,8 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run { config, check } => {
-            env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+        Command::Run { config, check, log_level } => {
+            init_logging(log_level);
             match daemon::run(&config, check) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(err) => {
@@ -101,4 +105,15 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// Logs go to stderr, one line each: a UTC timestamp (ms), the level, the module, the message. The
+/// data path never logs; control, health and HA log what changed, at info, and trouble at warn or
+/// error.
+fn init_logging(level: Option<log::LevelFilter>) {
+    let mut builder = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"));
+    if let Some(level) = level {
+        builder.filter_level(level);
+    }
+    builder.format_timestamp_millis().init();
 }

@@ -6,6 +6,7 @@ pub mod ctl;
 pub mod edit;
 pub mod event;
 pub mod import;
+pub mod metrics;
 pub mod neighbours;
 pub mod rate;
 pub mod registry;

@@ -53,6 +53,16 @@ pub enum OnFailure {
     Inhibit,
 }
 
+/// A service's answer to failed health checks, from its config (keepalived's
+/// `inhibit_on_failure` and `sorry_server`). A service without one gets the registry's default
+/// `OnFailure` and no sorry server.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HealthPolicy {
+    pub on_failure: OnFailure,
+    /// Added as the service's only real server (weight 1) while every real server is down.
+    pub sorry_server: Option<Ipv4Addr>,
+}
+
 struct DestEntry {
     id: DestId,
     stats: Arc<DestStats>,
@@ -71,6 +81,7 @@ pub struct Registry {
     /// Real servers their health check holds down.
     down: BTreeSet<(ServiceKey, Ipv4Addr)>,
     on_failure: OnFailure,
+    policies: BTreeMap<ServiceKey, HealthPolicy>,
     expire_nodest_conn: bool,
 }
 
@@ -87,6 +98,7 @@ impl Registry {
             generation: 0,
             down: BTreeSet::new(),
             on_failure: OnFailure::default(),
+            policies: BTreeMap::new(),
             expire_nodest_conn: true,
         };
         registry.replace(timeouts, services);
@@ -96,8 +108,10 @@ impl Registry {
     /// Replaces the configuration. Real servers that stay keep their id and counters.
     pub fn replace(&mut self, timeouts: Timeouts, services: Vec<ServiceSpec>) {
         self.timeouts = timeouts;
-        let keep: std::collections::BTreeSet<(ServiceKey, Ipv4Addr)> =
+        let mut keep: std::collections::BTreeSet<(ServiceKey, Ipv4Addr)> =
             services.iter().flat_map(|s| s.reals.iter().map(move |r| (s.key, r.ip))).collect();
+        // A sorry server keeps its id and counters as long as its service does.
+        keep.extend(self.sorry_servers().filter(|(key, _)| services.iter().any(|s| s.key == *key)));
         self.dests.retain(|key, _| keep.contains(key));
         self.down.retain(|key| keep.contains(key));
         self.service_stats.retain(|key, _| services.iter().any(|s| s.key == *key));
@@ -114,6 +128,34 @@ impl Registry {
             }
         }
         self.services = services;
+        self.allocate_sorry_servers();
+    }
+
+    /// Sets every service's health policy (services not named get the default).
+    pub fn set_policies(&mut self, policies: BTreeMap<ServiceKey, HealthPolicy>) {
+        self.policies = policies;
+        self.allocate_sorry_servers();
+    }
+
+    fn policy(&self, key: ServiceKey) -> HealthPolicy {
+        self.policies.get(&key).copied().unwrap_or(HealthPolicy { on_failure: self.on_failure, sorry_server: None })
+    }
+
+    fn sorry_servers(&self) -> impl Iterator<Item = (ServiceKey, Ipv4Addr)> + '_ {
+        self.policies.iter().filter_map(|(key, policy)| policy.sorry_server.map(|ip| (*key, ip)))
+    }
+
+    fn allocate_sorry_servers(&mut self) {
+        let sorry: Vec<(ServiceKey, Ipv4Addr)> =
+            self.sorry_servers().filter(|(key, _)| self.services.iter().any(|s| s.key == *key)).collect();
+        for key in sorry {
+            let (workers, next) = (self.workers, &mut self.next_dest);
+            self.dests.entry(key).or_insert_with(|| {
+                let id = DestId(*next);
+                *next += 1;
+                DestEntry { id, stats: Arc::new(DestStats::new(workers)) }
+            });
+        }
     }
 
     pub fn services(&self) -> &[ServiceSpec] {
@@ -203,6 +245,7 @@ impl Registry {
     pub fn ips_to_resolve(&self) -> Vec<Ipv4Addr> {
         let mut ips: Vec<Ipv4Addr> =
             self.services.iter().flat_map(|s| s.reals.iter()).filter(|r| r.mac.is_none()).map(|r| r.ip).collect();
+        ips.extend(self.sorry_servers().filter(|key| self.dests.contains_key(key)).map(|(_, ip)| ip));
         ips.sort();
         ips.dedup();
         ips
@@ -219,29 +262,50 @@ impl Registry {
                 scheduler: spec.scheduler,
                 flags: spec.flags,
                 persistence: spec.persistence,
-                reals: spec
-                    .reals
-                    .iter()
-                    .filter(|real| !self.is_down(spec.key, real.ip) || self.on_failure == OnFailure::Inhibit)
-                    .map(|real| {
-                        let entry = &self.dests[&(spec.key, real.ip)];
-                        let down = self.is_down(spec.key, real.ip);
-                        RealServer {
-                            dest: entry.id,
-                            ip: real.ip,
-                            port: spec.key.port,
-                            weight: if down { 0 } else { real.weight },
-                            mac: real.mac.or_else(|| resolve(real.ip)),
-                            stats: Arc::clone(&entry.stats),
-                        }
-                    })
-                    .collect(),
+                reals: self.snapshot_reals(spec, &resolve),
                 stats: Arc::clone(&self.service_stats[&spec.key]),
             })
             .collect();
         let mut snapshot = Snapshot::new(self.generation, self.director_mac, self.timeouts, services);
         snapshot.expire_nodest_conn = self.expire_nodest_conn;
         snapshot
+    }
+
+    /// A service's real servers as the data path should see them: health applied, and the sorry
+    /// server alone when every real server is down.
+    fn snapshot_reals(&self, spec: &ServiceSpec, resolve: &impl Fn(Ipv4Addr) -> Option<MacAddr>) -> Vec<RealServer> {
+        let policy = self.policy(spec.key);
+        let mut reals: Vec<RealServer> = spec
+            .reals
+            .iter()
+            .filter(|real| !self.is_down(spec.key, real.ip) || policy.on_failure == OnFailure::Inhibit)
+            .map(|real| {
+                let entry = &self.dests[&(spec.key, real.ip)];
+                let down = self.is_down(spec.key, real.ip);
+                RealServer {
+                    dest: entry.id,
+                    ip: real.ip,
+                    port: spec.key.port,
+                    weight: if down { 0 } else { real.weight },
+                    mac: real.mac.or_else(|| resolve(real.ip)),
+                    stats: Arc::clone(&entry.stats),
+                }
+            })
+            .collect();
+        let all_down = spec.reals.iter().all(|real| self.is_down(spec.key, real.ip));
+        if let (Some(ip), true) = (policy.sorry_server, all_down) {
+            if let Some(entry) = self.dests.get(&(spec.key, ip)) {
+                reals.push(RealServer {
+                    dest: entry.id,
+                    ip,
+                    port: spec.key.port,
+                    weight: 1,
+                    mac: resolve(ip),
+                    stats: Arc::clone(&entry.stats),
+                });
+            }
+        }
+        reals
     }
 }
 
@@ -258,6 +322,39 @@ mod tests {
             persistence: None,
             reals: reals.iter().map(|&(ip, weight)| RealSpec { ip: Ipv4Addr::from(ip), weight, mac: None }).collect(),
         }
+    }
+
+    #[test]
+    fn per_service_policy_inhibits_or_removes_and_a_sorry_server_stands_in_when_all_are_down() {
+        let a = spec([10, 0, 0, 100], &[([10, 0, 0, 11], 2), ([10, 0, 0, 12], 1)]);
+        let b = spec([10, 0, 0, 101], &[([10, 0, 0, 11], 1)]);
+        let (ka, kb) = (a.key, b.key);
+        let (rs1, sorry) = (Ipv4Addr::new(10, 0, 0, 11), Ipv4Addr::new(10, 0, 0, 13));
+        let mut registry = Registry::new(1, MacAddr::ZERO, Timeouts::default(), vec![a, b]);
+        registry.set_policies(BTreeMap::from([
+            (ka, HealthPolicy { on_failure: OnFailure::Inhibit, sorry_server: None }),
+            (kb, HealthPolicy { on_failure: OnFailure::Remove, sorry_server: Some(sorry) }),
+        ]));
+        assert!(registry.ips_to_resolve().contains(&sorry), "the sorry server's MAC is resolved ahead");
+        let reals = |snapshot: &Snapshot, i: usize| -> Vec<(Ipv4Addr, u32)> {
+            snapshot.services[i].reals.iter().map(|r| (r.ip, r.weight)).collect()
+        };
+        let before = registry.snapshot(|_| None);
+        assert_eq!(reals(&before, 1), vec![(rs1, 1)], "no sorry server while a real server is up");
+        assert!(registry.set_health(ka, rs1, false).unwrap());
+        assert!(registry.set_health(kb, rs1, false).unwrap());
+        let down = registry.snapshot(|_| None);
+        assert_eq!(reals(&down, 0), vec![(rs1, 0), (Ipv4Addr::new(10, 0, 0, 12), 1)], "inhibited: weight 0");
+        assert_eq!(reals(&down, 1), vec![(sorry, 1)], "removed, and the sorry server stands in");
+        let sorry_dest = down.services[1].reals[0].dest;
+        assert!(registry.set_health(kb, rs1, true).unwrap());
+        let back = registry.snapshot(|_| None);
+        assert_eq!(reals(&back, 1), vec![(rs1, 1)]);
+        assert!(!registry.set_health(kb, rs1, true).unwrap(), "no change, nothing to publish");
+        // The sorry server keeps its id across a reload that keeps its service.
+        registry.replace(Timeouts::default(), registry.services().to_vec());
+        registry.set_health(kb, rs1, false).unwrap();
+        assert_eq!(registry.snapshot(|_| None).services[1].reals[0].dest, sorry_dest);
     }
 
     #[test]

@@ -14,6 +14,7 @@ use ulvs::control::rate::{RateTable, Rates};
 use ulvs::dataplane::stats::WorkerStats;
 use ulvs::dataplane::verdict::DropReason;
 use ulvs::dataplane::worker::WorkerRequest;
+use ulvs::health::HealthBoard;
 use ulvs::service::{ServiceKey, Snapshot, SnapshotCell};
 
 use super::control_loop::ControlStatus;
@@ -34,6 +35,7 @@ pub struct DaemonView {
     pub io: String,
     pub interface: String,
     pub capacity: usize,
+    pub health: Arc<HealthBoard>,
 }
 
 impl Handler for DaemonView {
@@ -164,6 +166,32 @@ impl DaemonView {
         Ok(listing::render_connections(&rows))
     }
 
+    /// One line per checked real server: `health: TCP 10.0.0.100:80 10.0.0.11 up (http, …)`.
+    fn health_lines(&self, out: &mut String) {
+        let all = self.health.all();
+        if all.is_empty() {
+            out.push_str("health checks: none\n");
+        }
+        for ((service, real), health) in all {
+            let _ = write!(
+                out,
+                "health: {} {}:{} {real} {} ({} check, {} transitions, {} of {} probes failed",
+                service.protocol,
+                service.vip,
+                service.port,
+                health.health,
+                health.check,
+                health.transitions,
+                health.failed_probes,
+                health.probes
+            );
+            if let Some(failure) = &health.last_failure {
+                let _ = write!(out, ", last: {failure}");
+            }
+            out.push_str(")\n");
+        }
+    }
+
     fn status(&self, snapshot: &Snapshot) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "interface: {}", self.interface);
@@ -221,6 +249,7 @@ impl DaemonView {
                 worker.conns_evicted.get(),
             );
         }
+        self.health_lines(&mut out);
         out.push_str("drops:");
         for reason in DropReason::ALL {
             let _ = write!(out, " {}={}", reason.name(), self.stats.sum(|w| &w.drops[reason.index()]));

@@ -33,6 +33,7 @@ use ulvs::control::edit::Service;
 use ulvs::control::event::{ControlEvent, Reply};
 use ulvs::control::rate::{RateTable, INTERVAL};
 use ulvs::control::registry::Registry;
+use ulvs::health::Checker;
 use ulvs::io::xdp::{FilterCounters, XdpProgram};
 use ulvs::service::SnapshotCell;
 
@@ -66,6 +67,8 @@ pub struct ControlLoop<'a> {
     pub reload_requested: Arc<AtomicBool>,
     pub status: Arc<Mutex<ControlStatus>>,
     pub rates: Arc<Mutex<RateTable>>,
+    /// Follows the registry's real servers (see `publish`).
+    pub checker: Checker,
 }
 
 impl ControlLoop<'_> {
@@ -128,8 +131,13 @@ impl ControlLoop<'_> {
             ControlEvent::RealServerHealth { service, real, up } => {
                 match self.registry.set_health(service, real, up) {
                     Ok(true) => {
+                        // The checker has logged the transition with its reason; this only
+                        // records that the snapshot followed.
                         let state = if up { "up" } else { "down" };
-                        log::info!("health: real server {real} of {} is {state}", Service(service));
+                        log::debug!(
+                            "health: real server {real} of {} is {state}: snapshot republished",
+                            Service(service)
+                        );
                         self.publish();
                     }
                     Ok(false) => {}
@@ -184,6 +192,9 @@ impl ControlLoop<'_> {
         for setting in restart_only_changes(&self.config.director, &config.director) {
             log::warn!("reload: director.{setting} changed; it takes effect only when ulvs restarts");
         }
+        if self.config.metrics != config.metrics {
+            log::warn!("reload: [metrics] changed; it takes effect only when ulvs restarts");
+        }
         let before = self.registry.services().to_vec();
         let specs = service_specs(&config);
         let diff = ulvs::control::edit::diff(&before, &specs);
@@ -191,6 +202,7 @@ impl ControlLoop<'_> {
             log::info!("reload: {line}");
         }
         self.registry.replace(config.timeouts, specs);
+        self.registry.set_policies(super::health::policies(&config));
         self.registry.set_expire_nodest_conn(config.director.expire_nodest_conn);
         self.config = config;
         self.publish();
@@ -205,6 +217,8 @@ impl ControlLoop<'_> {
     /// Builds and publishes a snapshot of the registry as it is now, with the VIP filter and the
     /// resolver brought in step.
     fn publish(&mut self) {
+        // The checker keeps the state of every real server whose check did not change.
+        self.checker.update(super::health::targets(&self.config, self.registry.services()));
         self.resolver.follow(&self.registry);
         let snapshot = self.registry.snapshot(|ip| self.resolver.mac(ip));
         let old: Vec<Ipv4Addr> = self.snapshots.load().vips().collect();

@@ -5,6 +5,7 @@
 pub mod arp_socket;
 pub mod netdev;
 pub mod packet;
+pub mod process;
 pub mod xdp;
 
 use std::io;

@@ -19,15 +19,19 @@
 //! `examples/ulvs.toml` documents every key for users; keep it in step with this module.
 
 mod error;
+mod health;
+mod metrics;
 mod raw;
 mod segment;
 mod validate;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_health;
 
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -37,7 +41,9 @@ pub use self::error::{ConfigError, Location};
 pub use self::segment::check_address;
 pub(crate) use self::validate::unicast_problem;
 use crate::conntrack::Timeouts;
+use crate::control::registry::OnFailure;
 use crate::flow::Protocol;
+use crate::health::CheckSpec;
 use crate::sched::{SchedFlags, SchedulerKind};
 use crate::wire::MacAddr;
 
@@ -65,6 +71,14 @@ pub struct Config {
     pub timeouts: Timeouts,
     /// In file order.
     pub services: Vec<ServiceConfig>,
+    pub metrics: MetricsConfig,
+}
+
+/// The `[metrics]` table.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MetricsConfig {
+    /// Where the Prometheus endpoint listens; `None` = no endpoint (the default).
+    pub listen: Option<SocketAddr>,
 }
 
 /// How the director itself runs: its interface, I/O path, workers and limits.
@@ -171,6 +185,12 @@ pub struct ServiceConfig {
     pub reals: Vec<RealConfig>,
     /// Where the service's `vip` is written.
     pub location: Location,
+    /// The health check its real servers get unless they name their own.
+    pub check: Option<CheckSpec>,
+    /// What a real server that fails its check becomes (`inhibit_on_failure`).
+    pub on_failure: OnFailure,
+    /// Where new connections go while every real server is down.
+    pub sorry_server: Option<Ipv4Addr>,
 }
 
 /// One real server of a service (`ipvsadm -a … -g`). Its port is always the service's: direct
@@ -184,6 +204,8 @@ pub struct RealConfig {
     pub mac: Option<MacAddr>,
     /// Where the real server's `ip` is written.
     pub location: Location,
+    /// Its health check: its own, else the service's; `None` = not checked.
+    pub check: Option<CheckSpec>,
 }
 
 impl Config {

@@ -20,6 +20,9 @@ pub(super) fn check_interface(config: &Config, origin: &Path, subnets: &[(Ipv4Ad
     };
     for service in &config.services {
         check("VIP", service.vip, service.location)?;
+        if let Some(sorry) = service.sorry_server {
+            check("sorry server", sorry, service.location)?;
+        }
         for real in &service.reals {
             check("real server", real.ip, real.location)?;
         }

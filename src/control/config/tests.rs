@@ -189,8 +189,12 @@ fn defaults_fill_every_optional_key() {
                 weight: 1,
                 mac: None,
                 location: Location { line: 7, column: 6 },
+                check: None,
             }],
             location: Location { line: 4, column: 7 },
+            check: None,
+            on_failure: crate::control::registry::OnFailure::Remove,
+            sorry_server: None,
         }]
     );
 }
@@ -252,6 +256,11 @@ fn the_example_file_gives_the_documented_model() {
     assert_eq!(web.flags, SchedFlags::default());
     let weights: Vec<_> = web.reals.iter().map(|r| (r.ip, r.weight, r.mac)).collect();
     assert_eq!(weights, [(rs1, 3, None), (rs2, 1, Some("02:00:00:00:00:12".parse().unwrap()))]);
+    let http = crate::health::CheckSpec::new(crate::health::CheckKind::Http(crate::health::HttpCheck::default()));
+    assert_eq!(web.check.as_ref(), Some(&http), "the example's check spells out the defaults");
+    assert!(web.reals.iter().all(|r| r.check.as_ref() == Some(&http)));
+    assert_eq!(dns.check, None);
+    assert_eq!(config.metrics.listen, None);
 
     assert_eq!((dns.vip, dns.port, dns.protocol, dns.scheduler), (vip, 53, Protocol::Udp, SchedulerKind::Sh));
     assert_eq!(dns.flags, SchedFlags { fallback: true, port: false });
@@ -287,6 +296,21 @@ fn the_example_file_documents_every_key() {
         "batch",
         "arp_refresh",
         "expire_nodest_conn",
+        "listen",
+        "check",
+        "type",
+        "interval",
+        "timeout",
+        "rise",
+        "fall",
+        "warmup",
+        "initial",
+        "path",
+        "status",
+        "body",
+        "command",
+        "inhibit_on_failure",
+        "sorry_server",
         "tcp",
         "tcpfin",
         "udp",

@@ -14,12 +14,14 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::raw::{Integer, RawConfig, RawDirector, RawReal, RawService, RawTimeouts, Text};
+use super::MetricsConfig;
 use super::{
     Config, ConfigError, DirectorConfig, IoMode, Location, RealConfig, ServiceConfig, XdpModeRequest,
     DEFAULT_ARP_REFRESH, DEFAULT_CONNECTIONS, DEFAULT_CONTROL, DEFAULT_SCHEDULER, DEFAULT_WEIGHT, MAX_BATCH,
     MAX_CONNECTIONS, MAX_WEIGHT,
 };
 use crate::conntrack::Timeouts;
+use crate::control::registry::OnFailure;
 use crate::flow::Protocol;
 use crate::sched::{SchedFlags, SchedulerKind};
 use crate::wire::MacAddr;
@@ -33,7 +35,7 @@ pub(super) fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
     checker.config(raw)
 }
 
-struct Checker<'a> {
+pub(super) struct Checker<'a> {
     text: &'a str,
     origin: &'a Path,
 }
@@ -43,7 +45,7 @@ impl Checker<'_> {
         Location::from_offset(self.text, span.start)
     }
 
-    fn error(&self, span: &Range<usize>, reason: impl Into<String>) -> ConfigError {
+    pub(super) fn error(&self, span: &Range<usize>, reason: impl Into<String>) -> ConfigError {
         ConfigError::invalid(self.origin, self.at(span), reason)
     }
 
@@ -72,6 +74,10 @@ impl Checker<'_> {
             Some(timeouts) => self.timeouts(timeouts.into_inner())?,
             None => Timeouts::default(),
         };
+        let metrics = match &raw.metrics {
+            Some(metrics) => self.metrics(metrics.get_ref())?,
+            None => MetricsConfig::default(),
+        };
         let mut services = Vec::with_capacity(raw.services.len());
         let mut seen: HashMap<(Ipv4Addr, u16, Protocol), Location> = HashMap::new();
         for raw_service in raw.services {
@@ -96,7 +102,7 @@ impl Checker<'_> {
             }
             services.push(service);
         }
-        Ok(Config { director, timeouts, services })
+        Ok(Config { director, timeouts, services, metrics })
     }
 
     fn director(&self, raw: RawDirector) -> Result<DirectorConfig, ConfigError> {
@@ -211,9 +217,17 @@ impl Checker<'_> {
         let scheduler = raw.scheduler.as_ref().map_or(DEFAULT_SCHEDULER, |s| s.get_ref().0);
         let flags = self.sched_flags(&raw, scheduler)?;
         let persistence = raw.persistence.as_ref().map(|p| p.get_ref().0).filter(|p| !p.is_zero());
+        let check = match &raw.check {
+            Some(check) => self.check(check.get_ref())?,
+            None => None,
+        };
         let mut reals: Vec<RealConfig> = Vec::with_capacity(raw.real.len());
         for raw_real in &raw.real {
-            let real = self.real(raw_real.get_ref(), vip, port)?;
+            let mut real = self.real(raw_real.get_ref(), vip, port)?;
+            real.check = match &raw_real.get_ref().check {
+                Some(own) => self.check(own.get_ref())?,
+                None => check.clone(),
+            };
             if let Some(first) = reals.iter().find(|r| r.ip == real.ip) {
                 return Err(self.error(
                     &raw_real.get_ref().ip.span(),
@@ -225,7 +239,28 @@ impl Checker<'_> {
             }
             reals.push(real);
         }
-        Ok(ServiceConfig { vip, port, protocol, scheduler, flags, persistence, reals, location })
+        let on_failure = match raw.inhibit_on_failure.as_ref().map(|v| *v.get_ref()) {
+            Some(true) => OnFailure::Inhibit,
+            _ => OnFailure::Remove,
+        };
+        let real_ips: Vec<Ipv4Addr> = reals.iter().map(|r| r.ip).collect();
+        let sorry_server = match &raw.sorry_server {
+            Some(sorry) => Some(self.sorry_server(sorry, vip, &real_ips)?),
+            None => None,
+        };
+        Ok(ServiceConfig {
+            vip,
+            port,
+            protocol,
+            scheduler,
+            flags,
+            persistence,
+            reals,
+            location,
+            check,
+            on_failure,
+            sorry_server,
+        })
     }
 
     /// ipvsadm refuses `-b` flags the scheduler does not read; so do we, rather than ignore them.
@@ -289,10 +324,15 @@ impl Checker<'_> {
             }
             None => None,
         };
-        Ok(RealConfig { ip, weight, mac, location: self.at(&raw.ip.span()) })
+        Ok(RealConfig { ip, weight, mac, location: self.at(&raw.ip.span()), check: None })
     }
 
-    fn integer(&self, value: &Spanned<Integer>, what: &str, range: RangeInclusive<i64>) -> Result<i64, ConfigError> {
+    pub(super) fn integer(
+        &self,
+        value: &Spanned<Integer>,
+        what: &str,
+        range: RangeInclusive<i64>,
+    ) -> Result<i64, ConfigError> {
         let n = value.get_ref().0;
         if range.contains(&n) {
             Ok(n)
@@ -305,7 +345,7 @@ impl Checker<'_> {
         }
     }
 
-    fn nonzero(&self, value: &Spanned<Text<Duration>>, what: &str) -> Result<Duration, ConfigError> {
+    pub(super) fn nonzero(&self, value: &Spanned<Text<Duration>>, what: &str) -> Result<Duration, ConfigError> {
         let duration = value.get_ref().0;
         if duration.is_zero() {
             Err(self.error(&value.span(), format!("{what} must be longer than 0s")))
