@@ -210,6 +210,8 @@ impl Converter {
         let mut persistence = None;
         let mut interval = "60s".to_string();
         let mut flags: Vec<&str> = Vec::new();
+        let mut inhibit = false;
+        let mut sorry = None;
         for child in node.children() {
             match child.keyword.as_str() {
                 "delay_loop" => interval = self.duration(child).unwrap_or(interval),
@@ -235,6 +237,8 @@ impl Converter {
                     None => {}
                 },
                 "persistence_timeout" => persistence = self.duration(child),
+                "inhibit_on_failure" => inhibit = true,
+                "sorry_server" => sorry = self.sorry_server(child, port),
                 "persistence_granularity" if child.args == ["255.255.255.255"] => {}
                 "sh-port" | "sh-fallback" | "mh-port" | "mh-fallback" => flags.push(match child.keyword.as_str() {
                     "sh-port" => "sh_port",
@@ -267,8 +271,46 @@ impl Converter {
         for flag in flags {
             let _ = writeln!(out, "{flag} = true");
         }
+        if let Some(sorry) = sorry {
+            let _ = writeln!(out, "sorry_server = {}", q(&sorry.to_string()));
+        }
+        // keepalived sets inhibit_on_failure per real server, ulvs per service: it converts when the
+        // service or every one of its real servers asks for it.
+        let reals: Vec<&Node> = node.children().iter().filter(|c| c.keyword == "real_server").collect();
+        let inhibiting: Vec<&Node> = reals
+            .iter()
+            .flat_map(|real| real.children().iter().filter(|c| c.keyword == "inhibit_on_failure"))
+            .collect();
+        if !inhibit && !inhibiting.is_empty() && inhibiting.len() < reals.len() {
+            for flag in inhibiting {
+                self.error(flag, "inhibit_on_failure on only some real servers: ulvs sets it per service");
+            }
+        } else if inhibit || !inhibiting.is_empty() {
+            let _ = writeln!(self.services, "inhibit_on_failure = true");
+        }
         for child in node.children().iter().filter(|c| c.keyword == "real_server") {
             self.real_server(child, vip, port, &interval);
+        }
+    }
+
+    /// `sorry_server IP PORT`: direct routing cannot change the port, so it must be the service's.
+    fn sorry_server(&mut self, node: &Node, service_port: u16) -> Option<Ipv4Addr> {
+        match node.args.as_slice() {
+            [ip, port] => match (ip.parse::<Ipv4Addr>(), port.parse::<u16>()) {
+                (Ok(ip), Ok(port)) if port == service_port => Some(ip),
+                (Ok(_), Ok(port)) => {
+                    self.error(node, format!("sorry_server port {port} differs from the service's {service_port}: direct routing cannot change the port"));
+                    None
+                }
+                _ => {
+                    self.error(node, "sorry_server: expected an IPv4 address and a port");
+                    None
+                }
+            },
+            _ => {
+                self.error(node, "sorry_server: expected an IPv4 address and a port");
+                None
+            }
         }
     }
 
@@ -294,6 +336,8 @@ impl Converter {
         for child in node.children() {
             match child.keyword.as_str() {
                 "weight" => weight = self.number::<u32>(child),
+                // Converted per service by `virtual_server`.
+                "inhibit_on_failure" => {}
                 "TCP_CHECK" | "HTTP_GET" | "MISC_CHECK" => {
                     if check.is_some() {
                         self.error(
