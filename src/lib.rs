@@ -11,6 +11,7 @@ pub mod control;
 pub mod craft;
 pub mod dataplane;
 pub mod flow;
+pub mod gen;
 #[allow(unsafe_code)]
 pub mod io;
 pub mod sched;
