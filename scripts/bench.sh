@@ -9,6 +9,8 @@
 #   --quick    64 B, 1 and 1k flows, 1 queue, subjects 1-5, no connection section: under 3 minutes.
 #   --smoke    a few thousand frames per subject through ulvs-xdp, ulvs-packet and the kernel: checks
 #              that the harness works (used by the netns test), measures nothing worth reading.
+#   --subjects "A B" --frames "64 1500" --flows "1 1000" --queues "1 2"   narrow the matrix.
+#   --window S seconds of traffic per repetition (default 5, quick 2); --repeat N (default 3).
 #
 # Topology (namespaces NAME = ${ULVS_LAB_TAG}ulvsb-*, veth pairs created inside them, one bridge):
 #   gen 10.71.0.1 ──┐
@@ -25,7 +27,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "bench.sh needs root (network namespaces, XDP)" >&2; exit 1; }
 
-profile=full repeat=3 window=5 conn=1
+profile=full repeat=3 window=5 conn=1 only_subjects="" only_frames="" only_flows="" only_queues=""
 while [ $# -gt 0 ]; do
     case $1 in
         --quick) profile=quick window=2 conn=0 ;;
@@ -34,7 +36,11 @@ while [ $# -gt 0 ]; do
         --window) window=${2:?}; shift ;;
         --no-conn) conn=0 ;;
         --conn-only) profile=none conn=1 ;;
-        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+        --subjects) only_subjects=${2:?}; shift ;;
+        --frames) only_frames=${2:?}; shift ;;
+        --flows) only_flows=${2:?}; shift ;;
+        --queues) only_queues=${2:?}; shift ;;
+        -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
         *) echo "bench.sh: unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -205,6 +211,11 @@ subject_up() {
 
 subject_down() {
     local subject=$1 pid
+    if [ "${subject#ulvs-}" != "$subject" ] && [ -n "$FWD_PID" ]; then
+        # How the frames spread over the workers (queues): the 2-queue runs depend on it.
+        in_ns dir "$BIN" ctl --control "$STATE/ulvs.sock" status 2>/dev/null |
+            awk -v s="$subject" '/^worker [0-9]/ { printf "%s worker %s rx %s", (n++ ? "," : "bench: " s ":"), $2, $4 } END { if (n) print "" }' >&2 || true
+    fi
     [ -n "$FWD_PID" ] && stop_pid "$FWD_PID"
     for pid in "${EXTRA_PIDS[@]}"; do stop_pid "$pid"; done
     if [ "$subject" = kernel-forward ]; then
@@ -224,6 +235,7 @@ measure() {
     local subject=$1 frame=$2 flows=$3 rep=$4 kind=${5:-udp} dst_mac=$DIR_MAC
     [ "$subject" = generator ] && dst_mac=$SINK_MAC
     local dir_line=cpu1
+    [ "$QUEUES" -gt 1 ] && dir_line=cpu  # the director has both CPUs
     spawn sink "$STATE/sink.out" taskset -c "$SINK_CPU" "$BIN" sink -i eth0 --queues "$QUEUES" --vip "$VIP" \
         --duration "$((window + 10))s" --idle 700ms
     local sink_pid=$started
@@ -290,8 +302,13 @@ case $profile in
     none) frames="" flow_counts="" queue_counts="" subjects="" ;;
 esac
 
+subjects=${only_subjects:-$subjects} frames=${only_frames:-$frames}
+flow_counts=${only_flows:-$flow_counts} queue_counts=${only_queues:-$queue_counts}
+# --conn-only keeps the last matrix's rows, so the report shows both.
+[ "$profile" = none ] && [ -f "$OUT/raw.csv" ] ||
 echo "subject,frame_bytes,flows,queues,rep,mpps,gbps,cpu_pct,cpu_user,cpu_sys,cpu_softirq,host_cpu_pct,fwd_cpu_ns_per_pkt,p50_us,p99_us,loss_pct,gen_mpps,xdp_mode,received" >"$OUT/raw.csv"
 started_at=$(date +%s)
+[ "$conn" = 1 ] || [ "$profile" = none ] || rm -f "$OUT/conn.csv"
 for queues in $queue_counts; do
     topology_up "$queues"
     log "topology up: $queues queue(s); director cpus $DIR_CPUS, generator and sink cpu $GEN_CPU"
@@ -305,8 +322,8 @@ for queues in $queue_counts; do
     done
 done
 
-# Connection rate and memory: 1M SYNs of distinct flows through ulvs-xdp, twice (the second pass
-# fills in what the first lost), VmRSS before and after, connections from `ulvs ctl status`.
+# Connection rate and memory: 1M SYNs of distinct flows through ulvs-xdp, twice (the second pass,
+# paced, fills in what the first lost; SYN_RECV entries live 60 s), VmRSS before and after, connections from `ulvs ctl status`.
 if [ "$conn" = 1 ]; then
     topology_up 1
     PORT=80
@@ -323,8 +340,10 @@ if [ "$conn" = 1 ]; then
     wait "$sink_pid" || true
     cps=$(kv pps "$STATE/sink.out")
     created_first=$(tracked)
+    # The second pass at a rate ulvs keeps up with, so that (nearly) all 1M end up tracked.
+    refill_rate=$(python3 -c "print(max(20000, int(float('${cps:-0}') * 0.8)))")
     in_ns gen taskset -c "$GEN_CPU" "$BIN" gen -i eth0 --dst-mac "$DIR_MAC" --dst "$VIP:$PORT" --src "$SRC" \
-        --kind syn --frame-bytes 64 --flows 1000000 --count 1000000 --rate 300000 --duration 30s >/dev/null 2>&1
+        --kind syn --frame-bytes 64 --flows 1000000 --count 1000000 --rate "$refill_rate" --duration 45s >/dev/null 2>&1
     sleep 0.5
     conns=$(tracked)
     rss_after=$(rss)
