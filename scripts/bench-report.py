@@ -98,9 +98,9 @@ def plot(out, results):
             vals = [index.get((s, q, fb, fl)) for s in subjects]
             f.write(label + " " + " ".join(fmt(v and v["mpps"], ".4f").replace("-", "0") for v in vals) + "\n")
     script = f"""
-set terminal svg size 1100,520 dynamic font 'sans,11' background '#ffffff'
+set terminal svg size 1100,560 dynamic noenhanced font 'sans,11' background '#ffffff'
 set output '{os.path.join(out, "results.svg")}'
-set title 'ulvs end-to-end forwarding rate (veth, copy-mode AF_XDP, 2 vCPUs): median Mpps'
+set title 'ulvs end to end beside its baselines: median Mpps (veth, AF_XDP copy mode, 2 vCPUs)'
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.85 border -1
@@ -109,7 +109,8 @@ set ylabel 'Mpps received by the sink'
 set yrange [0:*]
 set grid ytics
 set key outside right top
-set xtics rotate by -30
+set xtics rotate by -35 right offset 0,-0.2 nomirror
+set bmargin 6
 plot for [i=2:{len(subjects) + 1}] '{data}' using i:xtic(1) title columnheader(i)
 """
     subprocess.run(["gnuplot"], input=script, text=True, check=True)
