@@ -143,6 +143,9 @@ stop_pid() {
     wait "$pid" 2>/dev/null || true
 }
 
+# "xdp (native attach, copy bind)" -> "native/copy" (XDP attach mode / AF_XDP bind mode); "packet" stays.
+mode_word() { sed 's/^xdp (\([a-z]*\) attach, \([a-z/-]*\) bind)$/\1\/\2/'; }
+
 write_config() {
     local io=$1 protocol=$2 file=$3
     cat >"$file" <<EOF
@@ -182,14 +185,14 @@ subject_up() {
                 kill -0 "$FWD_PID" 2>/dev/null || { cat "$STATE/fwd.log" >&2; return 1; }
                 sleep 0.05
             done
-            MODE=$(sed -n 's/^io: //p' "$STATE/status" | tr ' ,' '_;')
+            MODE=$(sed -n 's/^io: //p' "$STATE/status" | mode_word)
             ;;
         bare-xdp|bare-packet)
             spawn dir "$STATE/fwd.log" taskset -c "$DIR_CPUS" "$BIN" bench-bare -i eth0 --io "${subject#bare-}" \
                 --queues "$QUEUES" --vip "$VIP" --dst-mac "$SINK_MAC"
             FWD_PID=$started
             wait_for "$STATE/fwd.log" "^bare: " "$FWD_PID"
-            MODE=$(sed -n 's/^bare: \(.*\) on eth0.*/\1/p' "$STATE/fwd.log" | head -1 | tr ' ,' '_;')
+            MODE=$(sed -n 's/^bare: \(.*\) on eth0.*/\1/p' "$STATE/fwd.log" | head -1 | mode_word)
             ;;
         kernel-forward)
             in_ns dir sysctl -qw net.ipv4.ip_forward=1
