@@ -59,16 +59,17 @@ P="${ULVS_LAB_TAG:-}ulvsb"
 STATE=$(mktemp -d "/tmp/${P}.XXXXXX")
 VIP=10.71.0.100 PORT=9 SRC=10.71.1.0
 GEN_CPU=0 SINK_CPU=0
-PIDS=()
 
 ns() { echo "$P-$1"; }
 in_ns() { local n=$1; shift; ip netns exec "$(ns "$n")" "$@"; }
 log() { echo "bench: $*" >&2; }
 
 cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do timeout 5 tail --pid="$pid" -f /dev/null 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true; done
+    # Only this shell's jobs still running: a pid that ended may have been reused by someone else.
+    local pid live
+    live=$(jobs -pr)
+    for pid in $live; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in $live; do timeout 5 tail --pid="$pid" -f /dev/null 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true; done
     topology_down
     [ -n "${BENCH_KEEP:-}" ] || rm -rf "$STATE"
 }
@@ -122,7 +123,6 @@ spawn() {
     local n=$1 file=$2; shift 2
     ip netns exec "$(ns "$n")" "$@" >"$file" 2>&1 &
     started=$!
-    PIDS+=("$started")
 }
 
 # Waits (up to 10 s) until FILE contains PATTERN; fails if process PID died first.
@@ -138,6 +138,7 @@ wait_for() {
 
 stop_pid() {
     local pid=$1
+    jobs -pr | grep -qx "$pid" || { wait "$pid" 2>/dev/null || true; return 0; }  # ended already
     kill -TERM "$pid" 2>/dev/null || true
     timeout 10 tail --pid="$pid" -f /dev/null 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
