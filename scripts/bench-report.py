@@ -37,6 +37,9 @@ def load(out):
         r = dict(zip(["subject", "frame_bytes", "flows", "queues"], key))
         for m in METRICS:
             r[m] = median(row[m] for row in rows)
+        # The forwarder's own share of a core: packets/s x its CPU per packet.
+        r["fwd_cpu_pct"] = median(float(row["mpps"]) * float(row["fwd_cpu_ns_per_pkt"]) / 10
+                                  for row in rows if row["fwd_cpu_ns_per_pkt"])
         r["xdp_mode"] = rows[0]["xdp_mode"]
         r["reps"] = len(rows)
         results.append(r)
@@ -61,14 +64,14 @@ def fmt(v, spec):
 
 def table(results):
     head = (f"{'subject':<15}{'frame':>6}{'flows':>9}{'q':>3}{'Mpps':>8}{'Gbit/s':>8}{'dirCPU%':>8}"
-            f"{'usr/sys/si %':>16}{'fwd ns/pkt':>11}{'p50 us':>8}{'p99 us':>9}{'loss%':>7}{'ratio':>7}  mode")
+            f"{'usr/sys/si %':>16}{'fwd ns/pkt':>11}{'fwd%':>6}{'p50 us':>8}{'p99 us':>9}{'loss%':>7}{'ratio':>7}  mode")
     lines = [head, "-" * len(head)]
     for r in results:
         split = "/".join(fmt(r[k], ".0f") for k in ("cpu_user", "cpu_sys", "cpu_softirq"))
         mark = " (gen-limited)" if r["gen_limited"] else ""
         lines.append(
             f"{r['subject']:<15}{r['frame_bytes']:>6}{r['flows']:>9}{r['queues']:>3}{fmt(r['mpps'], '.3f'):>8}"
-            f"{fmt(r['gbps'], '.2f'):>8}{fmt(r['cpu_pct'], '.0f'):>8}{split:>16}{fmt(r['fwd_cpu_ns_per_pkt'], '.0f'):>11}"
+            f"{fmt(r['gbps'], '.2f'):>8}{fmt(r['cpu_pct'], '.0f'):>8}{split:>16}{fmt(r['fwd_cpu_ns_per_pkt'], '.0f'):>11}{fmt(r['fwd_cpu_pct'], '.0f'):>6}"
             f"{fmt(r['p50_us'], '.0f'):>8}{fmt(r['p99_us'], '.0f'):>9}{fmt(r['loss_pct'], '.1f'):>7}"
             f"{fmt(r['ratio_to_bare'], '.2f'):>7}  {r['xdp_mode']}{mark}")
     return "\n".join(lines)
@@ -120,7 +123,7 @@ def main():
     out = sys.argv[1] if len(sys.argv) > 1 else "target/bench"
     results = load(out)
     columns = ["subject", "frame_bytes", "flows", "queues", "mpps", "gbps", "cpu_pct", "cpu_user", "cpu_sys",
-               "cpu_softirq", "host_cpu_pct", "fwd_cpu_ns_per_pkt", "p50_us", "p99_us", "loss_pct",
+               "cpu_softirq", "host_cpu_pct", "fwd_cpu_ns_per_pkt", "fwd_cpu_pct", "p50_us", "p99_us", "loss_pct",
                "ratio_to_bare", "cpu_ratio_to_bare", "gen_mpps", "gen_limited", "xdp_mode", "reps"]
     with open(os.path.join(out, "results.csv"), "w", newline="") as f:
         w = csv.writer(f)
