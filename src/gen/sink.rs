@@ -79,7 +79,7 @@ impl SinkStats {
     pub fn record(&mut self, stamp: Stamp, now_ns: u64) {
         self.received += 1;
         let (seq, latency) = if stamp.compact {
-            (unwrap32(self.last_seq, stamp.seq as u32), u64::from((now_ns as u32).wrapping_sub(stamp.tx_ns as u32)))
+            (unwrap32(self.last_seq, stamp.seq as u32), compact_latency(now_ns, stamp.tx_ns as u32))
         } else {
             (stamp.seq, now_ns.saturating_sub(stamp.tx_ns))
         };
@@ -143,6 +143,17 @@ impl SinkStats {
             p999: at(0.999),
             max: if self.stamped == 0 { Duration::ZERO } else { Duration::from_nanos(self.latency.max()) },
         }
+    }
+}
+
+/// Nanoseconds from a 32-bit send time to `now_ns`; a send time "after" now (more than half the
+/// 32-bit range ahead: clock readings racing by a few ns) counts as zero, never as 4.29 s.
+fn compact_latency(now_ns: u64, tx_low: u32) -> u64 {
+    let elapsed = (now_ns as u32).wrapping_sub(tx_low);
+    if elapsed > u32::MAX / 2 {
+        0
+    } else {
+        u64::from(elapsed)
     }
 }
 
@@ -240,6 +251,16 @@ mod tests {
         assert!(r.p50.abs_diff(Duration::from_micros(2)) <= Duration::from_nanos(2), "{:?}", r.p50);
         assert_eq!(unwrap32(10, 0xffff_fffe), 0xffff_fffe);
         assert_eq!(unwrap32(0x1_0000_0005, 0xffff_fff0), 0xffff_fff0);
+    }
+
+    #[test]
+    fn a_stamp_slightly_ahead_of_the_clock_is_zero_latency_not_a_wrap() {
+        assert_eq!(compact_latency(1_000, 1_010), 0);
+        assert_eq!(compact_latency(1 << 32, u32::MAX), 1);
+        let mut s = SinkStats::new();
+        s.record(Stamp { seq: 1, tx_ns: 5_000, compact: true }, 4_990);
+        s.record(full(2, 5_000), 4_990);
+        assert!(s.report().max < Duration::from_micros(1), "{:?}", s.report().max);
     }
 
     #[test]

@@ -21,7 +21,7 @@ pub struct GenArgs {
     /// The interface to send on.
     #[arg(short, long)]
     pub interface: String,
-    #[arg(long, value_enum, default_value = "xdp")]
+    #[arg(long, value_enum, default_value = "auto")]
     pub io: IoKind,
     #[arg(long, default_value = "auto")]
     pub xdp_mode: XdpModeRequest,

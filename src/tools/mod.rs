@@ -20,6 +20,8 @@ use ulvs::io::xdp::{XdpModeRequest, XdpPort, XdpPortConfig, XdpProgram};
 /// Which port kind a tool uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum IoKind {
+    /// AF_XDP where the interface and kernel allow it, else AF_PACKET.
+    Auto,
     /// AF_XDP with ulvs's XDP filter program.
     Xdp,
     /// AF_PACKET (TPACKET_V2 RX ring, sendmmsg TX).
@@ -53,6 +55,10 @@ impl Ports {
         send_frames: u32,
     ) -> anyhow::Result<Ports> {
         match io {
+            IoKind::Auto => Ports::open(IoKind::Xdp, ifname, queues, xdp_mode, vips, send_frames).or_else(|err| {
+                log::warn!("AF_XDP unavailable on {ifname} ({err:#}); falling back to AF_PACKET");
+                Ports::open(IoKind::Packet, ifname, queues, xdp_mode, vips, send_frames)
+            }),
             IoKind::Xdp => {
                 let program = XdpProgram::attach(ifname, xdp_mode)
                     .with_context(|| format!("attaching the XDP program to {ifname}"))?;

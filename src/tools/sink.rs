@@ -22,7 +22,7 @@ const SPIN_ROUNDS: u32 = 256;
 pub struct SinkArgs {
     #[arg(short, long)]
     pub interface: String,
-    #[arg(long, value_enum, default_value = "xdp")]
+    #[arg(long, value_enum, default_value = "auto")]
     pub io: IoKind,
     #[arg(long, default_value = "auto")]
     pub xdp_mode: XdpModeRequest,
@@ -143,21 +143,23 @@ impl Receiver {
         Receiver { stats: SinkStats::new(), bytes: 0, first_ns: None, last_ns: None, last_at: None }
     }
 
-    /// One batch from `port`; one clock reading for the batch.
+    /// One batch from `port`; one clock reading for the batch, taken once its first frame is in
+    /// hand (a reading before the poll could precede the stamps of frames that arrive meanwhile).
     fn poll<P: Port>(&mut self, port: &mut P) -> anyhow::Result<usize> {
-        let now_ns = monotonic_ns();
+        let mut now_ns = None;
         let (stats, bytes) = (&mut self.stats, &mut self.bytes);
         let got = port.poll(MAX_BATCH, |frame| {
+            let now = *now_ns.get_or_insert_with(monotonic_ns);
             *bytes += frame.len() as u64;
             match Stamp::read(frame) {
-                Some(stamp) => stats.record(stamp, now_ns),
+                Some(stamp) => stats.record(stamp, now),
                 None => stats.record_unstamped(),
             }
             Verdict::Drop(DropReason::Unsupported)
         })?;
-        if got > 0 {
-            self.first_ns.get_or_insert(now_ns);
-            self.last_ns = Some(now_ns);
+        if let Some(now) = now_ns {
+            self.first_ns.get_or_insert(now);
+            self.last_ns = Some(now);
             self.last_at = Some(Instant::now());
         }
         Ok(got)
