@@ -11,6 +11,7 @@ pub mod control;
 pub mod craft;
 pub mod dataplane;
 pub mod flow;
+pub mod gen;
 pub mod ha;
 pub mod health;
 #[allow(unsafe_code)]

@@ -1,6 +1,8 @@
-//! The `ulvs` command: `run` the director, `ctl` a running one, `import-keepalived` a keepalived.conf.
+//! The `ulvs` command: `run` the director, `ctl` a running one, `import-keepalived` a keepalived.conf,
+//! and the benchmark tools (`gen`, `sink`, and the hidden baselines scripts/bench.sh uses).
 
 mod daemon;
+mod tools;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -47,20 +49,31 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
         args: Vec<String>,
     },
+    /// Generate benchmark traffic (TX only): UDP, TCP SYN or ACK, N flows, a fixed rate or full speed.
+    Gen(tools::gen::GenArgs),
+    /// Receive benchmark traffic: received pps, loss from sequence numbers, one-way latency.
+    Sink(tools::sink::SinkArgs),
+    /// Baseline for scripts/bench.sh: MAC-rewrite forwarder on ulvs's ports, no LB logic.
+    #[command(hide = true)]
+    BenchBare(tools::bare::BareArgs),
+    /// Baseline for scripts/bench.sh: in-kernel MAC rewrite with XDP_TX.
+    #[command(hide = true)]
+    BenchXdpTx(tools::xdp_tx::XdpTxArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Run { .. } | Command::Ctl { .. }) {
+        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    }
     match cli.command {
+        Command::Gen(args) => exit_code(tools::gen::run(&args)),
+        Command::Sink(args) => exit_code(tools::sink::run(&args)),
+        Command::BenchBare(args) => exit_code(tools::bare::run(&args)),
+        Command::BenchXdpTx(args) => exit_code(tools::xdp_tx::run(&args)),
         Command::Run { config, check, log_level } => {
             init_logging(log_level);
-            match daemon::run(&config, check) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(err) => {
-                    eprintln!("ulvs: {err:#}");
-                    ExitCode::FAILURE
-                }
-            }
+            exit_code(daemon::run(&config, check))
         }
         Command::ImportKeepalived { file } => match ulvs::control::import::import_keepalived(&file) {
             Ok(text) => {
@@ -116,4 +129,14 @@ fn init_logging(level: Option<log::LevelFilter>) {
         builder.filter_level(level);
     }
     builder.format_timestamp_millis().init();
+}
+
+fn exit_code(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("ulvs: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
 }
