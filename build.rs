@@ -1,5 +1,6 @@
-//! Compiles the XDP filter (bpf/ulvs_filter.bpf.c) into a BPF object in OUT_DIR, which
-//! src/io/xdp/program.rs embeds with `include_bytes!`. Needs clang with the BPF target and the
+//! Compiles the XDP programs in bpf/ — the filter (ulvs_filter.bpf.c, embedded by
+//! src/io/xdp/object.rs) and the benchmark's MAC-rewrite XDP_TX baseline (ulvs_mac_tx.bpf.c,
+//! embedded by src/io/xdp/mac_tx.rs) — into BPF objects in OUT_DIR, for `include_bytes!`. Needs clang with the BPF target and the
 //! libbpf headers (Debian: `clang libbpf-dev`; asm/types.h comes from the multiarch include
 //! directory, or `gcc-multilib`). `CLANG` overrides the compiler.
 
@@ -7,25 +8,26 @@ use std::env;
 use std::path::PathBuf;
 use std::process::Command;
 
-const SOURCE: &str = "bpf/ulvs_filter.bpf.c";
+const SOURCES: [&str; 2] = ["bpf/ulvs_filter.bpf.c", "bpf/ulvs_mac_tx.bpf.c"];
 
 fn main() {
-    println!("cargo:rerun-if-changed={SOURCE}");
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=CLANG");
-
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
-    let object = out.join("ulvs_filter.bpf.o");
     let clang = env::var("CLANG").unwrap_or_else(|_| "clang".to_owned());
-
-    let status = Command::new(&clang)
-        .args(["-O2", "-g", "-target", "bpf", "-Wall", "-Werror"])
-        .arg(format!("-I{}", multiarch_include()))
-        .args(["-c", SOURCE, "-o"])
-        .arg(&object)
-        .status()
-        .unwrap_or_else(|e| panic!("cannot run `{clang}` to build {SOURCE}: {e} (install clang and libbpf-dev)"));
-    assert!(status.success(), "`{clang}` failed to compile {SOURCE}");
+    for source in SOURCES {
+        println!("cargo:rerun-if-changed={source}");
+        let name = source.trim_start_matches("bpf/").trim_end_matches(".c");
+        let object = out.join(format!("{name}.o"));
+        let status = Command::new(&clang)
+            .args(["-O2", "-g", "-target", "bpf", "-Wall", "-Werror"])
+            .arg(format!("-I{}", multiarch_include()))
+            .args(["-c", source, "-o"])
+            .arg(&object)
+            .status()
+            .unwrap_or_else(|e| panic!("cannot run `{clang}` to build {source}: {e} (install clang and libbpf-dev)"));
+        assert!(status.success(), "`{clang}` failed to compile {source}");
+    }
 }
 
 /// Debian keeps asm/types.h under /usr/include/<triple>; `-target bpf` does not look there.

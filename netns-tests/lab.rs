@@ -204,6 +204,31 @@ impl Daemon {
         }
     }
 
+    /// `ulvs ctl ARGS` with `input` on its standard input: (success, stdout, stderr).
+    pub fn ctl_with(&self, args: &[&str], input: &str) -> (bool, String, String) {
+        use std::io::Write as _;
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", &self.ns, ulvs_bin(), "ctl", "--control"])
+            .arg(&self.control)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("ulvs ctl");
+        let mut stdin = child.stdin.take().unwrap();
+        let _ = stdin.write_all(input.as_bytes());
+        drop(stdin);
+        let out = child.wait_with_output().expect("ulvs ctl");
+        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+        (out.status.success(), text(&out.stdout), text(&out.stderr))
+    }
+
+    /// The daemon's process id (of `ip netns exec`, which execs ulvs: the same process).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
     /// SIGTERM and wait; returns whether it exited cleanly.
     pub fn stop(&mut self) -> bool {
         let Some(mut child) = self.child.take() else { return true };

@@ -3,8 +3,12 @@
 //! Every scenario runs once with io = "xdp" and once with io = "packet". Needs root
 //! (scripts/test.sh runs them).
 
+mod bench;
+mod ctl;
 mod ha;
+mod health;
 mod lab;
+mod metrics;
 
 use std::collections::BTreeMap;
 use std::process::Command;

@@ -3,8 +3,8 @@
 # bpffs. Idempotent: installs only what is missing.
 set -euo pipefail
 
-packages=(libelf-dev zlib1g-dev pkg-config clang llvm m4 libpcap-dev gcc-multilib
-          iproute2 ethtool curl python3 iputils-arping tcpdump
+packages=(libelf-dev zlib1g-dev pkg-config clang llvm m4 libpcap-dev gcc-multilib gnuplot-nox
+          iproute2 ethtool curl python3 iputils-arping tcpdump procps
           keepalived ucarp nftables)
 missing=()
 for package in "${packages[@]}"; do

@@ -59,10 +59,13 @@ up() {
     fi
     for i in $(seq 1 "$count"); do
         plug "rs$i" "10.0.0.$((10 + i))"
-        in_ns "rs$i" "$here/rs-setup.sh" up "$VIP" >/dev/null
-        in_ns "rs$i" python3 "$here/http-rs.py" "rs$i" 80 >/dev/null 2>&1 &
+        # Its saved sysctls live with the lab's state, and go when the lab does.
+        in_ns "rs$i" env ULVS_RS_STATE="$state/rs$i-setup" "$here/rs-setup.sh" up "$VIP" >/dev/null
+        # `ip netns exec` execs the server, so $! is the server's own pid (through the in_ns
+        # function it would be a subshell's, and killing that would leave the server running).
+        ip netns exec "$(ns "rs$i")" python3 "$here/http-rs.py" "rs$i" 80 >/dev/null 2>&1 &
         echo $! >"$state/http-rs$i.pid"
-        in_ns "rs$i" python3 "$here/udp-rs.py" "rs$i" "$VIP" 5353 >/dev/null 2>&1 &
+        ip netns exec "$(ns "rs$i")" python3 "$here/udp-rs.py" "rs$i" "$VIP" 5353 >/dev/null 2>&1 &
         echo $! >"$state/udp-rs$i.pid"
     done
     echo "$count" >"$state/count"

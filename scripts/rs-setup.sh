@@ -1,27 +1,90 @@
 #!/usr/bin/env bash
-# Sets up (or undoes) this host as an LVS direct-routing real server for the given VIPs:
-# each VIP on lo as /32, and arp_ignore=1 / arp_announce=2 on all and lo, so the host accepts
-# packets for the VIP but never answers ARP for it or uses it as an ARP source.
+# Sets up (or undoes) this host as an LVS direct-routing real server for the given VIPs: each VIP
+# on lo as /32, and arp_ignore=1 / arp_announce=2 on all and lo, so the host accepts packets for the
+# VIP but never answers ARP for it nor uses it as an ARP source.
 #
-#   rs-setup.sh up VIP...      rs-setup.sh down VIP...
+#   rs-setup.sh up   [--persist] VIP...   add the VIPs, apply the sysctls (idempotent)
+#   rs-setup.sh down VIP...               remove the VIPs; once none is left, restore the sysctls
+#                                         to what they were before the first `up`
+#   rs-setup.sh status                    the VIPs on lo and the four sysctls
+#
+# --persist also writes the sysctls to /etc/sysctl.d/90-ulvs-rs.conf (removed again by the `down`
+# that restores them). The VIPs on lo are not persisted: add them to your network configuration
+# (e.g. an `ip addr add VIP/32 dev lo` in ifupdown's `up` hook or a systemd-networkd .network).
+#
+# The previous sysctl values are saved in $ULVS_RS_STATE (default /var/lib/ulvs/rs-setup/net-INODE,
+# one per network namespace), together with the VIPs this script added.
 set -euo pipefail
-cmd=${1:?usage: rs-setup.sh up|down VIP...}
+
+usage() { echo "usage: rs-setup.sh up [--persist] VIP... | down VIP... | status" >&2; exit 2; }
+cmd=${1:-}
+[ -n "$cmd" ] || usage
 shift
-[ $# -gt 0 ] || { echo "usage: rs-setup.sh up|down VIP..." >&2; exit 2; }
+
+keys=(net.ipv4.conf.all.arp_ignore net.ipv4.conf.lo.arp_ignore net.ipv4.conf.all.arp_announce net.ipv4.conf.lo.arp_announce)
+wanted=(1 1 2 2)
+netns_inode=$(stat -L -c %i /proc/self/ns/net)
+state=${ULVS_RS_STATE:-/var/lib/ulvs/rs-setup/net-$netns_inode}
+persist_file=/etc/sysctl.d/90-ulvs-rs.conf
+
+check_vips() {
+    [ $# -gt 0 ] || usage
+    local vip
+    for vip in "$@"; do
+        [[ $vip =~ ^([0-9]{1,3}\.){3}[0-9]{1,3}$ ]] || { echo "rs-setup.sh: $vip is not an IPv4 address" >&2; exit 2; }
+    done
+}
+
 case "$cmd" in
     up)
-        sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.lo.arp_ignore=1 \
-            net.ipv4.conf.all.arp_announce=2 net.ipv4.conf.lo.arp_announce=2
+        persist=0
+        if [ "${1:-}" = "--persist" ]; then persist=1; shift; fi
+        check_vips "$@"
+        mkdir -p "$state"
+        # Save the values from before the first `up` only: a second `up` must not save ours.
+        if [ ! -e "$state/sysctl.saved" ]; then
+            for key in "${keys[@]}"; do
+                echo "$key=$(sysctl -n "$key")"
+            done >"$state/sysctl.saved.tmp"
+            mv "$state/sysctl.saved.tmp" "$state/sysctl.saved"
+        fi
+        for i in "${!keys[@]}"; do
+            sysctl -qw "${keys[$i]}=${wanted[$i]}"
+        done
+        touch "$state/vips"
         for vip in "$@"; do
             ip addr replace "$vip/32" dev lo
+            grep -qxF "$vip" "$state/vips" || echo "$vip" >>"$state/vips"
         done
+        if [ "$persist" = 1 ]; then
+            {
+                echo "# LVS-DR real server (written by ulvs rs-setup.sh; removed by rs-setup.sh down)"
+                for i in "${!keys[@]}"; do echo "${keys[$i]} = ${wanted[$i]}"; done
+            } >"$persist_file"
+            touch "$state/persisted"
+        fi
         ;;
     down)
+        check_vips "$@"
         for vip in "$@"; do
             ip addr del "$vip/32" dev lo 2>/dev/null || true
+            if [ -e "$state/vips" ]; then
+                grep -vxF "$vip" "$state/vips" >"$state/vips.tmp" || true
+                mv "$state/vips.tmp" "$state/vips"
+            fi
         done
-        sysctl -qw net.ipv4.conf.all.arp_ignore=0 net.ipv4.conf.lo.arp_ignore=0 \
-            net.ipv4.conf.all.arp_announce=0 net.ipv4.conf.lo.arp_announce=0
+        # Restore only when no VIP this script added is left (another service may still need them).
+        if [ ! -s "$state/vips" ] && [ -e "$state/sysctl.saved" ]; then
+            while IFS= read -r line; do
+                sysctl -qw "$line"
+            done <"$state/sysctl.saved"
+            if [ -e "$state/persisted" ]; then rm -f "$persist_file"; fi
+            rm -rf "$state"
+        fi
         ;;
-    *) echo "usage: rs-setup.sh up|down VIP..." >&2; exit 2 ;;
+    status)
+        ip -4 -o addr show dev lo | awk '$4 ~ /\/32$/ && $4 !~ /^127\./ {print "vip " $4}'
+        for key in "${keys[@]}"; do echo "$key = $(sysctl -n "$key")"; done
+        ;;
+    *) usage ;;
 esac

@@ -1,16 +1,20 @@
 //! `ulvs run`: wires the library together — config, interface, ports, workers, MAC resolution,
 //! control socket, signals — and tears everything down again (the XDP program detached) on
-//! SIGINT/SIGTERM.
+//! SIGINT/SIGTERM. After start-up the main thread runs the control loop (`control_loop`), the one
+//! owner of the director's mutable state; everyone else (the ctl socket, SIGHUP, health checks)
+//! sends it `ControlEvent`s.
 
 mod control;
+mod control_loop;
 mod ha;
+mod health;
 mod host;
 mod ports;
 mod resolver;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -19,9 +23,13 @@ use crossbeam::channel;
 use ulvs::conntrack::TemplateStore;
 use ulvs::control::config::{Config, IoMode};
 use ulvs::control::ctl::server::Server;
+use ulvs::control::event::ControlEvent;
+use ulvs::control::metrics::{Endpoint, HaSource, Sources};
+use ulvs::control::rate::RateTable;
 use ulvs::control::registry::{RealSpec, Registry, ServiceSpec};
 use ulvs::dataplane::stats::WorkerStats;
 use ulvs::dataplane::worker::{Shared, WorkerConfig};
+use ulvs::health::{Checker, HealthBoard};
 use ulvs::io::netdev;
 use ulvs::service::{ServiceKey, SnapshotCell};
 
@@ -60,11 +68,16 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
         }
     }
     let mut registry = Registry::new(queues, director_mac, config.timeouts, service_specs(&config));
+    registry.set_policies(health::policies(&config));
+    registry.set_expire_nodest_conn(config.director.expire_nodest_conn);
 
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, Arc::clone(&stop)).context("installing signal handlers")?;
     }
+    let reload_requested = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&reload_requested))
+        .context("installing the SIGHUP handler")?;
 
     let mut resolver =
         resolver::Resolver::open(iface, director_mac, director_ip, config.director.arp_refresh, &registry)?;
@@ -120,24 +133,76 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
         workers.push(handle);
     }
 
+    let (events_tx, events_rx) = channel::bounded::<ControlEvent>(64);
+    let health_board = Arc::new(HealthBoard::new());
+    let status = Arc::new(Mutex::new(control_loop::ControlStatus {
+        config_path: config_path.to_path_buf(),
+        last_reload: None,
+        xdp_filter: None,
+    }));
+    let rates = Arc::new(Mutex::new(RateTable::default()));
+    let targets = health::targets(&config, registry.services());
+    if !targets.is_empty() {
+        log::info!("health checks on {} real server(s)", targets.len());
+    }
+    let checker = Checker::start(
+        targets,
+        Arc::clone(&health_board),
+        health::PROBE_THREADS,
+        health::forward_to(events_tx.clone()),
+    )
+    .context("starting the health checker")?;
     let view = Arc::new(control::DaemonView {
         snapshots: Arc::clone(&snapshots),
         stats: Arc::clone(&stats),
         workers: request_senders,
+        events: events_tx,
+        status: Arc::clone(&status),
+        rates: Arc::clone(&rates),
         io: opened.description.clone(),
         interface: iface.clone(),
         capacity: config.director.connections,
+        health: Arc::clone(&health_board),
         ha: ha_driver.as_ref().map(|driver| Arc::clone(&driver.status)),
     });
+    let metrics = match config.metrics.listen {
+        Some(addr) => {
+            let sources = Sources {
+                snapshots: Arc::clone(&snapshots),
+                workers: Arc::clone(&stats),
+                health: Arc::clone(&health_board),
+                rates: Arc::clone(&rates),
+                capacity: config.director.connections,
+                serving: Arc::clone(&shared.serving),
+                ha: ha_driver.as_ref().map(|driver| Arc::clone(&driver.status) as Arc<dyn HaSource>),
+            };
+            let endpoint = Endpoint::start(addr, Arc::new(sources))?;
+            log::info!("metrics on http://{}/metrics", endpoint.addr());
+            Some(endpoint)
+        }
+        None => None,
+    };
     let server = Server::start(&config.director.control, view)
         .with_context(|| format!("control socket {}", config.director.control.display()))?;
     log::info!("control socket {}", config.director.control.display());
 
-    while !stop.load(Ordering::Relaxed) {
-        if resolver.step(Duration::from_millis(100))? {
-            snapshots.publish(registry.snapshot(|ip| resolver.mac(ip)));
-        }
-    }
+    let control = control_loop::ControlLoop {
+        registry,
+        resolver,
+        snapshots: Arc::clone(&snapshots),
+        program: opened.program.as_ref(),
+        config: config.clone(),
+        config_path: config_path.to_path_buf(),
+        subnets,
+        events: events_rx,
+        reload_requested,
+        status,
+        rates,
+        checker,
+    };
+    let control_result = { control }.run(&stop);
+    // However the control loop ended, the workers stop before the XDP program is detached.
+    stop.store(true, Ordering::Relaxed);
     log::info!("stopping");
     // HA first: its priority-0 advert leaves while the workers still forward, so the backup's
     // Skew_Time is the whole client-visible gap; then the workers.
@@ -154,8 +219,10 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
         }
     }
     drop(server);
+    drop(metrics);
     drop(opened.program);
     log::info!("stopped");
+    control_result?;
     if !failed.is_empty() {
         bail!("{}", failed.join("; "));
     }
@@ -171,6 +238,7 @@ impl Drop for StopOnExit {
     }
 }
 
+/// The registry's view of the config file's services.
 fn service_specs(config: &Config) -> Vec<ServiceSpec> {
     config
         .services

@@ -11,7 +11,9 @@ pub mod control;
 pub mod craft;
 pub mod dataplane;
 pub mod flow;
+pub mod gen;
 pub mod ha;
+pub mod health;
 #[allow(unsafe_code)]
 pub mod io;
 pub mod sched;

@@ -1,6 +1,8 @@
-//! The `ulvs` command: `run` the director, `ctl` a running one.
+//! The `ulvs` command: `run` the director, `ctl` a running one, `import-keepalived` a keepalived.conf,
+//! and the benchmark tools (`gen`, `sink`, and the hidden baselines scripts/bench.sh uses).
 
 mod daemon;
+mod tools;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,6 +27,17 @@ enum Command {
         /// Only validate the configuration (and the interface it names), then exit.
         #[arg(long)]
         check: bool,
+        /// Log level: off, error, warn, info (default), debug or trace. Without it, RUST_LOG
+        /// decides (module directives such as `ulvs::health=debug` work there too).
+        #[arg(long, value_name = "LEVEL")]
+        log_level: Option<log::LevelFilter>,
+    },
+    /// Convert a keepalived.conf (virtual_server, vrrp_instance) into ulvs TOML, printed on stdout.
+    /// Anything that cannot be expressed is listed with its line, and nothing is printed.
+    ImportKeepalived {
+        /// The keepalived configuration file.
+        #[arg(value_name = "KEEPALIVED_CONF")]
+        file: PathBuf,
     },
     /// Control a running director with ipvsadm's flags, e.g. `ulvs ctl -L -n --stats`.
     #[command(disable_help_flag = true)]
@@ -36,24 +49,60 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
         args: Vec<String>,
     },
+    /// Generate benchmark traffic (TX only): UDP, TCP SYN or ACK, N flows, a fixed rate or full speed.
+    Gen(tools::gen::GenArgs),
+    /// Receive benchmark traffic: received pps, loss from sequence numbers, one-way latency.
+    Sink(tools::sink::SinkArgs),
+    /// Baseline for scripts/bench.sh: MAC-rewrite forwarder on ulvs's ports, no LB logic.
+    #[command(hide = true)]
+    BenchBare(tools::bare::BareArgs),
+    /// Baseline for scripts/bench.sh: in-kernel MAC rewrite with XDP_TX.
+    #[command(hide = true)]
+    BenchXdpTx(tools::xdp_tx::XdpTxArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Run { .. } | Command::Ctl { .. }) {
+        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    }
     match cli.command {
-        Command::Run { config, check } => {
-            env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-            match daemon::run(&config, check) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(err) => {
-                    eprintln!("ulvs: {err:#}");
-                    ExitCode::FAILURE
-                }
-            }
+        Command::Gen(args) => exit_code(tools::gen::run(&args)),
+        Command::Sink(args) => exit_code(tools::sink::run(&args)),
+        Command::BenchBare(args) => exit_code(tools::bare::run(&args)),
+        Command::BenchXdpTx(args) => exit_code(tools::xdp_tx::run(&args)),
+        Command::Run { config, check, log_level } => {
+            init_logging(log_level);
+            exit_code(daemon::run(&config, check))
         }
+        Command::ImportKeepalived { file } => match ulvs::control::import::import_keepalived(&file) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(problems) => {
+                for problem in &problems {
+                    eprintln!("{problem}");
+                }
+                eprintln!("ulvs import-keepalived: {} problem(s); nothing was converted", problems.len());
+                ExitCode::FAILURE
+            }
+        },
         Command::Ctl { control, args } => {
             let args = if args.is_empty() { vec!["--help".to_string()] } else { args };
-            match ctl::client::request(&control, &args) {
+            // Parsed here only to know whether to send standard input along; the daemon parses again.
+            let restore = ctl::args::CtlArgs::try_parse_from(&args).is_ok_and(|parsed| parsed.restore);
+            let input = if restore {
+                let mut text = String::new();
+                if let Err(err) = std::io::Read::read_to_string(&mut std::io::stdin(), &mut text) {
+                    eprintln!("ulvs ctl: reading the rules from standard input: {err}");
+                    return ExitCode::FAILURE;
+                }
+                Some(text)
+            } else {
+                None
+            };
+            match ctl::client::request(&control, &args, input.as_deref()) {
                 Ok(reply) if reply.ok => {
                     print!("{}", reply.text);
                     ExitCode::SUCCESS
@@ -67,6 +116,27 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+    }
+}
+
+/// Logs go to stderr, one line each: a UTC timestamp (ms), the level, the module, the message. The
+/// data path never logs; control, health and HA log what changed, at info, and trouble at warn or
+/// error.
+fn init_logging(level: Option<log::LevelFilter>) {
+    let mut builder = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"));
+    if let Some(level) = level {
+        builder.filter_level(level);
+    }
+    builder.format_timestamp_millis().init();
+}
+
+fn exit_code(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("ulvs: {err:#}");
+            ExitCode::FAILURE
         }
     }
 }

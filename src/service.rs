@@ -105,6 +105,9 @@ pub struct Snapshot {
     pub director_mac: MacAddr,
     pub timeouts: Timeouts,
     pub services: Vec<Service>,
+    /// `director.expire_nodest_conn`: what a connection whose real server is not in this snapshot
+    /// becomes (see the config docs). `new` sets it to true, the default.
+    pub expire_nodest_conn: bool,
     index: FastMap<ServiceKey, u32>,
     /// As `u32`s: hashing an integer is a few instructions, hashing `Ipv4Addr` (its octets, as a
     /// slice) several times that, and this lookup runs for every IPv4 frame.
@@ -147,7 +150,7 @@ impl Snapshot {
                     .map(|order| Cycle { order: order.into_boxed_slice(), ticket: CacheAligned::default() })
             })
             .collect();
-        Snapshot { generation, director_mac, timeouts, services, index, vips, dests, cycles }
+        Snapshot { generation, director_mac, timeouts, services, expire_nodest_conn: true, index, vips, dests, cycles }
     }
 
     pub fn is_vip(&self, ip: Ipv4Addr) -> bool {

@@ -190,6 +190,15 @@ impl ConnTable {
         self.insert_at(now, key, dest, segment, Some(template))
     }
 
+    /// Removes the connection under `key` at once, live or not, reporting it (IPVS's
+    /// `expire_nodest_conn`: its real server is gone).
+    pub fn remove_key(&mut self, now: Instant, key: &FlowKey) -> Option<Removed> {
+        let now = self.millis(now);
+        let slot = self.find(self.hash(key), key)?;
+        self.stats.expired += 1;
+        Some(self.remove(slot, now))
+    }
+
     /// Removes up to `budget` expired connections, reporting each; returns how many.
     ///
     /// Does at most `8 × budget + 8` sweep steps, and looks at up to `budget` persistence templates.

@@ -3,5 +3,10 @@
 
 pub mod config;
 pub mod ctl;
+pub mod edit;
+pub mod event;
+pub mod import;
+pub mod metrics;
 pub mod neighbours;
+pub mod rate;
 pub mod registry;

@@ -3,13 +3,20 @@
 //! The registry gives every real server of every service a `DestId` that is never reused, and keeps
 //! its counters (`Arc`s) across snapshots, so republishing (a MAC learned, a weight changed) neither
 //! resets counters nor lets an old connection land on a different real server.
+//!
+//! It is owned by one thread (the daemon's control loop), which applies every change — `ulvs ctl`
+//! edits, reloads, health transitions, learned MACs — and publishes the snapshot that results.
+//! Edits are all-or-nothing ([`Registry::apply`]); health is kept apart from the configured specs,
+//! so a reload or an edit never forgets that a real server is down, and `-S` saves what the user
+//! configured, not what the checker decided.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::conntrack::Timeouts;
+use crate::control::edit::{self, Edit, EditError};
 use crate::flow::DestId;
 use crate::sched::{SchedFlags, SchedulerKind};
 use crate::service::{DestStats, RealServer, Service, ServiceKey, ServiceStats, Snapshot};
@@ -34,6 +41,28 @@ pub struct ServiceSpec {
     pub reals: Vec<RealSpec>,
 }
 
+/// What a real server that fails its health check becomes in the snapshot (keepalived's
+/// `inhibit_on_failure`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OnFailure {
+    /// Left out of the snapshot: no new connections, and its flows expire (or not, as
+    /// `expire_nodest_conn` says) as if it had been deleted.
+    #[default]
+    Remove,
+    /// Kept with weight 0: quiescent, its established flows keep going to it.
+    Inhibit,
+}
+
+/// A service's answer to failed health checks, from its config (keepalived's
+/// `inhibit_on_failure` and `sorry_server`). A service without one gets the registry's default
+/// `OnFailure` and no sorry server.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HealthPolicy {
+    pub on_failure: OnFailure,
+    /// Added as the service's only real server (weight 1) while every real server is down.
+    pub sorry_server: Option<Ipv4Addr>,
+}
+
 struct DestEntry {
     id: DestId,
     stats: Arc<DestStats>,
@@ -49,6 +78,11 @@ pub struct Registry {
     dests: BTreeMap<(ServiceKey, Ipv4Addr), DestEntry>,
     next_dest: u32,
     generation: u64,
+    /// Real servers their health check holds down.
+    down: BTreeSet<(ServiceKey, Ipv4Addr)>,
+    on_failure: OnFailure,
+    policies: BTreeMap<ServiceKey, HealthPolicy>,
+    expire_nodest_conn: bool,
 }
 
 impl Registry {
@@ -62,6 +96,10 @@ impl Registry {
             dests: BTreeMap::new(),
             next_dest: 0,
             generation: 0,
+            down: BTreeSet::new(),
+            on_failure: OnFailure::default(),
+            policies: BTreeMap::new(),
+            expire_nodest_conn: true,
         };
         registry.replace(timeouts, services);
         registry
@@ -70,9 +108,12 @@ impl Registry {
     /// Replaces the configuration. Real servers that stay keep their id and counters.
     pub fn replace(&mut self, timeouts: Timeouts, services: Vec<ServiceSpec>) {
         self.timeouts = timeouts;
-        let keep: std::collections::BTreeSet<(ServiceKey, Ipv4Addr)> =
+        let mut keep: std::collections::BTreeSet<(ServiceKey, Ipv4Addr)> =
             services.iter().flat_map(|s| s.reals.iter().map(move |r| (s.key, r.ip))).collect();
+        // A sorry server keeps its id and counters as long as its service does.
+        keep.extend(self.sorry_servers().filter(|(key, _)| services.iter().any(|s| s.key == *key)));
         self.dests.retain(|key, _| keep.contains(key));
+        self.down.retain(|key| keep.contains(key));
         self.service_stats.retain(|key, _| services.iter().any(|s| s.key == *key));
         for service in &services {
             self.service_stats.entry(service.key).or_insert_with(|| Arc::new(ServiceStats::new(self.workers)));
@@ -87,16 +128,124 @@ impl Registry {
             }
         }
         self.services = services;
+        self.allocate_sorry_servers();
+    }
+
+    /// Sets every service's health policy (services not named get the default).
+    pub fn set_policies(&mut self, policies: BTreeMap<ServiceKey, HealthPolicy>) {
+        self.policies = policies;
+        self.allocate_sorry_servers();
+    }
+
+    fn policy(&self, key: ServiceKey) -> HealthPolicy {
+        self.policies.get(&key).copied().unwrap_or(HealthPolicy { on_failure: self.on_failure, sorry_server: None })
+    }
+
+    fn sorry_servers(&self) -> impl Iterator<Item = (ServiceKey, Ipv4Addr)> + '_ {
+        self.policies.iter().filter_map(|(key, policy)| policy.sorry_server.map(|ip| (*key, ip)))
+    }
+
+    fn allocate_sorry_servers(&mut self) {
+        let sorry: Vec<(ServiceKey, Ipv4Addr)> =
+            self.sorry_servers().filter(|(key, _)| self.services.iter().any(|s| s.key == *key)).collect();
+        for key in sorry {
+            let (workers, next) = (self.workers, &mut self.next_dest);
+            self.dests.entry(key).or_insert_with(|| {
+                let id = DestId(*next);
+                *next += 1;
+                DestEntry { id, stats: Arc::new(DestStats::new(workers)) }
+            });
+        }
     }
 
     pub fn services(&self) -> &[ServiceSpec] {
         &self.services
     }
 
+    pub fn timeouts(&self) -> Timeouts {
+        self.timeouts
+    }
+
+    /// Applies `edits` in order, all or none: they run on a copy, which replaces the current specs
+    /// only when every one succeeded. Returns one line per edit for the log; on error, the index
+    /// of the failing edit with the reason.
+    pub fn apply(&mut self, edits: &[Edit]) -> Result<Vec<String>, (usize, EditError)> {
+        let mut services = self.services.clone();
+        let mut timeouts = self.timeouts;
+        let mut lines = Vec::with_capacity(edits.len());
+        for (index, one) in edits.iter().enumerate() {
+            lines.push(edit::apply(&mut services, &mut timeouts, one).map_err(|err| (index, err))?);
+        }
+        if edits.iter().any(Edit::changes_specs) {
+            self.replace(timeouts, services);
+        }
+        for one in edits {
+            if let Edit::Zero(which) = one {
+                self.zero(*which);
+            }
+        }
+        Ok(lines)
+    }
+
+    /// `ipvsadm -Z`: zeroes connection, packet and byte counters (not the active/inactive gauges,
+    /// which count live connections). `which` has been checked to exist.
+    fn zero(&mut self, which: Option<ServiceKey>) {
+        let wanted = |key: &ServiceKey| which.is_none_or(|w| w == *key);
+        for (key, stats) in &self.service_stats {
+            if wanted(key) {
+                for counters in stats.iter() {
+                    counters.conns.reset();
+                    counters.in_packets.reset();
+                    counters.in_bytes.reset();
+                }
+            }
+        }
+        for ((key, _), entry) in &self.dests {
+            if wanted(key) {
+                for counters in entry.stats.iter() {
+                    counters.conns.reset();
+                    counters.in_packets.reset();
+                    counters.in_bytes.reset();
+                }
+            }
+        }
+    }
+
+    /// Records a health-check result. True when it changed what the snapshot holds.
+    pub fn set_health(&mut self, service: ServiceKey, real: Ipv4Addr, up: bool) -> Result<bool, EditError> {
+        let spec =
+            self.services.iter().find(|s| s.key == service).ok_or(EditError::NoService(edit::Service(service)))?;
+        if !spec.reals.iter().any(|r| r.ip == real) {
+            return Err(EditError::NoReal { service: edit::Service(service), ip: real });
+        }
+        Ok(if up { self.down.remove(&(service, real)) } else { self.down.insert((service, real)) })
+    }
+
+    /// Whether the health check holds `real` of `service` down.
+    pub fn is_down(&self, service: ServiceKey, real: Ipv4Addr) -> bool {
+        self.down.contains(&(service, real))
+    }
+
+    /// `director.expire_nodest_conn`, carried in every snapshot.
+    pub fn set_expire_nodest_conn(&mut self, expire: bool) {
+        self.expire_nodest_conn = expire;
+    }
+
+    pub fn set_on_failure(&mut self, on_failure: OnFailure) {
+        self.on_failure = on_failure;
+    }
+
+    /// Every VIP of every service, sorted, without repeats.
+    pub fn vips(&self) -> Vec<Ipv4Addr> {
+        let vips: BTreeSet<Ipv4Addr> = self.services.iter().map(|s| s.key.vip).collect();
+        vips.into_iter().collect()
+    }
+
     /// Every real-server IP that needs a MAC resolved (those without a static one).
     pub fn ips_to_resolve(&self) -> Vec<Ipv4Addr> {
         let mut ips: Vec<Ipv4Addr> =
             self.services.iter().flat_map(|s| s.reals.iter()).filter(|r| r.mac.is_none()).map(|r| r.ip).collect();
+        ips.extend(self.sorry_servers().filter(|key| self.dests.contains_key(key)).map(|(_, ip)| ip));
         ips.sort();
         ips.dedup();
         ips
@@ -113,25 +262,50 @@ impl Registry {
                 scheduler: spec.scheduler,
                 flags: spec.flags,
                 persistence: spec.persistence,
-                reals: spec
-                    .reals
-                    .iter()
-                    .map(|real| {
-                        let entry = &self.dests[&(spec.key, real.ip)];
-                        RealServer {
-                            dest: entry.id,
-                            ip: real.ip,
-                            port: spec.key.port,
-                            weight: real.weight,
-                            mac: real.mac.or_else(|| resolve(real.ip)),
-                            stats: Arc::clone(&entry.stats),
-                        }
-                    })
-                    .collect(),
+                reals: self.snapshot_reals(spec, &resolve),
                 stats: Arc::clone(&self.service_stats[&spec.key]),
             })
             .collect();
-        Snapshot::new(self.generation, self.director_mac, self.timeouts, services)
+        let mut snapshot = Snapshot::new(self.generation, self.director_mac, self.timeouts, services);
+        snapshot.expire_nodest_conn = self.expire_nodest_conn;
+        snapshot
+    }
+
+    /// A service's real servers as the data path should see them: health applied, and the sorry
+    /// server alone when every real server is down.
+    fn snapshot_reals(&self, spec: &ServiceSpec, resolve: &impl Fn(Ipv4Addr) -> Option<MacAddr>) -> Vec<RealServer> {
+        let policy = self.policy(spec.key);
+        let mut reals: Vec<RealServer> = spec
+            .reals
+            .iter()
+            .filter(|real| !self.is_down(spec.key, real.ip) || policy.on_failure == OnFailure::Inhibit)
+            .map(|real| {
+                let entry = &self.dests[&(spec.key, real.ip)];
+                let down = self.is_down(spec.key, real.ip);
+                RealServer {
+                    dest: entry.id,
+                    ip: real.ip,
+                    port: spec.key.port,
+                    weight: if down { 0 } else { real.weight },
+                    mac: real.mac.or_else(|| resolve(real.ip)),
+                    stats: Arc::clone(&entry.stats),
+                }
+            })
+            .collect();
+        let all_down = spec.reals.iter().all(|real| self.is_down(spec.key, real.ip));
+        if let (Some(ip), true) = (policy.sorry_server, all_down) {
+            if let Some(entry) = self.dests.get(&(spec.key, ip)) {
+                reals.push(RealServer {
+                    dest: entry.id,
+                    ip,
+                    port: spec.key.port,
+                    weight: 1,
+                    mac: resolve(ip),
+                    stats: Arc::clone(&entry.stats),
+                });
+            }
+        }
+        reals
     }
 }
 
@@ -148,6 +322,39 @@ mod tests {
             persistence: None,
             reals: reals.iter().map(|&(ip, weight)| RealSpec { ip: Ipv4Addr::from(ip), weight, mac: None }).collect(),
         }
+    }
+
+    #[test]
+    fn per_service_policy_inhibits_or_removes_and_a_sorry_server_stands_in_when_all_are_down() {
+        let a = spec([10, 0, 0, 100], &[([10, 0, 0, 11], 2), ([10, 0, 0, 12], 1)]);
+        let b = spec([10, 0, 0, 101], &[([10, 0, 0, 11], 1)]);
+        let (ka, kb) = (a.key, b.key);
+        let (rs1, sorry) = (Ipv4Addr::new(10, 0, 0, 11), Ipv4Addr::new(10, 0, 0, 13));
+        let mut registry = Registry::new(1, MacAddr::ZERO, Timeouts::default(), vec![a, b]);
+        registry.set_policies(BTreeMap::from([
+            (ka, HealthPolicy { on_failure: OnFailure::Inhibit, sorry_server: None }),
+            (kb, HealthPolicy { on_failure: OnFailure::Remove, sorry_server: Some(sorry) }),
+        ]));
+        assert!(registry.ips_to_resolve().contains(&sorry), "the sorry server's MAC is resolved ahead");
+        let reals = |snapshot: &Snapshot, i: usize| -> Vec<(Ipv4Addr, u32)> {
+            snapshot.services[i].reals.iter().map(|r| (r.ip, r.weight)).collect()
+        };
+        let before = registry.snapshot(|_| None);
+        assert_eq!(reals(&before, 1), vec![(rs1, 1)], "no sorry server while a real server is up");
+        assert!(registry.set_health(ka, rs1, false).unwrap());
+        assert!(registry.set_health(kb, rs1, false).unwrap());
+        let down = registry.snapshot(|_| None);
+        assert_eq!(reals(&down, 0), vec![(rs1, 0), (Ipv4Addr::new(10, 0, 0, 12), 1)], "inhibited: weight 0");
+        assert_eq!(reals(&down, 1), vec![(sorry, 1)], "removed, and the sorry server stands in");
+        let sorry_dest = down.services[1].reals[0].dest;
+        assert!(registry.set_health(kb, rs1, true).unwrap());
+        let back = registry.snapshot(|_| None);
+        assert_eq!(reals(&back, 1), vec![(rs1, 1)]);
+        assert!(!registry.set_health(kb, rs1, true).unwrap(), "no change, nothing to publish");
+        // The sorry server keeps its id across a reload that keeps its service.
+        registry.replace(Timeouts::default(), registry.services().to_vec());
+        registry.set_health(kb, rs1, false).unwrap();
+        assert_eq!(registry.snapshot(|_| None).services[1].reals[0].dest, sorry_dest);
     }
 
     #[test]
@@ -171,6 +378,47 @@ mod tests {
         assert!(added.dest.0 > rs2.dest.0, "new real server got a fresh id");
         assert!(second.dest(first.services[0].reals[0].dest).is_none(), "removed real server is gone");
         assert_eq!(kept.mac, Some(MacAddr([2, 0, 0, 0, 0, 9])));
+    }
+
+    #[test]
+    fn a_failed_edit_changes_nothing_and_zero_keeps_gauges() {
+        let mut registry =
+            Registry::new(1, MacAddr::ZERO, Timeouts::default(), vec![spec([10, 0, 0, 100], &[([10, 0, 0, 11], 1)])]);
+        let key = registry.services()[0].key;
+        let before = registry.services().to_vec();
+        let edits = [
+            Edit::AddReal(key, RealSpec { ip: Ipv4Addr::new(10, 0, 0, 12), weight: 1, mac: None }),
+            Edit::DeleteService(ServiceKey { port: 81, ..key }),
+        ];
+        let (index, _) = registry.apply(&edits).unwrap_err();
+        assert_eq!(index, 1);
+        assert_eq!(registry.services(), before.as_slice());
+        let snapshot = registry.snapshot(|_| None);
+        let counters = snapshot.services[0].reals[0].stats.get(0);
+        counters.conns.add(3);
+        counters.active.add(2);
+        registry.apply(&[Edit::Zero(None)]).unwrap();
+        assert_eq!((counters.conns.get(), counters.active.get()), (0, 2));
+    }
+
+    #[test]
+    fn a_down_real_server_is_removed_or_inhibited() {
+        let mut registry = Registry::new(
+            1,
+            MacAddr::ZERO,
+            Timeouts::default(),
+            vec![spec([10, 0, 0, 100], &[([10, 0, 0, 11], 3), ([10, 0, 0, 12], 1)])],
+        );
+        let key = registry.services()[0].key;
+        let rs1 = Ipv4Addr::new(10, 0, 0, 11);
+        assert_eq!(registry.set_health(key, rs1, false), Ok(true));
+        assert_eq!(registry.set_health(key, rs1, false), Ok(false));
+        assert_eq!(registry.snapshot(|_| None).services[0].reals.len(), 1);
+        registry.set_on_failure(OnFailure::Inhibit);
+        assert_eq!(registry.snapshot(|_| None).services[0].reals[0].weight, 0);
+        assert_eq!(registry.set_health(key, rs1, true), Ok(true));
+        assert_eq!(registry.snapshot(|_| None).services[0].reals[0].weight, 3);
+        assert!(registry.set_health(key, Ipv4Addr::new(10, 0, 0, 99), false).is_err());
     }
 
     #[test]

@@ -1,66 +1,107 @@
 //! What `ulvs ctl` sees of the running daemon.
 
 use std::fmt::Write;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crossbeam::channel::{self, Sender};
-use ulvs::control::ctl::args::CtlArgs;
+use ulvs::control::ctl::args::{sched_flags_text, Command, CtlArgs};
 use ulvs::control::ctl::listing::{self, ConnRow, Layout, RealRow, ServiceRow, Totals};
+use ulvs::control::ctl::rules;
 use ulvs::control::ctl::server::Handler;
+use ulvs::control::event::ControlEvent;
+use ulvs::control::rate::{RateTable, Rates};
 use ulvs::dataplane::stats::WorkerStats;
 use ulvs::dataplane::verdict::DropReason;
 use ulvs::dataplane::worker::WorkerRequest;
 use ulvs::ha::driver::HaStatus;
+use ulvs::health::HealthBoard;
 use ulvs::service::{ServiceKey, Snapshot, SnapshotCell};
+
+use super::control_loop::ControlStatus;
 
 /// How long `-L -c` waits for a busy worker to answer.
 const WORKER_REPLY: Duration = Duration::from_secs(2);
+/// How long an edit or a reload waits for the control loop (a reload reads and checks a file).
+const CONTROL_REPLY: Duration = Duration::from_secs(10);
 
 pub struct DaemonView {
     pub snapshots: Arc<SnapshotCell>,
     pub stats: Arc<WorkerStats>,
     pub workers: Vec<Sender<WorkerRequest>>,
+    /// To the control loop, which owns every change.
+    pub events: Sender<ControlEvent>,
+    pub status: Arc<Mutex<ControlStatus>>,
+    pub rates: Arc<Mutex<RateTable>>,
     pub io: String,
     pub interface: String,
     pub capacity: usize,
     /// `None` without `[[vrrp]]`.
     pub ha: Option<Arc<HaStatus>>,
+    pub health: Arc<HealthBoard>,
 }
 
 impl Handler for DaemonView {
-    fn handle(&self, args: &CtlArgs) -> Result<String, String> {
+    fn handle(&self, args: &CtlArgs, input: &str) -> Result<String, String> {
+        let command = args.command().map_err(|err| format!("{err}\n"))?;
         let snapshot = self.snapshots.load();
-        let filter =
-            args.service_filter().map(|(protocol, addr)| ServiceKey { protocol, vip: *addr.ip(), port: addr.port() });
-        if let Some(key) = filter {
-            if snapshot.service_index(&key).is_none() {
-                return Err("No such service\n".into());
+        match command {
+            Command::Status => Ok(self.status(&snapshot)),
+            Command::Reload => self.ask(|reply| ControlEvent::Reload { reply: Some(reply) }),
+            Command::ShowTimeouts => {
+                let t = snapshot.timeouts;
+                Ok(format!(
+                    "Timeout (tcp tcpfin udp): {} {} {}\n",
+                    t.tcp.as_secs(),
+                    t.tcpfin.as_secs(),
+                    t.udp.as_secs()
+                ))
+            }
+            Command::Edit(edit) => self.ask(|reply| ControlEvent::Edit { edits: vec![edit], reply }),
+            Command::Restore => {
+                let edits = rules::parse(input).map_err(|err| format!("{err}\n"))?;
+                self.ask(|reply| ControlEvent::Edit { edits, reply })
+            }
+            Command::Save => Ok(listing::render_rules(&self.rows(&snapshot, None))),
+            Command::List => {
+                let filter = args.service_filter().map(|(protocol, addr)| ServiceKey {
+                    protocol,
+                    vip: *addr.ip(),
+                    port: addr.port(),
+                });
+                if let Some(key) = filter {
+                    if snapshot.service_index(&key).is_none() {
+                        return Err("No such service\n".into());
+                    }
+                }
+                if args.connection {
+                    return self.connections(&snapshot, filter);
+                }
+                let layout = match (args.stats, args.rate) {
+                    (true, true) => return Err("--stats and --rate are different listings: give one\n".into()),
+                    (true, false) => Layout::Stats,
+                    (false, true) => Layout::Rate,
+                    (false, false) => Layout::Plain,
+                };
+                let size = filter.is_none().then_some(self.capacity);
+                Ok(listing::render(&self.rows(&snapshot, filter), layout, args.exact, size))
             }
         }
-        match args.command.as_deref() {
-            Some("status") => return Ok(self.status(&snapshot)),
-            Some(other) => {
-                return Err(format!("unknown command {other:?} (try: status, -L -n, -L -n --stats, -L -n -c)\n"))
-            }
-            None => {}
-        }
-        if args.timeout {
-            let t = snapshot.timeouts;
-            return Ok(format!(
-                "Timeout (tcp tcpfin udp): {} {} {}\n",
-                t.tcp.as_secs(),
-                t.tcpfin.as_secs(),
-                t.udp.as_secs()
-            ));
-        }
-        if !args.list {
-            return Err("only listing is supported so far: -L|-l [-n] [--stats] [--exact] [-c] [-t|-u VIP:PORT], --timeout, status\n".into());
-        }
-        if args.connection {
-            return self.connections(&snapshot, filter);
-        }
-        let rows: Vec<ServiceRow> = snapshot
+    }
+}
+
+impl DaemonView {
+    /// The listing rows of `snapshot`'s services (only `filter`'s, when given).
+    fn rows(&self, snapshot: &Snapshot, filter: Option<ServiceKey>) -> Vec<ServiceRow> {
+        let rates = self.rates.lock().unwrap_or_else(|p| p.into_inner());
+        let per_second = |r: Rates| Totals {
+            conns: r.cps.round() as u64,
+            in_packets: r.in_pps.round() as u64,
+            out_packets: r.out_pps.round() as u64,
+            in_bytes: r.in_bps.round() as u64,
+            out_bytes: r.out_bps.round() as u64,
+        };
+        snapshot
             .services
             .iter()
             .filter(|service| filter.is_none_or(|key| key == service.key))
@@ -68,12 +109,14 @@ impl Handler for DaemonView {
                 key: service.key,
                 scheduler: service.scheduler.name().to_string(),
                 persistence: service.persistence,
+                flags: sched_flags_text(service.scheduler, service.flags),
                 totals: Totals {
                     conns: service.stats.sum(|c| &c.conns),
                     in_packets: service.stats.sum(|c| &c.in_packets),
                     in_bytes: service.stats.sum(|c| &c.in_bytes),
                     ..Totals::default()
                 },
+                rates: per_second(rates.service(&service.key)),
                 reals: service
                     .reals
                     .iter()
@@ -89,16 +132,22 @@ impl Handler for DaemonView {
                             in_bytes: real.stats.sum(|c| &c.in_bytes),
                             ..Totals::default()
                         },
+                        rates: per_second(rates.real(real.dest)),
                     })
                     .collect(),
             })
-            .collect();
-        let layout = if args.stats { Layout::Stats } else { Layout::Plain };
-        Ok(listing::render(&rows, layout, args.exact, self.capacity))
+            .collect()
     }
-}
 
-impl DaemonView {
+    /// Sends an event to the control loop and waits for its answer.
+    fn ask(&self, event: impl FnOnce(ulvs::control::event::Reply) -> ControlEvent) -> Result<String, String> {
+        let (reply_tx, reply_rx) = channel::bounded(1);
+        self.events
+            .send_timeout(event(reply_tx), CONTROL_REPLY)
+            .map_err(|_| "the control loop is not answering\n".to_string())?;
+        reply_rx.recv_timeout(CONTROL_REPLY).map_err(|_| "the control loop did not answer\n".to_string())?
+    }
+
     fn connections(&self, snapshot: &Snapshot, filter: Option<ServiceKey>) -> Result<String, String> {
         let mut rows = Vec::new();
         for worker in &self.workers {
@@ -120,12 +169,63 @@ impl DaemonView {
         Ok(listing::render_connections(&rows))
     }
 
+    /// One line per checked real server: `health: TCP 10.0.0.100:80 10.0.0.11 up (http, …)`.
+    fn health_lines(&self, out: &mut String) {
+        let all = self.health.all();
+        if all.is_empty() {
+            out.push_str("health checks: none\n");
+        }
+        for ((service, real), health) in all {
+            let _ = write!(
+                out,
+                "health: {} {}:{} {real} {} ({} check, {} transitions, {} of {} probes failed",
+                service.protocol,
+                service.vip,
+                service.port,
+                health.health,
+                health.check,
+                health.transitions,
+                health.failed_probes,
+                health.probes
+            );
+            if let Some(failure) = &health.last_failure {
+                let _ = write!(out, ", last: {failure}");
+            }
+            out.push_str(")\n");
+        }
+    }
+
     fn status(&self, snapshot: &Snapshot) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "interface: {}", self.interface);
         let _ = writeln!(out, "io: {}", self.io);
         let _ = writeln!(out, "workers: {}", self.stats.iter().count());
         let _ = writeln!(out, "snapshot: generation {}", snapshot.generation);
+        let mut vips: Vec<String> = snapshot.vips().map(|vip| vip.to_string()).collect();
+        vips.sort();
+        let _ = writeln!(
+            out,
+            "services: {} with {} real server(s); VIPs: {}",
+            snapshot.services.len(),
+            snapshot.services.iter().map(|s| s.reals.len()).sum::<usize>(),
+            if vips.is_empty() { "none".to_string() } else { vips.join(" ") }
+        );
+        {
+            let status = self.status.lock().unwrap_or_else(|p| p.into_inner());
+            let _ = writeln!(out, "config: {}", status.config_path.display());
+            let _ = match &status.last_reload {
+                None => writeln!(out, "last reload: none"),
+                Some((at, Ok(summary))) => writeln!(out, "last reload: ok {}s ago: {summary}", at.elapsed().as_secs()),
+                Some((at, Err(err))) => writeln!(out, "last reload: FAILED {}s ago: {err}", at.elapsed().as_secs()),
+            };
+            if let Some(filter) = status.xdp_filter {
+                let _ = writeln!(
+                    out,
+                    "xdp filter: redirected {} passed {} no_socket {}",
+                    filter.redirected, filter.passed, filter.no_socket
+                );
+            }
+        }
         let unresolved: Vec<String> = snapshot
             .services
             .iter()
@@ -155,6 +255,7 @@ impl DaemonView {
         if let Some(ha) = &self.ha {
             out.push_str(&ha.render());
         }
+        self.health_lines(&mut out);
         out.push_str("drops:");
         for reason in DropReason::ALL {
             let _ = write!(out, " {}={}", reason.name(), self.stats.sum(|w| &w.drops[reason.index()]));

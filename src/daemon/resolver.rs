@@ -17,6 +17,7 @@ pub struct Resolver {
     our_mac: MacAddr,
     our_ip: Ipv4Addr,
     wanted: Vec<Ipv4Addr>,
+    statics: Vec<(Ipv4Addr, MacAddr)>,
 }
 
 impl Resolver {
@@ -28,17 +29,36 @@ impl Resolver {
         registry: &Registry,
     ) -> anyhow::Result<Resolver> {
         let socket = ArpSocket::open(iface).with_context(|| format!("ARP socket on {iface}"))?;
+        let table = NeighbourTable::new(NeighbourConfig { refresh, ..NeighbourConfig::default() });
+        let mut resolver = Resolver { socket, table, our_mac, our_ip, wanted: Vec::new(), statics: Vec::new() };
+        resolver.follow(registry);
+        Ok(resolver)
+    }
+
+    /// Resolves the real servers `registry` holds now: new ones are probed at once, static MACs
+    /// installed, and addresses no longer used forgotten.
+    pub fn follow(&mut self, registry: &Registry) {
         let now = Instant::now();
-        let mut table = NeighbourTable::new(NeighbourConfig { refresh, ..NeighbourConfig::default() });
-        table.set_wanted(registry.ips_to_resolve(), now);
-        for spec in registry.services() {
-            for real in &spec.reals {
-                if let Some(mac) = real.mac {
-                    table.set_static(real.ip, mac);
-                }
-            }
+        let mut statics: Vec<(Ipv4Addr, MacAddr)> = registry
+            .services()
+            .iter()
+            .flat_map(|spec| spec.reals.iter())
+            .filter_map(|real| real.mac.map(|mac| (real.ip, mac)))
+            .collect();
+        statics.sort();
+        statics.dedup();
+        for (ip, _) in self.statics.iter().filter(|(ip, _)| !statics.iter().any(|(s, _)| s == ip)) {
+            self.table.remove_static(*ip, now);
         }
-        Ok(Resolver { socket, table, our_mac, our_ip, wanted: registry.ips_to_resolve() })
+        for &(ip, mac) in &statics {
+            self.table.set_static(ip, mac);
+        }
+        self.statics = statics;
+        let wanted = registry.ips_to_resolve();
+        if wanted != self.wanted {
+            self.table.set_wanted(wanted.iter().copied(), now);
+            self.wanted = wanted;
+        }
     }
 
     pub fn mac(&self, ip: Ipv4Addr) -> Option<MacAddr> {

@@ -219,15 +219,25 @@ impl Pipeline {
 
     fn forward(&mut self, now: Instant, frame: &mut [u8], ctx: &Context, packet: Transport) -> Verdict {
         let snapshot = ctx.snapshot;
-        let (dest, change) = match self.conns.track(now, &packet.key, packet.segment) {
+        let (mut dest, mut change) = match self.conns.track(now, &packet.key, packet.segment) {
             Some(hit) => (hit.dest, hit.change),
             None => match self.open(now, ctx, &packet) {
                 Ok(dest) => (dest, None),
                 Err(reason) => return Verdict::Drop(reason),
             },
         };
-        // A connection whose real server has since been removed is dropped, as IPVS does with
-        // expire_nodest_conn=0; it expires on its own.
+        // A connection whose real server has since been removed: with expire_nodest_conn it is
+        // expired now (its real server's counters went with it) and this packet, if it can open a
+        // connection, is scheduled afresh; without, the packet is dropped and the connection left
+        // to time out, as IPVS does.
+        if snapshot.expire_nodest_conn && snapshot.dest(dest).is_none() {
+            self.conns.remove_key(now, &packet.key);
+            self.counters().conns_expired.add(1);
+            match self.open(now, ctx, &packet) {
+                Ok(fresh) => (dest, change) = (fresh, None),
+                Err(_) => return Verdict::Drop(DropReason::NoRealServer),
+            }
+        }
         let Some((service, real)) = snapshot.dest(dest) else {
             return Verdict::Drop(DropReason::NoRealServer);
         };

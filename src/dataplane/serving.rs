@@ -58,6 +58,11 @@ impl ServingState {
         }
     }
 
+    /// Whether every gated VIP is served right now (always true without HA).
+    pub fn serves_all(&self) -> bool {
+        self.bits.load(Ordering::Relaxed) == u64::MAX
+    }
+
     /// This batch's view: one atomic load.
     #[inline]
     pub fn view(&self) -> Serving<'_> {
@@ -132,8 +137,10 @@ mod tests {
         assert_eq!((view.arp_mac(A), view.arp_mac(B), view.arp_mac(C)), (None, Some(vmac), None));
         state.set(A, true);
         assert!(state.view().serves(A) && state.view().serves(C));
+        assert!(state.serves_all());
         state.set(B, false);
         assert!(state.view().serves(A) && !state.view().serves(B));
+        assert!(!state.serves_all());
     }
 
     #[test]

@@ -30,6 +30,12 @@ impl Counter {
         self.0.load(Ordering::Relaxed)
     }
 
+    /// For a gauge the owning worker refreshes now and then (e.g. its table size).
+    #[inline]
+    pub fn set(&self, value: u64) {
+        self.0.store(value, Ordering::Relaxed);
+    }
+
     /// `ipvsadm -Z`. Racy against the writer by design: a concurrent increment may survive.
     pub fn reset(&self) {
         self.0.store(0, Ordering::Relaxed);
@@ -85,6 +91,8 @@ pub struct WorkerCounters {
     pub conns: Counter,
     pub conns_expired: Counter,
     pub conns_evicted: Counter,
+    /// Entries in this worker's connection table, refreshed at each expiry sweep (a gauge).
+    pub table_entries: Counter,
     pub drops: [Counter; DropReason::COUNT],
 }
 

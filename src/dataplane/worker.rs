@@ -105,6 +105,7 @@ pub fn run<P: Port>(
         if now.duration_since(last_expire) >= EXPIRE_EVERY {
             last_expire = now;
             pipeline.expire(now, EXPIRE_BUDGET, &snapshot);
+            counters.table_entries.set(pipeline.table_len() as u64);
             for request in requests.try_iter() {
                 match request {
                     WorkerRequest::Connections(reply) => {

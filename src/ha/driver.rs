@@ -31,6 +31,7 @@ use super::hooks::{jobs_for_transition, HookCounters, HookRunner};
 use super::track::{Health, ScriptTracker, Tracked};
 use super::{classify, virtual_mac, Input, Instance, InstanceConfig, Output, State, Status, V3Checksum};
 use crate::control::config::VrrpConfig;
+use crate::control::metrics::{HaInstance, HaSource};
 use crate::dataplane::serving::ServingState;
 use crate::io::arp_socket::request_frame;
 use crate::io::ha_socket::HaSocket;
@@ -93,6 +94,23 @@ impl HaStatus {
             h.killed.load(Ordering::Relaxed),
         ));
         out
+    }
+}
+
+/// What the Prometheus endpoint reports per instance.
+impl HaSource for HaStatus {
+    fn instances(&self) -> Vec<HaInstance> {
+        let state = |state: State| match state {
+            State::Init => "init",
+            State::Backup => "backup",
+            State::Master => "master",
+            State::Fault => "fault",
+        };
+        let statuses = self.instances.lock().unwrap_or_else(|p| p.into_inner());
+        statuses
+            .iter()
+            .map(|s| HaInstance { name: s.name.clone(), state: state(s.state), transitions: s.counters.transitions })
+            .collect()
     }
 }
 

@@ -141,9 +141,10 @@ pub(crate) fn wait_or_kill(mut child: Child, timeout: Duration) -> Outcome {
 
 /// Kills the hook and whatever it started (it runs in its own process group), and reaps it.
 fn kill_group(child: &mut Child) {
-    // The group id is the child's pid (`process_group(0)`); `kill -KILL -PGID` without unsafe.
-    let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", child.id())]).status();
-    let _ = child.kill();
+    if let Err(err) = crate::io::process::kill_process_group(child.id()) {
+        log::warn!("hooks: killing process group {}: {err}", child.id());
+        let _ = child.kill();
+    }
     let _ = child.wait();
 }
 

@@ -12,6 +12,7 @@
 //! down, or a failing script of weight 0, keepalived's convention) and a priority delta (the sum
 //! of the weights of failing weighted scripts).
 
+use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -95,6 +96,8 @@ fn run_script(script: &TrackScript, name: &str, passing: &AtomicBool, stop: &Ato
         let started = Instant::now();
         let child = Command::new("sh")
             .args(["-c", &script.command])
+            // Its own process group, so a timeout kills whatever it started too.
+            .process_group(0)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

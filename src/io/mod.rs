@@ -6,6 +6,7 @@ pub mod arp_socket;
 pub mod ha_socket;
 pub mod netdev;
 pub mod packet;
+pub mod process;
 pub mod xdp;
 
 use std::io;
@@ -32,4 +33,13 @@ pub trait Port: Send {
 
     /// Frames the kernel or the rings dropped (RX ring full and the like), as far as the port knows.
     fn dropped(&self) -> u64;
+}
+
+/// CLOCK_MONOTONIC in nanoseconds: the clock the traffic generator stamps frames with and the
+/// sink reads on receipt (the same clock `Instant` uses, which has no raw accessor).
+pub fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: ts is a valid, writable timespec; CLOCK_MONOTONIC always exists on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }

@@ -19,6 +19,8 @@
 //! `examples/ulvs.toml` documents every key for users; keep it in step with this module.
 
 mod error;
+mod health;
+mod metrics;
 mod raw;
 mod segment;
 mod validate;
@@ -26,18 +28,24 @@ mod vrrp;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_health;
 
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
 pub use self::error::{ConfigError, Location};
+pub use self::segment::check_address;
+pub(crate) use self::validate::unicast_problem;
 pub use self::vrrp::{GarpConfig, HaProtocol, NotifyHooks, TrackScript, VrrpConfig};
 use crate::conntrack::Timeouts;
+use crate::control::registry::OnFailure;
 use crate::flow::Protocol;
+use crate::health::CheckSpec;
 use crate::sched::{SchedFlags, SchedulerKind};
 use crate::wire::MacAddr;
 
@@ -65,8 +73,16 @@ pub struct Config {
     pub timeouts: Timeouts,
     /// In file order.
     pub services: Vec<ServiceConfig>,
+    pub metrics: MetricsConfig,
     /// HA instances (`[[vrrp]]`), in file order; empty = this director serves alone.
     pub vrrp: Vec<VrrpConfig>,
+}
+
+/// The `[metrics]` table.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MetricsConfig {
+    /// Where the Prometheus endpoint listens; `None` = no endpoint (the default).
+    pub listen: Option<SocketAddr>,
 }
 
 /// How the director itself runs: its interface, I/O path, workers and limits.
@@ -90,6 +106,10 @@ pub struct DirectorConfig {
     pub batch: usize,
     /// How often real-server MAC addresses are re-resolved with ARP (never zero).
     pub arp_refresh: Duration,
+    /// What a connection whose real server was deleted becomes (IPVS's `expire_nodest_conn`):
+    /// true = expired at its next packet (a new connection on the same addresses is scheduled
+    /// afresh), false = its packets are dropped until it times out.
+    pub expire_nodest_conn: bool,
 }
 
 impl DirectorConfig {
@@ -105,6 +125,7 @@ impl DirectorConfig {
             connections: DEFAULT_CONNECTIONS,
             batch: MAX_BATCH,
             arp_refresh: DEFAULT_ARP_REFRESH,
+            expire_nodest_conn: true,
         }
     }
 }
@@ -168,6 +189,12 @@ pub struct ServiceConfig {
     pub reals: Vec<RealConfig>,
     /// Where the service's `vip` is written.
     pub location: Location,
+    /// The health check its real servers get unless they name their own.
+    pub check: Option<CheckSpec>,
+    /// What a real server that fails its check becomes (`inhibit_on_failure`).
+    pub on_failure: OnFailure,
+    /// Where new connections go while every real server is down.
+    pub sorry_server: Option<Ipv4Addr>,
 }
 
 /// One real server of a service (`ipvsadm -a … -g`). Its port is always the service's: direct
@@ -181,6 +208,8 @@ pub struct RealConfig {
     pub mac: Option<MacAddr>,
     /// Where the real server's `ip` is written.
     pub location: Location,
+    /// Its health check: its own, else the service's; `None` = not checked.
+    pub check: Option<CheckSpec>,
 }
 
 impl Config {

@@ -15,6 +15,8 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::health::RawCheck;
+use super::metrics::RawMetrics;
 use super::{IoMode, XdpModeRequest};
 use crate::flow::Protocol;
 use crate::sched::SchedulerKind;
@@ -25,6 +27,7 @@ use crate::wire::MacAddr;
 pub(super) struct RawConfig {
     pub director: Spanned<RawDirector>,
     pub timeouts: Option<Spanned<RawTimeouts>>,
+    pub metrics: Option<Spanned<RawMetrics>>,
     #[serde(default, rename = "service")]
     pub services: Vec<Spanned<RawService>>,
     #[serde(default, rename = "vrrp")]
@@ -43,6 +46,7 @@ pub(super) struct RawDirector {
     pub connections: Option<Spanned<Integer>>,
     pub batch: Option<Spanned<Integer>>,
     pub arp_refresh: Option<Spanned<Text<Duration>>>,
+    pub expire_nodest_conn: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -65,6 +69,9 @@ pub(super) struct RawService {
     pub sh_port: Option<Spanned<bool>>,
     pub mh_fallback: Option<Spanned<bool>>,
     pub mh_port: Option<Spanned<bool>>,
+    pub check: Option<Spanned<RawCheck>>,
+    pub inhibit_on_failure: Option<Spanned<bool>>,
+    pub sorry_server: Option<Spanned<Text<Ipv4Addr>>>,
     #[serde(default)]
     pub real: Vec<Spanned<RawReal>>,
 }
@@ -76,6 +83,7 @@ pub(super) struct RawReal {
     pub port: Option<Spanned<Integer>>,
     pub weight: Option<Spanned<Integer>>,
     pub mac: Option<Spanned<Text<MacAddr>>>,
+    pub check: Option<Spanned<RawCheck>>,
 }
 
 /// A TOML integer. Ranges are checked in `validate`, where the message can name the key's range

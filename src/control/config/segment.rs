@@ -20,11 +20,21 @@ pub(super) fn check_interface(config: &Config, origin: &Path, subnets: &[(Ipv4Ad
     };
     for service in &config.services {
         check("VIP", service.vip, service.location)?;
+        if let Some(sorry) = service.sorry_server {
+            check("sorry server", sorry, service.location)?;
+        }
         for real in &service.reals {
             check("real server", real.ip, real.location)?;
         }
     }
     Ok(())
+}
+
+/// The same check for one address given at run time (`ulvs ctl -A/-a`), with the interface's
+/// subnets as `(address, prefix length)`.
+pub fn check_address(subnets: &[(Ipv4Addr, u8)], interface: &str, what: &str, ip: Ipv4Addr) -> Result<(), String> {
+    let subnets: Vec<Subnet> = subnets.iter().map(|&(address, prefix)| Subnet::new(address, prefix)).collect();
+    on_segment(&subnets, interface, what, ip)
 }
 
 /// Why `ip` (a `what`) cannot be served on `interface`, if it cannot.

@@ -244,8 +244,12 @@ fn defaults_fill_every_optional_key() {
                 weight: 1,
                 mac: None,
                 location: Location { line: 7, column: 6 },
+                check: None,
             }],
             location: Location { line: 4, column: 7 },
+            check: None,
+            on_failure: crate::control::registry::OnFailure::Remove,
+            sorry_server: None,
         }]
     );
 }
@@ -340,6 +344,11 @@ fn the_example_file_gives_the_documented_model() {
     assert_eq!(web.flags, SchedFlags::default());
     let weights: Vec<_> = web.reals.iter().map(|r| (r.ip, r.weight, r.mac)).collect();
     assert_eq!(weights, [(rs1, 3, None), (rs2, 1, Some("02:00:00:00:00:12".parse().unwrap()))]);
+    let http = crate::health::CheckSpec::new(crate::health::CheckKind::Http(crate::health::HttpCheck::default()));
+    assert_eq!(web.check.as_ref(), Some(&http), "the example's check spells out the defaults");
+    assert!(web.reals.iter().all(|r| r.check.as_ref() == Some(&http)));
+    assert_eq!(dns.check, None);
+    assert_eq!(config.metrics.listen, None);
 
     assert_eq!((dns.vip, dns.port, dns.protocol, dns.scheduler), (vip, 53, Protocol::Udp, SchedulerKind::Sh));
     assert_eq!(dns.flags, SchedFlags { fallback: true, port: false });
@@ -380,6 +389,22 @@ fn the_example_file_documents_every_key() {
         "connections",
         "batch",
         "arp_refresh",
+        "expire_nodest_conn",
+        "listen",
+        "check",
+        "type",
+        "interval",
+        "timeout",
+        "rise",
+        "fall",
+        "warmup",
+        "initial",
+        "path",
+        "status",
+        "body",
+        "command",
+        "inhibit_on_failure",
+        "sorry_server",
         "tcp",
         "tcpfin",
         "udp",
@@ -473,7 +498,8 @@ fn the_interface_check_points_at_the_address_outside() {
 #[test]
 fn non_default_director_settings_reach_the_model() {
     let text = "[director]\ninterface = \"veth-d0\"\nio = \"xdp\"\nxdp_mode = \"generic\"\nqueues = 2\n\
-                cpus = [1, 0, 3]\ncontrol = \"/tmp/u.sock\"\nconnections = 4096\nbatch = 32\narp_refresh = \"1m\"\n";
+                cpus = [1, 0, 3]\ncontrol = \"/tmp/u.sock\"\nconnections = 4096\nbatch = 32\narp_refresh = \"1m\"\n\
+                expire_nodest_conn = false\n";
     let director = parse(text).unwrap().director;
     assert_eq!(
         director,
@@ -487,6 +513,7 @@ fn non_default_director_settings_reach_the_model() {
             connections: 4096,
             batch: 32,
             arp_refresh: Duration::from_secs(60),
+            expire_nodest_conn: false,
         }
     );
 }

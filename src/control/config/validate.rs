@@ -14,12 +14,14 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::raw::{Integer, RawConfig, RawDirector, RawReal, RawService, RawTimeouts, Text};
+use super::MetricsConfig;
 use super::{
     Config, ConfigError, DirectorConfig, IoMode, Location, RealConfig, ServiceConfig, XdpModeRequest,
     DEFAULT_ARP_REFRESH, DEFAULT_CONNECTIONS, DEFAULT_CONTROL, DEFAULT_SCHEDULER, DEFAULT_WEIGHT, MAX_BATCH,
     MAX_CONNECTIONS, MAX_WEIGHT,
 };
 use crate::conntrack::Timeouts;
+use crate::control::registry::OnFailure;
 use crate::flow::Protocol;
 use crate::sched::{SchedFlags, SchedulerKind};
 use crate::wire::MacAddr;
@@ -72,6 +74,10 @@ impl Checker<'_> {
             Some(timeouts) => self.timeouts(timeouts.into_inner())?,
             None => Timeouts::default(),
         };
+        let metrics = match &raw.metrics {
+            Some(metrics) => self.metrics(metrics.get_ref())?,
+            None => MetricsConfig::default(),
+        };
         let mut services = Vec::with_capacity(raw.services.len());
         let mut seen: HashMap<(Ipv4Addr, u16, Protocol), Location> = HashMap::new();
         for raw_service in raw.services {
@@ -97,7 +103,7 @@ impl Checker<'_> {
             services.push(service);
         }
         let vrrp = self.vrrps(raw.vrrps, &services)?;
-        Ok(Config { director, timeouts, services, vrrp })
+        Ok(Config { director, timeouts, services, metrics, vrrp })
     }
 
     fn director(&self, raw: RawDirector) -> Result<DirectorConfig, ConfigError> {
@@ -156,6 +162,7 @@ impl Checker<'_> {
             connections,
             batch,
             arp_refresh,
+            expire_nodest_conn: raw.expire_nodest_conn.is_none_or(|v| *v.get_ref()),
         })
     }
 
@@ -211,9 +218,17 @@ impl Checker<'_> {
         let scheduler = raw.scheduler.as_ref().map_or(DEFAULT_SCHEDULER, |s| s.get_ref().0);
         let flags = self.sched_flags(&raw, scheduler)?;
         let persistence = raw.persistence.as_ref().map(|p| p.get_ref().0).filter(|p| !p.is_zero());
+        let check = match &raw.check {
+            Some(check) => self.check(check.get_ref())?,
+            None => None,
+        };
         let mut reals: Vec<RealConfig> = Vec::with_capacity(raw.real.len());
         for raw_real in &raw.real {
-            let real = self.real(raw_real.get_ref(), vip, port)?;
+            let mut real = self.real(raw_real.get_ref(), vip, port)?;
+            real.check = match &raw_real.get_ref().check {
+                Some(own) => self.check(own.get_ref())?,
+                None => check.clone(),
+            };
             if let Some(first) = reals.iter().find(|r| r.ip == real.ip) {
                 return Err(self.error(
                     &raw_real.get_ref().ip.span(),
@@ -225,7 +240,28 @@ impl Checker<'_> {
             }
             reals.push(real);
         }
-        Ok(ServiceConfig { vip, port, protocol, scheduler, flags, persistence, reals, location })
+        let on_failure = match raw.inhibit_on_failure.as_ref().map(|v| *v.get_ref()) {
+            Some(true) => OnFailure::Inhibit,
+            _ => OnFailure::Remove,
+        };
+        let real_ips: Vec<Ipv4Addr> = reals.iter().map(|r| r.ip).collect();
+        let sorry_server = match &raw.sorry_server {
+            Some(sorry) => Some(self.sorry_server(sorry, vip, &real_ips)?),
+            None => None,
+        };
+        Ok(ServiceConfig {
+            vip,
+            port,
+            protocol,
+            scheduler,
+            flags,
+            persistence,
+            reals,
+            location,
+            check,
+            on_failure,
+            sorry_server,
+        })
     }
 
     /// ipvsadm refuses `-b` flags the scheduler does not read; so do we, rather than ignore them.
@@ -289,7 +325,7 @@ impl Checker<'_> {
             }
             None => None,
         };
-        Ok(RealConfig { ip, weight, mac, location: self.at(&raw.ip.span()) })
+        Ok(RealConfig { ip, weight, mac, location: self.at(&raw.ip.span()), check: None })
     }
 
     pub(super) fn integer(
@@ -355,8 +391,8 @@ pub(super) fn interface_name_problem(name: &str) -> Option<String> {
     }
 }
 
-/// Why `ip` cannot be a VIP or a real server, if it cannot.
-pub(super) fn unicast_problem(ip: Ipv4Addr) -> Option<&'static str> {
+/// Why `ip` cannot be a VIP or a real server, if it cannot (`ulvs ctl` edits check the same).
+pub(crate) fn unicast_problem(ip: Ipv4Addr) -> Option<&'static str> {
     if ip.is_unspecified() {
         Some("the unspecified address")
     } else if ip.is_broadcast() {

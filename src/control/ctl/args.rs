@@ -1,76 +1,183 @@
-//! The `ulvs ctl` command line: ipvsadm's flags for what ulvs supports today.
+//! The `ulvs ctl` command line: ipvsadm's commands and options, parsed into a [`Command`].
+//!
+//! Contract: [`CtlArgs::command`] turns a parsed command line into exactly one command or a clear
+//! error in ipvsadm's terms; it never consults the running state (whether a service exists is the
+//! registry's business). Defaults are ipvsadm's: scheduler wlc, weight 1, `-p` alone 300 s, a real
+//! server's port the service's. ipvsadm options ulvs does not implement are refused by name
+//! ([`unsupported`]) rather than ignored.
 
-use std::net::SocketAddrV4;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::time::Duration;
 
 use clap::Parser;
 
+use crate::control::config::{DEFAULT_SCHEDULER, DEFAULT_WEIGHT, MAX_WEIGHT};
+use crate::control::edit::Edit;
+use crate::control::registry::{RealSpec, ServiceSpec};
 use crate::flow::Protocol;
+use crate::sched::{SchedFlags, SchedulerKind};
+use crate::service::ServiceKey;
 
 /// ipvsadm-compatible runtime control.
-#[derive(Parser, Debug, Clone, PartialEq, Eq)]
+#[derive(Parser, Debug, Clone, Default, PartialEq, Eq)]
 #[command(name = "ulvs ctl", disable_help_flag = false, no_binary_name = true)]
 pub struct CtlArgs {
+    /// Add a virtual service.
+    #[arg(short = 'A', long = "add-service")]
+    pub add_service: bool,
+    /// Edit a virtual service (scheduler, -b flags, persistence).
+    #[arg(short = 'E', long = "edit-service")]
+    pub edit_service: bool,
+    /// Delete a virtual service and its real servers.
+    #[arg(short = 'D', long = "delete-service")]
+    pub delete_service: bool,
+    /// Clear the virtual server table.
+    #[arg(short = 'C', long = "clear")]
+    pub clear: bool,
+    /// Restore rules from standard input (all or nothing).
+    #[arg(short = 'R', long = "restore")]
+    pub restore: bool,
+    /// Save rules to standard output, in this syntax.
+    #[arg(short = 'S', long = "save")]
+    pub save: bool,
+    /// Add a real server.
+    #[arg(short = 'a', long = "add-server")]
+    pub add_server: bool,
+    /// Edit a real server (its weight).
+    #[arg(short = 'e', long = "edit-server")]
+    pub edit_server: bool,
+    /// Delete a real server.
+    #[arg(short = 'd', long = "delete-server")]
+    pub delete_server: bool,
     /// List the virtual server table (-L or -l).
     #[arg(short = 'L', long = "list", visible_short_alias = 'l')]
     pub list: bool,
+    /// Zero the packet, byte and connection counters (of one service with -t/-u).
+    #[arg(short = 'Z', long = "zero")]
+    pub zero: bool,
+    /// Set the connection timeouts in seconds (0 keeps a value).
+    #[arg(long, num_args = 3, value_names = ["TCP", "TCPFIN", "UDP"])]
+    pub set: Option<Vec<u64>>,
+    /// A TCP service, VIP:PORT.
+    #[arg(short = 't', long = "tcp-service", value_name = "VIP:PORT", value_parser = service_addr)]
+    pub tcp_service: Option<SocketAddrV4>,
+    /// A UDP service, VIP:PORT.
+    #[arg(short = 'u', long = "udp-service", value_name = "VIP:PORT", value_parser = service_addr)]
+    pub udp_service: Option<SocketAddrV4>,
+    /// Scheduler: rr, wrr, lc, wlc, sh, mh (default wlc).
+    #[arg(short = 's', long = "scheduler", value_name = "SCHEDULER", value_parser = scheduler)]
+    pub scheduler: Option<SchedulerKind>,
+    /// Client affinity for TIMEOUT seconds (ipvsadm's 300 when not given).
+    #[arg(short = 'p', long = "persistent", value_name = "TIMEOUT", num_args = 0..=1, default_missing_value = "300")]
+    pub persistent: Option<u64>,
+    /// Scheduler flags: sh-fallback, sh-port, mh-fallback, mh-port (comma-separated).
+    #[arg(short = 'b', long = "sched-flags", value_name = "FLAGS")]
+    pub sched_flags: Option<String>,
+    /// A real server, RIP[:PORT] (the port must be the service's: direct routing).
+    #[arg(short = 'r', long = "real-server", value_name = "RIP[:PORT]", value_parser = real_addr)]
+    pub real_server: Option<(Ipv4Addr, Option<u16>)>,
+    /// Direct routing (the default, and the only forwarding method ulvs has).
+    #[arg(short = 'g', long = "gatewaying")]
+    pub gatewaying: bool,
+    /// Real server weight, 0..=65535 (default 1; 0 = quiescent).
+    #[arg(short = 'w', long = "weight", value_name = "WEIGHT")]
+    pub weight: Option<u32>,
     /// Numeric output (ulvs never resolves names; accepted for compatibility).
     #[arg(short = 'n', long = "numeric")]
     pub numeric: bool,
     /// Show the Conns/InPkts/OutPkts/InBytes/OutBytes columns.
     #[arg(long)]
     pub stats: bool,
+    /// Show the CPS/InPPS/OutPPS/InBPS/OutBPS columns (2 s samples, smoothed).
+    #[arg(long)]
+    pub rate: bool,
     /// Expand numbers instead of scaling them to K/M/G.
     #[arg(long)]
     pub exact: bool,
+    /// Sort services and real servers (ulvs always lists sorted; accepted for compatibility).
+    #[arg(long)]
+    pub sort: bool,
     /// List connections instead of services.
     #[arg(short = 'c', long = "connection")]
     pub connection: bool,
     /// Show the connection timeouts (tcp tcpfin udp).
     #[arg(long)]
     pub timeout: bool,
-    /// Only this TCP service (VIP:port).
-    #[arg(short = 't', long = "tcp-service", value_name = "VIP:PORT")]
-    pub tcp_service: Option<SocketAddrV4>,
-    /// Only this UDP service (VIP:port).
-    #[arg(short = 'u', long = "udp-service", value_name = "VIP:PORT")]
-    pub udp_service: Option<SocketAddrV4>,
-    /// `status`: workers, I/O mode, drop counters by reason.
+    /// `status` (workers, I/O, reload, drops) or `reload` (re-read the config file).
     #[arg(value_name = "COMMAND")]
     pub command: Option<String>,
 }
 
-/// ipvsadm commands and options ulvs does not implement yet, with what they do, so that a user who
-/// types one is told so plainly instead of getting a parse error.
-const NOT_YET: &[(&str, &str, &str)] = &[
-    ("-A", "--add-service", "add a virtual service"),
-    ("-E", "--edit-service", "edit a virtual service"),
-    ("-D", "--delete-service", "delete a virtual service"),
-    ("-C", "--clear", "clear the table"),
-    ("-R", "--restore", "restore rules"),
-    ("-S", "--save", "save rules"),
-    ("-a", "--add-server", "add a real server"),
-    ("-e", "--edit-server", "edit a real server"),
-    ("-d", "--delete-server", "delete a real server"),
-    ("-Z", "--zero", "zero the counters"),
-    ("--set", "--set", "set connection timeouts"),
-    ("--rate", "--rate", "show rates"),
-    ("-m", "--masquerading", "NAT forwarding"),
-    ("-i", "--ipip", "tunnel forwarding"),
+/// What one command line asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// `-L` (the layout options are read from the args).
+    List,
+    /// `--timeout` (with or without `-L`).
+    ShowTimeouts,
+    /// `-S`.
+    Save,
+    /// `-R`: the rules arrive as the request's input.
+    Restore,
+    Edit(Edit),
+    Status,
+    Reload,
+}
+
+/// ipvsadm commands and options ulvs does not implement, with why, so that a user who types one is
+/// told so plainly instead of getting a parse error or silence.
+const UNSUPPORTED: &[(&str, &str, &str)] = &[
+    ("-m", "--masquerading", "not supported: ulvs does direct routing only (-g)"),
+    ("-i", "--ipip", "not supported: ulvs does direct routing only (-g)"),
+    ("-f", "--fwmark-service", "not supported: ulvs has no firewall-mark services; use -t|-u VIP:PORT"),
+    ("-M", "--netmask", "not supported: persistence is per client address (/32)"),
+    ("-x", "--u-threshold", "not supported: ulvs has no connection thresholds"),
+    ("-y", "--l-threshold", "not supported: ulvs has no connection thresholds"),
+    ("-6", "--ipv6", "not supported: ulvs is IPv4 only"),
+    ("-o", "--ops", "not supported: one-packet scheduling"),
+    ("--pe", "--pe", "not supported: persistence engines"),
+    ("--start-daemon", "--start-daemon", "not supported: ulvs has no connection sync daemon"),
+    ("--stop-daemon", "--stop-daemon", "not supported: ulvs has no connection sync daemon"),
+    ("--thresholds", "--thresholds", "not supported: ulvs has no connection thresholds"),
+    ("--persistent-conn", "--persistent-conn", "not supported yet"),
+    ("--nosort", "--nosort", "not supported: ulvs always lists sorted"),
 ];
 
-/// A clear refusal for an ipvsadm command or option ulvs does not support yet, if `args` holds one.
-pub fn not_yet_supported(args: &[&str]) -> Option<String> {
+/// A clear refusal for an ipvsadm option ulvs does not support, if `args` holds one.
+pub fn unsupported(args: &[&str]) -> Option<String> {
     args.iter().find_map(|arg| {
-        NOT_YET.iter().find(|(short, long, _)| arg == short || arg == long).map(|(short, long, what)| {
-            format!(
-                "{short}/{long} ({what}) is not supported by ulvs yet: change the configuration file and restart ulvs\n"
-            )
-        })
+        let name = arg.split('=').next().unwrap_or(arg);
+        UNSUPPORTED
+            .iter()
+            .find(|(short, long, _)| name == *short || name == *long)
+            .map(|(short, long, why)| format!("{short}/{long}: {why}\n"))
     })
 }
 
+fn service_addr(text: &str) -> Result<SocketAddrV4, String> {
+    let addr: SocketAddrV4 =
+        text.parse().map_err(|_| format!("invalid service address {text:?} (expected IPv4 VIP:PORT)"))?;
+    if addr.port() == 0 {
+        return Err(format!("invalid service address {text:?}: port 0 (ulvs needs the service's port)"));
+    }
+    Ok(addr)
+}
+
+fn real_addr(text: &str) -> Result<(Ipv4Addr, Option<u16>), String> {
+    if let Ok(ip) = text.parse::<Ipv4Addr>() {
+        return Ok((ip, None));
+    }
+    let addr: SocketAddrV4 =
+        text.parse().map_err(|_| format!("invalid real server address {text:?} (expected IPv4 RIP[:PORT])"))?;
+    Ok((*addr.ip(), Some(addr.port())))
+}
+
+fn scheduler(text: &str) -> Result<SchedulerKind, String> {
+    text.parse()
+}
+
 impl CtlArgs {
-    /// The service filter, if one was given.
+    /// The service named with -t or -u, if one was.
     pub fn service_filter(&self) -> Option<(Protocol, SocketAddrV4)> {
         match (self.tcp_service, self.udp_service) {
             (Some(addr), _) => Some((Protocol::Tcp, addr)),
@@ -78,30 +185,267 @@ impl CtlArgs {
             (None, None) => None,
         }
     }
+
+    fn service_key(&self) -> Option<ServiceKey> {
+        self.service_filter().map(|(protocol, addr)| ServiceKey { protocol, vip: *addr.ip(), port: addr.port() })
+    }
+
+    /// The one command this line asks for.
+    pub fn command(&self) -> Result<Command, String> {
+        if self.tcp_service.is_some() && self.udp_service.is_some() {
+            return Err("-t and -u both given: a service is one or the other".into());
+        }
+        let named = [
+            (self.add_service, "-A"),
+            (self.edit_service, "-E"),
+            (self.delete_service, "-D"),
+            (self.clear, "-C"),
+            (self.restore, "-R"),
+            (self.save, "-S"),
+            (self.add_server, "-a"),
+            (self.edit_server, "-e"),
+            (self.delete_server, "-d"),
+            (self.list, "-L"),
+            (self.zero, "-Z"),
+            (self.set.is_some(), "--set"),
+            (self.command.is_some(), "COMMAND"),
+        ];
+        let given: Vec<&str> = named.iter().filter(|(set, _)| *set).map(|&(_, name)| name).collect();
+        if given.len() > 1 {
+            return Err(format!("multiple commands specified: {}", given.join(" ")));
+        }
+        let Some(&which) = given.first() else {
+            if self.timeout {
+                return Ok(Command::ShowTimeouts);
+            }
+            return Err("no command specified (try -L -n, -A, -a, -S, status, reload or --help)".into());
+        };
+        match which {
+            "-L" if self.timeout => Ok(Command::ShowTimeouts),
+            "-L" => Ok(Command::List),
+            "-S" => Ok(Command::Save),
+            "-R" => Ok(Command::Restore),
+            "-C" => Ok(Command::Edit(Edit::Clear)),
+            "-Z" => Ok(Command::Edit(Edit::Zero(self.service_key()))),
+            "--set" => self.set_timeouts().map(Command::Edit),
+            "-A" | "-E" => self.service_edit(which == "-A").map(Command::Edit),
+            "-D" => Ok(Command::Edit(Edit::DeleteService(self.required_service(which)?))),
+            "-a" | "-e" | "-d" => self.real_edit(which).map(Command::Edit),
+            _ => match self.command.as_deref() {
+                Some("status") => Ok(Command::Status),
+                Some("reload") => Ok(Command::Reload),
+                Some(other) => Err(format!("unknown command {other:?} (expected status or reload)")),
+                None => unreachable!("every named command is matched above"),
+            },
+        }
+    }
+
+    fn required_service(&self, command: &str) -> Result<ServiceKey, String> {
+        self.service_key().ok_or_else(|| format!("{command} needs a service: -t|-u VIP:PORT"))
+    }
+
+    fn service_edit(&self, add: bool) -> Result<Edit, String> {
+        let command = if add { "-A" } else { "-E" };
+        let key = self.required_service(command)?;
+        let scheduler = self.scheduler.unwrap_or(DEFAULT_SCHEDULER);
+        let flags = match &self.sched_flags {
+            Some(text) => sched_flags(text, scheduler)?,
+            None => SchedFlags::default(),
+        };
+        let persistence = match self.persistent {
+            Some(0) => return Err("invalid persistence timeout 0 (at least 1 second)".into()),
+            Some(seconds) => Some(Duration::from_secs(seconds)),
+            None => None,
+        };
+        Ok(if add {
+            Edit::AddService(ServiceSpec { key, scheduler, flags, persistence, reals: Vec::new() })
+        } else {
+            Edit::EditService { key, scheduler, flags, persistence }
+        })
+    }
+
+    fn real_edit(&self, command: &str) -> Result<Edit, String> {
+        let key = self.required_service(command)?;
+        let Some((ip, port)) = self.real_server else {
+            return Err(format!("{command} needs a real server: -r RIP[:PORT]"));
+        };
+        if let Some(port) = port.filter(|&port| port != key.port) {
+            return Err(format!(
+                "real server port {port} differs from the service's {}: direct routing cannot change the port",
+                key.port
+            ));
+        }
+        let weight = self.weight.unwrap_or(DEFAULT_WEIGHT);
+        if weight > MAX_WEIGHT {
+            return Err(format!("invalid weight {weight} (expected 0..={MAX_WEIGHT})"));
+        }
+        Ok(match command {
+            "-a" => Edit::AddReal(key, RealSpec { ip, weight, mac: None }),
+            "-e" => Edit::EditReal { key, ip, weight },
+            _ => Edit::DeleteReal(key, ip),
+        })
+    }
+
+    fn set_timeouts(&self) -> Result<Edit, String> {
+        let values = self.set.as_deref().unwrap_or_default();
+        let pick = |i: usize| values.get(i).copied().filter(|&s| s > 0).map(Duration::from_secs);
+        Ok(Edit::SetTimeouts { tcp: pick(0), tcpfin: pick(1), udp: pick(2) })
+    }
+}
+
+/// ipvsadm's `-b` list, for the scheduler that reads it.
+fn sched_flags(text: &str, scheduler: SchedulerKind) -> Result<SchedFlags, String> {
+    let mut flags = SchedFlags::default();
+    for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let (owner, flag) = match name {
+            "sh-fallback" => (SchedulerKind::Sh, &mut flags.fallback),
+            "sh-port" => (SchedulerKind::Sh, &mut flags.port),
+            "mh-fallback" => (SchedulerKind::Mh, &mut flags.fallback),
+            "mh-port" => (SchedulerKind::Mh, &mut flags.port),
+            other => {
+                return Err(format!(
+                    "invalid scheduler flag {other:?} (expected sh-fallback, sh-port, mh-fallback or mh-port)"
+                ))
+            }
+        };
+        if owner != scheduler {
+            return Err(format!("scheduler flag {name} applies only to {owner}, not to {scheduler}"));
+        }
+        *flag = true;
+    }
+    Ok(flags)
+}
+
+/// The `-b` spelling of `flags` for `scheduler`, or `None` when it has none.
+pub fn sched_flags_text(scheduler: SchedulerKind, flags: SchedFlags) -> Option<String> {
+    let prefix = match scheduler {
+        SchedulerKind::Sh => "sh",
+        SchedulerKind::Mh => "mh",
+        _ => return None,
+    };
+    let names: Vec<String> = [(flags.fallback, "fallback"), (flags.port, "port")]
+        .iter()
+        .filter(|(set, _)| *set)
+        .map(|(_, name)| format!("{prefix}-{name}"))
+        .collect();
+    (!names.is_empty()).then(|| names.join(","))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn parses_ipvsadm_spellings() {
-        let args = CtlArgs::try_parse_from(["-Ln", "--stats"]).unwrap();
-        assert!(args.list && args.numeric && args.stats);
-        let args = CtlArgs::try_parse_from(["-l", "-n", "-t", "10.0.0.100:80"]).unwrap();
-        assert!(args.list);
-        assert_eq!(args.service_filter(), Some((Protocol::Tcp, "10.0.0.100:80".parse().unwrap())));
-        let args = CtlArgs::try_parse_from(["status"]).unwrap();
-        assert_eq!(args.command.as_deref(), Some("status"));
-        assert!(CtlArgs::try_parse_from(["-L", "-t", "10.0.0.300:80"]).is_err());
-        assert!(CtlArgs::try_parse_from(["-A", "-t", "10.0.0.100:80"]).is_err());
+    fn parse(line: &str) -> Result<Command, String> {
+        let args: Vec<&str> = line.split_whitespace().collect();
+        CtlArgs::try_parse_from(&args).map_err(|e| e.to_string())?.command()
+    }
+
+    fn key(port: u16) -> ServiceKey {
+        ServiceKey { protocol: Protocol::Tcp, vip: Ipv4Addr::new(10, 0, 0, 100), port }
     }
 
     #[test]
-    fn unsupported_ipvsadm_commands_are_named() {
-        let message = not_yet_supported(&["-A", "-t", "10.0.0.100:80", "-s", "rr"]).unwrap();
-        assert!(message.starts_with("-A/--add-service (add a virtual service) is not supported"), "{message}");
-        assert!(not_yet_supported(&["-L", "-n", "--rate"]).unwrap().contains("--rate"));
-        assert_eq!(not_yet_supported(&["-L", "-n", "--stats"]), None);
+    fn ipvsadm_command_lines_become_commands() {
+        let rs = |weight| RealSpec { ip: Ipv4Addr::new(10, 0, 0, 11), weight, mac: None };
+        let cases: Vec<(&str, Command)> = vec![
+            ("-Ln --stats", Command::List),
+            ("-l -n -t 10.0.0.100:80", Command::List),
+            ("--timeout", Command::ShowTimeouts),
+            ("-L --timeout", Command::ShowTimeouts),
+            ("-S -n", Command::Save),
+            ("-R", Command::Restore),
+            ("status", Command::Status),
+            ("reload", Command::Reload),
+            ("-C", Command::Edit(Edit::Clear)),
+            ("-Z", Command::Edit(Edit::Zero(None))),
+            ("-Z -t 10.0.0.100:80", Command::Edit(Edit::Zero(Some(key(80))))),
+            (
+                "-A -t 10.0.0.100:80",
+                Command::Edit(Edit::AddService(ServiceSpec {
+                    key: key(80),
+                    scheduler: SchedulerKind::Wlc,
+                    flags: SchedFlags::default(),
+                    persistence: None,
+                    reals: vec![],
+                })),
+            ),
+            (
+                "-A -t 10.0.0.100:80 -s sh -b sh-port,sh-fallback -p",
+                Command::Edit(Edit::AddService(ServiceSpec {
+                    key: key(80),
+                    scheduler: SchedulerKind::Sh,
+                    flags: SchedFlags { fallback: true, port: true },
+                    persistence: Some(Duration::from_secs(300)),
+                    reals: vec![],
+                })),
+            ),
+            (
+                "-E -t 10.0.0.100:80 -s wrr -p 60",
+                Command::Edit(Edit::EditService {
+                    key: key(80),
+                    scheduler: SchedulerKind::Wrr,
+                    flags: SchedFlags::default(),
+                    persistence: Some(Duration::from_secs(60)),
+                }),
+            ),
+            ("-D -t 10.0.0.100:80", Command::Edit(Edit::DeleteService(key(80)))),
+            ("-a -t 10.0.0.100:80 -r 10.0.0.11 -g", Command::Edit(Edit::AddReal(key(80), rs(1)))),
+            ("-a -t 10.0.0.100:80 -r 10.0.0.11:80 -g -w 3", Command::Edit(Edit::AddReal(key(80), rs(3)))),
+            (
+                "-e -t 10.0.0.100:80 -r 10.0.0.11:80 -w 0",
+                Command::Edit(Edit::EditReal { key: key(80), ip: rs(0).ip, weight: 0 }),
+            ),
+            ("-d -t 10.0.0.100:80 -r 10.0.0.11", Command::Edit(Edit::DeleteReal(key(80), rs(0).ip))),
+            (
+                "--set 60 0 10",
+                Command::Edit(Edit::SetTimeouts {
+                    tcp: Some(Duration::from_secs(60)),
+                    tcpfin: None,
+                    udp: Some(Duration::from_secs(10)),
+                }),
+            ),
+        ];
+        for (line, expected) in cases {
+            assert_eq!(parse(line), Ok(expected), "{line}");
+        }
+    }
+
+    #[test]
+    fn bad_command_lines_say_what_is_wrong() {
+        let cases = [
+            ("-A -t 10.0.0.100:80 -s foo", "unknown scheduler \"foo\""),
+            ("-A -t 10.0.0.300:80", "invalid service address \"10.0.0.300:80\""),
+            ("-A -t 10.0.0.100", "invalid service address"),
+            ("-A -s rr", "-A needs a service"),
+            ("-a -t 10.0.0.100:80", "-a needs a real server"),
+            ("-a -t 10.0.0.100:80 -r 10.0.0.11:8080", "direct routing cannot change the port"),
+            ("-a -t 10.0.0.100:80 -r 10.0.0.11 -w 70000", "invalid weight 70000"),
+            ("-A -t 10.0.0.100:80 -s wrr -b sh-port", "applies only to sh, not to wrr"),
+            ("-A -D -t 10.0.0.100:80", "multiple commands specified: -A -D"),
+            ("-A -t 10.0.0.100:80 -p 0", "invalid persistence timeout 0"),
+            ("-n", "no command specified"),
+            ("frobnicate", "unknown command \"frobnicate\""),
+        ];
+        for (line, wanted) in cases {
+            let err = parse(line).unwrap_err();
+            assert!(err.contains(wanted), "{line}: {err}");
+        }
+    }
+
+    #[test]
+    fn unsupported_ipvsadm_options_are_named() {
+        let message = unsupported(&["-a", "-t", "10.0.0.100:80", "-r", "10.0.0.11", "-m"]).unwrap();
+        assert_eq!(message, "-m/--masquerading: not supported: ulvs does direct routing only (-g)\n");
+        assert!(unsupported(&["-A", "-f", "1"]).unwrap().contains("firewall-mark"));
+        assert_eq!(unsupported(&["-L", "-n", "--rate"]), None);
+    }
+
+    #[test]
+    fn sched_flags_round_trip() {
+        let flags = SchedFlags { fallback: true, port: true };
+        let text = sched_flags_text(SchedulerKind::Mh, flags).unwrap();
+        assert_eq!(text, "mh-fallback,mh-port");
+        assert_eq!(sched_flags(&text, SchedulerKind::Mh), Ok(flags));
+        assert_eq!(sched_flags_text(SchedulerKind::Wrr, SchedFlags::default()), None);
     }
 }

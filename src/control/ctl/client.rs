@@ -24,8 +24,8 @@ pub enum ClientError {
     Malformed { path: String },
 }
 
-/// Sends `args` to the daemon at `path` and returns its reply.
-pub fn request(path: &Path, args: &[String]) -> Result<Reply, ClientError> {
+/// Sends `args` (and `input`, for `-R`) to the daemon at `path` and returns its reply.
+pub fn request(path: &Path, args: &[String], input: Option<&str>) -> Result<Reply, ClientError> {
     let name = path.display().to_string();
     let io_err = |source| ClientError::Io { path: name.clone(), source };
     let mut stream = UnixStream::connect(path).map_err(|source| ClientError::Connect { path: name.clone(), source })?;
@@ -33,6 +33,11 @@ pub fn request(path: &Path, args: &[String]) -> Result<Reply, ClientError> {
     let mut line = args.join("\0");
     line.push('\n');
     stream.write_all(line.as_bytes()).map_err(io_err)?;
+    if let Some(input) = input {
+        stream.write_all(input.as_bytes()).map_err(io_err)?;
+    }
+    // The end of the request: the daemon reads `-R` input up to here.
+    stream.shutdown(std::net::Shutdown::Write).map_err(io_err)?;
     let mut reader = BufReader::new(stream);
     let mut status = String::new();
     reader.read_line(&mut status).map_err(io_err)?;

@@ -2,7 +2,8 @@
 //!
 //! Pure: takes rows, returns text. Addresses are always numeric (ulvs does no name lookups; `-n` is
 //! accepted and changes nothing). Services sort by protocol, address, port and real servers by
-//! address, port, as ipvsadm sorts them.
+//! address, port, as ipvsadm sorts them. `-S` output ([`render_rules`]) is the command syntax
+//! `ulvs ctl -R` reads back.
 
 use std::fmt::Write;
 use std::net::Ipv4Addr;
@@ -31,6 +32,8 @@ pub struct RealRow {
     pub active: u64,
     pub inactive: u64,
     pub totals: Totals,
+    /// Per second, for `--rate` (conns = CPS, packets = PPS, bytes = BPS).
+    pub rates: Totals,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,7 +41,11 @@ pub struct ServiceRow {
     pub key: ServiceKey,
     pub scheduler: String,
     pub persistence: Option<Duration>,
+    /// ipvsadm's `-b` text (e.g. "sh-port"), if any.
+    pub flags: Option<String>,
     pub totals: Totals,
+    /// Per second, for `--rate`.
+    pub rates: Totals,
     pub reals: Vec<RealRow>,
 }
 
@@ -48,12 +55,16 @@ pub enum Layout {
     #[default]
     Plain,
     Stats,
+    Rate,
 }
 
-/// `ipvsadm -L -n [--stats] [--exact]`.
-pub fn render(rows: &[ServiceRow], layout: Layout, exact: bool, table_size: usize) -> String {
+/// `ipvsadm -L -n [--stats|--rate] [--exact]`. `table_size` is `None` when listing one service
+/// (`-t|-u`), where ipvsadm leaves out its version line.
+pub fn render(rows: &[ServiceRow], layout: Layout, exact: bool, table_size: Option<usize>) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "IP Virtual Server version 1.2.1 (size={table_size})");
+    if let Some(table_size) = table_size {
+        let _ = writeln!(out, "IP Virtual Server version 1.2.1 (size={table_size})");
+    }
     match layout {
         Layout::Plain => {
             out.push_str("Prot LocalAddress:Port Scheduler Flags\n");
@@ -67,6 +78,14 @@ pub fn render(rows: &[ServiceRow], layout: Layout, exact: bool, table_size: usiz
             );
             out.push_str("  -> RemoteAddress:Port\n");
         }
+        Layout::Rate => {
+            let _ = writeln!(
+                out,
+                "{:<33} {:>8} {:>8} {:>8} {:>8} {:>8}",
+                "Prot LocalAddress:Port", "CPS", "InPPS", "OutPPS", "InBPS", "OutBPS"
+            );
+            out.push_str("  -> RemoteAddress:Port\n");
+        }
     }
     let mut rows: Vec<&ServiceRow> = rows.iter().collect();
     rows.sort_by_key(|row| (row.key.protocol, row.key.vip, row.key.port));
@@ -75,6 +94,9 @@ pub fn render(rows: &[ServiceRow], layout: Layout, exact: bool, table_size: usiz
         match layout {
             Layout::Plain => {
                 let _ = write!(out, "{name} {}", row.scheduler);
+                if let Some(flags) = &row.flags {
+                    let _ = write!(out, " ({flags})");
+                }
                 if let Some(timeout) = row.persistence {
                     let _ = write!(out, " persistent {}", timeout.as_secs());
                 }
@@ -83,6 +105,11 @@ pub fn render(rows: &[ServiceRow], layout: Layout, exact: bool, table_size: usiz
             Layout::Stats => {
                 let _ = write!(out, "{name:<33}");
                 totals(&mut out, &row.totals, exact);
+                out.push('\n');
+            }
+            Layout::Rate => {
+                let _ = write!(out, "{name:<33}");
+                totals(&mut out, &row.rates, exact);
                 out.push('\n');
             }
         }
@@ -103,7 +130,47 @@ pub fn render(rows: &[ServiceRow], layout: Layout, exact: bool, table_size: usiz
                     totals(&mut out, &real.totals, exact);
                     out.push('\n');
                 }
+                Layout::Rate => {
+                    // ipvsadm prints a real server's CPS and PPS unscaled, only its BPS scaled.
+                    let r = &real.rates;
+                    let _ = write!(out, "  -> {dest:<28} {:>8} {:>8} {:>8}", r.conns, r.in_packets, r.out_packets);
+                    large_number(&mut out, r.in_bytes, exact);
+                    large_number(&mut out, r.out_bytes, exact);
+                    out.push('\n');
+                }
             }
+        }
+    }
+    out
+}
+
+/// `ipvsadm -S -n`: the table as the commands that rebuild it.
+pub fn render_rules(rows: &[ServiceRow]) -> String {
+    let mut out = String::new();
+    let mut rows: Vec<&ServiceRow> = rows.iter().collect();
+    rows.sort_by_key(|row| (row.key.protocol, row.key.vip, row.key.port));
+    for row in rows {
+        let service = format!(
+            "{} {}:{}",
+            match row.key.protocol {
+                Protocol::Tcp => "-t",
+                Protocol::Udp => "-u",
+            },
+            row.key.vip,
+            row.key.port
+        );
+        let _ = write!(out, "-A {service} -s {}", row.scheduler);
+        if let Some(flags) = &row.flags {
+            let _ = write!(out, " -b {flags}");
+        }
+        if let Some(timeout) = row.persistence {
+            let _ = write!(out, " -p {}", timeout.as_secs());
+        }
+        out.push('\n');
+        let mut reals: Vec<&RealRow> = row.reals.iter().collect();
+        reals.sort_by_key(|real| (real.ip, real.port));
+        for real in reals {
+            let _ = writeln!(out, "-a {service} -r {}:{} -g -w {}", real.ip, real.port, real.weight);
         }
     }
     out
@@ -177,20 +244,25 @@ mod tests {
             active,
             inactive,
             totals,
+            rates: Totals { conns: u64::from(last) * 1000, in_packets: 7, in_bytes: 123_456_789, ..Totals::default() },
         };
         vec![
             ServiceRow {
                 key: ServiceKey { protocol: Protocol::Udp, vip: Ipv4Addr::new(192, 168, 168, 100), port: 53 },
                 scheduler: "rr".into(),
                 persistence: None,
+                flags: None,
                 totals: Totals::default(),
+                rates: Totals::default(),
                 reals: vec![],
             },
             ServiceRow {
                 key: ServiceKey { protocol: Protocol::Tcp, vip: Ipv4Addr::new(192, 168, 168, 100), port: 80 },
                 scheduler: "wrr".into(),
                 persistence: Some(Duration::from_secs(300)),
+                flags: None,
                 totals: Totals { conns: 8, in_packets: 132, out_packets: 0, in_bytes: 34840, out_bytes: 0 },
+                rates: Totals { conns: 12, in_packets: 340, in_bytes: 56_000, ..Totals::default() },
                 reals: vec![
                     real(11, 1, 0, 1, Totals { conns: 4, in_packets: 42, in_bytes: 10364, ..Totals::default() }),
                     real(10, 3, 2, 0, Totals { conns: 4, in_packets: 90, in_bytes: 24476, ..Totals::default() }),
@@ -210,7 +282,7 @@ TCP  192.168.168.100:80 wrr persistent 300
   -> 192.168.168.11:80            Route   1      0          1         
 UDP  192.168.168.100:53 rr
 ";
-        assert_eq!(render(&rows(), Layout::Plain, false, 4096), expected);
+        assert_eq!(render(&rows(), Layout::Plain, false, Some(4096)), expected);
     }
 
     #[test]
@@ -224,7 +296,34 @@ TCP  192.168.168.100:80                  8      132        0    34840        0
   -> 192.168.168.11:80                   4       42        0    10364        0
 UDP  192.168.168.100:53                  0        0        0        0        0
 ";
-        assert_eq!(render(&rows(), Layout::Stats, false, 4096), expected);
+        assert_eq!(render(&rows(), Layout::Stats, false, Some(4096)), expected);
+    }
+
+    #[test]
+    fn rate_listing_matches_ipvsadm_byte_for_byte() {
+        let expected = "\
+Prot LocalAddress:Port                 CPS    InPPS   OutPPS    InBPS   OutBPS
+  -> RemoteAddress:Port
+TCP  192.168.168.100:80                 12      340        0    56000        0
+  -> 192.168.168.10:80               10000        7        0  123456K        0
+  -> 192.168.168.11:80               11000        7        0  123456K        0
+UDP  192.168.168.100:53                  0        0        0        0        0
+";
+        assert_eq!(render(&rows(), Layout::Rate, false, None), expected);
+    }
+
+    #[test]
+    fn rules_are_ipvsadm_save_syntax() {
+        let mut rows = rows();
+        rows[0].flags = None;
+        rows[1].flags = Some("sh-port".into());
+        let expected = "\
+-A -t 192.168.168.100:80 -s wrr -b sh-port -p 300
+-a -t 192.168.168.100:80 -r 192.168.168.10:80 -g -w 3
+-a -t 192.168.168.100:80 -r 192.168.168.11:80 -g -w 1
+-A -u 192.168.168.100:53 -s rr
+";
+        assert_eq!(render_rules(&rows), expected);
     }
 
     #[test]

@@ -10,6 +10,7 @@
 pub mod args;
 pub mod client;
 pub mod listing;
+pub mod rules;
 pub mod server;
 
 /// Where the daemon listens unless the config or `--control` says otherwise.

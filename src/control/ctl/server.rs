@@ -1,8 +1,9 @@
 //! The daemon side of the control socket: accepts one request per connection, parses it as
-//! `CtlArgs`, and hands it to the daemon's `Handler`.
+//! `CtlArgs`, and hands it to the daemon's `Handler`, with the request's input (the rules of
+//! `-R`, read to the client's end of stream) when the command takes one.
 
 use std::fs;
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -13,16 +14,18 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use super::args::{not_yet_supported, CtlArgs};
+use super::args::{unsupported, CtlArgs};
 
 /// Longest request line accepted; anything longer is refused unread.
 const MAX_REQUEST: u64 = 64 * 1024;
+/// Largest `-R` input accepted (about 200 000 rules).
+const MAX_INPUT: u64 = 16 * 1024 * 1024;
 const ACCEPT_POLL: Duration = Duration::from_millis(50);
 
 /// Runs control requests against the daemon's state.
 pub trait Handler: Send + Sync + 'static {
-    /// The text to print, or an error message.
-    fn handle(&self, args: &CtlArgs) -> Result<String, String>;
+    /// The text to print, or an error message. `input` is empty unless the command reads one.
+    fn handle(&self, args: &CtlArgs, input: &str) -> Result<String, String>;
 }
 
 /// The listening socket and its thread. Dropping it stops the thread and removes the socket file.
@@ -86,12 +89,21 @@ impl Drop for Server {
 fn serve(stream: UnixStream, handler: &dyn Handler) -> io::Result<()> {
     stream.set_nonblocking(false)?;
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let mut reader = BufReader::new(&stream);
     let mut line = String::new();
-    BufReader::new(io::Read::take(&stream, MAX_REQUEST)).read_line(&mut line)?;
+    (&mut reader).take(MAX_REQUEST).read_line(&mut line)?;
     let args: Vec<&str> = line.trim_end_matches('\n').split('\0').filter(|arg| !arg.is_empty()).collect();
-    let result = match (not_yet_supported(&args), CtlArgs::try_parse_from(&args)) {
+    let result = match (unsupported(&args), CtlArgs::try_parse_from(&args)) {
         (Some(refusal), _) => Err(refusal),
-        (None, Ok(parsed)) => handler.handle(&parsed),
+        (None, Ok(parsed)) if parsed.restore => {
+            let mut input = String::new();
+            match (&mut reader).take(MAX_INPUT + 1).read_to_string(&mut input) {
+                Ok(n) if n as u64 > MAX_INPUT => Err(format!("-R input larger than {MAX_INPUT} bytes\n")),
+                Ok(_) => handler.handle(&parsed, &input),
+                Err(err) => Err(format!("reading the -R input: {err}\n")),
+            }
+        }
+        (None, Ok(parsed)) => handler.handle(&parsed, ""),
         (None, Err(err)) if matches!(err.kind(), clap::error::ErrorKind::DisplayHelp) => Ok(err.to_string()),
         (None, Err(err)) => Err(err.to_string()),
     };
@@ -109,8 +121,10 @@ mod tests {
 
     struct Echo;
     impl Handler for Echo {
-        fn handle(&self, args: &CtlArgs) -> Result<String, String> {
-            if args.list {
+        fn handle(&self, args: &CtlArgs, input: &str) -> Result<String, String> {
+            if args.restore {
+                Ok(format!("restored {} line(s)\n", input.lines().count()))
+            } else if args.list {
                 Ok(format!("listed stats={}\n", args.stats))
             } else {
                 Err("nothing to do\n".into())
@@ -125,11 +139,15 @@ mod tests {
         let server = Server::start(&path, Arc::new(Echo)).unwrap();
         let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
-        let reply = client::request(&path, &["-L".into(), "-n".into(), "--stats".into()]).unwrap();
+        let reply = client::request(&path, &["-L".into(), "-n".into(), "--stats".into()], None).unwrap();
         assert_eq!(reply, client::Reply { ok: true, text: "listed stats=true\n".into() });
-        let reply = client::request(&path, &["-n".into()]).unwrap();
+        let reply = client::request(&path, &["-n".into()], None).unwrap();
         assert!(!reply.ok);
-        let reply = client::request(&path, &["--bogus".into()]).unwrap();
+        let reply = client::request(&path, &["-R".into()], Some("-C\n-A -t 10.0.0.1:80\n")).unwrap();
+        assert_eq!(reply.text, "restored 2 line(s)\n");
+        let reply = client::request(&path, &["-a".into(), "-m".into()], None).unwrap();
+        assert!(!reply.ok && reply.text.contains("direct routing only"), "{}", reply.text);
+        let reply = client::request(&path, &["--bogus".into()], None).unwrap();
         assert!(!reply.ok && reply.text.contains("--bogus"), "{}", reply.text);
         assert!(Server::start(&path, Arc::new(Echo)).is_err(), "a live daemon keeps its socket");
         drop(server);

@@ -416,3 +416,47 @@ fn a_gated_vip_follows_its_bit_and_answers_arp_with_its_vmac() {
     let mut frame = syn(40001, 80);
     assert_eq!(pipeline.process(now, &mut frame, &master), Verdict::Tx);
 }
+
+/// A snapshot without rs2 in TCP :80, as after `ulvs ctl -d`; rs1 keeps its id.
+fn snapshot_without_rs2(expire_nodest_conn: bool) -> Snapshot {
+    let mut next = Snapshot::new(
+        2,
+        DIRECTOR,
+        Timeouts::default(),
+        vec![service(Protocol::Tcp, 80, vec![real(0, 11, Some(RS1), 80)], None)],
+    );
+    next.expire_nodest_conn = expire_nodest_conn;
+    next
+}
+
+#[test]
+fn a_deleted_real_servers_connections_expire_or_are_dropped_as_configured() {
+    for expire in [true, false] {
+        let first = snapshot();
+        let (mut pipeline, stats) = new_pipeline(&first);
+        let now = Instant::now();
+        let ctx = Context { snapshot: &first, serving: Serving::ALL };
+        let (mut to_rs1, mut to_rs2) = (syn(53000, 80), syn(53001, 80));
+        assert_eq!(pipeline.process(now, &mut to_rs1, &ctx), Verdict::Tx);
+        assert_eq!(pipeline.process(now, &mut to_rs2, &ctx), Verdict::Tx);
+        assert_eq!(MacAddr::from_bytes(&to_rs2[0..6]), RS2);
+
+        let next = snapshot_without_rs2(expire);
+        pipeline.install(&next);
+        let ctx = Context { snapshot: &next, serving: Serving::ALL };
+        let mut ack = craft::tcp(CLIENT, DIRECTOR, client(53000), vip(80), tcp_flags::ACK, b"");
+        assert_eq!(pipeline.process(now, &mut ack, &ctx), Verdict::Tx, "rs1's connection is untouched");
+        let mut ack = craft::tcp(CLIENT, DIRECTOR, client(53001), vip(80), tcp_flags::ACK, b"");
+        assert_eq!(pipeline.process(now, &mut ack, &ctx), Verdict::Drop(DropReason::NoRealServer));
+        // The same client port opening again: a fresh connection to rs1 once the old one expired.
+        let mut again = syn(53001, 80);
+        let verdict = pipeline.process(now, &mut again, &ctx);
+        if expire {
+            assert_eq!(verdict, Verdict::Tx);
+            assert_eq!(MacAddr::from_bytes(&again[0..6]), RS1);
+            assert_eq!(stats.sum(|w| &w.conns_expired), 1);
+        } else {
+            assert_eq!(verdict, Verdict::Drop(DropReason::NoRealServer), "kept until it times out");
+        }
+    }
+}

@@ -20,11 +20,13 @@
 mod error;
 #[cfg(test)]
 mod filter_cases;
+mod mac_tx;
 mod object;
 mod port;
 mod program;
 
 pub use error::XdpError;
+pub use mac_tx::XdpMacTx;
 pub use port::{XdpPort, XdpPortConfig, XdpPortStats};
 pub use program::{FilterCounters, XdpProgram, MAX_QUEUES};
 

@@ -25,7 +25,7 @@ pub(crate) struct LoadedFilter {
 }
 
 /// Closes the `bpf_object` however `load` leaves.
-struct Object(*mut libbpf_sys::bpf_object);
+pub(super) struct Object(*mut libbpf_sys::bpf_object);
 
 impl Drop for Object {
     fn drop(&mut self) {
@@ -36,15 +36,26 @@ impl Drop for Object {
 
 /// Opens and loads (verifies) the embedded object into the kernel.
 pub(crate) fn load() -> Result<LoadedFilter, XdpError> {
+    let object = open_and_load(OBJECT, c"ulvs_filter")?;
+    Ok(LoadedFilter {
+        program: program_fd(&object, PROGRAM_NAME)?,
+        xsks: map_fd(&object, c"xsks")?,
+        vips: map_fd(&object, c"vips")?,
+        stats: map_fd(&object, c"stats")?,
+    })
+}
+
+/// Opens the ELF `image` and loads every program and map in it into the kernel.
+pub(super) fn open_and_load(image: &'static [u8], name: &CStr) -> Result<Object, XdpError> {
     let opts = libbpf_sys::bpf_object_open_opts {
         sz: std::mem::size_of::<libbpf_sys::bpf_object_open_opts>() as _,
-        object_name: c"ulvs_filter".as_ptr(),
+        object_name: name.as_ptr(),
         // SAFETY: bpf_object_open_opts is a plain C struct for which all-zero is "no option set".
         ..unsafe { std::mem::zeroed() }
     };
-    // SAFETY: OBJECT is a static ELF image that outlives the call (libbpf copies what it keeps);
-    // opts is a valid, sized options struct.
-    let raw = unsafe { libbpf_sys::bpf_object__open_mem(OBJECT.as_ptr().cast::<c_void>(), OBJECT.len() as _, &opts) };
+    // SAFETY: the image is static and outlives the call (libbpf copies what it keeps); opts is a
+    // valid, sized options struct.
+    let raw = unsafe { libbpf_sys::bpf_object__open_mem(image.as_ptr().cast::<c_void>(), image.len() as _, &opts) };
     if raw.is_null() {
         return Err(load_error("bpf_object__open_mem", io::Error::last_os_error()));
     }
@@ -55,24 +66,21 @@ pub(crate) fn load() -> Result<LoadedFilter, XdpError> {
     if ret < 0 {
         return Err(load_error("bpf_object__load", io::Error::from_raw_os_error(-ret)));
     }
+    Ok(object)
+}
 
-    // SAFETY: object.0 is a loaded bpf_object and PROGRAM_NAME is NUL-terminated.
-    let program = unsafe { libbpf_sys::bpf_object__find_program_by_name(object.0, PROGRAM_NAME.as_ptr()) };
+/// Our own descriptor for the loaded program `name`.
+pub(super) fn program_fd(object: &Object, name: &CStr) -> Result<OwnedFd, XdpError> {
+    // SAFETY: object.0 is a loaded bpf_object and name is NUL-terminated.
+    let program = unsafe { libbpf_sys::bpf_object__find_program_by_name(object.0, name.as_ptr()) };
     if program.is_null() {
         return Err(load_error("finding the program", io::ErrorKind::NotFound.into()));
     }
     // SAFETY: program belongs to the loaded object, which is still open.
-    let program_fd = unsafe { libbpf_sys::bpf_program__fd(program) };
-
-    Ok(LoadedFilter {
-        program: dup(program_fd, "duplicating the program fd")?,
-        xsks: map_fd(&object, c"xsks")?,
-        vips: map_fd(&object, c"vips")?,
-        stats: map_fd(&object, c"stats")?,
-    })
+    dup(unsafe { libbpf_sys::bpf_program__fd(program) }, "duplicating the program fd")
 }
 
-fn map_fd(object: &Object, name: &CStr) -> Result<OwnedFd, XdpError> {
+pub(super) fn map_fd(object: &Object, name: &CStr) -> Result<OwnedFd, XdpError> {
     // SAFETY: object.0 is a loaded bpf_object and name is NUL-terminated.
     let fd = unsafe { libbpf_sys::bpf_object__find_map_fd_by_name(object.0, name.as_ptr()) };
     dup(fd, "finding a map")

@@ -63,29 +63,9 @@ impl XdpProgram {
 
         remove_stale(ifname, ifindex)?;
 
-        let modes: &[XdpMode] = match request {
-            XdpModeRequest::Auto => &[XdpMode::Native, XdpMode::Generic],
-            XdpModeRequest::Native => &[XdpMode::Native],
-            XdpModeRequest::Generic => &[XdpMode::Generic],
-        };
-        let mut last = None;
-        for &mode in modes {
-            let flags = libbpf_sys::XDP_FLAGS_UPDATE_IF_NOEXIST | mode.flag();
-            // SAFETY: plain syscall wrapper; the fd is a loaded XDP program we own.
-            let ret = unsafe {
-                libbpf_sys::bpf_xdp_attach(ifindex as i32, filter.program.as_raw_fd(), flags, std::ptr::null())
-            };
-            if ret == 0 {
-                info!("xdp filter (prog id {prog_id}) attached to {ifname} in {mode} mode");
-                return Ok(XdpProgram { filter, ifname: ifname.to_owned(), ifindex, mode, prog_id });
-            }
-            let source = io::Error::from_raw_os_error(-ret);
-            if modes.len() > 1 && mode == XdpMode::Native {
-                info!("native xdp attach to {ifname} refused ({source}); trying generic mode");
-            }
-            last = Some(XdpError::Attach { ifname: ifname.to_owned(), mode, source });
-        }
-        Err(last.expect("at least one mode was tried"))
+        let mode = attach_fd(ifname, ifindex, filter.program.as_raw_fd(), request)?;
+        info!("xdp filter (prog id {prog_id}) attached to {ifname} in {mode} mode");
+        Ok(XdpProgram { filter, ifname: ifname.to_owned(), ifindex, mode, prog_id })
     }
 
     /// The mode the kernel accepted.
@@ -152,14 +132,7 @@ impl XdpProgram {
 
 impl Drop for XdpProgram {
     fn drop(&mut self) {
-        let opts = libbpf_sys::bpf_xdp_attach_opts {
-            sz: std::mem::size_of::<libbpf_sys::bpf_xdp_attach_opts>() as _,
-            old_prog_fd: self.filter.program.as_raw_fd(),
-            ..Default::default()
-        };
-        let flags = self.mode.flag() | libbpf_sys::XDP_FLAGS_REPLACE;
-        // SAFETY: plain syscall wrapper; opts is a valid, sized struct.
-        let ret = unsafe { libbpf_sys::bpf_xdp_detach(self.ifindex as i32, flags, &opts) };
+        let ret = detach_fd(self.ifindex, self.mode, self.filter.program.as_raw_fd());
         match -ret {
             0 => info!("xdp filter (prog id {}) detached from {}", self.prog_id, self.ifname),
             // The interface is gone, and our program with it.
@@ -178,7 +151,50 @@ impl Drop for XdpProgram {
     }
 }
 
-fn ifindex(ifname: &str) -> Result<u32, XdpError> {
+/// Attaches the XDP program `prog_fd` to `ifindex` if nothing is attached there: native then
+/// generic for `Auto`. Returns the mode the kernel accepted.
+pub(super) fn attach_fd(
+    ifname: &str,
+    ifindex: u32,
+    prog_fd: RawFd,
+    request: XdpModeRequest,
+) -> Result<XdpMode, XdpError> {
+    let modes: &[XdpMode] = match request {
+        XdpModeRequest::Auto => &[XdpMode::Native, XdpMode::Generic],
+        XdpModeRequest::Native => &[XdpMode::Native],
+        XdpModeRequest::Generic => &[XdpMode::Generic],
+    };
+    let mut last = None;
+    for &mode in modes {
+        let flags = libbpf_sys::XDP_FLAGS_UPDATE_IF_NOEXIST | mode.flag();
+        // SAFETY: plain syscall wrapper; the fd is a loaded XDP program.
+        let ret = unsafe { libbpf_sys::bpf_xdp_attach(ifindex as i32, prog_fd, flags, std::ptr::null()) };
+        if ret == 0 {
+            return Ok(mode);
+        }
+        let source = io::Error::from_raw_os_error(-ret);
+        if modes.len() > 1 && mode == XdpMode::Native {
+            info!("native xdp attach to {ifname} refused ({source}); trying generic mode");
+        }
+        last = Some(XdpError::Attach { ifname: ifname.to_owned(), mode, source });
+    }
+    Err(last.expect("at least one mode was tried"))
+}
+
+/// Detaches `prog_fd` from `ifindex` only if it is still the attached program. Returns libbpf's
+/// code: 0, or a negative errno (`-ENODEV`: the interface is gone; `-EEXIST`: replaced since).
+pub(super) fn detach_fd(ifindex: u32, mode: XdpMode, prog_fd: RawFd) -> i32 {
+    let opts = libbpf_sys::bpf_xdp_attach_opts {
+        sz: std::mem::size_of::<libbpf_sys::bpf_xdp_attach_opts>() as _,
+        old_prog_fd: prog_fd,
+        ..Default::default()
+    };
+    let flags = mode.flag() | libbpf_sys::XDP_FLAGS_REPLACE;
+    // SAFETY: plain syscall wrapper; opts is a valid, sized struct.
+    unsafe { libbpf_sys::bpf_xdp_detach(ifindex as i32, flags, &opts) }
+}
+
+pub(super) fn ifindex(ifname: &str) -> Result<u32, XdpError> {
     let missing = || XdpError::NoSuchInterface { ifname: ifname.to_owned() };
     let name = CString::new(ifname).map_err(|_| missing())?;
     // SAFETY: name is NUL-terminated and outlives the call.
@@ -276,7 +292,7 @@ fn prog_name(info: &libbpf_sys::bpf_prog_info) -> String {
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
-fn map_update<K, V>(fd: RawFd, key: &K, value: &V) -> io::Result<()> {
+pub(super) fn map_update<K, V>(fd: RawFd, key: &K, value: &V) -> io::Result<()> {
     // SAFETY: key and value point to live values of the map's key and value sizes (the callers
     // pass u32 keys and u8/u32 values, matching the BPF definitions).
     let ret = unsafe {

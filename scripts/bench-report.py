@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""Turns scripts/bench.sh's raw.csv (one row per repetition) into the report: medians per cell,
+ratios to the bare forwarder of the same I/O kind, whether the generator was the limit; printed
+as a table and written to results.csv, results.json and (with gnuplot) results.svg.
+
+    scripts/bench-report.py OUT_DIR
+"""
+import csv
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+
+SUBJECTS = ["generator", "ulvs-xdp", "ulvs-packet", "bare-xdp", "bare-packet", "kernel-forward", "xdp-tx"]
+BARE = {"ulvs-xdp": "bare-xdp", "ulvs-packet": "bare-packet"}
+METRICS = ["mpps", "gbps", "cpu_pct", "cpu_user", "cpu_sys", "cpu_softirq", "host_cpu_pct",
+           "fwd_cpu_ns_per_pkt", "p50_us", "p99_us", "loss_pct", "gen_mpps"]
+# A subject within this fraction of the generator's own ceiling may be held back by the generator.
+GEN_LIMIT = 0.9
+
+
+def median(values):
+    values = [float(v) for v in values if v not in ("", None)]
+    return statistics.median(values) if values else None
+
+
+def load(out):
+    cells = {}
+    with open(os.path.join(out, "raw.csv")) as f:
+        for row in csv.DictReader(f):
+            key = (row["subject"], int(row["frame_bytes"]), int(row["flows"]), int(row["queues"]))
+            cells.setdefault(key, []).append(row)
+    results = []
+    for key, rows in cells.items():
+        r = dict(zip(["subject", "frame_bytes", "flows", "queues"], key))
+        for m in METRICS:
+            r[m] = median(row[m] for row in rows)
+        # The forwarder's own share of a core: packets/s x its CPU per packet.
+        r["fwd_cpu_pct"] = median(float(row["mpps"]) * float(row["fwd_cpu_ns_per_pkt"]) / 10
+                                  for row in rows if row["fwd_cpu_ns_per_pkt"])
+        r["xdp_mode"] = rows[0]["xdp_mode"]
+        r["reps"] = len(rows)
+        results.append(r)
+    index = {(r["subject"], r["frame_bytes"], r["flows"], r["queues"]): r for r in results}
+    for r in results:
+        cell = (r["frame_bytes"], r["flows"], r["queues"])
+        bare = index.get((BARE.get(r["subject"]),) + cell)
+        r["ratio_to_bare"] = r["mpps"] / bare["mpps"] if bare and bare["mpps"] else None
+        ns, bare_ns = r["fwd_cpu_ns_per_pkt"], bare and bare["fwd_cpu_ns_per_pkt"]
+        r["cpu_ratio_to_bare"] = ns / bare_ns if ns and bare_ns else None
+        gen = index.get(("generator",) + cell)
+        r["gen_limited"] = bool(gen and gen["mpps"] and r["subject"] != "generator"
+                               and r["mpps"] >= GEN_LIMIT * gen["mpps"])
+    order = {s: i for i, s in enumerate(SUBJECTS)}
+    results.sort(key=lambda r: (r["queues"], r["frame_bytes"], r["flows"], order.get(r["subject"], 99)))
+    return results
+
+
+def fmt(v, spec):
+    return "-" if v is None else format(v, spec)
+
+
+def table(results):
+    head = (f"{'subject':<15}{'frame':>6}{'flows':>9}{'q':>3}{'Mpps':>8}{'Gbit/s':>8}{'dirCPU%':>8}"
+            f"{'usr/sys/si %':>16}{'fwd ns/pkt':>11}{'fwd%':>6}{'p50 us':>8}{'p99 us':>9}{'loss%':>7}{'ratio':>7}  mode")
+    lines = [head, "-" * len(head)]
+    for r in results:
+        split = "/".join(fmt(r[k], ".0f") for k in ("cpu_user", "cpu_sys", "cpu_softirq"))
+        mark = " (gen-limited)" if r["gen_limited"] else ""
+        lines.append(
+            f"{r['subject']:<15}{r['frame_bytes']:>6}{r['flows']:>9}{r['queues']:>3}{fmt(r['mpps'], '.3f'):>8}"
+            f"{fmt(r['gbps'], '.2f'):>8}{fmt(r['cpu_pct'], '.0f'):>8}{split:>16}{fmt(r['fwd_cpu_ns_per_pkt'], '.0f'):>11}{fmt(r['fwd_cpu_pct'], '.0f'):>6}"
+            f"{fmt(r['p50_us'], '.0f'):>8}{fmt(r['p99_us'], '.0f'):>9}{fmt(r['loss_pct'], '.1f'):>7}"
+            f"{fmt(r['ratio_to_bare'], '.2f'):>7}  {r['xdp_mode']}{mark}")
+    return "\n".join(lines)
+
+
+def conn_metrics(out):
+    path = os.path.join(out, "conn.csv")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return {row["metric"]: float(row["value"]) for row in csv.DictReader(f)}
+
+
+def plot(out, results):
+    if not shutil.which("gnuplot"):
+        print("bench: gnuplot not found; no SVG", file=sys.stderr)
+        return
+    cells = sorted({(r["queues"], r["frame_bytes"], r["flows"]) for r in results})
+    subjects = [s for s in SUBJECTS if any(r["subject"] == s for r in results)]
+    index = {(r["subject"], r["queues"], r["frame_bytes"], r["flows"]): r for r in results}
+    data = os.path.join(out, "plot.dat")
+    with open(data, "w") as f:
+        f.write("cell " + " ".join(subjects) + "\n")
+        for q, fb, fl in cells:
+            flows = {1: "1", 1000: "1k", 1000000: "1M"}.get(fl, str(fl))
+            label = f'"{fb}B/{flows}fl/{q}q"'
+            vals = [index.get((s, q, fb, fl)) for s in subjects]
+            f.write(label + " " + " ".join(fmt(v and v["mpps"], ".4f").replace("-", "0") for v in vals) + "\n")
+    script = f"""
+set terminal svg size 1100,560 dynamic noenhanced font 'sans,11' background '#ffffff'
+set output '{os.path.join(out, "results.svg")}'
+set title 'ulvs end to end beside its baselines: median Mpps (veth, AF_XDP copy mode, 2 vCPUs)'
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set boxwidth 0.9
+set ylabel 'Mpps received by the sink'
+set yrange [0:*]
+set grid ytics
+set key outside right top
+set xtics rotate by -35 right offset 0,-0.2 nomirror
+set bmargin 6
+plot for [i=2:{len(subjects) + 1}] '{data}' using i:xtic(1) title columnheader(i)
+"""
+    subprocess.run(["gnuplot"], input=script, text=True, check=True)
+
+
+def main():
+    out = sys.argv[1] if len(sys.argv) > 1 else "target/bench"
+    results = load(out)
+    columns = ["subject", "frame_bytes", "flows", "queues", "mpps", "gbps", "cpu_pct", "cpu_user", "cpu_sys",
+               "cpu_softirq", "host_cpu_pct", "fwd_cpu_ns_per_pkt", "fwd_cpu_pct", "p50_us", "p99_us", "loss_pct",
+               "ratio_to_bare", "cpu_ratio_to_bare", "gen_mpps", "gen_limited", "xdp_mode", "reps"]
+    with open(os.path.join(out, "results.csv"), "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(columns)
+        for r in results:
+            w.writerow(["" if r[c] is None else (f"{r[c]:.4f}" if isinstance(r[c], float) else r[c]) for c in columns])
+    conn = conn_metrics(out)
+    with open(os.path.join(out, "results.json"), "w") as f:
+        json.dump({"results": results, "connections": conn}, f, indent=1)
+    print(table(results))
+    if conn:
+        print(f"\nconnections: {conn.get('new_connections_per_s', 0):.0f} new/s; "
+              f"{conn.get('tracked_connections', 0):.0f} tracked, VmRSS {conn.get('rss_before_kib', 0):.0f} -> "
+              f"{conn.get('rss_after_kib', 0):.0f} KiB = {conn.get('bytes_per_connection', 0):.0f} B/connection")
+    if results:
+        plot(out, results)
+    print(f"\nwritten: {out}/results.csv, results.json, raw.csv" + (", conn.csv" if conn else "")
+          + (", results.svg" if os.path.exists(os.path.join(out, "results.svg")) else ""))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,370 @@
+#!/usr/bin/env bash
+# The end-to-end benchmark: ulvs side by side with a bare forwarder on the same ports, the kernel's
+# own forwarding and an in-kernel XDP_TX program, on one veth topology, in one run.
+#
+#   sudo scripts/bench.sh [--quick | --smoke] [--repeat N] [--window SECONDS] [--no-conn | --conn-only]
+#
+#   (default)  64 and 1500 B frames x 1, 1k and 1M flows x 1 and 2 queues, all six subjects, then
+#              the connection-rate and memory section (SYN flood of 1M new flows through ulvs).
+#   --quick    64 B, 1 and 1k flows, 1 queue, subjects 1-5, no connection section: under 3 minutes.
+#   --smoke    a few thousand frames per subject through ulvs-xdp, ulvs-packet and the kernel: checks
+#              that the harness works (used by the netns test), measures nothing worth reading.
+#   --subjects "A B" --frames "64 1500" --flows "1 1000" --queues "1 2"   narrow the matrix.
+#   --window S seconds of traffic per repetition (default 5, quick 2); --repeat N (default 3).
+#
+# Topology (namespaces NAME = ${ULVS_LAB_TAG}ulvsb-*, veth pairs created inside them, one bridge):
+#   gen 10.71.0.1 ──┐
+#   dir 10.71.0.2 ──┼── br0 (in ns sw)      VIP 10.71.0.100 lives on the sink's lo (a DR real
+#   sink 10.71.0.3 ─┘                       server); the generator's flows come from 10.71.1.0-255.
+# The generator sends to the VIP with the director's MAC; the director (whichever subject) sends the
+# frame on to the sink's MAC out of the same port; `ulvs sink` counts it, with loss and latency.
+# Pinning (2 vCPUs): generator and sink on CPU 0, the forwarder on CPU 1 (2-queue runs: CPUs 0-1).
+#
+# Output: a table on stdout; target/bench/results.csv and results.json (medians of the repetitions),
+# raw.csv (every repetition), conn.csv (connection rate and memory), results.svg (gnuplot).
+# Nothing host-wide is changed; the namespaces and every process started are removed on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "$(id -u)" -eq 0 ] || { echo "bench.sh needs root (network namespaces, XDP)" >&2; exit 1; }
+
+profile=full repeat=3 window=5 conn=1 only_subjects="" only_frames="" only_flows="" only_queues=""
+while [ $# -gt 0 ]; do
+    case $1 in
+        --quick) profile=quick window=2 conn=0 ;;
+        --smoke) profile=smoke window=1 repeat=1 conn=0 ;;
+        --repeat) repeat=${2:?}; shift ;;
+        --window) window=${2:?}; shift ;;
+        --no-conn) conn=0 ;;
+        --conn-only) profile=none conn=1 ;;
+        --subjects) only_subjects=${2:?}; shift ;;
+        --frames) only_frames=${2:?}; shift ;;
+        --flows) only_flows=${2:?}; shift ;;
+        --queues) only_queues=${2:?}; shift ;;
+        -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+        *) echo "bench.sh: unknown option $1" >&2; exit 2 ;;
+    esac
+    shift
+done
+[ "$repeat" -ge 1 ] && [ "$window" -ge 1 ] || { echo "bench.sh: --repeat and --window must be >= 1" >&2; exit 2; }
+
+if [ -z "${ULVS_BIN:-}" ]; then
+    scripts/deps.sh
+    cargo build --release --quiet
+    ULVS_BIN=$PWD/target/release/ulvs
+fi
+BIN=$ULVS_BIN
+OUT=${BENCH_OUT:-target/bench}
+mkdir -p "$OUT"
+P="${ULVS_LAB_TAG:-}ulvsb"
+STATE=$(mktemp -d "/tmp/${P}.XXXXXX")
+VIP=10.71.0.100 PORT=9 SRC=10.71.1.0
+GEN_CPU=0 SINK_CPU=0
+
+ns() { echo "$P-$1"; }
+in_ns() { local n=$1; shift; ip netns exec "$(ns "$n")" "$@"; }
+log() { echo "bench: $*" >&2; }
+
+cleanup() {
+    # Only this shell's jobs still running: a pid that ended may have been reused by someone else.
+    local pid live
+    live=$(jobs -pr)
+    for pid in $live; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in $live; do timeout 5 tail --pid="$pid" -f /dev/null 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true; done
+    topology_down
+    [ -n "${BENCH_KEEP:-}" ] || rm -rf "$STATE"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+topology_down() {
+    local n
+    for n in gen dir sink sw; do ip netns del "$(ns "$n")" 2>/dev/null || true; done
+}
+
+# Joins NODE to the bridge; veths created inside the namespaces, QUEUES queues each way.
+plug() {
+    local node=$1 addr=$2 queues=$3 port="p-$1"
+    ip netns add "$(ns "$node")"
+    ip link add eth0 netns "$(ns "$node")" numtxqueues "$queues" numrxqueues "$queues" type veth \
+        peer name "$port" netns "$(ns sw)" numtxqueues "$queues" numrxqueues "$queues"
+    in_ns sw ip link set "$port" master br0 up
+    in_ns "$node" ip link set lo up
+    in_ns "$node" ip addr add "$addr/16" dev eth0
+    in_ns "$node" ip link set eth0 up
+    # As on a real wire: full checksums, no GSO super-frames, no GRO merging at the director.
+    in_ns "$node" ethtool -K eth0 tx off tso off gso off gro off >/dev/null 2>&1 || true
+    in_ns sw ethtool -K "$port" tso off gso off gro off >/dev/null 2>&1 || true
+}
+
+topology_up() {
+    local queues=$1
+    topology_down
+    ip netns add "$(ns sw)"
+    in_ns sw ip link add br0 type bridge
+    in_ns sw ip link set br0 up
+    plug gen 10.71.0.1 "$queues"
+    plug dir 10.71.0.2 "$queues"
+    plug sink 10.71.0.3 "$queues"
+    in_ns dir sysctl -qw net.ipv4.ip_forward=0 net.ipv4.conf.all.send_redirects=0 \
+        net.ipv4.conf.default.send_redirects=0 net.ipv4.conf.eth0.send_redirects=0 \
+        net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.eth0.rp_filter=0
+    # Per-device NAPI tuning inside the director's namespace (not host-wide): helps AF_XDP on veth.
+    in_ns dir sh -c 'echo 2 > /sys/class/net/eth0/napi_defer_hard_irqs; echo 200000 > /sys/class/net/eth0/gro_flush_timeout' 2>/dev/null || true
+    in_ns sink ip addr add "$VIP/32" dev lo
+    in_ns sink sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2
+    DIR_MAC=$(in_ns dir cat /sys/class/net/eth0/address)
+    SINK_MAC=$(in_ns sink cat /sys/class/net/eth0/address)
+    QUEUES=$queues
+    if [ "$queues" -gt 1 ]; then DIR_CPUS=0-1; else DIR_CPUS=1; fi
+}
+
+# Runs CMD in the background in namespace NS, output to FILE; sets $started to its pid.
+spawn() {
+    local n=$1 file=$2; shift 2
+    ip netns exec "$(ns "$n")" "$@" >"$file" 2>&1 &
+    started=$!
+}
+
+# Waits (up to 10 s) until FILE contains PATTERN; fails if process PID died first.
+wait_for() {
+    local file=$1 pattern=$2 pid=$3 i
+    for i in $(seq 1 200); do
+        grep -q -- "$pattern" "$file" 2>/dev/null && return 0
+        kill -0 "$pid" 2>/dev/null || { log "process died:"; cat "$file" >&2; return 1; }
+        sleep 0.05
+    done
+    log "timed out waiting for '$pattern' in $file"; cat "$file" >&2; return 1
+}
+
+stop_pid() {
+    local pid=$1
+    jobs -pr | grep -qx "$pid" || { wait "$pid" 2>/dev/null || true; return 0; }  # ended already
+    kill -TERM "$pid" 2>/dev/null || true
+    timeout 10 tail --pid="$pid" -f /dev/null 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+# "xdp (native attach, copy bind)" -> "native/copy" (XDP attach mode / AF_XDP bind mode); "packet" stays.
+mode_word() { sed 's/^xdp (\([a-z]*\) attach, \([a-z/-]*\) bind)$/\1\/\2/'; }
+
+write_config() {
+    local io=$1 protocol=$2 file=$3
+    cat >"$file" <<EOF
+[director]
+interface = "eth0"
+io = "$io"
+queues = $QUEUES
+control = "$STATE/ulvs.sock"
+connections = 1048576
+
+[[service]]
+vip = "$VIP"
+port = $PORT
+protocol = "$protocol"
+scheduler = "wlc"
+
+  [[service.real]]
+  ip = "10.71.0.3"
+  mac = "$SINK_MAC"
+EOF
+}
+
+# Starts SUBJECT on the director; sets FWD_PID (the forwarding process, empty for the kernel) and
+# MODE (how XDP attached, where it applies).
+subject_up() {
+    local subject=$1 protocol=${2:-udp}
+    FWD_PID="" MODE="-" EXTRA_PIDS=()
+    case $subject in
+        ulvs-xdp|ulvs-packet)
+            write_config "${subject#ulvs-}" "$protocol" "$STATE/ulvs.toml"
+            spawn dir "$STATE/fwd.log" taskset -c "$DIR_CPUS" env RUST_LOG=info "$BIN" run --config "$STATE/ulvs.toml"
+            FWD_PID=$started
+            wait_for "$STATE/fwd.log" "control socket" "$FWD_PID"
+            local i
+            for i in $(seq 1 100); do
+                in_ns dir "$BIN" ctl --control "$STATE/ulvs.sock" status >"$STATE/status" 2>/dev/null && break
+                kill -0 "$FWD_PID" 2>/dev/null || { cat "$STATE/fwd.log" >&2; return 1; }
+                sleep 0.05
+            done
+            MODE=$(sed -n 's/^io: //p' "$STATE/status" | mode_word)
+            ;;
+        bare-xdp|bare-packet)
+            spawn dir "$STATE/fwd.log" taskset -c "$DIR_CPUS" "$BIN" bench-bare -i eth0 --io "${subject#bare-}" \
+                --queues "$QUEUES" --vip "$VIP" --dst-mac "$SINK_MAC"
+            FWD_PID=$started
+            wait_for "$STATE/fwd.log" "^bare: " "$FWD_PID"
+            MODE=$(sed -n 's/^bare: \(.*\) on eth0.*/\1/p' "$STATE/fwd.log" | head -1 | mode_word)
+            ;;
+        kernel-forward)
+            in_ns dir sysctl -qw net.ipv4.ip_forward=1
+            in_ns dir ip route replace "$VIP/32" via 10.71.0.3 dev eth0
+            in_ns dir ip neigh replace 10.71.0.3 lladdr "$SINK_MAC" dev eth0 nud permanent
+            ;;
+        xdp-tx)
+            spawn sw "$STATE/pass.log" "$BIN" bench-xdp-tx -i p-dir --pass
+            EXTRA_PIDS+=("$started")
+            wait_for "$STATE/pass.log" "attached" "$started"
+            spawn dir "$STATE/fwd.log" "$BIN" bench-xdp-tx -i eth0 --dst-mac "$SINK_MAC" --vip "$VIP"
+            EXTRA_PIDS+=("$started")
+            wait_for "$STATE/fwd.log" "attached" "$started"
+            MODE=$(sed -n 's/.* in \([a-z]*\) mode$/\1/p' "$STATE/fwd.log" | head -1)
+            ;;
+        generator) ;;
+    esac
+}
+
+subject_down() {
+    local subject=$1 pid
+    if [ "${subject#ulvs-}" != "$subject" ] && [ -n "$FWD_PID" ]; then
+        # How the frames spread over the workers (queues): the 2-queue runs depend on it.
+        in_ns dir "$BIN" ctl --control "$STATE/ulvs.sock" status 2>/dev/null |
+            awk -v s="$subject" '/^worker [0-9]/ { printf "%s worker %s rx %s", (n++ ? "," : "bench: " s ":"), $2, $4 } END { if (n) print "" }' >&2 || true
+    fi
+    [ -n "$FWD_PID" ] && stop_pid "$FWD_PID"
+    for pid in "${EXTRA_PIDS[@]}"; do stop_pid "$pid"; done
+    if [ "$subject" = kernel-forward ]; then
+        in_ns dir sysctl -qw net.ipv4.ip_forward=0
+        in_ns dir ip route del "$VIP/32" 2>/dev/null || true
+    fi
+    return 0
+}
+
+# /proc/stat of CPU LINE ("cpu" = all, "cpu1") as: user nice system idle iowait irq softirq steal
+cpu_snapshot() { awk -v line="$1" '$1 == line { print $2, $3, $4, $5, $6, $7, $8, $9 }' /proc/stat; }
+proc_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+kv() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" "$2" | head -1; }
+
+# One window of traffic against the running subject; appends a row to raw.csv.
+measure() {
+    local subject=$1 frame=$2 flows=$3 rep=$4 kind=${5:-udp} dst_mac=$DIR_MAC
+    [ "$subject" = generator ] && dst_mac=$SINK_MAC
+    local dir_line=cpu1
+    [ "$QUEUES" -gt 1 ] && dir_line=cpu  # the director has both CPUs
+    spawn sink "$STATE/sink.out" taskset -c "$SINK_CPU" "$BIN" sink -i eth0 --queues "$QUEUES" --vip "$VIP" \
+        --duration "$((window + 10))s" --idle 700ms
+    local sink_pid=$started
+    wait_for "$STATE/sink.out" "sink: ready" "$sink_pid"
+    local count_arg=()
+    [ "$profile" = smoke ] && count_arg=(--count 5000)
+    local all0 dir0 t0 all1 dir1 t1
+    all0=$(cpu_snapshot cpu) dir0=$(cpu_snapshot "$dir_line") t0=0
+    [ -n "$FWD_PID" ] && t0=$(proc_ticks "$FWD_PID")
+    in_ns gen taskset -c "$GEN_CPU" "$BIN" gen -i eth0 --queues "$QUEUES" --dst-mac "$dst_mac" --dst "$VIP:$PORT" \
+        --src "$SRC" --kind "$kind" --frame-bytes "$frame" --flows "$flows" --duration "${window}s" \
+        "${count_arg[@]}" >"$STATE/gen.out" 2>"$STATE/gen.err" || { cat "$STATE/gen.err" >&2; return 1; }
+    all1=$(cpu_snapshot cpu) dir1=$(cpu_snapshot "$dir_line") t1=0
+    [ -n "$FWD_PID" ] && t1=$(proc_ticks "$FWD_PID")
+    wait "$sink_pid" || true
+    python3 - "$subject" "$frame" "$flows" "$QUEUES" "$rep" "$MODE" "$STATE/gen.out" "$STATE/sink.out" \
+        "$all0" "$all1" "$dir0" "$dir1" "$t0" "$t1" "$(getconf CLK_TCK)" >>"$OUT/raw.csv" <<'EOF'
+import sys
+subject, frame, flows, queues, rep, mode, gen_out, sink_out = sys.argv[1:9]
+all0, all1, dir0, dir1 = ([int(x) for x in a.split()] for a in sys.argv[9:13])
+t0, t1, hz = int(sys.argv[13]), int(sys.argv[14]), int(sys.argv[15])
+def kv(path, prefix):
+    for line in open(path):
+        if line.startswith(prefix):  # the machine-readable summary line
+            return dict(p.split("=", 1) for p in line.split()[1:] if "=" in p)
+    return {}
+gen, sink = kv(gen_out, "gen: io="), kv(sink_out, "sink: io=")
+def split(a, b):
+    d = [y - x for x, y in zip(a, b)]
+    total = sum(d) or 1
+    user, system, softirq = d[0] + d[1], d[2] + d[5], d[6]
+    return [100.0 * v / total for v in (user + system + softirq, user, system, softirq)]
+busy, user, system, softirq = split(dir0, dir1)
+host_busy = split(all0, all1)[0]
+received = int(sink.get("received", 0))
+ns_per_pkt = (t1 - t0) * 1e9 / hz / received if received and t1 > t0 else ""
+expected = int(sink.get("expected", 0)); lost = int(sink.get("lost", 0))
+sent = int(gen.get("frames", 0))
+loss = 100.0 * (sent - received) / sent if sent else 0.0
+print(",".join(str(v) for v in [subject, frame, flows, queues, rep, float(sink.get("pps", 0)) / 1e6,
+      float(sink.get("gbps", 0)), busy, user, system, softirq, host_busy, ns_per_pkt,
+      sink.get("p50_us", ""), sink.get("p99_us", ""), max(loss, 0.0), float(gen.get("pps", 0)) / 1e6, mode, received]))
+EOF
+    local last
+    last=$(tail -1 "$OUT/raw.csv")
+    log "$(echo "$last" | awk -F, '{ printf "%-14s %4s B %7s flows %s q rep %s: %7.3f Mpps  dir cpu %5.1f%%  fwd %s ns/pkt  p99 %s us  loss %.1f%%  (%s)", $1, $2, $3, $4, $5, $6, $8, ($13 == "" ? "-" : sprintf("%.0f", $13)), $15, $16, $18 }')"
+}
+
+run_cell() {
+    local subject=$1 frame=$2 flows=$3 rep
+    subject_up "$subject" || { log "$subject did not start; skipped"; subject_down "$subject"; return 0; }
+    for rep in $(seq 1 "$repeat"); do
+        measure "$subject" "$frame" "$flows" "$rep" || log "$subject $frame B $flows flows rep $rep failed"
+    done
+    subject_down "$subject"
+}
+
+case $profile in
+    full) frames="64 1500" flow_counts="1 1000 1000000" queue_counts="1 2"
+          subjects="ulvs-xdp ulvs-packet bare-xdp bare-packet kernel-forward xdp-tx" ;;
+    quick) frames="64" flow_counts="1 1000" queue_counts="1"
+           subjects="ulvs-xdp ulvs-packet bare-xdp bare-packet kernel-forward" ;;
+    smoke) frames="64" flow_counts="1000" queue_counts="1" subjects="ulvs-xdp ulvs-packet kernel-forward" ;;
+    none) frames="" flow_counts="" queue_counts="" subjects="" ;;
+esac
+
+subjects=${only_subjects:-$subjects} frames=${only_frames:-$frames}
+flow_counts=${only_flows:-$flow_counts} queue_counts=${only_queues:-$queue_counts}
+# --conn-only keeps the last matrix's rows, so the report shows both.
+[ "$profile" = none ] && [ -f "$OUT/raw.csv" ] ||
+echo "subject,frame_bytes,flows,queues,rep,mpps,gbps,cpu_pct,cpu_user,cpu_sys,cpu_softirq,host_cpu_pct,fwd_cpu_ns_per_pkt,p50_us,p99_us,loss_pct,gen_mpps,xdp_mode,received" >"$OUT/raw.csv"
+started_at=$(date +%s)
+[ "$conn" = 1 ] || [ "$profile" = none ] || rm -f "$OUT/conn.csv"
+for queues in $queue_counts; do
+    topology_up "$queues"
+    log "topology up: $queues queue(s); director cpus $DIR_CPUS, generator and sink cpu $GEN_CPU"
+    for frame in $frames; do
+        for flows in $flow_counts; do
+            [ "$profile" != smoke ] && run_cell generator "$frame" "$flows"
+            for subject in $subjects; do
+                run_cell "$subject" "$frame" "$flows"
+            done
+        done
+    done
+done
+
+# Connection rate and memory: 1M SYNs of distinct flows through ulvs-xdp, twice (the second pass,
+# paced, fills in what the first lost; SYN_RECV entries live 60 s), VmRSS before and after, connections from `ulvs ctl status`.
+if [ "$conn" = 1 ]; then
+    topology_up 1
+    PORT=80
+    subject_up ulvs-xdp tcp
+    rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$FWD_PID/status"; }
+    tracked() { in_ns dir "$BIN" ctl --control "$STATE/ulvs.sock" status |
+        awk '/^worker/ { for (i = 1; i < NF; i++) { if ($i == "conns") c += $(i+1); if ($i == "expired" || $i == "evicted") c -= $(i+1) } } END { print c + 0 }'; }
+    rss_before=$(rss)
+    spawn sink "$STATE/sink.out" taskset -c "$SINK_CPU" "$BIN" sink -i eth0 --vip "$VIP" --duration 60s --idle 1s
+    sink_pid=$started
+    wait_for "$STATE/sink.out" "sink: ready" "$sink_pid"
+    in_ns gen taskset -c "$GEN_CPU" "$BIN" gen -i eth0 --dst-mac "$DIR_MAC" --dst "$VIP:$PORT" --src "$SRC" \
+        --kind syn --frame-bytes 64 --flows 1000000 --count 1000000 --duration 30s >"$STATE/gen.out" 2>/dev/null
+    wait "$sink_pid" || true
+    cps=$(kv pps "$STATE/sink.out")
+    created_first=$(tracked)
+    # The second pass at a rate ulvs keeps up with, so that (nearly) all 1M end up tracked.
+    refill_rate=$(python3 -c "print(max(20000, int(float('${cps:-0}') * 0.8)))")
+    in_ns gen taskset -c "$GEN_CPU" "$BIN" gen -i eth0 --dst-mac "$DIR_MAC" --dst "$VIP:$PORT" --src "$SRC" \
+        --kind syn --frame-bytes 64 --flows 1000000 --count 1000000 --rate "$refill_rate" --duration 45s >/dev/null 2>&1
+    sleep 0.5
+    conns=$(tracked)
+    rss_after=$(rss)
+    subject_down ulvs-xdp
+    bytes=$(( conns > 0 ? (rss_after - rss_before) * 1024 / conns : 0 ))
+    {
+        echo "metric,value"
+        echo "new_connections_per_s,${cps:-0}"
+        echo "connections_after_first_pass,$created_first"
+        echo "tracked_connections,$conns"
+        echo "rss_before_kib,$rss_before"
+        echo "rss_after_kib,$rss_after"
+        echo "bytes_per_connection,$bytes"
+    } >"$OUT/conn.csv"
+    log "connections: ${cps:-0} new/s (SYN flood, 1 worker); $conns tracked; VmRSS $rss_before -> $rss_after KiB = $bytes B/connection"
+fi
+topology_down
+log "done in $(( $(date +%s) - started_at )) s"
+
+python3 scripts/bench-report.py "$OUT"

@@ -1,0 +1,33 @@
+//! Prometheus metrics: a collector that reads the director's shared counters at scrape time, and
+//! the HTTP endpoint that serves them (`[metrics] listen`).
+//!
+//! Contract:
+//! - Nothing is counted for the metrics: every value is read, when scraped, from counters that
+//!   exist anyway (the workers' single-writer counters, the snapshot's per-service and per-real-
+//!   server counters, the health board, the control loop's rate estimator — the same one as
+//!   `ulvs ctl -L --rate`). A scrape costs the data path nothing.
+//! - The exposition is prometheus-client's text encoding (OpenMetrics text, which Prometheus
+//!   reads); counters carry the `_total` suffix. Names and labels are stable: `protocol` ("tcp",
+//!   "udp"), `vip`, `port` for a service, plus `real` (the real server's address) for a real
+//!   server; `worker` (its index) for per-worker series; `reason` for drops.
+//! - HA is a hook ([`HaSource`]): the daemon passes whatever reports its VRRP/CARP instances;
+//!   without one the HA families are absent.
+
+mod collector;
+mod endpoint;
+
+pub use collector::{HaBoard, HaInstance, HaSource, Sources};
+pub use endpoint::Endpoint;
+
+/// Renders every metric of `sources` as Prometheus text.
+pub fn render(sources: &std::sync::Arc<Sources>) -> String {
+    let mut registry = prometheus_client::registry::Registry::default();
+    registry.register_collector(Box::new(std::sync::Arc::clone(sources)));
+    let mut text = String::new();
+    // Writing into a String cannot fail.
+    let _ = prometheus_client::encoding::text::encode(&mut text, &registry);
+    text
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,310 @@
+//! What a scrape reads, family by family.
+
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::sync::{Arc, Mutex};
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::MetricType;
+
+use crate::control::rate::{RateTable, Rates};
+use crate::dataplane::serving::ServingState;
+use crate::dataplane::stats::{Counter, WorkerCounters, WorkerStats};
+use crate::dataplane::verdict::DropReason;
+use crate::health::HealthBoard;
+use crate::service::{ServiceKey, SnapshotCell};
+
+/// One VRRP/CARP instance as the metrics show it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HaInstance {
+    pub name: String,
+    /// "init", "backup", "master" or "fault".
+    pub state: &'static str,
+    /// Role changes since start.
+    pub transitions: u64,
+}
+
+/// The HA states every instance reports a 0/1 series for.
+const HA_STATES: [&str; 4] = ["init", "backup", "master", "fault"];
+
+/// Reports the director's HA instances; implemented by whatever runs them.
+pub trait HaSource: Send + Sync + fmt::Debug {
+    fn instances(&self) -> Vec<HaInstance>;
+}
+
+/// A ready-made [`HaSource`]: whatever runs the HA instances stores their reports here after each
+/// change, and the metrics read the latest.
+#[derive(Debug, Default)]
+pub struct HaBoard {
+    instances: Mutex<Vec<HaInstance>>,
+}
+
+impl HaBoard {
+    pub fn set(&self, instances: Vec<HaInstance>) {
+        *self.instances.lock().unwrap_or_else(|p| p.into_inner()) = instances;
+    }
+}
+
+impl HaSource for HaBoard {
+    fn instances(&self) -> Vec<HaInstance> {
+        self.instances.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// Everything a scrape reads. All shared with the daemon; nothing here is written by metrics.
+#[derive(Debug)]
+pub struct Sources {
+    pub snapshots: Arc<SnapshotCell>,
+    pub workers: Arc<WorkerStats>,
+    pub health: Arc<HealthBoard>,
+    pub rates: Arc<Mutex<RateTable>>,
+    /// Connection-table capacity, summed over all workers.
+    pub capacity: usize,
+    /// Which VIPs this director serves (HA gates them per VIP).
+    pub serving: Arc<ServingState>,
+    pub ha: Option<Arc<dyn HaSource>>,
+}
+
+type Labels = Vec<(&'static str, String)>;
+
+fn service_labels(key: &ServiceKey) -> Labels {
+    vec![
+        ("protocol", key.protocol.to_string().to_lowercase()),
+        ("vip", key.vip.to_string()),
+        ("port", key.port.to_string()),
+    ]
+}
+
+fn real_labels(key: &ServiceKey, real: Ipv4Addr) -> Labels {
+    let mut labels = service_labels(key);
+    labels.push(("real", real.to_string()));
+    labels
+}
+
+/// A family's samples.
+enum Samples {
+    Counters(Vec<(Labels, u64)>),
+    Gauges(Vec<(Labels, f64)>),
+}
+
+fn family(encoder: &mut DescriptorEncoder, name: &str, help: &str, samples: Samples) -> fmt::Result {
+    let kind = match samples {
+        Samples::Counters(_) => MetricType::Counter,
+        Samples::Gauges(_) => MetricType::Gauge,
+    };
+    let mut metric = encoder.encode_descriptor(name, help, None, kind)?;
+    match samples {
+        Samples::Counters(samples) => {
+            for (labels, value) in samples {
+                // A family without labels is one bare sample (`name value`, not `name{} value`).
+                if labels.is_empty() {
+                    return ConstCounter::new(value).encode(metric);
+                }
+                ConstCounter::new(value).encode(metric.encode_family(&labels)?)?;
+            }
+        }
+        Samples::Gauges(samples) => {
+            for (labels, value) in samples {
+                if labels.is_empty() {
+                    return ConstGauge::new(value).encode(metric);
+                }
+                ConstGauge::new(value).encode(metric.encode_family(&labels)?)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+impl Collector for Sources {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> fmt::Result {
+        let snapshot = self.snapshots.load();
+        let rates = self.rates.lock().unwrap_or_else(|p| p.into_inner());
+        let e = &mut encoder;
+
+        // Per service.
+        let services = || snapshot.services.iter();
+        type Field = fn(&crate::service::ServiceCounters) -> &Counter;
+        let service_counters: [(&str, &str, Field); 3] = [
+            ("ulvs_service_connections", "Connections scheduled to the service.", |c| &c.conns),
+            ("ulvs_service_packets", "Packets forwarded for the service (client to real server).", |c| &c.in_packets),
+            ("ulvs_service_bytes", "IPv4 bytes forwarded for the service.", |c| &c.in_bytes),
+        ];
+        for (name, help, field) in service_counters {
+            let samples = services().map(|s| (service_labels(&s.key), s.stats.sum(field))).collect();
+            family(e, name, help, Samples::Counters(samples))?;
+        }
+        type Rate = fn(&Rates) -> f64;
+        let rate_gauges: [(&str, &str, Rate); 3] = [
+            ("connections_per_second", "New connections per second (IPVS-style 2 s estimator).", |r| r.cps),
+            ("packets_per_second", "Forwarded packets per second (IPVS-style 2 s estimator).", |r| r.in_pps),
+            ("bytes_per_second", "Forwarded bytes per second (IPVS-style 2 s estimator).", |r| r.in_bps),
+        ];
+        for (suffix, help, rate) in rate_gauges {
+            let samples = services().map(|s| (service_labels(&s.key), rate(&rates.service(&s.key)))).collect();
+            family(e, &format!("ulvs_service_{suffix}"), help, Samples::Gauges(samples))?;
+        }
+
+        // Per real server in the snapshot (a removed, failed real server is absent, as in -L).
+        let reals = || snapshot.services.iter().flat_map(|s| s.reals.iter().map(move |r| (s, r)));
+        type RealField = fn(&crate::service::DestCounters) -> &Counter;
+        let real_counters: [(&str, &str, RealField); 3] = [
+            ("ulvs_real_server_connections", "Connections scheduled to the real server.", |c| &c.conns),
+            ("ulvs_real_server_packets", "Packets forwarded to the real server.", |c| &c.in_packets),
+            ("ulvs_real_server_bytes", "IPv4 bytes forwarded to the real server.", |c| &c.in_bytes),
+        ];
+        for (name, help, field) in real_counters {
+            let samples = reals().map(|(s, r)| (real_labels(&s.key, r.ip), r.stats.sum(field))).collect();
+            family(e, name, help, Samples::Counters(samples))?;
+        }
+        let real_gauges: [(&str, &str, RealField); 2] = [
+            ("ulvs_real_server_active_connections", "ESTABLISHED connections (ipvsadm ActiveConn).", |c| &c.active),
+            ("ulvs_real_server_inactive_connections", "Other tracked connections (ipvsadm InActConn).", |c| {
+                &c.inactive
+            }),
+        ];
+        for (name, help, field) in real_gauges {
+            let samples = reals().map(|(s, r)| (real_labels(&s.key, r.ip), r.stats.sum(field) as f64)).collect();
+            family(e, name, help, Samples::Gauges(samples))?;
+        }
+        let weights = reals().map(|(s, r)| (real_labels(&s.key, r.ip), f64::from(r.weight))).collect();
+        family(
+            e,
+            "ulvs_real_server_weight",
+            "Weight in the live snapshot (0 = quiescent or inhibited).",
+            Samples::Gauges(weights),
+        )?;
+        for (suffix, help, rate) in rate_gauges {
+            let samples = reals().map(|(s, r)| (real_labels(&s.key, r.ip), rate(&rates.real(r.dest)))).collect();
+            family(e, &format!("ulvs_real_server_{suffix}"), help, Samples::Gauges(samples))?;
+        }
+        drop(rates);
+
+        // Health: every checked real server (listed or not), and every unchecked listed one as up.
+        let checked = self.health.all();
+        let mut up: Vec<(Labels, f64)> = checked
+            .iter()
+            .map(|((s, ip), h)| (real_labels(s, *ip), if h.health.is_up() { 1.0 } else { 0.0 }))
+            .collect();
+        up.extend(
+            reals()
+                .filter(|(s, r)| !checked.iter().any(|((cs, cip), _)| cs == &s.key && *cip == r.ip))
+                .map(|(s, r)| (real_labels(&s.key, r.ip), 1.0)),
+        );
+        family(
+            e,
+            "ulvs_real_server_up",
+            "1 while the real server passes its health check (or has none).",
+            Samples::Gauges(up),
+        )?;
+        type HealthField = fn(&crate::health::RealHealth) -> u64;
+        let health_counters: [(&str, &str, HealthField); 3] = [
+            ("ulvs_health_transitions", "Up/down changes of the real server's health check.", |h| h.transitions),
+            ("ulvs_health_probes", "Health probes of the real server.", |h| h.probes),
+            ("ulvs_health_failed_probes", "Failed health probes of the real server.", |h| h.failed_probes),
+        ];
+        for (name, help, field) in health_counters {
+            let samples = checked.iter().map(|((s, ip), h)| (real_labels(s, *ip), field(h))).collect();
+            family(e, name, help, Samples::Counters(samples))?;
+        }
+
+        // The data path.
+        let drops = DropReason::ALL
+            .iter()
+            .map(|reason| (vec![("reason", reason.name().to_string())], self.workers.sum(|w| &w.drops[reason.index()])))
+            .collect();
+        family(e, "ulvs_drops", "Frames dropped, by reason.", Samples::Counters(drops))?;
+        let no_labels = Vec::new;
+        family(
+            e,
+            "ulvs_connection_table_entries",
+            "Connections tracked, all workers (refreshed every 50 ms).",
+            Samples::Gauges(vec![(no_labels(), self.workers.sum(|w| &w.table_entries) as f64)]),
+        )?;
+        family(
+            e,
+            "ulvs_connection_table_capacity",
+            "Connection-table capacity, all workers.",
+            Samples::Gauges(vec![(no_labels(), self.capacity as f64)]),
+        )?;
+        family(
+            e,
+            "ulvs_connection_table_evictions",
+            "Connections evicted to make room in a full table.",
+            Samples::Counters(vec![(no_labels(), self.workers.sum(|w| &w.conns_evicted))]),
+        )?;
+        family(
+            e,
+            "ulvs_connection_table_expirations",
+            "Connections removed after their timeout.",
+            Samples::Counters(vec![(no_labels(), self.workers.sum(|w| &w.conns_expired))]),
+        )?;
+        type WorkerField = fn(&WorkerCounters) -> &Counter;
+        let worker_counters: [(&str, &str, WorkerField); 7] = [
+            ("ulvs_worker_rx_packets", "Frames the worker received.", |w| &w.rx_packets),
+            ("ulvs_worker_rx_bytes", "Bytes the worker received.", |w| &w.rx_bytes),
+            ("ulvs_worker_tx_packets", "Frames the worker sent.", |w| &w.tx_packets),
+            ("ulvs_worker_forwarded", "Frames forwarded to a real server.", |w| &w.forwarded),
+            ("ulvs_worker_to_kernel", "Frames left to the kernel.", |w| &w.to_kernel),
+            ("ulvs_worker_arp_replies", "ARP replies sent for a VIP.", |w| &w.arp_replies),
+            ("ulvs_worker_batches", "Non-empty receive batches (rx_packets / batches = mean batch size).", |w| {
+                &w.batches
+            }),
+        ];
+        let per_worker = |field: WorkerField| -> Vec<(Labels, u64)> {
+            self.workers.iter().enumerate().map(|(i, w)| (vec![("worker", i.to_string())], field(w).get())).collect()
+        };
+        for (name, help, field) in worker_counters {
+            family(e, name, help, Samples::Counters(per_worker(field)))?;
+        }
+        let batch_sizes = self
+            .workers
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                let (packets, batches) = (w.rx_packets.get(), w.batches.get());
+                let mean = if batches == 0 { 0.0 } else { packets as f64 / batches as f64 };
+                (vec![("worker", i.to_string())], mean)
+            })
+            .collect();
+        family(
+            e,
+            "ulvs_worker_batch_size_mean",
+            "Mean frames per non-empty receive batch since start.",
+            Samples::Gauges(batch_sizes),
+        )?;
+
+        // The director.
+        let serving = if self.serving.serves_all() { 1.0 } else { 0.0 };
+        family(
+            e,
+            "ulvs_serving",
+            "1 while this director serves all its VIPs (every HA instance MASTER, or no HA).",
+            Samples::Gauges(vec![(no_labels(), serving)]),
+        )?;
+        family(
+            e,
+            "ulvs_snapshot_generation",
+            "Generation of the live forwarding snapshot (grows with every change).",
+            Samples::Gauges(vec![(no_labels(), snapshot.generation as f64)]),
+        )?;
+        if let Some(ha) = &self.ha {
+            let instances = ha.instances();
+            let states = instances
+                .iter()
+                .flat_map(|i| {
+                    HA_STATES.iter().map(move |state| {
+                        let labels = vec![("instance", i.name.clone()), ("state", state.to_string())];
+                        (labels, if i.state == *state { 1.0 } else { 0.0 })
+                    })
+                })
+                .collect();
+            family(e, "ulvs_ha_state", "1 for the HA instance's current state.", Samples::Gauges(states))?;
+            let transitions = instances.iter().map(|i| (vec![("instance", i.name.clone())], i.transitions)).collect();
+            family(e, "ulvs_ha_transitions", "Role changes of the HA instance.", Samples::Counters(transitions))?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,187 @@
+//! The exposition parses (with a small parser of the text format written here), carries the
+//! values of the shared counters, and is served over HTTP.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
+use std::sync::{Arc, Mutex};
+
+use super::*;
+use crate::conntrack::Timeouts;
+use crate::control::rate::RateTable;
+use crate::control::registry::{RealSpec, Registry, ServiceSpec};
+use crate::dataplane::stats::WorkerStats;
+use crate::dataplane::verdict::DropReason;
+use crate::flow::Protocol;
+use crate::health::{Health, HealthBoard, RealHealth};
+use crate::sched::{SchedFlags, SchedulerKind};
+use crate::service::{ServiceKey, SnapshotCell};
+use crate::wire::MacAddr;
+
+/// One sample: its name and labels.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Series {
+    name: String,
+    labels: BTreeMap<String, String>,
+}
+
+/// Parses the text exposition strictly enough to catch a malformed line: every sample belongs to
+/// a family declared by `# TYPE` before it, label values are quoted, values are numbers, and the
+/// text ends with `# EOF`.
+fn parse(text: &str) -> Result<BTreeMap<Series, f64>, String> {
+    let mut families: BTreeMap<String, String> = BTreeMap::new();
+    let mut samples = BTreeMap::new();
+    let mut lines = text.lines().peekable();
+    while let Some(line) = lines.next() {
+        if line == "# EOF" {
+            return if lines.peek().is_none() { Ok(samples) } else { Err("text after # EOF".into()) };
+        }
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').ok_or(format!("bad TYPE line {line:?}"))?;
+            if !["counter", "gauge"].contains(&kind) {
+                return Err(format!("unexpected type {kind:?}"));
+            }
+            families.insert(name.to_string(), kind.to_string());
+            continue;
+        }
+        if line.starts_with("# HELP ") || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let (series, value) = line.rsplit_once(' ').ok_or(format!("no value in {line:?}"))?;
+        let value: f64 = value.parse().map_err(|_| format!("bad value in {line:?}"))?;
+        let (name, labels) = match series.split_once('{') {
+            Some((name, rest)) => (name, rest.strip_suffix('}').ok_or(format!("unclosed labels in {line:?}"))?),
+            None => (series, ""),
+        };
+        let family = name.strip_suffix("_total").filter(|f| families.get(*f).map(String::as_str) == Some("counter"));
+        let declared = family.is_some() || families.get(name).map(String::as_str) == Some("gauge");
+        if !declared {
+            return Err(format!("sample {name:?} of no declared family"));
+        }
+        let mut parsed = BTreeMap::new();
+        for pair in labels.split(',').filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once('=').ok_or(format!("bad label {pair:?}"))?;
+            let value =
+                value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).ok_or(format!("unquoted {pair:?}"))?;
+            parsed.insert(key.to_string(), value.to_string());
+        }
+        if samples.insert(Series { name: name.to_string(), labels: parsed }, value).is_some() {
+            return Err(format!("duplicate series {line:?}"));
+        }
+    }
+    Err("no # EOF".into())
+}
+
+fn value(samples: &BTreeMap<Series, f64>, name: &str, labels: &[(&str, &str)]) -> f64 {
+    let wanted: BTreeSet<(String, String)> = labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let found: Vec<f64> = samples
+        .iter()
+        .filter(|(series, _)| {
+            series.name == name
+                && series.labels.iter().filter(|(k, v)| wanted.contains(&((*k).clone(), (*v).clone()))).count()
+                    == wanted.len()
+        })
+        .map(|(_, v)| *v)
+        .collect();
+    assert_eq!(found.len(), 1, "{name} {labels:?}: {found:?}");
+    found[0]
+}
+
+fn sources() -> (Arc<Sources>, ServiceKey) {
+    let key = ServiceKey { protocol: Protocol::Tcp, vip: Ipv4Addr::new(10, 0, 0, 100), port: 80 };
+    let reals = [11, 12].map(|last| RealSpec { ip: Ipv4Addr::new(10, 0, 0, last), weight: 2, mac: None }).to_vec();
+    let spec =
+        ServiceSpec { key, scheduler: SchedulerKind::Rr, flags: SchedFlags::default(), persistence: None, reals };
+    let mut registry = Registry::new(2, MacAddr::ZERO, Timeouts::default(), vec![spec]);
+    let snapshot = registry.snapshot(|_| None);
+    let rs1 = &snapshot.services[0].reals[0];
+    rs1.stats.get(0).conns.add(5);
+    rs1.stats.get(1).conns.add(2);
+    rs1.stats.get(1).active.add(1);
+    snapshot.services[0].stats.get(0).conns.add(7);
+    snapshot.services[0].stats.get(1).in_bytes.add(1500);
+    let workers = Arc::new(WorkerStats::new(2));
+    workers.get(0).drop(DropReason::NoService);
+    workers.get(1).drop(DropReason::NoService);
+    workers.get(1).rx_packets.add(96);
+    workers.get(1).batches.add(3);
+    workers.get(0).table_entries.set(4);
+    workers.get(1).table_entries.set(6);
+    let ha = Arc::new(HaBoard::default());
+    ha.set(vec![HaInstance { name: "vi_1".into(), state: "master", transitions: 3 }]);
+    let health = Arc::new(HealthBoard::new());
+    health.update(
+        key,
+        Ipv4Addr::new(10, 0, 0, 12),
+        || RealHealth::new(Health::Down, "http"),
+        |h| {
+            h.transitions = 1;
+            h.probes = 9;
+            h.failed_probes = 3;
+        },
+    );
+    let sources = Sources {
+        snapshots: Arc::new(SnapshotCell::new(snapshot)),
+        workers,
+        health,
+        rates: Arc::new(Mutex::new(RateTable::default())),
+        capacity: 1024,
+        serving: Arc::new(crate::dataplane::serving::ServingState::always()),
+        ha: Some(ha),
+    };
+    (Arc::new(sources), key)
+}
+
+#[test]
+fn the_exposition_parses_and_carries_the_shared_counters() {
+    let (sources, _) = sources();
+    let text = render(&sources);
+    let samples = parse(&text).unwrap_or_else(|err| panic!("{err}\n{text}"));
+    let service = [("protocol", "tcp"), ("vip", "10.0.0.100"), ("port", "80")];
+    let rs = |ip: &'static str| [("vip", "10.0.0.100"), ("real", ip)];
+    assert_eq!(value(&samples, "ulvs_service_connections_total", &service), 7.0);
+    assert_eq!(value(&samples, "ulvs_service_bytes_total", &service), 1500.0);
+    assert_eq!(value(&samples, "ulvs_service_connections_per_second", &service), 0.0);
+    assert_eq!(value(&samples, "ulvs_real_server_connections_total", &rs("10.0.0.11")), 7.0);
+    assert_eq!(value(&samples, "ulvs_real_server_active_connections", &rs("10.0.0.11")), 1.0);
+    assert_eq!(value(&samples, "ulvs_real_server_weight", &rs("10.0.0.12")), 2.0);
+    assert_eq!(value(&samples, "ulvs_real_server_up", &rs("10.0.0.11")), 1.0, "unchecked: up");
+    assert_eq!(value(&samples, "ulvs_real_server_up", &rs("10.0.0.12")), 0.0, "its check says down");
+    assert_eq!(value(&samples, "ulvs_health_failed_probes_total", &rs("10.0.0.12")), 3.0);
+    assert_eq!(value(&samples, "ulvs_health_transitions_total", &rs("10.0.0.12")), 1.0);
+    assert_eq!(value(&samples, "ulvs_drops_total", &[("reason", "no_service")]), 2.0);
+    assert_eq!(value(&samples, "ulvs_drops_total", &[("reason", "table_full")]), 0.0);
+    assert_eq!(value(&samples, "ulvs_connection_table_entries", &[]), 10.0);
+    assert_eq!(value(&samples, "ulvs_connection_table_capacity", &[]), 1024.0);
+    assert_eq!(value(&samples, "ulvs_worker_rx_packets_total", &[("worker", "1")]), 96.0);
+    assert_eq!(value(&samples, "ulvs_worker_batch_size_mean", &[("worker", "1")]), 32.0);
+    assert_eq!(value(&samples, "ulvs_worker_batch_size_mean", &[("worker", "0")]), 0.0);
+    assert_eq!(value(&samples, "ulvs_ha_state", &[("instance", "vi_1"), ("state", "master")]), 1.0);
+    assert_eq!(value(&samples, "ulvs_ha_state", &[("instance", "vi_1"), ("state", "backup")]), 0.0);
+    assert_eq!(value(&samples, "ulvs_ha_transitions_total", &[("instance", "vi_1")]), 3.0);
+    assert_eq!(value(&samples, "ulvs_serving", &[]), 1.0);
+}
+
+#[test]
+fn the_parser_refuses_what_prometheus_would() {
+    assert!(parse("# TYPE a counter\na_total 1\n# EOF").is_ok());
+    assert!(parse("# TYPE a counter\na_total 1\n").is_err(), "no EOF");
+    assert!(parse("b 1\n# EOF").is_err(), "undeclared");
+    assert!(parse("# TYPE a gauge\na{x=1} 1\n# EOF").is_err(), "unquoted label");
+    assert!(parse("# TYPE a gauge\na one\n# EOF").is_err(), "not a number");
+}
+
+#[test]
+fn the_endpoint_serves_metrics_over_http() {
+    let (sources, _) = sources();
+    let endpoint = Endpoint::start("127.0.0.1:0".parse().unwrap(), sources).unwrap();
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).proxy(None).build().into();
+    let url = |path: &str| format!("http://{}{path}", endpoint.addr());
+    let mut response = agent.get(&url("/metrics")).call().unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let content_type = response.headers().get("content-type").unwrap().to_str().unwrap().to_string();
+    assert!(content_type.starts_with("application/openmetrics-text"), "{content_type}");
+    let body = response.body_mut().read_to_string().unwrap();
+    assert!(parse(&body).is_ok());
+    assert_eq!(agent.get(&url("/")).call().unwrap().status().as_u16(), 404);
+    assert_eq!(agent.post(&url("/metrics")).send_empty().unwrap().status().as_u16(), 405);
+}

@@ -1,0 +1,292 @@
+//! The control loop: the one thread that owns the director's mutable state — the `Registry`, the
+//! MAC resolver, the XDP VIP set — and turns every change into a new snapshot.
+//!
+//! Drive loop (runs on the daemon's main thread until `stop`):
+//! 1. `resolver.step` (≤ 50 ms): ARP probes and replies; a learned, changed or lost MAC → publish.
+//! 2. drain `ControlEvent`s (ctl edits, reload, health transitions), each handled whole: applied
+//!    and published, or refused with nothing changed; the reply channel gets the answer.
+//! 3. SIGHUP (a flag set by the signal handler) → reload.
+//! 4. every `rate::INTERVAL`, sample the counters into the rate estimator (`ulvs ctl -L --rate`)
+//!    and the XDP filter's counters into the status (`ulvs ctl status`).
+//!
+//! Publishing keeps the data path's other views of the services in step with the snapshot: the
+//! resolver is told which real servers need MACs, and the XDP program's VIP set is updated
+//! *before* a new VIP's snapshot goes out (adds first) and *after* a removed one's (so no frame for
+//! a VIP the workers still serve is ever passed to the kernel).
+//!
+//! Reload semantics: the file wins. Services and timeouts become exactly the file's; runtime
+//! `ulvs ctl` edits are discarded, as a keepalived reload discards `ipvsadm` edits. Real servers
+//! kept by the new file keep their id, counters and connections. Director settings that need a
+//! restart (interface, I/O, workers, socket path, table size) are only warned about.
+
+use std::fmt::Write as _;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crossbeam::channel::Receiver;
+use ulvs::control::config::{check_address, Config, DirectorConfig};
+use ulvs::control::edit::Edit;
+use ulvs::control::edit::Service;
+use ulvs::control::event::{ControlEvent, Reply};
+use ulvs::control::rate::{RateTable, INTERVAL};
+use ulvs::control::registry::Registry;
+use ulvs::health::Checker;
+use ulvs::io::xdp::{FilterCounters, XdpProgram};
+use ulvs::service::SnapshotCell;
+
+use super::resolver::Resolver;
+use super::service_specs;
+
+const RESOLVER_STEP: Duration = Duration::from_millis(50);
+
+/// What `ulvs ctl status` reports about the configuration.
+#[derive(Debug, Default)]
+pub struct ControlStatus {
+    pub config_path: PathBuf,
+    /// When and how the last reload ended.
+    pub last_reload: Option<(Instant, Result<String, String>)>,
+    /// The XDP filter's counters as of the last sample (with AF_XDP).
+    pub xdp_filter: Option<FilterCounters>,
+}
+
+pub struct ControlLoop<'a> {
+    pub registry: Registry,
+    pub resolver: Resolver,
+    pub snapshots: Arc<SnapshotCell>,
+    /// Present with AF_XDP: its VIP set follows the services.
+    pub program: Option<&'a XdpProgram>,
+    pub config: Config,
+    pub config_path: PathBuf,
+    /// The director interface's subnets, to check a reloaded file's addresses against.
+    pub subnets: Vec<(Ipv4Addr, u8)>,
+    pub events: Receiver<ControlEvent>,
+    /// Set by SIGHUP.
+    pub reload_requested: Arc<AtomicBool>,
+    pub status: Arc<Mutex<ControlStatus>>,
+    pub rates: Arc<Mutex<RateTable>>,
+    /// Follows the registry's real servers (see `publish`).
+    pub checker: Checker,
+}
+
+impl ControlLoop<'_> {
+    pub fn run(&mut self, stop: &AtomicBool) -> anyhow::Result<()> {
+        let mut next_sample = Instant::now();
+        while !stop.load(Ordering::Relaxed) {
+            if self.resolver.step(RESOLVER_STEP)? {
+                self.publish();
+            }
+            while let Ok(event) = self.events.try_recv() {
+                self.handle(event);
+            }
+            if self.reload_requested.swap(false, Ordering::Relaxed) {
+                log::info!("SIGHUP: reloading {}", self.config_path.display());
+                let _ = self.reload();
+            }
+            let now = Instant::now();
+            if now >= next_sample {
+                let snapshot = self.snapshots.load();
+                self.rates.lock().unwrap_or_else(|p| p.into_inner()).sample(now, &snapshot);
+                if let Some(program) = self.program {
+                    let counters = program.counters().ok();
+                    self.status.lock().unwrap_or_else(|p| p.into_inner()).xdp_filter = counters;
+                }
+                next_sample = now + INTERVAL;
+            }
+        }
+        Ok(())
+    }
+
+    fn handle(&mut self, event: ControlEvent) {
+        match event {
+            ControlEvent::Edit { edits, reply } => {
+                if let Err(err) = self.check_on_segment(&edits) {
+                    log::info!("ctl: refused: {err}");
+                    return answer(Some(reply), Err(format!("{err}\n")));
+                }
+                let result = match self.registry.apply(&edits) {
+                    Ok(lines) => {
+                        for line in &lines {
+                            log::info!("ctl: {line}");
+                        }
+                        if edits.iter().any(|e| e.changes_specs()) {
+                            self.publish();
+                        }
+                        Ok(String::new())
+                    }
+                    Err((index, err)) => {
+                        let at = if edits.len() > 1 { format!("line {}: ", index + 1) } else { String::new() };
+                        log::info!("ctl: refused: {at}{err}");
+                        Err(format!("{at}{err}\n"))
+                    }
+                };
+                answer(Some(reply), result);
+            }
+            ControlEvent::Reload { reply } => {
+                let result = self.reload();
+                answer(reply, result);
+            }
+            ControlEvent::RealServerHealth { service, real, up } => {
+                match self.registry.set_health(service, real, up) {
+                    Ok(true) => {
+                        // The checker has logged the transition with its reason; this only
+                        // records that the snapshot followed.
+                        let state = if up { "up" } else { "down" };
+                        log::debug!(
+                            "health: real server {real} of {} is {state}: snapshot republished",
+                            Service(service)
+                        );
+                        self.publish();
+                    }
+                    Ok(false) => {}
+                    // A check result racing with a ctl delete or a reload: the server is gone.
+                    Err(err) => log::debug!("health: {err}"),
+                }
+            }
+        }
+    }
+
+    /// What a config file gets from `check_interface`, for addresses added with `ulvs ctl`: on the
+    /// interface's segment, and a VIP not held by the director's own kernel.
+    fn check_on_segment(&self, edits: &[Edit]) -> Result<(), String> {
+        let interface = &self.config.director.interface;
+        let check = |what, ip| check_address(&self.subnets, interface, what, ip);
+        for edit in edits {
+            match edit {
+                Edit::AddService(spec) => {
+                    check("VIP", spec.key.vip)?;
+                    if self.subnets.iter().any(|&(address, _)| address == spec.key.vip) {
+                        return Err(format!(
+                            "VIP {} is an address of {interface}: the director's kernel must not hold the VIP",
+                            spec.key.vip
+                        ));
+                    }
+                    for real in &spec.reals {
+                        check("real server", real.ip)?;
+                    }
+                }
+                Edit::AddReal(_, real) => check("real server", real.ip)?,
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Re-reads the config file and applies it as a diff, or refuses it and changes nothing.
+    fn reload(&mut self) -> Result<String, String> {
+        let result = self.try_reload();
+        match &result {
+            Ok(summary) => log::info!("reload: {summary}"),
+            Err(err) => log::error!("reload refused, keeping the running configuration: {err}"),
+        }
+        let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
+        status.last_reload = Some((Instant::now(), result.clone().map_err(|e| e.trim_end().to_string())));
+        result.map(|s| format!("{s}\n")).map_err(|e| format!("{e}\n"))
+    }
+
+    fn try_reload(&mut self) -> Result<String, String> {
+        let config = Config::load(&self.config_path).map_err(|err| err.to_string())?;
+        config.check_interface(&self.config_path, &self.subnets).map_err(|err| err.to_string())?;
+        for setting in restart_only_changes(&self.config.director, &config.director) {
+            log::warn!("reload: director.{setting} changed; it takes effect only when ulvs restarts");
+        }
+        if self.config.vrrp != config.vrrp {
+            log::warn!("reload: [[vrrp]] changed; it takes effect only when ulvs restarts");
+        }
+        if self.config.metrics != config.metrics {
+            log::warn!("reload: [metrics] changed; it takes effect only when ulvs restarts");
+        }
+        let before = self.registry.services().to_vec();
+        let specs = service_specs(&config);
+        let diff = ulvs::control::edit::diff(&before, &specs);
+        for line in &diff {
+            log::info!("reload: {line}");
+        }
+        self.registry.replace(config.timeouts, specs);
+        self.registry.set_policies(super::health::policies(&config));
+        self.registry.set_expire_nodest_conn(config.director.expire_nodest_conn);
+        self.config = config;
+        self.publish();
+        Ok(format!(
+            "reloaded {}: {} change(s), generation {}",
+            self.config_path.display(),
+            diff.len(),
+            self.snapshots.generation()
+        ))
+    }
+
+    /// Builds and publishes a snapshot of the registry as it is now, with the VIP filter and the
+    /// resolver brought in step.
+    fn publish(&mut self) {
+        // The checker keeps the state of every real server whose check did not change.
+        self.checker.update(super::health::targets(&self.config, self.registry.services()));
+        self.resolver.follow(&self.registry);
+        let snapshot = self.registry.snapshot(|ip| self.resolver.mac(ip));
+        let old: Vec<Ipv4Addr> = self.snapshots.load().vips().collect();
+        let new: Vec<Ipv4Addr> = snapshot.vips().collect();
+        let vips_changed = {
+            let (mut a, mut b) = (old.clone(), new.clone());
+            a.sort();
+            b.sort();
+            a != b
+        };
+        let with_both: Vec<Ipv4Addr> = new.iter().chain(old.iter().filter(|ip| !new.contains(ip))).copied().collect();
+        if vips_changed {
+            self.set_vips(&with_both);
+        }
+        self.snapshots.publish(snapshot);
+        if vips_changed {
+            self.set_vips(&new);
+            log::info!("VIPs now: {}", list(&new));
+        }
+    }
+
+    fn set_vips(&self, vips: &[Ipv4Addr]) {
+        if let Some(program) = self.program {
+            if let Err(err) = program.set_vips(vips) {
+                log::error!("updating the XDP VIP set: {err}");
+            }
+        }
+    }
+}
+
+fn answer(reply: Option<Reply>, result: Result<String, String>) {
+    if let Some(reply) = reply {
+        let _ = reply.send(result);
+    }
+}
+
+fn list(ips: &[Ipv4Addr]) -> String {
+    let mut sorted = ips.to_vec();
+    sorted.sort();
+    let mut text = String::new();
+    for ip in sorted {
+        let _ = write!(text, "{}{ip}", if text.is_empty() { "" } else { " " });
+    }
+    if text.is_empty() {
+        text.push_str("none");
+    }
+    text
+}
+
+/// Director settings a reload cannot apply to the running daemon.
+fn restart_only_changes(old: &DirectorConfig, new: &DirectorConfig) -> Vec<&'static str> {
+    let mut changed = Vec::new();
+    let mut check = |name, differs: bool| {
+        if differs {
+            changed.push(name);
+        }
+    };
+    check("interface", old.interface != new.interface);
+    check("io", old.io != new.io);
+    check("xdp_mode", old.xdp_mode != new.xdp_mode);
+    check("queues", old.queues != new.queues);
+    check("cpus", old.cpus != new.cpus);
+    check("control", old.control != new.control);
+    check("connections", old.connections != new.connections);
+    check("batch", old.batch != new.batch);
+    check("arp_refresh", old.arp_refresh != new.arp_refresh);
+    changed
+}
