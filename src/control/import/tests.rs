@@ -24,7 +24,7 @@ fn everything_that_cannot_be_expressed_is_listed_with_its_line() {
         "3: vrrp_garp_interval (in global_defs): ulvs has no equivalent",
         "6: vrrp_sync_group: ulvs has no equivalent",
         "15: auth_type AH: ulvs supports simple password (PASS) authentication only",
-        "22: notify_master: ulvs runs one `notify` script with the new state as an argument; merge it into notify",
+        "22: notify_stop: ulvs has none; its `notify` script is run with STOP on shutdown",
         "25: virtual_server: only `virtual_server IP PORT` converts (no fwmark or group services in ulvs)",
         "30: lb_algo lblc: ulvs schedulers are rr, wrr, lc, wlc, sh, mh",
         "31: lb_kind NAT: ulvs does direct routing (DR) only",
@@ -43,4 +43,12 @@ fn an_unreadable_file_is_one_problem() {
     let problems = import_keepalived(&sample("does-not-exist.conf")).unwrap_err();
     assert_eq!(problems.len(), 1);
     assert!(problems[0].reason.starts_with("cannot read"), "{}", problems[0]);
+}
+
+#[test]
+fn the_converted_sample_is_a_config_ulvs_accepts() {
+    let text = import_keepalived(&sample("lvs-dr.conf")).expect("converts");
+    if let Err(err) = crate::control::config::Config::parse(&text, Path::new("lvs-dr.toml")) {
+        panic!("ulvs refuses its own conversion: {err}\n{text}");
+    }
 }

@@ -1,7 +1,7 @@
 //! keepalived's `vrrp_instance` (with the `vrrp_script` it tracks) → a ulvs `[[vrrp]]` table, in
 //! the shape of issue 3's config (`name`, `protocol`, `vrid`, `priority`, `interval`, `preempt`,
 //! `preempt_delay`, `password`, `unicast_peers`, `vmac`, `garp`, `track_interface`,
-//! `track_script`, `notify`, `vips`).
+//! `track_script`, `notify`, `notify_master`…, `unicast_src_ip`, `vips`).
 
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
@@ -26,6 +26,8 @@ impl Converter {
         let mut track_interface: Vec<String> = Vec::new();
         let mut track_script = None;
         let mut notify = None;
+        let mut state_notifies: Vec<(String, String)> = Vec::new();
+        let mut unicast_src_ip = None;
         let mut vmac = false;
         let mut garp: Vec<String> = Vec::new();
         for child in node.children() {
@@ -57,7 +59,11 @@ impl Converter {
                 "nopreempt" => preempt = false,
                 "preempt_delay" => preempt_delay = self.duration(child),
                 "authentication" => password = self.authentication(child),
-                "unicast_src_ip" => self.note(child, "ulvs sends adverts from the interface's own address"),
+                "unicast_src_ip" => match self.one(child).map(str::parse::<Ipv4Addr>) {
+                    Some(Ok(ip)) => unicast_src_ip = Some(ip.to_string()),
+                    Some(Err(_)) => self.error(child, "unicast_src_ip: expected an IPv4 address"),
+                    None => {}
+                },
                 "unicast_peer" => {
                     for peer in child.children() {
                         match (peer.keyword.parse::<Ipv4Addr>(), peer.args.is_empty()) {
@@ -98,13 +104,14 @@ impl Converter {
                     }
                 }
                 "notify" => notify = self.one(child).map(str::to_string),
-                "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" => self.error(
-                    child,
-                    format!(
-                        "{}: ulvs runs one `notify` script with the new state as an argument; merge it into notify",
-                        child.keyword
-                    ),
-                ),
+                "notify_master" | "notify_backup" | "notify_fault" => {
+                    if let Some(command) = self.one(child) {
+                        state_notifies.push((child.keyword.clone(), command.to_string()));
+                    }
+                }
+                "notify_stop" => {
+                    self.error(child, "notify_stop: ulvs has none; its `notify` script is run with STOP on shutdown")
+                }
                 "use_vmac" if child.args.is_empty() => vmac = true,
                 "garp_master_repeat" => {
                     if let Some(count) = self.number::<u32>(child) {
@@ -167,8 +174,14 @@ impl Converter {
         if let Some(script) = track_script {
             let _ = writeln!(out, "track_script = {script}");
         }
+        if let Some(ip) = unicast_src_ip {
+            let _ = writeln!(out, "unicast_src_ip = {}", q(&ip));
+        }
         if let Some(notify) = notify {
             let _ = writeln!(out, "notify = {}", q(&notify));
+        }
+        for (key, command) in state_notifies {
+            let _ = writeln!(out, "{key} = {}", q(&command));
         }
         let _ = writeln!(out, "vips = [{}]", list(&vips));
     }
