@@ -150,7 +150,17 @@ impl Pipeline {
         self.stats.get(self.worker)
     }
 
+    #[inline]
     fn classify(&mut self, now: Instant, frame: &mut [u8], ctx: &Context) -> Verdict {
+        match self.fast_ipv4(now, frame, ctx) {
+            Some(verdict) => verdict,
+            None => self.classify_general(now, frame, ctx),
+        }
+    }
+
+    /// Every frame, layer by layer through the `wire` views: the reference the fast path agrees
+    /// with, and the path of every frame the fast path leaves alone.
+    fn classify_general(&mut self, now: Instant, frame: &mut [u8], ctx: &Context) -> Verdict {
         let ethertype = match ethernet::Frame::new_checked(&frame[..]) {
             Ok(eth) => eth.ethertype(),
             Err(_) => return Verdict::Drop(DropReason::Malformed),
@@ -214,6 +224,7 @@ impl Pipeline {
         }
     }
 
+    #[inline]
     fn forward(&mut self, now: Instant, frame: &mut [u8], ctx: &Context, packet: Transport) -> Verdict {
         let snapshot = ctx.snapshot;
         let (dest, change) = match self.conns.track(now, &packet.key, packet.segment) {
@@ -456,5 +467,6 @@ fn release(snapshot: &Snapshot, worker: usize, removed: Removed) {
     }
 }
 
+mod fast;
 #[cfg(test)]
 mod tests;
