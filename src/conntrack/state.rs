@@ -156,7 +156,7 @@ enum Event {
 
 impl Event {
     /// IPVS's `tcp_state_idx`: RST wins over SYN, SYN over FIN, FIN over ACK.
-    fn of(flags: TcpFlags) -> Option<Event> {
+    const fn of(flags: TcpFlags) -> Option<Event> {
         if flags.rst {
             Some(Event::Rst)
         } else if flags.syn {
@@ -171,12 +171,29 @@ impl Event {
     }
 
     /// The `TCP_NEXT` column for `flags`: the event's, or the last one for a segment without any of
-    /// the four flags (IPVS starts from CLOSE and finds no row for it: the connection closes).
+    /// the four flags (IPVS starts from CLOSE and finds no row for it: the connection closes). A
+    /// lookup by the four flag bits, as the priority chain of `of` costs a branch per flag.
     #[inline]
     fn column(flags: TcpFlags) -> usize {
-        Event::of(flags).map_or(4, |event| event as usize)
+        let bits = usize::from(flags.rst) << 3 | usize::from(flags.syn) << 2 | usize::from(flags.fin) << 1;
+        usize::from(EVENT_COLUMN[bits | usize::from(flags.ack)])
     }
 }
+
+/// `Event::column` for every combination of RST, SYN, FIN, ACK (bits 3 to 0), built from `Event::of`.
+const EVENT_COLUMN: [u8; 16] = {
+    let mut columns = [0u8; 16];
+    let mut bits = 0;
+    while bits < 16 {
+        let flags = TcpFlags { rst: bits & 8 != 0, syn: bits & 4 != 0, fin: bits & 2 != 0, ack: bits & 1 != 0 };
+        columns[bits] = match Event::of(flags) {
+            Some(event) => event as u8,
+            None => 4,
+        };
+        bits += 1;
+    }
+    columns
+};
 
 /// The longest timeout the table accepts (about 12.4 days). Deadlines are kept as wrapping 32-bit
 /// millisecond counts, which compare correctly only within ±2^31 ms of now; half of that leaves room

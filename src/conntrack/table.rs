@@ -441,9 +441,9 @@ impl ConnTable {
 /// step): it is on every packet.
 #[inline]
 fn hash_key(hasher: &ahash::RandomState, key: &FlowKey) -> u64 {
-    let addrs = u128::from(key.client.to_bits()) << 32 | u128::from(key.vip.to_bits());
-    let rest = u128::from(key.client_port) << 24 | u128::from(key.vport) << 8 | u128::from(key.protocol.number());
-    hasher.hash_one(addrs << 64 | rest)
+    let addrs = u64::from(key.client.to_bits()) << 32 | u64::from(key.vip.to_bits());
+    let rest = u64::from(key.client_port) << 24 | u64::from(key.vport) << 8 | u64::from(key.protocol.number());
+    hasher.hash_one(u128::from(addrs) << 64 | u128::from(rest))
 }
 
 /// `update` over `base`, zero fields of `update` keeping `base`'s (ipvsadm --set semantics).
