@@ -81,6 +81,10 @@ pub struct ConnTable {
     wheel: Wheel,
     templates: Arc<TemplateStore>,
     stats: TableStats,
+    /// A key `track` last found absent, with its hash: the insert that follows a miss (the
+    /// pipeline's miss path) then neither hashes nor probes again. Only an insert can make an absent
+    /// key present, and every insert clears this.
+    absent: Option<(FlowKey, u64)>,
 }
 
 impl ConnTable {
@@ -118,6 +122,7 @@ impl ConnTable {
             wheel: Wheel::new(capacity),
             templates,
             stats: TableStats::default(),
+            absent: None,
         }
     }
 
@@ -136,7 +141,11 @@ impl ConnTable {
     #[inline]
     pub fn track(&mut self, now: Instant, key: &FlowKey, segment: Segment) -> Option<Hit> {
         let now = self.millis(now);
-        let slot = self.find(self.hash(key), key)?;
+        let hash = self.hash(key);
+        let Some(slot) = self.find(hash, key) else {
+            self.remember_absent(key, hash);
+            return None;
+        };
         let entry = &mut self.entries[slot as usize];
         if entry.deadline.has_passed(now) {
             return None;
@@ -299,8 +308,14 @@ impl ConnTable {
         segment: Segment,
         template: Option<&TemplateKey>,
     ) -> Result<Inserted, TableFull> {
-        let hash = self.hash(&key);
-        let evicted = match self.find(hash, &key) {
+        let (hash, found) = match self.absent.take() {
+            Some((absent, hash)) if absent == key => (hash, None),
+            _ => {
+                let hash = self.hash(&key);
+                (hash, self.find(hash, &key))
+            }
+        };
+        let evicted = match found {
             Some(slot) => {
                 if self.entries[slot as usize].deadline.has_passed(now) {
                     self.stats.expired += 1;
@@ -383,6 +398,13 @@ impl ConnTable {
             at = self.classes.next(slot);
         }
         best
+    }
+
+    /// Out of line, so that the hit path inlined into the pipeline stays as small as it was.
+    #[cold]
+    #[inline(never)]
+    fn remember_absent(&mut self, key: &FlowKey, hash: u64) {
+        self.absent = Some((*key, hash));
     }
 
     fn alloc(&mut self, entry: Entry) -> u32 {
