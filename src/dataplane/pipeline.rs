@@ -20,6 +20,10 @@
 //!   that owns the embedded flow, so path-MTU discovery works; without a flow they are dropped.
 //!   ICMP echo requests to a VIP are answered (as a director holding the VIP would).
 //!
+//! Plain IPv4 frames carrying TCP or UDP (no IP options: nearly all traffic) are read in one pass
+//! on fixed offsets (`fast.rs`), deciding exactly as the layer-by-layer path does; every other
+//! frame takes that general path.
+//!
 //! Counters: every drop has its reason; connections, packets and bytes per service and real server;
 //! active/inactive per real server follow every state change, eviction and expiry of the worker's
 //! connection table, which is what `lc`/`wlc` read.
