@@ -286,9 +286,16 @@ impl Pipeline {
             None => {
                 let slot = &mut self.schedulers[index];
                 if slot.uses_load {
+                    // Both counts in one walk over the workers' copies: this runs per real server
+                    // on every new connection of an lc/wlc service.
                     for (candidate, real) in slot.candidates.iter_mut().zip(&service.reals) {
-                        candidate.active = real.stats.sum(|c| &c.active).min(u32::MAX as u64) as u32;
-                        candidate.inactive = real.stats.sum(|c| &c.inactive).min(u32::MAX as u64) as u32;
+                        let (mut active, mut inactive) = (0u64, 0u64);
+                        for counters in real.stats.iter() {
+                            active += counters.active.get();
+                            inactive += counters.inactive.get();
+                        }
+                        candidate.active = active.min(u64::from(u32::MAX)) as u32;
+                        candidate.inactive = inactive.min(u64::from(u32::MAX)) as u32;
                     }
                 }
                 let client = Client { ip: packet.key.client, port: packet.key.client_port };
