@@ -28,6 +28,14 @@ pub struct ServiceKey {
     pub port: u16,
 }
 
+impl ServiceKey {
+    /// The key as one integer: address, port and protocol number side by side (no two keys alike).
+    #[inline]
+    pub fn packed(&self) -> u64 {
+        u64::from(self.vip.to_bits()) << 24 | u64::from(self.port) << 8 | u64::from(self.protocol.number())
+    }
+}
+
 /// One worker's counters for one real server. Single writer (the worker), any reader.
 #[derive(Default, Debug)]
 pub struct DestCounters {
@@ -108,7 +116,9 @@ pub struct Snapshot {
     /// `director.expire_nodest_conn`: what a connection whose real server is not in this snapshot
     /// becomes (see the config docs). `new` sets it to true, the default.
     pub expire_nodest_conn: bool,
-    index: FastMap<ServiceKey, u32>,
+    /// Keyed by `ServiceKey::packed`: one integer to hash on every new connection, where the
+    /// derived `Hash` of the struct feeds the address's octets as a slice.
+    index: FastMap<u64, u32>,
     /// As `u32`s: hashing an integer is a few instructions, hashing `Ipv4Addr` (its octets, as a
     /// slice) several times that, and this lookup runs for every IPv4 frame.
     vips: FastSet<u32>,
@@ -132,7 +142,7 @@ impl Snapshot {
         let mut vips = FastSet::default();
         let mut dests: Vec<Option<DestSlot>> = Vec::new();
         for (s, service) in services.iter().enumerate() {
-            index.insert(service.key, s as u32);
+            index.insert(service.key.packed(), s as u32);
             vips.insert(service.key.vip.to_bits());
             for (r, real) in service.reals.iter().enumerate() {
                 let id = real.dest.0 as usize;
@@ -153,6 +163,7 @@ impl Snapshot {
         Snapshot { generation, director_mac, timeouts, services, expire_nodest_conn: true, index, vips, dests, cycles }
     }
 
+    #[inline]
     pub fn is_vip(&self, ip: Ipv4Addr) -> bool {
         self.vips.contains(&ip.to_bits())
     }
@@ -161,8 +172,9 @@ impl Snapshot {
         self.vips.iter().map(|&bits| Ipv4Addr::from_bits(bits))
     }
 
+    #[inline]
     pub fn service_index(&self, key: &ServiceKey) -> Option<usize> {
-        self.index.get(key).map(|&i| i as usize)
+        self.index.get(&key.packed()).map(|&i| i as usize)
     }
 
     /// The next real server (index into the service's `reals`) in the service's global rr/wrr
@@ -174,6 +186,7 @@ impl Snapshot {
         Some(usize::from(cycle.order[(ticket % cycle.order.len() as u64) as usize]))
     }
 
+    #[inline]
     pub fn dest(&self, dest: DestId) -> Option<(&Service, &RealServer)> {
         let slot = (*self.dests.get(dest.0 as usize)?)?;
         let service = &self.services[slot.service as usize];

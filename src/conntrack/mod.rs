@@ -35,7 +35,8 @@
 //! template reference — 28 bytes — plus two 8-byte list links and the 4-byte index slot: 48 bytes,
 //! asserted ≤ 64 by a test. A packet of a known connection costs one hash lookup and writes to its
 //! own entry; list links are touched only when the state changes class or its deadline moves
-//! earlier.
+//! earlier. A miss remembers its key's hash, so the insert that follows it (the pipeline's new
+//! connection) neither hashes nor probes again.
 //!
 //! **Expiry** uses a timing wheel of 16 ms ticks (`wheel.rs`): `expire` does O(1) work per step and
 //! at most `8 × budget + 8` steps per call, and reports an entry at most one tick after its deadline

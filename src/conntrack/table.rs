@@ -81,6 +81,10 @@ pub struct ConnTable {
     wheel: Wheel,
     templates: Arc<TemplateStore>,
     stats: TableStats,
+    /// A key `track` last found absent, with its hash: the insert that follows a miss (the
+    /// pipeline's miss path) then neither hashes nor probes again. Only an insert can make an absent
+    /// key present, and every insert clears this.
+    absent: Option<(FlowKey, u64)>,
 }
 
 impl ConnTable {
@@ -118,6 +122,7 @@ impl ConnTable {
             wheel: Wheel::new(capacity),
             templates,
             stats: TableStats::default(),
+            absent: None,
         }
     }
 
@@ -133,9 +138,14 @@ impl ConnTable {
     /// The live connection for `key`, advanced by `segment`; `None` if absent or expired.
     ///
     /// An expired entry is left in place for `expire` (or an `insert` of the same key) to report.
+    #[inline]
     pub fn track(&mut self, now: Instant, key: &FlowKey, segment: Segment) -> Option<Hit> {
         let now = self.millis(now);
-        let slot = self.find(self.hash(key), key)?;
+        let hash = self.hash(key);
+        let Some(slot) = self.find(hash, key) else {
+            self.remember_absent(key, hash);
+            return None;
+        };
         let entry = &mut self.entries[slot as usize];
         if entry.deadline.has_passed(now) {
             return None;
@@ -307,8 +317,14 @@ impl ConnTable {
         segment: Segment,
         template: Option<&TemplateKey>,
     ) -> Result<Inserted, TableFull> {
-        let hash = self.hash(&key);
-        let evicted = match self.find(hash, &key) {
+        let (hash, found) = match self.absent.take() {
+            Some((absent, hash)) if absent == key => (hash, None),
+            _ => {
+                let hash = self.hash(&key);
+                (hash, self.find(hash, &key))
+            }
+        };
+        let evicted = match found {
             Some(slot) => {
                 if self.entries[slot as usize].deadline.has_passed(now) {
                     self.stats.expired += 1;
@@ -393,6 +409,13 @@ impl ConnTable {
         best
     }
 
+    /// Out of line, so that the hit path inlined into the pipeline stays as small as it was.
+    #[cold]
+    #[inline(never)]
+    fn remember_absent(&mut self, key: &FlowKey, hash: u64) {
+        self.absent = Some((*key, hash));
+    }
+
     fn alloc(&mut self, entry: Entry) -> u32 {
         if let Some(slot) = self.classes.pop_front(FREE) {
             self.entries[slot as usize] = entry;
@@ -422,11 +445,13 @@ impl ConnTable {
         Removed { key: entry.key, dest: entry.dest, state: entry.state }
     }
 
+    #[inline]
     fn find(&self, hash: u64, key: &FlowKey) -> Option<u32> {
         let entries = &self.entries;
         self.index.find(hash, |&s| entries[s as usize].key == *key).copied()
     }
 
+    #[inline]
     fn hash(&self, key: &FlowKey) -> u64 {
         hash_key(&self.hasher, key)
     }
@@ -443,11 +468,13 @@ impl ConnTable {
     }
 }
 
-/// Hashes the key as two words instead of five field writes: it is on every packet.
+/// Hashes the key as one 128-bit word instead of five field writes (ahash mixes a `u128` in one
+/// step): it is on every packet.
+#[inline]
 fn hash_key(hasher: &ahash::RandomState, key: &FlowKey) -> u64 {
     let addrs = u64::from(key.client.to_bits()) << 32 | u64::from(key.vip.to_bits());
     let rest = u64::from(key.client_port) << 24 | u64::from(key.vport) << 8 | u64::from(key.protocol.number());
-    hasher.hash_one((addrs, rest))
+    hasher.hash_one(u128::from(addrs) << 64 | u128::from(rest))
 }
 
 /// `update` over `base`, zero fields of `update` keeping `base`'s (ipvsadm --set semantics).

@@ -20,6 +20,10 @@
 //!   that owns the embedded flow, so path-MTU discovery works; without a flow they are dropped.
 //!   ICMP echo requests to a VIP are answered (as a director holding the VIP would).
 //!
+//! Plain IPv4 frames carrying TCP or UDP (no IP options: nearly all traffic) are read in one pass
+//! on fixed offsets (`fast.rs`), deciding exactly as the layer-by-layer path does; every other
+//! frame takes that general path.
+//!
 //! Counters: every drop has its reason; connections, packets and bytes per service and real server;
 //! active/inactive per real server follow every state change, eviction and expiry of the worker's
 //! connection table, which is what `lc`/`wlc` read.
@@ -152,7 +156,17 @@ impl Pipeline {
         self.stats.get(self.worker)
     }
 
+    #[inline]
     fn classify(&mut self, now: Instant, frame: &mut [u8], ctx: &Context) -> Verdict {
+        match self.fast_ipv4(now, frame, ctx) {
+            Some(verdict) => verdict,
+            None => self.classify_general(now, frame, ctx),
+        }
+    }
+
+    /// Every frame, layer by layer through the `wire` views: the reference the fast path agrees
+    /// with, and the path of every frame the fast path leaves alone.
+    fn classify_general(&mut self, now: Instant, frame: &mut [u8], ctx: &Context) -> Verdict {
         let ethertype = match ethernet::Frame::new_checked(&frame[..]) {
             Ok(eth) => eth.ethertype(),
             Err(_) => return Verdict::Drop(DropReason::Malformed),
@@ -217,6 +231,7 @@ impl Pipeline {
         }
     }
 
+    #[inline]
     fn forward(&mut self, now: Instant, frame: &mut [u8], ctx: &Context, packet: Transport) -> Verdict {
         let snapshot = ctx.snapshot;
         let (mut dest, mut change) = match self.conns.track(now, &packet.key, packet.segment) {
@@ -258,7 +273,9 @@ impl Pipeline {
         Verdict::Tx
     }
 
-    /// Schedules a new connection: persistence template first, then the service's scheduler.
+    /// Schedules a new connection: persistence template first, then the service's scheduler. Kept
+    /// out of line so that `forward`'s hit path stays small.
+    #[inline(never)]
     fn open(&mut self, now: Instant, ctx: &Context, packet: &Transport) -> Result<DestId, DropReason> {
         if let Segment::Tcp(flags) = packet.segment {
             if !flags.syn || flags.ack || flags.rst {
@@ -282,9 +299,16 @@ impl Pipeline {
             None => {
                 let slot = &mut self.schedulers[index];
                 if slot.uses_load {
+                    // Both counts in one walk over the workers' copies: this runs per real server
+                    // on every new connection of an lc/wlc service.
                     for (candidate, real) in slot.candidates.iter_mut().zip(&service.reals) {
-                        candidate.active = real.stats.sum(|c| &c.active).min(u32::MAX as u64) as u32;
-                        candidate.inactive = real.stats.sum(|c| &c.inactive).min(u32::MAX as u64) as u32;
+                        let (mut active, mut inactive) = (0u64, 0u64);
+                        for counters in real.stats.iter() {
+                            active += counters.active.get();
+                            inactive += counters.inactive.get();
+                        }
+                        candidate.active = active.min(u64::from(u32::MAX)) as u32;
+                        candidate.inactive = inactive.min(u64::from(u32::MAX)) as u32;
                     }
                 }
                 let client = Client { ip: packet.key.client, port: packet.key.client_port };
@@ -469,5 +493,6 @@ fn release(snapshot: &Snapshot, worker: usize, removed: Removed) {
     }
 }
 
+mod fast;
 #[cfg(test)]
 mod tests;

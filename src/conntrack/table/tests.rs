@@ -239,6 +239,24 @@ fn inserting_over_a_live_entry_replaces_it() {
 }
 
 #[test]
+fn a_miss_remembered_by_track_never_hides_a_later_insert() {
+    let (clock, mut t) = fresh(4);
+    let now = clock.at(secs(0));
+    assert_eq!(t.track(now, &tcp(1), SYN), None);
+    assert_eq!(t.insert(now, tcp(1), DestId(1), SYN).unwrap().evicted, None, "the miss path's insert");
+    // The same key again, without a miss in between: found and replaced, not inserted twice.
+    let again = t.insert(now, tcp(1), DestId(2), SYN).unwrap();
+    assert_eq!(again.evicted.map(|r| r.dest), Some(DestId(1)));
+    // A miss on one key, then an insert of another, then of the first: each found where it is.
+    assert_eq!(t.track(now, &tcp(2), SYN), None);
+    t.insert(now, tcp(3), DestId(3), SYN).unwrap();
+    assert_eq!(t.insert(now, tcp(2), DestId(4), SYN).unwrap().evicted, None);
+    assert_eq!(t.insert(now, tcp(3), DestId(5), SYN).unwrap().evicted.map(|r| r.dest), Some(DestId(3)));
+    assert_eq!((t.len(), t.stats().replaced), (3, 2));
+    t.check();
+}
+
+#[test]
 fn a_first_segment_without_syn_is_a_closing_entry() {
     let (clock, mut t) = fresh(4);
     assert_eq!(t.insert(clock.at(secs(0)), tcp(1), DestId(1), ACK).unwrap().state, ConnState::Close);

@@ -1,0 +1,142 @@
+//! Instructions per packet, counted by callgrind: reproducible where wall-clock time is not (a
+//! shared 2-vCPU machine with other jobs running). Each case runs the same loop as its criterion
+//! bench in `dataplane.rs`; only `measured` is counted (callgrind's `--toggle-collect`), so set-up
+//! — crafting frames, filling tables — is not.
+//!
+//! Run every case: `scripts/instructions.sh`. By hand:
+//! `valgrind --tool=callgrind --callgrind-out-file=/dev/null --collect-atstart=no
+//!  --toggle-collect='*measured*' target/release/deps/instructions-HASH hit/1000 100000`
+//! prints `Collected : N`; N / 100000 is the cost per packet. Without arguments (as `cargo test
+//! --benches` and `cargo bench` run it) every case runs once, briefly, as a smoke test.
+
+mod common;
+
+use std::hint::black_box;
+use std::net::Ipv4Addr;
+use std::time::Instant;
+
+use common::{Established, NewFlows};
+use ulvs::craft::{self, tcp_flags};
+use ulvs::dataplane::pipeline::Context;
+use ulvs::dataplane::serving::Serving;
+use ulvs::dataplane::verdict::Verdict;
+use ulvs::sched::SchedulerKind;
+use ulvs::wire::MacAddr;
+
+/// What the script measures, in its order.
+const CASES: [&str; 13] = [
+    "floor",
+    "bare_rewrite",
+    "arp_reply",
+    "hit/1",
+    "hit/1000",
+    "hit/100000",
+    "miss/rr",
+    "miss/wrr",
+    "miss/lc",
+    "miss/wlc",
+    "miss/sh",
+    "miss/mh",
+    "parse_only",
+];
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        CASES.iter().for_each(|case| println!("{case}"));
+        return;
+    }
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    match args.as_slice() {
+        [case, count] => {
+            let count: u64 = count.parse().expect("COUNT must be a number");
+            run(case, count);
+        }
+        [] => {
+            for case in CASES {
+                run(case, 1_000);
+            }
+            println!("instructions: {} cases ran (count them with scripts/instructions.sh)", CASES.len());
+        }
+        _ => panic!("usage: instructions [CASE COUNT]; cases: {}", CASES.join(" ")),
+    }
+}
+
+/// The loop callgrind counts. Never inlined, so its name is there to toggle on.
+#[inline(never)]
+fn measured(count: u64, mut body: impl FnMut(u64)) {
+    for i in 0..count {
+        body(i);
+    }
+}
+
+fn run(case: &str, count: u64) {
+    match case {
+        "floor" => measured(count, |i| {
+            black_box(i);
+        }),
+        "bare_rewrite" => {
+            let mut frame = common::segment(common::client(0), tcp_flags::ACK);
+            let rs = MacAddr([2, 0, 0, 1, 0, 1]);
+            measured(count, |_| {
+                common::bare_rewrite(&mut frame, rs);
+            });
+        }
+        "parse_only" => {
+            // Reads what the hit path needs from the frame (EtherType, IPv4 addresses and
+            // protocol, ports, flags) with the bounds checks the wire views do, nothing else.
+            let frame = common::segment(common::client(0), tcp_flags::ACK);
+            measured(count, |_| {
+                black_box(parse_only(black_box(&frame)));
+            });
+        }
+        "arp_reply" => {
+            let snapshot = common::snapshot(SchedulerKind::Rr, 2);
+            let mut pipeline = common::pipeline(&snapshot, 16);
+            let ctx = Context { snapshot: &snapshot, serving: Serving::ALL };
+            let request = craft::arp_request(common::CLIENT, Ipv4Addr::new(10, 0, 0, 1), common::VIP);
+            let mut frame = request.clone();
+            let now = Instant::now();
+            measured(count, |_| {
+                // The request is restored each time (a 42-byte copy, counted too).
+                frame.copy_from_slice(&request);
+                assert_eq!(pipeline.process(now, black_box(&mut frame), &ctx), Verdict::Tx);
+            });
+        }
+        hit if hit.starts_with("hit/") => {
+            let flows: usize = hit["hit/".len()..].parse().expect("hit/FLOWS");
+            let mut established = Established::new(flows);
+            let mut next = 0;
+            measured(1, |_| established.hits(&mut next, count));
+        }
+        miss if miss.starts_with("miss/") => {
+            let scheduler: SchedulerKind = miss["miss/".len()..].parse().expect("miss/SCHEDULER");
+            let snapshot = common::snapshot(scheduler, 16);
+            let mut pipeline = common::pipeline(&snapshot, count as usize + 1);
+            let mut flows = NewFlows::new(count as usize);
+            let now = Instant::now();
+            measured(1, |_| flows.open(&mut pipeline, &snapshot, now, count as usize));
+        }
+        other => panic!("unknown case {other:?}; cases: {}", CASES.join(" ")),
+    }
+}
+
+/// EtherType, IPv4 version/IHL/total length, addresses, protocol, fragment offset, then the TCP
+/// ports and flags: what any forwarder that looks at flows must read.
+fn parse_only(frame: &[u8]) -> Option<(u32, u32, u16, u16, u8)> {
+    if frame.len() < 14 + 20 || frame[12..14] != [0x08, 0x00] {
+        return None;
+    }
+    let ip = &frame[14..];
+    let ihl = usize::from(ip[0] & 0x0f) * 4;
+    let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
+    if ip[0] >> 4 != 4 || ihl < 20 || total < ihl || total > ip.len() || ip[9] != 6 {
+        return None;
+    }
+    if u16::from_be_bytes([ip[6], ip[7]]) & 0x1fff != 0 || total < ihl + 20 {
+        return None;
+    }
+    let src = u32::from_be_bytes([ip[12], ip[13], ip[14], ip[15]]);
+    let dst = u32::from_be_bytes([ip[16], ip[17], ip[18], ip[19]]);
+    let l4 = &ip[ihl..total];
+    Some((src, dst, u16::from_be_bytes([l4[0], l4[1]]), u16::from_be_bytes([l4[2], l4[3]]), l4[13]))
+}
