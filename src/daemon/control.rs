@@ -221,8 +221,11 @@ impl DaemonView {
             if let Some(filter) = status.xdp_filter {
                 let _ = writeln!(
                     out,
-                    "xdp filter: redirected {} passed {} no_socket {}",
-                    filter.redirected, filter.passed, filter.no_socket
+                    "xdp filter: redirected {} passed {} no_socket {} (sampled every {}s)",
+                    filter.redirected,
+                    filter.passed,
+                    filter.no_socket,
+                    ulvs::control::rate::INTERVAL.as_secs()
                 );
             }
         }
