@@ -129,7 +129,7 @@ roles() {
     for node in dir dir2; do echo "   $node: $(role "$node")"; done
 }
 
-wait_role() { # NODE ROLE, for at most 5 s
+wait_role() { # NODE ROLE (the start of the status line after the name), for at most 5 s
     for _ in $(seq 1 50); do
         role "$1" | grep -q "^vrrp VI_1 $2 " && return 0
         sleep 0.1
@@ -175,7 +175,7 @@ echo "== starting ulvs on dir (priority 200) and dir2 (priority 100): VRRPv3 VRI
 start dir 200
 wait_role dir MASTER
 start dir2 100
-wait_role dir2 BACKUP
+wait_role dir2 "BACKUP priority 100 master 10.0.0.2"
 roles
 
 echo "== $requests requests to http://10.0.0.100/; after a quarter the master, dir, gets SIGTERM"
@@ -184,5 +184,5 @@ roles
 
 echo "== $requests more requests; after a quarter dir starts again and preempts back"
 under_load restart_dir
-wait_role dir2 BACKUP
+wait_role dir2 "BACKUP priority 100 master 10.0.0.2"
 roles
