@@ -16,6 +16,7 @@ use ulvs::dataplane::serving::Serving;
 use ulvs::dataplane::stats::WorkerStats;
 use ulvs::dataplane::verdict::Verdict;
 use ulvs::flow::{DestId, Protocol};
+use ulvs::io::MAX_BATCH;
 use ulvs::sched::{SchedFlags, SchedulerKind};
 use ulvs::service::{DestStats, RealServer, Service, ServiceKey, ServiceStats, Snapshot};
 use ulvs::wire::MacAddr;
@@ -94,10 +95,11 @@ impl Established {
     pub fn hits(&mut self, next: &mut usize, count: u64) {
         let ctx = Context { snapshot: &self.snapshot, serving: Serving::ALL };
         let flows = self.frames.len();
-        for _ in 0..count {
+        for i in 0..count {
             let frame = &mut self.frames[*next];
             *next = if *next + 1 == flows { 0 } else { *next + 1 };
             black_box(self.pipeline.process(self.now, black_box(frame), &ctx));
+            end_of_batch(&mut self.pipeline, i);
         }
     }
 }
@@ -125,7 +127,17 @@ impl NewFlows {
             let port = client(i).port();
             frame[SRC_PORT_AT..SRC_PORT_AT + 2].copy_from_slice(&port.to_be_bytes());
             black_box(pipeline.process(now, black_box(frame), &ctx));
+            end_of_batch(pipeline, i as u64);
         }
+    }
+}
+
+/// After every `MAX_BATCH`th packet the pipeline's counts are published, as a worker does after
+/// each batch, so that their cost is measured too.
+#[inline(always)]
+fn end_of_batch(pipeline: &mut Pipeline, packet: u64) {
+    if packet % MAX_BATCH as u64 == MAX_BATCH as u64 - 1 {
+        pipeline.flush_counters();
     }
 }
 
