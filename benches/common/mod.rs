@@ -72,6 +72,9 @@ pub struct Established {
     pub pipeline: Pipeline,
     pub frames: Vec<Vec<u8>>,
     pub now: Instant,
+    /// Packets sent so far, so that the counts are flushed every `MAX_BATCH` packets however the
+    /// caller splits its calls (criterion sends one per call).
+    sent: u64,
 }
 
 impl Established {
@@ -87,7 +90,7 @@ impl Established {
                 segment(client(i), tcp_flags::ACK)
             })
             .collect();
-        Established { snapshot, pipeline, frames, now }
+        Established { snapshot, pipeline, frames, now, sent: 0 }
     }
 
     /// One packet of each connection in turn, `count` packets in all, starting after `next`.
@@ -95,11 +98,12 @@ impl Established {
     pub fn hits(&mut self, next: &mut usize, count: u64) {
         let ctx = Context { snapshot: &self.snapshot, serving: Serving::ALL };
         let flows = self.frames.len();
-        for i in 0..count {
+        for _ in 0..count {
             let frame = &mut self.frames[*next];
             *next = if *next + 1 == flows { 0 } else { *next + 1 };
             black_box(self.pipeline.process(self.now, black_box(frame), &ctx));
-            end_of_batch(&mut self.pipeline, i);
+            end_of_batch(&mut self.pipeline, self.sent);
+            self.sent += 1;
         }
     }
 }
