@@ -16,6 +16,9 @@ use crate::dataplane::stats::{CacheAligned, Counter, PerWorker};
 use crate::flow::{DestId, Protocol};
 use crate::sched::{cycle, Candidate, SchedFlags, SchedulerKind};
 use crate::wire::MacAddr;
+use vip_set::VipSet;
+
+mod vip_set;
 
 type FastMap<K, V> = hashbrown::HashMap<K, V, ahash::RandomState>;
 type FastSet<K> = hashbrown::HashSet<K, ahash::RandomState>;
@@ -119,9 +122,9 @@ pub struct Snapshot {
     /// Keyed by `ServiceKey::packed`: one integer to hash on every new connection, where the
     /// derived `Hash` of the struct feeds the address's octets as a slice.
     index: FastMap<u64, u32>,
-    /// As `u32`s: hashing an integer is a few instructions, hashing `Ipv4Addr` (its octets, as a
-    /// slice) several times that, and this lookup runs for every IPv4 frame.
-    vips: FastSet<u32>,
+    /// Checked for every IPv4 frame: a few VIPs are compared as one array, more are hashed as
+    /// `u32`s (hashing `Ipv4Addr` feeds its octets as a slice, several times the cost).
+    vips: VipSet,
     dests: Vec<Option<DestSlot>>,
     /// Per service: the shared rr/wrr order, when it has one (see `sched::cycle`).
     cycles: Vec<Option<Cycle>>,
@@ -139,11 +142,9 @@ impl Snapshot {
     /// and control's id allocation do).
     pub fn new(generation: u64, director_mac: MacAddr, timeouts: Timeouts, services: Vec<Service>) -> Snapshot {
         let mut index = FastMap::default();
-        let mut vips = FastSet::default();
         let mut dests: Vec<Option<DestSlot>> = Vec::new();
         for (s, service) in services.iter().enumerate() {
             index.insert(service.key.packed(), s as u32);
-            vips.insert(service.key.vip.to_bits());
             for (r, real) in service.reals.iter().enumerate() {
                 let id = real.dest.0 as usize;
                 if dests.len() <= id {
@@ -152,6 +153,7 @@ impl Snapshot {
                 dests[id] = Some(DestSlot { service: s as u32, real: r as u32 });
             }
         }
+        let vips = VipSet::new(services.iter().map(|service| service.key.vip.to_bits()));
         let cycles = services
             .iter()
             .map(|service| {
@@ -165,11 +167,11 @@ impl Snapshot {
 
     #[inline]
     pub fn is_vip(&self, ip: Ipv4Addr) -> bool {
-        self.vips.contains(&ip.to_bits())
+        self.vips.contains(ip.to_bits())
     }
 
     pub fn vips(&self) -> impl Iterator<Item = Ipv4Addr> + '_ {
-        self.vips.iter().map(|&bits| Ipv4Addr::from_bits(bits))
+        self.vips.iter().map(Ipv4Addr::from_bits)
     }
 
     #[inline]

@@ -27,6 +27,8 @@
 //! Counters: every drop has its reason; connections, packets and bytes per service and real server;
 //! active/inactive per real server follow every state change, eviction and expiry of the worker's
 //! connection table, which is what `lc`/`wlc` read.
+//! A TCP/UDP forward's forwarded, packet and byte counts are kept in the pipeline and published by
+//! `flush_counters`, which the worker calls after every batch (`pipeline/dests.rs`).
 
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -42,6 +44,7 @@ use crate::flow::{DestId, FlowKey, Protocol};
 use crate::sched::{Candidate, Client, Scheduler};
 use crate::service::{DestCounters, RealServer, ServiceKey, Snapshot};
 use crate::wire::{arp, ethernet, icmp, ipv4, tcp, udp, MacAddr, WireError};
+use dests::Dests;
 
 /// What the pipeline reads besides the frame.
 #[derive(Clone, Copy)]
@@ -65,6 +68,8 @@ pub struct Pipeline {
     conns: ConnTable,
     generation: Option<u64>,
     schedulers: Vec<ServiceScheduler>,
+    /// The snapshot's real servers by `DestId`, with the hit path's counts until the next flush.
+    dests: Dests,
     stats: Arc<WorkerStats>,
 }
 
@@ -96,6 +101,7 @@ impl Pipeline {
             conns: ConnTable::sharing(capacity, snapshot.timeouts, templates),
             generation: None,
             schedulers: Vec::new(),
+            dests: Dests::empty(),
             stats,
         };
         pipeline.install(snapshot);
@@ -109,6 +115,8 @@ impl Pipeline {
             return;
         }
         self.generation = Some(snapshot.generation);
+        self.flush_counters();
+        self.dests = Dests::build(snapshot);
         self.conns.set_timeouts(snapshot.timeouts);
         self.schedulers = snapshot
             .services
@@ -131,6 +139,12 @@ impl Pipeline {
             self.counters().drop(reason);
         }
         verdict
+    }
+
+    /// Publishes the forwarded, packet and byte counts kept since the last call (see `dests.rs`).
+    /// The worker calls this after every batch.
+    pub fn flush_counters(&mut self) {
+        self.dests.flush(self.worker, self.stats.get(self.worker));
     }
 
     /// Removes up to `budget` expired connections, keeping the real servers' counts right.
@@ -245,7 +259,7 @@ impl Pipeline {
         // expired now (its real server's counters went with it) and this packet, if it can open a
         // connection, is scheduled afresh; without, the packet is dropped and the connection left
         // to time out, as IPVS does.
-        if snapshot.expire_nodest_conn && snapshot.dest(dest).is_none() {
+        if snapshot.expire_nodest_conn && !self.dests.contains(dest) {
             self.conns.remove_key(now, &packet.key);
             self.counters().conns_expired.add(1);
             match self.open(now, ctx, &packet) {
@@ -253,24 +267,13 @@ impl Pipeline {
                 Err(_) => return Verdict::Drop(DropReason::NoRealServer),
             }
         }
-        let Some((service, real)) = snapshot.dest(dest) else {
-            return Verdict::Drop(DropReason::NoRealServer);
-        };
-        if let Some(change) = change {
-            apply_change(real.stats.get(self.worker), change);
+        match self.dests.forward(dest, change, packet.ip_len, self.worker) {
+            Ok(mac) => {
+                rewrite(frame, mac, snapshot.director_mac);
+                Verdict::Tx
+            }
+            Err(reason) => Verdict::Drop(reason),
         }
-        let Some(mac) = real.mac else {
-            return Verdict::Drop(DropReason::MacUnknown);
-        };
-        let dest_counters = real.stats.get(self.worker);
-        dest_counters.in_packets.add(1);
-        dest_counters.in_bytes.add(packet.ip_len);
-        let service_counters = service.stats.get(self.worker);
-        service_counters.in_packets.add(1);
-        service_counters.in_bytes.add(packet.ip_len);
-        rewrite(frame, mac, snapshot.director_mac);
-        self.counters().forwarded.add(1);
-        Verdict::Tx
     }
 
     /// Schedules a new connection: persistence template first, then the service's scheduler. Kept
@@ -493,6 +496,7 @@ fn release(snapshot: &Snapshot, worker: usize, removed: Removed) {
     }
 }
 
+mod dests;
 mod fast;
 #[cfg(test)]
 mod tests;

@@ -3,7 +3,8 @@
 //!
 //! Each turn: load the snapshot if control published a new one (one atomic load otherwise), read the
 //! HA role (one atomic load), take one clock reading for the whole batch, poll a batch through the
-//! pipeline, and now and then expire connections and answer control's requests. When polls keep
+//! pipeline, publish the batch's counts (the pipeline keeps its hit path's in plain integers until
+//! then), and now and then expire connections and answer control's requests. When polls keep
 //! coming back empty the worker sleeps in `Port::wait` so an idle director does not burn its cores.
 
 use std::io;
@@ -94,6 +95,7 @@ pub fn run<P: Port>(
             verdict
         })?;
         if received > 0 {
+            pipeline.flush_counters();
             counters.rx_packets.add(received as u64);
             counters.rx_bytes.add(rx_bytes);
             counters.tx_packets.add(tx);

@@ -290,6 +290,7 @@ fn rr_alternates_and_counts_connections_packets_and_bytes() {
         picked.push(MacAddr::from_bytes(&frame[0..6]));
     }
     assert_eq!(picked, vec![RS1, RS2, RS1, RS2]);
+    pipeline.flush_counters();
     let service = &snapshot.services[0];
     assert_eq!(service.stats.sum(|c| &c.conns), 4);
     assert_eq!(service.stats.sum(|c| &c.in_packets), 4);
@@ -443,6 +444,9 @@ fn a_deleted_real_servers_connections_expire_or_are_dropped_as_configured() {
 
         let next = snapshot_without_rs2(expire);
         pipeline.install(&next);
+        // What was counted for the old snapshot's real servers is published when it is replaced.
+        assert_eq!(first.services[0].reals[1].stats.sum(|c| &c.in_packets), 1, "rs2's SYN");
+        assert_eq!(first.services[0].stats.sum(|c| &c.in_packets), 2);
         let ctx = Context { snapshot: &next, serving: Serving::ALL };
         let mut ack = craft::tcp(CLIENT, DIRECTOR, client(53000), vip(80), tcp_flags::ACK, b"");
         assert_eq!(pipeline.process(now, &mut ack, &ctx), Verdict::Tx, "rs1's connection is untouched");
@@ -526,6 +530,7 @@ fn fast_and_general_paths_agree() {
                 } else {
                     pipeline.process(now, &mut frame, &ctx)
                 };
+                pipeline.flush_counters();
                 let drops: Vec<u64> = stats.get(0).drops.iter().map(|c| c.get()).collect();
                 let reals: Vec<(u64, u64, u64, u64)> = snapshot
                     .services
