@@ -19,14 +19,12 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crossbeam::channel::{self, Receiver, Sender};
 
 use crate::control::config::NotifyHooks;
-
-/// How often a running hook is checked for exit.
-const REAP_EVERY: Duration = Duration::from_millis(20);
+use crate::io::process::{self, Ending};
 
 /// One command to run.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -119,33 +117,14 @@ fn run_one(job: &HookJob) -> Outcome {
     }
 }
 
-/// Waits for `child` up to `timeout`; then kills it. Always reaps it.
-pub(crate) fn wait_or_kill(mut child: Child, timeout: Duration) -> Outcome {
-    let deadline = Instant::now() + timeout;
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) if status.success() => return Outcome::Succeeded,
-            Ok(Some(status)) => return Outcome::Failed(status.to_string()),
-            Ok(None) if Instant::now() >= deadline => {
-                kill_group(&mut child);
-                return Outcome::Killed;
-            }
-            Ok(None) => thread::sleep(REAP_EVERY),
-            Err(err) => {
-                kill_group(&mut child);
-                return Outcome::Failed(err.to_string());
-            }
-        }
+/// Waits for `child` up to `timeout`, then kills its process group; always reaps it.
+pub(crate) fn wait_or_kill(child: Child, timeout: Duration) -> Outcome {
+    match process::wait_or_kill(child, timeout, "hooks") {
+        Ending::Exited(status) if status.success() => Outcome::Succeeded,
+        Ending::Exited(status) => Outcome::Failed(status.to_string()),
+        Ending::TimedOut => Outcome::Killed,
+        Ending::WaitFailed(err) => Outcome::Failed(err.to_string()),
     }
-}
-
-/// Kills the hook and whatever it started (it runs in its own process group), and reaps it.
-fn kill_group(child: &mut Child) {
-    if let Err(err) = crate::io::process::kill_process_group(child.id()) {
-        log::warn!("hooks: killing process group {}: {err}", child.id());
-        let _ = child.kill();
-    }
-    let _ = child.wait();
 }
 
 /// The jobs for one transition of instance `name` into `state` ("MASTER", "BACKUP", "FAULT",
@@ -191,6 +170,7 @@ pub fn jobs_for_transition(
 #[cfg(test)]
 mod tests {
     use std::net::Ipv4Addr;
+    use std::time::Instant;
 
     use super::*;
 

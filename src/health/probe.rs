@@ -7,19 +7,17 @@
 use std::io;
 use std::net::{SocketAddr, SocketAddrV4, TcpStream};
 use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use thiserror::Error;
 
 use super::{CheckKind, HttpCheck, ScriptCheck};
+use crate::io::process::Ending;
 use crate::service::ServiceKey;
 
 /// The most of a response body an HTTP check reads when it looks for a substring.
 const MAX_BODY: u64 = 1 << 20;
-/// How often a running script is polled for its exit.
-const SCRIPT_POLL: Duration = Duration::from_millis(10);
 
 /// Why a probe failed.
 #[derive(Debug, Error)]
@@ -104,7 +102,7 @@ fn http_get(check: &HttpCheck, addr: SocketAddrV4, timeout: Duration) -> Outcome
 /// many real servers.
 fn run_script(script: &ScriptCheck, subject: Subject, timeout: Duration) -> Outcome {
     let program = script.program.display().to_string();
-    let mut child = Command::new(&script.program)
+    let child = Command::new(&script.program)
         .args(&script.args)
         .env("ULVS_REAL_IP", subject.addr.ip().to_string())
         .env("ULVS_REAL_PORT", subject.addr.port().to_string())
@@ -118,37 +116,20 @@ fn run_script(script: &ScriptCheck, subject: Subject, timeout: Duration) -> Outc
         .process_group(0)
         .spawn()
         .map_err(|source| ProbeFailure::Spawn { program: program.clone(), source })?;
-    let deadline = Instant::now() + timeout;
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) if status.success() => return Ok(()),
-            Ok(Some(status)) => return Err(ProbeFailure::Exit(status)),
-            Ok(None) if Instant::now() >= deadline => {
-                kill(&mut child);
-                return Err(ProbeFailure::Timeout(timeout));
-            }
-            Ok(None) => thread::sleep(SCRIPT_POLL),
-            Err(source) => {
-                kill(&mut child);
-                return Err(ProbeFailure::Spawn { program, source });
-            }
-        }
+    match crate::io::process::wait_or_kill(child, timeout, "health") {
+        Ending::Exited(status) if status.success() => Ok(()),
+        Ending::Exited(status) => Err(ProbeFailure::Exit(status)),
+        Ending::TimedOut => Err(ProbeFailure::Timeout(timeout)),
+        Ending::WaitFailed(source) => Err(ProbeFailure::Spawn { program, source }),
     }
-}
-
-/// Kills the script's whole process group and reaps the script.
-fn kill(child: &mut Child) {
-    if let Err(err) = crate::io::process::kill_process_group(child.id()) {
-        log::warn!("health: killing script process group {}: {err}", child.id());
-        let _ = child.kill();
-    }
-    let _ = child.wait();
 }
 
 #[cfg(test)]
 mod tests {
     use std::io::{BufRead, BufReader, Write};
     use std::net::{Ipv4Addr, TcpListener};
+    use std::thread;
+    use std::time::Instant;
 
     use super::*;
     use crate::flow::Protocol;

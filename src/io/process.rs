@@ -1,4 +1,5 @@
-//! Process-group signalling for the processes ulvs runs (health-check scripts).
+//! Waiting for, and killing, the processes ulvs runs (health-check scripts, track scripts, notify
+//! hooks).
 //!
 //! A script that overruns its timeout is killed with everything it started: it runs as the leader
 //! of its own process group (`CommandExt::process_group(0)`), and the whole group gets SIGKILL, as
@@ -6,6 +7,51 @@
 //! behind at every interval.
 
 use std::io;
+use std::process::{Child, ExitStatus};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How often a running child is polled for its exit.
+const REAP_EVERY: Duration = Duration::from_millis(10);
+
+/// How a child run under a timeout ended.
+#[derive(Debug)]
+pub enum Ending {
+    Exited(ExitStatus),
+    /// Still running at the timeout: its process group was killed.
+    TimedOut,
+    /// Waiting for it failed: its process group was killed.
+    WaitFailed(io::Error),
+}
+
+/// Waits for `child` (the leader of its own process group) up to `timeout`, then kills its whole
+/// group. The child is always reaped. `who` names it in the log if the kill itself fails.
+pub fn wait_or_kill(mut child: Child, timeout: Duration, who: &str) -> Ending {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Ending::Exited(status),
+            Ok(None) if Instant::now() >= deadline => {
+                kill_and_reap(&mut child, who);
+                return Ending::TimedOut;
+            }
+            Ok(None) => thread::sleep(REAP_EVERY),
+            Err(err) => {
+                kill_and_reap(&mut child, who);
+                return Ending::WaitFailed(err);
+            }
+        }
+    }
+}
+
+/// Kills `child` and whatever it started (its process group), and reaps it.
+fn kill_and_reap(child: &mut Child, who: &str) {
+    if let Err(err) = kill_process_group(child.id()) {
+        log::warn!("{who}: killing process group {}: {err}", child.id());
+        let _ = child.kill();
+    }
+    let _ = child.wait();
+}
 
 /// Sends SIGKILL to every process of group `pgid`. A group that is already gone is not an error.
 pub fn kill_process_group(pgid: u32) -> io::Result<()> {
