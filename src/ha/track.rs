@@ -5,7 +5,7 @@
 //!   thread reads that from sysfs on each of its ticks ([`links_up`]), which costs a file read.
 //! - A script runs on its own thread (`sh -c COMMAND`, every `interval`, killed after `timeout`,
 //!   which counts as a failure). After `fall` failures in a row it is failing, after `rise`
-//!   successes in a row it is passing again ([`Hysteresis`]); it starts passing. The HA thread
+//!   successes in a row it is passing again (`health::Hysteresis`); it starts passing. The HA thread
 //!   reads the verdict from an atomic.
 //!
 //! [`Tracked::health`] folds both into what the state machine takes: a fault (a tracked link
@@ -21,37 +21,8 @@ use std::time::{Duration, Instant};
 
 use super::hooks::{wait_or_kill, Outcome};
 use crate::control::config::TrackScript;
+use crate::health::Hysteresis;
 use crate::io::netdev;
-
-/// `rise` / `fall` counting over a stream of pass/fail results.
-#[derive(Clone, Copy, Debug)]
-pub struct Hysteresis {
-    rise: u32,
-    fall: u32,
-    passing: bool,
-    streak: u32,
-}
-
-impl Hysteresis {
-    pub fn new(rise: u32, fall: u32) -> Hysteresis {
-        Hysteresis { rise: rise.max(1), fall: fall.max(1), passing: true, streak: 0 }
-    }
-
-    /// Records one result; returns whether the check now counts as passing.
-    pub fn record(&mut self, passed: bool) -> bool {
-        if passed == self.passing {
-            self.streak = 0;
-        } else {
-            self.streak += 1;
-            let needed = if self.passing { self.fall } else { self.rise };
-            if self.streak >= needed {
-                self.passing = passed;
-                self.streak = 0;
-            }
-        }
-        self.passing
-    }
-}
 
 /// A `track_script` running on its thread until `stop` is set.
 pub struct ScriptTracker {
@@ -91,7 +62,7 @@ impl Drop for ScriptTracker {
 }
 
 fn run_script(script: &TrackScript, name: &str, passing: &AtomicBool, stop: &AtomicBool) {
-    let mut hysteresis = Hysteresis::new(script.rise, script.fall);
+    let mut hysteresis = Hysteresis::new(script.rise, script.fall, true);
     while !stop.load(Ordering::Relaxed) {
         let started = Instant::now();
         let child = Command::new("sh")
@@ -153,15 +124,6 @@ impl Tracked {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hysteresis_needs_fall_failures_then_rise_successes() {
-        let mut h = Hysteresis::new(2, 3);
-        let results = [false, false, true, false, false, false, true, false, true, true, false];
-        let expected = [true, true, true, true, true, false, false, false, false, true, true];
-        let got: Vec<bool> = results.iter().map(|&r| h.record(r)).collect();
-        assert_eq!(got, expected);
-    }
 
     #[test]
     fn loopback_is_up_and_a_missing_interface_is_down() {

@@ -16,12 +16,14 @@
 
 mod board;
 mod checker;
+mod hysteresis;
 mod probe;
 mod spec;
 mod tracker;
 
 pub use board::{HealthBoard, RealHealth};
 pub use checker::{Checker, HealthEvent, OnTransition, Target};
+pub use hysteresis::Hysteresis;
 pub use probe::{run as run_probe, Outcome, ProbeFailure, Subject};
 pub use spec::{
     CheckKind, CheckSpec, HttpCheck, ScriptCheck, DEFAULT_FALL, DEFAULT_INTERVAL, DEFAULT_RISE, DEFAULT_TIMEOUT,

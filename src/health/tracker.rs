@@ -16,7 +16,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{CheckSpec, Health};
+use super::{CheckSpec, Health, Hysteresis};
 
 /// A change of state, reported once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,12 +27,9 @@ pub struct Transition {
 
 #[derive(Clone, Debug)]
 pub struct Tracker {
-    health: Health,
-    rise: u32,
-    fall: u32,
+    /// Passing = up.
+    hysteresis: Hysteresis,
     interval: Duration,
-    /// Consecutive results that disagree with `health`.
-    streak: u32,
     next: Instant,
     running: bool,
 }
@@ -40,18 +37,19 @@ pub struct Tracker {
 impl Tracker {
     pub fn new(now: Instant, spec: &CheckSpec) -> Tracker {
         Tracker {
-            health: spec.initial,
-            rise: spec.rise.max(1),
-            fall: spec.fall.max(1),
+            hysteresis: Hysteresis::new(spec.rise, spec.fall, spec.initial.is_up()),
             interval: spec.interval,
-            streak: 0,
             next: now + spec.warmup,
             running: false,
         }
     }
 
     pub fn health(&self) -> Health {
-        self.health
+        if self.hysteresis.passing() {
+            Health::Up
+        } else {
+            Health::Down
+        }
     }
 
     /// When the next probe is due; `None` while one runs.
@@ -77,20 +75,10 @@ impl Tracker {
         }
         self.running = false;
         self.next = self.next.max(now);
-        let agrees = passed == self.health.is_up();
-        if agrees {
-            self.streak = 0;
-            return None;
-        }
-        self.streak += 1;
-        let needed = if self.health.is_up() { self.fall } else { self.rise };
-        if self.streak < needed {
-            return None;
-        }
-        let from = self.health;
-        self.health = if passed { Health::Up } else { Health::Down };
-        self.streak = 0;
-        Some(Transition { from, to: self.health })
+        let from = self.health();
+        self.hysteresis.record(passed);
+        let to = self.health();
+        (from != to).then_some(Transition { from, to })
     }
 }
 
