@@ -145,6 +145,7 @@ impl Carp {
     /// ucarp's `carp_master_down` from Backup.
     fn become_master(&mut self, now: Instant) {
         self.master_down_timer = None;
+        self.core.master_since = Some(now);
         self.core.set_state(State::Master);
         self.core.send_garps(1);
         self.advertise(now);
@@ -241,6 +242,7 @@ impl Carp {
         let src_raw = u32::from_ne_bytes(src.octets());
         let our_raw = u32::from_ne_bytes(config.primary_ip.octets());
         self.core.counters.adverts_received += 1;
+        let known_peer = self.core.heard(now, src, self.master_down_interval()).is_some();
         self.counter = Some(packet.counter());
         let ours = (self.advbase, self.advskew());
         let theirs = (packet.advbase(), packet.advskew());
@@ -253,7 +255,7 @@ impl Carp {
                 } else {
                     self.core.send_garps(1);
                     self.delayed_garp = Some(2);
-                    self.core.second_master(now, src, self.master_down_interval());
+                    self.core.second_master(now, src, known_peer, self.master_down_interval());
                 }
             }
             State::Backup => {

@@ -152,9 +152,11 @@ fn equal_intervals_compare_raw_host_order_addresses() {
 fn a_slower_second_master_gets_garp_now_and_two_adverts_later() {
     let t0 = Instant::now();
     let (mut i, at) = master(0, t0);
-    step(&mut i);
-    step(&mut i); // past the takeover's own delayed GARP
-    let now = at + ms(2100);
+    // Past the takeover's own delayed GARP, and master for a full master-down time (3 s).
+    for _ in 0..3 {
+        step(&mut i);
+    }
+    let now = at + ms(3100);
     let out = hear(&mut i, now, PEER, 1, 100);
     assert_eq!(i.state(), State::Master);
     assert_eq!(garps(&out), 1);

@@ -1,12 +1,15 @@
 //! What the VRRP and CARP machines share and what does not depend on the protocol: the config, the
 //! role and its transitions, the output queue and counters, sending one advert per destination,
-//! GARP bursts, and split-brain episodes.
+//! GARP bursts, and split-brain detection.
 
 use super::advert::{self, Framing};
 use super::{Counters, InstanceConfig, Output, State, Status};
 use std::collections::VecDeque;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
+
+/// Peers remembered for split-brain detection; a VRRP segment rarely has more than a few routers.
+const MAX_PEERS: usize = 16;
 
 #[derive(Debug)]
 pub(crate) struct Core {
@@ -20,8 +23,12 @@ pub(crate) struct Core {
     pub master: Option<Ipv4Addr>,
     pub counters: Counters,
     destinations: Vec<Ipv4Addr>,
-    /// The current split-brain episode lasts until then; a conflicting advert after it starts a new one.
-    conflict_until: Option<Instant>,
+    /// When each peer's last accepted advert arrived: a master hearing a peer it has not heard within
+    /// Master_Down_Interval has found a second master; one it has been hearing is the master it just
+    /// took over from (preemption) or an episode already counted.
+    last_heard: Vec<(Ipv4Addr, Instant)>,
+    /// When we last became master.
+    pub master_since: Option<Instant>,
     ident: u16,
     out: VecDeque<Output>,
 }
@@ -35,7 +42,8 @@ impl Core {
             priority_delta: 0,
             master: None,
             counters: Counters::default(),
-            conflict_until: None,
+            last_heard: Vec::new(),
+            master_since: None,
             ident: 0,
             out: VecDeque::new(),
             config,
@@ -49,7 +57,6 @@ impl Core {
             self.counters.transitions += 1;
             if to == State::Master {
                 self.master = Some(self.config.primary_ip);
-                self.conflict_until = None;
             }
             self.out.push_back(Output::StateChanged { from, to });
         }
@@ -77,17 +84,35 @@ impl Core {
         }
     }
 
-    /// Records an advert from another master heard while master. An episode lasts while such adverts
-    /// keep coming less than `episode` apart; returns whether this one starts a new episode, which is
-    /// counted and reported to the driver.
-    pub(crate) fn second_master(&mut self, now: Instant, peer: Ipv4Addr, episode: Duration) -> bool {
-        let new = self.conflict_until.is_none_or(|t| now > t);
-        if new {
-            self.counters.second_master += 1;
-            self.out.push_back(Output::SecondMaster { peer });
+    /// Records that `peer`'s advert was accepted at `now`; returns when it was heard before, if it was
+    /// within `window`.
+    pub(crate) fn heard(&mut self, now: Instant, peer: Ipv4Addr, window: Duration) -> Option<Instant> {
+        let previous = match self.last_heard.iter_mut().find(|(addr, _)| *addr == peer) {
+            Some((_, at)) => Some(std::mem::replace(at, now)),
+            None => {
+                if self.last_heard.len() == MAX_PEERS {
+                    let oldest = (0..MAX_PEERS).min_by_key(|&i| self.last_heard[i].1).unwrap_or(0);
+                    self.last_heard.swap_remove(oldest);
+                }
+                self.last_heard.push((peer, now));
+                None
+            }
+        };
+        previous.filter(|&at| now.saturating_duration_since(at) <= window)
+    }
+
+    /// Called by a master hearing another master that must yield to it. It is a split brain, counted
+    /// and reported, when we have held the role for `window` (Master_Down_Interval) and had not been
+    /// hearing that peer (`known_peer` false). Right after a takeover, hearing the node we took over
+    /// from is the protocol converging; a peer heard all along is an episode already counted.
+    pub(crate) fn second_master(&mut self, now: Instant, peer: Ipv4Addr, known_peer: bool, window: Duration) -> bool {
+        let settled = self.master_since.is_some_and(|t| now.saturating_duration_since(t) >= window);
+        if known_peer || !settled {
+            return false;
         }
-        self.conflict_until = Some(now + episode);
-        new
+        self.counters.second_master += 1;
+        self.out.push_back(Output::SecondMaster { peer });
+        true
     }
 
     pub(crate) fn poll_output(&mut self) -> Option<Output> {

@@ -47,6 +47,10 @@ struct Link {
     now: Instant,
     /// Every state change: (time, node, new state).
     log: Vec<(Instant, usize, State)>,
+    /// Every GARP sent: (time, node).
+    garps: Vec<(Instant, usize)>,
+    /// Drops every advert, as a switch filtering the VRRP protocol would.
+    partitioned: bool,
 }
 
 impl Link {
@@ -64,6 +68,8 @@ impl Link {
             max_delay,
             now: t0,
             log: Vec::new(),
+            garps: Vec::new(),
+            partitioned: false,
         }
     }
 
@@ -78,7 +84,8 @@ impl Link {
                 Output::Advert { to, packet } => {
                     for receiver in 0..self.nodes.len() {
                         let addressed = to.is_multicast() || self.nodes[receiver].ip == to;
-                        if receiver == from || !addressed || self.rng.chance(self.loss_percent) {
+                        let lost = self.partitioned || self.rng.chance(self.loss_percent);
+                        if receiver == from || !addressed || lost {
                             continue;
                         }
                         let at = self.now + self.rng.below(self.max_delay);
@@ -87,7 +94,8 @@ impl Link {
                     }
                 }
                 Output::StateChanged { to, .. } => self.log.push((self.now, from, to)),
-                Output::Garp { .. } | Output::SecondMaster { .. } => {}
+                Output::Garp { .. } => self.garps.push((self.now, from)),
+                Output::SecondMaster { .. } => {}
             }
         }
     }
@@ -128,6 +136,10 @@ impl Link {
         (0..self.nodes.len())
             .filter(|&i| self.nodes[i].alive && self.nodes[i].instance.state() == State::Master)
             .collect()
+    }
+
+    fn second_masters(&self, node: usize) -> u64 {
+        self.nodes[node].instance.status().counters.second_master
     }
 
     /// When `node` last became master, if ever.
@@ -260,6 +272,45 @@ fn graceful_shutdown_hands_over_after_skew_time_for_vrrp_and_master_down_for_car
             HaProtocol::Vrrp2 => assert!(after >= ms(414) && after <= ms(415) + DELAY, "{after:?}"),
             // ucarp has no resignation: the full master-down time from the last advert heard.
             HaProtocol::Carp => assert!(after >= ms(2195) && after <= ms(3196) + DELAY, "{after:?}"),
+        }
+    }
+}
+
+#[test]
+fn preemption_is_not_counted_as_a_second_master() {
+    // converged() starts the preferred router last, so it preempts node 1, which had preempted node 2.
+    for protocol in [HaProtocol::Vrrp3, HaProtocol::Vrrp2, HaProtocol::Carp] {
+        for seed in 1..=5 {
+            let (link, _) = converged(protocol, seed, 5);
+            let counted: Vec<u64> = (0..3).map(|n| link.second_masters(n)).collect();
+            assert_eq!(counted, [0, 0, 0], "{protocol} seed {seed}");
+        }
+    }
+}
+
+#[test]
+fn a_healed_split_brain_is_counted_and_the_survivor_announces_last() {
+    // The heal falls at a different point of the advert cycle each time, so either side's advert
+    // may cross the healed link first; the survivor must learn of the split brain either way.
+    for protocol in [HaProtocol::Vrrp3, HaProtocol::Vrrp2, HaProtocol::Carp] {
+        for offset in (0..1000).step_by(90) {
+            let (mut link, t0) = converged(protocol, 3, 0);
+            let split = t0 + ms(20_000);
+            link.run_until(split, MAX_STEPS);
+            link.partitioned = true;
+            link.run_until(split + ms(10_000), MAX_STEPS);
+            assert_eq!(link.masters(), [0, 1, 2], "{protocol}: every isolated router takes over");
+            let heal = split + ms(10_000 + offset);
+            link.run_until(heal, MAX_STEPS);
+            link.partitioned = false;
+            link.run_until(heal + ms(10_000), MAX_STEPS);
+            assert_eq!(link.masters(), [0], "{protocol} offset {offset}");
+            assert!(link.second_masters(0) >= 1, "{protocol} offset {offset}: the survivor did not count it");
+            let last_garp = |node| link.garps.iter().filter(|(t, n)| *n == node && *t >= heal).map(|(t, _)| *t).max();
+            let survivor = last_garp(0).unwrap_or_else(|| panic!("{protocol} offset {offset}: no GARP after the heal"));
+            for loser in [1, 2] {
+                assert!(last_garp(loser) <= Some(survivor), "{protocol} offset {offset}: node {loser} announced last");
+            }
         }
     }
 }

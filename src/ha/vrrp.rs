@@ -176,6 +176,7 @@ impl Vrrp {
 
     fn become_master(&mut self, now: Instant) {
         self.master_down_timer = None;
+        self.core.master_since = Some(now);
         self.master_adver_interval = self.core.config.interval;
         self.core.set_state(State::Master);
         self.advertise(now);
@@ -296,9 +297,10 @@ impl Vrrp {
             self.core.counters.address_list_mismatch += 1;
         }
         self.core.counters.adverts_received += 1;
+        let known_peer = self.core.heard(now, src, self.master_down_interval()).is_some();
         match self.core.state {
             State::Backup => self.backup_hears(now, src, repr.priority, interval),
-            State::Master => self.master_hears(now, src, repr.priority, interval),
+            State::Master => self.master_hears(now, src, repr.priority, interval, known_peer),
             State::Init | State::Fault => {}
         }
         Ok(())
@@ -322,19 +324,25 @@ impl Vrrp {
         // Else: a lower-priority master and we preempt. Ignore it; Master_Down_Timer runs out.
     }
 
-    fn master_hears(&mut self, now: Instant, src: Ipv4Addr, priority: u8, interval: Duration) {
+    /// `known_peer`: `src` has been heard within Master_Down_Interval, so it is the master we just
+    /// took over from, or a second master already counted.
+    fn master_hears(&mut self, now: Instant, src: Ipv4Addr, priority: u8, interval: Duration, known_peer: bool) {
         if priority == 0 {
             self.advertise(now);
             return;
         }
         let ours = self.effective_priority();
         if priority > ours || (priority == ours && u32::from(src) > u32::from(self.core.config.primary_ip)) {
+            // One last advert before yielding (ucarp does the same; the RFC is silent): after a split
+            // brain the survivor may never have heard us, and this tells it to re-announce the VIPs.
+            self.advertise(now);
             self.become_backup(now, Some((src, interval)));
             return;
         }
-        // Another master that must yield to us: tell it so at once, and re-announce our VIPs.
+        // Another master that must yield to us: tell it so at once. If it is a split brain, count it
+        // and re-announce our VIPs over its GARPs.
         self.advertise(now);
-        if self.core.second_master(now, src, self.master_down_interval()) {
+        if self.core.second_master(now, src, known_peer, self.master_down_interval()) {
             self.garp.start(now);
             self.core.send_garps(self.garp.count());
         }

@@ -225,7 +225,9 @@ fn master_yields_to_higher_priority_and_adopts_its_interval() {
     higher.interval_units = 50;
     let out = hear(&mut i, at + ms(100), &higher);
     assert_eq!(transitions(&out), [(State::Master, State::Backup)]);
-    assert!(adverts(&out).is_empty());
+    let last = adverts(&out);
+    assert_eq!(last.len(), 1, "one last advert, so a survivor that never heard us learns of us");
+    assert_eq!(advert_priority(&last[0].1), 100);
     // Master_Adver_Interval 50 cs: Skew_Time = (156 × 50)/256 = 30 cs, Master_Down = 1.8 s.
     let status = i.status();
     assert_eq!((status.advert_interval, status.master), (ms(500), Some(LOWER_IP)));
@@ -247,21 +249,36 @@ fn equal_priority_higher_primary_address_wins() {
 fn a_second_master_is_answered_counted_once_and_reannounced() {
     let t0 = Instant::now();
     let (mut i, at) = master(150, t0);
+    // Master_Down_Interval at priority 150: 3 s + (106 × 100 cs)/256 = 3.41 s.
+    let settled = at + ms(3500);
+    i.handle_timeout(at + ms(3000));
+    drain(&mut i);
     let lower = VrrpAdvert::v3(HIGHER_IP, 51, 100, &[VIP]);
-    let out = hear(&mut i, at + ms(100), &lower);
+    let out = hear(&mut i, settled, &lower);
     assert_eq!(adverts(&out).len(), 1);
     assert!(out.contains(&Output::SecondMaster { peer: HIGHER_IP }));
     assert_eq!(garps(&out), 5);
-    assert_eq!(i.poll_timeout(), Some(at + ms(1100)));
+    assert_eq!(i.poll_timeout(), Some(settled + ms(1000)));
     // The same episode: answered, not counted again, no new GARP burst.
-    let out = hear(&mut i, at + ms(900), &lower);
+    let out = hear(&mut i, settled + ms(800), &lower);
     assert_eq!((adverts(&out).len(), garps(&out)), (1, 0));
     assert_eq!(i.status().counters.second_master, 1);
     // Quiet for longer than Master_Down_Interval: the next one is a new episode.
-    let out = hear(&mut i, at + ms(9000), &lower);
+    let out = hear(&mut i, settled + ms(9000), &lower);
     assert_eq!(garps(&out), 5);
     assert_eq!(i.status().counters.second_master, 2);
     assert_eq!(i.state(), State::Master);
+}
+
+#[test]
+fn the_master_just_taken_over_from_is_answered_but_not_a_split_brain() {
+    // A preempting backup becomes master after its own Master_Down_Interval, possibly without
+    // having heard the old master (lost adverts): the old master's next advert is convergence.
+    let t0 = Instant::now();
+    let (mut i, at) = master(150, t0);
+    let out = hear(&mut i, at + ms(300), &VrrpAdvert::v3(HIGHER_IP, 51, 100, &[VIP]));
+    assert_eq!((adverts(&out).len(), garps(&out)), (1, 0), "told at once, no extra GARP");
+    assert_eq!(i.status().counters.second_master, 0);
 }
 
 #[test]
