@@ -279,20 +279,20 @@ fn udp_services_forward(io: &str, prefix: &str) {
         ));
     }
     let daemon = Daemon::start(&lab, &text);
-    let udp = |port: &str| {
+    let udp = |port: &str, tries: &str| {
         let mut tally = BTreeMap::new();
         let script = lab.repo_script("udp-client.py");
-        for line in lab.exec_ok("client", &["python3", &script, VIP, port, "20"]).lines() {
+        for line in lab.exec_ok("client", &["python3", &script, VIP, port, "20", tries]).lines() {
             *tally.entry(line.trim().to_string()).or_insert(0usize) += 1;
         }
         tally
     };
-    let rr = udp("5353");
+    let rr = udp("5353", "3");
     assert_eq!(count(&rr, "FAILED"), 0, "{rr:?}\n{}", daemon.log_text());
     assert_eq!((count(&rr, "rs1"), count(&rr, "rs2")), (10, 10), "{rr:?}");
     // The sh service's VIP:5354 has no UDP responder on the real servers (they listen on 5353), so
     // check its stickiness in the director's own counters instead.
-    let _ = udp("5354");
+    let _ = udp("5354", "1");
     let listing = daemon.ctl(&["-L", "-n", "--stats", "-u", &format!("{VIP}:5354")]);
     let conns: Vec<u64> = [RS1, RS2].iter().map(|rs| stats_column(&listing, &format!("{rs}:5354"), 0)).collect();
     assert_eq!(conns.iter().sum::<u64>(), 20, "{listing}");
