@@ -83,6 +83,16 @@ impl Carp {
         &self.core.config
     }
 
+    /// See [`super::Instance::reconfigure`]: a master advertises a changed advskew at once (and
+    /// from then on at the new interval).
+    pub(crate) fn reconfigure(&mut self, now: Instant, config: InstanceConfig) {
+        let before = self.advskew();
+        self.core.config = config;
+        if self.core.state == State::Master && self.advskew() != before {
+            self.advertise(now);
+        }
+    }
+
     fn advskew(&self) -> u8 {
         (i32::from(self.core.config.priority) - self.core.priority_delta).clamp(0, 254) as u8
     }

@@ -243,3 +243,17 @@ fn track_weights_raise_advskew_and_drops_are_counted() {
     b.handle_input(t0, Input::Packet(&good));
     assert_eq!(b.status().counters.adverts_received, 1);
 }
+
+#[test]
+fn a_reload_changes_a_masters_advskew_and_advertises_it_at_once() {
+    let t0 = Instant::now();
+    let (mut i, at) = master(0, t0);
+    let now = at + ms(200);
+    i.reconfigure(now, config(40)).unwrap();
+    let out = drain(&mut i);
+    assert!(transitions(&out).is_empty());
+    let sent = adverts(&out);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(advert_priority(&sent[0].1), 40, "the advskew byte");
+    assert_eq!(i.poll_timeout(), Some(now + ms(1000) + skew(40)));
+}

@@ -17,6 +17,11 @@ impl GarpSchedule {
         GarpSchedule { config, repeat_at: None, refresh_at: None }
     }
 
+    /// A new schedule for the next bursts; a repeat or refresh already due keeps its time.
+    pub(crate) fn set_config(&mut self, config: GarpConfig) {
+        self.config = config;
+    }
+
     /// GARPs per VIP in one burst.
     pub(crate) fn count(&self) -> u32 {
         self.config.count

@@ -206,6 +206,15 @@ pub enum ConfigProblem {
     OutOfRange { what: &'static str, allowed: &'static str },
 }
 
+/// Why [`Instance::reconfigure`] refused a config; the instance runs on unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReconfigureError {
+    #[error(transparent)]
+    Invalid(#[from] ConfigProblem),
+    #[error("only priority (advskew), preempt, preempt_delay and garp change while running")]
+    NotLive,
+}
+
 /// What happened, for [`Instance::handle_input`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Input<'a> {
@@ -267,6 +276,29 @@ impl Instance {
             HaProtocol::Carp => Machine::Carp(Box::new(carp::Carp::new(config))),
         };
         Ok(Instance { machine })
+    }
+
+    /// Takes a reloaded config's priority (CARP: advskew), preempt, preempt_delay and GARP schedule
+    /// and keeps the state, as keepalived's reload does: a master stays master and advertises a
+    /// changed priority at once, so a backup that now outranks it preempts by the usual rules; a
+    /// backup raised to 255 (the address owner) becomes master. Any other difference is refused.
+    pub fn reconfigure(&mut self, now: Instant, config: InstanceConfig) -> Result<(), ReconfigureError> {
+        validate(&config)?;
+        let kept = InstanceConfig {
+            priority: config.priority,
+            preempt: config.preempt,
+            preempt_delay: config.preempt_delay,
+            garp: config.garp,
+            ..self.config().clone()
+        };
+        if kept != config {
+            return Err(ReconfigureError::NotLive);
+        }
+        match &mut self.machine {
+            Machine::Vrrp(m) => m.reconfigure(now, config),
+            Machine::Carp(m) => m.reconfigure(now, config),
+        }
+        Ok(())
     }
 
     pub fn handle_input(&mut self, now: Instant, input: Input<'_>) {

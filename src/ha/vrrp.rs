@@ -94,6 +94,18 @@ impl Vrrp {
         &self.core.config
     }
 
+    /// See [`super::Instance::reconfigure`]; `config` differs only in live settings.
+    pub(crate) fn reconfigure(&mut self, now: Instant, config: InstanceConfig) {
+        let before = self.effective_priority();
+        self.garp.set_config(config.garp);
+        self.core.config = config;
+        match self.core.state {
+            State::Master if self.effective_priority() != before => self.advertise(now),
+            State::Backup if self.core.config.priority == OWNER => self.become_master(now),
+            _ => {}
+        }
+    }
+
     pub(crate) fn effective_priority(&self) -> u8 {
         let configured = self.core.config.priority;
         if configured == OWNER {

@@ -559,3 +559,43 @@ fn advert_source_mac_and_classify() {
     udp[9] = 17;
     assert_eq!(classify(&udp), None);
 }
+
+#[test]
+fn a_reload_lowers_a_masters_priority_and_advertises_it_at_once() {
+    let t0 = Instant::now();
+    let (mut i, at) = master(150, t0);
+    let now = at + ms(300);
+    i.reconfigure(now, InstanceConfig { preempt: false, ..config(HaProtocol::Vrrp3, 90) }).unwrap();
+    let out = drain(&mut i);
+    assert!(transitions(&out).is_empty(), "a reload keeps the role");
+    let sent = adverts(&out);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(advert_priority(&sent[0].1), 90);
+    assert_eq!(i.poll_timeout(), Some(now + ms(1000)));
+    assert_eq!(i.status().priority, 90);
+    // A backup at 100 that preempts takes over by the usual rule.
+    let out = hear(&mut i, now + ms(3500), &VrrpAdvert::v3(LOWER_IP, 51, 100, &[VIP]));
+    assert_eq!(transitions(&out), [(State::Master, State::Backup)]);
+}
+
+#[test]
+fn a_reload_to_priority_255_makes_a_backup_the_owner_at_once() {
+    let t0 = Instant::now();
+    let mut i = backup(100, t0);
+    i.reconfigure(t0 + ms(10), config(HaProtocol::Vrrp3, 255)).unwrap();
+    let out = drain(&mut i);
+    assert_eq!(transitions(&out), [(State::Backup, State::Master)]);
+    assert_eq!(garps(&out), 5);
+}
+
+#[test]
+fn a_reload_refuses_what_needs_a_restart_and_changes_nothing() {
+    let t0 = Instant::now();
+    let (mut i, at) = master(150, t0);
+    let slower = InstanceConfig { interval: ms(2000), ..config(HaProtocol::Vrrp3, 120) };
+    assert_eq!(i.reconfigure(at, slower), Err(ReconfigureError::NotLive));
+    let zero = config(HaProtocol::Vrrp3, 0);
+    assert_eq!(i.reconfigure(at, zero), Err(ReconfigureError::Invalid(ConfigProblem::PriorityZero)));
+    assert!(drain(&mut i).is_empty());
+    assert_eq!((i.status().priority, i.config().interval), (150, ms(1000)));
+}
