@@ -537,3 +537,33 @@ fn vmac_and_track_interface() {
     wait_role(&b, "BACKUP", Duration::from_secs(2));
     http_ok(&lab, 5);
 }
+
+/// Reload of `[[vrrp]]`, as keepalived's: the master's priority lowered below the backup's is
+/// advertised at once and the backup preempts; a changed interval waits for a restart, is named,
+/// and the instance runs on as it was.
+#[test]
+fn reload_applies_priority_live_and_names_what_needs_a_restart() {
+    let lab = Lab::up_with_directors("ha-rl", 2, 2);
+    let vrrp = |priority: u32, interval: &str| format!("vrid = 55\npriority = {priority}\ninterval = \"{interval}\"\n");
+    let a = Daemon::start_on(&lab, "dir", &ha_config(&lab, "dir", "xdp", &vrrp(200, "200ms")));
+    let b = Daemon::start_on(&lab, "dir2", &ha_config(&lab, "dir2", "packet", &vrrp(100, "200ms")));
+    wait_role(&a, "MASTER", Duration::from_secs(5));
+    wait_role(&b, "BACKUP", Duration::from_secs(2));
+
+    lab.write_config("ulvs.toml", &ha_config(&lab, "dir", "xdp", &vrrp(50, "200ms")));
+    let answer = a.ctl(&["reload"]);
+    assert!(answer.contains("vrrp: 1 instance(s) updated live"), "{answer}");
+    wait_role(&b, "MASTER", Duration::from_secs(3));
+    wait_role(&a, "BACKUP", Duration::from_secs(2));
+    assert!(vrrp_line(&a).contains(" priority 50 "), "{}", vrrp_line(&a));
+    assert_eq!(arp_answers(&lab), [lab.mac("dir2")]);
+    http_ok(&lab, 5);
+
+    lab.write_config("ulvs.toml", &ha_config(&lab, "dir", "xdp", &vrrp(50, "300ms")));
+    let answer = a.ctl(&["reload"]);
+    assert!(answer.contains("vrrp: 1 change(s) wait for a restart"), "{answer}");
+    let log = a.log_text();
+    assert!(log.contains("vrrp VI_1: interval changed; it takes effect only when ulvs restarts"), "{log}");
+    assert!(vrrp_line(&a).contains(" interval 200ms "), "{}", vrrp_line(&a));
+    assert_eq!(role(&a), "BACKUP");
+}

@@ -198,6 +198,7 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
         reload_requested,
         status,
         rates,
+        ha_updates: ha_driver.as_ref().map(|driver| driver.updates()),
         checker,
     };
     let control_result = { control }.run(&stop);

@@ -17,7 +17,9 @@
 //! Reload semantics: the file wins. Services and timeouts become exactly the file's; runtime
 //! `ulvs ctl` edits are discarded, as a keepalived reload discards `ipvsadm` edits. Real servers
 //! kept by the new file keep their id, counters and connections. Director settings that need a
-//! restart (interface, I/O, workers, socket path, table size) are only warned about.
+//! restart (interface, I/O, workers, socket path, table size) are only warned about. `[[vrrp]]`
+//! instances keep their state and take new live settings (priority, preempt, GARP, hooks; see
+//! `config::vrrp_reload`) through the HA thread; their other changes also wait for a restart.
 
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
@@ -26,8 +28,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crossbeam::channel::Receiver;
-use ulvs::control::config::{check_address, Config, DirectorConfig};
+use crossbeam::channel::{Receiver, Sender};
+use ulvs::control::config::{check_address, vrrp_reload_plan, Config, DirectorConfig, VrrpConfig};
 use ulvs::control::edit::Edit;
 use ulvs::control::edit::Service;
 use ulvs::control::event::{ControlEvent, Reply};
@@ -69,6 +71,8 @@ pub struct ControlLoop<'a> {
     pub rates: Arc<Mutex<RateTable>>,
     /// Follows the registry's real servers (see `publish`).
     pub checker: Checker,
+    /// The HA thread's, when `[[vrrp]]` instances run: a reload's live VRRP settings go there.
+    pub ha_updates: Option<Sender<VrrpConfig>>,
 }
 
 impl ControlLoop<'_> {
@@ -192,8 +196,9 @@ impl ControlLoop<'_> {
         for setting in restart_only_changes(&self.config.director, &config.director) {
             log::warn!("reload: director.{setting} changed; it takes effect only when ulvs restarts");
         }
-        if self.config.vrrp != config.vrrp {
-            log::warn!("reload: [[vrrp]] changed; it takes effect only when ulvs restarts");
+        let vrrp = vrrp_reload_plan(&self.config.vrrp, &config.vrrp);
+        for line in &vrrp.restart {
+            log::warn!("reload: {line}; it takes effect only when ulvs restarts");
         }
         if self.config.metrics != config.metrics {
             log::warn!("reload: [metrics] changed; it takes effect only when ulvs restarts");
@@ -207,14 +212,37 @@ impl ControlLoop<'_> {
         self.registry.replace(config.timeouts, specs);
         self.registry.set_policies(super::health::policies(&config));
         self.registry.set_expire_nodest_conn(config.director.expire_nodest_conn);
-        self.config = config;
+        // The instances as they now run: live changes applied, restart-only ones still pending (so
+        // the next reload names them again).
+        let running_vrrp = self
+            .config
+            .vrrp
+            .iter()
+            .map(|old| vrrp.live.iter().find(|new| new.name == old.name).unwrap_or(old).clone())
+            .collect();
+        let (live, pending) = (vrrp.live.len(), vrrp.restart.len());
+        if let Some(updates) = &self.ha_updates {
+            for instance in vrrp.live {
+                log::info!("reload: vrrp {}: applying its new live settings", instance.name);
+                // The HA thread outlives this loop; a send can only fail while the daemon stops.
+                let _ = updates.send(instance);
+            }
+        }
+        self.config = Config { vrrp: running_vrrp, ..config };
         self.publish();
-        Ok(format!(
+        let mut summary = format!(
             "reloaded {}: {} change(s), generation {}",
             self.config_path.display(),
             diff.len(),
             self.snapshots.generation()
-        ))
+        );
+        if live > 0 {
+            let _ = write!(summary, "; vrrp: {live} instance(s) updated live");
+        }
+        if pending > 0 {
+            let _ = write!(summary, "; vrrp: {pending} change(s) wait for a restart (see the log)");
+        }
+        Ok(summary)
     }
 
     /// Builds and publishes a snapshot of the registry as it is now, with the VIP filter and the

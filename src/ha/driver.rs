@@ -14,6 +14,8 @@
 //!   VIP and the MAC that serves it (the vmac, or the interface's); `StateChanged` flips the VIPs'
 //!   serving bits (only MASTER serves), is logged at info and queues the notify hooks;
 //!   `SecondMaster` is logged at warning;
+//! - a reload's live settings (see `control::config::vrrp_reload`) arrive on the `updates` channel
+//!   and are applied between steps with [`Instance::reconfigure`];
 //! - when the daemon's stop flag is set it feeds `Input::Shutdown` to every instance and sends
 //!   what that produces (VRRP's priority-0 advert) before returning, so the daemon joins this
 //!   thread before it detaches the XDP program.
@@ -25,7 +27,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crossbeam::channel::{Receiver, RecvTimeoutError};
+use crossbeam::channel::{self, Receiver, RecvTimeoutError, Sender};
 
 use super::hooks::{jobs_for_transition, HookCounters, HookRunner};
 use super::track::{Health, ScriptTracker, Tracked};
@@ -143,6 +145,7 @@ pub fn status_line(status: &Status) -> String {
 pub struct HaDriver {
     thread: Option<JoinHandle<()>>,
     pub status: Arc<HaStatus>,
+    updates: Sender<VrrpConfig>,
 }
 
 impl HaDriver {
@@ -183,10 +186,25 @@ impl HaDriver {
                 health: Health { fault: false, priority_delta: 0 },
             });
         }
-        let mut driver =
-            Driver { socket, hooks, instances, serving, status: Arc::clone(&status), interface: setup.interface };
+        let (updates, updates_rx) = channel::unbounded();
+        let mut driver = Driver {
+            socket,
+            hooks,
+            instances,
+            serving,
+            status: Arc::clone(&status),
+            interface: setup.interface,
+            primary_ip: setup.primary_ip,
+            updates: updates_rx,
+        };
         let thread = thread::Builder::new().name("ulvs-ha".into()).spawn(move || driver.run(&frames, &stop))?;
-        Ok(HaDriver { thread: Some(thread), status })
+        Ok(HaDriver { thread: Some(thread), status, updates })
+    }
+
+    /// Where a reload sends the instances whose live settings changed; the HA thread applies them
+    /// within a [`TICK`].
+    pub fn updates(&self) -> Sender<VrrpConfig> {
+        self.updates.clone()
     }
 
     /// Waits for the thread (after the stop flag was set): the shutdown adverts are out when this
@@ -259,6 +277,8 @@ struct Driver {
     serving: Arc<ServingState>,
     status: Arc<HaStatus>,
     interface: String,
+    primary_ip: Ipv4Addr,
+    updates: Receiver<VrrpConfig>,
 }
 
 impl Driver {
@@ -270,6 +290,9 @@ impl Driver {
         }
         let mut next_tick = now + TICK;
         loop {
+            while let Ok(config) = self.updates.try_recv() {
+                self.reconfigure(config);
+            }
             for index in 0..self.instances.len() {
                 self.drain(index, false);
             }
@@ -313,6 +336,30 @@ impl Driver {
         }
         self.publish();
         log::info!("ha: stopped; shutdown adverts sent");
+    }
+
+    /// Applies a reloaded instance's live settings; the control loop sent only those (see
+    /// `vrrp_reload::plan`), so a refusal here means the two disagree, and is logged.
+    fn reconfigure(&mut self, config: VrrpConfig) {
+        let Some(running) = self.instances.iter_mut().find(|r| r.config.name == config.name) else {
+            log::warn!("vrrp {}: reload: no such running instance", config.name);
+            return;
+        };
+        let before = running.instance.status().priority;
+        match running.instance.reconfigure(Instant::now(), instance_config(&config, self.primary_ip)) {
+            Ok(()) => {
+                let after = running.instance.status().priority;
+                let rank = if config.protocol == super::HaProtocol::Carp { "advskew" } else { "priority" };
+                log::info!(
+                    "vrrp {}: reload applied: {rank} {before} -> {after}, preempt {}, preempt_delay {:?}",
+                    config.name,
+                    config.preempt,
+                    config.preempt_delay
+                );
+                running.config = config;
+            }
+            Err(problem) => log::warn!("vrrp {}: reload not applied: {problem}", config.name),
+        }
     }
 
     fn receive(&mut self, frame: &[u8]) {

@@ -25,6 +25,7 @@ mod raw;
 mod segment;
 mod validate;
 mod vrrp;
+mod vrrp_reload;
 
 #[cfg(test)]
 mod tests;
@@ -42,6 +43,7 @@ pub use self::error::{ConfigError, Location};
 pub use self::segment::check_address;
 pub(crate) use self::validate::unicast_problem;
 pub use self::vrrp::{GarpConfig, HaProtocol, NotifyHooks, TrackScript, VrrpConfig};
+pub use self::vrrp_reload::{plan as vrrp_reload_plan, VrrpReload};
 use crate::conntrack::Timeouts;
 use crate::control::registry::OnFailure;
 use crate::flow::Protocol;
