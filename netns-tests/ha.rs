@@ -567,3 +567,48 @@ fn reload_applies_priority_live_and_names_what_needs_a_restart() {
     assert!(vrrp_line(&a).contains(" interval 200ms "), "{}", vrrp_line(&a));
     assert_eq!(role(&a), "BACKUP");
 }
+
+/// Several track_scripts, as keepalived: each failing one adds its weight to the priority. One
+/// failing (200 − 60 = 140) keeps the master above the backup's 100; both (80) hand over; both
+/// passing again preempts back.
+#[test]
+fn failing_track_scripts_add_their_weights() {
+    let lab = Lab::up_with_directors("ha-ts", 2, 2);
+    let flag = |name: &str| lab.dir.join(name).display().to_string();
+    let (gw, web) = (flag("gw-down"), flag("web-down"));
+    let script = |path: &str| format!("{{ command = \"test ! -e {path}\", interval = \"100ms\", weight = -60 }}");
+    let tracked = format!(
+        "vrid = 56\npriority = 200\ninterval = \"200ms\"\ntrack_script = [{}, {}]\n",
+        script(&gw),
+        script(&web)
+    );
+    let a = Daemon::start_on(&lab, "dir", &ha_config(&lab, "dir", "xdp", &tracked));
+    let b = Daemon::start_on(
+        &lab,
+        "dir2",
+        &ha_config(&lab, "dir2", "packet", "vrid = 56\npriority = 100\ninterval = \"200ms\"\n"),
+    );
+    wait_role(&a, "MASTER", Duration::from_secs(5));
+    wait_role(&b, "BACKUP", Duration::from_secs(2));
+
+    fs::write(&gw, "").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while !vrrp_line(&a).contains(" priority 140 ") {
+        assert!(Instant::now() < deadline, "one failing script: {}", vrrp_line(&a));
+        thread::sleep(Duration::from_millis(50));
+    }
+    thread::sleep(Duration::from_secs(1));
+    assert_eq!((role(&a), role(&b)), ("MASTER".to_string(), "BACKUP".to_string()));
+
+    fs::write(&web, "").unwrap();
+    wait_role(&b, "MASTER", Duration::from_secs(3));
+    wait_role(&a, "BACKUP", Duration::from_secs(2));
+    assert!(vrrp_line(&a).contains(" priority 80 "), "{}", vrrp_line(&a));
+    http_ok(&lab, 3);
+
+    fs::remove_file(&gw).unwrap();
+    fs::remove_file(&web).unwrap();
+    wait_role(&a, "MASTER", Duration::from_secs(3));
+    wait_role(&b, "BACKUP", Duration::from_secs(2));
+    assert!(vrrp_line(&a).contains(" priority 200 "), "{}", vrrp_line(&a));
+}

@@ -172,11 +172,12 @@ impl HaDriver {
             if config.vmac {
                 socket.accept_mac(virtual_mac(config.vrid))?;
             }
-            let script = match &config.track_script {
-                Some(script) => Some(ScriptTracker::start(script, &config.name, Arc::clone(&stop))?),
-                None => None,
-            };
-            let tracked = Tracked { interfaces: config.track_interface.clone(), script };
+            let scripts = config
+                .track_script
+                .iter()
+                .map(|script| ScriptTracker::start(script, &config.name, Arc::clone(&stop)))
+                .collect::<io::Result<Vec<_>>>()?;
+            let tracked = Tracked { interfaces: config.track_interface.clone(), scripts };
             instances.push(Running {
                 advert_mac: instance.advert_source_mac(setup.interface_mac, config.vmac),
                 serving_mac: if config.vmac { virtual_mac(config.vrid) } else { setup.interface_mac },

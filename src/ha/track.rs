@@ -1,16 +1,16 @@
-//! What an instance tracks besides its peers: interfaces (`track_interface`) and a script
+//! What an instance tracks besides its peers: interfaces (`track_interface`) and scripts
 //! (`track_script`), as keepalived does.
 //!
 //! - An interface counts as up while the kernel reports it running (up with carrier); the HA
 //!   thread reads that from sysfs on each of its ticks ([`links_up`]), which costs a file read.
-//! - A script runs on its own thread (`sh -c COMMAND`, every `interval`, killed after `timeout`,
+//! - Each script runs on its own thread (`sh -c COMMAND`, every `interval`, killed after `timeout`,
 //!   which counts as a failure). After `fall` failures in a row it is failing, after `rise`
 //!   successes in a row it is passing again (`health::Hysteresis`); it starts passing. The HA thread
 //!   reads the verdict from an atomic.
 //!
-//! [`Tracked::health`] folds both into what the state machine takes: a fault (a tracked link
-//! down, or a failing script of weight 0, keepalived's convention) and a priority delta (the sum
-//! of the weights of failing weighted scripts).
+//! [`Tracked::health`] folds them into what the state machine takes: a fault (a tracked link
+//! down, or any failing script of weight 0, keepalived's convention) and a priority delta (the
+//! sum of the weights of the failing weighted scripts).
 
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
@@ -102,7 +102,7 @@ pub fn links_up(interfaces: &[String]) -> bool {
 /// Everything one instance tracks.
 pub struct Tracked {
     pub interfaces: Vec<String>,
-    pub script: Option<ScriptTracker>,
+    pub scripts: Vec<ScriptTracker>,
 }
 
 /// What tracking says right now.
@@ -114,9 +114,9 @@ pub struct Health {
 
 impl Tracked {
     pub fn health(&self) -> Health {
-        let script_failing = self.script.as_ref().filter(|script| !script.passing());
-        let fault = !links_up(&self.interfaces) || script_failing.is_some_and(|script| script.weight == 0);
-        let priority_delta = script_failing.map_or(0, |script| script.weight);
+        let failing = || self.scripts.iter().filter(|script| !script.passing());
+        let fault = !links_up(&self.interfaces) || failing().any(|script| script.weight == 0);
+        let priority_delta = failing().map(|script| script.weight).sum();
         Health { fault, priority_delta }
     }
 }
@@ -133,7 +133,7 @@ mod tests {
     }
 
     #[test]
-    fn a_failing_script_lowers_the_priority_or_faults() {
+    fn failing_scripts_lower_the_priority_by_their_summed_weights_or_fault() {
         let stop = Arc::new(AtomicBool::new(false));
         let script = |command: &str, weight| TrackScript {
             command: command.into(),
@@ -143,24 +143,20 @@ mod tests {
             rise: 1,
             fall: 1,
         };
+        let start = |command, weight| ScriptTracker::start(&script(command, weight), "t", Arc::clone(&stop)).unwrap();
+        // Two failing weighted scripts add up; a passing one adds nothing.
         let weighted = Tracked {
             interfaces: vec![],
-            script: Some(ScriptTracker::start(&script("exit 1", -60), "t1", Arc::clone(&stop)).unwrap()),
+            scripts: vec![start("exit 1", -60), start("exit 1", -20), start("exit 0", -5)],
         };
-        let fatal = Tracked {
-            interfaces: vec![],
-            script: Some(ScriptTracker::start(&script("exit 1", 0), "t2", Arc::clone(&stop)).unwrap()),
-        };
-        let fine = Tracked {
-            interfaces: vec!["lo".into()],
-            script: Some(ScriptTracker::start(&script("exit 0", -60), "t3", Arc::clone(&stop)).unwrap()),
-        };
+        let fatal = Tracked { interfaces: vec![], scripts: vec![start("exit 0", -60), start("exit 1", 0)] };
+        let fine = Tracked { interfaces: vec!["lo".into()], scripts: vec![start("exit 0", -60)] };
         let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline && (weighted.health().priority_delta == 0 || !fatal.health().fault) {
+        while Instant::now() < deadline && (weighted.health().priority_delta != -80 || !fatal.health().fault) {
             thread::sleep(Duration::from_millis(10));
         }
         stop.store(true, Ordering::Relaxed);
-        assert_eq!(weighted.health(), Health { fault: false, priority_delta: -60 });
+        assert_eq!(weighted.health(), Health { fault: false, priority_delta: -80 });
         assert_eq!(fatal.health(), Health { fault: true, priority_delta: 0 });
         assert_eq!(fine.health(), Health { fault: false, priority_delta: 0 });
     }

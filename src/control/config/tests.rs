@@ -155,6 +155,9 @@ fn refusals_name_the_line_and_the_reason() {
         (vrrp("track_script = { command = \"\" }\n"), 10, "command is empty"),
         (vrrp("track_script = { command = \"true\", weight = 300 }\n"), 10, "between -254 and 254"),
         (vrrp("track_script = { command = \"true\", interval = \"0s\" }\n"), 10, "longer than 0s"),
+        (vrrp("track_script = [{ command = \"true\" }, { command = \"\" }]\n"), 10, "command is empty"),
+        (vrrp("track_script = [{ command = \"true\", wieght = 1 }]\n"), 10, "unknown key `wieght`"),
+        (vrrp("track_script = \"true\"\n"), 10, "a table or an array of tables"),
         (vrrp("notify = \"\"\n"), 10, "notify is empty"),
         (vrrp("v3_checksum_as_v2 = true\nprotocol = \"vrrp2\"\n"), 10, "only to protocol \"vrrp3\""),
         (vrrp("bogus = 1\n"), 10, "unknown key `bogus`"),
@@ -315,8 +318,17 @@ fn a_vrrp_instance_gets_its_defaults_and_its_keys() {
     let instance = parse(&text).unwrap().vrrp.remove(0);
     assert_eq!((instance.interval, instance.priority, instance.preempt), (Duration::from_millis(30), 200, false));
     assert_eq!(instance.unicast_peers, [Ipv4Addr::new(10, 0, 0, 3)]);
-    let script = instance.track_script.unwrap();
+    let [script] = &instance.track_script[..] else { panic!("{:?}", instance.track_script) };
     assert_eq!((script.weight, script.fall, script.rise, script.timeout), (-60, 2, 1, Duration::from_secs(1)));
+    // keepalived tracks several scripts per instance: an array, inline or as [[vrrp.track_script]].
+    for scripts in [
+        "track_script = [{ command = \"a\", weight = -10 }, { command = \"b\" }]\n",
+        "[[vrrp.track_script]]\ncommand = \"a\"\nweight = -10\n[[vrrp.track_script]]\ncommand = \"b\"\n",
+    ] {
+        let instance = parse(&format!("{base}{scripts}")).unwrap().vrrp.remove(0);
+        let read: Vec<(&str, i32)> = instance.track_script.iter().map(|t| (t.command.as_str(), t.weight)).collect();
+        assert_eq!(read, [("a", -10), ("b", 0)], "{scripts}");
+    }
     assert_eq!(instance.hooks.notify, Some(PathBuf::from("/bin/n")));
 
     let carp = parse(&format!("{base}protocol = \"carp\"\nadvskew = 20\npassword = \"secret\"\n")).unwrap();
@@ -373,7 +385,7 @@ fn the_example_file_gives_the_documented_model() {
     assert_eq!((vi.name.as_str(), vi.protocol, vi.vrid, vi.priority), ("VI_1", HaProtocol::Vrrp3, 51, 150));
     assert_eq!((vi.interval, vi.preempt, vi.vips.clone()), (Duration::from_secs(1), true, vec![vip]));
     assert_eq!(vi.garp, GarpConfig::default());
-    assert!(vi.track_script.is_none() && vi.unicast_peers.is_empty() && !vi.vmac);
+    assert!(vi.track_script.is_empty() && vi.unicast_peers.is_empty() && !vi.vmac);
 }
 
 #[test]

@@ -16,7 +16,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::raw::{FromText, Integer, Text};
+use super::raw::{FromText, Integer, OneOrMany, Text};
 use super::validate::{interface_name_problem, unicast_problem, Checker};
 use super::{ConfigError, Location, ServiceConfig};
 pub use crate::ha::{GarpConfig, HaProtocol};
@@ -103,7 +103,8 @@ pub struct VrrpConfig {
     pub v3_checksum_as_v2: bool,
     pub garp: GarpConfig,
     pub track_interface: Vec<String>,
-    pub track_script: Option<TrackScript>,
+    /// keepalived's `track_script` block: any number, their failing weights add up.
+    pub track_script: Vec<TrackScript>,
     pub hooks: NotifyHooks,
     /// Each a VIP of a configured service, owned by this instance only.
     pub vips: Vec<Ipv4Addr>,
@@ -130,7 +131,7 @@ pub(super) struct RawVrrp {
     v3_checksum_as_v2: Option<Spanned<bool>>,
     garp: Option<Spanned<RawGarp>>,
     track_interface: Option<Vec<Spanned<String>>>,
-    track_script: Option<Spanned<RawTrackScript>>,
+    track_script: Option<OneOrMany<RawTrackScript>>,
     notify: Option<Spanned<String>>,
     notify_master: Option<Spanned<String>>,
     notify_backup: Option<Spanned<String>>,
@@ -292,10 +293,10 @@ impl Checker<'_> {
             }
             track_interface.push(iface.get_ref().clone());
         }
-        let track_script = match &raw.track_script {
-            Some(script) => Some(self.track_script(script.get_ref())?),
-            None => None,
-        };
+        let mut track_script = Vec::new();
+        for script in raw.track_script.iter().flat_map(|many| &many.0) {
+            track_script.push(self.track_script(script)?);
+        }
         let hooks = self.hooks(raw)?;
         let vips = self.instance_vips(&raw.vips, services)?;
         if protocol == HaProtocol::Carp && vips.len() != 1 {
