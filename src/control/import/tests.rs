@@ -35,6 +35,9 @@ fn everything_that_cannot_be_expressed_is_listed_with_its_line() {
         "47: digest: ulvs checks the status code (and optionally a body substring), not an MD5 digest",
         "53: include \"missing.d/*.conf\" names no file",
         "59: virtual_ipaddress 10.0.0.200 is no virtual_server's address: ulvs holds only the VIPs it serves",
+        "62: track_script chk_missing: no vrrp_script of that name",
+        "63: weight \"heavy\": not a valid number",
+        "64: track_script entry: expected NAME or NAME weight N",
     ];
     assert_eq!(got, expected);
 }

@@ -24,7 +24,7 @@ impl Converter {
         let mut peers: Vec<String> = Vec::new();
         let mut vips: Vec<String> = Vec::new();
         let mut track_interface: Vec<String> = Vec::new();
-        let mut track_script = None;
+        let mut track_scripts: Vec<String> = Vec::new();
         let mut notify = None;
         let mut state_notifies: Vec<(String, String)> = Vec::new();
         let mut unicast_src_ip = None;
@@ -93,14 +93,25 @@ impl Converter {
                     }
                 }
                 "track_script" => {
-                    let names: Vec<&Node> = child.children().iter().collect();
-                    if names.len() != 1 || !names[0].args.is_empty() {
-                        self.error(
-                            child,
-                            "track_script: ulvs tracks one script per instance, without a weight override",
-                        );
-                    } else {
-                        track_script = self.script(names[0]);
+                    for reference in child.children() {
+                        // `NAME` or `NAME weight N`, which overrides the vrrp_script's weight.
+                        let weight = match reference.args.as_slice() {
+                            [] => Some(None),
+                            [key, value] if key == "weight" => match value.parse::<i32>() {
+                                Ok(weight) => Some(Some(weight)),
+                                Err(_) => {
+                                    self.error(reference, format!("weight {value:?}: not a valid number"));
+                                    None
+                                }
+                            },
+                            _ => {
+                                self.error(reference, "track_script entry: expected NAME or NAME weight N");
+                                None
+                            }
+                        };
+                        if let Some(table) = weight.and_then(|weight| self.script(reference, weight)) {
+                            track_scripts.push(table);
+                        }
                     }
                 }
                 "notify" => notify = self.one(child).map(str::to_string),
@@ -171,8 +182,14 @@ impl Converter {
         if !track_interface.is_empty() {
             let _ = writeln!(out, "track_interface = [{}]", list(&track_interface));
         }
-        if let Some(script) = track_script {
-            let _ = writeln!(out, "track_script = {script}");
+        match track_scripts.as_slice() {
+            [] => {}
+            [script] => {
+                let _ = writeln!(out, "track_script = {script}");
+            }
+            scripts => {
+                let _ = writeln!(out, "track_script = [\n    {},\n]", scripts.join(",\n    "));
+            }
         }
         if let Some(ip) = unicast_src_ip {
             let _ = writeln!(out, "unicast_src_ip = {}", q(&ip));
@@ -243,20 +260,29 @@ impl Converter {
         Some(ip)
     }
 
-    /// A `vrrp_script` by name, as an inline `track_script = { … }` table.
-    fn script(&mut self, reference: &Node) -> Option<String> {
+    /// A `vrrp_script` by name, as an inline `track_script = { … }` table; `weight` is the
+    /// instance's override of the script's own.
+    fn script(&mut self, reference: &Node, weight: Option<i32>) -> Option<String> {
         let Some(script) = self.scripts.get(&reference.keyword).cloned() else {
             self.error(reference, format!("track_script {}: no vrrp_script of that name", reference.keyword));
             return None;
         };
         let mut command = None;
         let mut interval = "1s".to_string();
-        let mut weight = None;
+        let mut timeout = None;
+        let mut script_weight = None;
+        let mut counts = Vec::new();
         for child in script.children() {
             match child.keyword.as_str() {
                 "script" => command = self.one(child).map(str::to_string),
                 "interval" => interval = self.duration(child).unwrap_or(interval),
-                "weight" => weight = self.number::<i32>(child),
+                "timeout" => timeout = self.duration(child),
+                "weight" => script_weight = self.number::<i32>(child),
+                "rise" | "fall" => {
+                    if let Some(n) = self.number::<u32>(child) {
+                        counts.push(format!("{} = {n}", child.keyword));
+                    }
+                }
                 _ => self.unsupported(child, "vrrp_script"),
             }
         }
@@ -265,8 +291,14 @@ impl Converter {
             return None;
         };
         let mut table = format!("{{ command = {}, interval = {}", q(&command), q(&interval));
-        if let Some(weight) = weight {
+        if let Some(timeout) = timeout {
+            let _ = write!(table, ", timeout = {}", q(&timeout));
+        }
+        if let Some(weight) = weight.or(script_weight) {
             let _ = write!(table, ", weight = {weight}");
+        }
+        for count in counts {
+            let _ = write!(table, ", {count}");
         }
         table.push_str(" }");
         Some(table)
