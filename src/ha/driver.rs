@@ -111,7 +111,16 @@ impl HaSource for HaStatus {
         let statuses = self.instances.lock().unwrap_or_else(|p| p.into_inner());
         statuses
             .iter()
-            .map(|s| HaInstance { name: s.name.clone(), state: state(s.state), transitions: s.counters.transitions })
+            .map(|s| HaInstance {
+                name: s.name.clone(),
+                state: state(s.state),
+                transitions: s.counters.transitions,
+                priority: s.priority,
+                second_master: s.counters.second_master,
+                adverts_received: s.counters.adverts_received,
+                adverts_sent: s.counters.adverts_sent,
+                advert_drops: s.counters.drops.iter().map(|(reason, count)| (reason.name(), count)).collect(),
+            })
             .collect()
     }
 }

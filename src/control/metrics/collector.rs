@@ -25,6 +25,14 @@ pub struct HaInstance {
     pub state: &'static str,
     /// Role changes since start.
     pub transitions: u64,
+    /// The effective priority (CARP: advskew), track_script weights included.
+    pub priority: u8,
+    /// Split-brain episodes seen while master.
+    pub second_master: u64,
+    pub adverts_received: u64,
+    pub adverts_sent: u64,
+    /// Adverts dropped, by reason name ("bad_ttl", "auth_failure", …).
+    pub advert_drops: Vec<(&'static str, u64)>,
 }
 
 /// The HA states every instance reports a 0/1 series for.
@@ -304,6 +312,44 @@ impl Collector for Sources {
             family(e, "ulvs_ha_state", "1 for the HA instance's current state.", Samples::Gauges(states))?;
             let transitions = instances.iter().map(|i| (vec![("instance", i.name.clone())], i.transitions)).collect();
             family(e, "ulvs_ha_transitions", "Role changes of the HA instance.", Samples::Counters(transitions))?;
+            let per_instance = |value: fn(&HaInstance) -> u64| {
+                instances.iter().map(|i| (vec![("instance", i.name.clone())], value(i))).collect::<Vec<_>>()
+            };
+            let priorities =
+                instances.iter().map(|i| (vec![("instance", i.name.clone())], f64::from(i.priority))).collect();
+            family(
+                e,
+                "ulvs_ha_priority",
+                "Effective priority of the HA instance (CARP: advskew), track_script weights included.",
+                Samples::Gauges(priorities),
+            )?;
+            family(
+                e,
+                "ulvs_ha_second_master",
+                "Split-brain episodes: another master heard while master.",
+                Samples::Counters(per_instance(|i| i.second_master)),
+            )?;
+            family(
+                e,
+                "ulvs_ha_adverts_received",
+                "Valid adverts received by the HA instance.",
+                Samples::Counters(per_instance(|i| i.adverts_received)),
+            )?;
+            family(
+                e,
+                "ulvs_ha_adverts_sent",
+                "Adverts sent by the HA instance.",
+                Samples::Counters(per_instance(|i| i.adverts_sent)),
+            )?;
+            let drops = instances
+                .iter()
+                .flat_map(|i| {
+                    i.advert_drops.iter().map(|(reason, count)| {
+                        (vec![("instance", i.name.clone()), ("reason", reason.to_string())], *count)
+                    })
+                })
+                .collect();
+            family(e, "ulvs_ha_advert_drops", "Adverts dropped, by reason.", Samples::Counters(drops))?;
         }
         Ok(())
     }

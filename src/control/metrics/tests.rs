@@ -107,7 +107,16 @@ fn sources() -> (Arc<Sources>, ServiceKey) {
     workers.get(0).table_entries.set(4);
     workers.get(1).table_entries.set(6);
     let ha = Arc::new(HaBoard::default());
-    ha.set(vec![HaInstance { name: "vi_1".into(), state: "master", transitions: 3 }]);
+    ha.set(vec![HaInstance {
+        name: "vi_1".into(),
+        state: "master",
+        transitions: 3,
+        priority: 140,
+        second_master: 1,
+        adverts_received: 4,
+        adverts_sent: 9,
+        advert_drops: vec![("bad_ttl", 0), ("auth_failure", 2)],
+    }]);
     let health = Arc::new(HealthBoard::new());
     health.update(
         key,
@@ -158,6 +167,12 @@ fn the_exposition_parses_and_carries_the_shared_counters() {
     assert_eq!(value(&samples, "ulvs_ha_state", &[("instance", "vi_1"), ("state", "master")]), 1.0);
     assert_eq!(value(&samples, "ulvs_ha_state", &[("instance", "vi_1"), ("state", "backup")]), 0.0);
     assert_eq!(value(&samples, "ulvs_ha_transitions_total", &[("instance", "vi_1")]), 3.0);
+    assert_eq!(value(&samples, "ulvs_ha_priority", &[("instance", "vi_1")]), 140.0);
+    assert_eq!(value(&samples, "ulvs_ha_second_master_total", &[("instance", "vi_1")]), 1.0);
+    assert_eq!(value(&samples, "ulvs_ha_adverts_received_total", &[("instance", "vi_1")]), 4.0);
+    assert_eq!(value(&samples, "ulvs_ha_adverts_sent_total", &[("instance", "vi_1")]), 9.0);
+    let auth = [("instance", "vi_1"), ("reason", "auth_failure")];
+    assert_eq!(value(&samples, "ulvs_ha_advert_drops_total", &auth), 2.0);
     assert_eq!(value(&samples, "ulvs_serving", &[]), 1.0);
 }
 
