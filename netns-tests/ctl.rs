@@ -8,6 +8,7 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::held::{HeldConnections, UNJUDGED};
 use crate::lab::{config, Daemon, Lab, VIP};
 
 const RS1: &str = "10.0.0.11";
@@ -181,28 +182,14 @@ fn reload_applies_a_valid_file_and_keeps_serving_on_a_bad_one() {
 fn live_changes_keep_established_connections() {
     let lab = Lab::up("ct-lv", 3);
     let daemon = Daemon::start(&lab, &config("xdp", "rr", &lab.dir.join("ulvs.sock"), &[(RS1, 1), (RS2, 1)], ""));
-    let state = lab.dir.join("client");
-    std::fs::create_dir_all(&state).unwrap();
-    let client = Command::new("ip")
-        .args(["netns", "exec", &lab.ns("client"), "python3", &lab.repo_script("keepalive-client.py")])
-        .args([VIP, "20", &state.display().to_string()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("keepalive client");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !state.join("ready").exists() {
-        assert!(Instant::now() < deadline, "the client did not get its 20 connections");
-        thread::sleep(Duration::from_millis(50));
-    }
+    let client = HeldConnections::start(&lab, 20);
     // Requests made while a change is under way are labelled 99 and not judged; a phase starts once
     // the workers have the new snapshot (and ulvs has resolved a new real server's MAC).
     let phase = |n: u32, change: &dyn Fn()| {
-        std::fs::write(state.join("phase"), "99").unwrap();
+        client.set_phase(UNJUDGED);
         change();
         thread::sleep(Duration::from_millis(500));
-        std::fs::write(state.join("phase"), n.to_string()).unwrap();
+        client.set_phase(n);
         thread::sleep(Duration::from_millis(1500));
     };
     phase(0, &|| {});
@@ -215,10 +202,7 @@ fn live_changes_keep_established_connections() {
     phase(3, &|| {
         ok(&daemon, &["-d", "-t", "10.0.0.100:80", "-r", RS2]);
     });
-    std::fs::write(state.join("stop"), "").unwrap();
-    let out = client.wait_with_output().expect("keepalive client");
-    let report = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{report}\n{}", String::from_utf8_lossy(&out.stderr));
+    let report = client.finish();
 
     let mut new: BTreeMap<(u32, String), u32> = BTreeMap::new();
     let mut held = 0;

@@ -7,6 +7,7 @@ mod bench;
 mod ctl;
 mod ha;
 mod health;
+mod held;
 mod lab;
 mod metrics;
 

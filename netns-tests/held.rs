@@ -1,0 +1,72 @@
+//! scripts/keepalive-client.py in the lab's client namespace, as a guard: it holds keep-alive HTTP
+//! connections to the VIP and keeps opening new ones, each labelled with the phase the test sets.
+
+use std::fs;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::lab::{Lab, VIP};
+
+/// Requests made in this phase are not judged: a change is under way.
+pub const UNJUDGED: u32 = 99;
+
+pub struct HeldConnections {
+    child: Option<Child>,
+    state: PathBuf,
+}
+
+impl HeldConnections {
+    /// Starts the client and waits until it holds `count` connections.
+    pub fn start(lab: &Lab, count: usize) -> HeldConnections {
+        let state = lab.dir.join("client");
+        fs::create_dir_all(&state).unwrap();
+        let child = Command::new("ip")
+            .args(["netns", "exec", &lab.ns("client"), "python3", &lab.repo_script("keepalive-client.py")])
+            .args([VIP, &count.to_string(), &state.display().to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("keepalive client");
+        let held = HeldConnections { child: Some(child), state };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !held.state.join("ready").exists() {
+            assert!(Instant::now() < deadline, "the client did not get its {count} connections");
+            thread::sleep(Duration::from_millis(50));
+        }
+        held
+    }
+
+    /// New connections from now on are labelled `phase`.
+    pub fn set_phase(&self, phase: u32) {
+        fs::write(self.state.join("phase"), phase.to_string()).unwrap();
+    }
+
+    /// Stops the client and returns its report: `kept NAME OK FAILED` per held connection (NAME:
+    /// the real server that answered first) and `new PHASE NAME COUNT` per phase and answer.
+    pub fn finish(mut self) -> String {
+        fs::write(self.state.join("stop"), "").unwrap();
+        let out = self.child.take().unwrap().wait_with_output().expect("keepalive client");
+        let report = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{report}\n{}", String::from_utf8_lossy(&out.stderr));
+        report
+    }
+}
+
+impl Drop for HeldConnections {
+    /// A test that failed early: ask the client to stop, and end it if it does not (it also stops
+    /// by itself after 60 s).
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = fs::write(self.state.join("stop"), "");
+            let deadline = Instant::now() + Duration::from_secs(3);
+            while Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
+                thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
