@@ -119,6 +119,8 @@ pub struct Snapshot {
     /// `director.expire_nodest_conn`: what a connection whose real server is not in this snapshot
     /// becomes (see the config docs). `new` sets it to true, the default.
     pub expire_nodest_conn: bool,
+    /// `director.sloppy_tcp`: any TCP segment but a RST may open a connection. `new`: false.
+    pub sloppy_tcp: bool,
     /// Keyed by `ServiceKey::packed`: one integer to hash on every new connection, where the
     /// derived `Hash` of the struct feeds the address's octets as a slice.
     index: FastMap<u64, u32>,
@@ -162,7 +164,18 @@ impl Snapshot {
                     .map(|order| Cycle { order: order.into_boxed_slice(), ticket: CacheAligned::default() })
             })
             .collect();
-        Snapshot { generation, director_mac, timeouts, services, expire_nodest_conn: true, index, vips, dests, cycles }
+        Snapshot {
+            generation,
+            director_mac,
+            timeouts,
+            services,
+            expire_nodest_conn: true,
+            sloppy_tcp: false,
+            index,
+            vips,
+            dests,
+            cycles,
+        }
     }
 
     #[inline]

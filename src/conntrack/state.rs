@@ -88,8 +88,10 @@ impl ConnState {
             Segment::Udp => ConnState::Udp,
             Segment::Tcp(flags) => match Event::of(flags) {
                 Some(Event::Syn) => ConnState::SynRecv,
-                // IPVS's NONE column: anything but a SYN opens a connection that is already closing.
-                Some(Event::Fin | Event::Ack | Event::Rst) | None => ConnState::Close,
+                // IPVS's NONE column. Only sloppy_tcp lets anything but a SYN open a connection: an
+                // ACK is one picked up mid-stream (after a failover), so it is established.
+                Some(Event::Ack) => ConnState::Established,
+                Some(Event::Fin | Event::Rst) | None => ConnState::Close,
             },
         }
     }
@@ -289,7 +291,7 @@ mod tests {
     #[test]
     fn first_segment() {
         assert_eq!(ConnState::first(tcp(SYN)), SynRecv);
-        assert_eq!(ConnState::first(tcp(ACK)), Close);
+        assert_eq!(ConnState::first(tcp(ACK)), Established);
         assert_eq!(ConnState::first(tcp(FIN)), Close);
         assert_eq!(ConnState::first(tcp(RST)), Close);
         assert_eq!(ConnState::first(tcp(NONE)), Close);

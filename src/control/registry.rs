@@ -83,6 +83,7 @@ pub struct Registry {
     on_failure: OnFailure,
     policies: BTreeMap<ServiceKey, HealthPolicy>,
     expire_nodest_conn: bool,
+    sloppy_tcp: bool,
 }
 
 impl Registry {
@@ -100,6 +101,7 @@ impl Registry {
             on_failure: OnFailure::default(),
             policies: BTreeMap::new(),
             expire_nodest_conn: true,
+            sloppy_tcp: false,
         };
         registry.replace(timeouts, services);
         registry
@@ -231,6 +233,11 @@ impl Registry {
         self.expire_nodest_conn = expire;
     }
 
+    /// `director.sloppy_tcp`, carried in every snapshot.
+    pub fn set_sloppy_tcp(&mut self, sloppy: bool) {
+        self.sloppy_tcp = sloppy;
+    }
+
     pub fn set_on_failure(&mut self, on_failure: OnFailure) {
         self.on_failure = on_failure;
     }
@@ -268,6 +275,7 @@ impl Registry {
             .collect();
         let mut snapshot = Snapshot::new(self.generation, self.director_mac, self.timeouts, services);
         snapshot.expire_nodest_conn = self.expire_nodest_conn;
+        snapshot.sloppy_tcp = self.sloppy_tcp;
         snapshot
     }
 

@@ -9,7 +9,8 @@
 //!   (other targets, replies, gratuitous announcements) → `ToKernel`: ulvs never learns from ARP here.
 //! - IPv4 protocol 112 (VRRP/CARP) → `ToHa`, whatever the destination.
 //! - IPv4 not to a VIP → `ToKernel`. To a VIP while not serving → `Drop(NotMaster)`.
-//! - TCP/UDP to a VIP: connection hit → its real server; miss → (TCP: only a SYN may open one)
+//! - TCP/UDP to a VIP: connection hit → its real server; miss → (TCP: only a SYN may open one,
+//!   or with `sloppy_tcp` anything but a RST)
 //!   persistence template or scheduler → insert → real server. No service on that port →
 //!   `Drop(NoService)` (no forged RST).
 //! - IP fragments: a first fragment (offset 0) carries the ports and is forwarded like any packet;
@@ -280,12 +281,15 @@ impl Pipeline {
     /// out of line so that `forward`'s hit path stays small.
     #[inline(never)]
     fn open(&mut self, now: Instant, ctx: &Context, packet: &Transport) -> Result<DestId, DropReason> {
+        let snapshot = ctx.snapshot;
         if let Segment::Tcp(flags) = packet.segment {
-            if !flags.syn || flags.ack || flags.rst {
+            // Only a SYN opens a connection; with sloppy_tcp anything but a RST does, so a
+            // director that took over picks up connections mid-stream (IPVS's sloppy_tcp).
+            let opens = if snapshot.sloppy_tcp { !flags.rst } else { flags.syn && !flags.ack && !flags.rst };
+            if !opens {
                 return Err(DropReason::NoConnection);
             }
         }
-        let snapshot = ctx.snapshot;
         let key = ServiceKey { protocol: packet.key.protocol, vip: packet.key.vip, port: packet.key.vport };
         let index = snapshot.service_index(&key).ok_or(DropReason::NoService)?;
         let service = &snapshot.services[index];

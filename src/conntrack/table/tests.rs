@@ -256,12 +256,16 @@ fn a_miss_remembered_by_track_never_hides_a_later_insert() {
     t.check();
 }
 
+/// Only sloppy_tcp opens on anything but a SYN: an ACK is a connection picked up mid-stream
+/// (established, IPVS's NONE + ack), a FIN one already closing.
 #[test]
-fn a_first_segment_without_syn_is_a_closing_entry() {
+fn a_first_segment_without_syn_is_established_or_closing() {
     let (clock, mut t) = fresh(4);
-    assert_eq!(t.insert(clock.at(secs(0)), tcp(1), DestId(1), ACK).unwrap().state, ConnState::Close);
-    assert_eq!(t.track(clock.at(secs(9)), &tcp(1), ACK).unwrap().change, None);
-    assert_eq!(t.track(clock.at(secs(19)), &tcp(1), ACK), None, "CLOSE lasts 10 s");
+    assert_eq!(t.insert(clock.at(secs(0)), tcp(1), DestId(1), FIN).unwrap().state, ConnState::Close);
+    assert_eq!(t.track(clock.at(secs(9)), &tcp(1), FIN).unwrap().change, None);
+    assert_eq!(t.track(clock.at(secs(19)), &tcp(1), FIN), None, "CLOSE lasts 10 s");
+    assert_eq!(t.insert(clock.at(secs(20)), tcp(2), DestId(1), ACK).unwrap().state, ConnState::Established);
+    assert!(t.track(clock.at(secs(20 + 899)), &tcp(2), ACK).is_some(), "ESTABLISHED lasts 900 s");
 }
 
 #[test]

@@ -112,6 +112,10 @@ pub struct DirectorConfig {
     /// true = expired at its next packet (a new connection on the same addresses is scheduled
     /// afresh), false = its packets are dropped until it times out.
     pub expire_nodest_conn: bool,
+    /// IPVS's `sloppy_tcp` sysctl: any TCP segment but a RST may open a connection, not only a SYN,
+    /// so a director that took over mid-stream picks up established connections (with `mh` or `sh`
+    /// every director sends them to the real server the old one did).
+    pub sloppy_tcp: bool,
 }
 
 impl DirectorConfig {
@@ -128,6 +132,7 @@ impl DirectorConfig {
             batch: MAX_BATCH,
             arp_refresh: DEFAULT_ARP_REFRESH,
             expire_nodest_conn: true,
+            sloppy_tcp: false,
         }
     }
 }

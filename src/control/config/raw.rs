@@ -47,6 +47,7 @@ pub(super) struct RawDirector {
     pub batch: Option<Spanned<Integer>>,
     pub arp_refresh: Option<Spanned<Text<Duration>>>,
     pub expire_nodest_conn: Option<Spanned<bool>>,
+    pub sloppy_tcp: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -511,7 +511,7 @@ fn the_interface_check_points_at_the_address_outside() {
 fn non_default_director_settings_reach_the_model() {
     let text = "[director]\ninterface = \"veth-d0\"\nio = \"xdp\"\nxdp_mode = \"generic\"\nqueues = 2\n\
                 cpus = [1, 0, 3]\ncontrol = \"/tmp/u.sock\"\nconnections = 4096\nbatch = 32\narp_refresh = \"1m\"\n\
-                expire_nodest_conn = false\n";
+                expire_nodest_conn = false\nsloppy_tcp = true\n";
     let director = parse(text).unwrap().director;
     assert_eq!(
         director,
@@ -526,6 +526,7 @@ fn non_default_director_settings_reach_the_model() {
             batch: 32,
             arp_refresh: Duration::from_secs(60),
             expire_nodest_conn: false,
+            sloppy_tcp: true,
         }
     );
 }

@@ -163,6 +163,7 @@ impl Checker<'_> {
             batch,
             arp_refresh,
             expire_nodest_conn: raw.expire_nodest_conn.is_none_or(|v| *v.get_ref()),
+            sloppy_tcp: raw.sloppy_tcp.is_some_and(|v| *v.get_ref()),
         })
     }
 

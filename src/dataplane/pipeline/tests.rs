@@ -465,6 +465,54 @@ fn a_deleted_real_servers_connections_expire_or_are_dropped_as_configured() {
     }
 }
 
+/// Two directors with the same `mh` service: what the first scheduled from SYNs, the second,
+/// taking over mid-stream, finds again from the ACKs with `sloppy_tcp` (as established
+/// connections), and drops without it, as IPVS does.
+#[test]
+fn sloppy_tcp_picks_up_connections_mid_stream_on_the_real_server_mh_chose() {
+    let with_mh = |sloppy_tcp: bool| {
+        let mut snapshot = snapshot();
+        snapshot.services[0].scheduler = SchedulerKind::Mh;
+        snapshot.sloppy_tcp = sloppy_tcp;
+        snapshot
+    };
+    let now = Instant::now();
+    let old_master = with_mh(false);
+    let (mut first, _) = new_pipeline(&old_master);
+    let ctx = Context { snapshot: &old_master, serving: Serving::ALL };
+    let ports = 41000..41064u16;
+    let chosen: Vec<MacAddr> = ports
+        .clone()
+        .map(|port| {
+            let mut frame = syn(port, 80);
+            assert_eq!(first.process(now, &mut frame, &ctx), Verdict::Tx);
+            MacAddr::from_bytes(&frame[0..6])
+        })
+        .collect();
+    assert!(chosen.contains(&RS1) && chosen.contains(&RS2), "mh spread the clients: {chosen:?}");
+
+    let ack = |port| craft::tcp(CLIENT, DIRECTOR, client(port), vip(80), tcp_flags::ACK, b"data");
+    let sloppy = with_mh(true);
+    let (mut second, stats) = new_pipeline(&sloppy);
+    let ctx = Context { snapshot: &sloppy, serving: Serving::ALL };
+    for (port, expected) in ports.clone().zip(&chosen) {
+        let mut frame = ack(port);
+        assert_eq!(second.process(now, &mut frame, &ctx), Verdict::Tx);
+        assert_eq!(MacAddr::from_bytes(&frame[0..6]), *expected, "client port {port}");
+    }
+    let active: u64 = sloppy.services[0].reals.iter().map(|r| r.stats.sum(|c| &c.active)).sum();
+    assert_eq!(active, 64, "picked up as established connections");
+    let mut rst = craft::tcp(CLIENT, DIRECTOR, client(42000), vip(80), tcp_flags::RST, b"");
+    assert_eq!(second.process(now, &mut rst, &ctx), Verdict::Drop(DropReason::NoConnection), "a RST never opens");
+    assert_eq!(stats.sum(|w| &w.conns), 64);
+
+    let strict = with_mh(false);
+    let (mut third, _) = new_pipeline(&strict);
+    let ctx = Context { snapshot: &strict, serving: Serving::ALL };
+    let mut frame = ack(41000);
+    assert_eq!(third.process(now, &mut frame, &ctx), Verdict::Drop(DropReason::NoConnection));
+}
+
 /// Runs `frame` through the general path only (no fast path), counting drops as `process` does.
 fn process_general(pipeline: &mut Pipeline, now: Instant, frame: &mut [u8], ctx: &Context) -> Verdict {
     let verdict = pipeline.classify_general(now, frame, ctx);
