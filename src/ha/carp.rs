@@ -109,11 +109,11 @@ impl Carp {
         match input {
             Input::Startup if self.core.state == State::Init => self.start(now),
             Input::Startup => {}
-            Input::Shutdown => self.stop(State::Init),
+            Input::Shutdown => self.stop(now, State::Init),
             Input::LinkUp(up) => {
                 self.core.link_up = up;
                 match (up, self.core.state) {
-                    (false, State::Backup | State::Master) => self.stop(State::Fault),
+                    (false, State::Backup | State::Master) => self.stop(now, State::Fault),
                     (true, State::Fault) => self.start(now),
                     _ => {}
                 }
@@ -131,17 +131,17 @@ impl Carp {
         if self.core.link_up {
             self.become_backup(now);
         } else {
-            self.core.set_state(State::Fault);
+            self.core.set_state(now, State::Fault);
         }
     }
 
     /// Silent in `to` (Init or Fault). No resignation: CARP just stops.
-    fn stop(&mut self, to: State) {
+    fn stop(&mut self, now: Instant, to: State) {
         self.advert_timer = None;
         self.master_down_timer = None;
         self.delayed_garp = None;
         self.core.master = None;
-        self.core.set_state(to);
+        self.core.set_state(now, to);
     }
 
     fn become_backup(&mut self, now: Instant) {
@@ -149,14 +149,13 @@ impl Carp {
         self.delayed_garp = None;
         self.core.master = None;
         self.master_down_timer = Some(now + self.master_down_interval());
-        self.core.set_state(State::Backup);
+        self.core.set_state(now, State::Backup);
     }
 
     /// ucarp's `carp_master_down` from Backup.
     fn become_master(&mut self, now: Instant) {
         self.master_down_timer = None;
-        self.core.master_since = Some(now);
-        self.core.set_state(State::Master);
+        self.core.set_state(now, State::Master);
         self.core.send_garps(1);
         self.advertise(now);
         self.delayed_garp = Some(2);
@@ -252,7 +251,7 @@ impl Carp {
         let src_raw = u32::from_ne_bytes(src.octets());
         let our_raw = u32::from_ne_bytes(config.primary_ip.octets());
         self.core.counters.adverts_received += 1;
-        let known_peer = self.core.heard(now, src, self.master_down_interval()).is_some();
+        let known_peer = self.core.heard(now, src, self.master_down_interval());
         self.counter = Some(packet.counter());
         let ours = (self.advbase, self.advskew());
         let theirs = (packet.advbase(), packet.advskew());

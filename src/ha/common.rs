@@ -28,7 +28,7 @@ pub(crate) struct Core {
     /// took over from (preemption) or an episode already counted.
     last_heard: Vec<(Ipv4Addr, Instant)>,
     /// When we last became master.
-    pub master_since: Option<Instant>,
+    master_since: Option<Instant>,
     ident: u16,
     out: VecDeque<Output>,
 }
@@ -50,13 +50,14 @@ impl Core {
         }
     }
 
-    pub(crate) fn set_state(&mut self, to: State) {
+    pub(crate) fn set_state(&mut self, now: Instant, to: State) {
         let from = self.state;
         if from != to {
             self.state = to;
             self.counters.transitions += 1;
             if to == State::Master {
                 self.master = Some(self.config.primary_ip);
+                self.master_since = Some(now);
             }
             self.out.push_back(Output::StateChanged { from, to });
         }
@@ -84,9 +85,9 @@ impl Core {
         }
     }
 
-    /// Records that `peer`'s advert was accepted at `now`; returns when it was heard before, if it was
-    /// within `window`.
-    pub(crate) fn heard(&mut self, now: Instant, peer: Ipv4Addr, window: Duration) -> Option<Instant> {
+    /// Records that `peer`'s advert was accepted at `now`; returns whether its previous one came
+    /// within `window` before (a peer we have been hearing).
+    pub(crate) fn heard(&mut self, now: Instant, peer: Ipv4Addr, window: Duration) -> bool {
         let previous = match self.last_heard.iter_mut().find(|(addr, _)| *addr == peer) {
             Some((_, at)) => Some(std::mem::replace(at, now)),
             None => {
@@ -98,7 +99,7 @@ impl Core {
                 None
             }
         };
-        previous.filter(|&at| now.saturating_duration_since(at) <= window)
+        previous.is_some_and(|at| now.saturating_duration_since(at) <= window)
     }
 
     /// Called by a master hearing another master that must yield to it. It is a split brain, counted

@@ -141,12 +141,12 @@ impl Vrrp {
                 if self.core.state == State::Master {
                     self.send_advert(0);
                 }
-                self.stop(State::Init);
+                self.stop(now, State::Init);
             }
             Input::LinkUp(up) => {
                 self.core.link_up = up;
                 match (up, self.core.state) {
-                    (false, State::Backup | State::Master) => self.stop(State::Fault),
+                    (false, State::Backup | State::Master) => self.stop(now, State::Fault),
                     (true, State::Fault) => self.start(now),
                     _ => {}
                 }
@@ -169,7 +169,7 @@ impl Vrrp {
     /// Leaves Init or Fault by RFC 5798 §6.4.1.
     fn start(&mut self, now: Instant) {
         if !self.core.link_up {
-            self.core.set_state(State::Fault);
+            self.core.set_state(now, State::Fault);
         } else if self.core.config.priority == OWNER {
             self.become_master(now);
         } else {
@@ -178,19 +178,18 @@ impl Vrrp {
     }
 
     /// Silent in `to` (Init or Fault): no timers, no master known.
-    fn stop(&mut self, to: State) {
+    fn stop(&mut self, now: Instant, to: State) {
         self.adver_timer = None;
         self.master_down_timer = None;
         self.garp.stop();
         self.core.master = None;
-        self.core.set_state(to);
+        self.core.set_state(now, to);
     }
 
     fn become_master(&mut self, now: Instant) {
         self.master_down_timer = None;
-        self.core.master_since = Some(now);
         self.master_adver_interval = self.core.config.interval;
-        self.core.set_state(State::Master);
+        self.core.set_state(now, State::Master);
         self.advertise(now);
         self.garp.start(now);
         self.core.send_garps(self.garp.count());
@@ -209,7 +208,7 @@ impl Vrrp {
             }
         }
         self.master_down_timer = Some(now + self.master_down_interval());
-        self.core.set_state(State::Backup);
+        self.core.set_state(now, State::Backup);
     }
 
     /// Sends an advert now and restarts the advert timer.
@@ -309,7 +308,7 @@ impl Vrrp {
             self.core.counters.address_list_mismatch += 1;
         }
         self.core.counters.adverts_received += 1;
-        let known_peer = self.core.heard(now, src, self.master_down_interval()).is_some();
+        let known_peer = self.core.heard(now, src, self.master_down_interval());
         match self.core.state {
             State::Backup => self.backup_hears(now, src, repr.priority, interval),
             State::Master => self.master_hears(now, src, repr.priority, interval, known_peer),
