@@ -69,8 +69,7 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
     }
     let mut registry = Registry::new(queues, director_mac, config.timeouts, service_specs(&config));
     registry.set_policies(health::policies(&config));
-    registry.set_expire_nodest_conn(config.director.expire_nodest_conn);
-    registry.set_sloppy_tcp(config.director.sloppy_tcp);
+    registry.set_connection_rules(&config.director);
 
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {

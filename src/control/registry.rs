@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::conntrack::Timeouts;
+use crate::control::config::DirectorConfig;
 use crate::control::edit::{self, Edit, EditError};
 use crate::flow::DestId;
 use crate::sched::{SchedFlags, SchedulerKind};
@@ -228,14 +229,11 @@ impl Registry {
         self.down.contains(&(service, real))
     }
 
-    /// `director.expire_nodest_conn`, carried in every snapshot.
-    pub fn set_expire_nodest_conn(&mut self, expire: bool) {
-        self.expire_nodest_conn = expire;
-    }
-
-    /// `director.sloppy_tcp`, carried in every snapshot.
-    pub fn set_sloppy_tcp(&mut self, sloppy: bool) {
-        self.sloppy_tcp = sloppy;
+    /// The director's connection rules, IPVS's sysctls `expire_nodest_conn` and `sloppy_tcp`,
+    /// carried in every snapshot; a reload may change them.
+    pub fn set_connection_rules(&mut self, director: &DirectorConfig) {
+        self.expire_nodest_conn = director.expire_nodest_conn;
+        self.sloppy_tcp = director.sloppy_tcp;
     }
 
     pub fn set_on_failure(&mut self, on_failure: OnFailure) {

@@ -211,8 +211,7 @@ impl ControlLoop<'_> {
         }
         self.registry.replace(config.timeouts, specs);
         self.registry.set_policies(super::health::policies(&config));
-        self.registry.set_expire_nodest_conn(config.director.expire_nodest_conn);
-        self.registry.set_sloppy_tcp(config.director.sloppy_tcp);
+        self.registry.set_connection_rules(&config.director);
         // The instances as they now run: live changes applied, restart-only ones still pending (so
         // the next reload names them again).
         let running_vrrp = self
