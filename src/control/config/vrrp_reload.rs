@@ -26,7 +26,8 @@ pub fn plan(running: &[VrrpConfig], reloaded: &[VrrpConfig]) -> VrrpReload {
         let fixed = restart_only_differences(old, new);
         if !fixed.is_empty() {
             plan.restart.push(format!("vrrp {}: {} changed", old.name, fixed.join(", ")));
-        } else if live_settings_differ(old, new) {
+        } else if differs_beyond_location(old, new) {
+            // Nothing restart-only differs, so what does is live.
             plan.live.push(new.clone());
         }
     }
@@ -55,13 +56,9 @@ fn restart_only_differences(old: &VrrpConfig, new: &VrrpConfig) -> Vec<&'static 
     checks.into_iter().filter(|(_, differs)| *differs).map(|(key, _)| key).collect()
 }
 
-fn live_settings_differ(old: &VrrpConfig, new: &VrrpConfig) -> bool {
-    old.priority != new.priority
-        || old.advskew != new.advskew
-        || old.preempt != new.preempt
-        || old.preempt_delay != new.preempt_delay
-        || old.garp != new.garp
-        || old.hooks != new.hooks
+/// Whether anything but where the table stands in the file differs.
+fn differs_beyond_location(old: &VrrpConfig, new: &VrrpConfig) -> bool {
+    *old != VrrpConfig { location: old.location, ..new.clone() }
 }
 
 #[cfg(test)]
