@@ -103,9 +103,14 @@ impl Converter {
 
     pub(super) fn number<T: std::str::FromStr>(&mut self, node: &Node) -> Option<T> {
         let value = self.one(node)?;
+        self.parse_number(node, &node.keyword, value)
+    }
+
+    /// `value`, the value of `key` somewhere in `node`, as a number; an error at `node` if not.
+    pub(super) fn parse_number<T: std::str::FromStr>(&mut self, node: &Node, key: &str, value: &str) -> Option<T> {
         let parsed = value.parse().ok();
         if parsed.is_none() {
-            self.error(node, format!("{} {value:?}: not a valid number", node.keyword));
+            self.error(node, format!("{key} {value:?}: not a valid number"));
         }
         parsed
     }

@@ -97,13 +97,9 @@ impl Converter {
                         // `NAME` or `NAME weight N`, which overrides the vrrp_script's weight.
                         let weight = match reference.args.as_slice() {
                             [] => Some(None),
-                            [key, value] if key == "weight" => match value.parse::<i32>() {
-                                Ok(weight) => Some(Some(weight)),
-                                Err(_) => {
-                                    self.error(reference, format!("weight {value:?}: not a valid number"));
-                                    None
-                                }
-                            },
+                            [key, value] if key == "weight" => {
+                                self.parse_number::<i32>(reference, key, value).map(Some)
+                            }
                             _ => {
                                 self.error(reference, "track_script entry: expected NAME or NAME weight N");
                                 None
