@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use crate::held::{HeldConnections, UNJUDGED};
 use crate::lab::{config, Daemon, Lab, VIP};
+use crate::tools::in_netns;
 
 const RS: [(&str, u32); 2] = [("10.0.0.11", 1), ("10.0.0.12", 1)];
 
@@ -23,9 +24,9 @@ struct Bg {
 
 impl Bg {
     fn spawn(lab: &Lab, node: &str, args: &[&str], log: PathBuf) -> Bg {
-        let child = Command::new("ip")
-            .args(["netns", "exec", &lab.ns(node)])
-            .args(args)
+        let (program, rest) = args.split_first().expect("a command to run");
+        let child = in_netns(&lab.ns(node), program)
+            .args(rest)
             .stdin(Stdio::null())
             .stdout(fs::File::create(&log).unwrap())
             .stderr(fs::File::create(log.with_extension("err")).unwrap())

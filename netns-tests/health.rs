@@ -10,6 +10,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::lab::{Daemon, Lab, VIP};
+use crate::tools::in_netns;
 
 const RS1: &str = "10.0.0.11";
 const RS2: &str = "10.0.0.12";
@@ -48,8 +49,8 @@ fn stop_http(lab: &Lab, n: usize) {
 /// Starts real server `n`'s HTTP server again, recording its pid where lab.sh's teardown finds it.
 fn start_http(lab: &Lab, n: usize) {
     let script = lab.repo_script("http-rs.py");
-    let child = Command::new("ip")
-        .args(["netns", "exec", &lab.ns(&format!("rs{n}")), "python3", &script, &format!("rs{n}"), "80"])
+    let child = in_netns(&lab.ns(&format!("rs{n}")), "python3")
+        .args([&script, &format!("rs{n}"), "80"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -3,11 +3,12 @@
 
 use std::fs;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::lab::{Lab, VIP};
+use crate::tools::in_netns;
 
 /// Requests made in this phase are not judged: a change is under way.
 pub const UNJUDGED: u32 = 99;
@@ -22,8 +23,8 @@ impl HeldConnections {
     pub fn start(lab: &Lab, count: usize) -> HeldConnections {
         let state = lab.dir.join("client");
         fs::create_dir_all(&state).unwrap();
-        let child = Command::new("ip")
-            .args(["netns", "exec", &lab.ns("client"), "python3", &lab.repo_script("keepalive-client.py")])
+        let child = in_netns(&lab.ns("client"), "python3")
+            .arg(lab.repo_script("keepalive-client.py"))
             .args([VIP, &count.to_string(), &state.display().to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -11,6 +11,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::tools::in_netns;
+
 pub const VIP: &str = "10.0.0.100";
 
 fn repo() -> &'static Path {
@@ -61,12 +63,8 @@ impl Lab {
 
     /// Runs a command in a node's namespace and returns its output.
     pub fn exec(&self, node: &str, args: &[&str]) -> Output {
-        Command::new("ip")
-            .args(["netns", "exec", &self.ns(node)])
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("ip netns exec")
+        let (program, rest) = args.split_first().expect("a command to run");
+        in_netns(&self.ns(node), program).args(rest).stdin(Stdio::null()).output().expect("ip netns exec")
     }
 
     pub fn exec_ok(&self, node: &str, args: &[&str]) -> String {
@@ -152,8 +150,8 @@ impl Daemon {
         let log = lab.dir.join(format!("ulvs{suffix}.log"));
         let control = Daemon::control_path(lab, node);
         let _ = fs::remove_file(&control);
-        let child = Command::new("ip")
-            .args(["netns", "exec", &lab.ns(node), ulvs_bin(), "run", "--config"])
+        let child = in_netns(&lab.ns(node), ulvs_bin())
+            .args(["run", "--config"])
             .arg(&config)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
@@ -179,8 +177,8 @@ impl Daemon {
 
     /// `ulvs ctl ARGS` against this daemon.
     pub fn ctl(&self, args: &[&str]) -> String {
-        let out = Command::new("ip")
-            .args(["netns", "exec", &self.ns, ulvs_bin(), "ctl", "--control"])
+        let out = in_netns(&self.ns, ulvs_bin())
+            .args(["ctl", "--control"])
             .arg(&self.control)
             .args(args)
             .output()
@@ -207,8 +205,8 @@ impl Daemon {
     /// `ulvs ctl ARGS` with `input` on its standard input: (success, stdout, stderr).
     pub fn ctl_with(&self, args: &[&str], input: &str) -> (bool, String, String) {
         use std::io::Write as _;
-        let mut child = Command::new("ip")
-            .args(["netns", "exec", &self.ns, ulvs_bin(), "ctl", "--control"])
+        let mut child = in_netns(&self.ns, ulvs_bin())
+            .args(["ctl", "--control"])
             .arg(&self.control)
             .args(args)
             .stdin(Stdio::piped())

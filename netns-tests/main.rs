@@ -10,9 +10,9 @@ mod health;
 mod held;
 mod lab;
 mod metrics;
+mod tools;
 
 use std::collections::BTreeMap;
-use std::process::Command;
 use std::thread;
 use std::time::Duration;
 
@@ -118,9 +118,11 @@ fn long_lived_connection_keeps_its_real_server(io: &str, prefix: &str) {
     let urls: Vec<String> = (0..30).map(|_| format!("http://{VIP}/")).collect();
     let ns = lab.ns("client");
     let long_lived = thread::spawn(move || {
-        let mut args = vec!["netns", "exec", &ns, "curl", "-s", "--max-time", "20", "--keepalive-time", "30"];
-        args.extend(urls.iter().map(String::as_str));
-        let out = Command::new("ip").args(&args).output().unwrap();
+        let out = tools::in_netns(&ns, "curl")
+            .args(["-s", "--max-time", "20", "--keepalive-time", "30"])
+            .args(&urls)
+            .output()
+            .unwrap();
         String::from_utf8_lossy(&out.stdout).into_owned()
     });
     let mut spread = BTreeMap::new();

@@ -47,7 +47,9 @@ while [ $# -gt 0 ]; do
 done
 [ "$repeat" -ge 1 ] && [ "$window" -ge 1 ] || { echo "bench.sh: --repeat and --window must be >= 1" >&2; exit 2; }
 
-if [ -z "${ULVS_BIN:-}" ]; then
+if [ -n "${ULVS_BIN:-}" ]; then
+    scripts/deps.sh --check ip ethtool sysctl taskset python3
+else
     scripts/deps.sh
     cargo build --release --quiet
     ULVS_BIN=$PWD/target/release/ulvs

@@ -9,6 +9,7 @@
 # joined by one veth; everything is removed on exit, failure included. Only the processes started here
 # are stopped, by PID. Needs keepalived, ucarp and tcpdump.
 set -euo pipefail
+"$(dirname "$0")/deps.sh"
 
 tag=${ULVS_LAB_TAG:-}
 A="${tag}cap-a"

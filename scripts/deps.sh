@@ -1,21 +1,88 @@
 #!/usr/bin/env bash
-# Installs what ulvs needs to build and to run its lab on a fresh Debian 12 machine, and mounts
-# bpffs. Idempotent: installs only what is missing.
+# Installs every Debian package that building ulvs, its scripts (demo, lab, test, bench,
+# failover-bench, capture-ha-vectors, director-setup, rs-setup) and its tests use, and mounts bpffs.
+# This file is the one list: scripts check their tools against it, and the tests ask it which
+# package a missing tool comes from. Idempotent: installs only what is missing.
+#
+#   scripts/deps.sh                  install what is missing (apt-get), mount bpffs
+#   scripts/deps.sh --with TOOL...   the same, and an optional tool only one script uses (valgrind,
+#                                    tshark, perf, bpftool)
+#   scripts/deps.sh --check CMD...   install nothing; for each CMD not on PATH print one line naming
+#                                    its package, and exit 1 if any is missing
+#   scripts/deps.sh --package CMD    print the Debian package that provides CMD
 set -euo pipefail
 
-packages=(libelf-dev zlib1g-dev pkg-config clang llvm m4 libpcap-dev gcc-multilib gnuplot-nox
-          iproute2 ethtool curl python3 iputils-arping tcpdump procps
-          keepalived ucarp nftables)
-missing=()
-for package in "${packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" || missing+=("$package")
-done
-if [ ${#missing[@]} -gt 0 ]; then
+# Commands the scripts and tests run, and the package each comes from. Debian's minimal base
+# already has coreutils, util-linux (taskset, mountpoint), grep, sed, mawk, bash and libc-bin
+# (getconf); they are listed so --check and --package can name them too.
+declare -A provider=(
+    [clang]=clang [llc]=llvm [gcc]=build-essential [make]=build-essential [m4]=m4 [pkg-config]=pkg-config
+    [ip]=iproute2 [ethtool]=ethtool [sysctl]=procps [kill]=procps [ps]=procps
+    [curl]=curl [python3]=python3 [ping]=iputils-ping [arping]=iputils-arping [tcpdump]=tcpdump
+    [keepalived]=keepalived [ucarp]=ucarp [nft]=nftables [gnuplot]=gnuplot-nox
+    [taskset]=util-linux [mountpoint]=util-linux [mount]=mount [timeout]=coreutils [getconf]=libc-bin
+)
+# Libraries and headers the build needs (no command to check them by): libbpf-dev for
+# bpf/bpf_helpers.h (bpf/*.bpf.c); libelf, zlib and libpcap for libxdp/libbpf, which xsk-rs builds
+# from source; gcc-multilib for the 32-bit asm headers libxdp's own BPF programs include.
+libraries=(libbpf-dev libelf-dev zlib1g-dev libpcap-dev)
+[ "$(dpkg --print-architecture 2>/dev/null)" = amd64 ] && libraries+=(gcc-multilib)
+# Tools one script needs for itself, installed only when it asks (--with).
+declare -A optional=([valgrind]=valgrind [tshark]=tshark [perf]=linux-perf [bpftool]=bpftool)
+
+package_of() {
+    if [ -n "${provider[$1]:-}" ]; then echo "${provider[$1]}"
+    elif [ -n "${optional[$1]:-}" ]; then echo "${optional[$1]}"
+    else echo "unknown (not in scripts/deps.sh)"; return 1
+    fi
+}
+
+check() {
+    local cmd package missing=0
+    for cmd in "$@"; do
+        command -v "$cmd" >/dev/null && continue
+        if package=$(package_of "$cmd"); then
+            echo "missing: $cmd (Debian package $package; scripts/deps.sh installs it)" >&2
+        else
+            echo "missing: $cmd (not a tool scripts/deps.sh knows)" >&2
+        fi
+        missing=1
+    done
+    return "$missing"
+}
+
+install_packages() {
+    local package missing=()
+    for package in "$@"; do
+        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" || missing+=("$package")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    [ "$(id -u)" -eq 0 ] || { echo "deps: installing ${missing[*]} needs root" >&2; exit 1; }
     echo "deps: installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+}
+
+extra=() with=()
+case "${1:-}" in
+    --check) shift; check "$@"; exit ;;
+    --package) package_of "${2:?usage: deps.sh --package CMD}"; exit ;;
+    --with)
+        shift
+        with=("$@")
+        for tool in "$@"; do
+            [ -n "${optional[$tool]:-}" ] || { echo "deps: no optional tool '$tool' (have: ${!optional[*]})" >&2; exit 2; }
+            extra+=("${optional[$tool]}")
+        done
+        ;;
+    "") ;;
+    *) echo "usage: deps.sh [--with TOOL... | --check CMD... | --package CMD]" >&2; exit 2 ;;
+esac
+
+mapfile -t tools < <(printf '%s\n' "${provider[@]}" | sort -u)
+install_packages "${tools[@]}" "${libraries[@]}" "${extra[@]}"
+check "${!provider[@]}" "${with[@]}"
 if ! mountpoint -q /sys/fs/bpf; then
     mount -t bpf bpf /sys/fs/bpf
 fi

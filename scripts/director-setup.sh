@@ -9,6 +9,9 @@
 #            /etc/fstab (when not there yet), so they survive a reboot
 # --deps     also installs the packages building ulvs needs (Debian/Ubuntu, apt-get)
 set -euo pipefail
+# Often copied alone to a host, so it checks its two tools itself rather than through deps.sh.
+command -v ip >/dev/null || { echo "director-setup.sh: needs ip (Debian package iproute2)" >&2; exit 1; }
+command -v sysctl >/dev/null || { echo "director-setup.sh: needs sysctl (Debian package procps)" >&2; exit 1; }
 
 usage() { echo "usage: director-setup.sh [--persist] [--deps] IFACE" >&2; exit 2; }
 persist=0
@@ -47,7 +50,6 @@ if [ "$persist" = 1 ] && ! grep -qE '^\S+\s+/sys/fs/bpf\s' /etc/fstab; then
 fi
 
 if [ "$deps" = 1 ]; then
-    # What xsk-rs (libxdp/libbpf, built from source) and the tests need.
-    apt-get install -y --no-install-recommends build-essential libelf-dev zlib1g-dev pkg-config clang llvm m4 \
-        libpcap-dev curl python3 iproute2 ethtool
+    # Everything building ulvs and its lab need: the one list, in deps.sh beside this script.
+    "$(dirname "$0")/deps.sh"
 fi

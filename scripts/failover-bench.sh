@@ -30,7 +30,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 [ "$(id -u)" -eq 0 ] || { echo "failover-bench.sh needs root (network namespaces, XDP)" >&2; exit 1; }
-command -v keepalived >/dev/null || scripts/deps.sh
+scripts/deps.sh
 if [ -z "$bin" ]; then
     cargo build --release --quiet --bin ulvs
     bin=$PWD/target/release/ulvs

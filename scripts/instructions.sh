@@ -5,7 +5,8 @@
 #   scripts/instructions.sh [COUNT] [CASE...]     # default 200000 packets per case, every case
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v valgrind >/dev/null || { echo "instructions.sh needs valgrind (apt-get install valgrind)" >&2; exit 1; }
+# valgrind only for this script: installed here, not by every deps.sh run.
+scripts/deps.sh --with valgrind
 count=${1:-200000}
 shift || true
 bin=$(cargo bench --bench instructions --no-run 2>&1 | sed -n 's/.*Executable .*(\(.*instructions-[0-9a-f]*\)).*/\1/p')

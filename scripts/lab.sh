@@ -23,6 +23,7 @@ queues=${LAB_QUEUES:-2}
 directors=${LAB_DIRECTORS:-1}
 state=/run/ulvs-lab/$prefix
 VIP=10.0.0.100
+"$here/deps.sh" --check ip ethtool sysctl python3 || exit 1
 
 ns() { echo "$prefix-$1"; }
 in_ns() { local n=$1; shift; ip netns exec "$(ns "$n")" "$@"; }

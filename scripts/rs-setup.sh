@@ -15,6 +15,9 @@
 # The previous sysctl values are saved in $ULVS_RS_STATE (default /var/lib/ulvs/rs-setup/net-INODE,
 # one per network namespace), together with the VIPs this script added.
 set -euo pipefail
+# Often copied alone to a host, so it checks its two tools itself rather than through deps.sh.
+command -v ip >/dev/null || { echo "rs-setup.sh: needs ip (Debian package iproute2)" >&2; exit 1; }
+command -v sysctl >/dev/null || { echo "rs-setup.sh: needs sysctl (Debian package procps)" >&2; exit 1; }
 
 usage() { echo "usage: rs-setup.sh up [--persist] VIP... | down VIP... | status" >&2; exit 2; }
 cmd=${1:-}

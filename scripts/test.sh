@@ -20,7 +20,10 @@ echo "== fuzz targets build (cargo fuzz build)"
 echo "== cargo test --all-targets (unit, ports, netns, benches in test mode)"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-cargo test --all-targets 2>&1 | tee "$log"
+# Every test binary runs even when one fails, and the tally below is printed either way.
+status=0
+cargo test --all-targets --no-fail-fast 2>&1 | tee "$log" || status=$?
 passed=$(grep -E '^test result:' "$log" | grep -oE '[0-9]+ passed' | awk '{s += $1} END {print s + 0}')
 failed=$(grep -E '^test result:' "$log" | grep -oE '[0-9]+ failed' | awk '{s += $1} END {print s + 0}')
 echo "tests: $passed passed, $failed failed"
+exit "$status"

@@ -9,6 +9,10 @@
 //! peer namespace and then used from the test thread, since a socket stays in the namespace it was
 //! created in. Every loop is bounded in time.
 
+#[path = "../netns-tests/tools.rs"]
+#[allow(dead_code)] // this file enters namespaces itself; it uses only `require`
+mod tools;
+
 use std::fs::File;
 use std::mem;
 use std::net::Ipv4Addr;
@@ -125,6 +129,7 @@ impl Drop for Lab {
 }
 
 fn run(cmd: &str, args: &[&str]) {
+    tools::require(cmd);
     let out = Command::new(cmd).args(args).output().unwrap_or_else(|e| panic!("{cmd}: {e}"));
     assert!(out.status.success(), "{cmd} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }

@@ -7,6 +7,9 @@
 //! Every namespace is named `ulvsx-…` and deleted by `Lab::drop`, on panic too. `setns` moves
 //! only the calling thread, so each side runs on its own thread.
 
+#[path = "../netns-tests/tools.rs"]
+mod tools;
+
 use std::fs::File;
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -45,6 +48,7 @@ macro_rules! require_root {
 }
 
 fn ip(args: &[&str]) -> String {
+    tools::require("ip");
     let out = Command::new("ip").args(args).output().expect("run ip");
     assert!(out.status.success(), "ip {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
@@ -383,8 +387,8 @@ fn exercise(request: XdpModeRequest, expected: XdpMode) {
             let mut seen = Seen::default();
 
             // (a) The director's own address still answers ping: XDP_PASS keeps the kernel path.
-            let ping = Command::new("ip")
-                .args(["netns", "exec", &lab.peer_ns, "ping", "-c", "1", "-W", "2", "10.99.0.1"])
+            let ping = tools::in_netns(&lab.peer_ns, "ping")
+                .args(["-c", "1", "-W", "2", "10.99.0.1"])
                 .output()
                 .expect("run ping");
             assert!(ping.status.success(), "ping: {}", String::from_utf8_lossy(&ping.stdout));
