@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 
 use common::{Established, NewFlows};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use ulvs::cells::Serving;
 use ulvs::craft::{self, tcp_flags};
 use ulvs::dataplane::pipeline::Context;
-use ulvs::dataplane::serving::Serving;
 use ulvs::sched::SchedulerKind;
 use ulvs::wire::MacAddr;
 

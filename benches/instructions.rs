@@ -16,9 +16,9 @@ use std::net::Ipv4Addr;
 use std::time::Instant;
 
 use common::{Established, NewFlows};
+use ulvs::cells::Serving;
 use ulvs::craft::{self, tcp_flags};
 use ulvs::dataplane::pipeline::Context;
-use ulvs::dataplane::serving::Serving;
 use ulvs::dataplane::verdict::Verdict;
 use ulvs::sched::SchedulerKind;
 use ulvs::wire::MacAddr;

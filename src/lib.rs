@@ -6,6 +6,7 @@
 //! Only `io` and the daemon's drive loops touch sockets, threads and the clock; only `io` may use `unsafe`.
 #![deny(unsafe_code)]
 
+pub mod cells;
 pub mod conntrack;
 pub mod control;
 pub mod craft;

@@ -8,11 +8,11 @@
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
+use crate::cells::{CacheAligned, Counter, PerWorker, Published, Versioned};
 use crate::conntrack::Timeouts;
-use crate::dataplane::stats::{CacheAligned, Counter, PerWorker};
 use crate::flow::{DestId, Protocol};
 use crate::sched::{cycle, Candidate, SchedFlags, SchedulerKind};
 use crate::wire::MacAddr;
@@ -209,30 +209,12 @@ impl Snapshot {
     }
 }
 
-/// Publishes snapshots to workers. A worker checks `generation()` once per batch (one relaxed-cost
-/// atomic load) and only takes the lock when it changed.
-#[derive(Debug)]
-pub struct SnapshotCell {
-    generation: AtomicU64,
-    current: Mutex<Arc<Snapshot>>,
-}
-
-impl SnapshotCell {
-    pub fn new(snapshot: Snapshot) -> SnapshotCell {
-        SnapshotCell { generation: AtomicU64::new(snapshot.generation), current: Mutex::new(Arc::new(snapshot)) }
-    }
-
-    pub fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
-    }
-
-    pub fn load(&self) -> Arc<Snapshot> {
-        Arc::clone(&self.current.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
-    }
-
-    pub fn publish(&self, snapshot: Snapshot) {
-        let generation = snapshot.generation;
-        *self.current.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(snapshot);
-        self.generation.store(generation, Ordering::Release);
+impl Versioned for Snapshot {
+    fn generation(&self) -> u64 {
+        self.generation
     }
 }
+
+/// Publishes snapshots to workers: a worker checks `generation()` once per batch and loads only
+/// when it changed.
+pub type SnapshotCell = Published<Snapshot>;

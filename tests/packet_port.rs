@@ -21,8 +21,8 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use ulvs::cells::Disposition;
 use ulvs::control::neighbours::{NeighbourConfig, NeighbourTable};
-use ulvs::dataplane::verdict::{DropReason, Verdict};
 use ulvs::io::arp_socket::ArpSocket;
 use ulvs::io::netdev;
 use ulvs::io::packet::{FanoutGroup, PacketConfig, PacketPort};
@@ -254,8 +254,8 @@ fn udp_frame(sport: u16, seq: u16) -> [u8; 60] {
     f
 }
 
-fn drop_it() -> Verdict {
-    Verdict::Drop(DropReason::Unsupported)
+fn drop_it() -> Disposition {
+    Disposition::Recycle
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -297,7 +297,7 @@ fn forwards_in_place_and_never_sees_its_own_frames() {
                 f[6..12].copy_from_slice(&MAC_D.0);
                 f[14..18].copy_from_slice(b"fwd!");
                 forwarded += 1;
-                Verdict::Tx
+                Disposition::Transmit
             })
             .unwrap();
         }
@@ -468,6 +468,7 @@ fn overflow_and_oversize_are_counted() {
                     drop_it()
                 })
                 .unwrap()
+                .received
                 == 0
             {
                 break;

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::thread::{self, ScopedJoinHandle};
 use std::time::{Duration, Instant};
 
-use ulvs::dataplane::verdict::{DropReason, Verdict};
+use ulvs::cells::Disposition;
 use ulvs::io::xdp::{BindMode, XdpError, XdpMode, XdpModeRequest, XdpPort, XdpPortConfig, XdpProgram};
 use ulvs::io::Port;
 
@@ -158,7 +158,7 @@ struct Seen {
 }
 
 /// The test's pipeline: answers ARP for the VIP in place, records UDP markers.
-fn handle(frame: &mut [u8], mac: [u8; 6], seen: &mut Seen) -> Verdict {
+fn handle(frame: &mut [u8], mac: [u8; 6], seen: &mut Seen) -> Disposition {
     if frame.len() >= 42 && frame[12..14] == [0x08, 0x06] && frame[20..22] == [0, 1] && frame[38..42] == VIP.octets() {
         seen.arp_for_vip += 1;
         let (requester_mac, requester_ip) =
@@ -170,7 +170,7 @@ fn handle(frame: &mut [u8], mac: [u8; 6], seen: &mut Seen) -> Verdict {
         frame[28..32].copy_from_slice(&VIP.octets());
         frame[32..38].copy_from_slice(&requester_mac);
         frame[38..42].copy_from_slice(&requester_ip);
-        return Verdict::Tx;
+        return Disposition::Transmit;
     }
     if frame.len() >= 46
         && frame[12..14] == [0x81, 0x00]
@@ -178,7 +178,7 @@ fn handle(frame: &mut [u8], mac: [u8; 6], seen: &mut Seen) -> Verdict {
         && frame[42..46] == VIP.octets()
     {
         seen.tagged_arp_for_vip += 1;
-        return Verdict::Drop(DropReason::Unsupported);
+        return Disposition::Recycle;
     }
     if frame.len() >= 42 && frame[12..14] == [0x08, 0x00] && frame[23] == 17 {
         let payload_at = 14 + usize::from(frame[14] & 0x0f) * 4 + 8;
@@ -190,7 +190,7 @@ fn handle(frame: &mut [u8], mac: [u8; 6], seen: &mut Seen) -> Verdict {
             macs.copy_from_slice(&frame[..12]);
             frame[..6].copy_from_slice(&macs[6..]);
             frame[6..12].copy_from_slice(&macs[..6]);
-            return Verdict::Tx;
+            return Disposition::Transmit;
         }
         if frame[30..34] == VIP.octets() && payload.starts_with(VIP_MARK) {
             seen.udp_to_vip += 1;
@@ -199,10 +199,10 @@ fn handle(frame: &mut [u8], mac: [u8; 6], seen: &mut Seen) -> Verdict {
         } else {
             seen.other += 1;
         }
-        return Verdict::Drop(DropReason::NoService);
+        return Disposition::Recycle;
     }
     seen.other += 1;
-    Verdict::Drop(DropReason::Unsupported)
+    Disposition::Recycle
 }
 
 /// Polls the port until `peer` is done (every peer loop is bounded) or `limit` passes.
@@ -472,9 +472,9 @@ fn exercise(request: XdpModeRequest, expected: XdpMode) {
             // Without `wait` (whose poll(2) would also push copy-mode TX): each `poll` must
             // leave the TX ring drained by itself.
             for _ in 0..64 {
-                let received = port.poll(64, |frame| handle(frame, dir_mac, &mut seen)).expect("poll");
+                let polled = port.poll(64, |frame| handle(frame, dir_mac, &mut seen)).expect("poll");
                 assert_eq!(port.tx_queued(), 0, "tx ring not drained; {seen:?}");
-                if received == 0 {
+                if polled.received == 0 {
                     break;
                 }
             }

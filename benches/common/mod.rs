@@ -9,10 +9,10 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::Arc;
 use std::time::Instant;
 
+use ulvs::cells::Serving;
 use ulvs::conntrack::Timeouts;
 use ulvs::craft::{self, tcp_flags};
 use ulvs::dataplane::pipeline::{Context, Pipeline};
-use ulvs::dataplane::serving::Serving;
 use ulvs::dataplane::stats::WorkerStats;
 use ulvs::dataplane::verdict::Verdict;
 use ulvs::flow::{DestId, Protocol};

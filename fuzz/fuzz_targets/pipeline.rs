@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use libfuzzer_sys::fuzz_target;
 use ulvs::conntrack::Timeouts;
 use ulvs::dataplane::pipeline::{Context, Pipeline};
-use ulvs::dataplane::serving::Serving;
+use ulvs::cells::Serving;
 use ulvs::dataplane::stats::WorkerStats;
 use ulvs::dataplane::verdict::Verdict;
 use ulvs::flow::{DestId, Protocol};

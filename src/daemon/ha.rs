@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context as _};
 use crossbeam::channel::{self, Receiver, Sender};
+use ulvs::cells::{Mac, ServingState, MAX_GATED};
 use ulvs::control::config::Config;
-use ulvs::dataplane::serving::{ServingState, MAX_GATED};
 use ulvs::ha::driver::{DriverSetup, HaDriver};
 use ulvs::ha::virtual_mac;
 use ulvs::wire::MacAddr;
@@ -28,11 +28,11 @@ pub fn prepare(config: &Config) -> anyhow::Result<HaParts> {
     if config.vrrp.is_empty() {
         return Ok(HaParts { serving: Arc::new(ServingState::always()), frames: None, receiver: None });
     }
-    let gated: Vec<(Ipv4Addr, Option<MacAddr>)> = config
+    let gated: Vec<(Ipv4Addr, Option<Mac>)> = config
         .vrrp
         .iter()
         .flat_map(|instance| {
-            let mac = instance.vmac.then(|| virtual_mac(instance.vrid));
+            let mac = instance.vmac.then(|| virtual_mac(instance.vrid).0);
             instance.vips.iter().map(move |vip| (*vip, mac))
         })
         .collect();

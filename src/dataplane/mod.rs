@@ -1,7 +1,6 @@
 //! The per-frame pipeline, the worker poll loop and the counters they keep.
 
 pub mod pipeline;
-pub mod serving;
 pub mod stats;
 pub mod verdict;
 pub mod worker;

@@ -35,10 +35,10 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::cells::Serving;
 use crate::conntrack::{
     ConnInfo, ConnState, ConnTable, Removed, Segment, StateChange, TcpFlags, TemplateKey, TemplateStore,
 };
-use crate::dataplane::serving::Serving;
 use crate::dataplane::stats::WorkerStats;
 use crate::dataplane::verdict::{DropReason, Verdict};
 use crate::flow::{DestId, FlowKey, Protocol};
@@ -206,7 +206,7 @@ impl Pipeline {
         if !ctx.serving.serves(target) {
             return Verdict::Drop(DropReason::NotMaster);
         }
-        let mac = ctx.serving.arp_mac(target).unwrap_or(ctx.snapshot.director_mac);
+        let mac = ctx.serving.arp_mac(target).map_or(ctx.snapshot.director_mac, MacAddr);
         match arp::reply_in_place(frame, mac) {
             Ok(()) => {
                 self.counters().arp_replies.add(1);
@@ -478,7 +478,7 @@ fn rewrite(frame: &mut [u8], dst: MacAddr, src: MacAddr) {
     eth.set_src_addr(src);
 }
 
-fn state_counter(counters: &DestCounters, state: ConnState) -> &crate::dataplane::stats::Counter {
+fn state_counter(counters: &DestCounters, state: ConnState) -> &crate::cells::Counter {
     if state.is_active() {
         &counters.active
     } else {

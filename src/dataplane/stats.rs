@@ -1,80 +1,8 @@
-//! Counters the workers write and control reads.
-//!
-//! Every counter has exactly one writer (the worker that owns it), so an increment is a relaxed load
-//! and store, not a locked read-modify-write: no contention and no atomic instruction on the hot
-//! path. Readers sum the per-worker values; a reader may see a value that is a few packets old.
-
-use std::sync::atomic::{AtomicU64, Ordering};
+//! The counters each worker writes and control reads (single-writer `cells::Counter`s, one copy
+//! per worker).
 
 use super::verdict::DropReason;
-
-/// A single-writer counter.
-#[derive(Default, Debug)]
-pub struct Counter(AtomicU64);
-
-impl Counter {
-    /// Only the owning worker calls this.
-    #[inline]
-    pub fn add(&self, n: u64) {
-        self.0.store(self.0.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
-    }
-
-    /// Only the owning worker calls this; the value never goes below zero.
-    #[inline]
-    pub fn sub(&self, n: u64) {
-        self.0.store(self.0.load(Ordering::Relaxed).saturating_sub(n), Ordering::Relaxed);
-    }
-
-    #[inline]
-    pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
-    }
-
-    /// For a gauge the owning worker refreshes now and then (e.g. its table size).
-    #[inline]
-    pub fn set(&self, value: u64) {
-        self.0.store(value, Ordering::Relaxed);
-    }
-
-    /// `ipvsadm -Z`. Racy against the writer by design: a concurrent increment may survive.
-    pub fn reset(&self) {
-        self.0.store(0, Ordering::Relaxed);
-    }
-}
-
-/// Keeps each worker's copy on its own cache line so workers never share a line.
-#[derive(Default, Debug)]
-#[repr(align(64))]
-pub struct CacheAligned<T>(pub T);
-
-/// One `T` per worker.
-#[derive(Debug)]
-pub struct PerWorker<T> {
-    slots: Box<[CacheAligned<T>]>,
-}
-
-impl<T: Default> PerWorker<T> {
-    pub fn new(workers: usize) -> PerWorker<T> {
-        PerWorker { slots: (0..workers.max(1)).map(|_| CacheAligned::default()).collect() }
-    }
-}
-
-impl<T> PerWorker<T> {
-    /// Worker `index`'s copy. Out-of-range indexes fold onto the last slot rather than panic.
-    #[inline]
-    pub fn get(&self, index: usize) -> &T {
-        &self.slots[index.min(self.slots.len() - 1)].0
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = &T> {
-        self.slots.iter().map(|slot| &slot.0)
-    }
-
-    /// Sums one counter over every worker.
-    pub fn sum(&self, field: impl Fn(&T) -> &Counter) -> u64 {
-        self.iter().map(|t| field(t).get()).sum()
-    }
-}
+use crate::cells::{Counter, PerWorker};
 
 /// One worker's own counters.
 #[derive(Default, Debug)]
@@ -108,24 +36,14 @@ pub type WorkerStats = PerWorker<WorkerCounters>;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cells::CacheAligned;
 
     #[test]
-    fn per_worker_sums_and_never_panics_out_of_range() {
+    fn drops_are_counted_per_reason_and_summed() {
         let stats: WorkerStats = PerWorker::new(2);
-        stats.get(0).rx_packets.add(3);
-        stats.get(1).rx_packets.add(4);
-        stats.get(7).rx_packets.add(1);
-        assert_eq!(stats.sum(|w| &w.rx_packets), 8);
         stats.get(1).drop(DropReason::NoService);
-        assert_eq!(stats.sum(|w| &w.drops[DropReason::NoService.index()]), 1);
-    }
-
-    #[test]
-    fn counter_sub_saturates() {
-        let c = Counter::default();
-        c.add(1);
-        c.sub(2);
-        assert_eq!(c.get(), 0);
+        stats.get(0).drop(DropReason::NoService);
+        assert_eq!(stats.sum(|w| &w.drops[DropReason::NoService.index()]), 2);
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! What the pipeline decides for each frame, and why a frame was dropped.
 
+use crate::cells::Disposition;
+
 /// The pipeline's decision for one frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
@@ -11,6 +13,18 @@ pub enum Verdict {
     ToHa,
     /// Dropped, for a counted reason.
     Drop(DropReason),
+}
+
+impl Verdict {
+    /// What the port does with the buffer: only `Tx` goes back out.
+    #[inline]
+    pub fn disposition(self) -> Disposition {
+        if self == Verdict::Tx {
+            Disposition::Transmit
+        } else {
+            Disposition::Recycle
+        }
+    }
 }
 
 /// Every drop path has its own counter (Katran's rule).
@@ -41,7 +55,7 @@ pub enum DropReason {
     NoHa,
     /// This director is not serving (HA BACKUP/INIT/FAULT).
     NotMaster,
-    /// The transmit ring was full.
+    /// The port refused to transmit the frame (TX ring or socket buffer full).
     TxFull,
 }
 

@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 
 use crossbeam::channel::{Receiver, Sender};
 
+use crate::cells::ServingState;
 use crate::conntrack::{ConnInfo, TemplateStore};
 use crate::dataplane::pipeline::{Context, Pipeline};
-use crate::dataplane::serving::ServingState;
 use crate::dataplane::stats::WorkerStats;
 use crate::dataplane::verdict::{DropReason, Verdict};
 use crate::io::{Port, MAX_BATCH};
@@ -79,26 +79,26 @@ pub fn run<P: Port>(
         let now = Instant::now();
         let ctx = Context { snapshot: &snapshot, serving: shared.serving.view() };
         let mut rx_bytes = 0u64;
-        let mut tx = 0u64;
-        let received = port.poll(batch, |frame| {
+        let polled = port.poll(batch, |frame| {
             rx_bytes += frame.len() as u64;
             let verdict = pipeline.process(now, frame, &ctx);
             match verdict {
-                Verdict::Tx => tx += 1,
+                Verdict::Tx | Verdict::Drop(_) => {}
                 Verdict::ToKernel => counters.to_kernel.add(1),
                 Verdict::ToHa => match &shared.ha {
                     Some(ha) if ha.try_send(frame.to_vec()).is_ok() => counters.to_ha.add(1),
                     _ => counters.drop(DropReason::NoHa),
                 },
-                Verdict::Drop(_) => {}
             }
-            verdict
+            verdict.disposition()
         })?;
-        if received > 0 {
+        if polled.received > 0 {
             pipeline.flush_counters();
-            counters.rx_packets.add(received as u64);
+            counters.rx_packets.add(polled.received as u64);
             counters.rx_bytes.add(rx_bytes);
-            counters.tx_packets.add(tx);
+            // What the port accepted; what it refused is a drop of its own.
+            counters.tx_packets.add(polled.transmitted as u64);
+            counters.drops[DropReason::TxFull.index()].add(polled.tx_full as u64);
             counters.batches.add(1);
             empty_polls = 0;
         } else {
@@ -121,4 +121,116 @@ pub fn run<P: Port>(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{Ipv4Addr, SocketAddrV4};
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+
+    use crossbeam::channel;
+
+    use super::*;
+    use crate::cells::{Disposition, Polled, ServingState};
+    use crate::conntrack::Timeouts;
+    use crate::craft;
+    use crate::flow::{DestId, Protocol};
+    use crate::sched::{SchedFlags, SchedulerKind};
+    use crate::service::{DestStats, RealServer, Service, ServiceKey, ServiceStats, Snapshot};
+    use crate::wire::MacAddr;
+
+    const VIP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 100);
+    const DIRECTOR: MacAddr = MacAddr([2, 0, 0, 0, 0, 2]);
+
+    /// A port with a TX ring of `room` free slots that the "kernel" never drains: every poll
+    /// delivers one batch of `frames`, then the port raises the stop flag.
+    struct RingPort {
+        frames: Vec<Vec<u8>>,
+        room: usize,
+        batches: usize,
+        stop: Arc<AtomicBool>,
+    }
+
+    impl Port for RingPort {
+        fn poll<F: FnMut(&mut [u8]) -> Disposition>(&mut self, _budget: usize, mut handle: F) -> io::Result<Polled> {
+            if self.batches == 0 {
+                self.stop.store(true, Ordering::Relaxed);
+                return Ok(Polled::default());
+            }
+            self.batches -= 1;
+            let mut polled = Polled { received: self.frames.len(), ..Polled::default() };
+            for frame in &mut self.frames.clone() {
+                if handle(frame) == Disposition::Transmit {
+                    if self.room > 0 {
+                        self.room -= 1;
+                        polled.transmitted += 1;
+                    } else {
+                        polled.tx_full += 1;
+                    }
+                }
+            }
+            Ok(polled)
+        }
+        fn send(&mut self, _frame: &[u8]) -> io::Result<()> {
+            Ok(())
+        }
+        fn wait(&mut self, _timeout: Duration) -> io::Result<()> {
+            Ok(())
+        }
+        fn dropped(&self) -> u64 {
+            0
+        }
+    }
+
+    #[test]
+    fn a_full_tx_ring_is_counted_as_tx_full_and_not_as_transmitted() {
+        let real = RealServer {
+            dest: DestId(0),
+            ip: Ipv4Addr::new(10, 0, 0, 11),
+            port: 80,
+            weight: 1,
+            mac: Some(MacAddr([2, 0, 0, 0, 0, 0x11])),
+            stats: Arc::new(DestStats::new(1)),
+        };
+        let service = Service {
+            key: ServiceKey { protocol: Protocol::Udp, vip: VIP, port: 80 },
+            scheduler: SchedulerKind::Rr,
+            flags: SchedFlags::default(),
+            persistence: None,
+            reals: vec![real],
+            stats: Arc::new(ServiceStats::new(1)),
+        };
+        let snapshot = Snapshot::new(1, DIRECTOR, Timeouts::default(), vec![service]);
+        let client = MacAddr([2, 0, 0, 0, 0, 1]);
+        let frames: Vec<Vec<u8>> = (0..40u16)
+            .map(|port| {
+                let src = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 1000 + port);
+                craft::udp(client, DIRECTOR, src, SocketAddrV4::new(VIP, 80), b"x")
+            })
+            .collect();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stats = Arc::new(WorkerStats::new(1));
+        let shared = Shared {
+            snapshots: Arc::new(SnapshotCell::new(snapshot)),
+            serving: Arc::new(ServingState::always()),
+            stop: Arc::clone(&stop),
+            stats: Arc::clone(&stats),
+            ha: None,
+        };
+        let port = RingPort { frames, room: 50, batches: 2, stop };
+        let config = WorkerConfig {
+            index: 0,
+            batch: MAX_BATCH,
+            capacity: 1024,
+            templates: Arc::new(TemplateStore::new(1024, Instant::now())),
+        };
+        let (_requests_tx, requests) = channel::bounded(1);
+        run(port, config, shared, requests).unwrap();
+        let worker = stats.get(0);
+        assert_eq!(worker.rx_packets.get(), 80);
+        assert_eq!(worker.forwarded.get(), 80, "the pipeline forwarded every frame");
+        assert_eq!(worker.tx_packets.get(), 50, "only what the ring took was transmitted");
+        assert_eq!(worker.drops[DropReason::TxFull.index()].get(), 30);
+    }
 }

@@ -12,7 +12,7 @@ pub mod xdp;
 use std::io;
 use std::time::Duration;
 
-use crate::dataplane::verdict::Verdict;
+use crate::cells::{Disposition, Polled};
 
 /// Largest batch a port moves per `poll`.
 pub const MAX_BATCH: usize = 64;
@@ -20,9 +20,10 @@ pub const MAX_BATCH: usize = 64;
 /// A batched, poll-mode frame port bound to one queue of one interface.
 pub trait Port: Send {
     /// Receives up to `budget` (≤ `MAX_BATCH`) frames and hands each to `handle`, which may rewrite
-    /// it in place. A `Tx` verdict sends that same buffer back out (no copy on AF_XDP); every other
-    /// verdict recycles it. Returns how many frames were received. Never blocks.
-    fn poll<F: FnMut(&mut [u8]) -> Verdict>(&mut self, budget: usize, handle: F) -> io::Result<usize>;
+    /// it in place. `Transmit` sends that same buffer back out (no copy on AF_XDP); `Recycle`
+    /// returns it to the receive side. Returns how many frames were received, and how many of the
+    /// `Transmit` ones the port accepted or refused (a full TX ring). Never blocks.
+    fn poll<F: FnMut(&mut [u8]) -> Disposition>(&mut self, budget: usize, handle: F) -> io::Result<Polled>;
 
     /// Sends one frame the caller built (ARP, gratuitous ARP, adverts). Copies it.
     fn send(&mut self, frame: &[u8]) -> io::Result<()>;

@@ -58,7 +58,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use super::{netdev, Port, MAX_BATCH};
-use crate::dataplane::verdict::Verdict;
+use crate::cells::{Disposition, Polled};
 
 /// A `PACKET_FANOUT` group: the workers of one interface join the same group id and the kernel
 /// spreads frames among them by flow hash (`PACKET_FANOUT_HASH`), so a flow sticks to one worker.
@@ -210,14 +210,15 @@ impl PacketPort {
     }
 
     /// Sends the first `n` prepared iovecs with as few `sendmmsg` calls as the kernel allows.
-    fn flush(&mut self, n: usize) {
+    /// Returns how many the kernel accepted.
+    fn flush(&mut self, n: usize) -> usize {
         for i in 0..n {
             let hdr = &mut self.msgs[i].msg_hdr;
             hdr.msg_iov = &mut self.iov[i];
             hdr.msg_iovlen = 1;
             self.msgs[i].msg_len = 0;
         }
-        let mut sent = 0;
+        let (mut sent, mut refused) = (0, 0);
         // Bounded: each round either sends ≥ 1 message or skips one.
         while sent < n {
             // SAFETY: msgs[sent..n] are initialised mmsghdrs whose iovecs point at live RX slots
@@ -240,20 +241,22 @@ impl PacketPort {
                 // The socket buffer or the device queue is full: the rest would fail the same way.
                 Some(libc::EAGAIN) | Some(libc::ENOBUFS) => {
                     self.tx_errors += (n - sent) as u64;
-                    return;
+                    return sent - refused;
                 }
                 // This one frame was refused (too big, link down...): skip it, try the others.
                 _ => {
                     self.tx_errors += 1;
                     sent += 1;
+                    refused += 1;
                 }
             }
         }
+        sent - refused
     }
 }
 
 impl Port for PacketPort {
-    fn poll<F: FnMut(&mut [u8]) -> Verdict>(&mut self, budget: usize, mut handle: F) -> io::Result<usize> {
+    fn poll<F: FnMut(&mut [u8]) -> Disposition>(&mut self, budget: usize, mut handle: F) -> io::Result<Polled> {
         let budget = budget.min(MAX_BATCH);
         let first = self.ring.head;
         let mut seen = 0;
@@ -270,7 +273,7 @@ impl Port for PacketPort {
                     // handed to us; it stays ours until the `release` below, and no other reference
                     // to it exists while the handler runs.
                     let frame = unsafe { std::slice::from_raw_parts_mut(data, len) };
-                    if handle(frame) == Verdict::Tx {
+                    if handle(frame) == Disposition::Transmit {
                         self.iov[ntx] = libc::iovec { iov_base: data.cast(), iov_len: len };
                         ntx += 1;
                     }
@@ -279,14 +282,12 @@ impl Port for PacketPort {
                 Slot::OtherHost => {}
             }
         }
-        if ntx > 0 {
-            self.flush(ntx);
-        }
+        let transmitted = if ntx > 0 { self.flush(ntx) } else { 0 };
         // Only now, after the flush that read from them, may the kernel reuse the slots.
         for i in 0..seen {
             self.ring.release((first + i as u32) % self.ring.geometry.frame_nr);
         }
-        Ok(seen)
+        Ok(Polled { received: seen, transmitted, tx_full: ntx - transmitted })
     }
 
     /// Sends at once, unbatched: this is for the occasional frame the daemon builds (ARP replies,
@@ -618,7 +619,7 @@ mod tests {
                     hits += 1;
                     f[0] = 0xee; // writable in place
                 }
-                Verdict::Drop(crate::dataplane::verdict::DropReason::Unsupported)
+                Disposition::Recycle
             })
             .unwrap();
         }

@@ -11,7 +11,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use ulvs::dataplane::verdict::Verdict;
+use ulvs::cells::Disposition;
 use ulvs::io::xdp::XdpModeRequest;
 use ulvs::io::{Port, MAX_BATCH};
 use ulvs::wire::MacAddr;
@@ -91,13 +91,13 @@ struct Rewrite {
 }
 
 impl Rewrite {
-    fn apply(&self, frame: &mut [u8]) -> Verdict {
+    fn apply(&self, frame: &mut [u8]) -> Disposition {
         if frame.len() < 34 || frame[12..14] != [0x08, 0x00] || frame[30..34] != self.vip {
-            return Verdict::ToKernel;
+            return Disposition::Recycle;
         }
         frame[0..6].copy_from_slice(&self.dst.0);
         frame[6..12].copy_from_slice(&self.src.0);
-        Verdict::Tx
+        Disposition::Transmit
     }
 }
 
@@ -111,14 +111,9 @@ fn forward<P: Port>(
     let mut empty_polls = 0u32;
     let mut turns = 0u32;
     while !stop.load(Ordering::Relaxed) {
-        let mut tx = 0u64;
-        let received = port.poll(MAX_BATCH, |frame| {
-            let verdict = rewrite.apply(frame);
-            tx += u64::from(verdict == Verdict::Tx);
-            verdict
-        })?;
-        forwarded.fetch_add(tx, Ordering::Relaxed);
-        if received > 0 {
+        let polled = port.poll(MAX_BATCH, |frame| rewrite.apply(frame))?;
+        forwarded.fetch_add(polled.transmitted as u64, Ordering::Relaxed);
+        if polled.received > 0 {
             empty_polls = 0;
         } else {
             empty_polls += 1;

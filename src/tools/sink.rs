@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ulvs::dataplane::verdict::{DropReason, Verdict};
+use ulvs::cells::Disposition;
 use ulvs::gen::{Limit, SinkStats, Stamp, Throughput};
 use ulvs::io::xdp::XdpModeRequest;
 use ulvs::io::{monotonic_ns, Port, MAX_BATCH};
@@ -155,14 +155,14 @@ impl Receiver {
                 Some(stamp) => stats.record(stamp, now),
                 None => stats.record_unstamped(),
             }
-            Verdict::Drop(DropReason::Unsupported)
+            Disposition::Recycle
         })?;
         if let Some(now) = now_ns {
             self.first_ns.get_or_insert(now);
             self.last_ns = Some(now);
             self.last_at = Some(Instant::now());
         }
-        Ok(got)
+        Ok(got.received)
     }
 
     /// The mean frame size on the wire (FCS included), for Gbit/s.

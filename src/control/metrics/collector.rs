@@ -10,9 +10,10 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 
+use crate::cells::Counter;
+use crate::cells::ServingState;
 use crate::control::rate::{RateTable, Rates};
-use crate::dataplane::serving::ServingState;
-use crate::dataplane::stats::{Counter, WorkerCounters, WorkerStats};
+use crate::dataplane::stats::{WorkerCounters, WorkerStats};
 use crate::dataplane::verdict::DropReason;
 use crate::health::HealthBoard;
 use crate::service::{ServiceKey, SnapshotCell};

@@ -134,7 +134,7 @@ fn sources() -> (Arc<Sources>, ServiceKey) {
         health,
         rates: Arc::new(Mutex::new(RateTable::default())),
         capacity: 1024,
-        serving: Arc::new(crate::dataplane::serving::ServingState::always()),
+        serving: Arc::new(crate::cells::ServingState::always()),
         ha: Some(ha),
     };
     (Arc::new(sources), key)

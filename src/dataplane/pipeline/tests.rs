@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{Context, Pipeline};
+use crate::cells::Serving;
 use crate::conntrack::{TemplateStore, Timeouts};
 use crate::craft::{self, tcp_flags, Ip};
-use crate::dataplane::serving::Serving;
 use crate::dataplane::stats::WorkerStats;
 use crate::dataplane::verdict::{DropReason, Verdict};
 use crate::flow::{DestId, Protocol};
@@ -393,12 +393,12 @@ fn malformed_frames_of_every_length_never_panic() {
 
 #[test]
 fn a_gated_vip_follows_its_bit_and_answers_arp_with_its_vmac() {
-    use crate::dataplane::serving::ServingState;
+    use crate::cells::ServingState;
     let snapshot = snapshot();
     let (mut pipeline, stats) = new_pipeline(&snapshot);
     let now = Instant::now();
     let vmac = MacAddr([0x00, 0x00, 0x5e, 0x00, 0x01, 51]);
-    let state = ServingState::gated(&[(VIP, Some(vmac))]);
+    let state = ServingState::gated(&[(VIP, Some(vmac.0))]);
 
     let mut frame = craft::arp_request(CLIENT, CLIENT_IP, VIP);
     let backup = Context { snapshot: &snapshot, serving: state.view() };

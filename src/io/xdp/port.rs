@@ -30,7 +30,7 @@ use xsk_rs::{CompQueue, FillQueue, FrameDesc, RxQueue, Socket, TxQueue, Umem};
 
 use super::program::MAX_QUEUES;
 use super::{BindMode, BindModeRequest, XdpError, XdpProgram};
-use crate::dataplane::verdict::Verdict;
+use crate::cells::{Disposition, Polled};
 use crate::io::{Port, MAX_BATCH};
 
 /// Frames the kernel moves per `sendto` in copy mode (TX_BATCH_SIZE in net/xdp/xsk.c).
@@ -392,7 +392,7 @@ impl XdpPort {
 }
 
 impl Port for XdpPort {
-    fn poll<F: FnMut(&mut [u8]) -> Verdict>(&mut self, budget: usize, mut handle: F) -> io::Result<usize> {
+    fn poll<F: FnMut(&mut [u8]) -> Disposition>(&mut self, budget: usize, mut handle: F) -> io::Result<Polled> {
         if self.tx_backlog {
             self.flush_tx()?;
         }
@@ -405,13 +405,13 @@ impl Port for XdpPort {
         let mut to_send = 0;
         for i in 0..received {
             let mut desc = self.rx_batch[i];
-            let verdict = {
+            let disposition = {
                 // SAFETY: the kernel handed this frame to us on the RX ring; it is on no other
                 // ring until we put it back, so nobody else touches its memory meanwhile.
                 let mut data = unsafe { self.umem.data_mut(&mut desc) };
                 handle(data.contents_mut())
             };
-            if verdict == Verdict::Tx {
+            if disposition == Disposition::Transmit {
                 self.tx_batch[to_send] = desc;
                 to_send += 1;
             } else {
@@ -420,6 +420,7 @@ impl Port for XdpPort {
             }
         }
 
+        let mut polled = Polled { received, ..Polled::default() };
         if to_send > 0 {
             let room = (self.tx.nb_free(to_send as u32) as usize).min(to_send);
             // SAFETY: these frames came off our RX ring and are on no other ring.
@@ -428,10 +429,12 @@ impl Port for XdpPort {
                 self.free.push(*desc);
             }
             self.tx_full += (to_send - queued) as u64;
+            polled.transmitted = queued;
+            polled.tx_full = to_send - queued;
             self.flush_tx()?;
         }
         self.refill()?;
-        Ok(received)
+        Ok(polled)
     }
 
     fn send(&mut self, frame: &[u8]) -> io::Result<()> {

@@ -8,12 +8,14 @@
 //!
 //! VIPs that no instance gates are always served: a director without `[[vrrp]]` serves alone, as
 //! before. At most [`MAX_GATED`] VIPs can be gated (one bit each); the daemon refuses more.
-//! With vmac an instance answers ARP for its VIPs with its virtual MAC, carried here per VIP.
+//! With vmac an instance answers ARP for its VIPs with its virtual MAC, carried here per VIP as
+//! its six bytes (this floor imports nothing of ulvs, not even `wire::MacAddr`).
 
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::wire::MacAddr;
+/// A MAC address as the bytes on the wire.
+pub type Mac = [u8; 6];
 
 /// How many VIPs HA can gate.
 pub const MAX_GATED: usize = 64;
@@ -25,7 +27,7 @@ pub struct ServingState {
     /// `vips[i]` is gated by bit `i`.
     vips: Box<[u32]>,
     /// `arp_macs[i]`: the MAC to answer ARP for `vips[i]` with, when not the director's.
-    arp_macs: Box<[Option<MacAddr>]>,
+    arp_macs: Box<[Option<Mac>]>,
 }
 
 impl ServingState {
@@ -36,7 +38,7 @@ impl ServingState {
 
     /// HA gates `vips` (with each one's ARP MAC override); all start silent, as in INIT.
     /// Panics beyond `MAX_GATED` VIPs (the daemon checks first).
-    pub fn gated(vips: &[(Ipv4Addr, Option<MacAddr>)]) -> ServingState {
+    pub fn gated(vips: &[(Ipv4Addr, Option<Mac>)]) -> ServingState {
         assert!(vips.len() <= MAX_GATED, "at most {MAX_GATED} VIPs can be gated by HA");
         // Bits past the gated VIPs stay set, so "all MASTER" reads as u64::MAX.
         let unused = if vips.len() == MAX_GATED { 0 } else { u64::MAX << vips.len() };
@@ -77,7 +79,7 @@ pub struct Serving<'a> {
     /// Whether VIPs outside `vips` are served.
     others: bool,
     vips: &'a [u32],
-    arp_macs: &'a [Option<MacAddr>],
+    arp_macs: &'a [Option<Mac>],
 }
 
 impl Serving<'static> {
@@ -101,7 +103,7 @@ impl Serving<'_> {
 
     /// The MAC to answer ARP for `vip` with, when it is not the director's own (vmac).
     #[inline]
-    pub fn arp_mac(&self, vip: Ipv4Addr) -> Option<MacAddr> {
+    pub fn arp_mac(&self, vip: Ipv4Addr) -> Option<Mac> {
         let i = self.vips.iter().position(|&v| v == vip.to_bits())?;
         self.arp_macs[i]
     }
@@ -126,7 +128,7 @@ mod tests {
 
     #[test]
     fn each_gated_vip_follows_its_own_bit() {
-        let vmac = MacAddr([0, 0, 0x5e, 0, 1, 51]);
+        let vmac = [0, 0, 0x5e, 0, 1, 51];
         let state = ServingState::gated(&[(A, None), (B, Some(vmac))]);
         let view = state.view();
         assert!(!view.serves(A) && !view.serves(B), "gated VIPs start silent");
