@@ -10,13 +10,13 @@
 //!   reads); counters carry the `_total` suffix. Names and labels are stable: `protocol` ("tcp",
 //!   "udp"), `vip`, `port` for a service, plus `real` (the real server's address) for a real
 //!   server; `worker` (its index) for per-worker series; `reason` for drops.
-//! - HA is a hook ([`HaSource`]): the daemon passes whatever reports its VRRP/CARP instances;
-//!   without one the HA families are absent.
+//! - HA is a hook (`ha::report::HaSource`): the daemon passes whatever reports its VRRP/CARP
+//!   instances; without one the HA families are absent.
 
 mod collector;
 mod endpoint;
 
-pub use collector::{HaBoard, HaInstance, HaSource, Sources};
+pub use collector::Sources;
 pub use endpoint::Endpoint;
 
 /// Renders every metric of `sources` as Prometheus text.

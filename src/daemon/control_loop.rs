@@ -35,6 +35,7 @@ use ulvs::control::edit::Service;
 use ulvs::control::event::{ControlEvent, Reply};
 use ulvs::control::rate::{RateTable, INTERVAL};
 use ulvs::control::registry::Registry;
+use ulvs::ha::spec::InstanceSpec;
 use ulvs::health::Checker;
 use ulvs::io::xdp::{FilterCounters, XdpProgram};
 use ulvs::service::SnapshotCell;
@@ -72,7 +73,7 @@ pub struct ControlLoop<'a> {
     /// Follows the registry's real servers (see `publish`).
     pub checker: Checker,
     /// The HA thread's, when `[[vrrp]]` instances run: a reload's live VRRP settings go there.
-    pub ha_updates: Option<Sender<VrrpConfig>>,
+    pub ha_updates: Option<Sender<InstanceSpec>>,
 }
 
 impl ControlLoop<'_> {
@@ -196,7 +197,8 @@ impl ControlLoop<'_> {
         for setting in restart_only_changes(&self.config.director, &config.director) {
             log::warn!("reload: director.{setting} changed; it takes effect only when ulvs restarts");
         }
-        let vrrp = vrrp_reload_plan(&self.config.vrrp, &config.vrrp);
+        let running: Vec<InstanceSpec> = self.config.vrrp.iter().map(|config| config.instance.clone()).collect();
+        let vrrp = vrrp_reload_plan(&running, &config.vrrp);
         for line in &vrrp.restart {
             log::warn!("reload: {line}; it takes effect only when ulvs restarts");
         }
@@ -218,7 +220,10 @@ impl ControlLoop<'_> {
             .config
             .vrrp
             .iter()
-            .map(|old| vrrp.live.iter().find(|new| new.name == old.name).unwrap_or(old).clone())
+            .map(|old| match vrrp.live.iter().find(|new| new.name == old.instance.name) {
+                Some(new) => VrrpConfig { instance: new.clone(), location: old.location },
+                None => old.clone(),
+            })
             .collect();
         let (live, pending) = (vrrp.live.len(), vrrp.restart.len());
         if let Some(updates) = &self.ha_updates {

@@ -31,6 +31,7 @@ pub fn prepare(config: &Config) -> anyhow::Result<HaParts> {
     let gated: Vec<(Ipv4Addr, Option<Mac>)> = config
         .vrrp
         .iter()
+        .map(|config| &config.instance)
         .flat_map(|instance| {
             let mac = instance.vmac.then(|| virtual_mac(instance.vrid).0);
             instance.vips.iter().map(move |vip| (*vip, mac))
@@ -57,11 +58,11 @@ pub fn start(
         interface: config.director.interface.clone(),
         interface_mac,
         primary_ip: director_ip,
-        instances: config.vrrp.clone(),
+        instances: config.vrrp.iter().map(|config| config.instance.clone()).collect(),
     };
     let driver = HaDriver::start(setup, receiver, Arc::clone(&parts.serving), Arc::clone(stop))
         .context("starting HA (VRRP/CARP)")?;
-    for instance in &config.vrrp {
+    for instance in config.vrrp.iter().map(|config| &config.instance) {
         log::info!(
             "vrrp {}: {} vrid {} {} interval {:?} vips {:?}",
             instance.name,

@@ -30,11 +30,11 @@ use std::time::{Duration, Instant};
 use crossbeam::channel::{self, Receiver, RecvTimeoutError, Sender};
 
 use super::hooks::{jobs_for_transition, HookCounters, HookRunner};
+use super::report::{HaInstance, HaSource};
+use super::spec::InstanceSpec;
 use super::track::{Health, ScriptTracker, Tracked};
-use super::{classify, virtual_mac, Input, Instance, InstanceConfig, Output, State, Status, V3Checksum};
+use super::{classify, virtual_mac, Input, Instance, Output, State, Status};
 use crate::cells::ServingState;
-use crate::control::config::VrrpConfig;
-use crate::control::metrics::{HaInstance, HaSource};
 use crate::io::arp_socket::request_frame;
 use crate::io::ha_socket::HaSocket;
 use crate::wire::MacAddr;
@@ -52,7 +52,7 @@ pub struct DriverSetup {
     pub interface_mac: MacAddr,
     /// The director's own address: adverts' source unless an instance sets `unicast_src_ip`.
     pub primary_ip: Ipv4Addr,
-    pub instances: Vec<VrrpConfig>,
+    pub instances: Vec<InstanceSpec>,
 }
 
 /// Counters of the driver itself (the instances count their own).
@@ -154,7 +154,7 @@ pub fn status_line(status: &Status) -> String {
 pub struct HaDriver {
     thread: Option<JoinHandle<()>>,
     pub status: Arc<HaStatus>,
-    updates: Sender<VrrpConfig>,
+    updates: Sender<InstanceSpec>,
 }
 
 impl HaDriver {
@@ -172,7 +172,7 @@ impl HaDriver {
         let mut instances = Vec::with_capacity(setup.instances.len());
         let mut groups: Vec<Ipv4Addr> = Vec::new();
         for config in &setup.instances {
-            let instance = Instance::new(instance_config(config, setup.primary_ip))
+            let instance = Instance::new(config.machine(setup.primary_ip))
                 .map_err(|problem| io::Error::other(format!("vrrp instance {}: {problem}", config.name)))?;
             if config.unicast_peers.is_empty() && !groups.contains(&config.group) {
                 socket.accept_mac(multicast_mac(config.group))?;
@@ -213,7 +213,7 @@ impl HaDriver {
 
     /// Where a reload sends the instances whose live settings changed; the HA thread applies them
     /// within a [`TICK`].
-    pub fn updates(&self) -> Sender<VrrpConfig> {
+    pub fn updates(&self) -> Sender<InstanceSpec> {
         self.updates.clone()
     }
 
@@ -225,26 +225,6 @@ impl HaDriver {
                 log::error!("the HA thread panicked");
             }
         }
-    }
-}
-
-/// The machine's config from the file's.
-fn instance_config(config: &VrrpConfig, director_ip: Ipv4Addr) -> InstanceConfig {
-    InstanceConfig {
-        name: config.name.clone(),
-        protocol: config.protocol,
-        vrid: config.vrid,
-        priority: if config.protocol == super::HaProtocol::Carp { config.advskew } else { config.priority },
-        interval: config.interval,
-        preempt: config.preempt,
-        preempt_delay: config.preempt_delay,
-        password: config.password.clone(),
-        primary_ip: config.unicast_src_ip.unwrap_or(director_ip),
-        group: config.group,
-        unicast_peers: config.unicast_peers.clone(),
-        vips: config.vips.clone(),
-        v3_checksum: if config.v3_checksum_as_v2 { V3Checksum::MessageOnly } else { V3Checksum::WithPseudoHeader },
-        garp: config.garp,
     }
 }
 
@@ -271,7 +251,7 @@ pub fn ipv4_payload(frame: &[u8]) -> Option<&[u8]> {
 
 struct Running {
     instance: Instance,
-    config: VrrpConfig,
+    config: InstanceSpec,
     advert_mac: MacAddr,
     /// The MAC the VIPs are announced with.
     serving_mac: MacAddr,
@@ -288,7 +268,7 @@ struct Driver {
     status: Arc<HaStatus>,
     interface: String,
     primary_ip: Ipv4Addr,
-    updates: Receiver<VrrpConfig>,
+    updates: Receiver<InstanceSpec>,
 }
 
 impl Driver {
@@ -350,13 +330,13 @@ impl Driver {
 
     /// Applies a reloaded instance's live settings; the control loop sent only those (see
     /// `vrrp_reload::plan`), so a refusal here means the two disagree, and is logged.
-    fn reconfigure(&mut self, config: VrrpConfig) {
+    fn reconfigure(&mut self, config: InstanceSpec) {
         let Some(running) = self.instances.iter_mut().find(|r| r.config.name == config.name) else {
             log::warn!("vrrp {}: reload: no such running instance", config.name);
             return;
         };
         let before = running.instance.status().priority;
-        match running.instance.reconfigure(Instant::now(), instance_config(&config, self.primary_ip)) {
+        match running.instance.reconfigure(Instant::now(), config.machine(self.primary_ip)) {
             Ok(()) => {
                 let after = running.instance.status().priority;
                 let rank = if config.protocol == super::HaProtocol::Carp { "advskew" } else { "priority" };

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use crossbeam::channel::{self, Receiver, Sender};
 
-use crate::control::config::NotifyHooks;
+use super::spec::NotifyHooks;
 use crate::io::process::{self, Ending};
 
 /// One command to run.

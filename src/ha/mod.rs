@@ -33,6 +33,8 @@ mod common;
 pub mod driver;
 mod garp;
 pub mod hooks;
+pub mod report;
+pub mod spec;
 mod status;
 pub mod track;
 mod vrrp;

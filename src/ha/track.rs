@@ -20,7 +20,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use super::hooks::{wait_or_kill, Outcome};
-use crate::control::config::TrackScript;
+use super::spec::TrackScript;
 use crate::health::Hysteresis;
 use crate::io::netdev;
 

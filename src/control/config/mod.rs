@@ -42,7 +42,7 @@ use std::time::Duration;
 pub use self::error::{ConfigError, Location};
 pub use self::segment::check_address;
 pub(crate) use self::validate::unicast_problem;
-pub use self::vrrp::{GarpConfig, HaProtocol, NotifyHooks, TrackScript, VrrpConfig};
+pub use self::vrrp::VrrpConfig;
 pub use self::vrrp_reload::{plan as vrrp_reload_plan, VrrpReload};
 use crate::conntrack::Timeouts;
 use crate::control::registry::OnFailure;

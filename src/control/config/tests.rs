@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::*;
+use crate::ha::{GarpConfig, HaProtocol};
 
 const FILE: &str = "test.toml";
 /// Two lines: every case below that needs a valid director starts with these.
@@ -297,7 +298,7 @@ fn a_real_server_port_equal_to_the_service_port_is_accepted() {
 fn a_vrrp_instance_gets_its_defaults_and_its_keys() {
     let base = format!("{HEAD}{SVC}[[vrrp]]\nname = \"VI_1\"\nvrid = 51\nvips = [\"10.0.0.100\"]\n");
     let config = parse(&base).unwrap();
-    let [instance] = &config.vrrp[..] else { panic!("{config:?}") };
+    let [VrrpConfig { instance, location }] = &config.vrrp[..] else { panic!("{config:?}") };
     assert_eq!((instance.protocol, instance.priority, instance.advskew), (HaProtocol::Vrrp3, 100, 0));
     assert_eq!(
         (instance.interval, instance.preempt, instance.preempt_delay),
@@ -309,13 +310,13 @@ fn a_vrrp_instance_gets_its_defaults_and_its_keys() {
     );
     assert_eq!(instance.garp, GarpConfig { count: 5, repeat_after: Duration::from_secs(5), refresh: Duration::ZERO });
     assert_eq!(instance.hooks.timeout, Duration::from_secs(10));
-    assert_eq!(instance.location, Location { line: 7, column: 8 });
+    assert_eq!(*location, Location { line: 7, column: 8 });
 
     let text = format!(
         "{base}interval = \"30ms\"\npriority = 200\npreempt = false\nunicast_peers = [\"10.0.0.3\"]\n\
          track_script = {{ command = \"ping -c1 10.0.0.1\", weight = -60, fall = 2 }}\nnotify = \"/bin/n\"\n"
     );
-    let instance = parse(&text).unwrap().vrrp.remove(0);
+    let instance = parse(&text).unwrap().vrrp.remove(0).instance;
     assert_eq!((instance.interval, instance.priority, instance.preempt), (Duration::from_millis(30), 200, false));
     assert_eq!(instance.unicast_peers, [Ipv4Addr::new(10, 0, 0, 3)]);
     let [script] = &instance.track_script[..] else { panic!("{:?}", instance.track_script) };
@@ -325,14 +326,14 @@ fn a_vrrp_instance_gets_its_defaults_and_its_keys() {
         "track_script = [{ command = \"a\", weight = -10 }, { command = \"b\" }]\n",
         "[[vrrp.track_script]]\ncommand = \"a\"\nweight = -10\n[[vrrp.track_script]]\ncommand = \"b\"\n",
     ] {
-        let instance = parse(&format!("{base}{scripts}")).unwrap().vrrp.remove(0);
+        let instance = parse(&format!("{base}{scripts}")).unwrap().vrrp.remove(0).instance;
         let read: Vec<(&str, i32)> = instance.track_script.iter().map(|t| (t.command.as_str(), t.weight)).collect();
         assert_eq!(read, [("a", -10), ("b", 0)], "{scripts}");
     }
     assert_eq!(instance.hooks.notify, Some(PathBuf::from("/bin/n")));
 
     let carp = parse(&format!("{base}protocol = \"carp\"\nadvskew = 20\npassword = \"secret\"\n")).unwrap();
-    assert_eq!((carp.vrrp[0].priority, carp.vrrp[0].advskew), (0, 20));
+    assert_eq!((carp.vrrp[0].instance.priority, carp.vrrp[0].instance.advskew), (0, 20));
 }
 
 fn example_path() -> PathBuf {
@@ -381,7 +382,9 @@ fn the_example_file_gives_the_documented_model() {
     }
     config.check_interface(&example_path(), &[(Ipv4Addr::new(10, 0, 0, 1), 24)]).unwrap();
 
-    let [vi] = &config.vrrp[..] else { panic!("one [[vrrp]] expected: {:?}", config.vrrp) };
+    let [VrrpConfig { instance: vi, .. }] = &config.vrrp[..] else {
+        panic!("one [[vrrp]] expected: {:?}", config.vrrp)
+    };
     assert_eq!((vi.name.as_str(), vi.protocol, vi.vrid, vi.priority), ("VI_1", HaProtocol::Vrrp3, 51, 150));
     assert_eq!((vi.interval, vi.preempt, vi.vips.clone()), (Duration::from_secs(1), true, vec![vip]));
     assert_eq!(vi.garp, GarpConfig::default());

@@ -19,21 +19,12 @@ use toml::Spanned;
 use super::raw::{FromText, Integer, OneOrMany, Text};
 use super::validate::{interface_name_problem, unicast_problem, Checker};
 use super::{ConfigError, Location, ServiceConfig};
-pub use crate::ha::{GarpConfig, HaProtocol};
-
-/// The multicast group VRRP and CARP advertise to.
-pub const DEFAULT_GROUP: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
-/// keepalived's default priority for a backup.
-pub const DEFAULT_PRIORITY: u8 = 100;
-pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
-/// How long a notify hook may run before it is killed.
-pub const DEFAULT_NOTIFY_TIMEOUT: Duration = Duration::from_secs(10);
-/// VRRPv2 simple auth carries 8 bytes.
-pub const MAX_VRRP2_PASSWORD: usize = 8;
-/// The longest GARP repeat or refresh period the state machine accepts.
-pub const MAX_GARP_PERIOD: Duration = Duration::from_secs(86_400);
-/// ucarp's key buffer is 20 bytes including the trailing NUL.
-pub const MAX_CARP_PASSWORD: usize = 19;
+use crate::ha::spec::{
+    InstanceSpec, NotifyHooks, TrackScript, DEFAULT_INTERVAL, DEFAULT_NOTIFY_TIMEOUT, DEFAULT_PRIORITY,
+    MAX_CARP_PASSWORD, MAX_GARP_PERIOD, MAX_VRRP2_PASSWORD,
+};
+use crate::ha::{GarpConfig, HaProtocol};
+use crate::wire::vrrp::GROUP as DEFAULT_GROUP;
 
 impl FromText for HaProtocol {
     const EXPECTING: &'static str = "an HA protocol: \"vrrp3\", \"vrrp2\" or \"carp\"";
@@ -45,69 +36,10 @@ impl FromText for HaProtocol {
     }
 }
 
-/// A command run every `interval`; while it fails (`fall` times in a row, until it succeeds
-/// `rise` times) the instance's priority moves by `weight`, or with weight 0 it goes to FAULT.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TrackScript {
-    /// Run with `sh -c`.
-    pub command: String,
-    pub interval: Duration,
-    /// A run that takes longer is killed and counts as a failure.
-    pub timeout: Duration,
-    pub weight: i32,
-    pub rise: u32,
-    pub fall: u32,
-}
-
-/// User commands run on transitions, never on the HA thread.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct NotifyHooks {
-    /// keepalived: `notify INSTANCE <name> <STATE> <priority>` on every transition.
-    pub notify: Option<PathBuf>,
-    /// keepalived: `notify_master` etc., run with no arguments.
-    pub notify_master: Option<PathBuf>,
-    pub notify_backup: Option<PathBuf>,
-    pub notify_fault: Option<PathBuf>,
-    /// ucarp: `upscript <interface> <vip>` on becoming master, `downscript` on leaving it.
-    pub up_script: Option<PathBuf>,
-    pub down_script: Option<PathBuf>,
-    pub timeout: Duration,
-}
-
-/// One `[[vrrp]]` table, validated.
+/// One `[[vrrp]]` table, validated: the instance HA runs, and where the file defines it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VrrpConfig {
-    pub name: String,
-    pub protocol: HaProtocol,
-    /// The VRID (VHID for CARP), 1..=255, unique in the file.
-    pub vrid: u8,
-    /// VRRP: 1..=255 (255 = address owner). CARP: 0 (advskew is used instead).
-    pub priority: u8,
-    /// CARP only: 0..=254; 0 for VRRP.
-    pub advskew: u8,
-    /// vrrp3: a multiple of 10 ms in 10 ms..=40.95 s; vrrp2 and carp: whole seconds 1..=255.
-    pub interval: Duration,
-    pub preempt: bool,
-    pub preempt_delay: Duration,
-    /// vrrp2: up to 8 bytes (simple auth). carp: required, up to 19 bytes (HMAC key).
-    pub password: Option<String>,
-    /// Multicast destination of adverts.
-    pub group: Ipv4Addr,
-    /// The source address of adverts; `None` = the interface's first IPv4 address.
-    pub unicast_src_ip: Option<Ipv4Addr>,
-    /// Non-empty: adverts go to each of these instead of the group.
-    pub unicast_peers: Vec<Ipv4Addr>,
-    /// Answer for the VIPs with 00:00:5e:00:01:VRID instead of the interface's MAC.
-    pub vmac: bool,
-    /// vrrp3: compute the checksum without the IPv4 pseudo-header (RFC 9568, Cisco, Juniper).
-    pub v3_checksum_as_v2: bool,
-    pub garp: GarpConfig,
-    pub track_interface: Vec<String>,
-    /// keepalived's `track_script` block: any number, their failing weights add up.
-    pub track_script: Vec<TrackScript>,
-    pub hooks: NotifyHooks,
-    /// Each a VIP of a configured service, owned by this instance only.
-    pub vips: Vec<Ipv4Addr>,
+    pub instance: InstanceSpec,
     /// Where `name` is written.
     pub location: Location,
 }
@@ -173,28 +105,29 @@ impl Checker<'_> {
         for raw in raws {
             let raw = raw.into_inner();
             let config = self.vrrp(&raw, services)?;
-            if let Some(first) = out.iter().find(|other| other.name == config.name) {
+            let instance = &config.instance;
+            if let Some(first) = out.iter().find(|other| other.instance.name == instance.name) {
                 return Err(self.error(
                     &raw.name.span(),
-                    format!("duplicate vrrp instance {:?} (first at line {})", config.name, first.location.line),
+                    format!("duplicate vrrp instance {:?} (first at line {})", instance.name, first.location.line),
                 ));
             }
-            if let Some(first) = out.iter().find(|other| other.vrid == config.vrid) {
+            if let Some(first) = out.iter().find(|other| other.instance.vrid == instance.vrid) {
                 return Err(self.error(
                     &raw.vrid.span(),
                     format!(
                         "vrid {} is already used by instance {:?} at line {}",
-                        config.vrid, first.name, first.location.line
+                        instance.vrid, first.instance.name, first.location.line
                     ),
                 ));
             }
-            for (vip, raw_vip) in config.vips.iter().zip(raw.vips.get_ref()) {
+            for (vip, raw_vip) in instance.vips.iter().zip(raw.vips.get_ref()) {
                 if let Some(&first) = owners.get(vip) {
                     return Err(self.error(
                         &raw_vip.span(),
                         format!(
                             "VIP {vip} already belongs to vrrp instance {:?}; one instance per VIP",
-                            out[first].name
+                            out[first].instance.name
                         ),
                     ));
                 }
@@ -305,7 +238,7 @@ impl Checker<'_> {
                 "a carp instance announces exactly one VIP (ucarp's HMAC covers one address): use one instance per VIP",
             ));
         }
-        Ok(VrrpConfig {
+        let instance = InstanceSpec {
             name,
             protocol,
             vrid,
@@ -325,8 +258,8 @@ impl Checker<'_> {
             track_script,
             hooks,
             vips,
-            location: self.at(&raw.name.span()),
-        })
+        };
+        Ok(VrrpConfig { instance, location: self.at(&raw.name.span()) })
     }
 
     /// The interval in the protocol's own unit: VRRPv3 counts centiseconds in 12 bits, VRRPv2 and

@@ -5,19 +5,21 @@
 //! removing an instance, takes effect only when ulvs restarts: the reload says which.
 
 use super::VrrpConfig;
+use crate::ha::spec::InstanceSpec;
 
 /// The outcome of comparing the running instances with a reloaded file's.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct VrrpReload {
     /// Instances whose live settings changed, as the file now has them.
-    pub live: Vec<VrrpConfig>,
+    pub live: Vec<InstanceSpec>,
     /// One line per change that waits for a restart.
     pub restart: Vec<String>,
 }
 
 /// Compares instance by name.
-pub fn plan(running: &[VrrpConfig], reloaded: &[VrrpConfig]) -> VrrpReload {
+pub fn plan(running: &[InstanceSpec], reloaded: &[VrrpConfig]) -> VrrpReload {
     let mut plan = VrrpReload::default();
+    let reloaded: Vec<&InstanceSpec> = reloaded.iter().map(|config| &config.instance).collect();
     for old in running {
         let Some(new) = reloaded.iter().find(|new| new.name == old.name) else {
             plan.restart.push(format!("vrrp {}: removed", old.name));
@@ -26,9 +28,9 @@ pub fn plan(running: &[VrrpConfig], reloaded: &[VrrpConfig]) -> VrrpReload {
         let fixed = restart_only_differences(old, new);
         if !fixed.is_empty() {
             plan.restart.push(format!("vrrp {}: {} changed", old.name, fixed.join(", ")));
-        } else if differs_beyond_location(old, new) {
+        } else if old != *new {
             // Nothing restart-only differs, so what does is live.
-            plan.live.push(new.clone());
+            plan.live.push((*new).clone());
         }
     }
     for new in reloaded.iter().filter(|new| !running.iter().any(|old| old.name == new.name)) {
@@ -38,7 +40,7 @@ pub fn plan(running: &[VrrpConfig], reloaded: &[VrrpConfig]) -> VrrpReload {
 }
 
 /// The settings a running instance keeps until restart, by key name, where they differ.
-fn restart_only_differences(old: &VrrpConfig, new: &VrrpConfig) -> Vec<&'static str> {
+fn restart_only_differences(old: &InstanceSpec, new: &InstanceSpec) -> Vec<&'static str> {
     let checks = [
         ("protocol", old.protocol != new.protocol),
         ("vrid", old.vrid != new.vrid),
@@ -54,11 +56,6 @@ fn restart_only_differences(old: &VrrpConfig, new: &VrrpConfig) -> Vec<&'static 
         ("vips", old.vips != new.vips),
     ];
     checks.into_iter().filter(|(_, differs)| *differs).map(|(key, _)| key).collect()
-}
-
-/// Whether anything but where the table stands in the file differs.
-fn differs_beyond_location(old: &VrrpConfig, new: &VrrpConfig) -> bool {
-    *old != VrrpConfig { location: old.location, ..new.clone() }
 }
 
 #[cfg(test)]
@@ -92,35 +89,39 @@ vips = ["10.0.0.100"]
         Config::parse(&text, "ulvs.toml".as_ref()).unwrap().vrrp
     }
 
+    fn running(extra: &str) -> Vec<InstanceSpec> {
+        instances(extra).into_iter().map(|config| config.instance).collect()
+    }
+
     #[test]
     fn an_unchanged_instance_plans_nothing_even_when_it_moved_in_the_file() {
         let mut moved = instances("");
         moved[0].location.line += 3;
-        assert_eq!(plan(&instances(""), &moved), VrrpReload::default());
+        assert_eq!(plan(&running(""), &moved), VrrpReload::default());
     }
 
     #[test]
     fn priority_preempt_garp_and_hooks_change_live() {
         let reloaded =
             instances("priority = 120\npreempt = false\ngarp = { count = 2 }\nnotify = \"/usr/local/bin/n\"");
-        let plan = plan(&instances(""), &reloaded);
+        let plan = plan(&running(""), &reloaded);
         assert_eq!(plan.restart, Vec::<String>::new());
-        assert_eq!(plan.live, reloaded);
+        assert_eq!(plan.live, [reloaded[0].instance.clone()]);
     }
 
     #[test]
     fn identity_changes_wait_for_a_restart_and_are_named() {
         let reloaded = instances("priority = 120\ninterval = \"2s\"\nunicast_peers = [\"10.0.0.3\"]");
-        let plan = plan(&instances(""), &reloaded);
+        let plan = plan(&running(""), &reloaded);
         assert!(plan.live.is_empty(), "nothing of a restart-only instance is applied");
         assert_eq!(plan.restart, ["vrrp VI_1: interval, unicast_peers changed"]);
-        assert_eq!(reloaded[0].interval, Duration::from_secs(2));
+        assert_eq!(reloaded[0].instance.interval, Duration::from_secs(2));
     }
 
     #[test]
     fn added_and_removed_instances_wait_for_a_restart() {
         let mut renamed = instances("");
-        renamed[0].name = "VI_2".into();
-        assert_eq!(plan(&instances(""), &renamed).restart, ["vrrp VI_1: removed", "vrrp VI_2: added"]);
+        renamed[0].instance.name = "VI_2".into();
+        assert_eq!(plan(&running(""), &renamed).restart, ["vrrp VI_1: removed", "vrrp VI_2: added"]);
     }
 }

@@ -12,6 +12,7 @@ use crate::control::registry::{RealSpec, Registry, ServiceSpec};
 use crate::dataplane::stats::WorkerStats;
 use crate::dataplane::verdict::DropReason;
 use crate::flow::Protocol;
+use crate::ha::report::{HaBoard, HaInstance};
 use crate::health::{Health, HealthBoard, RealHealth};
 use crate::sched::{SchedFlags, SchedulerKind};
 use crate::service::{ServiceKey, SnapshotCell};

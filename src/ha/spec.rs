@@ -1,0 +1,109 @@
+//! What the HA thread runs: one [`InstanceSpec`] per VRRP/CARP instance, with the user's hooks and
+//! tracking. HA owns these types; the control plane builds them from the config file's `[[vrrp]]`
+//! tables and checks them there, as it builds `health::CheckSpec` for the health checker.
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::{GarpConfig, HaProtocol, InstanceConfig, V3Checksum};
+
+/// keepalived's default priority for a backup.
+pub const DEFAULT_PRIORITY: u8 = 100;
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
+/// How long a notify hook may run before it is killed.
+pub const DEFAULT_NOTIFY_TIMEOUT: Duration = Duration::from_secs(10);
+/// VRRPv2 simple auth carries 8 bytes.
+pub const MAX_VRRP2_PASSWORD: usize = 8;
+/// ucarp's key buffer is 20 bytes including the trailing NUL.
+pub const MAX_CARP_PASSWORD: usize = 19;
+/// The longest GARP repeat or refresh period the state machine accepts.
+pub const MAX_GARP_PERIOD: Duration = Duration::from_secs(86_400);
+
+/// A command run every `interval`; while it fails (`fall` times in a row, until it succeeds
+/// `rise` times) the instance's priority moves by `weight`, or with weight 0 it goes to FAULT.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrackScript {
+    /// Run with `sh -c`.
+    pub command: String,
+    pub interval: Duration,
+    /// A run that takes longer is killed and counts as a failure.
+    pub timeout: Duration,
+    pub weight: i32,
+    pub rise: u32,
+    pub fall: u32,
+}
+
+/// User commands run on transitions, never on the HA thread.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NotifyHooks {
+    /// keepalived: `notify INSTANCE <name> <STATE> <priority>` on every transition.
+    pub notify: Option<PathBuf>,
+    /// keepalived: `notify_master` etc., run with no arguments.
+    pub notify_master: Option<PathBuf>,
+    pub notify_backup: Option<PathBuf>,
+    pub notify_fault: Option<PathBuf>,
+    /// ucarp: `upscript <interface> <vip>` on becoming master, `downscript` on leaving it.
+    pub up_script: Option<PathBuf>,
+    pub down_script: Option<PathBuf>,
+    pub timeout: Duration,
+}
+
+/// One HA instance as the HA thread runs it: what the control plane builds from a `[[vrrp]]`
+/// table (see `control::config`), checked there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InstanceSpec {
+    pub name: String,
+    pub protocol: HaProtocol,
+    /// The VRID (VHID for CARP), 1..=255, unique in the file.
+    pub vrid: u8,
+    /// VRRP: 1..=255 (255 = address owner). CARP: 0 (advskew is used instead).
+    pub priority: u8,
+    /// CARP only: 0..=254; 0 for VRRP.
+    pub advskew: u8,
+    /// vrrp3: a multiple of 10 ms in 10 ms..=40.95 s; vrrp2 and carp: whole seconds 1..=255.
+    pub interval: Duration,
+    pub preempt: bool,
+    pub preempt_delay: Duration,
+    /// vrrp2: up to 8 bytes (simple auth). carp: required, up to 19 bytes (HMAC key).
+    pub password: Option<String>,
+    /// Multicast destination of adverts.
+    pub group: Ipv4Addr,
+    /// The source address of adverts; `None` = the interface's first IPv4 address.
+    pub unicast_src_ip: Option<Ipv4Addr>,
+    /// Non-empty: adverts go to each of these instead of the group.
+    pub unicast_peers: Vec<Ipv4Addr>,
+    /// Answer for the VIPs with 00:00:5e:00:01:VRID instead of the interface's MAC.
+    pub vmac: bool,
+    /// vrrp3: compute the checksum without the IPv4 pseudo-header (RFC 9568, Cisco, Juniper).
+    pub v3_checksum_as_v2: bool,
+    pub garp: GarpConfig,
+    pub track_interface: Vec<String>,
+    /// keepalived's `track_script` block: any number, their failing weights add up.
+    pub track_script: Vec<TrackScript>,
+    pub hooks: NotifyHooks,
+    /// Each a VIP of a configured service, owned by this instance only.
+    pub vips: Vec<Ipv4Addr>,
+}
+
+impl InstanceSpec {
+    /// The state machine's config; adverts come from `unicast_src_ip`, else `director_ip`.
+    pub fn machine(&self, director_ip: Ipv4Addr) -> InstanceConfig {
+        InstanceConfig {
+            name: self.name.clone(),
+            protocol: self.protocol,
+            vrid: self.vrid,
+            priority: if self.protocol == HaProtocol::Carp { self.advskew } else { self.priority },
+            interval: self.interval,
+            preempt: self.preempt,
+            preempt_delay: self.preempt_delay,
+            password: self.password.clone(),
+            primary_ip: self.unicast_src_ip.unwrap_or(director_ip),
+            group: self.group,
+            unicast_peers: self.unicast_peers.clone(),
+            vips: self.vips.clone(),
+            v3_checksum: if self.v3_checksum_as_v2 { V3Checksum::MessageOnly } else { V3Checksum::WithPseudoHeader },
+            garp: self.garp,
+        }
+    }
+}
