@@ -1,16 +1,12 @@
-//! `ulvs run`: wires the library together — config, interface, ports, workers, MAC resolution,
-//! control socket, signals — and tears everything down again (the XDP program detached) on
-//! SIGINT/SIGTERM. After start-up the main thread runs the control loop (`control_loop`), the one
-//! owner of the director's mutable state; everyone else (the ctl socket, SIGHUP, health checks)
-//! sends it `ControlEvent`s.
+//! `ulvs run`: starts the threads the library's parts need — ports and workers, HA, health checks,
+//! the ctl socket, metrics — connects them, and stops them in order (HA's last advert while the
+//! workers still forward, then the workers, then the XDP program detached) on SIGINT/SIGTERM. The
+//! policy is all in the library: `control::runtime` turns the config into what each part runs, and
+//! after start-up the main thread runs `control::control_loop`, the one owner of the director's
+//! mutable state; everyone else (the ctl socket, SIGHUP, health checks) sends it `ControlEvent`s.
 
-mod control;
-mod control_loop;
 mod ha;
-mod health;
-mod host;
 mod ports;
-mod resolver;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,20 +18,25 @@ use anyhow::{bail, Context as _};
 use crossbeam::channel;
 use ulvs::conntrack::TemplateStore;
 use ulvs::control::config::{Config, IoMode};
+use ulvs::control::control_loop::{ControlLoop, ControlStatus};
+use ulvs::control::ctl::handler::CtlHandler;
 use ulvs::control::ctl::server::Server;
-use ulvs::control::event::ControlEvent;
+use ulvs::control::event::{health_forwarder, ControlEvent};
 use ulvs::control::metrics::{Endpoint, Sources};
 use ulvs::control::rate::RateTable;
-use ulvs::control::registry::{RealSpec, Registry, ServiceSpec};
+use ulvs::control::resolver::Resolver;
+use ulvs::control::{host, runtime};
 use ulvs::dataplane::stats::WorkerStats;
 use ulvs::dataplane::worker::{Shared, WorkerConfig};
 use ulvs::ha::report::HaSource;
 use ulvs::health::{Checker, HealthBoard};
 use ulvs::io::netdev;
-use ulvs::service::{ServiceKey, SnapshotCell};
+use ulvs::service::SnapshotCell;
 
 /// How long start-up waits for real servers' MACs before the workers start forwarding.
 const INITIAL_RESOLVE: Duration = Duration::from_secs(2);
+/// Health probes running at once, at most (each is bounded by its timeout).
+const PROBE_THREADS: usize = 8;
 
 pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
     let config = Config::load(config_path)?;
@@ -68,9 +69,7 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
             );
         }
     }
-    let mut registry = Registry::new(queues, director_mac, config.timeouts, service_specs(&config));
-    registry.set_policies(health::policies(&config));
-    registry.set_connection_rules(&config.director);
+    let mut registry = runtime::registry(&config, queues, director_mac);
 
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -80,8 +79,7 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
     signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&reload_requested))
         .context("installing the SIGHUP handler")?;
 
-    let mut resolver =
-        resolver::Resolver::open(iface, director_mac, director_ip, config.director.arp_refresh, &registry)?;
+    let mut resolver = Resolver::open(iface, director_mac, director_ip, config.director.arp_refresh, &registry)?;
     resolver.settle(INITIAL_RESOLVE, &stop)?;
     let snapshots = Arc::new(SnapshotCell::new(registry.snapshot(|ip| resolver.mac(ip))));
 
@@ -136,24 +134,20 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
 
     let (events_tx, events_rx) = channel::bounded::<ControlEvent>(64);
     let health_board = Arc::new(HealthBoard::new());
-    let status = Arc::new(Mutex::new(control_loop::ControlStatus {
+    let status = Arc::new(Mutex::new(ControlStatus {
         config_path: config_path.to_path_buf(),
         last_reload: None,
         xdp_filter: None,
     }));
     let rates = Arc::new(Mutex::new(RateTable::default()));
-    let targets = health::targets(&config, registry.services());
+    let targets = runtime::health_targets(&config, registry.services());
     if !targets.is_empty() {
         log::info!("health checks on {} real server(s)", targets.len());
     }
-    let checker = Checker::start(
-        targets,
-        Arc::clone(&health_board),
-        health::PROBE_THREADS,
-        health::forward_to(events_tx.clone()),
-    )
-    .context("starting the health checker")?;
-    let view = Arc::new(control::DaemonView {
+    let checker =
+        Checker::start(targets, Arc::clone(&health_board), PROBE_THREADS, health_forwarder(events_tx.clone()))
+            .context("starting the health checker")?;
+    let view = Arc::new(CtlHandler {
         snapshots: Arc::clone(&snapshots),
         stats: Arc::clone(&stats),
         workers: request_senders,
@@ -187,7 +181,7 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
         .with_context(|| format!("control socket {}", config.director.control.display()))?;
     log::info!("control socket {}", config.director.control.display());
 
-    let control = control_loop::ControlLoop {
+    let control = ControlLoop {
         registry,
         resolver,
         snapshots: Arc::clone(&snapshots),
@@ -238,23 +232,4 @@ impl Drop for StopOnExit {
     fn drop(&mut self) {
         self.0.store(true, Ordering::Relaxed);
     }
-}
-
-/// The registry's view of the config file's services.
-fn service_specs(config: &Config) -> Vec<ServiceSpec> {
-    config
-        .services
-        .iter()
-        .map(|service| ServiceSpec {
-            key: ServiceKey { protocol: service.protocol, vip: service.vip, port: service.port },
-            scheduler: service.scheduler,
-            flags: service.flags,
-            persistence: service.persistence,
-            reals: service
-                .reals
-                .iter()
-                .map(|real| RealSpec { ip: real.ip, weight: real.weight, mac: real.mac })
-                .collect(),
-        })
-        .collect()
 }

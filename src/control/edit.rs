@@ -14,8 +14,7 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use crate::conntrack::Timeouts;
-use crate::control::config::{unicast_problem, MAX_WEIGHT};
-use crate::control::registry::{RealSpec, ServiceSpec};
+use crate::control::spec::{unicast_problem, RealSpec, ServiceSpec, MAX_WEIGHT};
 use crate::sched::{SchedFlags, SchedulerKind};
 use crate::service::ServiceKey;
 

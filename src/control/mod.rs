@@ -1,12 +1,22 @@
-//! The control plane: configuration, the registry that builds snapshots for the workers, real-server
-//! MAC resolution, and the control socket.
+//! The control plane, whole: the configuration file and its translation into what each subsystem
+//! runs (`config`, `runtime`), the registry that builds the workers' snapshots (`registry`, `spec`,
+//! `edit`), the control loop that owns every change (`control_loop`, `event`, `reload`), real-server
+//! MAC resolution (`neighbours`, `resolver`), the ctl socket and its handler (`ctl`), metrics, the
+//! director host's checks (`host`) and the keepalived importer. `daemon` (in the binary) only
+//! starts the threads this needs, connects them and stops them.
 
 pub mod config;
+pub mod control_loop;
 pub mod ctl;
 pub mod edit;
 pub mod event;
+pub mod host;
 pub mod import;
 pub mod metrics;
 pub mod neighbours;
 pub mod rate;
 pub mod registry;
+pub mod reload;
+pub mod resolver;
+pub mod runtime;
+pub mod spec;

@@ -13,56 +13,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::conntrack::Timeouts;
-use crate::control::config::DirectorConfig;
 use crate::control::edit::{self, Edit, EditError};
+use crate::control::spec::{ConnectionRules, HealthPolicy, OnFailure, ServiceSpec};
 use crate::flow::DestId;
-use crate::sched::{SchedFlags, SchedulerKind};
 use crate::service::{DestStats, RealServer, Service, ServiceKey, ServiceStats, Snapshot};
 use crate::wire::MacAddr;
-
-/// A real server as configured.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RealSpec {
-    pub ip: Ipv4Addr,
-    pub weight: u32,
-    /// A static MAC from the config: never resolved.
-    pub mac: Option<MacAddr>,
-}
-
-/// A service as configured.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ServiceSpec {
-    pub key: ServiceKey,
-    pub scheduler: SchedulerKind,
-    pub flags: SchedFlags,
-    pub persistence: Option<Duration>,
-    pub reals: Vec<RealSpec>,
-}
-
-/// What a real server that fails its health check becomes in the snapshot (keepalived's
-/// `inhibit_on_failure`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum OnFailure {
-    /// Left out of the snapshot: no new connections, and its flows expire (or not, as
-    /// `expire_nodest_conn` says) as if it had been deleted.
-    #[default]
-    Remove,
-    /// Kept with weight 0: quiescent, its established flows keep going to it.
-    Inhibit,
-}
-
-/// A service's answer to failed health checks, from its config (keepalived's
-/// `inhibit_on_failure` and `sorry_server`). A service without one gets the registry's default
-/// `OnFailure` and no sorry server.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct HealthPolicy {
-    pub on_failure: OnFailure,
-    /// Added as the service's only real server (weight 1) while every real server is down.
-    pub sorry_server: Option<Ipv4Addr>,
-}
 
 struct DestEntry {
     id: DestId,
@@ -83,8 +40,7 @@ pub struct Registry {
     down: BTreeSet<(ServiceKey, Ipv4Addr)>,
     on_failure: OnFailure,
     policies: BTreeMap<ServiceKey, HealthPolicy>,
-    expire_nodest_conn: bool,
-    sloppy_tcp: bool,
+    rules: ConnectionRules,
 }
 
 impl Registry {
@@ -101,8 +57,7 @@ impl Registry {
             down: BTreeSet::new(),
             on_failure: OnFailure::default(),
             policies: BTreeMap::new(),
-            expire_nodest_conn: true,
-            sloppy_tcp: false,
+            rules: ConnectionRules::default(),
         };
         registry.replace(timeouts, services);
         registry
@@ -229,11 +184,9 @@ impl Registry {
         self.down.contains(&(service, real))
     }
 
-    /// The director's connection rules, IPVS's sysctls `expire_nodest_conn` and `sloppy_tcp`,
-    /// carried in every snapshot; a reload may change them.
-    pub fn set_connection_rules(&mut self, director: &DirectorConfig) {
-        self.expire_nodest_conn = director.expire_nodest_conn;
-        self.sloppy_tcp = director.sloppy_tcp;
+    /// The director's connection rules, carried in every snapshot; a reload may change them.
+    pub fn set_connection_rules(&mut self, rules: ConnectionRules) {
+        self.rules = rules;
     }
 
     pub fn set_on_failure(&mut self, on_failure: OnFailure) {
@@ -272,8 +225,8 @@ impl Registry {
             })
             .collect();
         let mut snapshot = Snapshot::new(self.generation, self.director_mac, self.timeouts, services);
-        snapshot.expire_nodest_conn = self.expire_nodest_conn;
-        snapshot.sloppy_tcp = self.sloppy_tcp;
+        snapshot.expire_nodest_conn = self.rules.expire_nodest_conn;
+        snapshot.sloppy_tcp = self.rules.sloppy_tcp;
         snapshot
     }
 
@@ -318,7 +271,9 @@ impl Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::control::spec::RealSpec;
     use crate::flow::Protocol;
+    use crate::sched::{SchedFlags, SchedulerKind};
 
     fn spec(vip: [u8; 4], reals: &[([u8; 4], u32)]) -> ServiceSpec {
         ServiceSpec {

@@ -8,10 +8,10 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context as _};
 use crossbeam::channel::{self, Receiver, Sender};
-use ulvs::cells::{Mac, ServingState, MAX_GATED};
+use ulvs::cells::{ServingState, MAX_GATED};
 use ulvs::control::config::Config;
+use ulvs::control::runtime;
 use ulvs::ha::driver::{DriverSetup, HaDriver};
-use ulvs::ha::virtual_mac;
 use ulvs::wire::MacAddr;
 
 /// Frames queued for the HA thread before workers start dropping them (counted as `no_ha`).
@@ -28,15 +28,7 @@ pub fn prepare(config: &Config) -> anyhow::Result<HaParts> {
     if config.vrrp.is_empty() {
         return Ok(HaParts { serving: Arc::new(ServingState::always()), frames: None, receiver: None });
     }
-    let gated: Vec<(Ipv4Addr, Option<Mac>)> = config
-        .vrrp
-        .iter()
-        .map(|config| &config.instance)
-        .flat_map(|instance| {
-            let mac = instance.vmac.then(|| virtual_mac(instance.vrid).0);
-            instance.vips.iter().map(move |vip| (*vip, mac))
-        })
-        .collect();
+    let gated = runtime::gated_vips(config);
     if gated.len() > MAX_GATED {
         bail!("[[vrrp]] instances own {} VIPs; at most {MAX_GATED} are supported", gated.len());
     }
@@ -58,11 +50,12 @@ pub fn start(
         interface: config.director.interface.clone(),
         interface_mac,
         primary_ip: director_ip,
-        instances: config.vrrp.iter().map(|config| config.instance.clone()).collect(),
+        instances: runtime::ha_instances(config),
     };
+    let setup_instances = setup.instances.clone();
     let driver = HaDriver::start(setup, receiver, Arc::clone(&parts.serving), Arc::clone(stop))
         .context("starting HA (VRRP/CARP)")?;
-    for instance in config.vrrp.iter().map(|config| &config.instance) {
+    for instance in &setup_instances {
         log::info!(
             "vrrp {}: {} vrid {} {} interval {:?} vips {:?}",
             instance.name,

@@ -172,7 +172,7 @@ impl Checker<'_> {
         reals: &[Ipv4Addr],
     ) -> Result<Ipv4Addr, ConfigError> {
         let ip = raw.get_ref().0;
-        if let Some(problem) = super::unicast_problem(ip) {
+        if let Some(problem) = crate::control::spec::unicast_problem(ip) {
             return Err(self.error(&raw.span(), format!("sorry server {ip} is {problem}")));
         }
         if ip == vip {

@@ -25,7 +25,6 @@ mod raw;
 mod segment;
 mod validate;
 mod vrrp;
-mod vrrp_reload;
 
 #[cfg(test)]
 mod tests;
@@ -41,11 +40,9 @@ use std::time::Duration;
 
 pub use self::error::{ConfigError, Location};
 pub use self::segment::check_address;
-pub(crate) use self::validate::unicast_problem;
 pub use self::vrrp::VrrpConfig;
-pub use self::vrrp_reload::{plan as vrrp_reload_plan, VrrpReload};
 use crate::conntrack::Timeouts;
-use crate::control::registry::OnFailure;
+use crate::control::spec::OnFailure;
 use crate::flow::Protocol;
 use crate::health::CheckSpec;
 use crate::sched::{SchedFlags, SchedulerKind};
@@ -63,10 +60,6 @@ pub const MAX_BATCH: usize = 64;
 pub const DEFAULT_ARP_REFRESH: Duration = Duration::from_secs(30);
 /// The scheduler a service gets when none is named: wlc, as ipvsadm.
 pub const DEFAULT_SCHEDULER: SchedulerKind = SchedulerKind::Wlc;
-/// A real server's weight when none is given, as ipvsadm.
-pub const DEFAULT_WEIGHT: u32 = 1;
-/// The largest weight ipvsadm accepts.
-pub const MAX_WEIGHT: u32 = 65535;
 
 /// A whole, validated configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -209,7 +202,7 @@ pub struct ServiceConfig {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RealConfig {
     pub ip: Ipv4Addr,
-    /// `0..=MAX_WEIGHT`; 0 = quiescent (keeps its connections, gets no new ones).
+    /// `0..=spec::MAX_WEIGHT`; 0 = quiescent (keeps its connections, gets no new ones).
     pub weight: u32,
     /// A static MAC address: ARP resolution is skipped for this real server.
     pub mac: Option<MacAddr>,

@@ -252,7 +252,7 @@ fn defaults_fill_every_optional_key() {
             }],
             location: Location { line: 4, column: 7 },
             check: None,
-            on_failure: crate::control::registry::OnFailure::Remove,
+            on_failure: crate::control::spec::OnFailure::Remove,
             sorry_server: None,
         }]
     );

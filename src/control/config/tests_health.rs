@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::*;
-use crate::control::registry::OnFailure;
+use crate::control::spec::OnFailure;
 use crate::health::{CheckKind, Health, HttpCheck, ScriptCheck};
 
 const HEAD: &str = "[director]\ninterface = \"eth0\"\n";

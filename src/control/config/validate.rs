@@ -17,11 +17,10 @@ use super::raw::{Integer, RawConfig, RawDirector, RawReal, RawService, RawTimeou
 use super::MetricsConfig;
 use super::{
     Config, ConfigError, DirectorConfig, IoMode, Location, RealConfig, ServiceConfig, XdpModeRequest,
-    DEFAULT_ARP_REFRESH, DEFAULT_CONNECTIONS, DEFAULT_CONTROL, DEFAULT_SCHEDULER, DEFAULT_WEIGHT, MAX_BATCH,
-    MAX_CONNECTIONS, MAX_WEIGHT,
+    DEFAULT_ARP_REFRESH, DEFAULT_CONNECTIONS, DEFAULT_CONTROL, DEFAULT_SCHEDULER, MAX_BATCH, MAX_CONNECTIONS,
 };
 use crate::conntrack::Timeouts;
-use crate::control::registry::OnFailure;
+use crate::control::spec::{unicast_problem, OnFailure, DEFAULT_WEIGHT, MAX_WEIGHT};
 use crate::flow::Protocol;
 use crate::sched::{SchedFlags, SchedulerKind};
 use crate::wire::MacAddr;
@@ -387,21 +386,6 @@ pub(super) fn interface_name_problem(name: &str) -> Option<String> {
         Some(format!("interface name {name:?} is longer than {MAX_INTERFACE_NAME} bytes, the kernel's limit"))
     } else if name == "." || name == ".." || name.contains(['/', ':']) || name.contains(char::is_whitespace) {
         Some(format!("interface name {name:?} is not a valid device name"))
-    } else {
-        None
-    }
-}
-
-/// Why `ip` cannot be a VIP or a real server, if it cannot (`ulvs ctl` edits check the same).
-pub(crate) fn unicast_problem(ip: Ipv4Addr) -> Option<&'static str> {
-    if ip.is_unspecified() {
-        Some("the unspecified address")
-    } else if ip.is_broadcast() {
-        Some("the broadcast address")
-    } else if ip.is_multicast() {
-        Some("a multicast address")
-    } else if ip.is_loopback() {
-        Some("a loopback address")
     } else {
         None
     }

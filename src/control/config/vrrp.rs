@@ -17,8 +17,9 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::raw::{FromText, Integer, OneOrMany, Text};
-use super::validate::{interface_name_problem, unicast_problem, Checker};
+use super::validate::{interface_name_problem, Checker};
 use super::{ConfigError, Location, ServiceConfig};
+use crate::control::spec::unicast_problem;
 use crate::ha::spec::{
     InstanceSpec, NotifyHooks, TrackScript, DEFAULT_INTERVAL, DEFAULT_NOTIFY_TIMEOUT, DEFAULT_PRIORITY,
     MAX_CARP_PASSWORD, MAX_GARP_PERIOD, MAX_VRRP2_PASSWORD,

@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::control::config::{DEFAULT_SCHEDULER, DEFAULT_WEIGHT, MAX_WEIGHT};
+use crate::control::config::DEFAULT_SCHEDULER;
 use crate::control::edit::Edit;
-use crate::control::registry::{RealSpec, ServiceSpec};
+use crate::control::spec::{RealSpec, ServiceSpec, DEFAULT_WEIGHT, MAX_WEIGHT};
 use crate::flow::Protocol;
 use crate::sched::{SchedFlags, SchedulerKind};
 use crate::service::ServiceKey;

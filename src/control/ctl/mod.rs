@@ -9,6 +9,7 @@
 
 pub mod args;
 pub mod client;
+pub mod handler;
 pub mod listing;
 pub mod rules;
 pub mod server;

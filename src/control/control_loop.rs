@@ -19,9 +19,10 @@
 //! kept by the new file keep their id, counters and connections. Director settings that need a
 //! restart (interface, I/O, workers, socket path, table size) are only warned about. `[[vrrp]]`
 //! instances keep their state and take new live settings (priority, preempt, GARP, hooks; see
-//! `config::vrrp_reload`) through the HA thread; their other changes also wait for a restart.
+//! `reload`) through the HA thread; their other changes also wait for a restart.
 
 use std::fmt::Write as _;
+use std::io;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,19 +30,19 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crossbeam::channel::{Receiver, Sender};
-use ulvs::control::config::{check_address, vrrp_reload_plan, Config, DirectorConfig, VrrpConfig};
-use ulvs::control::edit::Edit;
-use ulvs::control::edit::Service;
-use ulvs::control::event::{ControlEvent, Reply};
-use ulvs::control::rate::{RateTable, INTERVAL};
-use ulvs::control::registry::Registry;
-use ulvs::ha::spec::InstanceSpec;
-use ulvs::health::Checker;
-use ulvs::io::xdp::{FilterCounters, XdpProgram};
-use ulvs::service::SnapshotCell;
 
-use super::resolver::Resolver;
-use super::service_specs;
+use crate::control::config::{check_address, Config, VrrpConfig};
+use crate::control::edit::{self, Edit, Service};
+use crate::control::event::{ControlEvent, Reply};
+use crate::control::rate::{RateTable, INTERVAL};
+use crate::control::registry::Registry;
+use crate::control::reload::ReloadPlan;
+use crate::control::resolver::Resolver;
+use crate::control::runtime;
+use crate::ha::spec::InstanceSpec;
+use crate::health::Checker;
+use crate::io::xdp::{FilterCounters, XdpProgram};
+use crate::service::SnapshotCell;
 
 const RESOLVER_STEP: Duration = Duration::from_millis(50);
 
@@ -77,7 +78,7 @@ pub struct ControlLoop<'a> {
 }
 
 impl ControlLoop<'_> {
-    pub fn run(&mut self, stop: &AtomicBool) -> anyhow::Result<()> {
+    pub fn run(&mut self, stop: &AtomicBool) -> io::Result<()> {
         let mut next_sample = Instant::now();
         while !stop.load(Ordering::Relaxed) {
             if self.resolver.step(RESOLVER_STEP)? {
@@ -194,40 +195,30 @@ impl ControlLoop<'_> {
     fn try_reload(&mut self) -> Result<String, String> {
         let config = Config::load(&self.config_path).map_err(|err| err.to_string())?;
         config.check_interface(&self.config_path, &self.subnets).map_err(|err| err.to_string())?;
-        for setting in restart_only_changes(&self.config.director, &config.director) {
-            log::warn!("reload: director.{setting} changed; it takes effect only when ulvs restarts");
-        }
-        let running: Vec<InstanceSpec> = self.config.vrrp.iter().map(|config| config.instance.clone()).collect();
-        let vrrp = vrrp_reload_plan(&running, &config.vrrp);
-        for line in &vrrp.restart {
+        let plan = ReloadPlan::new(&self.config, &config);
+        for line in plan.restart_lines() {
             log::warn!("reload: {line}; it takes effect only when ulvs restarts");
         }
-        if self.config.metrics != config.metrics {
-            log::warn!("reload: [metrics] changed; it takes effect only when ulvs restarts");
-        }
         let before = self.registry.services().to_vec();
-        let specs = service_specs(&config);
-        let diff = ulvs::control::edit::diff(&before, &specs);
+        let diff = edit::diff(&before, &runtime::service_specs(&config));
         for line in &diff {
             log::info!("reload: {line}");
         }
-        self.registry.replace(config.timeouts, specs);
-        self.registry.set_policies(super::health::policies(&config));
-        self.registry.set_connection_rules(&config.director);
+        runtime::reconfigure(&mut self.registry, &config);
         // The instances as they now run: live changes applied, restart-only ones still pending (so
         // the next reload names them again).
         let running_vrrp = self
             .config
             .vrrp
             .iter()
-            .map(|old| match vrrp.live.iter().find(|new| new.name == old.instance.name) {
+            .map(|old| match plan.vrrp.live.iter().find(|new| new.name == old.instance.name) {
                 Some(new) => VrrpConfig { instance: new.clone(), location: old.location },
                 None => old.clone(),
             })
             .collect();
-        let (live, pending) = (vrrp.live.len(), vrrp.restart.len());
+        let (live, pending) = (plan.vrrp.live.len(), plan.vrrp.restart.len());
         if let Some(updates) = &self.ha_updates {
-            for instance in vrrp.live {
+            for instance in plan.vrrp.live {
                 log::info!("reload: vrrp {}: applying its new live settings", instance.name);
                 // The HA thread outlives this loop; a send can only fail while the daemon stops.
                 let _ = updates.send(instance);
@@ -254,7 +245,7 @@ impl ControlLoop<'_> {
     /// resolver brought in step.
     fn publish(&mut self) {
         // The checker keeps the state of every real server whose check did not change.
-        self.checker.update(super::health::targets(&self.config, self.registry.services()));
+        self.checker.update(runtime::health_targets(&self.config, self.registry.services()));
         self.resolver.follow(&self.registry);
         let snapshot = self.registry.snapshot(|ip| self.resolver.mac(ip));
         let old: Vec<Ipv4Addr> = self.snapshots.load().vips().collect();
@@ -302,24 +293,4 @@ fn list(ips: &[Ipv4Addr]) -> String {
         text.push_str("none");
     }
     text
-}
-
-/// Director settings a reload cannot apply to the running daemon.
-fn restart_only_changes(old: &DirectorConfig, new: &DirectorConfig) -> Vec<&'static str> {
-    let mut changed = Vec::new();
-    let mut check = |name, differs: bool| {
-        if differs {
-            changed.push(name);
-        }
-    };
-    check("interface", old.interface != new.interface);
-    check("io", old.io != new.io);
-    check("xdp_mode", old.xdp_mode != new.xdp_mode);
-    check("queues", old.queues != new.queues);
-    check("cpus", old.cpus != new.cpus);
-    check("control", old.control != new.control);
-    check("connections", old.connections != new.connections);
-    check("batch", old.batch != new.batch);
-    check("arp_refresh", old.arp_refresh != new.arp_refresh);
-    changed
 }

@@ -8,12 +8,18 @@
 use std::fs;
 use std::net::Ipv4Addr;
 
-use anyhow::bail;
-use ulvs::control::config::IoMode;
-use ulvs::io::netdev::Ipv4Net;
+use crate::control::config::IoMode;
+use crate::io::netdev::Ipv4Net;
+
+/// The director host breaks the service with AF_PACKET: why, each problem with its remedy.
+#[derive(Debug, thiserror::Error)]
+#[error("{problems} (with io = \"packet\" the kernel sees every frame too)")]
+pub struct HostRefused {
+    problems: String,
+}
 
 /// Where the kernel's problem would bite: refuse for AF_PACKET, warn for AF_XDP.
-pub fn check(io: IoMode, interface: &str, addrs: &[Ipv4Net], vips: &[Ipv4Addr]) -> anyhow::Result<()> {
+pub fn check(io: IoMode, interface: &str, addrs: &[Ipv4Net], vips: &[Ipv4Addr]) -> Result<(), HostRefused> {
     let mut problems = Vec::new();
     for vip in vips {
         if addrs.iter().any(|net| net.addr == *vip) {
@@ -31,7 +37,7 @@ pub fn check(io: IoMode, interface: &str, addrs: &[Ipv4Net], vips: &[Ipv4Addr]) 
         return Ok(());
     }
     if io == IoMode::Packet {
-        bail!("{} (with io = \"packet\" the kernel sees every frame too)", problems.join("; "));
+        return Err(HostRefused { problems: problems.join("; ") });
     }
     for problem in problems {
         log::warn!("{problem}");

@@ -1,15 +1,15 @@
 //! Drives real-server MAC resolution: ulvs's own ARP (an `ArpSocket`) fed into the sans-IO
-//! `NeighbourTable`.
+//! `NeighbourTable`. The control loop steps it between events.
 
+use std::io;
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
-use ulvs::control::neighbours::{NeighbourConfig, NeighbourTable};
-use ulvs::control::registry::Registry;
-use ulvs::io::arp_socket::ArpSocket;
-use ulvs::wire::MacAddr;
+use crate::control::neighbours::{NeighbourConfig, NeighbourTable};
+use crate::control::registry::Registry;
+use crate::io::arp_socket::ArpSocket;
+use crate::wire::MacAddr;
 
 pub struct Resolver {
     socket: ArpSocket,
@@ -27,8 +27,8 @@ impl Resolver {
         our_ip: Ipv4Addr,
         refresh: Duration,
         registry: &Registry,
-    ) -> anyhow::Result<Resolver> {
-        let socket = ArpSocket::open(iface).with_context(|| format!("ARP socket on {iface}"))?;
+    ) -> io::Result<Resolver> {
+        let socket = ArpSocket::open(iface).map_err(|err| context(err, &format!("ARP socket on {iface}")))?;
         let table = NeighbourTable::new(NeighbourConfig { refresh, ..NeighbourConfig::default() });
         let mut resolver = Resolver { socket, table, our_mac, our_ip, wanted: Vec::new(), statics: Vec::new() };
         resolver.follow(registry);
@@ -70,7 +70,7 @@ impl Resolver {
     }
 
     /// Resolves for up to `limit`, returning early once every wanted IP has a MAC.
-    pub fn settle(&mut self, limit: Duration, stop: &AtomicBool) -> anyhow::Result<()> {
+    pub fn settle(&mut self, limit: Duration, stop: &AtomicBool) -> io::Result<()> {
         let deadline = Instant::now() + limit;
         while Instant::now() < deadline && !stop.load(Ordering::Relaxed) && !self.all_known() {
             self.step(Duration::from_millis(50))?;
@@ -80,19 +80,27 @@ impl Resolver {
 
     /// Sends due probes and waits up to `wait` for replies. True when a MAC appeared, changed or
     /// was lost, so the caller republishes the snapshot.
-    pub fn step(&mut self, wait: Duration) -> anyhow::Result<bool> {
+    pub fn step(&mut self, wait: Duration) -> io::Result<bool> {
         let now = Instant::now();
         while let Some(ip) = self.table.poll_probe(now) {
-            self.socket.send_request(self.our_mac, self.our_ip, ip).context("sending ARP request")?;
+            self.socket
+                .send_request(self.our_mac, self.our_ip, ip)
+                .map_err(|err| context(err, "sending ARP request"))?;
         }
         let mut changed = false;
         while self.table.poll_change().is_some() {
             changed = true;
         }
         let until = self.table.poll_timeout().map_or(wait, |at| at.saturating_duration_since(now).min(wait));
-        if let Some(observation) = self.socket.recv(until.max(Duration::from_millis(1))).context("reading ARP")? {
+        let heard = self.socket.recv(until.max(Duration::from_millis(1))).map_err(|err| context(err, "reading ARP"))?;
+        if let Some(observation) = heard {
             changed |= self.table.on_reply(Instant::now(), observation.sender_ip, observation.sender_mac);
         }
         Ok(changed)
     }
+}
+
+/// `err` with what was being done in front of it, its kind kept.
+fn context(err: io::Error, doing: &str) -> io::Error {
+    io::Error::new(err.kind(), format!("{doing}: {err}"))
 }

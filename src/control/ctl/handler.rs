@@ -1,31 +1,33 @@
-//! What `ulvs ctl` sees of the running daemon.
+//! The ctl request handler: what `ulvs ctl` sees of the running daemon. Listings and status are
+//! read from shared state (the snapshot, the counters, the HA and health boards); every change is
+//! sent to the control loop as a `ControlEvent` and its answer returned.
 
 use std::fmt::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crossbeam::channel::{self, Sender};
-use ulvs::control::ctl::args::{sched_flags_text, Command, CtlArgs};
-use ulvs::control::ctl::listing::{self, ConnRow, Layout, RealRow, ServiceRow, Totals};
-use ulvs::control::ctl::rules;
-use ulvs::control::ctl::server::Handler;
-use ulvs::control::event::ControlEvent;
-use ulvs::control::rate::{RateTable, Rates};
-use ulvs::dataplane::stats::WorkerStats;
-use ulvs::dataplane::verdict::DropReason;
-use ulvs::dataplane::worker::WorkerRequest;
-use ulvs::ha::driver::HaStatus;
-use ulvs::health::HealthBoard;
-use ulvs::service::{ServiceKey, Snapshot, SnapshotCell};
 
-use super::control_loop::ControlStatus;
+use super::args::{sched_flags_text, Command, CtlArgs};
+use super::listing::{self, ConnRow, Layout, RealRow, ServiceRow, Totals};
+use super::rules;
+use super::server::Handler;
+use crate::control::control_loop::ControlStatus;
+use crate::control::event::{ControlEvent, Reply};
+use crate::control::rate::{self, RateTable, Rates};
+use crate::dataplane::stats::WorkerStats;
+use crate::dataplane::verdict::DropReason;
+use crate::dataplane::worker::WorkerRequest;
+use crate::ha::driver::HaStatus;
+use crate::health::HealthBoard;
+use crate::service::{ServiceKey, Snapshot, SnapshotCell};
 
 /// How long `-L -c` waits for a busy worker to answer.
 const WORKER_REPLY: Duration = Duration::from_secs(2);
 /// How long an edit or a reload waits for the control loop (a reload reads and checks a file).
 const CONTROL_REPLY: Duration = Duration::from_secs(10);
 
-pub struct DaemonView {
+pub struct CtlHandler {
     pub snapshots: Arc<SnapshotCell>,
     pub stats: Arc<WorkerStats>,
     pub workers: Vec<Sender<WorkerRequest>>,
@@ -41,7 +43,7 @@ pub struct DaemonView {
     pub health: Arc<HealthBoard>,
 }
 
-impl Handler for DaemonView {
+impl Handler for CtlHandler {
     fn handle(&self, args: &CtlArgs, input: &str) -> Result<String, String> {
         let command = args.command().map_err(|err| format!("{err}\n"))?;
         let snapshot = self.snapshots.load();
@@ -90,7 +92,7 @@ impl Handler for DaemonView {
     }
 }
 
-impl DaemonView {
+impl CtlHandler {
     /// The listing rows of `snapshot`'s services (only `filter`'s, when given).
     fn rows(&self, snapshot: &Snapshot, filter: Option<ServiceKey>) -> Vec<ServiceRow> {
         let rates = self.rates.lock().unwrap_or_else(|p| p.into_inner());
@@ -140,7 +142,7 @@ impl DaemonView {
     }
 
     /// Sends an event to the control loop and waits for its answer.
-    fn ask(&self, event: impl FnOnce(ulvs::control::event::Reply) -> ControlEvent) -> Result<String, String> {
+    fn ask(&self, event: impl FnOnce(Reply) -> ControlEvent) -> Result<String, String> {
         let (reply_tx, reply_rx) = channel::bounded(1);
         self.events
             .send_timeout(event(reply_tx), CONTROL_REPLY)
@@ -225,7 +227,7 @@ impl DaemonView {
                     filter.redirected,
                     filter.passed,
                     filter.no_socket,
-                    ulvs::control::rate::INTERVAL.as_secs()
+                    rate::INTERVAL.as_secs()
                 );
             }
         }

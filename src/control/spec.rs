@@ -1,0 +1,85 @@
+//! What the registry holds: services and real servers as configured (from the file or from
+//! `ulvs ctl`), each service's answer to failed health checks, the director's connection rules,
+//! and the limits every such spec obeys wherever it comes from.
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use crate::sched::{SchedFlags, SchedulerKind};
+use crate::service::ServiceKey;
+use crate::wire::MacAddr;
+
+/// A real server's weight when none is given, as ipvsadm.
+pub const DEFAULT_WEIGHT: u32 = 1;
+/// The largest weight ipvsadm accepts.
+pub const MAX_WEIGHT: u32 = 65535;
+
+/// A real server as configured.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RealSpec {
+    pub ip: Ipv4Addr,
+    pub weight: u32,
+    /// A static MAC from the config: never resolved.
+    pub mac: Option<MacAddr>,
+}
+
+/// A service as configured.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceSpec {
+    pub key: ServiceKey,
+    pub scheduler: SchedulerKind,
+    pub flags: SchedFlags,
+    pub persistence: Option<Duration>,
+    pub reals: Vec<RealSpec>,
+}
+
+/// What a real server that fails its health check becomes in the snapshot (keepalived's
+/// `inhibit_on_failure`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OnFailure {
+    /// Left out of the snapshot: no new connections, and its flows expire (or not, as
+    /// `expire_nodest_conn` says) as if it had been deleted.
+    #[default]
+    Remove,
+    /// Kept with weight 0: quiescent, its established flows keep going to it.
+    Inhibit,
+}
+
+/// A service's answer to failed health checks, from its config (keepalived's
+/// `inhibit_on_failure` and `sorry_server`). A service without one gets the registry's default
+/// `OnFailure` and no sorry server.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HealthPolicy {
+    pub on_failure: OnFailure,
+    /// Added as the service's only real server (weight 1) while every real server is down.
+    pub sorry_server: Option<Ipv4Addr>,
+}
+
+/// IPVS's sysctls `expire_nodest_conn` and `sloppy_tcp`, carried in every snapshot (see the
+/// `[director]` keys of the same names); a reload may change them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnectionRules {
+    pub expire_nodest_conn: bool,
+    pub sloppy_tcp: bool,
+}
+
+impl Default for ConnectionRules {
+    fn default() -> ConnectionRules {
+        ConnectionRules { expire_nodest_conn: true, sloppy_tcp: false }
+    }
+}
+
+/// Why `ip` cannot be a VIP or a real server, if it cannot (`ulvs ctl` edits check the same).
+pub fn unicast_problem(ip: Ipv4Addr) -> Option<&'static str> {
+    if ip.is_unspecified() {
+        Some("the unspecified address")
+    } else if ip.is_broadcast() {
+        Some("the broadcast address")
+    } else if ip.is_multicast() {
+        Some("a multicast address")
+    } else if ip.is_loopback() {
+        Some("a loopback address")
+    } else {
+        None
+    }
+}
