@@ -62,6 +62,12 @@ pub struct ServiceCounters {
 pub type DestStats = PerWorker<DestCounters>;
 pub type ServiceStats = PerWorker<ServiceCounters>;
 
+/// How many new connections a service has scheduled in its rr/wrr order (see `sched::cycle`).
+/// Control carries it from snapshot to snapshot, as it does the counters, so a republish (a MAC
+/// learned, a health change, an edit elsewhere) continues the order where it was, as IPVS's rr
+/// does, instead of starting it again at the first real server.
+pub type Ticket = CacheAligned<AtomicU64>;
+
 /// A real server of one service as the snapshot knows it.
 #[derive(Clone, Debug)]
 pub struct RealServer {
@@ -99,6 +105,7 @@ pub struct Service {
     pub persistence: Option<Duration>,
     pub reals: Vec<RealServer>,
     pub stats: Arc<ServiceStats>,
+    pub ticket: Arc<Ticket>,
 }
 
 /// Where a `DestId` points inside a snapshot.
@@ -136,7 +143,7 @@ pub struct Snapshot {
 #[derive(Debug)]
 struct Cycle {
     order: Box<[u16]>,
-    ticket: CacheAligned<AtomicU64>,
+    ticket: Arc<Ticket>,
 }
 
 impl Snapshot {
@@ -161,7 +168,7 @@ impl Snapshot {
             .map(|service| {
                 let candidates: Vec<Candidate> = service.reals.iter().map(RealServer::candidate).collect();
                 cycle::order(service.scheduler, &candidates)
-                    .map(|order| Cycle { order: order.into_boxed_slice(), ticket: CacheAligned::default() })
+                    .map(|order| Cycle { order: order.into_boxed_slice(), ticket: Arc::clone(&service.ticket) })
             })
             .collect();
         Snapshot {

@@ -48,6 +48,7 @@ pub fn snapshot(scheduler: SchedulerKind, reals: u32) -> Snapshot {
         persistence: None,
         reals,
         stats: Arc::new(ServiceStats::new(1)),
+        ticket: Arc::default(),
     };
     Snapshot::new(1, DIRECTOR, Timeouts::default(), vec![service])
 }

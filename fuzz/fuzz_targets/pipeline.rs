@@ -41,6 +41,7 @@ fn snapshot() -> Snapshot {
             })
             .collect(),
         stats: Arc::new(ServiceStats::new(1)),
+        ticket: Arc::default(),
     };
     Snapshot::new(
         1,

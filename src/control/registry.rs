@@ -18,7 +18,7 @@ use crate::conntrack::Timeouts;
 use crate::control::edit::{self, Edit, EditError};
 use crate::control::spec::{ConnectionRules, HealthPolicy, OnFailure, ServiceSpec};
 use crate::flow::DestId;
-use crate::service::{DestStats, RealServer, Service, ServiceKey, ServiceStats, Snapshot};
+use crate::service::{DestStats, RealServer, Service, ServiceKey, ServiceStats, Snapshot, Ticket};
 use crate::wire::MacAddr;
 
 struct DestEntry {
@@ -32,7 +32,7 @@ pub struct Registry {
     director_mac: MacAddr,
     timeouts: Timeouts,
     services: Vec<ServiceSpec>,
-    service_stats: BTreeMap<ServiceKey, Arc<ServiceStats>>,
+    service_stats: BTreeMap<ServiceKey, (Arc<ServiceStats>, Arc<Ticket>)>,
     dests: BTreeMap<(ServiceKey, Ipv4Addr), DestEntry>,
     next_dest: u32,
     generation: u64,
@@ -74,7 +74,9 @@ impl Registry {
         self.down.retain(|key| keep.contains(key));
         self.service_stats.retain(|key, _| services.iter().any(|s| s.key == *key));
         for service in &services {
-            self.service_stats.entry(service.key).or_insert_with(|| Arc::new(ServiceStats::new(self.workers)));
+            self.service_stats
+                .entry(service.key)
+                .or_insert_with(|| (Arc::new(ServiceStats::new(self.workers)), Arc::default()));
             for real in &service.reals {
                 let workers = self.workers;
                 let next = &mut self.next_dest;
@@ -149,7 +151,7 @@ impl Registry {
     /// which count live connections). `which` has been checked to exist.
     fn zero(&mut self, which: Option<ServiceKey>) {
         let wanted = |key: &ServiceKey| which.is_none_or(|w| w == *key);
-        for (key, stats) in &self.service_stats {
+        for (key, (stats, _)) in &self.service_stats {
             if wanted(key) {
                 for counters in stats.iter() {
                     counters.conns.reset();
@@ -221,7 +223,8 @@ impl Registry {
                 flags: spec.flags,
                 persistence: spec.persistence,
                 reals: self.snapshot_reals(spec, &resolve),
-                stats: Arc::clone(&self.service_stats[&spec.key]),
+                stats: Arc::clone(&self.service_stats[&spec.key].0),
+                ticket: Arc::clone(&self.service_stats[&spec.key].1),
             })
             .collect();
         let mut snapshot = Snapshot::new(self.generation, self.director_mac, self.timeouts, services);
@@ -388,5 +391,22 @@ mod tests {
         service.reals[0].mac = Some(MacAddr([2, 0, 0, 0, 0, 0x11]));
         let registry = Registry::new(1, MacAddr::ZERO, Timeouts::default(), vec![service]);
         assert_eq!(registry.ips_to_resolve(), vec![Ipv4Addr::new(10, 0, 0, 12)]);
+    }
+
+    #[test]
+    fn the_rr_order_goes_on_where_it_was_across_a_republish() {
+        let mut registry = Registry::new(
+            1,
+            MacAddr::ZERO,
+            Timeouts::default(),
+            vec![spec([10, 0, 0, 100], &[([10, 0, 0, 11], 1), ([10, 0, 0, 12], 1)])],
+        );
+        let mac = |_| Some(MacAddr([2, 0, 0, 0, 0, 9]));
+        let first = registry.snapshot(mac);
+        assert_eq!(first.next_in_cycle(0), Some(0));
+        // A MAC learned, a health change: the same services, a new snapshot.
+        let second = registry.snapshot(mac);
+        assert_eq!(second.next_in_cycle(0), Some(1), "the second connection goes to the second real server");
+        assert_eq!(second.next_in_cycle(0), Some(0));
     }
 }

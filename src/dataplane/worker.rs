@@ -200,6 +200,7 @@ mod tests {
             persistence: None,
             reals: vec![real],
             stats: Arc::new(ServiceStats::new(1)),
+            ticket: Arc::default(),
         };
         let snapshot = Snapshot::new(1, DIRECTOR, Timeouts::default(), vec![service]);
         let client = MacAddr([2, 0, 0, 0, 0, 1]);

@@ -44,6 +44,7 @@ fn service(protocol: Protocol, port: u16, reals: Vec<RealServer>, persistence: O
         persistence,
         reals,
         stats: Arc::new(ServiceStats::new(1)),
+        ticket: Arc::default(),
     }
 }
 
