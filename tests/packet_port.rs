@@ -397,7 +397,7 @@ fn drive(
         }
         let wait = table.poll_timeout().map_or(Duration::from_millis(50), |at| at.saturating_duration_since(now));
         if let Some(obs) = arp.recv(wait.min(Duration::from_millis(50))).unwrap() {
-            if table.on_reply(Instant::now(), obs.sender_ip, obs.sender_mac) {
+            if table.on_reply(Instant::now(), obs.source_protocol_addr, obs.source_hardware_addr) {
                 changes += 1;
             }
         }

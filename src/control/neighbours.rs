@@ -13,7 +13,7 @@
 //!     while let Some(_ip) = table.poll_change() { rebuild the workers' snapshot from table.mac() }
 //!     let timeout = table.poll_timeout().map_or(IDLE, |at| at.saturating_duration_since(now));
 //!     if let Some(obs) = arp.recv(timeout)? {
-//!         if table.on_reply(Instant::now(), obs.sender_ip, obs.sender_mac) { rebuild the snapshot }
+//!         if table.on_reply(Instant::now(), obs.source_protocol_addr, obs.source_hardware_addr) { rebuild the snapshot }
 //!     }
 //! }
 //! ```

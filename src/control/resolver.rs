@@ -94,7 +94,8 @@ impl Resolver {
         let until = self.table.poll_timeout().map_or(wait, |at| at.saturating_duration_since(now).min(wait));
         let heard = self.socket.recv(until.max(Duration::from_millis(1))).map_err(|err| context(err, "reading ARP"))?;
         if let Some(observation) = heard {
-            changed |= self.table.on_reply(Instant::now(), observation.sender_ip, observation.sender_mac);
+            changed |=
+                self.table.on_reply(Instant::now(), observation.source_protocol_addr, observation.source_hardware_addr);
         }
         Ok(changed)
     }

@@ -35,16 +35,14 @@ use super::spec::InstanceSpec;
 use super::track::{Health, ScriptTracker, Tracked};
 use super::{classify, virtual_mac, Input, Instance, Output, State, Status};
 use crate::cells::ServingState;
-use crate::io::arp_socket::request_frame;
 use crate::io::ha_socket::HaSocket;
-use crate::wire::MacAddr;
+use crate::wire::ethernet::{self, EtherType};
+use crate::wire::{arp, MacAddr};
 
 /// How often tracking is polled and the stop flag looked at, at the latest. Short, because the
 /// workers stop forwarding at once on SIGTERM and the backup only starts its Skew_Time when our
 /// priority-0 advert arrives: every millisecond here is client-visible outage.
 pub const TICK: Duration = Duration::from_millis(20);
-const ETHERTYPE_IPV4: [u8; 2] = [0x08, 0x00];
-const ETHERNET_HEADER: usize = 14;
 
 /// What the driver needs to know about the director.
 pub struct DriverSetup {
@@ -175,7 +173,7 @@ impl HaDriver {
             let instance = Instance::new(config.machine(setup.primary_ip))
                 .map_err(|problem| io::Error::other(format!("vrrp instance {}: {problem}", config.name)))?;
             if config.unicast_peers.is_empty() && !groups.contains(&config.group) {
-                socket.accept_mac(multicast_mac(config.group))?;
+                socket.accept_mac(MacAddr::ipv4_multicast(config.group))?;
                 groups.push(config.group);
             }
             if config.vmac {
@@ -228,25 +226,14 @@ impl HaDriver {
     }
 }
 
-/// 01:00:5e + the low 23 bits of the group (RFC 1112).
-pub fn multicast_mac(group: Ipv4Addr) -> MacAddr {
-    let o = group.octets();
-    MacAddr([0x01, 0x00, 0x5e, o[1] & 0x7f, o[2], o[3]])
+/// The IPv4 packet inside an Ethernet frame from a worker, if it carries one.
+fn ipv4_payload(frame: &[u8]) -> Option<&[u8]> {
+    ethernet::payload_of(frame, EtherType::IPV4).filter(|packet| !packet.is_empty())
 }
 
 /// An advert as a whole Ethernet frame.
 pub fn advert_frame(src: MacAddr, dst: MacAddr, packet: &[u8]) -> Vec<u8> {
-    let mut frame = Vec::with_capacity(ETHERNET_HEADER + packet.len());
-    frame.extend_from_slice(&dst.0);
-    frame.extend_from_slice(&src.0);
-    frame.extend_from_slice(&ETHERTYPE_IPV4);
-    frame.extend_from_slice(packet);
-    frame
-}
-
-/// The IPv4 packet inside an Ethernet frame from a worker, if it carries IPv4.
-pub fn ipv4_payload(frame: &[u8]) -> Option<&[u8]> {
-    (frame.len() > ETHERNET_HEADER && frame[12..14] == ETHERTYPE_IPV4).then(|| &frame[ETHERNET_HEADER..])
+    ethernet::frame(&ethernet::Repr { src_addr: src, dst_addr: dst, ethertype: EtherType::IPV4 }, packet)
 }
 
 struct Running {
@@ -394,7 +381,7 @@ impl Driver {
             match output {
                 Output::Advert { to, packet } => {
                     let sent = if to.is_multicast() {
-                        self.socket.send_frame(&advert_frame(running.advert_mac, multicast_mac(to), &packet))
+                        self.socket.send_frame(&advert_frame(running.advert_mac, MacAddr::ipv4_multicast(to), &packet))
                     } else {
                         self.socket.send_ip(&packet, to)
                     };
@@ -402,12 +389,14 @@ impl Driver {
                         self.send_failed("advert", &err);
                     }
                 }
-                Output::Garp { vip } => match self.socket.send_frame(&request_frame(running.serving_mac, vip, vip)) {
-                    Ok(()) => {
-                        self.status.driver.garps_sent.fetch_add(1, Ordering::Relaxed);
+                Output::Garp { vip } => {
+                    match self.socket.send_frame(&arp::request_frame(running.serving_mac, vip, vip)) {
+                        Ok(()) => {
+                            self.status.driver.garps_sent.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(err) => self.send_failed("gratuitous ARP", &err),
                     }
-                    Err(err) => self.send_failed("gratuitous ARP", &err),
-                },
+                }
                 Output::StateChanged { from, to } => self.transition(index, from, to, stopping),
                 Output::SecondMaster { peer } => {
                     log::warn!(
@@ -465,12 +454,6 @@ impl Driver {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_group_maps_to_its_multicast_mac() {
-        assert_eq!(multicast_mac(Ipv4Addr::new(224, 0, 0, 18)), MacAddr([0x01, 0, 0x5e, 0, 0, 0x12]));
-        assert_eq!(multicast_mac(Ipv4Addr::new(239, 129, 2, 3)), MacAddr([0x01, 0, 0x5e, 0x01, 2, 3]));
-    }
 
     #[test]
     fn frames_wrap_and_unwrap_the_packet() {

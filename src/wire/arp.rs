@@ -239,6 +239,39 @@ impl Repr {
     }
 }
 
+/// Ethernet's minimum frame length without FCS: built ARP frames are padded to it, because not every
+/// driver pads short frames.
+pub const MIN_FRAME_LEN: usize = 60;
+
+/// A broadcast "who has `target_ip`? tell `sender_ip`" from `sender_mac`, padded with zeros to
+/// [`MIN_FRAME_LEN`]. With `target_ip == sender_ip` it is a gratuitous ARP (RFC 5944 §4.6).
+pub fn request_frame(sender_mac: MacAddr, sender_ip: Ipv4Addr, target_ip: Ipv4Addr) -> [u8; MIN_FRAME_LEN] {
+    let mut bytes = [0u8; MIN_FRAME_LEN];
+    let header = ethernet::Repr { src_addr: sender_mac, dst_addr: MacAddr::BROADCAST, ethertype: EtherType::ARP };
+    let mut frame = ethernet::Frame::new_unchecked(&mut bytes[..]);
+    header.emit(&mut frame);
+    let request = Repr {
+        operation: Operation::Request,
+        source_hardware_addr: sender_mac,
+        source_protocol_addr: sender_ip,
+        // Unknown: that is what a request asks for.
+        target_hardware_addr: MacAddr::ZERO,
+        target_protocol_addr: target_ip,
+    };
+    request.emit(&mut Packet::new_unchecked(frame.payload_mut()));
+    bytes
+}
+
+/// The Ethernet/IPv4 ARP packet a whole Ethernet frame carries. `Unsupported` for another
+/// EtherType or another kind of ARP, `Truncated` when it is cut short.
+pub fn parse_frame(frame: &[u8]) -> Result<Repr> {
+    let frame = ethernet::Frame::new_checked(frame)?;
+    if frame.ethertype() != EtherType::ARP {
+        return Err(WireError::Unsupported);
+    }
+    Repr::parse(&Packet::new_checked(frame.payload())?)
+}
+
 /// Rewrites a whole Ethernet frame holding an ARP request into the reply that says "the requested
 /// address is at `our_mac`", in place.
 ///
@@ -282,6 +315,57 @@ mod tests {
     use super::*;
     use pnet_packet::arp::{ArpHardwareTypes, ArpOperations, ArpPacket};
     use proptest::prelude::*;
+
+    /// An ARP reply laid out as Linux sends one (42 bytes, unpadded): 10.77.0.2 is-at 9a:1c:3f:42:7e:01.
+    const LINUX_REPLY: [u8; 42] = [
+        0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x9a, 0x1c, 0x3f, 0x42, 0x7e, 0x01, 0x08, 0x06, // ethernet
+        0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x02, // htype ptype hlen plen op=reply
+        0x9a, 0x1c, 0x3f, 0x42, 0x7e, 0x01, 10, 77, 0, 2, // sender
+        0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 10, 77, 0, 1, // target
+    ];
+
+    #[test]
+    fn parses_a_reply() {
+        let obs = parse_frame(&LINUX_REPLY).unwrap();
+        assert_eq!(obs.operation, Operation::Reply);
+        assert_eq!(obs.source_protocol_addr, Ipv4Addr::new(10, 77, 0, 2));
+        assert_eq!(obs.source_hardware_addr, "9a:1c:3f:42:7e:01".parse().unwrap());
+        assert_eq!(obs.target_protocol_addr, Ipv4Addr::new(10, 77, 0, 1));
+    }
+
+    #[test]
+    fn rejects_what_is_not_ipv4_over_ethernet_arp() {
+        assert!(parse_frame(&LINUX_REPLY[..41]).is_err());
+        for (at, value) in [(12, 0x86), (15, 6), (17, 0xdd), (18, 8), (19, 16)] {
+            let mut f = LINUX_REPLY;
+            f[at] = value;
+            assert!(parse_frame(&f).is_err(), "byte {at} = {value:#x}");
+        }
+        let mut f = LINUX_REPLY;
+        f[21] = 9;
+        assert_eq!(parse_frame(&f).unwrap().operation, Operation::Unknown(9));
+    }
+
+    #[test]
+    fn request_round_trips_through_the_parser() {
+        let mac: MacAddr = "02:00:00:00:00:01".parse().unwrap();
+        let f = request_frame(mac, Ipv4Addr::new(10, 77, 0, 1), Ipv4Addr::new(10, 77, 0, 2));
+        assert_eq!(&f[0..6], &[0xff; 6]);
+        assert_eq!(&f[6..12], &mac.0);
+        assert_eq!(&f[32..38], &[0; 6], "target MAC unknown");
+        assert!(f[42..].iter().all(|&b| b == 0), "padding is zero");
+        let obs = parse_frame(&f).unwrap();
+        assert_eq!(
+            obs,
+            Repr {
+                source_protocol_addr: Ipv4Addr::new(10, 77, 0, 1),
+                source_hardware_addr: mac,
+                target_hardware_addr: MacAddr::ZERO,
+                target_protocol_addr: Ipv4Addr::new(10, 77, 0, 2),
+                operation: Operation::Request,
+            }
+        );
+    }
 
     // Captured on a veth between two namespaces: 10.77.0.1 (02:00:0a:4d:00:01) asks for 10.77.0.2, and
     // Linux on 10.77.0.2 (02:00:0a:4d:00:02) answers. Both 42 bytes: captured before padding.

@@ -165,6 +165,20 @@ impl Repr {
     }
 }
 
+/// A whole frame: `header` followed by `payload` (frames the daemon builds: adverts, probes).
+pub fn frame(header: &Repr, payload: &[u8]) -> Vec<u8> {
+    let mut bytes = vec![0; HEADER_LEN + payload.len()];
+    header.emit(&mut Frame::new_unchecked(&mut bytes[..]));
+    bytes[HEADER_LEN..].copy_from_slice(payload);
+    bytes
+}
+
+/// The payload of `frame` when it is a whole Ethernet header followed by `ethertype`'s payload.
+pub fn payload_of(frame: &[u8], ethertype: EtherType) -> Option<&[u8]> {
+    let frame = Frame::new_checked(frame).ok()?;
+    (frame.ethertype() == ethertype).then(|| &frame.into_inner()[HEADER_LEN..])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,6 +22,7 @@ pub mod udp;
 pub mod vrrp;
 
 use std::fmt;
+use std::net::Ipv4Addr;
 use std::str::FromStr;
 
 /// Why a frame could not be parsed. `Copy` so it can feed a drop counter directly.
@@ -81,6 +82,12 @@ impl MacAddr {
     pub const fn is_unicast(&self) -> bool {
         !self.is_multicast()
     }
+
+    /// The MAC an IPv4 multicast group is sent to: 01:00:5e + the group's low 23 bits (RFC 1112).
+    pub const fn ipv4_multicast(group: Ipv4Addr) -> MacAddr {
+        let o = group.octets();
+        MacAddr([0x01, 0x00, 0x5e, o[1] & 0x7f, o[2], o[3]])
+    }
 }
 
 impl fmt::Display for MacAddr {
@@ -118,6 +125,12 @@ impl FromStr for MacAddr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_group_maps_to_its_multicast_mac() {
+        assert_eq!(MacAddr::ipv4_multicast(Ipv4Addr::new(224, 0, 0, 18)), MacAddr([0x01, 0, 0x5e, 0, 0, 0x12]));
+        assert_eq!(MacAddr::ipv4_multicast(Ipv4Addr::new(239, 129, 2, 3)), MacAddr([0x01, 0, 0x5e, 0x01, 2, 3]));
+    }
 
     #[test]
     fn mac_parses_and_prints() {

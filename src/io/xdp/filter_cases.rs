@@ -12,7 +12,7 @@ use super::program::{map_keys, percpu_sum, replace_vips, Stat};
 
 const VIP: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 100);
 const OTHER: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 1);
-const VRRP_GROUP: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
+use crate::wire::vrrp::GROUP as VRRP_GROUP;
 const XDP_PASS: u32 = 2;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
