@@ -1,9 +1,20 @@
 //! ulvs — a userspace Linux Virtual Server.
 //!
 //! An LVS direct-routing director whose data path runs in poll-mode userspace workers on AF_XDP or
-//! AF_PACKET. Layers depend downward only:
-//! `wire` ← `flow`, `sched`, `conntrack`, `service` ← `dataplane` ← `io`, `control` ← the `ulvs` binary.
-//! Only `io` and the daemon's drive loops touch sockets, threads and the clock; only `io` may use `unsafe`.
+//! AF_PACKET. Layers depend downward only (docs/architecture.json lists the parts, the arrows and the
+//! imports that must never exist):
+//! - `cells`, the ground floor: what one thread writes and others read (per-worker counters, the
+//!   published snapshot, the serving bits, a port's transmit-or-recycle answer); imports nothing;
+//! - `wire` (packet views), then the model: `flow`, `sched`, `conntrack`, `service`;
+//! - `io` (ports and sockets; knows nothing of load balancing), then `dataplane` (the pipeline and
+//!   the worker that drives a port);
+//! - `ha` and `health`, each owning its own types (`ha::spec`, `health::CheckSpec`);
+//! - `control`, the whole control plane: config and its translation into runtime state
+//!   (`control::runtime`), the registry, the control loop, the ctl handler, reload, metrics;
+//! - the `ulvs` binary: `daemon` starts the threads, connects them and stops them; `main` parses the
+//!   command line. `gen` and `craft` serve the traffic tools and tests.
+//!
+//! Only `io` and the drive loops touch sockets, threads and the clock; only `io` may use `unsafe`.
 #![deny(unsafe_code)]
 
 pub mod cells;
