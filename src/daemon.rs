@@ -22,15 +22,15 @@ use ulvs::control::control_loop::{ControlLoop, ControlStatus};
 use ulvs::control::ctl::handler::CtlHandler;
 use ulvs::control::ctl::server::Server;
 use ulvs::control::event::{health_forwarder, ControlEvent};
+use ulvs::control::host::{self, Host};
 use ulvs::control::metrics::{Endpoint, Sources};
 use ulvs::control::rate::RateTable;
 use ulvs::control::resolver::Resolver;
-use ulvs::control::{host, runtime};
+use ulvs::control::runtime;
 use ulvs::dataplane::stats::WorkerStats;
 use ulvs::dataplane::worker::{Shared, WorkerConfig};
 use ulvs::ha::report::HaSource;
 use ulvs::health::{Checker, HealthBoard};
-use ulvs::io::netdev;
 use ulvs::service::SnapshotCell;
 
 /// How long start-up waits for real servers' MACs before the workers start forwarding.
@@ -40,35 +40,14 @@ const PROBE_THREADS: usize = 8;
 
 pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
     let config = Config::load(config_path)?;
-    let iface = &config.director.interface;
-    let addrs = netdev::ipv4_addrs(iface).with_context(|| format!("interface {iface}"))?;
-    let subnets: Vec<(std::net::Ipv4Addr, u8)> = addrs.iter().map(|net| (net.addr, net.prefix_len)).collect();
-    config.check_interface(config_path, &subnets)?;
-    let director_mac = netdev::mac_addr(iface).with_context(|| format!("interface {iface}"))?;
-    // The address ulvs ARPs from: the interface's own, never a VIP someone left on it.
-    let Some(director_ip) =
-        addrs.iter().map(|net| net.addr).find(|addr| !config.services.iter().any(|s| s.vip == *addr))
-    else {
-        bail!("interface {iface} has no IPv4 address: the director needs one on the real servers' subnet");
-    };
+    let host = Host::inspect(&config, config_path)?;
     if check_only {
         println!("{}: configuration ok", config_path.display());
         return Ok(());
     }
-
-    let queues = match config.director.queues {
-        Some(queues) => queues.get(),
-        None => netdev::rx_queue_count(iface).unwrap_or(1).max(1),
-    } as usize;
-    if let Some(cpus) = &config.director.cpus {
-        if cpus.len() < queues {
-            bail!(
-                "{}: director.cpus lists {} CPU(s) but there are {queues} workers (one per RX queue of {iface}): list one CPU per worker, or set director.queues",
-                config_path.display(),
-                cpus.len()
-            );
-        }
-    }
+    let iface = &config.director.interface;
+    let (director_mac, director_ip) = (host.mac, host.ip);
+    let queues = host.workers(&config, config_path)?;
     let mut registry = runtime::registry(&config, queues, director_mac);
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -86,7 +65,7 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
     let vips: Vec<_> = snapshots.load().vips().collect();
     let opened = ports::open(&config, queues, &vips)?;
     let io = if opened.program.is_some() { IoMode::Xdp } else { IoMode::Packet };
-    host::check(io, iface, &addrs, &vips)?;
+    host::check(io, iface, &host.addrs, &vips)?;
     log::info!(
         "ulvs on {iface} ({director_mac}, {director_ip}): io={} queues={queues} services={}",
         opened.description,
@@ -188,7 +167,7 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
         program: opened.program.as_ref(),
         config: config.clone(),
         config_path: config_path.to_path_buf(),
-        subnets,
+        subnets: host.subnets(),
         events: events_rx,
         reload_requested,
         status,

@@ -1,4 +1,6 @@
-//! Checks of the director host against LVS-DR practice, made before anything is attached.
+//! The director host as ulvs finds it, and its checks against LVS-DR practice, made before anything
+//! is attached: the interface's MAC and addresses, the address ulvs ARPs from, the number of
+//! workers, and the kernel settings that would break the service.
 //!
 //! With AF_PACKET the kernel sees a copy of every frame ulvs forwards, so a kernel that holds a VIP
 //! (it would answer ARP and reset TCP connections) or forwards IP (it would route every packet to a
@@ -6,10 +8,83 @@
 //! from the kernel, so the same settings only earn a warning.
 
 use std::fs;
+use std::io;
 use std::net::Ipv4Addr;
+use std::path::Path;
 
-use crate::control::config::IoMode;
-use crate::io::netdev::Ipv4Net;
+use crate::control::config::{Config, ConfigError, IoMode};
+use crate::io::netdev::{self, Ipv4Net};
+use crate::wire::MacAddr;
+
+/// Why the director cannot run on this host with this config.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    // `error`, not `source`: its text is already in this message, and chained again it would
+    // print twice.
+    #[error("interface {interface}: {error}")]
+    Interface { interface: String, error: io::Error },
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("interface {0} has no IPv4 address: the director needs one on the real servers' subnet")]
+    NoAddress(String),
+    #[error("{file}: director.cpus lists {cpus} CPU(s) but there are {workers} workers (one per RX queue of {interface}): list one CPU per worker, or set director.queues")]
+    TooFewCpus { file: String, cpus: usize, workers: usize, interface: String },
+}
+
+/// The director's interface as the kernel reports it.
+#[derive(Clone, Debug)]
+pub struct Host {
+    pub mac: MacAddr,
+    pub addrs: Vec<Ipv4Net>,
+    /// The address ulvs ARPs from: the interface's own, never a VIP someone left on it.
+    pub ip: Ipv4Addr,
+}
+
+impl Host {
+    /// Reads `config`'s interface and checks the file's addresses against its subnets (`origin`
+    /// names the file in errors).
+    pub fn inspect(config: &Config, origin: &Path) -> Result<Host, HostError> {
+        let interface = &config.director.interface;
+        let failed = |error| HostError::Interface { interface: interface.clone(), error };
+        let addrs = netdev::ipv4_addrs(interface).map_err(failed)?;
+        config.check_interface(origin, &subnets(&addrs))?;
+        let mac = netdev::mac_addr(interface).map_err(failed)?;
+        let ip = addrs
+            .iter()
+            .map(|net| net.addr)
+            .find(|addr| !config.services.iter().any(|s| s.vip == *addr))
+            .ok_or_else(|| HostError::NoAddress(interface.clone()))?;
+        Ok(Host { mac, addrs, ip })
+    }
+
+    /// The interface's subnets, as `(address, prefix length)`.
+    pub fn subnets(&self) -> Vec<(Ipv4Addr, u8)> {
+        subnets(&self.addrs)
+    }
+
+    /// How many workers run: `director.queues`, else one per RX queue of the interface; with
+    /// `director.cpus`, there must be a CPU for each.
+    pub fn workers(&self, config: &Config, origin: &Path) -> Result<usize, HostError> {
+        let interface = &config.director.interface;
+        let workers = match config.director.queues {
+            Some(queues) => queues.get(),
+            None => netdev::rx_queue_count(interface).unwrap_or(1).max(1),
+        } as usize;
+        match &config.director.cpus {
+            Some(cpus) if cpus.len() < workers => Err(HostError::TooFewCpus {
+                file: origin.display().to_string(),
+                cpus: cpus.len(),
+                workers,
+                interface: interface.clone(),
+            }),
+            _ => Ok(workers),
+        }
+    }
+}
+
+fn subnets(addrs: &[Ipv4Net]) -> Vec<(Ipv4Addr, u8)> {
+    addrs.iter().map(|net| (net.addr, net.prefix_len)).collect()
+}
 
 /// The director host breaks the service with AF_PACKET: why, each problem with its remedy.
 #[derive(Debug, thiserror::Error)]
