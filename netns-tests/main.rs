@@ -292,7 +292,13 @@ fn udp_services_forward(io: &str, prefix: &str) {
     };
     let rr = udp("5353", "3");
     assert_eq!(count(&rr, "FAILED"), 0, "{rr:?}\n{}", daemon.log_text());
-    assert_eq!((count(&rr, "rs1"), count(&rr, "rs2")), (10, 10), "{rr:?}");
+    assert_eq!(
+        (count(&rr, "rs1"), count(&rr, "rs2")),
+        (10, 10),
+        "{rr:?}\n{}\n{}",
+        daemon.ctl(&["-L", "-n", "-c", "-u", &format!("{VIP}:5353")]),
+        daemon.ctl(&["status"])
+    );
     // The sh service's VIP:5354 has no UDP responder on the real servers (they listen on 5353), so
     // check its stickiness in the director's own counters instead.
     let _ = udp("5354", "1");
