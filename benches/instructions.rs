@@ -21,16 +21,21 @@ use ulvs::craft::{self, tcp_flags};
 use ulvs::dataplane::pipeline::Context;
 use ulvs::dataplane::verdict::Verdict;
 use ulvs::sched::SchedulerKind;
-use ulvs::wire::MacAddr;
+use ulvs::wire::{checksum, MacAddr};
+
+/// Where a TCP checksum sits in a frame with a plain IPv4 header.
+const CHECKSUM_AT: usize = 14 + 20 + 16;
 
 /// What the script measures, in its order.
-const CASES: [&str; 13] = [
+const CASES: [&str; 15] = [
     "floor",
     "bare_rewrite",
     "arp_reply",
     "hit/1",
     "hit/1000",
     "hit/100000",
+    "partial/0",
+    "partial/1400",
     "miss/rr",
     "miss/wrr",
     "miss/lc",
@@ -107,6 +112,31 @@ fn run(case: &str, count: u64) {
             let mut established = Established::new(flows);
             let mut next = 0;
             measured(1, |_| established.hits(&mut next, count));
+        }
+        partial if partial.starts_with("partial/") => {
+            // One established flow whose every segment (of this many payload bytes) arrives with
+            // the partial checksum a sender with checksum offload leaves: the pipeline completes
+            // it. The field is put back each time (a 2-byte store, counted too).
+            let payload: usize = partial["partial/".len()..].parse().expect("partial/PAYLOAD");
+            let mut established = Established::new(1);
+            let client = common::client(0);
+            let mut frame = craft::tcp(
+                common::CLIENT,
+                common::DIRECTOR,
+                client,
+                std::net::SocketAddrV4::new(common::VIP, 80),
+                tcp_flags::ACK,
+                &vec![0x5a; payload],
+            );
+            let length = (20 + payload) as u32;
+            let field = checksum::pseudo_header(*client.ip(), common::VIP, 6, length).to_be_bytes();
+            frame[CHECKSUM_AT..CHECKSUM_AT + 2].copy_from_slice(&field);
+            established.frames[0] = frame;
+            let mut next = 0;
+            measured(count, |_| {
+                established.frames[0][CHECKSUM_AT..CHECKSUM_AT + 2].copy_from_slice(&field);
+                established.hits(&mut next, 1);
+            });
         }
         miss if miss.starts_with("miss/") => {
             let scheduler: SchedulerKind = miss["miss/".len()..].parse().expect("miss/SCHEDULER");

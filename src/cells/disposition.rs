@@ -22,4 +22,13 @@ pub struct Polled {
     /// `Transmit` frames the port refused (TX ring or socket buffer full, or the kernel refused
     /// the send); they were recycled instead.
     pub tx_full: usize,
+    /// Transmitted frames whose TCP/UDP checksum the sender left partial, sent on with that state
+    /// for the kernel or the next hop to complete (a port that knows it: AF_PACKET).
+    pub csum_partial: usize,
+    /// Transmitted frames longer than the MTU that carried the kernel's segmentation state, sent
+    /// whole for the kernel or the next hop to segment.
+    pub gso: usize,
+    /// Frames dropped because they were longer than the port could receive or send whole: over
+    /// the MTU without segmentation state, or too long to receive at all.
+    pub oversize: usize,
 }

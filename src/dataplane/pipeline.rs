@@ -44,7 +44,7 @@ use crate::dataplane::verdict::{DropReason, Verdict};
 use crate::flow::{DestId, FlowKey, Protocol};
 use crate::sched::{Candidate, Client, Scheduler};
 use crate::service::{DestCounters, RealServer, ServiceKey, Snapshot};
-use crate::wire::{arp, ethernet, icmp, ipv4, tcp, udp, MacAddr, WireError};
+use crate::wire::{arp, checksum, ethernet, icmp, ipv4, tcp, udp, MacAddr, WireError};
 use dests::Dests;
 
 /// What the pipeline reads besides the frame.
@@ -72,6 +72,9 @@ pub struct Pipeline {
     /// The snapshot's real servers by `DestId`, with the hit path's counts until the next flush.
     dests: Dests,
     stats: Arc<WorkerStats>,
+    /// Whether a forwarded frame's partial TCP/UDP checksum is completed here (see
+    /// `set_complete_partial_checksums`).
+    complete_partial: bool,
 }
 
 /// The L4 facts of a TCP/UDP packet to a VIP.
@@ -79,6 +82,9 @@ struct Transport {
     key: FlowKey,
     segment: Segment,
     ip_len: u64,
+    /// The sender left the TCP/UDP checksum partial (only looked for where the pipeline completes
+    /// such checksums; never for a fragment, which does not hold the whole segment).
+    partial: bool,
 }
 
 impl Pipeline {
@@ -104,9 +110,21 @@ impl Pipeline {
             schedulers: Vec::new(),
             dests: Dests::empty(),
             stats,
+            complete_partial: true,
         };
         pipeline.install(snapshot);
         pipeline
+    }
+
+    /// A sender on the same host as the director (a veth lab, a container host) may leave its
+    /// TCP/UDP checksum for a NIC to finish (checksum offload), and on a veth nobody does: a
+    /// forwarded frame would reach the real server with a checksum it drops. Where the port carries
+    /// no such state (AF_XDP), the pipeline completes those checksums itself, as the kernel's
+    /// `skb_checksum_help` would (on by default); where the port hands the kernel's checksum state
+    /// on to the next hop (AF_PACKET with `PACKET_VNET_HDR`), it must not, or the next hop would
+    /// complete an already complete checksum.
+    pub fn set_complete_partial_checksums(&mut self, on: bool) {
+        self.complete_partial = on;
     }
 
     /// Adopts a new snapshot: rebuilds the schedulers (allocates; off the per-packet path). Existing
@@ -236,7 +254,12 @@ impl Pipeline {
         }
         let protocol = packet.next_header();
         let transport = match protocol {
-            ipv4::PROTO_TCP | ipv4::PROTO_UDP => transport(&packet),
+            ipv4::PROTO_TCP | ipv4::PROTO_UDP => transport(&packet).map(|(mut transport, field)| {
+                // A first fragment does not hold the whole segment its checksum covers.
+                let length = usize::from(packet.total_len() - u16::from(packet.header_len()));
+                transport.partial = !packet.more_frags() && self.partial_checksum(field, &transport.key, length);
+                transport
+            }),
             ipv4::PROTO_ICMP => return self.icmp(now, frame, ctx),
             _ => return Verdict::Drop(DropReason::Unsupported),
         };
@@ -270,11 +293,22 @@ impl Pipeline {
         }
         match self.dests.forward(dest, change, packet.ip_len, self.worker) {
             Ok(mac) => {
+                if packet.partial {
+                    complete_partial(frame);
+                    self.counters().csum_partial.add(1);
+                }
                 rewrite(frame, mac, snapshot.director_mac);
                 Verdict::Tx
             }
             Err(reason) => Verdict::Drop(reason),
         }
+    }
+
+    /// Whether a TCP/UDP segment's checksum `field` is partial, where the pipeline completes such
+    /// checksums: a pseudo-header sum and a compare per forwarded frame (see `wire::checksum`).
+    #[inline]
+    fn partial_checksum(&self, field: u16, key: &FlowKey, length: usize) -> bool {
+        self.complete_partial && checksum::is_partial(field, key.client, key.vip, key.protocol.number(), length as u32)
     }
 
     /// Schedules a new connection: persistence template first, then the service's scheduler. Kept
@@ -443,16 +477,17 @@ impl Pipeline {
 }
 
 /// Ports, flags and length of a TCP/UDP packet (or first fragment) to a VIP.
-fn transport(packet: &ipv4::Packet<&[u8]>) -> Result<Transport, DropReason> {
+/// The packet's L4 facts, and its TCP/UDP checksum field.
+fn transport(packet: &ipv4::Packet<&[u8]>) -> Result<(Transport, u16), DropReason> {
     if !packet.is_first_fragment() {
         return Err(DropReason::Fragment);
     }
     let payload = packet.payload();
-    let (protocol, client_port, vport, segment) = match packet.next_header() {
+    let (protocol, client_port, vport, segment, field) = match packet.next_header() {
         ipv4::PROTO_TCP => {
             let segment = tcp::Packet::new_checked(payload).map_err(|_| DropReason::Malformed)?;
             let flags = TcpFlags { syn: segment.syn(), ack: segment.ack(), fin: segment.fin(), rst: segment.rst() };
-            (Protocol::Tcp, segment.src_port(), segment.dst_port(), Segment::Tcp(flags))
+            (Protocol::Tcp, segment.src_port(), segment.dst_port(), Segment::Tcp(flags), segment.checksum())
         }
         _ => {
             // A first fragment's UDP length covers the whole datagram, so only the ports are read.
@@ -463,11 +498,26 @@ fn transport(packet: &ipv4::Packet<&[u8]>) -> Result<Transport, DropReason> {
             if !packet.more_frags() {
                 udp::Packet::new_checked(payload).map_err(|_| DropReason::Malformed)?;
             }
-            (Protocol::Udp, datagram.src_port(), datagram.dst_port(), Segment::Udp)
+            (Protocol::Udp, datagram.src_port(), datagram.dst_port(), Segment::Udp, datagram.checksum())
         }
     };
     let key = FlowKey { client: packet.src_addr(), client_port, vip: packet.dst_addr(), vport, protocol };
-    Ok(Transport { key, segment, ip_len: u64::from(packet.total_len()) })
+    Ok((Transport { key, segment, ip_len: u64::from(packet.total_len()), partial: false }, field))
+}
+
+/// Completes the partial TCP/UDP checksum of a frame the pipeline has parsed (plain or with
+/// options, not a fragment). Out of line: only frames from a sender that offloaded its checksum
+/// get here.
+#[cold]
+#[inline(never)]
+fn complete_partial(frame: &mut [u8]) {
+    let Ok(packet) = ipv4::Packet::new_checked(&frame[ethernet::HEADER_LEN..]) else { return };
+    let start = ethernet::HEADER_LEN + usize::from(packet.header_len());
+    let end = ethernet::HEADER_LEN + usize::from(packet.total_len());
+    let field = if packet.next_header() == ipv4::PROTO_TCP { tcp::CHECKSUM_OFFSET } else { udp::CHECKSUM_OFFSET };
+    if let Some(segment) = frame.get_mut(start..end) {
+        checksum::complete_partial(segment, field);
+    }
 }
 
 /// Direct routing: only the Ethernet addresses change.

@@ -19,6 +19,13 @@ pub struct WorkerCounters {
     pub conns: Counter,
     pub conns_expired: Counter,
     pub conns_evicted: Counter,
+    /// Forwarded frames whose sender left the TCP/UDP checksum partial (checksum offload on a
+    /// same-host sender): completed in software (AF_XDP) or forwarded with the kernel's checksum
+    /// state for the next hop to finish (AF_PACKET).
+    pub csum_partial: Counter,
+    /// Forwarded frames longer than the MTU that carried the kernel's segmentation state (GSO from
+    /// a same-host sender), sent whole for the kernel or the next hop to segment (AF_PACKET).
+    pub gso: Counter,
     /// Entries in this worker's connection table, refreshed at each expiry sweep (a gauge).
     pub table_entries: Counter,
     pub drops: [Counter; DropReason::COUNT],

@@ -57,10 +57,13 @@ pub enum DropReason {
     NotMaster,
     /// The port refused to transmit the frame (TX ring or socket buffer full).
     TxFull,
+    /// Longer than the interface MTU with no segmentation state to go with it, or too long to
+    /// receive whole: it could not be forwarded intact.
+    Oversize,
 }
 
 impl DropReason {
-    pub const COUNT: usize = 13;
+    pub const COUNT: usize = 14;
 
     pub const ALL: [DropReason; DropReason::COUNT] = [
         DropReason::Malformed,
@@ -76,6 +79,7 @@ impl DropReason {
         DropReason::NoHa,
         DropReason::NotMaster,
         DropReason::TxFull,
+        DropReason::Oversize,
     ];
 
     /// The counter's name in `ulvs ctl status` and metrics.
@@ -94,6 +98,7 @@ impl DropReason {
             DropReason::NoHa => "no_ha",
             DropReason::NotMaster => "not_master",
             DropReason::TxFull => "tx_full",
+            DropReason::Oversize => "oversize",
         }
     }
 

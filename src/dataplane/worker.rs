@@ -68,6 +68,7 @@ pub fn run<P: Port>(
     let mut snapshot = shared.snapshots.load();
     let mut pipeline =
         Pipeline::with_templates(config.index, config.capacity, &snapshot, Arc::clone(&shared.stats), config.templates);
+    pipeline.set_complete_partial_checksums(!port.keeps_offload_state());
     let counters = shared.stats.get(config.index);
     let mut empty_polls = 0u32;
     let mut last_expire = Instant::now();
@@ -99,6 +100,9 @@ pub fn run<P: Port>(
             // What the port accepted; what it refused is a drop of its own.
             counters.tx_packets.add(polled.transmitted as u64);
             counters.drops[DropReason::TxFull.index()].add(polled.tx_full as u64);
+            counters.drops[DropReason::Oversize.index()].add(polled.oversize as u64);
+            counters.csum_partial.add(polled.csum_partial as u64);
+            counters.gso.add(polled.gso as u64);
             counters.batches.add(1);
             empty_polls = 0;
         } else {

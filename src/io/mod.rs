@@ -34,6 +34,13 @@ pub trait Port: Send {
 
     /// Frames the kernel or the rings dropped (RX ring full and the like), as far as the port knows.
     fn dropped(&self) -> u64;
+
+    /// Whether the port hands the kernel's checksum and segmentation state of a frame on with it
+    /// when it transmits the frame (AF_PACKET with `PACKET_VNET_HDR`). A port that does not
+    /// (AF_XDP) leaves partial checksums for the pipeline to complete.
+    fn keeps_offload_state(&self) -> bool {
+        false
+    }
 }
 
 /// CLOCK_MONOTONIC in nanoseconds: the clock the traffic generator stamps frames with and the

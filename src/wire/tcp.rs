@@ -17,6 +17,8 @@ use std::ops::{BitOr, BitOrAssign};
 
 /// Length of a header without options.
 pub const HEADER_LEN: usize = 20;
+/// Where the checksum field starts in the header.
+pub const CHECKSUM_OFFSET: usize = field::CHECKSUM.start;
 
 mod field {
     use std::ops::Range;

@@ -13,6 +13,8 @@ use super::{Result, WireError};
 use std::net::Ipv4Addr;
 
 pub const HEADER_LEN: usize = 8;
+/// Where the checksum field starts in the header.
+pub const CHECKSUM_OFFSET: usize = field::CHECKSUM.start;
 
 mod field {
     use std::ops::Range;

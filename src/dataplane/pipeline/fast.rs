@@ -61,7 +61,7 @@ impl Pipeline {
             Ipv4Addr::from_bits(u32::from_be_bytes([head[ip + 12], head[ip + 13], head[ip + 14], head[ip + 15]]));
         let l4 = &frame[HEADERS_LEN..ip + total_len];
         let malformed = Some(Verdict::Drop(DropReason::Malformed));
-        let (protocol, ports, segment) = if protocol == ipv4::PROTO_TCP {
+        let (protocol, ports, segment, field) = if protocol == ipv4::PROTO_TCP {
             let Some(header) = l4.first_chunk::<{ tcp::HEADER_LEN }>() else {
                 return malformed;
             };
@@ -76,7 +76,8 @@ impl Pipeline {
                 fin: flags.contains(tcp::Flags::FIN),
                 rst: flags.contains(tcp::Flags::RST),
             };
-            (Protocol::Tcp, [header[0], header[1], header[2], header[3]], Segment::Tcp(flags))
+            let field = u16::from_be_bytes([header[16], header[17]]);
+            (Protocol::Tcp, [header[0], header[1], header[2], header[3]], Segment::Tcp(flags), field)
         } else {
             let Some(header) = l4.first_chunk::<{ udp::HEADER_LEN }>() else {
                 return malformed;
@@ -87,7 +88,8 @@ impl Pipeline {
             if fragment & MORE_FRAGMENTS == 0 && (length < udp::HEADER_LEN || length > l4.len()) {
                 return malformed;
             }
-            (Protocol::Udp, [header[0], header[1], header[2], header[3]], Segment::Udp)
+            let field = u16::from_be_bytes([header[6], header[7]]);
+            (Protocol::Udp, [header[0], header[1], header[2], header[3]], Segment::Udp, field)
         };
         let key = FlowKey {
             client,
@@ -96,6 +98,9 @@ impl Pipeline {
             vport: u16::from_be_bytes([ports[2], ports[3]]),
             protocol,
         };
-        Some(self.forward(now, frame, ctx, Transport { key, segment, ip_len: total_len as u64 }))
+        // A first fragment does not hold the whole segment its checksum covers.
+        let partial =
+            fragment & MORE_FRAGMENTS == 0 && self.partial_checksum(field, &key, total_len - ipv4::HEADER_LEN);
+        Some(self.forward(now, frame, ctx, Transport { key, segment, ip_len: total_len as u64, partial }))
     }
 }

@@ -596,3 +596,96 @@ fn fast_and_general_paths_agree() {
         }
     }
 }
+
+/// Frames captured from a sender with checksum offload on (`wire::checksum`'s tests), sent to a
+/// VIP 10.99.0.2 with TCP port 80 and UDP port 5353: the pipeline completes each partial checksum
+/// as it forwards the frame (fast path, and the general path for a header with options), counts
+/// it, and touches nothing else; a complete or deliberately wrong checksum passes unchanged; and
+/// with completion off (a port that carries the kernel's checksum state) nothing changes.
+#[test]
+fn partial_checksums_are_completed_on_the_way_out_and_nothing_else_is_touched() {
+    use crate::wire::checksum::tests::{PARTIAL_TCP_SYN, PARTIAL_UDP_EVEN, PARTIAL_UDP_ODD};
+    let vip = Ipv4Addr::new(10, 99, 0, 2);
+    let service = |protocol, port, dest| Service {
+        key: ServiceKey { protocol, vip, port },
+        scheduler: SchedulerKind::Rr,
+        flags: SchedFlags::default(),
+        persistence: None,
+        reals: vec![RealServer {
+            dest: DestId(dest),
+            ip: Ipv4Addr::new(10, 99, 0, 11),
+            port,
+            weight: 1,
+            mac: Some(RS1),
+            stats: Arc::new(DestStats::new(1)),
+        }],
+        stats: Arc::new(ServiceStats::new(1)),
+        ticket: Arc::default(),
+    };
+    let snapshot = Snapshot::new(
+        1,
+        DIRECTOR,
+        Timeouts::default(),
+        vec![service(Protocol::Tcp, 80, 0), service(Protocol::Udp, 5353, 1)],
+    );
+    let frame = |packet: &[u8]| {
+        let mut frame = vec![0u8; 14];
+        frame[0..6].copy_from_slice(&DIRECTOR.0);
+        frame[6..12].copy_from_slice(&CLIENT.0);
+        frame[12..14].copy_from_slice(&[0x08, 0x00]);
+        frame.extend_from_slice(packet);
+        frame
+    };
+    // The same UDP datagram behind an IPv4 header with four NOP options: the general path.
+    let with_options = {
+        let mut packet = PARTIAL_UDP_ODD[..20].to_vec();
+        packet[0] = 0x46;
+        packet[2..4].copy_from_slice(&(PARTIAL_UDP_ODD.len() as u16 + 4).to_be_bytes());
+        packet.extend_from_slice(&[1, 1, 1, 1]);
+        packet[10..12].copy_from_slice(&[0, 0]);
+        let check = crate::wire::checksum::finish(crate::wire::checksum::data(&packet));
+        packet[10..12].copy_from_slice(&check.to_be_bytes());
+        packet.extend_from_slice(&PARTIAL_UDP_ODD[20..]);
+        packet
+    };
+    // (frame, where its checksum field is in the frame, the complete value tcpdump computed)
+    let cases = [
+        (frame(&PARTIAL_UDP_ODD), 14 + 20 + 6, 0x6680u16),
+        (frame(&PARTIAL_UDP_EVEN), 14 + 20 + 6, 0x6efe),
+        (frame(&PARTIAL_TCP_SYN), 14 + 20 + 16, 0xeb0d),
+        (frame(&with_options), 14 + 24 + 6, 0x6680),
+    ];
+    let ctx = Context { snapshot: &snapshot, serving: Serving::ALL };
+    let now = Instant::now();
+    let (mut pipeline, stats) = new_pipeline(&snapshot);
+    for (input, at, complete) in &cases {
+        let mut expected = with_macs(input, RS1, DIRECTOR);
+        expected[*at..at + 2].copy_from_slice(&complete.to_be_bytes());
+        let mut out = input.clone();
+        assert_eq!(pipeline.process(now, &mut out, &ctx), Verdict::Tx);
+        assert_eq!(out, expected, "only the MACs and the checksum change");
+    }
+    assert_eq!(stats.get(0).csum_partial.get(), cases.len() as u64);
+
+    // A complete checksum, and a deliberately wrong one, pass as they are.
+    for (input, at, complete) in &cases {
+        for stored in [*complete, complete ^ 0x0101] {
+            let mut input = input.clone();
+            input[*at..at + 2].copy_from_slice(&stored.to_be_bytes());
+            let mut out = input.clone();
+            assert_eq!(pipeline.process(now, &mut out, &ctx), Verdict::Tx);
+            assert_eq!(out, with_macs(&input, RS1, DIRECTOR), "{stored:#x} left alone");
+        }
+    }
+    assert_eq!(stats.get(0).csum_partial.get(), cases.len() as u64, "nothing more counted");
+
+    // Where the port carries the kernel's checksum state, the frame goes out as it came.
+    let (mut pipeline, stats) = new_pipeline(&snapshot);
+    pipeline.set_complete_partial_checksums(false);
+    for (input, _, _) in &cases {
+        let mut out = input.clone();
+        assert_eq!(pipeline.process(now, &mut out, &ctx), Verdict::Tx);
+        assert_eq!(out, with_macs(input, RS1, DIRECTOR));
+    }
+    assert_eq!(stats.get(0).csum_partial.get(), 0);
+}
