@@ -16,6 +16,11 @@
 //
 // The VIP set (`vips`, keyed by the IPv4 address in network byte order) is filled by ulvs.
 // `stats` is a per-CPU array of counters indexed by `enum stat`; userspace sums the CPUs.
+//
+// A frame ulvs would take that is longer than `limits[0]` (the interface MTU plus an Ethernet
+// header and a VLAN tag, set by ulvs; 0 = no limit) is dropped and counted as oversize: only a
+// receive-side aggregate (GRO, or GSO from a sender on this host, which generic XDP sees whole) can
+// be that long, and ulvs could not forward it intact.
 
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -35,7 +40,8 @@ enum stat {
 	STAT_REDIRECTED = 0, // handed to an AF_XDP socket
 	STAT_PASSED = 1,     // not ours: to the kernel
 	STAT_NO_SOCKET = 2,  // ours, but no socket on this queue: to the kernel
-	STAT_COUNT = 3,
+	STAT_OVERSIZE = 3,   // ours, but longer than limits[0]: dropped
+	STAT_COUNT = 4,
 };
 
 struct {
@@ -51,6 +57,13 @@ struct {
 	__type(key, __be32);
 	__type(value, __u8);
 } vips SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} limits SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -165,7 +178,15 @@ int ulvs_filter(struct xdp_md *ctx)
 
 	if (wanted) {
 		__u32 queue = ctx->rx_queue_index;
-		long action = bpf_redirect_map(&xsks, queue, XDP_PASS);
+		__u32 zero = 0;
+		__u32 *max_len = bpf_map_lookup_elem(&limits, &zero);
+		long action;
+
+		if (max_len && *max_len && end - data > *max_len) {
+			count(STAT_OVERSIZE);
+			return XDP_DROP;
+		}
+		action = bpf_redirect_map(&xsks, queue, XDP_PASS);
 
 		count(action == XDP_REDIRECT ? STAT_REDIRECTED : STAT_NO_SOCKET);
 		return (int)action;

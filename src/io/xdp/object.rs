@@ -22,6 +22,7 @@ pub(crate) struct LoadedFilter {
     pub xsks: OwnedFd,
     pub vips: OwnedFd,
     pub stats: OwnedFd,
+    pub limits: OwnedFd,
 }
 
 /// Closes the `bpf_object` however `load` leaves.
@@ -42,6 +43,7 @@ pub(crate) fn load() -> Result<LoadedFilter, XdpError> {
         xsks: map_fd(&object, c"xsks")?,
         vips: map_fd(&object, c"vips")?,
         stats: map_fd(&object, c"stats")?,
+        limits: map_fd(&object, c"limits")?,
     })
 }
 
@@ -154,6 +156,6 @@ mod tests {
         assert_eq!(programs, vec![PROGRAM_NAME.to_str().unwrap().to_owned()]);
         maps.sort();
         // libbpf adds a ".rodata"/".bss" map only if the program has globals; it has none.
-        assert_eq!(maps, vec!["stats", "vips", "xsks"]);
+        assert_eq!(maps, vec!["limits", "stats", "vips", "xsks"]);
     }
 }

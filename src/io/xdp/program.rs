@@ -16,6 +16,7 @@ use log::{info, warn};
 
 use super::object::{self, LoadedFilter, PROGRAM_NAME};
 use super::{XdpError, XdpMode, XdpModeRequest};
+use crate::io::netdev;
 
 /// Size of the filter's XSKMAP: queues with a higher index cannot be registered.
 pub const MAX_QUEUES: u32 = 256;
@@ -27,6 +28,7 @@ pub(super) enum Stat {
     Redirected = 0,
     Passed = 1,
     NoSocket = 2,
+    Oversize = 3,
 }
 
 /// What the filter did with the frames it saw, summed over CPUs since it was loaded.
@@ -38,6 +40,8 @@ pub struct FilterCounters {
     pub passed: u64,
     /// ulvs traffic on a queue with no registered socket: passed to the kernel.
     pub no_socket: u64,
+    /// ulvs traffic longer than the interface MTU (a GRO or GSO aggregate): dropped.
+    pub oversize: u64,
 }
 
 /// The ulvs filter, loaded and attached to one interface. Detaches on drop.
@@ -63,6 +67,10 @@ impl XdpProgram {
 
         remove_stale(ifname, ifindex)?;
 
+        // The longest frame the filter steers: the MTU, an Ethernet header and one VLAN tag.
+        let mtu = netdev::mtu(ifname).map_err(|source| XdpError::Map { map: "limits", source })?;
+        map_update(filter.limits.as_raw_fd(), &0u32, &(mtu + 14 + 4))
+            .map_err(|source| XdpError::Map { map: "limits", source })?;
         let mode = attach_fd(ifname, ifindex, filter.program.as_raw_fd(), request)?;
         info!("xdp filter (prog id {prog_id}) attached to {ifname} in {mode} mode");
         Ok(XdpProgram { filter, ifname: ifname.to_owned(), ifindex, mode, prog_id })
@@ -126,6 +134,7 @@ impl XdpProgram {
             redirected: read(Stat::Redirected)?,
             passed: read(Stat::Passed)?,
             no_socket: read(Stat::NoSocket)?,
+            oversize: read(Stat::Oversize)?,
         })
     }
 }
