@@ -45,11 +45,22 @@ impl Lab {
 
     /// The lab with `directors` directors: `dir` (10.0.0.2) and, with 2, `dir2` (10.0.0.3).
     pub fn up_with_directors(prefix: &str, real_servers: usize, directors: usize) -> Lab {
+        Lab::build(prefix, real_servers, directors, true)
+    }
+
+    /// The lab with checksum and segmentation offload off on every veth (`offloads = false`), as
+    /// behind real NICs, or left at the veth defaults (`true`, what `up` builds).
+    pub fn up_with_offloads(prefix: &str, real_servers: usize, offloads: bool) -> Lab {
+        Lab::build(prefix, real_servers, 1, offloads)
+    }
+
+    fn build(prefix: &str, real_servers: usize, directors: usize, offloads: bool) -> Lab {
         assert!(is_root(), "netns tests need root: run them through scripts/test.sh");
         let prefix = &format!("{}{prefix}", std::env::var("ULVS_LAB_TAG").unwrap_or_default());
         let status = Command::new(repo().join("scripts/lab.sh"))
             .args(["up", prefix, &real_servers.to_string()])
             .env("LAB_DIRECTORS", directors.to_string())
+            .env("LAB_OFFLOADS", if offloads { "on" } else { "off" })
             .status()
             .expect("running scripts/lab.sh");
         let lab = Lab { prefix: prefix.to_string(), dir: PathBuf::from(format!("/run/ulvs-lab/{prefix}")) };

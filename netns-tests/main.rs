@@ -10,6 +10,7 @@ mod health;
 mod held;
 mod lab;
 mod metrics;
+mod offload;
 mod tools;
 
 use std::collections::BTreeMap;

@@ -11,6 +11,10 @@
 # name. The director gets the LVS-DR
 # sysctls (ip_forward=0, send_redirects=0) and does NOT hold the VIP: ulvs answers ARP for it.
 # LAB_DIRECTORS=2 adds a second director, PREFIX-dir2 10.0.0.3, set up like the first (for HA).
+# Every veth keeps its default offloads, as in a lab anyone builds: senders on this host leave
+# TCP/UDP checksums partial and hand over GSO frames bigger than the MTU. LAB_OFFLOADS=off turns
+# checksum and segmentation offload off on every node and bridge port, to model real NICs (which
+# finish checksums and segment on the wire).
 # All addresses live only inside these namespaces.
 set -euo pipefail
 
@@ -21,6 +25,8 @@ count=${3:-2}
 # Two queues per veth, so the director runs two workers by default (one per RX queue).
 queues=${LAB_QUEUES:-2}
 directors=${LAB_DIRECTORS:-1}
+offloads=${LAB_OFFLOADS:-on}
+case "$offloads" in on|off) ;; *) echo "lab.sh: LAB_OFFLOADS is on or off, not $offloads" >&2; exit 2 ;; esac
 state=/run/ulvs-lab/$prefix
 VIP=10.0.0.100
 "$here/deps.sh" --check ip ethtool sysctl python3 || exit 1
@@ -39,10 +45,11 @@ plug() {
     in_ns "$node" ip link set lo up
     in_ns "$node" ip addr add "$addr/24" dev eth0
     in_ns "$node" ip link set eth0 up
-    # A real NIC checksums and segments before the wire; on veth the director would otherwise see
-    # partial checksums and GSO frames bigger than the MTU, and forward them as they are.
-    in_ns "$node" ethtool -K eth0 tx off tso off gso off gro off >/dev/null 2>&1 || true
-    in_ns sw ethtool -K "$port" tso off gso off gro off >/dev/null 2>&1 || true
+    if [ "$offloads" = off ]; then
+        # As behind real NICs: full checksums and MTU-sized frames on the wire.
+        in_ns "$node" ethtool -K eth0 tx off tso off gso off gro off >/dev/null
+        in_ns sw ethtool -K "$port" tso off gso off gro off >/dev/null
+    fi
 }
 
 up() {

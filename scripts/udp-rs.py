@@ -11,5 +11,5 @@ NAME, VIP, PORT = sys.argv[1], sys.argv[2], int(sys.argv[3])
 sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 sock.bind((VIP, PORT))
 while True:
-    _, client = sock.recvfrom(2048)
+    _, client = sock.recvfrom(65536)
     sock.sendto((NAME + "\n").encode(), client)

@@ -24,6 +24,7 @@ use ulvs::control::ctl::server::Server;
 use ulvs::control::event::{health_forwarder, ControlEvent};
 use ulvs::control::host::{self, Host};
 use ulvs::control::metrics::{Endpoint, Sources};
+use ulvs::control::offload::OffloadNotices;
 use ulvs::control::rate::RateTable;
 use ulvs::control::resolver::Resolver;
 use ulvs::control::runtime;
@@ -173,6 +174,8 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
         status,
         rates,
         ha_updates: ha_driver.as_ref().map(|driver| driver.updates()),
+        stats: Arc::clone(&stats),
+        notices: OffloadNotices::default(),
         checker,
     };
     let control_result = { control }.run(&stop);

@@ -34,11 +34,13 @@ use crossbeam::channel::{Receiver, Sender};
 use crate::control::config::{check_address, Config, VrrpConfig};
 use crate::control::edit::{self, Edit, Service};
 use crate::control::event::{ControlEvent, Reply};
+use crate::control::offload::OffloadNotices;
 use crate::control::rate::{RateTable, INTERVAL};
 use crate::control::registry::Registry;
 use crate::control::reload::ReloadPlan;
 use crate::control::resolver::Resolver;
 use crate::control::runtime;
+use crate::dataplane::stats::WorkerStats;
 use crate::ha::spec::InstanceSpec;
 use crate::health::Checker;
 use crate::io::xdp::{FilterCounters, XdpProgram};
@@ -75,6 +77,9 @@ pub struct ControlLoop<'a> {
     pub checker: Checker,
     /// The HA thread's, when `[[vrrp]]` instances run: a reload's live VRRP settings go there.
     pub ha_updates: Option<Sender<InstanceSpec>>,
+    /// The workers' counters, looked at for the offload notices.
+    pub stats: Arc<WorkerStats>,
+    pub notices: OffloadNotices,
 }
 
 impl ControlLoop<'_> {
@@ -95,10 +100,13 @@ impl ControlLoop<'_> {
             if now >= next_sample {
                 let snapshot = self.snapshots.load();
                 self.rates.lock().unwrap_or_else(|p| p.into_inner()).sample(now, &snapshot);
+                let mut filter_oversize = 0;
                 if let Some(program) = self.program {
                     let counters = program.counters().ok();
+                    filter_oversize = counters.map_or(0, |c| c.oversize);
                     self.status.lock().unwrap_or_else(|p| p.into_inner()).xdp_filter = counters;
                 }
+                self.notices.check(&self.stats, self.program.is_some(), filter_oversize);
                 next_sample = now + INTERVAL;
             }
         }

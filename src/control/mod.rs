@@ -14,6 +14,7 @@ pub mod host;
 pub mod import;
 pub mod metrics;
 pub mod neighbours;
+pub mod offload;
 pub mod rate;
 pub mod registry;
 pub mod reload;

@@ -223,10 +223,11 @@ impl CtlHandler {
             if let Some(filter) = status.xdp_filter {
                 let _ = writeln!(
                     out,
-                    "xdp filter: redirected {} passed {} no_socket {} (sampled every {}s)",
+                    "xdp filter: redirected {} passed {} no_socket {} oversize {} (sampled every {}s)",
                     filter.redirected,
                     filter.passed,
                     filter.no_socket,
+                    filter.oversize,
                     rate::INTERVAL.as_secs()
                 );
             }
@@ -246,7 +247,7 @@ impl CtlHandler {
         for (index, worker) in self.stats.iter().enumerate() {
             let _ = writeln!(
                 out,
-                "worker {index}: rx {} tx {} forwarded {} arp_replies {} to_kernel {} conns {} expired {} evicted {}",
+                "worker {index}: rx {} tx {} forwarded {} arp_replies {} to_kernel {} conns {} expired {} evicted {} csum_partial {} gso {}",
                 worker.rx_packets.get(),
                 worker.tx_packets.get(),
                 worker.forwarded.get(),
@@ -255,6 +256,8 @@ impl CtlHandler {
                 worker.conns.get(),
                 worker.conns_expired.get(),
                 worker.conns_evicted.get(),
+                worker.csum_partial.get(),
+                worker.gso.get(),
             );
         }
         if let Some(ha) = &self.ha {

@@ -210,13 +210,21 @@ impl Collector for Sources {
             Samples::Counters(vec![(no_labels(), self.workers.sum(|w| &w.conns_expired))]),
         )?;
         type WorkerField = fn(&WorkerCounters) -> &Counter;
-        let worker_counters: [(&str, &str, WorkerField); 7] = [
+        let worker_counters: [(&str, &str, WorkerField); 9] = [
             ("ulvs_worker_rx_packets", "Frames the worker received.", |w| &w.rx_packets),
             ("ulvs_worker_rx_bytes", "Bytes the worker received.", |w| &w.rx_bytes),
             ("ulvs_worker_tx_packets", "Frames the worker sent.", |w| &w.tx_packets),
             ("ulvs_worker_forwarded", "Frames forwarded to a real server.", |w| &w.forwarded),
             ("ulvs_worker_to_kernel", "Frames left to the kernel.", |w| &w.to_kernel),
             ("ulvs_worker_arp_replies", "ARP replies sent for a VIP.", |w| &w.arp_replies),
+            (
+                "ulvs_worker_csum_partial",
+                "Forwarded frames whose sender left the TCP/UDP checksum partial (checksum offload).",
+                |w| &w.csum_partial,
+            ),
+            ("ulvs_worker_gso", "Forwarded frames over the MTU sent whole with their segmentation state (GSO).", |w| {
+                &w.gso
+            }),
             ("ulvs_worker_batches", "Non-empty receive batches (rx_packets / batches = mean batch size).", |w| {
                 &w.batches
             }),
