@@ -11,7 +11,8 @@ use std::process::Command;
 use crate::lab::is_root;
 
 /// Columns every results.csv has (the contract with whoever reads it).
-const REQUIRED: [&str; 7] = ["subject", "frame_bytes", "flows", "queues", "mpps", "cpu_pct", "ratio_to_bare"];
+const REQUIRED: [&str; 8] =
+    ["subject", "frame_bytes", "flows", "queues", "mpps", "cpu_pct", "ratio_to_l2fwd", "ratio_to_port"];
 
 fn rows(path: &PathBuf, required: &[&str]) -> Vec<HashMap<String, String>> {
     let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

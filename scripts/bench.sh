@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# The end-to-end benchmark: ulvs side by side with a bare forwarder on the same ports, the kernel's
-# own forwarding and an in-kernel XDP_TX program, on one veth topology, in one run.
+# The end-to-end benchmark, on one veth topology, in one run: ulvs beside
+#   l2fwd-xdp / l2fwd-packet   a plain MAC-rewrite forwarder written directly on xsk-rs / AF_PACKET,
+#                              sharing no code with ulvs's data path: the I/O ceiling;
+#   port-xdp / port-packet     the same rewrite on ulvs's own ports (filter, rings, kicks), no pipeline;
+#   kernel-forward, xdp-tx     the kernel's own forwarding and an in-kernel XDP_TX program,
+# so that one run splits ulvs's cost into I/O ceiling → port → pipeline (ratios in results.csv).
 #
 #   sudo scripts/bench.sh [--quick | --smoke] [--repeat N] [--window SECONDS] [--no-conn | --conn-only]
 #
 #   (default)  64 and 1500 B frames x 1, 1k and 1M flows x 1 and 2 queues, all six subjects, then
 #              the connection-rate and memory section (SYN flood of 1M new flows through ulvs).
-#   --quick    64 B, 1 and 1k flows, 1 queue, subjects 1-5, no connection section: under 3 minutes.
+#   --quick    64 B, 1 and 1k flows, 1 queue, every subject but xdp-tx, no connection section.
 #   --smoke    a few thousand frames per subject through ulvs-xdp, ulvs-packet and the kernel: checks
 #              that the harness works (used by the netns test), measures nothing worth reading.
 #   --subjects "A B" --frames "64 1500" --flows "1 1000" --queues "1 2"   narrow the matrix.
@@ -190,12 +194,20 @@ subject_up() {
             done
             MODE=$(sed -n 's/^io: //p' "$STATE/status" | mode_word)
             ;;
-        bare-xdp|bare-packet)
-            spawn dir "$STATE/fwd.log" taskset -c "$DIR_CPUS" "$BIN" bench-bare -i eth0 --io "${subject#bare-}" \
+        l2fwd-xdp|l2fwd-packet)
+            spawn dir "$STATE/fwd.log" taskset -c "$DIR_CPUS" "$BIN" bench-l2fwd -i eth0 --io "${subject#l2fwd-}" \
                 --queues "$QUEUES" --vip "$VIP" --dst-mac "$SINK_MAC"
             FWD_PID=$started
-            wait_for "$STATE/fwd.log" "^bare: " "$FWD_PID"
-            MODE=$(sed -n 's/^bare: \(.*\) on eth0.*/\1/p' "$STATE/fwd.log" | head -1 | mode_word)
+            wait_for "$STATE/fwd.log" "^l2fwd: " "$FWD_PID"
+            MODE=$(sed -n 's/^l2fwd: \([a-z]*\) .*/\1/p' "$STATE/fwd.log" | head -1)
+            [ "$MODE" = xdp ] && MODE=native/copy
+            ;;
+        port-xdp|port-packet)
+            spawn dir "$STATE/fwd.log" taskset -c "$DIR_CPUS" "$BIN" bench-port -i eth0 --io "${subject#port-}" \
+                --queues "$QUEUES" --vip "$VIP" --dst-mac "$SINK_MAC"
+            FWD_PID=$started
+            wait_for "$STATE/fwd.log" "^port: " "$FWD_PID"
+            MODE=$(sed -n 's/^port: \(.*\) on eth0.*/\1/p' "$STATE/fwd.log" | head -1 | mode_word)
             ;;
         kernel-forward)
             in_ns dir sysctl -qw net.ipv4.ip_forward=1
@@ -234,6 +246,7 @@ subject_down() {
 # /proc/stat of CPU LINE ("cpu" = all, "cpu1") as: user nice system idle iowait irq softirq steal
 cpu_snapshot() { awk -v line="$1" '$1 == line { print $2, $3, $4, $5, $6, $7, $8, $9 }' /proc/stat; }
 proc_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+proc_user_ticks() { awk '{ print $14 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 kv() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" "$2" | head -1; }
 
 # One window of traffic against the running subject; appends a row to raw.csv.
@@ -248,21 +261,22 @@ measure() {
     wait_for "$STATE/sink.out" "sink: ready" "$sink_pid"
     local count_arg=()
     [ "$profile" = smoke ] && count_arg=(--count 5000)
-    local all0 dir0 t0 all1 dir1 t1
-    all0=$(cpu_snapshot cpu) dir0=$(cpu_snapshot "$dir_line") t0=0
-    [ -n "$FWD_PID" ] && t0=$(proc_ticks "$FWD_PID")
+    local all0 dir0 t0 u0 all1 dir1 t1 u1
+    all0=$(cpu_snapshot cpu) dir0=$(cpu_snapshot "$dir_line") t0=0 u0=0
+    [ -n "$FWD_PID" ] && t0=$(proc_ticks "$FWD_PID") u0=$(proc_user_ticks "$FWD_PID")
     in_ns gen taskset -c "$GEN_CPU" "$BIN" gen -i eth0 --queues "$QUEUES" --dst-mac "$dst_mac" --dst "$VIP:$PORT" \
         --src "$SRC" --kind "$kind" --frame-bytes "$frame" --flows "$flows" --duration "${window}s" \
         "${count_arg[@]}" >"$STATE/gen.out" 2>"$STATE/gen.err" || { cat "$STATE/gen.err" >&2; return 1; }
-    all1=$(cpu_snapshot cpu) dir1=$(cpu_snapshot "$dir_line") t1=0
-    [ -n "$FWD_PID" ] && t1=$(proc_ticks "$FWD_PID")
+    all1=$(cpu_snapshot cpu) dir1=$(cpu_snapshot "$dir_line") t1=0 u1=0
+    [ -n "$FWD_PID" ] && t1=$(proc_ticks "$FWD_PID") u1=$(proc_user_ticks "$FWD_PID")
     wait "$sink_pid" || true
     python3 - "$subject" "$frame" "$flows" "$QUEUES" "$rep" "$MODE" "$STATE/gen.out" "$STATE/sink.out" \
-        "$all0" "$all1" "$dir0" "$dir1" "$t0" "$t1" "$(getconf CLK_TCK)" >>"$OUT/raw.csv" <<'EOF'
+        "$all0" "$all1" "$dir0" "$dir1" "$t0" "$t1" "$(getconf CLK_TCK)" "$u0" "$u1" >>"$OUT/raw.csv" <<'EOF'
 import sys
 subject, frame, flows, queues, rep, mode, gen_out, sink_out = sys.argv[1:9]
 all0, all1, dir0, dir1 = ([int(x) for x in a.split()] for a in sys.argv[9:13])
 t0, t1, hz = int(sys.argv[13]), int(sys.argv[14]), int(sys.argv[15])
+u0, u1 = int(sys.argv[16]), int(sys.argv[17])
 def kv(path, prefix):
     for line in open(path):
         if line.startswith(prefix):  # the machine-readable summary line
@@ -278,32 +292,48 @@ busy, user, system, softirq = split(dir0, dir1)
 host_busy = split(all0, all1)[0]
 received = int(sink.get("received", 0))
 ns_per_pkt = (t1 - t0) * 1e9 / hz / received if received and t1 > t0 else ""
+user_ns_per_pkt = (u1 - u0) * 1e9 / hz / received if received and u1 > u0 else ""
 expected = int(sink.get("expected", 0)); lost = int(sink.get("lost", 0))
 sent = int(gen.get("frames", 0))
 loss = 100.0 * (sent - received) / sent if sent else 0.0
 print(",".join(str(v) for v in [subject, frame, flows, queues, rep, float(sink.get("pps", 0)) / 1e6,
       float(sink.get("gbps", 0)), busy, user, system, softirq, host_busy, ns_per_pkt,
-      sink.get("p50_us", ""), sink.get("p99_us", ""), max(loss, 0.0), float(gen.get("pps", 0)) / 1e6, mode, received]))
+      sink.get("p50_us", ""), sink.get("p99_us", ""), max(loss, 0.0), float(gen.get("pps", 0)) / 1e6, mode, received,
+      user_ns_per_pkt]))
 EOF
     local last
     last=$(tail -1 "$OUT/raw.csv")
     log "$(echo "$last" | awk -F, '{ printf "%-14s %4s B %7s flows %s q rep %s: %7.3f Mpps  dir cpu %5.1f%%  fwd %s ns/pkt  p99 %s us  loss %.1f%%  (%s)", $1, $2, $3, $4, $5, $6, $8, ($13 == "" ? "-" : sprintf("%.0f", $13)), $15, $16, $18 }')"
 }
 
-run_cell() {
-    local subject=$1 frame=$2 flows=$3 rep
+# One repetition of SUBJECT on a fresh start of it.
+run_once() {
+    local subject=$1 frame=$2 flows=$3 rep=$4
     subject_up "$subject" || { log "$subject did not start; skipped"; subject_down "$subject"; return 0; }
-    for rep in $(seq 1 "$repeat"); do
-        measure "$subject" "$frame" "$flows" "$rep" || log "$subject $frame B $flows flows rep $rep failed"
-    done
+    measure "$subject" "$frame" "$flows" "$rep" || log "$subject $frame B $flows flows rep $rep failed"
     subject_down "$subject"
+}
+
+# Every subject of one cell, repetition by repetition: the subjects take turns (in an order that
+# rotates each repetition), so a drift of the machine over the cell (another job, thermal, the
+# host) falls on all of them alike instead of on whichever ran last.
+run_cell() {
+    local frame=$1 flows=$2 rep i n
+    local list=($subjects)
+    n=${#list[@]}
+    for rep in $(seq 1 "$repeat"); do
+        [ "$profile" != smoke ] && run_once generator "$frame" "$flows" "$rep"
+        for i in $(seq 0 $((n - 1))); do
+            run_once "${list[$(( (i + rep - 1) % n ))]}" "$frame" "$flows" "$rep"
+        done
+    done
 }
 
 case $profile in
     full) frames="64 1500" flow_counts="1 1000 1000000" queue_counts="1 2"
-          subjects="ulvs-xdp ulvs-packet bare-xdp bare-packet kernel-forward xdp-tx" ;;
+          subjects="ulvs-xdp ulvs-packet port-xdp port-packet l2fwd-xdp l2fwd-packet kernel-forward xdp-tx" ;;
     quick) frames="64" flow_counts="1 1000" queue_counts="1"
-           subjects="ulvs-xdp ulvs-packet bare-xdp bare-packet kernel-forward" ;;
+           subjects="ulvs-xdp ulvs-packet port-xdp port-packet l2fwd-xdp l2fwd-packet kernel-forward" ;;
     smoke) frames="64" flow_counts="1000" queue_counts="1" subjects="ulvs-xdp ulvs-packet kernel-forward" ;;
     none) frames="" flow_counts="" queue_counts="" subjects="" ;;
 esac
@@ -312,7 +342,7 @@ subjects=${only_subjects:-$subjects} frames=${only_frames:-$frames}
 flow_counts=${only_flows:-$flow_counts} queue_counts=${only_queues:-$queue_counts}
 # --conn-only keeps the last matrix's rows, so the report shows both.
 [ "$profile" = none ] && [ -f "$OUT/raw.csv" ] ||
-echo "subject,frame_bytes,flows,queues,rep,mpps,gbps,cpu_pct,cpu_user,cpu_sys,cpu_softirq,host_cpu_pct,fwd_cpu_ns_per_pkt,p50_us,p99_us,loss_pct,gen_mpps,xdp_mode,received" >"$OUT/raw.csv"
+echo "subject,frame_bytes,flows,queues,rep,mpps,gbps,cpu_pct,cpu_user,cpu_sys,cpu_softirq,host_cpu_pct,fwd_cpu_ns_per_pkt,p50_us,p99_us,loss_pct,gen_mpps,xdp_mode,received,fwd_user_ns_per_pkt" >"$OUT/raw.csv"
 started_at=$(date +%s)
 [ "$conn" = 1 ] || [ "$profile" = none ] || rm -f "$OUT/conn.csv"
 for queues in $queue_counts; do
@@ -320,10 +350,7 @@ for queues in $queue_counts; do
     log "topology up: $queues queue(s); director cpus $DIR_CPUS, generator and sink cpu $GEN_CPU"
     for frame in $frames; do
         for flows in $flow_counts; do
-            [ "$profile" != smoke ] && run_cell generator "$frame" "$flows"
-            for subject in $subjects; do
-                run_cell "$subject" "$frame" "$flows"
-            done
+            run_cell "$frame" "$flows"
         done
     done
 done

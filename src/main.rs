@@ -53,9 +53,13 @@ enum Command {
     Gen(tools::gen::GenArgs),
     /// Receive benchmark traffic: received pps, loss from sequence numbers, one-way latency.
     Sink(tools::sink::SinkArgs),
-    /// Baseline for scripts/bench.sh: MAC-rewrite forwarder on ulvs's ports, no LB logic.
+    /// Baseline for scripts/bench.sh: a plain MAC-rewrite forwarder on xsk-rs or AF_PACKET, none
+    /// of ulvs's data-path code (the I/O ceiling).
     #[command(hide = true)]
-    BenchBare(tools::bare::BareArgs),
+    BenchL2fwd(tools::l2fwd::L2fwdArgs),
+    /// Baseline for scripts/bench.sh: the same MAC rewrite on ulvs's own ports, no pipeline.
+    #[command(hide = true)]
+    BenchPort(tools::port::PortArgs),
     /// Baseline for scripts/bench.sh: in-kernel MAC rewrite with XDP_TX.
     #[command(hide = true)]
     BenchXdpTx(tools::xdp_tx::XdpTxArgs),
@@ -69,7 +73,8 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Gen(args) => exit_code(tools::gen::run(&args)),
         Command::Sink(args) => exit_code(tools::sink::run(&args)),
-        Command::BenchBare(args) => exit_code(tools::bare::run(&args)),
+        Command::BenchL2fwd(args) => exit_code(tools::l2fwd::run(&args)),
+        Command::BenchPort(args) => exit_code(tools::port::run(&args)),
         Command::BenchXdpTx(args) => exit_code(tools::xdp_tx::run(&args)),
         Command::Run { config, check, log_level } => {
             init_logging(log_level);

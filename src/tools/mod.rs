@@ -1,10 +1,14 @@
 //! The benchmark tools of the `ulvs` binary: `gen` (traffic generator), `sink` (receiver with loss
-//! and latency), and the hidden baselines `bench-bare` (MAC-rewrite forwarder on ulvs's own ports)
-//! and `bench-xdp-tx` (in-kernel XDP_TX). scripts/bench.sh drives them; the arithmetic they report
+//! and latency), and the hidden baselines `bench-l2fwd` (a plain forwarder sharing no code with ulvs's
+//! data path), `bench-port` (the same MAC rewrite on ulvs's own ports) and `bench-xdp-tx` (in-kernel
+//! XDP_TX). scripts/bench.sh drives them; the arithmetic they report
 //! lives in the library's `gen` module, where it is unit-tested.
 
-pub mod bare;
 pub mod gen;
+pub mod l2fwd;
+mod l2fwd_packet;
+mod l2fwd_xdp;
+pub mod port;
 pub mod sink;
 pub mod xdp_tx;
 

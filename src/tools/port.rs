@@ -1,9 +1,10 @@
-//! `ulvs bench-bare`: the I/O ceiling ulvs is measured against. The same ports as ulvs (its own
+//! `ulvs bench-port`: ulvs's own port without the pipeline — the same ports as ulvs (its own
 //! `XdpPort` / `PacketPort`, default ring and UMEM settings, filter program, batch of 64, the same
 //! spin-then-wait idle policy as the worker loop), but per frame only what direct routing must do
 //! at the least: an IPv4 frame to the VIP gets the real server's MAC as destination and the port's
 //! own as source and goes back out; anything else goes to the kernel. No parsing beyond that, no
-//! connection table, no scheduler.
+//! connection table, no scheduler. Between `bench-l2fwd` (the I/O ceiling, none of ulvs's code) and
+//! `ulvs run`, it tells the port's cost from the pipeline's.
 
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -23,7 +24,7 @@ const SPIN_POLLS: u32 = 256;
 const IDLE_WAIT: Duration = Duration::from_millis(5);
 
 #[derive(clap::Args, Debug)]
-pub struct BareArgs {
+pub struct PortArgs {
     #[arg(short, long)]
     pub interface: String,
     #[arg(long, value_enum, default_value = "xdp")]
@@ -43,12 +44,12 @@ pub struct BareArgs {
     pub duration: Duration,
 }
 
-pub fn run(args: &BareArgs) -> anyhow::Result<()> {
+pub fn run(args: &PortArgs) -> anyhow::Result<()> {
     let stop = stop_on_signal()?;
     let own = ulvs::io::netdev::mac_addr(&args.interface).with_context(|| format!("MAC of {}", args.interface))?;
     let ports = Ports::open(args.io, &args.interface, args.queues, args.xdp_mode, &[args.vip], 64)?;
     let description = ports.describe();
-    println!("bare: {} on {}, {} queue(s)", description, args.interface, args.queues);
+    println!("port: {} on {}, {} queue(s)", description, args.interface, args.queues);
     let forwarded = AtomicU64::new(0);
     let rewrite = Rewrite { vip: args.vip.octets(), dst: args.dst_mac, src: own };
     let deadline = Instant::now() + args.duration;
@@ -79,7 +80,7 @@ pub fn run(args: &BareArgs) -> anyhow::Result<()> {
         }
         Ok(())
     })?;
-    println!("bare: forwarded={}", forwarded.load(Ordering::Relaxed));
+    println!("port: forwarded={}", forwarded.load(Ordering::Relaxed));
     Ok(())
 }
 
