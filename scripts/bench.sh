@@ -15,6 +15,8 @@
 #              that the harness works (used by the netns test), measures nothing worth reading.
 #   --subjects "A B" --frames "64 1500" --flows "1 1000" --queues "1 2"   narrow the matrix.
 #   --window S seconds of traffic per repetition (default 5, quick 2); --repeat N (default 3).
+#   --hugepages N  reserve N 2 MiB huge pages for the run (vm.nr_hugepages, put back on exit): the
+#              forwarders' UMEMs then use them (8 per queue), as a tuned host would.
 #
 # Topology (namespaces NAME = ${ULVS_LAB_TAG}ulvsb-*, veth pairs created inside them, one bridge):
 #   gen 10.71.0.1 ──┐
@@ -31,7 +33,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "bench.sh needs root (network namespaces, XDP)" >&2; exit 1; }
 
-profile=full repeat=3 window=5 conn=1 only_subjects="" only_frames="" only_flows="" only_queues=""
+profile=full repeat=3 window=5 conn=1 only_subjects="" only_frames="" only_flows="" only_queues="" hugepages=""
 while [ $# -gt 0 ]; do
     case $1 in
         --quick) profile=quick window=2 conn=0 ;;
@@ -44,6 +46,7 @@ while [ $# -gt 0 ]; do
         --frames) only_frames=${2:?}; shift ;;
         --flows) only_flows=${2:?}; shift ;;
         --queues) only_queues=${2:?}; shift ;;
+        --hugepages) hugepages=${2:?}; shift ;;
         -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
         *) echo "bench.sh: unknown option $1" >&2; exit 2 ;;
     esac
@@ -70,6 +73,7 @@ ns() { echo "$P-$1"; }
 in_ns() { local n=$1; shift; ip netns exec "$(ns "$n")" "$@"; }
 log() { echo "bench: $*" >&2; }
 
+hugepages_before=""
 cleanup() {
     # Only this shell's jobs still running: a pid that ended may have been reused by someone else.
     local pid live
@@ -77,10 +81,16 @@ cleanup() {
     for pid in $live; do kill -TERM "$pid" 2>/dev/null || true; done
     for pid in $live; do timeout 5 tail --pid="$pid" -f /dev/null 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true; done
     topology_down
+    [ -n "$hugepages_before" ] && echo "$hugepages_before" >/proc/sys/vm/nr_hugepages
     [ -n "${BENCH_KEEP:-}" ] || rm -rf "$STATE"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+if [ -n "$hugepages" ]; then
+    hugepages_before=$(cat /proc/sys/vm/nr_hugepages)
+    echo "$hugepages" >/proc/sys/vm/nr_hugepages
+    log "reserved $(cat /proc/sys/vm/nr_hugepages) huge pages (was $hugepages_before)"
+fi
 
 topology_down() {
     local n
@@ -243,6 +253,16 @@ subject_down() {
     return 0
 }
 
+# Where frames can be lost between generator and sink, as name=count words: the director's veth
+# refusing to hand frames to the bridge (tx_dropped), the bridge ports' and the sink's receive drops.
+drop_sites() {
+    local n
+    for n in "dir eth0 tx_dropped" "dir eth0 rx_dropped" "sw p-dir rx_dropped" "sw p-sink tx_dropped" "sink eth0 rx_dropped"; do
+        set -- $n
+        printf '%s/%s/%s=%s ' "$1" "$2" "$3" "$(in_ns "$1" cat "/sys/class/net/$2/statistics/$3" 2>/dev/null || echo 0)"
+    done
+}
+
 # /proc/stat of CPU LINE ("cpu" = all, "cpu1") as: user nice system idle iowait irq softirq steal
 cpu_snapshot() { awk -v line="$1" '$1 == line { print $2, $3, $4, $5, $6, $7, $8, $9 }' /proc/stat; }
 proc_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
@@ -261,7 +281,8 @@ measure() {
     wait_for "$STATE/sink.out" "sink: ready" "$sink_pid"
     local count_arg=()
     [ "$profile" = smoke ] && count_arg=(--count 5000)
-    local all0 dir0 t0 u0 all1 dir1 t1 u1
+    local all0 dir0 t0 u0 all1 dir1 t1 u1 drops0 drops1
+    drops0=$(drop_sites)
     all0=$(cpu_snapshot cpu) dir0=$(cpu_snapshot "$dir_line") t0=0 u0=0
     [ -n "$FWD_PID" ] && t0=$(proc_ticks "$FWD_PID") u0=$(proc_user_ticks "$FWD_PID")
     in_ns gen taskset -c "$GEN_CPU" "$BIN" gen -i eth0 --queues "$QUEUES" --dst-mac "$dst_mac" --dst "$VIP:$PORT" \
@@ -270,6 +291,9 @@ measure() {
     all1=$(cpu_snapshot cpu) dir1=$(cpu_snapshot "$dir_line") t1=0 u1=0
     [ -n "$FWD_PID" ] && t1=$(proc_ticks "$FWD_PID") u1=$(proc_user_ticks "$FWD_PID")
     wait "$sink_pid" || true
+    drops1=$(drop_sites)
+    log "$subject: frames lost on the way: $(paste -d' ' <(echo "$drops0" | tr ' ' '\n') <(echo "$drops1" | tr ' ' '\n') |
+        awk '{ split($1, a, "="); split($2, b, "="); printf "%s +%d  ", a[1], b[2] - a[2] }')"
     python3 - "$subject" "$frame" "$flows" "$QUEUES" "$rep" "$MODE" "$STATE/gen.out" "$STATE/sink.out" \
         "$all0" "$all1" "$dir0" "$dir1" "$t0" "$t1" "$(getconf CLK_TCK)" "$u0" "$u1" >>"$OUT/raw.csv" <<'EOF'
 import sys

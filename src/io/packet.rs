@@ -69,7 +69,7 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use super::{netdev, Port, MAX_BATCH};
+use super::{netdev, prefetch, Port, MAX_BATCH};
 use crate::cells::{Disposition, Polled};
 
 /// A `PACKET_FANOUT` group: the workers of one interface join the same group id and the kernel
@@ -399,6 +399,11 @@ impl Port for PacketPort {
             };
             self.ring.head = (self.ring.head + 1) % self.ring.geometry.frame_nr;
             polled.received += 1;
+            // The kernel filled the slots on the CPU that received the frames: ask for the next
+            // slot's header and frame while this one is handled, so the misses overlap.
+            let next = self.ring.slot_ptr(self.ring.head);
+            prefetch(next);
+            prefetch(next.wrapping_add(SLOT_DATA_OFFSET));
             match slot {
                 Slot::Frame { data, len } => {
                     // SAFETY: `ready` checked that [data - LEN, data + len) lies inside a slot the

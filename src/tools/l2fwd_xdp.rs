@@ -65,7 +65,11 @@ impl Queue {
             .build()
             .map_err(|e| anyhow!("umem config: {e}"))?;
         let frames = NonZeroU32::new(2 * RING).expect("non-zero");
-        let (umem, descs) = Umem::new(umem_config, frames, false).context("creating the UMEM")?;
+        // Huge pages where the host has some reserved, as ulvs's port does (the same memory setting).
+        let (umem, descs) = match Umem::new(umem_config, frames, true) {
+            Ok(created) => created,
+            Err(_) => Umem::new(umem_config, frames, false).context("creating the UMEM")?,
+        };
         let config = SocketConfig::builder()
             .rx_queue_size(ring)
             .tx_queue_size(ring)
