@@ -210,7 +210,7 @@ subject_up() {
             FWD_PID=$started
             wait_for "$STATE/fwd.log" "^l2fwd: " "$FWD_PID"
             MODE=$(sed -n 's/^l2fwd: \([a-z]*\) .*/\1/p' "$STATE/fwd.log" | head -1)
-            [ "$MODE" = xdp ] && MODE=native/copy
+            if [ "$MODE" = xdp ]; then MODE=native/copy; fi
             ;;
         port-xdp|port-packet)
             spawn dir "$STATE/fwd.log" taskset -c "$DIR_CPUS" "$BIN" bench-port -i eth0 --io "${subject#port-}" \
