@@ -18,12 +18,12 @@ use crate::tools::in_netns;
 const RS: [(&str, u32); 2] = [("10.0.0.11", 1), ("10.0.0.12", 1)];
 
 /// A background process in a lab namespace, killed (TERM, then KILL) in `Drop`.
-struct Bg {
+pub(crate) struct Bg {
     child: Option<Child>,
 }
 
 impl Bg {
-    fn spawn(lab: &Lab, node: &str, args: &[&str], log: PathBuf) -> Bg {
+    pub(crate) fn spawn(lab: &Lab, node: &str, args: &[&str], log: PathBuf) -> Bg {
         let (program, rest) = args.split_first().expect("a command to run");
         let child = in_netns(&lab.ns(node), program)
             .args(rest)
@@ -36,7 +36,7 @@ impl Bg {
     }
 
     /// SIGTERM and wait (up to 5 s, then SIGKILL).
-    fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         let Some(mut child) = self.child.take() else { return };
         let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
         let deadline = Instant::now() + Duration::from_secs(5);
@@ -66,12 +66,12 @@ fn ha_config(lab: &Lab, node: &str, io: &str, vrrp: &str) -> String {
 }
 
 /// The `vrrp VI_1 ...` line of `ulvs ctl status`.
-fn vrrp_line(daemon: &Daemon) -> String {
+pub(crate) fn vrrp_line(daemon: &Daemon) -> String {
     let status = daemon.ctl(&["status"]);
     status.lines().find(|l| l.starts_with("vrrp VI_1 ")).unwrap_or_else(|| panic!("no vrrp line:\n{status}")).into()
 }
 
-fn role(daemon: &Daemon) -> String {
+pub(crate) fn role(daemon: &Daemon) -> String {
     vrrp_line(daemon).split_whitespace().nth(2).unwrap().to_string()
 }
 
@@ -87,7 +87,7 @@ fn counter(daemon: &Daemon, name: &str) -> u64 {
 }
 
 /// Waits until the daemon reports `state`; returns how long that took.
-fn wait_role(daemon: &Daemon, state: &str, within: Duration) -> Duration {
+pub(crate) fn wait_role(daemon: &Daemon, state: &str, within: Duration) -> Duration {
     let start = Instant::now();
     loop {
         if role(daemon) == state {
@@ -118,13 +118,13 @@ fn arp_answers(lab: &Lab) -> Vec<String> {
 
 /// tcpdump on the client, listening for ARP requests (gratuitous ARP is a request from the VIP
 /// to the VIP).
-struct GarpWatch {
+pub(crate) struct GarpWatch {
     capture: Bg,
     log: PathBuf,
 }
 
 impl GarpWatch {
-    fn start(lab: &Lab, name: &str) -> GarpWatch {
+    pub(crate) fn start(lab: &Lab, name: &str) -> GarpWatch {
         let log = lab.dir.join(format!("{name}.arp"));
         let capture = Bg::spawn(
             lab,
@@ -142,12 +142,18 @@ impl GarpWatch {
     }
 
     /// Whether a gratuitous ARP for the VIP from `mac` was seen, waiting up to `within`.
-    fn saw_garp_from(&self, mac: &str, within: Duration) -> bool {
+    pub(crate) fn saw_garp_from(&self, mac: &str, within: Duration) -> bool {
+        self.saw_garp_for(VIP, mac, within)
+    }
+
+    /// Whether a gratuitous ARP for `ip` from `mac` was seen, waiting up to `within`.
+    pub(crate) fn saw_garp_for(&self, ip: &str, mac: &str, within: Duration) -> bool {
         let deadline = Instant::now() + within;
         loop {
             let text = fs::read_to_string(&self.log).unwrap_or_default();
-            let garp = format!("who-has {VIP} tell {VIP}");
-            if text.lines().any(|l| l.starts_with(mac) && l.contains(&garp)) {
+            // keepalived names the broadcast target MAC between the two ("who-has X (ff:…) tell X").
+            let (asks, tells) = (format!("who-has {ip} "), format!("tell {ip},"));
+            if text.lines().any(|l| l.starts_with(mac) && l.contains(&asks) && l.contains(&tells)) {
                 return true;
             }
             if Instant::now() >= deadline {
@@ -157,7 +163,7 @@ impl GarpWatch {
         }
     }
 
-    fn text(&mut self) -> String {
+    pub(crate) fn text(&mut self) -> String {
         self.capture.stop();
         fs::read_to_string(&self.log).unwrap_or_default()
     }
@@ -236,7 +242,7 @@ fn keepalived_conf(version: u8, priority: u32, interval: &str) -> String {
     )
 }
 
-fn keepalived(lab: &Lab, name: &str, conf: &str) -> Bg {
+pub(crate) fn keepalived(lab: &Lab, name: &str, conf: &str) -> Bg {
     let path = lab.dir.join(format!("{name}.conf"));
     fs::write(&path, conf).unwrap();
     let pid = |what: &str| lab.dir.join(format!("{name}.{what}.pid")).display().to_string();
@@ -268,7 +274,7 @@ fn dir2_holds_vip(lab: &Lab) -> bool {
     lab.exec_ok("dir2", &["ip", "-4", "addr", "show", "dev", "eth0"]).contains(&format!("{VIP}/"))
 }
 
-fn wait_for(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
+pub(crate) fn wait_for(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
     let start = Instant::now();
     while !done() {
         assert!(start.elapsed() < within, "{what}: not within {within:?}");

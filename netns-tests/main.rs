@@ -5,6 +5,7 @@
 
 mod bench;
 mod ctl;
+mod floating;
 mod ha;
 mod health;
 mod held;

@@ -36,7 +36,8 @@ pub enum HostError {
 pub struct Host {
     pub mac: MacAddr,
     pub addrs: Vec<Ipv4Net>,
-    /// The address ulvs ARPs from: the interface's own, never a VIP someone left on it.
+    /// The address ulvs ARPs from: the interface's own, never a VIP someone left on it nor a
+    /// floating address (HA puts those on and takes them off).
     pub ip: Ipv4Addr,
 }
 
@@ -52,7 +53,10 @@ impl Host {
         let ip = addrs
             .iter()
             .map(|net| net.addr)
-            .find(|addr| !config.services.iter().any(|s| s.vip == *addr))
+            .find(|addr| {
+                !config.services.iter().any(|s| s.vip == *addr)
+                    && !config.vrrp.iter().any(|v| v.instance.addresses.iter().any(|a| a.ip == *addr))
+            })
             .ok_or_else(|| HostError::NoAddress(interface.clone()))?;
         Ok(Host { mac, addrs, ip })
     }

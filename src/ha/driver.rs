@@ -19,6 +19,15 @@
 //! - when the daemon's stop flag is set it feeds `Input::Shutdown` to every instance and sends
 //!   what that produces (VRRP's priority-0 advert) before returning, so the daemon joins this
 //!   thread before it detaches the XDP program.
+//!
+//! Interfaces: an instance runs on the data path's interface unless it names another
+//! (`interface`). Each interface in use has its own send socket and MAC; on one the workers do
+//! not serve, a listener thread hears the adverts and feeds them into the same channel.
+//!
+//! Floating addresses (`addresses`: services on the director itself): added to the kernel's
+//! interface when an instance becomes MASTER (before its gratuitous ARP goes out) and removed
+//! when it leaves MASTER for any state, shutdown included; at start, any left on an interface by a
+//! run that died is removed first, so a restarted backup never holds one.
 
 use std::io;
 use std::net::Ipv4Addr;
@@ -35,7 +44,9 @@ use super::spec::InstanceSpec;
 use super::track::{Health, ScriptTracker, Tracked};
 use super::{classify, virtual_mac, Input, Instance, Output, State, Status};
 use crate::cells::ServingState;
-use crate::io::ha_socket::HaSocket;
+use crate::io::ha_socket::{AdvertListener, HaSocket};
+use crate::io::kernel_address::KernelAddresses;
+use crate::io::netdev;
 use crate::wire::ethernet::{self, EtherType};
 use crate::wire::{arp, MacAddr};
 
@@ -51,6 +62,8 @@ pub struct DriverSetup {
     /// The director's own address: adverts' source unless an instance sets `unicast_src_ip`.
     pub primary_ip: Ipv4Addr,
     pub instances: Vec<InstanceSpec>,
+    /// Where listeners on other interfaces put what they hear (the workers' channel).
+    pub frames_in: Sender<Vec<u8>>,
 }
 
 /// Counters of the driver itself (the instances count their own).
@@ -150,7 +163,8 @@ pub fn status_line(status: &Status) -> String {
 
 /// The running HA thread.
 pub struct HaDriver {
-    thread: Option<JoinHandle<()>>,
+    /// The HA thread first, then the listeners.
+    threads: Vec<JoinHandle<()>>,
     pub status: Arc<HaStatus>,
     updates: Sender<InstanceSpec>,
 }
@@ -164,20 +178,42 @@ impl HaDriver {
         serving: Arc<ServingState>,
         stop: Arc<AtomicBool>,
     ) -> io::Result<HaDriver> {
-        let socket = HaSocket::open(&setup.interface)?;
         let hooks = HookRunner::start()?;
         let status = Arc::new(HaStatus { hooks: Arc::clone(&hooks.counters), ..HaStatus::default() });
+        let floating: Vec<Ipv4Addr> =
+            setup.instances.iter().flat_map(|config| config.addresses.iter().map(|a| a.ip)).collect();
+        let mut links = vec![Link {
+            name: setup.interface.clone(),
+            mac: setup.interface_mac,
+            primary_ip: setup.primary_ip,
+            socket: HaSocket::open(&setup.interface)?,
+            groups: Vec::new(),
+        }];
+        let mut listeners = Vec::new();
         let mut instances = Vec::with_capacity(setup.instances.len());
-        let mut groups: Vec<Ipv4Addr> = Vec::new();
         for config in &setup.instances {
-            let instance = Instance::new(config.machine(setup.primary_ip))
+            let name = config.interface.clone().unwrap_or_else(|| setup.interface.clone());
+            let link = match links.iter().position(|link| link.name == name) {
+                Some(link) => link,
+                None => {
+                    links.push(Link::open(&name, &floating)?);
+                    listeners.push(name.clone());
+                    links.len() - 1
+                }
+            };
+            for dev in config.addresses.iter().filter_map(|a| a.dev.as_ref()) {
+                if !links.iter().any(|link| &link.name == dev) {
+                    links.push(Link::open(dev, &floating)?);
+                }
+            }
+            let instance = Instance::new(config.machine(links[link].primary_ip))
                 .map_err(|problem| io::Error::other(format!("vrrp instance {}: {problem}", config.name)))?;
-            if config.unicast_peers.is_empty() && !groups.contains(&config.group) {
-                socket.accept_mac(MacAddr::ipv4_multicast(config.group))?;
-                groups.push(config.group);
+            if config.unicast_peers.is_empty() && !links[link].groups.contains(&config.group) {
+                links[link].socket.accept_mac(MacAddr::ipv4_multicast(config.group))?;
+                links[link].groups.push(config.group);
             }
             if config.vmac {
-                socket.accept_mac(virtual_mac(config.vrid))?;
+                links[link].socket.accept_mac(virtual_mac(config.vrid))?;
             }
             let scripts = config
                 .track_script
@@ -185,28 +221,43 @@ impl HaDriver {
                 .map(|script| ScriptTracker::start(script, &config.name, Arc::clone(&stop)))
                 .collect::<io::Result<Vec<_>>>()?;
             let tracked = Tracked { interfaces: config.track_interface.clone(), scripts };
+            let interface_mac = links[link].mac;
             instances.push(Running {
-                advert_mac: instance.advert_source_mac(setup.interface_mac, config.vmac),
-                serving_mac: if config.vmac { virtual_mac(config.vrid) } else { setup.interface_mac },
+                link,
+                advert_mac: instance.advert_source_mac(interface_mac, config.vmac),
+                serving_mac: if config.vmac { virtual_mac(config.vrid) } else { interface_mac },
                 instance,
                 config: config.clone(),
                 tracked,
                 health: Health { fault: false, priority_delta: 0 },
             });
         }
+        let kernel = if floating.is_empty() { None } else { Some(KernelAddresses::open()?) };
         let (updates, updates_rx) = channel::unbounded();
-        let mut driver = Driver {
-            socket,
-            hooks,
-            instances,
-            serving,
-            status: Arc::clone(&status),
-            interface: setup.interface,
-            primary_ip: setup.primary_ip,
-            updates: updates_rx,
-        };
-        let thread = thread::Builder::new().name("ulvs-ha".into()).spawn(move || driver.run(&frames, &stop))?;
-        Ok(HaDriver { thread: Some(thread), status, updates })
+        let mut driver =
+            Driver { links, kernel, hooks, instances, serving, status: Arc::clone(&status), updates: updates_rx };
+        driver.remove_stale_addresses();
+        let mut threads = Vec::new();
+        for name in listeners {
+            let mut listener = AdvertListener::open(&name)?;
+            let (frames_in, stop) = (setup.frames_in.clone(), Arc::clone(&stop));
+            threads.push(thread::Builder::new().name(format!("ulvs-ha-{name}")).spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    match listener.recv(TICK) {
+                        Ok(Some(frame)) => {
+                            let _ = frames_in.try_send(frame);
+                        }
+                        Ok(None) => {}
+                        Err(err) => {
+                            log::warn!("ha: listening for adverts on {name}: {err}");
+                            thread::sleep(TICK);
+                        }
+                    }
+                }
+            })?);
+        }
+        threads.insert(0, thread::Builder::new().name("ulvs-ha".into()).spawn(move || driver.run(&frames, &stop))?);
+        Ok(HaDriver { threads, status, updates })
     }
 
     /// Where a reload sends the instances whose live settings changed; the HA thread applies them
@@ -217,10 +268,10 @@ impl HaDriver {
 
     /// Waits for the thread (after the stop flag was set): the shutdown adverts are out when this
     /// returns.
-    pub fn join(mut self) {
-        if let Some(thread) = self.thread.take() {
+    pub fn join(self) {
+        for thread in self.threads {
             if thread.join().is_err() {
-                log::error!("the HA thread panicked");
+                log::error!("an HA thread panicked");
             }
         }
     }
@@ -236,7 +287,34 @@ pub fn advert_frame(src: MacAddr, dst: MacAddr, packet: &[u8]) -> Vec<u8> {
     ethernet::frame(&ethernet::Repr { src_addr: src, dst_addr: dst, ethertype: EtherType::IPV4 }, packet)
 }
 
+/// One interface HA sends on.
+struct Link {
+    name: String,
+    mac: MacAddr,
+    /// Adverts' source on this interface unless an instance sets `unicast_src_ip`.
+    primary_ip: Ipv4Addr,
+    socket: HaSocket,
+    /// Multicast groups joined on it.
+    groups: Vec<Ipv4Addr>,
+}
+
+impl Link {
+    /// An interface other than the data path's: its MAC and its first address that is not a
+    /// floating one.
+    fn open(name: &str, floating: &[Ipv4Addr]) -> io::Result<Link> {
+        let mac = netdev::mac_addr(name)?;
+        let primary_ip = netdev::ipv4_addrs(name)?
+            .into_iter()
+            .map(|net| net.addr)
+            .find(|addr| !floating.contains(addr))
+            .ok_or_else(|| io::Error::other(format!("interface {name} has no IPv4 address of its own")))?;
+        Ok(Link { name: name.to_string(), mac, primary_ip, socket: HaSocket::open(name)?, groups: Vec::new() })
+    }
+}
+
 struct Running {
+    /// Index of its interface in `Driver::links`.
+    link: usize,
     instance: Instance,
     config: InstanceSpec,
     advert_mac: MacAddr,
@@ -248,13 +326,13 @@ struct Running {
 }
 
 struct Driver {
-    socket: HaSocket,
+    links: Vec<Link>,
+    /// Present when an instance has floating addresses.
+    kernel: Option<KernelAddresses>,
     hooks: HookRunner,
     instances: Vec<Running>,
     serving: Arc<ServingState>,
     status: Arc<HaStatus>,
-    interface: String,
-    primary_ip: Ipv4Addr,
     updates: Receiver<InstanceSpec>,
 }
 
@@ -323,7 +401,7 @@ impl Driver {
             return;
         };
         let before = running.instance.status().priority;
-        match running.instance.reconfigure(Instant::now(), config.machine(self.primary_ip)) {
+        match running.instance.reconfigure(Instant::now(), config.machine(self.links[running.link].primary_ip)) {
             Ok(()) => {
                 let after = running.instance.status().priority;
                 let rank = if config.protocol == super::HaProtocol::Carp { "advskew" } else { "priority" };
@@ -378,19 +456,26 @@ impl Driver {
     fn drain(&mut self, index: usize, stopping: bool) {
         while let Some(output) = self.instances[index].instance.poll_output() {
             let running = &self.instances[index];
+            let socket = &self.links[running.link].socket;
             match output {
                 Output::Advert { to, packet } => {
                     let sent = if to.is_multicast() {
-                        self.socket.send_frame(&advert_frame(running.advert_mac, MacAddr::ipv4_multicast(to), &packet))
+                        socket.send_frame(&advert_frame(running.advert_mac, MacAddr::ipv4_multicast(to), &packet))
                     } else {
-                        self.socket.send_ip(&packet, to)
+                        socket.send_ip(&packet, to)
                     };
                     if let Err(err) = sent {
                         self.send_failed("advert", &err);
                     }
                 }
                 Output::Garp { vip } => {
-                    match self.socket.send_frame(&arp::request_frame(running.serving_mac, vip, vip)) {
+                    // A floating address on another interface is announced there, with its MAC.
+                    let dev = running.config.addresses.iter().find(|a| a.ip == vip).and_then(|a| a.dev.as_ref());
+                    let (socket, mac) = match dev.and_then(|dev| self.links.iter().find(|link| &link.name == dev)) {
+                        Some(link) => (&link.socket, link.mac),
+                        None => (socket, running.serving_mac),
+                    };
+                    match socket.send_frame(&arp::request_frame(mac, vip, vip)) {
                         Ok(()) => {
                             self.status.driver.garps_sent.fetch_add(1, Ordering::Relaxed);
                         }
@@ -415,6 +500,13 @@ impl Driver {
         for vip in &config.vips {
             self.serving.set(*vip, to == State::Master);
         }
+        if to == State::Master {
+            self.hold_addresses(index, true);
+        } else if from == State::Master {
+            self.hold_addresses(index, false);
+        }
+        let running = &self.instances[index];
+        let config = &running.config;
         let state = match to {
             State::Init if stopping => "STOP".to_string(),
             // Init only happens before startup or at shutdown: nothing to tell.
@@ -428,11 +520,52 @@ impl Driver {
             &state,
             from == State::Master,
             priority,
-            &self.interface,
-            &config.vips,
+            &self.links[running.link].name,
+            &config.announced(),
         );
         for job in jobs {
             self.hooks.submit(job);
+        }
+    }
+
+    /// Puts instance `index`'s floating addresses on their interfaces (`hold`), or takes them off.
+    fn hold_addresses(&self, index: usize, hold: bool) {
+        let Some(kernel) = &self.kernel else { return };
+        let running = &self.instances[index];
+        for address in &running.config.addresses {
+            let dev = address.dev.as_deref().unwrap_or(&self.links[running.link].name);
+            let done = if hold {
+                kernel.add(dev, address.ip, address.prefix_len, address.label.as_deref())
+            } else {
+                kernel.remove(dev, address.ip)
+            };
+            let what = if hold { "added to" } else { "removed from" };
+            match done {
+                Ok(_) => log::info!("vrrp {}: {}/{} {what} {dev}", running.config.name, address.ip, address.prefix_len),
+                Err(err) => log::warn!("vrrp {}: {} could not be {what} {dev}: {err}", running.config.name, address.ip),
+            }
+        }
+    }
+
+    /// Floating addresses a run that died left on their interfaces: nobody is master yet.
+    fn remove_stale_addresses(&self) {
+        let Some(kernel) = &self.kernel else { return };
+        for running in &self.instances {
+            for address in &running.config.addresses {
+                let dev = address.dev.as_deref().unwrap_or(&self.links[running.link].name);
+                match kernel.holds(dev, address.ip) {
+                    Ok(true) => match kernel.remove(dev, address.ip) {
+                        Ok(_) => log::warn!(
+                            "vrrp {}: removed {} from {dev}, left there by an earlier run (not master yet)",
+                            running.config.name,
+                            address.ip
+                        ),
+                        Err(err) => log::warn!("vrrp {}: stale {} on {dev}: {err}", running.config.name, address.ip),
+                    },
+                    Ok(false) => {}
+                    Err(err) => log::warn!("vrrp {}: looking for {} on {dev}: {err}", running.config.name, address.ip),
+                }
+            }
         }
     }
 

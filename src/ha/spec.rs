@@ -49,6 +49,19 @@ pub struct NotifyHooks {
     pub timeout: Duration,
 }
 
+/// An address the master holds in its own kernel, for a service on the director itself (keepalived's
+/// `virtual_ipaddress`, ucarp's `--addr` with its up/down scripts): added to an interface on
+/// becoming MASTER, announced with gratuitous ARP, removed on leaving it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FloatingAddress {
+    pub ip: Ipv4Addr,
+    pub prefix_len: u8,
+    /// The interface it goes on; `None` = the instance's.
+    pub dev: Option<String>,
+    /// `ip addr … label`: starts with the interface's name.
+    pub label: Option<String>,
+}
+
 /// One HA instance as the HA thread runs it: what the control plane builds from a `[[vrrp]]`
 /// table (see `control::config`), checked there.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -82,8 +95,21 @@ pub struct InstanceSpec {
     /// keepalived's `track_script` block: any number, their failing weights add up.
     pub track_script: Vec<TrackScript>,
     pub hooks: NotifyHooks,
-    /// Each a VIP of a configured service, owned by this instance only.
+    /// Each a VIP of a configured service, owned by this instance only: served by ulvs's data
+    /// path while MASTER.
     pub vips: Vec<Ipv4Addr>,
+    /// Addresses the kernel holds while MASTER (services on the director itself).
+    pub addresses: Vec<FloatingAddress>,
+    /// Where adverts are sent and heard, when not the director's data-path interface.
+    pub interface: Option<String>,
+}
+
+impl InstanceSpec {
+    /// Every address the instance announces: the load-balanced VIPs, then the floating addresses
+    /// (VRRP lists them all in its adverts; CARP authenticates the first).
+    pub fn announced(&self) -> Vec<Ipv4Addr> {
+        self.vips.iter().copied().chain(self.addresses.iter().map(|a| a.ip)).collect()
+    }
 }
 
 impl InstanceSpec {
@@ -101,7 +127,7 @@ impl InstanceSpec {
             primary_ip: self.unicast_src_ip.unwrap_or(director_ip),
             group: self.group,
             unicast_peers: self.unicast_peers.clone(),
-            vips: self.vips.clone(),
+            vips: self.announced(),
             v3_checksum: if self.v3_checksum_as_v2 { V3Checksum::MessageOnly } else { V3Checksum::WithPseudoHeader },
             garp: self.garp,
         }

@@ -1,8 +1,12 @@
-//! `HaSocket`: how the HA driver puts VRRP/CARP adverts and gratuitous ARP on the wire.
+//! `HaSocket`: how the HA driver puts VRRP/CARP adverts and gratuitous ARP on the wire, and
+//! `AdvertListener`: how it hears adverts on an interface the workers do not serve.
 //!
-//! Receiving is not done here: the workers already see every protocol-112 frame (the XDP filter
-//! steers them to userspace; AF_PACKET ports see everything) and hand copies to the HA thread.
-//! This socket only sends, and keeps the interface's receive filters open for what HA needs:
+//! On the data path's interface receiving is not done here: the workers already see every
+//! protocol-112 frame (the XDP filter steers them to userspace; AF_PACKET ports see everything)
+//! and hand copies to the HA thread. An instance on another interface (keepalived's per-instance
+//! `interface`) has an `AdvertListener` there: an AF_PACKET socket whose socket filter keeps only
+//! IPv4 protocol 112. `HaSocket` only sends, and keeps the interface's receive filters open for
+//! what HA needs:
 //!
 //! - **Link layer** (AF_PACKET, bound with protocol 0 so it never queues a received frame):
 //!   multicast adverts and GARP, as whole Ethernet frames, because their source MAC is chosen
@@ -109,6 +113,53 @@ impl HaSocket {
                 return Err(err);
             }
         }
+    }
+}
+
+/// Hears the VRRP/CARP frames of one interface (see the module docs).
+pub struct AdvertListener {
+    fd: OwnedFd,
+    buf: Box<[u8]>,
+}
+
+impl AdvertListener {
+    /// Opens the listener on `ifname`. Needs CAP_NET_RAW.
+    pub fn open(ifname: &str) -> io::Result<AdvertListener> {
+        let ifindex = netdev::ifindex(ifname)?;
+        let fd = packet_socket()?;
+        // Only IPv4 protocol 112, decided in the kernel: ldh [12] (EtherType); jeq 0x800;
+        // ldb [23] (IPv4 protocol); jeq 112; accept the frame whole, or drop it.
+        let keep_vrrp = [
+            libc::sock_filter { code: (libc::BPF_LD | libc::BPF_H | libc::BPF_ABS) as u16, jt: 0, jf: 0, k: 12 },
+            libc::sock_filter { code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16, jt: 0, jf: 3, k: 0x0800 },
+            libc::sock_filter { code: (libc::BPF_LD | libc::BPF_B | libc::BPF_ABS) as u16, jt: 0, jf: 0, k: 23 },
+            libc::sock_filter { code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16, jt: 0, jf: 1, k: 112 },
+            libc::sock_filter { code: (libc::BPF_RET | libc::BPF_K) as u16, jt: 0, jf: 0, k: u32::MAX },
+            libc::sock_filter { code: (libc::BPF_RET | libc::BPF_K) as u16, jt: 0, jf: 0, k: 0 },
+        ];
+        let program = libc::sock_fprog { len: keep_vrrp.len() as u16, filter: keep_vrrp.as_ptr().cast_mut() };
+        // Before bind, so no frame is queued unfiltered; the kernel copies the program.
+        set_option(&fd, libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, &program)?;
+        setsockopt(&fd, libc::PACKET_IGNORE_OUTGOING, &(1 as libc::c_int))?;
+        bind(&fd, ifindex, libc::ETH_P_IP as u16)?;
+        Ok(AdvertListener { fd, buf: vec![0u8; 2048].into_boxed_slice() })
+    }
+
+    /// The next VRRP/CARP frame heard within `timeout`, whole, or `None`.
+    pub fn recv(&mut self, timeout: std::time::Duration) -> io::Result<Option<Vec<u8>>> {
+        super::packet::poll_in(&self.fd, timeout)?;
+        // SAFETY: `buf` is a valid writable buffer of its length for the call.
+        let rc = unsafe {
+            libc::recv(self.fd.as_raw_fd(), self.buf.as_mut_ptr().cast(), self.buf.len(), libc::MSG_DONTWAIT)
+        };
+        if rc < 0 {
+            let err = io::Error::last_os_error();
+            return match err.kind() {
+                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Ok(None),
+                _ => Err(err),
+            };
+        }
+        Ok(Some(self.buf[..rc as usize].to_vec()))
     }
 }
 

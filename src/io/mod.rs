@@ -4,6 +4,7 @@
 
 pub mod arp_socket;
 pub mod ha_socket;
+pub mod kernel_address;
 pub mod netdev;
 pub mod packet;
 pub mod process;

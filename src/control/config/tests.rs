@@ -172,7 +172,24 @@ fn refusals_name_the_line_and_the_reason() {
             8,
             "vrid must be between 1 and 255",
         ),
-        (format!("{HEAD}{SVC}[[vrrp]]\nname = \"VI_1\"\nvrid = 5\nvips = []\n"), 9, "vips is empty"),
+        (format!("{HEAD}{SVC}[[vrrp]]\nname = \"VI_1\"\nvrid = 5\nvips = []\n"), 9, "needs at least one address"),
+        (format!("{HEAD}{SVC}[[vrrp]]\nname = \"VI_1\"\nvrid = 5\n"), 7, "needs at least one address"),
+        (vrrp("addresses = [\"10.0.0.50/33\"]\n"), 10, "prefix length must be 0 to 32"),
+        (vrrp("addresses = [\"10.0.0.x/24\"]\n"), 10, "not an IPv4 address"),
+        (vrrp("addresses = [\"224.0.0.5/24\"]\n"), 10, "multicast"),
+        (vrrp("addresses = [\"10.0.0.100/24\"]\n"), 10, "list it in vips"),
+        (vrrp("addresses = [\"10.0.0.50/24\", \"10.0.0.50\"]\n"), 10, "listed twice"),
+        (vrrp("addresses = [{ address = \"10.0.0.50/24\", dev = \"eth0:1\" }]\n"), 10, "not a valid device name"),
+        (vrrp("addresses = [{ address = \"10.0.0.50/24\", dev = \"eth1\", label = \"eth0:x\" }]\n"), 10, "must start with its interface's name"),
+        (vrrp("addresses = [{ address = \"10.0.0.50/24\", device = \"eth1\" }]\n"), 10, "unknown key `device`"),
+        (vrrp("addresses = [7]\n"), 10, "an address such as"),
+        (vrrp("interface = \"\"\n"), 10, "interface name is empty"),
+        (
+            vrrp("addresses = [\"10.0.0.50/24\"]\n[[vrrp]]\nname = \"VI_2\"\nvrid = 52\naddresses = [\"10.0.0.50/24\"]\n"),
+            14,
+            "address 10.0.0.50 already belongs to vrrp instance \"VI_1\"",
+        ),
+        (carp("password = \"s\"\naddresses = [\"10.0.0.50/24\"]\n"), 9, "exactly one VIP"),
         (format!("{HEAD}{SVC}[[vrrp]]\nname = \"VI_1\"\nvips = [\"10.0.0.100\"]\n"), 6, "missing required key `vrid`"),
         (
             vrrp("[[vrrp]]\nname = \"VI_1\"\nvrid = 52\nvips = [\"10.0.0.100\"]\n"),
@@ -579,4 +596,35 @@ mod never_panics {
             check_location(&String::from_utf8(bytes).unwrap());
         }
     }
+}
+
+#[test]
+fn floating_addresses_and_an_instance_interface_parse() {
+    use crate::ha::spec::FloatingAddress;
+    let text = format!(
+        "{HEAD}{SVC}[[vrrp]]\nname = \"VI_1\"\nvrid = 51\ninterface = \"ha0\"\nvips = [\"10.0.0.100\"]\n\
+         addresses = [\"10.0.0.50/24\", \"192.168.9.1\", {{ address = \"10.0.1.7/16\", dev = \"eth1\", label = \"eth1:web\" }}]\n\
+         [[vrrp]]\nname = \"FLOAT\"\nvrid = 52\naddresses = [\"10.0.0.51/24\"]\n"
+    );
+    let config = parse(&text).unwrap();
+    let instance = &config.vrrp[0].instance;
+    assert_eq!(instance.interface.as_deref(), Some("ha0"));
+    assert_eq!(
+        instance.addresses,
+        [
+            FloatingAddress { ip: Ipv4Addr::new(10, 0, 0, 50), prefix_len: 24, dev: None, label: None },
+            FloatingAddress { ip: Ipv4Addr::new(192, 168, 9, 1), prefix_len: 32, dev: None, label: None },
+            FloatingAddress {
+                ip: Ipv4Addr::new(10, 0, 1, 7),
+                prefix_len: 16,
+                dev: Some("eth1".into()),
+                label: Some("eth1:web".into())
+            },
+        ]
+    );
+    // The VIP first, then the addresses: what the adverts carry.
+    assert_eq!(instance.announced()[..2], [Ipv4Addr::new(10, 0, 0, 100), Ipv4Addr::new(10, 0, 0, 50)]);
+    // An instance with only floating addresses gates no VIP of the data path.
+    assert!(config.vrrp[1].instance.vips.is_empty());
+    assert_eq!(crate::control::runtime::gated_vips(&config), [(Ipv4Addr::new(10, 0, 0, 100), None)]);
 }

@@ -21,8 +21,8 @@ use super::validate::{interface_name_problem, Checker};
 use super::{ConfigError, Location, ServiceConfig};
 use crate::control::spec::unicast_problem;
 use crate::ha::spec::{
-    InstanceSpec, NotifyHooks, TrackScript, DEFAULT_INTERVAL, DEFAULT_NOTIFY_TIMEOUT, DEFAULT_PRIORITY,
-    MAX_CARP_PASSWORD, MAX_GARP_PERIOD, MAX_VRRP2_PASSWORD,
+    FloatingAddress, InstanceSpec, NotifyHooks, TrackScript, DEFAULT_INTERVAL, DEFAULT_NOTIFY_TIMEOUT,
+    DEFAULT_PRIORITY, MAX_CARP_PASSWORD, MAX_GARP_PERIOD, MAX_VRRP2_PASSWORD,
 };
 use crate::ha::{GarpConfig, HaProtocol};
 use crate::wire::vrrp::GROUP as DEFAULT_GROUP;
@@ -72,7 +72,44 @@ pub(super) struct RawVrrp {
     up_script: Option<Spanned<String>>,
     down_script: Option<Spanned<String>>,
     notify_timeout: Option<Spanned<Text<Duration>>>,
-    vips: Spanned<Vec<Spanned<Text<Ipv4Addr>>>>,
+    vips: Option<Spanned<Vec<Spanned<Text<Ipv4Addr>>>>>,
+    addresses: Option<Spanned<Vec<Spanned<RawAddress>>>>,
+    interface: Option<Spanned<String>>,
+}
+
+/// One entry of `addresses`: `"10.0.0.50/24"` or `{ address = "10.0.0.50/24", dev, label }`.
+#[derive(Debug)]
+pub(super) struct RawAddress {
+    address: String,
+    dev: Option<String>,
+    label: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for RawAddress {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Table {
+            address: String,
+            dev: Option<String>,
+            label: Option<String>,
+        }
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = RawAddress;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an address such as \"10.0.0.50/24\", or a table { address, dev, label }")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<RawAddress, E> {
+                Ok(RawAddress { address: text.to_string(), dev: None, label: None })
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<RawAddress, A::Error> {
+                let table = Table::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(RawAddress { address: table.address, dev: table.dev, label: table.label })
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -122,7 +159,8 @@ impl Checker<'_> {
                     ),
                 ));
             }
-            for (vip, raw_vip) in instance.vips.iter().zip(raw.vips.get_ref()) {
+            let raw_vips = raw.vips.as_ref().map(|vips| vips.get_ref().as_slice()).unwrap_or_default();
+            for (vip, raw_vip) in instance.vips.iter().zip(raw_vips) {
                 if let Some(&first) = owners.get(vip) {
                     return Err(self.error(
                         &raw_vip.span(),
@@ -133,6 +171,19 @@ impl Checker<'_> {
                     ));
                 }
                 owners.insert(*vip, out.len());
+            }
+            let raw_addresses = raw.addresses.as_ref().map(|a| a.get_ref().as_slice()).unwrap_or_default();
+            for (address, raw_address) in instance.addresses.iter().zip(raw_addresses) {
+                if let Some(&first) = owners.get(&address.ip) {
+                    return Err(self.error(
+                        &raw_address.span(),
+                        format!(
+                            "address {} already belongs to vrrp instance {:?}; one instance per address",
+                            address.ip, out[first].instance.name
+                        ),
+                    ));
+                }
+                owners.insert(address.ip, out.len());
             }
             out.push(config);
         }
@@ -232,10 +283,38 @@ impl Checker<'_> {
             track_script.push(self.track_script(script)?);
         }
         let hooks = self.hooks(raw)?;
-        let vips = self.instance_vips(&raw.vips, services)?;
-        if protocol == HaProtocol::Carp && vips.len() != 1 {
+        let vips = match &raw.vips {
+            Some(vips) => self.instance_vips(vips, services)?,
+            None => Vec::new(),
+        };
+        let interface = match &raw.interface {
+            Some(name) => {
+                if let Some(problem) = interface_name_problem(name.get_ref()) {
+                    return Err(self.error(&name.span(), problem));
+                }
+                Some(name.get_ref().clone())
+            }
+            None => None,
+        };
+        let addresses = match &raw.addresses {
+            Some(addresses) => self.addresses(addresses, &vips, services, interface.as_deref())?,
+            None => Vec::new(),
+        };
+        if vips.is_empty() && addresses.is_empty() {
+            let at = raw.vips.as_ref().map_or(raw.name.span(), |vips| vips.span());
             return Err(self.error(
-                &raw.vips.span(),
+                &at,
+                "an instance needs at least one address: vips (VIPs of services ulvs forwards) or addresses (held by the master's kernel)",
+            ));
+        }
+        if protocol == HaProtocol::Carp && vips.len() + addresses.len() != 1 {
+            let at = match (&raw.vips, &raw.addresses) {
+                (Some(vips), _) => vips.span(),
+                (None, Some(addresses)) => addresses.span(),
+                (None, None) => raw.name.span(),
+            };
+            return Err(self.error(
+                &at,
                 "a carp instance announces exactly one VIP (ucarp's HMAC covers one address): use one instance per VIP",
             ));
         }
@@ -259,6 +338,8 @@ impl Checker<'_> {
             track_script,
             hooks,
             vips,
+            addresses,
+            interface,
         };
         Ok(VrrpConfig { instance, location: self.at(&raw.name.span()) })
     }
@@ -393,9 +474,6 @@ impl Checker<'_> {
         raw: &Spanned<Vec<Spanned<Text<Ipv4Addr>>>>,
         services: &[ServiceConfig],
     ) -> Result<Vec<Ipv4Addr>, ConfigError> {
-        if raw.get_ref().is_empty() {
-            return Err(self.error(&raw.span(), "vips is empty: an instance must own at least one VIP"));
-        }
         let mut vips = Vec::new();
         for vip in raw.get_ref() {
             let ip = vip.get_ref().0;
@@ -410,6 +488,55 @@ impl Checker<'_> {
         Ok(vips)
     }
 
+    /// `addresses`: each `A.B.C.D[/N]` (keepalived's default /32), unicast, not a service's VIP (that
+    /// goes in `vips`: ulvs serves it), listed once; `dev` a valid interface name; `label` as the
+    /// kernel wants it, starting with the interface's name.
+    fn addresses(
+        &self,
+        raw: &Spanned<Vec<Spanned<RawAddress>>>,
+        vips: &[Ipv4Addr],
+        services: &[ServiceConfig],
+        interface: Option<&str>,
+    ) -> Result<Vec<FloatingAddress>, ConfigError> {
+        let mut out: Vec<FloatingAddress> = Vec::new();
+        for entry in raw.get_ref() {
+            let span = entry.span();
+            let entry = entry.get_ref();
+            let (ip, prefix_len) = parse_prefix(&entry.address).map_err(|problem| self.error(&span, problem))?;
+            if let Some(problem) = unicast_problem(ip) {
+                return Err(self.error(&span, format!("address {ip} is {problem}")));
+            }
+            if services.iter().any(|service| service.vip == ip) || vips.contains(&ip) {
+                return Err(self.error(
+                    &span,
+                    format!(
+                        "{ip} is the VIP of a [[service]]: list it in vips, where ulvs serves it, not in addresses"
+                    ),
+                ));
+            }
+            if out.iter().any(|other| other.ip == ip) {
+                return Err(self.error(&span, format!("address {ip} is listed twice")));
+            }
+            if let Some(problem) = entry.dev.as_deref().and_then(interface_name_problem) {
+                return Err(self.error(&span, problem));
+            }
+            if let Some(label) = &entry.label {
+                let dev = entry.dev.as_deref().or(interface).unwrap_or("");
+                let fits = label.len() <= 15 && (dev.is_empty() || label.starts_with(dev));
+                if !fits {
+                    return Err(self.error(
+                        &span,
+                        format!(
+                            "label {label:?} must start with its interface's name ({dev:?}) and be at most 15 bytes"
+                        ),
+                    ));
+                }
+            }
+            out.push(FloatingAddress { ip, prefix_len, dev: entry.dev.clone(), label: entry.label.clone() });
+        }
+        Ok(out)
+    }
+
     fn unicast(&self, value: &Spanned<Text<Ipv4Addr>>, what: &str) -> Result<Ipv4Addr, ConfigError> {
         let ip = value.get_ref().0;
         match unicast_problem(ip) {
@@ -417,4 +544,22 @@ impl Checker<'_> {
             None => Ok(ip),
         }
     }
+}
+
+/// `A.B.C.D/N` or `A.B.C.D` (a /32).
+fn parse_prefix(text: &str) -> Result<(Ipv4Addr, u8), String> {
+    let (address, prefix) = match text.split_once('/') {
+        Some((address, prefix)) => (address, Some(prefix)),
+        None => (text, None),
+    };
+    let ip: Ipv4Addr =
+        address.trim().parse().map_err(|_| format!("{text:?} is not an IPv4 address such as \"10.0.0.50/24\""))?;
+    let prefix_len = match prefix {
+        Some(prefix) => match prefix.trim().parse::<u8>() {
+            Ok(len) if len <= 32 => len,
+            _ => return Err(format!("{text:?}: the prefix length must be 0 to 32")),
+        },
+        None => 32,
+    };
+    Ok((ip, prefix_len))
 }
