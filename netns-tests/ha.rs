@@ -546,6 +546,34 @@ fn vmac_and_track_interface() {
     http_ok(&lab, 5);
 }
 
+/// track_interface with a weight (keepalived's `track_interface { uplink weight -150 }`): the
+/// master's tracked link going down lowers its priority (200 → 50) instead of faulting it, so it
+/// stays a BACKUP ready to take over, and the peer (100) preempts; the link back up → it preempts.
+#[test]
+fn weighted_track_interface_lowers_the_priority() {
+    let lab = Lab::up_with_directors("ha-tw", 2, 2);
+    lab.exec_ok("dir", &["ip", "link", "add", "uplink", "type", "veth", "peer", "name", "uplink-far"]);
+    lab.exec_ok("dir", &["ip", "link", "set", "uplink", "up"]);
+    lab.exec_ok("dir", &["ip", "link", "set", "uplink-far", "up"]);
+    let vrrp = |priority: u32, track: &str| format!("vrid = 55\npriority = {priority}\ninterval = \"200ms\"\n{track}");
+    let track = "track_interface = [{ name = \"uplink\", weight = -150 }]\n";
+    let a = Daemon::start_on(&lab, "dir", &ha_config(&lab, "dir", "xdp", &vrrp(200, track)));
+    let b = Daemon::start_on(&lab, "dir2", &ha_config(&lab, "dir2", "packet", &vrrp(100, "")));
+    wait_role(&a, "MASTER", Duration::from_secs(5));
+    wait_role(&b, "BACKUP", Duration::from_secs(2));
+
+    lab.exec_ok("dir", &["ip", "link", "set", "uplink-far", "down"]);
+    wait_role(&b, "MASTER", Duration::from_secs(3));
+    wait_role(&a, "BACKUP", Duration::from_secs(2));
+    assert!(vrrp_line(&a).contains(" priority 50 "), "{}", vrrp_line(&a));
+    http_ok(&lab, 5);
+
+    lab.exec_ok("dir", &["ip", "link", "set", "uplink-far", "up"]);
+    wait_role(&a, "MASTER", Duration::from_secs(3));
+    wait_role(&b, "BACKUP", Duration::from_secs(2));
+    assert!(vrrp_line(&a).contains(" priority 200 "), "{}", vrrp_line(&a));
+}
+
 /// Reload of `[[vrrp]]`, as keepalived's: the master's priority lowered below the backup's is
 /// advertised at once and the backup preempts; a changed interval waits for a restart, is named,
 /// and the instance runs on as it was.

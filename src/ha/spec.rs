@@ -34,6 +34,15 @@ pub struct TrackScript {
     pub fall: u32,
 }
 
+/// An interface an instance watches (keepalived's `track_interface { eth1 weight -20 }`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrackedInterface {
+    pub name: String,
+    /// 0: down means FAULT. Otherwise added to the priority while it is down (CARP: subtracted
+    /// from advskew), as a track_script's weight.
+    pub weight: i32,
+}
+
 /// User commands run on transitions, never on the HA thread.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct NotifyHooks {
@@ -91,7 +100,9 @@ pub struct InstanceSpec {
     /// vrrp3: compute the checksum without the IPv4 pseudo-header (RFC 9568, Cisco, Juniper).
     pub v3_checksum_as_v2: bool,
     pub garp: GarpConfig,
-    pub track_interface: Vec<String>,
+    /// keepalived's `track_interface`: each one down → FAULT, or with a weight, the weight added
+    /// to the priority instead.
+    pub track_interface: Vec<TrackedInterface>,
     /// keepalived's `track_script` block: any number, their failing weights add up.
     pub track_script: Vec<TrackScript>,
     pub hooks: NotifyHooks,

@@ -8,9 +8,9 @@
 //!   successes in a row it is passing again (`health::Hysteresis`); it starts passing. The HA thread
 //!   reads the verdict from an atomic.
 //!
-//! [`Tracked::health`] folds them into what the state machine takes: a fault (a tracked link
-//! down, or any failing script of weight 0, keepalived's convention) and a priority delta (the
-//! sum of the weights of the failing weighted scripts).
+//! [`Tracked::health`] folds them into what the state machine takes: a fault (a tracked link of
+//! weight 0 down, or any failing script of weight 0, keepalived's convention) and a priority delta
+//! (the sum of the weights of the weighted links that are down and the failing weighted scripts).
 
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
@@ -20,7 +20,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use super::hooks::{wait_or_kill, Outcome};
-use super::spec::TrackScript;
+use super::spec::{TrackScript, TrackedInterface};
 use crate::health::Hysteresis;
 use crate::io::netdev;
 
@@ -101,7 +101,7 @@ pub fn links_up(interfaces: &[String]) -> bool {
 
 /// Everything one instance tracks.
 pub struct Tracked {
-    pub interfaces: Vec<String>,
+    pub interfaces: Vec<TrackedInterface>,
     pub scripts: Vec<ScriptTracker>,
 }
 
@@ -115,8 +115,11 @@ pub struct Health {
 impl Tracked {
     pub fn health(&self) -> Health {
         let failing = || self.scripts.iter().filter(|script| !script.passing());
-        let fault = !links_up(&self.interfaces) || failing().any(|script| script.weight == 0);
-        let priority_delta = failing().map(|script| script.weight).sum();
+        let down: Vec<&TrackedInterface> =
+            self.interfaces.iter().filter(|link| !links_up(std::slice::from_ref(&link.name))).collect();
+        let fault = down.iter().any(|link| link.weight == 0) || failing().any(|script| script.weight == 0);
+        let priority_delta =
+            failing().map(|script| script.weight).sum::<i32>() + down.iter().map(|link| link.weight).sum::<i32>();
         Health { fault, priority_delta }
     }
 }
@@ -150,7 +153,10 @@ mod tests {
             scripts: vec![start("exit 1", -60), start("exit 1", -20), start("exit 0", -5)],
         };
         let fatal = Tracked { interfaces: vec![], scripts: vec![start("exit 0", -60), start("exit 1", 0)] };
-        let fine = Tracked { interfaces: vec!["lo".into()], scripts: vec![start("exit 0", -60)] };
+        let fine = Tracked {
+            interfaces: vec![TrackedInterface { name: "lo".into(), weight: 0 }],
+            scripts: vec![start("exit 0", -60)],
+        };
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline && (weighted.health().priority_delta != -80 || !fatal.health().fault) {
             thread::sleep(Duration::from_millis(10));
@@ -159,5 +165,14 @@ mod tests {
         assert_eq!(weighted.health(), Health { fault: false, priority_delta: -80 });
         assert_eq!(fatal.health(), Health { fault: true, priority_delta: 0 });
         assert_eq!(fine.health(), Health { fault: false, priority_delta: 0 });
+    }
+
+    #[test]
+    fn a_weighted_interface_down_moves_the_priority_and_an_unweighted_one_faults() {
+        let link = |name: &str, weight| TrackedInterface { name: name.into(), weight };
+        let weighted = Tracked { interfaces: vec![link("lo", 0), link("nonexistent0", -20)], scripts: vec![] };
+        assert_eq!(weighted.health(), Health { fault: false, priority_delta: -20 });
+        let fatal = Tracked { interfaces: vec![link("nonexistent0", 0)], scripts: vec![] };
+        assert_eq!(fatal.health(), Health { fault: true, priority_delta: 0 });
     }
 }

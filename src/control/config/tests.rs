@@ -153,6 +153,8 @@ fn refusals_name_the_line_and_the_reason() {
         (vrrp("garp = { cuont = 1 }\n"), 10, "unknown key `cuont`"),
         (vrrp("garp = { refresh = \"2d\" }\n"), 10, "garp refresh must be at most 24h"),
         (vrrp("track_interface = [\"eth0:1\"]\n"), 10, "not a valid device name"),
+        (vrrp("track_interface = [{ name = \"eth1\", weight = -300 }]\n"), 10, "between -254 and 254"),
+        (vrrp("track_interface = [{ name = \"eth1\", wieght = 1 }]\n"), 10, "unknown key `wieght`"),
         (vrrp("track_script = { command = \"\" }\n"), 10, "command is empty"),
         (vrrp("track_script = { command = \"true\", weight = 300 }\n"), 10, "between -254 and 254"),
         (vrrp("track_script = { command = \"true\", interval = \"0s\" }\n"), 10, "longer than 0s"),

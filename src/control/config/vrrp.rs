@@ -21,8 +21,8 @@ use super::validate::{interface_name_problem, Checker};
 use super::{ConfigError, Location, ServiceConfig};
 use crate::control::spec::unicast_problem;
 use crate::ha::spec::{
-    FloatingAddress, InstanceSpec, NotifyHooks, TrackScript, DEFAULT_INTERVAL, DEFAULT_NOTIFY_TIMEOUT,
-    DEFAULT_PRIORITY, MAX_CARP_PASSWORD, MAX_GARP_PERIOD, MAX_VRRP2_PASSWORD,
+    FloatingAddress, InstanceSpec, NotifyHooks, TrackScript, TrackedInterface, DEFAULT_INTERVAL,
+    DEFAULT_NOTIFY_TIMEOUT, DEFAULT_PRIORITY, MAX_CARP_PASSWORD, MAX_GARP_PERIOD, MAX_VRRP2_PASSWORD,
 };
 use crate::ha::{GarpConfig, HaProtocol};
 use crate::wire::vrrp::GROUP as DEFAULT_GROUP;
@@ -63,7 +63,7 @@ pub(super) struct RawVrrp {
     vmac: Option<Spanned<bool>>,
     v3_checksum_as_v2: Option<Spanned<bool>>,
     garp: Option<Spanned<RawGarp>>,
-    track_interface: Option<Vec<Spanned<String>>>,
+    track_interface: Option<Vec<Spanned<RawTrackedInterface>>>,
     track_script: Option<OneOrMany<RawTrackScript>>,
     notify: Option<Spanned<String>>,
     notify_master: Option<Spanned<String>>,
@@ -75,6 +75,39 @@ pub(super) struct RawVrrp {
     vips: Option<Spanned<Vec<Spanned<Text<Ipv4Addr>>>>>,
     addresses: Option<Spanned<Vec<Spanned<RawAddress>>>>,
     interface: Option<Spanned<String>>,
+}
+
+/// One entry of `track_interface`: `"eth1"` or `{ name = "eth1", weight = -20 }`.
+#[derive(Debug)]
+pub(super) struct RawTrackedInterface {
+    name: String,
+    weight: Option<i64>,
+}
+
+impl<'de> Deserialize<'de> for RawTrackedInterface {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Table {
+            name: String,
+            weight: Option<i64>,
+        }
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = RawTrackedInterface;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an interface name, or a table { name, weight }")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<RawTrackedInterface, E> {
+                Ok(RawTrackedInterface { name: text.to_string(), weight: None })
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<RawTrackedInterface, A::Error> {
+                let table = Table::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(RawTrackedInterface { name: table.name, weight: table.weight })
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
 }
 
 /// One entry of `addresses`: `"10.0.0.50/24"` or `{ address = "10.0.0.50/24", dev, label }`.
@@ -273,10 +306,21 @@ impl Checker<'_> {
         };
         let mut track_interface = Vec::new();
         for iface in raw.track_interface.iter().flatten() {
-            if let Some(problem) = interface_name_problem(iface.get_ref()) {
+            let entry = iface.get_ref();
+            if let Some(problem) = interface_name_problem(&entry.name) {
                 return Err(self.error(&iface.span(), problem));
             }
-            track_interface.push(iface.get_ref().clone());
+            let weight = match entry.weight {
+                Some(weight) if !(-254..=254).contains(&weight) => {
+                    return Err(self.error(
+                        &iface.span(),
+                        format!("track_interface weight must be between -254 and 254, not {weight}"),
+                    ));
+                }
+                Some(weight) => weight as i32,
+                None => 0,
+            };
+            track_interface.push(TrackedInterface { name: entry.name.clone(), weight });
         }
         let mut track_script = Vec::new();
         for script in raw.track_script.iter().flat_map(|many| &many.0) {
