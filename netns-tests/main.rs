@@ -12,6 +12,7 @@ mod held;
 mod lab;
 mod metrics;
 mod offload;
+mod sync_group;
 mod tools;
 
 use std::collections::BTreeMap;

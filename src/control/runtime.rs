@@ -90,6 +90,11 @@ pub fn ha_instances(config: &Config) -> Vec<InstanceSpec> {
     config.vrrp.iter().map(|vrrp| vrrp.instance.clone()).collect()
 }
 
+/// keepalived's sync groups, for the HA thread.
+pub fn sync_groups(config: &Config) -> Vec<crate::ha::spec::SyncGroup> {
+    config.sync_groups.clone()
+}
+
 /// Every VIP an HA instance gates, with the MAC its ARP answers carry when not the director's
 /// (the instance's virtual MAC with `vmac`).
 pub fn gated_vips(config: &Config) -> Vec<(Ipv4Addr, Option<Mac>)> {

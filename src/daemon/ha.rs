@@ -63,6 +63,7 @@ pub fn start(
         interface_mac,
         primary_ip: director_ip,
         instances: runtime::ha_instances(config),
+        groups: runtime::sync_groups(config),
         frames_in,
     };
     let setup_instances = setup.instances.clone();

@@ -38,9 +38,10 @@ use std::time::{Duration, Instant};
 
 use crossbeam::channel::{self, Receiver, RecvTimeoutError, Sender};
 
-use super::hooks::{jobs_for_transition, HookCounters, HookRunner};
+use super::hooks::{jobs_for_group, jobs_for_transition, HookCounters, HookRunner};
 use super::report::{HaInstance, HaSource};
-use super::spec::InstanceSpec;
+use super::spec::{InstanceSpec, SyncGroup};
+use super::sync_group::{shared_faults, GroupRun};
 use super::track::{Health, ScriptTracker, Tracked};
 use super::{classify, virtual_mac, Input, Instance, Output, State, Status};
 use crate::cells::ServingState;
@@ -62,6 +63,8 @@ pub struct DriverSetup {
     /// The director's own address: adverts' source unless an instance sets `unicast_src_ip`.
     pub primary_ip: Ipv4Addr,
     pub instances: Vec<InstanceSpec>,
+    /// keepalived's sync groups over `instances`.
+    pub groups: Vec<SyncGroup>,
     /// Where listeners on other interfaces put what they hear (the workers' channel).
     pub frames_in: Sender<Vec<u8>>,
 }
@@ -233,9 +236,19 @@ impl HaDriver {
             });
         }
         let kernel = if floating.is_empty() { None } else { Some(KernelAddresses::open()?) };
+        let names: Vec<&str> = instances.iter().map(|r| r.config.name.as_str()).collect();
+        let groups = setup.groups.into_iter().map(|group| GroupRun::new(group, &names)).collect();
         let (updates, updates_rx) = channel::unbounded();
-        let mut driver =
-            Driver { links, kernel, hooks, instances, serving, status: Arc::clone(&status), updates: updates_rx };
+        let mut driver = Driver {
+            links,
+            kernel,
+            hooks,
+            instances,
+            groups,
+            serving,
+            status: Arc::clone(&status),
+            updates: updates_rx,
+        };
         driver.remove_stale_addresses();
         let mut threads = Vec::new();
         for name in listeners {
@@ -331,6 +344,7 @@ struct Driver {
     kernel: Option<KernelAddresses>,
     hooks: HookRunner,
     instances: Vec<Running>,
+    groups: Vec<GroupRun>,
     serving: Arc<ServingState>,
     status: Arc<HaStatus>,
     updates: Receiver<InstanceSpec>,
@@ -339,10 +353,10 @@ struct Driver {
 impl Driver {
     fn run(&mut self, frames: &Receiver<Vec<u8>>, stop: &AtomicBool) {
         let now = Instant::now();
-        for index in 0..self.instances.len() {
-            self.instances[index].instance.handle_input(now, Input::Startup);
-            self.track(index, now);
+        for running in &mut self.instances {
+            running.instance.handle_input(now, Input::Startup);
         }
+        self.track(now);
         let mut next_tick = now + TICK;
         loop {
             while let Ok(config) = self.updates.try_recv() {
@@ -351,6 +365,7 @@ impl Driver {
             for index in 0..self.instances.len() {
                 self.drain(index, false);
             }
+            self.group_hooks();
             self.publish();
             if stop.load(Ordering::Relaxed) {
                 break;
@@ -379,9 +394,7 @@ impl Driver {
             }
             if now >= next_tick {
                 next_tick = now + TICK;
-                for index in 0..self.instances.len() {
-                    self.track(index, now);
-                }
+                self.track(now);
             }
         }
         let now = Instant::now();
@@ -434,22 +447,42 @@ impl Driver {
         }
     }
 
-    /// Feeds the machine what tracking says, when it changed.
-    fn track(&mut self, index: usize, now: Instant) {
-        let running = &mut self.instances[index];
-        let health = running.tracked.health();
-        if health.priority_delta != running.health.priority_delta {
-            running.instance.handle_input(now, Input::PriorityDelta(health.priority_delta));
+    /// Feeds each machine what tracking says, when it changed; a member of a sync group faults
+    /// with any fellow member.
+    fn track(&mut self, now: Instant) {
+        let own: Vec<Health> = self.instances.iter().map(|running| running.tracked.health()).collect();
+        let faults = shared_faults(&own.iter().map(|health| health.fault).collect::<Vec<_>>(), &self.groups);
+        for ((running, own), fault) in self.instances.iter_mut().zip(own).zip(faults) {
+            let health = Health { fault, ..own };
+            if health.priority_delta != running.health.priority_delta {
+                running.instance.handle_input(now, Input::PriorityDelta(health.priority_delta));
+            }
+            if health.fault != running.health.fault {
+                let why = match (health.fault, own.fault) {
+                    (false, _) => "healthy again",
+                    (true, true) => "fault (link down or fatal track_script)",
+                    (true, false) => "fault (a member of its sync group is in fault)",
+                };
+                log::warn!("vrrp {}: tracking says {why}", running.config.name);
+                running.instance.handle_input(now, Input::LinkUp(!health.fault));
+            }
+            running.health = health;
         }
-        if health.fault != running.health.fault {
-            log::warn!(
-                "vrrp {}: tracking says {}",
-                running.config.name,
-                if health.fault { "fault (link down or fatal track_script)" } else { "healthy again" }
-            );
-            running.instance.handle_input(now, Input::LinkUp(!health.fault));
+    }
+
+    /// Runs a sync group's hooks when all its members have reached a new common state.
+    fn group_hooks(&mut self) {
+        let states: Vec<State> = self.instances.iter().map(|running| running.instance.status().state).collect();
+        for group in &mut self.groups {
+            let Some(state) = group.reached(&states) else { continue };
+            if state == State::Init {
+                continue;
+            }
+            log::info!("vrrp_sync_group {}: all members {state}", group.group.name);
+            for job in jobs_for_group(&group.group.hooks, &group.group.name, &state.to_string()) {
+                self.hooks.submit(job);
+            }
         }
-        running.health = health;
     }
 
     /// Carries out everything instance `index` asks for.

@@ -167,6 +167,24 @@ pub fn jobs_for_transition(
     jobs
 }
 
+/// The jobs for sync group `name` reaching `state` (all its members there): its per-state hook
+/// and `notify GROUP <name> <STATE> 0`, as keepalived runs a group's scripts.
+pub fn jobs_for_group(hooks: &NotifyHooks, name: &str, state: &str) -> Vec<HookJob> {
+    let job =
+        |program: &Path, args: Vec<String>| HookJob { program: program.to_path_buf(), args, timeout: hooks.timeout };
+    let per_state = match state {
+        "MASTER" => hooks.notify_master.as_deref(),
+        "BACKUP" => hooks.notify_backup.as_deref(),
+        "FAULT" => hooks.notify_fault.as_deref(),
+        _ => None,
+    };
+    let mut jobs: Vec<HookJob> = per_state.map(|program| job(program, Vec::new())).into_iter().collect();
+    if let Some(program) = &hooks.notify {
+        jobs.push(job(program, vec!["GROUP".into(), name.into(), state.into(), "0".into()]));
+    }
+    jobs
+}
+
 #[cfg(test)]
 mod tests {
     use std::net::Ipv4Addr;

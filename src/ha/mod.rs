@@ -36,6 +36,7 @@ pub mod hooks;
 pub mod report;
 pub mod spec;
 mod status;
+mod sync_group;
 pub mod track;
 mod vrrp;
 

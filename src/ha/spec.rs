@@ -58,6 +58,19 @@ pub struct NotifyHooks {
     pub timeout: Duration,
 }
 
+/// keepalived's `vrrp_sync_group`: instances that share their fate. A fault of any member (a
+/// tracked link down, a fatal track_script) puts every member in FAULT, so the VIPs of, say, an
+/// outside and an inside instance never end up on different directors because one side lost its
+/// link; the group's own hooks run when all its members have reached a new common state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyncGroup {
+    pub name: String,
+    /// Instance names, each in no other group.
+    pub members: Vec<String>,
+    /// `notify GROUP <name> <STATE> 0`, `notify_master|backup|fault` (no up/down scripts).
+    pub hooks: NotifyHooks,
+}
+
 /// An address the master holds in its own kernel, for a service on the director itself (keepalived's
 /// `virtual_ipaddress`, ucarp's `--addr` with its up/down scripts): added to an interface on
 /// becoming MASTER, announced with gratuitous ARP, removed on leaving it.

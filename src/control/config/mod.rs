@@ -23,6 +23,7 @@ mod health;
 mod metrics;
 mod raw;
 mod segment;
+mod sync_group;
 mod validate;
 mod vrrp;
 
@@ -71,6 +72,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// HA instances (`[[vrrp]]`), in file order; empty = this director serves alone.
     pub vrrp: Vec<VrrpConfig>,
+    /// `[[vrrp_sync_group]]`s, in file order.
+    pub sync_groups: Vec<crate::ha::spec::SyncGroup>,
 }
 
 /// The `[metrics]` table.

@@ -32,6 +32,8 @@ pub(super) struct RawConfig {
     pub services: Vec<Spanned<RawService>>,
     #[serde(default, rename = "vrrp")]
     pub vrrps: Vec<Spanned<super::vrrp::RawVrrp>>,
+    #[serde(default, rename = "vrrp_sync_group")]
+    pub sync_groups: Vec<Spanned<super::sync_group::RawSyncGroup>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -209,6 +209,17 @@ fn refusals_name_the_line_and_the_reason() {
         (carp("password = \"01234567890123456789\"\n"), 11, "1 to 19 bytes"),
         (carp("password = \"s\"\nvmac = true\n"), 12, "vmac is for vrrp"),
         (carp(""), 7, "needs a password"),
+        (group("name = \"G\"\ngroup = [\"VI_1\", \"VI_3\"]\n"), 16, "no [[vrrp]] instance named \"VI_3\""),
+        (group("name = \"G\"\ngroup = [\"VI_1\"]\n"), 16, "at least two instances"),
+        (group("name = \"G\"\ngroup = [\"VI_1\", \"VI_1\"]\n"), 16, "listed twice"),
+        (group("name = \"G H\"\ngroup = [\"VI_1\", \"VI_2\"]\n"), 15, "without spaces"),
+        (group("name = \"G\"\ngroup = [\"VI_1\", \"VI_2\"]\nnotify_master = \" \"\n"), 17, "notify_master is empty"),
+        (group("name = \"G\"\ngroup = [\"VI_1\", \"VI_2\"]\nnotify_up = \"/x\"\n"), 17, "unknown key `notify_up`"),
+        (
+            group("name = \"G\"\ngroup = [\"VI_1\", \"VI_2\"]\n[[vrrp_sync_group]]\nname = \"H\"\ngroup = [\"VI_2\", \"VI_1\"]\n"),
+            19,
+            "instance \"VI_2\" is already in sync group \"G\"",
+        ),
     ];
     let failures: Vec<String> =
         cases.iter().filter_map(|(text, line, reason)| check_error(text, *line, reason).err()).collect();
@@ -482,9 +493,12 @@ fn the_example_file_documents_every_key() {
         "down_script",
         "notify_timeout",
         "vips",
+        "addresses",
+        "vrrp_sync_group",
     ];
     for key in keys {
-        assert!(text.contains(&format!("{key} = ")) || text.contains(&format!("{key} ")), "{key} undocumented");
+        let documented = [format!("{key} = "), format!("{key} "), format!("[[{key}]]")];
+        assert!(documented.iter().any(|form| text.contains(form)), "{key} undocumented");
     }
 }
 
@@ -598,6 +612,27 @@ mod never_panics {
             check_location(&String::from_utf8(bytes).unwrap());
         }
     }
+}
+
+/// Two instances and a `[[vrrp_sync_group]]` table whose keys follow (from line 15).
+fn group(keys: &str) -> String {
+    format!(
+        "{HEAD}{SVC}[[vrrp]]\nname = \"VI_1\"\nvrid = 51\nvips = [\"10.0.0.100\"]\n\
+         [[vrrp]]\nname = \"VI_2\"\nvrid = 52\naddresses = [\"10.0.1.1/24\"]\n[[vrrp_sync_group]]\n{keys}"
+    )
+}
+
+#[test]
+fn a_sync_group_reaches_the_model() {
+    let config =
+        parse(&group("name = \"G\"\ngroup = [\"VI_2\", \"VI_1\"]\nnotify = \"/bin/n\"\nnotify_timeout = \"3s\"\n"))
+            .unwrap();
+    let [group] = &config.sync_groups[..] else { panic!("{:?}", config.sync_groups) };
+    assert_eq!(group.name, "G");
+    assert_eq!(group.members, ["VI_2", "VI_1"]);
+    assert_eq!(group.hooks.notify.as_deref(), Some(std::path::Path::new("/bin/n")));
+    assert_eq!(group.hooks.timeout, std::time::Duration::from_secs(3));
+    assert_eq!(crate::control::runtime::sync_groups(&config), config.sync_groups);
 }
 
 #[test]

@@ -102,7 +102,8 @@ impl Checker<'_> {
             services.push(service);
         }
         let vrrp = self.vrrps(raw.vrrps, &services)?;
-        Ok(Config { director, timeouts, services, metrics, vrrp })
+        let sync_groups = self.sync_groups(raw.sync_groups, &vrrp)?;
+        Ok(Config { director, timeouts, services, metrics, vrrp, sync_groups })
     }
 
     fn director(&self, raw: RawDirector) -> Result<DirectorConfig, ConfigError> {

@@ -1,0 +1,88 @@
+//! The `[[vrrp_sync_group]]` tables: keepalived's `vrrp_sync_group` (see `ha::spec::SyncGroup`).
+//! Each names at least two `[[vrrp]]` instances, each instance in at most one group.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::raw::Text;
+use super::validate::Checker;
+use super::{ConfigError, VrrpConfig};
+use crate::ha::spec::{NotifyHooks, SyncGroup, DEFAULT_NOTIFY_TIMEOUT};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSyncGroup {
+    name: Spanned<String>,
+    group: Spanned<Vec<Spanned<String>>>,
+    notify: Option<Spanned<String>>,
+    notify_master: Option<Spanned<String>>,
+    notify_backup: Option<Spanned<String>>,
+    notify_fault: Option<Spanned<String>>,
+    notify_timeout: Option<Spanned<Text<Duration>>>,
+}
+
+impl Checker<'_> {
+    pub(super) fn sync_groups(
+        &self,
+        raws: Vec<Spanned<RawSyncGroup>>,
+        instances: &[VrrpConfig],
+    ) -> Result<Vec<SyncGroup>, ConfigError> {
+        let mut groups: Vec<SyncGroup> = Vec::new();
+        for raw in raws {
+            let raw = raw.into_inner();
+            let name = raw.name.get_ref().clone();
+            if name.is_empty() || name.contains(char::is_whitespace) {
+                return Err(
+                    self.error(&raw.name.span(), format!("group name {name:?} must be non-empty, without spaces"))
+                );
+            }
+            if groups.iter().any(|g| g.name == name) {
+                return Err(self.error(&raw.name.span(), format!("duplicate vrrp_sync_group {name:?}")));
+            }
+            if raw.group.get_ref().len() < 2 {
+                return Err(self.error(&raw.group.span(), "a sync group needs at least two instances"));
+            }
+            let mut members: Vec<String> = Vec::new();
+            for member in raw.group.get_ref() {
+                let instance = member.get_ref();
+                if !instances.iter().any(|vrrp| &vrrp.instance.name == instance) {
+                    return Err(self.error(&member.span(), format!("no [[vrrp]] instance named {instance:?}")));
+                }
+                if members.contains(instance) {
+                    return Err(self.error(&member.span(), format!("instance {instance:?} is listed twice")));
+                }
+                if let Some(other) = groups.iter().find(|g| g.members.contains(instance)) {
+                    return Err(self.error(
+                        &member.span(),
+                        format!("instance {instance:?} is already in sync group {:?}", other.name),
+                    ));
+                }
+                members.push(instance.clone());
+            }
+            let path = |value: &Option<Spanned<String>>, key: &str| match value {
+                Some(path) if path.get_ref().trim().is_empty() => {
+                    Err(self.error(&path.span(), format!("{key} is empty")))
+                }
+                Some(path) => Ok(Some(PathBuf::from(path.get_ref()))),
+                None => Ok(None),
+            };
+            let hooks = NotifyHooks {
+                notify: path(&raw.notify, "notify")?,
+                notify_master: path(&raw.notify_master, "notify_master")?,
+                notify_backup: path(&raw.notify_backup, "notify_backup")?,
+                notify_fault: path(&raw.notify_fault, "notify_fault")?,
+                up_script: None,
+                down_script: None,
+                timeout: match &raw.notify_timeout {
+                    Some(timeout) => self.nonzero(timeout, "notify_timeout")?,
+                    None => DEFAULT_NOTIFY_TIMEOUT,
+                },
+            };
+            groups.push(SyncGroup { name, members, hooks });
+        }
+        Ok(groups)
+    }
+}
