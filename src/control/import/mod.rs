@@ -41,6 +41,8 @@ mod vrrp;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_corpus;
 
 use std::path::Path;
 
