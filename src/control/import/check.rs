@@ -8,7 +8,7 @@
 //! These may be given on the virtual_server or real_server as defaults for its checkers.
 //!
 //! One `url` → `path`, `status`, `digest`, `body` in the check itself; several → `urls = [{ … }]`.
-//! `status_code 200` → `status = 200`, `200-299` → `"200-299"`, several → an array; without
+//! `status_code 200` → `status = [200]`, `200-299` → `"200-299"`, several → an array; without
 //! `status_code` or `digest`, keepalived's default `"200-299"` is written out. A `regex` that is a
 //! plain string converts to `body` (a substring); a real regular expression is left out.
 //!
@@ -65,8 +65,9 @@ impl Url {
         match self.status.as_slice() {
             [] if self.digest.is_none() => keys.push("status = \"200-299\"".into()),
             [] => {}
-            [one] => keys.push(format!("status = {one}")),
-            many => keys.push(format!("status = [{}]", many.join(", "))),
+            // A lone range as its string; codes as an array, the form ulvs has always parsed.
+            [range] if range.starts_with('"') => keys.push(format!("status = {range}")),
+            items => keys.push(format!("status = [{}]", items.join(", "))),
         }
         if let Some(digest) = &self.digest {
             keys.push(format!("digest = {}", q(digest)));

@@ -244,7 +244,7 @@ fn health_checks_carry_addresses_urls_statuses_and_tls() {
         checks,
         [
             "  check = { type = \"https\", interval = \"4s\", timeout = \"2s\", rise = 1, fall = 4, urls = [{ path = \"/ready\", status = [\"200-299\", 301] }, { path = \"/version\", digest = \"0123456789abcdef0123456789abcdef\" }], virtualhost = \"www.example.org\", connect_ip = \"10.0.1.11\", port = 8443, bindto = \"10.0.0.2\" }",
-            "  check = { type = \"http\", interval = \"4s\", timeout = \"5s\", rise = 1, fall = 2, path = \"/health\", status = 204, body = \"all good\", virtualhost = \"health.example.org\" }",
+            "  check = { type = \"http\", interval = \"4s\", timeout = \"5s\", rise = 1, fall = 2, path = \"/health\", status = [204], body = \"all good\", virtualhost = \"health.example.org\" }",
             "  check = { type = \"http\", interval = \"4s\", timeout = \"5s\", rise = 1, fall = 2, path = \"/\", status = \"200-399\", virtualhost = \"www.example.org\" }",
             "  check = { type = \"http\", interval = \"4s\", timeout = \"5s\", rise = 1, fall = 2, path = \"/\", status = \"200-299\", virtualhost = \"www.example.org\" }",
         ]
