@@ -64,7 +64,7 @@ fn a_full_lvs_dr_setup_converts_to_the_expected_toml() {
 fn what_cannot_be_expressed_is_left_out_with_its_line_and_the_rest_converts() {
     let imported = import_keepalived(&sample("unsupported.conf"));
     let expected = [
-        "6: vrrp_sync_group VG_1: fewer than two of its instances converted; the sync group is left out",
+        "6: vrrp_sync_group VG_1: fewer than two converted instances in its `group { }`; the sync group is left out",
         "8: VI_1: no converted vrrp_instance of that name",
         "15: authentication: auth_type AH: ulvs has simple password (PASS) authentication only; the vrrp_instance is left out",
         "22: notify_stop /etc/keepalived/stop.sh: ulvs has none; its `notify` script is run with STOP on shutdown",

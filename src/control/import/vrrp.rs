@@ -466,7 +466,7 @@ impl Converter {
             return;
         }
         if members.len() < 2 {
-            self.leave_out(node, "fewer than two of its instances converted; the sync group is left out");
+            self.leave_out(node, "fewer than two converted instances in its `group { }`; the sync group is left out");
             let lines = self.take_queued(mark, "");
             return self.sync_groups.push_str(&lines);
         }
