@@ -187,8 +187,8 @@ impl Converter {
         parsed
     }
 
-    /// Converts a whole file's statements; `syntax` holds the reader's problems.
-    pub fn run(mut self, nodes: &[Node], syntax: Vec<Problem>) -> Imported {
+    /// Converts the statements read from `path`; `syntax` holds the reader's problems.
+    pub fn run(mut self, path: &std::path::Path, nodes: &[Node], syntax: Vec<Problem>) -> Imported {
         let unreadable = syntax.iter().any(|p| p.at.line == 0);
         for problem in syntax {
             self.header.push(format!("# left out: {}: {}", short(&problem.at), problem.reason));
@@ -232,7 +232,7 @@ impl Converter {
         self.resolve_sync();
         let lines = self.take_queued(mark, "");
         self.sync.insert_str(0, &lines);
-        self.finish(unreadable)
+        self.finish(path, unreadable)
     }
 
     /// Runs `each` on every top-level node, queued lines going to the header.
@@ -245,13 +245,13 @@ impl Converter {
         }
     }
 
-    fn finish(mut self, unreadable: bool) -> Imported {
+    fn finish(mut self, path: &std::path::Path, unreadable: bool) -> Imported {
         self.left_out.sort_by(|a, b| (&a.at.file, a.at.line).cmp(&(&b.at.file, b.at.line)));
         self.left_out.dedup();
         let usable = !unreadable && (self.service_count > 0 || !self.instances.is_empty());
         if !usable {
             if self.left_out.is_empty() {
-                let at = Place { file: "keepalived.conf".into(), line: 0 };
+                let at = Place { file: path.to_path_buf(), line: 0 };
                 self.left_out.push(Problem { at, reason: "no virtual_server and no vrrp_instance".into() });
             }
             return Imported { toml: None, left_out: self.left_out };

@@ -91,5 +91,5 @@ impl Imported {
 /// Converts the keepalived configuration at `path` into ulvs TOML text.
 pub fn import_keepalived(path: &Path) -> Imported {
     let (nodes, syntax) = parse::read_file(path);
-    convert::Converter::new().run(&nodes, syntax)
+    convert::Converter::new().run(path, &nodes, syntax)
 }

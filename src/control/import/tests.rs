@@ -107,7 +107,10 @@ fn nothing_usable_gives_no_toml_and_outcome_nothing() {
         left_out(&imported),
         ["3: lb_kind NAT: ulvs does direct routing (DR) only; the virtual_server is left out"]
     );
-    assert_eq!(import("global_defs {\n  router_id A\n}\n").outcome(), Outcome::Nothing);
+    let imported = import("global_defs {\n  router_id A\n}\n");
+    assert_eq!(imported.outcome(), Outcome::Nothing);
+    assert_eq!(left_out(&imported), ["0: no virtual_server and no vrrp_instance"]);
+    assert!(imported.left_out[0].at.file.ends_with("k.conf"));
     assert_eq!([Outcome::Complete, Outcome::WithOmissions, Outcome::Nothing].map(Outcome::exit_status), [0, 1, 2]);
 }
 
@@ -416,5 +419,38 @@ group = \"224.0.0.82\""
 fn lvs_timeouts_become_the_timeouts_table() {
     let text = complete(&format!("global_defs {{\n  lvs_timeouts tcp 7200 tcpfin 60 udp 30\n}}\n{DR_SERVICE}"));
     assert!(text.contains("[timeouts]\ntcp = \"7200s\"   # lvs_timeouts\ntcpfin = \"60s\"   # lvs_timeouts\nudp = \"30s\"   # lvs_timeouts\n"), "{text}");
+    assert_parses(&text);
+}
+
+#[test]
+fn what_keepalived_itself_ignores_or_applies_per_host_is_said_so() {
+    let imported = import(
+        "virtual_server 10.0.0.100 53 {
+  lb_algo roundrobin
+  lb_kind DR
+  protocol UDP
+  ops
+  @lb1 persistence_timeout 30
+  real_server 10.0.0.11 53 {
+    lvs_method TUN
+  }
+  real_server 10.0.0.12 53 {
+  }
+}
+",
+    );
+    assert_eq!(
+        left_out(&imported),
+        [
+            "5: ops: ulvs has no equivalent (in virtual_server)",
+            "6: @lb1 persistence_timeout 30: applies only when keepalived runs with that config id (-i, by default the host name): convert each host's file with the lines it uses",
+            "8: lvs_method TUN: ulvs does direct routing (DR) only; the real_server is left out",
+        ]
+    );
+    let text = imported.toml.unwrap();
+    // keepalived ignores a scheduler name it does not know, and IPVS's default applies.
+    assert!(text.contains("# note: k.conf:2: lb_algo roundrobin: not a scheduler keepalived knows"), "{text}");
+    assert!(text.contains("scheduler = \"wlc\"\n"), "{text}");
+    assert!(text.contains("  # left out: k.conf:8: lvs_method TUN"), "{text}");
     assert_parses(&text);
 }
