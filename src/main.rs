@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use ulvs::control::ctl::{self, DEFAULT_CONTROL_PATH};
+use ulvs::control::import::Outcome;
 
 #[derive(Parser, Debug)]
 #[command(name = "ulvs", version, about = "Userspace Linux Virtual Server: an LVS-DR director on AF_XDP / AF_PACKET")]
@@ -33,7 +34,8 @@ enum Command {
         log_level: Option<log::LevelFilter>,
     },
     /// Convert a keepalived.conf (virtual_server, vrrp_instance) into ulvs TOML, printed on stdout.
-    /// Anything that cannot be expressed is listed with its line, and nothing is printed.
+    /// What cannot be expressed is left out, listed on stderr with its line and marked in the
+    /// output. Exit status: 0 all converted, 1 converted with omissions, 2 nothing usable.
     ImportKeepalived {
         /// The keepalived configuration file.
         #[arg(value_name = "KEEPALIVED_CONF")]
@@ -80,19 +82,25 @@ fn main() -> ExitCode {
             init_logging(log_level);
             exit_code(daemon::run(&config, check))
         }
-        Command::ImportKeepalived { file } => match ulvs::control::import::import_keepalived(&file) {
-            Ok(text) => {
+        Command::ImportKeepalived { file } => {
+            let imported = ulvs::control::import::import_keepalived(&file);
+            if let Some(text) = &imported.toml {
                 print!("{text}");
-                ExitCode::SUCCESS
             }
-            Err(problems) => {
-                for problem in &problems {
-                    eprintln!("{problem}");
-                }
-                eprintln!("ulvs import-keepalived: {} problem(s); nothing was converted", problems.len());
-                ExitCode::FAILURE
+            for problem in &imported.left_out {
+                eprintln!("{problem}");
             }
-        },
+            let outcome = imported.outcome();
+            match outcome {
+                Outcome::Complete => {}
+                Outcome::WithOmissions => eprintln!(
+                    "ulvs import-keepalived: converted, with {} part(s) left out (marked `# left out:` in the output)",
+                    imported.left_out.len()
+                ),
+                Outcome::Nothing => eprintln!("ulvs import-keepalived: nothing usable converted"),
+            }
+            ExitCode::from(outcome.exit_status())
+        }
         Command::Ctl { control, args } => {
             let args = if args.is_empty() { vec!["--help".to_string()] } else { args };
             // Parsed here only to know whether to send standard input along; the daemon parses again.

@@ -1,44 +1,95 @@
 //! `ulvs import-keepalived keepalived.conf > ulvs.toml`: converts a keepalived configuration into a
 //! ulvs one, for people moving from LVS + keepalived.
 //!
-//! Contract: the whole file (with its `include`s) is read and converted; either every statement
-//! is expressed in the output — converted, or kept as a `# note` comment when it only concerns
-//! keepalived itself — or nothing is output and every problem is returned, each with its file and
-//! line. Nothing is silently dropped.
+//! Contract: the whole file (with its `include`s) is read, and every statement ends up in one of
+//! three places, never silently dropped:
+//! - converted into a ulvs key;
+//! - a `# note:` comment naming its line, when it has no effect on forwarding or failover
+//!   (keepalived's mail alerts, its process, its own checks of adverts, `state`, …);
+//! - left out, when ulvs cannot express it: a `# left out: FILE:LINE: reason` comment at its place
+//!   in the output and a [`Problem`] in [`Imported::left_out`]. What is left out is the smallest
+//!   part whose meaning would otherwise change: a statement (`virtual_routes`, a `track_script`
+//!   of a missing script), a health check (`SMTP_CHECK`: the real server converts unchecked), a
+//!   real server (on another port), or a whole `virtual_server` / `vrrp_instance` (NAT, fwmark,
+//!   IPv6, an unknown scheduler, no VRID).
+//!
+//! The rest of the file still converts; [`Outcome`] says how it went (the command's exit
+//! status). Nothing usable — an unreadable file, or no `virtual_server` and no `vrrp_instance`
+//! that converts — gives no TOML at all.
 //!
 //! What converts (keepalived → ulvs):
-//! - `global_defs { vrrp_version }` → each `[[vrrp]]`'s `protocol` ("vrrp2", the default, or
-//!   "vrrp3"); keepalived-only settings (router_id, notification mail, script security) → notes.
-//! - `virtual_server IP PORT` → `[[service]]`: `lb_algo`/`lvs_sched` → `scheduler`, `protocol`,
-//!   `persistence_timeout` → `persistence`, `sh-port`/`mh-fallback`… → flags, `lb_kind DR` (NAT
-//!   and TUN are errors); `delay_loop` → the checks' `interval`.
-//! - `real_server IP PORT { weight; TCP_CHECK | HTTP_GET | MISC_CHECK }` → `[[service.real]]` with
-//!   `check = { type, interval, timeout (connect_timeout / misc_timeout), rise = 1, fall = retry +
-//!   1, path, status, command, port }`; `digest` and `SSL_GET` are errors.
-//! - `vrrp_instance` → `[[vrrp]]` (see `vrrp`); its `interface` becomes `[director] interface`.
+//! - `global_defs`: `vrrp_version` → each `[[vrrp]]`'s `protocol`; `vrrp_mcast_group4` → `group`;
+//!   `vrrp_garp_master_{repeat,delay,refresh}` → every instance's `garp` defaults;
+//!   `lvs_timeouts` → `[timeouts]`; `lvs_sync_daemon` → `[sync]`; `default_interface` → the
+//!   director's interface when no instance names one.
+//! - `virtual_server IP PORT` (`lb_kind DR`) → `[[service]]` (see `service`), its `real_server`s →
+//!   `[[service.real]]`, their checkers → `check = { … }` (see `check`).
+//! - `vrrp_instance` → `[[vrrp]]`, `vrrp_sync_group` → `[[vrrp_sync_group]]` (see `vrrp`). The
+//!   director's `interface` is the interface of the first instance holding a service's VIP (else
+//!   the first instance's); an instance on another interface gets its own `interface` key.
+//!
+//! The output is meant to load with `ulvs run --config FILE --check` once the keys that other
+//! branches are adding (`addresses`, `[sync]`, `[[vrrp_sync_group]]`, the new check and
+//! quorum keys) are parsed there; a file that uses none of them parses today.
 
+mod check;
 mod convert;
+mod global;
 mod parse;
+mod service;
 mod vrrp;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_corpus;
 
 use std::path::Path;
 
-pub use parse::Problem;
+pub use parse::{Place, Problem};
 
-/// Converts the keepalived configuration at `path` into ulvs TOML text, or lists every problem.
-pub fn import_keepalived(path: &Path) -> Result<String, Vec<Problem>> {
-    let (nodes, mut problems) = parse::read_file(path);
-    let converted = convert::Converter::new().run(&nodes);
-    match converted {
-        Ok(text) if problems.is_empty() => Ok(text),
-        Ok(_) => Err(problems),
-        Err(more) => {
-            problems.extend(more);
-            problems.sort_by(|a, b| (&a.at.file, a.at.line).cmp(&(&b.at.file, b.at.line)));
-            Err(problems)
+/// How much of a file converted; also the exit status of `ulvs import-keepalived`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything converted (exit status 0).
+    Complete,
+    /// TOML was produced, but some parts were left out (exit status 1).
+    WithOmissions,
+    /// Nothing usable converted: no TOML (exit status 2).
+    Nothing,
+}
+
+impl Outcome {
+    pub fn exit_status(self) -> u8 {
+        match self {
+            Outcome::Complete => 0,
+            Outcome::WithOmissions => 1,
+            Outcome::Nothing => 2,
         }
     }
+}
+
+/// The result of an import.
+#[derive(Clone, Debug)]
+pub struct Imported {
+    /// The ulvs TOML of everything that converts; `None` when nothing usable did.
+    pub toml: Option<String>,
+    /// Everything left out, each once, in file order.
+    pub left_out: Vec<Problem>,
+}
+
+impl Imported {
+    pub fn outcome(&self) -> Outcome {
+        match (&self.toml, self.left_out.is_empty()) {
+            (None, _) => Outcome::Nothing,
+            (Some(_), true) => Outcome::Complete,
+            (Some(_), false) => Outcome::WithOmissions,
+        }
+    }
+}
+
+/// Converts the keepalived configuration at `path` into ulvs TOML text.
+pub fn import_keepalived(path: &Path) -> Imported {
+    let (nodes, syntax) = parse::read_file(path);
+    convert::Converter::new().run(path, &nodes, syntax)
 }

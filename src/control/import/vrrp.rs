@@ -1,266 +1,386 @@
-//! keepalived's `vrrp_instance` (with the `vrrp_script` it tracks) → a ulvs `[[vrrp]]` table, in
-//! the shape of issue 3's config (`name`, `protocol`, `vrid`, `priority`, `interval`, `preempt`,
-//! `preempt_delay`, `password`, `unicast_peers`, `vmac`, `garp`, `track_interface`,
-//! `track_script`, `notify`, `notify_master`…, `unicast_src_ip`, `vips`).
+//! keepalived's `vrrp_instance` (with the `vrrp_script`s it tracks) → `[[vrrp]]`, and
+//! `vrrp_sync_group` → `[[vrrp_sync_group]]`.
+//!
+//! Addresses: a `virtual_ipaddress` that is the VIP of a converted service goes in `vips` (ulvs
+//! answers for it itself); any other IPv4 address goes in `addresses`, as keepalived holds it
+//! (`"10.0.0.50/32"`, or `{ address, dev, label }` when those are given; keepalived's default
+//! prefix is /32). IPv6 addresses are left out. An instance is left out whole when it could not
+//! take part in its virtual router as written: no VRID, an unusable priority or interval,
+//! authentication other than PASS, or no IPv4 address at all.
+//!
+//! The instance's `interface`: the director's `[director] interface` is the first instance's
+//! that holds a service's VIP (else the first instance's); an instance whose interface differs
+//! gets `interface = "…"` of its own.
 
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
-use super::convert::{q, short, Converter};
-use super::parse::Node;
+use super::convert::{list, q, short, Converter};
+use super::parse::{Node, Place};
+
+/// Instance statements with no effect on forwarding or failover under ulvs, with why.
+const INSTANCE_NOTES: &[(&str, &str)] = &[
+    ("state", "ulvs elects the master by priority; the initial state is not needed"),
+    ("smtp_alert", "ulvs sends no mail; use notify"),
+    ("debug", "keepalived's own logging"),
+    ("accept", "ulvs holds VIPs in userspace and answers for them in any state it serves them"),
+    ("no_accept", "ulvs holds VIPs in userspace and answers for them in any state it serves them"),
+    ("strict_mode", "keepalived's own checks of adverts; ulvs checks adverts itself"),
+    ("skip_check_adv_addr", "keepalived's own checks of adverts; ulvs checks adverts itself"),
+    ("garp_master_refresh_repeat", "ulvs paces gratuitous ARPs itself"),
+    ("garp_lower_prio_delay", "ulvs paces gratuitous ARPs itself"),
+    ("garp_lower_prio_repeat", "ulvs paces gratuitous ARPs itself"),
+    ("vmac_xmit_base", "ulvs sends adverts from the interface itself"),
+];
+
+/// The order of a `[[vrrp]]` table's keys in the output.
+const KEY_ORDER: &[&str] = &[
+    "interface",
+    "priority",
+    "interval",
+    "preempt",
+    "preempt_delay",
+    "password",
+    "group",
+    "unicast_peers",
+    "vmac",
+    "garp",
+    "track_interface",
+    "track_script",
+    "unicast_src_ip",
+    "notify",
+    "notify_master",
+    "notify_backup",
+    "notify_fault",
+    "vips",
+    "addresses",
+];
 
 impl Converter {
+    /// The director's interface: the first instance's that holds a converted service's VIP,
+    /// else the first instance's, else `default_interface`.
+    pub(super) fn choose_director(&self, nodes: &[Node]) -> Option<(String, Place)> {
+        let mut first = None;
+        for instance in nodes.iter().filter(|n| n.keyword == "vrrp_instance") {
+            let interface = instance.children().iter().find(|c| c.keyword == "interface" && c.args.len() == 1);
+            let Some(interface) = interface else { continue };
+            let named = (interface.args[0].clone(), interface.at.clone());
+            let holds_vip = instance
+                .children()
+                .iter()
+                .filter(|c| c.keyword == "virtual_ipaddress")
+                .flat_map(Node::children)
+                .filter_map(|entry| entry.keyword.split('/').next()?.parse::<Ipv4Addr>().ok())
+                .any(|ip| self.service_vips.contains(&ip));
+            if holds_vip {
+                return Some(named);
+            }
+            first = first.or(Some(named));
+        }
+        first.or_else(|| self.default_interface.clone())
+    }
+
     pub(super) fn vrrp_instance(&mut self, node: &Node) {
-        let [name] = node.args.as_slice() else {
-            return self.error(node, "vrrp_instance takes one name");
+        let mark = self.mark();
+        let name = match node.args.as_slice() {
+            [name] => name.clone(),
+            _ => String::new(),
         };
-        let mut version = self.version;
+        let mut keep = !name.is_empty();
+        if !keep {
+            self.leave_out(node, "takes one name; the vrrp_instance is left out");
+        }
+        let mut version = self.defaults.version.unwrap_or(2);
         let mut vrid = None;
-        let mut priority = None;
-        let mut interval = None;
-        let mut preempt = true;
-        let mut preempt_delay = None;
+        let mut keys: Vec<(&str, String)> = Vec::new();
+        let mut interface = None;
         let mut password = None;
-        let mut peers: Vec<String> = Vec::new();
         let mut vips: Vec<String> = Vec::new();
+        let mut addresses: Vec<String> = Vec::new();
         let mut track_interface: Vec<String> = Vec::new();
         let mut track_scripts: Vec<String> = Vec::new();
-        let mut notify = None;
-        let mut state_notifies: Vec<(String, String)> = Vec::new();
-        let mut unicast_src_ip = None;
-        let mut vmac = false;
-        let mut garp: Vec<String> = Vec::new();
+        let mut garp = self.defaults.garp.clone();
+        let mut src_ip = None;
+        let mut group = self.defaults.group;
         for child in node.children() {
             match child.keyword.as_str() {
-                "state" => self.note(child, "ulvs elects the master by priority; the initial state is not needed"),
-                "interface" => {
-                    if let Some(interface) = self.one(child).map(str::to_string) {
-                        match &self.interface {
-                            None => self.interface = Some((interface, child.at.clone())),
-                            Some((first, _)) if *first == interface => {}
-                            Some((first, at)) => {
-                                let reason = format!(
-                                    "interface {interface}: ulvs runs every instance on the director's interface ({first}, {})",
-                                    short(at)
-                                );
-                                self.error(child, reason)
-                            }
-                        }
-                    }
-                }
+                "interface" => interface = self.one(child).map(str::to_string),
                 "version" => match self.number::<u8>(child) {
                     Some(v @ (2 | 3)) => version = v,
-                    Some(other) => self.error(child, format!("version {other}: expected 2 or 3")),
-                    None => {}
+                    _ => keep = self.fatal(child, "VRRP version 2 or 3"),
                 },
-                "virtual_router_id" => vrid = self.number::<u8>(child).filter(|&v| v > 0),
-                "priority" => priority = self.number::<u8>(child),
-                "advert_int" => interval = self.duration(child),
-                "nopreempt" => preempt = false,
-                "preempt_delay" => preempt_delay = self.duration(child),
-                "authentication" => password = self.authentication(child),
-                "unicast_src_ip" => match self.one(child).map(str::parse::<Ipv4Addr>) {
-                    Some(Ok(ip)) => unicast_src_ip = Some(ip.to_string()),
-                    Some(Err(_)) => self.error(child, "unicast_src_ip: expected an IPv4 address"),
-                    None => {}
+                "virtual_router_id" => match self.number::<u8>(child).filter(|&v| v > 0) {
+                    Some(v) => vrid = Some(v),
+                    None => keep = self.fatal(child, "a VRID of 1 to 255"),
                 },
+                "priority" => match self.number::<u8>(child).filter(|&p| p > 0) {
+                    Some(p) => keys.push(("priority", p.to_string())),
+                    None => keep = self.fatal(child, "a priority of 1 to 255"),
+                },
+                "advert_int" => match self.duration(child) {
+                    Some(interval) => keys.push(("interval", q(&interval))),
+                    None => keep = false,
+                },
+                "nopreempt" => keys.push(("preempt", "false".into())),
+                "preempt" => {}
+                "preempt_delay" => {
+                    if let Some(delay) = self.duration(child) {
+                        keys.push(("preempt_delay", q(&delay)));
+                    }
+                }
+                "authentication" => match self.authentication(child) {
+                    Ok(pass) => password = pass,
+                    Err(()) => keep = false,
+                },
+                "unicast_src_ip" => src_ip = self.ipv4(child).or(src_ip),
+                "mcast_src_ip" => {
+                    if let Some(ip) = self.ipv4(child) {
+                        self.note(child, "converted to unicast_src_ip, ulvs's key for the adverts' source address (multicast or unicast)");
+                        src_ip = Some(ip);
+                    }
+                }
                 "unicast_peer" => {
-                    for peer in child.children() {
-                        match (peer.keyword.parse::<Ipv4Addr>(), peer.args.is_empty()) {
-                            (Ok(ip), true) => peers.push(ip.to_string()),
-                            _ => self.error(peer, "unicast_peer entries are IPv4 addresses, one per line"),
-                        }
+                    let peers: Vec<String> = child
+                        .children()
+                        .iter()
+                        .filter_map(|peer| match peer.keyword.parse::<Ipv4Addr>() {
+                            Ok(ip) => Some(ip.to_string()),
+                            Err(_) => {
+                                self.leave_out(peer, "unicast peers are IPv4 addresses here");
+                                None
+                            }
+                        })
+                        .collect();
+                    if !peers.is_empty() {
+                        keys.push(("unicast_peers", list(&peers)));
                     }
                 }
                 "virtual_ipaddress" => {
                     for entry in child.children() {
-                        if let Some(vip) = self.virtual_ipaddress(entry) {
-                            self.vrrp_vips.push((vip, entry.clone()));
-                            vips.push(vip.to_string());
-                        }
+                        self.address(entry, &mut vips, &mut addresses);
                     }
                 }
                 "track_interface" => {
                     for entry in child.children() {
-                        if entry.args.is_empty() {
-                            track_interface.push(entry.keyword.clone());
-                        } else {
-                            self.error(
-                                entry,
-                                "track_interface with a weight: ulvs goes to FAULT when a tracked interface is down",
-                            );
+                        match entry.args.as_slice() {
+                            [] => track_interface.push(q(&entry.keyword)),
+                            [key, weight] if key == "weight" => match weight.parse::<i32>() {
+                                Ok(weight) => track_interface
+                                    .push(format!("{{ name = {}, weight = {weight} }}", q(&entry.keyword))),
+                                Err(_) => self.leave_out(entry, "expected `IFACE weight N`"),
+                            },
+                            _ => self.leave_out(entry, "expected `IFACE` or `IFACE weight N`"),
                         }
                     }
                 }
                 "track_script" => {
                     for reference in child.children() {
-                        // `NAME` or `NAME weight N`, which overrides the vrrp_script's weight.
-                        let weight = match reference.args.as_slice() {
-                            [] => Some(None),
-                            [key, value] if key == "weight" => {
-                                self.parse_number::<i32>(reference, key, value).map(Some)
-                            }
-                            _ => {
-                                self.error(reference, "track_script entry: expected NAME or NAME weight N");
-                                None
-                            }
-                        };
-                        if let Some(table) = weight.and_then(|weight| self.script(reference, weight)) {
+                        if let Some(table) = self.track_script(reference) {
                             track_scripts.push(table);
                         }
                     }
                 }
-                "notify" => notify = self.one(child).map(str::to_string),
-                "notify_master" | "notify_backup" | "notify_fault" => {
-                    if let Some(command) = self.one(child) {
-                        state_notifies.push((child.keyword.clone(), command.to_string()));
+                "notify" | "notify_master" | "notify_backup" | "notify_fault" => {
+                    if let Some(script) = self.script_and_user(child) {
+                        let key = KEY_ORDER.iter().find(|k| **k == child.keyword).copied().unwrap_or("notify");
+                        keys.push((key, q(&script)));
                     }
                 }
                 "notify_stop" => {
-                    self.error(child, "notify_stop: ulvs has none; its `notify` script is run with STOP on shutdown")
+                    self.leave_out(child, "ulvs has none; its `notify` script is run with STOP on shutdown")
                 }
-                "use_vmac" if child.args.is_empty() => vmac = true,
+                "use_vmac" => {
+                    if !child.args.is_empty() {
+                        self.note(child, "ulvs names no VMAC interface: it answers with the VMAC itself");
+                    }
+                    keys.push(("vmac", "true".into()));
+                }
                 "garp_master_repeat" => {
                     if let Some(count) = self.number::<u32>(child) {
-                        garp.push(format!("count = {count}"));
+                        garp.insert("count", count.to_string());
                     }
                 }
                 "garp_master_delay" => {
                     if let Some(delay) = self.duration(child) {
-                        garp.push(format!("repeat_after = {}", q(&delay)));
+                        garp.insert("repeat_after", q(&delay));
                     }
                 }
                 "garp_master_refresh" => {
                     if let Some(refresh) = self.duration(child) {
-                        garp.push(format!("refresh = {}", q(&refresh)));
+                        garp.insert("refresh", q(&refresh));
                     }
                 }
-                "smtp_alert" => self.note(child, "ulvs sends no mail; use notify"),
-                _ => self.unsupported(child, "vrrp_instance"),
+                "mcast_group4" => group = self.ipv4(child).or(group),
+                "lvs_sync_daemon_interface" => self.lvs_sync_daemon(child, Some(&name)),
+                keyword if keyword.starts_with('@') => self.leave_out(child, super::global::CONDITIONAL),
+                keyword => match INSTANCE_NOTES.iter().find(|(k, _)| *k == keyword) {
+                    Some((_, why)) => self.note(child, why),
+                    None => self.unsupported(child, "vrrp_instance"),
+                },
             }
         }
-        let Some(vrid) = vrid else {
-            return self.error(node, "vrrp_instance without a virtual_router_id (1-255)");
+        if keep && vrid.is_none() {
+            keep = self.fatal(node, "a virtual_router_id (1-255)");
+        }
+        if keep && vips.is_empty() && addresses.is_empty() {
+            keep = self.fatal(node, "an IPv4 virtual_ipaddress");
+        }
+        if version == 3 && password.take().is_some() {
+            let at = node.children().iter().find(|c| c.keyword == "authentication").unwrap_or(node).clone();
+            self.leave_out(&at, "VRRP version 3 has no authentication (RFC 5798): the password is not carried over");
+        }
+        let mut out = format!("\n# vrrp_instance at {}\n", short(&node.at));
+        out.push_str(&self.take_queued(mark, ""));
+        let Some(vrid) = vrid.filter(|_| keep) else {
+            self.vrrp.push_str(&out);
+            return;
         };
-        if vips.is_empty() {
-            return self.error(node, "vrrp_instance without a virtual_ipaddress");
+        self.instances.push((name.clone(), vrid));
+        let protocol = if version == 3 { "vrrp3" } else { "vrrp2" };
+        let _ = write!(out, "[[vrrp]]\nname = {}\nprotocol = {}\nvrid = {vrid}\n", q(&name), q(protocol));
+        if let Some(interface) = interface.filter(|i| self.director.as_ref().is_some_and(|(d, _)| d != i)) {
+            keys.push(("interface", q(&interface)));
         }
-        if version == 3 && password.is_some() {
-            return self.error(node, "authentication with VRRP version 3: RFC 5798 has no authentication");
+        for (key, default) in [("priority", "100"), ("interval", "\"1s\""), ("preempt", "true")] {
+            if !keys.iter().any(|(k, _)| *k == key) {
+                keys.push((key, default.to_string()));
+            }
         }
-        let out = &mut self.vrrp;
-        let _ = write!(
-            out,
-            "\n# vrrp_instance at {}\n[[vrrp]]\nname = {}\nprotocol = {}\nvrid = {vrid}\n",
-            short(&node.at),
-            q(name),
-            q(if version == 3 { "vrrp3" } else { "vrrp2" })
-        );
-        let _ = writeln!(out, "priority = {}", priority.unwrap_or(100));
-        let _ = writeln!(out, "interval = {}", q(interval.as_deref().unwrap_or("1s")));
-        let _ = writeln!(out, "preempt = {preempt}");
-        if let Some(delay) = preempt_delay {
-            let _ = writeln!(out, "preempt_delay = {}", q(&delay));
-        }
-        if let Some(password) = password {
-            let _ = writeln!(out, "password = {}", q(&password));
-        }
-        let list = |items: &[String]| items.iter().map(|i| q(i)).collect::<Vec<_>>().join(", ");
-        if !peers.is_empty() {
-            let _ = writeln!(out, "unicast_peers = [{}]", list(&peers));
-        }
-        if vmac {
-            out.push_str("vmac = true\n");
-        }
+        keys.extend(password.map(|password| ("password", q(&password))));
+        keys.extend(group.map(|group| ("group", q(&group.to_string()))));
         if !garp.is_empty() {
-            let _ = writeln!(out, "garp = {{ {} }}", garp.join(", "));
+            let items: Vec<String> = ["count", "repeat_after", "refresh"]
+                .iter()
+                .filter_map(|key| garp.get(key).map(|value| format!("{key} = {value}")))
+                .collect();
+            keys.push(("garp", format!("{{ {} }}", items.join(", "))));
         }
         if !track_interface.is_empty() {
-            let _ = writeln!(out, "track_interface = [{}]", list(&track_interface));
+            keys.push(("track_interface", format!("[{}]", track_interface.join(", "))));
         }
         match track_scripts.as_slice() {
             [] => {}
-            [script] => {
-                let _ = writeln!(out, "track_script = {script}");
-            }
-            scripts => {
-                let _ = writeln!(out, "track_script = [\n    {},\n]", scripts.join(",\n    "));
-            }
+            [script] => keys.push(("track_script", script.clone())),
+            scripts => keys.push(("track_script", format!("[\n    {},\n]", scripts.join(",\n    ")))),
         }
-        if let Some(ip) = unicast_src_ip {
-            let _ = writeln!(out, "unicast_src_ip = {}", q(&ip));
+        keys.extend(src_ip.map(|ip| ("unicast_src_ip", q(&ip.to_string()))));
+        if !vips.is_empty() {
+            keys.push(("vips", list(&vips)));
         }
-        if let Some(notify) = notify {
-            let _ = writeln!(out, "notify = {}", q(&notify));
+        if !addresses.is_empty() {
+            keys.push(("addresses", format!("[{}]", addresses.join(", "))));
         }
-        for (key, command) in state_notifies {
-            let _ = writeln!(out, "{key} = {}", q(&command));
+        // A fixed order, whatever keepalived's; the last of a key given twice wins, as there.
+        keys.reverse();
+        keys.sort_by_key(|(key, _)| KEY_ORDER.iter().position(|k| k == key));
+        keys.dedup_by_key(|(key, _)| *key);
+        for (key, value) in keys {
+            let _ = writeln!(out, "{key} = {value}");
         }
-        let _ = writeln!(out, "vips = [{}]", list(&vips));
+        self.vrrp.push_str(&out);
     }
 
-    fn authentication(&mut self, node: &Node) -> Option<String> {
-        let mut kind = None;
-        let mut password = None;
-        for child in node.children() {
-            match child.keyword.as_str() {
-                "auth_type" => kind = self.one(child).map(str::to_string),
-                "auth_pass" => password = self.one(child).map(str::to_string),
-                _ => self.unsupported(child, "authentication"),
-            }
+    /// `node` lacks what the instance needs (`wanted`): left out with it. Returns false, the
+    /// instance's new `keep`.
+    fn fatal(&mut self, node: &Node, wanted: &str) -> bool {
+        self.leave_out(node, format!("the instance needs {wanted}; the vrrp_instance is left out"));
+        false
+    }
+
+    /// `Ok(Some(password))` for PASS, `Ok(None)` for none; `Err` when peers could not be met.
+    fn authentication(&mut self, node: &Node) -> Result<Option<String>, ()> {
+        let kind = node.children().iter().find(|c| c.keyword == "auth_type").and_then(|c| c.args.first());
+        let pass = node.children().iter().find(|c| c.keyword == "auth_pass").and_then(|c| c.args.first());
+        for child in node.children().iter().filter(|c| !matches!(c.keyword.as_str(), "auth_type" | "auth_pass")) {
+            self.unsupported(child, "authentication");
         }
-        match kind.as_deref() {
-            Some("PASS") => {
-                if password.is_none() {
-                    self.error(node, "auth_type PASS without auth_pass");
-                }
-                password
+        match (kind.map(String::as_str), pass) {
+            (Some("PASS"), Some(pass)) => Ok(Some(pass.clone())),
+            (Some("PASS"), None) => {
+                self.leave_out(node, "auth_type PASS without auth_pass; the vrrp_instance is left out");
+                Err(())
             }
-            Some(other) => {
-                self.error(
+            (Some(other), _) => {
+                self.leave_out(
                     node,
-                    format!("auth_type {other}: ulvs supports simple password (PASS) authentication only"),
+                    format!("auth_type {other}: ulvs has simple password (PASS) authentication only; the vrrp_instance is left out"),
                 );
-                None
+                Err(())
             }
-            None => {
-                self.error(node, "authentication without auth_type");
-                None
+            (None, _) => {
+                self.leave_out(node, "no auth_type; the vrrp_instance is left out");
+                Err(())
             }
         }
     }
 
-    /// One `virtual_ipaddress` line: `IP[/LEN] [dev IFACE] [label L] [scope S]`.
-    fn virtual_ipaddress(&mut self, entry: &Node) -> Option<Ipv4Addr> {
-        let address = entry.keyword.split('/').next().unwrap_or_default();
+    /// One `virtual_ipaddress` line: `IP[/LEN] [brd B] [dev IFACE] [scope S] [label L]`.
+    fn address(&mut self, entry: &Node, vips: &mut Vec<String>, addresses: &mut Vec<String>) {
+        let (address, prefix) = entry.keyword.split_once('/').unwrap_or((&entry.keyword, "32"));
         let Ok(ip) = address.parse::<Ipv4Addr>() else {
-            self.error(entry, format!("virtual_ipaddress {}: expected an IPv4 address", entry.keyword));
-            return None;
+            let why = if address.contains(':') { "IPv6: ulvs is IPv4" } else { "expected an IPv4 address" };
+            return self.leave_out(entry, why);
         };
+        if !prefix.parse::<u8>().is_ok_and(|len| len <= 32) {
+            return self.leave_out(entry, "expected an IPv4 prefix length (0-32)");
+        }
+        let mut dev = None;
+        let mut label = None;
         let mut words = entry.args.iter();
         while let Some(word) = words.next() {
-            let value = words.next();
-            match (word.as_str(), value) {
-                ("dev", Some(dev)) => {
-                    if self.interface.as_ref().is_some_and(|(name, _)| name != dev) {
-                        self.error(entry, format!("virtual_ipaddress on dev {dev}: ulvs answers for VIPs on the director's interface only"));
-                    }
+            match (word.as_str(), words.next()) {
+                ("dev", Some(value)) => dev = Some(value.clone()),
+                ("label", Some(value)) => label = Some(value.clone()),
+                ("scope" | "brd" | "broadcast", Some(_)) => {
+                    self.note(entry, "scope and broadcast are the kernel's defaults under ulvs")
                 }
-                ("label" | "scope" | "brd", Some(_)) => self.note(
-                    entry,
-                    "ulvs holds VIPs itself (never on the kernel's interface): label/scope/brd do not apply",
-                ),
-                _ => self.error(entry, format!("virtual_ipaddress option {word:?}: ulvs has no equivalent")),
+                _ => return self.leave_out(entry, format!("option {word:?}: ulvs has no equivalent")),
             }
         }
-        Some(ip)
+        if self.service_vips.contains(&ip) {
+            let director = self.director.as_ref().map(|(name, _)| name.as_str());
+            match dev.as_deref() {
+                Some(dev) if director.is_some_and(|d| d != dev) => self.leave_out(
+                    entry,
+                    format!(
+                        "dev {dev}: ulvs answers for a service's VIP on the director's interface ({})",
+                        director.unwrap_or("")
+                    ),
+                ),
+                _ => {}
+            }
+            if label.is_some() {
+                self.note(entry, "ulvs holds a service's VIP itself, on no kernel interface: the label does not apply");
+            }
+            vips.push(ip.to_string());
+            return;
+        }
+        let cidr = format!("{ip}/{prefix}");
+        let mut fields = vec![format!("address = {}", q(&cidr))];
+        fields.extend(dev.map(|dev| format!("dev = {}", q(&dev))));
+        fields.extend(label.map(|label| format!("label = {}", q(&label))));
+        addresses.push(if fields.len() == 1 { q(&cidr) } else { format!("{{ {} }}", fields.join(", ")) });
     }
 
-    /// A `vrrp_script` by name, as an inline `track_script = { … }` table; `weight` is the
-    /// instance's override of the script's own.
-    fn script(&mut self, reference: &Node, weight: Option<i32>) -> Option<String> {
+    /// A `track_script` entry (`NAME` or `NAME weight N`) as an inline table, from its
+    /// `vrrp_script`; the entry's weight overrides the script's.
+    fn track_script(&mut self, reference: &Node) -> Option<String> {
+        let weight = match reference.args.as_slice() {
+            [] => None,
+            [key, value] if key == "weight" => match value.parse::<i32>() {
+                Ok(weight) => Some(weight),
+                Err(_) => {
+                    self.leave_out(reference, "expected NAME or NAME weight N");
+                    return None;
+                }
+            },
+            _ => {
+                self.leave_out(reference, "expected NAME or NAME weight N");
+                return None;
+            }
+        };
         let Some(script) = self.scripts.get(&reference.keyword).cloned() else {
-            self.error(reference, format!("track_script {}: no vrrp_script of that name", reference.keyword));
+            self.leave_out(reference, "no vrrp_script of that name");
             return None;
         };
         let mut command = None;
@@ -273,17 +393,19 @@ impl Converter {
                 "script" => command = self.one(child).map(str::to_string),
                 "interval" => interval = self.duration(child).unwrap_or(interval),
                 "timeout" => timeout = self.duration(child),
-                "weight" => script_weight = self.number::<i32>(child),
+                "weight" if child.args.len() == 1 => script_weight = self.number::<i32>(child),
                 "rise" | "fall" => {
                     if let Some(n) = self.number::<u32>(child) {
                         counts.push(format!("{} = {n}", child.keyword));
                     }
                 }
+                "user" => self.note(child, "ulvs runs scripts as its own user"),
+                keyword if keyword.starts_with('@') => self.leave_out(child, super::global::CONDITIONAL),
                 _ => self.unsupported(child, "vrrp_script"),
             }
         }
         let Some(command) = command else {
-            self.error(&script, "vrrp_script without a script");
+            self.leave_out(reference, "its vrrp_script has no script; not tracked");
             return None;
         };
         let mut table = format!("{{ command = {}, interval = {}", q(&command), q(&interval));
@@ -298,5 +420,61 @@ impl Converter {
         }
         table.push_str(" }");
         Some(table)
+    }
+
+    /// `vrrp_sync_group NAME { group { VI_1 VI_2 } notify… }` → `[[vrrp_sync_group]]`, with the
+    /// members that converted.
+    pub(super) fn vrrp_sync_group(&mut self, node: &Node) {
+        let mark = self.mark();
+        let _ = write!(self.sync_groups, "\n# vrrp_sync_group at {}\n", short(&node.at));
+        let [name] = node.args.as_slice() else {
+            self.leave_out(node, "takes one name; the sync group is left out");
+            let lines = self.take_queued(mark, "");
+            return self.sync_groups.push_str(&lines);
+        };
+        let mut members = Vec::new();
+        let mut listed = 0;
+        let mut keys = Vec::new();
+        for child in node.children() {
+            match child.keyword.as_str() {
+                "group" => {
+                    for member in child.children() {
+                        listed += 1;
+                        if self.instances.iter().any(|(instance, _)| *instance == member.keyword) {
+                            members.push(member.keyword.clone());
+                        } else {
+                            self.leave_out(member, "no converted vrrp_instance of that name");
+                        }
+                    }
+                }
+                "notify" | "notify_master" | "notify_backup" | "notify_fault" => {
+                    if let Some(script) = self.script_and_user(child) {
+                        keys.push(format!("{} = {}", child.keyword, q(&script)));
+                    }
+                }
+                "smtp_alert" => self.note(child, "ulvs sends no mail; use notify"),
+                "global_tracking" | "sync_group_tracking_weight" => self.unsupported(child, "vrrp_sync_group"),
+                // The old form, members without `group { }`: keepalived reads none of them.
+                _ if child.args.is_empty() && child.block.is_none() => {
+                    self.leave_out(child, "an instance outside `group { }`: keepalived ignores it there")
+                }
+                _ => self.unsupported(child, "vrrp_sync_group"),
+            }
+        }
+        if listed == 1 && members.len() == 1 {
+            self.note(node, "a sync group of one instance: keepalived ignores it, and so does the conversion");
+            return;
+        }
+        if members.len() < 2 {
+            self.leave_out(node, "fewer than two converted instances in its `group { }`; the sync group is left out");
+            let lines = self.take_queued(mark, "");
+            return self.sync_groups.push_str(&lines);
+        }
+        let lines = self.take_queued(mark, "");
+        let out = &mut self.sync_groups;
+        let _ = write!(out, "{lines}[[vrrp_sync_group]]\nname = {}\ngroup = {}\n", q(name), list(&members));
+        for key in keys {
+            let _ = writeln!(out, "{key}");
+        }
     }
 }
