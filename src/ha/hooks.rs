@@ -14,7 +14,7 @@
 //!   on leaving it, once per VIP.
 
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use crossbeam::channel::{self, Receiver, Sender};
 
-use super::spec::NotifyHooks;
+use super::spec::{HookCommand, NotifyHooks};
 use crate::io::process::{self, Ending};
 
 /// One command to run.
@@ -32,6 +32,13 @@ pub struct HookJob {
     pub program: PathBuf,
     pub args: Vec<String>,
     pub timeout: Duration,
+}
+
+impl HookJob {
+    /// `command` with the event's `args` after its own.
+    fn new(command: &HookCommand, args: Vec<String>, timeout: Duration) -> HookJob {
+        HookJob { program: command.program.clone(), args: [command.args.clone(), args].concat(), timeout }
+    }
 }
 
 /// What the runner has done so far.
@@ -138,13 +145,12 @@ pub fn jobs_for_transition(
     interface: &str,
     vips: &[std::net::Ipv4Addr],
 ) -> Vec<HookJob> {
-    let job =
-        |program: &Path, args: Vec<String>| HookJob { program: program.to_path_buf(), args, timeout: hooks.timeout };
+    let job = |command: &HookCommand, args: Vec<String>| HookJob::new(command, args, hooks.timeout);
     let mut jobs = Vec::new();
     let per_state = match state {
-        "MASTER" => hooks.notify_master.as_deref(),
-        "BACKUP" => hooks.notify_backup.as_deref(),
-        "FAULT" => hooks.notify_fault.as_deref(),
+        "MASTER" => hooks.notify_master.as_ref(),
+        "BACKUP" => hooks.notify_backup.as_ref(),
+        "FAULT" => hooks.notify_fault.as_ref(),
         _ => None,
     };
     if let Some(program) = per_state {
@@ -154,9 +160,9 @@ pub fn jobs_for_transition(
         jobs.push(job(program, vec!["INSTANCE".into(), name.into(), state.into(), priority.to_string()]));
     }
     let ucarp = match state {
-        "MASTER" if !was_master => hooks.up_script.as_deref(),
+        "MASTER" if !was_master => hooks.up_script.as_ref(),
         "MASTER" => None,
-        _ if was_master => hooks.down_script.as_deref(),
+        _ if was_master => hooks.down_script.as_ref(),
         _ => None,
     };
     if let Some(program) = ucarp {
@@ -170,12 +176,11 @@ pub fn jobs_for_transition(
 /// The jobs for sync group `name` reaching `state` (all its members there): its per-state hook
 /// and `notify GROUP <name> <STATE> 0`, as keepalived runs a group's scripts.
 pub fn jobs_for_group(hooks: &NotifyHooks, name: &str, state: &str) -> Vec<HookJob> {
-    let job =
-        |program: &Path, args: Vec<String>| HookJob { program: program.to_path_buf(), args, timeout: hooks.timeout };
+    let job = |command: &HookCommand, args: Vec<String>| HookJob::new(command, args, hooks.timeout);
     let per_state = match state {
-        "MASTER" => hooks.notify_master.as_deref(),
-        "BACKUP" => hooks.notify_backup.as_deref(),
-        "FAULT" => hooks.notify_fault.as_deref(),
+        "MASTER" => hooks.notify_master.as_ref(),
+        "BACKUP" => hooks.notify_backup.as_ref(),
+        "FAULT" => hooks.notify_fault.as_ref(),
         _ => None,
     };
     let mut jobs: Vec<HookJob> = per_state.map(|program| job(program, Vec::new())).into_iter().collect();
@@ -229,6 +234,10 @@ mod tests {
         let fault = jobs_for_transition(&hooks(), "VI_1", "FAULT", false, 150, "eth0", &vip);
         assert_eq!(programs(&fault).len(), 2, "no down script when it was not master");
         assert!(jobs_for_transition(&NotifyHooks::default(), "VI_1", "MASTER", false, 1, "eth0", &vip).is_empty());
+        // A command's own words come first (keepalived's notify "/x.sh arg").
+        let own = NotifyHooks { notify: Some(HookCommand::parse("/n 'a b'").unwrap()), ..NotifyHooks::default() };
+        let group = jobs_for_group(&own, "VG", "FAULT");
+        assert_eq!(programs(&group), [("/n".into(), s(&["a b", "GROUP", "VG", "FAULT", "0"]))]);
     }
 
     #[test]

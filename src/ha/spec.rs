@@ -43,18 +43,46 @@ pub struct TrackedInterface {
     pub weight: i32,
 }
 
+/// A hook as configured: a program and its own arguments, split into words as keepalived splits
+/// `notify_master "/usr/local/bin/master.sh VG_1"` (quotes group words); run without a shell, the
+/// event's arguments follow its own.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HookCommand {
+    pub program: PathBuf,
+    pub args: Vec<String>,
+}
+
+impl HookCommand {
+    /// `text` as words; the first must be an absolute path (no PATH search, no shell).
+    pub fn parse(text: &str) -> Result<HookCommand, String> {
+        let words = shlex::split(text).ok_or("an unterminated quote or a trailing backslash")?;
+        let Some((program, args)) = words.split_first() else { return Err("the command is empty".into()) };
+        if !program.starts_with('/') {
+            return Err(format!("the command must start with an absolute path, not {program:?}"));
+        }
+        Ok(HookCommand { program: program.into(), args: args.to_vec() })
+    }
+}
+
+/// A program alone, for tests and defaults.
+impl From<&str> for HookCommand {
+    fn from(program: &str) -> HookCommand {
+        HookCommand { program: program.into(), args: Vec::new() }
+    }
+}
+
 /// User commands run on transitions, never on the HA thread.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct NotifyHooks {
     /// keepalived: `notify INSTANCE <name> <STATE> <priority>` on every transition.
-    pub notify: Option<PathBuf>,
+    pub notify: Option<HookCommand>,
     /// keepalived: `notify_master` etc., run with no arguments.
-    pub notify_master: Option<PathBuf>,
-    pub notify_backup: Option<PathBuf>,
-    pub notify_fault: Option<PathBuf>,
+    pub notify_master: Option<HookCommand>,
+    pub notify_backup: Option<HookCommand>,
+    pub notify_fault: Option<HookCommand>,
     /// ucarp: `upscript <interface> <vip>` on becoming master, `downscript` on leaving it.
-    pub up_script: Option<PathBuf>,
-    pub down_script: Option<PathBuf>,
+    pub up_script: Option<HookCommand>,
+    pub down_script: Option<HookCommand>,
     pub timeout: Duration,
 }
 

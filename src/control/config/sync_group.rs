@@ -1,7 +1,6 @@
 //! The `[[vrrp_sync_group]]` tables: keepalived's `vrrp_sync_group` (see `ha::spec::SyncGroup`).
 //! Each names at least two `[[vrrp]]` instances, each instance in at most one group.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -62,13 +61,7 @@ impl Checker<'_> {
                 }
                 members.push(instance.clone());
             }
-            let path = |value: &Option<Spanned<String>>, key: &str| match value {
-                Some(path) if path.get_ref().trim().is_empty() => {
-                    Err(self.error(&path.span(), format!("{key} is empty")))
-                }
-                Some(path) => Ok(Some(PathBuf::from(path.get_ref()))),
-                None => Ok(None),
-            };
+            let path = |value: &Option<Spanned<String>>, key: &str| self.hook(value, key);
             let hooks = NotifyHooks {
                 notify: path(&raw.notify, "notify")?,
                 notify_master: path(&raw.notify_master, "notify_master")?,

@@ -162,6 +162,8 @@ fn refusals_name_the_line_and_the_reason() {
         (vrrp("track_script = [{ command = \"true\", wieght = 1 }]\n"), 10, "unknown key `wieght`"),
         (vrrp("track_script = \"true\"\n"), 10, "a table or an array of tables"),
         (vrrp("notify = \"\"\n"), 10, "notify is empty"),
+        (vrrp("notify_master = \"master.sh\"\n"), 10, "notify_master: the command must start with an absolute path"),
+        (vrrp("notify = \"/bin/n 'x\"\n"), 10, "notify: an unterminated quote"),
         (vrrp("v3_checksum_as_v2 = true\nprotocol = \"vrrp2\"\n"), 10, "only to protocol \"vrrp3\""),
         (vrrp("bogus = 1\n"), 10, "unknown key `bogus`"),
         (
@@ -344,7 +346,7 @@ fn a_vrrp_instance_gets_its_defaults_and_its_keys() {
 
     let text = format!(
         "{base}interval = \"30ms\"\npriority = 200\npreempt = false\nunicast_peers = [\"10.0.0.3\"]\n\
-         track_script = {{ command = \"ping -c1 10.0.0.1\", weight = -60, fall = 2 }}\nnotify = \"/bin/n\"\n"
+         track_script = {{ command = \"ping -c1 10.0.0.1\", weight = -60, fall = 2 }}\nnotify = \"/bin/n 'two words' x\"\n"
     );
     let instance = parse(&text).unwrap().vrrp.remove(0).instance;
     assert_eq!((instance.interval, instance.priority, instance.preempt), (Duration::from_millis(30), 200, false));
@@ -360,7 +362,9 @@ fn a_vrrp_instance_gets_its_defaults_and_its_keys() {
         let read: Vec<(&str, i32)> = instance.track_script.iter().map(|t| (t.command.as_str(), t.weight)).collect();
         assert_eq!(read, [("a", -10), ("b", 0)], "{scripts}");
     }
-    assert_eq!(instance.hooks.notify, Some(PathBuf::from("/bin/n")));
+    // keepalived's words: quotes group them; the event's arguments follow.
+    let notify = crate::ha::spec::HookCommand { program: "/bin/n".into(), args: vec!["two words".into(), "x".into()] };
+    assert_eq!(instance.hooks.notify, Some(notify));
 
     let carp = parse(&format!("{base}protocol = \"carp\"\nadvskew = 20\npassword = \"secret\"\n")).unwrap();
     assert_eq!((carp.vrrp[0].instance.priority, carp.vrrp[0].instance.advskew), (0, 20));
@@ -630,7 +634,7 @@ fn a_sync_group_reaches_the_model() {
     let [group] = &config.sync_groups[..] else { panic!("{:?}", config.sync_groups) };
     assert_eq!(group.name, "G");
     assert_eq!(group.members, ["VI_2", "VI_1"]);
-    assert_eq!(group.hooks.notify.as_deref(), Some(std::path::Path::new("/bin/n")));
+    assert_eq!(group.hooks.notify, Some("/bin/n".into()));
     assert_eq!(group.hooks.timeout, std::time::Duration::from_secs(3));
     assert_eq!(crate::control::runtime::sync_groups(&config), config.sync_groups);
 }

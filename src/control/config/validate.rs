@@ -347,6 +347,21 @@ impl Checker<'_> {
         }
     }
 
+    /// A notify hook's command line (`key`), if set.
+    pub(super) fn hook(
+        &self,
+        value: &Option<Spanned<String>>,
+        key: &str,
+    ) -> Result<Option<crate::ha::spec::HookCommand>, ConfigError> {
+        let Some(text) = value else { return Ok(None) };
+        if text.get_ref().trim().is_empty() {
+            return Err(self.error(&text.span(), format!("{key} is empty")));
+        }
+        crate::ha::spec::HookCommand::parse(text.get_ref())
+            .map(Some)
+            .map_err(|problem| self.error(&text.span(), format!("{key}: {problem}")))
+    }
+
     pub(super) fn nonzero(&self, value: &Spanned<Text<Duration>>, what: &str) -> Result<Duration, ConfigError> {
         let duration = value.get_ref().0;
         if duration.is_zero() {

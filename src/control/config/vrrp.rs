@@ -10,7 +10,6 @@
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -494,11 +493,7 @@ impl Checker<'_> {
     }
 
     fn hooks(&self, raw: &RawVrrp) -> Result<NotifyHooks, ConfigError> {
-        let path = |value: &Option<Spanned<String>>, key: &str| match value {
-            Some(path) if path.get_ref().trim().is_empty() => Err(self.error(&path.span(), format!("{key} is empty"))),
-            Some(path) => Ok(Some(PathBuf::from(path.get_ref()))),
-            None => Ok(None),
-        };
+        let path = |value: &Option<Spanned<String>>, key: &str| self.hook(value, key);
         Ok(NotifyHooks {
             notify: path(&raw.notify, "notify")?,
             notify_master: path(&raw.notify_master, "notify_master")?,
