@@ -1,7 +1,7 @@
 //! The importer on configs written for these tests: each construct, what it becomes, and the
 //! outcome. Files whose output uses only keys ulvs parses today are also run through
-//! `Config::parse`; the others (`addresses`, `[sync]`, `[[vrrp_sync_group]]`, the new check and
-//! quorum keys, which other branches are adding) are checked as text.
+//! `Config::parse`; the others (`[sync]`, the new check and quorum keys, which other branches
+//! are adding) are checked as text.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -355,6 +355,7 @@ garp = { count = 3, repeat_after = \"2s\", refresh = \"60s\" }
 track_interface = [\"eth0\", { name = \"eth2\", weight = -20 }]
 addresses = [\"192.168.1.50/24\", { address = \"192.168.1.51/24\", dev = \"eth1\", label = \"eth1:vip\" }, \"192.168.1.52/32\"]"
     );
+    assert_parses(&text);
 }
 
 #[test]
