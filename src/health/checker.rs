@@ -37,8 +37,10 @@ pub struct Target {
 
 impl Target {
     fn subject(&self) -> Subject {
+        let ip = self.spec.connect_ip.unwrap_or(self.real);
         Subject {
-            addr: SocketAddrV4::new(self.real, self.spec.port.unwrap_or(self.service.port)),
+            addr: SocketAddrV4::new(ip, self.spec.port.unwrap_or(self.service.port)),
+            bind: self.spec.bindto,
             service: self.service,
         }
     }
