@@ -29,8 +29,8 @@ mod status;
 mod tls;
 mod tracker;
 
-pub use board::{HealthBoard, RealHealth};
-pub use checker::{Checker, HealthEvent, OnTransition, Target};
+pub use board::{HealthBoard, RealHealth, ServiceHealth};
+pub use checker::{Cause, Checker, HealthEvent, OnTransition, Target};
 pub use digest::BodyDigest;
 pub use hysteresis::Hysteresis;
 pub use notify::{Notifier, NotifyCounters, NotifyJob, NotifyQueue, RealScripts, ServiceScripts, NOTIFY_TIMEOUT};

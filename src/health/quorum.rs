@@ -56,7 +56,7 @@ pub struct QuorumTransition {
 }
 
 /// One service's quorum state.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Quorum {
     spec: QuorumSpec,
     up: bool,
