@@ -7,6 +7,7 @@ mod bench;
 mod ctl;
 mod ha;
 mod health;
+mod health_options;
 mod held;
 mod lab;
 mod metrics;
