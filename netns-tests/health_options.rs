@@ -192,7 +192,8 @@ fn https_checks_with_sni_and_verification() {
 /// keepalived's quorum 3 with hysteresis 1 over rs1 and rs2 (weight 2 each), a sorry server, the
 /// quorum and rs1's notify scripts, and omega. Quorum is gained at live weight 4 and lost below 2:
 /// losing rs2 keeps it, losing rs1 too loses it (the sorry server serves, quorum_down runs), rs1
-/// alone back (2) does not regain it, rs2 back (4) does. At shutdown omega runs the down scripts.
+/// alone back (2) does not regain it, rs2 back (4) does. A reload that removes rs1 runs its
+/// notify_down; at shutdown omega runs the down scripts.
 #[test]
 fn quorum_with_hysteresis_runs_its_scripts_and_brings_in_the_sorry_server() {
     let lab = Lab::up("ho-quorum", 3);
@@ -253,9 +254,19 @@ fn quorum_with_hysteresis_runs_its_scripts_and_brings_in_the_sorry_server() {
     let tally = lab.http_requests(8);
     assert_eq!((count(&tally, "rs1"), count(&tally, "rs2")), (4, 4), "{tally:?}");
 
-    // omega: at shutdown the up real server's notify_down, then quorum_down.
+    // A reload that removes rs1, up, runs its notify_down (keepalived does, omega or not); rs2
+    // alone (2) is not below 3 - 1, so quorum stays.
+    let without_rs1 = config(&lab, "packet", &service, &[(RS2, "weight = 2")]);
+    lab.write_config("ulvs.toml", &without_rs1);
+    daemon.ctl(&["reload"]);
+    expected.push("rs1 down 10.0.0.11");
+    wait_lines(&log, &expected, &daemon);
+    assert!(daemon.ctl(&["status"]).contains("quorum up (live weight 2, quorum 3, hysteresis 1"));
+
+    // omega: at shutdown the notify_down of every real server still up (rs2 has none), then
+    // quorum_down.
     assert!(daemon.stop(), "ulvs did not stop cleanly:\n{}", daemon.log_text());
-    expected.extend(["rs1 down 10.0.0.11", "down"]);
+    expected.push("down");
     assert_eq!(lines(&log), expected);
 }
 
