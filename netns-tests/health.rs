@@ -12,14 +12,14 @@ use std::time::{Duration, Instant};
 use crate::lab::{Daemon, Lab, VIP};
 use crate::tools::in_netns;
 
-const RS1: &str = "10.0.0.11";
-const RS2: &str = "10.0.0.12";
-const RS3: &str = "10.0.0.13";
+pub(crate) const RS1: &str = "10.0.0.11";
+pub(crate) const RS2: &str = "10.0.0.12";
+pub(crate) const RS3: &str = "10.0.0.13";
 /// Detection slack on top of fall × interval (or rise × interval): a probe's own timeout, the
 /// control loop's turn, scheduling noise on a busy 2-CPU machine.
-const SLACK: Duration = Duration::from_millis(1500);
+pub(crate) const SLACK: Duration = Duration::from_millis(1500);
 
-fn config(lab: &Lab, io: &str, service_extra: &str, reals: &[(&str, &str)]) -> String {
+pub(crate) fn config(lab: &Lab, io: &str, service_extra: &str, reals: &[(&str, &str)]) -> String {
     let mut text = format!(
         "[director]\ninterface = \"eth0\"\nio = \"{io}\"\ncontrol = \"{}\"\n\n[[service]]\nvip = \"{VIP}\"\nport = 80\nscheduler = \"rr\"\n{service_extra}\n",
         lab.dir.join("ulvs.sock").display()
@@ -30,12 +30,12 @@ fn config(lab: &Lab, io: &str, service_extra: &str, reals: &[(&str, &str)]) -> S
     text
 }
 
-fn count(tally: &BTreeMap<String, usize>, name: &str) -> usize {
+pub(crate) fn count(tally: &BTreeMap<String, usize>, name: &str) -> usize {
     tally.get(name).copied().unwrap_or(0)
 }
 
 /// Stops real server `n`'s HTTP server (the pid scripts/lab.sh recorded).
-fn stop_http(lab: &Lab, n: usize) {
+pub(crate) fn stop_http(lab: &Lab, n: usize) {
     let pidfile = lab.dir.join(format!("http-rs{n}.pid"));
     let pid = fs::read_to_string(&pidfile).unwrap();
     let _ = Command::new("kill").arg(pid.trim()).status();
@@ -47,7 +47,7 @@ fn stop_http(lab: &Lab, n: usize) {
 }
 
 /// Starts real server `n`'s HTTP server again, recording its pid where lab.sh's teardown finds it.
-fn start_http(lab: &Lab, n: usize) {
+pub(crate) fn start_http(lab: &Lab, n: usize) {
     let script = lab.repo_script("http-rs.py");
     let child = in_netns(&lab.ns(&format!("rs{n}")), "python3")
         .args([&script, &format!("rs{n}"), "80"])
@@ -68,14 +68,14 @@ fn start_http(lab: &Lab, n: usize) {
 }
 
 /// The `-> IP:80 Route WEIGHT` line of `ulvs ctl -L -n` for `ip`, if listed: its weight.
-fn listed_weight(daemon: &Daemon, ip: &str) -> Option<u32> {
+pub(crate) fn listed_weight(daemon: &Daemon, ip: &str) -> Option<u32> {
     let listing = daemon.ctl(&["-L", "-n"]);
     let line = listing.lines().find(|l| l.trim_start().starts_with(&format!("-> {ip}:80 ")))?;
     line.split_whitespace().nth(3).and_then(|w| w.parse().ok())
 }
 
 /// Waits until `ctl -L -n` shows `ip` with `weight` (`None` = absent); returns how long it took.
-fn wait_listing(daemon: &Daemon, ip: &str, weight: Option<u32>, within: Duration) -> Duration {
+pub(crate) fn wait_listing(daemon: &Daemon, ip: &str, weight: Option<u32>, within: Duration) -> Duration {
     let started = Instant::now();
     loop {
         if listed_weight(daemon, ip) == weight {

@@ -8,6 +8,7 @@ mod ctl;
 mod floating;
 mod ha;
 mod health;
+mod health_options;
 mod held;
 mod lab;
 mod metrics;

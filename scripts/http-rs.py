@@ -3,26 +3,52 @@
 
 GET /blob/SIZE answers SIZE bytes of a fixed pattern with their SHA-256 in an X-Sha256 header (a
 download to check end to end); POST /sha256 answers the SHA-256 of the body it received (an upload).
+For the health-check tests: GET /status/NNN answers status NNN (body: the name), /peer the client's
+address, /host the Host header, /sni the TLS server name the client sent ("none" without one).
 
-Usage: http-rs.py NAME [PORT]. Binds 0.0.0.0 so it accepts connections to the VIP held on lo.
+Usage: http-rs.py NAME [PORT] [--tls CERT KEY]. Binds 0.0.0.0 so it accepts connections to the VIP
+held on lo. With --tls it serves HTTPS with that PEM certificate and key.
 """
 import hashlib
 import http.server
 import socketserver
+import ssl
 import sys
 
-NAME = sys.argv[1]
-PORT = int(sys.argv[2]) if len(sys.argv) > 2 else 80
+args = sys.argv[1:]
+TLS = None
+if "--tls" in args:
+    at = args.index("--tls")
+    TLS = (args[at + 1], args[at + 2])
+    del args[at:at + 3]
+NAME = args[0]
+PORT = int(args[1]) if len(args) > 1 else 80
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
+    def setup(self):
+        if TLS:
+            # The handshake here, on the connection's own thread, not in accept().
+            self.request.settimeout(5)
+            self.request.do_handshake()
+        super().setup()
+
     def do_GET(self):
         if self.path.startswith("/blob/"):
             return self.blob(int(self.path[len("/blob/"):]))
-        body = (NAME + "\n").encode()
-        self.send_response(200)
+        status, text = 200, NAME
+        if self.path.startswith("/status/"):
+            status = int(self.path[len("/status/"):])
+        elif self.path == "/peer":
+            text = self.client_address[0]
+        elif self.path == "/host":
+            text = self.headers.get("Host", "none")
+        elif self.path == "/sni":
+            text = getattr(self.request, "ulvs_sni", None) or "none"
+        body = (text + "\n").encode()
+        self.send_response(status)
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -71,4 +97,14 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     allow_reuse_address = True
 
 
-Server(("0.0.0.0", PORT), Handler).serve_forever()
+server = Server(("0.0.0.0", PORT), Handler)
+if TLS:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*TLS)
+
+    def remember_sni(sock, name, _context):
+        sock.ulvs_sni = name
+
+    context.sni_callback = remember_sni
+    server.socket = context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
+server.serve_forever()

@@ -8,6 +8,7 @@
 mod ha;
 mod ports;
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -31,13 +32,15 @@ use ulvs::control::runtime;
 use ulvs::dataplane::stats::WorkerStats;
 use ulvs::dataplane::worker::{Shared, WorkerConfig};
 use ulvs::ha::report::HaSource;
-use ulvs::health::{Checker, HealthBoard};
+use ulvs::health::{Checker, HealthBoard, Notifier};
 use ulvs::service::SnapshotCell;
 
 /// How long start-up waits for real servers' MACs before the workers start forwarding.
 const INITIAL_RESOLVE: Duration = Duration::from_secs(2);
 /// Health probes running at once, at most (each is bounded by its timeout).
 const PROBE_THREADS: usize = 8;
+/// How long notify scripts queued at shutdown (omega) may run before ulvs exits anyway.
+const SCRIPTS_AT_STOP: Duration = Duration::from_secs(5);
 
 pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
     let config = Config::load(config_path)?;
@@ -50,6 +53,9 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
     let (director_mac, director_ip) = (host.mac, host.ip);
     let queues = host.workers(&config, config_path)?;
     let mut registry = runtime::registry(&config, queues, director_mac);
+    // Before the first snapshot: real servers whose check starts down (alpha) are down in it.
+    let mut checked = BTreeSet::new();
+    let targets = runtime::follow_checks(&config, &mut registry, &mut checked);
 
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -114,13 +120,13 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
 
     let (events_tx, events_rx) = channel::bounded::<ControlEvent>(64);
     let health_board = Arc::new(HealthBoard::new());
+    let notifier = Notifier::start(Arc::clone(&health_board.scripts)).context("starting the notify script runner")?;
     let status = Arc::new(Mutex::new(ControlStatus {
         config_path: config_path.to_path_buf(),
         last_reload: None,
         xdp_filter: None,
     }));
     let rates = Arc::new(Mutex::new(RateTable::default()));
-    let targets = runtime::health_targets(&config, registry.services());
     if !targets.is_empty() {
         log::info!("health checks on {} real server(s)", targets.len());
     }
@@ -177,6 +183,9 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
         stats: Arc::clone(&stats),
         notices: OffloadNotices::default(),
         checker,
+        notify: notifier.queue(),
+        health: Arc::clone(&health_board),
+        checked,
     };
     let control_result = { control }.run(&stop);
     // However the control loop ended, the workers stop before the XDP program is detached.
@@ -199,6 +208,8 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
     drop(server);
     drop(metrics);
     drop(opened.program);
+    // Last: the down scripts omega queued, now that nothing is served any more.
+    notifier.finish(SCRIPTS_AT_STOP);
     log::info!("stopped");
     control_result?;
     if !failed.is_empty() {

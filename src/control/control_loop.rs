@@ -4,7 +4,10 @@
 //! Drive loop (runs on the daemon's main thread until `stop`):
 //! 1. `resolver.step` (≤ 50 ms): ARP probes and replies; a learned, changed or lost MAC → publish.
 //! 2. drain `ControlEvent`s (ctl edits, reload, health transitions), each handled whole: applied
-//!    and published, or refused with nothing changed; the reply channel gets the answer.
+//!    and published, or refused with nothing changed; the reply channel gets the answer. Every
+//!    snapshot counts each service's quorum; its changes queue `quorum_up` / `quorum_down`, and a
+//!    health transition queues the real server's `notify_up` / `notify_down` (run by the health
+//!    notifier's thread, never here).
 //! 3. SIGHUP (a flag set by the signal handler) → reload.
 //! 4. every `rate::INTERVAL`, sample the counters into the rate estimator (`ulvs ctl -L --rate`)
 //!    and the XDP filter's counters into the status (`ulvs ctl status`).
@@ -19,8 +22,12 @@
 //! kept by the new file keep their id, counters and connections. Director settings that need a
 //! restart (interface, I/O, workers, socket path, table size) are only warned about. `[[vrrp]]`
 //! instances keep their state and take new live settings (priority, preempt, GARP, hooks; see
-//! `reload`) through the HA thread; their other changes also wait for a restart.
+//! `reload`) through the HA thread; their other changes also wait for a restart. A reload that
+//! removes a real server that is up runs its `notify_down` (from the file it was in), and one
+//! that removes a service with quorum runs its `quorum_down`, as keepalived; at shutdown only the
+//! services with `omega` run theirs.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::io;
 use std::net::Ipv4Addr;
@@ -42,8 +49,9 @@ use crate::control::resolver::Resolver;
 use crate::control::runtime;
 use crate::dataplane::stats::WorkerStats;
 use crate::ha::spec::InstanceSpec;
-use crate::health::Checker;
+use crate::health::{Cause, Checker, HealthBoard, NotifyQueue, ServiceHealth};
 use crate::io::xdp::{FilterCounters, XdpProgram};
+use crate::service::ServiceKey;
 use crate::service::SnapshotCell;
 
 const RESOLVER_STEP: Duration = Duration::from_millis(50);
@@ -80,10 +88,24 @@ pub struct ControlLoop<'a> {
     /// The workers' counters, looked at for the offload notices.
     pub stats: Arc<WorkerStats>,
     pub notices: OffloadNotices,
+    /// Where notify scripts are queued.
+    pub notify: NotifyQueue,
+    /// Every service's quorum goes here for `ulvs ctl status` and the metrics.
+    pub health: Arc<HealthBoard>,
+    /// What the checker checks (see `runtime::follow_checks`).
+    pub checked: BTreeSet<(ServiceKey, Ipv4Addr)>,
 }
 
 impl ControlLoop<'_> {
     pub fn run(&mut self, stop: &AtomicBool) -> io::Result<()> {
+        // The daemon's first snapshot counted every quorum (keepalived runs quorum_up at start).
+        self.quorum_changed(None);
+        let result = self.drive(stop);
+        self.omega();
+        result
+    }
+
+    fn drive(&mut self, stop: &AtomicBool) -> io::Result<()> {
         let mut next_sample = Instant::now();
         while !stop.load(Ordering::Relaxed) {
             if self.resolver.step(RESOLVER_STEP)? {
@@ -142,8 +164,22 @@ impl ControlLoop<'_> {
                 let result = self.reload();
                 answer(reply, result);
             }
-            ControlEvent::RealServerHealth { service, real, up } => {
-                match self.registry.set_health(service, real, up) {
+            ControlEvent::RealServerHealth { service, real, up, cause } => {
+                let changed = self.registry.set_health(service, real, up);
+                // keepalived's notify_up / notify_down follow the checker: every transition, and
+                // the first failed check of a real server that started down (alpha).
+                let notify = match changed {
+                    Ok(changed) => cause != Cause::Start && (changed || (cause == Cause::Probe && !up)),
+                    Err(_) => false,
+                };
+                if notify {
+                    if let Some(job) =
+                        runtime::real_scripts(&self.config, service, real).and_then(|s| s.job(service, real, up))
+                    {
+                        self.notify.submit(job);
+                    }
+                }
+                match changed {
                     Ok(true) => {
                         // The checker has logged the transition with its reason; this only
                         // records that the snapshot followed.
@@ -208,11 +244,25 @@ impl ControlLoop<'_> {
             log::warn!("reload: {line}; it takes effect only when ulvs restarts");
         }
         let before = self.registry.services().to_vec();
-        let diff = edit::diff(&before, &runtime::service_specs(&config));
+        let after = runtime::service_specs(&config);
+        let diff = edit::diff(&before, &after);
         for line in &diff {
             log::info!("reload: {line}");
         }
+        // Real servers the file no longer has, and that were up: keepalived runs their notify_down
+        // (clear_service_rs), omega or not.
+        let removed_up: Vec<(ServiceKey, Ipv4Addr)> = before
+            .iter()
+            .flat_map(|s| s.reals.iter().map(move |r| (s.key, r.ip)))
+            .filter(|(key, ip)| !after.iter().any(|s| s.key == *key && s.reals.iter().any(|r| r.ip == *ip)))
+            .filter(|(key, ip)| !self.registry.is_down(*key, *ip))
+            .collect();
         runtime::reconfigure(&mut self.registry, &config);
+        for (key, ip) in removed_up {
+            if let Some(job) = runtime::real_scripts(&self.config, key, ip).and_then(|s| s.job(key, ip, false)) {
+                self.notify.submit(job);
+            }
+        }
         // The instances as they now run: live changes applied, restart-only ones still pending (so
         // the next reload names them again).
         let running_vrrp = self
@@ -232,8 +282,8 @@ impl ControlLoop<'_> {
                 let _ = updates.send(instance);
             }
         }
-        self.config = Config { vrrp: running_vrrp, ..config };
-        self.publish();
+        let retired = std::mem::replace(&mut self.config, Config { vrrp: running_vrrp, ..config });
+        self.publish_with(Some(&retired));
         let mut summary = format!(
             "reloaded {}: {} change(s), generation {}",
             self.config_path.display(),
@@ -252,8 +302,14 @@ impl ControlLoop<'_> {
     /// Builds and publishes a snapshot of the registry as it is now, with the VIP filter and the
     /// resolver brought in step.
     fn publish(&mut self) {
+        self.publish_with(None);
+    }
+
+    /// `publish`, after a reload that replaced `retired`: a service only it had still gets its
+    /// quorum_down from it.
+    fn publish_with(&mut self, retired: Option<&Config>) {
         // The checker keeps the state of every real server whose check did not change.
-        self.checker.update(runtime::health_targets(&self.config, self.registry.services()));
+        self.checker.update(runtime::follow_checks(&self.config, &mut self.registry, &mut self.checked));
         self.resolver.follow(&self.registry);
         let snapshot = self.registry.snapshot(|ip| self.resolver.mac(ip));
         let old: Vec<Ipv4Addr> = self.snapshots.load().vips().collect();
@@ -272,6 +328,66 @@ impl ControlLoop<'_> {
         if vips_changed {
             self.set_vips(&new);
             log::info!("VIPs now: {}", list(&new));
+        }
+        self.quorum_changed(retired);
+    }
+
+    /// Logs the quorum changes the last snapshot counted and queues their scripts (from `retired`
+    /// for a service the running file no longer has), and shows every service's quorum.
+    fn quorum_changed(&mut self, retired: Option<&Config>) {
+        for notice in self.registry.take_quorum_notices() {
+            let (key, transition) = (notice.service, notice.transition);
+            let service = Service(key);
+            if transition.up {
+                log::info!(
+                    "health: {service} gained quorum: live weight {} reaches {}",
+                    transition.weight,
+                    transition.threshold
+                );
+            } else {
+                let sorry = match self.registry.sorry_in(key) {
+                    Some(ip) => format!("; sorry server {ip} stands in"),
+                    None => String::new(),
+                };
+                log::warn!("health: {service} has no quorum: live weight {}{sorry}", transition.weight);
+            }
+            let scripts = runtime::service_scripts(&self.config, key)
+                .or_else(|| retired.and_then(|config| runtime::service_scripts(config, key)));
+            if let Some(job) = scripts.and_then(|s| s.quorum_job(key, transition.up)) {
+                self.notify.submit(job);
+            }
+        }
+        let services: BTreeMap<ServiceKey, ServiceHealth> = self
+            .registry
+            .services()
+            .iter()
+            .filter_map(|spec| {
+                let quorum = self.registry.quorum(spec.key)?;
+                Some((spec.key, ServiceHealth { quorum, sorry_server: self.registry.sorry_in(spec.key) }))
+            })
+            .collect();
+        self.health.set_services(services);
+    }
+
+    /// At shutdown, keepalived's omega: a service with `omega` runs the notify_down of every real
+    /// server still up, then its quorum_down (whatever its quorum). Without it, nothing runs.
+    fn omega(&mut self) {
+        for file in self.config.services.iter().filter(|s| s.scripts.omega) {
+            let key = ServiceKey { protocol: file.protocol, vip: file.vip, port: file.port };
+            let Some(spec) = self.registry.services().iter().find(|s| s.key == key) else { continue };
+            for real in &spec.reals {
+                if self.registry.is_down(key, real.ip) {
+                    continue;
+                }
+                if let Some(job) =
+                    runtime::real_scripts(&self.config, key, real.ip).and_then(|s| s.job(key, real.ip, false))
+                {
+                    self.notify.submit(job);
+                }
+            }
+            if let Some(job) = file.scripts.quorum_job(key, false) {
+                self.notify.submit(job);
+            }
         }
     }
 

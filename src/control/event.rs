@@ -13,7 +13,7 @@ use std::time::Duration;
 use crossbeam::channel::Sender;
 
 use crate::control::edit::Edit;
-use crate::health::{HealthEvent, OnTransition};
+use crate::health::{Cause, HealthEvent, OnTransition};
 use crate::service::ServiceKey;
 
 /// The answer to an event that wants one: the text to print, or why nothing changed.
@@ -27,15 +27,21 @@ pub enum ControlEvent {
     /// signal handler cannot send).
     Reload { reply: Option<Reply> },
     /// A health checker's verdict on one real server of one service: `up = false` takes it out of
-    /// scheduling (see `registry::OnFailure`), `up = true` puts it back. Sent on transitions only.
-    RealServerHealth { service: ServiceKey, real: Ipv4Addr, up: bool },
+    /// scheduling (see `registry::OnFailure`), `up = true` puts it back. Sent on transitions, and
+    /// when the first probe of a check that started down fails (`cause` says which).
+    RealServerHealth { service: ServiceKey, real: Ipv4Addr, up: bool, cause: Cause },
 }
 
 /// The health checker's transitions as control events. The wait is bounded so a checker never
 /// hangs on a control loop that has stopped.
 pub fn health_forwarder(events: Sender<ControlEvent>) -> OnTransition {
     Box::new(move |event: HealthEvent| {
-        let event = ControlEvent::RealServerHealth { service: event.service, real: event.real, up: event.up };
+        let event = ControlEvent::RealServerHealth {
+            service: event.service,
+            real: event.real,
+            up: event.up,
+            cause: event.cause,
+        };
         if events.send_timeout(event, Duration::from_secs(1)).is_err() {
             log::warn!("health: the control loop did not take a health event");
         }

@@ -1,6 +1,6 @@
 //! The control plane, whole: the configuration file and its translation into what each subsystem
 //! runs (`config`, `runtime`), the registry that builds the workers' snapshots (`registry`, `spec`,
-//! `edit`), the control loop that owns every change (`control_loop`, `event`, `reload`), real-server
+//! `edit`, `quorum`), the control loop that owns every change (`control_loop`, `event`, `reload`), real-server
 //! MAC resolution (`neighbours`, `resolver`), the ctl socket and its handler (`ctl`), metrics, the
 //! director host's checks (`host`) and the keepalived importer. `daemon` (in the binary) only
 //! starts the threads this needs, connects them and stops them.
@@ -15,6 +15,7 @@ pub mod import;
 pub mod metrics;
 pub mod neighbours;
 pub mod offload;
+pub mod quorum;
 pub mod rate;
 pub mod registry;
 pub mod reload;

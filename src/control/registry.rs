@@ -16,8 +16,10 @@ use std::sync::Arc;
 
 use crate::conntrack::Timeouts;
 use crate::control::edit::{self, Edit, EditError};
+use crate::control::quorum::{QuorumBook, QuorumNotice};
 use crate::control::spec::{ConnectionRules, HealthPolicy, OnFailure, ServiceSpec};
 use crate::flow::DestId;
+use crate::health::Quorum;
 use crate::service::{DestStats, RealServer, Service, ServiceKey, ServiceStats, Snapshot, Ticket};
 use crate::wire::MacAddr;
 
@@ -41,6 +43,8 @@ pub struct Registry {
     on_failure: OnFailure,
     policies: BTreeMap<ServiceKey, HealthPolicy>,
     rules: ConnectionRules,
+    /// Counted at every snapshot.
+    quorum: QuorumBook,
 }
 
 impl Registry {
@@ -58,6 +62,7 @@ impl Registry {
             on_failure: OnFailure::default(),
             policies: BTreeMap::new(),
             rules: ConnectionRules::default(),
+            quorum: QuorumBook::default(),
         };
         registry.replace(timeouts, services);
         registry
@@ -88,6 +93,7 @@ impl Registry {
             }
         }
         self.services = services;
+        self.quorum.retain(&self.services);
         self.allocate_sorry_servers();
     }
 
@@ -98,7 +104,10 @@ impl Registry {
     }
 
     fn policy(&self, key: ServiceKey) -> HealthPolicy {
-        self.policies.get(&key).copied().unwrap_or(HealthPolicy { on_failure: self.on_failure, sorry_server: None })
+        self.policies
+            .get(&key)
+            .copied()
+            .unwrap_or(HealthPolicy { on_failure: self.on_failure, ..HealthPolicy::default() })
     }
 
     fn sorry_servers(&self) -> impl Iterator<Item = (ServiceKey, Ipv4Addr)> + '_ {
@@ -211,8 +220,28 @@ impl Registry {
         ips
     }
 
-    /// A new snapshot with the MACs `resolve` knows now.
+    /// `service`'s quorum as of the last snapshot.
+    pub fn quorum(&self, service: ServiceKey) -> Option<Quorum> {
+        self.quorum.get(service)
+    }
+
+    /// The sorry server standing in for `service`'s real servers, if one does (as of the last
+    /// snapshot).
+    pub fn sorry_in(&self, service: ServiceKey) -> Option<Ipv4Addr> {
+        self.policy(service).sorry_server.filter(|_| !self.quorum.is_up(service))
+    }
+
+    /// The quorum changes since the last call (gained at start-up, lost and regained since, lost
+    /// with a service that went away), in order.
+    pub fn take_quorum_notices(&mut self) -> Vec<QuorumNotice> {
+        self.quorum.take_notices()
+    }
+
+    /// A new snapshot with the MACs `resolve` knows now. Counts every service's quorum first.
     pub fn snapshot(&mut self, resolve: impl Fn(Ipv4Addr) -> Option<MacAddr>) -> Snapshot {
+        let mut quorum = std::mem::take(&mut self.quorum);
+        quorum.count(&self.services, |key| self.policy(key), |key, ip| self.is_down(key, ip));
+        self.quorum = quorum;
         self.generation += 1;
         let services = self
             .services
@@ -233,17 +262,20 @@ impl Registry {
         snapshot
     }
 
-    /// A service's real servers as the data path should see them: health applied, and the sorry
-    /// server alone when every real server is down.
+    /// A service's real servers as the data path should see them: health applied; and while the
+    /// service has no quorum and a sorry server, every real server counted as failed (removed, or
+    /// weight 0 with inhibit_on_failure) and the sorry server in, as keepalived does.
     fn snapshot_reals(&self, spec: &ServiceSpec, resolve: &impl Fn(Ipv4Addr) -> Option<MacAddr>) -> Vec<RealServer> {
         let policy = self.policy(spec.key);
+        let sorry = self.sorry_in(spec.key);
+        let failed = |ip: Ipv4Addr| sorry.is_some() || self.is_down(spec.key, ip);
         let mut reals: Vec<RealServer> = spec
             .reals
             .iter()
-            .filter(|real| !self.is_down(spec.key, real.ip) || policy.on_failure == OnFailure::Inhibit)
+            .filter(|real| !failed(real.ip) || policy.on_failure == OnFailure::Inhibit)
             .map(|real| {
                 let entry = &self.dests[&(spec.key, real.ip)];
-                let down = self.is_down(spec.key, real.ip);
+                let down = failed(real.ip);
                 RealServer {
                     dest: entry.id,
                     ip: real.ip,
@@ -254,8 +286,7 @@ impl Registry {
                 }
             })
             .collect();
-        let all_down = spec.reals.iter().all(|real| self.is_down(spec.key, real.ip));
-        if let (Some(ip), true) = (policy.sorry_server, all_down) {
+        if let Some(ip) = sorry {
             if let Some(entry) = self.dests.get(&(spec.key, ip)) {
                 reals.push(RealServer {
                     dest: entry.id,
@@ -296,8 +327,8 @@ mod tests {
         let (rs1, sorry) = (Ipv4Addr::new(10, 0, 0, 11), Ipv4Addr::new(10, 0, 0, 13));
         let mut registry = Registry::new(1, MacAddr::ZERO, Timeouts::default(), vec![a, b]);
         registry.set_policies(BTreeMap::from([
-            (ka, HealthPolicy { on_failure: OnFailure::Inhibit, sorry_server: None }),
-            (kb, HealthPolicy { on_failure: OnFailure::Remove, sorry_server: Some(sorry) }),
+            (ka, HealthPolicy { on_failure: OnFailure::Inhibit, ..HealthPolicy::default() }),
+            (kb, HealthPolicy { on_failure: OnFailure::Remove, sorry_server: Some(sorry), ..HealthPolicy::default() }),
         ]));
         assert!(registry.ips_to_resolve().contains(&sorry), "the sorry server's MAC is resolved ahead");
         let reals = |snapshot: &Snapshot, i: usize| -> Vec<(Ipv4Addr, u32)> {
@@ -319,6 +350,92 @@ mod tests {
         registry.replace(Timeouts::default(), registry.services().to_vec());
         registry.set_health(kb, rs1, false).unwrap();
         assert_eq!(registry.snapshot(|_| None).services[1].reals[0].dest, sorry_dest);
+    }
+
+    /// keepalived's quorum with hysteresis: quorum 3 ± 1 over weights 2 + 1 + 1. Losing it puts
+    /// the sorry server in place of every real server, live ones too; regaining it needs weight 4.
+    #[test]
+    fn quorum_with_hysteresis_decides_when_the_sorry_server_stands_in() {
+        use crate::health::QuorumSpec;
+        let service = spec([10, 0, 0, 100], &[([10, 0, 0, 11], 2), ([10, 0, 0, 12], 1), ([10, 0, 0, 14], 1)]);
+        let key = service.key;
+        let (rs1, rs2, rs4, sorry) =
+            ([10, 0, 0, 11].into(), [10, 0, 0, 12].into(), [10, 0, 0, 14].into(), Ipv4Addr::new(10, 0, 0, 13));
+        let mut registry = Registry::new(1, MacAddr::ZERO, Timeouts::default(), vec![service]);
+        let policy = HealthPolicy {
+            on_failure: OnFailure::Remove,
+            sorry_server: Some(sorry),
+            quorum: QuorumSpec { quorum: 3, hysteresis: 1 },
+        };
+        registry.set_policies(BTreeMap::from([(key, policy)]));
+        let mut step = |changes: &[(Ipv4Addr, bool)]| -> (Vec<Ipv4Addr>, Vec<(bool, u64)>) {
+            for &(ip, up) in changes {
+                registry.set_health(key, ip, up).unwrap();
+            }
+            let snapshot = registry.snapshot(|_| None);
+            let notices = registry.take_quorum_notices();
+            (
+                snapshot.services[0].reals.iter().map(|r| r.ip).collect(),
+                notices.iter().map(|n| (n.transition.up, n.transition.weight)).collect(),
+            )
+        };
+        assert_eq!(step(&[]), (vec![rs1, rs2, rs4], vec![(true, 4)]), "gained at start: 4 >= 3 + 1");
+        assert_eq!(step(&[(rs4, false)]), (vec![rs1, rs2], vec![]), "3: kept");
+        assert_eq!(step(&[(rs2, false)]), (vec![rs1], vec![]), "2 is not below 3 - 1: kept");
+        assert_eq!(step(&[(rs1, false)]), (vec![sorry], vec![(false, 0)]), "lost: the sorry server alone");
+        assert_eq!(step(&[(rs1, true)]), (vec![sorry], vec![]), "2 < 4: still lost, live rs1 stays out");
+        assert_eq!(step(&[(rs2, true)]), (vec![sorry], vec![]), "3 < 4: still lost");
+        assert_eq!(step(&[(rs4, true)]), (vec![rs1, rs2, rs4], vec![(true, 4)]), "regained, the sorry server out");
+        assert_eq!(registry.quorum(key).map(|q| (q.is_up(), q.weight(), q.transitions())), Some((true, 4, 3)));
+
+        // With inhibit_on_failure, losing quorum leaves the real servers at weight 0 beside it.
+        registry.set_policies(BTreeMap::from([(key, HealthPolicy { on_failure: OnFailure::Inhibit, ..policy })]));
+        registry.set_health(key, rs1, false).unwrap();
+        registry.set_health(key, rs2, false).unwrap();
+        let snapshot = registry.snapshot(|_| None);
+        let weights: Vec<(Ipv4Addr, u32)> = snapshot.services[0].reals.iter().map(|r| (r.ip, r.weight)).collect();
+        assert_eq!(weights, vec![(rs1, 0), (rs2, 0), (rs4, 0), (sorry, 1)]);
+        assert_eq!(registry.sorry_in(key), Some(sorry));
+        assert_eq!(registry.take_quorum_notices().iter().map(|n| n.transition.up).collect::<Vec<_>>(), [false]);
+
+        // Without a sorry server, losing quorum changes nothing but the notice: live ones serve on.
+        registry.set_policies(BTreeMap::from([(key, HealthPolicy { sorry_server: None, ..policy })]));
+        registry.set_health(key, rs1, true).unwrap();
+        let snapshot = registry.snapshot(|_| None);
+        assert_eq!(snapshot.services[0].reals.iter().map(|r| r.ip).collect::<Vec<_>>(), vec![rs1, rs4]);
+        assert_eq!(registry.quorum(key).map(|q| (q.is_up(), q.weight())), Some((false, 3)));
+        assert!(registry.take_quorum_notices().is_empty());
+
+        // A service that goes away with quorum loses it (keepalived runs quorum_down then).
+        registry.set_health(key, rs2, true).unwrap();
+        registry.snapshot(|_| None);
+        assert_eq!(registry.take_quorum_notices().len(), 1, "regained");
+        registry.replace(Timeouts::default(), vec![]);
+        let gone = registry.take_quorum_notices();
+        assert_eq!(gone.iter().map(|n| (n.service, n.transition.up)).collect::<Vec<_>>(), vec![(key, false)]);
+    }
+
+    /// A service that starts without quorum starts with its sorry server in and says so once
+    /// (keepalived's "Starting with quorum down"); without a sorry server it starts silently.
+    #[test]
+    fn a_service_starting_without_quorum() {
+        let with = spec([10, 0, 0, 100], &[([10, 0, 0, 11], 1)]);
+        let without = spec([10, 0, 0, 101], &[([10, 0, 0, 11], 1)]);
+        let (kw, ko) = (with.key, without.key);
+        let rs1 = Ipv4Addr::new(10, 0, 0, 11);
+        let mut registry = Registry::new(1, MacAddr::ZERO, Timeouts::default(), vec![with, without]);
+        registry.set_policies(BTreeMap::from([(
+            kw,
+            HealthPolicy { sorry_server: Some(Ipv4Addr::new(10, 0, 0, 13)), ..HealthPolicy::default() },
+        )]));
+        registry.set_health(kw, rs1, false).unwrap();
+        registry.set_health(ko, rs1, false).unwrap();
+        registry.snapshot(|_| None);
+        let notices: Vec<(ServiceKey, bool)> =
+            registry.take_quorum_notices().iter().map(|n| (n.service, n.transition.up)).collect();
+        assert_eq!(notices, vec![(kw, false)]);
+        registry.snapshot(|_| None);
+        assert!(registry.take_quorum_notices().is_empty(), "only at the start");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! targets, the HA thread's instances and the serving gate. Start-up and reload both come here, so a
 //! setting is translated the same way whichever path it takes. A new subsystem adds its builder here.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 
 use crate::cells::Mac;
@@ -12,7 +12,7 @@ use crate::control::registry::Registry;
 use crate::control::spec::{ConnectionRules, HealthPolicy, RealSpec, ServiceSpec};
 use crate::ha::spec::InstanceSpec;
 use crate::ha::virtual_mac;
-use crate::health::Target;
+use crate::health::{Health, RealScripts, ServiceScripts, Target};
 use crate::service::ServiceKey;
 use crate::wire::MacAddr;
 
@@ -76,12 +76,43 @@ pub fn health_targets(config: &Config, services: &[ServiceSpec]) -> Vec<Target> 
     targets
 }
 
-/// Every service's `inhibit_on_failure` and `sorry_server`.
+/// The checker's targets for what the registry holds now (see [`health_targets`]). Those that
+/// start being checked now in `initial = "down"` (alpha) are marked down in the registry first:
+/// the checker reports them down a moment later, and until then no snapshot or quorum count may
+/// take them for live. `checked` is what the checker already checks; it is brought up to date.
+pub fn follow_checks(
+    config: &Config,
+    registry: &mut Registry,
+    checked: &mut BTreeSet<(ServiceKey, Ipv4Addr)>,
+) -> Vec<Target> {
+    let targets = health_targets(config, registry.services());
+    for target in &targets {
+        if target.spec.initial == Health::Down && !checked.contains(&(target.service, target.real)) {
+            // The target comes from the registry's own services: it cannot be missing.
+            let _ = registry.set_health(target.service, target.real, false);
+        }
+    }
+    *checked = targets.iter().map(|t| (t.service, t.real)).collect();
+    targets
+}
+
+/// The scripts of `service`, as `config` has them.
+pub fn service_scripts(config: &Config, service: ServiceKey) -> Option<&ServiceScripts> {
+    config.services.iter().find(|s| key_of(s) == service).map(|s| &s.scripts)
+}
+
+/// The scripts of real server `real` of `service`, as `config` has them.
+pub fn real_scripts(config: &Config, service: ServiceKey, real: Ipv4Addr) -> Option<&RealScripts> {
+    let service = config.services.iter().find(|s| key_of(s) == service)?;
+    service.reals.iter().find(|r| r.ip == real).map(|r| &r.scripts)
+}
+
+/// Every service's `inhibit_on_failure`, `sorry_server`, `quorum` and `hysteresis`.
 pub fn policies(config: &Config) -> BTreeMap<ServiceKey, HealthPolicy> {
     config
         .services
         .iter()
-        .map(|s| (key_of(s), HealthPolicy { on_failure: s.on_failure, sorry_server: s.sorry_server }))
+        .map(|s| (key_of(s), HealthPolicy { on_failure: s.on_failure, sorry_server: s.sorry_server, quorum: s.quorum }))
         .collect()
 }
 

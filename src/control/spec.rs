@@ -5,6 +5,7 @@
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
+use crate::health::QuorumSpec;
 use crate::sched::{SchedFlags, SchedulerKind};
 use crate::service::ServiceKey;
 use crate::wire::MacAddr;
@@ -46,13 +47,15 @@ pub enum OnFailure {
 }
 
 /// A service's answer to failed health checks, from its config (keepalived's
-/// `inhibit_on_failure` and `sorry_server`). A service without one gets the registry's default
-/// `OnFailure` and no sorry server.
+/// `inhibit_on_failure`, `sorry_server`, `quorum` and `hysteresis`). A service without one gets the
+/// registry's default `OnFailure`, no sorry server and keepalived's default quorum.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct HealthPolicy {
     pub on_failure: OnFailure,
-    /// Added as the service's only real server (weight 1) while every real server is down.
+    /// While the service has no quorum, every real server is treated as failed and this one is
+    /// the service's only real server (weight 1), as keepalived's `sorry_server`.
     pub sorry_server: Option<Ipv4Addr>,
+    pub quorum: QuorumSpec,
 }
 
 /// IPVS's sysctls `expire_nodest_conn` and `sloppy_tcp`, carried in every snapshot (see the

@@ -1,13 +1,15 @@
-//! What the checker knows of every checked real server, for `ulvs ctl status` and the metrics.
+//! What the checker knows of every checked real server, and the control loop of every service's
+//! quorum, for `ulvs ctl status` and the metrics.
 //!
-//! Written by the checker thread only, read by the control socket and the metrics endpoint under
-//! a short lock (a copy is taken; nobody holds the lock while formatting).
+//! Real servers are written by the checker thread only, services by the control loop only; both
+//! are read by the control socket and the metrics endpoint under a short lock (a copy is taken;
+//! nobody holds the lock while formatting).
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::sync::Mutex;
 
-use super::Health;
+use super::{Health, NotifyCounters, Quorum};
 use crate::service::ServiceKey;
 
 /// One checked real server of one service.
@@ -30,9 +32,20 @@ impl RealHealth {
     }
 }
 
+/// One service's quorum, as the control loop counted it last.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ServiceHealth {
+    pub quorum: Quorum,
+    /// The sorry server, while it stands in for the real servers.
+    pub sorry_server: Option<Ipv4Addr>,
+}
+
 #[derive(Debug, Default)]
 pub struct HealthBoard {
     entries: Mutex<BTreeMap<(ServiceKey, Ipv4Addr), RealHealth>>,
+    services: Mutex<BTreeMap<ServiceKey, ServiceHealth>>,
+    /// What the notify scripts' runner has done.
+    pub scripts: std::sync::Arc<NotifyCounters>,
 }
 
 impl HealthBoard {
@@ -61,6 +74,16 @@ impl HealthBoard {
 
     pub fn get(&self, service: ServiceKey, real: Ipv4Addr) -> Option<RealHealth> {
         self.lock().get(&(service, real)).cloned()
+    }
+
+    /// Replaces every service's quorum (written by the control loop after each snapshot).
+    pub fn set_services(&self, services: BTreeMap<ServiceKey, ServiceHealth>) {
+        *self.services.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = services;
+    }
+
+    /// Every service's quorum, sorted by service.
+    pub fn services(&self) -> Vec<(ServiceKey, ServiceHealth)> {
+        self.services.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).iter().map(|(k, v)| (*k, *v)).collect()
     }
 
     /// Every checked real server, sorted by service then address.

@@ -37,19 +37,34 @@ pub struct Target {
 
 impl Target {
     fn subject(&self) -> Subject {
+        let ip = self.spec.connect_ip.unwrap_or(self.real);
         Subject {
-            addr: SocketAddrV4::new(self.real, self.spec.port.unwrap_or(self.service.port)),
+            addr: SocketAddrV4::new(ip, self.spec.port.unwrap_or(self.service.port)),
+            bind: self.spec.bindto,
             service: self.service,
         }
     }
 }
 
-/// A checked real server changed state.
+/// A checked real server changed state, or (alpha) its first check confirmed it down.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HealthEvent {
     pub service: ServiceKey,
     pub real: Ipv4Addr,
     pub up: bool,
+    pub cause: Cause,
+}
+
+/// Why a [`HealthEvent`] was sent; keepalived's notify scripts follow all but `Start`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cause {
+    /// The check was created in `initial = "down"` (alpha): no probe has run yet.
+    Start,
+    /// A probe result: a transition, or the first result of a check that started down and
+    /// failed (keepalived runs notify_down then, though nothing changed).
+    Probe,
+    /// The check was removed (a reload) while it held the real server down.
+    Unchecked,
 }
 
 /// Called on every transition, from the checker thread.
@@ -63,6 +78,8 @@ struct Job {
 struct Entry {
     target: Target,
     tracker: Tracker,
+    /// Created in the down state and not probed yet.
+    first_of_down_start: bool,
 }
 
 /// The running checker. Dropping it stops the thread (probes still running end on their own,
@@ -203,6 +220,7 @@ impl Driver {
         let Target { service, real, spec } = &entry.target;
         let (service, real) = (*service, *real);
         let transition = entry.tracker.handle_result(Instant::now(), outcome.is_ok());
+        let confirmed_down = std::mem::take(&mut entry.first_of_down_start) && outcome.is_err();
         let check = spec.kind.name();
         let failure = outcome.as_ref().err().map(ToString::to_string);
         self.board.update(
@@ -221,8 +239,17 @@ impl Driver {
                 }
             },
         );
-        let Some(transition) = transition else { return };
         let what = format!("{} {}:{} real server {real}", service.protocol, service.vip, service.port);
+        let Some(transition) = transition else {
+            if confirmed_down {
+                log::warn!(
+                    "health: {what} stays down: its first {check} check failed: {}",
+                    failure.as_deref().unwrap_or("failed")
+                );
+                (self.on_transition)(HealthEvent { service, real, up: false, cause: Cause::Probe });
+            }
+            return;
+        };
         match transition.to {
             Health::Down => log::warn!(
                 "health: {what} is down after {} failed {check} check(s): {}",
@@ -231,7 +258,7 @@ impl Driver {
             ),
             Health::Up => log::info!("health: {what} is up after {} passed {check} check(s)", spec.rise),
         }
-        (self.on_transition)(HealthEvent { service, real, up: transition.to.is_up() });
+        (self.on_transition)(HealthEvent { service, real, up: transition.to.is_up(), cause: Cause::Probe });
     }
 
     fn reconcile(&mut self, now: Instant, targets: Vec<Target>) {
@@ -264,10 +291,16 @@ impl Driver {
                             target.real,
                             spec.rise
                         );
-                        (self.on_transition)(HealthEvent { service: target.service, real: target.real, up: false });
+                        (self.on_transition)(HealthEvent {
+                            service: target.service,
+                            real: target.real,
+                            up: false,
+                            cause: Cause::Start,
+                        });
                     }
+                    let first_of_down_start = current.is_none() && health == Health::Down;
                     self.next_id += 1;
-                    self.entries.insert(self.next_id, Entry { target, tracker });
+                    self.entries.insert(self.next_id, Entry { target, tracker, first_of_down_start });
                 }
             }
         }
@@ -275,7 +308,7 @@ impl Driver {
         for ((service, real), (_, entry)) in old {
             self.board.remove(service, real);
             if entry.tracker.health() == Health::Down {
-                (self.on_transition)(HealthEvent { service, real, up: true });
+                (self.on_transition)(HealthEvent { service, real, up: true, cause: Cause::Unchecked });
             }
         }
     }
@@ -304,6 +337,21 @@ mod tests {
             real,
             spec,
         }
+    }
+
+    /// keepalived's connect_ip, connect_port and bindto: the probe goes where the check says.
+    #[test]
+    fn the_subject_is_connect_ip_and_port_from_bindto() {
+        let real = Ipv4Addr::new(10, 0, 0, 11);
+        let mut plain = target(real, 80, CheckKind::Tcp);
+        plain.spec.port = None;
+        assert_eq!((plain.subject().addr, plain.subject().bind), (SocketAddrV4::new(real, 80), None));
+        let mut elsewhere = target(real, 8080, CheckKind::Tcp);
+        elsewhere.spec.connect_ip = Some(Ipv4Addr::new(10, 0, 0, 50));
+        elsewhere.spec.bindto = Some(Ipv4Addr::new(10, 0, 0, 2));
+        let subject = elsewhere.subject();
+        assert_eq!(subject.addr, SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 50), 8080));
+        assert_eq!(subject.bind, Some(Ipv4Addr::new(10, 0, 0, 2)));
     }
 
     fn wait_for(events: &Mutex<Vec<HealthEvent>>, count: usize) -> Vec<HealthEvent> {
@@ -341,7 +389,7 @@ mod tests {
         drop(listener);
         let seen = wait_for(&events, 1);
         assert_eq!(seen.len(), 1, "{seen:?}");
-        assert_eq!((seen[0].real, seen[0].up), (Ipv4Addr::LOCALHOST, false));
+        assert_eq!((seen[0].real, seen[0].up, seen[0].cause), (Ipv4Addr::LOCALHOST, false, Cause::Probe));
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port)).unwrap();
         let seen = wait_for(&events, 2);
         assert_eq!(seen.iter().map(|e| e.up).collect::<Vec<_>>(), vec![false, true], "{seen:?}");
@@ -370,8 +418,17 @@ mod tests {
             Box::new(move |e| sink.lock().unwrap().push(e)),
         )
         .unwrap();
-        assert_eq!(wait_for(&events, 1).iter().map(|e| e.up).collect::<Vec<_>>(), vec![false]);
+        // Created down (Start), then its first probe fails: keepalived's alpha notify_down (Probe),
+        // once; later failures say nothing.
+        let seen = wait_for(&events, 2);
+        assert_eq!(
+            seen.iter().map(|e| (e.up, e.cause)).collect::<Vec<_>>(),
+            [(false, Cause::Start), (false, Cause::Probe)]
+        );
+        thread::sleep(Duration::from_millis(300));
+        assert_eq!(events.lock().unwrap().len(), 2, "{:?}", events.lock().unwrap());
         checker.update(vec![]);
-        assert_eq!(wait_for(&events, 2).iter().map(|e| e.up).collect::<Vec<_>>(), vec![false, true]);
+        let seen = wait_for(&events, 3);
+        assert_eq!((seen[2].up, seen[2].cause), (true, Cause::Unchecked));
     }
 }

@@ -1,9 +1,11 @@
-//! Health checks: keepalived's checkers (TCP_CHECK, HTTP_GET, MISC_CHECK) for ulvs's real servers.
+//! Health checks: keepalived's checkers (TCP_CHECK, HTTP_GET, SSL_GET, MISC_CHECK) for ulvs's real
+//! servers.
 //!
 //! Contract:
-//! - A [`CheckSpec`] says what to probe (a TCP connect, an HTTP GET with expected status codes and
-//!   an optional body substring, or a command whose exit status 0 means up) and how often
-//!   (interval, timeout, rise, fall, warm-up, initial state).
+//! - A [`CheckSpec`] says what to probe (a TCP connect; HTTP GETs of one or more URLs, over TLS or
+//!   not, each with expected status codes, an optional MD5 digest and an optional body substring;
+//!   or a command whose exit status 0 means up), where (the real server or `connect_ip`, the port,
+//!   the source address) and how often (interval, timeout, rise, fall, warm-up, initial state).
 //! - [`Tracker`] is the sans-IO rise/fall machine of one real server: it is given `now` and probe
 //!   outcomes, says when the next probe is due, and reports each transition exactly once.
 //! - [`Checker`] is the thread that drives the trackers: it starts probes when they are due on a
@@ -16,18 +18,30 @@
 
 mod board;
 mod checker;
+mod digest;
+mod http;
 mod hysteresis;
+mod notify;
 mod probe;
+mod quorum;
 mod spec;
+mod status;
+mod tls;
 mod tracker;
 
-pub use board::{HealthBoard, RealHealth};
-pub use checker::{Checker, HealthEvent, OnTransition, Target};
+pub use board::{HealthBoard, RealHealth, ServiceHealth};
+pub use checker::{Cause, Checker, HealthEvent, OnTransition, Target};
+pub use digest::BodyDigest;
 pub use hysteresis::Hysteresis;
+pub use notify::{Notifier, NotifyCounters, NotifyJob, NotifyQueue, RealScripts, ServiceScripts, NOTIFY_TIMEOUT};
 pub use probe::{run as run_probe, Outcome, ProbeFailure, Subject};
+pub use quorum::{Quorum, QuorumSpec, QuorumTransition};
 pub use spec::{
-    CheckKind, CheckSpec, HttpCheck, ScriptCheck, DEFAULT_FALL, DEFAULT_INTERVAL, DEFAULT_RISE, DEFAULT_TIMEOUT,
+    CheckKind, CheckSpec, HttpCheck, ScriptCheck, TlsCheck, UrlCheck, DEFAULT_FALL, DEFAULT_INTERVAL, DEFAULT_RISE,
+    DEFAULT_TIMEOUT,
 };
+pub use status::{StatusCodes, STATUS_MAX, STATUS_MIN};
+pub use tls::server_name as tls_server_name;
 pub use tracker::{Tracker, Transition};
 
 /// A real server's health as its check sees it.

@@ -1,35 +1,40 @@
 //! One probe of one real server, blocking, bounded by the check's timeout.
 //!
 //! Runs on the checker's probe threads, never on a worker. Every probe ends within about its
-//! timeout: the TCP connect and the whole HTTP exchange carry it as a deadline, and a script still
-//! running at its deadline is killed (and reaped).
+//! timeout: a TCP connect carries it as its limit, each URL of an http or https check is one
+//! connection and one request that must end within it (keepalived's `connect_timeout` is per
+//! connection too), and a script still running at its deadline is killed (and reaped).
 
 use std::io;
-use std::net::{SocketAddr, SocketAddrV4, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use socket2::{Domain, Protocol as SockProtocol, Socket, Type};
 use thiserror::Error;
 
-use super::{CheckKind, HttpCheck, ScriptCheck};
+use super::{http, tls, BodyDigest, CheckKind, HttpCheck, ScriptCheck, StatusCodes};
 use crate::io::process::Ending;
 use crate::service::ServiceKey;
-
-/// The most of a response body an HTTP check reads when it looks for a substring.
-const MAX_BODY: u64 = 1 << 20;
 
 /// Why a probe failed.
 #[derive(Debug, Error)]
 pub enum ProbeFailure {
+    #[error("cannot bind to {ip}: {source}")]
+    Bind { ip: Ipv4Addr, source: io::Error },
     #[error("connect to {addr} failed: {source}")]
     Connect { addr: SocketAddrV4, source: io::Error },
+    #[error("tls: {0}")]
+    Tls(String),
     #[error("http: {0}")]
     Http(String),
-    #[error("http status {got}, expected {expected:?}")]
-    Status { got: u16, expected: Vec<u16> },
-    #[error("http body does not contain {0:?}")]
-    Body(String),
+    #[error("{path}: http status {got}, expected {expected}")]
+    Status { path: String, got: u16, expected: StatusCodes },
+    #[error("{path}: body digest {got}, expected {expected}")]
+    Digest { path: String, got: BodyDigest, expected: BodyDigest },
+    #[error("{path}: http body does not contain {needle:?}")]
+    Body { path: String, needle: String },
     #[error("cannot run {program}: {source}")]
     Spawn { program: String, source: io::Error },
     #[error("script exited with {0}")]
@@ -41,58 +46,65 @@ pub enum ProbeFailure {
 /// A passed probe, or why it failed.
 pub type Outcome = Result<(), ProbeFailure>;
 
-/// Who is probed: the address (with the check's port) and, for scripts, the service it serves.
+/// What is probed: the address (the real server's, or the check's `connect_ip`, with the check's
+/// port), where from (`bindto`), and, for scripts, the service it serves.
 #[derive(Clone, Copy, Debug)]
 pub struct Subject {
     pub addr: SocketAddrV4,
+    pub bind: Option<Ipv4Addr>,
     pub service: ServiceKey,
 }
 
 /// Probes `subject` once.
 pub fn run(kind: &CheckKind, subject: Subject, timeout: Duration) -> Outcome {
     match kind {
-        CheckKind::Tcp => tcp(subject.addr, timeout),
-        CheckKind::Http(http) => http_get(http, subject.addr, timeout),
+        CheckKind::Tcp => connect(&subject, timeout).map(drop),
+        CheckKind::Http(http) => http_get(http, &subject, timeout),
         CheckKind::Script(script) => run_script(script, subject, timeout),
     }
 }
 
-fn tcp(addr: SocketAddrV4, timeout: Duration) -> Outcome {
-    TcpStream::connect_timeout(&SocketAddr::V4(addr), timeout)
-        .map(drop)
-        .map_err(|source| ProbeFailure::Connect { addr, source })
+/// A TCP connection to the subject, from its bind address when it has one.
+fn connect(subject: &Subject, timeout: Duration) -> Result<TcpStream, ProbeFailure> {
+    let addr = subject.addr;
+    let failed = |source| ProbeFailure::Connect { addr, source };
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(SockProtocol::TCP)).map_err(failed)?;
+    if let Some(ip) = subject.bind {
+        socket
+            .bind(&SocketAddr::V4(SocketAddrV4::new(ip, 0)).into())
+            .map_err(|source| ProbeFailure::Bind { ip, source })?;
+    }
+    socket.connect_timeout(&SocketAddr::V4(addr).into(), timeout).map_err(failed)?;
+    Ok(socket.into())
 }
 
-fn http_get(check: &HttpCheck, addr: SocketAddrV4, timeout: Duration) -> Outcome {
-    // A fresh connection per probe (no pool), no proxy from the environment, no redirects
-    // followed: the check is about this real server's own answer.
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(timeout))
-        .http_status_as_error(false)
-        .proxy(None)
-        .max_redirects(0)
-        // A 3xx is the answer to judge (a user may expect one), not an error.
-        .max_redirects_will_error(false)
-        .max_idle_connections(0)
-        .user_agent("ulvs-health-check")
-        .build()
-        .into();
-    let url = format!("http://{addr}{}", check.path);
-    let mut response = agent.get(&url).call().map_err(|err| ProbeFailure::Http(err.to_string()))?;
-    let status = response.status().as_u16();
-    if !check.status.contains(&status) {
-        return Err(ProbeFailure::Status { got: status, expected: check.status.clone() });
-    }
-    if let Some(needle) = &check.body {
-        let body = response
-            .body_mut()
-            .with_config()
-            .limit(MAX_BODY)
-            .lossy_utf8(true)
-            .read_to_string()
-            .map_err(|err| ProbeFailure::Http(err.to_string()))?;
-        if !body.contains(needle.as_str()) {
-            return Err(ProbeFailure::Body(needle.clone()));
+/// Every URL in turn, each on a connection of its own; the first failure fails the probe.
+fn http_get(check: &HttpCheck, subject: &Subject, timeout: Duration) -> Outcome {
+    let host = match &check.virtualhost {
+        Some(name) => name.clone(),
+        None => subject.addr.to_string(),
+    };
+    for url in &check.urls {
+        let deadline = Instant::now() + timeout;
+        let tcp = connect(subject, timeout)?;
+        // A second handle on the same socket: its timeouts are the socket's, also under TLS.
+        let timer = tcp.try_clone().map_err(|err| ProbeFailure::Http(err.to_string()))?;
+        let set_timeout = |left: Duration| {
+            timer.set_read_timeout(Some(left))?;
+            timer.set_write_timeout(Some(left))
+        };
+        match &check.tls {
+            None => {
+                let mut tcp = tcp;
+                http::get(&mut tcp, url, &host, deadline, &set_timeout)?;
+            }
+            Some(options) => {
+                set_timeout(timeout).map_err(|err| ProbeFailure::Tls(err.to_string()))?;
+                let name =
+                    tls::server_name(check.virtualhost.as_deref(), *subject.addr.ip()).map_err(ProbeFailure::Tls)?;
+                let mut stream = tls::connect(tcp, name, tls::config(options.verify))?;
+                http::get(&mut stream, url, &host, deadline, &set_timeout)?;
+            }
         }
     }
     Ok(())
@@ -126,91 +138,286 @@ fn run_script(script: &ScriptCheck, subject: Subject, timeout: Duration) -> Outc
 
 #[cfg(test)]
 mod tests {
-    use std::io::{BufRead, BufReader, Write};
+    use std::io::{BufRead, BufReader, Read, Write};
     use std::net::{Ipv4Addr, TcpListener};
+    use std::sync::Arc;
     use std::thread;
     use std::time::Instant;
 
     use super::*;
     use crate::flow::Protocol;
+    use crate::health::{TlsCheck, UrlCheck};
 
     const TIMEOUT: Duration = Duration::from_secs(2);
 
     fn subject(port: u16) -> Subject {
         Subject {
             addr: SocketAddrV4::new(Ipv4Addr::LOCALHOST, port),
+            bind: None,
             service: ServiceKey { protocol: Protocol::Tcp, vip: Ipv4Addr::new(10, 0, 0, 100), port: 80 },
         }
     }
 
-    /// A one-shot HTTP server on loopback answering every request with `status` and `body`; returns
-    /// its port and, through the join handle, the request line it read.
-    fn http_server(status: u16, body: &'static str, requests: usize) -> (u16, thread::JoinHandle<Vec<String>>) {
+    /// What a test server saw of one request.
+    #[derive(Debug)]
+    struct Seen {
+        peer: SocketAddr,
+        /// The request line and headers, without their CRLFs.
+        head: Vec<String>,
+        /// The TLS server name the client sent, if any.
+        sni: Option<String>,
+    }
+
+    impl Seen {
+        fn header(&self, name: &str) -> Option<&str> {
+            self.head.iter().skip(1).find_map(|line| {
+                let (key, value) = line.split_once(':')?;
+                key.eq_ignore_ascii_case(name).then(|| value.trim())
+            })
+        }
+    }
+
+    /// Reads one request head from `stream` and answers with `answer(path)`: (status, body).
+    fn serve_one(stream: &mut (impl Read + Write), answer: &dyn Fn(&str) -> (u16, String)) -> Vec<String> {
+        let mut reader = BufReader::new(&mut *stream);
+        let mut head = Vec::new();
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                break;
+            }
+            head.push(line.trim_end().to_string());
+        }
+        drop(reader);
+        let path = head.first().and_then(|l| l.split_whitespace().nth(1)).unwrap_or("/").to_string();
+        let (status, body) = answer(&path);
+        let _ =
+            write!(stream, "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+        let _ = stream.flush();
+        head
+    }
+
+    /// A plain HTTP server on 127.0.0.1 for `requests` connections.
+    fn http_server(
+        requests: usize,
+        answer: impl Fn(&str) -> (u16, String) + Send + 'static,
+    ) -> (u16, thread::JoinHandle<Vec<Seen>>) {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
         let port = listener.local_addr().unwrap().port();
         let handle = thread::spawn(move || {
-            let mut lines = Vec::new();
-            for _ in 0..requests {
-                let (mut stream, _) = listener.accept().unwrap();
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut line = String::new();
-                reader.read_line(&mut line).unwrap();
-                lines.push(line.trim_end().to_string());
-                loop {
-                    let mut header = String::new();
-                    if reader.read_line(&mut header).unwrap() == 0 || header == "\r\n" {
-                        break;
-                    }
-                }
-                let _ = write!(
-                    stream,
-                    "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-            }
-            lines
+            (0..requests)
+                .map(|_| {
+                    let (mut stream, peer) = listener.accept().unwrap();
+                    Seen { peer, head: serve_one(&mut stream, &answer), sni: None }
+                })
+                .collect()
         });
         (port, handle)
     }
 
-    fn http(path: &str, status: &[u16], body: Option<&str>) -> CheckKind {
-        CheckKind::Http(HttpCheck { path: path.into(), status: status.to_vec(), body: body.map(String::from) })
+    fn url(path: &str, status: u16, body: Option<&str>) -> UrlCheck {
+        UrlCheck { path: path.into(), status: StatusCodes::single(status), digest: None, body: body.map(String::from) }
+    }
+
+    fn http(urls: Vec<UrlCheck>, virtualhost: Option<&str>) -> CheckKind {
+        CheckKind::Http(HttpCheck { urls, virtualhost: virtualhost.map(String::from), tls: None })
     }
 
     #[test]
     fn http_matches_status_and_body() {
         // (server status, server body, expected statuses, wanted body substring, passes)
-        type Case = (u16, &'static str, &'static [u16], Option<&'static str>, bool);
+        type Case = (u16, &'static str, &'static [(u16, u16)], Option<&'static str>, bool);
         let cases: &[Case] = &[
-            (200, "rs1 ok", &[200], None, true),
-            (200, "rs1 ok", &[200], Some("ok"), true),
-            (200, "rs1 down for maintenance", &[200], Some("rs1 ok"), false),
-            (503, "busy", &[200], None, false),
-            (204, "", &[200, 204], None, true),
-            (301, "", &[200], None, false),
-            (302, "", &[302], None, true),
+            (200, "rs1 ok", &[(200, 200)], None, true),
+            (200, "rs1 ok", &[(200, 200)], Some("ok"), true),
+            (200, "rs1 down for maintenance", &[(200, 200)], Some("rs1 ok"), false),
+            (503, "busy", &[(200, 200)], None, false),
+            (204, "", &[(200, 204)], None, true),
+            (301, "", &[(200, 200)], None, false),
+            (302, "", &[(300, 399)], None, true),
         ];
-        for (status, body, expected, needle, passes) in cases {
-            let (port, server) = http_server(*status, body, 1);
-            let outcome = run(&http("/health?x=1", expected, *needle), subject(port), TIMEOUT);
-            assert_eq!(outcome.is_ok(), *passes, "{status} {body:?} vs {expected:?} {needle:?}: {outcome:?}");
-            assert_eq!(server.join().unwrap(), vec!["GET /health?x=1 HTTP/1.1".to_string()]);
+        for &(status, body, expected, needle, passes) in cases {
+            let (port, server) = http_server(1, move |_| (status, body.to_string()));
+            let codes = StatusCodes::new(expected.iter().map(|&(a, b)| a..=b)).unwrap();
+            let check = http(vec![UrlCheck { status: codes, ..url("/health?x=1", 200, needle) }], None);
+            let outcome = run(&check, subject(port), TIMEOUT);
+            assert_eq!(outcome.is_ok(), passes, "{status} {body:?} vs {expected:?} {needle:?}: {outcome:?}");
+            let seen = server.join().unwrap();
+            assert_eq!(seen[0].head[0], "GET /health?x=1 HTTP/1.0");
+            // Without a virtualhost, Host names the probed address and port, as keepalived's.
+            assert_eq!(seen[0].header("host"), Some(format!("127.0.0.1:{port}").as_str()));
         }
+    }
+
+    /// keepalived's several `url` blocks: each is fetched on its own connection, in order, and one
+    /// failing URL fails the check (those after it are not fetched).
+    #[test]
+    fn every_url_must_pass_and_virtualhost_is_the_host_header() {
+        let answer = |path: &str| match path {
+            "/a" => (200, "alpha".to_string()),
+            "/b" => (503, "busy".to_string()),
+            _ => (200, "other".to_string()),
+        };
+        let (port, server) = http_server(3, answer);
+        let urls = vec![url("/a", 200, Some("alpha")), url("/c", 200, None), url("/", 200, Some("other"))];
+        let outcome = run(&http(urls, Some("www.example.test")), subject(port), TIMEOUT);
+        assert!(outcome.is_ok(), "{outcome:?}");
+        let seen = server.join().unwrap();
+        let lines: Vec<&str> = seen.iter().map(|s| s.head[0].as_str()).collect();
+        assert_eq!(lines, ["GET /a HTTP/1.0", "GET /c HTTP/1.0", "GET / HTTP/1.0"]);
+        assert!(seen.iter().all(|s| s.header("host") == Some("www.example.test")), "{seen:?}");
+        assert_ne!(seen[0].peer.port(), seen[1].peer.port(), "one connection per URL");
+
+        let (port, server) = http_server(2, answer);
+        let urls = vec![url("/a", 200, None), url("/b", 200, None), url("/c", 200, None)];
+        let outcome = run(&http(urls, None), subject(port), TIMEOUT);
+        assert_eq!(outcome.unwrap_err().to_string(), "/b: http status 503, expected [200]");
+        assert_eq!(server.join().unwrap().len(), 2, "the URL after the failed one is not fetched");
+    }
+
+    #[test]
+    fn digests_are_checked_per_url() {
+        let (port, server) = http_server(2, |path| (200, if path == "/one" { "rs1\n" } else { "rs2\n" }.into()));
+        let digest = |hex| Some(BodyDigest::from_hex(hex).unwrap());
+        let urls = vec![
+            UrlCheck { digest: digest("7a6c0d2ef5a9e6e1776090916c66ba3a"), ..url("/one", 200, None) },
+            UrlCheck { digest: digest("7a6c0d2ef5a9e6e1776090916c66ba3a"), ..url("/two", 200, None) },
+        ];
+        let outcome = run(&http(urls, None), subject(port), TIMEOUT);
+        assert!(matches!(&outcome, Err(ProbeFailure::Digest { path, .. }) if path == "/two"), "{outcome:?}");
+        server.join().unwrap();
+    }
+
+    /// `bindto` is the probe's source address; one the director does not hold fails at bind.
+    #[test]
+    fn probes_leave_from_bindto() {
+        let (port, server) = http_server(2, |_| (200, String::new()));
+        let from = Ipv4Addr::new(127, 0, 0, 2);
+        let bound = Subject { bind: Some(from), ..subject(port) };
+        assert!(run(&CheckKind::Tcp, bound, TIMEOUT).is_ok());
+        assert!(run(&http(vec![url("/", 200, None)], None), bound, TIMEOUT).is_ok());
+        let seen = server.join().unwrap();
+        assert_eq!(seen.iter().map(|s| s.peer.ip()).collect::<Vec<_>>(), vec![std::net::IpAddr::V4(from); 2]);
+        // TEST-NET-1 is nobody's address here.
+        let foreign = Subject { bind: Some(Ipv4Addr::new(192, 0, 2, 1)), ..subject(port) };
+        let outcome = run(&CheckKind::Tcp, foreign, TIMEOUT);
+        assert!(matches!(outcome, Err(ProbeFailure::Bind { .. })), "{outcome:?}");
     }
 
     #[test]
     fn http_and_tcp_fail_on_a_closed_port_and_time_out_on_a_silent_one() {
         let closed = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap().local_addr().unwrap().port();
         assert!(matches!(run(&CheckKind::Tcp, subject(closed), TIMEOUT), Err(ProbeFailure::Connect { .. })));
-        assert!(run(&http("/", &[200], None), subject(closed), TIMEOUT).is_err());
+        assert!(run(&http(vec![url("/", 200, None)], None), subject(closed), TIMEOUT).is_err());
         // Accepts (the kernel's backlog) but never answers: the HTTP check fails at its timeout.
         let silent = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
         let port = silent.local_addr().unwrap().port();
         assert!(run(&CheckKind::Tcp, subject(port), TIMEOUT).is_ok());
-        let started = Instant::now();
-        assert!(run(&http("/", &[200], None), subject(port), Duration::from_millis(300)).is_err());
-        let took = started.elapsed();
-        assert!(took < Duration::from_secs(2), "http probe ignored its timeout: {took:?}");
+        for tls in [None, Some(TlsCheck::default())] {
+            let check = CheckKind::Http(HttpCheck { tls, ..HttpCheck::default() });
+            let started = Instant::now();
+            let outcome = run(&check, subject(port), Duration::from_millis(300));
+            assert!(outcome.is_err());
+            let took = started.elapsed();
+            assert!(took < Duration::from_secs(2), "{} probe ignored its timeout: {took:?}", check.name());
+        }
+    }
+
+    /// A self-signed certificate for `name`, as rustls's server wants it.
+    fn certificate(
+        name: &str,
+    ) -> (rustls::pki_types::CertificateDer<'static>, rustls::pki_types::PrivateKeyDer<'static>) {
+        let certified = rcgen::generate_simple_self_signed(vec![name.to_string()]).unwrap();
+        let key = rustls::pki_types::PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der());
+        (certified.cert.der().clone(), key.into())
+    }
+
+    /// An HTTPS server on 127.0.0.1 for `requests` connections, with a self-signed certificate.
+    fn https_server(
+        requests: usize,
+        cert: (rustls::pki_types::CertificateDer<'static>, rustls::pki_types::PrivateKeyDer<'static>),
+    ) -> (u16, thread::JoinHandle<Vec<Seen>>) {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert.0], cert.1)
+            .unwrap();
+        let config = Arc::new(config);
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let handle = thread::spawn(move || {
+            let mut seen = Vec::new();
+            for _ in 0..requests {
+                let (tcp, peer) = listener.accept().unwrap();
+                tcp.set_read_timeout(Some(TIMEOUT)).unwrap();
+                let connection = rustls::ServerConnection::new(Arc::clone(&config)).unwrap();
+                let mut stream = rustls::StreamOwned::new(connection, tcp);
+                let head = serve_one(&mut stream, &|_| (200, "secure\n".into()));
+                let sni = stream.conn.server_name().map(String::from);
+                stream.conn.send_close_notify();
+                let _ = stream.flush();
+                seen.push(Seen { peer, head, sni });
+            }
+            seen
+        });
+        (port, handle)
+    }
+
+    /// keepalived's SSL_GET: the certificate is not verified unless asked, the virtualhost is the
+    /// Host header and the SNI, and without one no SNI is sent.
+    #[test]
+    fn https_checks_speak_tls_with_the_virtualhost_as_sni() {
+        let (port, server) = https_server(2, certificate("rs1.example.test"));
+        let https = |virtualhost: Option<&str>| {
+            CheckKind::Http(HttpCheck {
+                urls: vec![url("/", 200, Some("secure"))],
+                virtualhost: virtualhost.map(String::from),
+                tls: Some(TlsCheck { verify: false }),
+            })
+        };
+        assert_eq!(https(None).name(), "https");
+        let outcome = run(&https(Some("www.example.test")), subject(port), TIMEOUT);
+        assert!(outcome.is_ok(), "{outcome:?}");
+        let outcome = run(&https(None), subject(port), TIMEOUT);
+        assert!(outcome.is_ok(), "{outcome:?}");
+        let seen = server.join().unwrap();
+        assert_eq!(seen[0].sni.as_deref(), Some("www.example.test"));
+        assert_eq!(seen[0].header("host"), Some("www.example.test"));
+        assert_eq!(seen[1].sni, None, "no SNI for an address");
+        assert_eq!(seen[1].header("host"), Some(format!("127.0.0.1:{port}").as_str()));
+        // Plain HTTP to a TLS port, and TLS to a plain one, fail.
+        let (plain, plain_server) = http_server(1, |_| (200, "x".into()));
+        assert!(matches!(run(&https(None), subject(plain), Duration::from_millis(500)), Err(ProbeFailure::Tls(_))));
+        drop(plain_server);
+    }
+
+    /// verify_tls: the certificate must chain to a trusted root and name the virtualhost.
+    #[test]
+    fn verified_tls_needs_a_trusted_certificate_for_the_name() {
+        let cert = certificate("rs1.example.test");
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(cert.0.clone()).unwrap();
+        let trusted = tls::verifying(roots);
+        let untrusted = tls::verifying(rustls::RootCertStore::empty());
+        let (port, server) = https_server(3, cert);
+        let handshake = |name: &str, config: &Arc<rustls::ClientConfig>| {
+            let tcp = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).unwrap();
+            tcp.set_read_timeout(Some(TIMEOUT)).unwrap();
+            let name = tls::server_name(Some(name), Ipv4Addr::LOCALHOST).unwrap();
+            tls::connect(tcp, name, Arc::clone(config)).map(|mut stream| {
+                let _ = stream.write_all(b"GET / HTTP/1.0\r\n\r\n");
+                let mut rest = Vec::new();
+                let _ = stream.read_to_end(&mut rest);
+            })
+        };
+        assert!(handshake("rs1.example.test", &trusted).is_ok());
+        let wrong_name = handshake("rs2.example.test", &trusted).unwrap_err().to_string();
+        assert!(wrong_name.contains("certificate"), "{wrong_name}");
+        let unknown = handshake("rs1.example.test", &untrusted).unwrap_err().to_string();
+        assert!(unknown.contains("UnknownIssuer"), "{unknown}");
+        drop(server);
     }
 
     fn script(program: &str, args: &[&str]) -> CheckKind {

@@ -1,9 +1,10 @@
 //! What a health check probes and how often: the validated form of a `check = { … }` table.
 
+use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::Health;
+use super::{BodyDigest, Health, StatusCodes};
 
 /// Default time between the starts of two probes.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
@@ -32,6 +33,12 @@ pub struct CheckSpec {
     pub initial: Health,
     /// The port to probe; `None` = the real server's (the service's) port. Unused by scripts.
     pub port: Option<u16>,
+    /// The address to probe instead of the real server's (keepalived's `connect_ip`). Unused by
+    /// scripts.
+    pub connect_ip: Option<Ipv4Addr>,
+    /// The probe's source address (keepalived's `bindto`); `None` = the kernel's choice. Unused by
+    /// scripts.
+    pub bindto: Option<Ipv4Addr>,
 }
 
 impl CheckSpec {
@@ -46,6 +53,8 @@ impl CheckSpec {
             warmup: Duration::ZERO,
             initial: Health::Up,
             port: None,
+            connect_ip: None,
+            bindto: None,
         }
     }
 }
@@ -55,37 +64,69 @@ impl CheckSpec {
 pub enum CheckKind {
     /// keepalived's TCP_CHECK: the connect succeeds.
     Tcp,
-    /// keepalived's HTTP_GET.
+    /// keepalived's HTTP_GET, or SSL_GET when `tls` is set.
     Http(HttpCheck),
     /// keepalived's MISC_CHECK.
     Script(ScriptCheck),
 }
 
 impl CheckKind {
+    /// Every `type` a check table may name, but "none".
+    pub const NAMES: [&'static str; 4] = ["tcp", "http", "https", "script"];
+
     pub const fn name(&self) -> &'static str {
         match self {
             CheckKind::Tcp => "tcp",
+            CheckKind::Http(HttpCheck { tls: Some(_), .. }) => "https",
             CheckKind::Http(_) => "http",
             CheckKind::Script(_) => "script",
         }
     }
 }
 
-/// `GET path` over HTTP/1.1 to the real server's address: up when the status is one of `status`
-/// and, if `body` is set, the body contains it.
+/// keepalived's HTTP_GET / SSL_GET: every URL is fetched in turn (a `GET` over HTTP/1.0, a
+/// connection each) and the check passes when every one passes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HttpCheck {
-    /// Starts with '/'.
-    pub path: String,
     /// Never empty.
-    pub status: Vec<u16>,
-    pub body: Option<String>,
+    pub urls: Vec<UrlCheck>,
+    /// The `Host` header and, over TLS, the server name sent (SNI) and verified; `None` = the
+    /// probed address and port as `Host`, and no SNI.
+    pub virtualhost: Option<String>,
+    /// `Some` for https.
+    pub tls: Option<TlsCheck>,
 }
 
 impl Default for HttpCheck {
     fn default() -> HttpCheck {
-        HttpCheck { path: "/".into(), status: vec![200], body: None }
+        HttpCheck { urls: vec![UrlCheck::default()], virtualhost: None, tls: None }
     }
+}
+
+/// One URL of an http check: passes when the status is one of `status`, the body's MD5 is
+/// `digest` (if set) and the body contains `body` (if set).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UrlCheck {
+    /// Starts with '/'.
+    pub path: String,
+    pub status: StatusCodes,
+    pub digest: Option<BodyDigest>,
+    pub body: Option<String>,
+}
+
+impl Default for UrlCheck {
+    fn default() -> UrlCheck {
+        UrlCheck { path: "/".into(), status: StatusCodes::default(), digest: None, body: None }
+    }
+}
+
+/// What an https check asks of TLS.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TlsCheck {
+    /// Verify the real server's certificate against the system's roots and the virtualhost (or
+    /// the address). Off by default, as keepalived's SSL_GET: the check is about the server
+    /// answering, and real servers often carry the public name's certificate, not their own.
+    pub verify: bool,
 }
 
 /// A command run directly (no shell): up when it exits with status 0 within the timeout.

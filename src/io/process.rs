@@ -26,12 +26,18 @@ pub enum Ending {
 
 /// Waits for `child` (the leader of its own process group) up to `timeout`, then kills its whole
 /// group. The child is always reaped. `who` names it in the log if the kill itself fails.
-pub fn wait_or_kill(mut child: Child, timeout: Duration, who: &str) -> Ending {
+pub fn wait_or_kill(child: Child, timeout: Duration, who: &str) -> Ending {
     let deadline = Instant::now() + timeout;
+    wait_or_kill_by(child, || deadline, who)
+}
+
+/// As [`wait_or_kill`], with a deadline that may move while the child runs (asked again at every
+/// poll): a runner told to stop kills what it is waiting for at the stop's deadline.
+pub fn wait_or_kill_by(mut child: Child, deadline: impl Fn() -> Instant, who: &str) -> Ending {
     loop {
         match child.try_wait() {
             Ok(Some(status)) => return Ending::Exited(status),
-            Ok(None) if Instant::now() >= deadline => {
+            Ok(None) if Instant::now() >= deadline() => {
                 kill_and_reap(&mut child, who);
                 return Ending::TimedOut;
             }

@@ -45,7 +45,7 @@ pub use self::vrrp::VrrpConfig;
 use crate::conntrack::Timeouts;
 use crate::control::spec::OnFailure;
 use crate::flow::Protocol;
-use crate::health::CheckSpec;
+use crate::health::{CheckSpec, QuorumSpec, RealScripts, ServiceScripts};
 use crate::sched::{SchedFlags, SchedulerKind};
 use crate::wire::MacAddr;
 
@@ -196,8 +196,14 @@ pub struct ServiceConfig {
     pub check: Option<CheckSpec>,
     /// What a real server that fails its check becomes (`inhibit_on_failure`).
     pub on_failure: OnFailure,
-    /// Where new connections go while every real server is down.
+    /// Where new connections go while the service has no quorum (by default: while every real
+    /// server is down).
     pub sorry_server: Option<Ipv4Addr>,
+    /// keepalived's `quorum` and `hysteresis`.
+    pub quorum: QuorumSpec,
+    /// `quorum_up`, `quorum_down`, `omega`. (`alpha` is already applied: it made its checks
+    /// start down.)
+    pub scripts: ServiceScripts,
 }
 
 /// One real server of a service (`ipvsadm -a … -g`). Its port is always the service's: direct
@@ -213,6 +219,8 @@ pub struct RealConfig {
     pub location: Location,
     /// Its health check: its own, else the service's; `None` = not checked.
     pub check: Option<CheckSpec>,
+    /// `notify_up`, `notify_down`.
+    pub scripts: RealScripts,
 }
 
 impl Config {

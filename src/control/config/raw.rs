@@ -75,6 +75,12 @@ pub(super) struct RawService {
     pub check: Option<Spanned<RawCheck>>,
     pub inhibit_on_failure: Option<Spanned<bool>>,
     pub sorry_server: Option<Spanned<Text<Ipv4Addr>>>,
+    pub quorum: Option<Spanned<Integer>>,
+    pub hysteresis: Option<Spanned<Integer>>,
+    pub quorum_up: Option<Spanned<String>>,
+    pub quorum_down: Option<Spanned<String>>,
+    pub alpha: Option<Spanned<bool>>,
+    pub omega: Option<Spanned<bool>>,
     #[serde(default)]
     pub real: Vec<Spanned<RawReal>>,
 }
@@ -87,6 +93,8 @@ pub(super) struct RawReal {
     pub weight: Option<Spanned<Integer>>,
     pub mac: Option<Spanned<Text<MacAddr>>>,
     pub check: Option<Spanned<RawCheck>>,
+    pub notify_up: Option<Spanned<String>>,
+    pub notify_down: Option<Spanned<String>>,
 }
 
 /// A TOML integer. Ranges are checked in `validate`, where the message can name the key's range

@@ -281,11 +281,14 @@ fn defaults_fill_every_optional_key() {
                 mac: None,
                 location: Location { line: 7, column: 6 },
                 check: None,
+                scripts: crate::health::RealScripts::default(),
             }],
             location: Location { line: 4, column: 7 },
             check: None,
             on_failure: crate::control::spec::OnFailure::Remove,
             sorry_server: None,
+            quorum: crate::health::QuorumSpec { quorum: 1, hysteresis: 0 },
+            scripts: crate::health::ServiceScripts::default(),
         }]
     );
 }

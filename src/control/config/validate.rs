@@ -22,6 +22,7 @@ use super::{
 use crate::conntrack::Timeouts;
 use crate::control::spec::{unicast_problem, OnFailure, DEFAULT_WEIGHT, MAX_WEIGHT};
 use crate::flow::Protocol;
+use crate::health::RealScripts;
 use crate::sched::{SchedFlags, SchedulerKind};
 use crate::wire::MacAddr;
 
@@ -219,17 +220,19 @@ impl Checker<'_> {
         let scheduler = raw.scheduler.as_ref().map_or(DEFAULT_SCHEDULER, |s| s.get_ref().0);
         let flags = self.sched_flags(&raw, scheduler)?;
         let persistence = raw.persistence.as_ref().map(|p| p.get_ref().0).filter(|p| !p.is_zero());
+        let alpha = raw.alpha.as_ref().is_some_and(|a| *a.get_ref());
         let check = match &raw.check {
-            Some(check) => self.check(check.get_ref())?,
+            Some(check) => self.check(check.get_ref(), alpha)?,
             None => None,
         };
         let mut reals: Vec<RealConfig> = Vec::with_capacity(raw.real.len());
         for raw_real in &raw.real {
             let mut real = self.real(raw_real.get_ref(), vip, port)?;
             real.check = match &raw_real.get_ref().check {
-                Some(own) => self.check(own.get_ref())?,
+                Some(own) => self.check(own.get_ref(), alpha)?,
                 None => check.clone(),
             };
+            real.scripts = self.real_scripts(raw_real.get_ref())?;
             if let Some(first) = reals.iter().find(|r| r.ip == real.ip) {
                 return Err(self.error(
                     &raw_real.get_ref().ip.span(),
@@ -250,6 +253,7 @@ impl Checker<'_> {
             Some(sorry) => Some(self.sorry_server(sorry, vip, &real_ips)?),
             None => None,
         };
+        let (quorum, scripts) = self.quorum(&raw)?;
         Ok(ServiceConfig {
             vip,
             port,
@@ -262,6 +266,8 @@ impl Checker<'_> {
             check,
             on_failure,
             sorry_server,
+            quorum,
+            scripts,
         })
     }
 
@@ -326,7 +332,14 @@ impl Checker<'_> {
             }
             None => None,
         };
-        Ok(RealConfig { ip, weight, mac, location: self.at(&raw.ip.span()), check: None })
+        Ok(RealConfig {
+            ip,
+            weight,
+            mac,
+            location: self.at(&raw.ip.span()),
+            check: None,
+            scripts: RealScripts::default(),
+        })
     }
 
     pub(super) fn integer(

@@ -171,8 +171,39 @@ impl CtlHandler {
         Ok(listing::render_connections(&rows))
     }
 
-    /// One line per checked real server: `health: TCP 10.0.0.100:80 10.0.0.11 up (http, …)`.
+    /// One line per service's quorum, `health: TCP 10.0.0.100:80 quorum up (live weight 3, …)`,
+    /// then one per checked real server: `health: TCP 10.0.0.100:80 10.0.0.11 up (http, …)`.
     fn health_lines(&self, out: &mut String) {
+        for (service, health) in self.health.services() {
+            let quorum = health.quorum;
+            let spec = quorum.spec();
+            let _ = write!(
+                out,
+                "health: {} {}:{} quorum {} (live weight {}, quorum {}, hysteresis {}, {} transitions",
+                service.protocol,
+                service.vip,
+                service.port,
+                if quorum.is_up() { "up" } else { "lost" },
+                quorum.weight(),
+                spec.quorum,
+                spec.hysteresis,
+                quorum.transitions()
+            );
+            if let Some(sorry) = health.sorry_server {
+                let _ = write!(out, "; sorry server {sorry} serves");
+            }
+            out.push_str(")\n");
+        }
+        let scripts = &self.health.scripts;
+        let run = scripts.run.load(std::sync::atomic::Ordering::Relaxed);
+        if run > 0 {
+            let _ = writeln!(
+                out,
+                "health scripts: {run} run, {} failed, {} killed",
+                scripts.failed.load(std::sync::atomic::Ordering::Relaxed),
+                scripts.killed.load(std::sync::atomic::Ordering::Relaxed)
+            );
+        }
         let all = self.health.all();
         if all.is_empty() {
             out.push_str("health checks: none\n");

@@ -177,6 +177,29 @@ impl Collector for Sources {
             let samples = checked.iter().map(|((s, ip), h)| (real_labels(s, *ip), field(h))).collect();
             family(e, name, help, Samples::Counters(samples))?;
         }
+        // Quorum, per service (keepalived's quorum and hysteresis).
+        let quorums = self.health.services();
+        let gauge = |f: fn(&crate::health::ServiceHealth) -> f64| -> Samples {
+            Samples::Gauges(quorums.iter().map(|(key, health)| (service_labels(key), f(health))).collect())
+        };
+        family(
+            e,
+            "ulvs_service_quorum_up",
+            "1 while the service has quorum (the live weight of its real servers reached quorum + hysteresis and has not fallen below quorum - hysteresis).",
+            gauge(|h| if h.quorum.is_up() { 1.0 } else { 0.0 }),
+        )?;
+        family(
+            e,
+            "ulvs_service_live_weight",
+            "Total weight of the service's real servers that are up.",
+            gauge(|h| h.quorum.weight() as f64),
+        )?;
+        family(
+            e,
+            "ulvs_service_quorum_transitions",
+            "Quorum gained or lost.",
+            Samples::Counters(quorums.iter().map(|(key, h)| (service_labels(key), h.quorum.transitions())).collect()),
+        )?;
 
         // The data path.
         let drops = DropReason::ALL

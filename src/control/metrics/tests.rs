@@ -130,6 +130,13 @@ fn sources() -> (Arc<Sources>, ServiceKey) {
             h.failed_probes = 3;
         },
     );
+    let mut quorum = crate::health::Quorum::new(crate::health::QuorumSpec { quorum: 2, hysteresis: 0 });
+    quorum.update(3);
+    quorum.update(1);
+    health.set_services(std::collections::BTreeMap::from([(
+        key,
+        crate::health::ServiceHealth { quorum, sorry_server: None },
+    )]));
     let sources = Sources {
         snapshots: Arc::new(SnapshotCell::new(snapshot)),
         workers,
@@ -159,6 +166,9 @@ fn the_exposition_parses_and_carries_the_shared_counters() {
     assert_eq!(value(&samples, "ulvs_real_server_up", &rs("10.0.0.12")), 0.0, "its check says down");
     assert_eq!(value(&samples, "ulvs_health_failed_probes_total", &rs("10.0.0.12")), 3.0);
     assert_eq!(value(&samples, "ulvs_health_transitions_total", &rs("10.0.0.12")), 1.0);
+    assert_eq!(value(&samples, "ulvs_service_quorum_up", &service), 0.0);
+    assert_eq!(value(&samples, "ulvs_service_live_weight", &service), 1.0);
+    assert_eq!(value(&samples, "ulvs_service_quorum_transitions_total", &service), 2.0);
     assert_eq!(value(&samples, "ulvs_drops_total", &[("reason", "no_service")]), 2.0);
     assert_eq!(value(&samples, "ulvs_drops_total", &[("reason", "table_full")]), 0.0);
     assert_eq!(value(&samples, "ulvs_connection_table_entries", &[]), 10.0);
