@@ -1,7 +1,6 @@
 //! The importer on configs written for these tests: each construct, what it becomes, and the
 //! outcome. Files whose output uses only keys ulvs parses today are also run through
-//! `Config::parse`; the others (`[sync]`, the new check and quorum keys, which other branches
-//! are adding) are checked as text.
+//! `Config::parse`; the others (`[sync]`, which connection sync adds) are checked as text.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -253,7 +252,7 @@ fn health_checks_carry_addresses_urls_statuses_and_tls() {
         ]
     );
     assert!(!text.contains("verify_tls"), "{text}");
-    toml::from_str::<toml::Value>(&text).expect("the output is TOML");
+    assert_parses(&text);
 }
 
 #[test]
@@ -280,6 +279,7 @@ fn quorum_alpha_omega_and_real_server_notifies_convert() {
         tables(&text),
         "[director]\ninterface = \"eth0\"   # CHECK: keepalived.conf names no interface; set the director's LAN port\n[[service]]\nvip = \"10.0.0.100\"\nport = 80\nprotocol = \"tcp\"\nscheduler = \"wrr\"\nquorum = 2\nhysteresis = 1\nquorum_up = \"/usr/local/bin/up.sh web\"\nquorum_down = \"/usr/local/bin/down.sh\"\nalpha = true\nomega = true\n  [[service.real]]\n  ip = \"10.0.0.11\"\n  weight = 2\n  notify_up = \"/usr/local/bin/rs-up.sh\"\n  notify_down = \"/usr/local/bin/rs-down.sh 11\""
     );
+    assert_parses(&text);
 }
 
 #[test]
