@@ -58,9 +58,11 @@ pub fn get(
 
     let mut reader = Reader { stream, deadline, set_timeout, left: &left };
     let mut buffer = Vec::with_capacity(4096);
-    let (head_len, body_start) = loop {
-        if let Some(end) = head_end(&buffer) {
-            break end;
+    let (status, limit, body_start) = loop {
+        match parse_head(&buffer) {
+            Ok(Some(head)) => break head,
+            Ok(None) => {}
+            Err(err) => return Err(ProbeFailure::Http(format!("GET {}: not an HTTP response ({err})", url.path))),
         }
         if buffer.len() > MAX_HEAD {
             return Err(ProbeFailure::Http(format!("GET {}: response headers longer than {MAX_HEAD} bytes", url.path)));
@@ -73,16 +75,12 @@ pub fn get(
             }));
         }
     };
-    let head = &buffer[..head_len];
-    let status =
-        status_code(head).ok_or_else(|| ProbeFailure::Http(format!("GET {}: not an HTTP response", url.path)))?;
     if !url.status.contains(status) {
         return Err(ProbeFailure::Status { path: url.path.clone(), got: status, expected: url.status.clone() });
     }
     if url.digest.is_none() && url.body.is_none() {
         return Ok(());
     }
-    let limit = content_length(head);
     let mut body = Body::new(limit, url.body.is_some());
     body.take(&buffer[body_start..]);
     let mut chunk = vec![0u8; 16 << 10];
@@ -195,36 +193,22 @@ impl Body {
     }
 }
 
-/// The length of the status line and headers, and where the body starts: after the first empty
-/// line (CRLF CRLF, or bare LF LF as keepalived also accepts).
-fn head_end(buffer: &[u8]) -> Option<(usize, usize)> {
-    let crlf = find(buffer, b"\r\n\r\n").map(|at| (at, at + 4));
-    let lf = find(buffer, b"\n\n").map(|at| (at, at + 2));
-    match (crlf, lf) {
-        (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
-        (a, b) => a.or(b),
-    }
-}
+/// The most headers a response may carry.
+const MAX_HEADERS: usize = 64;
 
-/// The code of a status line `HTTP/x.y NNN reason`.
-fn status_code(head: &[u8]) -> Option<u16> {
-    let line = head.split(|&b| b == b'\n').next()?;
-    let line = std::str::from_utf8(line).ok()?.trim_end();
-    let mut words = line.split_whitespace();
-    if !words.next()?.starts_with("HTTP/") {
-        return None;
-    }
-    let code = words.next()?;
-    (code.len() == 3).then(|| code.parse().ok()).flatten()
-}
-
-/// `Content-Length`, when the response gives one that reads as a number.
-fn content_length(head: &[u8]) -> Option<u64> {
-    let text = String::from_utf8_lossy(head);
-    text.lines().skip(1).find_map(|line| {
-        let (name, value) = line.split_once(':')?;
-        name.trim().eq_ignore_ascii_case("content-length").then(|| value.trim().parse().ok()).flatten()
-    })
+/// The status code, `Content-Length` (when it reads as a number) and where the body starts, once
+/// `buffer` holds the whole head; `None` while it does not yet. httparse accepts bare LF line ends
+/// as keepalived does.
+fn parse_head(buffer: &[u8]) -> Result<Option<(u16, Option<u64>, usize)>, httparse::Error> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut response = httparse::Response::new(&mut headers);
+    let httparse::Status::Complete(body_start) = response.parse(buffer)? else { return Ok(None) };
+    let length = response
+        .headers
+        .iter()
+        .find(|header| header.name.eq_ignore_ascii_case("content-length"))
+        .and_then(|header| std::str::from_utf8(header.value).ok()?.trim().parse().ok());
+    Ok(Some((response.code.unwrap_or_default(), length, body_start)))
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -329,7 +313,7 @@ mod tests {
             (
                 "SSH-2.0-OpenSSH_9.2\r\n\r\n",
                 url(&[(200, 200)], None, None),
-                Err("http: GET /health: not an HTTP response"),
+                Err("http: GET /health: not an HTTP response (invalid HTTP version)"),
             ),
         ];
         for step in [4096, 3] {
