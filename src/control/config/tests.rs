@@ -672,3 +672,13 @@ fn floating_addresses_and_an_instance_interface_parse() {
     assert!(config.vrrp[1].instance.vips.is_empty());
     assert_eq!(crate::control::runtime::gated_vips(&config), [(Ipv4Addr::new(10, 0, 0, 100), None)]);
 }
+
+#[test]
+fn the_readme_shows_the_example_file_as_it_is() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let example = std::fs::read_to_string(example_path()).unwrap();
+    assert!(
+        readme.contains(&format!("```toml\n{example}```")),
+        "README.md's Configuration section must be examples/ulvs.toml verbatim: copy it again"
+    );
+}
