@@ -455,3 +455,39 @@ fn what_keepalived_itself_ignores_or_applies_per_host_is_said_so() {
     assert!(text.contains("  # left out: k.conf:8: lvs_method TUN"), "{text}");
     assert_parses(&text);
 }
+
+#[test]
+fn what_keepalived_accepts_but_ulvs_would_refuse_is_mended_or_left_out_so_the_output_loads() {
+    let imported = import(
+        "vrrp_instance VI_1 {
+  interface eth0
+  virtual_router_id 51
+  authentication {
+    auth_type PASS
+    auth_pass secretpassword
+  }
+  virtual_ipaddress {
+    10.0.0.50/24
+    10.0.0.50/24 label eth0:1
+  }
+}
+vrrp_instance VI_2 {
+  interface eth1
+  virtual_router_id 51
+  virtual_ipaddress {
+    10.0.1.50/24
+  }
+}
+",
+    );
+    assert_eq!(
+        left_out(&imported),
+        ["13: vrrp_instance VI_2: virtual_router_id 51 is also instance VI_1's (keepalived allows it on another interface; ulvs tells instances apart by VRID alone); the vrrp_instance is left out"]
+    );
+    let text = imported.toml.unwrap();
+    assert!(text.contains("password = \"secretpa\"\n"), "keepalived's first 8 characters: {text}");
+    assert!(text.contains("# note: k.conf:6: auth_pass secretpassword: longer than 8 characters"), "{text}");
+    assert!(text.contains("addresses = [\"10.0.0.50/24\"]\n"), "{text}");
+    assert!(text.contains("# note: k.conf:10: 10.0.0.50/24 label eth0:1: listed twice"), "{text}");
+    assert_parses(&text);
+}

@@ -10,10 +10,11 @@
 //! that are not numbers. Each file's outcome is printed, one line each.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::parse::{read_file, Node};
 use super::{import_keepalived, Outcome};
+use crate::control::config::Config;
 
 /// The most files looked at, so that a wrong directory cannot run for long.
 const MAX_FILES: usize = 2000;
@@ -71,6 +72,12 @@ fn every_corpus_file_converts_without_panic_and_dr_files_convert_fully() {
         let excused = imported.left_out.iter().any(|p| EXCUSED.iter().any(|e| p.reason.contains(e)));
         if dr_or_vrrp_only(&nodes) && outcome != Outcome::Complete && !excused {
             failures.push(format!("{name}: DR or VRRP only, but exit status {}: {first}", outcome.exit_status()));
+        }
+        // What converts must load (the host checks aside); `[sync]` waits for connection sync.
+        if let Some(toml) = imported.toml.as_deref().filter(|toml| !toml.contains("\n[sync]")) {
+            if let Err(err) = Config::parse(toml, Path::new(&name)) {
+                failures.push(format!("{name}: the conversion does not load: {err}"));
+            }
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

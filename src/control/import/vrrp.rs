@@ -19,6 +19,9 @@ use super::convert::{list, q, short, Converter};
 use super::parse::{Node, Place};
 
 /// Instance statements with no effect on forwarding or failover under ulvs, with why.
+/// VRRPv2 simple authentication carries 8 bytes (RFC 2338 §5.3.10).
+const PASS_LEN: usize = 8;
+
 const INSTANCE_NOTES: &[(&str, &str)] = &[
     ("state", "ulvs elects the master by priority; the initial state is not needed"),
     ("smtp_alert", "ulvs sends no mail; use notify"),
@@ -235,6 +238,13 @@ impl Converter {
             self.vrrp.push_str(&out);
             return;
         };
+        if let Some((other, _)) = self.instances.iter().find(|(_, used)| *used == vrid) {
+            let why = format!("virtual_router_id {vrid} is also instance {other}'s (keepalived allows it on another interface; ulvs tells instances apart by VRID alone); the vrrp_instance is left out");
+            self.leave_out(node, why);
+            let _ = write!(out, "{}", self.take_queued(mark, ""));
+            self.vrrp.push_str(&out);
+            return;
+        }
         self.instances.push((name.clone(), vrid));
         let protocol = if version == 3 { "vrrp3" } else { "vrrp2" };
         let _ = write!(out, "[[vrrp]]\nname = {}\nprotocol = {}\nvrid = {vrid}\n", q(&name), q(protocol));
@@ -295,6 +305,12 @@ impl Converter {
             self.unsupported(child, "authentication");
         }
         match (kind.map(String::as_str), pass) {
+            (Some("PASS"), Some(pass)) if pass.len() > PASS_LEN => {
+                let auth_pass = node.children().iter().find(|c| c.keyword == "auth_pass").unwrap_or(node).clone();
+                self.note(&auth_pass, "longer than 8 characters: keepalived sends the first 8 (VRRPv2 carries 8 bytes), and so does the conversion");
+                let end = (0..=PASS_LEN).rev().find(|&end| pass.is_char_boundary(end)).unwrap_or(0);
+                Ok(Some(pass[..end].to_string()))
+            }
             (Some("PASS"), Some(pass)) => Ok(Some(pass.clone())),
             (Some("PASS"), None) => {
                 self.leave_out(node, "auth_type PASS without auth_pass; the vrrp_instance is left out");
@@ -352,10 +368,17 @@ impl Converter {
             if label.is_some() {
                 self.note(entry, "ulvs holds a service's VIP itself, on no kernel interface: the label does not apply");
             }
+            if vips.contains(&ip.to_string()) {
+                return self.note(entry, "listed twice in this instance: converted once");
+            }
             vips.push(ip.to_string());
             return;
         }
         let cidr = format!("{ip}/{prefix}");
+        if addresses.iter().any(|listed| listed.contains(&format!("\"{ip}/"))) {
+            return self
+                .note(entry, "listed twice in this instance (the kernel holds it once): converted once, the first");
+        }
         let mut fields = vec![format!("address = {}", q(&cidr))];
         fields.extend(dev.map(|dev| format!("dev = {}", q(&dev))));
         fields.extend(label.map(|label| format!("label = {}", q(&label))));
