@@ -84,7 +84,10 @@ fn floating_address_ulvs_master_keepalived_backup() {
     wait_role(&ulvs, "MASTER", Duration::from_secs(8));
     wait_for("dir holds the floating address", Duration::from_secs(2), || holds(&lab, "dir"));
     assert!(!holds(&lab, "dir2"), "keepalived stays backup");
-    assert_eq!(answers(&lab, 3), ["dir", "dir", "dir"], "the master's own server answers");
+    let before = answers(&lab, 3);
+    eprintln!("ulvs MASTER, keepalived BACKUP: client -> http://{FLOAT}/ answered by {before:?}");
+    assert_eq!(before, ["dir", "dir", "dir"], "the master's own server answers");
+    eprintln!("client's neighbour {FLOAT}: {} (dir is {})", client_neighbour(&lab), lab.mac("dir"));
     assert_eq!(client_neighbour(&lab), lab.mac("dir"));
     assert!(ulvs.log_text().contains(&format!("{FLOAT}/24 added to eth0")), "{}", ulvs.log_text());
 
@@ -97,7 +100,14 @@ fn floating_address_ulvs_master_keepalived_backup() {
     eprintln!("keepalived took over {:?} after ulvs stopped", stopped.elapsed());
     assert!(garp.saw_garp_for(FLOAT, &lab.mac("dir2"), Duration::from_secs(2)), "no GARP from keepalived");
     wait_for("the client follows the GARP", Duration::from_secs(2), || client_neighbour(&lab) == lab.mac("dir2"));
-    assert_eq!(answers(&lab, 3), ["dir2", "dir2", "dir2"], "the new master's server answers");
+    eprintln!(
+        "GARP from keepalived seen; client's neighbour {FLOAT}: {} (dir2 is {})",
+        client_neighbour(&lab),
+        lab.mac("dir2")
+    );
+    let after = answers(&lab, 3);
+    eprintln!("client -> http://{FLOAT}/ answered by {after:?}");
+    assert_eq!(after, ["dir2", "dir2", "dir2"], "the new master's server answers");
 }
 
 /// ucarp MASTER and ulvs BACKUP share 10.0.0.50 over CARP with a password; a run of ulvs that died
@@ -140,16 +150,27 @@ fn floating_address_ucarp_master_ulvs_backup() {
     thread::sleep(Duration::from_secs(2));
     assert_eq!(role(&ulvs), "BACKUP", "a faster ucarp keeps ulvs BACKUP");
     assert!(!holds(&lab, "dir"), "a backup never holds the address");
-    assert_eq!(answers(&lab, 3), ["dir2", "dir2", "dir2"]);
+    let before = answers(&lab, 3);
+    eprintln!("ucarp MASTER, ulvs BACKUP: client -> http://{FLOAT}/ answered by {before:?}");
+    assert_eq!(before, ["dir2", "dir2", "dir2"]);
 
     let garp = GarpWatch::start(&lab, "fl-uc");
+    let stopped = Instant::now();
     ucarp.stop();
     // CARP master-down: 3 × advbase + advskew/256 = 3.4 s; ucarp does not resign.
     wait_role(&ulvs, "MASTER", Duration::from_secs(6));
     wait_for("dir holds the floating address", Duration::from_secs(2), || holds(&lab, "dir"));
     assert!(garp.saw_garp_for(FLOAT, &lab.mac("dir"), Duration::from_secs(2)), "no GARP from ulvs");
+    eprintln!("ulvs MASTER {:?} after ucarp stopped", stopped.elapsed());
     wait_for("the client follows the GARP", Duration::from_secs(2), || client_neighbour(&lab) == lab.mac("dir"));
-    assert_eq!(answers(&lab, 3), ["dir", "dir", "dir"], "the new master's server answers");
+    eprintln!(
+        "GARP from ulvs seen; client's neighbour {FLOAT}: {} (dir is {})",
+        client_neighbour(&lab),
+        lab.mac("dir")
+    );
+    let after = answers(&lab, 3);
+    eprintln!("client -> http://{FLOAT}/ answered by {after:?}");
+    assert_eq!(after, ["dir", "dir", "dir"], "the new master's server answers");
 }
 
 /// VRRP on a link of its own (a dedicated HA link, keepalived's per-instance `interface`), the
