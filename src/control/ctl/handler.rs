@@ -19,7 +19,7 @@ use crate::dataplane::stats::WorkerStats;
 use crate::dataplane::verdict::DropReason;
 use crate::dataplane::worker::WorkerRequest;
 use crate::ha::driver::HaStatus;
-use crate::health::HealthBoard;
+use crate::health::{HealthBoard, QuorumSpec};
 use crate::service::{ServiceKey, Snapshot, SnapshotCell};
 
 /// How long `-L -c` waits for a busy worker to answer.
@@ -177,6 +177,10 @@ impl CtlHandler {
         for (service, health) in self.health.services() {
             let quorum = health.quorum;
             let spec = quorum.spec();
+            // keepalived's default quorum (1, no hysteresis) held says nothing a user asked about.
+            if spec == QuorumSpec::default() && quorum.is_up() && health.sorry_server.is_none() {
+                continue;
+            }
             let _ = write!(
                 out,
                 "health: {} {}:{} quorum {} (live weight {}, quorum {}, hysteresis {}, {} transitions",
