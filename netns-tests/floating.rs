@@ -219,3 +219,66 @@ fn vrrp_on_another_interface_with_the_address_on_the_lan() {
     assert!(!line.contains(" adverts_in 0 "), "keepalived's adverts are heard on ha0: {line}");
     assert!(!holds(&lab, "dir"));
 }
+
+/// The state and the adverts heard of one instance, from `ulvs ctl status`.
+fn instance_line(ulvs: &Daemon, name: &str) -> (String, u64) {
+    let status = ulvs.ctl(&["status"]);
+    let line = status.lines().find(|l| l.starts_with(&format!("vrrp {name} "))).unwrap_or_else(|| panic!("{status}"));
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let heard = words.iter().position(|w| *w == "adverts_in").map_or(0, |at| words[at + 1].parse().unwrap());
+    (words[2].to_string(), heard)
+}
+
+/// keepalived lets instances on two interfaces share a VRID (an outside and an inside instance
+/// with one number), and so does ulvs: LAN on eth0 and INNER on ha0, both VRID 64, beside a
+/// keepalived with the same pair at a higher priority. Each ulvs instance hears its own link's
+/// adverts and stays BACKUP (were adverts picked by VRID alone, INNER would hear nothing and
+/// take over ha0's address); keepalived stops → ulvs takes both.
+#[test]
+fn instances_on_two_links_share_a_vrid() {
+    const INNER: &str = "10.9.0.50";
+    let lab = Lab::up_with_directors("fl-vr", 1, 2);
+    lab.exec_ok("dir", &["ip", "link", "add", "ha0", "type", "veth", "peer", "name", "ha0", "netns", &lab.ns("dir2")]);
+    for (node, address) in [("dir", "10.9.0.2/24"), ("dir2", "10.9.0.3/24")] {
+        lab.exec_ok(node, &["ip", "addr", "add", address, "dev", "ha0"]);
+        lab.exec_ok(node, &["ip", "link", "set", "ha0", "up"]);
+    }
+    let holds_inner =
+        |node: &str| lab.exec_ok(node, &["ip", "-4", "addr", "show", "dev", "ha0"]).contains(&format!("{INNER}/24"));
+    let instance = |name: &str, interface: &str, address: &str| {
+        format!(
+            "vrrp_instance {name} {{\n  state BACKUP\n  interface {interface}\n  virtual_router_id 64\n  version 3\n  \
+             priority 150\n  advert_int 1\n  virtual_ipaddress {{\n    {address}/24 dev {interface}\n  }}\n}}\n"
+        )
+    };
+    let conf = format!(
+        "global_defs {{\n  router_id fl_lab\n}}\n{}{}",
+        instance("LAN", "eth0", FLOAT),
+        instance("INNER", "ha0", INNER)
+    );
+    let mut kd = keepalived(&lab, "kd-vr", &conf);
+    wait_for("keepalived holds both addresses", Duration::from_secs(8), || holds(&lab, "dir2") && holds_inner("dir2"));
+
+    let config = format!(
+        "[director]\ninterface = \"eth0\"\nio = \"packet\"\ncontrol = \"{}\"\n\n\
+         [[vrrp]]\nname = \"LAN\"\nprotocol = \"vrrp3\"\nvrid = 64\npriority = 100\ninterval = \"1s\"\naddresses = [\"{FLOAT}/24\"]\n\n\
+         [[vrrp]]\nname = \"INNER\"\nprotocol = \"vrrp3\"\nvrid = 64\npriority = 100\ninterval = \"1s\"\ninterface = \"ha0\"\naddresses = [\"{INNER}/24\"]\n",
+        Daemon::control_path(&lab, "dir").display()
+    );
+    let ulvs = Daemon::start_on(&lab, "dir", &config);
+    // Past Master_Down_Interval (3 × 1 s + skew): a deaf instance would have taken over by now.
+    thread::sleep(Duration::from_secs(5));
+    for name in ["LAN", "INNER"] {
+        let (state, heard) = instance_line(&ulvs, name);
+        eprintln!("{name}: {state}, {heard} adverts heard");
+        assert_eq!(state, "BACKUP", "{name} hears keepalived on its own link\n{}", ulvs.ctl(&["status"]));
+        assert!(heard >= 3, "{name} heard {heard} adverts");
+    }
+    assert!(!holds(&lab, "dir") && !holds_inner("dir"), "a backup holds neither address");
+
+    kd.stop();
+    wait_for("ulvs holds both addresses", Duration::from_secs(6), || holds(&lab, "dir") && holds_inner("dir"));
+    for name in ["LAN", "INNER"] {
+        assert_eq!(instance_line(&ulvs, name).0, "MASTER", "{}", ulvs.ctl(&["status"]));
+    }
+}

@@ -20,32 +20,20 @@ const HA_QUEUE: usize = 1024;
 pub struct HaParts {
     pub serving: Arc<ServingState>,
     pub frames: Option<Sender<Vec<u8>>>,
-    /// The same channel, for HA's own listeners on interfaces the workers do not serve.
-    frames_in: Option<Sender<Vec<u8>>>,
     receiver: Option<Receiver<Vec<u8>>>,
 }
 
 /// The gate and the channel; every gated VIP starts silent (INIT).
 pub fn prepare(config: &Config) -> anyhow::Result<HaParts> {
     if config.vrrp.is_empty() {
-        return Ok(HaParts {
-            serving: Arc::new(ServingState::always()),
-            frames: None,
-            frames_in: None,
-            receiver: None,
-        });
+        return Ok(HaParts { serving: Arc::new(ServingState::always()), frames: None, receiver: None });
     }
     let gated = runtime::gated_vips(config);
     if gated.len() > MAX_GATED {
         bail!("[[vrrp]] instances own {} VIPs; at most {MAX_GATED} are supported", gated.len());
     }
     let (frames, receiver) = channel::bounded(HA_QUEUE);
-    Ok(HaParts {
-        serving: Arc::new(ServingState::gated(&gated)),
-        frames_in: Some(frames.clone()),
-        frames: Some(frames),
-        receiver: Some(receiver),
-    })
+    Ok(HaParts { serving: Arc::new(ServingState::gated(&gated)), frames: Some(frames), receiver: Some(receiver) })
 }
 
 /// Starts the HA thread, if there are instances. It stops when `stop` is set (after sending the
@@ -57,14 +45,13 @@ pub fn start(
     director_ip: Ipv4Addr,
     stop: &Arc<AtomicBool>,
 ) -> anyhow::Result<Option<HaDriver>> {
-    let (Some(receiver), Some(frames_in)) = (parts.receiver.take(), parts.frames_in.take()) else { return Ok(None) };
+    let Some(receiver) = parts.receiver.take() else { return Ok(None) };
     let setup = DriverSetup {
         interface: config.director.interface.clone(),
         interface_mac,
         primary_ip: director_ip,
         instances: runtime::ha_instances(config),
         groups: runtime::sync_groups(config),
-        frames_in,
     };
     let setup_instances = setup.instances.clone();
     let driver = HaDriver::start(setup, receiver, Arc::clone(&parts.serving), Arc::clone(stop))

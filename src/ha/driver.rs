@@ -22,7 +22,9 @@
 //!
 //! Interfaces: an instance runs on the data path's interface unless it names another
 //! (`interface`). Each interface in use has its own send socket and MAC; on one the workers do
-//! not serve, a listener thread hears the adverts and feeds them into the same channel.
+//! not serve, a listener thread hears the adverts and hands them over tagged with the link: an
+//! advert goes to the instance with its VRID on the link it came from (keepalived lets instances on
+//! two interfaces share a VRID).
 //!
 //! Floating addresses (`addresses`: services on the director itself): added to the kernel's
 //! interface when an instance becomes MASTER (before its gratuitous ARP goes out) and removed
@@ -36,7 +38,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crossbeam::channel::{self, Receiver, RecvTimeoutError, Sender};
+use crossbeam::channel::{self, Receiver, Select, Sender};
 
 use super::hooks::{jobs_for_group, jobs_for_transition, HookCounters, HookRunner};
 use super::report::{HaInstance, HaSource};
@@ -55,6 +57,8 @@ use crate::wire::{arp, MacAddr};
 /// workers stop forwarding at once on SIGTERM and the backup only starts its Skew_Time when our
 /// priority-0 advert arrives: every millisecond here is client-visible outage.
 pub const TICK: Duration = Duration::from_millis(20);
+/// Adverts heard on other links, queued for the HA thread (a full queue drops, as a socket would).
+const HEARD_QUEUE: usize = 1024;
 
 /// What the driver needs to know about the director.
 pub struct DriverSetup {
@@ -65,8 +69,6 @@ pub struct DriverSetup {
     pub instances: Vec<InstanceSpec>,
     /// keepalived's sync groups over `instances`.
     pub groups: Vec<SyncGroup>,
-    /// Where listeners on other interfaces put what they hear (the workers' channel).
-    pub frames_in: Sender<Vec<u8>>,
 }
 
 /// Counters of the driver itself (the instances count their own).
@@ -200,7 +202,7 @@ impl HaDriver {
                 Some(link) => link,
                 None => {
                     links.push(Link::open(&name, &floating)?);
-                    listeners.push(name.clone());
+                    listeners.push((links.len() - 1, name.clone()));
                     links.len() - 1
                 }
             };
@@ -251,14 +253,17 @@ impl HaDriver {
         };
         driver.remove_stale_addresses();
         let mut threads = Vec::new();
-        for name in listeners {
+        // Heard on other links: tagged with the link, since keepalived lets instances on two
+        // interfaces share a VRID.
+        let (heard_in, heard) = channel::bounded::<(usize, Vec<u8>)>(HEARD_QUEUE);
+        for (link, name) in listeners {
             let mut listener = AdvertListener::open(&name)?;
-            let (frames_in, stop) = (setup.frames_in.clone(), Arc::clone(&stop));
+            let (heard_in, stop) = (heard_in.clone(), Arc::clone(&stop));
             threads.push(thread::Builder::new().name(format!("ulvs-ha-{name}")).spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
                     match listener.recv(TICK) {
                         Ok(Some(frame)) => {
-                            let _ = frames_in.try_send(frame);
+                            let _ = heard_in.try_send((link, frame));
                         }
                         Ok(None) => {}
                         Err(err) => {
@@ -269,7 +274,10 @@ impl HaDriver {
                 }
             })?);
         }
-        threads.insert(0, thread::Builder::new().name("ulvs-ha".into()).spawn(move || driver.run(&frames, &stop))?);
+        threads.insert(
+            0,
+            thread::Builder::new().name("ulvs-ha".into()).spawn(move || driver.run(&frames, &heard, &stop))?,
+        );
         Ok(HaDriver { threads, status, updates })
     }
 
@@ -351,7 +359,9 @@ struct Driver {
 }
 
 impl Driver {
-    fn run(&mut self, frames: &Receiver<Vec<u8>>, stop: &AtomicBool) {
+    /// `frames`: what the workers hand over (the data-path link, 0); `heard`: what listeners on
+    /// the other links heard, with the link.
+    fn run(&mut self, frames: &Receiver<Vec<u8>>, heard: &Receiver<(usize, Vec<u8>)>, stop: &AtomicBool) {
         let now = Instant::now();
         for running in &mut self.instances {
             running.instance.handle_input(now, Input::Startup);
@@ -372,19 +382,28 @@ impl Driver {
             }
             let deadline =
                 self.instances.iter().filter_map(|r| r.instance.poll_timeout()).fold(next_tick, Instant::min);
-            match frames.recv_deadline(deadline) {
-                Ok(frame) => {
-                    self.receive(&frame);
-                    // Whatever else is queued, without waiting.
-                    for frame in frames.try_iter().take(256) {
-                        self.receive(&frame);
+            let mut select = Select::new();
+            let from_workers = select.recv(frames);
+            select.recv(heard);
+            match select.select_deadline(deadline) {
+                Ok(ready) if ready.index() == from_workers => match ready.recv(frames) {
+                    Ok(frame) => self.receive(0, &frame),
+                    // The workers are gone (the daemon is stopping): keep time without them.
+                    Err(_) => thread::sleep(deadline.saturating_duration_since(Instant::now())),
+                },
+                Ok(ready) => {
+                    if let Ok((link, frame)) = ready.recv(heard) {
+                        self.receive(link, &frame);
                     }
                 }
-                Err(RecvTimeoutError::Timeout) => {}
-                // The workers are gone (the daemon is stopping): keep time without them.
-                Err(RecvTimeoutError::Disconnected) => {
-                    thread::sleep(deadline.saturating_duration_since(Instant::now()))
-                }
+                Err(_) => {}
+            }
+            // Whatever else is queued, without waiting.
+            for frame in frames.try_iter().take(256) {
+                self.receive(0, &frame);
+            }
+            for (link, frame) in heard.try_iter().take(256) {
+                self.receive(link, &frame);
             }
             let now = Instant::now();
             for running in &mut self.instances {
@@ -430,16 +449,16 @@ impl Driver {
         }
     }
 
-    fn receive(&mut self, frame: &[u8]) {
+    fn receive(&mut self, link: usize, frame: &[u8]) {
         self.status.driver.frames.fetch_add(1, Ordering::Relaxed);
         let routed = ipv4_payload(frame).and_then(|packet| Some((packet, classify(packet)?)));
         let Some((packet, (_, vrid))) = routed else {
             self.status.driver.unrouted.fetch_add(1, Ordering::Relaxed);
             return;
         };
-        // VRIDs are unique in the config, so the VRID alone picks the instance; a VRRPv2 advert for
-        // a VRRPv3 instance then reaches it and is counted there as a version mismatch.
-        match self.instances.iter_mut().find(|r| r.config.vrid == vrid) {
+        // A VRID is unique on its link (the config's rule), so link and VRID pick the instance; a
+        // VRRPv2 advert for a VRRPv3 instance then reaches it and is counted as a version mismatch.
+        match self.instances.iter_mut().find(|r| r.link == link && r.config.vrid == vrid) {
             Some(running) => running.instance.handle_input(Instant::now(), Input::Packet(packet)),
             None => {
                 self.status.driver.unrouted.fetch_add(1, Ordering::Relaxed);

@@ -200,7 +200,12 @@ fn refusals_name_the_line_and_the_reason() {
             11,
             "duplicate vrrp instance \"VI_1\"",
         ),
-        (vrrp("[[vrrp]]\nname = \"VI_2\"\nvrid = 51\nvips = [\"10.0.0.100\"]\n"), 12, "vrid 51 is already used"),
+        (vrrp("[[vrrp]]\nname = \"VI_2\"\nvrid = 51\nvips = [\"10.0.0.100\"]\n"), 12, "vrid 51 is already used on eth0"),
+        (
+            vrrp("[[vrrp]]\nname = \"VI_2\"\nvrid = 51\ninterface = \"eth0\"\naddresses = [\"10.0.0.50/24\"]\n"),
+            12,
+            "vrid 51 is already used on eth0 by instance \"VI_1\"",
+        ),
         (
             vrrp("[[vrrp]]\nname = \"VI_2\"\nvrid = 52\nvips = [\"10.0.0.100\"]\n"),
             13,
@@ -681,4 +686,15 @@ fn the_readme_shows_the_example_file_as_it_is() {
         readme.contains(&format!("```toml\n{example}```")),
         "README.md's Configuration section must be examples/ulvs.toml verbatim: copy it again"
     );
+}
+
+#[test]
+fn instances_on_two_interfaces_may_share_a_vrid() {
+    let text = format!(
+        "{HEAD}{SVC}[[vrrp]]\nname = \"OUTSIDE\"\nvrid = 51\nvips = [\"10.0.0.100\"]\n\
+         [[vrrp]]\nname = \"INSIDE\"\nvrid = 51\ninterface = \"eth1\"\naddresses = [\"172.18.1.254/24\"]\n"
+    );
+    let config = parse(&text).unwrap();
+    let vrids: Vec<_> = config.vrrp.iter().map(|v| (v.instance.vrid, v.instance.interface.clone())).collect();
+    assert_eq!(vrids, [(51, None), (51, Some("eth1".into()))]);
 }

@@ -102,7 +102,7 @@ impl Checker<'_> {
             }
             services.push(service);
         }
-        let vrrp = self.vrrps(raw.vrrps, &services)?;
+        let vrrp = self.vrrps(raw.vrrps, &services, &director.interface)?;
         let sync_groups = self.sync_groups(raw.sync_groups, &vrrp)?;
         Ok(Config { director, timeouts, services, metrics, vrrp, sync_groups })
     }

@@ -169,7 +169,9 @@ impl Checker<'_> {
         &self,
         raws: Vec<Spanned<RawVrrp>>,
         services: &[ServiceConfig],
+        director_interface: &str,
     ) -> Result<Vec<VrrpConfig>, ConfigError> {
+        let link = |config: &VrrpConfig| config.instance.interface.clone().unwrap_or_else(|| director_interface.into());
         let mut out: Vec<VrrpConfig> = Vec::with_capacity(raws.len());
         let mut owners: HashMap<Ipv4Addr, usize> = HashMap::new();
         for raw in raws {
@@ -182,12 +184,18 @@ impl Checker<'_> {
                     format!("duplicate vrrp instance {:?} (first at line {})", instance.name, first.location.line),
                 ));
             }
-            if let Some(first) = out.iter().find(|other| other.instance.vrid == instance.vrid) {
+            // keepalived's rule: a VRID is unique on its interface (adverts are told apart by both).
+            if let Some(first) =
+                out.iter().find(|other| other.instance.vrid == instance.vrid && link(other) == link(&config))
+            {
                 return Err(self.error(
                     &raw.vrid.span(),
                     format!(
-                        "vrid {} is already used by instance {:?} at line {}",
-                        instance.vrid, first.instance.name, first.location.line
+                        "vrid {} is already used on {} by instance {:?} at line {}",
+                        instance.vrid,
+                        link(&config),
+                        first.instance.name,
+                        first.location.line
                     ),
                 ));
             }

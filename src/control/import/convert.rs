@@ -93,8 +93,8 @@ pub(super) struct Converter {
     pub(super) service_vips: Vec<Ipv4Addr>,
     pub(super) director: Option<(String, Place)>,
     pub(super) vrrp: String,
-    /// Converted instances: name and VRID.
-    pub(super) instances: Vec<(String, u8)>,
+    /// Converted instances: name, VRID and interface (`None`: the director's).
+    pub(super) instances: Vec<(String, u8, Option<String>)>,
     pub(super) sync_groups: String,
     pub(super) sync: String,
 }

@@ -192,7 +192,7 @@ impl Converter {
                 self.leave_out(node, "names no vrrp_instance to follow");
                 continue;
             };
-            let Some(&(_, vrid)) = self.instances.iter().find(|(name, _)| *name == instance) else {
+            let Some(&(_, vrid, _)) = self.instances.iter().find(|(name, _, _)| *name == instance) else {
                 self.leave_out(node, format!("{instance}: no converted vrrp_instance of that name"));
                 continue;
             };

@@ -478,16 +478,24 @@ vrrp_instance VI_2 {
     10.0.1.50/24
   }
 }
+vrrp_instance VI_3 {
+  interface eth1
+  virtual_router_id 51
+  virtual_ipaddress {
+    10.0.1.51/24
+  }
+}
 ",
     );
     assert_eq!(
         left_out(&imported),
-        ["13: vrrp_instance VI_2: virtual_router_id 51 is also instance VI_1's (keepalived allows it on another interface; ulvs tells instances apart by VRID alone); the vrrp_instance is left out"]
+        ["20: vrrp_instance VI_3: virtual_router_id 51 is also instance VI_2's on the same interface; the vrrp_instance is left out"]
     );
     let text = imported.toml.unwrap();
     assert!(text.contains("password = \"secretpa\"\n"), "keepalived's first 8 characters: {text}");
     assert!(text.contains("# note: k.conf:6: auth_pass secretpassword: longer than 8 characters"), "{text}");
     assert!(text.contains("addresses = [\"10.0.0.50/24\"]\n"), "{text}");
     assert!(text.contains("# note: k.conf:10: 10.0.0.50/24 label eth0:1: listed twice"), "{text}");
+    assert!(text.contains("name = \"VI_2\"\nprotocol = \"vrrp2\"\nvrid = 51\ninterface = \"eth1\"\n"), "{text}");
     assert_parses(&text);
 }

@@ -238,17 +238,18 @@ impl Converter {
             self.vrrp.push_str(&out);
             return;
         };
-        if let Some((other, _)) = self.instances.iter().find(|(_, used)| *used == vrid) {
-            let why = format!("virtual_router_id {vrid} is also instance {other}'s (keepalived allows it on another interface; ulvs tells instances apart by VRID alone); the vrrp_instance is left out");
+        let interface = interface.filter(|i| self.director.as_ref().is_some_and(|(d, _)| d != i));
+        if let Some((other, _, _)) = self.instances.iter().find(|(_, used, on)| *used == vrid && *on == interface) {
+            let why = format!("virtual_router_id {vrid} is also instance {other}'s on the same interface; the vrrp_instance is left out");
             self.leave_out(node, why);
             let _ = write!(out, "{}", self.take_queued(mark, ""));
             self.vrrp.push_str(&out);
             return;
         }
-        self.instances.push((name.clone(), vrid));
+        self.instances.push((name.clone(), vrid, interface.clone()));
         let protocol = if version == 3 { "vrrp3" } else { "vrrp2" };
         let _ = write!(out, "[[vrrp]]\nname = {}\nprotocol = {}\nvrid = {vrid}\n", q(&name), q(protocol));
-        if let Some(interface) = interface.filter(|i| self.director.as_ref().is_some_and(|(d, _)| d != i)) {
+        if let Some(interface) = interface {
             keys.push(("interface", q(&interface)));
         }
         for (key, default) in [("priority", "100"), ("interval", "\"1s\""), ("preempt", "true")] {
@@ -463,7 +464,7 @@ impl Converter {
                 "group" => {
                     for member in child.children() {
                         listed += 1;
-                        if self.instances.iter().any(|(instance, _)| *instance == member.keyword) {
+                        if self.instances.iter().any(|(instance, _, _)| *instance == member.keyword) {
                             members.push(member.keyword.clone());
                         } else {
                             self.leave_out(member, "no converted vrrp_instance of that name");
