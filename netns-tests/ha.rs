@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::held::{HeldConnections, UNJUDGED};
+use crate::held::{kept, HeldConnections, UNJUDGED};
 use crate::lab::{config, Daemon, Lab, VIP};
 use crate::tools::in_netns;
 
@@ -685,13 +685,7 @@ fn sloppy_tcp_with_mh_keeps_connections_across_a_failover() {
         thread::sleep(Duration::from_millis(1500));
         let report = client.finish();
 
-        let kept: Vec<(&str, u32, u32)> = report
-            .lines()
-            .filter_map(|line| match line.split_whitespace().collect::<Vec<_>>()[..] {
-                ["kept", name, ok, failed] => Some((name, ok.parse().unwrap(), failed.parse().unwrap())),
-                _ => None,
-            })
-            .collect();
+        let kept = kept(&report);
         assert_eq!(kept.len(), 20, "{report}");
         assert!(["rs1", "rs2"].iter().all(|rs| kept.iter().any(|(name, _, _)| name == rs)), "{report}");
         let broken = kept.iter().filter(|(_, _, failed)| *failed > 0).count();

@@ -56,6 +56,17 @@ impl HeldConnections {
     }
 }
 
+/// The `kept NAME OK FAILED` lines of a report: (NAME, OK, FAILED) per held connection.
+pub fn kept(report: &str) -> Vec<(String, u32, u32)> {
+    report
+        .lines()
+        .filter_map(|line| match line.split_whitespace().collect::<Vec<_>>()[..] {
+            ["kept", name, ok, failed] => Some((name.to_string(), ok.parse().unwrap(), failed.parse().unwrap())),
+            _ => None,
+        })
+        .collect()
+}
+
 impl Drop for HeldConnections {
     /// A test that failed early: ask the client to stop, and end it if it does not (it also stops
     /// by itself after 60 s).

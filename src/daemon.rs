@@ -7,6 +7,7 @@
 
 mod ha;
 mod ports;
+mod sync;
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -81,6 +82,7 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
 
     let stats = Arc::new(WorkerStats::new(queues));
     let mut ha_parts = ha::prepare(&config)?;
+    let sync_parts = sync::prepare(&config);
     let workers_stop = Arc::new(AtomicBool::new(false));
     let shared = Shared {
         snapshots: Arc::clone(&snapshots),
@@ -89,6 +91,7 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
         stop: Arc::clone(&workers_stop),
         stats: Arc::clone(&stats),
         ha: ha_parts.frames.take(),
+        sync: sync_parts.as_ref().map(|parts| parts.link.clone()),
     };
     let ha_driver = ha::start(&config, &mut ha_parts, director_mac, director_ip, &stop)?;
     let capacity = (config.director.connections / queues).max(1);
@@ -118,6 +121,22 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
         workers.push(handle);
     }
 
+    let synced = sync_parts.as_ref().map(|parts| Arc::clone(&parts.link.synced));
+    let sync_driver = match sync_parts {
+        Some(parts) => Some(sync::start(
+            &config,
+            parts,
+            sync::Sources {
+                templates: Arc::clone(&templates),
+                snapshots: Arc::clone(&snapshots),
+                workers: request_senders.clone(),
+                ha: ha_driver.as_ref().map(|driver| Arc::clone(&driver.status)),
+                local: director_ip,
+            },
+        )?),
+        None => None,
+    };
+
     let (events_tx, events_rx) = channel::bounded::<ControlEvent>(64);
     let health_board = Arc::new(HealthBoard::new());
     let notifier = Notifier::start(Arc::clone(&health_board.scripts)).context("starting the notify script runner")?;
@@ -145,6 +164,8 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
         capacity: config.director.connections,
         health: Arc::clone(&health_board),
         ha: ha_driver.as_ref().map(|driver| Arc::clone(&driver.status)),
+        synced,
+        sync: sync_driver.as_ref().map(|driver| Arc::clone(&driver.stats)),
     });
     let metrics = match config.metrics.listen {
         Some(addr) => {
@@ -156,6 +177,7 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
                 capacity: config.director.connections,
                 serving: Arc::clone(&shared.serving),
                 ha: ha_driver.as_ref().map(|driver| Arc::clone(&driver.status) as Arc<dyn HaSource>),
+                sync: sync_driver.as_ref().map(|driver| Arc::clone(&driver.stats)),
             };
             let endpoint = Endpoint::start(addr, Arc::new(sources))?;
             log::info!("metrics on http://{}/metrics", endpoint.addr());
@@ -204,6 +226,10 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
             Ok(Err(err)) => failed.push(format!("worker {index}: {err}")),
             Err(_) => failed.push(format!("worker {index} panicked")),
         }
+    }
+    // After the workers: what they queued last is sent before the thread ends.
+    if let Some(driver) = sync_driver {
+        driver.join();
     }
     drop(server);
     drop(metrics);

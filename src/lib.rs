@@ -30,4 +30,5 @@ pub mod health;
 pub mod io;
 pub mod sched;
 pub mod service;
+pub mod sync;
 pub mod wire;

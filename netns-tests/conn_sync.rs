@@ -1,0 +1,87 @@
+//! Connection sync end to end: two ulvs directors on the lab's bridge, VRRPv3 between them,
+//! `[sync]` following the instance, scheduler rr and no sloppy_tcp, so the only way a held
+//! connection survives a failover is that the new master was told where it goes.
+
+use std::thread;
+use std::time::Duration;
+
+use crate::ha::wait_role;
+use crate::held::{kept, HeldConnections, UNJUDGED};
+use crate::lab::{config, Daemon, Lab, VIP};
+
+const RS: [(&str, u32); 2] = [("10.0.0.11", 1), ("10.0.0.12", 1)];
+const HELD: usize = 40;
+
+/// ulvs's config for director `node`: rr, VRRPv3 instance VI_1 at `priority`, and `sync` after it.
+fn director(lab: &Lab, node: &str, io: &str, priority: u32, sync: bool) -> String {
+    let mut text = config(io, "rr", &Daemon::control_path(lab, node), &RS, "");
+    text.push_str(&format!(
+        "\n[[vrrp]]\nname = \"VI_1\"\nvips = [\"{VIP}\"]\nvrid = 58\npriority = {priority}\ninterval = \"100ms\"\n"
+    ));
+    if sync {
+        text.push_str("\n[sync]\ninterface = \"eth0\"\nsyncid = 9\nvrrp = \"VI_1\"\n");
+    }
+    text
+}
+
+/// The number after `word` on the line of `text` that starts with `line`.
+pub(crate) fn number_after(text: &str, line: &str, word: &str) -> u64 {
+    let found = text.lines().find(|l| l.starts_with(line)).unwrap_or_else(|| panic!("no {line:?} line:\n{text}"));
+    let words: Vec<&str> = found.split_whitespace().collect();
+    let at = words.iter().position(|w| *w == word).unwrap_or_else(|| panic!("no {word} in {found}"));
+    words[at + 1].parse().unwrap()
+}
+
+/// The first netns test: SIGTERM the master holding 40 keep-alive connections; with
+/// `[sync]` all 40 keep working on their real servers through the backup, without it all break.
+#[test]
+fn synced_connections_survive_a_failover_and_without_sync_they_break() {
+    for sync in [true, false] {
+        let lab = Lab::up_with_directors(if sync { "cs-on" } else { "cs-off" }, 2, 2);
+        let a = Daemon::start_on(&lab, "dir", &director(&lab, "dir", "xdp", 200, sync));
+        let b = Daemon::start_on(&lab, "dir2", &director(&lab, "dir2", "packet", 100, sync));
+        wait_role(&a, "MASTER", Duration::from_secs(5));
+        wait_role(&b, "BACKUP", Duration::from_secs(2));
+
+        let client = HeldConnections::start(&lab, HELD);
+        // Every held connection has made a few requests (its 3rd packet syncs it) and the flush
+        // delay has long passed.
+        thread::sleep(Duration::from_secs(1));
+        let listing = b.ctl(&["-L", "-n", "-c"]);
+        let established = listing.lines().filter(|l| l.starts_with("TCP") && l.contains(" ESTABLISHED ")).count();
+        if sync {
+            assert!(established >= HELD, "the backup holds {established} synced connections:\n{listing}");
+        } else {
+            assert_eq!(established, 0, "{listing}");
+        }
+
+        client.set_phase(UNJUDGED);
+        a.term();
+        wait_role(&b, "MASTER", Duration::from_secs(3));
+        thread::sleep(Duration::from_millis(500));
+        client.set_phase(1);
+        thread::sleep(Duration::from_millis(1500));
+        let report = client.finish();
+
+        let kept = kept(&report);
+        assert_eq!(kept.len(), HELD, "{report}");
+        assert!(["rs1", "rs2"].iter().all(|rs| kept.iter().any(|(name, _, _)| name == rs)), "rr spreads: {report}");
+        let broken = kept.iter().filter(|(_, _, failed)| *failed > 0).count();
+        let status = b.ctl(&["status"]);
+        let synced: u64 =
+            status.lines().filter(|l| l.starts_with("worker ")).map(|l| number_after(l, "worker", "synced")).sum();
+        eprintln!("sync {sync}: {} of {HELD} held connections survived; dir2 took {synced} synced", HELD - broken);
+        if sync {
+            assert_eq!(broken, 0, "a held connection broke over the failover:\n{report}\n{status}");
+            assert!(kept.iter().all(|(_, ok, _)| *ok >= 10), "{report}");
+            assert!(synced >= HELD as u64, "dir2's workers took {synced} synced connections:\n{status}");
+            assert!(status.contains(" no_connection=0 "), "{status}");
+            let a_log = a.log_text();
+            assert!(a_log.contains("sync: sending (master) on eth0"), "{a_log}");
+        } else {
+            assert_eq!(broken, HELD, "without sync the new master cannot know them:\n{report}");
+            assert!(!status.contains(" no_connection=0 "), "{status}");
+        }
+        assert!(!report.contains("new 1 FAILED"), "a new connection after the takeover failed:\n{report}");
+    }
+}
