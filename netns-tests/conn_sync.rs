@@ -85,3 +85,59 @@ fn synced_connections_survive_a_failover_and_without_sync_they_break() {
         assert!(!report.contains("new 1 FAILED"), "a new connection after the takeover failed:\n{report}");
     }
 }
+
+/// Failback: the master (priority 200) goes, the backup serves the 40 and 10 new connections; the
+/// master comes back with preempt, asks for the table, holds its preemption until the transfer is
+/// in, then takes the VIP back: all 50 keep working.
+#[test]
+fn failback_waits_for_the_bulk_transfer_and_loses_nothing() {
+    let lab = Lab::up_with_directors("cs-fb", 2, 2);
+    // Long enough that a preemption without the transfer would miss the wait below: the chatty
+    // held connections would be synced one by one meanwhile anyway.
+    let text = director(&lab, "dir", "xdp", 200, true)
+        .replace("vrrp = \"VI_1\"\n", "vrrp = \"VI_1\"\npreempt_wait = \"20s\"\n");
+    let mut a = Daemon::start_on(&lab, "dir", &text);
+    let b = Daemon::start_on(&lab, "dir2", &director(&lab, "dir2", "packet", 100, true));
+    wait_role(&a, "MASTER", Duration::from_secs(5));
+    wait_role(&b, "BACKUP", Duration::from_secs(2));
+
+    let first = HeldConnections::start(&lab, HELD);
+    thread::sleep(Duration::from_secs(1));
+    first.set_phase(UNJUDGED);
+    assert!(a.stop(), "dir did not stop cleanly:\n{}", a.log_text());
+    wait_role(&b, "MASTER", Duration::from_secs(3));
+    let second = HeldConnections::start_named(&lab, 10, "client2");
+    thread::sleep(Duration::from_secs(1));
+
+    second.set_phase(UNJUDGED);
+    let a = Daemon::start_on(&lab, "dir", &text);
+    wait_role(&a, "MASTER", Duration::from_secs(8));
+    wait_role(&b, "BACKUP", Duration::from_secs(2));
+    thread::sleep(Duration::from_millis(500));
+    first.set_phase(1);
+    second.set_phase(1);
+    thread::sleep(Duration::from_millis(1500));
+    let (first, second) = (first.finish(), second.finish());
+
+    let log = a.log_text();
+    let status = a.ctl(&["status"]);
+    let all: Vec<_> = kept(&first).into_iter().chain(kept(&second)).collect();
+    let broken = all.iter().filter(|(_, _, failed)| *failed > 0).count();
+    eprintln!("failback: {} of {} held connections survived", all.len() - broken, all.len());
+    assert_eq!(all.len(), HELD + 10, "{first}\n{second}");
+    assert_eq!(broken, 0, "a held connection broke over the failback:\n{first}\n{second}\n{status}\n{log}");
+    assert!(status.contains(" no_connection=0 "), "{status}");
+
+    // The order in dir's log: preemption held, the table in, preemption allowed, MASTER.
+    let at = |what: &str| log.find(what).unwrap_or_else(|| panic!("no {what:?} in dir's log:\n{log}"));
+    let transfer = at("sync: bulk transfer from 10.0.0.3: ");
+    let entries: u64 = log[transfer..].split_whitespace().nth(5).unwrap().parse().unwrap();
+    eprintln!("failback: bulk transfer of {entries} entries; {}", log[transfer..].lines().next().unwrap());
+    assert!(entries >= (HELD + 10) as u64, "{log}");
+    assert!(at("vrrp VI_1: preemption held") < transfer, "{log}");
+    assert!(transfer < at("vrrp VI_1: preemption allowed"), "{log}");
+    assert!(at("vrrp VI_1: preemption allowed") < at("-> MASTER"), "{log}");
+    assert_eq!(crate::ha::vrrp_line(&a).split_whitespace().skip_while(|w| *w != "preempt_holds").nth(1), Some("1"));
+    let sync = status.lines().find(|l| l.starts_with("sync bulk:")).unwrap();
+    assert!(!sync.ends_with("last none"), "{status}");
+}

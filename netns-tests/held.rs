@@ -21,7 +21,12 @@ pub struct HeldConnections {
 impl HeldConnections {
     /// Starts the client and waits until it holds `count` connections.
     pub fn start(lab: &Lab, count: usize) -> HeldConnections {
-        let state = lab.dir.join("client");
+        HeldConnections::start_named(lab, count, "client")
+    }
+
+    /// A client of its own (its state in the lab directory under `name`), beside others.
+    pub fn start_named(lab: &Lab, count: usize, name: &str) -> HeldConnections {
+        let state = lab.dir.join(name);
         fs::create_dir_all(&state).unwrap();
         let child = in_netns(&lab.ns("client"), "python3")
             .arg(lab.repo_script("keepalive-client.py"))

@@ -93,7 +93,8 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
         ha: ha_parts.frames.take(),
         sync: sync_parts.as_ref().map(|parts| parts.link.clone()),
     };
-    let ha_driver = ha::start(&config, &mut ha_parts, director_mac, director_ip, &stop)?;
+    let gate = sync_parts.as_ref().and_then(|parts| parts.preempt_gate(&config));
+    let ha_driver = ha::start(&config, &mut ha_parts, director_mac, director_ip, &stop, gate)?;
     let capacity = (config.director.connections / queues).max(1);
     let templates = Arc::new(TemplateStore::new(config.director.connections, Instant::now()));
     let cpus = config.director.cpus.clone();

@@ -2,6 +2,7 @@
 //! the workers' channel, and the sync thread following the role of its `vrrp` instance.
 
 use std::net::Ipv4Addr;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use anyhow::Context as _;
@@ -10,7 +11,7 @@ use ulvs::conntrack::{SyncNote, SyncedTable, TemplateStore};
 use ulvs::control::config::Config;
 use ulvs::dataplane::pipeline::SyncLink;
 use ulvs::dataplane::worker::WorkerRequest;
-use ulvs::ha::driver::HaStatus;
+use ulvs::ha::driver::{HaStatus, PreemptGate};
 use ulvs::ha::State;
 use ulvs::io::netdev;
 use ulvs::service::SnapshotCell;
@@ -23,13 +24,26 @@ const NOTE_QUEUE: usize = 1 << 16;
 pub struct SyncParts {
     pub link: SyncLink,
     notes: Receiver<SyncNote>,
+    /// Down until the sync thread has what it asked for: HA holds preemption meanwhile.
+    ready: Arc<AtomicBool>,
+}
+
+impl SyncParts {
+    /// The hold on the `vrrp` instance's preemption, for HA.
+    pub fn preempt_gate(&self, config: &Config) -> Option<PreemptGate> {
+        let instance = config.sync.as_ref()?.vrrp.clone()?;
+        Some(PreemptGate { instance, ready: Arc::clone(&self.ready) })
+    }
 }
 
 pub fn prepare(config: &Config) -> Option<SyncParts> {
     config.sync.as_ref()?;
     let (notes_tx, notes): (Sender<SyncNote>, _) = channel::bounded(NOTE_QUEUE);
     let synced = Arc::new(SyncedTable::new(config.director.connections));
-    Some(SyncParts { link: SyncLink { notes: notes_tx, synced }, notes })
+    // With an instance to follow, preemption waits from the start: the sync thread has not yet
+    // asked for the master's table.
+    let ready = Arc::new(AtomicBool::new(config.sync.as_ref()?.vrrp.is_none()));
+    Some(SyncParts { link: SyncLink { notes: notes_tx, synced }, notes, ready })
 }
 
 pub struct Sources {
@@ -74,6 +88,7 @@ pub fn start(config: &Config, parts: SyncParts, sources: Sources) -> anyhow::Res
         snapshots: sources.snapshots,
         workers: sources.workers,
         mode,
+        ready: parts.ready,
     })
     .context("starting connection sync")?;
     log::info!("{describe}");

@@ -64,6 +64,8 @@ pub struct SyncSetup {
     pub workers: Vec<Sender<WorkerRequest>>,
     /// The role to follow (see `SyncSpec::vrrp`); read every turn.
     pub mode: Box<dyn Fn() -> Mode + Send>,
+    /// See `SyncDriver::ready`; HA reads it (`ha::driver::PreemptGate`).
+    pub ready: Arc<AtomicBool>,
 }
 
 pub struct SyncDriver {
@@ -87,7 +89,7 @@ impl SyncDriver {
         })?;
         let stats = Arc::new(SyncStats::default());
         let stop = Arc::new(AtomicBool::new(false));
-        let ready = Arc::new(AtomicBool::new(true));
+        let ready = Arc::clone(&setup.ready);
         let mut run = Run {
             inbox: Inbox::new(setup.spec.syncid, setup.spec.peers.clone()),
             outbox: Outbox::new(
@@ -178,7 +180,9 @@ impl Run {
                 self.ready.store(false, Ordering::Relaxed);
             }
             if !mode.receive {
+                // A master holds no preemption: nothing to wait for.
                 self.requester = None;
+                self.ready.store(true, Ordering::Relaxed);
             }
             self.mode = Some(mode);
         }
