@@ -141,3 +141,65 @@ fn failback_waits_for_the_bulk_transfer_and_loses_nothing() {
     let sync = status.lines().find(|l| l.starts_with("sync bulk:")).unwrap();
     assert!(!sync.ends_with("last none"), "{status}");
 }
+
+/// One sync datagram as python builds it: `entries` IPv4 entries of client port 40000 + i.
+const STRAY_SENDER: &str = r#"
+import socket, struct, sys
+def entry(i):
+    return struct.pack("!BBHIHHHHII4s4s4s", 0, 6, 36, 3, 1, 40000 + i, 80, 80, 0, 900,
+                       socket.inet_aton("10.0.0.1"), socket.inet_aton("10.0.0.100"), socket.inet_aton("10.0.0.11"))
+def message(syncid, n, version=1):
+    body = b"".join(entry(i) for i in range(n))
+    return struct.pack("!BBHBBH", 0, syncid, 8 + len(body), n, version, 0) + body
+good = message(9, 1)
+strays = [
+    message(8, 2),                 # another syncid
+    good[:20],                     # truncated: size says 44
+    good[:5],                      # shorter than the header
+    b"\xde\xad\xbe\xef" * 11,       # garbage
+    bytes([2]) + good[1:],         # version 0: its first byte is nr_conns
+    message(9, 2, version=0),      # version byte 0
+]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for datagram in strays + ([good] if sys.argv[1] == "good" else []):
+    s.sendto(datagram, ("10.0.0.2", 8848))
+"#;
+
+/// Stray datagrams (another syncid, truncated, garbage, version 0) on the sync port: each counted
+/// under its reason, none installed; a good one then is.
+#[test]
+fn stray_datagrams_are_counted_and_change_nothing() {
+    let lab = Lab::up("cs-stray", 2);
+    let mut text = config("packet", "rr", &Daemon::control_path(&lab, "dir"), &RS, "");
+    text.push_str("\n[sync]\ninterface = \"eth0\"\nsyncid = 9\n");
+    let daemon = Daemon::start(&lab, &text);
+    let send = |which: &str| lab.exec_ok("client", &["python3", "-c", STRAY_SENDER, which]);
+    let synced = || daemon.ctl(&["-L", "-n", "-c"]).lines().filter(|l| l.starts_with("TCP")).count();
+    send("strays");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let drops = loop {
+        let status = daemon.ctl(&["status"]);
+        let received = number_after(&received_part(&status), "received", "datagrams");
+        if received >= 6 || std::time::Instant::now() > deadline {
+            break status.lines().find(|l| l.starts_with("sync drops:")).unwrap().to_string();
+        }
+        thread::sleep(Duration::from_millis(50));
+    };
+    eprintln!("{drops}");
+    for counted in [" syncid=1 ", " bad_size=2 ", " truncated=1 ", " version=2 "] {
+        assert!(drops.contains(counted), "{counted:?} in {drops}");
+    }
+    assert_eq!(synced(), 0, "a stray changed the table");
+    send("good");
+    crate::ha::wait_for("the good datagram", Duration::from_secs(5), || synced() == 1);
+    let listing = daemon.ctl(&["-L", "-n", "-c"]);
+    assert!(listing.contains("10.0.0.1:40000") && listing.contains("10.0.0.11:80"), "{listing}");
+    let status = daemon.ctl(&["status"]);
+    assert_eq!(number_after(&received_part(&status), "received", "installed"), 1, "{status}");
+}
+
+/// The receiving half of `ulvs ctl status`'s `sync:` line: `received datagrams N entries N ...`.
+fn received_part(status: &str) -> String {
+    let line = status.lines().find(|l| l.starts_with("sync: ")).unwrap_or_else(|| panic!("no sync line:\n{status}"));
+    line.split(" | ").nth(1).unwrap_or_default().to_string()
+}

@@ -88,8 +88,6 @@ pub struct SyncStats {
     pub bulk_requests_served: AtomicU64,
     pub bulk_entries_sent: AtomicU64,
     pub last_bulk: Mutex<Option<BulkReport>>,
-    /// Preemptions this director held back until its bulk transfer was in (or preempt_wait passed).
-    pub preempt_waits: AtomicU64,
 }
 
 /// Relaxed: each counter is read on its own.
@@ -148,11 +146,10 @@ impl SyncStats {
         }
         out.push('\n');
         out.push_str(&format!(
-            "sync bulk: requests_sent {} requests_served {} entries_sent {} preempt_waits {} last ",
+            "sync bulk: requests_sent {} requests_served {} entries_sent {} last ",
             get(&self.bulk_requests_sent),
             get(&self.bulk_requests_served),
             get(&self.bulk_entries_sent),
-            get(&self.preempt_waits),
         ));
         match self.last_bulk() {
             Some(bulk) => out.push_str(&format!(

@@ -356,7 +356,7 @@ fn sync_families(e: &mut DescriptorEncoder, sync: &crate::sync::SyncStats) -> fm
     use crate::sync::stats::{get, SyncDrop};
     let no_labels = Vec::new;
     let one = |value: u64| Samples::Counters(vec![(no_labels(), value)]);
-    let counters: [(&str, &str, u64); 13] = [
+    let counters: [(&str, &str, u64); 14] = [
         ("ulvs_sync_datagrams_sent", "Sync datagrams sent.", get(&sync.datagrams_sent)),
         ("ulvs_sync_entries_sent", "Connection entries sent (templates included).", get(&sync.entries_sent)),
         ("ulvs_sync_send_errors", "Sync datagrams the kernel refused to send.", get(&sync.send_errors)),
@@ -371,9 +371,14 @@ fn sync_families(e: &mut DescriptorEncoder, sync: &crate::sync::SyncStats) -> fm
         ("ulvs_sync_templates", "Persistence templates stored from sync.", get(&sync.templates)),
         ("ulvs_sync_unbound", "Entries naming a real server this director does not have.", get(&sync.unbound)),
         ("ulvs_sync_full", "Entries refused because the synced table was full.", get(&sync.full)),
+        (
+            "ulvs_sync_notes_unsent",
+            "Connections reported while this director was not sending.",
+            get(&sync.notes_unsent),
+        ),
+        ("ulvs_sync_bulk_requests_sent", "Bulk transfers this director asked for.", get(&sync.bulk_requests_sent)),
         ("ulvs_sync_bulk_requests_served", "Bulk transfers this director sent.", get(&sync.bulk_requests_served)),
         ("ulvs_sync_bulk_entries_sent", "Entries sent in bulk transfers.", get(&sync.bulk_entries_sent)),
-        ("ulvs_sync_preempt_waits", "Preemptions held back for a bulk transfer.", get(&sync.preempt_waits)),
     ];
     for (name, help, value) in counters {
         family(e, name, help, one(value))?;
