@@ -12,14 +12,15 @@ use crate::lab::{config, Daemon, Lab, VIP};
 const RS: [(&str, u32); 2] = [("10.0.0.11", 1), ("10.0.0.12", 1)];
 const HELD: usize = 40;
 
-/// ulvs's config for director `node`: rr, VRRPv3 instance VI_1 at `priority`, and `sync` after it.
-fn director(lab: &Lab, node: &str, io: &str, priority: u32, sync: bool) -> String {
+/// ulvs's config for director `node`: rr, VRRPv3 instance VI_1 at `priority`, and with `sync`
+/// (extra keys, may be empty) a `[sync]` table following it.
+fn director(lab: &Lab, node: &str, io: &str, priority: u32, sync: Option<&str>) -> String {
     let mut text = config(io, "rr", &Daemon::control_path(lab, node), &RS, "");
     text.push_str(&format!(
         "\n[[vrrp]]\nname = \"VI_1\"\nvips = [\"{VIP}\"]\nvrid = 58\npriority = {priority}\ninterval = \"100ms\"\n"
     ));
-    if sync {
-        text.push_str("\n[sync]\ninterface = \"eth0\"\nsyncid = 9\nvrrp = \"VI_1\"\n");
+    if let Some(keys) = sync {
+        text.push_str(&format!("\n[sync]\ninterface = \"eth0\"\nsyncid = 9\nvrrp = \"VI_1\"\n{keys}"));
     }
     text
 }
@@ -32,57 +33,115 @@ pub(crate) fn number_after(text: &str, line: &str, word: &str) -> u64 {
     words[at + 1].parse().unwrap()
 }
 
+/// How the master goes away.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Loss {
+    /// SIGTERM: VRRP's priority-0 advert, the last sync datagrams flushed.
+    Term,
+    /// Its port down, then SIGKILL: nothing more leaves it.
+    Crash,
+}
+
+/// What one failover left behind.
+struct Outcome {
+    survived: usize,
+    report: String,
+    /// `ulvs ctl status` of the new master.
+    status: String,
+    /// Synced connections its workers took.
+    taken: u64,
+}
+
+/// Two directors (dir xdp priority 200, dir2 packet priority 100) with `sync[0]`/`sync[1]` as
+/// `director`'s `sync`; 40 held connections; the master lost as `loss`; 2 s of requests after.
+fn fail_over(lab: &Lab, sync: [Option<&str>; 2], loss: Loss) -> Outcome {
+    let mut a = Daemon::start_on(lab, "dir", &director(lab, "dir", "xdp", 200, sync[0]));
+    let b = Daemon::start_on(lab, "dir2", &director(lab, "dir2", "packet", 100, sync[1]));
+    wait_role(&a, "MASTER", Duration::from_secs(5));
+    wait_role(&b, "BACKUP", Duration::from_secs(2));
+
+    let client = HeldConnections::start(lab, HELD);
+    // Every held connection has made a few requests (its 3rd packet syncs it) and the flush
+    // delay has long passed.
+    thread::sleep(Duration::from_secs(1));
+    let listing = b.ctl(&["-L", "-n", "-c"]);
+    let established = listing.lines().filter(|l| l.starts_with("TCP") && l.contains(" ESTABLISHED ")).count();
+    eprintln!("dir2 holds {established} synced connections before the failover");
+
+    let report = client.across_takeover(&b, || match loss {
+        Loss::Term => a.term(),
+        Loss::Crash => {
+            lab.exec_ok("dir", &["ip", "link", "set", "eth0", "down"]);
+            a.kill9();
+        }
+    });
+
+    let kept = kept(&report);
+    assert_eq!(kept.len(), HELD, "{report}");
+    assert!(["rs1", "rs2"].iter().all(|rs| kept.iter().any(|(name, _, _)| name == rs)), "rr spreads: {report}");
+    assert!(!report.contains("new 1 FAILED"), "a new connection after the takeover failed:\n{report}");
+    let status = b.ctl(&["status"]);
+    let taken = status.lines().filter(|l| l.starts_with("worker ")).map(|l| number_after(l, "worker", "synced")).sum();
+    let survived = kept.iter().filter(|(_, _, failed)| *failed == 0).count();
+    Outcome { survived, report, status, taken }
+}
+
 /// The first netns test: SIGTERM the master holding 40 keep-alive connections; with
 /// `[sync]` all 40 keep working on their real servers through the backup, without it all break.
 #[test]
 fn synced_connections_survive_a_failover_and_without_sync_they_break() {
-    for sync in [true, false] {
-        let lab = Lab::up_with_directors(if sync { "cs-on" } else { "cs-off" }, 2, 2);
-        let a = Daemon::start_on(&lab, "dir", &director(&lab, "dir", "xdp", 200, sync));
-        let b = Daemon::start_on(&lab, "dir2", &director(&lab, "dir2", "packet", 100, sync));
-        wait_role(&a, "MASTER", Duration::from_secs(5));
-        wait_role(&b, "BACKUP", Duration::from_secs(2));
-
-        let client = HeldConnections::start(&lab, HELD);
-        // Every held connection has made a few requests (its 3rd packet syncs it) and the flush
-        // delay has long passed.
-        thread::sleep(Duration::from_secs(1));
-        let listing = b.ctl(&["-L", "-n", "-c"]);
-        let established = listing.lines().filter(|l| l.starts_with("TCP") && l.contains(" ESTABLISHED ")).count();
-        if sync {
-            assert!(established >= HELD, "the backup holds {established} synced connections:\n{listing}");
+    for sync in [Some(""), None] {
+        let lab = Lab::up_with_directors(if sync.is_some() { "cs-on" } else { "cs-off" }, 2, 2);
+        let out = fail_over(&lab, [sync, sync], Loss::Term);
+        eprintln!(
+            "sync {}: {} of {HELD} held connections survived; dir2 took {}",
+            sync.is_some(),
+            out.survived,
+            out.taken
+        );
+        if sync.is_some() {
+            assert_eq!(
+                out.survived, HELD,
+                "a held connection broke over the failover:\n{}\n{}",
+                out.report, out.status
+            );
+            assert!(out.taken >= HELD as u64, "dir2's workers took {} synced connections:\n{}", out.taken, out.status);
+            assert!(out.status.contains(" no_connection=0 "), "{}", out.status);
         } else {
-            assert_eq!(established, 0, "{listing}");
+            assert_eq!(out.survived, 0, "without sync the new master cannot know them:\n{}", out.report);
+            assert!(!out.status.contains(" no_connection=0 "), "{}", out.status);
         }
+    }
+}
 
-        client.set_phase(UNJUDGED);
-        a.term();
-        wait_role(&b, "MASTER", Duration::from_secs(3));
-        thread::sleep(Duration::from_millis(500));
-        client.set_phase(1);
-        thread::sleep(Duration::from_millis(1500));
-        let report = client.finish();
+/// A crash (the master's port down, then SIGKILL): every held connection is older than the flush
+/// delay + 100 ms, so every one was synced before the crash and survives it.
+#[test]
+fn synced_connections_survive_a_crash() {
+    let lab = Lab::up_with_directors("cs-crash", 2, 2);
+    let out = fail_over(&lab, [Some(""), Some("")], Loss::Crash);
+    eprintln!("crash: {} of {HELD} held connections survived; dir2 took {}", out.survived, out.taken);
+    assert_eq!(out.survived, HELD, "{}\n{}", out.report, out.status);
+}
 
-        let kept = kept(&report);
-        assert_eq!(kept.len(), HELD, "{report}");
-        assert!(["rs1", "rs2"].iter().all(|rs| kept.iter().any(|(name, _, _)| name == rs)), "rr spreads: {report}");
-        let broken = kept.iter().filter(|(_, _, failed)| *failed > 0).count();
-        let status = b.ctl(&["status"]);
-        let synced: u64 =
-            status.lines().filter(|l| l.starts_with("worker ")).map(|l| number_after(l, "worker", "synced")).sum();
-        eprintln!("sync {sync}: {} of {HELD} held connections survived; dir2 took {synced} synced", HELD - broken);
-        if sync {
-            assert_eq!(broken, 0, "a held connection broke over the failover:\n{report}\n{status}");
-            assert!(kept.iter().all(|(_, ok, _)| *ok >= 10), "{report}");
-            assert!(synced >= HELD as u64, "dir2's workers took {synced} synced connections:\n{status}");
-            assert!(status.contains(" no_connection=0 "), "{status}");
-            let a_log = a.log_text();
-            assert!(a_log.contains("sync: sending (master) on eth0"), "{a_log}");
+/// Unicast peers where the LAN drops the sync group: the same 40/40 over unicast, nothing sent to
+/// the group; the same block without peers loses them all (the block works).
+#[test]
+fn unicast_peers_sync_where_multicast_is_blocked() {
+    for peers in [true, false] {
+        let lab = Lab::up_with_directors(if peers { "cs-uni" } else { "cs-mcb" }, 2, 2);
+        crate::ha::bridge_block(&lab, "ip daddr 224.0.0.81 udp dport 8848");
+        let (a, b) = if peers { ("peers = [\"10.0.0.3\"]\n", "peers = [\"10.0.0.2\"]\n") } else { ("", "") };
+        let out = fail_over(&lab, [Some(a), Some(b)], Loss::Term);
+        let dropped = crate::ha::bridge_dropped(&lab);
+        eprintln!("peers {peers}: {} of {HELD} survived; {dropped} sync datagrams dropped by the bridge", out.survived);
+        if peers {
+            assert_eq!(out.survived, HELD, "{}\n{}", out.report, out.status);
+            assert_eq!(dropped, 0, "a sync datagram went to the group");
         } else {
-            assert_eq!(broken, HELD, "without sync the new master cannot know them:\n{report}");
-            assert!(!status.contains(" no_connection=0 "), "{status}");
+            assert_eq!(out.survived, 0, "{}", out.report);
+            assert!(dropped > 0);
         }
-        assert!(!report.contains("new 1 FAILED"), "a new connection after the takeover failed:\n{report}");
     }
 }
 
@@ -94,10 +153,9 @@ fn failback_waits_for_the_bulk_transfer_and_loses_nothing() {
     let lab = Lab::up_with_directors("cs-fb", 2, 2);
     // Long enough that a preemption without the transfer would miss the wait below: the chatty
     // held connections would be synced one by one meanwhile anyway.
-    let text = director(&lab, "dir", "xdp", 200, true)
-        .replace("vrrp = \"VI_1\"\n", "vrrp = \"VI_1\"\npreempt_wait = \"20s\"\n");
+    let text = director(&lab, "dir", "xdp", 200, Some("preempt_wait = \"20s\"\n"));
     let mut a = Daemon::start_on(&lab, "dir", &text);
-    let b = Daemon::start_on(&lab, "dir2", &director(&lab, "dir2", "packet", 100, true));
+    let b = Daemon::start_on(&lab, "dir2", &director(&lab, "dir2", "packet", 100, Some("")));
     wait_role(&a, "MASTER", Duration::from_secs(5));
     wait_role(&b, "BACKUP", Duration::from_secs(2));
 

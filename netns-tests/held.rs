@@ -7,7 +7,8 @@ use std::process::{Child, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::lab::{Lab, VIP};
+use crate::ha::wait_role;
+use crate::lab::{Daemon, Lab, VIP};
 use crate::tools::in_netns;
 
 /// Requests made in this phase are not judged: a change is under way.
@@ -48,6 +49,19 @@ impl HeldConnections {
     /// New connections from now on are labelled `phase`.
     pub fn set_phase(&self, phase: u32) {
         fs::write(self.state.join("phase"), phase.to_string()).unwrap();
+    }
+
+    /// A takeover as the failover tests judge it: requests made while `lose_master` runs and until
+    /// `taker` is MASTER (3 s at most) are not judged; after 0.5 s to settle, 1.5 s of requests
+    /// are (phase 1). Returns the report.
+    pub fn across_takeover(self, taker: &Daemon, lose_master: impl FnOnce()) -> String {
+        self.set_phase(UNJUDGED);
+        lose_master();
+        wait_role(taker, "MASTER", Duration::from_secs(3));
+        thread::sleep(Duration::from_millis(500));
+        self.set_phase(1);
+        thread::sleep(Duration::from_millis(1500));
+        self.finish()
     }
 
     /// Stops the client and returns its report: `kept NAME OK FAILED` per held connection (NAME:
