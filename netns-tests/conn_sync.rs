@@ -261,3 +261,83 @@ fn received_part(status: &str) -> String {
     let line = status.lines().find(|l| l.starts_with("sync: ")).unwrap_or_else(|| panic!("no sync line:\n{status}"));
     line.split(" | ").nth(1).unwrap_or_default().to_string()
 }
+
+/// 20 UDP flows (fixed source ports 41000…) to VIP:5353, each `rounds` datagrams in turn: one
+/// line per flow, `PORT NAME NAME…`.
+const UDP_FLOWS: &str = r#"
+import socket, sys
+for i in range(20):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", 41000 + i))
+    s.settimeout(1)
+    s.connect((sys.argv[1], 5353))
+    names = []
+    for _ in range(int(sys.argv[2])):
+        try:
+            s.send(b"who?")
+            names.append(s.recv(100).decode().strip())
+        except OSError:
+            names.append("FAILED")
+    print(41000 + i, " ".join(names))
+    s.close()
+"#;
+
+/// UDP flows (rr) keep their real server across a failover, and a persistent client's template
+/// goes with its connections: its new connections after the failover reach the same real server.
+/// The directors list the real servers in opposite orders, so without sync the new master's rr
+/// sends every flow and the client elsewhere (shown by the run without `[sync]`).
+#[test]
+fn udp_flows_and_persistence_templates_survive_a_failover() {
+    for sync in [true, false] {
+        let lab = Lab::up_with_directors(if sync { "cs-up" } else { "cs-upn" }, 2, 2);
+        let text = |node: &str, io: &str, priority: u32, reals: [(&str, u32); 2]| {
+            let mut text = config(io, "rr", &Daemon::control_path(&lab, node), &reals, "persistence = \"60s\"");
+            text.push_str(&format!(
+                "\n[[service]]\nvip = \"{VIP}\"\nport = 5353\nprotocol = \"udp\"\nscheduler = \"rr\"\n"
+            ));
+            for (ip, _) in reals {
+                text.push_str(&format!("  [[service.real]]\n  ip = \"{ip}\"\n"));
+            }
+            text.push_str(&format!(
+                "\n[[vrrp]]\nname = \"VI_1\"\nvips = [\"{VIP}\"]\nvrid = 59\npriority = {priority}\ninterval = \"100ms\"\n"
+            ));
+            if sync {
+                text.push_str("\n[sync]\ninterface = \"eth0\"\nvrrp = \"VI_1\"\n");
+            }
+            text
+        };
+        let a = Daemon::start_on(&lab, "dir", &text("dir", "xdp", 200, [RS[1], RS[0]]));
+        let b = Daemon::start_on(&lab, "dir2", &text("dir2", "packet", 100, RS));
+        wait_role(&a, "MASTER", Duration::from_secs(5));
+        wait_role(&b, "BACKUP", Duration::from_secs(2));
+
+        let flows = |rounds: &str| {
+            let out = lab.exec_ok("client", &["python3", "-c", UDP_FLOWS, VIP, rounds]);
+            out.lines().map(|l| l.split_whitespace().map(str::to_string).collect::<Vec<_>>()).collect::<Vec<_>>()
+        };
+        // Four datagrams each: the third syncs the flow.
+        let before = flows("4");
+        assert!(before.iter().all(|f| f.len() == 5 && f[1..].iter().all(|n| *n == f[1])), "{before:?}");
+        let tally = lab.http_requests(5);
+        assert_eq!(tally.get("rs2"), Some(&5), "the persistent client sticks to dir's first pick: {tally:?}");
+        thread::sleep(Duration::from_millis(300));
+
+        a.term();
+        wait_role(&b, "MASTER", Duration::from_secs(3));
+        thread::sleep(Duration::from_millis(300));
+        let after = flows("2");
+        let kept = before.iter().zip(&after).filter(|(x, y)| y.len() == 3 && y[1] == x[1] && y[2] == x[1]).count();
+        let tally_after = lab.http_requests(5);
+        eprintln!(
+            "sync {sync}: {kept} of 20 UDP flows kept their real server; persistent client after: {tally_after:?}"
+        );
+        if sync {
+            assert_eq!(kept, 20, "before {before:?}\nafter {after:?}\n{}", b.ctl(&["-L", "-n", "-c"]));
+            assert_eq!(tally_after.get("rs2"), Some(&5), "{tally_after:?}\n{}", b.ctl(&["status"]));
+        } else {
+            assert_eq!(kept, 0, "before {before:?}\nafter {after:?}");
+            assert_eq!(tally_after.get("rs1"), Some(&5), "{tally_after:?}");
+        }
+    }
+}
