@@ -55,10 +55,16 @@ struct Outcome {
 /// Two directors (dir xdp priority 200, dir2 packet priority 100) with `sync[0]`/`sync[1]` as
 /// `director`'s `sync`; 40 held connections; the master lost as `loss`; 2 s of requests after.
 fn fail_over(lab: &Lab, sync: [Option<&str>; 2], loss: Loss) -> Outcome {
+    fail_over_after(lab, sync, loss, |_, _| {})
+}
+
+/// `fail_over`, with `prepare` run on both directors once their roles are settled.
+fn fail_over_after(lab: &Lab, sync: [Option<&str>; 2], loss: Loss, prepare: impl FnOnce(&Daemon, &Daemon)) -> Outcome {
     let mut a = Daemon::start_on(lab, "dir", &director(lab, "dir", "xdp", 200, sync[0]));
     let b = Daemon::start_on(lab, "dir2", &director(lab, "dir2", "packet", 100, sync[1]));
     wait_role(&a, "MASTER", Duration::from_secs(5));
     wait_role(&b, "BACKUP", Duration::from_secs(2));
+    prepare(&a, &b);
 
     let client = HeldConnections::start(lab, HELD);
     // Every held connection has made a few requests (its 3rd packet syncs it) and the flush
@@ -112,6 +118,43 @@ fn synced_connections_survive_a_failover_and_without_sync_they_break() {
             assert!(!out.status.contains(" no_connection=0 "), "{}", out.status);
         }
     }
+}
+
+/// ipvsadm's way, as keepalived's notify scripts do it: no `[sync]`, the daemons started with
+/// `ulvs ctl --start-daemon` (master on dir, backup on dir2), listed with `-L --daemon` in
+/// ipvsadm's layout; the 40 survive the failover; `--stop-daemon` ends them.
+#[test]
+fn ctl_started_daemons_sync_as_ipvsadm_s_do() {
+    let lab = Lab::up_with_directors("cs-ctl", 2, 2);
+    let mut listed = Vec::new();
+    let out = fail_over_after(&lab, [None, None], Loss::Term, |a, b| {
+        assert_eq!(a.ctl(&["-L", "--daemon"]), "", "no daemon yet");
+        a.ctl(&["--start-daemon", "master", "--mcast-interface", "eth0", "--syncid", "3"]);
+        b.ctl(&["--start-daemon", "backup", "--mcast-interface", "eth0", "--syncid", "3"]);
+        let (ok, _, err) = a.ctl_with(&["--start-daemon", "master", "--mcast-interface", "eth0"], "");
+        assert!(!ok && err.contains("already running"), "{err}");
+        let (ok, _, err) = a.ctl_with(&["--start-daemon", "backup", "--mcast-interface", "eth0", "--syncid", "4"], "");
+        assert!(!ok && err.contains("ulvs runs one sync daemon"), "{err}");
+        let (ok, _, err) = a.ctl_with(&["--stop-daemon", "backup"], "");
+        assert!(!ok && err.contains("no backup sync daemon is running"), "{err}");
+        // Both of ipvsadm's daemons on one director, then one stopped again.
+        b.ctl(&["--start-daemon", "master", "--mcast-interface", "eth0", "--syncid", "3"]);
+        assert_eq!(b.ctl(&["-L", "--daemon"]).lines().count(), 2);
+        b.ctl(&["--stop-daemon", "master"]);
+        listed.push(a.ctl(&["-L", "--daemon"]));
+        listed.push(b.ctl(&["-L", "--daemon"]));
+    });
+    eprintln!("ctl daemons: {} of {HELD} survived; dir: {}dir2: {}", out.survived, listed[0], listed[1]);
+    assert_eq!(
+        listed[0],
+        "master sync daemon (mcast=eth0, syncid=3, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)\n"
+    );
+    assert_eq!(
+        listed[1],
+        "backup sync daemon (mcast=eth0, syncid=3, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)\n"
+    );
+    assert_eq!(out.survived, HELD, "{}\n{}", out.report, out.status);
+    assert!(out.status.lines().any(|l| l.starts_with("sync: ")), "{}", out.status);
 }
 
 /// A crash (the master's port down, then SIGKILL): every held connection is older than the flush

@@ -91,9 +91,9 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
         stop: Arc::clone(&workers_stop),
         stats: Arc::clone(&stats),
         ha: ha_parts.frames.take(),
-        sync: sync_parts.as_ref().map(|parts| parts.link.clone()),
+        sync: Some(sync_parts.link.clone()),
     };
-    let gate = sync_parts.as_ref().and_then(|parts| parts.preempt_gate(&config));
+    let gate = sync_parts.preempt_gate(&config);
     let ha_driver = ha::start(&config, &mut ha_parts, director_mac, director_ip, &stop, gate)?;
     let capacity = (config.director.connections / queues).max(1);
     let templates = Arc::new(TemplateStore::new(config.director.connections, Instant::now()));
@@ -122,21 +122,18 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
         workers.push(handle);
     }
 
-    let synced = sync_parts.as_ref().map(|parts| Arc::clone(&parts.link.synced));
-    let sync_driver = match sync_parts {
-        Some(parts) => Some(sync::start(
-            &config,
-            parts,
-            sync::Sources {
-                templates: Arc::clone(&templates),
-                snapshots: Arc::clone(&snapshots),
-                workers: request_senders.clone(),
-                ha: ha_driver.as_ref().map(|driver| Arc::clone(&driver.status)),
-                local: director_ip,
-            },
-        )?),
-        None => None,
-    };
+    let synced = Arc::clone(&sync_parts.link.synced);
+    let sync_service = sync::start(
+        &config,
+        sync_parts,
+        sync::Sources {
+            templates: Arc::clone(&templates),
+            snapshots: Arc::clone(&snapshots),
+            workers: request_senders.clone(),
+            ha: ha_driver.as_ref().map(|driver| Arc::clone(&driver.status)),
+            local: director_ip,
+        },
+    )?;
 
     let (events_tx, events_rx) = channel::bounded::<ControlEvent>(64);
     let health_board = Arc::new(HealthBoard::new());
@@ -166,7 +163,7 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
         health: Arc::clone(&health_board),
         ha: ha_driver.as_ref().map(|driver| Arc::clone(&driver.status)),
         synced,
-        sync: sync_driver.as_ref().map(|driver| Arc::clone(&driver.stats)),
+        sync: Arc::clone(&sync_service),
     });
     let metrics = match config.metrics.listen {
         Some(addr) => {
@@ -178,7 +175,7 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
                 capacity: config.director.connections,
                 serving: Arc::clone(&shared.serving),
                 ha: ha_driver.as_ref().map(|driver| Arc::clone(&driver.status) as Arc<dyn HaSource>),
-                sync: sync_driver.as_ref().map(|driver| Arc::clone(&driver.stats)),
+                sync: Some(Arc::clone(&sync_service.stats)),
             };
             let endpoint = Endpoint::start(addr, Arc::new(sources))?;
             log::info!("metrics on http://{}/metrics", endpoint.addr());
@@ -229,9 +226,7 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
         }
     }
     // After the workers: what they queued last is sent before the thread ends.
-    if let Some(driver) = sync_driver {
-        driver.join();
-    }
+    sync_service.join();
     drop(server);
     drop(metrics);
     drop(opened.program);

@@ -32,6 +32,7 @@
 //! `flush_counters`, which the worker calls after every batch (`pipeline/dests.rs`).
 
 use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -67,6 +68,8 @@ pub struct SyncLink {
     /// sync thread polls it, so a send never wakes anyone (no syscall on the data path).
     pub notes: Sender<SyncNote>,
     pub synced: Arc<SyncedTable>,
+    /// Whether a sync daemon runs to send the notes (none queued otherwise).
+    pub sending: Arc<AtomicBool>,
 }
 
 /// One service's scheduler, built for the snapshot the worker runs on.
@@ -340,7 +343,7 @@ impl Pipeline {
     #[inline(never)]
     fn note_sync(&self, snapshot: &Snapshot, key: &FlowKey, hit: &Hit) {
         let Some(sync) = &self.sync else { return };
-        if !sync_needed(hit.state, hit.change.is_some(), hit.sync_due) {
+        if !sync.sending.load(Ordering::Relaxed) || !sync_needed(hit.state, hit.change.is_some(), hit.sync_due) {
             return;
         }
         let Some((service, real)) = snapshot.dest(hit.dest) else { return };

@@ -15,7 +15,7 @@
 //! the last connections this director served, which the next master needs most.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime};
@@ -66,11 +66,16 @@ pub struct SyncSetup {
     pub mode: Box<dyn Fn() -> Mode + Send>,
     /// See `SyncDriver::ready`; HA reads it (`ha::driver::PreemptGate`).
     pub ready: Arc<AtomicBool>,
+    /// Written by this thread only; outlive it.
+    pub stats: Arc<SyncStats>,
 }
 
 pub struct SyncDriver {
     thread: Option<JoinHandle<()>>,
     stop: Arc<AtomicBool>,
+    /// The mode the thread follows now (`MODE_SEND | MODE_RECEIVE` bits).
+    mode: Arc<AtomicU8>,
+    maxlen: usize,
     pub stats: Arc<SyncStats>,
     /// Down while a bulk transfer this director asked for is pending (and `preempt_wait` has not
     /// passed): HA holds a preemption meanwhile.
@@ -87,16 +92,15 @@ impl SyncDriver {
             ttl: setup.spec.ttl,
             read_timeout: READ_WAIT,
         })?;
-        let stats = Arc::new(SyncStats::default());
+        let stats = Arc::clone(&setup.stats);
+        let mode = Arc::new(AtomicU8::new(0));
+        let mtu_room = setup.mtu.saturating_sub(IP_UDP_OVERHEAD).min(MAX_MAXLEN);
+        let maxlen = setup.spec.maxlen.map_or(mtu_room, |maxlen| maxlen.min(mtu_room));
         let stop = Arc::new(AtomicBool::new(false));
         let ready = Arc::clone(&setup.ready);
         let mut run = Run {
             inbox: Inbox::new(setup.spec.syncid, setup.spec.peers.clone()),
-            outbox: Outbox::new(
-                setup.spec.syncid,
-                setup.mtu.saturating_sub(IP_UDP_OVERHEAD).min(MAX_MAXLEN),
-                setup.spec.flush,
-            ),
+            outbox: Outbox::new(setup.spec.syncid, maxlen, setup.spec.flush),
             destinations: if multicast {
                 vec![SocketAddrV4::new(setup.spec.group, setup.spec.port)]
             } else {
@@ -107,11 +111,23 @@ impl SyncDriver {
             stats: Arc::clone(&stats),
             ready: Arc::clone(&ready),
             mode: None,
+            shown_mode: Arc::clone(&mode),
             requester: None,
         };
         let flag = Arc::clone(&stop);
         let thread = thread::Builder::new().name("ulvs-sync".into()).spawn(move || run.run(&flag))?;
-        Ok(SyncDriver { thread: Some(thread), stop, stats, ready })
+        Ok(SyncDriver { thread: Some(thread), stop, mode, maxlen, stats, ready })
+    }
+
+    /// What the thread does now (nothing until its first turn).
+    pub fn mode(&self) -> Mode {
+        let bits = self.mode.load(Ordering::Relaxed);
+        Mode { send: bits & MODE_SEND != 0, receive: bits & MODE_RECEIVE != 0 }
+    }
+
+    /// The largest datagram it sends.
+    pub fn maxlen(&self) -> usize {
+        self.maxlen
     }
 
     /// Sends what is queued and stops the thread. Call after the workers have stopped.
@@ -132,8 +148,12 @@ struct Run {
     stats: Arc<SyncStats>,
     ready: Arc<AtomicBool>,
     mode: Option<Mode>,
+    shown_mode: Arc<AtomicU8>,
     requester: Option<Requester>,
 }
+
+const MODE_SEND: u8 = 1;
+const MODE_RECEIVE: u8 = 2;
 
 impl Run {
     fn run(&mut self, stop: &AtomicBool) {
@@ -185,6 +205,8 @@ impl Run {
                 self.ready.store(true, Ordering::Relaxed);
             }
             self.mode = Some(mode);
+            let bits = if mode.send { MODE_SEND } else { 0 } | if mode.receive { MODE_RECEIVE } else { 0 };
+            self.shown_mode.store(bits, Ordering::Relaxed);
         }
         if let Some(request) = self.requester.as_mut().and_then(|r| r.poll_request(now)) {
             add(&self.stats.bulk_requests_sent, 1);

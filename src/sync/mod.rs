@@ -31,12 +31,14 @@ pub mod convert;
 pub mod driver;
 pub mod inbox;
 pub mod outbox;
+pub mod service;
 pub mod stats;
 
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
 pub use driver::{Mode, SyncDriver, SyncSetup};
+pub use service::{DaemonRole, SyncService};
 pub use stats::SyncStats;
 
 /// Default delay before a datagram that is not full is sent.
@@ -61,6 +63,8 @@ pub struct SyncSpec {
     pub peers: Vec<Ipv4Addr>,
     pub flush: Duration,
     pub preempt_wait: Duration,
+    /// Largest datagram (`ipvsadm --sync-maxlen`); `None`: the interface's MTU − 28. Never more.
+    pub maxlen: Option<usize>,
 }
 
 impl SyncSpec {
@@ -76,6 +80,7 @@ impl SyncSpec {
             peers: Vec::new(),
             flush: DEFAULT_FLUSH,
             preempt_wait: DEFAULT_PREEMPT_WAIT,
+            maxlen: None,
         }
     }
 }

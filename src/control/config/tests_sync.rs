@@ -47,6 +47,7 @@ fn every_key_reaches_the_model() {
             peers: vec![Ipv4Addr::new(10, 0, 0, 3), Ipv4Addr::new(10, 0, 0, 4)],
             flush: Duration::from_millis(20),
             preempt_wait: Duration::ZERO,
+            maxlen: None,
         }
     );
 }

@@ -42,9 +42,9 @@ pub struct CtlHandler {
     /// `None` without `[[vrrp]]`.
     pub ha: Option<Arc<HaStatus>>,
     pub health: Arc<HealthBoard>,
-    /// `None` without `[sync]`.
-    pub synced: Option<Arc<SyncedTable>>,
-    pub sync: Option<Arc<crate::sync::SyncStats>>,
+    /// Connections peers synced that no worker has taken yet.
+    pub synced: Arc<SyncedTable>,
+    pub sync: Arc<crate::sync::SyncService>,
 }
 
 impl Handler for CtlHandler {
@@ -53,6 +53,13 @@ impl Handler for CtlHandler {
         let snapshot = self.snapshots.load();
         match command {
             Command::Status => Ok(self.status(&snapshot)),
+            Command::ListDaemons => Ok(crate::sync::service::render_daemons(&self.sync.daemons())),
+            Command::StartDaemon(role, spec) => {
+                self.sync.start_daemon(role, spec).map(|()| String::new()).map_err(|e| format!("{e}\n"))
+            }
+            Command::StopDaemon(role) => {
+                self.sync.stop_daemon(role).map(|()| String::new()).map_err(|e| format!("{e}\n"))
+            }
             Command::Reload => self.ask(|reply| ControlEvent::Reload { reply: Some(reply) }),
             Command::ShowTimeouts => {
                 let t = snapshot.timeouts;
@@ -171,15 +178,13 @@ impl CtlHandler {
             }
         }
         // Connections peers synced that no packet has brought to a worker yet.
-        if let Some(synced) = &self.synced {
-            for conn in synced.snapshot(std::time::Instant::now()).into_iter().filter(|c| wanted(&c.key)) {
-                rows.push(ConnRow {
-                    key: conn.key,
-                    state: conn.state,
-                    expires_in: conn.expires_in,
-                    real: (conn.real, conn.real_port),
-                });
-            }
+        for conn in self.synced.snapshot(std::time::Instant::now()).into_iter().filter(|c| wanted(&c.key)) {
+            rows.push(ConnRow {
+                key: conn.key,
+                state: conn.state,
+                expires_in: conn.expires_in,
+                real: (conn.real, conn.real_port),
+            });
         }
         Ok(listing::render_connections(&rows))
     }
@@ -314,8 +319,8 @@ impl CtlHandler {
         if let Some(ha) = &self.ha {
             out.push_str(&ha.render());
         }
-        if let Some(sync) = &self.sync {
-            out.push_str(&sync.render());
+        if self.sync.is_running() {
+            out.push_str(&self.sync.stats.render());
         }
         self.health_lines(&mut out);
         out.push_str("drops:");
