@@ -384,3 +384,46 @@ fn udp_flows_and_persistence_templates_survive_a_failover() {
         }
     }
 }
+
+/// Sends `count` sync entries (syncid 5, ESTABLISHED, to 10.0.0.11:80) to dir, 40 a datagram.
+const BULK_INJECTOR: &str = r#"
+import socket, struct, sys
+count = int(sys.argv[1])
+vip, rs = socket.inet_aton("10.0.0.100"), socket.inet_aton("10.0.0.11")
+def entry(i):
+    client = socket.inet_aton("172.16.%d.%d" % (i // 60000, 1))
+    return struct.pack("!BBHIHHHHII4s4s4s", 0, 6, 36, 3, 1, 1024 + i % 60000, 80, 80, 0, 900, client, vip, rs)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for start in range(0, count, 40):
+    n = min(40, count - start)
+    body = b"".join(entry(i) for i in range(start, start + n))
+    s.sendto(struct.pack("!BBHBBH", 0, 5, 8 + len(body), n, 1, 0) + body, ("10.0.0.2", 8848))
+"#;
+
+/// The bulk transfer's size and speed: dir holds 100 000 synced connections; dir2 starts and
+/// asks for the table: all of it arrives, within 2 s.
+#[test]
+fn a_bulk_transfer_of_100k_connections_takes_under_two_seconds() {
+    const COUNT: u64 = 100_000;
+    let lab = Lab::up_with_directors("cs-bulk", 2, 2);
+    let text = |node: &str, io: &str| {
+        let mut text = config(io, "rr", &Daemon::control_path(&lab, node), &RS, "");
+        text.push_str("\n[sync]\ninterface = \"eth0\"\nsyncid = 5\n");
+        text
+    };
+    let a = Daemon::start_on(&lab, "dir", &text("dir", "xdp"));
+    lab.exec_ok("client", &["python3", "-c", BULK_INJECTOR, &COUNT.to_string()]);
+    let synced = |daemon: &Daemon| number_after(&received_part(&daemon.ctl(&["status"])), "received", "synced");
+    crate::ha::wait_for("dir holding the injected connections", Duration::from_secs(20), || synced(&a) == COUNT);
+
+    let b = Daemon::start_on(&lab, "dir2", &text("dir2", "packet"));
+    let done = |log: &str| log.lines().find(|l| l.contains("sync: bulk transfer from 10.0.0.2: ")).map(str::to_string);
+    crate::ha::wait_for("dir2's bulk transfer", Duration::from_secs(20), || done(&b.log_text()).is_some());
+    let line = done(&b.log_text()).unwrap();
+    let words: Vec<&str> = line[line.find("sync: bulk").unwrap()..].split_whitespace().collect();
+    let (entries, millis): (u64, u64) = (words[5].parse().unwrap(), words[8].parse().unwrap());
+    eprintln!("bulk: {entries} entries in {millis} ms ({line})");
+    assert_eq!(entries, COUNT, "{line}");
+    assert!(millis < 2000, "{line}");
+    crate::ha::wait_for("dir2 holding them all", Duration::from_secs(5), || synced(&b) == COUNT);
+}

@@ -19,6 +19,9 @@ use std::time::Duration;
 use super::ha_socket::set_option;
 use super::netdev;
 
+/// Receive buffer: a whole 100 k-connection transfer (3.7 MB) twice over.
+const SOCKET_BUFFER: libc::c_int = 8 << 20;
+
 pub struct SyncSocket {
     socket: UdpSocket,
 }
@@ -69,6 +72,13 @@ impl SyncSocket {
             set_option(&fd, libc::IPPROTO_IP, libc::IP_MULTICAST_IF, &mreq)?;
             set_option(&fd, libc::IPPROTO_IP, libc::IP_MULTICAST_TTL, &libc::c_int::from(setup.ttl))?;
             set_option(&fd, libc::IPPROTO_IP, libc::IP_MULTICAST_LOOP, &(0 as libc::c_int))?;
+        }
+        // A bulk transfer arrives as a burst of thousands of datagrams (100 k connections: 2500):
+        // the default buffer (about 200 KB) would drop most of it before the thread reads it.
+        // SO_RCVBUFFORCE passes rmem_max as root; otherwise the kernel's cap applies.
+        let buffer: libc::c_int = SOCKET_BUFFER;
+        if set_option(&fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, &buffer).is_err() {
+            set_option(&fd, libc::SOL_SOCKET, libc::SO_RCVBUF, &buffer)?;
         }
         let socket = UdpSocket::from(fd);
         socket.set_read_timeout(Some(setup.read_timeout))?;
