@@ -33,6 +33,21 @@ pub(crate) fn number_after(text: &str, line: &str, word: &str) -> u64 {
     words[at + 1].parse().unwrap()
 }
 
+/// The sum over the `worker N: ...` lines of `ulvs ctl status` of the number after `word`.
+fn worker_sum(status: &str, word: &str) -> u64 {
+    status.lines().filter(|l| l.starts_with("worker ")).map(|l| number_after(l, "worker", word)).sum()
+}
+
+/// dir (xdp) from `dir_text` and dir2 (packet, priority 100, `[sync]` with `dir2_sync`), once
+/// dir is MASTER and dir2 BACKUP.
+fn pair(lab: &Lab, dir_text: &str, dir2_sync: Option<&str>) -> (Daemon, Daemon) {
+    let a = Daemon::start_on(lab, "dir", dir_text);
+    let b = Daemon::start_on(lab, "dir2", &director(lab, "dir2", "packet", 100, dir2_sync));
+    wait_role(&a, "MASTER", Duration::from_secs(5));
+    wait_role(&b, "BACKUP", Duration::from_secs(2));
+    (a, b)
+}
+
 /// How the master goes away.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Loss {
@@ -60,10 +75,7 @@ fn fail_over(lab: &Lab, sync: [Option<&str>; 2], loss: Loss) -> Outcome {
 
 /// `fail_over`, with `prepare` run on both directors once their roles are settled.
 fn fail_over_after(lab: &Lab, sync: [Option<&str>; 2], loss: Loss, prepare: impl FnOnce(&Daemon, &Daemon)) -> Outcome {
-    let mut a = Daemon::start_on(lab, "dir", &director(lab, "dir", "xdp", 200, sync[0]));
-    let b = Daemon::start_on(lab, "dir2", &director(lab, "dir2", "packet", 100, sync[1]));
-    wait_role(&a, "MASTER", Duration::from_secs(5));
-    wait_role(&b, "BACKUP", Duration::from_secs(2));
+    let (mut a, b) = pair(lab, &director(lab, "dir", "xdp", 200, sync[0]), sync[1]);
     prepare(&a, &b);
 
     let client = HeldConnections::start(lab, HELD);
@@ -87,7 +99,7 @@ fn fail_over_after(lab: &Lab, sync: [Option<&str>; 2], loss: Loss, prepare: impl
     assert!(["rs1", "rs2"].iter().all(|rs| kept.iter().any(|(name, _, _)| name == rs)), "rr spreads: {report}");
     assert!(!report.contains("new 1 FAILED"), "a new connection after the takeover failed:\n{report}");
     let status = b.ctl(&["status"]);
-    let taken = status.lines().filter(|l| l.starts_with("worker ")).map(|l| number_after(l, "worker", "synced")).sum();
+    let taken = worker_sum(&status, "synced");
     let survived = kept.iter().filter(|(_, _, failed)| *failed == 0).count();
     Outcome { survived, report, status, taken }
 }
@@ -197,10 +209,7 @@ fn failback_waits_for_the_bulk_transfer_and_loses_nothing() {
     // Long enough that a preemption without the transfer would miss the wait below: the chatty
     // held connections would be synced one by one meanwhile anyway.
     let text = director(&lab, "dir", "xdp", 200, Some("preempt_wait = \"20s\"\n"));
-    let mut a = Daemon::start_on(&lab, "dir", &text);
-    let b = Daemon::start_on(&lab, "dir2", &director(&lab, "dir2", "packet", 100, Some("")));
-    wait_role(&a, "MASTER", Duration::from_secs(5));
-    wait_role(&b, "BACKUP", Duration::from_secs(2));
+    let (mut a, b) = pair(&lab, &text, Some(""));
 
     let first = HeldConnections::start(&lab, HELD);
     thread::sleep(Duration::from_secs(1));
@@ -426,4 +435,39 @@ fn a_bulk_transfer_of_100k_connections_takes_under_two_seconds() {
     assert_eq!(entries, COUNT, "{line}");
     assert!(millis < 2000, "{line}");
     crate::ha::wait_for("dir2 holding them all", Duration::from_secs(5), || synced(&b) == COUNT);
+}
+
+/// Both directions without a restart: dir (200) hands the VIP to dir2 by lowering its priority
+/// (a reload), its workers hand their connections back to its synced table, dir2 serves them; dir
+/// raises its priority again, gets dir2's table and takes them all back.
+#[test]
+fn connections_go_back_and_forth_between_two_running_directors() {
+    let lab = Lab::up_with_directors("cs-bf", 2, 2);
+    let text = |priority: u32| director(&lab, "dir", "xdp", priority, Some(""));
+    let (a, b) = pair(&lab, &text(200), Some(""));
+    let client = HeldConnections::start(&lab, HELD);
+    thread::sleep(Duration::from_secs(1));
+    client.set_phase(UNJUDGED);
+
+    lab.write_config("ulvs.toml", &text(50));
+    a.ctl(&["reload"]);
+    wait_role(&b, "MASTER", Duration::from_secs(3));
+    wait_role(&a, "BACKUP", Duration::from_secs(2));
+    thread::sleep(Duration::from_secs(1));
+    let handed = worker_sum(&a.ctl(&["status"]), "handed_back");
+
+    lab.write_config("ulvs.toml", &text(200));
+    a.ctl(&["reload"]);
+    wait_role(&a, "MASTER", Duration::from_secs(3));
+    thread::sleep(Duration::from_millis(500));
+    client.set_phase(1);
+    thread::sleep(Duration::from_millis(1500));
+    let report = client.finish();
+    let kept = kept(&report);
+    let survived = kept.iter().filter(|(_, _, failed)| *failed == 0).count();
+    let status = a.ctl(&["status"]);
+    eprintln!("back and forth: {survived} of {HELD} survived; dir handed back {handed}");
+    assert_eq!(kept.len(), HELD, "{report}");
+    assert_eq!(survived, HELD, "{report}\n{status}\n{}", a.log_text());
+    assert!(handed >= HELD as u64, "{status}");
 }

@@ -199,6 +199,39 @@ impl Pipeline {
         })
     }
 
+    /// This director stopped serving `vips` (it left MASTER): while a sync daemon runs, their
+    /// connections move from this worker's table to the synced table, where what the new master
+    /// syncs replaces them, so that when the VIPs come back the newest knowledge is found (a
+    /// client port reused meanwhile must not meet this director's stale entry). Returns how many.
+    pub fn hand_back(&mut self, now: Instant, snapshot: &Snapshot, vips: &[Ipv4Addr]) -> usize {
+        let Some(sync) = &self.sync else { return 0 };
+        if !sync.sending.load(Ordering::Relaxed) {
+            return 0;
+        }
+        let (worker, stats, synced) = (self.worker, &self.stats, &sync.synced);
+        let mut moved = 0;
+        self.conns.drain_where(
+            now,
+            |key| vips.contains(&key.vip),
+            |removed, left| {
+                release(snapshot, worker, removed);
+                let Some((_, real)) = snapshot.dest(removed.dest) else { return };
+                let conn = SyncedConn {
+                    key: removed.key,
+                    state: removed.state,
+                    real: real.ip,
+                    real_port: real.port,
+                    expires_in: left,
+                };
+                if !left.is_zero() && synced.offer(now, conn) {
+                    moved += 1;
+                }
+            },
+        );
+        stats.get(worker).sync_handed_back.add(moved as u64);
+        moved
+    }
+
     /// Live connections of this worker, for `ulvs ctl -L -c`.
     pub fn connections(&self, now: Instant) -> impl Iterator<Item = ConnInfo> + '_ {
         self.conns.connections(now)

@@ -24,6 +24,8 @@ pub struct WorkerCounters {
     /// Connections handed to the sync sender, and those lost because its queue was full.
     pub sync_notes: Counter,
     pub sync_lost: Counter,
+    /// Connections moved to the synced table when this director stopped serving their VIP.
+    pub sync_handed_back: Counter,
     /// Forwarded frames whose sender left the TCP/UDP checksum partial (checksum offload on a
     /// same-host sender): completed in software (AF_XDP) or forwarded with the kernel's checksum
     /// state for the next hop to finish (AF_PACKET).

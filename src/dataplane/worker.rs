@@ -90,12 +90,20 @@ pub fn run<P: Port>(
     let counters = shared.stats.get(config.index);
     let mut empty_polls = 0u32;
     let mut last_expire = Instant::now();
+    let mut served = shared.serving.view().bits();
     while !shared.stop.load(Ordering::Relaxed) {
         if shared.snapshots.generation() != snapshot.generation {
             snapshot = shared.snapshots.load();
             pipeline.install(&snapshot);
         }
         let ctx = Context { snapshot: &snapshot, serving: shared.serving.view() };
+        if ctx.serving.bits() != served {
+            let lost = shared.serving.lost(served, ctx.serving.bits());
+            served = ctx.serving.bits();
+            if !lost.is_empty() {
+                pipeline.hand_back(Instant::now(), &snapshot, &lost);
+            }
+        }
         let mut rx_bytes = 0u64;
         let mut batch_now = None;
         let polled = port.poll(batch, |frame| {

@@ -567,3 +567,25 @@ fn sync_is_due_at_the_threshold_then_every_period() {
     let due: Vec<u32> = (1..=60).filter(|_| t.track(clock.at(MS), &udp(2), UDP).unwrap().sync_due).collect();
     assert_eq!(due, vec![50]);
 }
+
+#[test]
+fn drain_where_reports_each_removed_connection_with_its_time_left() {
+    let (clock, mut t) = fresh(16);
+    t.insert(clock.at(MS), tcp(1), DestId(1), SYN).unwrap();
+    t.track(clock.at(MS), &tcp(1), ACK).unwrap();
+    t.insert(clock.at(MS), udp(2), DestId(2), UDP).unwrap();
+    let mut seen = Vec::new();
+    let n = t.drain_where(
+        clock.at(secs(1)),
+        |key| key.protocol == Protocol::Tcp,
+        |removed, left| seen.push((removed, left)),
+    );
+    assert_eq!(n, 1);
+    assert_eq!(seen.len(), 1);
+    let (removed, left) = seen[0];
+    assert_eq!((removed.key, removed.dest, removed.state), (tcp(1), DestId(1), ConnState::Established));
+    assert_eq!(left, secs(900) + MS - secs(1));
+    assert_eq!(t.len(), 1);
+    assert!(t.track(clock.at(secs(1)), &tcp(1), ACK).is_none());
+    t.check();
+}

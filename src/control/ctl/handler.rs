@@ -300,7 +300,7 @@ impl CtlHandler {
         for (index, worker) in self.stats.iter().enumerate() {
             let _ = writeln!(
                 out,
-                "worker {index}: rx {} tx {} forwarded {} arp_replies {} to_kernel {} conns {} expired {} evicted {} csum_partial {} gso {} synced {} sync_notes {} sync_lost {}",
+                "worker {index}: rx {} tx {} forwarded {} arp_replies {} to_kernel {} conns {} expired {} evicted {} csum_partial {} gso {} synced {} sync_notes {} sync_lost {} handed_back {}",
                 worker.rx_packets.get(),
                 worker.tx_packets.get(),
                 worker.forwarded.get(),
@@ -314,6 +314,7 @@ impl CtlHandler {
                 worker.conns_synced.get(),
                 worker.sync_notes.get(),
                 worker.sync_lost.get(),
+                worker.sync_handed_back.get(),
             );
         }
         if let Some(ha) = &self.ha {
