@@ -179,8 +179,12 @@ impl Run {
                 last_sweep = now;
                 self.setup.table.sweep(now);
             }
-            self.stats.queue.store(self.outbox.queued() as u64, Ordering::Relaxed);
+            let queued = self.outbox.queued() + self.setup.notes.len();
+            self.stats.queue.store(queued as u64, Ordering::Relaxed);
+            let table = self.setup.table.stats();
             self.stats.synced.store(self.setup.table.len() as u64, Ordering::Relaxed);
+            self.stats.taken.store(table.taken, Ordering::Relaxed);
+            self.stats.expired.store(table.expired, Ordering::Relaxed);
         }
         // The workers have stopped: what they queued last goes out now.
         let now = Instant::now();

@@ -84,6 +84,10 @@ pub struct SyncStats {
     pub queue: AtomicU64,
     /// Entries in the synced table (a gauge).
     pub synced: AtomicU64,
+    /// Synced connections a worker took at their next packet, and those that expired unclaimed
+    /// (the table's own counts, copied each turn).
+    pub taken: AtomicU64,
+    pub expired: AtomicU64,
     pub bulk_requests_sent: AtomicU64,
     pub bulk_requests_served: AtomicU64,
     pub bulk_entries_sent: AtomicU64,
@@ -121,7 +125,7 @@ impl SyncStats {
     pub fn render(&self) -> String {
         let mut out = format!(
             "sync: sent datagrams {} entries {} send_errors {} unsent {} queue {} | received datagrams {} entries {} \
-             installed {} updated {} templates {} unbound {} full {} synced {}\n",
+             installed {} updated {} templates {} unbound {} full {} synced {} taken {} expired {}\n",
             get(&self.datagrams_sent),
             get(&self.entries_sent),
             get(&self.send_errors),
@@ -135,6 +139,8 @@ impl SyncStats {
             get(&self.unbound),
             get(&self.full),
             get(&self.synced),
+            get(&self.taken),
+            get(&self.expired),
         );
         out.push_str("sync drops:");
         for reason in SyncDrop::all() {

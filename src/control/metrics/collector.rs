@@ -356,7 +356,9 @@ fn sync_families(e: &mut DescriptorEncoder, sync: &crate::sync::SyncStats) -> fm
     use crate::sync::stats::{get, SyncDrop};
     let no_labels = Vec::new;
     let one = |value: u64| Samples::Counters(vec![(no_labels(), value)]);
-    let counters: [(&str, &str, u64); 14] = [
+    let counters: [(&str, &str, u64); 16] = [
+        ("ulvs_sync_taken", "Synced connections a worker took at their next packet.", get(&sync.taken)),
+        ("ulvs_sync_expired", "Synced connections that expired unclaimed.", get(&sync.expired)),
         ("ulvs_sync_datagrams_sent", "Sync datagrams sent.", get(&sync.datagrams_sent)),
         ("ulvs_sync_entries_sent", "Connection entries sent (templates included).", get(&sync.entries_sent)),
         ("ulvs_sync_send_errors", "Sync datagrams the kernel refused to send.", get(&sync.send_errors)),
@@ -392,7 +394,7 @@ fn sync_families(e: &mut DescriptorEncoder, sync: &crate::sync::SyncStats) -> fm
         .collect();
     family(e, "ulvs_sync_entries_skipped", "Received entries ulvs cannot use, by reason.", Samples::Counters(skipped))?;
     let gauges: [(&str, &str, u64); 2] = [
-        ("ulvs_sync_queue", "Entries waiting in the sync sender.", get(&sync.queue)),
+        ("ulvs_sync_queue", "Connections waiting to be sent (workers' queue and sender).", get(&sync.queue)),
         ("ulvs_sync_synced", "Synced connections waiting for their next packet.", get(&sync.synced)),
     ];
     for (name, help, value) in gauges {
