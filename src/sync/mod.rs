@@ -23,8 +23,13 @@
 //! - **Bulk transfer** (`bulk.rs`): a director that starts receiving asks for the sender's whole
 //!   table with ulvs's own message, which an IPVS director ignores (see `wire::ipvs_sync`).
 //!
-//! The thread is the only writer of the sync counters (`stats.rs`); `daemon/` starts it and
-//! gives it the role to follow, `control/` builds the `SyncSpec` from `[sync]`.
+//! - **Hand-back**: a director that stops serving a VIP moves its workers' connections of that VIP
+//!   into the synced table (`dataplane::pipeline::Pipeline::hand_back`), where the new master's
+//!   news replaces them; a VIP that comes back finds the newest state, never a stale entry.
+//!
+//! The thread is the only writer of the sync counters (`stats.rs`). `service.rs` owns the thread
+//! whoever starts it (`[sync]`, or `ulvs ctl --start-daemon` as ipvsadm); `daemon/` builds it with
+//! the role to follow, `control/` builds the `SyncSpec` from `[sync]` or the ctl line.
 
 pub mod bulk;
 pub mod convert;

@@ -74,7 +74,7 @@ impl ConnRepr {
         }
     }
 
-    /// Parses a well-formed entry ([`Entry::check_len`] and [`check_options`] passed).
+    /// Parses a well-formed entry (its length and options already checked, as [`parse`] does).
     pub fn parse<T: AsRef<[u8]>>(entry: &Entry<T>) -> core::result::Result<ConnRepr, EntrySkip> {
         let options = scan_options(entry.options()).map_err(|_| EntrySkip::UnknownOption)?;
         if options.unknown_mandatory {
