@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::held::{HeldConnections, UNJUDGED};
+use crate::held::{kept, HeldConnections};
 use crate::lab::{config, Daemon, Lab, VIP};
 use crate::tools::in_netns;
 
@@ -431,7 +431,7 @@ fn ucarp_interop_with_password() {
 
 /// An nftables table in the lab's bridge namespace that drops what `rule` matches between the
 /// bridge's ports; removed with `clear`.
-fn bridge_block(lab: &Lab, rule: &str) {
+pub(crate) fn bridge_block(lab: &Lab, rule: &str) {
     let script = format!(
         "table bridge ulvs_test {{\n  chain forward {{\n    type filter hook forward priority 0; policy accept;\n    {rule} counter drop\n  }}\n}}\n"
     );
@@ -445,7 +445,7 @@ fn bridge_unblock(lab: &Lab) {
 }
 
 /// Packets the bridge rule dropped so far.
-fn bridge_dropped(lab: &Lab) -> u64 {
+pub(crate) fn bridge_dropped(lab: &Lab) -> u64 {
     let listing = lab.exec_ok("sw", &["nft", "list", "table", "bridge", "ulvs_test"]);
     let words: Vec<&str> = listing.split_whitespace().collect();
     let at = words.iter().position(|w| *w == "packets").expect("counter");
@@ -677,21 +677,9 @@ fn sloppy_tcp_with_mh_keeps_connections_across_a_failover() {
 
         let client = HeldConnections::start(&lab, 20);
         thread::sleep(Duration::from_secs(1));
-        client.set_phase(UNJUDGED);
-        a.term();
-        wait_role(&b, "MASTER", Duration::from_secs(3));
-        thread::sleep(Duration::from_millis(500));
-        client.set_phase(1);
-        thread::sleep(Duration::from_millis(1500));
-        let report = client.finish();
+        let report = client.across_takeover(&b, || a.term());
 
-        let kept: Vec<(&str, u32, u32)> = report
-            .lines()
-            .filter_map(|line| match line.split_whitespace().collect::<Vec<_>>()[..] {
-                ["kept", name, ok, failed] => Some((name, ok.parse().unwrap(), failed.parse().unwrap())),
-                _ => None,
-            })
-            .collect();
+        let kept = kept(&report);
         assert_eq!(kept.len(), 20, "{report}");
         assert!(["rs1", "rs2"].iter().all(|rs| kept.iter().any(|(name, _, _)| name == rs)), "{report}");
         let broken = kept.iter().filter(|(_, _, failed)| *failed > 0).count();

@@ -7,7 +7,8 @@ use std::process::{Child, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::lab::{Lab, VIP};
+use crate::ha::wait_role;
+use crate::lab::{Daemon, Lab, VIP};
 use crate::tools::in_netns;
 
 /// Requests made in this phase are not judged: a change is under way.
@@ -21,7 +22,12 @@ pub struct HeldConnections {
 impl HeldConnections {
     /// Starts the client and waits until it holds `count` connections.
     pub fn start(lab: &Lab, count: usize) -> HeldConnections {
-        let state = lab.dir.join("client");
+        HeldConnections::start_named(lab, count, "client")
+    }
+
+    /// A client of its own (its state in the lab directory under `name`), beside others.
+    pub fn start_named(lab: &Lab, count: usize, name: &str) -> HeldConnections {
+        let state = lab.dir.join(name);
         fs::create_dir_all(&state).unwrap();
         let child = in_netns(&lab.ns("client"), "python3")
             .arg(lab.repo_script("keepalive-client.py"))
@@ -45,6 +51,19 @@ impl HeldConnections {
         fs::write(self.state.join("phase"), phase.to_string()).unwrap();
     }
 
+    /// A takeover as the failover tests judge it: requests made while `lose_master` runs and until
+    /// `taker` is MASTER (3 s at most) are not judged; after 0.5 s to settle, 1.5 s of requests
+    /// are (phase 1). Returns the report.
+    pub fn across_takeover(self, taker: &Daemon, lose_master: impl FnOnce()) -> String {
+        self.set_phase(UNJUDGED);
+        lose_master();
+        wait_role(taker, "MASTER", Duration::from_secs(3));
+        thread::sleep(Duration::from_millis(500));
+        self.set_phase(1);
+        thread::sleep(Duration::from_millis(1500));
+        self.finish()
+    }
+
     /// Stops the client and returns its report: `kept NAME OK FAILED` per held connection (NAME:
     /// the real server that answered first) and `new PHASE NAME COUNT` per phase and answer.
     pub fn finish(mut self) -> String {
@@ -54,6 +73,17 @@ impl HeldConnections {
         assert!(out.status.success(), "{report}\n{}", String::from_utf8_lossy(&out.stderr));
         report
     }
+}
+
+/// The `kept NAME OK FAILED` lines of a report: (NAME, OK, FAILED) per held connection.
+pub fn kept(report: &str) -> Vec<(String, u32, u32)> {
+    report
+        .lines()
+        .filter_map(|line| match line.split_whitespace().collect::<Vec<_>>()[..] {
+            ["kept", name, ok, failed] => Some((name.to_string(), ok.parse().unwrap(), failed.parse().unwrap())),
+            _ => None,
+        })
+        .collect()
 }
 
 impl Drop for HeldConnections {

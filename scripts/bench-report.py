@@ -178,6 +178,10 @@ def main():
         print(f"\nconnections: {conn.get('new_connections_per_s', 0):.0f} new/s; "
               f"{conn.get('tracked_connections', 0):.0f} tracked, VmRSS {conn.get('rss_before_kib', 0):.0f} -> "
               f"{conn.get('rss_after_kib', 0):.0f} KiB = {conn.get('bytes_per_connection', 0):.0f} B/connection")
+        if "sync_on_connections_per_s" in conn:
+            print(f"sync: {conn['sync_off_connections_per_s']:.0f} connections/s without, "
+                  f"{conn['sync_on_connections_per_s']:.0f} with (x{conn.get('sync_on_off_ratio', 0):.3f}, target ≥ 0.8); "
+                  f"{conn.get('sync_wire_bytes_per_connection', 0):.1f} sync bytes on the wire per connection")
     if results:
         plot(out, results)
     print(f"\nwritten: {out}/results.csv, results.json, raw.csv" + (", conn.csv" if conn else "")

@@ -9,7 +9,8 @@
 #   sudo scripts/bench.sh [--quick | --smoke] [--repeat N] [--window SECONDS] [--no-conn | --conn-only]
 #
 #   (default)  64 and 1500 B frames x 1, 1k and 1M flows x 1 and 2 queues, all six subjects, then
-#              the connection-rate and memory section (SYN flood of 1M new flows through ulvs).
+#              the connection-rate and memory section (SYN flood of 1M new flows through ulvs), and
+#              connection sync's cost (200k 3-datagram UDP flows without and with [sync]).
 #   --quick    64 B, 1 and 1k flows, 1 queue, every subject but xdp-tx, no connection section.
 #   --smoke    a few thousand frames per subject through ulvs-xdp, ulvs-packet and the kernel: checks
 #              that the harness works (used by the netns test), measures nothing worth reading.
@@ -182,6 +183,7 @@ scheduler = "wlc"
   [[service.real]]
   ip = "10.71.0.3"
   mac = "$SINK_MAC"
+${SYNC_CONF:-}
 EOF
 }
 
@@ -416,6 +418,45 @@ if [ "$conn" = 1 ]; then
         echo "bytes_per_connection,$bytes"
     } >"$OUT/conn.csv"
     log "connections: ${cps:-0} new/s (SYN flood, 1 worker); $conns tracked; VmRSS $rss_before -> $rss_after KiB = $bytes B/connection"
+
+    # Connection sync's cost: 200k UDP flows of 3 datagrams each at 180k datagrams/s, near what one
+    # worker forwards (the third datagram syncs a flow, as IPVS decides), through ulvs-xdp without
+    # and with [sync] (multicast out of the same port); connections/s = what the sink got / 3. Sync bytes on the wire per connection from
+    # `ulvs ctl status`: each datagram's Ethernet (14 + 4 FCS), IP+UDP (28) and header (8) shared by
+    # its entries, 36 bytes per entry.
+    PORT=9
+    for sync in off on; do
+        SYNC_CONF=""
+        [ "$sync" = on ] && SYNC_CONF=$'\n[sync]\ninterface = "eth0"\nsyncid = 1'
+        subject_up ulvs-xdp udp
+        spawn sink "$STATE/sink-sync.out" taskset -c "$SINK_CPU" "$BIN" sink -i eth0 --vip "$VIP" --duration 40s --idle 1s
+        sink_pid=$started
+        wait_for "$STATE/sink-sync.out" "sink: ready" "$sink_pid"
+        in_ns gen taskset -c "$GEN_CPU" "$BIN" gen -i eth0 --dst-mac "$DIR_MAC" --dst "$VIP:$PORT" --src "$SRC" \
+            --kind udp --frame-bytes 64 --flows 200000 --count 600000 --rate 180000 --duration 30s >/dev/null 2>&1
+        wait "$sink_pid" || true
+        flows=$(python3 -c "print(int(float('$(kv pps "$STATE/sink-sync.out")' or 0) / 3))")
+        if [ "$sync" = on ]; then
+            sync_line=$(in_ns dir "$BIN" ctl --control "$STATE/ulvs.sock" status | grep '^sync: ' || true)
+            read -r datagrams entries < <(echo "$sync_line" | awk '{ print $4, $6 }')
+            sync_bytes=$(python3 -c "d, e = ${datagrams:-0}, ${entries:-0}; print(round((d * 54 + e * 36) / e, 1) if e else 0)")
+            sync_on=$flows
+        else
+            sync_off=$flows
+        fi
+        subject_down ulvs-xdp
+    done
+    SYNC_CONF=""
+    sync_ratio=$(python3 -c "print(round(${sync_on:-0} / ${sync_off:-1}, 3) if ${sync_off:-0} else 0)")
+    {
+        echo "sync_off_connections_per_s,${sync_off:-0}"
+        echo "sync_on_connections_per_s,${sync_on:-0}"
+        echo "sync_on_off_ratio,$sync_ratio"
+        echo "sync_entries_sent,${entries:-0}"
+        echo "sync_datagrams_sent,${datagrams:-0}"
+        echo "sync_wire_bytes_per_connection,${sync_bytes:-0}"
+    } >>"$OUT/conn.csv"
+    log "sync: ${sync_off:-0} connections/s without, ${sync_on:-0} with (x$sync_ratio); ${entries:-0} entries in ${datagrams:-0} datagrams = ${sync_bytes:-0} B on the wire per connection"
 fi
 topology_down
 log "done in $(( $(date +%s) - started_at )) s"

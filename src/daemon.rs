@@ -7,6 +7,7 @@
 
 mod ha;
 mod ports;
+mod sync;
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -81,6 +82,7 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
 
     let stats = Arc::new(WorkerStats::new(queues));
     let mut ha_parts = ha::prepare(&config)?;
+    let sync_parts = sync::prepare(&config);
     let workers_stop = Arc::new(AtomicBool::new(false));
     let shared = Shared {
         snapshots: Arc::clone(&snapshots),
@@ -89,8 +91,10 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
         stop: Arc::clone(&workers_stop),
         stats: Arc::clone(&stats),
         ha: ha_parts.frames.take(),
+        sync: Some(sync_parts.link.clone()),
     };
-    let ha_driver = ha::start(&config, &mut ha_parts, director_mac, director_ip, &stop)?;
+    let gate = sync_parts.preempt_gate(&config);
+    let ha_driver = ha::start(&config, &mut ha_parts, director_mac, director_ip, &stop, gate)?;
     let capacity = (config.director.connections / queues).max(1);
     let templates = Arc::new(TemplateStore::new(config.director.connections, Instant::now()));
     let cpus = config.director.cpus.clone();
@@ -117,6 +121,19 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
         })?;
         workers.push(handle);
     }
+
+    let synced = Arc::clone(&sync_parts.link.synced);
+    let sync_service = sync::start(
+        &config,
+        sync_parts,
+        sync::Sources {
+            templates: Arc::clone(&templates),
+            snapshots: Arc::clone(&snapshots),
+            workers: request_senders.clone(),
+            ha: ha_driver.as_ref().map(|driver| Arc::clone(&driver.status)),
+            local: director_ip,
+        },
+    )?;
 
     let (events_tx, events_rx) = channel::bounded::<ControlEvent>(64);
     let health_board = Arc::new(HealthBoard::new());
@@ -145,6 +162,8 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
         capacity: config.director.connections,
         health: Arc::clone(&health_board),
         ha: ha_driver.as_ref().map(|driver| Arc::clone(&driver.status)),
+        synced,
+        sync: Arc::clone(&sync_service),
     });
     let metrics = match config.metrics.listen {
         Some(addr) => {
@@ -156,6 +175,7 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
                 capacity: config.director.connections,
                 serving: Arc::clone(&shared.serving),
                 ha: ha_driver.as_ref().map(|driver| Arc::clone(&driver.status) as Arc<dyn HaSource>),
+                sync: Some(Arc::clone(&sync_service.stats)),
             };
             let endpoint = Endpoint::start(addr, Arc::new(sources))?;
             log::info!("metrics on http://{}/metrics", endpoint.addr());
@@ -205,6 +225,8 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
             Err(_) => failed.push(format!("worker {index} panicked")),
         }
     }
+    // After the workers: what they queued last is sent before the thread ends.
+    sync_service.join();
     drop(server);
     drop(metrics);
     drop(opened.program);

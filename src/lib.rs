@@ -8,7 +8,8 @@
 //! - `wire` (packet views), then the model: `flow`, `sched`, `conntrack`, `service`;
 //! - `io` (ports and sockets; knows nothing of load balancing), then `dataplane` (the pipeline and
 //!   the worker that drives a port);
-//! - `ha` and `health`, each owning its own types (`ha::spec`, `health::CheckSpec`);
+//! - `ha`, `health` and `sync` (connection sync), each owning its own types (`ha::spec`,
+//!   `health::CheckSpec`, `sync::SyncSpec`);
 //! - `control`, the whole control plane: config and its translation into runtime state
 //!   (`control::runtime`), the registry, the control loop, the ctl handler, reload, metrics;
 //! - the `ulvs` binary: `daemon` starts the threads, connects them and stops them; `main` parses the
@@ -30,4 +31,5 @@ pub mod health;
 pub mod io;
 pub mod sched;
 pub mod service;
+pub mod sync;
 pub mod wire;

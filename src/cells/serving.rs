@@ -65,6 +65,18 @@ impl ServingState {
         self.bits.load(Ordering::Relaxed) == u64::MAX
     }
 
+    /// The gated VIPs served in `before` and not in `after` (two `Serving::bits`): what a
+    /// director just stopped serving. Allocates; for a role change, not per packet.
+    pub fn lost(&self, before: u64, after: u64) -> Vec<Ipv4Addr> {
+        let gone = before & !after;
+        self.vips
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| gone & (1 << i) != 0)
+            .map(|(_, v)| Ipv4Addr::from_bits(*v))
+            .collect()
+    }
+
     /// This batch's view: one atomic load.
     #[inline]
     pub fn view(&self) -> Serving<'_> {
@@ -90,6 +102,12 @@ impl Serving<'static> {
 }
 
 impl Serving<'_> {
+    /// The bits this view was read from (compare two to see a role change).
+    #[inline]
+    pub fn bits(&self) -> u64 {
+        self.bits
+    }
+
     #[inline]
     pub fn serves(&self, vip: Ipv4Addr) -> bool {
         if self.bits == u64::MAX {
@@ -143,6 +161,17 @@ mod tests {
         state.set(B, false);
         assert!(state.view().serves(A) && !state.view().serves(B));
         assert!(!state.serves_all());
+    }
+
+    #[test]
+    fn lost_names_the_vips_a_role_change_took_away() {
+        let state = ServingState::gated(&[(A, None), (B, None)]);
+        state.set(A, true);
+        state.set(B, true);
+        let before = state.view().bits();
+        state.set(B, false);
+        assert_eq!(state.lost(before, state.view().bits()), [B]);
+        assert!(state.lost(state.view().bits(), before).is_empty(), "gaining a VIP loses none");
     }
 
     #[test]

@@ -66,6 +66,7 @@
 mod deadline;
 mod list;
 mod state;
+mod synced;
 mod table;
 mod template;
 mod wheel;
@@ -75,6 +76,7 @@ use std::time::Duration;
 use crate::flow::{DestId, FlowKey};
 
 pub use state::{ConnState, Segment, TcpFlags, Timeouts, MAX_TIMEOUT};
+pub use synced::{sync_needed, SyncNote, SyncedConn, SyncedStats, SyncedTable, Upsert};
 pub use table::ConnTable;
 pub use template::{TemplateKey, TemplateStore};
 
@@ -91,7 +93,18 @@ pub struct Hit {
     pub dest: DestId,
     /// Present when this packet moved the connection to another state.
     pub change: Option<StateChange>,
+    /// The state this packet left the connection in.
+    pub state: ConnState,
+    /// This packet is the connection's `SYNC_THRESHOLD`th, or `SYNC_PERIOD` packets after the last
+    /// such one: IPVS's `pkts % sync_period == sync_threshold`, counted from the first packet as 1.
+    /// Whether it is sent also depends on the state (`sync`'s policy).
+    pub sync_due: bool,
 }
+
+/// IPVS's `sync_threshold` (default 3): a connection is first synced at its third packet.
+pub const SYNC_THRESHOLD: u8 = 3;
+/// IPVS's `sync_period` (default 50): and again every 50 packets.
+pub const SYNC_PERIOD: u8 = 50;
 
 /// A connection that left the table: evicted, expired, or replaced. `state` is its last state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -14,7 +14,7 @@ use super::template::{TemplateRef, TemplateStore};
 use super::wheel::{Step, Wheel};
 use super::{
     ConnInfo, ConnState, Eviction, Hit, Inserted, Removed, Segment, StateChange, TableFull, TableStats, TemplateKey,
-    Timeouts,
+    Timeouts, SYNC_PERIOD, SYNC_THRESHOLD,
 };
 use crate::flow::{DestId, FlowKey};
 
@@ -27,6 +27,8 @@ struct Entry {
     dest: DestId,
     deadline: Deadline,
     template: Option<TemplateRef>,
+    /// Packets until the connection is next due for sync (`SYNC_PERIOD` apart; see `Hit::sync_due`).
+    sync_countdown: u8,
 }
 
 /// Eviction classes, in the order a full table evicts from them; each is a list of the slab.
@@ -150,6 +152,12 @@ impl ConnTable {
         if entry.deadline.has_passed(now) {
             return None;
         }
+        // Never zero here: it is reset to the period when it reaches zero.
+        entry.sync_countdown -= 1;
+        let sync_due = entry.sync_countdown == 0;
+        if sync_due {
+            entry.sync_countdown = SYNC_PERIOD;
+        }
         let from = entry.state;
         let to = from.next(segment);
         let deadline = Deadline::after(now, self.state_timeouts.of(to));
@@ -162,13 +170,13 @@ impl ConnTable {
             self.wheel.place(slot, deadline.absolute(now));
         }
         if from == to {
-            return Some(Hit { dest, change: None });
+            return Some(Hit { dest, change: None, state: to, sync_due });
         }
         if Class::of(from) != Class::of(to) {
             self.classes.unlink(slot);
             self.classes.push_back(Class::of(to).list(), slot);
         }
-        Some(Hit { dest, change: Some(StateChange { from, to }) })
+        Some(Hit { dest, change: Some(StateChange { from, to }), state: to, sync_due })
     }
 
     /// Adds a connection scheduled to `dest` for this first `segment`.
@@ -183,7 +191,7 @@ impl ConnTable {
         segment: Segment,
     ) -> Result<Inserted, TableFull> {
         let now = self.millis(now);
-        self.insert_at(now, key, dest, segment, None)
+        self.insert_at(now, key, dest, ConnState::first(segment), SYNC_THRESHOLD - 1, None)
     }
 
     /// `insert` for a persistent service: the new connection holds the template for `template`, if
@@ -197,7 +205,50 @@ impl ConnTable {
         template: &TemplateKey,
     ) -> Result<Inserted, TableFull> {
         let now = self.millis(now);
-        self.insert_at(now, key, dest, segment, Some(template))
+        self.insert_at(now, key, dest, ConnState::first(segment), SYNC_THRESHOLD - 1, Some(template))
+    }
+
+    /// Adds a connection another director synced, in `state` (with this packet applied), holding
+    /// the template for `template` if given and alive. Its next sync is a whole period away, as a
+    /// connection the kernel's backup installs (`in_pkts` = threshold). An entry already under
+    /// `key` is replaced and reported in `evicted`.
+    pub fn insert_synced(
+        &mut self,
+        now: Instant,
+        key: FlowKey,
+        dest: DestId,
+        state: ConnState,
+        template: Option<&TemplateKey>,
+    ) -> Result<Inserted, TableFull> {
+        let now = self.millis(now);
+        self.insert_at(now, key, dest, state, SYNC_PERIOD, template)
+    }
+
+    /// The timeout a connection in `state` gets from its next packet.
+    pub fn state_timeout(&self, state: ConnState) -> Duration {
+        Duration::from_millis(u64::from(self.state_timeouts.of(state)))
+    }
+
+    /// Removes every connection whose key `matches`, live or expired, reporting each with the time
+    /// it had left (zero for an expired one). Walks the whole table: for a role change, never per
+    /// packet. Returns how many.
+    pub fn drain_where(
+        &mut self,
+        now: Instant,
+        matches: impl Fn(&FlowKey) -> bool,
+        mut on_removed: impl FnMut(Removed, Duration),
+    ) -> usize {
+        let now = self.millis(now);
+        let slots: Vec<u32> =
+            self.index.iter().copied().filter(|&slot| matches(&self.entries[slot as usize].key)).collect();
+        for &slot in &slots {
+            let left = self.entries[slot as usize].deadline.remaining(now).max(0);
+            self.stats.expired += 1;
+            let removed = self.remove(slot, now);
+            on_removed(removed, Duration::from_millis(left as u64));
+        }
+        self.absent = None;
+        slots.len()
     }
 
     /// Removes the connection under `key` at once, live or not, reporting it (IPVS's
@@ -314,7 +365,8 @@ impl ConnTable {
         now: Millis,
         key: FlowKey,
         dest: DestId,
-        segment: Segment,
+        state: ConnState,
+        sync_countdown: u8,
         template: Option<&TemplateKey>,
     ) -> Result<Inserted, TableFull> {
         let (hash, found) = match self.absent.take() {
@@ -335,10 +387,9 @@ impl ConnTable {
             }
             None => self.make_room(now)?,
         };
-        let state = ConnState::first(segment);
         let deadline = Deadline::after(now, self.state_timeouts.of(state));
         let template = template.and_then(|t| self.templates.lock().hold(now, t));
-        let slot = self.alloc(Entry { key, state, dest, deadline, template });
+        let slot = self.alloc(Entry { key, state, dest, deadline, template, sync_countdown });
         let (entries, hasher) = (&self.entries, &self.hasher);
         self.index.insert_unique(hash, slot, |&s| hash_key(hasher, &entries[s as usize].key));
         self.classes.push_back(Class::of(state).list(), slot);

@@ -87,6 +87,26 @@ impl TemplateStore {
         self.epoch
     }
 
+    /// The live template for `key`: its real server and its persistence timeout (what a sync
+    /// message carries), without refreshing it.
+    pub fn peek(&self, now: Instant, key: &TemplateKey) -> Option<(DestId, Duration)> {
+        let now = Millis::since(self.epoch, now);
+        self.lock().peek(now, key)
+    }
+
+    /// Stores a template another director synced (overwriting ours for the same client): it lives
+    /// `timeout` from now, or while connections hold it.
+    pub fn install(&self, now: Instant, key: TemplateKey, dest: DestId, timeout: Duration) -> Result<(), StoreFull> {
+        let now = Millis::since(self.epoch, now);
+        self.lock().insert(now, key, dest, timeout)
+    }
+
+    /// Every live template with its real server and persistence timeout (a bulk transfer).
+    pub fn all(&self, now: Instant) -> Vec<(TemplateKey, DestId, Duration)> {
+        let now = Millis::since(self.epoch, now);
+        self.lock().all(now)
+    }
+
     /// A panic elsewhere while holding the lock leaves the slab consistent (every method completes
     /// its writes before returning), so a poisoned lock is taken over.
     pub(super) fn lock(&self) -> MutexGuard<'_, Templates> {
@@ -96,7 +116,7 @@ impl TemplateStore {
 
 /// The template was not stored: the store is full of live templates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct StoreFull;
+pub struct StoreFull;
 
 /// Dead templates looked at, at most, to make room for a new one.
 const RECLAIM_WORK: usize = 16;
@@ -137,6 +157,20 @@ impl Templates {
         t.timeout_ms = clamp_ms(timeout);
         t.deadline = t.deadline.later(Deadline::after(now, t.timeout_ms), now);
         Some(t.dest)
+    }
+
+    fn peek(&self, now: Millis, key: &TemplateKey) -> Option<(DestId, Duration)> {
+        let t = self.slots[self.find(key)?].as_ref()?;
+        t.is_alive(now).then(|| (t.dest, Duration::from_millis(u64::from(t.timeout_ms))))
+    }
+
+    fn all(&self, now: Millis) -> Vec<(TemplateKey, DestId, Duration)> {
+        self.slots
+            .iter()
+            .flatten()
+            .filter(|t| t.is_alive(now))
+            .map(|t| (t.key, t.dest, Duration::from_millis(u64::from(t.timeout_ms))))
+            .collect()
     }
 
     /// Stores (or overwrites) the template for `key`.
@@ -293,6 +327,21 @@ mod tests {
         assert_eq!(s.len(), 2);
         assert_eq!(s.get(Millis(1000), &key(3), T), Some(DestId(3)));
         assert_eq!(s.get(Millis(1000), &key(2), T), None);
+    }
+
+    #[test]
+    fn synced_templates_are_peeked_installed_and_listed() {
+        let epoch = Instant::now();
+        let store = TemplateStore::new(4, epoch);
+        assert_eq!(store.peek(epoch, &key(1)), None);
+        store.install(epoch, key(1), DestId(3), T).unwrap();
+        store.install(epoch, key(2), DestId(4), Duration::from_secs(1)).unwrap();
+        assert_eq!(store.peek(epoch, &key(1)), Some((DestId(3), T)));
+        let later = epoch + Duration::from_secs(2);
+        assert_eq!(store.peek(later, &key(2)), None, "dead");
+        assert_eq!(store.all(later), vec![(key(1), DestId(3), T)]);
+        store.install(later, key(1), DestId(5), T).unwrap();
+        assert_eq!(store.peek(later, &key(1)), Some((DestId(5), T)), "a synced template overwrites");
     }
 
     #[test]

@@ -20,6 +20,8 @@ pub struct ReloadPlan {
     pub director: Vec<&'static str>,
     /// `[metrics]` changed (it needs a restart).
     pub metrics: bool,
+    /// `[sync]` changed (it needs a restart).
+    pub sync: bool,
     /// `[[vrrp_sync_group]]` changed (it needs a restart).
     pub sync_groups: bool,
     pub vrrp: VrrpReload,
@@ -33,6 +35,7 @@ impl ReloadPlan {
         ReloadPlan {
             director: director_restart_only(&running.director, &reloaded.director),
             metrics: running.metrics != reloaded.metrics,
+            sync: running.sync != reloaded.sync,
             sync_groups: running.sync_groups != reloaded.sync_groups,
             vrrp: plan(&instances, &reloaded_instances),
         }
@@ -44,6 +47,9 @@ impl ReloadPlan {
         lines.extend(self.vrrp.restart.iter().cloned());
         if self.metrics {
             lines.push("[metrics] changed".to_string());
+        }
+        if self.sync {
+            lines.push("[sync] changed".to_string());
         }
         if self.sync_groups {
             lines.push("[[vrrp_sync_group]] changed".to_string());

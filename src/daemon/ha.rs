@@ -11,7 +11,7 @@ use crossbeam::channel::{self, Receiver, Sender};
 use ulvs::cells::{ServingState, MAX_GATED};
 use ulvs::control::config::Config;
 use ulvs::control::runtime;
-use ulvs::ha::driver::{DriverSetup, HaDriver};
+use ulvs::ha::driver::{DriverSetup, HaDriver, PreemptGate};
 use ulvs::wire::MacAddr;
 
 /// Frames queued for the HA thread before workers start dropping them (counted as `no_ha`).
@@ -44,6 +44,7 @@ pub fn start(
     interface_mac: MacAddr,
     director_ip: Ipv4Addr,
     stop: &Arc<AtomicBool>,
+    preempt_gate: Option<PreemptGate>,
 ) -> anyhow::Result<Option<HaDriver>> {
     let Some(receiver) = parts.receiver.take() else { return Ok(None) };
     let setup = DriverSetup {
@@ -52,6 +53,7 @@ pub fn start(
         primary_ip: director_ip,
         instances: runtime::ha_instances(config),
         groups: runtime::sync_groups(config),
+        preempt_gate,
     };
     let setup_instances = setup.instances.clone();
     let driver = HaDriver::start(setup, receiver, Arc::clone(&parts.serving), Arc::clone(stop))

@@ -32,12 +32,16 @@
 //! `flush_counters`, which the worker calls after every batch (`pipeline/dests.rs`).
 
 use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 use crate::cells::Serving;
+use crossbeam::channel::Sender;
+
 use crate::conntrack::{
-    ConnInfo, ConnState, ConnTable, Removed, Segment, StateChange, TcpFlags, TemplateKey, TemplateStore,
+    sync_needed, ConnInfo, ConnState, ConnTable, Hit, Removed, Segment, StateChange, SyncNote, SyncedConn, SyncedTable,
+    TcpFlags, TemplateKey, TemplateStore,
 };
 use crate::dataplane::stats::WorkerStats;
 use crate::dataplane::verdict::{DropReason, Verdict};
@@ -54,6 +58,18 @@ pub struct Context<'a> {
     /// Which VIPs HA lets this director serve (all of them without HA): the others stay silent
     /// on ARP and their traffic is dropped (BACKUP, INIT, FAULT).
     pub serving: Serving<'a>,
+}
+
+/// A worker's two ends of connection sync: where it reports connections due for sending, and the
+/// connections peers synced, which it looks in on a miss before it schedules.
+#[derive(Clone)]
+pub struct SyncLink {
+    /// Bounded: a full queue loses the note (counted as `sync_lost`), never blocks the worker. The
+    /// sync thread polls it, so a send never wakes anyone (no syscall on the data path).
+    pub notes: Sender<SyncNote>,
+    pub synced: Arc<SyncedTable>,
+    /// Whether a sync daemon runs to send the notes (none queued otherwise).
+    pub sending: Arc<AtomicBool>,
 }
 
 /// One service's scheduler, built for the snapshot the worker runs on.
@@ -75,6 +91,7 @@ pub struct Pipeline {
     /// Whether a forwarded frame's partial TCP/UDP checksum is completed here (see
     /// `set_complete_partial_checksums`).
     complete_partial: bool,
+    sync: Option<SyncLink>,
 }
 
 /// The L4 facts of a TCP/UDP packet to a VIP.
@@ -111,6 +128,7 @@ impl Pipeline {
             dests: Dests::empty(),
             stats,
             complete_partial: true,
+            sync: None,
         };
         pipeline.install(snapshot);
         pipeline
@@ -125,6 +143,11 @@ impl Pipeline {
     /// complete an already complete checksum.
     pub fn set_complete_partial_checksums(&mut self, on: bool) {
         self.complete_partial = on;
+    }
+
+    /// Connection sync on (`Some`) or off: see `SyncLink`.
+    pub fn set_sync(&mut self, sync: Option<SyncLink>) {
+        self.sync = sync;
     }
 
     /// Adopts a new snapshot: rebuilds the schedulers (allocates; off the per-packet path). Existing
@@ -174,6 +197,39 @@ impl Pipeline {
             stats.get(worker).conns_expired.add(1);
             release(snapshot, worker, removed);
         })
+    }
+
+    /// This director stopped serving `vips` (it left MASTER): while a sync daemon runs, their
+    /// connections move from this worker's table to the synced table, where what the new master
+    /// syncs replaces them, so that when the VIPs come back the newest knowledge is found (a
+    /// client port reused meanwhile must not meet this director's stale entry). Returns how many.
+    pub fn hand_back(&mut self, now: Instant, snapshot: &Snapshot, vips: &[Ipv4Addr]) -> usize {
+        let Some(sync) = &self.sync else { return 0 };
+        if !sync.sending.load(Ordering::Relaxed) {
+            return 0;
+        }
+        let (worker, stats, synced) = (self.worker, &self.stats, &sync.synced);
+        let mut moved = 0;
+        self.conns.drain_where(
+            now,
+            |key| vips.contains(&key.vip),
+            |removed, left| {
+                release(snapshot, worker, removed);
+                let Some((_, real)) = snapshot.dest(removed.dest) else { return };
+                let conn = SyncedConn {
+                    key: removed.key,
+                    state: removed.state,
+                    real: real.ip,
+                    real_port: real.port,
+                    expires_in: left,
+                };
+                if !left.is_zero() && synced.offer(now, conn) {
+                    moved += 1;
+                }
+            },
+        );
+        stats.get(worker).sync_handed_back.add(moved as u64);
+        moved
     }
 
     /// Live connections of this worker, for `ulvs ctl -L -c`.
@@ -273,7 +329,12 @@ impl Pipeline {
     fn forward(&mut self, now: Instant, frame: &mut [u8], ctx: &Context, packet: Transport) -> Verdict {
         let snapshot = ctx.snapshot;
         let (mut dest, mut change) = match self.conns.track(now, &packet.key, packet.segment) {
-            Some(hit) => (hit.dest, hit.change),
+            Some(hit) => {
+                if hit.sync_due || hit.change.is_some() {
+                    self.note_sync(snapshot, &packet.key, &hit);
+                }
+                (hit.dest, hit.change)
+            }
             None => match self.open(now, ctx, &packet) {
                 Ok(dest) => (dest, None),
                 Err(reason) => return Verdict::Drop(reason),
@@ -311,10 +372,72 @@ impl Pipeline {
         self.complete_partial && checksum::is_partial(field, key.client, key.vip, key.protocol.number(), length as u32)
     }
 
+    /// Hands a connection to the sync sender if IPVS's policy says this packet makes it due.
+    #[inline(never)]
+    fn note_sync(&self, snapshot: &Snapshot, key: &FlowKey, hit: &Hit) {
+        let Some(sync) = &self.sync else { return };
+        if !sync.sending.load(Ordering::Relaxed) || !sync_needed(hit.state, hit.change.is_some(), hit.sync_due) {
+            return;
+        }
+        let Some((service, real)) = snapshot.dest(hit.dest) else { return };
+        let conn = SyncedConn {
+            key: *key,
+            state: hit.state,
+            real: real.ip,
+            real_port: real.port,
+            expires_in: self.conns.state_timeout(hit.state),
+        };
+        match sync.notes.try_send(SyncNote { conn, persistence: service.persistence }) {
+            Ok(()) => self.counters().sync_notes.add(1),
+            Err(_) => self.counters().sync_lost.add(1),
+        }
+    }
+
+    /// A connection a peer synced, moved into this worker's table: bound to this director's real
+    /// server of the address the peer named (its MAC known), in the peer's state advanced by this
+    /// packet. `None` when nothing was synced under this key or the real server is not ours (the
+    /// packet is then handled as any miss).
+    #[inline]
+    fn adopt_synced(&mut self, now: Instant, ctx: &Context, packet: &Transport) -> Option<DestId> {
+        let sync = self.sync.as_ref()?;
+        if sync.synced.is_empty() {
+            return None;
+        }
+        let conn = sync.synced.take(now, &packet.key)?;
+        self.adopt(now, ctx, packet, conn)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn adopt(&mut self, now: Instant, ctx: &Context, packet: &Transport, conn: SyncedConn) -> Option<DestId> {
+        let snapshot = ctx.snapshot;
+        let key = ServiceKey { protocol: packet.key.protocol, vip: packet.key.vip, port: packet.key.vport };
+        let service = &snapshot.services[snapshot.service_index(&key)?];
+        let real = service.reals.iter().find(|r| r.ip == conn.real && r.port == conn.real_port && r.mac.is_some())?;
+        let template = service.persistence.map(|_| TemplateKey {
+            client: packet.key.client,
+            vip: key.vip,
+            vport: key.port,
+            protocol: key.protocol,
+        });
+        let state = conn.state.next(packet.segment);
+        let inserted = self.conns.insert_synced(now, packet.key, real.dest, state, template.as_ref()).ok()?;
+        if let Some(evicted) = inserted.evicted {
+            self.counters().conns_evicted.add(1);
+            release(snapshot, self.worker, evicted);
+        }
+        state_counter(real.stats.get(self.worker), inserted.state).add(1);
+        self.counters().conns_synced.add(1);
+        Some(real.dest)
+    }
+
     /// Schedules a new connection: persistence template first, then the service's scheduler. Kept
-    /// out of line so that `forward`'s hit path stays small.
+    /// out of line so that `forward`'s hit path stays small. A connection a peer synced comes first.
     #[inline(never)]
     fn open(&mut self, now: Instant, ctx: &Context, packet: &Transport) -> Result<DestId, DropReason> {
+        if let Some(dest) = self.adopt_synced(now, ctx, packet) {
+            return Ok(dest);
+        }
         let snapshot = ctx.snapshot;
         if let Segment::Tcp(flags) = packet.segment {
             // Only a SYN opens a connection; with sloppy_tcp anything but a RST does, so a

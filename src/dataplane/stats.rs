@@ -19,6 +19,13 @@ pub struct WorkerCounters {
     pub conns: Counter,
     pub conns_expired: Counter,
     pub conns_evicted: Counter,
+    /// Connections a peer director synced, taken into this worker's table at their first packet.
+    pub conns_synced: Counter,
+    /// Connections handed to the sync sender, and those lost because its queue was full.
+    pub sync_notes: Counter,
+    pub sync_lost: Counter,
+    /// Connections moved to the synced table when this director stopped serving their VIP.
+    pub sync_handed_back: Counter,
     /// Forwarded frames whose sender left the TCP/UDP checksum partial (checksum offload on a
     /// same-host sender): completed in software (AF_XDP) or forwarded with the kernel's checksum
     /// state for the next hop to finish (AF_PACKET).

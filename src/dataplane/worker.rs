@@ -17,7 +17,7 @@ use crossbeam::channel::{Receiver, Sender};
 
 use crate::cells::ServingState;
 use crate::conntrack::{ConnInfo, TemplateStore};
-use crate::dataplane::pipeline::{Context, Pipeline};
+use crate::dataplane::pipeline::{Context, Pipeline, SyncLink};
 use crate::dataplane::stats::WorkerStats;
 use crate::dataplane::verdict::{DropReason, Verdict};
 use crate::io::{Port, MAX_BATCH};
@@ -39,6 +39,18 @@ pub enum WorkerRequest {
     Connections(Sender<Vec<ConnInfo>>),
 }
 
+/// Every worker's live connections, asked between their batches; `None` if one did not answer
+/// within `wait` (each answers within its next expiry sweep, 50 ms, when running).
+pub fn collect_connections(workers: &[Sender<WorkerRequest>], wait: Duration) -> Option<Vec<ConnInfo>> {
+    let mut all = Vec::new();
+    for worker in workers {
+        let (reply_tx, reply_rx) = crossbeam::channel::bounded(1);
+        worker.send_timeout(WorkerRequest::Connections(reply_tx), wait).ok()?;
+        all.extend(reply_rx.recv_timeout(wait).ok()?);
+    }
+    Some(all)
+}
+
 /// State shared between a worker and the rest of the daemon.
 #[derive(Clone)]
 pub struct Shared {
@@ -49,6 +61,8 @@ pub struct Shared {
     pub stats: Arc<WorkerStats>,
     /// Where VRRP/CARP frames go; `None` when no HA instance is configured.
     pub ha: Option<Sender<Vec<u8>>>,
+    /// Connection sync; `None` without `[sync]`.
+    pub sync: Option<SyncLink>,
 }
 
 pub struct WorkerConfig {
@@ -72,15 +86,24 @@ pub fn run<P: Port>(
     let mut pipeline =
         Pipeline::with_templates(config.index, config.capacity, &snapshot, Arc::clone(&shared.stats), config.templates);
     pipeline.set_complete_partial_checksums(!port.keeps_offload_state());
+    pipeline.set_sync(shared.sync.clone());
     let counters = shared.stats.get(config.index);
     let mut empty_polls = 0u32;
     let mut last_expire = Instant::now();
+    let mut served = shared.serving.view().bits();
     while !shared.stop.load(Ordering::Relaxed) {
         if shared.snapshots.generation() != snapshot.generation {
             snapshot = shared.snapshots.load();
             pipeline.install(&snapshot);
         }
         let ctx = Context { snapshot: &snapshot, serving: shared.serving.view() };
+        if ctx.serving.bits() != served {
+            let lost = shared.serving.lost(served, ctx.serving.bits());
+            served = ctx.serving.bits();
+            if !lost.is_empty() {
+                pipeline.hand_back(Instant::now(), &snapshot, &lost);
+            }
+        }
         let mut rx_bytes = 0u64;
         let mut batch_now = None;
         let polled = port.poll(batch, |frame| {
@@ -232,6 +255,7 @@ mod tests {
             stop: Arc::clone(&stop),
             stats: Arc::clone(&stats),
             ha: None,
+            sync: None,
         };
         let port = RingPort { frames, room: 50, batches: 2, stop };
         let config = WorkerConfig {

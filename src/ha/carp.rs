@@ -12,7 +12,8 @@
 //! - Init → Backup, master-down armed (ucarp's `carp_setrun`).
 //! - Backup, master-down fires → Master: one GARP per VIP, an advert, and one more GARP after the
 //!   second advert that follows (ucarp's `sc_delayed_arp = 2`, "to deal with some L3 switches").
-//! - Backup, advert with a longer interval and `preempt` on → Master at once. An advert whose interval
+//! - Backup, advert with a longer interval and `preempt` on (and no `HoldPreemption` from connection
+//!   sync) → Master at once. An advert whose interval
 //!   exceeds 3 × our advbase + our advskew/256 → Master at once (that master will time out anyway). Any
 //!   other advert re-arms master-down.
 //! - Master, advert with a shorter interval, or an equal one from a lower source address → send one
@@ -119,6 +120,7 @@ impl Carp {
                 }
             }
             Input::PriorityDelta(delta) => self.core.priority_delta = delta,
+            Input::HoldPreemption(hold) => self.core.hold_preemption(hold),
             Input::Packet(bytes) => {
                 if let Err(reason) = self.receive(now, bytes) {
                     self.core.counters.drops.bump(reason);
@@ -271,7 +273,8 @@ impl Carp {
                 // ucarp replaces only the seconds of its own interval: (3 × advbase, advskew).
                 let dead = (DEAD_RATIO * u32::from(self.advbase), u32::from(ours.1));
                 let theirs_wide = (u32::from(theirs.0), u32::from(theirs.1));
-                if (self.core.config.preempt && ours < theirs) || dead < theirs_wide {
+                let preempts = self.core.config.preempt && ours < theirs && !self.core.preemption_held();
+                if preempts || dead < theirs_wide {
                     self.become_master(now);
                 } else {
                     self.core.master = Some(src);

@@ -19,6 +19,10 @@ pub(crate) struct Core {
     pub link_up: bool,
     /// The current sum of failing track_script weights.
     pub priority_delta: i32,
+    /// `Input::HoldPreemption`, and whether the current hold has already stopped a preemption
+    /// (counted once per hold in `Counters::preempt_holds`).
+    pub preempt_hold: bool,
+    hold_counted: bool,
     /// Ourselves as master, the last accepted advert's source as backup.
     pub master: Option<Ipv4Addr>,
     pub counters: Counters,
@@ -40,6 +44,8 @@ impl Core {
             state: State::Init,
             link_up: true,
             priority_delta: 0,
+            preempt_hold: false,
+            hold_counted: false,
             master: None,
             counters: Counters::default(),
             last_heard: Vec::new(),
@@ -48,6 +54,22 @@ impl Core {
             out: VecDeque::new(),
             config,
         }
+    }
+
+    pub(crate) fn hold_preemption(&mut self, hold: bool) {
+        self.preempt_hold = hold;
+        if !hold {
+            self.hold_counted = false;
+        }
+    }
+
+    /// Whether the hold stops a preemption now; counts the first time per hold.
+    pub(crate) fn preemption_held(&mut self) -> bool {
+        if self.preempt_hold && !self.hold_counted {
+            self.hold_counted = true;
+            self.counters.preempt_holds += 1;
+        }
+        self.preempt_hold
     }
 
     pub(crate) fn set_state(&mut self, now: Instant, to: State) {

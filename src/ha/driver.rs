@@ -69,6 +69,15 @@ pub struct DriverSetup {
     pub instances: Vec<InstanceSpec>,
     /// keepalived's sync groups over `instances`.
     pub groups: Vec<SyncGroup>,
+    /// Connection sync's hold on one instance's preemption; `None` without `[sync] vrrp`.
+    pub preempt_gate: Option<PreemptGate>,
+}
+
+/// While `ready` is down, `instance` does not preempt a live lower-priority master: connection
+/// sync is still receiving that master's table (see `sync::bulk`).
+pub struct PreemptGate {
+    pub instance: String,
+    pub ready: Arc<AtomicBool>,
 }
 
 /// Counters of the driver itself (the instances count their own).
@@ -147,7 +156,7 @@ pub fn status_line(status: &Status) -> String {
     let master = status.master.map_or("none".to_string(), |ip| ip.to_string());
     let mut line = format!(
         "vrrp {} {} priority {} master {master} protocol {} vrid {} interval {} adverts_in {} adverts_out {} \
-         second_master {} transitions {} garps {} drops",
+         second_master {} transitions {} garps {} preempt_holds {} drops",
         status.name,
         status.state,
         status.priority,
@@ -159,6 +168,7 @@ pub fn status_line(status: &Status) -> String {
         c.second_master,
         c.transitions,
         c.garps,
+        c.preempt_holds,
     );
     for (reason, count) in c.drops.iter() {
         line.push_str(&format!(" {}={count}", reason.name()));
@@ -241,6 +251,10 @@ impl HaDriver {
         let names: Vec<&str> = instances.iter().map(|r| r.config.name.as_str()).collect();
         let groups = setup.groups.into_iter().map(|group| GroupRun::new(group, &names)).collect();
         let (updates, updates_rx) = channel::unbounded();
+        let gate = setup.preempt_gate.and_then(|gate| {
+            let index = instances.iter().position(|r| r.config.name == gate.instance)?;
+            Some(Gate { index, ready: gate.ready, holding: false })
+        });
         let mut driver = Driver {
             links,
             kernel,
@@ -250,6 +264,7 @@ impl HaDriver {
             serving,
             status: Arc::clone(&status),
             updates: updates_rx,
+            gate,
         };
         driver.remove_stale_addresses();
         let mut threads = Vec::new();
@@ -356,6 +371,14 @@ struct Driver {
     serving: Arc<ServingState>,
     status: Arc<HaStatus>,
     updates: Receiver<InstanceSpec>,
+    gate: Option<Gate>,
+}
+
+/// A `PreemptGate` resolved to its instance, with what was last fed to it.
+struct Gate {
+    index: usize,
+    ready: Arc<AtomicBool>,
+    holding: bool,
 }
 
 impl Driver {
@@ -363,6 +386,7 @@ impl Driver {
     /// the other links heard, with the link.
     fn run(&mut self, frames: &Receiver<Vec<u8>>, heard: &Receiver<(usize, Vec<u8>)>, stop: &AtomicBool) {
         let now = Instant::now();
+        self.follow_gate(now);
         for running in &mut self.instances {
             running.instance.handle_input(now, Input::Startup);
         }
@@ -466,9 +490,23 @@ impl Driver {
         }
     }
 
+    /// Holds or releases the gated instance's preemption as connection sync says.
+    fn follow_gate(&mut self, now: Instant) {
+        let Some(gate) = &mut self.gate else { return };
+        let hold = !gate.ready.load(Ordering::Relaxed);
+        if hold != gate.holding {
+            gate.holding = hold;
+            let running = &mut self.instances[gate.index];
+            running.instance.handle_input(now, Input::HoldPreemption(hold));
+            let what = if hold { "held until connection sync has the master's table" } else { "allowed" };
+            log::info!("vrrp {}: preemption {what}", running.config.name);
+        }
+    }
+
     /// Feeds each machine what tracking says, when it changed; a member of a sync group faults
     /// with any fellow member.
     fn track(&mut self, now: Instant) {
+        self.follow_gate(now);
         let own: Vec<Health> = self.instances.iter().map(|running| running.tracked.health()).collect();
         let faults = shared_faults(&own.iter().map(|health| health.fault).collect::<Vec<_>>(), &self.groups);
         for ((running, own), fault) in self.instances.iter_mut().zip(own).zip(faults) {

@@ -232,6 +232,9 @@ pub enum Input<'a> {
     LinkUp(bool),
     /// The current sum of the weights of failing track scripts (replaces the previous value).
     PriorityDelta(i32),
+    /// `true`: do not preempt a live lower-priority master for now (connection sync has not yet
+    /// received that master's table); `false`: preempt by the usual rules again.
+    HoldPreemption(bool),
 }
 
 /// What the driver must do, from [`Instance::poll_output`].

@@ -100,6 +100,8 @@ pub struct Counters {
     pub address_list_mismatch: u64,
     /// Gratuitous ARPs asked for (one per VIP per GARP).
     pub garps: u64,
+    /// Preemptions held back until connection sync had the master's table (once per hold).
+    pub preempt_holds: u64,
     pub drops: Drops,
 }
 

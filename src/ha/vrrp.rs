@@ -20,7 +20,8 @@
 //! - Backup, advert with priority 0 (the master resigns): Master_Down_Timer = Skew_Time, so the best
 //!   backup takes over after a fraction of an interval instead of three.
 //! - Backup, advert with priority ≥ ours, or preempt off, or still within `preempt_delay` of startup
-//!   (keepalived's preempt_delay): accept it — adopt its interval (v3), re-arm the timer. A lower
+//!   (keepalived's preempt_delay), or while connection sync holds preemption (`HoldPreemption`: it
+//!   is still receiving that master's table): accept it — adopt its interval (v3), re-arm the timer. A lower
 //!   priority with preempt on: ignore it, so the timer runs out and we preempt.
 //! - Master, advert with priority 0: send an advert at once (someone else resigned; make sure the
 //!   backups hear us).
@@ -151,6 +152,7 @@ impl Vrrp {
                     _ => {}
                 }
             }
+            Input::HoldPreemption(hold) => self.core.hold_preemption(hold),
             Input::PriorityDelta(delta) => {
                 let before = self.effective_priority();
                 self.core.priority_delta = delta;
@@ -324,7 +326,8 @@ impl Vrrp {
             return;
         }
         let ours = self.effective_priority();
-        let preempt_held = self.preempt_after.is_some_and(|t| now < t);
+        let preempt_held = self.preempt_after.is_some_and(|t| now < t)
+            || (self.core.config.preempt && priority < ours && self.core.preemption_held());
         if !self.core.config.preempt || preempt_held || priority >= ours {
             self.core.master = Some(src);
             if self.version == Version::V3 {

@@ -190,6 +190,28 @@ fn preempt_delay_holds_preemption_after_startup() {
     assert_eq!(i.state(), State::Master);
 }
 
+/// Connection sync's hold: a lower master is followed while held (counted once), preempted after.
+#[test]
+fn a_sync_hold_follows_a_lower_master_until_released() {
+    let t0 = Instant::now();
+    let mut i = backup(100, t0);
+    i.handle_input(t0, Input::HoldPreemption(true));
+    let lower = VrrpAdvert::v3(HIGHER_IP, 51, 50, &[VIP]);
+    for at in [1000, 2000, 3000] {
+        hear(&mut i, t0 + ms(at), &lower);
+        assert_eq!(i.poll_timeout(), Some(t0 + ms(at + 3600)), "held at {at} ms");
+    }
+    assert_eq!(i.status().counters.preempt_holds, 1);
+    i.handle_input(t0 + ms(3500), Input::HoldPreemption(false));
+    for at in [4000, 5000, 6000] {
+        hear(&mut i, t0 + ms(at), &lower);
+    }
+    assert_eq!(i.poll_timeout(), Some(t0 + ms(3000 + 3600)));
+    step(&mut i);
+    assert_eq!(i.state(), State::Master);
+    assert_eq!(i.status().counters.preempt_holds, 1);
+}
+
 #[test]
 fn priority_zero_makes_the_backup_wait_only_skew_time() {
     for (protocol, skew) in [(HaProtocol::Vrrp3, ms(600)), (HaProtocol::Vrrp2, Duration::from_nanos(609_375_000))] {

@@ -164,7 +164,7 @@ impl AdvertListener {
 }
 
 /// Sets a socket option at `level` to `value`.
-fn set_option<T: ?Sized>(fd: &OwnedFd, level: libc::c_int, opt: libc::c_int, value: &T) -> io::Result<()> {
+pub(crate) fn set_option<T: ?Sized>(fd: &OwnedFd, level: libc::c_int, opt: libc::c_int, value: &T) -> io::Result<()> {
     // SAFETY: `value` points at a live T and the length passed is exactly its size.
     let rc = unsafe {
         libc::setsockopt(

@@ -8,6 +8,7 @@ pub mod kernel_address;
 pub mod netdev;
 pub mod packet;
 pub mod process;
+pub mod sync_socket;
 pub mod xdp;
 
 use std::io;

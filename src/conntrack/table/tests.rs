@@ -117,14 +117,16 @@ fn a_connection_through_its_states() {
     let ins = t.insert(clock.at(MS), k, DestId(4), SYN).unwrap();
     assert_eq!(ins, Inserted { state: ConnState::SynRecv, evicted: None });
     let change = |from, to| Some(StateChange { from, to });
+    // The SYN was packet 1: the third is the first due for sync (IPVS's sync_threshold).
     let steps = [
-        (ACK, change(ConnState::SynRecv, ConnState::Established)),
-        (ACK, None),
-        (FIN, change(ConnState::Established, ConnState::FinWait)),
-        (ACK, None),
+        (ACK, change(ConnState::SynRecv, ConnState::Established), ConnState::Established, false),
+        (ACK, None, ConnState::Established, true),
+        (FIN, change(ConnState::Established, ConnState::FinWait), ConnState::FinWait, false),
+        (ACK, None, ConnState::FinWait, false),
     ];
-    for (segment, want) in steps {
-        assert_eq!(t.track(clock.at(secs(1)), &k, segment), Some(Hit { dest: DestId(4), change: want }));
+    for (segment, change, state, sync_due) in steps {
+        let want = Hit { dest: DestId(4), change, state, sync_due };
+        assert_eq!(t.track(clock.at(secs(1)), &k, segment), Some(want));
     }
     assert_eq!(t.track(clock.at(secs(1)), &tcp(2), SYN), None);
     assert_eq!(t.len(), 1);
@@ -551,4 +553,39 @@ proptest! {
         prop_assert!(model.is_empty());
         prop_assert_eq!(t.template_count() <= capacity, true);
     }
+}
+
+/// IPVS's `pkts % sync_period == sync_threshold`: packets 3, 53, 103… are due; a synced
+/// connection installed here is next due a whole period later.
+#[test]
+fn sync_is_due_at_the_threshold_then_every_period() {
+    let (clock, mut t) = fresh(16);
+    t.insert(clock.at(MS), udp(1), DestId(1), UDP).unwrap();
+    let due: Vec<u32> = (2..=110).filter(|_| t.track(clock.at(MS), &udp(1), UDP).unwrap().sync_due).collect();
+    assert_eq!(due, vec![3, 53, 103]);
+    t.insert_synced(clock.at(MS), udp(2), DestId(1), ConnState::Udp, None).unwrap();
+    let due: Vec<u32> = (1..=60).filter(|_| t.track(clock.at(MS), &udp(2), UDP).unwrap().sync_due).collect();
+    assert_eq!(due, vec![50]);
+}
+
+#[test]
+fn drain_where_reports_each_removed_connection_with_its_time_left() {
+    let (clock, mut t) = fresh(16);
+    t.insert(clock.at(MS), tcp(1), DestId(1), SYN).unwrap();
+    t.track(clock.at(MS), &tcp(1), ACK).unwrap();
+    t.insert(clock.at(MS), udp(2), DestId(2), UDP).unwrap();
+    let mut seen = Vec::new();
+    let n = t.drain_where(
+        clock.at(secs(1)),
+        |key| key.protocol == Protocol::Tcp,
+        |removed, left| seen.push((removed, left)),
+    );
+    assert_eq!(n, 1);
+    assert_eq!(seen.len(), 1);
+    let (removed, left) = seen[0];
+    assert_eq!((removed.key, removed.dest, removed.state), (tcp(1), DestId(1), ConnState::Established));
+    assert_eq!(left, secs(900) + MS - secs(1));
+    assert_eq!(t.len(), 1);
+    assert!(t.track(clock.at(secs(1)), &tcp(1), ACK).is_none());
+    t.check();
 }

@@ -23,6 +23,7 @@ mod health;
 mod metrics;
 mod raw;
 mod segment;
+mod sync;
 mod sync_group;
 mod validate;
 mod vrrp;
@@ -31,6 +32,8 @@ mod vrrp;
 mod tests;
 #[cfg(test)]
 mod tests_health;
+#[cfg(test)]
+mod tests_sync;
 
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -74,6 +77,8 @@ pub struct Config {
     pub vrrp: Vec<VrrpConfig>,
     /// `[[vrrp_sync_group]]`s, in file order.
     pub sync_groups: Vec<crate::ha::spec::SyncGroup>,
+    /// Connection sync (`[sync]`); `None` = off.
+    pub sync: Option<crate::sync::SyncSpec>,
 }
 
 /// The `[metrics]` table.

@@ -34,6 +34,7 @@ pub(super) struct RawConfig {
     pub vrrps: Vec<Spanned<super::vrrp::RawVrrp>>,
     #[serde(default, rename = "vrrp_sync_group")]
     pub sync_groups: Vec<Spanned<super::sync_group::RawSyncGroup>>,
+    pub sync: Option<Spanned<super::sync::RawSync>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -507,6 +507,11 @@ fn the_example_file_documents_every_key() {
         "vips",
         "addresses",
         "vrrp_sync_group",
+        "syncid",
+        "ttl",
+        "peers",
+        "flush",
+        "preempt_wait",
     ];
     for key in keys {
         let documented = [format!("{key} = "), format!("{key} "), format!("[[{key}]]")];

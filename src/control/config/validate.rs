@@ -104,7 +104,11 @@ impl Checker<'_> {
         }
         let vrrp = self.vrrps(raw.vrrps, &services, &director.interface)?;
         let sync_groups = self.sync_groups(raw.sync_groups, &vrrp)?;
-        Ok(Config { director, timeouts, services, metrics, vrrp, sync_groups })
+        let sync = match &raw.sync {
+            Some(sync) => Some(self.sync(sync.get_ref(), &vrrp)?),
+            None => None,
+        };
+        Ok(Config { director, timeouts, services, metrics, vrrp, sync_groups, sync })
     }
 
     fn director(&self, raw: RawDirector) -> Result<DirectorConfig, ConfigError> {

@@ -17,6 +17,11 @@ use crate::control::spec::{RealSpec, ServiceSpec, DEFAULT_WEIGHT, MAX_WEIGHT};
 use crate::flow::Protocol;
 use crate::sched::{SchedFlags, SchedulerKind};
 use crate::service::ServiceKey;
+use crate::sync::{DaemonRole, SyncSpec};
+use crate::wire::ipvs_sync::{ENTRY_V4_LEN, HEADER_LEN, MAX_MAXLEN};
+
+/// The smallest `--sync-maxlen`: one entry with its sequence option.
+const MIN_MAXLEN: usize = HEADER_LEN + ENTRY_V4_LEN + 2 + crate::wire::ipvs_sync::SEQ_DATA_LEN;
 
 /// ipvsadm-compatible runtime control.
 #[derive(Parser, Debug, Clone, Default, PartialEq, Eq)]
@@ -103,6 +108,34 @@ pub struct CtlArgs {
     /// Show the connection timeouts (tcp tcpfin udp).
     #[arg(long)]
     pub timeout: bool,
+    /// Start a connection sync daemon: master (sends this director's connections) or backup
+    /// (receives the others'); both may run.
+    #[arg(long = "start-daemon", value_name = "master|backup")]
+    pub start_daemon: Option<DaemonRole>,
+    /// Stop a connection sync daemon.
+    #[arg(long = "stop-daemon", value_name = "master|backup")]
+    pub stop_daemon: Option<DaemonRole>,
+    /// The sync daemon's interface (required with --start-daemon).
+    #[arg(long = "mcast-interface", value_name = "INTERFACE")]
+    pub mcast_interface: Option<String>,
+    /// The sync id, 0..=255 (default 0: a backup accepts any).
+    #[arg(long = "syncid", value_name = "ID")]
+    pub syncid: Option<u8>,
+    /// Largest sync datagram in bytes (default and at most the interface's MTU − 28).
+    #[arg(long = "sync-maxlen", value_name = "LENGTH")]
+    pub sync_maxlen: Option<usize>,
+    /// The sync group (default 224.0.0.81).
+    #[arg(long = "mcast-group", value_name = "ADDRESS")]
+    pub mcast_group: Option<Ipv4Addr>,
+    /// The sync port (default 8848).
+    #[arg(long = "mcast-port", value_name = "PORT")]
+    pub mcast_port: Option<u16>,
+    /// The sync group's TTL, 1..=255 (default 1).
+    #[arg(long = "mcast-ttl", value_name = "TTL")]
+    pub mcast_ttl: Option<u8>,
+    /// With -L: the running sync daemons.
+    #[arg(long)]
+    pub daemon: bool,
     /// `status` (workers, I/O, reload, drops) or `reload` (re-read the config file).
     #[arg(value_name = "COMMAND")]
     pub command: Option<String>,
@@ -122,6 +155,11 @@ pub enum Command {
     Edit(Edit),
     Status,
     Reload,
+    /// `--start-daemon ROLE` with its parameters.
+    StartDaemon(DaemonRole, SyncSpec),
+    StopDaemon(DaemonRole),
+    /// `-L --daemon`.
+    ListDaemons,
 }
 
 /// ipvsadm commands and options ulvs does not implement, with why, so that a user who types one is
@@ -136,8 +174,6 @@ const UNSUPPORTED: &[(&str, &str, &str)] = &[
     ("-6", "--ipv6", "not supported: ulvs is IPv4 only"),
     ("-o", "--ops", "not supported: one-packet scheduling"),
     ("--pe", "--pe", "not supported: persistence engines"),
-    ("--start-daemon", "--start-daemon", "not supported: ulvs has no connection sync daemon"),
-    ("--stop-daemon", "--stop-daemon", "not supported: ulvs has no connection sync daemon"),
     ("--thresholds", "--thresholds", "not supported: ulvs has no connection thresholds"),
     ("--persistent-conn", "--persistent-conn", "not supported yet"),
     ("--nosort", "--nosort", "not supported: ulvs always lists sorted"),
@@ -208,6 +244,8 @@ impl CtlArgs {
             (self.list, "-L"),
             (self.zero, "-Z"),
             (self.set.is_some(), "--set"),
+            (self.start_daemon.is_some(), "--start-daemon"),
+            (self.stop_daemon.is_some(), "--stop-daemon"),
             (self.command.is_some(), "COMMAND"),
         ];
         let given: Vec<&str> = named.iter().filter(|(set, _)| *set).map(|&(_, name)| name).collect();
@@ -222,6 +260,9 @@ impl CtlArgs {
         };
         match which {
             "-L" if self.timeout => Ok(Command::ShowTimeouts),
+            "-L" if self.daemon => Ok(Command::ListDaemons),
+            "--start-daemon" => self.daemon_spec().map(|spec| Command::StartDaemon(self.start_daemon.unwrap(), spec)),
+            "--stop-daemon" => Ok(Command::StopDaemon(self.stop_daemon.unwrap())),
             "-L" => Ok(Command::List),
             "-S" => Ok(Command::Save),
             "-R" => Ok(Command::Restore),
@@ -238,6 +279,39 @@ impl CtlArgs {
                 None => unreachable!("every named command is matched above"),
             },
         }
+    }
+
+    /// `--start-daemon`'s parameters, checked as the config's `[sync]` is.
+    fn daemon_spec(&self) -> Result<SyncSpec, String> {
+        let interface = self.mcast_interface.as_ref().ok_or("--start-daemon needs --mcast-interface INTERFACE")?;
+        if interface.is_empty() || interface.len() > 15 {
+            return Err(format!("--mcast-interface {interface:?}: not an interface name"));
+        }
+        let mut spec = SyncSpec::new(interface.clone());
+        spec.syncid = self.syncid.unwrap_or(0);
+        if let Some(group) = self.mcast_group {
+            if !group.is_multicast() {
+                return Err(format!("--mcast-group {group}: not a multicast address"));
+            }
+            spec.group = group;
+        }
+        match self.mcast_port {
+            Some(0) => return Err("--mcast-port 0: not a port".into()),
+            Some(port) => spec.port = port,
+            None => {}
+        }
+        match self.mcast_ttl {
+            Some(0) => return Err("--mcast-ttl 0: the TTL is 1 to 255".into()),
+            Some(ttl) => spec.ttl = ttl,
+            None => {}
+        }
+        if let Some(maxlen) = self.sync_maxlen {
+            if !(MIN_MAXLEN..=MAX_MAXLEN).contains(&maxlen) {
+                return Err(format!("--sync-maxlen {maxlen}: {MIN_MAXLEN} to {MAX_MAXLEN} bytes"));
+            }
+            spec.maxlen = Some(maxlen);
+        }
+        Ok(spec)
     }
 
     fn required_service(&self, command: &str) -> Result<ServiceKey, String> {
@@ -429,6 +503,34 @@ mod tests {
         for (line, wanted) in cases {
             let err = parse(line).unwrap_err();
             assert!(err.contains(wanted), "{line}: {err}");
+        }
+    }
+
+    #[test]
+    fn sync_daemon_command_lines() {
+        let mut spec = SyncSpec::new("eth1");
+        spec.syncid = 7;
+        assert_eq!(
+            parse("--start-daemon master --mcast-interface eth1 --syncid 7"),
+            Ok(Command::StartDaemon(DaemonRole::Master, spec.clone()))
+        );
+        let full =
+            "--start-daemon backup --mcast-interface eth1 --syncid 7 --sync-maxlen 1400 --mcast-group 224.0.0.82 \
+                    --mcast-port 8850 --mcast-ttl 2";
+        let want = SyncSpec { maxlen: Some(1400), group: Ipv4Addr::new(224, 0, 0, 82), port: 8850, ttl: 2, ..spec };
+        assert_eq!(parse(full), Ok(Command::StartDaemon(DaemonRole::Backup, want)));
+        assert_eq!(parse("--stop-daemon backup"), Ok(Command::StopDaemon(DaemonRole::Backup)));
+        assert_eq!(parse("-L --daemon"), Ok(Command::ListDaemons));
+        for (line, error) in [
+            ("--start-daemon master", "needs --mcast-interface"),
+            ("--start-daemon both --mcast-interface eth0", "expected master or backup"),
+            ("--start-daemon master --mcast-interface eth0 --mcast-group 10.0.0.1", "not a multicast address"),
+            ("--start-daemon master --mcast-interface eth0 --mcast-ttl 0", "TTL is 1 to 255"),
+            ("--start-daemon master --mcast-interface eth0 --sync-maxlen 20", "--sync-maxlen 20"),
+            ("--start-daemon master --stop-daemon backup --mcast-interface eth0", "multiple commands"),
+        ] {
+            let got = parse(line).expect_err(line);
+            assert!(got.contains(error), "{line}: {got}");
         }
     }
 

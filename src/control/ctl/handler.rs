@@ -12,12 +12,13 @@ use super::args::{sched_flags_text, Command, CtlArgs};
 use super::listing::{self, ConnRow, Layout, RealRow, ServiceRow, Totals};
 use super::rules;
 use super::server::Handler;
+use crate::conntrack::SyncedTable;
 use crate::control::control_loop::ControlStatus;
 use crate::control::event::{ControlEvent, Reply};
 use crate::control::rate::{self, RateTable, Rates};
 use crate::dataplane::stats::WorkerStats;
 use crate::dataplane::verdict::DropReason;
-use crate::dataplane::worker::WorkerRequest;
+use crate::dataplane::worker::{collect_connections, WorkerRequest};
 use crate::ha::driver::HaStatus;
 use crate::health::{HealthBoard, QuorumSpec};
 use crate::service::{ServiceKey, Snapshot, SnapshotCell};
@@ -41,6 +42,9 @@ pub struct CtlHandler {
     /// `None` without `[[vrrp]]`.
     pub ha: Option<Arc<HaStatus>>,
     pub health: Arc<HealthBoard>,
+    /// Connections peers synced that no worker has taken yet.
+    pub synced: Arc<SyncedTable>,
+    pub sync: Arc<crate::sync::SyncService>,
 }
 
 impl Handler for CtlHandler {
@@ -49,6 +53,13 @@ impl Handler for CtlHandler {
         let snapshot = self.snapshots.load();
         match command {
             Command::Status => Ok(self.status(&snapshot)),
+            Command::ListDaemons => Ok(crate::sync::service::render_daemons(&self.sync.daemons())),
+            Command::StartDaemon(role, spec) => {
+                self.sync.start_daemon(role, spec).map(|()| String::new()).map_err(|e| format!("{e}\n"))
+            }
+            Command::StopDaemon(role) => {
+                self.sync.stop_daemon(role).map(|()| String::new()).map_err(|e| format!("{e}\n"))
+            }
             Command::Reload => self.ask(|reply| ControlEvent::Reload { reply: Some(reply) }),
             Command::ShowTimeouts => {
                 let t = snapshot.timeouts;
@@ -151,22 +162,29 @@ impl CtlHandler {
     }
 
     fn connections(&self, snapshot: &Snapshot, filter: Option<ServiceKey>) -> Result<String, String> {
+        let infos = collect_connections(&self.workers, WORKER_REPLY).ok_or("a worker did not answer\n")?;
         let mut rows = Vec::new();
-        for worker in &self.workers {
-            let (reply_tx, reply_rx) = channel::bounded(1);
-            if worker.send_timeout(WorkerRequest::Connections(reply_tx), WORKER_REPLY).is_err() {
-                return Err("a worker did not answer\n".into());
+        let wanted = |key: &crate::flow::FlowKey| {
+            filter.is_none_or(|f| f == ServiceKey { protocol: key.protocol, vip: key.vip, port: key.vport })
+        };
+        for info in infos.into_iter().filter(|info| wanted(&info.key)) {
+            if let Some((_, real)) = snapshot.dest(info.dest) {
+                rows.push(ConnRow {
+                    key: info.key,
+                    state: info.state,
+                    expires_in: info.expires_in,
+                    real: (real.ip, real.port),
+                });
             }
-            let infos = reply_rx.recv_timeout(WORKER_REPLY).map_err(|_| "a worker did not answer\n".to_string())?;
-            for info in infos {
-                let key = ServiceKey { protocol: info.key.protocol, vip: info.key.vip, port: info.key.vport };
-                if filter.is_some_and(|wanted| wanted != key) {
-                    continue;
-                }
-                if let Some((_, real)) = snapshot.dest(info.dest) {
-                    rows.push(ConnRow { info, real: (real.ip, real.port) });
-                }
-            }
+        }
+        // Connections peers synced that no packet has brought to a worker yet.
+        for conn in self.synced.snapshot(std::time::Instant::now()).into_iter().filter(|c| wanted(&c.key)) {
+            rows.push(ConnRow {
+                key: conn.key,
+                state: conn.state,
+                expires_in: conn.expires_in,
+                real: (conn.real, conn.real_port),
+            });
         }
         Ok(listing::render_connections(&rows))
     }
@@ -282,7 +300,7 @@ impl CtlHandler {
         for (index, worker) in self.stats.iter().enumerate() {
             let _ = writeln!(
                 out,
-                "worker {index}: rx {} tx {} forwarded {} arp_replies {} to_kernel {} conns {} expired {} evicted {} csum_partial {} gso {}",
+                "worker {index}: rx {} tx {} forwarded {} arp_replies {} to_kernel {} conns {} expired {} evicted {} csum_partial {} gso {} synced {} sync_notes {} sync_lost {} handed_back {}",
                 worker.rx_packets.get(),
                 worker.tx_packets.get(),
                 worker.forwarded.get(),
@@ -293,10 +311,17 @@ impl CtlHandler {
                 worker.conns_evicted.get(),
                 worker.csum_partial.get(),
                 worker.gso.get(),
+                worker.conns_synced.get(),
+                worker.sync_notes.get(),
+                worker.sync_lost.get(),
+                worker.sync_handed_back.get(),
             );
         }
         if let Some(ha) = &self.ha {
             out.push_str(&ha.render());
+        }
+        if self.sync.is_running() {
+            out.push_str(&self.sync.stats.render());
         }
         self.health_lines(&mut out);
         out.push_str("drops:");

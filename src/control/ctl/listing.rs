@@ -9,8 +9,8 @@ use std::fmt::Write;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use crate::conntrack::ConnInfo;
-use crate::flow::Protocol;
+use crate::conntrack::ConnState;
+use crate::flow::{FlowKey, Protocol};
 use crate::service::ServiceKey;
 
 /// Traffic counters as ipvsadm shows them. In direct routing the director never sees replies, so
@@ -203,7 +203,9 @@ fn large_number(out: &mut String, value: u64, exact: bool) {
 /// A connection row with the real server it goes to, for `-L -c`.
 #[derive(Clone, Copy, Debug)]
 pub struct ConnRow {
-    pub info: ConnInfo,
+    pub key: FlowKey,
+    pub state: ConnState,
+    pub expires_in: Duration,
     pub real: (Ipv4Addr, u16),
 }
 
@@ -212,8 +214,8 @@ pub fn render_connections(rows: &[ConnRow]) -> String {
     let mut out = String::from("IPVS connection entries\n");
     let _ = writeln!(out, "pro expire {:<11} {:<18} {:<18} destination", "state", "source", "virtual");
     for row in rows {
-        let key = row.info.key;
-        let secs = row.info.expires_in.as_secs();
+        let key = row.key;
+        let secs = row.expires_in.as_secs();
         let expire = format!("{:02}:{:02}", secs / 60, secs % 60);
         let protocol = match key.protocol {
             Protocol::Tcp => "TCP",
@@ -222,7 +224,7 @@ pub fn render_connections(rows: &[ConnRow]) -> String {
         let _ = writeln!(
             out,
             "{protocol:<3} {expire:<6} {:<11} {:<18} {:<18} {}:{}",
-            row.info.state.name(),
+            row.state.name(),
             format!("{}:{}", key.client, key.client_port),
             format!("{}:{}", key.vip, key.vport),
             row.real.0,

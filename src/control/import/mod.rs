@@ -28,9 +28,7 @@
 //!   director's `interface` is the interface of the first instance holding a service's VIP (else
 //!   the first instance's); an instance on another interface gets its own `interface` key.
 //!
-//! The output is meant to load with `ulvs run --config FILE --check` once the keys that other
-//! branches are adding (`addresses`, `[sync]`, `[[vrrp_sync_group]]`, the new check and
-//! quorum keys) are parsed there; a file that uses none of them parses today.
+//! The output loads with `ulvs run --config FILE --check`.
 
 mod check;
 mod convert;

@@ -1,6 +1,6 @@
 //! The importer on configs written for these tests: each construct, what it becomes, and the
 //! outcome. Files whose output uses only keys ulvs parses today are also run through
-//! `Config::parse`; the others (`[sync]`, which connection sync adds) are checked as text.
+//! `Config::parse`.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -409,11 +409,13 @@ port = 8850
 ttl = 2
 group = \"224.0.0.82\""
     );
+    assert_parses(&text);
     // The older form inside an instance follows that instance, with keepalived's default syncid.
     let text = complete(
         "vrrp_instance VI_9 {\n  interface eth0\n  virtual_router_id 99\n  lvs_sync_daemon_interface eth3\n  virtual_ipaddress {\n    10.0.0.9\n  }\n}\n",
     );
     assert!(text.ends_with("[sync]\ninterface = \"eth3\"\nvrrp = \"VI_9\"\nsyncid = 99   # keepalived's default: the instance's VRID\n"), "{text}");
+    assert_parses(&text);
 }
 
 #[test]

@@ -34,6 +34,8 @@ pub struct Sources {
     /// Which VIPs this director serves (HA gates them per VIP).
     pub serving: Arc<ServingState>,
     pub ha: Option<Arc<dyn HaSource>>,
+    /// `None` without `[sync]`.
+    pub sync: Option<Arc<crate::sync::SyncStats>>,
 }
 
 type Labels = Vec<(&'static str, String)>;
@@ -342,6 +344,72 @@ impl Collector for Sources {
                 .collect();
             family(e, "ulvs_ha_advert_drops", "Adverts dropped, by reason.", Samples::Counters(drops))?;
         }
+        if let Some(sync) = &self.sync {
+            sync_families(e, sync)?;
+        }
         Ok(())
     }
+}
+
+/// Connection sync: what was sent, received and done with it, and what was dropped.
+fn sync_families(e: &mut DescriptorEncoder, sync: &crate::sync::SyncStats) -> fmt::Result {
+    use crate::sync::stats::{get, SyncDrop};
+    let no_labels = Vec::new;
+    let one = |value: u64| Samples::Counters(vec![(no_labels(), value)]);
+    let counters: [(&str, &str, u64); 16] = [
+        ("ulvs_sync_taken", "Synced connections a worker took at their next packet.", get(&sync.taken)),
+        ("ulvs_sync_expired", "Synced connections that expired unclaimed.", get(&sync.expired)),
+        ("ulvs_sync_datagrams_sent", "Sync datagrams sent.", get(&sync.datagrams_sent)),
+        ("ulvs_sync_entries_sent", "Connection entries sent (templates included).", get(&sync.entries_sent)),
+        ("ulvs_sync_send_errors", "Sync datagrams the kernel refused to send.", get(&sync.send_errors)),
+        (
+            "ulvs_sync_datagrams_received",
+            "Sync datagrams received, dropped ones included.",
+            get(&sync.datagrams_received),
+        ),
+        ("ulvs_sync_entries_received", "Connection entries in believed datagrams.", get(&sync.entries_received)),
+        ("ulvs_sync_installed", "Synced connections new to this director's table.", get(&sync.installed)),
+        ("ulvs_sync_updated", "Synced connections this director's table already held.", get(&sync.updated)),
+        ("ulvs_sync_templates", "Persistence templates stored from sync.", get(&sync.templates)),
+        ("ulvs_sync_unbound", "Entries naming a real server this director does not have.", get(&sync.unbound)),
+        ("ulvs_sync_full", "Entries refused because the synced table was full.", get(&sync.full)),
+        (
+            "ulvs_sync_notes_unsent",
+            "Connections reported while this director was not sending.",
+            get(&sync.notes_unsent),
+        ),
+        ("ulvs_sync_bulk_requests_sent", "Bulk transfers this director asked for.", get(&sync.bulk_requests_sent)),
+        ("ulvs_sync_bulk_requests_served", "Bulk transfers this director sent.", get(&sync.bulk_requests_served)),
+        ("ulvs_sync_bulk_entries_sent", "Entries sent in bulk transfers.", get(&sync.bulk_entries_sent)),
+    ];
+    for (name, help, value) in counters {
+        family(e, name, help, one(value))?;
+    }
+    let drops =
+        SyncDrop::all().map(|d| (vec![("reason", d.name().to_string())], get(&sync.drops[d.index()]))).collect();
+    family(e, "ulvs_sync_drops", "Sync datagrams dropped whole, by reason.", Samples::Counters(drops))?;
+    let skipped = crate::sync::SyncStats::skip_names()
+        .zip(&sync.skipped)
+        .map(|(name, count)| (vec![("reason", name.to_string())], get(count)))
+        .collect();
+    family(e, "ulvs_sync_entries_skipped", "Received entries ulvs cannot use, by reason.", Samples::Counters(skipped))?;
+    let gauges: [(&str, &str, u64); 2] = [
+        ("ulvs_sync_queue", "Connections waiting to be sent (workers' queue and sender).", get(&sync.queue)),
+        ("ulvs_sync_synced", "Synced connections waiting for their next packet.", get(&sync.synced)),
+    ];
+    for (name, help, value) in gauges {
+        family(e, name, help, Samples::Gauges(vec![(no_labels(), value as f64)]))?;
+    }
+    if let Some(bulk) = sync.last_bulk() {
+        let at = bulk.at.duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs_f64();
+        let last = [
+            ("ulvs_sync_last_bulk_timestamp_seconds", "When the last bulk transfer this director asked for ended.", at),
+            ("ulvs_sync_last_bulk_entries", "Entries in that transfer.", bulk.entries as f64),
+            ("ulvs_sync_last_bulk_duration_seconds", "How long that transfer took.", bulk.took.as_secs_f64()),
+        ];
+        for (name, help, value) in last {
+            family(e, name, help, Samples::Gauges(vec![(no_labels(), value)]))?;
+        }
+    }
+    Ok(())
 }

@@ -137,6 +137,9 @@ fn sources() -> (Arc<Sources>, ServiceKey) {
         key,
         crate::health::ServiceHealth { quorum, sorry_server: None },
     )]));
+    let sync = Arc::new(crate::sync::SyncStats::default());
+    sync.installed.store(40, std::sync::atomic::Ordering::Relaxed);
+    sync.count_drop(crate::sync::stats::SyncDrop::Syncid);
     let sources = Sources {
         snapshots: Arc::new(SnapshotCell::new(snapshot)),
         workers,
@@ -145,6 +148,7 @@ fn sources() -> (Arc<Sources>, ServiceKey) {
         capacity: 1024,
         serving: Arc::new(crate::cells::ServingState::always()),
         ha: Some(ha),
+        sync: Some(sync),
     };
     (Arc::new(sources), key)
 }
@@ -186,6 +190,10 @@ fn the_exposition_parses_and_carries_the_shared_counters() {
     let auth = [("instance", "vi_1"), ("reason", "auth_failure")];
     assert_eq!(value(&samples, "ulvs_ha_advert_drops_total", &auth), 2.0);
     assert_eq!(value(&samples, "ulvs_serving", &[]), 1.0);
+    assert_eq!(value(&samples, "ulvs_sync_installed_total", &[]), 40.0);
+    assert_eq!(value(&samples, "ulvs_sync_drops_total", &[("reason", "syncid")]), 1.0);
+    assert_eq!(value(&samples, "ulvs_sync_drops_total", &[("reason", "version")]), 0.0);
+    assert_eq!(value(&samples, "ulvs_sync_queue", &[]), 0.0);
 }
 
 #[test]
