@@ -236,9 +236,10 @@ fn failback_waits_for_the_bulk_transfer_and_loses_nothing() {
     eprintln!("failback: {} of {} held connections survived", all.len() - broken, all.len());
     assert_eq!(all.len(), HELD + 10, "{first}\n{second}");
     assert_eq!(broken, 0, "a held connection broke over the failback:\n{first}\n{second}\n{status}\n{log}");
-    // Survival is the criterion (every later request on the same real server). A few packets
-    // dropped as no_connection right after the failback, and retransmitted, were seen in about 1
-    // run of 10 (cause not yet found); they are reported, not asserted.
+    // Survival of the 50 is the criterion. In about 1 run of 10 dir drops the FIN (and its
+    // retransmissions) of one short connection of the test's clients that dir2 opened after the
+    // bulk transfer and that had not reached IPVS's sync threshold (3 packets) at the failback:
+    // IPVS does not sync such a connection either. Reported, not asserted.
     let dropped = status.split_whitespace().find_map(|w| w.strip_prefix("no_connection=")).unwrap_or("?");
     eprintln!("failback: {dropped} packets dropped as no_connection on dir");
 
@@ -251,7 +252,11 @@ fn failback_waits_for_the_bulk_transfer_and_loses_nothing() {
     assert!(at("vrrp VI_1: preemption held") < transfer, "{log}");
     assert!(transfer < at("vrrp VI_1: preemption allowed"), "{log}");
     assert!(at("vrrp VI_1: preemption allowed") < at("-> MASTER"), "{log}");
-    assert_eq!(crate::ha::vrrp_line(&a).split_whitespace().skip_while(|w| *w != "preempt_holds").nth(1), Some("1"));
+    // Counted only when the hold stopped a preemption: a transfer faster than the first advert
+    // heard from dir2 (100 ms) leaves it at 0; the log's order above is what shows the wait.
+    let holds =
+        crate::ha::vrrp_line(&a).split_whitespace().skip_while(|w| *w != "preempt_holds").nth(1).map(str::to_string);
+    assert!(matches!(holds.as_deref(), Some("0" | "1")), "{holds:?}");
     let sync = status.lines().find(|l| l.starts_with("sync bulk:")).unwrap();
     assert!(!sync.ends_with("last none"), "{status}");
 }
