@@ -99,3 +99,59 @@ fn a_fault_of_one_member_moves_the_whole_group() {
     // Once per common state, in order: out of FAULT both pass through BACKUP before preempting.
     assert_eq!(lines, ["BACKUP 0", "MASTER 0", "FAULT 0", "BACKUP 0", "MASTER 0"], "{hooks}");
 }
+
+/// A ulvs director's config: VI_OUT and VI_IN in one group, at these priorities.
+fn pair_config(lab: &Lab, node: &str, out: u8, inside: u8) -> String {
+    format!(
+        "[director]\ninterface = \"eth0\"\nio = \"packet\"\ncontrol = \"{control}\"\n\n\
+         [[vrrp]]\nname = \"VI_OUT\"\nvrid = 66\npriority = {out}\ninterval = \"1s\"\naddresses = [\"{OUTSIDE}/24\"]\n\n\
+         [[vrrp]]\nname = \"VI_IN\"\nvrid = 67\npriority = {inside}\ninterval = \"1s\"\naddresses = [\"{INSIDE}/24\"]\n\n\
+         [[vrrp_sync_group]]\nname = \"VG_1\"\ngroup = [\"VI_OUT\", \"VI_IN\"]\n",
+        control = Daemon::control_path(lab, node).display(),
+    )
+}
+
+/// Two ulvs directors whose priorities disagree per instance (dir: VI_OUT 150, VI_IN 50; dir2: 100
+/// and 100), as happens when one link's tracking lowers one instance: alone, each instance would
+/// elect its own master and the two addresses would sit on two directors. In one group they go
+/// together ("prefer backup", keepalived's rule): a member that is BACKUP under a live master
+/// keeps its fellows BACKUP, so one director holds both, and keeps them; it stops → the other
+/// takes both.
+#[test]
+fn a_group_keeps_its_instances_on_one_director_when_priorities_disagree() {
+    let lab = Lab::up_with_directors("sgp", 1, 2);
+    let mut first = Daemon::start_on(&lab, "dir", &pair_config(&lab, "dir", 150, 50));
+    let second = Daemon::start_on(&lab, "dir2", &pair_config(&lab, "dir2", 100, 100));
+    // Elections run out within Master_Down (3.6-3.8 s); then 5 s more to see it stays so.
+    std::thread::sleep(Duration::from_secs(5));
+    let mut seen = Vec::new();
+    for _ in 0..10 {
+        let roles =
+            [(state(&first, "VI_OUT"), state(&first, "VI_IN")), (state(&second, "VI_OUT"), state(&second, "VI_IN"))];
+        let owners: Vec<bool> = [OUTSIDE, INSIDE].iter().map(|a| holds(&lab, "dir", a)).collect();
+        seen.push(format!("{roles:?} dir holds {owners:?}"));
+        assert!(
+            roles[0].0 == roles[0].1 && roles[1].0 == roles[1].1 && roles[0].0 != roles[1].0,
+            "both instances on one director at every look:\n{}\n{}\n{}",
+            seen.join("\n"),
+            first.ctl(&["status"]),
+            second.ctl(&["status"])
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    eprintln!("after the election: {}", seen.last().unwrap());
+    let (holder, other) = if state(&first, "VI_OUT") == "MASTER" { ("dir", "dir2") } else { ("dir2", "dir") };
+    assert!(holds(&lab, holder, OUTSIDE) && holds(&lab, holder, INSIDE), "{holder} holds both addresses");
+
+    // The holder stops: the other director takes both.
+    if holder == "dir" {
+        assert!(first.stop());
+        wait_states(&second, "MASTER", Duration::from_secs(5));
+    } else {
+        drop(second);
+        wait_states(&first, "MASTER", Duration::from_secs(5));
+    }
+    wait_for("the other director holds both addresses", Duration::from_secs(2), || {
+        holds(&lab, other, OUTSIDE) && holds(&lab, other, INSIDE)
+    });
+}

@@ -121,6 +121,15 @@ impl Carp {
             }
             Input::PriorityDelta(delta) => self.core.priority_delta = delta,
             Input::HoldPreemption(hold) => self.core.hold_preemption(hold),
+            Input::GroupHold(hold) => {
+                self.core.group_hold = hold;
+                if !hold && self.core.state == State::Backup && self.core.wants_master {
+                    self.become_master(now);
+                }
+            }
+            // No resignation in CARP: stop advertising, so the peer's master-down runs out.
+            Input::GroupResign if self.core.state == State::Master => self.become_backup(now),
+            Input::GroupResign => {}
             Input::Packet(bytes) => {
                 if let Err(reason) = self.receive(now, bytes) {
                     self.core.counters.drops.bump(reason);
@@ -207,7 +216,13 @@ impl Carp {
     pub(crate) fn handle_timeout(&mut self, now: Instant) {
         match self.core.state {
             State::Master if self.advert_timer.is_some_and(|t| t <= now) => self.advertise(now),
-            State::Backup if self.master_down_timer.is_some_and(|t| t <= now) => self.become_master(now),
+            State::Backup if self.master_down_timer.is_some_and(|t| t <= now) => {
+                if self.core.may_become_master() {
+                    self.become_master(now);
+                } else {
+                    self.master_down_timer = Some(now + self.master_down_interval());
+                }
+            }
             _ => {}
         }
     }
@@ -274,10 +289,11 @@ impl Carp {
                 let dead = (DEAD_RATIO * u32::from(self.advbase), u32::from(ours.1));
                 let theirs_wide = (u32::from(theirs.0), u32::from(theirs.1));
                 let preempts = self.core.config.preempt && ours < theirs && !self.core.preemption_held();
-                if preempts || dead < theirs_wide {
+                if (preempts || dead < theirs_wide) && self.core.may_become_master() {
                     self.become_master(now);
-                } else {
+                } else if !(preempts || dead < theirs_wide) {
                     self.core.master = Some(src);
+                    self.core.wants_master = false;
                     self.master_down_timer = Some(now + self.master_down_interval());
                 }
             }

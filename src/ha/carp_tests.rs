@@ -257,3 +257,20 @@ fn a_reload_changes_a_masters_advskew_and_advertises_it_at_once() {
     assert_eq!(advert_priority(&sent[0].1), 40, "the advskew byte");
     assert_eq!(i.poll_timeout(), Some(now + ms(1000) + skew(40)));
 }
+
+#[test]
+fn a_sync_group_holds_and_resigns_a_carp_instance_silently() {
+    let t0 = Instant::now();
+    let mut i = instance(config(0));
+    start(&mut i, t0);
+    i.handle_input(t0, Input::GroupHold(true));
+    let down = i.poll_timeout().unwrap();
+    i.handle_timeout(down);
+    assert!(transitions(&drain(&mut i)).is_empty(), "held: stays BACKUP past master-down");
+    i.handle_input(down + ms(1), Input::GroupHold(false));
+    assert_eq!(transitions(&drain(&mut i)), [(State::Backup, State::Master)]);
+    i.handle_input(down + ms(2), Input::GroupResign);
+    let out = drain(&mut i);
+    assert_eq!(transitions(&out), [(State::Master, State::Backup)]);
+    assert!(adverts(&out).is_empty(), "CARP has no resignation: it goes silent");
+}

@@ -23,6 +23,9 @@ pub(crate) struct Core {
     /// (counted once per hold in `Counters::preempt_holds`).
     pub preempt_hold: bool,
     hold_counted: bool,
+    /// `Input::GroupHold`, and whether this instance would have become master meanwhile.
+    pub group_hold: bool,
+    pub wants_master: bool,
     /// Ourselves as master, the last accepted advert's source as backup.
     pub master: Option<Ipv4Addr>,
     pub counters: Counters,
@@ -46,6 +49,8 @@ impl Core {
             priority_delta: 0,
             preempt_hold: false,
             hold_counted: false,
+            group_hold: false,
+            wants_master: false,
             master: None,
             counters: Counters::default(),
             last_heard: Vec::new(),
@@ -63,6 +68,17 @@ impl Core {
         }
     }
 
+    /// Whether a backup may become master now. Under a sync group's hold it may not: it forgets
+    /// the master it last heard (it is no longer live) and waits to be released.
+    pub(crate) fn may_become_master(&mut self) -> bool {
+        if self.group_hold {
+            self.wants_master = true;
+            self.master = None;
+            return false;
+        }
+        true
+    }
+
     /// Whether the hold stops a preemption now; counts the first time per hold.
     pub(crate) fn preemption_held(&mut self) -> bool {
         if self.preempt_hold && !self.hold_counted {
@@ -74,6 +90,7 @@ impl Core {
 
     pub(crate) fn set_state(&mut self, now: Instant, to: State) {
         let from = self.state;
+        self.wants_master = false;
         if from != to {
             self.state = to;
             self.counters.transitions += 1;

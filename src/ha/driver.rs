@@ -43,7 +43,7 @@ use crossbeam::channel::{self, Receiver, Select, Sender};
 use super::hooks::{jobs_for_group, jobs_for_transition, HookCounters, HookRunner};
 use super::report::{HaInstance, HaSource};
 use super::spec::{InstanceSpec, SyncGroup};
-use super::sync_group::{shared_faults, GroupRun};
+use super::sync_group::{group_holds, shared_faults, GroupRun};
 use super::track::{Health, ScriptTracker, Tracked};
 use super::{classify, virtual_mac, Input, Instance, Output, State, Status};
 use crate::cells::ServingState;
@@ -245,6 +245,7 @@ impl HaDriver {
                 config: config.clone(),
                 tracked,
                 health: Health { fault: false, priority_delta: 0 },
+                group_held: false,
             });
         }
         let kernel = if floating.is_empty() { None } else { Some(KernelAddresses::open()?) };
@@ -359,6 +360,8 @@ struct Running {
     tracked: Tracked,
     /// What was last fed to the machine.
     health: Health,
+    /// The sync group's hold, as last fed to the machine.
+    group_held: bool,
 }
 
 struct Driver {
@@ -391,6 +394,7 @@ impl Driver {
             running.instance.handle_input(now, Input::Startup);
         }
         self.track(now);
+        self.follow_groups(now);
         let mut next_tick = now + TICK;
         loop {
             while let Ok(config) = self.updates.try_recv() {
@@ -430,6 +434,9 @@ impl Driver {
                 self.receive(link, &frame);
             }
             let now = Instant::now();
+            // Before the timers: a member must not take over alone while a fellow member is
+            // BACKUP under a live master.
+            self.follow_groups(now);
             for running in &mut self.instances {
                 if running.instance.poll_timeout().is_some_and(|at| at <= now) {
                     running.instance.handle_timeout(now);
@@ -524,6 +531,37 @@ impl Driver {
                 running.instance.handle_input(now, Input::LinkUp(!health.fault));
             }
             running.health = health;
+        }
+    }
+
+    /// keepalived's sync group beyond faults: while a member is BACKUP under a live master, its
+    /// fellow members resign mastership and stay BACKUP (they go master together, once none
+    /// hears a live master), so the group's instances stay on one director.
+    fn follow_groups(&mut self, now: Instant) {
+        if self.groups.is_empty() {
+            return;
+        }
+        let live: Vec<bool> = self
+            .instances
+            .iter()
+            .map(|running| {
+                let status = running.instance.status();
+                status.state == State::Backup && status.master.is_some()
+            })
+            .collect();
+        let holds = group_holds(&live, &self.groups);
+        for (running, hold) in self.instances.iter_mut().zip(holds) {
+            if hold && running.instance.status().state == State::Master {
+                log::warn!(
+                    "vrrp {}: resigns: a member of its sync group is BACKUP under a live master",
+                    running.config.name
+                );
+                running.instance.handle_input(now, Input::GroupResign);
+            }
+            if hold != running.group_held {
+                running.group_held = hold;
+                running.instance.handle_input(now, Input::GroupHold(hold));
+            }
         }
     }
 

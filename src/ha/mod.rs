@@ -235,6 +235,13 @@ pub enum Input<'a> {
     /// `true`: do not preempt a live lower-priority master for now (connection sync has not yet
     /// received that master's table); `false`: preempt by the usual rules again.
     HoldPreemption(bool),
+    /// keepalived's sync group: `true` while a fellow member is BACKUP under a live master, so this
+    /// one stays BACKUP rather than become master alone (it notes that it would, and does so once
+    /// released); `false` releases it.
+    GroupHold(bool),
+    /// keepalived's sync group: a fellow member went BACKUP under a live master, so this one, if
+    /// master, resigns too (VRRP: a priority-0 advert, so the peer takes over after Skew_Time).
+    GroupResign,
 }
 
 /// What the driver must do, from [`Instance::poll_output`].

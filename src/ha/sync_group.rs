@@ -1,5 +1,6 @@
-//! keepalived's `vrrp_sync_group` at run time: the members share a fault, and the group's own
-//! hooks run when all members have reached the same state.
+//! keepalived's `vrrp_sync_group` at run time: the members share a fault; while one is BACKUP
+//! under a live master the others resign and stay BACKUP ("prefer backup"), so they change role
+//! together; and the group's own hooks run when all members have reached the same state.
 
 use super::spec::SyncGroup;
 use super::State;
@@ -43,6 +44,18 @@ pub fn shared_faults(own: &[bool], groups: &[GroupRun]) -> Vec<bool> {
     faults
 }
 
+/// Each instance's hold (keepalived's "prefer backup"): a fellow member of its group is BACKUP
+/// under a live master (`live_backup`), so it must not be master alone.
+pub fn group_holds(live_backup: &[bool], groups: &[GroupRun]) -> Vec<bool> {
+    let mut holds = vec![false; live_backup.len()];
+    for group in groups {
+        for &member in &group.members {
+            holds[member] |= group.members.iter().any(|&other| other != member && live_backup[other]);
+        }
+    }
+    holds
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,6 +76,15 @@ mod tests {
         assert_eq!(shared_faults(&[false, true, false], &groups), vec![true, true, false]);
         assert_eq!(shared_faults(&[false, false, true], &groups), vec![false, false, true]);
         assert_eq!(shared_faults(&[false, false, false], &groups), vec![false, false, false]);
+    }
+
+    #[test]
+    fn a_member_under_a_live_master_holds_its_fellows_and_no_one_else() {
+        let names = ["outside", "inside", "alone"];
+        let groups = [GroupRun::new(group(&["outside", "inside"]), &names)];
+        assert_eq!(group_holds(&[false, true, false], &groups), vec![true, false, false]);
+        assert_eq!(group_holds(&[true, true, false], &groups), vec![true, true, false]);
+        assert_eq!(group_holds(&[false, false, true], &groups), vec![false, false, false]);
     }
 
     #[test]

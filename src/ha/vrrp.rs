@@ -153,6 +153,18 @@ impl Vrrp {
                 }
             }
             Input::HoldPreemption(hold) => self.core.hold_preemption(hold),
+            Input::GroupHold(hold) => {
+                self.core.group_hold = hold;
+                if !hold && self.core.state == State::Backup && self.core.wants_master {
+                    self.become_master(now);
+                }
+            }
+            Input::GroupResign => {
+                if self.core.state == State::Master {
+                    self.send_advert(0);
+                    self.become_backup(now, None);
+                }
+            }
             Input::PriorityDelta(delta) => {
                 let before = self.effective_priority();
                 self.core.priority_delta = delta;
@@ -250,7 +262,11 @@ impl Vrrp {
             }
             State::Backup => {
                 if self.master_down_timer.is_some_and(|t| t <= now) {
-                    self.become_master(now);
+                    if self.core.may_become_master() {
+                        self.become_master(now);
+                    } else {
+                        self.master_down_timer = Some(now + self.master_down_interval());
+                    }
                 }
             }
             State::Init | State::Fault => {}
@@ -330,6 +346,7 @@ impl Vrrp {
             || (self.core.config.preempt && priority < ours && self.core.preemption_held());
         if !self.core.config.preempt || preempt_held || priority >= ours {
             self.core.master = Some(src);
+            self.core.wants_master = false;
             if self.version == Version::V3 {
                 self.master_adver_interval = interval;
             }

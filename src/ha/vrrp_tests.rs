@@ -213,6 +213,51 @@ fn a_sync_hold_follows_a_lower_master_until_released() {
 }
 
 #[test]
+fn a_sync_group_hold_keeps_a_backup_past_master_down_until_released() {
+    let t0 = Instant::now();
+    let mut i = backup(100, t0);
+    i.handle_input(t0, Input::GroupHold(true));
+    // Master_Down (3.6 s) runs out: held, it stays BACKUP, forgets the master, waits again.
+    i.handle_timeout(t0 + ms(3600));
+    let out = drain(&mut i);
+    assert!(transitions(&out).is_empty() && adverts(&out).is_empty(), "{out:?}");
+    assert_eq!((i.state(), i.status().master), (State::Backup, None));
+    assert_eq!(i.poll_timeout(), Some(t0 + ms(7200)));
+    // Released: it takes over at once, as it would have.
+    i.handle_input(t0 + ms(4000), Input::GroupHold(false));
+    let out = drain(&mut i);
+    assert_eq!(transitions(&out), [(State::Backup, State::Master)]);
+    assert_eq!(advert_priority(&adverts(&out)[0].1), 100);
+}
+
+#[test]
+fn a_held_backup_that_hears_a_master_again_is_not_released_into_mastership() {
+    let t0 = Instant::now();
+    let mut i = backup(100, t0);
+    i.handle_input(t0, Input::GroupHold(true));
+    i.handle_timeout(t0 + ms(3600));
+    hear(&mut i, t0 + ms(4000), &VrrpAdvert::v3(HIGHER_IP, 51, 200, &[VIP]));
+    i.handle_input(t0 + ms(4100), Input::GroupHold(false));
+    assert!(transitions(&drain(&mut i)).is_empty());
+    assert_eq!(i.state(), State::Backup);
+}
+
+#[test]
+fn a_sync_group_resign_sends_priority_zero_and_becomes_backup() {
+    let t0 = Instant::now();
+    let (mut i, at) = master(100, t0);
+    i.handle_input(at + ms(10), Input::GroupResign);
+    let out = drain(&mut i);
+    assert_eq!(transitions(&out), [(State::Master, State::Backup)]);
+    let sent = adverts(&out);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(advert_priority(&sent[0].1), 0, "the peer takes over after Skew_Time");
+    // A backup ignores it.
+    i.handle_input(at + ms(20), Input::GroupResign);
+    assert!(drain(&mut i).is_empty());
+}
+
+#[test]
 fn priority_zero_makes_the_backup_wait_only_skew_time() {
     for (protocol, skew) in [(HaProtocol::Vrrp3, ms(600)), (HaProtocol::Vrrp2, Duration::from_nanos(609_375_000))] {
         let t0 = Instant::now();
