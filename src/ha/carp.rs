@@ -84,6 +84,10 @@ impl Carp {
         &self.core.config
     }
 
+    pub(crate) fn core(&self) -> &Core {
+        &self.core
+    }
+
     /// See [`super::Instance::reconfigure`]: a master advertises a changed advskew at once (and
     /// from then on at the new interval).
     pub(crate) fn reconfigure(&mut self, now: Instant, config: InstanceConfig) {

@@ -544,14 +544,11 @@ impl Driver {
         let live: Vec<bool> = self
             .instances
             .iter()
-            .map(|running| {
-                let status = running.instance.status();
-                status.state == State::Backup && status.master.is_some()
-            })
+            .map(|running| running.instance.state() == State::Backup && running.instance.master().is_some())
             .collect();
         let holds = group_holds(&live, &self.groups);
         for (running, hold) in self.instances.iter_mut().zip(holds) {
-            if hold && running.instance.status().state == State::Master {
+            if hold && running.instance.state() == State::Master {
                 log::warn!(
                     "vrrp {}: resigns: a member of its sync group is BACKUP under a live master",
                     running.config.name
@@ -567,7 +564,7 @@ impl Driver {
 
     /// Runs a sync group's hooks when all its members have reached a new common state.
     fn group_hooks(&mut self) {
-        let states: Vec<State> = self.instances.iter().map(|running| running.instance.status().state).collect();
+        let states: Vec<State> = self.instances.iter().map(|running| running.instance.state()).collect();
         for group in &mut self.groups {
             let Some(state) = group.reached(&states) else { continue };
             if state == State::Init {

@@ -343,8 +343,21 @@ impl Instance {
         }
     }
 
+    /// The role, without building a whole [`Status`] (the HA thread asks every turn).
     pub fn state(&self) -> State {
-        self.status().state
+        self.core().state
+    }
+
+    /// Ourselves as master, the master last heard as backup.
+    pub fn master(&self) -> Option<Ipv4Addr> {
+        self.core().master
+    }
+
+    fn core(&self) -> &common::Core {
+        match &self.machine {
+            Machine::Vrrp(m) => m.core(),
+            Machine::Carp(m) => m.core(),
+        }
     }
 
     pub fn status(&self) -> Status {

@@ -95,6 +95,10 @@ impl Vrrp {
         &self.core.config
     }
 
+    pub(crate) fn core(&self) -> &Core {
+        &self.core
+    }
+
     /// See [`super::Instance::reconfigure`]; `config` differs only in live settings.
     pub(crate) fn reconfigure(&mut self, now: Instant, config: InstanceConfig) {
         let before = self.effective_priority();
