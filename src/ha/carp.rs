@@ -293,12 +293,12 @@ impl Carp {
                 let dead = (DEAD_RATIO * u32::from(self.advbase), u32::from(ours.1));
                 let theirs_wide = (u32::from(theirs.0), u32::from(theirs.1));
                 let preempts = self.core.config.preempt && ours < theirs && !self.core.preemption_held();
-                if (preempts || dead < theirs_wide) && self.core.may_become_master() {
-                    self.become_master(now);
-                } else if !(preempts || dead < theirs_wide) {
+                if !(preempts || dead < theirs_wide) {
                     self.core.master = Some(src);
                     self.core.wants_master = false;
                     self.master_down_timer = Some(now + self.master_down_interval());
+                } else if self.core.may_become_master() {
+                    self.become_master(now);
                 }
             }
             State::Init | State::Fault => {}
