@@ -95,6 +95,14 @@ impl RealServer {
     }
 }
 
+#[cfg(test)]
+impl RealServer {
+    /// Weight 1, fresh counters for one worker: the real server tests build.
+    pub(crate) fn for_test(dest: u32, ip: Ipv4Addr, port: u16, mac: Option<MacAddr>) -> RealServer {
+        RealServer { dest: DestId(dest), ip, port, weight: 1, mac, stats: Arc::new(DestStats::new(1)) }
+    }
+}
+
 /// A virtual service.
 #[derive(Clone, Debug)]
 pub struct Service {
@@ -106,6 +114,22 @@ pub struct Service {
     pub reals: Vec<RealServer>,
     pub stats: Arc<ServiceStats>,
     pub ticket: Arc<Ticket>,
+}
+
+#[cfg(test)]
+impl Service {
+    /// rr, no flags, fresh counters for one worker: the service tests build.
+    pub(crate) fn for_test(key: ServiceKey, reals: Vec<RealServer>, persistence: Option<Duration>) -> Service {
+        Service {
+            key,
+            scheduler: SchedulerKind::Rr,
+            flags: SchedFlags::default(),
+            persistence,
+            reals,
+            stats: Arc::new(ServiceStats::new(1)),
+            ticket: Arc::default(),
+        }
+    }
 }
 
 /// Where a `DestId` points inside a snapshot.

@@ -172,9 +172,9 @@ mod tests {
     use crate::cells::{Disposition, Polled, ServingState};
     use crate::conntrack::Timeouts;
     use crate::craft;
-    use crate::flow::{DestId, Protocol};
-    use crate::sched::{SchedFlags, SchedulerKind};
-    use crate::service::{DestStats, RealServer, Service, ServiceKey, ServiceStats, Snapshot};
+    use crate::flow::Protocol;
+
+    use crate::service::{RealServer, Service, ServiceKey, Snapshot};
     use crate::wire::MacAddr;
 
     const VIP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 100);
@@ -222,23 +222,8 @@ mod tests {
 
     #[test]
     fn a_full_tx_ring_is_counted_as_tx_full_and_not_as_transmitted() {
-        let real = RealServer {
-            dest: DestId(0),
-            ip: Ipv4Addr::new(10, 0, 0, 11),
-            port: 80,
-            weight: 1,
-            mac: Some(MacAddr([2, 0, 0, 0, 0, 0x11])),
-            stats: Arc::new(DestStats::new(1)),
-        };
-        let service = Service {
-            key: ServiceKey { protocol: Protocol::Udp, vip: VIP, port: 80 },
-            scheduler: SchedulerKind::Rr,
-            flags: SchedFlags::default(),
-            persistence: None,
-            reals: vec![real],
-            stats: Arc::new(ServiceStats::new(1)),
-            ticket: Arc::default(),
-        };
+        let real = RealServer::for_test(0, Ipv4Addr::new(10, 0, 0, 11), 80, Some(MacAddr([2, 0, 0, 0, 0, 0x11])));
+        let service = Service::for_test(ServiceKey { protocol: Protocol::Udp, vip: VIP, port: 80 }, vec![real], None);
         let snapshot = Snapshot::new(1, DIRECTOR, Timeouts::default(), vec![service]);
         let client = MacAddr([2, 0, 0, 0, 0, 1]);
         let frames: Vec<Vec<u8>> = (0..40u16)

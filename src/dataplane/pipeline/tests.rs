@@ -12,9 +12,9 @@ use crate::conntrack::{TemplateStore, Timeouts};
 use crate::craft::{self, tcp_flags, Ip};
 use crate::dataplane::stats::WorkerStats;
 use crate::dataplane::verdict::{DropReason, Verdict};
-use crate::flow::{DestId, Protocol};
-use crate::sched::{SchedFlags, SchedulerKind};
-use crate::service::{DestStats, RealServer, Service, ServiceKey, ServiceStats, Snapshot};
+use crate::flow::Protocol;
+use crate::sched::SchedulerKind;
+use crate::service::{RealServer, Service, ServiceKey, Snapshot};
 use crate::wire::MacAddr;
 
 const DIRECTOR: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x02]);
@@ -26,26 +26,11 @@ const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 const DIRECTOR_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
 
 fn real(dest: u32, last: u8, mac: Option<MacAddr>, port: u16) -> RealServer {
-    RealServer {
-        dest: DestId(dest),
-        ip: Ipv4Addr::new(10, 0, 0, last),
-        port,
-        weight: 1,
-        mac,
-        stats: Arc::new(DestStats::new(1)),
-    }
+    RealServer::for_test(dest, Ipv4Addr::new(10, 0, 0, last), port, mac)
 }
 
 fn service(protocol: Protocol, port: u16, reals: Vec<RealServer>, persistence: Option<Duration>) -> Service {
-    Service {
-        key: ServiceKey { protocol, vip: VIP, port },
-        scheduler: SchedulerKind::Rr,
-        flags: SchedFlags::default(),
-        persistence,
-        reals,
-        stats: Arc::new(ServiceStats::new(1)),
-        ticket: Arc::default(),
-    }
+    Service::for_test(ServiceKey { protocol, vip: VIP, port }, reals, persistence)
 }
 
 /// TCP VIP:80 → rs1, rs2; UDP VIP:53 → rs1; TCP VIP:8080 → an unresolved real server only;
@@ -606,21 +591,9 @@ fn fast_and_general_paths_agree() {
 fn partial_checksums_are_completed_on_the_way_out_and_nothing_else_is_touched() {
     use crate::wire::checksum::tests::{PARTIAL_TCP_SYN, PARTIAL_UDP_EVEN, PARTIAL_UDP_ODD};
     let vip = Ipv4Addr::new(10, 99, 0, 2);
-    let service = |protocol, port, dest| Service {
-        key: ServiceKey { protocol, vip, port },
-        scheduler: SchedulerKind::Rr,
-        flags: SchedFlags::default(),
-        persistence: None,
-        reals: vec![RealServer {
-            dest: DestId(dest),
-            ip: Ipv4Addr::new(10, 99, 0, 11),
-            port,
-            weight: 1,
-            mac: Some(RS1),
-            stats: Arc::new(DestStats::new(1)),
-        }],
-        stats: Arc::new(ServiceStats::new(1)),
-        ticket: Arc::default(),
+    let service = |protocol, port, dest| {
+        let real = RealServer::for_test(dest, Ipv4Addr::new(10, 99, 0, 11), port, Some(RS1));
+        Service::for_test(ServiceKey { protocol, vip, port }, vec![real], None)
     };
     let snapshot = Snapshot::new(
         1,

@@ -1,11 +1,9 @@
-use std::sync::Arc;
 use std::time::Duration;
 
 use super::*;
 use crate::conntrack::{ConnState, SyncedConn, TemplateKey, Timeouts};
 use crate::flow::{DestId, FlowKey, Protocol};
-use crate::sched::{SchedFlags, SchedulerKind};
-use crate::service::{DestStats, RealServer, Service, ServiceStats};
+use crate::service::{RealServer, Service};
 use crate::sync::convert::{conn_entry, template_entry};
 use crate::sync::stats::get;
 use crate::wire::ipvs_sync::{Builder, ControlKind, DEFAULT_MAXLEN};
@@ -16,23 +14,8 @@ const RS1: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 11);
 const PEER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 3);
 
 fn snapshot() -> Snapshot {
-    let real = RealServer {
-        dest: DestId(5),
-        ip: RS1,
-        port: 80,
-        weight: 1,
-        mac: Some(MacAddr([2, 0, 0, 0, 0, 0x11])),
-        stats: Arc::new(DestStats::new(1)),
-    };
-    let service = Service {
-        key: ServiceKey { protocol: Protocol::Tcp, vip: VIP, port: 80 },
-        scheduler: SchedulerKind::Rr,
-        flags: SchedFlags::default(),
-        persistence: None,
-        reals: vec![real],
-        stats: Arc::new(ServiceStats::new(1)),
-        ticket: Arc::default(),
-    };
+    let real = RealServer::for_test(5, RS1, 80, Some(MacAddr([2, 0, 0, 0, 0, 0x11])));
+    let service = Service::for_test(ServiceKey { protocol: Protocol::Tcp, vip: VIP, port: 80 }, vec![real], None);
     Snapshot::new(1, MacAddr([2, 0, 0, 0, 0, 2]), Timeouts::default(), vec![service])
 }
 
