@@ -17,6 +17,7 @@ pub mod checksum;
 pub mod ethernet;
 pub mod icmp;
 pub mod ipv4;
+pub mod ipv6;
 pub mod ipvs_sync;
 pub mod tcp;
 pub mod udp;
