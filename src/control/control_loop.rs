@@ -30,7 +30,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -75,7 +75,7 @@ pub struct ControlLoop<'a> {
     pub config: Config,
     pub config_path: PathBuf,
     /// The director interface's subnets, to check a reloaded file's addresses against.
-    pub subnets: Vec<(Ipv4Addr, u8)>,
+    pub subnets: Vec<(IpAddr, u8)>,
     pub events: Receiver<ControlEvent>,
     /// Set by SIGHUP.
     pub reload_requested: Arc<AtomicBool>,
@@ -93,7 +93,7 @@ pub struct ControlLoop<'a> {
     /// Every service's quorum goes here for `ulvs ctl status` and the metrics.
     pub health: Arc<HealthBoard>,
     /// What the checker checks (see `runtime::follow_checks`).
-    pub checked: BTreeSet<(ServiceKey, Ipv4Addr)>,
+    pub checked: BTreeSet<(ServiceKey, IpAddr)>,
 }
 
 impl ControlLoop<'_> {
@@ -243,6 +243,9 @@ impl ControlLoop<'_> {
         for line in plan.restart_lines() {
             log::warn!("reload: {line}; it takes effect only when ulvs restarts");
         }
+        for warning in runtime::unserved_ipv6(&config) {
+            log::warn!("reload: {warning}");
+        }
         let before = self.registry.services().to_vec();
         let after = runtime::service_specs(&config);
         let diff = edit::diff(&before, &after);
@@ -251,7 +254,7 @@ impl ControlLoop<'_> {
         }
         // Real servers the file no longer has, and that were up: keepalived runs their notify_down
         // (clear_service_rs), omega or not.
-        let removed_up: Vec<(ServiceKey, Ipv4Addr)> = before
+        let removed_up: Vec<(ServiceKey, IpAddr)> = before
             .iter()
             .flat_map(|s| s.reals.iter().map(move |r| (s.key, r.ip)))
             .filter(|(key, ip)| !after.iter().any(|s| s.key == *key && s.reals.iter().any(|r| r.ip == *ip)))
@@ -312,15 +315,15 @@ impl ControlLoop<'_> {
         self.checker.update(runtime::follow_checks(&self.config, &mut self.registry, &mut self.checked));
         self.resolver.follow(&self.registry);
         let snapshot = self.registry.snapshot(|ip| self.resolver.mac(ip));
-        let old: Vec<Ipv4Addr> = self.snapshots.load().vips().collect();
-        let new: Vec<Ipv4Addr> = snapshot.vips().collect();
+        let old: Vec<IpAddr> = self.snapshots.load().vips().collect();
+        let new: Vec<IpAddr> = snapshot.vips().collect();
         let vips_changed = {
             let (mut a, mut b) = (old.clone(), new.clone());
             a.sort();
             b.sort();
             a != b
         };
-        let with_both: Vec<Ipv4Addr> = new.iter().chain(old.iter().filter(|ip| !new.contains(ip))).copied().collect();
+        let with_both: Vec<IpAddr> = new.iter().chain(old.iter().filter(|ip| !new.contains(ip))).copied().collect();
         if vips_changed {
             self.set_vips(&with_both);
         }
@@ -391,7 +394,7 @@ impl ControlLoop<'_> {
         }
     }
 
-    fn set_vips(&self, vips: &[Ipv4Addr]) {
+    fn set_vips(&self, vips: &[IpAddr]) {
         if let Some(program) = self.program {
             if let Err(err) = program.set_vips(vips) {
                 log::error!("updating the XDP VIP set: {err}");
@@ -406,7 +409,7 @@ fn answer(reply: Option<Reply>, result: Result<String, String>) {
     }
 }
 
-fn list(ips: &[Ipv4Addr]) -> String {
+fn list(ips: &[IpAddr]) -> String {
     let mut sorted = ips.to_vec();
     sorted.sort();
     let mut text = String::new();

@@ -10,7 +10,7 @@
 //! defined", "Destination already exists", …) and say more where it helps.
 
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::conntrack::Timeouts;
@@ -30,9 +30,9 @@ pub enum Edit {
     /// `-a`.
     AddReal(ServiceKey, RealSpec),
     /// `-e`: a new weight.
-    EditReal { key: ServiceKey, ip: Ipv4Addr, weight: u32 },
+    EditReal { key: ServiceKey, ip: IpAddr, weight: u32 },
     /// `-d`.
-    DeleteReal(ServiceKey, Ipv4Addr),
+    DeleteReal(ServiceKey, IpAddr),
     /// `-C`: no services at all.
     Clear,
     /// `-Z`: zero the counters of every service, or of one.
@@ -49,9 +49,9 @@ pub enum EditError {
     #[error("Service already exists: {0}")]
     ServiceExists(Service),
     #[error("No such destination: {ip} in {service}")]
-    NoReal { service: Service, ip: Ipv4Addr },
+    NoReal { service: Service, ip: IpAddr },
     #[error("Destination already exists: {ip} in {service}")]
-    RealExists { service: Service, ip: Ipv4Addr },
+    RealExists { service: Service, ip: IpAddr },
     #[error("invalid address: {0}")]
     Address(String),
     #[error("invalid weight {0} (expected 0..={MAX_WEIGHT})")]
@@ -260,9 +260,10 @@ fn check_real(key: ServiceKey, real: &RealSpec) -> Result<(), EditError> {
 mod tests {
     use super::*;
     use crate::flow::Protocol;
+    use std::net::Ipv4Addr;
 
     fn key(port: u16) -> ServiceKey {
-        ServiceKey { protocol: Protocol::Tcp, vip: Ipv4Addr::new(10, 0, 0, 100), port }
+        ServiceKey { protocol: Protocol::Tcp, vip: Ipv4Addr::new(10, 0, 0, 100).into(), port }
     }
 
     fn service(port: u16) -> ServiceSpec {
@@ -276,7 +277,7 @@ mod tests {
     }
 
     fn real(last: u8, weight: u32) -> RealSpec {
-        RealSpec { ip: Ipv4Addr::new(10, 0, 0, last), weight, mac: None }
+        RealSpec { ip: Ipv4Addr::new(10, 0, 0, last).into(), weight, mac: None }
     }
 
     #[test]
@@ -297,7 +298,7 @@ mod tests {
             (
                 "loopback vip",
                 Edit::AddService(ServiceSpec {
-                    key: ServiceKey { vip: Ipv4Addr::LOCALHOST, ..key(80) },
+                    key: ServiceKey { vip: Ipv4Addr::LOCALHOST.into(), ..key(80) },
                     ..service(80)
                 }),
                 Err(EditError::Address("VIP 127.0.0.1 is a loopback address".into())),
@@ -311,7 +312,7 @@ mod tests {
             (
                 "dup real",
                 Edit::AddReal(key(80), real(11, 2)),
-                Err(EditError::RealExists { service: Service(key(80)), ip: ip(11) }),
+                Err(EditError::RealExists { service: Service(key(80)), ip: ip(11).into() }),
             ),
             (
                 "real is vip",
@@ -321,13 +322,13 @@ mod tests {
             ("heavy", Edit::AddReal(key(80), real(14, 70000)), Err(EditError::Weight(70000))),
             (
                 "weight",
-                Edit::EditReal { key: key(80), ip: ip(11), weight: 0 },
+                Edit::EditReal { key: key(80), ip: ip(11).into(), weight: 0 },
                 Ok("real server 10.0.0.11 of TCP 10.0.0.100:80: weight 1 -> 0"),
             ),
             (
                 "no real",
-                Edit::DeleteReal(key(80), ip(99)),
-                Err(EditError::NoReal { service: Service(key(80)), ip: ip(99) }),
+                Edit::DeleteReal(key(80), ip(99).into()),
+                Err(EditError::NoReal { service: Service(key(80)), ip: ip(99).into() }),
             ),
             ("zero missing", Edit::Zero(Some(key(1))), Err(EditError::NoService(Service(key(1))))),
             ("clear", Edit::Clear, Ok("cleared 1 service(s)")),

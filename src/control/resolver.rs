@@ -1,8 +1,11 @@
 //! Drives real-server MAC resolution: ulvs's own ARP (an `ArpSocket`) fed into the sans-IO
 //! `NeighbourTable`. The control loop steps it between events.
+//!
+//! IPv4 real servers are resolved over ARP. IPv6 ones are not resolved yet (Neighbour Discovery is
+//! the next step of IPv6 support, docs/dataplane.md section 10): only a static `mac` makes one known.
 
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -17,7 +20,7 @@ pub struct Resolver {
     our_mac: MacAddr,
     our_ip: Ipv4Addr,
     wanted: Vec<Ipv4Addr>,
-    statics: Vec<(Ipv4Addr, MacAddr)>,
+    statics: Vec<(IpAddr, MacAddr)>,
 }
 
 impl Resolver {
@@ -39,7 +42,7 @@ impl Resolver {
     /// installed, and addresses no longer used forgotten.
     pub fn follow(&mut self, registry: &Registry) {
         let now = Instant::now();
-        let mut statics: Vec<(Ipv4Addr, MacAddr)> = registry
+        let mut statics: Vec<(IpAddr, MacAddr)> = registry
             .services()
             .iter()
             .flat_map(|spec| spec.reals.iter())
@@ -47,22 +50,33 @@ impl Resolver {
             .collect();
         statics.sort();
         statics.dedup();
+        let v4 = |ip: &IpAddr| match *ip {
+            IpAddr::V4(ip) => Some(ip),
+            IpAddr::V6(_) => None,
+        };
         for (ip, _) in self.statics.iter().filter(|(ip, _)| !statics.iter().any(|(s, _)| s == ip)) {
-            self.table.remove_static(*ip, now);
+            if let Some(ip) = v4(ip) {
+                self.table.remove_static(ip, now);
+            }
         }
-        for &(ip, mac) in &statics {
-            self.table.set_static(ip, mac);
+        for (ip, mac) in &statics {
+            if let Some(ip) = v4(ip) {
+                self.table.set_static(ip, *mac);
+            }
         }
         self.statics = statics;
-        let wanted = registry.ips_to_resolve();
+        let wanted: Vec<Ipv4Addr> = registry.ips_to_resolve().iter().filter_map(v4).collect();
         if wanted != self.wanted {
             self.table.set_wanted(wanted.iter().copied(), now);
             self.wanted = wanted;
         }
     }
 
-    pub fn mac(&self, ip: Ipv4Addr) -> Option<MacAddr> {
-        self.table.mac(ip)
+    pub fn mac(&self, ip: IpAddr) -> Option<MacAddr> {
+        match ip {
+            IpAddr::V4(ip) => self.table.mac(ip),
+            IpAddr::V6(_) => self.statics.iter().find(|(s, _)| *s == ip).map(|&(_, mac)| mac),
+        }
     }
 
     fn all_known(&self) -> bool {
