@@ -60,13 +60,13 @@ pub enum EditError {
     Other(String),
 }
 
-/// A service key as ipvsadm prints it in messages: `TCP 10.0.0.100:80`.
+/// A service key as ipvsadm prints it in messages: `TCP 10.0.0.100:80`, `TCP [2001:db8::100]:80`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Service(pub ServiceKey);
 
 impl fmt::Display for Service {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}:{}", self.0.protocol, self.0.vip, self.0.port)
+        write!(f, "{} {}", self.0.protocol, std::net::SocketAddr::new(self.0.vip, self.0.port))
     }
 }
 
@@ -250,6 +250,13 @@ fn check_real(key: ServiceKey, real: &RealSpec) -> Result<(), EditError> {
     if real.ip == key.vip {
         return Err(EditError::Address(format!("real server address {} is the service's VIP", real.ip)));
     }
+    // As the config file: a service and its real servers share one family (IPVS's rule too).
+    if real.ip.is_ipv4() != key.vip.is_ipv4() {
+        return Err(EditError::Address(format!(
+            "real server address {} is not of the family of the service's VIP {}",
+            real.ip, key.vip
+        )));
+    }
     if real.weight > MAX_WEIGHT {
         return Err(EditError::Weight(real.weight));
     }
@@ -318,6 +325,13 @@ mod tests {
                 "real is vip",
                 Edit::AddReal(key(80), real(100, 1)),
                 Err(EditError::Address("real server address 10.0.0.100 is the service's VIP".into())),
+            ),
+            (
+                "real of the other family",
+                Edit::AddReal(key(80), RealSpec { ip: "2001:db8::11".parse().unwrap(), weight: 1, mac: None }),
+                Err(EditError::Address(
+                    "real server address 2001:db8::11 is not of the family of the service's VIP 10.0.0.100".into(),
+                )),
             ),
             ("heavy", Edit::AddReal(key(80), real(14, 70000)), Err(EditError::Weight(70000))),
             (
