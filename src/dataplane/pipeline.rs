@@ -25,6 +25,13 @@
 //! on fixed offsets (`fast.rs`), deciding exactly as the layer-by-layer path does; every other
 //! frame takes that general path.
 //!
+//! **Families and stages** (docs/dataplane.md): classification knows its family concretely and
+//! hands a `Transport<A>` to the stages after it — `forward`, `open`, sync's adoption, ICMP errors —
+//! which are written once, generic over the family, and reach that family's connection table
+//! through `lanes.rs`. The last stage, the forwarding method's rewrite, is `rewrite.rs`. IPv6
+//! frames are not classified yet (they go to the kernel): the stages and tables for them are here,
+//! the IPv6 classifier, NDP answers and ICMPv6 errors come next.
+//!
 //! Counters: every drop has its reason; connections, packets and bytes per service and real server;
 //! active/inactive per real server follow every state change, eviction and expiry of the worker's
 //! connection table, which is what `lc`/`wlc` read.
@@ -349,12 +356,12 @@ impl Pipeline {
             }
         }
         match self.dests.forward(dest, change, packet.ip_len, self.worker) {
-            Ok(mac) => {
+            Ok(egress) => {
                 if packet.partial {
                     A::complete_partial(frame);
                     self.counters().csum_partial.add(1);
                 }
-                rewrite(frame, mac, snapshot.director_mac);
+                rewrite::apply(frame, egress, snapshot.director_mac);
                 Verdict::Tx
             }
             Err(reason) => Verdict::Drop(reason),
@@ -572,7 +579,7 @@ impl Pipeline {
         let counters = real.stats.get(self.worker);
         counters.in_packets.add(1);
         counters.in_bytes.add(ip_len);
-        rewrite(frame, mac, ctx.snapshot.director_mac);
+        rewrite::direct_routing(frame, mac, ctx.snapshot.director_mac);
         self.counters().forwarded.add(1);
         Verdict::Tx
     }
@@ -587,7 +594,7 @@ impl Pipeline {
         total_len: usize,
     ) -> Verdict {
         let client_mac = ethernet::Frame::new_unchecked(&frame[..]).src_addr();
-        rewrite(frame, client_mac, ctx.snapshot.director_mac);
+        rewrite::direct_routing(frame, client_mac, ctx.snapshot.director_mac);
         let ip_bytes = &mut frame[ip_start..ip_start + total_len];
         {
             let mut ip = ipv4::Packet::new_unchecked(&mut ip_bytes[..]);
@@ -663,14 +670,6 @@ fn complete_partial6(frame: &mut [u8]) {
     }
 }
 
-/// Direct routing: only the Ethernet addresses change.
-#[inline]
-fn rewrite(frame: &mut [u8], dst: MacAddr, src: MacAddr) {
-    let mut eth = ethernet::Frame::new_unchecked(frame);
-    eth.set_dst_addr(dst);
-    eth.set_src_addr(src);
-}
-
 fn state_counter(counters: &DestCounters, state: ConnState) -> &crate::cells::Counter {
     if state.is_active() {
         &counters.active
@@ -727,5 +726,6 @@ fn hand_back_lane<A: Lane>(
 mod dests;
 mod fast;
 mod lanes;
+mod rewrite;
 #[cfg(test)]
 mod tests;
