@@ -9,7 +9,6 @@ mod ha;
 mod ports;
 mod sync;
 
-use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -20,13 +19,13 @@ use anyhow::{bail, Context as _};
 use crossbeam::channel;
 use ulvs::conntrack::TemplateStore;
 use ulvs::control::config::{Config, IoMode};
-use ulvs::control::control_loop::{ControlLoop, ControlStatus};
+use ulvs::control::control_loop::{self, ControlIo, ControlLoop, ControlStatus};
+use ulvs::control::core::ControlCore;
 use ulvs::control::ctl::handler::CtlHandler;
 use ulvs::control::ctl::server::Server;
 use ulvs::control::event::{health_forwarder, ControlEvent};
 use ulvs::control::host::{self, Host};
 use ulvs::control::metrics::{Endpoint, Sources};
-use ulvs::control::offload::OffloadNotices;
 use ulvs::control::rate::RateTable;
 use ulvs::control::resolver::Resolver;
 use ulvs::control::runtime;
@@ -53,10 +52,11 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
     let iface = &config.director.interface;
     let (director_mac, director_ip) = (host.mac, host.ip);
     let queues = host.workers(&config, config_path)?;
-    let mut registry = runtime::registry(&config, queues, director_mac);
+    let registry = runtime::registry(&config, queues, director_mac);
     // Before the first snapshot: real servers whose check starts down (alpha) are down in it.
-    let mut checked = BTreeSet::new();
-    let targets = runtime::follow_checks(&config, &mut registry, &mut checked);
+    let mut core =
+        ControlCore::new(config.clone(), config_path.to_path_buf(), registry, host.subnets(), Instant::now());
+    let targets = core.checks();
 
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -66,9 +66,9 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
     signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&reload_requested))
         .context("installing the SIGHUP handler")?;
 
-    let mut resolver = Resolver::open(iface, director_mac, director_ip, config.director.arp_refresh, &registry)?;
-    resolver.settle(INITIAL_RESOLVE, &stop)?;
-    let snapshots = Arc::new(SnapshotCell::new(registry.snapshot(|ip| resolver.mac(ip))));
+    let mut resolver = Resolver::open(iface, director_mac, director_ip)?;
+    control_loop::settle(&mut core, &mut resolver, INITIAL_RESOLVE, &stop)?;
+    let snapshots = Arc::new(SnapshotCell::new(core.first_snapshot()));
 
     let vips: Vec<_> = snapshots.load().vips().collect();
     let opened = ports::open(&config, queues, &vips)?;
@@ -187,27 +187,22 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
         .with_context(|| format!("control socket {}", config.director.control.display()))?;
     log::info!("control socket {}", config.director.control.display());
 
-    let control = ControlLoop {
-        registry,
+    let io = ControlIo {
         resolver,
         snapshots: Arc::clone(&snapshots),
         program: opened.program.as_ref(),
-        config: config.clone(),
         config_path: config_path.to_path_buf(),
-        subnets: host.subnets(),
         events: events_rx,
         reload_requested,
         status,
         rates,
         ha_updates: ha_driver.as_ref().map(|driver| driver.updates()),
         stats: Arc::clone(&stats),
-        notices: OffloadNotices::default(),
         checker,
         notify: notifier.queue(),
         health: Arc::clone(&health_board),
-        checked,
     };
-    let control_result = { control }.run(&stop);
+    let control_result = ControlLoop::new(core, io).run(&stop);
     // However the control loop ended, the workers stop before the XDP program is detached.
     stop.store(true, Ordering::Relaxed);
     log::info!("stopping");

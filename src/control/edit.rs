@@ -45,13 +45,13 @@ pub enum Edit {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum EditError {
     #[error("Service not defined: {0}")]
-    NoService(Service),
+    NoService(ServiceName),
     #[error("Service already exists: {0}")]
-    ServiceExists(Service),
+    ServiceExists(ServiceName),
     #[error("No such destination: {ip} in {service}")]
-    NoReal { service: Service, ip: Ipv4Addr },
+    NoReal { service: ServiceName, ip: Ipv4Addr },
     #[error("Destination already exists: {ip} in {service}")]
-    RealExists { service: Service, ip: Ipv4Addr },
+    RealExists { service: ServiceName, ip: Ipv4Addr },
     #[error("invalid address: {0}")]
     Address(String),
     #[error("invalid weight {0} (expected 0..={MAX_WEIGHT})")]
@@ -62,9 +62,9 @@ pub enum EditError {
 
 /// A service key as ipvsadm prints it in messages: `TCP 10.0.0.100:80`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Service(pub ServiceKey);
+pub struct ServiceName(pub ServiceKey);
 
-impl fmt::Display for Service {
+impl fmt::Display for ServiceName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}:{}", self.0.protocol, self.0.vip, self.0.port)
     }
@@ -81,12 +81,12 @@ impl Edit {
 /// `Zero` only checks that its service exists: counters are not part of the specs.
 pub fn apply(services: &mut Vec<ServiceSpec>, timeouts: &mut Timeouts, edit: &Edit) -> Result<String, EditError> {
     let find = |services: &[ServiceSpec], key: &ServiceKey| {
-        services.iter().position(|s| s.key == *key).ok_or(EditError::NoService(Service(*key)))
+        services.iter().position(|s| s.key == *key).ok_or(EditError::NoService(ServiceName(*key)))
     };
     match edit {
         Edit::AddService(spec) => {
             if services.iter().any(|s| s.key == spec.key) {
-                return Err(EditError::ServiceExists(Service(spec.key)));
+                return Err(EditError::ServiceExists(ServiceName(spec.key)));
             }
             check_service(spec)?;
             services.push(spec.clone());
@@ -106,28 +106,28 @@ pub fn apply(services: &mut Vec<ServiceSpec>, timeouts: &mut Timeouts, edit: &Ed
         Edit::DeleteService(key) => {
             let index = find(services, key)?;
             let removed = services.remove(index);
-            Ok(format!("deleted service {} with {} real server(s)", Service(*key), removed.reals.len()))
+            Ok(format!("deleted service {} with {} real server(s)", ServiceName(*key), removed.reals.len()))
         }
         Edit::AddReal(key, real) => {
             let index = find(services, key)?;
             let spec = &mut services[index];
             if spec.reals.iter().any(|r| r.ip == real.ip) {
-                return Err(EditError::RealExists { service: Service(*key), ip: real.ip });
+                return Err(EditError::RealExists { service: ServiceName(*key), ip: real.ip });
             }
             check_real(*key, real)?;
             spec.reals.push(real.clone());
-            Ok(format!("added real server {} weight {} to {}", real.ip, real.weight, Service(*key)))
+            Ok(format!("added real server {} weight {} to {}", real.ip, real.weight, ServiceName(*key)))
         }
         Edit::EditReal { key, ip, weight } => {
             let index = find(services, key)?;
             let spec = &mut services[index];
             let Some(real) = spec.reals.iter_mut().find(|r| r.ip == *ip) else {
-                return Err(EditError::NoReal { service: Service(*key), ip: *ip });
+                return Err(EditError::NoReal { service: ServiceName(*key), ip: *ip });
             };
             if *weight > MAX_WEIGHT {
                 return Err(EditError::Weight(*weight));
             }
-            let line = format!("real server {ip} of {}: weight {} -> {weight}", Service(*key), real.weight);
+            let line = format!("real server {ip} of {}: weight {} -> {weight}", ServiceName(*key), real.weight);
             real.weight = *weight;
             Ok(line)
         }
@@ -135,10 +135,10 @@ pub fn apply(services: &mut Vec<ServiceSpec>, timeouts: &mut Timeouts, edit: &Ed
             let index = find(services, key)?;
             let spec = &mut services[index];
             let Some(position) = spec.reals.iter().position(|r| r.ip == *ip) else {
-                return Err(EditError::NoReal { service: Service(*key), ip: *ip });
+                return Err(EditError::NoReal { service: ServiceName(*key), ip: *ip });
             };
             spec.reals.remove(position);
-            Ok(format!("deleted real server {ip} from {}", Service(*key)))
+            Ok(format!("deleted real server {ip} from {}", ServiceName(*key)))
         }
         Edit::Clear => {
             let count = services.len();
@@ -147,7 +147,7 @@ pub fn apply(services: &mut Vec<ServiceSpec>, timeouts: &mut Timeouts, edit: &Ed
         }
         Edit::Zero(Some(key)) => {
             find(services, key)?;
-            Ok(format!("zeroed the counters of {}", Service(*key)))
+            Ok(format!("zeroed the counters of {}", ServiceName(*key)))
         }
         Edit::Zero(None) => Ok("zeroed all counters".into()),
         Edit::SetTimeouts { tcp, tcpfin, udp } => {
@@ -172,7 +172,7 @@ pub fn apply(services: &mut Vec<ServiceSpec>, timeouts: &mut Timeouts, edit: &Ed
 pub fn diff(old: &[ServiceSpec], new: &[ServiceSpec]) -> Vec<String> {
     let mut lines = Vec::new();
     for spec in old.iter().filter(|s| !new.iter().any(|n| n.key == s.key)) {
-        lines.push(format!("deleted service {}", Service(spec.key)));
+        lines.push(format!("deleted service {}", ServiceName(spec.key)));
     }
     for spec in new {
         let Some(before) = old.iter().find(|o| o.key == spec.key) else {
@@ -183,17 +183,20 @@ pub fn diff(old: &[ServiceSpec], new: &[ServiceSpec]) -> Vec<String> {
             lines.push(format!("edited service {} (was {})", describe(spec), describe(before)));
         }
         for real in before.reals.iter().filter(|r| !spec.reals.iter().any(|n| n.ip == r.ip)) {
-            lines.push(format!("deleted real server {} from {}", real.ip, Service(spec.key)));
+            lines.push(format!("deleted real server {} from {}", real.ip, ServiceName(spec.key)));
         }
         for real in &spec.reals {
             match before.reals.iter().find(|r| r.ip == real.ip) {
-                None => {
-                    lines.push(format!("added real server {} weight {} to {}", real.ip, real.weight, Service(spec.key)))
-                }
+                None => lines.push(format!(
+                    "added real server {} weight {} to {}",
+                    real.ip,
+                    real.weight,
+                    ServiceName(spec.key)
+                )),
                 Some(was) if was != real => lines.push(format!(
                     "real server {} of {}: weight {} -> {}{}",
                     real.ip,
-                    Service(spec.key),
+                    ServiceName(spec.key),
                     was.weight,
                     real.weight,
                     if was.mac != real.mac { ", static MAC changed" } else { "" }
@@ -206,7 +209,7 @@ pub fn diff(old: &[ServiceSpec], new: &[ServiceSpec]) -> Vec<String> {
 }
 
 fn describe(spec: &ServiceSpec) -> String {
-    let mut text = format!("{} scheduler {}", Service(spec.key), spec.scheduler);
+    let mut text = format!("{} scheduler {}", ServiceName(spec.key), spec.scheduler);
     if let Some(timeout) = spec.persistence {
         text.push_str(&format!(" persistent {}", timeout.as_secs()));
     }
@@ -235,7 +238,7 @@ fn check_service(spec: &ServiceSpec) -> Result<(), EditError> {
     let mut seen = Vec::with_capacity(spec.reals.len());
     for real in &spec.reals {
         if seen.contains(&real.ip) {
-            return Err(EditError::RealExists { service: Service(spec.key), ip: real.ip });
+            return Err(EditError::RealExists { service: ServiceName(spec.key), ip: real.ip });
         }
         seen.push(real.ip);
         check_real(spec.key, real)?;
@@ -284,7 +287,7 @@ mod tests {
         let ip = |last| Ipv4Addr::new(10, 0, 0, last);
         let cases: Vec<(&str, Edit, Result<&str, EditError>)> = vec![
             ("add", Edit::AddService(service(443)), Ok("added service TCP 10.0.0.100:443 scheduler wlc")),
-            ("duplicate", Edit::AddService(service(80)), Err(EditError::ServiceExists(Service(key(80))))),
+            ("duplicate", Edit::AddService(service(80)), Err(EditError::ServiceExists(ServiceName(key(80))))),
             (
                 "sh flags on wrr",
                 Edit::AddService(ServiceSpec {
@@ -302,7 +305,7 @@ mod tests {
                 }),
                 Err(EditError::Address("VIP 127.0.0.1 is a loopback address".into())),
             ),
-            ("edit missing", Edit::DeleteService(key(8080)), Err(EditError::NoService(Service(key(8080))))),
+            ("edit missing", Edit::DeleteService(key(8080)), Err(EditError::NoService(ServiceName(key(8080))))),
             (
                 "add real",
                 Edit::AddReal(key(80), real(13, 2)),
@@ -311,7 +314,7 @@ mod tests {
             (
                 "dup real",
                 Edit::AddReal(key(80), real(11, 2)),
-                Err(EditError::RealExists { service: Service(key(80)), ip: ip(11) }),
+                Err(EditError::RealExists { service: ServiceName(key(80)), ip: ip(11) }),
             ),
             (
                 "real is vip",
@@ -327,9 +330,9 @@ mod tests {
             (
                 "no real",
                 Edit::DeleteReal(key(80), ip(99)),
-                Err(EditError::NoReal { service: Service(key(80)), ip: ip(99) }),
+                Err(EditError::NoReal { service: ServiceName(key(80)), ip: ip(99) }),
             ),
-            ("zero missing", Edit::Zero(Some(key(1))), Err(EditError::NoService(Service(key(1))))),
+            ("zero missing", Edit::Zero(Some(key(1))), Err(EditError::NoService(ServiceName(key(1))))),
             ("clear", Edit::Clear, Ok("cleared 1 service(s)")),
         ];
         for (name, edit, expected) in cases {

@@ -273,7 +273,7 @@ impl CtlHandler {
                 Some((at, Ok(summary))) => writeln!(out, "last reload: ok {}s ago: {summary}", at.elapsed().as_secs()),
                 Some((at, Err(err))) => writeln!(out, "last reload: FAILED {}s ago: {err}", at.elapsed().as_secs()),
             };
-            if let Some(filter) = status.xdp_filter {
+            if let Some((_, filter)) = status.xdp_filter {
                 let _ = writeln!(
                     out,
                     "xdp filter: redirected {} passed {} no_socket {} oversize {} (sampled every {}s)",
