@@ -462,8 +462,10 @@ fn connections_go_back_and_forth_between_two_running_directors() {
     a.ctl(&["reload"]);
     wait_role(&b, "MASTER", Duration::from_secs(3));
     wait_role(&a, "BACKUP", Duration::from_secs(2));
-    thread::sleep(Duration::from_secs(1));
-    let handed = worker_sum(&a.ctl(&["status"]), "handed_back");
+    // The workers hand their connections back at their next batch after the role change.
+    let handed_back = || worker_sum(&a.ctl(&["status"]), "handed_back");
+    crate::ha::wait_for("dir handing back its connections", Duration::from_secs(3), || handed_back() >= HELD as u64);
+    let handed = handed_back();
 
     lab.write_config("ulvs.toml", &text(200));
     a.ctl(&["reload"]);
