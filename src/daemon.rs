@@ -150,7 +150,27 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
     let checker =
         Checker::start(targets, Arc::clone(&health_board), PROBE_THREADS, health_forwarder(events_tx.clone()))
             .context("starting the health checker")?;
+    let read_model = Arc::new(Sources {
+        snapshots: Arc::clone(&snapshots),
+        workers: Arc::clone(&stats),
+        health: Arc::clone(&health_board),
+        rates: Arc::clone(&rates),
+        capacity: config.director.connections,
+        serving: Arc::clone(&shared.serving),
+        ha: ha_driver.as_ref().map(|driver| Arc::clone(&driver.status) as Arc<dyn HaSource>),
+        sync: Some(Arc::clone(&sync_service.stats)),
+        control: Some(Arc::clone(&status)),
+    });
+    let metrics = match config.metrics.listen {
+        Some(addr) => {
+            let endpoint = Endpoint::start(addr, Arc::clone(&read_model))?;
+            log::info!("metrics on http://{}/metrics", endpoint.addr());
+            Some(endpoint)
+        }
+        None => None,
+    };
     let view = Arc::new(CtlHandler {
+        read_model,
         snapshots: Arc::clone(&snapshots),
         stats: Arc::clone(&stats),
         workers: request_senders,
@@ -165,24 +185,6 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
         synced,
         sync: Arc::clone(&sync_service),
     });
-    let metrics = match config.metrics.listen {
-        Some(addr) => {
-            let sources = Sources {
-                snapshots: Arc::clone(&snapshots),
-                workers: Arc::clone(&stats),
-                health: Arc::clone(&health_board),
-                rates: Arc::clone(&rates),
-                capacity: config.director.connections,
-                serving: Arc::clone(&shared.serving),
-                ha: ha_driver.as_ref().map(|driver| Arc::clone(&driver.status) as Arc<dyn HaSource>),
-                sync: Some(Arc::clone(&sync_service.stats)),
-            };
-            let endpoint = Endpoint::start(addr, Arc::new(sources))?;
-            log::info!("metrics on http://{}/metrics", endpoint.addr());
-            Some(endpoint)
-        }
-        None => None,
-    };
     let server = Server::start(&config.director.control, view)
         .with_context(|| format!("control socket {}", config.director.control.display()))?;
     log::info!("control socket {}", config.director.control.display());

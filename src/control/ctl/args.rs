@@ -136,6 +136,9 @@ pub struct CtlArgs {
     /// With -L: the running sync daemons.
     #[arg(long)]
     pub daemon: bool,
+    /// With `status`: every counter as JSON (the same read model as the Prometheus metrics).
+    #[arg(long)]
+    pub json: bool,
     /// `status` (workers, I/O, reload, drops) or `reload` (re-read the config file).
     #[arg(value_name = "COMMAND")]
     pub command: Option<String>,

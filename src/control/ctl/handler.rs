@@ -15,12 +15,13 @@ use super::server::Handler;
 use crate::conntrack::SyncedTable;
 use crate::control::control_loop::ControlStatus;
 use crate::control::event::{ControlEvent, Reply};
-use crate::control::rate::{self, RateTable, Rates};
-use crate::dataplane::stats::WorkerStats;
+use crate::control::rate::{RateTable, Rates};
+use crate::dataplane::stats::{WorkerStats, WORKER_COUNTERS};
 use crate::dataplane::verdict::DropReason;
 use crate::dataplane::worker::{collect_connections, WorkerRequest};
 use crate::ha::driver::HaStatus;
 use crate::health::{HealthBoard, QuorumSpec};
+use crate::io::xdp::FILTER_COUNTERS;
 use crate::service::{ServiceKey, Snapshot, SnapshotCell};
 
 /// How long `-L -c` waits for a busy worker to answer.
@@ -29,6 +30,8 @@ const WORKER_REPLY: Duration = Duration::from_secs(2);
 const CONTROL_REPLY: Duration = Duration::from_secs(10);
 
 pub struct CtlHandler {
+    /// Every counter as one read model: `status --json` is it, and Prometheus reads the same.
+    pub read_model: Arc<crate::control::metrics::Sources>,
     pub snapshots: Arc<SnapshotCell>,
     pub stats: Arc<WorkerStats>,
     pub workers: Vec<Sender<WorkerRequest>>,
@@ -52,6 +55,7 @@ impl Handler for CtlHandler {
         let command = args.command().map_err(|err| format!("{err}\n"))?;
         let snapshot = self.snapshots.load();
         match command {
+            Command::Status if args.json => Ok(self.status_json(&snapshot)),
             Command::Status => Ok(self.status(&snapshot)),
             Command::ListDaemons => Ok(crate::sync::service::render_daemons(&self.sync.daemons())),
             Command::StartDaemon(role, spec) => {
@@ -250,6 +254,19 @@ impl CtlHandler {
         }
     }
 
+    /// `status --json`: the header facts and every family of the read model, for scripts.
+    fn status_json(&self, snapshot: &Snapshot) -> String {
+        let families = crate::control::metrics::json(&self.read_model.read());
+        let json = serde_json::json!({
+            "interface": self.interface,
+            "io": self.io,
+            "workers": self.stats.iter().count(),
+            "generation": snapshot.generation,
+            "families": families,
+        });
+        format!("{json:#}\n")
+    }
+
     fn status(&self, snapshot: &Snapshot) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "interface: {}", self.interface);
@@ -273,16 +290,12 @@ impl CtlHandler {
                 Some((at, Ok(summary))) => writeln!(out, "last reload: ok {}s ago: {summary}", at.elapsed().as_secs()),
                 Some((at, Err(err))) => writeln!(out, "last reload: FAILED {}s ago: {err}", at.elapsed().as_secs()),
             };
-            if let Some((_, filter)) = status.xdp_filter {
-                let _ = writeln!(
-                    out,
-                    "xdp filter: redirected {} passed {} no_socket {} oversize {} (sampled every {}s)",
-                    filter.redirected,
-                    filter.passed,
-                    filter.no_socket,
-                    filter.oversize,
-                    rate::INTERVAL.as_secs()
-                );
+            if let Some((at, filter)) = status.xdp_filter {
+                out.push_str("xdp filter:");
+                for (word, _, _, read) in FILTER_COUNTERS {
+                    let _ = write!(out, " {word} {}", read(&filter));
+                }
+                let _ = writeln!(out, " (sampled {:.1}s ago)", at.elapsed().as_secs_f64());
             }
         }
         let unresolved: Vec<String> = snapshot
@@ -297,26 +310,7 @@ impl CtlHandler {
             "unresolved real servers: {}",
             if unresolved.is_empty() { "none".to_string() } else { unresolved.join(" ") }
         );
-        for (index, worker) in self.stats.iter().enumerate() {
-            let _ = writeln!(
-                out,
-                "worker {index}: rx {} tx {} forwarded {} arp_replies {} to_kernel {} conns {} expired {} evicted {} csum_partial {} gso {} synced {} sync_notes {} sync_lost {} handed_back {}",
-                worker.rx_packets.get(),
-                worker.tx_packets.get(),
-                worker.forwarded.get(),
-                worker.arp_replies.get(),
-                worker.to_kernel.get(),
-                worker.conns.get(),
-                worker.conns_expired.get(),
-                worker.conns_evicted.get(),
-                worker.csum_partial.get(),
-                worker.gso.get(),
-                worker.conns_synced.get(),
-                worker.sync_notes.get(),
-                worker.sync_lost.get(),
-                worker.sync_handed_back.get(),
-            );
-        }
+        out.push_str(&worker_lines(&self.stats));
         if let Some(ha) = &self.ha {
             out.push_str(&ha.render());
         }
@@ -324,11 +318,30 @@ impl CtlHandler {
             out.push_str(&self.sync.stats.render());
         }
         self.health_lines(&mut out);
-        out.push_str("drops:");
-        for reason in DropReason::ALL {
-            let _ = write!(out, " {}={}", reason.name(), self.stats.sum(|w| &w.drops[reason.index()]));
-        }
-        out.push('\n');
+        out.push_str(&drops_line(&self.stats));
         out
     }
+}
+
+/// `ulvs ctl status`'s `worker N:` lines: every worker counter, by its word, from its description.
+pub(crate) fn worker_lines(stats: &WorkerStats) -> String {
+    let mut out = String::new();
+    for (index, worker) in stats.iter().enumerate() {
+        let _ = write!(out, "worker {index}:");
+        for counter in &WORKER_COUNTERS {
+            let _ = write!(out, " {} {}", counter.word, (counter.read)(worker).get());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// `ulvs ctl status`'s `drops:` line: every drop reason, summed over the workers.
+pub(crate) fn drops_line(stats: &WorkerStats) -> String {
+    let mut out = String::from("drops:");
+    for reason in DropReason::ALL {
+        let _ = write!(out, " {}={}", reason.name(), stats.sum(|w| &w.drops[reason.index()]));
+    }
+    out.push('\n');
+    out
 }
