@@ -8,11 +8,11 @@
 mod ha;
 mod ports;
 mod sync;
+mod workers;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
@@ -30,7 +30,7 @@ use ulvs::control::rate::RateTable;
 use ulvs::control::resolver::Resolver;
 use ulvs::control::runtime;
 use ulvs::dataplane::stats::WorkerStats;
-use ulvs::dataplane::worker::{Shared, WorkerConfig};
+use ulvs::dataplane::worker::Shared;
 use ulvs::ha::report::HaSource;
 use ulvs::health::{Checker, HealthBoard, Notifier};
 use ulvs::service::SnapshotCell;
@@ -58,13 +58,7 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
         ControlCore::new(config.clone(), config_path.to_path_buf(), registry, host.subnets(), Instant::now());
     let targets = core.checks();
 
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(signal, Arc::clone(&stop)).context("installing signal handlers")?;
-    }
-    let reload_requested = Arc::new(AtomicBool::new(false));
-    signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&reload_requested))
-        .context("installing the SIGHUP handler")?;
+    let (stop, reload_requested) = signals()?;
 
     let mut resolver = Resolver::open(iface, director_mac, director_ip)?;
     control_loop::settle(&mut core, &mut resolver, INITIAL_RESOLVE, &stop)?;
@@ -95,38 +89,14 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
     };
     let gate = sync_parts.preempt_gate(&config);
     let ha_driver = ha::start(&config, &mut ha_parts, director_mac, director_ip, &stop, gate)?;
-    let capacity = (config.director.connections / queues).max(1);
     let templates = Arc::new(TemplateStore::new(config.director.connections, Instant::now()));
-    let cpus = config.director.cpus.clone();
-    let core_ids = core_affinity::get_core_ids().unwrap_or_default();
-    let mut request_senders = Vec::new();
-    let mut workers = Vec::new();
-    for (index, port) in opened.ports.into_iter().enumerate() {
-        let (requests_tx, requests_rx) = channel::bounded(4);
-        request_senders.push(requests_tx);
-        let shared = shared.clone();
-        let stop_on_exit = Arc::clone(&stop);
-        let cpu = cpus.as_ref().and_then(|cpus| cpus.get(index).copied());
-        let core = cpu.and_then(|cpu| core_ids.iter().find(|core| core.id == cpu).copied());
-        let config = WorkerConfig { index, batch: config.director.batch, capacity, templates: Arc::clone(&templates) };
-        let handle = thread::Builder::new().name(format!("ulvs-worker-{index}")).spawn(move || {
-            if let Some(core) = core {
-                if !core_affinity::set_for_current(core) {
-                    log::warn!("worker {index}: could not pin to cpu {}", core.id);
-                }
-            }
-            // However the worker ends (error or panic), the daemon stops and detaches cleanly.
-            let _stop = StopOnExit(Arc::clone(&stop_on_exit));
-            port.run(config, shared, requests_rx)
-        })?;
-        workers.push(handle);
-    }
+    let (request_senders, workers) = workers::start(&config, opened.ports, &shared, &templates, &stop)?;
 
     let synced = Arc::clone(&sync_parts.link.synced);
     let sync_service = sync::start(
         &config,
         sync_parts,
-        sync::Sources {
+        sync::SyncInputs {
             templates: Arc::clone(&templates),
             snapshots: Arc::clone(&snapshots),
             workers: request_senders.clone(),
@@ -214,14 +184,7 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
         driver.join();
     }
     workers_stop.store(true, Ordering::Relaxed);
-    let mut failed = Vec::new();
-    for (index, handle) in workers.into_iter().enumerate() {
-        match handle.join() {
-            Ok(Ok(())) => {}
-            Ok(Err(err)) => failed.push(format!("worker {index}: {err}")),
-            Err(_) => failed.push(format!("worker {index} panicked")),
-        }
-    }
+    let failed = workers::join(workers);
     // After the workers: what they queued last is sent before the thread ends.
     sync_service.join();
     drop(server);
@@ -237,11 +200,14 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Sets the daemon's stop flag when a worker thread ends for any reason, panics included.
-struct StopOnExit(Arc<AtomicBool>);
-
-impl Drop for StopOnExit {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Relaxed);
+/// The stop flag SIGINT and SIGTERM set, and the reload flag SIGHUP sets.
+fn signals() -> anyhow::Result<(Arc<AtomicBool>, Arc<AtomicBool>)> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&stop)).context("installing signal handlers")?;
     }
+    let reload_requested = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&reload_requested))
+        .context("installing the SIGHUP handler")?;
+    Ok((stop, reload_requested))
 }

@@ -50,6 +50,26 @@ pub struct Mode {
     pub receive: bool,
 }
 
+/// How a running daemon's mode is asked for, each time the thread looks.
+pub type ModeSource = Box<dyn Fn() -> Mode + Send>;
+
+impl Mode {
+    /// IPVS's send policy with a `[sync] vrrp` instance to follow: the master sends and does not
+    /// receive, a backup receives and does not send. `is_master` is that instance's role, handed
+    /// in by whoever runs HA (sync never looks at HA itself).
+    pub fn following(is_master: impl Fn() -> bool + Send + 'static) -> ModeSource {
+        Box::new(move || {
+            let master = is_master();
+            Mode { send: master, receive: !master }
+        })
+    }
+
+    /// Without an instance to follow (`[sync]` alone, all directors active): send and receive.
+    pub fn both() -> ModeSource {
+        Box::new(|| Mode { send: true, receive: true })
+    }
+}
+
 /// What the daemon gives the thread.
 pub struct SyncSetup {
     pub spec: SyncSpec,
