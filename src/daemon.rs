@@ -19,13 +19,14 @@ use anyhow::{bail, Context as _};
 use crossbeam::channel;
 use ulvs::conntrack::TemplateStore;
 use ulvs::control::config::{Config, IoMode};
+use ulvs::control::context::Context;
 use ulvs::control::control_loop::{self, ControlIo, ControlLoop, ControlStatus};
 use ulvs::control::core::ControlCore;
 use ulvs::control::ctl::handler::CtlHandler;
 use ulvs::control::ctl::server::Server;
 use ulvs::control::event::{health_forwarder, ControlEvent};
 use ulvs::control::host::{self, Host};
-use ulvs::control::metrics::{Endpoint, Sources};
+use ulvs::control::metrics::Endpoint;
 use ulvs::control::rate::RateTable;
 use ulvs::control::resolver::Resolver;
 use ulvs::control::runtime;
@@ -108,50 +109,37 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
     let (events_tx, events_rx) = channel::bounded::<ControlEvent>(64);
     let health_board = Arc::new(HealthBoard::new());
     let notifier = Notifier::start(Arc::clone(&health_board.scripts)).context("starting the notify script runner")?;
-    let status = Arc::new(Mutex::new(ControlStatus {
-        config_path: config_path.to_path_buf(),
-        last_reload: None,
-        xdp_filter: None,
-    }));
-    let rates = Arc::new(Mutex::new(RateTable::default()));
     if !targets.is_empty() {
         log::info!("health checks on {} real server(s)", targets.len());
     }
     let checker =
         Checker::start(targets, Arc::clone(&health_board), PROBE_THREADS, health_forwarder(events_tx.clone()))
             .context("starting the health checker")?;
-    let read_model = Arc::new(Sources {
+    let context = Arc::new(Context {
         snapshots: Arc::clone(&snapshots),
-        workers: Arc::clone(&stats),
+        stats: Arc::clone(&stats),
         health: Arc::clone(&health_board),
-        rates: Arc::clone(&rates),
-        capacity: config.director.connections,
+        rates: Mutex::new(RateTable::default()),
+        status: Mutex::new(ControlStatus { config_path: config_path.to_path_buf(), ..ControlStatus::default() }),
         serving: Arc::clone(&shared.serving),
         ha: ha_driver.as_ref().map(|driver| Arc::clone(&driver.status) as Arc<dyn HaSource>),
         sync: Some(Arc::clone(&sync_service.stats)),
-        control: Some(Arc::clone(&status)),
+        capacity: config.director.connections,
     });
     let metrics = match config.metrics.listen {
         Some(addr) => {
-            let endpoint = Endpoint::start(addr, Arc::clone(&read_model))?;
+            let endpoint = Endpoint::start(addr, Arc::clone(&context))?;
             log::info!("metrics on http://{}/metrics", endpoint.addr());
             Some(endpoint)
         }
         None => None,
     };
     let view = Arc::new(CtlHandler {
-        read_model,
-        snapshots: Arc::clone(&snapshots),
-        stats: Arc::clone(&stats),
+        context: Arc::clone(&context),
         workers: request_senders,
         events: events_tx,
-        status: Arc::clone(&status),
-        rates: Arc::clone(&rates),
         io: opened.description.clone(),
         interface: iface.clone(),
-        capacity: config.director.connections,
-        health: Arc::clone(&health_board),
-        ha: ha_driver.as_ref().map(|driver| Arc::clone(&driver.status)),
         synced,
         sync: Arc::clone(&sync_service),
     });
@@ -160,19 +148,15 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
     log::info!("control socket {}", config.director.control.display());
 
     let io = ControlIo {
+        context,
         resolver,
-        snapshots: Arc::clone(&snapshots),
         program: opened.program.as_ref(),
         config_path: config_path.to_path_buf(),
         events: events_rx,
         reload_requested,
-        status,
-        rates,
-        ha_updates: ha_driver.as_ref().map(|driver| driver.updates()),
-        stats: Arc::clone(&stats),
         checker,
+        ha_updates: ha_driver.as_ref().map(|driver| driver.updates()),
         notify: notifier.queue(),
-        health: Arc::clone(&health_board),
     };
     let control_result = ControlLoop::new(core, io).run(&stop);
     // However the control loop ended, the workers stop before the XDP program is detached.

@@ -18,22 +18,21 @@
 use std::io;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use crossbeam::channel::{Receiver, Sender};
 
 use crate::control::config::Config;
+use crate::control::context::Context;
 use crate::control::core::{ControlCore, Effect, Event, STEP};
 use crate::control::event::{ControlEvent, Reply};
 use crate::control::offload::OffloadSample;
-use crate::control::rate::{RateTable, INTERVAL};
+use crate::control::rate::INTERVAL;
 use crate::control::resolver::Resolver;
-use crate::dataplane::stats::WorkerStats;
 use crate::ha::spec::InstanceSpec;
-use crate::health::{Checker, HealthBoard, NotifyQueue};
+use crate::health::{Checker, NotifyQueue};
 use crate::io::xdp::{FilterCounters, XdpProgram};
-use crate::service::SnapshotCell;
 
 /// What `ulvs ctl status` reports about the configuration.
 #[derive(Debug, Default)]
@@ -47,25 +46,20 @@ pub struct ControlStatus {
 
 /// The I/O the shell performs the core's effects with.
 pub struct ControlIo<'a> {
+    /// The director's shared state: the snapshot cell, the status, the rates, the quorums it writes.
+    pub context: Arc<Context>,
     pub resolver: Resolver,
-    pub snapshots: Arc<SnapshotCell>,
     /// Present with AF_XDP: its VIP set follows the services.
     pub program: Option<&'a XdpProgram>,
     pub config_path: PathBuf,
     pub events: Receiver<ControlEvent>,
     /// Set by SIGHUP.
     pub reload_requested: Arc<AtomicBool>,
-    pub status: Arc<Mutex<ControlStatus>>,
-    pub rates: Arc<Mutex<RateTable>>,
     pub checker: Checker,
     /// The HA thread's, when `[[vrrp]]` instances run: a reload's live VRRP settings go there.
     pub ha_updates: Option<Sender<InstanceSpec>>,
-    /// The workers' counters, sampled for the core's offload notices.
-    pub stats: Arc<WorkerStats>,
     /// Where notify scripts are queued.
     pub notify: NotifyQueue,
-    /// Every service's quorum goes here for `ulvs ctl status` and the metrics.
-    pub health: Arc<HealthBoard>,
 }
 
 pub struct ControlLoop<'a> {
@@ -123,15 +117,15 @@ impl<'a> ControlLoop<'a> {
     }
 
     fn sample(&mut self, now: Instant) -> io::Result<()> {
-        let snapshot = self.io.snapshots.load();
-        self.io.rates.lock().unwrap_or_else(|p| p.into_inner()).sample(now, &snapshot);
+        let snapshot = self.io.context.snapshots.load();
+        self.io.context.rates.lock().unwrap_or_else(|p| p.into_inner()).sample(now, &snapshot);
         let mut filter_oversize = 0;
         if let Some(program) = self.io.program {
             let counters = program.counters().ok();
             filter_oversize = counters.map_or(0, |c| c.oversize);
-            self.io.status.lock().unwrap_or_else(|p| p.into_inner()).xdp_filter = counters.map(|c| (now, c));
+            self.io.context.status.lock().unwrap_or_else(|p| p.into_inner()).xdp_filter = counters.map(|c| (now, c));
         }
-        let sample = OffloadSample::take(&self.io.stats, self.io.program.is_some(), filter_oversize);
+        let sample = OffloadSample::take(&self.io.context.stats, self.io.program.is_some(), filter_oversize);
         self.step(Event::Sampled(sample), None)
     }
 
@@ -159,7 +153,7 @@ impl<'a> ControlLoop<'a> {
                     }
                 }
             }
-            Effect::Publish(snapshot) => self.io.snapshots.publish(*snapshot),
+            Effect::Publish(snapshot) => self.io.context.snapshots.publish(*snapshot),
             Effect::Checks(targets) => self.io.checker.update(targets),
             Effect::Notify(job) => self.io.notify.submit(job),
             Effect::HaUpdate(instance) => {
@@ -168,9 +162,10 @@ impl<'a> ControlLoop<'a> {
                     let _ = updates.send(*instance);
                 }
             }
-            Effect::ServicesHealth(services) => self.io.health.set_services(services),
+            Effect::ServicesHealth(services) => self.io.context.health.set_services(services),
             Effect::Reloaded(result) => {
-                self.io.status.lock().unwrap_or_else(|p| p.into_inner()).last_reload = Some((Instant::now(), result));
+                self.io.context.status.lock().unwrap_or_else(|p| p.into_inner()).last_reload =
+                    Some((Instant::now(), result));
             }
             Effect::Log(level, line) => log::log!(level, "{line}"),
             Effect::Answer(result) => {

@@ -16,13 +16,13 @@
 mod collector;
 mod endpoint;
 
-pub use collector::{Family, Samples, Sources};
+pub use collector::{Family, Samples};
 pub use endpoint::Endpoint;
 
-/// Renders every metric of `sources` as Prometheus text.
-pub fn render(sources: &std::sync::Arc<Sources>) -> String {
+/// Renders every metric of `context` as Prometheus text.
+pub fn render(context: &std::sync::Arc<crate::control::context::Context>) -> String {
     let mut registry = prometheus_client::registry::Registry::default();
-    registry.register_collector(Box::new(std::sync::Arc::clone(sources)));
+    registry.register_collector(Box::new(std::sync::Arc::clone(context)));
     let mut text = String::new();
     // Writing into a String cannot fail.
     let _ = prometheus_client::encoding::text::encode(&mut text, &registry);

@@ -7,6 +7,7 @@
 //! starts the threads this needs, connects them and stops them.
 
 pub mod config;
+pub mod context;
 pub mod control_loop;
 pub mod core;
 pub mod ctl;

@@ -102,7 +102,7 @@ pub struct HaStatus {
 
 impl HaStatus {
     /// One line per instance (`vrrp NAME STATE priority P master M ...`) and one for the driver.
-    pub fn render(&self) -> String {
+    pub fn lines(&self) -> String {
         let mut out = String::new();
         for status in self.instances.lock().unwrap_or_else(|p| p.into_inner()).iter() {
             out.push_str(&status_line(status));
@@ -124,8 +124,12 @@ impl HaStatus {
     }
 }
 
-/// What the Prometheus endpoint reports per instance.
+/// What `ulvs ctl status` and the Prometheus endpoint report per instance.
 impl HaSource for HaStatus {
+    fn render(&self) -> String {
+        self.lines()
+    }
+
     fn instances(&self) -> Vec<HaInstance> {
         let state = |state: State| match state {
             State::Init => "init",

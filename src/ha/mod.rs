@@ -50,7 +50,7 @@ mod testutil;
 mod vrrp_tests;
 
 pub use crate::wire::vrrp::V3Checksum;
-pub use status::{Counters, DropReason, Drops, Status};
+pub use status::{AdvertDrop, Counters, Drops, Status};
 
 use crate::wire::{carp as carp_wire, ipv4, vrrp as vrrp_wire, MacAddr};
 use std::fmt;

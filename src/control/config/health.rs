@@ -16,7 +16,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::raw::{Integer, RawReal, RawService, Text};
-use super::validate::Checker;
+use super::validate::Validator;
 use super::ConfigError;
 use crate::health::{
     BodyDigest, CheckKind, CheckSpec, Health, HttpCheck, QuorumSpec, RealScripts, ScriptCheck, ServiceScripts,
@@ -131,7 +131,7 @@ const MAX_STREAK: i64 = 1000;
 /// The check types each type-specific key belongs to.
 const HTTP_TYPES: &[&str] = &["http", "https"];
 
-impl Checker<'_> {
+impl Validator<'_> {
     /// A check table in the model; `None` for `type = "none"`. `alpha` is the service's: it makes
     /// `initial = "down"` the default.
     pub(super) fn check(&self, raw: &RawCheck, alpha: bool) -> Result<Option<CheckSpec>, ConfigError> {

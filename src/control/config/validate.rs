@@ -30,17 +30,17 @@ use crate::wire::MacAddr;
 const MAX_INTERFACE_NAME: usize = 15;
 
 pub(super) fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
-    let checker = Checker { text, origin };
+    let checker = Validator { text, origin };
     let raw: RawConfig = toml::from_str(text).map_err(|err| checker.toml_error(&err))?;
     checker.config(raw)
 }
 
-pub(super) struct Checker<'a> {
+pub(super) struct Validator<'a> {
     text: &'a str,
     origin: &'a Path,
 }
 
-impl Checker<'_> {
+impl Validator<'_> {
     pub(super) fn at(&self, span: &Range<usize>) -> Location {
         Location::from_offset(self.text, span.start)
     }

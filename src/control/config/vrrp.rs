@@ -16,7 +16,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::raw::{FromText, Integer, OneOrMany, Text};
-use super::validate::{interface_name_problem, Checker};
+use super::validate::{interface_name_problem, Validator};
 use super::{ConfigError, Location, ServiceConfig};
 use crate::control::spec::unicast_problem;
 use crate::ha::spec::{
@@ -163,7 +163,7 @@ pub(super) struct RawTrackScript {
     fall: Option<Spanned<Integer>>,
 }
 
-impl Checker<'_> {
+impl Validator<'_> {
     /// Validates every `[[vrrp]]` table against each other and against the services.
     pub(super) fn vrrps(
         &self,

@@ -2,7 +2,6 @@
 
 use std::fmt;
 use std::net::Ipv4Addr;
-use std::sync::{Arc, Mutex};
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
@@ -11,36 +10,16 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 
 use crate::cells::Counter;
-use crate::cells::ServingState;
-use crate::control::control_loop::ControlStatus;
+use crate::control::context::Context;
 use crate::control::rate::{RateTable, Rates};
-use crate::dataplane::stats::{Kind, WorkerStats, WORKER_COUNTERS};
+use crate::dataplane::stats::{Kind, WORKER_COUNTERS};
 use crate::dataplane::verdict::DropReason;
 use crate::ha::report::{HaInstance, HaSource};
-use crate::health::HealthBoard;
 use crate::io::xdp::FILTER_COUNTERS;
-use crate::service::{ServiceKey, Snapshot, SnapshotCell};
+use crate::service::{ServiceKey, Snapshot};
 
 /// The HA states every instance reports a 0/1 series for.
 const HA_STATES: [&str; 4] = ["init", "backup", "master", "fault"];
-
-/// Everything a scrape reads. All shared with the daemon; nothing here is written by metrics.
-#[derive(Debug)]
-pub struct Sources {
-    pub snapshots: Arc<SnapshotCell>,
-    pub workers: Arc<WorkerStats>,
-    pub health: Arc<HealthBoard>,
-    pub rates: Arc<Mutex<RateTable>>,
-    /// Connection-table capacity, summed over all workers.
-    pub capacity: usize,
-    /// Which VIPs this director serves (HA gates them per VIP).
-    pub serving: Arc<ServingState>,
-    pub ha: Option<Arc<dyn HaSource>>,
-    /// `None` without `[sync]`.
-    pub sync: Option<Arc<crate::sync::SyncStats>>,
-    /// The control loop's status: the XDP filter's last sample (with AF_XDP), and its age.
-    pub control: Option<Arc<Mutex<ControlStatus>>>,
-}
 
 pub type Labels = Vec<(&'static str, String)>;
 
@@ -105,7 +84,7 @@ fn push(out: &mut Vec<Family>, name: &str, help: &str, samples: Samples) {
     out.push(Family { name: name.to_string(), help: help.to_string(), samples });
 }
 
-impl Sources {
+impl Context {
     /// Every family, read now.
     pub fn read(&self) -> Vec<Family> {
         let mut out = Vec::new();
@@ -129,7 +108,7 @@ impl Sources {
     }
 }
 
-impl Collector for Sources {
+impl Collector for Context {
     fn encode(&self, mut encoder: DescriptorEncoder) -> fmt::Result {
         for f in self.read() {
             family(&mut encoder, &f.name, &f.help, f.samples)?;
@@ -198,7 +177,7 @@ fn reals_families(out: &mut Vec<Family>, snapshot: &Snapshot, rates: &RateTable)
     }
 }
 
-impl Sources {
+impl Context {
     fn health_families(&self, out: &mut Vec<Family>, snapshot: &Snapshot) {
         let reals = || snapshot.services.iter().flat_map(|s| s.reals.iter().map(move |r| (s, r)));
         // Health: every checked real server (listed or not), and every unchecked listed one as up.
@@ -256,7 +235,7 @@ impl Sources {
         // The data path.
         let drops = DropReason::ALL
             .iter()
-            .map(|reason| (vec![("reason", reason.name().to_string())], self.workers.sum(|w| &w.drops[reason.index()])))
+            .map(|reason| (vec![("reason", reason.name().to_string())], self.stats.sum(|w| &w.drops[reason.index()])))
             .collect();
         push(out, "ulvs_drops", "Frames dropped, by reason.", Samples::Counters(drops));
         let no_labels = Vec::new;
@@ -264,7 +243,7 @@ impl Sources {
             out,
             "ulvs_connection_table_entries",
             "Connections tracked, all workers (refreshed every 50 ms).",
-            Samples::Gauges(vec![(no_labels(), self.workers.sum(|w| &w.table_entries) as f64)]),
+            Samples::Gauges(vec![(no_labels(), self.stats.sum(|w| &w.table_entries) as f64)]),
         );
         push(
             out,
@@ -276,21 +255,18 @@ impl Sources {
             out,
             "ulvs_connection_table_evictions",
             "Connections evicted to make room in a full table.",
-            Samples::Counters(vec![(no_labels(), self.workers.sum(|w| &w.conns_evicted))]),
+            Samples::Counters(vec![(no_labels(), self.stats.sum(|w| &w.conns_evicted))]),
         );
         push(
             out,
             "ulvs_connection_table_expirations",
             "Connections removed after their timeout.",
-            Samples::Counters(vec![(no_labels(), self.workers.sum(|w| &w.conns_expired))]),
+            Samples::Counters(vec![(no_labels(), self.stats.sum(|w| &w.conns_expired))]),
         );
         // Every worker counter, from its one description.
         for counter in &WORKER_COUNTERS {
-            let per_worker = self
-                .workers
-                .iter()
-                .enumerate()
-                .map(|(i, w)| (vec![("worker", i.to_string())], (counter.read)(w).get()));
+            let per_worker =
+                self.stats.iter().enumerate().map(|(i, w)| (vec![("worker", i.to_string())], (counter.read)(w).get()));
             let samples = match counter.kind {
                 Kind::Counter => Samples::Counters(per_worker.collect()),
                 Kind::Gauge => Samples::Gauges(per_worker.map(|(labels, value)| (labels, value as f64)).collect()),
@@ -298,7 +274,7 @@ impl Sources {
             push(out, counter.metric, counter.help, samples);
         }
         let batch_sizes = self
-            .workers
+            .stats
             .iter()
             .enumerate()
             .map(|(i, w)| {
@@ -334,11 +310,10 @@ impl Sources {
     }
 }
 
-impl Sources {
+impl Context {
     /// The XDP filter's counters as last sampled, and how old that sample is.
     fn filter_families(&self, out: &mut Vec<Family>) {
-        let Some(control) = &self.control else { return };
-        let Some((at, counters)) = control.lock().unwrap_or_else(|p| p.into_inner()).xdp_filter else { return };
+        let Some((at, counters)) = self.status.lock().unwrap_or_else(|p| p.into_inner()).xdp_filter else { return };
         for (_, name, help, read) in FILTER_COUNTERS {
             push(out, name, help, Samples::Counters(vec![(Vec::new(), read(&counters))]));
         }

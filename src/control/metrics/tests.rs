@@ -7,6 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use super::*;
 use crate::conntrack::Timeouts;
+use crate::control::context::Context;
+use crate::control::control_loop::ControlStatus;
 use crate::control::rate::RateTable;
 use crate::control::registry::Registry;
 use crate::control::spec::{RealSpec, ServiceSpec};
@@ -88,7 +90,7 @@ fn value(samples: &BTreeMap<Series, f64>, name: &str, labels: &[(&str, &str)]) -
     found[0]
 }
 
-fn sources() -> (Arc<Sources>, ServiceKey) {
+fn sources() -> (Arc<Context>, ServiceKey) {
     let key = ServiceKey { protocol: Protocol::Tcp, vip: Ipv4Addr::new(10, 0, 0, 100), port: 80 };
     let reals = [11, 12].map(|last| RealSpec { ip: Ipv4Addr::new(10, 0, 0, last), weight: 2, mac: None }).to_vec();
     let spec =
@@ -140,16 +142,16 @@ fn sources() -> (Arc<Sources>, ServiceKey) {
     let sync = Arc::new(crate::sync::SyncStats::default());
     sync.installed.store(40, std::sync::atomic::Ordering::Relaxed);
     sync.count_drop(crate::sync::stats::SyncDrop::Syncid);
-    let sources = Sources {
+    let sources = Context {
         snapshots: Arc::new(SnapshotCell::new(snapshot)),
-        workers,
+        stats: workers,
         health,
-        rates: Arc::new(Mutex::new(RateTable::default())),
-        capacity: 1024,
+        rates: Mutex::new(RateTable::default()),
+        status: Mutex::new(ControlStatus::default()),
         serving: Arc::new(crate::cells::ServingState::always()),
         ha: Some(ha),
         sync: Some(sync),
-        control: None,
+        capacity: 1024,
     };
     (Arc::new(sources), key)
 }
@@ -256,16 +258,16 @@ fn every_worker_counter_is_in_every_view() {
         drops[reason.index()].add(2001 + at as u64);
     }
     let (base, _) = sources();
-    let sources = Arc::new(Sources {
+    let sources = Arc::new(Context {
         snapshots: Arc::clone(&base.snapshots),
-        workers: Arc::clone(&workers),
+        stats: Arc::clone(&workers),
         health: Arc::clone(&base.health),
-        rates: Arc::clone(&base.rates),
-        capacity: 1,
+        rates: Mutex::new(RateTable::default()),
+        status: Mutex::new(ControlStatus::default()),
         serving: Arc::clone(&base.serving),
         ha: None,
         sync: None,
-        control: None,
+        capacity: 1,
     });
     let status = format!("{}{}", worker_lines(&workers), drops_line(&workers));
     let text = render(&sources);
