@@ -14,7 +14,7 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use crate::conntrack::Timeouts;
-use crate::control::spec::{unicast_problem, RealSpec, ServiceSpec, MAX_WEIGHT};
+use crate::control::spec::{real_server_problem, unicast_problem, weight_problem, RealSpec, ServiceSpec};
 use crate::sched::{SchedFlags, SchedulerKind};
 use crate::service::ServiceKey;
 
@@ -54,8 +54,8 @@ pub enum EditError {
     RealExists { service: ServiceName, ip: Ipv4Addr },
     #[error("invalid address: {0}")]
     Address(String),
-    #[error("invalid weight {0} (expected 0..={MAX_WEIGHT})")]
-    Weight(u32),
+    #[error("{0}")]
+    Weight(String),
     #[error("{0}")]
     Other(String),
 }
@@ -124,9 +124,7 @@ pub fn apply(services: &mut Vec<ServiceSpec>, timeouts: &mut Timeouts, edit: &Ed
             let Some(real) = spec.reals.iter_mut().find(|r| r.ip == *ip) else {
                 return Err(EditError::NoReal { service: ServiceName(*key), ip: *ip });
             };
-            if *weight > MAX_WEIGHT {
-                return Err(EditError::Weight(*weight));
-            }
+            check_weight(*weight)?;
             let line = format!("real server {ip} of {}: weight {} -> {weight}", ServiceName(*key), real.weight);
             real.weight = *weight;
             Ok(line)
@@ -247,16 +245,17 @@ fn check_service(spec: &ServiceSpec) -> Result<(), EditError> {
 }
 
 fn check_real(key: ServiceKey, real: &RealSpec) -> Result<(), EditError> {
-    if let Some(problem) = unicast_problem(real.ip) {
-        return Err(EditError::Address(format!("real server address {} is {problem}", real.ip)));
+    if let Some(problem) = real_server_problem(key.vip, real.ip) {
+        return Err(EditError::Address(problem));
     }
-    if real.ip == key.vip {
-        return Err(EditError::Address(format!("real server address {} is the service's VIP", real.ip)));
+    check_weight(real.weight)
+}
+
+fn check_weight(weight: u32) -> Result<(), EditError> {
+    match weight_problem(i64::from(weight)) {
+        Some(problem) => Err(EditError::Weight(problem)),
+        None => Ok(()),
     }
-    if real.weight > MAX_WEIGHT {
-        return Err(EditError::Weight(real.weight));
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -319,9 +318,15 @@ mod tests {
             (
                 "real is vip",
                 Edit::AddReal(key(80), real(100, 1)),
-                Err(EditError::Address("real server address 10.0.0.100 is the service's VIP".into())),
+                Err(EditError::Address(
+                    "real server 10.0.0.100 is the service's own VIP; a real server needs an address of its own".into(),
+                )),
             ),
-            ("heavy", Edit::AddReal(key(80), real(14, 70000)), Err(EditError::Weight(70000))),
+            (
+                "heavy",
+                Edit::AddReal(key(80), real(14, 70000)),
+                Err(EditError::Weight("invalid weight 70000 (expected 0..=65535)".into())),
+            ),
             (
                 "weight",
                 Edit::EditReal { key: key(80), ip: ip(11), weight: 0 },

@@ -20,7 +20,7 @@ use super::{
     DEFAULT_ARP_REFRESH, DEFAULT_CONNECTIONS, DEFAULT_CONTROL, DEFAULT_SCHEDULER, MAX_BATCH, MAX_CONNECTIONS,
 };
 use crate::conntrack::Timeouts;
-use crate::control::spec::{unicast_problem, OnFailure, DEFAULT_WEIGHT, MAX_WEIGHT};
+use crate::control::spec::{real_server_problem, unicast_problem, OnFailure, DEFAULT_WEIGHT, MAX_WEIGHT};
 use crate::flow::Protocol;
 use crate::health::RealScripts;
 use crate::sched::{SchedFlags, SchedulerKind};
@@ -301,14 +301,8 @@ impl Validator<'_> {
 
     fn real(&self, raw: &RawReal, vip: Ipv4Addr, service_port: u16) -> Result<RealConfig, ConfigError> {
         let ip = raw.ip.get_ref().0;
-        if let Some(problem) = unicast_problem(ip) {
-            return Err(self.error(&raw.ip.span(), format!("real server address {ip} is {problem}")));
-        }
-        if ip == vip {
-            return Err(self.error(
-                &raw.ip.span(),
-                format!("real server {ip} is the service's own VIP; a real server needs an address of its own"),
-            ));
+        if let Some(problem) = real_server_problem(vip, ip) {
+            return Err(self.error(&raw.ip.span(), problem));
         }
         if let Some(port) = &raw.port {
             let port_number = self.integer(port, "port", 1..=65535)?;

@@ -42,6 +42,7 @@ use log::Level;
 
 use crate::control::config::{check_address, Config};
 use crate::control::edit::{Edit, ServiceName};
+use crate::control::host::kernel_holds_vip;
 use crate::control::neighbours::{NeighbourConfig, NeighbourTable};
 use crate::control::offload::{OffloadNotices, OffloadSample};
 use crate::control::registry::Registry;
@@ -255,11 +256,9 @@ impl ControlCore {
             match edit {
                 Edit::AddService(spec) => {
                     check("VIP", spec.key.vip)?;
-                    if self.subnets.iter().any(|&(address, _)| address == spec.key.vip) {
-                        return Err(format!(
-                            "VIP {} is an address of {interface}: the director's kernel must not hold the VIP",
-                            spec.key.vip
-                        ));
+                    let addresses = self.subnets.iter().map(|&(address, _)| address);
+                    if let Some(problem) = kernel_holds_vip(addresses, interface, spec.key.vip) {
+                        return Err(problem);
                     }
                     for real in &spec.reals {
                         check("real server", real.ip)?;

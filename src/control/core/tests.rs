@@ -399,8 +399,8 @@ fn an_edit_the_segment_refuses_changes_nothing() {
     assert_eq!(
         lines,
         [
-            "INFO ctl: refused: VIP 10.0.0.1 is an address of eth0: the director's kernel must not hold the VIP",
-            "answer refused VIP 10.0.0.1 is an address of eth0: the director's kernel must not hold the VIP",
+            "INFO ctl: refused: VIP 10.0.0.1 is configured on eth0: the director's kernel must not hold the VIP (ulvs answers ARP for it); remove it with `ip addr del 10.0.0.1/32 dev eth0`",
+            "answer refused VIP 10.0.0.1 is configured on eth0: the director's kernel must not hold the VIP (ulvs answers ARP for it); remove it with `ip addr del 10.0.0.1/32 dev eth0`",
         ]
     );
     let twice = runtime::service_specs(&parse(&service(100, "", &[(11, "")]))).remove(0);

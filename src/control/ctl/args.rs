@@ -13,7 +13,7 @@ use clap::Parser;
 
 use crate::control::config::DEFAULT_SCHEDULER;
 use crate::control::edit::Edit;
-use crate::control::spec::{RealSpec, ServiceSpec, DEFAULT_WEIGHT, MAX_WEIGHT};
+use crate::control::spec::{weight_problem, RealSpec, ServiceSpec, DEFAULT_WEIGHT};
 use crate::flow::Protocol;
 use crate::sched::{SchedFlags, SchedulerKind};
 use crate::service::ServiceKey;
@@ -353,8 +353,8 @@ impl CtlArgs {
             ));
         }
         let weight = self.weight.unwrap_or(DEFAULT_WEIGHT);
-        if weight > MAX_WEIGHT {
-            return Err(format!("invalid weight {weight} (expected 0..={MAX_WEIGHT})"));
+        if let Some(problem) = weight_problem(i64::from(weight)) {
+            return Err(problem);
         }
         Ok(match command {
             "-a" => Edit::AddReal(key, RealSpec { ip, weight, mac: None }),
