@@ -21,7 +21,7 @@ use super::{ConfigError, Location, ServiceConfig};
 use crate::control::spec::unicast_problem;
 use crate::ha::spec::{
     FloatingAddress, InstanceSpec, NotifyHooks, TrackScript, TrackedInterface, DEFAULT_INTERVAL,
-    DEFAULT_NOTIFY_TIMEOUT, DEFAULT_PRIORITY, MAX_CARP_PASSWORD, MAX_GARP_PERIOD, MAX_VRRP2_PASSWORD,
+    DEFAULT_NOTIFY_TIMEOUT, DEFAULT_PREEMPT, DEFAULT_PRIORITY, MAX_CARP_PASSWORD, MAX_GARP_PERIOD, MAX_VRRP2_PASSWORD,
 };
 use crate::ha::{GarpConfig, HaProtocol};
 use crate::wire::vrrp::GROUP as DEFAULT_GROUP;
@@ -376,7 +376,7 @@ impl Validator<'_> {
             priority,
             advskew,
             interval,
-            preempt: raw.preempt.as_ref().is_none_or(|p| *p.get_ref()),
+            preempt: raw.preempt.as_ref().map_or(DEFAULT_PREEMPT, |p| *p.get_ref()),
             preempt_delay,
             password,
             group,
