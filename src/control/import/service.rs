@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
 use super::check::CheckDefaults;
-use super::convert::{q, short, Converter};
+use super::convert::{flag, q, short, Converter, CONDITIONAL};
 use super::parse::Node;
 
 const SCHEDULERS: &[&str] = &["rr", "wrr", "lc", "wlc", "sh", "mh"];
@@ -194,7 +194,7 @@ impl Converter {
             "nat_mask" | "net_mask" => self.note(child, "the NAT netmask; direct routing has none"),
             "ha_suspend" => self.note(child, "ulvs checks real servers whatever the VRRP state"),
             "smtp_alert" => self.note(child, "ulvs sends no mail"),
-            keyword if keyword.starts_with('@') => self.leave_out(child, super::global::CONDITIONAL),
+            keyword if keyword.starts_with('@') => self.leave_out(child, CONDITIONAL),
             _ => self.unsupported(child, "virtual_server"),
         }
     }
@@ -295,7 +295,7 @@ impl Converter {
                         check = self.check(child, service_port, &defaults);
                     }
                 }
-                keyword if keyword.starts_with('@') => self.leave_out(child, super::global::CONDITIONAL),
+                keyword if keyword.starts_with('@') => self.leave_out(child, CONDITIONAL),
                 _ => self.unsupported(child, "real_server"),
             }
         }
@@ -308,13 +308,5 @@ impl Converter {
         if let Some(check) = check {
             let _ = writeln!(out, "  check = {check}");
         }
-    }
-}
-
-/// A keepalived flag: present without a value, or with a true one.
-pub(super) fn flag(node: &Node) -> bool {
-    match node.args.first().map(String::as_str) {
-        None => true,
-        Some(value) => matches!(value.to_ascii_lowercase().as_str(), "true" | "yes" | "on" | "1"),
     }
 }

@@ -15,7 +15,7 @@
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
-use super::convert::{list, q, short, Converter};
+use super::convert::{list, q, short, Converter, CONDITIONAL};
 use super::parse::{Node, Place};
 use crate::ha::spec::{DEFAULT_INTERVAL, DEFAULT_PREEMPT, DEFAULT_PRIORITY};
 
@@ -286,7 +286,7 @@ impl Converter {
             "garp_master_repeat" | "garp_master_delay" | "garp_master_refresh" => self.garp(child, draft),
             "mcast_group4" => draft.group = self.ipv4(child).or(draft.group),
             "lvs_sync_daemon_interface" => self.lvs_sync_daemon(child, Some(name)),
-            keyword if keyword.starts_with('@') => self.leave_out(child, super::global::CONDITIONAL),
+            keyword if keyword.starts_with('@') => self.leave_out(child, CONDITIONAL),
             keyword => match INSTANCE_NOTES.iter().find(|(k, _)| *k == keyword) {
                 Some((_, why)) => self.note(child, why),
                 None => self.unsupported(child, "vrrp_instance"),
@@ -471,7 +471,7 @@ impl Converter {
                     }
                 }
                 "user" => self.note(child, "ulvs runs scripts as its own user"),
-                keyword if keyword.starts_with('@') => self.leave_out(child, super::global::CONDITIONAL),
+                keyword if keyword.starts_with('@') => self.leave_out(child, CONDITIONAL),
                 _ => self.unsupported(child, "vrrp_script"),
             }
         }
