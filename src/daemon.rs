@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
-use crossbeam::channel;
+use crossbeam::channel::{self, Sender};
 use ulvs::conntrack::TemplateStore;
 use ulvs::control::config::{Config, IoMode};
 use ulvs::control::context::Context;
@@ -32,8 +32,9 @@ use ulvs::control::resolver::Resolver;
 use ulvs::control::runtime;
 use ulvs::dataplane::stats::WorkerStats;
 use ulvs::dataplane::worker::Shared;
+use ulvs::ha::driver::HaDriver;
 use ulvs::ha::report::HaSource;
-use ulvs::health::{Checker, HealthBoard, Notifier};
+use ulvs::health::{Checker, HealthBoard, Notifier, Target};
 use ulvs::service::SnapshotCell;
 
 /// How long start-up waits for real servers' MACs before the workers start forwarding.
@@ -65,15 +66,7 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
     control_loop::settle(&mut core, &mut resolver, INITIAL_RESOLVE, &stop)?;
     let snapshots = Arc::new(SnapshotCell::new(core.first_snapshot()));
 
-    let vips: Vec<_> = snapshots.load().vips().collect();
-    let opened = ports::open(&config, queues, &vips)?;
-    let io = if opened.program.is_some() { IoMode::Xdp } else { IoMode::Packet };
-    host::check(io, iface, &host.addrs, &vips)?;
-    log::info!(
-        "ulvs on {iface} ({director_mac}, {director_ip}): io={} queues={queues} services={}",
-        opened.description,
-        config.services.len()
-    );
+    let opened = open_ports(&config, &host, queues, &snapshots)?;
 
     let stats = Arc::new(WorkerStats::new(queues));
     let mut ha_parts = ha::prepare(&config)?;
@@ -107,34 +100,9 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
     )?;
 
     let (events_tx, events_rx) = channel::bounded::<ControlEvent>(64);
-    let health_board = Arc::new(HealthBoard::new());
-    let notifier = Notifier::start(Arc::clone(&health_board.scripts)).context("starting the notify script runner")?;
-    if !targets.is_empty() {
-        log::info!("health checks on {} real server(s)", targets.len());
-    }
-    let checker =
-        Checker::start(targets, Arc::clone(&health_board), PROBE_THREADS, health_forwarder(events_tx.clone()))
-            .context("starting the health checker")?;
-    let context = Arc::new(Context {
-        snapshots: Arc::clone(&snapshots),
-        stats: Arc::clone(&stats),
-        health: Arc::clone(&health_board),
-        rates: Mutex::new(RateTable::default()),
-        status: Mutex::new(ControlStatus { config_path: config_path.to_path_buf(), ..ControlStatus::default() }),
-        serving: Arc::clone(&shared.serving),
-        ha: ha_driver.as_ref().map(|driver| Arc::clone(&driver.status) as Arc<dyn HaSource>),
-        sync: Some(Arc::clone(&sync_service.stats)),
-        capacity: config.director.connections,
-    });
-    let metrics = match config.metrics.listen {
-        Some(addr) => {
-            let endpoint = Endpoint::start(addr, Arc::clone(&context))?;
-            log::info!("metrics on http://{}/metrics", endpoint.addr());
-            Some(endpoint)
-        }
-        None => None,
-    };
-    let view = Arc::new(CtlHandler {
+    let (health_board, notifier, checker) = start_checks(targets, &events_tx)?;
+    let context = shared_context(&config, config_path, &shared, &health_board, ha_driver.as_ref(), &sync_service);
+    let handler = CtlHandler {
         context: Arc::clone(&context),
         workers: request_senders,
         events: events_tx,
@@ -142,10 +110,8 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
         interface: iface.clone(),
         synced,
         sync: Arc::clone(&sync_service),
-    });
-    let server = Server::start(&config.director.control, view)
-        .with_context(|| format!("control socket {}", config.director.control.display()))?;
-    log::info!("control socket {}", config.director.control.display());
+    };
+    let (metrics, server) = serve(&config, &context, handler)?;
 
     let io = ControlIo {
         context,
@@ -161,27 +127,124 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
     let control_result = ControlLoop::new(core, io).run(&stop);
     // However the control loop ended, the workers stop before the XDP program is detached.
     stop.store(true, Ordering::Relaxed);
-    log::info!("stopping");
-    // HA first: its priority-0 advert leaves while the workers still forward, so the backup's
-    // Skew_Time is the whole client-visible gap; then the workers.
-    if let Some(driver) = ha_driver {
-        driver.join();
-    }
-    workers_stop.store(true, Ordering::Relaxed);
-    let failed = workers::join(workers);
-    // After the workers: what they queued last is sent before the thread ends.
-    sync_service.join();
-    drop(server);
-    drop(metrics);
-    drop(opened.program);
-    // Last: the down scripts omega queued, now that nothing is served any more.
-    notifier.finish(SCRIPTS_AT_STOP);
-    log::info!("stopped");
+    let running =
+        Running { ha_driver, workers_stop, workers, sync_service, server, metrics, program: opened.program, notifier };
+    let failed = running.stop();
     control_result?;
     if !failed.is_empty() {
         bail!("{}", failed.join("; "));
     }
     Ok(())
+}
+
+/// What runs once the control loop has ended, stopped in order by [`Running::stop`].
+struct Running {
+    ha_driver: Option<HaDriver>,
+    workers_stop: Arc<AtomicBool>,
+    workers: Vec<workers::Worker>,
+    sync_service: Arc<ulvs::sync::SyncService>,
+    server: Server,
+    metrics: Option<Endpoint>,
+    program: Option<ulvs::io::xdp::XdpProgram>,
+    notifier: Notifier,
+}
+
+impl Running {
+    /// HA's last advert while the workers still forward, then the workers, sync, the sockets, the
+    /// XDP program; the scripts omega queued last. What went wrong with the workers, if anything.
+    fn stop(self) -> Vec<String> {
+        log::info!("stopping");
+        // HA first: its priority-0 advert leaves while the workers still forward, so the backup's
+        // Skew_Time is the whole client-visible gap; then the workers.
+        if let Some(driver) = self.ha_driver {
+            driver.join();
+        }
+        self.workers_stop.store(true, Ordering::Relaxed);
+        let failed = workers::join(self.workers);
+        // After the workers: what they queued last is sent before the thread ends.
+        self.sync_service.join();
+        drop(self.server);
+        drop(self.metrics);
+        drop(self.program);
+        // Last: the down scripts omega queued, now that nothing is served any more.
+        self.notifier.finish(SCRIPTS_AT_STOP);
+        log::info!("stopped");
+        failed
+    }
+}
+
+/// The workers' ports (and with AF_XDP the filter passing the first snapshot's VIPs), the host
+/// checked for what would break them.
+fn open_ports(config: &Config, host: &Host, queues: usize, snapshots: &SnapshotCell) -> anyhow::Result<ports::Opened> {
+    let iface = &config.director.interface;
+    let vips: Vec<_> = snapshots.load().vips().collect();
+    let opened = ports::open(config, queues, &vips)?;
+    let io = if opened.program.is_some() { IoMode::Xdp } else { IoMode::Packet };
+    host::check(io, iface, &host.addrs, &vips)?;
+    log::info!(
+        "ulvs on {iface} ({}, {}): io={} queues={queues} services={}",
+        host.mac,
+        host.ip,
+        opened.description,
+        config.services.len()
+    );
+    Ok(opened)
+}
+
+/// The director's shared state, made once: the data path's cells and counters, the health board,
+/// HA's and sync's reports, and the control loop's own status and rates.
+fn shared_context(
+    config: &Config,
+    config_path: &Path,
+    data: &Shared,
+    health: &Arc<HealthBoard>,
+    ha: Option<&HaDriver>,
+    sync: &ulvs::sync::SyncService,
+) -> Arc<Context> {
+    Arc::new(Context {
+        snapshots: Arc::clone(&data.snapshots),
+        stats: Arc::clone(&data.stats),
+        health: Arc::clone(health),
+        rates: Mutex::new(RateTable::default()),
+        status: Mutex::new(ControlStatus { config_path: config_path.to_path_buf(), ..ControlStatus::default() }),
+        serving: Arc::clone(&data.serving),
+        ha: ha.map(|driver| Arc::clone(&driver.status) as Arc<dyn HaSource>),
+        sync: Some(Arc::clone(&sync.stats)),
+        capacity: config.director.connections,
+    })
+}
+
+/// The health checker on its first targets (its transitions go to the control loop as events),
+/// the board it shows them on, and the notify scripts' runner.
+fn start_checks(
+    targets: Vec<Target>,
+    events: &Sender<ControlEvent>,
+) -> anyhow::Result<(Arc<HealthBoard>, Notifier, Checker)> {
+    let health_board = Arc::new(HealthBoard::new());
+    let notifier = Notifier::start(Arc::clone(&health_board.scripts)).context("starting the notify script runner")?;
+    if !targets.is_empty() {
+        log::info!("health checks on {} real server(s)", targets.len());
+    }
+    let checker = Checker::start(targets, Arc::clone(&health_board), PROBE_THREADS, health_forwarder(events.clone()))
+        .context("starting the health checker")?;
+    Ok((health_board, notifier, checker))
+}
+
+/// What reads the context from outside: the metrics endpoint (with `[metrics] listen`) and the
+/// ctl socket.
+fn serve(config: &Config, context: &Arc<Context>, handler: CtlHandler) -> anyhow::Result<(Option<Endpoint>, Server)> {
+    let metrics = match config.metrics.listen {
+        Some(addr) => {
+            let endpoint = Endpoint::start(addr, Arc::clone(context))?;
+            log::info!("metrics on http://{}/metrics", endpoint.addr());
+            Some(endpoint)
+        }
+        None => None,
+    };
+    let server = Server::start(&config.director.control, Arc::new(handler))
+        .with_context(|| format!("control socket {}", config.director.control.display()))?;
+    log::info!("control socket {}", config.director.control.display());
+    Ok((metrics, server))
 }
 
 /// The stop flag SIGINT and SIGTERM set, and the reload flag SIGHUP sets.
