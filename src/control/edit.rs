@@ -108,35 +108,9 @@ pub fn apply(services: &mut Vec<ServiceSpec>, timeouts: &mut Timeouts, edit: &Ed
             let removed = services.remove(index);
             Ok(format!("deleted service {} with {} real server(s)", ServiceName(*key), removed.reals.len()))
         }
-        Edit::AddReal(key, real) => {
+        Edit::AddReal(key, _) | Edit::EditReal { key, .. } | Edit::DeleteReal(key, _) => {
             let index = find(services, key)?;
-            let spec = &mut services[index];
-            if spec.reals.iter().any(|r| r.ip == real.ip) {
-                return Err(EditError::RealExists { service: ServiceName(*key), ip: real.ip });
-            }
-            check_real(*key, real)?;
-            spec.reals.push(real.clone());
-            Ok(format!("added real server {} weight {} to {}", real.ip, real.weight, ServiceName(*key)))
-        }
-        Edit::EditReal { key, ip, weight } => {
-            let index = find(services, key)?;
-            let spec = &mut services[index];
-            let Some(real) = spec.reals.iter_mut().find(|r| r.ip == *ip) else {
-                return Err(EditError::NoReal { service: ServiceName(*key), ip: *ip });
-            };
-            check_weight(*weight)?;
-            let line = format!("real server {ip} of {}: weight {} -> {weight}", ServiceName(*key), real.weight);
-            real.weight = *weight;
-            Ok(line)
-        }
-        Edit::DeleteReal(key, ip) => {
-            let index = find(services, key)?;
-            let spec = &mut services[index];
-            let Some(position) = spec.reals.iter().position(|r| r.ip == *ip) else {
-                return Err(EditError::NoReal { service: ServiceName(*key), ip: *ip });
-            };
-            spec.reals.remove(position);
-            Ok(format!("deleted real server {ip} from {}", ServiceName(*key)))
+            apply_to_real(&mut services[index], edit)
         }
         Edit::Clear => {
             let count = services.len();
@@ -148,22 +122,62 @@ pub fn apply(services: &mut Vec<ServiceSpec>, timeouts: &mut Timeouts, edit: &Ed
             Ok(format!("zeroed the counters of {}", ServiceName(*key)))
         }
         Edit::Zero(None) => Ok("zeroed all counters".into()),
-        Edit::SetTimeouts { tcp, tcpfin, udp } => {
-            let before = *timeouts;
-            timeouts.tcp = tcp.unwrap_or(timeouts.tcp);
-            timeouts.tcpfin = tcpfin.unwrap_or(timeouts.tcpfin);
-            timeouts.udp = udp.unwrap_or(timeouts.udp);
-            Ok(format!(
-                "timeouts (tcp tcpfin udp): {} {} {} -> {} {} {}",
-                before.tcp.as_secs(),
-                before.tcpfin.as_secs(),
-                before.udp.as_secs(),
-                timeouts.tcp.as_secs(),
-                timeouts.tcpfin.as_secs(),
-                timeouts.udp.as_secs()
-            ))
-        }
+        Edit::SetTimeouts { tcp, tcpfin, udp } => Ok(set_timeouts(timeouts, *tcp, *tcpfin, *udp)),
     }
+}
+
+/// A real-server edit of `spec`.
+fn apply_to_real(spec: &mut ServiceSpec, edit: &Edit) -> Result<String, EditError> {
+    let key = spec.key;
+    match edit {
+        Edit::AddReal(_, real) => {
+            if spec.reals.iter().any(|r| r.ip == real.ip) {
+                return Err(EditError::RealExists { service: ServiceName(key), ip: real.ip });
+            }
+            check_real(key, real)?;
+            spec.reals.push(real.clone());
+            Ok(format!("added real server {} weight {} to {}", real.ip, real.weight, ServiceName(key)))
+        }
+        Edit::EditReal { ip, weight, .. } => {
+            let Some(real) = spec.reals.iter_mut().find(|r| r.ip == *ip) else {
+                return Err(EditError::NoReal { service: ServiceName(key), ip: *ip });
+            };
+            check_weight(*weight)?;
+            let line = format!("real server {ip} of {}: weight {} -> {weight}", ServiceName(key), real.weight);
+            real.weight = *weight;
+            Ok(line)
+        }
+        Edit::DeleteReal(_, ip) => {
+            let Some(position) = spec.reals.iter().position(|r| r.ip == *ip) else {
+                return Err(EditError::NoReal { service: ServiceName(key), ip: *ip });
+            };
+            spec.reals.remove(position);
+            Ok(format!("deleted real server {ip} from {}", ServiceName(key)))
+        }
+        _ => unreachable!("only real-server edits come here"),
+    }
+}
+
+/// `--set TCP TCPFIN UDP`: the timeouts given replace the running ones.
+fn set_timeouts(
+    timeouts: &mut Timeouts,
+    tcp: Option<Duration>,
+    tcpfin: Option<Duration>,
+    udp: Option<Duration>,
+) -> String {
+    let before = *timeouts;
+    timeouts.tcp = tcp.unwrap_or(timeouts.tcp);
+    timeouts.tcpfin = tcpfin.unwrap_or(timeouts.tcpfin);
+    timeouts.udp = udp.unwrap_or(timeouts.udp);
+    format!(
+        "timeouts (tcp tcpfin udp): {} {} {} -> {} {} {}",
+        before.tcp.as_secs(),
+        before.tcpfin.as_secs(),
+        before.udp.as_secs(),
+        timeouts.tcp.as_secs(),
+        timeouts.tcpfin.as_secs(),
+        timeouts.udp.as_secs()
+    )
 }
 
 /// What changed from `old` to `new`, one line per service or real server, for the log of a reload.
