@@ -470,3 +470,43 @@ fn each_offload_warning_is_given_once_at_the_first_sample_that_shows_it() {
     assert!(later[0].starts_with("WARN 2 frame(s) longer than the MTU arrived with their segmentation state"));
     assert_eq!(bench.on(Event::Sampled(sample(20, 20))), Vec::<String>::new());
 }
+
+/// A reload walked through the core whole: what the file changes, in the order the shell performs
+/// it (the trace docs/control-core.md describes).
+#[test]
+fn the_walk_of_a_reload() {
+    let vrrp = "[[vrrp]]\nname = \"VI_1\"\nvrid = 51\nvips = [\"10.0.0.100\"]\n";
+    let before = format!(
+        "{}{vrrp}",
+        service(100, "quorum_down = \"/bin/qdown\"", &[(11, "notify_down = \"/bin/down\""), (12, "")])
+    );
+    let (mut bench, _) = Bench::start(&before);
+    let after = format!(
+        "batch = 8\n{}{}{vrrp}priority = 150\n",
+        service(100, "quorum_down = \"/bin/qdown\"", &[(12, "weight = 2")]),
+        service(101, "", &[(13, "")])
+    );
+    assert_eq!(
+        bench.reload(&after),
+        [
+            "WARN reload: director.batch changed; it takes effect only when ulvs restarts",
+            "INFO reload: deleted real server 10.0.0.11 from TCP 10.0.0.100:80",
+            "INFO reload: real server 10.0.0.12 of TCP 10.0.0.100:80: weight 1 -> 2",
+            "INFO reload: added service TCP 10.0.0.101:80 scheduler wlc with 1 real server(s)",
+            "notify notify_down of real server 10.0.0.11 of TCP 10.0.0.100:80",
+            "INFO reload: vrrp VI_1: applying its new live settings",
+            "ha update VI_1 priority 150",
+            "checks 0",
+            "vips 10.0.0.100 10.0.0.101",
+            "publish 2: 10.0.0.100:80 [10.0.0.12/2?], 10.0.0.101:80 [10.0.0.13/1?]",
+            "vips 10.0.0.100 10.0.0.101",
+            "INFO VIPs now: 10.0.0.100 10.0.0.101",
+            "INFO health: TCP 10.0.0.101:80 gained quorum: live weight 1 reaches 1",
+            "quorums 10.0.0.100:80 up, 10.0.0.101:80 up",
+            "INFO reload: reloaded ulvs.toml: 3 change(s), generation 2; vrrp: 1 instance(s) updated live",
+            "reloaded ok",
+            "answer ok reloaded ulvs.toml: 3 change(s), generation 2; vrrp: 1 instance(s) updated live",
+            "arp who-has 10.0.0.13",
+        ]
+    );
+}
