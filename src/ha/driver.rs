@@ -131,18 +131,12 @@ impl HaSource for HaStatus {
     }
 
     fn instances(&self) -> Vec<HaInstance> {
-        let state = |state: State| match state {
-            State::Init => "init",
-            State::Backup => "backup",
-            State::Master => "master",
-            State::Fault => "fault",
-        };
         let statuses = self.instances.lock().unwrap_or_else(|p| p.into_inner());
         statuses
             .iter()
             .map(|s| HaInstance {
                 name: s.name.clone(),
-                state: state(s.state),
+                state: s.state.label(),
                 transitions: s.counters.transitions,
                 priority: s.priority,
                 second_master: s.counters.second_master,

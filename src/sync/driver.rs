@@ -359,3 +359,19 @@ fn describe(mode: Mode) -> &'static str {
         (false, false) => "idle",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn following_an_instance_the_master_sends_and_a_backup_receives() {
+        let master = Arc::new(AtomicBool::new(false));
+        let role = Arc::clone(&master);
+        let mode = Mode::following(move || role.load(Ordering::Relaxed));
+        assert_eq!(mode(), Mode { send: false, receive: true }, "a backup receives");
+        master.store(true, Ordering::Relaxed);
+        assert_eq!(mode(), Mode { send: true, receive: false }, "the master sends, as IPVS's master daemon");
+        assert_eq!(Mode::both()(), Mode { send: true, receive: true }, "with no instance: both, every director active");
+    }
+}

@@ -15,11 +15,10 @@ use crate::control::rate::{RateTable, Rates};
 use crate::dataplane::stats::{Kind, WORKER_COUNTERS};
 use crate::dataplane::verdict::DropReason;
 use crate::ha::report::{HaInstance, HaSource};
+use crate::ha::State;
 use crate::io::xdp::FILTER_COUNTERS;
 use crate::service::{ServiceKey, Snapshot};
 
-/// The HA states every instance reports a 0/1 series for.
-const HA_STATES: [&str; 4] = ["init", "backup", "master", "fault"];
 
 pub type Labels = Vec<(&'static str, String)>;
 
@@ -328,9 +327,10 @@ fn ha_families(out: &mut Vec<Family>, ha: &dyn HaSource) {
     let states = instances
         .iter()
         .flat_map(|i| {
-            HA_STATES.iter().map(move |state| {
-                let labels = vec![("instance", i.name.clone()), ("state", state.to_string())];
-                (labels, if i.state == *state { 1.0 } else { 0.0 })
+            // Every state a 0/1 series.
+            State::ALL.iter().map(move |state| {
+                let labels = vec![("instance", i.name.clone()), ("state", state.label().to_string())];
+                (labels, if i.state == state.label() { 1.0 } else { 0.0 })
             })
         })
         .collect();
