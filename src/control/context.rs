@@ -5,14 +5,16 @@
 //! data-path part of it (`dataplane::worker::Shared`: the same snapshot cell, serving bits and
 //! counters), since the data path never reaches into the control plane.
 
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use crate::cells::ServingState;
-use crate::control::control_loop::ControlStatus;
 use crate::control::rate::RateTable;
 use crate::dataplane::stats::WorkerStats;
 use crate::ha::report::HaSource;
 use crate::health::HealthBoard;
+use crate::io::xdp::FilterCounters;
 use crate::service::SnapshotCell;
 use crate::sync::SyncStats;
 
@@ -36,4 +38,14 @@ pub struct Context {
     pub sync: Option<Arc<SyncStats>>,
     /// Connection-table capacity, summed over all workers.
     pub capacity: usize,
+}
+
+/// What `ulvs ctl status` reports about the configuration.
+#[derive(Debug, Default)]
+pub struct ControlStatus {
+    pub config_path: PathBuf,
+    /// When and how the last reload ended.
+    pub last_reload: Option<(Instant, Result<String, String>)>,
+    /// The XDP filter's counters as of the last sample (with AF_XDP), and when it was taken.
+    pub xdp_filter: Option<(Instant, FilterCounters)>,
 }

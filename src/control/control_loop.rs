@@ -32,17 +32,7 @@ use crate::control::rate::INTERVAL;
 use crate::control::resolver::Resolver;
 use crate::ha::spec::InstanceSpec;
 use crate::health::{Checker, NotifyQueue};
-use crate::io::xdp::{FilterCounters, XdpProgram};
-
-/// What `ulvs ctl status` reports about the configuration.
-#[derive(Debug, Default)]
-pub struct ControlStatus {
-    pub config_path: PathBuf,
-    /// When and how the last reload ended.
-    pub last_reload: Option<(Instant, Result<String, String>)>,
-    /// The XDP filter's counters as of the last sample (with AF_XDP), and when it was taken.
-    pub xdp_filter: Option<(Instant, FilterCounters)>,
-}
+use crate::io::xdp::XdpProgram;
 
 /// The I/O the shell performs the core's effects with.
 pub struct ControlIo<'a> {

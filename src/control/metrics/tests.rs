@@ -7,8 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use super::*;
 use crate::conntrack::Timeouts;
-use crate::control::context::Context;
-use crate::control::control_loop::ControlStatus;
+use crate::control::context::{Context, ControlStatus};
 use crate::control::rate::RateTable;
 use crate::control::registry::Registry;
 use crate::control::spec::{RealSpec, ServiceSpec};
