@@ -19,7 +19,6 @@ use crate::ha::State;
 use crate::io::xdp::FILTER_COUNTERS;
 use crate::service::{ServiceKey, Snapshot};
 
-
 pub type Labels = Vec<(&'static str, String)>;
 
 fn service_labels(key: &ServiceKey) -> Labels {
