@@ -99,6 +99,15 @@ fn same_host_senders(io: &str, offloads: bool, prefix: &str) {
             // AF_XDP on a veth strips GSO from its peer, so only AF_PACKET meets GSO frames.
             assert!(gso > 0, "the upload's GSO frames were forwarded whole:\n{status}");
         }
+    } else if io == "xdp" {
+        // AF_XDP gets no checksum state with a frame: a checksum field equal to the pseudo-header
+        // sum is taken for partial (wire::checksum::is_partial), and a full checksum has that
+        // value by chance once in 65 535 segments (completing it then changes nothing). Some
+        // thousand segments per run made the exact (0, 0) fail about one run in ten; more than
+        // one in a thousand would be a sender still offloading.
+        let forwarded = worker_sum(&status, "forwarded");
+        assert!(partial * 1000 <= forwarded, "{partial} of {forwarded} taken for partial with offloads off:\n{status}");
+        assert_eq!(gso, 0, "no GSO with offloads off:\n{status}");
     } else {
         assert_eq!((partial, gso), (0, 0), "nothing offloaded with offloads off:\n{status}");
     }
