@@ -73,6 +73,46 @@ impl Default for ConnectionRules {
     }
 }
 
+/// Why `ip` cannot be a real server of the service on `vip`, if it cannot: the one rule the config
+/// file and `ulvs ctl` edits both check.
+pub fn real_server_problem(vip: IpAddr, ip: IpAddr) -> Option<String> {
+    if let Some(problem) = unicast_problem(ip) {
+        return Some(format!("real server address {ip} is {problem}"));
+    }
+    if let Some(problem) = family_mismatch("real server", ip, vip) {
+        return Some(problem);
+    }
+    (ip == vip).then(|| format!("real server {ip} is the service's own VIP; a real server needs an address of its own"))
+}
+
+/// "IPv4" or "IPv6".
+pub fn family_name(ip: IpAddr) -> &'static str {
+    if ip.is_ipv4() {
+        "IPv4"
+    } else {
+        "IPv6"
+    }
+}
+
+/// Why `ip` (a `what`) cannot stand beside `vip`, if its family differs: a service and its real
+/// servers share one family, as in IPVS (direct routing does not translate the packet).
+pub fn family_mismatch(what: &str, ip: IpAddr, vip: IpAddr) -> Option<String> {
+    (ip.is_ipv4() != vip.is_ipv4()).then(|| {
+        format!(
+            "{what} {ip} is an {} address but the service's VIP {vip} is {}: a service and its real servers \
+             share one address family",
+            family_name(ip),
+            family_name(vip)
+        )
+    })
+}
+
+/// Why `weight` is not a weight ipvsadm accepts, if it is not.
+pub fn weight_problem(weight: i64) -> Option<String> {
+    (!(0..=i64::from(MAX_WEIGHT)).contains(&weight))
+        .then(|| format!("invalid weight {weight} (expected 0..={MAX_WEIGHT})"))
+}
+
 /// Why `ip` cannot be a VIP or a real server, if it cannot (`ulvs ctl` edits check the same).
 pub fn unicast_problem(ip: IpAddr) -> Option<&'static str> {
     if ip.is_unspecified() {

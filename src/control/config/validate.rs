@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use super::health::family_mismatch;
 use super::raw::{Integer, RawConfig, RawDirector, RawReal, RawService, RawTimeouts, Text};
 use super::MetricsConfig;
 use super::{
@@ -21,7 +20,7 @@ use super::{
     DEFAULT_ARP_REFRESH, DEFAULT_CONNECTIONS, DEFAULT_CONTROL, DEFAULT_SCHEDULER, MAX_BATCH, MAX_CONNECTIONS,
 };
 use crate::conntrack::Timeouts;
-use crate::control::spec::{unicast_problem, OnFailure, DEFAULT_WEIGHT, MAX_WEIGHT};
+use crate::control::spec::{real_server_problem, unicast_problem, OnFailure, DEFAULT_WEIGHT, MAX_WEIGHT};
 use crate::flow::Protocol;
 use crate::health::RealScripts;
 use crate::sched::{SchedFlags, SchedulerKind};
@@ -31,17 +30,17 @@ use crate::wire::MacAddr;
 const MAX_INTERFACE_NAME: usize = 15;
 
 pub(super) fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
-    let checker = Checker { text, origin };
+    let checker = Validator { text, origin };
     let raw: RawConfig = toml::from_str(text).map_err(|err| checker.toml_error(&err))?;
     checker.config(raw)
 }
 
-pub(super) struct Checker<'a> {
+pub(super) struct Validator<'a> {
     text: &'a str,
     origin: &'a Path,
 }
 
-impl Checker<'_> {
+impl Validator<'_> {
     pub(super) fn at(&self, span: &Range<usize>) -> Location {
         Location::from_offset(self.text, span.start)
     }
@@ -305,17 +304,8 @@ impl Checker<'_> {
 
     fn real(&self, raw: &RawReal, vip: IpAddr, service_port: u16) -> Result<RealConfig, ConfigError> {
         let ip = raw.ip.get_ref().0;
-        if let Some(problem) = unicast_problem(ip) {
-            return Err(self.error(&raw.ip.span(), format!("real server address {ip} is {problem}")));
-        }
-        if let Some(problem) = family_mismatch("real server", ip, vip) {
+        if let Some(problem) = real_server_problem(vip, ip) {
             return Err(self.error(&raw.ip.span(), problem));
-        }
-        if ip == vip {
-            return Err(self.error(
-                &raw.ip.span(),
-                format!("real server {ip} is the service's own VIP; a real server needs an address of its own"),
-            ));
         }
         if let Some(port) = &raw.port {
             let port_number = self.integer(port, "port", 1..=65535)?;
