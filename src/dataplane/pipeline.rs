@@ -21,16 +21,18 @@
 //!   that owns the embedded flow, so path-MTU discovery works; without a flow they are dropped.
 //!   ICMP echo requests to a VIP are answered (as a director holding the VIP would).
 //!
-//! Plain IPv4 frames carrying TCP or UDP (no IP options: nearly all traffic) are read in one pass
+//! Plain IPv4 or IPv6 frames carrying TCP or UDP (no IP options or extension headers: nearly all
+//! traffic) are read in one pass
 //! on fixed offsets (`fast.rs`), deciding exactly as the layer-by-layer path does; every other
 //! frame takes that general path.
 //!
 //! **Families and stages** (docs/dataplane.md): classification knows its family concretely and
 //! hands a `Transport<A>` to the stages after it — `forward`, `open`, sync's adoption, ICMP errors —
 //! which are written once, generic over the family, and reach that family's connection table
-//! through `lanes.rs`. The last stage, the forwarding method's rewrite, is `rewrite.rs`. IPv6
-//! frames are not classified yet (they go to the kernel): the stages and tables for them are here,
-//! the IPv6 classifier, NDP answers and ICMPv6 errors come next.
+//! through `lanes.rs`. The last stage, the forwarding method's rewrite, is `rewrite.rs`. IPv6 is
+//! classified in `classify6.rs` (extension headers, fragments, ICMPv6 errors and echo, as above for
+//! IPv4) and `fast.rs`; a Neighbour Solicitation for a VIP is answered in `neighbour.rs`, as ARP is
+//! here.
 //!
 //! Counters: every drop has its reason; connections, packets and bytes per service and real server;
 //! active/inactive per real server follow every state change, eviction and expiry of the worker's
@@ -250,7 +252,10 @@ impl Pipeline {
     fn classify(&mut self, now: Instant, frame: &mut [u8], ctx: &Context) -> Verdict {
         match self.fast_ipv4(now, frame, ctx) {
             Some(verdict) => verdict,
-            None => self.classify_general(now, frame, ctx),
+            None => match self.fast_ipv6(now, frame, ctx) {
+                Some(verdict) => verdict,
+                None => self.classify_general(now, frame, ctx),
+            },
         }
     }
 
@@ -264,6 +269,7 @@ impl Pipeline {
         match ethertype {
             ethernet::EtherType::ARP => self.arp(frame, ctx),
             ethernet::EtherType::IPV4 => self.ipv4(now, frame, ctx),
+            ethernet::EtherType::IPV6 => self.ipv6(now, frame, ctx),
             _ => Verdict::ToKernel,
         }
     }
@@ -723,9 +729,11 @@ fn hand_back_lane<A: Lane>(
     moved
 }
 
+mod classify6;
 mod dests;
 mod fast;
 mod lanes;
+mod neighbour;
 mod rewrite;
 #[cfg(test)]
 mod tests;

@@ -12,6 +12,8 @@ pub struct WorkerCounters {
     pub tx_packets: Counter,
     pub forwarded: Counter,
     pub arp_replies: Counter,
+    /// Neighbour advertisements sent for an IPv6 VIP (IPv6's ARP replies).
+    pub nd_adverts: Counter,
     pub icmp_echo_replies: Counter,
     pub to_kernel: Counter,
     pub to_ha: Counter,
@@ -68,11 +70,12 @@ pub struct CounterSpec {
 
 /// Every counter of [`WorkerCounters`] but the drops (one per `DropReason`), in the order of the
 /// status line.
-pub const WORKER_COUNTERS: [CounterSpec; 19] = [
+pub const WORKER_COUNTERS: [CounterSpec; 20] = [
     spec("rx", "ulvs_worker_rx_packets", "Frames the worker received.", |w| &w.rx_packets),
     spec("tx", "ulvs_worker_tx_packets", "Frames the worker sent.", |w| &w.tx_packets),
     spec("forwarded", "ulvs_worker_forwarded", "Frames forwarded to a real server.", |w| &w.forwarded),
     spec("arp_replies", "ulvs_worker_arp_replies", "ARP replies sent for a VIP.", |w| &w.arp_replies),
+    spec("nd_adverts", "ulvs_worker_nd_adverts", "Neighbour advertisements sent for an IPv6 VIP.", |w| &w.nd_adverts),
     spec("to_kernel", "ulvs_worker_to_kernel", "Frames left to the kernel.", |w| &w.to_kernel),
     spec("conns", "ulvs_worker_connections", "Connections the worker scheduled.", |w| &w.conns),
     spec("expired", "ulvs_worker_connections_expired", "Connections removed after their timeout.", |w| {

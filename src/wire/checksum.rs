@@ -91,6 +91,13 @@ pub fn is_partial(field: u16, src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, length
     field != 0 && (sum + 0xffff - u64::from(field)) % 0xffff == 0
 }
 
+/// [`is_partial`] for IPv6: the field holds the folded IPv6 pseudo-header sum
+/// ([`pseudo_header_v6`]), uncomplemented, as a sender that offloads its checksum leaves it.
+#[inline]
+pub fn is_partial6(field: u16, src: Ipv6Addr, dst: Ipv6Addr, protocol: u8, length: u32) -> bool {
+    field != 0 && field == pseudo_header_v6(src, dst, protocol, length)
+}
+
 /// Completes a partial checksum in place, as Linux's `skb_checksum_help` does for a device that
 /// cannot: the sum over the whole segment — its checksum field (at `field`) still holding the
 /// pseudo-header sum — complemented, a result of 0 sent as 0xffff. `segment` is the whole TCP or

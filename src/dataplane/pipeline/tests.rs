@@ -664,4 +664,5 @@ fn partial_checksums_are_completed_on_the_way_out_and_nothing_else_is_touched() 
 }
 
 mod family;
+mod ipv6;
 mod sync;
