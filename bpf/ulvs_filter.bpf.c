@@ -6,7 +6,11 @@
 // rx_queue_index) only what the userspace data path must see:
 //   - ARP requests (Ethernet/IPv4, op 1) whose target protocol address is a VIP;
 //   - IPv4 protocol 112 (VRRP and CARP share it), whatever the destination;
-//   - IPv4 packets whose destination is a VIP.
+//   - IPv4 packets whose destination is a VIP;
+//   - IPv6 packets whose destination is a VIP (any next header: the data path walks extension
+//     headers, answers a unicast solicitation, forwards ICMPv6 errors);
+//   - ICMPv6 Neighbour Solicitations (right after the fixed header) whose target is a VIP: sent to
+//     the solicited-node multicast address, they name the VIP only in their target field.
 // Everything else returns XDP_PASS, so the director's own traffic (ssh, ping, health checks,
 // ARP for its own addresses) keeps the kernel path. bpf_redirect_map is called with XDP_PASS as
 // its fallback, so a queue without a registered socket also hands its frames to the kernel.
@@ -14,7 +18,9 @@
 // One 802.1Q or 802.1ad tag is looked through; a second (QinQ) tag is not, and such frames pass.
 // Note that a NIC with VLAN RX offload strips the tag before XDP sees it.
 //
-// The VIP set (`vips`, keyed by the IPv4 address in network byte order) is filled by ulvs.
+// The VIP sets (`vips`, keyed by the IPv4 address in network byte order, and `vips6`, by the 16
+// bytes of the IPv6 address) are filled by ulvs. The director's own IPv6 — link-local, its own
+// NDP, router advertisements, ssh — is not in them and stays with the kernel.
 // `stats` is a per-CPU array of counters indexed by `enum stat`; userspace sums the CPUs.
 //
 // A frame ulvs would take that is longer than `limits[0]` (the interface MTU plus an Ethernet
@@ -31,6 +37,8 @@
 #define MAX_QUEUES 256
 #define MAX_VIPS 4096
 #define IPPROTO_VRRP 112
+#define NEXTHDR_ICMPV6 58
+#define ICMPV6_NEIGHBOUR_SOLICIT 135
 
 #define ARPHRD_ETHER 1
 #define ARPOP_REQUEST 1
@@ -57,6 +65,18 @@ struct {
 	__type(key, __be32);
 	__type(value, __u8);
 } vips SEC(".maps");
+
+// An IPv6 address as on the wire.
+struct addr6 {
+	__u8 bytes[16];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_VIPS);
+	__type(key, struct addr6);
+	__type(value, __u8);
+} vips6 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -97,6 +117,25 @@ struct ipv4_head {
 	__be16 check;
 	__be32 saddr;
 	__be32 daddr;
+} __attribute__((packed));
+
+// The fixed IPv6 header (RFC 8200).
+struct ipv6_head {
+	__be32 version_class_flow;
+	__be16 payload_len;
+	__u8 next_header;
+	__u8 hop_limit;
+	struct addr6 saddr;
+	struct addr6 daddr;
+} __attribute__((packed));
+
+// The fixed part of a Neighbour Solicitation (RFC 4861 section 4.3).
+struct neighbour_solicit {
+	__u8 type;
+	__u8 code;
+	__be16 checksum;
+	__be32 reserved;
+	struct addr6 target;
 } __attribute__((packed));
 
 struct vlan_tag {
@@ -147,6 +186,30 @@ static __always_inline int wanted_ipv4(void *l3, void *end)
 	return is_vip(daddr);
 }
 
+static __always_inline int is_vip6(const struct addr6 *addr)
+{
+	struct addr6 key;
+
+	__builtin_memcpy(&key, addr, sizeof(key));
+	return bpf_map_lookup_elem(&vips6, &key) != NULL;
+}
+
+static __always_inline int wanted_ipv6(void *l3, void *end)
+{
+	struct ipv6_head *ip = l3;
+	struct neighbour_solicit *ns = (void *)(ip + 1);
+
+	if ((void *)(ip + 1) > end)
+		return 0;
+	if ((*(__u8 *)ip >> 4) != 6)
+		return 0;
+	if (is_vip6(&ip->daddr))
+		return 1;
+	if (ip->next_header != NEXTHDR_ICMPV6 || (void *)(ns + 1) > end)
+		return 0;
+	return ns->type == ICMPV6_NEIGHBOUR_SOLICIT && is_vip6(&ns->target);
+}
+
 SEC("xdp")
 int ulvs_filter(struct xdp_md *ctx)
 {
@@ -175,6 +238,8 @@ int ulvs_filter(struct xdp_md *ctx)
 		wanted = wanted_arp(l3, end);
 	else if (proto == bpf_htons(ETH_P_IP))
 		wanted = wanted_ipv4(l3, end);
+	else if (proto == bpf_htons(ETH_P_IPV6))
+		wanted = wanted_ipv6(l3, end);
 
 	if (wanted) {
 		__u32 queue = ctx->rx_queue_index;

@@ -4,14 +4,18 @@
 //! and counts as `no_socket`, so the counters tell the two outcomes apart.
 //! Loading BPF needs root: without it these tests print a note and pass.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, RawFd};
 
 use super::object::{self, LoadedFilter};
-use super::program::{map_keys, percpu_sum, replace_vips, Stat};
+use super::program::{map_keys, percpu_sum, replace_vips, replace_vips6, Stat};
 
 const VIP: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 100);
 const OTHER: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 1);
+const VIP6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 99, 0, 0, 0, 0, 0x100);
+const OTHER6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 99, 0, 0, 0, 0, 1);
+const LINK_LOCAL: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 2);
+const VRRP6_GROUP: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
 use crate::wire::vrrp::GROUP as VRRP_GROUP;
 const XDP_PASS: u32 = 2;
 
@@ -68,6 +72,28 @@ fn ipv4(version: u8, ihl: u8, protocol: u8, dst: Ipv4Addr) -> Vec<u8> {
     ethernet(0x0800, &ip)
 }
 
+/// An IPv6 packet to `dst` with `payload` after the fixed header.
+fn ipv6(next_header: u8, dst: Ipv6Addr, payload: &[u8]) -> Vec<u8> {
+    let mut ip = vec![0x60, 0, 0, 0];
+    ip.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+    ip.extend_from_slice(&[next_header, 255]);
+    ip.extend_from_slice(&OTHER6.octets());
+    ip.extend_from_slice(&dst.octets());
+    ip.extend_from_slice(payload);
+    ethernet(0x86dd, &ip)
+}
+
+/// An ICMPv6 Neighbour Discovery message of `icmp_type` (135 solicitation, 136 advertisement) for
+/// `target`, to `target`'s solicited-node group.
+fn neighbour(icmp_type: u8, target: Ipv6Addr) -> Vec<u8> {
+    let mut message = vec![icmp_type, 0, 0, 0, 0, 0, 0, 0];
+    message.extend_from_slice(&target.octets());
+    message.extend_from_slice(&[1, 1, 2, 0, 0, 0, 0, 2]);
+    let t = target.octets();
+    let group = Ipv6Addr::from([0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, t[13], t[14], t[15]]);
+    ipv6(58, group, &message)
+}
+
 fn truncated(mut frame: Vec<u8>, len: usize) -> Vec<u8> {
     frame.truncate(len);
     frame
@@ -90,6 +116,34 @@ fn cases() -> Vec<Case> {
         case("ipv4 ihl below 5", ipv4(4, 4, 17, VIP), Passed),
         case("version 6 in an ipv4 ethertype", ipv4(6, 5, 17, VIP), Passed),
         case("ipv6", ethernet(0x86dd, &[0x60; 40]), Passed),
+        case("tcp to the ipv6 vip", ipv6(6, VIP6, &[0; 20]), Steered),
+        case("udp behind a hop-by-hop header to the ipv6 vip", ipv6(0, VIP6, &[17, 0, 0, 0, 0, 0, 0, 0]), Steered),
+        case("tcp to another ipv6 address", ipv6(6, OTHER6, &[0; 20]), Passed),
+        case("ping to the director's link-local address", ipv6(58, LINK_LOCAL, &[128, 0, 0, 0]), Passed),
+        case("neighbour solicitation for the ipv6 vip", neighbour(135, VIP6), Steered),
+        case("neighbour solicitation for another address", neighbour(135, OTHER6), Passed),
+        case("neighbour advertisement naming the ipv6 vip", neighbour(136, VIP6), Passed),
+        case("solicitation for the ipv6 vip, cut short", truncated(neighbour(135, VIP6), 14 + 40 + 23), Passed),
+        case("ipv6 header cut short", truncated(ipv6(6, VIP6, &[0; 20]), 14 + 39), Passed),
+        case("ipv6 vrrp (not served over ipv6 yet)", ipv6(112, VRRP6_GROUP, &[0x31; 8]), Passed),
+        case(
+            "version 4 in an ipv6 ethertype",
+            ipv4(4, 5, 17, VIP)
+                .into_iter()
+                .enumerate()
+                .map(|(i, b)| {
+                    if i == 12 {
+                        0x86
+                    } else if i == 13 {
+                        0xdd
+                    } else {
+                        b
+                    }
+                })
+                .collect(),
+            Passed,
+        ),
+        case("802.1q tcp to the ipv6 vip", tagged(0x8100, ipv6(6, VIP6, &[0; 20])), Steered),
         case("ethernet header only", ethernet(0x0800, &[]), Passed),
         case("802.1q arp request for the vip", tagged(0x8100, arp(1, VIP, 6)), Steered),
         case("802.1ad udp to the vip", tagged(0x88a8, ipv4(4, 5, 17, VIP)), Steered),
@@ -131,6 +185,7 @@ fn filter_steers_only_ulvs_traffic() {
     }
     let filter = object::load().unwrap();
     replace_vips(filter.vips.as_raw_fd(), &[VIP]).unwrap();
+    replace_vips6(filter.vips6.as_raw_fd(), &[VIP6]).unwrap();
     let mut failures = Vec::new();
     for case in cases() {
         let steered_before = counter(&filter, Stat::NoSocket);
@@ -162,17 +217,24 @@ fn replacing_the_vip_set_adds_and_removes() {
     let fd = filter.vips.as_raw_fd();
     let b = Ipv4Addr::new(192, 0, 2, 1);
     replace_vips(fd, &[VIP, b]).unwrap();
-    let mut keys = map_keys(fd).unwrap();
+    let mut keys: Vec<u32> = map_keys(fd).unwrap();
     keys.sort();
     let mut expected = vec![u32::from_ne_bytes(VIP.octets()), u32::from_ne_bytes(b.octets())];
     expected.sort();
     assert_eq!(keys, expected);
 
     replace_vips(fd, &[b, b]).unwrap();
-    assert_eq!(map_keys(fd).unwrap(), vec![u32::from_ne_bytes(b.octets())]);
+    assert_eq!(map_keys::<u32>(fd).unwrap(), vec![u32::from_ne_bytes(b.octets())]);
     assert_eq!(run(filter.program.as_raw_fd(), &arp(1, VIP, 6)), XDP_PASS);
     assert_eq!(counter(&filter, Stat::NoSocket), 0, "a removed vip is no longer steered");
 
     replace_vips(fd, &[]).unwrap();
-    assert!(map_keys(fd).unwrap().is_empty());
+    assert!(map_keys::<u32>(fd).unwrap().is_empty());
+
+    let fd6 = filter.vips6.as_raw_fd();
+    replace_vips6(fd6, &[VIP6, OTHER6]).unwrap();
+    replace_vips6(fd6, &[OTHER6]).unwrap();
+    assert_eq!(map_keys::<[u8; 16]>(fd6).unwrap(), vec![OTHER6.octets()]);
+    assert_eq!(run(filter.program.as_raw_fd(), &neighbour(135, VIP6)), XDP_PASS);
+    assert_eq!(counter(&filter, Stat::NoSocket), 0, "a removed ipv6 vip is no longer steered");
 }

@@ -21,6 +21,7 @@ pub(crate) struct LoadedFilter {
     pub program: OwnedFd,
     pub xsks: OwnedFd,
     pub vips: OwnedFd,
+    pub vips6: OwnedFd,
     pub stats: OwnedFd,
     pub limits: OwnedFd,
 }
@@ -42,6 +43,7 @@ pub(crate) fn load() -> Result<LoadedFilter, XdpError> {
         program: program_fd(&object, PROGRAM_NAME)?,
         xsks: map_fd(&object, c"xsks")?,
         vips: map_fd(&object, c"vips")?,
+        vips6: map_fd(&object, c"vips6")?,
         stats: map_fd(&object, c"stats")?,
         limits: map_fd(&object, c"limits")?,
     })
@@ -156,6 +158,6 @@ mod tests {
         assert_eq!(programs, vec![PROGRAM_NAME.to_str().unwrap().to_owned()]);
         maps.sort();
         // libbpf adds a ".rodata"/".bss" map only if the program has globals; it has none.
-        assert_eq!(maps, vec!["limits", "stats", "vips", "xsks"]);
+        assert_eq!(maps, vec!["limits", "stats", "vips", "vips6", "xsks"]);
     }
 }

@@ -9,7 +9,7 @@
 use std::collections::HashSet;
 use std::ffi::{c_void, CString};
 use std::io;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use log::{info, warn};
@@ -112,25 +112,23 @@ impl XdpProgram {
         self.prog_id
     }
 
-    /// Makes `vips` the VIP set: adds the new ones first, then deletes those no longer listed,
-    /// so an address in both the old and new set is never briefly missing. The filter has no
-    /// IPv6 map yet (docs/dataplane.md, section 9): IPv6 VIPs are left out, and their traffic
-    /// passes to the kernel.
+    /// Makes `vips` the VIP set, both families (`vips` and `vips6`): adds the new ones first, then
+    /// deletes those no longer listed, so an address in both the old and new set is never briefly
+    /// missing.
     pub fn set_vips(&self, vips: &[IpAddr]) -> Result<(), XdpError> {
-        let v4: Vec<Ipv4Addr> = vips
-            .iter()
-            .filter_map(|vip| match vip {
-                IpAddr::V4(vip) => Some(*vip),
-                IpAddr::V6(_) => None,
-            })
-            .collect();
-        replace_vips(self.filter.vips.as_raw_fd(), &v4).map_err(|source| XdpError::Map { map: "vips", source })
+        let (v4, v6) = split_families(vips);
+        replace_vips(self.filter.vips.as_raw_fd(), &v4).map_err(|source| XdpError::Map { map: "vips", source })?;
+        replace_vips6(self.filter.vips6.as_raw_fd(), &v6).map_err(|source| XdpError::Map { map: "vips6", source })
     }
 
-    /// The VIP set as the kernel holds it.
-    pub fn vips(&self) -> Result<Vec<Ipv4Addr>, XdpError> {
-        let keys = map_keys(self.filter.vips.as_raw_fd()).map_err(|source| XdpError::Map { map: "vips", source })?;
-        Ok(keys.into_iter().map(|k| Ipv4Addr::from(k.to_ne_bytes())).collect())
+    /// The VIP set as the kernel holds it, IPv4 first.
+    pub fn vips(&self) -> Result<Vec<IpAddr>, XdpError> {
+        let keys: Vec<u32> =
+            map_keys(self.filter.vips.as_raw_fd()).map_err(|source| XdpError::Map { map: "vips", source })?;
+        let keys6: Vec<[u8; 16]> =
+            map_keys(self.filter.vips6.as_raw_fd()).map_err(|source| XdpError::Map { map: "vips6", source })?;
+        let v4 = keys.into_iter().map(|k| IpAddr::V4(Ipv4Addr::from(k.to_ne_bytes())));
+        Ok(v4.chain(keys6.into_iter().map(|k| IpAddr::V6(Ipv6Addr::from(k)))).collect())
     }
 
     /// Steers `queue`'s ulvs traffic to the AF_XDP socket `xsk_fd`. The kernel drops the entry
@@ -287,14 +285,31 @@ fn remove_stale(ifname: &str, ifindex: u32) -> Result<(), XdpError> {
     Ok(())
 }
 
+fn split_families(vips: &[IpAddr]) -> (Vec<Ipv4Addr>, Vec<Ipv6Addr>) {
+    let v4 = vips.iter().filter_map(|vip| if let IpAddr::V4(vip) = vip { Some(*vip) } else { None }).collect();
+    let v6 = vips.iter().filter_map(|vip| if let IpAddr::V6(vip) = vip { Some(*vip) } else { None }).collect();
+    (v4, v6)
+}
+
 /// Makes the `vips` map hold exactly `vips`, adding before deleting.
 pub(super) fn replace_vips(fd: RawFd, vips: &[Ipv4Addr]) -> io::Result<()> {
+    let keys: Vec<u32> = vips.iter().map(|v| u32::from_ne_bytes(v.octets())).collect();
+    replace_keys(fd, &keys)
+}
+
+/// Makes the `vips6` map hold exactly `vips`, adding before deleting.
+pub(super) fn replace_vips6(fd: RawFd, vips: &[Ipv6Addr]) -> io::Result<()> {
+    let keys: Vec<[u8; 16]> = vips.iter().map(Ipv6Addr::octets).collect();
+    replace_keys(fd, &keys)
+}
+
+fn replace_keys<K: Copy + Default + Eq + std::hash::Hash>(fd: RawFd, keys: &[K]) -> io::Result<()> {
     let present: u8 = 1;
-    for vip in vips {
-        map_update(fd, &u32::from_ne_bytes(vip.octets()), &present)?;
+    for key in keys {
+        map_update(fd, key, &present)?;
     }
-    let wanted: HashSet<u32> = vips.iter().map(|v| u32::from_ne_bytes(v.octets())).collect();
-    for key in map_keys(fd)? {
+    let wanted: HashSet<K> = keys.iter().copied().collect();
+    for key in map_keys::<K>(fd)? {
         if !wanted.contains(&key) {
             map_delete(fd, &key)?;
         }
@@ -342,23 +357,24 @@ pub(super) fn map_update<K, V>(fd: RawFd, key: &K, value: &V) -> io::Result<()> 
     errno(ret)
 }
 
-fn map_delete(fd: RawFd, key: &u32) -> io::Result<()> {
-    // SAFETY: key points to a live u32, the key size of the maps this is used on.
-    errno(unsafe { libbpf_sys::bpf_map_delete_elem(fd, (key as *const u32).cast::<c_void>()) })
+fn map_delete<K>(fd: RawFd, key: &K) -> io::Result<()> {
+    // SAFETY: key points to a live K, the key type (and size) of the map this is used on.
+    errno(unsafe { libbpf_sys::bpf_map_delete_elem(fd, (key as *const K).cast::<c_void>()) })
 }
 
-/// All keys of a map with u32 keys. Control path only: allocates.
-pub(super) fn map_keys(fd: RawFd) -> io::Result<Vec<u32>> {
+/// All keys of a map whose keys are `K`s (u32, or 16 bytes for `vips6`). Control path only:
+/// allocates.
+pub(super) fn map_keys<K: Copy + Default>(fd: RawFd) -> io::Result<Vec<K>> {
     let mut keys = Vec::new();
-    let mut next = 0u32;
-    // SAFETY: a null key asks for the first key; next is a live u32 the kernel writes.
-    let mut ret = unsafe { libbpf_sys::bpf_map_get_next_key(fd, std::ptr::null(), (&mut next as *mut u32).cast()) };
+    let mut next = K::default();
+    // SAFETY: a null key asks for the first key; next is a live K the kernel writes.
+    let mut ret = unsafe { libbpf_sys::bpf_map_get_next_key(fd, std::ptr::null(), (&mut next as *mut K).cast()) };
     while ret == 0 {
         keys.push(next);
         let current = next;
-        // SAFETY: current and next are live u32s.
+        // SAFETY: current and next are live Ks.
         ret = unsafe {
-            libbpf_sys::bpf_map_get_next_key(fd, (&current as *const u32).cast(), (&mut next as *mut u32).cast())
+            libbpf_sys::bpf_map_get_next_key(fd, (&current as *const K).cast(), (&mut next as *mut K).cast())
         };
     }
     match -ret {
