@@ -390,6 +390,7 @@ fn drive(
     while !done(table) && Instant::now() < deadline {
         let now = Instant::now();
         while let Some(ip) = table.poll_probe(now) {
+            let std::net::IpAddr::V4(ip) = ip else { panic!("only IPv4 is wanted here") };
             arp.send_request(MAC_D, IP_D, ip).unwrap();
         }
         while table.poll_change().is_some() {
@@ -397,7 +398,7 @@ fn drive(
         }
         let wait = table.poll_timeout().map_or(Duration::from_millis(50), |at| at.saturating_duration_since(now));
         if let Some(obs) = arp.recv(wait.min(Duration::from_millis(50))).unwrap() {
-            if table.on_reply(Instant::now(), obs.source_protocol_addr, obs.source_hardware_addr) {
+            if table.on_reply(Instant::now(), obs.source_protocol_addr.into(), obs.source_hardware_addr) {
                 changes += 1;
             }
         }
@@ -415,18 +416,18 @@ fn arp_resolves_and_follows_the_peer() {
         let config =
             NeighbourConfig { refresh: Duration::from_millis(300), retry: Duration::from_millis(100), max_missed: 3 };
         let mut table = NeighbourTable::new(config);
-        table.set_wanted([IP_P], Instant::now());
+        table.set_wanted([IP_P.into()], Instant::now());
 
         let started = Instant::now();
-        let changes = drive(&mut table, &mut arp, Duration::from_secs(3), |t| t.mac(IP_P).is_some());
-        assert_eq!(table.mac(IP_P), Some(MAC_P));
+        let changes = drive(&mut table, &mut arp, Duration::from_secs(3), |t| t.mac(IP_P.into()).is_some());
+        assert_eq!(table.mac(IP_P.into()), Some(MAC_P));
         assert_eq!(changes, 1);
         eprintln!("resolved {IP_P} in {:?}", started.elapsed());
 
         ip(&["-n", &lab.ns_p, "link", "set", "dev", &lab.if_p, "address", &MAC_P_NEW.to_string()]);
         let started = Instant::now();
-        let changes = drive(&mut table, &mut arp, Duration::from_secs(3), |t| t.mac(IP_P) == Some(MAC_P_NEW));
-        assert_eq!(table.mac(IP_P), Some(MAC_P_NEW), "MAC change followed");
+        let changes = drive(&mut table, &mut arp, Duration::from_secs(3), |t| t.mac(IP_P.into()) == Some(MAC_P_NEW));
+        assert_eq!(table.mac(IP_P.into()), Some(MAC_P_NEW), "MAC change followed");
         assert_eq!(changes, 1);
         eprintln!("followed the MAC change in {:?}", started.elapsed());
 
@@ -434,8 +435,8 @@ fn arp_resolves_and_follows_the_peer() {
         // unanswered. (Taking the link down instead makes our sends fail with ENOBUFS.)
         ip(&["-n", &lab.ns_p, "addr", "del", "10.77.0.2/24", "dev", &lab.if_p]);
         let started = Instant::now();
-        let changes = drive(&mut table, &mut arp, Duration::from_secs(3), |t| t.mac(IP_P).is_none());
-        assert_eq!(table.mac(IP_P), None, "silent peer forgotten");
+        let changes = drive(&mut table, &mut arp, Duration::from_secs(3), |t| t.mac(IP_P.into()).is_none());
+        assert_eq!(table.mac(IP_P.into()), None, "silent peer forgotten");
         assert_eq!(changes, 1);
         eprintln!("forgot the silent peer in {:?}", started.elapsed());
     });

@@ -77,7 +77,7 @@ impl<'a> ControlLoop<'a> {
             self.step(Event::Tick, None)?;
             let wait = self.core.poll_timeout().map_or(STEP, |at| at.saturating_duration_since(now).min(STEP));
             if let Some((ip, mac)) = self.io.resolver.recv(wait)? {
-                self.step(Event::ArpReply { ip, mac }, None)?;
+                self.step(Event::NeighbourHeard { ip, mac }, None)?;
             }
             while let Ok(event) = self.io.events.try_recv() {
                 match event {
@@ -135,7 +135,7 @@ impl<'a> ControlLoop<'a> {
 
     fn perform(&mut self, effect: Effect, reply: Option<&Reply>) -> io::Result<()> {
         match effect {
-            Effect::ArpRequest(ip) => return self.io.resolver.probe(ip),
+            Effect::NeighbourProbe(ip) => return self.io.resolver.probe(ip),
             Effect::SetVips(vips) => {
                 if let Some(program) = self.io.program {
                     if let Err(err) = program.set_vips(&vips) {
@@ -181,13 +181,13 @@ pub fn settle(
     while Instant::now() < deadline && !stop.load(Ordering::Relaxed) && !core.all_resolved() {
         let now = Instant::now();
         for effect in core.on(Event::Tick, now) {
-            if let Effect::ArpRequest(ip) = effect {
+            if let Effect::NeighbourProbe(ip) = effect {
                 resolver.probe(ip)?;
             }
         }
         let wait = core.poll_timeout().map_or(STEP, |at| at.saturating_duration_since(now).min(STEP));
         if let Some((ip, mac)) = resolver.recv(wait)? {
-            core.on(Event::ArpReply { ip, mac }, Instant::now());
+            core.on(Event::NeighbourHeard { ip, mac }, Instant::now());
         }
     }
     Ok(())

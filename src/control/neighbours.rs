@@ -1,4 +1,6 @@
-//! `NeighbourTable`: which MAC each real server's IP has, learned by ulvs's own ARP.
+//! `NeighbourTable`: which MAC each real server's IP has, learned by ulvs's own ARP (IPv4) or
+//! Neighbour Discovery (IPv6): one table for both families, the probe's kind chosen by the driver
+//! from the address.
 //!
 //! In LVS-DR the director rewrites the destination MAC to the chosen real server's, so it must know
 //! those MACs — and notice when one changes (NIC swap, VM migration, a failed-over real server) or
@@ -38,7 +40,7 @@
 //! each is rescheduled from `now`, so lateness never turns into a burst of repeats.
 
 use std::collections::{hash_map, BTreeSet, HashMap, HashSet, VecDeque};
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use crate::wire::MacAddr;
@@ -69,15 +71,15 @@ struct Entry {
     due: Option<Instant>,
 }
 
-/// Resolution of real servers' IPv4 addresses to MACs. See the module docs.
+/// Resolution of real servers' addresses (both families) to MACs. See the module docs.
 #[derive(Debug, Default)]
 pub struct NeighbourTable {
     config: NeighbourConfig,
-    entries: HashMap<Ipv4Addr, Entry>,
-    statics: HashMap<Ipv4Addr, MacAddr>,
-    timers: BTreeSet<(Instant, Ipv4Addr)>,
+    entries: HashMap<IpAddr, Entry>,
+    statics: HashMap<IpAddr, MacAddr>,
+    timers: BTreeSet<(Instant, IpAddr)>,
     /// IPs whose MAC was forgotten, oldest first.
-    changes: VecDeque<Ipv4Addr>,
+    changes: VecDeque<IpAddr>,
 }
 
 impl NeighbourTable {
@@ -88,9 +90,9 @@ impl NeighbourTable {
     /// Replaces the set of IPs to resolve (the configuration's real servers). New ones are due for
     /// a probe at `now`; ones no longer wanted are forgotten without a change notice (the caller
     /// rebuilds the snapshot for the new configuration anyway); ones kept keep their state.
-    pub fn set_wanted(&mut self, ips: impl IntoIterator<Item = Ipv4Addr>, now: Instant) {
-        let wanted: HashSet<Ipv4Addr> = ips.into_iter().collect();
-        let gone: Vec<Ipv4Addr> = self.entries.keys().filter(|ip| !wanted.contains(ip)).copied().collect();
+    pub fn set_wanted(&mut self, ips: impl IntoIterator<Item = IpAddr>, now: Instant) {
+        let wanted: HashSet<IpAddr> = ips.into_iter().collect();
+        let gone: Vec<IpAddr> = self.entries.keys().filter(|ip| !wanted.contains(ip)).copied().collect();
         for ip in gone {
             self.unschedule(ip);
             self.entries.remove(&ip);
@@ -107,7 +109,7 @@ impl NeighbourTable {
 
     /// Pins `ip` to `mac` (configuration override): never probed, never overridden by ARP.
     /// Returns true if what [`NeighbourTable::mac`] answers for `ip` changed.
-    pub fn set_static(&mut self, ip: Ipv4Addr, mac: MacAddr) -> bool {
+    pub fn set_static(&mut self, ip: IpAddr, mac: MacAddr) -> bool {
         let before = self.mac(ip);
         self.statics.insert(ip, mac);
         self.unschedule(ip);
@@ -116,7 +118,7 @@ impl NeighbourTable {
 
     /// Removes a static entry; if `ip` is wanted it is resolved by ARP again from `now`, starting
     /// unknown (the static MAC says nothing about the real one). Returns true if `mac(ip)` changed.
-    pub fn remove_static(&mut self, ip: Ipv4Addr, now: Instant) -> bool {
+    pub fn remove_static(&mut self, ip: IpAddr, now: Instant) -> bool {
         let Some(old) = self.statics.remove(&ip) else {
             return false;
         };
@@ -130,7 +132,7 @@ impl NeighbourTable {
     /// An ARP frame from `ip` claiming `mac`. Returns true if the MAC became known or changed: the
     /// caller then rebuilds the snapshot. Ignored (false) unless `ip` is wanted and not static, and
     /// `mac` is a unicast address.
-    pub fn on_reply(&mut self, now: Instant, ip: Ipv4Addr, mac: MacAddr) -> bool {
+    pub fn on_reply(&mut self, now: Instant, ip: IpAddr, mac: MacAddr) -> bool {
         if self.statics.contains_key(&ip) || !mac.is_unicast() || mac == MacAddr::ZERO {
             return false;
         }
@@ -147,7 +149,7 @@ impl NeighbourTable {
     /// The next IP to send an ARP request for at `now`, if any is due. Also where silence is
     /// judged: a known IP whose refresh probes all went unanswered is forgotten here (see
     /// [`NeighbourTable::poll_change`]). Call until it returns `None`.
-    pub fn poll_probe(&mut self, now: Instant) -> Option<Ipv4Addr> {
+    pub fn poll_probe(&mut self, now: Instant) -> Option<IpAddr> {
         let &(due, ip) = self.timers.first()?;
         if due > now {
             return None;
@@ -168,7 +170,7 @@ impl NeighbourTable {
 
     /// The next IP whose MAC was forgotten (silence after the refresh probes). The caller rebuilds
     /// the snapshot, reading [`NeighbourTable::mac`], so real servers without a MAC get no traffic.
-    pub fn poll_change(&mut self) -> Option<Ipv4Addr> {
+    pub fn poll_change(&mut self) -> Option<IpAddr> {
         self.changes.pop_front()
     }
 
@@ -179,13 +181,13 @@ impl NeighbourTable {
     }
 
     /// The MAC to send `ip`'s traffic to: the static one if set, else the one last heard.
-    pub fn mac(&self, ip: Ipv4Addr) -> Option<MacAddr> {
+    pub fn mac(&self, ip: IpAddr) -> Option<MacAddr> {
         self.statics.get(&ip).copied().or_else(|| self.entries.get(&ip)?.mac)
     }
 
     /// Every IP with a MAC (static or learned), for building a snapshot. Statics include ones not
     /// currently wanted.
-    pub fn macs(&self) -> impl Iterator<Item = (Ipv4Addr, MacAddr)> + '_ {
+    pub fn macs(&self) -> impl Iterator<Item = (IpAddr, MacAddr)> + '_ {
         let learned = self
             .entries
             .iter()
@@ -194,7 +196,7 @@ impl NeighbourTable {
         self.statics.iter().map(|(&ip, &mac)| (ip, mac)).chain(learned)
     }
 
-    fn schedule(&mut self, ip: Ipv4Addr, due: Instant) {
+    fn schedule(&mut self, ip: IpAddr, due: Instant) {
         self.unschedule(ip);
         if let Some(entry) = self.entries.get_mut(&ip) {
             entry.due = Some(due);
@@ -202,7 +204,7 @@ impl NeighbourTable {
         }
     }
 
-    fn unschedule(&mut self, ip: Ipv4Addr) {
+    fn unschedule(&mut self, ip: IpAddr) {
         if let Some(due) = self.entries.get_mut(&ip).and_then(|e| e.due.take()) {
             self.timers.remove(&(due, ip));
         }
@@ -212,22 +214,23 @@ impl NeighbourTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::Ipv4Addr;
 
-    const RS1: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 11);
-    const RS2: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 12);
-    const OTHER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 99);
+    const RS1: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 11));
+    const RS2: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 12));
+    const OTHER: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 99));
     const MAC_A: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0xa]);
     const MAC_B: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0xb]);
     const SEC: Duration = Duration::from_secs(1);
 
-    fn table(now: Instant, ips: &[Ipv4Addr]) -> NeighbourTable {
+    fn table(now: Instant, ips: &[IpAddr]) -> NeighbourTable {
         let mut t = NeighbourTable::new(NeighbourConfig::default());
         t.set_wanted(ips.iter().copied(), now);
         t
     }
 
     /// Steps virtual time to each `poll_timeout` up to `until`, collecting (time, probe) pairs.
-    fn run(t: &mut NeighbourTable, until: Instant) -> Vec<(Instant, Ipv4Addr)> {
+    fn run(t: &mut NeighbourTable, until: Instant) -> Vec<(Instant, IpAddr)> {
         let mut probes = Vec::new();
         for _ in 0..1000 {
             let Some(at) = t.poll_timeout().filter(|&at| at <= until) else {

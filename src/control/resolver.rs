@@ -1,16 +1,22 @@
-//! The I/O half of real-server MAC resolution: ulvs's own ARP socket on the director's interface.
-//! What to probe and what was learned is the control core's (`core`, with the sans-IO
-//! `neighbours::NeighbourTable`); this only sends the requests it decides and hands it what it hears.
+//! The I/O half of real-server MAC resolution: ulvs's own ARP socket (IPv4 real servers) and
+//! Neighbour Discovery socket (IPv6 ones) on the director's interface. What to probe and what was
+//! learned is the control core's (`core`, with the sans-IO `neighbours::NeighbourTable`); this only
+//! sends the probes it decides and hands it what it hears.
 
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use crate::io::arp_socket::ArpSocket;
+use crate::io::ndp_socket::NdpSocket;
 use crate::wire::MacAddr;
 
 pub struct Resolver {
     socket: ArpSocket,
+    /// Why not, where the interface has no IPv6 (IPv6 real servers then stay unresolved, and the
+    /// first probe for one says why).
+    ndp: Result<NdpSocket, String>,
+    ndp_reported: bool,
     our_mac: MacAddr,
     our_ip: Ipv4Addr,
 }
@@ -18,18 +24,46 @@ pub struct Resolver {
 impl Resolver {
     pub fn open(iface: &str, our_mac: MacAddr, our_ip: Ipv4Addr) -> io::Result<Resolver> {
         let socket = ArpSocket::open(iface).map_err(|err| context(err, &format!("ARP socket on {iface}")))?;
-        Ok(Resolver { socket, our_mac, our_ip })
+        let ndp = NdpSocket::open(iface).map_err(|err| format!("Neighbour Discovery socket on {iface}: {err}"));
+        Ok(Resolver { socket, ndp, ndp_reported: false, our_mac, our_ip })
     }
 
-    /// Sends one broadcast ARP request for `ip`.
-    pub fn probe(&self, ip: Ipv4Addr) -> io::Result<()> {
-        self.socket.send_request(self.our_mac, self.our_ip, ip).map_err(|err| context(err, "sending ARP request"))
+    /// Sends one probe for `ip`: a broadcast ARP request, or a Neighbour Solicitation to the
+    /// address's solicited-node group.
+    pub fn probe(&mut self, ip: IpAddr) -> io::Result<()> {
+        match ip {
+            IpAddr::V4(ip) => self
+                .socket
+                .send_request(self.our_mac, self.our_ip, ip)
+                .map_err(|err| context(err, "sending ARP request")),
+            IpAddr::V6(ip) => {
+                let sent = match &self.ndp {
+                    Ok(ndp) => ndp.send_solicit(self.our_mac, ip).map_err(|err| format!("sending NS for {ip}: {err}")),
+                    Err(err) => Err(err.clone()),
+                };
+                // Not fatal: IPv4 resolution goes on; said once, not at every retry.
+                if let Err(err) = sent {
+                    if !self.ndp_reported {
+                        log::warn!("resolving IPv6 real servers: {err}");
+                        self.ndp_reported = true;
+                    }
+                }
+                Ok(())
+            }
+        }
     }
 
-    /// Waits up to `wait` (at least 1 ms) for an ARP frame: its sender's address and MAC.
-    pub fn recv(&mut self, wait: Duration) -> io::Result<Option<(Ipv4Addr, MacAddr)>> {
+    /// Waits up to `wait` (at least 1 ms) for a real server to be heard: an ARP frame's sender, or
+    /// a solicited advertisement's target, with its MAC. Advertisements already queued come first.
+    pub fn recv(&mut self, wait: Duration) -> io::Result<Option<(IpAddr, MacAddr)>> {
+        if let Ok(ndp) = &mut self.ndp {
+            let heard = ndp.recv(Duration::ZERO).map_err(|err| context(err, "reading Neighbour Discovery"))?;
+            if let Some((ip, mac)) = heard {
+                return Ok(Some((IpAddr::V6(ip), mac)));
+            }
+        }
         let heard = self.socket.recv(wait.max(Duration::from_millis(1))).map_err(|err| context(err, "reading ARP"))?;
-        Ok(heard.map(|observation| (observation.source_protocol_addr, observation.source_hardware_addr)))
+        Ok(heard.map(|observation| (IpAddr::V4(observation.source_protocol_addr), observation.source_hardware_addr)))
     }
 }
 

@@ -16,27 +16,6 @@ use crate::health::{Health, RealScripts, ServiceScripts, Target};
 use crate::service::ServiceKey;
 use crate::wire::MacAddr;
 
-/// One warning per IPv6 service in `config`: the config, the registry, the snapshot and the tables
-/// hold IPv6 services, but the data path does not serve them yet (no IPv6 forwarding, no Neighbour
-/// Discovery answers, and the XDP filter does not steer IPv6). The daemon logs these at start and on
-/// every reload, so a dual-stack file never silently serves half of itself. The engineer who lands
-/// IPv6 forwarding removes this function (docs/dataplane.md, section 10).
-pub fn unserved_ipv6(config: &Config) -> Vec<String> {
-    config
-        .services
-        .iter()
-        .filter(|service| service.vip.is_ipv6())
-        .map(|service| {
-            format!(
-                "service {} {}: IPv6 is not served yet: ulvs answers no Neighbour Solicitation for its VIP \
-                 and forwards none of its traffic; it is configured (listed by ulvs ctl -L) but serves nothing",
-                service.protocol,
-                std::net::SocketAddr::new(service.vip, service.port)
-            )
-        })
-        .collect()
-}
-
 /// A registry holding `config`'s services, policies and rules, for `workers` workers.
 pub fn registry(config: &Config, workers: usize, director_mac: MacAddr) -> Registry {
     let mut registry = Registry::new(workers, director_mac, config.timeouts, service_specs(config));

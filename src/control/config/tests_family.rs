@@ -50,15 +50,6 @@ fn ipv4_and_ipv6_services_share_a_file() {
 }
 
 #[test]
-fn an_ipv6_service_is_named_as_not_served_yet() {
-    let warnings = runtime::unserved_ipv6(&parse(DUAL).unwrap());
-    assert_eq!(warnings.len(), 1, "{warnings:?}");
-    assert!(warnings[0].starts_with("service TCP [2001:db8::100]:80: IPv6 is not served yet"), "{warnings:?}");
-    let v4_only = DUAL.split("[[service]]\nvip = \"2001").next().unwrap();
-    assert!(runtime::unserved_ipv6(&parse(v4_only).unwrap()).is_empty());
-}
-
-#[test]
 fn family_mistakes_name_the_line_and_the_reason() {
     let service = |vip: &str, rest: &str| format!("{HEAD}[[service]]\nvip = \"{vip}\"\nport = 80\n{rest}");
     let real = |vip: &str, ip: &str| service(vip, &format!("[[service.real]]\nip = \"{ip}\"\n"));

@@ -34,7 +34,7 @@ mod reload;
 mod tests;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -60,8 +60,9 @@ pub enum Event {
     Start,
     /// Time passed: ARP probes may be due, MACs may have been forgotten. A spurious one is a no-op.
     Tick,
-    /// An ARP frame heard from `ip` (a reply, a request or a gratuitous ARP).
-    ArpReply { ip: Ipv4Addr, mac: MacAddr },
+    /// A real server heard claiming its address: any ARP frame from an IPv4 `ip` (a reply, a
+    /// request or a gratuitous ARP), or a solicited Neighbour Advertisement for an IPv6 one.
+    NeighbourHeard { ip: IpAddr, mac: MacAddr },
     /// Edits from `ulvs ctl` (one for `-A`, several for `-R`), applied together or not at all.
     Edit(Vec<Edit>),
     /// The config file as the shell read it, or why it could not be read or parsed.
@@ -77,8 +78,9 @@ pub enum Event {
 /// What the core wants done, in order.
 #[derive(Debug)]
 pub enum Effect {
-    /// Send one ARP request for `ip` from the director's MAC and address.
-    ArpRequest(Ipv4Addr),
+    /// Probe `ip` from the director's MAC and address: an ARP request for IPv4, a Neighbour
+    /// Solicitation for IPv6.
+    NeighbourProbe(IpAddr),
     /// The XDP filter's VIP set becomes exactly these.
     SetVips(Vec<IpAddr>),
     /// Swap this snapshot in for the workers.
@@ -109,10 +111,9 @@ pub struct ControlCore {
     /// The director interface's subnets of both families, to judge a reloaded file's or an edit's
     /// addresses.
     subnets: Vec<(IpAddr, u8)>,
-    /// Resolves IPv4 real servers over ARP. IPv6 ones are not resolved yet (Neighbour Discovery
-    /// comes with IPv6 forwarding, docs/dataplane.md section 10): only a static `mac` makes one known.
+    /// Resolves real servers: IPv4 ones over ARP, IPv6 ones over Neighbour Discovery.
     neighbours: NeighbourTable,
-    wanted: Vec<Ipv4Addr>,
+    wanted: Vec<IpAddr>,
     statics: Vec<(IpAddr, MacAddr)>,
     /// What the checker checks (see `runtime::follow_checks`).
     checked: BTreeSet<(ServiceKey, IpAddr)>,
@@ -168,8 +169,8 @@ impl ControlCore {
 
     /// The snapshot the workers start with. Its quorum changes wait for `Start`.
     pub fn first_snapshot(&mut self) -> Snapshot {
-        let (neighbours, statics) = (&self.neighbours, &self.statics);
-        let snapshot = self.registry.snapshot(|ip| known_mac(neighbours, statics, ip));
+        let neighbours = &self.neighbours;
+        let snapshot = self.registry.snapshot(|ip| known_mac(neighbours, ip));
         self.vips = snapshot.vips().collect();
         self.published = true;
         snapshot
@@ -201,7 +202,7 @@ impl ControlCore {
                     self.publish(now, None);
                 }
             }
-            Event::ArpReply { ip, mac } => {
+            Event::NeighbourHeard { ip, mac } => {
                 if self.neighbours.on_reply(now, ip, mac) && self.published {
                     self.publish(now, None);
                 }
@@ -217,7 +218,7 @@ impl ControlCore {
             Event::Stop => self.omega(),
         }
         while let Some(ip) = self.neighbours.poll_probe(now) {
-            self.effects.push(Effect::ArpRequest(ip));
+            self.effects.push(Effect::NeighbourProbe(ip));
         }
         std::mem::take(&mut self.effects)
     }
@@ -317,22 +318,14 @@ impl ControlCore {
             .collect();
         statics.sort();
         statics.dedup();
-        let v4 = |ip: &IpAddr| match *ip {
-            IpAddr::V4(ip) => Some(ip),
-            IpAddr::V6(_) => None,
-        };
         for (ip, _) in self.statics.iter().filter(|(ip, _)| !statics.iter().any(|(s, _)| s == ip)) {
-            if let Some(ip) = v4(ip) {
-                self.neighbours.remove_static(ip, now);
-            }
+            self.neighbours.remove_static(*ip, now);
         }
         for (ip, mac) in &statics {
-            if let Some(ip) = v4(ip) {
-                self.neighbours.set_static(ip, *mac);
-            }
+            self.neighbours.set_static(*ip, *mac);
         }
         self.statics = statics;
-        let wanted: Vec<Ipv4Addr> = self.registry.ips_to_resolve().iter().filter_map(v4).collect();
+        let wanted: Vec<IpAddr> = self.registry.ips_to_resolve();
         if wanted != self.wanted {
             self.neighbours.set_wanted(wanted.iter().copied(), now);
             self.wanted = wanted;
@@ -340,12 +333,9 @@ impl ControlCore {
     }
 }
 
-/// A real server's MAC as known now: resolved over ARP (IPv4), or static.
-fn known_mac(neighbours: &NeighbourTable, statics: &[(IpAddr, MacAddr)], ip: IpAddr) -> Option<MacAddr> {
-    match ip {
-        IpAddr::V4(ip) => neighbours.mac(ip),
-        IpAddr::V6(_) => statics.iter().find(|(s, _)| *s == ip).map(|&(_, mac)| mac),
-    }
+/// A real server's MAC as known now: resolved over ARP or NDP, or static.
+fn known_mac(neighbours: &NeighbourTable, ip: IpAddr) -> Option<MacAddr> {
+    neighbours.mac(ip)
 }
 
 /// How long the shell waits for an ARP reply at most between two looks at its events.

@@ -24,8 +24,8 @@ impl ControlCore {
         let targets = runtime::follow_checks(&self.config, &mut self.registry, &mut self.checked);
         self.effects.push(Effect::Checks(targets));
         self.follow_neighbours(now);
-        let (neighbours, statics) = (&self.neighbours, &self.statics);
-        let snapshot = self.registry.snapshot(|ip| super::known_mac(neighbours, statics, ip));
+        let neighbours = &self.neighbours;
+        let snapshot = self.registry.snapshot(|ip| super::known_mac(neighbours, ip));
         let old = std::mem::take(&mut self.vips);
         let new: Vec<IpAddr> = snapshot.vips().collect();
         let vips_changed = {

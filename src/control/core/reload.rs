@@ -37,9 +37,6 @@ impl ControlCore {
         for line in plan.restart_lines() {
             self.log(Level::Warn, format!("reload: {line}; it takes effect only when ulvs restarts"));
         }
-        for warning in runtime::unserved_ipv6(&config) {
-            self.log(Level::Warn, format!("reload: {warning}"));
-        }
         let before = self.registry.services().to_vec();
         let after = runtime::service_specs(&config);
         let diff = edit::diff(&before, &after);

@@ -83,7 +83,8 @@ fn said(effects: &[Effect]) -> Vec<String> {
     effects
         .iter()
         .map(|effect| match effect {
-            Effect::ArpRequest(ip) => format!("arp who-has {ip}"),
+            Effect::NeighbourProbe(IpAddr::V4(ip)) => format!("arp who-has {ip}"),
+            Effect::NeighbourProbe(IpAddr::V6(ip)) => format!("ndp who-has {ip}"),
             Effect::SetVips(vips) => format!("vips {}", join(vips)),
             Effect::Publish(snapshot) => {
                 let services: Vec<String> = snapshot
@@ -415,9 +416,13 @@ fn macs_are_learned_refreshed_and_forgotten_on_the_virtual_clock() {
     assert_eq!(only(&started, "arp"), ["arp who-has 10.0.0.11"]);
     assert_eq!(bench.advance(Duration::from_millis(500)), Vec::<String>::new(), "retried after 1 s, not before");
     assert_eq!(bench.advance(Duration::from_millis(500)), ["arp who-has 10.0.0.11"]);
-    let learned = bench.on(Event::ArpReply { ip: ip(11), mac: RS1_MAC });
+    let learned = bench.on(Event::NeighbourHeard { ip: ip(11).into(), mac: RS1_MAC });
     assert_eq!(only(&learned, "publish"), ["publish 2: 10.0.0.100:80 [10.0.0.11/1]"]);
-    assert_eq!(bench.on(Event::ArpReply { ip: ip(11), mac: RS1_MAC }), Vec::<String>::new(), "the same MAC again");
+    assert_eq!(
+        bench.on(Event::NeighbourHeard { ip: ip(11).into(), mac: RS1_MAC }),
+        Vec::<String>::new(),
+        "the same MAC again"
+    );
     assert_eq!(bench.core.poll_timeout(), Some(bench.now + Duration::from_secs(30)), "refreshed after arp_refresh");
     assert_eq!(bench.advance(Duration::from_secs(30)), ["arp who-has 10.0.0.11"]);
     // Silence: the refresh probe, then max_missed (3) more a second apart, then the MAC is forgotten.
@@ -443,7 +448,7 @@ fn nothing_is_published_before_the_first_snapshot() {
     let mut core = ControlCore::new(config, "ulvs.toml".into(), registry, vec![(ip(1).into(), 24)], now);
     assert!(!core.all_resolved());
     assert_eq!(said(&core.on(Event::Tick, now)), ["arp who-has 10.0.0.11"]);
-    assert_eq!(said(&core.on(Event::ArpReply { ip: ip(11), mac: RS1_MAC }, now)), Vec::<String>::new());
+    assert_eq!(said(&core.on(Event::NeighbourHeard { ip: ip(11).into(), mac: RS1_MAC }, now)), Vec::<String>::new());
     assert!(core.all_resolved());
     assert_eq!(core.first_snapshot().generation, 1, "start-up's resolving made no snapshot");
 }
@@ -512,7 +517,7 @@ fn the_walk_of_a_reload() {
 }
 
 #[test]
-fn a_reload_that_adds_an_ipv6_service_says_it_is_not_served_yet() {
+fn a_reload_that_adds_an_ipv6_service_resolves_its_real_servers_over_ndp() {
     let config = parse(&service(100, "", &[(11, "mac = \"02:00:00:00:00:11\"")]));
     let registry = runtime::registry(&config, 1, DIRECTOR_MAC);
     let now = Instant::now();
@@ -524,12 +529,16 @@ fn a_reload_that_adds_an_ipv6_service_says_it_is_not_served_yet() {
     let v6 = "[[service]]\nvip = \"2001:db8::100\"\nport = 80\n  [[service.real]]\n  ip = \"2001:db8::11\"\n  \
               mac = \"02:00:00:00:00:12\"\n  [[service.real]]\n  ip = \"2001:db8::12\"\n";
     let lines = bench.reload(&format!("{}{v6}", service(100, "", &[(11, "mac = \"02:00:00:00:00:11\"")])));
-    let warning = "WARN reload: service TCP [2001:db8::100]:80: IPv6 is not served yet";
-    assert!(lines.iter().any(|l| l.starts_with(warning)), "{lines:?}");
-    // It is in the snapshot and the VIP set all the same; its real server with a static MAC is
-    // known, the other one waits for Neighbour Discovery: no ARP request goes out for either.
+    assert!(!lines.iter().any(|l| l.starts_with("WARN")), "{lines:?}");
+    // In the snapshot and the VIP set; its real server with a static MAC is known, the other one
+    // is solicited (no ARP for either), and known once its advertisement is heard.
     assert!(lines.contains(&"vips 10.0.0.100 2001:db8::100".to_string()), "{lines:?}");
     let publish = lines.iter().find(|l| l.starts_with("publish")).unwrap();
     assert!(publish.ends_with("2001:db8::100:80 [2001:db8::11/1 2001:db8::12/1?]"), "{publish}");
-    assert!(!lines.iter().any(|l| l.starts_with("arp")), "{lines:?}");
+    let probes: Vec<_> = lines.iter().filter(|l| l.contains("who-has")).collect();
+    assert_eq!(probes, ["ndp who-has 2001:db8::12"], "{lines:?}");
+    let heard = Event::NeighbourHeard { ip: "2001:db8::12".parse().unwrap(), mac: RS1_MAC };
+    let lines = bench.on(heard);
+    let publish = lines.iter().find(|l| l.starts_with("publish")).unwrap();
+    assert!(publish.ends_with("2001:db8::100:80 [2001:db8::11/1 2001:db8::12/1]"), "{publish}");
 }
