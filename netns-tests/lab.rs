@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 use crate::tools::in_netns;
 
 pub const VIP: &str = "10.0.0.100";
+/// The IPv6 VIP of a dual-stack lab (`Lab::up_ipv6`).
+pub const VIP6: &str = "2001:db8::100";
 
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -45,22 +47,29 @@ impl Lab {
 
     /// The lab with `directors` directors: `dir` (10.0.0.2) and, with 2, `dir2` (10.0.0.3).
     pub fn up_with_directors(prefix: &str, real_servers: usize, directors: usize) -> Lab {
-        Lab::build(prefix, real_servers, directors, true)
+        Lab::build(prefix, real_servers, directors, true, false)
+    }
+
+    /// The dual-stack lab (`LAB_IPV6=on`, scripts/lab.sh): 2001:db8::N/64 beside every IPv4
+    /// address, and the real servers holding VIP6 on lo too, serving HTTP over IPv6 as well.
+    pub fn up_ipv6(prefix: &str, real_servers: usize) -> Lab {
+        Lab::build(prefix, real_servers, 1, true, true)
     }
 
     /// The lab with checksum and segmentation offload off on every veth (`offloads = false`), as
     /// behind real NICs, or left at the veth defaults (`true`, what `up` builds).
     pub fn up_with_offloads(prefix: &str, real_servers: usize, offloads: bool) -> Lab {
-        Lab::build(prefix, real_servers, 1, offloads)
+        Lab::build(prefix, real_servers, 1, offloads, false)
     }
 
-    fn build(prefix: &str, real_servers: usize, directors: usize, offloads: bool) -> Lab {
+    fn build(prefix: &str, real_servers: usize, directors: usize, offloads: bool, ipv6: bool) -> Lab {
         assert!(is_root(), "netns tests need root: run them through scripts/test.sh");
         let prefix = &format!("{}{prefix}", std::env::var("ULVS_LAB_TAG").unwrap_or_default());
         let status = Command::new(repo().join("scripts/lab.sh"))
             .args(["up", prefix, &real_servers.to_string()])
             .env("LAB_DIRECTORS", directors.to_string())
             .env("LAB_OFFLOADS", if offloads { "on" } else { "off" })
+            .env("LAB_IPV6", if ipv6 { "on" } else { "off" })
             .status()
             .expect("running scripts/lab.sh");
         let lab = Lab { prefix: prefix.to_string(), dir: PathBuf::from(format!("/run/ulvs-lab/{prefix}")) };

@@ -11,6 +11,7 @@ mod ha;
 mod health;
 mod health_options;
 mod held;
+mod ipv6;
 mod lab;
 mod metrics;
 mod offload;

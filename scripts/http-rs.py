@@ -6,11 +6,13 @@ download to check end to end); POST /sha256 answers the SHA-256 of the body it r
 For the health-check tests: GET /status/NNN answers status NNN (body: the name), /peer the client's
 address, /host the Host header, /sni the TLS server name the client sent ("none" without one).
 
-Usage: http-rs.py NAME [PORT] [--tls CERT KEY]. Binds 0.0.0.0 so it accepts connections to the VIP
-held on lo. With --tls it serves HTTPS with that PEM certificate and key.
+Usage: http-rs.py NAME [PORT] [--tls CERT KEY] [--ipv6]. Binds 0.0.0.0 so it accepts connections to
+the VIP held on lo. With --tls it serves HTTPS with that PEM certificate and key. With --ipv6 it binds
+[::] instead, IPv6 only, beside an IPv4 instance on the same port.
 """
 import hashlib
 import http.server
+import socket
 import socketserver
 import ssl
 import sys
@@ -21,6 +23,9 @@ if "--tls" in args:
     at = args.index("--tls")
     TLS = (args[at + 1], args[at + 2])
     del args[at:at + 3]
+IPV6 = "--ipv6" in args
+if IPV6:
+    args.remove("--ipv6")
 NAME = args[0]
 PORT = int(args[1]) if len(args) > 1 else 80
 
@@ -97,7 +102,15 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     allow_reuse_address = True
 
 
-server = Server(("0.0.0.0", PORT), Handler)
+class Server6(Server):
+    address_family = socket.AF_INET6
+
+    def server_bind(self):
+        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        super().server_bind()
+
+
+server = Server6(("::", PORT), Handler) if IPV6 else Server(("0.0.0.0", PORT), Handler)
 if TLS:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(*TLS)

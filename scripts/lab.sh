@@ -15,6 +15,9 @@
 # TCP/UDP checksums partial and hand over GSO frames bigger than the MTU. LAB_OFFLOADS=off turns
 # checksum and segmentation offload off on every node and bridge port, to model real NICs (which
 # finish checksums and segment on the wire).
+# LAB_IPV6=on makes the lab dual stack: every node also gets 2001:db8::N/64 (client ::1, dir ::2,
+# dir2 ::3, rsN ::1N), the real servers hold the IPv6 VIP 2001:db8::100 on lo as well (rs-setup.sh)
+# and run the HTTP service on [::]:80 too.
 # All addresses live only inside these namespaces.
 set -euo pipefail
 
@@ -26,9 +29,11 @@ count=${3:-2}
 queues=${LAB_QUEUES:-2}
 directors=${LAB_DIRECTORS:-1}
 offloads=${LAB_OFFLOADS:-on}
+ipv6=${LAB_IPV6:-off}
 case "$offloads" in on|off) ;; *) echo "lab.sh: LAB_OFFLOADS is on or off, not $offloads" >&2; exit 2 ;; esac
 state=/run/ulvs-lab/$prefix
 VIP=10.0.0.100
+VIP6=2001:db8::100
 "$here/deps.sh" --check ip ethtool sysctl python3 || exit 1
 
 ns() { echo "$prefix-$1"; }
@@ -44,6 +49,9 @@ plug() {
     in_ns sw ip link set "$port" master br0 up
     in_ns "$node" ip link set lo up
     in_ns "$node" ip addr add "$addr/24" dev eth0
+    if [ "$ipv6" = on ]; then
+        in_ns "$node" ip -6 addr add "2001:db8::${addr##*.}/64" dev eth0 nodad
+    fi
     in_ns "$node" ip link set eth0 up
     if [ "$offloads" = off ]; then
         # As behind real NICs: full checksums and MTU-sized frames on the wire.
@@ -68,18 +76,25 @@ up() {
     for i in $(seq 1 "$count"); do
         plug "rs$i" "10.0.0.$((10 + i))"
         # Its saved sysctls live with the lab's state, and go when the lab does.
-        in_ns "rs$i" env ULVS_RS_STATE="$state/rs$i-setup" "$here/rs-setup.sh" up "$VIP" >/dev/null
+        vips=("$VIP")
+        [ "$ipv6" = on ] && vips+=("$VIP6")
+        in_ns "rs$i" env ULVS_RS_STATE="$state/rs$i-setup" "$here/rs-setup.sh" up "${vips[@]}" >/dev/null
         # `ip netns exec` execs the server, so $! is the server's own pid (through the in_ns
         # function it would be a subshell's, and killing that would leave the server running).
         ip netns exec "$(ns "rs$i")" python3 "$here/http-rs.py" "rs$i" 80 >/dev/null 2>&1 &
         echo $! >"$state/http-rs$i.pid"
         ip netns exec "$(ns "rs$i")" python3 "$here/udp-rs.py" "rs$i" "$VIP" 5353 >/dev/null 2>&1 &
         echo $! >"$state/udp-rs$i.pid"
+        if [ "$ipv6" = on ]; then
+            ip netns exec "$(ns "rs$i")" python3 "$here/http-rs.py" "rs$i" 80 --ipv6 >/dev/null 2>&1 &
+            echo $! >"$state/http6-rs$i.pid"
+        fi
     done
     echo "$count" >"$state/count"
     for i in $(seq 1 "$count"); do
         for _ in $(seq 1 50); do
-            in_ns "rs$i" bash -c 'exec 3<>/dev/tcp/127.0.0.1/80' 2>/dev/null && break
+            in_ns "rs$i" bash -c 'exec 3<>/dev/tcp/127.0.0.1/80' 2>/dev/null &&
+                { [ "$ipv6" != on ] || in_ns "rs$i" bash -c 'exec 3<>/dev/tcp/::1/80' 2>/dev/null; } && break
             sleep 0.1
         done
     done

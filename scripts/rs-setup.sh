@@ -3,6 +3,12 @@
 # on lo as /32, and arp_ignore=1 / arp_announce=2 on all and lo, so the host accepts packets for the
 # VIP but never answers ARP for it nor uses it as an ARP source.
 #
+# An IPv6 VIP goes on lo as /128 with nodad, and needs no sysctl: Linux answers a Neighbour
+# Solicitation only for an address on the interface it arrived on (never for one on lo), and a
+# solicitation it sends takes its source from the packet waiting only when that address is on the
+# outgoing interface, else the interface's own address — so the VIP is never claimed on the LAN.
+# That is what arp_ignore=1 and arp_announce=2 buy for IPv4.
+#
 #   rs-setup.sh up   [--persist] VIP...   add the VIPs, apply the sysctls (idempotent)
 #   rs-setup.sh down VIP...               remove the VIPs; once none is left, restore the sysctls
 #                                         to what they were before the first `up`
@@ -34,7 +40,8 @@ check_vips() {
     [ $# -gt 0 ] || usage
     local vip
     for vip in "$@"; do
-        [[ $vip =~ ^([0-9]{1,3}\.){3}[0-9]{1,3}$ ]] || { echo "rs-setup.sh: $vip is not an IPv4 address" >&2; exit 2; }
+        [[ $vip =~ ^([0-9]{1,3}\.){3}[0-9]{1,3}$ || $vip =~ ^[0-9a-fA-F:]*:[0-9a-fA-F:.]*$ ]] ||
+            { echo "rs-setup.sh: $vip is not an IPv4 or IPv6 address" >&2; exit 2; }
     done
 }
 
@@ -56,7 +63,11 @@ case "$cmd" in
         done
         touch "$state/vips"
         for vip in "$@"; do
-            ip addr replace "$vip/32" dev lo
+            if [[ $vip == *:* ]]; then
+                ip -6 addr replace "$vip/128" dev lo nodad
+            else
+                ip addr replace "$vip/32" dev lo
+            fi
             grep -qxF "$vip" "$state/vips" || echo "$vip" >>"$state/vips"
         done
         if [ "$persist" = 1 ]; then
@@ -70,7 +81,11 @@ case "$cmd" in
     down)
         check_vips "$@"
         for vip in "$@"; do
-            ip addr del "$vip/32" dev lo 2>/dev/null || true
+            if [[ $vip == *:* ]]; then
+                ip -6 addr del "$vip/128" dev lo 2>/dev/null || true
+            else
+                ip addr del "$vip/32" dev lo 2>/dev/null || true
+            fi
             if [ -e "$state/vips" ]; then
                 grep -vxF "$vip" "$state/vips" >"$state/vips.tmp" || true
                 mv "$state/vips.tmp" "$state/vips"
@@ -87,6 +102,7 @@ case "$cmd" in
         ;;
     status)
         ip -4 -o addr show dev lo | awk '$4 ~ /\/32$/ && $4 !~ /^127\./ {print "vip " $4}'
+        ip -6 -o addr show dev lo | awk '$4 ~ /\/128$/ && $4 != "::1/128" {print "vip " $4}'
         for key in "${keys[@]}"; do echo "$key = $(sysctl -n "$key")"; done
         ;;
     *) usage ;;

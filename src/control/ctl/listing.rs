@@ -6,7 +6,7 @@
 //! `ulvs ctl -R` reads back.
 
 use std::fmt::Write;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use crate::conntrack::ConnState;
@@ -69,7 +69,8 @@ pub fn render(rows: &[ServiceRow], layout: Layout, exact: bool, table_size: Opti
     let mut rows: Vec<&ServiceRow> = rows.iter().collect();
     rows.sort_by_key(|row| (row.key.protocol, row.key.vip, row.key.port));
     for row in rows {
-        let name = format!("{}  {}:{}", row.key.protocol, row.key.vip, row.key.port);
+        // ipvsadm's forms: IPv6 addresses bracketed (`[2001:db8::100]:80`), as SocketAddr prints them.
+        let name = format!("{}  {}", row.key.protocol, SocketAddr::new(row.key.vip, row.key.port));
         match layout {
             Layout::Plain => {
                 let _ = write!(out, "{name} {}", row.scheduler);
@@ -129,7 +130,7 @@ fn header(out: &mut String, layout: Layout) {
 
 /// One real server's line.
 fn real_line(out: &mut String, real: &RealRow, layout: Layout, exact: bool) {
-    let dest = format!("{}:{}", real.ip, real.port);
+    let dest = SocketAddr::new(real.ip, real.port).to_string();
     match layout {
         Layout::Plain => {
             let _ = writeln!(
@@ -233,12 +234,11 @@ pub fn render_connections(rows: &[ConnRow]) -> String {
         };
         let _ = writeln!(
             out,
-            "{protocol:<3} {expire:<6} {:<11} {:<18} {:<18} {}:{}",
+            "{protocol:<3} {expire:<6} {:<11} {:<18} {:<18} {}",
             row.state.name(),
-            format!("{}:{}", key.client, key.client_port),
-            format!("{}:{}", key.vip, key.vport),
-            row.real.0,
-            row.real.1
+            SocketAddr::new(key.client, key.client_port).to_string(),
+            SocketAddr::new(key.vip, key.vport).to_string(),
+            SocketAddr::new(row.real.0, row.real.1)
         );
     }
     out
