@@ -28,11 +28,18 @@
 //!   director's `interface` is the interface of the first instance holding a service's VIP (else
 //!   the first instance's); an instance on another interface gets its own `interface` key.
 //!
+//! One codec: what converts is built in the reader's own types (`config::file`, the shape the
+//! reader deserializes the file into) and written by serde through `toml_edit` (see `output`),
+//! so every key, its order and the spelling of every value are the reader's, and a ulvs default
+//! is written from the constant the reader uses (`ha::spec`, `config`). keepalived's own defaults
+//! (`delay_loop` 60 s, …) are the importer's, named where they are used.
+//!
 //! The output loads with `ulvs run --config FILE --check`.
 
 mod check;
 mod convert;
 mod global;
+mod output;
 mod parse;
 mod service;
 mod vrrp;

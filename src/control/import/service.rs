@@ -9,41 +9,47 @@
 //! keepalived sets `inhibit_on_failure` per real server, ulvs per service: it converts when the
 //! service or every one of its real servers asks for it.
 
-use std::fmt::Write as _;
 use std::net::Ipv4Addr;
+use std::time::Duration;
 
 use super::check::CheckDefaults;
-use super::convert::{flag, q, short, Converter, CONDITIONAL};
+use super::convert::{flag, short, Converter, CONDITIONAL};
+use super::output::{Commented, ServiceOut, REAL_INDENT};
 use super::parse::Node;
-
-const SCHEDULERS: &[&str] = &["rr", "wrr", "lc", "wlc", "sh", "mh"];
+use crate::control::config::file::{integer, made, text, RawReal, RawService};
+use crate::control::config::DEFAULT_SCHEDULER;
+use crate::flow::Protocol;
+use crate::sched::SchedulerKind;
 
 /// keepalived's schedulers; it ignores any other name (and IPVS's default, wlc, applies).
 const KEEPALIVED_SCHEDULERS: &[&str] =
     &["rr", "wrr", "lc", "wlc", "lblc", "sh", "mh", "dh", "fo", "ovf", "lblcr", "sed", "nq", "twos"];
 
-/// A `virtual_server` as read so far.
+/// keepalived's `persistence_timeout` without a value: 6 minutes.
+const KEEPALIVED_PERSISTENCE: Duration = Duration::from_secs(360);
+
+/// A `virtual_server` as read so far: the `[[service]]` it becomes, and what decides whether it
+/// converts.
 struct ServiceDraft {
     /// False once the service cannot convert: it is left out whole.
     keep: bool,
-    scheduler: Option<String>,
-    protocol: &'static str,
     method_given: bool,
-    /// Lines written as they are, after the service's first keys.
-    keys: Vec<String>,
+    scheduler: Option<SchedulerKind>,
+    protocol: Protocol,
+    service: RawService,
     /// The checker defaults its real servers inherit.
     defaults: CheckDefaults,
     inhibit: bool,
 }
 
-impl Default for ServiceDraft {
-    fn default() -> ServiceDraft {
+impl ServiceDraft {
+    fn new(vip: Ipv4Addr, port: u16) -> ServiceDraft {
         ServiceDraft {
             keep: true,
-            scheduler: None,
-            protocol: "tcp",
             method_given: false,
-            keys: Vec::new(),
+            scheduler: None,
+            protocol: Protocol::Tcp,
+            service: RawService::new(vip, port),
             defaults: CheckDefaults::default(),
             inhibit: false,
         }
@@ -71,17 +77,15 @@ fn service_target(node: &Node) -> Result<(Ipv4Addr, u16), String> {
 impl Converter {
     pub(super) fn virtual_server(&mut self, node: &Node) {
         let mark = self.mark();
-        let mut header = format!("\n# virtual_server at {}\n", short(&node.at));
+        let heading = format!("\n# virtual_server at {}\n", short(&node.at));
         let (vip, port) = match service_target(node) {
             Ok(target) => target,
             Err(reason) => {
                 self.leave_out(node, format!("{reason}; the virtual_server is left out"));
-                header.push_str(&self.take_queued(mark, ""));
-                self.services.push_str(&header);
-                return;
+                return self.block_left_out(&heading, mark, "");
             }
         };
-        let mut draft = ServiceDraft::default();
+        let mut draft = ServiceDraft::new(vip, port);
         for child in node.children() {
             self.service_statement(child, port, &mut draft);
         }
@@ -90,105 +94,71 @@ impl Converter {
             self.leave_out(node, "no lb_kind: keepalived's default is NAT, and ulvs does direct routing (DR) only; the virtual_server is left out");
         }
         if !draft.keep {
-            header.push_str(&self.take_queued(mark, ""));
-            self.services.push_str(&header);
-            return;
+            return self.block_left_out(&heading, mark, "");
         }
-        let scheduler = draft.scheduler.take().unwrap_or_else(|| {
+        let scheduler = draft.scheduler.unwrap_or_else(|| {
             if !node.children().iter().any(|c| matches!(c.keyword.as_str(), "lb_algo" | "lvs_sched")) {
                 self.note(node, "no lb_algo: keepalived leaves IPVS's default, wlc");
             }
-            "wlc".into()
+            DEFAULT_SCHEDULER
         });
+        draft.service.protocol = Some(text(draft.protocol));
+        draft.service.scheduler = Some(text(scheduler));
         self.service_vips.push(vip);
-        self.service_count += 1;
         let reals: Vec<&Node> = node.children().iter().filter(|c| c.keyword == "real_server").collect();
         self.inhibit_on_failure(&reals, &mut draft);
-        let _ = write!(
-            header,
-            "{}[[service]]\nvip = {}\nport = {port}\nprotocol = {}\nscheduler = {}\n",
-            self.take_queued(mark, ""),
-            q(&vip.to_string()),
-            q(draft.protocol),
-            q(&scheduler)
-        );
-        for key in draft.keys {
-            let _ = writeln!(header, "{key}");
-        }
-        self.services.push_str(&header);
+        let before = self.block_kept(&heading, mark, "");
+        let mut out = ServiceOut { service: Commented::new(before, draft.service), reals: Vec::new() };
         for real in reals {
-            self.real_server(real, vip, port, &draft.defaults);
+            out.reals.extend(self.real_server(real, vip, port, &draft.defaults));
         }
+        self.services.push(out);
     }
 
     /// One statement of a `virtual_server`, into `draft` (or a note, or left out).
     fn service_statement(&mut self, child: &Node, port: u16, draft: &mut ServiceDraft) {
-        let ServiceDraft { keep, scheduler, protocol, method_given, keys, defaults, inhibit } = draft;
+        let service = &mut draft.service;
         match child.keyword.as_str() {
-            "lb_algo" | "lvs_sched" => {
-                match self.one(child) {
-                    Some(name) if SCHEDULERS.contains(&name) => *scheduler = Some(name.to_string()),
-                    Some(name) if !KEEPALIVED_SCHEDULERS.contains(&name) => self.note(
-                        child,
-                        "not a scheduler keepalived knows: it ignores the line, and IPVS's default, wlc, applies",
-                    ),
-                    Some(name) => {
-                        *keep = false;
-                        self.leave_out(
-                        child,
-                        format!("ulvs schedulers are rr, wrr, lc, wlc, sh, mh, not {name}; the virtual_server is left out"),
-                    )
-                    }
-                    None => *keep = false,
-                }
-            }
+            "lb_algo" | "lvs_sched" => self.scheduler(child, draft),
             "lb_kind" | "lvs_method" => {
-                *method_given = true;
+                draft.method_given = true;
                 if child.args.first().map(String::as_str) != Some("DR") {
-                    *keep = false;
+                    draft.keep = false;
                     self.leave_out(child, "ulvs does direct routing (DR) only; the virtual_server is left out");
                 }
             }
             "protocol" => match self.one(child) {
-                Some("TCP") => *protocol = "tcp",
-                Some("UDP") => *protocol = "udp",
+                Some("TCP") => draft.protocol = Protocol::Tcp,
+                Some("UDP") => draft.protocol = Protocol::Udp,
                 Some(_) => {
-                    *keep = false;
+                    draft.keep = false;
                     self.leave_out(child, "ulvs serves TCP and UDP; the virtual_server is left out")
                 }
-                None => *keep = false,
+                None => draft.keep = false,
             },
-            // keepalived: no value means its default of 6 minutes.
-            "persistence_timeout" if child.args.is_empty() => keys.push("persistence = \"360s\"".into()),
+            "persistence_timeout" if child.args.is_empty() => service.persistence = Some(text(KEEPALIVED_PERSISTENCE)),
             "persistence_timeout" => {
-                if let Some(time) = self.duration(child) {
-                    keys.push(format!("persistence = {}", q(&time)));
-                }
+                service.persistence = self.duration(child).map(text).or(service.persistence.take())
             }
             "persistence_granularity" if child.args == ["255.255.255.255"] => {}
-            "sh-port" | "sh-fallback" | "mh-port" | "mh-fallback" => {
-                keys.push(format!("{} = true", child.keyword.replace('-', "_")))
-            }
+            "sh-port" => service.sh_port = Some(made(true)),
+            "sh-fallback" => service.sh_fallback = Some(made(true)),
+            "mh-port" => service.mh_port = Some(made(true)),
+            "mh-fallback" => service.mh_fallback = Some(made(true)),
             "sorry_server" => {
                 if let Some(ip) = self.reachable(child, port, "sorry_server") {
-                    keys.push(format!("sorry_server = {}", q(&ip.to_string())));
+                    service.sorry_server = Some(text(ip));
                 }
             }
-            "inhibit_on_failure" => *inhibit = flag(child),
-            "quorum" | "hysteresis" => {
-                if let Some(n) = self.number::<u32>(child) {
-                    keys.push(format!("{} = {n}", child.keyword));
-                }
-            }
-            "quorum_up" | "quorum_down" => {
-                if let Some(script) = self.script_and_user(child) {
-                    keys.push(format!("{} = {}", child.keyword, q(&script)));
-                }
-            }
-            "alpha" | "omega" if flag(child) => keys.push(format!("{} = true", child.keyword)),
-            "alpha" | "omega" => {}
+            "inhibit_on_failure" => draft.inhibit = flag(child),
+            "quorum" => service.quorum = self.number::<u32>(child).map(integer).or(service.quorum.take()),
+            "hysteresis" => service.hysteresis = self.number::<u32>(child).map(integer).or(service.hysteresis.take()),
+            "quorum_up" => service.quorum_up = self.script_and_user(child).map(made).or(service.quorum_up.take()),
+            "quorum_down" => service.quorum_down = self.script_and_user(child).map(made).or(service.quorum_down.take()),
+            "alpha" => service.alpha = flag(child).then(|| made(true)),
+            "omega" => service.omega = flag(child).then(|| made(true)),
             "delay_loop" | "connect_timeout" | "retry" | "virtualhost" | "warmup" | "delay_before_retry" => {
-                self.check_default(child, defaults)
+                self.check_default(child, &mut draft.defaults)
             }
             "real_server" => {}
             "nat_mask" | "net_mask" => self.note(child, "the NAT netmask; direct routing has none"),
@@ -196,6 +166,25 @@ impl Converter {
             "smtp_alert" => self.note(child, "ulvs sends no mail"),
             keyword if keyword.starts_with('@') => self.leave_out(child, CONDITIONAL),
             _ => self.unsupported(child, "virtual_server"),
+        }
+    }
+
+    /// `lb_algo NAME`: a ulvs scheduler, a name keepalived ignores (a note), or one ulvs lacks (the
+    /// service is left out).
+    fn scheduler(&mut self, child: &Node, draft: &mut ServiceDraft) {
+        let Some(name) = self.one(child) else {
+            draft.keep = false;
+            return;
+        };
+        if let Ok(kind) = name.parse::<SchedulerKind>() {
+            draft.scheduler = Some(kind);
+        } else if !KEEPALIVED_SCHEDULERS.contains(&name) {
+            self.note(child, "not a scheduler keepalived knows: it ignores the line, and IPVS's default, wlc, applies");
+        } else {
+            draft.keep = false;
+            let ours: Vec<&str> = SchedulerKind::ALL.iter().map(|kind| kind.name()).collect();
+            let why = format!("ulvs schedulers are {}, not {name}; the virtual_server is left out", ours.join(", "));
+            self.leave_out(child, why);
         }
     }
 
@@ -211,7 +200,7 @@ impl Converter {
                 self.leave_out(flag, "on only some real servers: ulvs sets it per service");
             }
         } else if draft.inhibit || !inhibiting.is_empty() {
-            draft.keys.push("inhibit_on_failure = true".into());
+            draft.service.inhibit_on_failure = Some(made(true));
         }
     }
 
@@ -248,7 +237,14 @@ impl Converter {
         }
     }
 
-    fn real_server(&mut self, node: &Node, vip: Ipv4Addr, service_port: u16, defaults: &CheckDefaults) {
+    /// A `real_server` as `[[service.real]]`; `None` when it is left out.
+    fn real_server(
+        &mut self,
+        node: &Node,
+        vip: Ipv4Addr,
+        service_port: u16,
+        defaults: &CheckDefaults,
+    ) -> Option<Commented<RawReal>> {
         let mark = self.mark();
         let ip = self.reachable(node, service_port, "real_server").filter(|&ip| {
             if ip == vip {
@@ -257,56 +253,39 @@ impl Converter {
             ip != vip
         });
         let Some(ip) = ip else {
-            let lines = self.take_queued(mark, "  ");
-            self.services.push_str(&lines);
-            return;
+            self.block_left_out("", mark, REAL_INDENT);
+            return None;
         };
         let mut defaults = defaults.clone();
-        let mut keys = Vec::new();
-        let mut check = None;
+        let mut real = RawReal::new(ip);
         for child in node.children() {
             match child.keyword.as_str() {
-                "weight" => {
-                    if let Some(weight) = self.number::<u32>(child) {
-                        keys.push(format!("weight = {weight}"));
-                    }
-                }
+                "weight" => real.weight = self.number::<u32>(child).map(integer).or(real.weight.take()),
                 "lvs_method" if child.args == ["DR"] => {}
                 "lvs_method" => {
                     self.leave_out(child, "ulvs does direct routing (DR) only; the real_server is left out");
-                    let lines = self.take_queued(mark, "  ");
-                    return self.services.push_str(&lines);
+                    self.block_left_out("", mark, REAL_INDENT);
+                    return None;
                 }
                 // Converted per service by `virtual_server`.
                 "inhibit_on_failure" => {}
-                "notify_up" | "notify_down" => {
-                    if let Some(script) = self.script_and_user(child) {
-                        keys.push(format!("{} = {}", child.keyword, q(&script)));
-                    }
-                }
+                "notify_up" => real.notify_up = self.script_and_user(child).map(made).or(real.notify_up.take()),
+                "notify_down" => real.notify_down = self.script_and_user(child).map(made).or(real.notify_down.take()),
                 "delay_loop" | "connect_timeout" | "retry" | "virtualhost" | "warmup" | "delay_before_retry" => {
                     self.check_default(child, &mut defaults)
                 }
                 "smtp_alert" => self.note(child, "ulvs sends no mail"),
                 keyword if super::check::is_checker(keyword) => {
-                    if check.is_some() {
+                    if real.check.is_some() {
                         self.leave_out(child, "a second health check: ulvs runs one check per real server");
                     } else {
-                        check = self.check(child, service_port, &defaults);
+                        real.check = self.check(child, service_port, &defaults).map(|check| made(check.to_raw()));
                     }
                 }
                 keyword if keyword.starts_with('@') => self.leave_out(child, CONDITIONAL),
                 _ => self.unsupported(child, "real_server"),
             }
         }
-        let lines = self.take_queued(mark, "  ");
-        let out = &mut self.services;
-        let _ = write!(out, "{lines}  [[service.real]]\n  ip = {}\n", q(&ip.to_string()));
-        for key in keys {
-            let _ = writeln!(out, "  {key}");
-        }
-        if let Some(check) = check {
-            let _ = writeln!(out, "  check = {check}");
-        }
+        Some(Commented::new(self.block_kept("", mark, REAL_INDENT), real))
     }
 }

@@ -2,10 +2,12 @@
 //! outcome. Files whose output uses only keys ulvs parses today are also run through
 //! `Config::parse`.
 
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::{import_keepalived, Imported, Outcome};
+use crate::control::config::Config;
 
 fn sample(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/keepalived").join(name)
@@ -40,7 +42,7 @@ fn complete(text: &str) -> String {
 }
 
 fn assert_parses(text: &str) {
-    if let Err(err) = crate::control::config::Config::parse(text, Path::new("k.toml")) {
+    if let Err(err) = Config::parse(text, Path::new("k.toml")) {
         panic!("ulvs refuses the conversion: {err}\n{text}");
     }
 }
@@ -57,6 +59,38 @@ fn a_full_lvs_dr_setup_converts_to_the_expected_toml() {
     let text = imported.toml.unwrap();
     assert_eq!(text, std::fs::read_to_string(sample("lvs-dr.toml")).unwrap());
     assert_parses(&text);
+}
+
+/// The committed samples, each with the subnets of the director it is written for (its
+/// interface's addresses, as `ulvs run --check` reads them from the host).
+const SAMPLES: &[(&str, &[(Ipv4Addr, u8)])] = &[
+    ("lvs-dr.conf", &[(Ipv4Addr::new(10, 0, 0, 2), 24)]),
+    ("unsupported.conf", &[(Ipv4Addr::new(10, 0, 0, 2), 24)]),
+    ("conf.d/dns.conf", &[(Ipv4Addr::new(10, 0, 0, 2), 24)]),
+];
+
+/// Every committed sample converts to a file `ulvs run --check` accepts on its director: the
+/// reader's parse (every key, range and rule of the file) and the interface check (every address
+/// on the director's segment).
+#[test]
+fn every_committed_sample_loads_as_run_check_does() {
+    let mut on_disk: Vec<String> = glob::glob(&sample("**/*.conf").to_string_lossy())
+        .unwrap()
+        .map(|path| path.unwrap().strip_prefix(sample("")).unwrap().to_string_lossy().into_owned())
+        .collect();
+    on_disk.sort();
+    let mut listed: Vec<String> = SAMPLES.iter().map(|(name, _)| name.to_string()).collect();
+    listed.sort();
+    assert_eq!(on_disk, listed, "every sample under tests/data/keepalived is listed in SAMPLES");
+    for (name, subnets) in SAMPLES {
+        let imported = import_keepalived(&sample(name));
+        let text = imported.toml.clone().unwrap_or_else(|| panic!("{name}: no TOML: {:?}", left_out(&imported)));
+        let origin = Path::new(name);
+        let config = Config::parse(&text, origin).unwrap_or_else(|err| panic!("{name}: {err}\n{text}"));
+        if let Err(err) = config.check_interface(origin, subnets) {
+            panic!("{name}: {err}\n{text}");
+        }
+    }
 }
 
 #[test]
@@ -245,7 +279,7 @@ fn health_checks_carry_addresses_urls_statuses_and_tls() {
     assert_eq!(
         checks,
         [
-            "  check = { type = \"https\", interval = \"4s\", timeout = \"2s\", rise = 1, fall = 4, urls = [{ path = \"/ready\", status = [\"200-299\", 301] }, { path = \"/version\", digest = \"0123456789abcdef0123456789abcdef\" }], virtualhost = \"www.example.org\", connect_ip = \"10.0.1.11\", port = 8443, bindto = \"10.0.0.2\" }",
+            "  check = { type = \"https\", interval = \"4s\", timeout = \"2s\", rise = 1, fall = 4, port = 8443, connect_ip = \"10.0.1.11\", bindto = \"10.0.0.2\", urls = [{ path = \"/ready\", status = [\"200-299\", 301] }, { path = \"/version\", digest = \"0123456789abcdef0123456789abcdef\" }], virtualhost = \"www.example.org\" }",
             "  check = { type = \"http\", interval = \"4s\", timeout = \"5s\", rise = 1, fall = 2, path = \"/health\", status = [204], body = \"all good\", virtualhost = \"health.example.org\" }",
             "  check = { type = \"http\", interval = \"4s\", timeout = \"5s\", rise = 1, fall = 2, path = \"/\", status = \"200-399\", virtualhost = \"www.example.org\" }",
             "  check = { type = \"http\", interval = \"4s\", timeout = \"5s\", rise = 1, fall = 2, path = \"/\", status = \"200-299\", virtualhost = \"www.example.org\" }",
@@ -339,8 +373,8 @@ vrid = 10
 priority = 150
 interval = \"1s\"
 preempt = true
-garp = { count = 3, refresh = \"60s\" }
 unicast_src_ip = \"10.0.0.2\"
+garp = { count = 3, refresh = \"60s\" }
 vips = [\"10.0.0.100\"]
 [[vrrp]]
 name = \"VI_2\"
@@ -403,18 +437,18 @@ notify_backup = \"/usr/local/bin/backup.sh\"
 notify_fault = \"/usr/local/bin/fault.sh\"
 [sync]
 interface = \"eth1\"
-vrrp = \"VI_1\"
 syncid = 7
+vrrp = \"VI_1\"
+group = \"224.0.0.82\"
 port = 8850
-ttl = 2
-group = \"224.0.0.82\""
+ttl = 2"
     );
     assert_parses(&text);
     // The older form inside an instance follows that instance, with keepalived's default syncid.
     let text = complete(
         "vrrp_instance VI_9 {\n  interface eth0\n  virtual_router_id 99\n  lvs_sync_daemon_interface eth3\n  virtual_ipaddress {\n    10.0.0.9\n  }\n}\n",
     );
-    assert!(text.ends_with("[sync]\ninterface = \"eth3\"\nvrrp = \"VI_9\"\nsyncid = 99   # keepalived's default: the instance's VRID\n"), "{text}");
+    assert!(text.ends_with("[sync]\ninterface = \"eth3\"\nsyncid = 99   # keepalived's default: the instance's VRID\nvrrp = \"VI_9\"\n"), "{text}");
     assert_parses(&text);
 }
 
