@@ -1,4 +1,5 @@
-//! keepalived's checkers → a real server's inline `check = { … }` table.
+//! keepalived's checkers → `check = { … }` tables (the service's, or a real server's own: see
+//! `service`).
 //!
 //! `TCP_CHECK` → `type = "tcp"`, `HTTP_GET` → `"http"`, `SSL_GET` → `"https"` (certificates are
 //! not verified, as keepalived does not: `verify_tls` is left to its default), `MISC_CHECK` →
@@ -171,6 +172,19 @@ impl CheckDraft {
         }
         check.virtualhost = self.virtualhost.clone().map(made);
         check
+    }
+
+    /// Why the check belongs to the real server at `ip` alone, if it does: it probes another
+    /// address, or its script is given the real server's address.
+    pub(super) fn own_address(&self, ip: Ipv4Addr) -> Option<String> {
+        if let Some(other) = self.connect_ip {
+            return Some(format!("connect_ip {other}: probes an address of its own"));
+        }
+        let command = self.command.as_deref()?;
+        let named = command.split(|c: char| !(c.is_ascii_digit() || c == '.')).any(|word| word == ip.to_string());
+        named.then(|| {
+            format!("its command names the real server's address {ip} (a script check gets it in ULVS_REAL_IP)")
+        })
     }
 
     /// A single url's keys, in the check itself.

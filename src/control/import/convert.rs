@@ -22,7 +22,8 @@ use std::time::Duration;
 use super::output::{Commented, Output, ServiceOut};
 use super::parse::{Node, Place, Problem};
 use super::Imported;
-use crate::control::config::file::{RawDirector, RawSync, RawSyncGroup, RawTimeouts, RawVrrp};
+use crate::control::config::file::{made, RawDirector, RawSync, RawSyncGroup, RawTimeouts, RawVrrp};
+use crate::control::config::DEFAULT_CONTROL;
 
 /// A place as `FILE-NAME:LINE`, for comments in the output (no folders, so the output does not
 /// depend on where the file was read from).
@@ -318,8 +319,14 @@ impl Converter {
                 "   # CHECK: keepalived.conf names no interface; set the director's LAN port".into(),
             ),
         };
-        let mut table = Commented::new(before, RawDirector::new(interface));
-        table.after_keys = vec![("interface", why)];
+        let mut director = RawDirector::new(interface);
+        director.control = Some(made(DEFAULT_CONTROL.to_string()));
+        let mut table = Commented::new(before, director);
+        table.after_keys = vec![("interface", why), ("control", CONTROL_NOTE.into())];
         table
     }
 }
+
+/// Why `control` is written at its default: `ulvs ctl` talks to the director there, and two
+/// directors on one host (each in its network namespace) must not share it.
+const CONTROL_NOTE: &str = "   # ulvs ctl --control PATH; the path is host-wide: each director on a host needs its own";

@@ -21,9 +21,12 @@
 //! - `global_defs`: `vrrp_version` → each `[[vrrp]]`'s `protocol`; `vrrp_mcast_group4` → `group`;
 //!   `vrrp_garp_master_{repeat,delay,refresh}` → every instance's `garp` defaults;
 //!   `lvs_timeouts` → `[timeouts]`; `lvs_sync_daemon` → `[sync]`; `default_interface` → the
-//!   director's interface when no instance names one.
+//!   director's interface when no instance names one. `[director] control` is written at its
+//!   default, with why it matters (one control socket per director on a host).
 //! - `virtual_server IP PORT` (`lb_kind DR`) → `[[service]]` (see `service`), its `real_server`s →
-//!   `[[service.real]]`, their checkers → `check = { … }` (see `check`).
+//!   `[[service.real]]`, their checkers → `check = { … }` (see `check`): the checker most of
+//!   them share is the service's `check`, which every real server inherits (one added later with
+//!   `ulvs ctl -a` too); a real server checked otherwise keeps a `check` of its own.
 //! - `vrrp_instance` → `[[vrrp]]`, `vrrp_sync_group` → `[[vrrp_sync_group]]` (see `vrrp`). The
 //!   director's `interface` is the interface of the first instance holding a service's VIP (else
 //!   the first instance's); an instance on another interface gets its own `interface` key.

@@ -8,15 +8,23 @@
 //!
 //! keepalived sets `inhibit_on_failure` per real server, ulvs per service: it converts when the
 //! service or every one of its real servers asks for it.
+//!
+//! keepalived's checkers sit in each real_server; ulvs has a service's `check` that its real
+//! servers inherit, and a real server's own. The checker most real servers share becomes the
+//! service's (the first on a tie, none when most are unchecked), so a real server added later
+//! with `ulvs ctl -a` is checked as its fellows are; a real server keeps a `check` of its own only
+//! where it differs (`type = "none"` where keepalived does not check it). A check that names its
+//! real server's address (`connect_ip`, or the address in a script's command) never becomes the
+//! service's.
 
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use super::check::CheckDefaults;
+use super::check::{CheckDefaults, CheckDraft};
 use super::convert::{flag, short, Converter, CONDITIONAL};
 use super::output::{Commented, ServiceOut, REAL_INDENT};
 use super::parse::Node;
-use crate::control::config::file::{integer, made, text, RawReal, RawService};
+use crate::control::config::file::{integer, made, text, RawCheck, RawReal, RawService};
 use crate::control::config::DEFAULT_SCHEDULER;
 use crate::flow::Protocol;
 use crate::sched::SchedulerKind;
@@ -108,11 +116,43 @@ impl Converter {
         let reals: Vec<&Node> = node.children().iter().filter(|c| c.keyword == "real_server").collect();
         self.inhibit_on_failure(&reals, &mut draft);
         let before = self.block_kept(&heading, mark, "");
-        let mut out = ServiceOut { service: Commented::new(before, draft.service), reals: Vec::new() };
-        for real in reals {
-            out.reals.extend(self.real_server(real, vip, port, &draft.defaults));
+        let reals: Vec<RealOut> =
+            reals.into_iter().filter_map(|real| self.real_server(real, vip, port, &draft.defaults)).collect();
+        let shared = self.shared_check(&reals);
+        draft.service.check = shared.as_ref().map(|check| made(check.to_raw()));
+        let reals = reals.into_iter().map(|real| real.with_check(shared.as_ref())).collect();
+        self.services.push(ServiceOut { service: Commented::new(before, draft.service), reals });
+    }
+
+    /// The check for the service's `check`, which every real server inherits, a real server added
+    /// later with `ulvs ctl -a` too (in keepalived, each real server's checker is its own; the
+    /// same checker on each is the common case). It is the check most of the real servers have
+    /// (the first on a tie), unless most have none; a check that names its real server's own
+    /// address cannot be it (a note says so when that leaves the service without one).
+    fn shared_check(&mut self, reals: &[RealOut]) -> Option<CheckDraft> {
+        let eligible =
+            |real: &&RealOut| real.check.as_ref().is_none_or(|(check, _)| check.own_address(real.ip).is_none());
+        let count = |check: Option<&CheckDraft>| {
+            reals.iter().filter(|real| real.check.as_ref().map(|(c, _)| c) == check).count()
+        };
+        let mut best: Option<(Option<&CheckDraft>, usize)> = None;
+        for real in reals.iter().filter(eligible) {
+            let check = real.check.as_ref().map(|(check, _)| check);
+            let times = count(check);
+            if best.is_none_or(|(_, most)| times > most) {
+                best = Some((check, times));
+            }
         }
-        self.services.push(out);
+        let shared = best.and_then(|(check, _)| check).cloned();
+        if shared.is_none() && reals.iter().all(|real| real.check.is_none() || !eligible(&real)) {
+            for real in reals {
+                if let Some((check, node)) = &real.check {
+                    let why = check.own_address(real.ip).unwrap_or_default();
+                    self.note(node, &format!("{why}: the check stays on this real server, and a real server added with `ulvs ctl -a` is not checked"));
+                }
+            }
+        }
+        shared
     }
 
     /// One statement of a `virtual_server`, into `draft` (or a note, or left out).
@@ -237,14 +277,14 @@ impl Converter {
         }
     }
 
-    /// A `real_server` as `[[service.real]]`; `None` when it is left out.
-    fn real_server(
+    /// A `real_server` as `[[service.real]]`, its check apart; `None` when it is left out.
+    fn real_server<'n>(
         &mut self,
-        node: &Node,
+        node: &'n Node,
         vip: Ipv4Addr,
         service_port: u16,
         defaults: &CheckDefaults,
-    ) -> Option<Commented<RawReal>> {
+    ) -> Option<RealOut<'n>> {
         let mark = self.mark();
         let ip = self.reachable(node, service_port, "real_server").filter(|&ip| {
             if ip == vip {
@@ -258,6 +298,7 @@ impl Converter {
         };
         let mut defaults = defaults.clone();
         let mut real = RawReal::new(ip);
+        let mut check = None;
         for child in node.children() {
             match child.keyword.as_str() {
                 "weight" => real.weight = self.number::<u32>(child).map(integer).or(real.weight.take()),
@@ -276,16 +317,38 @@ impl Converter {
                 }
                 "smtp_alert" => self.note(child, "ulvs sends no mail"),
                 keyword if super::check::is_checker(keyword) => {
-                    if real.check.is_some() {
+                    if check.is_some() {
                         self.leave_out(child, "a second health check: ulvs runs one check per real server");
                     } else {
-                        real.check = self.check(child, service_port, &defaults).map(|check| made(check.to_raw()));
+                        check = self.check(child, service_port, &defaults).map(|draft| (draft, child));
                     }
                 }
                 keyword if keyword.starts_with('@') => self.leave_out(child, CONDITIONAL),
                 _ => self.unsupported(child, "real_server"),
             }
         }
-        Some(Commented::new(self.block_kept("", mark, REAL_INDENT), real))
+        Some(RealOut { table: Commented::new(self.block_kept("", mark, REAL_INDENT), real), ip, check })
+    }
+}
+
+/// A real server that converts, and its checker (with the block it was read from).
+struct RealOut<'n> {
+    table: Commented<RawReal>,
+    ip: Ipv4Addr,
+    check: Option<(CheckDraft, &'n Node)>,
+}
+
+impl RealOut<'_> {
+    /// The `[[service.real]]` table, with a `check` of its own only where it differs from the
+    /// service's `shared` one: `type = "none"` for a real server keepalived does not check.
+    fn with_check(self, shared: Option<&CheckDraft>) -> Commented<RawReal> {
+        let mut table = self.table;
+        let own = self.check.map(|(check, _)| check);
+        table.value.check = match (shared, own) {
+            (Some(shared), Some(own)) if *shared == own => None,
+            (Some(_), None) => Some(made(RawCheck::new("none"))),
+            (_, own) => own.map(|check| made(check.to_raw())),
+        };
+        table
     }
 }

@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::{import_keepalived, Imported, Outcome};
-use crate::control::config::Config;
+use crate::control::config::{Config, DEFAULT_CONTROL};
+use crate::control::ctl::rules;
+use crate::control::{edit, runtime};
+use crate::health::{CheckKind, CheckSpec};
 
 fn sample(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/keepalived").join(name)
@@ -196,7 +199,7 @@ fn unsupported_services_are_left_out_and_the_dr_ones_still_load() {
     assert!(text.contains("# virtual_server at k.conf:1\n# left out: k.conf:3: lb_kind NAT"), "{text}");
     assert_eq!(
         tables(&text),
-        "[director]\ninterface = \"eth0\"   # from the vrrp_instance at k.conf:24\n[[service]]\nvip = \"10.0.0.100\"\nport = 80\nprotocol = \"tcp\"\nscheduler = \"rr\"\n  [[service.real]]\n  ip = \"10.0.0.11\"\n[[vrrp]]\nname = \"VI_1\"\nprotocol = \"vrrp2\"\nvrid = 9\npriority = 100\ninterval = \"1s\"\npreempt = true\nvips = [\"10.0.0.100\"]"
+        "[director]\ninterface = \"eth0\"   # from the vrrp_instance at k.conf:24\ncontrol = \"/run/ulvs.sock\"   # ulvs ctl --control PATH; the path is host-wide: each director on a host needs its own\n[[service]]\nvip = \"10.0.0.100\"\nport = 80\nprotocol = \"tcp\"\nscheduler = \"rr\"\n  [[service.real]]\n  ip = \"10.0.0.11\"\n[[vrrp]]\nname = \"VI_1\"\nprotocol = \"vrrp2\"\nvrid = 9\npriority = 100\ninterval = \"1s\"\npreempt = true\nvips = [\"10.0.0.100\"]"
     );
     assert_parses(&text);
 }
@@ -215,10 +218,12 @@ fn a_real_server_direct_routing_cannot_reach_is_left_out_alone() {
     );
     let text = imported.toml.unwrap();
     assert!(text.contains("  # left out: k.conf:4: real_server 10.0.0.11 8080"), "{text}");
+    // Its one real server's check is the service's, for real servers added later too.
     assert!(
-        text.contains("  [[service.real]]\n  ip = \"10.0.0.12\"\n  check = { type = \"tcp\", interval = \"60s\", timeout = \"5s\", rise = 1, fall = 2 }"),
+        text.contains("scheduler = \"wlc\"\ncheck = { type = \"tcp\", interval = \"60s\", timeout = \"5s\", rise = 1, fall = 2 }\n"),
         "{text}"
     );
+    assert!(text.ends_with("  [[service.real]]\n  ip = \"10.0.0.12\"\n"), "{text}");
     assert_parses(&text);
 }
 
@@ -276,11 +281,13 @@ fn health_checks_carry_addresses_urls_statuses_and_tls() {
 ",
     );
     let checks: Vec<&str> = text.lines().filter(|l| l.trim_start().starts_with("check =")).collect();
+    // Four different checks: the service's is the first that names no address of its own (the
+    // https one probes connect_ip); the others stay on their real servers.
     assert_eq!(
         checks,
         [
+            "check = { type = \"http\", interval = \"4s\", timeout = \"5s\", rise = 1, fall = 2, path = \"/health\", status = [204], body = \"all good\", virtualhost = \"health.example.org\" }",
             "  check = { type = \"https\", interval = \"4s\", timeout = \"2s\", rise = 1, fall = 4, port = 8443, connect_ip = \"10.0.1.11\", bindto = \"10.0.0.2\", urls = [{ path = \"/ready\", status = [\"200-299\", 301] }, { path = \"/version\", digest = \"0123456789abcdef0123456789abcdef\" }], virtualhost = \"www.example.org\" }",
-            "  check = { type = \"http\", interval = \"4s\", timeout = \"5s\", rise = 1, fall = 2, path = \"/health\", status = [204], body = \"all good\", virtualhost = \"health.example.org\" }",
             "  check = { type = \"http\", interval = \"4s\", timeout = \"5s\", rise = 1, fall = 2, path = \"/\", status = \"200-399\", virtualhost = \"www.example.org\" }",
             "  check = { type = \"http\", interval = \"4s\", timeout = \"5s\", rise = 1, fall = 2, path = \"/\", status = \"200-299\", virtualhost = \"www.example.org\" }",
         ]
@@ -311,7 +318,7 @@ fn quorum_alpha_omega_and_real_server_notifies_convert() {
     );
     assert_eq!(
         tables(&text),
-        "[director]\ninterface = \"eth0\"   # CHECK: keepalived.conf names no interface; set the director's LAN port\n[[service]]\nvip = \"10.0.0.100\"\nport = 80\nprotocol = \"tcp\"\nscheduler = \"wrr\"\nquorum = 2\nhysteresis = 1\nquorum_up = \"/usr/local/bin/up.sh web\"\nquorum_down = \"/usr/local/bin/down.sh\"\nalpha = true\nomega = true\n  [[service.real]]\n  ip = \"10.0.0.11\"\n  weight = 2\n  notify_up = \"/usr/local/bin/rs-up.sh\"\n  notify_down = \"/usr/local/bin/rs-down.sh 11\""
+        "[director]\ninterface = \"eth0\"   # CHECK: keepalived.conf names no interface; set the director's LAN port\ncontrol = \"/run/ulvs.sock\"   # ulvs ctl --control PATH; the path is host-wide: each director on a host needs its own\n[[service]]\nvip = \"10.0.0.100\"\nport = 80\nprotocol = \"tcp\"\nscheduler = \"wrr\"\nquorum = 2\nhysteresis = 1\nquorum_up = \"/usr/local/bin/up.sh web\"\nquorum_down = \"/usr/local/bin/down.sh\"\nalpha = true\nomega = true\n  [[service.real]]\n  ip = \"10.0.0.11\"\n  weight = 2\n  notify_up = \"/usr/local/bin/rs-up.sh\"\n  notify_down = \"/usr/local/bin/rs-down.sh 11\""
     );
     assert_parses(&text);
 }
@@ -534,4 +541,41 @@ vrrp_instance VI_3 {
     assert!(text.contains("# note: k.conf:10: 10.0.0.50/24 label eth0:1: listed twice"), "{text}");
     assert!(text.contains("name = \"VI_2\"\nprotocol = \"vrrp2\"\nvrid = 51\ninterface = \"eth1\"\n"), "{text}");
     assert_parses(&text);
+}
+
+/// keepalived checks each real server with the checker in its block, and the same checker on every
+/// one is the common case: it becomes the service's `check`, written once, which a real server
+/// added later with `ulvs ctl -a` is checked with too. A real server checked otherwise keeps its
+/// own; one keepalived does not check gets `type = "none"`; the notes stay.
+#[test]
+fn the_checker_real_servers_share_is_the_services_check_and_a_real_server_added_later_gets_it() {
+    let web = "    HTTP_GET {\n      url {\n        path /health\n      }\n      delay_before_retry 2\n    }\n";
+    let text = complete(&format!(
+        "virtual_server 10.0.0.100 80 {{\n  delay_loop 3\n  lb_algo rr\n  lb_kind DR\n  real_server 10.0.0.11 80 {{\n{web}  }}\n  real_server 10.0.0.12 80 {{\n{web}  }}\n  real_server 10.0.0.13 80 {{\n    TCP_CHECK {{\n      connect_port 8080\n    }}\n  }}\n  real_server 10.0.0.14 80 {{\n  }}\n}}\n"
+    ));
+    assert!(text.contains("# note: k.conf:10: delay_before_retry 2: ulvs retries at the check's interval"), "{text}");
+    assert!(text.contains("# note: k.conf:18: delay_before_retry 2"), "{text}");
+    assert_eq!(text.matches("path = \"/health\"").count(), 1, "written once, on the service:\n{text}");
+    assert!(text.contains("scheduler = \"rr\"\ncheck = { type = \"http\", interval = \"3s\""), "{text}");
+    assert!(text.contains("ip = \"10.0.0.14\"\n  check = { type = \"none\" }\n"), "{text}");
+    let config = Config::parse(&text, Path::new("k.toml")).unwrap_or_else(|err| panic!("{err}\n{text}"));
+    let service = &config.services[0];
+    let shared = service.check.clone().expect("the service has the shared check");
+    let checks: Vec<Option<CheckSpec>> = service.reals.iter().map(|real| real.check.clone()).collect();
+    assert_eq!(checks[..2], [Some(shared.clone()), Some(shared.clone())]);
+    assert!(matches!(&checks[2], Some(tcp) if tcp.kind == CheckKind::Tcp && tcp.port == Some(8080)), "{checks:?}");
+    assert_eq!(checks[3], None, "keepalived does not check 10.0.0.14");
+    // `ulvs ctl -a -t 10.0.0.100:80 -r 10.0.0.15`, as the control core applies it.
+    let mut services = runtime::service_specs(&config);
+    let mut timeouts = config.timeouts;
+    for edit in rules::parse("-a -t 10.0.0.100:80 -r 10.0.0.15 -g -w 1").unwrap() {
+        edit::apply(&mut services, &mut timeouts, &edit).unwrap();
+    }
+    let added = Ipv4Addr::new(10, 0, 0, 15);
+    let targets = runtime::health_targets(&config, &services);
+    let target = targets.iter().find(|target| target.real == added).expect("the real server added later is checked");
+    assert_eq!(target.spec, shared);
+    // `ulvs ctl` finds the director where the file says, and the file says it.
+    assert!(text.contains("\ncontrol = \"/run/ulvs.sock\"   # ulvs ctl --control PATH"), "{text}");
+    assert_eq!(config.director.control, Path::new(DEFAULT_CONTROL));
 }
