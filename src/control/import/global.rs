@@ -61,7 +61,8 @@ const NOTES: &[(&str, &str)] = &[
     ("vrrp_garp_master_refresh_repeat", GARP_PACING),
     ("vrrp_garp_lower_prio_delay", GARP_PACING),
     ("vrrp_garp_lower_prio_repeat", GARP_PACING),
-    ("vrrp_gna_interval", "IPv6 neighbour advertisements; ulvs is IPv4"),
+    ("vrrp_gna_interval", "IPv6 neighbour advertisements, for VRRP over IPv6, which ulvs does not run yet"),
+    ("vrrp_mcast_group6", "the IPv6 VRRP group: ulvs does not run VRRP over IPv6 yet"),
 ];
 
 /// The note for a `global_defs` keyword, if it is one.

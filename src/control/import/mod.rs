@@ -51,6 +51,8 @@ mod vrrp;
 mod tests;
 #[cfg(test)]
 mod tests_corpus;
+#[cfg(test)]
+mod tests_ipv6;
 
 use std::path::Path;
 

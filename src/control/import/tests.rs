@@ -12,12 +12,12 @@ use crate::control::ctl::rules;
 use crate::control::{edit, runtime};
 use crate::health::{CheckKind, CheckSpec};
 
-fn sample(name: &str) -> PathBuf {
+pub(super) fn sample(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/keepalived").join(name)
 }
 
 /// Imports `text` as a file named `k.conf`.
-fn import(text: &str) -> Imported {
+pub(super) fn import(text: &str) -> Imported {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let dir = std::env::temp_dir().join(format!(
         "ulvs-import-{}-{}",
@@ -33,25 +33,25 @@ fn import(text: &str) -> Imported {
 }
 
 /// `LINE: reason` for everything left out.
-fn left_out(imported: &Imported) -> Vec<String> {
+pub(super) fn left_out(imported: &Imported) -> Vec<String> {
     imported.left_out.iter().map(|p| format!("{}: {}", p.at.line, p.reason)).collect()
 }
 
 /// The TOML of a file that converts completely.
-fn complete(text: &str) -> String {
+pub(super) fn complete(text: &str) -> String {
     let imported = import(text);
     assert_eq!(imported.outcome(), Outcome::Complete, "{:#?}", left_out(&imported));
     imported.toml.unwrap()
 }
 
-fn assert_parses(text: &str) {
+pub(super) fn assert_parses(text: &str) {
     if let Err(err) = Config::parse(text, Path::new("k.toml")) {
         panic!("ulvs refuses the conversion: {err}\n{text}");
     }
 }
 
 /// The lines of `toml` that are not comments or blank, for comparing the tables only.
-fn tables(toml: &str) -> String {
+pub(super) fn tables(toml: &str) -> String {
     toml.lines().filter(|l| !l.trim_start().starts_with('#') && !l.is_empty()).collect::<Vec<_>>().join("\n")
 }
 
@@ -70,6 +70,8 @@ const SAMPLES: &[(&str, &[(Ipv4Addr, u8)])] = &[
     ("lvs-dr.conf", &[(Ipv4Addr::new(10, 0, 0, 2), 24)]),
     ("unsupported.conf", &[(Ipv4Addr::new(10, 0, 0, 2), 24)]),
     ("conf.d/dns.conf", &[(Ipv4Addr::new(10, 0, 0, 2), 24)]),
+    ("dual-stack.conf", &[(Ipv4Addr::new(10, 0, 0, 2), 24)]),
+    ("ipv6-excluded.conf", &[(Ipv4Addr::new(192, 168, 10, 2), 24)]),
 ];
 
 /// Every committed sample converts to a file `ulvs run --check` accepts on its director: the
@@ -191,11 +193,14 @@ fn unsupported_services_are_left_out_and_the_dr_ones_still_load() {
             "8: virtual_server group web: virtual_server_group services: ulvs has no groups; write one virtual_server per VIP; the virtual_server is left out",
             "11: virtual_server 2001:db8::1 80: IPv6 service: ulvs serves IPv4 only; the virtual_server is left out",
             "14: virtual_server 10.0.0.100 25: no lb_kind: keepalived's default is NAT, and ulvs does direct routing (DR) only; the virtual_server is left out",
-            "28: 2001:db8::1: IPv6: ulvs is IPv4",
         ]
     );
     assert_eq!(imported.outcome(), Outcome::WithOmissions);
     let text = imported.toml.unwrap();
+    assert!(
+        text.contains("# note: k.conf:28: 2001:db8::1: an IPv6 address in an IPv4 instance: keepalived ignores it"),
+        "{text}"
+    );
     assert!(text.contains("# virtual_server at k.conf:1\n# left out: k.conf:3: lb_kind NAT"), "{text}");
     assert_eq!(
         tables(&text),

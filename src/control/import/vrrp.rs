@@ -4,15 +4,19 @@
 //! Addresses: a `virtual_ipaddress` that is the VIP of a converted service goes in `vips` (ulvs
 //! answers for it itself); any other IPv4 address goes in `addresses`, as keepalived holds it
 //! (`"10.0.0.50/32"`, or `{ address, dev, label }` when those are given; keepalived's default
-//! prefix is /32). IPv6 addresses are left out. An instance is left out whole when it could not
-//! take part in its virtual router as written: no VRID, an unusable priority or interval,
-//! authentication other than PASS, or no IPv4 address at all.
+//! prefix is /32). `virtual_ipaddress_excluded` converts as `virtual_ipaddress` (a note says that
+//! ulvs lists it in its adverts). An instance is left out whole when it could not take part in its
+//! virtual router as written: no VRID, an unusable priority or interval, authentication other
+//! than PASS, no IPv4 address at all, or IPv6 (keepalived's family rules: an instance is of the
+//! family of its first address, or IPv6 with `native_ipv6`; ulvs does not run VRRP over IPv6 yet).
+//! An address of the other family in `virtual_ipaddress` is one keepalived ignores (a note); an
+//! IPv6 one in `virtual_ipaddress_excluded` is left out.
 //!
 //! The instance's `interface`: the director's `[director] interface` is the first instance's
 //! that holds a service's VIP (else the first instance's); an instance whose interface differs
 //! gets `interface = "…"` of its own.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use super::convert::{short, Converter, Garp, CONDITIONAL};
@@ -44,6 +48,28 @@ const INSTANCE_NOTES: &[(&str, &str)] = &[
     ("garp_lower_prio_repeat", "ulvs paces gratuitous ARPs itself"),
     ("vmac_xmit_base", "ulvs sends adverts from the interface itself"),
 ];
+
+/// Why an IPv6 instance is left out.
+const IPV6_INSTANCE: &str = "an IPv6 instance (VRRPv3 over IPv6): ulvs does not run VRRP over IPv6 yet; the vrrp_instance is left out (a service of its addresses converts, served without failover)";
+
+/// Why an IPv6 address following an IPv4 instance is left out.
+const IPV6_EXCLUDED: &str = "an IPv6 address following an IPv4 instance: a ulvs instance holds addresses of its own family, and none of IPv6 until VRRP over IPv6 (a service of it converts, served without failover)";
+
+/// Whether keepalived runs `instance` over IPv6: its family is set by the first statement that
+/// names one — `native_ipv6`, the adverts' source address, a peer, or the first virtual address.
+fn is_ipv6_instance(instance: &Node) -> bool {
+    let family = |text: &str| text.split('/').next()?.parse::<IpAddr>().ok().map(|ip| ip.is_ipv6());
+    instance
+        .children()
+        .iter()
+        .find_map(|child| match child.keyword.as_str() {
+            "native_ipv6" => Some(true),
+            "unicast_src_ip" | "mcast_src_ip" => family(child.args.first()?),
+            "unicast_peer" | "virtual_ipaddress" => family(&child.children().first()?.keyword),
+            _ => None,
+        })
+        .unwrap_or(false)
+}
 
 /// A `vrrp_instance` as read so far. Of a statement given twice, the last wins, as in keepalived.
 struct Draft {
@@ -162,6 +188,10 @@ impl Converter {
             [name] => name.clone(),
             _ => String::new(),
         };
+        if is_ipv6_instance(node) {
+            self.leave_out(node, IPV6_INSTANCE);
+            return self.block_left_out(&heading, mark, "");
+        }
         let mut draft = Draft::new(self, !name.is_empty());
         if name.is_empty() {
             self.leave_out(node, "takes one name; the vrrp_instance is left out");
@@ -228,11 +258,7 @@ impl Converter {
                 }
             }
             "unicast_peer" => self.unicast_peers(child, draft),
-            "virtual_ipaddress" => {
-                for entry in child.children() {
-                    self.address(entry, &mut draft.vips, &mut draft.addresses);
-                }
-            }
+            "virtual_ipaddress" | "virtual_ipaddress_excluded" => self.virtual_addresses(child, draft),
             "track_interface" => self.track_interfaces(child, draft),
             "track_script" => {
                 for reference in child.children() {
@@ -257,6 +283,9 @@ impl Converter {
             "garp_master_repeat" | "garp_master_delay" | "garp_master_refresh" => self.garp(child, draft),
             "mcast_group4" => draft.group = self.ipv4(child).or(draft.group),
             "lvs_sync_daemon_interface" => self.lvs_sync_daemon(child, Some(name)),
+            "native_ipv6" => {
+                self.note(child, "after IPv4 addresses: keepalived ignores it (an instance is of one family)")
+            }
             keyword if keyword.starts_with('@') => self.leave_out(child, CONDITIONAL),
             keyword => match INSTANCE_NOTES.iter().find(|(k, _)| *k == keyword) {
                 Some((_, why)) => self.note(child, why),
@@ -347,12 +376,36 @@ impl Converter {
         }
     }
 
+    /// `virtual_ipaddress { … }`, or `virtual_ipaddress_excluded { … }` (addresses keepalived holds
+    /// as the others but leaves out of its adverts; ulvs lists every address of an instance in its
+    /// adverts, which a keepalived peer accepts, counting the difference), of an IPv4 instance.
+    fn virtual_addresses(&mut self, child: &Node, draft: &mut Draft) {
+        let excluded = child.keyword == "virtual_ipaddress_excluded";
+        for entry in child.children() {
+            let address = entry.keyword.split_once('/').map_or(entry.keyword.as_str(), |(ip, _)| ip);
+            match address.parse::<IpAddr>() {
+                Ok(IpAddr::V6(_)) if excluded => self.leave_out(entry, IPV6_EXCLUDED),
+                Ok(IpAddr::V6(_)) => self.note(
+                    entry,
+                    "an IPv6 address in an IPv4 instance: keepalived ignores it (an instance is of one family)",
+                ),
+                _ if excluded => {
+                    let listed = (draft.vips.len(), draft.addresses.len());
+                    self.address(entry, &mut draft.vips, &mut draft.addresses);
+                    if listed != (draft.vips.len(), draft.addresses.len()) {
+                        self.note(entry, "excluded from keepalived's adverts; ulvs lists it in its own (a keepalived peer counts an address list that differs, and goes on)");
+                    }
+                }
+                _ => self.address(entry, &mut draft.vips, &mut draft.addresses),
+            }
+        }
+    }
+
     /// One `virtual_ipaddress` line: `IP[/LEN] [brd B] [dev IFACE] [scope S] [label L]`.
     fn address(&mut self, entry: &Node, vips: &mut Vec<Ipv4Addr>, addresses: &mut Vec<RawAddress>) {
         let (address, prefix) = entry.keyword.split_once('/').unwrap_or((&entry.keyword, "32"));
         let Ok(ip) = address.parse::<Ipv4Addr>() else {
-            let why = if address.contains(':') { "IPv6: ulvs is IPv4" } else { "expected an IPv4 address" };
-            return self.leave_out(entry, why);
+            return self.leave_out(entry, "expected an IPv4 address");
         };
         if !prefix.parse::<u8>().is_ok_and(|len| len <= 32) {
             return self.leave_out(entry, "expected an IPv4 prefix length (0-32)");
