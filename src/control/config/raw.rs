@@ -103,7 +103,7 @@ pub(crate) struct RawTimeouts {
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawService {
-    pub vip: Spanned<Text<Ipv4Addr>>,
+    pub vip: Spanned<Text<IpAddr>>,
     pub port: Spanned<Integer>,
     pub protocol: Option<Spanned<Text<Protocol>>>,
     pub scheduler: Option<Spanned<Text<SchedulerKind>>>,
@@ -114,7 +114,7 @@ pub(crate) struct RawService {
     pub mh_port: Option<Spanned<bool>>,
     pub check: Option<Spanned<RawCheck>>,
     pub inhibit_on_failure: Option<Spanned<bool>>,
-    pub sorry_server: Option<Spanned<Text<Ipv4Addr>>>,
+    pub sorry_server: Option<Spanned<Text<IpAddr>>>,
     pub quorum: Option<Spanned<Integer>>,
     pub hysteresis: Option<Spanned<Integer>>,
     pub quorum_up: Option<Spanned<String>>,
@@ -127,7 +127,7 @@ pub(crate) struct RawService {
 
 impl RawService {
     /// The service `vip:port`, every other key left to its default.
-    pub(crate) fn new(vip: Ipv4Addr, port: u16) -> RawService {
+    pub(crate) fn new(vip: IpAddr, port: u16) -> RawService {
         RawService {
             vip: text(vip),
             port: integer(port),
@@ -155,7 +155,7 @@ impl RawService {
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawReal {
-    pub ip: Spanned<Text<Ipv4Addr>>,
+    pub ip: Spanned<Text<IpAddr>>,
     pub port: Option<Spanned<Integer>>,
     pub weight: Option<Spanned<Integer>>,
     pub mac: Option<Spanned<Text<MacAddr>>>,
@@ -166,7 +166,7 @@ pub(crate) struct RawReal {
 
 impl RawReal {
     /// The real server `ip`, every other key left to its default.
-    pub(crate) fn new(ip: Ipv4Addr) -> RawReal {
+    pub(crate) fn new(ip: IpAddr) -> RawReal {
         RawReal { ip: text(ip), port: None, weight: None, mac: None, check: None, notify_up: None, notify_down: None }
     }
 }
@@ -214,15 +214,27 @@ pub(crate) trait TextValue: Sized {
     fn to_text(&self) -> String;
 }
 
-/// IPv6 gets its own message: the mistake is not a typo but an unsupported family.
+/// For the keys that take IPv4 only (VRRP's and sync's own addresses): IPv6 gets its own message,
+/// since the mistake is not a typo but a family the key does not take yet.
 impl TextValue for Ipv4Addr {
     const EXPECTING: &'static str = "an IPv4 address string such as \"10.0.0.100\"";
     fn from_text(text: &str) -> Result<Self, String> {
         match text.parse::<IpAddr>() {
             Ok(IpAddr::V4(ip)) => Ok(ip),
-            Ok(IpAddr::V6(_)) => Err(format!("{text:?} is an IPv6 address; ulvs supports IPv4 only")),
+            Ok(IpAddr::V6(_)) => Err(format!("{text:?} is an IPv6 address; this key takes an IPv4 address only")),
             Err(_) => Err(format!("bad IPv4 address {text:?}")),
         }
+    }
+    fn to_text(&self) -> String {
+        self.to_string()
+    }
+}
+
+/// For the keys that take either family (a VIP, a real server, a check's addresses).
+impl TextValue for IpAddr {
+    const EXPECTING: &'static str = "an IP address string such as \"10.0.0.100\" or \"2001:db8::100\"";
+    fn from_text(text: &str) -> Result<Self, String> {
+        text.parse().map_err(|_| format!("bad IP address {text:?}"))
     }
     fn to_text(&self) -> String {
         self.to_string()
@@ -339,8 +351,11 @@ mod tests {
     #[test]
     fn ipv6_is_told_apart_from_a_typo() {
         assert_eq!(Ipv4Addr::from_text("10.0.0.1"), Ok(Ipv4Addr::new(10, 0, 0, 1)));
-        assert!(Ipv4Addr::from_text("::1").unwrap_err().contains("IPv4 only"));
+        assert!(Ipv4Addr::from_text("::1").unwrap_err().contains("IPv4 address only"));
         assert_eq!(Ipv4Addr::from_text("10.0.0.300"), Err("bad IPv4 address \"10.0.0.300\"".into()));
+        assert_eq!(IpAddr::from_text("2001:DB8::100"), Ok("2001:db8::100".parse().unwrap()));
+        assert_eq!(IpAddr::from_text("10.0.0.1"), Ok(Ipv4Addr::new(10, 0, 0, 1).into()));
+        assert_eq!(IpAddr::from_text("2001:db8::g"), Err("bad IP address \"2001:db8::g\"".into()));
     }
 }
 

@@ -16,7 +16,7 @@
 //! ulvs runs one check per real server; other checker types (SMTP, PING, UDP, DNS, BFD, FILE) are
 //! left out, and the real server converts without them.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use super::convert::{flag, Converter, CONDITIONAL};
@@ -122,9 +122,9 @@ pub(super) struct CheckDraft {
     initial_down: bool,
     urls: Vec<Url>,
     command: Option<String>,
-    connect_ip: Option<Ipv4Addr>,
+    connect_ip: Option<IpAddr>,
     port: Option<u16>,
-    bindto: Option<Ipv4Addr>,
+    bindto: Option<IpAddr>,
 }
 
 impl CheckDraft {
@@ -176,12 +176,15 @@ impl CheckDraft {
 
     /// Why the check belongs to the real server at `ip` alone, if it does: it probes another
     /// address, or its script is given the real server's address.
-    pub(super) fn own_address(&self, ip: Ipv4Addr) -> Option<String> {
+    pub(super) fn own_address(&self, ip: IpAddr) -> Option<String> {
         if let Some(other) = self.connect_ip {
             return Some(format!("connect_ip {other}: probes an address of its own"));
         }
         let command = self.command.as_deref()?;
-        let named = command.split(|c: char| !(c.is_ascii_digit() || c == '.')).any(|word| word == ip.to_string());
+        // The words that could spell an address of `ip`'s family (`@10.0.0.11`, `[2001:db8::11]:53`).
+        let part =
+            |c: char| if ip.is_ipv4() { c.is_ascii_digit() || c == '.' } else { c.is_ascii_hexdigit() || c == ':' };
+        let named = command.split(|c: char| !part(c)).any(|word| word.parse::<IpAddr>() == Ok(ip));
         named.then(|| {
             format!("its command names the real server's address {ip} (a script check gets it in ULVS_REAL_IP)")
         })
@@ -247,13 +250,13 @@ impl Converter {
             (_, "warmup") => draft.warmup = self.duration(child).or(draft.warmup),
             (_, "alpha") => draft.initial_down = flag(child),
             (_, "log_all_failures") => self.note(child, "ulvs logs each change of a real server's state"),
-            (_, "connect_ip") if kind != "script" => draft.connect_ip = self.ipv4(child).or(draft.connect_ip),
+            (_, "connect_ip") if kind != "script" => draft.connect_ip = self.ip(child).or(draft.connect_ip),
             (_, "connect_port") if kind != "script" => {
                 if let Some(port) = self.number::<u16>(child) {
                     draft.port = (port != service_port).then_some(port);
                 }
             }
-            (_, "bindto") if kind != "script" => draft.bindto = self.ipv4(child).or(draft.bindto),
+            (_, "bindto") if kind != "script" => draft.bindto = self.ip(child).or(draft.bindto),
             (_, "virtualhost") if web => {
                 draft.virtualhost = self.one(child).map(str::to_string).or(draft.virtualhost.take())
             }

@@ -16,7 +16,7 @@
 //! What converts is built in the reader's own types (`config::file`), and written by `output`.
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use super::output::{Commented, Output, ServiceOut};
@@ -107,7 +107,7 @@ pub(super) struct Converter {
     pub(super) scripts: BTreeMap<String, Node>,
     pub(super) services: Vec<ServiceOut>,
     /// The VIPs of the services that converted: a VRRP address among them goes in `vips`.
-    pub(super) service_vips: Vec<Ipv4Addr>,
+    pub(super) service_vips: Vec<IpAddr>,
     pub(super) director: Option<(String, Place)>,
     pub(super) vrrps: Vec<Commented<RawVrrp>>,
     /// Converted instances: name, VRID and interface (`None`: the director's).
@@ -206,6 +206,16 @@ impl Converter {
         let parsed = seconds(value);
         if parsed.is_none() {
             self.leave_out(node, format!("{value:?} is not a number of seconds"));
+        }
+        parsed
+    }
+
+    /// An address of either family (a check's `connect_ip` or `bindto`).
+    pub(super) fn ip(&mut self, node: &Node) -> Option<IpAddr> {
+        let value = self.one(node)?;
+        let parsed = value.parse().ok();
+        if parsed.is_none() {
+            self.leave_out(node, format!("{value:?}: expected an IPv4 or IPv6 address"));
         }
         parsed
     }

@@ -2,9 +2,11 @@
 //!
 //! A virtual_server is left out whole when its meaning would change without the part ulvs lacks:
 //! another forwarding method (keepalived's default is NAT, so it must say `lb_kind DR`), a
-//! fwmark or group service, an IPv6 address, a scheduler ulvs does not have. A real server is
-//! left out when direct routing cannot reach it as written (another port). Anything else is left
-//! out statement by statement.
+//! fwmark or group service, a scheduler ulvs does not have. A real server is left out when direct
+//! routing cannot reach it as written (another port, another address family: keepalived mixes
+//! families with TUN only). Anything else is left out statement by statement. An IPv6
+//! virtual_server converts as an IPv4 one does (the reader takes it), with a note that ulvs does
+//! not serve IPv6 yet, as `ulvs run` warns.
 //!
 //! keepalived sets `inhibit_on_failure` per real server, ulvs per service: it converts when the
 //! service or every one of its real servers asks for it.
@@ -17,7 +19,7 @@
 //! real server's address (`connect_ip`, or the address in a script's command) never becomes the
 //! service's.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use super::check::{CheckDefaults, CheckDraft};
@@ -26,12 +28,16 @@ use super::output::{Commented, ServiceOut, REAL_INDENT};
 use super::parse::Node;
 use crate::control::config::file::{integer, made, text, RawCheck, RawReal, RawService};
 use crate::control::config::DEFAULT_SCHEDULER;
+use crate::control::spec::{family_mismatch, real_server_problem};
 use crate::flow::Protocol;
 use crate::sched::SchedulerKind;
 
 /// keepalived's schedulers; it ignores any other name (and IPVS's default, wlc, applies).
 const KEEPALIVED_SCHEDULERS: &[&str] =
     &["rr", "wrr", "lc", "wlc", "lblc", "sh", "mh", "dh", "fo", "ovf", "lblcr", "sed", "nq", "twos"];
+
+/// The note on an IPv6 virtual_server: the reader takes it, the data path does not serve it yet.
+const IPV6_SERVICE: &str = "an IPv6 service: ulvs loads it but does not serve IPv6 yet (no forwarding, no Neighbour Discovery answers), and `ulvs run` warns so at start and on reload";
 
 /// keepalived's `persistence_timeout` without a value: 6 minutes.
 const KEEPALIVED_PERSISTENCE: Duration = Duration::from_secs(360);
@@ -51,7 +57,7 @@ struct ServiceDraft {
 }
 
 impl ServiceDraft {
-    fn new(vip: Ipv4Addr, port: u16) -> ServiceDraft {
+    fn new(vip: IpAddr, port: u16) -> ServiceDraft {
         ServiceDraft {
             keep: true,
             method_given: false,
@@ -64,8 +70,8 @@ impl ServiceDraft {
     }
 }
 
-/// `virtual_server IPV4 PORT`'s address, or why it names something ulvs cannot serve.
-fn service_target(node: &Node) -> Result<(Ipv4Addr, u16), String> {
+/// `virtual_server IP PORT`'s address, or why it names something ulvs cannot serve.
+fn service_target(node: &Node) -> Result<(IpAddr, u16), String> {
     match node.args.as_slice() {
         [kind, _] if kind == "fwmark" => {
             Err("fwmark services: ulvs matches a service by VIP, port and protocol".to_string())
@@ -73,12 +79,11 @@ fn service_target(node: &Node) -> Result<(Ipv4Addr, u16), String> {
         [kind, _] if kind == "group" => {
             Err("virtual_server_group services: ulvs has no groups; write one virtual_server per VIP".into())
         }
-        [ip, port] => match (ip.parse::<Ipv4Addr>(), port.parse::<u16>()) {
+        [ip, port] => match (ip.parse::<IpAddr>(), port.parse::<u16>()) {
             (Ok(ip), Ok(port)) if port != 0 => Ok((ip, port)),
-            (Err(_), _) if ip.contains(':') => Err("IPv6 service: ulvs serves IPv4 only".into()),
-            _ => Err("expected `virtual_server IPV4-ADDRESS PORT`".into()),
+            _ => Err("expected `virtual_server IP-ADDRESS PORT`".into()),
         },
-        _ => Err("expected `virtual_server IPV4-ADDRESS PORT`".into()),
+        _ => Err("expected `virtual_server IP-ADDRESS PORT`".into()),
     }
 }
 
@@ -103,6 +108,9 @@ impl Converter {
         }
         if !draft.keep {
             return self.block_left_out(&heading, mark, "");
+        }
+        if vip.is_ipv6() {
+            self.note(node, IPV6_SERVICE);
         }
         let scheduler = draft.scheduler.unwrap_or_else(|| {
             if !node.children().iter().any(|c| matches!(c.keyword.as_str(), "lb_algo" | "lvs_sched")) {
@@ -187,7 +195,10 @@ impl Converter {
             "mh-fallback" => service.mh_fallback = Some(made(true)),
             "sorry_server" => {
                 if let Some(ip) = self.reachable(child, port, "sorry_server") {
-                    service.sorry_server = Some(text(ip));
+                    match family_mismatch("sorry server", ip, service.vip.get_ref().0) {
+                        Some(problem) => self.leave_out(child, problem),
+                        None => service.sorry_server = Some(text(ip)),
+                    }
                 }
             }
             "inhibit_on_failure" => draft.inhibit = flag(child),
@@ -245,9 +256,9 @@ impl Converter {
     }
 
     /// `sorry_server` or `real_server IP PORT`: direct routing cannot change the port.
-    fn reachable(&mut self, node: &Node, service_port: u16, what: &str) -> Option<Ipv4Addr> {
+    fn reachable(&mut self, node: &Node, service_port: u16, what: &str) -> Option<IpAddr> {
         match node.args.as_slice() {
-            [ip, port] => match (ip.parse::<Ipv4Addr>(), port.parse::<u16>()) {
+            [ip, port] => match (ip.parse::<IpAddr>(), port.parse::<u16>()) {
                 (Ok(ip), Ok(port)) if port == service_port => return Some(ip),
                 (Ok(_), Ok(port)) => self.leave_out(
                     node,
@@ -255,9 +266,9 @@ impl Converter {
                         "port {port} differs from the service's {service_port}: direct routing cannot change the port"
                     ),
                 ),
-                _ => self.leave_out(node, format!("expected `{what} IPV4-ADDRESS PORT`")),
+                _ => self.leave_out(node, format!("expected `{what} IP-ADDRESS PORT`")),
             },
-            _ => self.leave_out(node, format!("expected `{what} IPV4-ADDRESS PORT`")),
+            _ => self.leave_out(node, format!("expected `{what} IP-ADDRESS PORT`")),
         }
         None
     }
@@ -281,16 +292,17 @@ impl Converter {
     fn real_server<'n>(
         &mut self,
         node: &'n Node,
-        vip: Ipv4Addr,
+        vip: IpAddr,
         service_port: u16,
         defaults: &CheckDefaults,
     ) -> Option<RealOut<'n>> {
         let mark = self.mark();
         let ip = self.reachable(node, service_port, "real_server").filter(|&ip| {
-            if ip == vip {
-                self.leave_out(node, "the virtual server's own address");
+            let problem = real_server_problem(vip, ip);
+            if let Some(problem) = &problem {
+                self.leave_out(node, problem);
             }
-            ip != vip
+            problem.is_none()
         });
         let Some(ip) = ip else {
             self.block_left_out("", mark, REAL_INDENT);
@@ -334,7 +346,7 @@ impl Converter {
 /// A real server that converts, and its checker (with the block it was read from).
 struct RealOut<'n> {
     table: Commented<RawReal>,
-    ip: Ipv4Addr,
+    ip: IpAddr,
     check: Option<(CheckDraft, &'n Node)>,
 }
 

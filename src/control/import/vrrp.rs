@@ -25,14 +25,8 @@ use super::parse::{Node, Place};
 use crate::control::config::file::{
     integer, made, text, OneOrMany, RawAddress, RawGarp, RawSyncGroup, RawTrackScript, RawTrackedInterface, RawVrrp,
 };
-use crate::ha::spec::{DEFAULT_INTERVAL, DEFAULT_PREEMPT, DEFAULT_PRIORITY};
+use crate::ha::spec::{DEFAULT_INTERVAL, DEFAULT_PREEMPT, DEFAULT_PRIORITY, MAX_VRRP2_PASSWORD};
 use crate::ha::HaProtocol;
-
-/// VRRPv2 simple authentication carries 8 bytes (RFC 2338 §5.3.10).
-const PASS_LEN: usize = 8;
-
-/// keepalived's `vrrp_script` interval when none is given.
-const KEEPALIVED_SCRIPT_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Instance statements with no effect on forwarding or failover under ulvs, with why.
 const INSTANCE_NOTES: &[(&str, &str)] = &[
@@ -50,10 +44,10 @@ const INSTANCE_NOTES: &[(&str, &str)] = &[
 ];
 
 /// Why an IPv6 instance is left out.
-const IPV6_INSTANCE: &str = "an IPv6 instance (VRRPv3 over IPv6): ulvs does not run VRRP over IPv6 yet; the vrrp_instance is left out (a service of its addresses converts, served without failover)";
+const IPV6_INSTANCE: &str = "an IPv6 instance (VRRPv3 over IPv6): ulvs does not run VRRP over IPv6 yet; the vrrp_instance is left out (a virtual_server of its addresses converts on its own, without failover)";
 
 /// Why an IPv6 address following an IPv4 instance is left out.
-const IPV6_EXCLUDED: &str = "an IPv6 address following an IPv4 instance: a ulvs instance holds addresses of its own family, and none of IPv6 until VRRP over IPv6 (a service of it converts, served without failover)";
+const IPV6_EXCLUDED: &str = "an IPv6 address following an IPv4 instance: a ulvs instance holds addresses of its own family, and none of IPv6 until VRRP over IPv6 (a virtual_server of it converts on its own, without failover)";
 
 /// Whether keepalived runs `instance` over IPv6: its family is set by the first statement that
 /// names one — `native_ipv6`, the adverts' source address, a peer, or the first virtual address.
@@ -151,7 +145,7 @@ impl Draft {
         raw.track_script = (!self.track_scripts.is_empty()).then_some(OneOrMany(self.track_scripts));
         let [notify, master, backup, fault] = self.notify.map(|script| script.map(made));
         (raw.notify, raw.notify_master, raw.notify_backup, raw.notify_fault) = (notify, master, backup, fault);
-        raw.vips = (!self.vips.is_empty()).then(|| made(self.vips.into_iter().map(text).collect()));
+        raw.vips = (!self.vips.is_empty()).then(|| made(self.vips.into_iter().map(|ip| text(ip.into())).collect()));
         raw.addresses = (!self.addresses.is_empty()).then(|| made(self.addresses.into_iter().map(made).collect()));
         raw
     }
@@ -171,7 +165,7 @@ impl Converter {
                 .iter()
                 .filter(|c| c.keyword == "virtual_ipaddress")
                 .flat_map(Node::children)
-                .filter_map(|entry| entry.keyword.split('/').next()?.parse::<Ipv4Addr>().ok())
+                .filter_map(|entry| entry.keyword.split('/').next()?.parse::<IpAddr>().ok())
                 .any(|ip| self.service_vips.contains(&ip));
             if holds_vip {
                 return Some(named);
@@ -351,10 +345,10 @@ impl Converter {
             self.unsupported(child, "authentication");
         }
         match (kind.map(String::as_str), pass) {
-            (Some("PASS"), Some(pass)) if pass.len() > PASS_LEN => {
+            (Some("PASS"), Some(pass)) if pass.len() > MAX_VRRP2_PASSWORD => {
                 let auth_pass = node.children().iter().find(|c| c.keyword == "auth_pass").unwrap_or(node).clone();
                 self.note(&auth_pass, "longer than 8 characters: keepalived sends the first 8 (VRRPv2 carries 8 bytes), and so does the conversion");
-                let end = (0..=PASS_LEN).rev().find(|&end| pass.is_char_boundary(end)).unwrap_or(0);
+                let end = (0..=MAX_VRRP2_PASSWORD).rev().find(|&end| pass.is_char_boundary(end)).unwrap_or(0);
                 Ok(Some(pass[..end].to_string()))
             }
             (Some("PASS"), Some(pass)) => Ok(Some(pass.clone())),
@@ -423,7 +417,7 @@ impl Converter {
                 _ => return self.leave_out(entry, format!("option {word:?}: ulvs has no equivalent")),
             }
         }
-        if self.service_vips.contains(&ip) {
+        if self.service_vips.contains(&ip.into()) {
             let director = self.director.as_ref().map(|(name, _)| name.as_str());
             match dev.as_deref() {
                 Some(dev) if director.is_some_and(|d| d != dev) => self.leave_out(
@@ -473,7 +467,8 @@ impl Converter {
             return None;
         };
         let mut command = None;
-        let mut interval = KEEPALIVED_SCRIPT_INTERVAL;
+        // keepalived's vrrp_script default is ulvs's track_script one (1 s), written out all the same.
+        let mut interval = DEFAULT_INTERVAL;
         let (mut timeout, mut script_weight, mut rise, mut fall) = (None, None, None, None);
         for child in script.children() {
             match child.keyword.as_str() {
