@@ -5,8 +5,8 @@
 //! fwmark or group service, a scheduler ulvs does not have. A real server is left out when direct
 //! routing cannot reach it as written (another port, another address family: keepalived mixes
 //! families with TUN only). Anything else is left out statement by statement. An IPv6
-//! virtual_server converts as an IPv4 one does (the reader takes it), with a note that ulvs does
-//! not serve IPv6 yet, as `ulvs run` warns.
+//! virtual_server converts as an IPv4 one does, with a note that its connections are not synced
+//! yet.
 //!
 //! keepalived sets `inhibit_on_failure` per real server, ulvs per service: it converts when the
 //! service or every one of its real servers asks for it.
@@ -36,8 +36,9 @@ use crate::sched::SchedulerKind;
 const KEEPALIVED_SCHEDULERS: &[&str] =
     &["rr", "wrr", "lc", "wlc", "lblc", "sh", "mh", "dh", "fo", "ovf", "lblcr", "sed", "nq", "twos"];
 
-/// The note on an IPv6 virtual_server: the reader takes it, the data path does not serve it yet.
-const IPV6_SERVICE: &str = "an IPv6 service: ulvs loads it but does not serve IPv6 yet (no forwarding, no Neighbour Discovery answers), and `ulvs run` warns so at start and on reload";
+/// The note on an IPv6 virtual_server: served in direct routing, but not everything keepalived
+/// does for it runs over IPv6 yet.
+const IPV6_SERVICE: &str = "an IPv6 service: ulvs serves it in direct routing (Neighbour Discovery for the VIP and the real servers), but does not sync its connections to a backup director yet";
 
 /// keepalived's `persistence_timeout` without a value: 6 minutes.
 const KEEPALIVED_PERSISTENCE: Duration = Duration::from_secs(360);
