@@ -29,13 +29,16 @@ use ulvs::wire::{checksum, MacAddr};
 const CHECKSUM_AT: usize = 14 + 20 + 16;
 
 /// What the script measures, in its order.
-const CASES: [&str; 17] = [
+const CASES: [&str; 20] = [
     "floor",
     "bare_rewrite",
     "arp_reply",
     "hit/1",
     "hit/1000",
     "hit/100000",
+    "hit6/1",
+    "hit6/1000",
+    "hit6/100000",
     "partial/0",
     "partial/1400",
     "miss/rr",
@@ -111,9 +114,11 @@ fn run(case: &str, count: u64) {
                 assert_eq!(pipeline.process(now, black_box(&mut frame), &ctx), Verdict::Tx);
             });
         }
-        hit if hit.starts_with("hit/") => {
-            let flows: usize = hit["hit/".len()..].parse().expect("hit/FLOWS");
-            let mut established = Established::new(flows);
+        hit if hit.starts_with("hit/") || hit.starts_with("hit6/") => {
+            // hit6: the same over IPv6 (TCP to [VIP6]:80, no extension headers).
+            let (family, flows) = hit.split_once('/').expect("hit/FLOWS");
+            let flows: usize = flows.parse().expect("hit/FLOWS");
+            let mut established = if family == "hit6" { Established::new6(flows) } else { Established::new(flows) };
             let mut next = 0;
             measured(1, |_| established.hits(&mut next, count));
         }

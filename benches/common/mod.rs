@@ -5,10 +5,13 @@
 #![allow(dead_code)] // each bench binary uses its own part of this
 
 use std::hint::black_box;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4};
 use std::sync::Arc;
 use std::time::Instant;
 
+use pnet_packet::ip::IpNextHeaderProtocols;
+use pnet_packet::ipv6::MutableIpv6Packet;
+use pnet_packet::tcp::{self, MutableTcpPacket};
 use ulvs::cells::Serving;
 use ulvs::conntrack::Timeouts;
 use ulvs::craft::{self, tcp_flags};
@@ -24,6 +27,7 @@ use ulvs::wire::MacAddr;
 pub const DIRECTOR: MacAddr = MacAddr([2, 0, 0, 0, 0, 2]);
 pub const CLIENT: MacAddr = MacAddr([2, 0, 0, 0, 0, 1]);
 pub const VIP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 100);
+pub const VIP6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x100);
 /// Client ports used per client address; the address changes every this many flows.
 pub const PORTS_PER_CLIENT: usize = 60_000;
 /// Byte offset of the TCP source port in an untagged frame without IP options.
@@ -31,10 +35,21 @@ const SRC_PORT_AT: usize = 14 + 20;
 
 /// One TCP service on VIP:80 with `reals` real servers (weights 1..=3, MACs known).
 pub fn snapshot(scheduler: SchedulerKind, reals: u32) -> Snapshot {
+    snapshot_at(VIP.into(), scheduler, reals)
+}
+
+/// [`snapshot`]'s service on `vip`, its real servers of `vip`'s family.
+pub fn snapshot_at(vip: IpAddr, scheduler: SchedulerKind, reals: u32) -> Snapshot {
+    let real_ip = |i: u32| -> IpAddr {
+        match vip {
+            IpAddr::V4(_) => Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 0, 1, 0)) + i).into(),
+            IpAddr::V6(_) => Ipv6Addr::new(0x2001, 0xdb8, 2, 0, 0, 0, 0, i as u16).into(),
+        }
+    };
     let reals = (0..reals)
         .map(|i| RealServer {
             dest: DestId(i),
-            ip: Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 0, 1, 0)) + i).into(),
+            ip: real_ip(i),
             port: 80,
             weight: 1 + i % 3,
             mac: Some(MacAddr([2, 0, 0, 1, (i >> 8) as u8, i as u8])),
@@ -42,7 +57,7 @@ pub fn snapshot(scheduler: SchedulerKind, reals: u32) -> Snapshot {
         })
         .collect();
     let service = Service {
-        key: ServiceKey { protocol: Protocol::Tcp, vip: VIP.into(), port: 80 },
+        key: ServiceKey { protocol: Protocol::Tcp, vip, port: 80 },
         scheduler,
         flags: SchedFlags::default(),
         persistence: None,
@@ -67,6 +82,33 @@ pub fn segment(client: SocketAddrV4, flags: u8) -> Vec<u8> {
     craft::tcp(CLIENT, DIRECTOR, client, SocketAddrV4::new(VIP, 80), flags, b"")
 }
 
+/// [`segment`] over IPv6 to [VIP6]:80, from the IPv6 address standing for `client`'s.
+pub fn segment6(client: SocketAddrV4, flags: u8) -> Vec<u8> {
+    let src = Ipv6Addr::from_bits(0x2001_0db8_0001_0000_0000_0000_0000_0000 | u128::from(client.ip().to_bits()));
+    let mut frame = vec![0u8; 14 + 40 + 20];
+    frame[0..6].copy_from_slice(&DIRECTOR.0);
+    frame[6..12].copy_from_slice(&CLIENT.0);
+    frame[12..14].copy_from_slice(&[0x86, 0xdd]);
+    let mut ip = MutableIpv6Packet::new(&mut frame[14..]).expect("fits a header");
+    ip.set_version(6);
+    ip.set_payload_length(20);
+    ip.set_next_header(IpNextHeaderProtocols::Tcp);
+    ip.set_hop_limit(64);
+    ip.set_source(src);
+    ip.set_destination(VIP6);
+    let mut segment = MutableTcpPacket::new(&mut frame[54..]).expect("fits a header");
+    segment.set_source(client.port());
+    segment.set_destination(80);
+    segment.set_sequence(0x0102_0304);
+    segment.set_acknowledgement(if flags & tcp_flags::ACK != 0 { 0x0a0b_0c0d } else { 0 });
+    segment.set_data_offset(5);
+    segment.set_flags(flags);
+    segment.set_window(64240);
+    let checksum = tcp::ipv6_checksum(&segment.to_immutable(), &src, &VIP6);
+    segment.set_checksum(checksum);
+    frame
+}
+
 /// A pipeline holding `flows` connections (opened by a SYN each) and an ACK frame of each.
 pub struct Established {
     pub snapshot: Snapshot,
@@ -80,7 +122,16 @@ pub struct Established {
 
 impl Established {
     pub fn new(flows: usize) -> Established {
-        let snapshot = snapshot(SchedulerKind::Wrr, 16);
+        Established::with(VIP.into(), segment, flows)
+    }
+
+    /// [`Established::new`] over IPv6: the service on [VIP6]:80.
+    pub fn new6(flows: usize) -> Established {
+        Established::with(VIP6.into(), segment6, flows)
+    }
+
+    fn with(vip: IpAddr, segment: fn(SocketAddrV4, u8) -> Vec<u8>, flows: usize) -> Established {
+        let snapshot = snapshot_at(vip, SchedulerKind::Wrr, 16);
         let mut pipeline = pipeline(&snapshot, flows * 2);
         let now = Instant::now();
         let ctx = Context { snapshot: &snapshot, serving: Serving::ALL };

@@ -76,8 +76,9 @@ impl Dests {
     /// A TCP/UDP packet of a connection to `dest`: applies the connection's state change to the
     /// real server's active/inactive counts, counts the packet and returns where it leaves for.
     /// Checks in the order the counters need: a real server without a MAC still sees the state
-    /// change, and the packet is not counted.
-    #[inline]
+    /// change, and the packet is not counted. Always inlined: with `forward` instantiated for both
+    /// families it has two callers, and LLVM then left it out of line (+23 instructions per IPv4 hit).
+    #[inline(always)]
     pub(super) fn forward(
         &mut self,
         dest: DestId,
