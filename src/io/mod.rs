@@ -5,6 +5,7 @@
 pub mod arp_socket;
 pub mod ha_socket;
 pub mod kernel_address;
+pub mod kernel_route;
 pub mod netdev;
 pub mod packet;
 pub mod process;

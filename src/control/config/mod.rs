@@ -18,6 +18,7 @@
 //! `segment` is the interface check.
 //! `examples/ulvs.toml` documents every key for users; keep it in step with this module.
 
+mod bgp;
 mod error;
 mod health;
 mod metrics;
@@ -31,6 +32,8 @@ mod vrrp;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_bgp;
+#[cfg(test)]
 mod tests_health;
 #[cfg(test)]
 mod tests_sync;
@@ -42,6 +45,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
+pub use self::bgp::{BgpConfig, DEFAULT_DRAIN};
 pub use self::error::{ConfigError, Location};
 pub use self::segment::check_address;
 pub use self::vrrp::VrrpConfig;
@@ -79,6 +83,8 @@ pub struct Config {
     pub sync_groups: Vec<crate::ha::spec::SyncGroup>,
     /// Connection sync (`[sync]`); `None` = off.
     pub sync: Option<crate::sync::SyncSpec>,
+    /// Announcing the VIPs for a BGP daemon (`[bgp]`); `None` = off.
+    pub bgp: Option<BgpConfig>,
 }
 
 /// The `[metrics]` table.
