@@ -12,8 +12,7 @@
 //! rule uses the table); it is up only because the kernel refuses routes through a device that
 //! is down.
 //!
-//! rtnetlink is asynchronous; a private current-thread tokio runtime runs each request to its end,
-//! as `kernel_address` does.
+//! Each call is one blocking rtnetlink round trip (`rtnl`).
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -24,9 +23,9 @@ use futures_util::TryStreamExt as _;
 use netlink_packet_route::route::{RouteAttribute, RouteMessage, RouteProtocol, RouteScope};
 use netlink_packet_route::AddressFamily;
 use rtnetlink::{LinkUnspec, RouteMessageBuilder};
-use tokio::runtime::Runtime;
 
 use super::netdev;
+use super::rtnl::Rtnl;
 
 /// The routes' protocol (`ip route … proto 117`): how ulvs's routes are told from anyone else's
 /// in the table. Unassigned in iproute2's `rt_protos`; `echo "117 ulvs" >
@@ -35,8 +34,7 @@ pub const PROTOCOL: u8 = 117;
 
 /// The routes of one table and the device they point at.
 pub struct AnnouncedRoutes {
-    runtime: Runtime,
-    handle: rtnetlink::Handle,
+    rtnl: Rtnl,
     table: u32,
     device: String,
     index: u32,
@@ -59,13 +57,9 @@ impl AnnouncedRoutes {
             io::Error::new(err.kind(), why)
         })?;
         let index = netdev::ifindex(&device)?;
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_io().build()?;
-        let (connection, handle, _) = runtime.block_on(async { rtnetlink::new_connection() })?;
-        // Polled whenever a request runs: the runtime has no other work.
-        runtime.spawn(connection);
-        let routes = AnnouncedRoutes { runtime, handle, table, device, index, _tun: tun };
-        let up = routes.handle.link().set(LinkUnspec::new_with_index(index).up().build());
-        routes.runtime.block_on(up.execute()).map_err(netlink_error)?;
+        let routes = AnnouncedRoutes { rtnl: Rtnl::open()?, table, device, index, _tun: tun };
+        let up = routes.rtnl.handle.link().set(LinkUnspec::new_with_index(index).up().build());
+        routes.rtnl.run(up.execute())?;
         for ip in routes.list()? {
             routes.remove(ip)?;
         }
@@ -79,8 +73,7 @@ impl AnnouncedRoutes {
 
     /// Adds (or replaces) `ip`'s route.
     pub fn add(&self, ip: IpAddr) -> io::Result<()> {
-        let request = self.handle.route().add(self.message(ip)).replace();
-        self.runtime.block_on(request.execute()).map_err(netlink_error)
+        self.rtnl.run(self.rtnl.handle.route().add(self.message(ip)).replace().execute())
     }
 
     /// Deletes `ip`'s route (ours: in the table, under [`PROTOCOL`], whatever its device).
@@ -91,12 +84,10 @@ impl AnnouncedRoutes {
         let mut message = self.message(ip);
         message.header.scope = RouteScope::NoWhere;
         message.attributes.retain(|attr| !matches!(attr, RouteAttribute::Oif(_)));
-        match self.runtime.block_on(self.handle.route().del(message).execute()) {
+        match self.rtnl.run(self.rtnl.handle.route().del(message).execute()) {
             Ok(()) => Ok(true),
-            Err(err) => match netlink_error(err) {
-                gone if gone.raw_os_error() == Some(libc::ESRCH) => Ok(false),
-                other => Err(other),
-            },
+            Err(gone) if gone.raw_os_error() == Some(libc::ESRCH) => Ok(false),
+            Err(other) => Err(other),
         }
     }
 
@@ -106,8 +97,8 @@ impl AnnouncedRoutes {
         for family in [AddressFamily::Inet, AddressFamily::Inet6] {
             let mut query = RouteMessage::default();
             query.header.address_family = family;
-            let dump = self.handle.route().get(query).execute();
-            let routes: Vec<RouteMessage> = self.runtime.block_on(dump.try_collect()).map_err(netlink_error)?;
+            let routes: Vec<RouteMessage> =
+                self.rtnl.run(self.rtnl.handle.route().get(query).execute().try_collect())?;
             found.extend(routes.iter().filter(|route| self.owns(route)).filter_map(destination));
         }
         found.sort();
@@ -178,16 +169,6 @@ fn create_tun(name: &str) -> io::Result<File> {
     Ok(file)
 }
 
-fn netlink_error(err: rtnetlink::Error) -> io::Error {
-    match err {
-        rtnetlink::Error::NetlinkError(message) => match message.code {
-            Some(code) => io::Error::from_raw_os_error(-code.get()),
-            None => io::Error::other(format!("netlink: {message:?}")),
-        },
-        other => io::Error::other(format!("netlink: {other}")),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::net::{Ipv4Addr, Ipv6Addr};
@@ -203,65 +184,37 @@ mod tests {
 
     #[test]
     fn routes_live_in_their_table_and_die_with_the_device() {
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } != 0 {
-            eprintln!("skipped: needs root (CAP_NET_ADMIN)");
-            return;
-        }
-        // A namespace of this test's own, so nothing the host has is touched.
-        let ns = format!("ulvs-kr-{}", std::process::id());
-        let run = |args: &[&str]| Command::new("ip").args(args).status().map(|s| s.success());
-        if !run(&["netns", "add", &ns]).unwrap_or(false) {
-            eprintln!("skipped: cannot create a network namespace");
-            return;
-        }
-        let result = std::thread::scope(|scope| {
-            scope
-                .spawn(|| {
-                    let file = File::open(format!("/run/netns/{ns}")).unwrap();
-                    // SAFETY: `file` is an open namespace file; setns changes only this thread.
-                    assert_eq!(unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) }, 0);
-                    let (v4, v6) = (
-                        IpAddr::V4(Ipv4Addr::new(10, 0, 0, 100)),
-                        IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 0x100)),
-                    );
-                    // Left by a previous run (here: by hand, through lo), and someone else's.
-                    let ip = |args: &str| Command::new("ip").args(args.split(' ')).status().unwrap().success();
-                    assert!(ip("link set lo up"));
-                    assert!(ip("route add 10.0.0.99/32 dev lo table 4000 proto 117"));
-                    assert!(ip("route add 10.0.0.98/32 dev lo table 4000 proto static"));
-                    let routes = AnnouncedRoutes::open(4000).unwrap();
-                    assert_eq!(routes.device(), "ulvs4000");
-                    assert!(!shown("-4", 4000).contains("10.0.0.99"), "a stale route of ours is flushed");
-                    assert!(shown("-4", 4000).contains("10.0.0.98"), "another's route is left alone");
-                    assert!(ip("route del 10.0.0.98/32 dev lo table 4000"));
-                    routes.add(v4).unwrap();
-                    routes.add(v4).unwrap();
-                    routes.add(v6).unwrap();
-                    assert_eq!(routes.list().unwrap(), [v4, v6]);
-                    assert!(
-                        shown("-4", 4000).contains("10.0.0.100 dev ulvs4000 proto 117 scope link"),
-                        "{}",
-                        shown("-4", 4000)
-                    );
-                    assert!(shown("-6", 4000).contains("fd00::100 dev ulvs4000 proto 117"), "{}", shown("-6", 4000));
-                    assert!(!shown("-4", 254).contains("10.0.0.100"), "the main table is untouched");
-                    let second = AnnouncedRoutes::open(4000).err().expect("the table's device is held");
-                    assert!(second.to_string().contains("another ulvs"), "{second}");
-                    assert!(routes.remove(v4).unwrap());
-                    assert!(!routes.remove(v4).unwrap(), "already gone");
-                    assert_eq!(routes.list().unwrap(), [v6]);
-                    // The process-death case: the device closes and takes its routes along.
-                    drop(routes);
-                    assert_eq!(shown("-6", 4000), "", "no route outlives the device");
-                    let again = AnnouncedRoutes::open(4000).unwrap();
-                    assert!(again.list().unwrap().is_empty());
-                })
-                .join()
+        super::super::rtnl::in_new_netns("kr", || {
+            let v4 = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 100));
+            let v6 = IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 0x100));
+            // Left by a previous run (here: by hand, through lo), and someone else's.
+            let ip = |args: &str| Command::new("ip").args(args.split(' ')).status().unwrap().success();
+            assert!(ip("link set lo up"));
+            assert!(ip("route add 10.0.0.99/32 dev lo table 4000 proto 117"));
+            assert!(ip("route add 10.0.0.98/32 dev lo table 4000 proto static"));
+            let routes = AnnouncedRoutes::open(4000).unwrap();
+            assert_eq!(routes.device(), "ulvs4000");
+            assert!(!shown("-4", 4000).contains("10.0.0.99"), "a stale route of ours is flushed");
+            assert!(shown("-4", 4000).contains("10.0.0.98"), "another's route is left alone");
+            assert!(ip("route del 10.0.0.98/32 dev lo table 4000"));
+            routes.add(v4).unwrap();
+            routes.add(v4).unwrap();
+            routes.add(v6).unwrap();
+            assert_eq!(routes.list().unwrap(), [v4, v6]);
+            let table = shown("-4", 4000);
+            assert!(table.contains("10.0.0.100 dev ulvs4000 proto 117 scope link"), "{table}");
+            assert!(shown("-6", 4000).contains("fd00::100 dev ulvs4000 proto 117"), "{}", shown("-6", 4000));
+            assert!(!shown("-4", 254).contains("10.0.0.100"), "the main table is untouched");
+            let second = AnnouncedRoutes::open(4000).err().expect("the table's device is held");
+            assert!(second.to_string().contains("another ulvs"), "{second}");
+            assert!(routes.remove(v4).unwrap());
+            assert!(!routes.remove(v4).unwrap(), "already gone");
+            assert_eq!(routes.list().unwrap(), [v6]);
+            // The process-death case: the device closes and takes its routes along.
+            drop(routes);
+            assert_eq!(shown("-6", 4000), "", "no route outlives the device");
+            let again = AnnouncedRoutes::open(4000).unwrap();
+            assert!(again.list().unwrap().is_empty());
         });
-        let _ = run(&["netns", "del", &ns]);
-        if let Err(panic) = result {
-            std::panic::resume_unwind(panic);
-        }
     }
 }

@@ -9,6 +9,7 @@ pub mod kernel_route;
 pub mod netdev;
 pub mod packet;
 pub mod process;
+mod rtnl;
 pub mod sync_socket;
 pub mod xdp;
 
