@@ -6,7 +6,8 @@
 //! packet is never modified. What it does, in order:
 //!
 //! - ARP request for a VIP, while serving → rewritten in place into the reply (`Tx`). Any other ARP
-//!   (other targets, replies, gratuitous announcements) → `ToKernel`: ulvs never learns from ARP here.
+//!   (other targets, replies, gratuitous announcements, and with `[bgp]` every ARP: the VIPs are
+//!   reached by route) → `ToKernel`: ulvs never learns from ARP here.
 //! - IPv4 protocol 112 (VRRP/CARP) → `ToHa`, whatever the destination.
 //! - IPv4 not to a VIP → `ToKernel`. To a VIP while not serving → `Drop(NotMaster)`.
 //! - TCP/UDP to a VIP: connection hit → its real server; miss → (TCP: only a SYN may open one,
@@ -274,7 +275,12 @@ impl Pipeline {
             Err(_) => return Verdict::Drop(DropReason::Malformed),
         };
         // A gratuitous ARP (sender = target) announces, it does not ask: never answer it.
+        // With [bgp] the router reaches the VIPs by route: an ARP for one is the kernel's (which
+        // does not hold it, so nobody answers).
         if operation != arp::Operation::Request || !ctx.snapshot.is_vip(target) || sender == target {
+            return Verdict::ToKernel;
+        }
+        if !ctx.snapshot.answer_arp {
             return Verdict::ToKernel;
         }
         if !ctx.serving.serves(target) {

@@ -24,7 +24,7 @@ impl ControlCore {
         let targets = runtime::follow_checks(&self.config, &mut self.registry, &mut self.checked);
         self.effects.push(Effect::Checks(targets));
         self.follow_neighbours(now);
-        let snapshot = self.registry.snapshot(|ip| self.neighbours.mac(ip));
+        let snapshot = self.snapshot();
         let old = std::mem::take(&mut self.vips);
         let new: Vec<Ipv4Addr> = snapshot.vips().collect();
         let vips_changed = {
@@ -38,11 +38,14 @@ impl ControlCore {
             let with_both = new.iter().chain(old.iter().filter(|ip| !new.contains(ip))).copied().collect();
             self.effects.push(Effect::SetVips(with_both));
         }
+        // Withdraw before the snapshot that stops serving a VIP, announce after the one that serves it.
+        let announce = self.withdraw_first();
         self.effects.push(Effect::Publish(Box::new(snapshot)));
         if vips_changed {
             self.effects.push(Effect::SetVips(new.clone()));
             self.log(Level::Info, format!("VIPs now: {}", list(&new)));
         }
+        self.announce_after(announce);
         self.vips = new;
         self.quorum_changed(retired);
     }

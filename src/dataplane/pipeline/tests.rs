@@ -404,6 +404,22 @@ fn a_gated_vip_follows_its_bit_and_answers_arp_with_its_vmac() {
     assert_eq!(pipeline.process(now, &mut frame, &master), Verdict::Tx);
 }
 
+#[test]
+fn with_bgp_an_arp_for_a_vip_is_not_answered_and_its_traffic_still_forwarded() {
+    let mut snapshot = snapshot();
+    snapshot.answer_arp = false;
+    let (mut pipeline, stats) = new_pipeline(&snapshot);
+    let now = Instant::now();
+    let ctx = Context { snapshot: &snapshot, serving: Serving::ALL };
+    let request = craft::arp_request(CLIENT, CLIENT_IP, VIP);
+    let mut frame = request.clone();
+    assert_eq!(pipeline.process(now, &mut frame, &ctx), Verdict::ToKernel, "the router reaches the VIP by route");
+    assert_eq!(frame, request, "untouched: no reply");
+    assert_eq!(stats.sum(|w| &w.arp_replies), 0);
+    let mut frame = syn(40000, 80);
+    assert_eq!(pipeline.process(now, &mut frame, &ctx), Verdict::Tx, "routed to the director, forwarded as ever");
+}
+
 /// A snapshot without rs2 in TCP :80, as after `ulvs ctl -d`; rs1 keeps its id.
 fn snapshot_without_rs2(expire_nodest_conn: bool) -> Snapshot {
     let mut next = Snapshot::new(
