@@ -164,7 +164,7 @@ fn ecmp_directors_spread_drain_crash_and_return_without_breaking_held_connection
 }
 
 #[test]
-fn ecmp_a_director_whose_checks_fail_withdraws_that_vip_only_and_answers_no_arp() {
+fn ecmp_failing_checks_withdraw_one_vip_ctl_drain_and_undrain_move_both_and_no_arp_is_answered() {
     const OTHER: &str = "10.0.0.101";
     let lab = Lab::up_ecmp("ecmpck", 2, 2);
     for rs in ["rs1", "rs2"] {
@@ -208,6 +208,17 @@ fn ecmp_a_director_whose_checks_fail_withdraws_that_vip_only_and_answers_no_arp(
 
     lab.exec_ok("dir", &["nft", "delete table inet probes"]);
     wait_next_hops(&lab, OTHER, &both, Duration::from_secs(5));
+
+    // ulvs ctl drain withdraws both VIPs from dir; undrain, before the drain's end, brings them back.
+    let answer = daemons[0].ctl(&["drain"]);
+    assert_eq!(answer, "draining: every VIP withdrawn; ulvs stops in 3s (ulvs ctl undrain cancels)\n");
+    wait_next_hops(&lab, VIP, &both[1..], LEAVES_WITHIN);
+    wait_next_hops(&lab, OTHER, &both[1..], LEAVES_WITHIN);
+    assert_eq!(daemons[0].ctl(&["undrain"]), format!("undrained: announced: {VIP} {OTHER}\n"));
+    wait_next_hops(&lab, VIP, &both, Duration::from_secs(5));
+    wait_next_hops(&lab, OTHER, &both, Duration::from_secs(5));
+    let (refused, _, why) = daemons[0].ctl_with(&["undrain"], "");
+    assert!(!refused && why.contains("not draining"), "{why}");
     stop_all(daemons);
 }
 
