@@ -188,6 +188,7 @@ fn ecmp_failing_checks_withdraw_one_vip_ctl_drain_and_undrain_move_both_and_no_a
     assert!(!arping.status.success(), "someone answered ARP for {VIP}: {}", String::from_utf8_lossy(&arping.stdout));
     let status = daemons[0].ctl(&["status"]);
     assert!(status.lines().filter(|l| l.starts_with("worker ")).all(|l| l.contains(" arp_replies 0 ")), "{status}");
+    assert!(!status.contains(" arp_routed_vip=0"), "the router's ARP requests are counted: {status}");
     assert!(daemons[0].log_text().contains("no ARP is answered for them"), "{}", daemons[0].log_text());
 
     // dir loses its path to the real servers for its checks (its own probes dropped on the way out).

@@ -152,9 +152,11 @@ pub struct Snapshot {
     pub expire_nodest_conn: bool,
     /// `director.sloppy_tcp`: any TCP segment but a RST may open a connection. `new`: false.
     pub sloppy_tcp: bool,
-    /// Whether ARP requests for the VIPs are answered. False with `[bgp]`: the router reaches the
-    /// VIPs by route, and every director announces them. `new`: true.
-    pub answer_arp: bool,
+    /// The router reaches the VIPs by route (`[bgp]`: every director announces them): no ARP
+    /// request for one is answered, and a frame to one is forwarded only when it is addressed to
+    /// this director's MAC (a switch that floods a frame meant for another director would
+    /// otherwise have it forwarded twice). `new`: false.
+    pub vips_routed: bool,
     /// Keyed by `ServiceKey::packed`: one integer to hash on every new connection, where the
     /// derived `Hash` of the struct feeds the address's octets as a slice.
     index: FastMap<u64, u32>,
@@ -205,7 +207,7 @@ impl Snapshot {
             services,
             expire_nodest_conn: true,
             sloppy_tcp: false,
-            answer_arp: true,
+            vips_routed: false,
             index,
             vips,
             dests,

@@ -6,8 +6,10 @@
 //! packet is never modified. What it does, in order:
 //!
 //! - ARP request for a VIP, while serving → rewritten in place into the reply (`Tx`). Any other ARP
-//!   (other targets, replies, gratuitous announcements, and with `[bgp]` every ARP: the VIPs are
-//!   reached by route) → `ToKernel`: ulvs never learns from ARP here.
+//!   (other targets, replies, gratuitous announcements) → `ToKernel`: ulvs never learns from ARP
+//!   here. With `[bgp]` (`snapshot.vips_routed`) the router reaches the VIPs by route: an ARP
+//!   request for one → `Drop(ArpRoutedVip)`, and a frame to one addressed to another host's MAC
+//!   (flooded) → `Drop(OtherHost)`.
 //! - IPv4 protocol 112 (VRRP/CARP) → `ToHa`, whatever the destination.
 //! - IPv4 not to a VIP → `ToKernel`. To a VIP while not serving → `Drop(NotMaster)`.
 //! - TCP/UDP to a VIP: connection hit → its real server; miss → (TCP: only a SYN may open one,
@@ -275,13 +277,11 @@ impl Pipeline {
             Err(_) => return Verdict::Drop(DropReason::Malformed),
         };
         // A gratuitous ARP (sender = target) announces, it does not ask: never answer it.
-        // With [bgp] the router reaches the VIPs by route: an ARP for one is the kernel's (which
-        // does not hold it, so nobody answers).
         if operation != arp::Operation::Request || !ctx.snapshot.is_vip(target) || sender == target {
             return Verdict::ToKernel;
         }
-        if !ctx.snapshot.answer_arp {
-            return Verdict::ToKernel;
+        if ctx.snapshot.vips_routed {
+            return Verdict::Drop(DropReason::ArpRoutedVip);
         }
         if !ctx.serving.serves(target) {
             return Verdict::Drop(DropReason::NotMaster);
@@ -307,6 +307,9 @@ impl Pipeline {
         }
         if !ctx.snapshot.is_vip(packet.dst_addr()) {
             return Verdict::ToKernel;
+        }
+        if other_host(frame, ctx.snapshot) {
+            return Verdict::Drop(DropReason::OtherHost);
         }
         if !packet.verify_checksum() {
             return Verdict::Drop(DropReason::BadChecksum);
@@ -603,6 +606,13 @@ impl Pipeline {
         self.counters().icmp_echo_replies.add(1);
         Verdict::Tx
     }
+}
+
+/// With `[bgp]`, whether a frame to a VIP is addressed to another host's MAC: the router chose
+/// another director, and a switch flooded it here too.
+#[inline]
+fn other_host(frame: &[u8], snapshot: &Snapshot) -> bool {
+    snapshot.vips_routed && frame[..6] != snapshot.director_mac.0
 }
 
 /// Ports, flags and length of a TCP/UDP packet (or first fragment) to a VIP.

@@ -194,7 +194,7 @@ impl ControlCore {
     /// The registry's snapshot with the MACs known now.
     fn snapshot(&mut self) -> Snapshot {
         let mut snapshot = self.registry.snapshot(|ip| self.neighbours.mac(ip));
-        snapshot.answer_arp = self.routes.is_none();
+        snapshot.vips_routed = self.routes.is_some();
         snapshot
     }
 

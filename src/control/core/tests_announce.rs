@@ -44,7 +44,7 @@ fn start_announces_every_healthy_vip_after_saying_no_arp_is_answered() {
     assert_eq!(only(&started, "routes"), ["routes 10.0.0.100 announced, 10.0.0.101 announced"]);
     assert!(only(&started, "WARN").is_empty(), "mh with sloppy_tcp keeps connections: {started:?}");
     let mut core: ControlCore = bench.core;
-    assert!(!core.snapshot().answer_arp, "with [bgp] no ARP is answered for a VIP");
+    assert!(core.snapshot().vips_routed, "with [bgp] the VIPs are routed: no ARP answered, no flooded frame forwarded");
 }
 
 #[test]
@@ -213,5 +213,5 @@ fn without_bgp_nothing_is_announced_and_drain_is_refused() {
         vec![(ip(1), 24)],
         Instant::now(),
     );
-    assert!(core.snapshot().answer_arp, "alone on its segment a director answers ARP for its VIPs");
+    assert!(!core.snapshot().vips_routed, "alone on its segment a director answers ARP for its VIPs");
 }
