@@ -223,7 +223,8 @@ mod tests {
     #[test]
     fn a_full_tx_ring_is_counted_as_tx_full_and_not_as_transmitted() {
         let real = RealServer::for_test(0, Ipv4Addr::new(10, 0, 0, 11), 80, Some(MacAddr([2, 0, 0, 0, 0, 0x11])));
-        let service = Service::for_test(ServiceKey { protocol: Protocol::Udp, vip: VIP, port: 80 }, vec![real], None);
+        let service =
+            Service::for_test(ServiceKey { protocol: Protocol::Udp, vip: VIP.into(), port: 80 }, vec![real], None);
         let snapshot = Snapshot::new(1, DIRECTOR, Timeouts::default(), vec![service]);
         let client = MacAddr([2, 0, 0, 0, 0, 1]);
         let frames: Vec<Vec<u8>> = (0..40u16)

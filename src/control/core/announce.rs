@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::time::Instant;
 
 use log::Level;
@@ -105,7 +105,7 @@ impl ControlCore {
         } else {
             routes.drain.map(|_| WithdrawReason::Draining)
         };
-        let mut by_vip: BTreeMap<Ipv4Addr, Vec<&ServiceSpec>> = BTreeMap::new();
+        let mut by_vip: BTreeMap<IpAddr, Vec<&ServiceSpec>> = BTreeMap::new();
         for spec in self.registry.services() {
             by_vip.entry(spec.key.vip).or_default().push(spec);
         }
@@ -124,7 +124,7 @@ impl ControlCore {
                 (None, true) => Standing::withdrawn(WithdrawReason::Unhealthy, format!("{detail}; min_healthy {min}")),
                 (None, false) => Standing::announced(detail),
             };
-            (IpAddr::V4(vip), standing)
+            (vip, standing)
         });
         Some(wanted.collect())
     }
@@ -138,7 +138,7 @@ impl ControlCore {
         let usable = |real: &&crate::control::spec::RealSpec| {
             real.weight > 0
                 && !self.registry.is_down(spec.key, real.ip)
-                && (real.mac.is_some() || self.neighbours.mac(real.ip).is_some())
+                && (real.mac.is_some() || super::known_mac(&self.neighbours, &self.statics, real.ip).is_some())
         };
         spec.reals.iter().filter(usable).count()
     }

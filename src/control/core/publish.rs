@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::Instant;
 
 use log::Level;
@@ -26,7 +26,7 @@ impl ControlCore {
         self.follow_neighbours(now);
         let snapshot = self.snapshot();
         let old = std::mem::take(&mut self.vips);
-        let new: Vec<Ipv4Addr> = snapshot.vips().collect();
+        let new: Vec<IpAddr> = snapshot.vips().collect();
         let vips_changed = {
             let (mut a, mut b) = (old.clone(), new.clone());
             a.sort();
@@ -114,7 +114,7 @@ impl ControlCore {
 }
 
 /// The VIPs sorted, space-separated, or "none".
-fn list(ips: &[Ipv4Addr]) -> String {
+fn list(ips: &[IpAddr]) -> String {
     let mut sorted = ips.to_vec();
     sorted.sort();
     let mut text = String::new();

@@ -210,7 +210,7 @@ fn without_bgp_nothing_is_announced_and_drain_is_refused() {
         config.clone(),
         "ulvs.toml".into(),
         runtime::registry(&config, 1, super::tests::DIRECTOR_MAC),
-        vec![(ip(1), 24)],
+        vec![(ip(1).into(), 24)],
         Instant::now(),
     );
     assert!(!core.snapshot().vips_routed, "alone on its segment a director answers ARP for its VIPs");
