@@ -27,11 +27,20 @@ pub enum WithdrawReason {
     Draining,
     /// The daemon stops.
     Stopping,
+    /// An IPv6 VIP: this build's data path does not forward IPv6 yet (issue 18), so announcing it
+    /// would draw traffic the director drops. The route writer takes /128 routes already; the
+    /// engineer who lands IPv6 forwarding removes this reason with `runtime::unserved_ipv6`.
+    NotForwarded,
 }
 
 impl WithdrawReason {
-    pub const ALL: [WithdrawReason; 4] =
-        [WithdrawReason::Unhealthy, WithdrawReason::Removed, WithdrawReason::Draining, WithdrawReason::Stopping];
+    pub const ALL: [WithdrawReason; 5] = [
+        WithdrawReason::Unhealthy,
+        WithdrawReason::Removed,
+        WithdrawReason::Draining,
+        WithdrawReason::Stopping,
+        WithdrawReason::NotForwarded,
+    ];
 
     pub const fn name(self) -> &'static str {
         match self {
@@ -39,6 +48,7 @@ impl WithdrawReason {
             WithdrawReason::Removed => "removed",
             WithdrawReason::Draining => "draining",
             WithdrawReason::Stopping => "stopping",
+            WithdrawReason::NotForwarded => "not_forwarded",
         }
     }
 
@@ -227,6 +237,9 @@ mod tests {
         assert_eq!(report.withdrawals(WithdrawReason::Draining), 0);
         let text = report.render(Instant::now());
         assert!(text.contains("bgp: 10.0.0.100 announced ("), "{text}");
-        assert!(text.ends_with("bgp withdrawals: unhealthy 1 removed 1 draining 0 stopping 0\n"), "{text}");
+        assert!(
+            text.ends_with("bgp withdrawals: unhealthy 1 removed 1 draining 0 stopping 0 not_forwarded 0\n"),
+            "{text}"
+        );
     }
 }

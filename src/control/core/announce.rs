@@ -121,6 +121,12 @@ impl ControlCore {
             let short = counts.iter().any(|&(_, usable, _)| usable < min);
             let standing = match (overruled, short) {
                 (Some(reason), _) => Standing::withdrawn(reason, detail),
+                // Until the IPv6 data path (issue 18): an announced IPv6 VIP would draw traffic
+                // that is dropped here.
+                (None, _) if vip.is_ipv6() => Standing::withdrawn(
+                    WithdrawReason::NotForwarded,
+                    format!("{detail}; IPv6 is not forwarded yet, so it is not announced"),
+                ),
                 (None, true) => Standing::withdrawn(WithdrawReason::Unhealthy, format!("{detail}; min_healthy {min}")),
                 (None, false) => Standing::announced(detail),
             };

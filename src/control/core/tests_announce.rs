@@ -215,3 +215,20 @@ fn without_bgp_nothing_is_announced_and_drain_is_refused() {
     );
     assert!(!core.snapshot().vips_routed, "alone on its segment a director answers ARP for its VIPs");
 }
+
+#[test]
+fn an_ipv6_vip_is_withdrawn_as_not_forwarded_until_the_ipv6_data_path() {
+    let v6 = "[[service]]\nvip = \"2001:db8::100\"\nport = 80\nscheduler = \"mh\"\n  [[service.real]]\n  \
+              ip = \"2001:db8::11\"\n  mac = \"02:00:00:00:00:11\"\n";
+    let config = parse(&format!("{KEEPS}{}{v6}{BGP}", mh(100, &[11])));
+    let registry = runtime::registry(&config, 1, super::tests::DIRECTOR_MAC);
+    let now = Instant::now();
+    let subnets = vec![(ip(1).into(), 24), ("2001:db8::1".parse::<std::net::IpAddr>().unwrap(), 64)];
+    let mut core = ControlCore::new(config, "ulvs.toml".into(), registry, subnets, now);
+    core.first_snapshot();
+    let mut bench = Bench { core, now };
+    let started = bench.on(Event::Start);
+    assert_eq!(moves(&started), ["announce 10.0.0.100"], "{started:?}");
+    let routes = only(&started, "routes");
+    assert_eq!(routes, ["routes 10.0.0.100 announced, 2001:db8::100 not_forwarded"], "{started:?}");
+}
