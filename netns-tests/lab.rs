@@ -54,11 +54,23 @@ impl Lab {
         Lab::build(prefix, real_servers, 1, offloads)
     }
 
+    /// The ECMP lab (`LAB_TOPOLOGY=ecmp`): a client 10.1.0.1 behind a router running BIRD 2 with
+    /// ECMP and BFD, `directors` directors (`dir`, `dir2`, `dir3` …), each with BIRD 2 in session
+    /// with the router, and real servers whose gateway is the router.
+    pub fn up_ecmp(prefix: &str, real_servers: usize, directors: usize) -> Lab {
+        Lab::build_topology(prefix, real_servers, directors, true, "ecmp")
+    }
+
     fn build(prefix: &str, real_servers: usize, directors: usize, offloads: bool) -> Lab {
+        Lab::build_topology(prefix, real_servers, directors, offloads, "lan")
+    }
+
+    fn build_topology(prefix: &str, real_servers: usize, directors: usize, offloads: bool, topology: &str) -> Lab {
         assert!(is_root(), "netns tests need root: run them through scripts/test.sh");
         let prefix = &format!("{}{prefix}", std::env::var("ULVS_LAB_TAG").unwrap_or_default());
         let status = Command::new(repo().join("scripts/lab.sh"))
             .args(["up", prefix, &real_servers.to_string()])
+            .env("LAB_TOPOLOGY", topology)
             .env("LAB_DIRECTORS", directors.to_string())
             .env("LAB_OFFLOADS", if offloads { "on" } else { "off" })
             .status()
@@ -164,7 +176,7 @@ impl Daemon {
         lab.dir.join(if node == "dir" { "ulvs.sock".to_string() } else { format!("ulvs-{node}.sock") })
     }
 
-    /// A daemon on director `node` (`dir` or `dir2`).
+    /// A daemon on director `node` (`dir`, `dir2`, `dir3` …).
     pub fn start_on(lab: &Lab, node: &str, config_text: &str) -> Daemon {
         let suffix = if node == "dir" { String::new() } else { format!("-{node}") };
         let config = lab.write_config(&format!("ulvs{suffix}.toml"), config_text);
@@ -256,6 +268,22 @@ impl Daemon {
     /// The daemon's process id (of `ip netns exec`, which execs ulvs: the same process).
     pub fn pid(&self) -> u32 {
         self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// Waits up to `within` for the daemon to exit by itself; its exit status, if it did.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + within;
+        let child = self.child.as_mut()?;
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                self.child = None;
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// SIGTERM and wait; returns whether it exited cleanly.

@@ -6,6 +6,7 @@
 mod bench;
 mod conn_sync;
 mod ctl;
+mod ecmp;
 mod floating;
 mod ha;
 mod health;

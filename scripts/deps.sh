@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs every Debian package that building ulvs, its scripts (demo, lab, test, bench,
-# failover-bench, capture-ha-vectors, director-setup, rs-setup) and its tests use, and mounts bpffs.
+# failover-bench, capture-ha-vectors, director-setup, rs-setup) and its tests use (BIRD 2 for the
+# ECMP lab), and mounts bpffs.
 # This file is the one list: scripts check their tools against it, and the tests ask it which
 # package a missing tool comes from. Idempotent: installs only what is missing.
 #
@@ -19,7 +20,7 @@ declare -A provider=(
     [clang]=clang [llc]=llvm [gcc]=build-essential [make]=build-essential [m4]=m4 [pkg-config]=pkg-config
     [ip]=iproute2 [ethtool]=ethtool [sysctl]=procps [kill]=procps [ps]=procps
     [curl]=curl [python3]=python3 [ping]=iputils-ping [arping]=iputils-arping [tcpdump]=tcpdump
-    [keepalived]=keepalived [ucarp]=ucarp [nft]=nftables [gnuplot]=gnuplot-nox
+    [keepalived]=keepalived [ucarp]=ucarp [nft]=nftables [gnuplot]=gnuplot-nox [bird]=bird2 [birdc]=bird2
     [taskset]=util-linux [mountpoint]=util-linux [mount]=mount [timeout]=coreutils [getconf]=libc-bin
 )
 # Libraries and headers the build needs (no command to check them by): libbpf-dev for

@@ -20,7 +20,7 @@ use crossbeam::channel::{self, Sender};
 use ulvs::conntrack::TemplateStore;
 use ulvs::control::config::{Config, IoMode};
 use ulvs::control::context::{Context, ControlStatus};
-use ulvs::control::control_loop::{self, ControlIo, ControlLoop};
+use ulvs::control::control_loop::{self, Announcing, ControlIo, ControlLoop};
 use ulvs::control::core::ControlCore;
 use ulvs::control::ctl::handler::CtlHandler;
 use ulvs::control::ctl::server::Server;
@@ -35,6 +35,7 @@ use ulvs::dataplane::worker::Shared;
 use ulvs::ha::driver::HaDriver;
 use ulvs::ha::report::HaSource;
 use ulvs::health::{Checker, HealthBoard, Notifier, Target};
+use ulvs::io::kernel_route::{AnnouncedRoutes, PROTOCOL};
 use ulvs::service::SnapshotCell;
 
 /// How long start-up waits for real servers' MACs before the workers start forwarding.
@@ -61,7 +62,10 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
         ControlCore::new(config.clone(), config_path.to_path_buf(), registry, host.subnets(), Instant::now());
     let targets = core.checks();
 
-    let (stop, reload_requested) = signals()?;
+    let signals = signals(config.bgp.is_some())?;
+    let (stop, reload_requested) = (Arc::clone(&signals.stop), Arc::clone(&signals.reload));
+    // Before the first snapshot: the route writer replaces whatever a previous run left.
+    let routes = open_routes(&config, &signals)?;
 
     let mut resolver = Resolver::open(iface, director_mac, director_ip)?;
     control_loop::settle(&mut core, &mut resolver, INITIAL_RESOLVE, &stop)?;
@@ -124,6 +128,7 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
         checker,
         ha_updates: ha_driver.as_ref().map(|driver| driver.updates()),
         notify: notifier.queue(),
+        routes,
     };
     let control_result = ControlLoop::new(core, io).run(&stop);
     // However the control loop ended, the workers stop before the XDP program is detached.
@@ -248,14 +253,43 @@ fn serve(config: &Config, context: &Arc<Context>, handler: CtlHandler) -> anyhow
     Ok((metrics, server))
 }
 
-/// The stop flag SIGINT and SIGTERM set, and the reload flag SIGHUP sets.
-fn signals() -> anyhow::Result<(Arc<AtomicBool>, Arc<AtomicBool>)> {
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(signal, Arc::clone(&stop)).context("installing signal handlers")?;
+/// The flags the signal handlers set (a handler cannot do more).
+struct Signals {
+    /// SIGINT, and SIGTERM without `[bgp]`.
+    stop: Arc<AtomicBool>,
+    /// SIGHUP.
+    reload: Arc<AtomicBool>,
+    /// SIGTERM with `[bgp]`: withdraw, keep forwarding for `drain`, then stop.
+    drain: Arc<AtomicBool>,
+}
+
+fn signals(bgp: bool) -> anyhow::Result<Signals> {
+    let signals = Signals {
+        stop: Arc::new(AtomicBool::new(false)),
+        reload: Arc::new(AtomicBool::new(false)),
+        drain: Arc::new(AtomicBool::new(false)),
+    };
+    let term = if bgp { &signals.drain } else { &signals.stop };
+    let handlers = [
+        (signal_hook::consts::SIGINT, &signals.stop),
+        (signal_hook::consts::SIGTERM, term),
+        (signal_hook::consts::SIGHUP, &signals.reload),
+    ];
+    for (signal, flag) in handlers {
+        signal_hook::flag::register(signal, Arc::clone(flag)).context("installing signal handlers")?;
     }
-    let reload_requested = Arc::new(AtomicBool::new(false));
-    signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&reload_requested))
-        .context("installing the SIGHUP handler")?;
-    Ok((stop, reload_requested))
+    Ok(signals)
+}
+
+/// With `[bgp]`: the table's route writer (its device made, what a previous run left flushed).
+fn open_routes(config: &Config, signals: &Signals) -> anyhow::Result<Option<Announcing>> {
+    let Some(bgp) = &config.bgp else { return Ok(None) };
+    let writer = AnnouncedRoutes::open(bgp.table).with_context(|| format!("[bgp] table {}", bgp.table))?;
+    log::info!(
+        "bgp: announced VIPs go into table {} through {} (proto {PROTOCOL}); SIGTERM drains for {}",
+        bgp.table,
+        writer.device(),
+        humantime::format_duration(bgp.drain)
+    );
+    Ok(Some(Announcing { writer, drain_requested: Arc::clone(&signals.drain) }))
 }

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::cells::ServingState;
+use crate::control::announce::RouteReport;
 use crate::control::rate::RateTable;
 use crate::dataplane::stats::WorkerStats;
 use crate::ha::report::HaSource;
@@ -48,4 +49,6 @@ pub struct ControlStatus {
     pub last_reload: Option<(Instant, Result<String, String>)>,
     /// The XDP filter's counters as of the last sample (with AF_XDP), and when it was taken.
     pub xdp_filter: Option<(Instant, FilterCounters)>,
+    /// With `[bgp]`: every VIP announced or withdrawn and why, the withdrawals, the drain.
+    pub routes: Option<RouteReport>,
 }

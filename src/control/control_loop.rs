@@ -11,6 +11,8 @@
 //! 4. every `rate::INTERVAL`, sample the counters into the rate estimator (`ulvs ctl -L --rate`)
 //!    and the XDP filter's counters into the status (`ulvs ctl status`), and hand the core the
 //!    counters it judges (`Sampled`: the offload warnings).
+//! 5. with `[bgp]`, SIGTERM (a flag) → `Drain(Signal)`; a second SIGTERM while that drain runs
+//!    stops at once. `StopAfterDrain` ends the loop as the stop flag does.
 //!
 //! Effects are performed in the order the core returns them, each once; one that fails (an XDP
 //! map write) is logged and does not stop the others.
@@ -23,6 +25,7 @@ use std::time::Instant;
 
 use crossbeam::channel::{Receiver, Sender};
 
+use crate::control::announce::{DrainCause, WithdrawReason};
 use crate::control::config::Config;
 use crate::control::context::Context;
 use crate::control::core::{ControlCore, Effect, Event, STEP};
@@ -32,6 +35,7 @@ use crate::control::rate::INTERVAL;
 use crate::control::resolver::Resolver;
 use crate::ha::spec::InstanceSpec;
 use crate::health::{Checker, NotifyQueue};
+use crate::io::kernel_route::AnnouncedRoutes;
 use crate::io::xdp::XdpProgram;
 
 /// The I/O the shell performs the core's effects with.
@@ -50,19 +54,36 @@ pub struct ControlIo<'a> {
     pub ha_updates: Option<Sender<InstanceSpec>>,
     /// Where notify scripts are queued.
     pub notify: NotifyQueue,
+    /// With `[bgp]`: the announced VIPs' routes, and the flag SIGTERM sets instead of stopping.
+    pub routes: Option<Announcing>,
+}
+
+/// `[bgp]`'s I/O: the route writer, and SIGTERM asking for a drain.
+pub struct Announcing {
+    pub writer: AnnouncedRoutes,
+    pub drain_requested: Arc<AtomicBool>,
 }
 
 pub struct ControlLoop<'a> {
     core: ControlCore,
     io: ControlIo<'a>,
+    /// A drain SIGTERM asked for is under way: another SIGTERM stops at once.
+    signal_drain: bool,
+    /// `StopAfterDrain` was performed: the loop ends.
+    drained: bool,
 }
 
 impl<'a> ControlLoop<'a> {
     pub fn new(core: ControlCore, io: ControlIo<'a>) -> ControlLoop<'a> {
-        ControlLoop { core, io }
+        ControlLoop { core, io, signal_drain: false, drained: false }
     }
 
     pub fn run(&mut self, stop: &AtomicBool) -> io::Result<()> {
+        // A SIGTERM during start-up stops before anything is announced.
+        if self.io.routes.as_ref().is_some_and(|routes| routes.drain_requested.load(Ordering::Relaxed)) {
+            log::info!("SIGTERM during start-up: stopping");
+            return self.step(Event::Stop, None);
+        }
         // The daemon's first snapshot counted every quorum (keepalived runs quorum_up at start).
         let result = self.step(Event::Start, None).and_then(|()| self.drive(stop));
         // Omega's effects are scripts and lines: nothing in them can fail.
@@ -72,7 +93,10 @@ impl<'a> ControlLoop<'a> {
 
     fn drive(&mut self, stop: &AtomicBool) -> io::Result<()> {
         let mut next_sample = Instant::now();
-        while !stop.load(Ordering::Relaxed) {
+        while !stop.load(Ordering::Relaxed) && !self.drained {
+            if self.sigterm_drains() {
+                self.step(Event::Drain(DrainCause::Signal), None)?;
+            }
             let now = Instant::now();
             self.step(Event::Tick, None)?;
             let wait = self.core.poll_timeout().map_or(STEP, |at| at.saturating_duration_since(now).min(STEP));
@@ -86,6 +110,8 @@ impl<'a> ControlLoop<'a> {
                     ControlEvent::RealServerHealth { service, real, up, cause } => {
                         self.step(Event::RealServerHealth { service, real, up, cause }, None)?
                     }
+                    ControlEvent::Drain { reply } => self.step(Event::Drain(DrainCause::Ctl), Some(reply))?,
+                    ControlEvent::Undrain { reply } => self.step(Event::Undrain, Some(reply))?,
                 }
             }
             if self.io.reload_requested.swap(false, Ordering::Relaxed) {
@@ -99,6 +125,21 @@ impl<'a> ControlLoop<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Whether a SIGTERM asks for a drain now; a second one during that drain stops at once.
+    fn sigterm_drains(&mut self) -> bool {
+        let Some(routes) = &self.io.routes else { return false };
+        if !routes.drain_requested.swap(false, Ordering::Relaxed) {
+            return false;
+        }
+        if self.signal_drain {
+            log::info!("SIGTERM again while draining: stopping now");
+            self.drained = true;
+            return false;
+        }
+        self.signal_drain = true;
+        true
     }
 
     fn reload(&mut self, reply: Option<Reply>) -> io::Result<()> {
@@ -164,8 +205,28 @@ impl<'a> ControlLoop<'a> {
                     let _ = reply.send(result);
                 }
             }
+            Effect::Announce(vip) => self.write_route(vip, None),
+            Effect::Withdraw(vip, reason) => self.write_route(vip, Some(reason)),
+            Effect::Routes(report) => {
+                self.io.context.status.lock().unwrap_or_else(|p| p.into_inner()).routes = Some(*report);
+            }
+            Effect::StopAfterDrain => self.drained = true,
         }
         Ok(())
+    }
+
+    /// Adds `vip`'s route, or deletes it (`withdrawn`). A failure is logged; the core has moved on.
+    fn write_route(&mut self, vip: std::net::IpAddr, withdrawn: Option<WithdrawReason>) {
+        let Some(routes) = &self.io.routes else { return };
+        let table = self.core.config().bgp.as_ref().map_or(0, |bgp| bgp.table);
+        let done = match withdrawn {
+            None => routes.writer.add(vip).map(|()| log::info!("bgp: announced {vip} (route in table {table})")),
+            Some(reason) => routes.writer.remove(vip).map(|_| log::info!("bgp: withdrew {vip}: {}", reason.name())),
+        };
+        if let Err(err) = done {
+            let what = if withdrawn.is_none() { "adding" } else { "deleting" };
+            log::error!("bgp: {what} the route of {vip} in table {table}: {err}");
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 //! director host's checks (`host`) and the keepalived importer. `daemon` (in the binary) only
 //! starts the threads this needs, connects them and stops them.
 
+pub mod announce;
 pub mod config;
 pub mod context;
 pub mod control_loop;

@@ -6,7 +6,10 @@
 //! packet is never modified. What it does, in order:
 //!
 //! - ARP request for a VIP, while serving → rewritten in place into the reply (`Tx`). Any other ARP
-//!   (other targets, replies, gratuitous announcements) → `ToKernel`: ulvs never learns from ARP here.
+//!   (other targets, replies, gratuitous announcements) → `ToKernel`: ulvs never learns from ARP
+//!   here. With `[bgp]` (`snapshot.vips_routed`) the router reaches the VIPs by route: an ARP
+//!   request for one → `Drop(ArpRoutedVip)`, and a frame to one addressed to another host's MAC
+//!   (flooded) → `Drop(OtherHost)`.
 //! - IPv4 protocol 112 (VRRP/CARP) → `ToHa`, whatever the destination.
 //! - IPv4 not to a VIP → `ToKernel`. To a VIP while not serving → `Drop(NotMaster)`.
 //! - TCP/UDP to a VIP: connection hit → its real server; miss → (TCP: only a SYN may open one,
@@ -278,6 +281,9 @@ impl Pipeline {
         if operation != arp::Operation::Request || !ctx.snapshot.is_vip(target) || sender == target {
             return Verdict::ToKernel;
         }
+        if ctx.snapshot.vips_routed {
+            return Verdict::Drop(DropReason::ArpRoutedVip);
+        }
         if !ctx.serving.serves(target) {
             return Verdict::Drop(DropReason::NotMaster);
         }
@@ -302,6 +308,9 @@ impl Pipeline {
         }
         if !ctx.snapshot.is_vip(packet.dst_addr()) {
             return Verdict::ToKernel;
+        }
+        if other_host(frame, ctx.snapshot) {
+            return Verdict::Drop(DropReason::OtherHost);
         }
         if !packet.verify_checksum() {
             return Verdict::Drop(DropReason::BadChecksum);
@@ -610,6 +619,13 @@ impl Pipeline {
         self.counters().icmp_echo_replies.add(1);
         Verdict::Tx
     }
+}
+
+/// With `[bgp]`, whether a frame to a VIP is addressed to another host's MAC: the router chose
+/// another director, and a switch flooded it here too.
+#[inline]
+fn other_host(frame: &[u8], snapshot: &Snapshot) -> bool {
+    snapshot.vips_routed && frame[..6] != snapshot.director_mac.0
 }
 
 /// Ports, flags and length of a TCP/UDP packet (or first fragment) to a VIP.

@@ -60,10 +60,16 @@ pub enum DropReason {
     /// Longer than the interface MTU with no segmentation state to go with it, or too long to
     /// receive whole: it could not be forwarded intact.
     Oversize,
+    /// An ARP request for a VIP the router reaches by route (`[bgp]`): not answered, since every
+    /// director announces the VIP.
+    ArpRoutedVip,
+    /// With `[bgp]`, a frame to a VIP addressed to another host's MAC (a switch flooded it): the
+    /// director the router chose forwards it; forwarding it here too would duplicate it.
+    OtherHost,
 }
 
 impl DropReason {
-    pub const COUNT: usize = 14;
+    pub const COUNT: usize = 16;
 
     pub const ALL: [DropReason; DropReason::COUNT] = [
         DropReason::Malformed,
@@ -80,6 +86,8 @@ impl DropReason {
         DropReason::NotMaster,
         DropReason::TxFull,
         DropReason::Oversize,
+        DropReason::ArpRoutedVip,
+        DropReason::OtherHost,
     ];
 
     /// The counter's name in `ulvs ctl status` and metrics.
@@ -99,6 +107,8 @@ impl DropReason {
             DropReason::NotMaster => "not_master",
             DropReason::TxFull => "tx_full",
             DropReason::Oversize => "oversize",
+            DropReason::ArpRoutedVip => "arp_routed_vip",
+            DropReason::OtherHost => "other_host",
         }
     }
 

@@ -5,9 +5,11 @@
 pub mod arp_socket;
 pub mod ha_socket;
 pub mod kernel_address;
+pub mod kernel_route;
 pub mod netdev;
 pub mod packet;
 pub mod process;
+mod rtnl;
 pub mod sync_socket;
 pub mod xdp;
 

@@ -18,6 +18,7 @@
 //! `segment` is the interface check.
 //! `examples/ulvs.toml` documents every key for users; keep it in step with this module.
 
+mod bgp;
 mod error;
 mod health;
 mod metrics;
@@ -30,6 +31,8 @@ mod vrrp;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_bgp;
 #[cfg(test)]
 mod tests_family;
 #[cfg(test)]
@@ -56,6 +59,7 @@ pub(crate) mod file {
     pub(crate) use super::vrrp::{RawAddress, RawGarp, RawTrackScript, RawTrackedInterface, RawVrrp};
 }
 
+pub use self::bgp::{BgpConfig, DEFAULT_DRAIN};
 pub use self::error::{ConfigError, Location};
 pub use self::segment::check_address;
 pub use self::vrrp::VrrpConfig;
@@ -93,6 +97,8 @@ pub struct Config {
     pub sync_groups: Vec<crate::ha::spec::SyncGroup>,
     /// Connection sync (`[sync]`); `None` = off.
     pub sync: Option<crate::sync::SyncSpec>,
+    /// Announcing the VIPs for a BGP daemon (`[bgp]`); `None` = off.
+    pub bgp: Option<BgpConfig>,
 }
 
 /// The `[metrics]` table.

@@ -101,13 +101,20 @@ impl Validator<'_> {
             }
             services.push(service);
         }
+        let bgp = match &raw.bgp {
+            Some(bgp) => Some(self.bgp(bgp.get_ref())?),
+            None => None,
+        };
+        if bgp.is_some() {
+            self.refuse_vrrp_on_announced_vips(&raw.vrrps)?;
+        }
         let vrrp = self.vrrps(raw.vrrps, &services, &director.interface)?;
         let sync_groups = self.sync_groups(raw.sync_groups, &vrrp)?;
         let sync = match &raw.sync {
             Some(sync) => Some(self.sync(sync.get_ref(), &vrrp)?),
             None => None,
         };
-        Ok(Config { director, timeouts, services, metrics, vrrp, sync_groups, sync })
+        Ok(Config { director, timeouts, services, metrics, vrrp, sync_groups, sync, bgp })
     }
 
     fn director(&self, raw: RawDirector) -> Result<DirectorConfig, ConfigError> {

@@ -17,23 +17,23 @@ use crate::service::ServiceKey;
 use crate::wire::MacAddr;
 
 const HEAD: &str = "[director]\ninterface = \"eth0\"\n";
-const DIRECTOR_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 1]);
+pub(super) const DIRECTOR_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 1]);
 const RS1_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 0x11]);
 
-fn ip(last: u8) -> Ipv4Addr {
+pub(super) fn ip(last: u8) -> Ipv4Addr {
     Ipv4Addr::new(10, 0, 0, last)
 }
 
-fn key(vip: u8, port: u16) -> ServiceKey {
+pub(super) fn key(vip: u8, port: u16) -> ServiceKey {
     ServiceKey { protocol: Protocol::Tcp, vip: ip(vip).into(), port }
 }
 
-fn parse(text: &str) -> Config {
+pub(super) fn parse(text: &str) -> Config {
     Config::parse(&format!("{HEAD}{text}"), Path::new("ulvs.toml")).unwrap_or_else(|err| panic!("{err}\n{text}"))
 }
 
 /// A service on 10.0.0.VIP:80 with the real servers `reals` (last octets), `extra` keys first.
-fn service(vip: u8, extra: &str, reals: &[(u8, &str)]) -> String {
+pub(super) fn service(vip: u8, extra: &str, reals: &[(u8, &str)]) -> String {
     let mut text = format!("[[service]]\nvip = \"10.0.0.{vip}\"\nport = 80\n{extra}\n");
     for (last, keys) in reals {
         text.push_str(&format!("  [[service.real]]\n  ip = \"10.0.0.{last}\"\n  {keys}\n"));
@@ -42,14 +42,14 @@ fn service(vip: u8, extra: &str, reals: &[(u8, &str)]) -> String {
 }
 
 /// A core driven as the daemon drives it, with a virtual clock.
-struct Bench {
-    core: ControlCore,
-    now: Instant,
+pub(super) struct Bench {
+    pub(super) core: ControlCore,
+    pub(super) now: Instant,
 }
 
 impl Bench {
     /// Started as `daemon::run` starts it: the first snapshot taken, then `Start`.
-    fn start(text: &str) -> (Bench, Vec<String>) {
+    pub(super) fn start(text: &str) -> (Bench, Vec<String>) {
         let config = parse(text);
         let registry = runtime::registry(&config, 1, DIRECTOR_MAC);
         let now = Instant::now();
@@ -60,26 +60,26 @@ impl Bench {
         (bench, started)
     }
 
-    fn on(&mut self, event: Event) -> Vec<String> {
+    pub(super) fn on(&mut self, event: Event) -> Vec<String> {
         said(&self.core.on(event, self.now))
     }
 
-    fn reload(&mut self, text: &str) -> Vec<String> {
+    pub(super) fn reload(&mut self, text: &str) -> Vec<String> {
         self.on(Event::Reload(Ok(Box::new(parse(text)))))
     }
 
-    fn health(&mut self, vip: u8, real: u8, up: bool) -> Vec<String> {
+    pub(super) fn health(&mut self, vip: u8, real: u8, up: bool) -> Vec<String> {
         self.on(Event::RealServerHealth { service: key(vip, 80), real: ip(real).into(), up, cause: Cause::Probe })
     }
 
-    fn advance(&mut self, by: Duration) -> Vec<String> {
+    pub(super) fn advance(&mut self, by: Duration) -> Vec<String> {
         self.now += by;
         self.on(Event::Tick)
     }
 }
 
 /// Each effect as one short line, so that a test states an exact, ordered list.
-fn said(effects: &[Effect]) -> Vec<String> {
+pub(super) fn said(effects: &[Effect]) -> Vec<String> {
     effects
         .iter()
         .map(|effect| match effect {
@@ -118,6 +118,21 @@ fn said(effects: &[Effect]) -> Vec<String> {
             Effect::Log(level, line) => format!("{level} {line}"),
             Effect::Answer(Ok(text)) => format!("answer ok {text}").trim_end().to_string(),
             Effect::Answer(Err(text)) => format!("answer refused {text}").trim_end().to_string(),
+            Effect::Announce(vip) => format!("announce {vip}"),
+            Effect::Withdraw(vip, reason) => format!("withdraw {vip} {}", reason.name()),
+            Effect::Routes(report) => {
+                let vips: Vec<String> = report
+                    .vips
+                    .iter()
+                    .map(|(vip, standing)| match standing.withdrawn {
+                        None => format!("{vip} announced"),
+                        Some(reason) => format!("{vip} {}", reason.name()),
+                    })
+                    .collect();
+                let drain = if report.drain.is_some() { " (draining)" } else { "" };
+                format!("routes {}{drain}", vips.join(", "))
+            }
+            Effect::StopAfterDrain => "stop after drain".to_string(),
         })
         .collect()
 }
@@ -127,7 +142,7 @@ fn join(ips: &[IpAddr]) -> String {
 }
 
 /// The lines of `effects` that start with `prefix`.
-fn only<'a>(effects: &'a [String], prefix: &str) -> Vec<&'a str> {
+pub(super) fn only<'a>(effects: &'a [String], prefix: &str) -> Vec<&'a str> {
     effects.iter().filter(|e| e.starts_with(prefix)).map(String::as_str).collect()
 }
 

@@ -139,7 +139,8 @@ pub struct CtlArgs {
     /// With `status`: every counter as JSON (the same read model as the Prometheus metrics).
     #[arg(long)]
     pub json: bool,
-    /// `status` (workers, I/O, reload, drops) or `reload` (re-read the config file).
+    /// `status` (workers, I/O, reload, drops), `reload` (re-read the config file), `drain`
+    /// (with [bgp]: withdraw every VIP, keep forwarding for `drain`, then stop) or `undrain`.
     #[arg(value_name = "COMMAND")]
     pub command: Option<String>,
 }
@@ -158,6 +159,8 @@ pub enum Command {
     Edit(Edit),
     Status,
     Reload,
+    Drain,
+    Undrain,
     /// `--start-daemon ROLE` with its parameters.
     StartDaemon(DaemonRole, SyncSpec),
     StopDaemon(DaemonRole),
@@ -282,7 +285,9 @@ impl CtlArgs {
             _ => match self.command.as_deref() {
                 Some("status") => Ok(Command::Status),
                 Some("reload") => Ok(Command::Reload),
-                Some(other) => Err(format!("unknown command {other:?} (expected status or reload)")),
+                Some("drain") => Ok(Command::Drain),
+                Some("undrain") => Ok(Command::Undrain),
+                Some(other) => Err(format!("unknown command {other:?} (expected status, reload, drain or undrain)")),
                 None => unreachable!("every named command is matched above"),
             },
         }

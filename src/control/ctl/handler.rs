@@ -56,6 +56,8 @@ impl Handler for CtlHandler {
                 self.sync.stop_daemon(role).map(|()| String::new()).map_err(|e| format!("{e}\n"))
             }
             Command::Reload => self.ask(|reply| ControlEvent::Reload { reply: Some(reply) }),
+            Command::Drain => self.ask(|reply| ControlEvent::Drain { reply }),
+            Command::Undrain => self.ask(|reply| ControlEvent::Undrain { reply }),
             Command::ShowTimeouts => {
                 let t = snapshot.timeouts;
                 Ok(format!(
@@ -287,6 +289,9 @@ impl CtlHandler {
                     let _ = write!(out, " {word} {}", read(&filter));
                 }
                 let _ = writeln!(out, " (sampled {:.1}s ago)", at.elapsed().as_secs_f64());
+            }
+            if let Some(routes) = &status.routes {
+                out.push_str(&routes.render(std::time::Instant::now()));
             }
         }
         let unresolved: Vec<String> = snapshot

@@ -10,6 +10,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 
 use crate::cells::Counter;
+use crate::control::announce::WithdrawReason;
 use crate::control::context::Context;
 use crate::control::rate::{RateTable, Rates};
 use crate::dataplane::stats::{Kind, WORKER_COUNTERS};
@@ -96,6 +97,7 @@ impl Context {
         self.datapath_families(&mut out);
         self.director_families(&mut out, &snapshot);
         self.filter_families(&mut out);
+        self.route_families(&mut out);
         if let Some(ha) = &self.ha {
             ha_families(&mut out, ha.as_ref());
         }
@@ -318,6 +320,30 @@ impl Context {
         let age = at.elapsed().as_secs_f64();
         let help = "Age of the XDP filter's counters (sampled every 2 s).";
         push(out, "ulvs_xdp_filter_sample_age_seconds", help, Samples::Gauges(vec![(Vec::new(), age)]));
+    }
+}
+
+impl Context {
+    /// With `[bgp]`: each VIP announced or not, the withdrawals by reason, the drain.
+    fn route_families(&self, out: &mut Vec<Family>) {
+        let status = self.status.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(routes) = &status.routes else { return };
+        let announced = routes
+            .vips
+            .iter()
+            .map(|(vip, standing)| (vec![("vip", vip.to_string())], if standing.is_announced() { 1.0 } else { 0.0 }))
+            .collect();
+        let help = "1 while the VIP's route is in [bgp] table for the BGP daemon to announce, 0 while withdrawn.";
+        push(out, "ulvs_bgp_announced", help, Samples::Gauges(announced));
+        let withdrawals = WithdrawReason::ALL
+            .iter()
+            .map(|&reason| (vec![("reason", reason.name().to_string())], routes.withdrawals(reason)))
+            .collect();
+        let help = "VIP withdrawals by reason: unhealthy (too few real servers), removed, draining, stopping.";
+        push(out, "ulvs_bgp_withdrawals", help, Samples::Counters(withdrawals));
+        let draining = if routes.drain.is_some() { 1.0 } else { 0.0 };
+        let help = "1 while draining (ulvs ctl drain or SIGTERM): every VIP withdrawn, ulvs stops after [bgp] drain.";
+        push(out, "ulvs_bgp_draining", help, Samples::Gauges(vec![(Vec::new(), draining)]));
     }
 }
 

@@ -323,3 +323,24 @@ fn the_endpoint_serves_metrics_over_http() {
     assert_eq!(agent.get(&url("/")).call().unwrap().status().as_u16(), 404);
     assert_eq!(agent.post(&url("/metrics")).send_empty().unwrap().status().as_u16(), 405);
 }
+
+#[test]
+fn bgp_families_show_each_vip_announced_or_not_and_the_withdrawals_by_reason() {
+    use crate::control::announce::{AnnounceBook, RouteSettings, Standing, WithdrawReason};
+    let (sources, _) = sources();
+    assert!(!render(&sources).contains("ulvs_bgp"), "without [bgp], no bgp family");
+    let (a, b) = (std::net::IpAddr::from([10, 0, 0, 100]), std::net::IpAddr::from([10, 0, 0, 101]));
+    let mut book = AnnounceBook::default();
+    book.follow(BTreeMap::from([(a, Standing::announced(String::new())), (b, Standing::announced(String::new()))]));
+    let unhealthy = Standing::withdrawn(WithdrawReason::Unhealthy, String::new());
+    book.follow(BTreeMap::from([(a, Standing::announced(String::new())), (b, unhealthy)]));
+    let settings = RouteSettings { table: 100, drain: std::time::Duration::from_secs(5), min_healthy: 1 };
+    sources.status.lock().unwrap().routes = Some(book.report(settings, None));
+    let text = render(&sources);
+    let samples = parse(&text).unwrap_or_else(|err| panic!("{err}\n{text}"));
+    assert_eq!(value(&samples, "ulvs_bgp_announced", &[("vip", "10.0.0.100")]), 1.0);
+    assert_eq!(value(&samples, "ulvs_bgp_announced", &[("vip", "10.0.0.101")]), 0.0);
+    assert_eq!(value(&samples, "ulvs_bgp_withdrawals_total", &[("reason", "unhealthy")]), 1.0);
+    assert_eq!(value(&samples, "ulvs_bgp_withdrawals_total", &[("reason", "draining")]), 0.0);
+    assert_eq!(value(&samples, "ulvs_bgp_draining", &[]), 0.0);
+}

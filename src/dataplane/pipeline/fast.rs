@@ -47,6 +47,9 @@ impl Pipeline {
         if !ctx.snapshot.is_vip(dst) {
             return Some(Verdict::ToKernel);
         }
+        if super::other_host(frame, ctx.snapshot) {
+            return Some(Verdict::Drop(DropReason::OtherHost));
+        }
         if !checksum::is_valid(checksum::data(&head[ip..])) {
             return Some(Verdict::Drop(DropReason::BadChecksum));
         }

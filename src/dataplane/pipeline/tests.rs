@@ -404,6 +404,38 @@ fn a_gated_vip_follows_its_bit_and_answers_arp_with_its_vmac() {
     assert_eq!(pipeline.process(now, &mut frame, &master), Verdict::Tx);
 }
 
+#[test]
+fn with_routed_vips_no_arp_is_answered_and_only_frames_to_the_directors_mac_are_forwarded() {
+    let mut snapshot = snapshot();
+    snapshot.vips_routed = true;
+    let (mut pipeline, stats) = new_pipeline(&snapshot);
+    let now = Instant::now();
+    let ctx = Context { snapshot: &snapshot, serving: Serving::ALL };
+    let request = craft::arp_request(CLIENT, CLIENT_IP, VIP);
+    let mut frame = request.clone();
+    let routed = Verdict::Drop(DropReason::ArpRoutedVip);
+    assert_eq!(pipeline.process(now, &mut frame, &ctx), routed, "the router reaches the VIP by route");
+    assert_eq!(frame, request, "untouched: no reply");
+    assert_eq!(stats.sum(|w| &w.arp_replies), 0);
+    let mut frame = syn(40000, 80);
+    assert_eq!(pipeline.process(now, &mut frame, &ctx), Verdict::Tx, "routed to this director, forwarded as ever");
+    // The same frames as a switch floods them when they are meant for another director.
+    let another = MacAddr([0x02, 0, 0, 0, 0, 0x03]);
+    for mut frame in [syn(40001, 80), craft::udp(CLIENT, another, client(5353), vip(53), b"query")] {
+        frame[..6].copy_from_slice(&another.0);
+        assert_eq!(pipeline.process(now, &mut frame, &ctx), Verdict::Drop(DropReason::OtherHost));
+    }
+    pipeline.flush_counters();
+    assert_eq!(stats.sum(|w| &w.drops[DropReason::OtherHost.index()]), 2);
+    assert_eq!(stats.sum(|w| &w.drops[DropReason::ArpRoutedVip.index()]), 1);
+    // Without [bgp] nothing changes: a frame still addressed to an old VRRP master is forwarded.
+    snapshot.vips_routed = false;
+    let ctx = Context { snapshot: &snapshot, serving: Serving::ALL };
+    let mut frame = syn(40002, 80);
+    frame[..6].copy_from_slice(&another.0);
+    assert_eq!(pipeline.process(now, &mut frame, &ctx), Verdict::Tx);
+}
+
 /// A snapshot without rs2 in TCP :80, as after `ulvs ctl -d`; rs1 keeps its id.
 fn snapshot_without_rs2(expire_nodest_conn: bool) -> Snapshot {
     let mut next = Snapshot::new(
@@ -548,11 +580,13 @@ fn fast_and_general_paths_agree() {
         }
     }
     let now = Instant::now();
-    for serving in [true, false] {
+    // With [bgp] (routed VIPs) a variant whose destination MAC is not the director's is another host's.
+    for (serving, routed) in [(true, false), (false, false), (true, true)] {
         for variant in &variants {
             let mut outcomes = Vec::new();
             for general in [false, true] {
-                let snapshot = snapshot();
+                let mut snapshot = snapshot();
+                snapshot.vips_routed = routed;
                 let (mut pipeline, stats) = new_pipeline(&snapshot);
                 let ctx = Context { snapshot: &snapshot, serving: Serving::ALL };
                 let mut open = syn(40000, 80);
@@ -577,7 +611,10 @@ fn fast_and_general_paths_agree() {
                     .collect();
                 outcomes.push((verdict, frame, drops, reals, stats.get(0).forwarded.get(), pipeline.table_len()));
             }
-            assert_eq!(outcomes[0], outcomes[1], "fast vs general on {variant:02x?} (serving {serving})");
+            assert_eq!(
+                outcomes[0], outcomes[1],
+                "fast vs general on {variant:02x?} (serving {serving}, routed {routed})"
+            );
         }
     }
 }
