@@ -529,6 +529,55 @@ fn a_missing_file_names_the_file() {
 }
 
 #[test]
+fn a_file_larger_than_any_config_is_refused_unread() {
+    let path = std::env::temp_dir().join(format!("ulvs-config-large-{}.toml", std::process::id()));
+    let file = std::fs::File::create(&path).unwrap();
+    // Sparse: 100 MB that take no disk and would take far more memory to parse.
+    file.set_len(100 << 20).unwrap();
+    let err = Config::load(&path).unwrap_err();
+    let _ = std::fs::remove_file(&path);
+    assert!(matches!(err, ConfigError::TooLarge { size, .. } if size == 100 << 20), "{err}");
+    assert!(
+        err.to_string().ends_with(": 104857600 bytes: larger than the 16777216 bytes a configuration may have"),
+        "{err}"
+    );
+}
+
+#[test]
+fn nesting_ten_thousand_deep_is_refused_with_its_place() {
+    let cases = [
+        format!("{HEAD}x = {}{}\n", "[".repeat(10_000), "]".repeat(10_000)),
+        format!("{HEAD}x = {}1{}\n", "{a=".repeat(10_000), "}".repeat(10_000)),
+        format!("{HEAD}[{}]\n", vec!["a"; 10_000].join(".")),
+    ];
+    for text in cases {
+        let err = parse(&text).unwrap_err();
+        assert_eq!(err.location().map(|l| l.line), Some(3), "{err}");
+        assert!(err.to_string().contains("recursion limit exceeded"), "{err}");
+    }
+}
+
+/// 20 000 services (a 1.3 MB file) check in well under a second: every location is found by a
+/// binary search, not by scanning the file from its start (which took minutes).
+#[test]
+fn a_large_file_checks_in_linear_time() {
+    let mut text = HEAD.to_string();
+    for i in 0..20_000u32 {
+        let vip = Ipv4Addr::from(0x0a00_0000 + 256 + i);
+        text += &format!("[[service]]\nvip = \"{vip}\"\nport = 80\n[[service.real]]\nip = \"10.0.0.11\"\n");
+    }
+    let started = std::time::Instant::now();
+    let config = parse(&text).unwrap();
+    assert_eq!(config.services.len(), 20_000);
+    let err = parse(&(text.clone() + "[[service]]\nvip = \"10.0.1.0\"\nport = 80\n")).unwrap_err();
+    assert!(
+        err.to_string().starts_with("test.toml:100004:7: duplicate service TCP 10.0.1.0:80 (first defined at line 4)"),
+        "{err}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "{:?}", started.elapsed());
+}
+
+#[test]
 fn the_interface_check_points_at_the_address_outside() {
     let text = format!(
         "{HEAD}{SVC}[[service.real]]\nip = \"10.0.0.11\"\n[[service.real]]\nip = \"10.0.1.12\"\n\

@@ -16,7 +16,7 @@ use toml::Spanned;
 use super::raw::{Integer, RawConfig, RawDirector, RawReal, RawService, RawTimeouts, Text};
 use super::MetricsConfig;
 use super::{
-    Config, ConfigError, DirectorConfig, IoMode, Location, RealConfig, ServiceConfig, XdpModeRequest,
+    Config, ConfigError, DirectorConfig, IoMode, LineIndex, Location, RealConfig, ServiceConfig, XdpModeRequest,
     DEFAULT_ARP_REFRESH, DEFAULT_CONNECTIONS, DEFAULT_CONTROL, DEFAULT_SCHEDULER, MAX_BATCH, MAX_CONNECTIONS,
 };
 use crate::conntrack::Timeouts;
@@ -30,7 +30,7 @@ use crate::wire::MacAddr;
 const MAX_INTERFACE_NAME: usize = 15;
 
 pub(super) fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
-    let checker = Checker { text, origin };
+    let checker = Checker { text, origin, lines: LineIndex::new(text) };
     let raw: RawConfig = toml::from_str(text).map_err(|err| checker.toml_error(&err))?;
     checker.config(raw)
 }
@@ -38,11 +38,12 @@ pub(super) fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
 pub(super) struct Checker<'a> {
     text: &'a str,
     origin: &'a Path,
+    lines: LineIndex,
 }
 
 impl Checker<'_> {
     pub(super) fn at(&self, span: &Range<usize>) -> Location {
-        Location::from_offset(self.text, span.start)
+        self.lines.locate(self.text, span.start)
     }
 
     pub(super) fn error(&self, span: &Range<usize>, reason: impl Into<String>) -> ConfigError {
