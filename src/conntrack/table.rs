@@ -251,6 +251,14 @@ impl ConnTable {
         slots.len()
     }
 
+    /// Removes every connection, live or expired, reporting each, and forgets every persistence
+    /// template of the store (shared or not). Returns how many connections.
+    pub fn clear(&mut self, now: Instant, mut on_removed: impl FnMut(Removed)) -> usize {
+        let removed = self.drain_where(now, |_| true, |removed, _| on_removed(removed));
+        self.templates.lock().clear();
+        removed
+    }
+
     /// Removes the connection under `key` at once, live or not, reporting it (IPVS's
     /// `expire_nodest_conn`: its real server is gone).
     pub fn remove_key(&mut self, now: Instant, key: &FlowKey) -> Option<Removed> {

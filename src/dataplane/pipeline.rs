@@ -199,6 +199,18 @@ impl Pipeline {
         })
     }
 
+    /// Starts afresh on `snapshot`: every connection and persistence template removed (the real
+    /// servers' counts released as on expiry) and the schedulers rebuilt. For a pipeline reused
+    /// across runs — tests, benches, the fuzz target — never for a running worker, whose templates
+    /// other workers share.
+    pub fn clear(&mut self, now: Instant, snapshot: &Snapshot) -> usize {
+        let worker = self.worker;
+        let removed = self.conns.clear(now, |removed| release(snapshot, worker, removed));
+        self.generation = None;
+        self.install(snapshot);
+        removed
+    }
+
     /// This director stopped serving `vips` (it left MASTER): while a sync daemon runs, their
     /// connections move from this worker's table to the synced table, where what the new master
     /// syncs replaces them, so that when the VIPs come back the newest knowledge is found (a
@@ -394,26 +406,42 @@ impl Pipeline {
     }
 
     /// A connection a peer synced, moved into this worker's table: bound to this director's real
-    /// server of the address the peer named (its MAC known), in the peer's state advanced by this
-    /// packet. `None` when nothing was synced under this key or the real server is not ours (the
-    /// packet is then handled as any miss).
+    /// server of the address the peer named, in the peer's state advanced by this packet.
+    /// `Ok(None)` when nothing was synced under this key, or it names a real server this director
+    /// does not have (the packet is then handled as any miss; the entry stays, unbound, until it
+    /// expires, as IPVS keeps it). `Err(MacUnknown)` while that real server's MAC is not known yet:
+    /// the packet is dropped and the entry stays for the retransmission that follows the MAC.
     #[inline]
-    fn adopt_synced(&mut self, now: Instant, ctx: &Context, packet: &Transport) -> Option<DestId> {
-        let sync = self.sync.as_ref()?;
+    fn adopt_synced(&mut self, now: Instant, ctx: &Context, packet: &Transport) -> Result<Option<DestId>, DropReason> {
+        let Some(sync) = self.sync.as_ref() else { return Ok(None) };
         if sync.synced.is_empty() {
-            return None;
+            return Ok(None);
         }
-        let conn = sync.synced.take(now, &packet.key)?;
+        let Some(conn) = sync.synced.get(now, &packet.key) else { return Ok(None) };
         self.adopt(now, ctx, packet, conn)
     }
 
     #[cold]
     #[inline(never)]
-    fn adopt(&mut self, now: Instant, ctx: &Context, packet: &Transport, conn: SyncedConn) -> Option<DestId> {
+    fn adopt(
+        &mut self,
+        now: Instant,
+        ctx: &Context,
+        packet: &Transport,
+        conn: SyncedConn,
+    ) -> Result<Option<DestId>, DropReason> {
         let snapshot = ctx.snapshot;
         let key = ServiceKey { protocol: packet.key.protocol, vip: packet.key.vip, port: packet.key.vport };
-        let service = &snapshot.services[snapshot.service_index(&key)?];
-        let real = service.reals.iter().find(|r| r.ip == conn.real && r.port == conn.real_port && r.mac.is_some())?;
+        let Some(service) = snapshot.service_index(&key).map(|i| &snapshot.services[i]) else { return Ok(None) };
+        let Some(real) = service.reals.iter().find(|r| r.ip == conn.real && r.port == conn.real_port) else {
+            return Ok(None);
+        };
+        if real.mac.is_none() {
+            return Err(DropReason::MacUnknown);
+        }
+        let synced = &self.sync.as_ref().expect("adopt runs with sync on").synced;
+        // Another worker may have taken it since `get`: then this packet is a miss like any.
+        let Some(conn) = synced.take(now, &packet.key) else { return Ok(None) };
         let template = service.persistence.map(|_| TemplateKey {
             client: packet.key.client,
             vip: key.vip,
@@ -421,21 +449,25 @@ impl Pipeline {
             protocol: key.protocol,
         });
         let state = conn.state.next(packet.segment);
-        let inserted = self.conns.insert_synced(now, packet.key, real.dest, state, template.as_ref()).ok()?;
+        let Ok(inserted) = self.conns.insert_synced(now, packet.key, real.dest, state, template.as_ref()) else {
+            // The table is full of what it may not evict: the entry goes back for later.
+            synced.offer(now, conn);
+            return Err(DropReason::TableFull);
+        };
         if let Some(evicted) = inserted.evicted {
             self.counters().conns_evicted.add(1);
             release(snapshot, self.worker, evicted);
         }
         state_counter(real.stats.get(self.worker), inserted.state).add(1);
         self.counters().conns_synced.add(1);
-        Some(real.dest)
+        Ok(Some(real.dest))
     }
 
     /// Schedules a new connection: persistence template first, then the service's scheduler. Kept
     /// out of line so that `forward`'s hit path stays small. A connection a peer synced comes first.
     #[inline(never)]
     fn open(&mut self, now: Instant, ctx: &Context, packet: &Transport) -> Result<DestId, DropReason> {
-        if let Some(dest) = self.adopt_synced(now, ctx, packet) {
+        if let Some(dest) = self.adopt_synced(now, ctx, packet)? {
             return Ok(dest);
         }
         let snapshot = ctx.snapshot;
