@@ -4,21 +4,26 @@
 //
 // It steers to the AF_XDP socket of the receiving queue (the `xsks` XSKMAP, indexed by
 // rx_queue_index) only what the userspace data path must see:
-//   - ARP requests (Ethernet/IPv4, op 1) whose target protocol address is a VIP;
+//   - ARP requests (Ethernet/IPv4, op 1) whose target protocol address is a VIP, unless gratuitous
+//     (sender address = target address: an announcement, which ulvs never answers);
 //   - IPv4 protocol 112 (VRRP and CARP share it), whatever the destination;
 //   - IPv4 packets whose destination is a VIP.
 // Everything else returns XDP_PASS, so the director's own traffic (ssh, ping, health checks,
 // ARP for its own addresses) keeps the kernel path. bpf_redirect_map is called with XDP_PASS as
 // its fallback, so a queue without a registered socket also hands its frames to the kernel.
 //
-// One 802.1Q or 802.1ad tag is looked through; a second (QinQ) tag is not, and such frames pass.
-// Note that a NIC with VLAN RX offload strips the tag before XDP sees it.
+// Steer only what the pipeline handles: a frame taken from the kernel here and left "to the
+// kernel" by the pipeline would be lost (an AF_XDP socket cannot give it back). So a frame with a
+// VLAN tag, which the pipeline does not parse, passes (a NIC with VLAN RX offload strips the tag
+// before XDP sees it), and so does a gratuitous ARP for a VIP. ulvs counts anything steered that
+// it leaves to the kernel as dropped (kernel_unreachable); a test feeds every kind of frame the
+// filter steers through the pipeline and expects none.
 //
 // The VIP set (`vips`, keyed by the IPv4 address in network byte order) is filled by ulvs.
 // `stats` is a per-CPU array of counters indexed by `enum stat`; userspace sums the CPUs.
 //
 // A frame ulvs would take that is longer than `limits[0]` (the interface MTU plus an Ethernet
-// header and a VLAN tag, set by ulvs; 0 = no limit) is dropped and counted as oversize: only a
+// header, set by ulvs; 0 = no limit) is dropped and counted as oversize: only a
 // receive-side aggregate (GRO, or GSO from a sender on this host, which generic XDP sees whole) can
 // be that long, and ulvs could not forward it intact.
 
@@ -99,11 +104,6 @@ struct ipv4_head {
 	__be32 daddr;
 } __attribute__((packed));
 
-struct vlan_tag {
-	__be16 tci;
-	__be16 proto;
-} __attribute__((packed));
-
 static __always_inline void count(__u32 which)
 {
 	__u64 *n = bpf_map_lookup_elem(&stats, &which);
@@ -120,16 +120,17 @@ static __always_inline int is_vip(__be32 addr)
 static __always_inline int wanted_arp(void *l3, void *end)
 {
 	struct arp_eth_ipv4 *arp = l3;
-	__be32 tpa;
+	__be32 spa, tpa;
 
 	if ((void *)(arp + 1) > end)
 		return 0;
 	if (arp->htype != bpf_htons(ARPHRD_ETHER) || arp->ptype != bpf_htons(ETH_P_IP) ||
 	    arp->hlen != 6 || arp->plen != 4 || arp->op != bpf_htons(ARPOP_REQUEST))
 		return 0;
-	// tpa sits at an odd 2-byte boundary; copy it instead of loading through a cast.
+	// spa and tpa sit at odd 2-byte boundaries; copy them instead of loading through a cast.
+	__builtin_memcpy(&spa, arp->spa, sizeof(spa));
 	__builtin_memcpy(&tpa, arp->tpa, sizeof(tpa));
-	return is_vip(tpa);
+	return spa != tpa && is_vip(tpa);
 }
 
 static __always_inline int wanted_ipv4(void *l3, void *end)
@@ -161,15 +162,6 @@ int ulvs_filter(struct xdp_md *ctx)
 		goto pass;
 	proto = eth->h_proto;
 	l3 = eth + 1;
-
-	if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD)) {
-		struct vlan_tag *tag = l3;
-
-		if ((void *)(tag + 1) > end)
-			goto pass;
-		proto = tag->proto;
-		l3 = tag + 1;
-	}
 
 	if (proto == bpf_htons(ETH_P_ARP))
 		wanted = wanted_arp(l3, end);

@@ -7,7 +7,8 @@ use crate::cells::Disposition;
 pub enum Verdict {
     /// Send the (rewritten) frame back out of the port it came in on.
     Tx,
-    /// Not ours: the kernel should have it (AF_XDP: the filter should not have steered it here).
+    /// Not ours: the kernel should have it. A port that took the frame from the kernel (AF_XDP)
+    /// cannot give it back: the worker counts it as `Drop(KernelUnreachable)` there.
     ToKernel,
     /// A VRRP/CARP frame for the HA thread.
     ToHa,
@@ -60,10 +61,14 @@ pub enum DropReason {
     /// Longer than the interface MTU with no segmentation state to go with it, or too long to
     /// receive whole: it could not be forwarded intact.
     Oversize,
+    /// Not ulvs traffic, but taken from the kernel (the XDP filter steered it) by a port that
+    /// cannot give it back (AF_XDP): lost. The filter steers only what the pipeline handles, so
+    /// this stays 0 unless the two disagree (a VIP being added or removed, a bug).
+    KernelUnreachable,
 }
 
 impl DropReason {
-    pub const COUNT: usize = 14;
+    pub const COUNT: usize = 15;
 
     pub const ALL: [DropReason; DropReason::COUNT] = [
         DropReason::Malformed,
@@ -80,6 +85,7 @@ impl DropReason {
         DropReason::NotMaster,
         DropReason::TxFull,
         DropReason::Oversize,
+        DropReason::KernelUnreachable,
     ];
 
     /// The counter's name in `ulvs ctl status` and metrics.
@@ -99,6 +105,7 @@ impl DropReason {
             DropReason::NotMaster => "not_master",
             DropReason::TxFull => "tx_full",
             DropReason::Oversize => "oversize",
+            DropReason::KernelUnreachable => "kernel_unreachable",
         }
     }
 

@@ -43,6 +43,13 @@ pub trait Port: Send {
     fn keeps_offload_state(&self) -> bool {
         false
     }
+
+    /// Whether the kernel gets the frames this port receives anyway, so that one the handler leaves
+    /// to the kernel (recycles) still reaches it: AF_PACKET reads copies. A port that takes frames
+    /// from the kernel (AF_XDP) loses what it recycles.
+    fn kernel_sees_frames(&self) -> bool {
+        false
+    }
 }
 
 /// CLOCK_MONOTONIC in nanoseconds: the clock the traffic generator stamps frames with and the

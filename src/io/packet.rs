@@ -498,6 +498,10 @@ impl Port for PacketPort {
         true
     }
 
+    fn kernel_sees_frames(&self) -> bool {
+        true
+    }
+
     fn wait(&mut self, timeout: Duration) -> io::Result<()> {
         if self.ring.ready(self.ring.head).is_some() {
             return Ok(());

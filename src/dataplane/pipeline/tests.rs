@@ -663,4 +663,5 @@ fn partial_checksums_are_completed_on_the_way_out_and_nothing_else_is_touched() 
     assert_eq!(stats.get(0).csum_partial.get(), 0);
 }
 
+mod steered;
 mod sync;

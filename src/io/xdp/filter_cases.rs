@@ -8,6 +8,7 @@ use std::net::Ipv4Addr;
 use std::os::fd::{AsRawFd, RawFd};
 
 use super::object::{self, LoadedFilter};
+use super::probe::test_run;
 use super::program::{map_keys, percpu_sum, replace_vips, Stat};
 
 const VIP: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 100);
@@ -68,6 +69,13 @@ fn ipv4(version: u8, ihl: u8, protocol: u8, dst: Ipv4Addr) -> Vec<u8> {
     ethernet(0x0800, &ip)
 }
 
+/// The ARP packet with its sender address set to its target address.
+fn gratuitous(mut frame: Vec<u8>) -> Vec<u8> {
+    let target: [u8; 4] = frame[38..42].try_into().unwrap();
+    frame[28..32].copy_from_slice(&target);
+    frame
+}
+
 fn truncated(mut frame: Vec<u8>, len: usize) -> Vec<u8> {
     frame.truncate(len);
     frame
@@ -79,6 +87,7 @@ fn cases() -> Vec<Case> {
         case("arp request for the vip", arp(1, VIP, 6), Steered),
         case("arp request for another address", arp(1, OTHER, 6), Passed),
         case("arp reply naming the vip", arp(2, VIP, 6), Passed),
+        case("gratuitous arp request for the vip", gratuitous(arp(1, VIP, 6)), Passed),
         case("arp request for the vip, cut short", truncated(arp(1, VIP, 6), 41), Passed),
         case("arp with 8-byte hardware addresses", arp(1, VIP, 8), Passed),
         case("udp to the vip", ipv4(4, 5, 17, VIP), Steered),
@@ -91,8 +100,9 @@ fn cases() -> Vec<Case> {
         case("version 6 in an ipv4 ethertype", ipv4(6, 5, 17, VIP), Passed),
         case("ipv6", ethernet(0x86dd, &[0x60; 40]), Passed),
         case("ethernet header only", ethernet(0x0800, &[]), Passed),
-        case("802.1q arp request for the vip", tagged(0x8100, arp(1, VIP, 6)), Steered),
-        case("802.1ad udp to the vip", tagged(0x88a8, ipv4(4, 5, 17, VIP)), Steered),
+        // The pipeline does not parse VLAN tags: steered, such a frame would be lost.
+        case("802.1q arp request for the vip", tagged(0x8100, arp(1, VIP, 6)), Passed),
+        case("802.1ad udp to the vip", tagged(0x88a8, ipv4(4, 5, 17, VIP)), Passed),
         case("802.1q udp to another address", tagged(0x8100, ipv4(4, 5, 17, OTHER)), Passed),
         case("802.1q tag cut short", truncated(tagged(0x8100, arp(1, VIP, 6)), 16), Passed),
         case("two tags (not looked through)", tagged(0x88a8, tagged(0x8100, ipv4(4, 5, 17, VIP))), Passed),
@@ -106,17 +116,7 @@ fn is_root() -> bool {
 
 /// Runs the program once on `frame`; returns its XDP action.
 fn run(program: RawFd, frame: &[u8]) -> u32 {
-    let mut opts = libbpf_sys::bpf_test_run_opts {
-        sz: std::mem::size_of::<libbpf_sys::bpf_test_run_opts>() as _,
-        data_in: frame.as_ptr().cast(),
-        data_size_in: frame.len() as u32,
-        repeat: 1,
-        ..Default::default()
-    };
-    // SAFETY: opts points at `frame`, which outlives the call; no output buffer is given.
-    let ret = unsafe { libbpf_sys::bpf_prog_test_run_opts(program, &mut opts) };
-    assert_eq!(ret, 0, "test run: {}", std::io::Error::from_raw_os_error(-ret));
-    opts.retval
+    test_run(program, frame).unwrap_or_else(|err| panic!("test run: {err}"))
 }
 
 fn counter(filter: &LoadedFilter, stat: Stat) -> u64 {

@@ -23,11 +23,13 @@ mod filter_cases;
 mod mac_tx;
 mod object;
 mod port;
+mod probe;
 mod program;
 
 pub use error::XdpError;
 pub use mac_tx::XdpMacTx;
 pub use port::{XdpPort, XdpPortConfig, XdpPortStats};
+pub use probe::FilterProbe;
 pub use program::{FilterCounters, XdpProgram, MAX_QUEUES};
 
 use std::fmt;

@@ -67,9 +67,9 @@ impl XdpProgram {
 
         remove_stale(ifname, ifindex)?;
 
-        // The longest frame the filter steers: the MTU, an Ethernet header and one VLAN tag.
+        // The longest frame the filter steers: the MTU and an (untagged) Ethernet header.
         let mtu = netdev::mtu(ifname).map_err(|source| XdpError::Map { map: "limits", source })?;
-        map_update(filter.limits.as_raw_fd(), &0u32, &(mtu + 14 + 4))
+        map_update(filter.limits.as_raw_fd(), &0u32, &(mtu + 14))
             .map_err(|source| XdpError::Map { map: "limits", source })?;
         let mode = attach_fd(ifname, ifindex, filter.program.as_raw_fd(), request)?;
         info!("xdp filter (prog id {prog_id}) attached to {ifname} in {mode} mode");
