@@ -6,6 +6,7 @@
 mod bench;
 mod conn_sync;
 mod ctl;
+mod faults;
 mod floating;
 mod ha;
 mod health;
@@ -14,6 +15,7 @@ mod held;
 mod lab;
 mod metrics;
 mod offload;
+mod steady;
 mod sync_group;
 mod tools;
 

@@ -25,6 +25,7 @@ use ulvs::control::ctl::handler::CtlHandler;
 use ulvs::control::ctl::server::Server;
 use ulvs::control::event::{health_forwarder, ControlEvent};
 use ulvs::control::host::{self, Host};
+use ulvs::control::link::LinkWatch;
 use ulvs::control::metrics::{Endpoint, Sources};
 use ulvs::control::offload::OffloadNotices;
 use ulvs::control::rate::RateTable;
@@ -142,6 +143,7 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
         config_path: config_path.to_path_buf(),
         last_reload: None,
         xdp_filter: None,
+        link: None,
     }));
     let rates = Arc::new(Mutex::new(RateTable::default()));
     if !targets.is_empty() {
@@ -206,6 +208,7 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
         notify: notifier.queue(),
         health: Arc::clone(&health_board),
         checked,
+        link: LinkWatch::new(ulvs::io::netdev::ifindex(iface).with_context(|| format!("interface {iface}"))?, iface),
     };
     let control_result = { control }.run(&stop);
     // However the control loop ended, the workers stop before the XDP program is detached.

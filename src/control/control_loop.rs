@@ -10,7 +10,9 @@
 //!    notifier's thread, never here).
 //! 3. SIGHUP (a flag set by the signal handler) → reload.
 //! 4. every `rate::INTERVAL`, sample the counters into the rate estimator (`ulvs ctl -L --rate`)
-//!    and the XDP filter's counters into the status (`ulvs ctl status`).
+//!    and the XDP filter's counters into the status (`ulvs ctl status`), and look at the interface
+//!    (`link`): a rename, the link going down or up is logged; its removal ends the loop with that
+//!    reason, and so stops the daemon cleanly.
 //!
 //! Publishing keeps the data path's other views of the services in step with the snapshot: the
 //! resolver is told which real servers need MACs, and the XDP program's VIP set is updated
@@ -41,6 +43,7 @@ use crossbeam::channel::{Receiver, Sender};
 use crate::control::config::{check_address, Config, VrrpConfig};
 use crate::control::edit::{self, Edit, Service};
 use crate::control::event::{ControlEvent, Reply};
+use crate::control::link::{self, LinkEvent, LinkWatch};
 use crate::control::offload::OffloadNotices;
 use crate::control::rate::{RateTable, INTERVAL};
 use crate::control::registry::Registry;
@@ -64,6 +67,9 @@ pub struct ControlStatus {
     pub last_reload: Option<(Instant, Result<String, String>)>,
     /// The XDP filter's counters as of the last sample (with AF_XDP).
     pub xdp_filter: Option<FilterCounters>,
+    /// The interface as the link watch last saw it, once it differs from the config (renamed,
+    /// down): e.g. `lan0 (renamed from eth0), down`.
+    pub link: Option<String>,
 }
 
 pub struct ControlLoop<'a> {
@@ -94,6 +100,8 @@ pub struct ControlLoop<'a> {
     pub health: Arc<HealthBoard>,
     /// What the checker checks (see `runtime::follow_checks`).
     pub checked: BTreeSet<(ServiceKey, Ipv4Addr)>,
+    /// The director's interface, by index.
+    pub link: LinkWatch,
 }
 
 impl ControlLoop<'_> {
@@ -129,8 +137,40 @@ impl ControlLoop<'_> {
                     self.status.lock().unwrap_or_else(|p| p.into_inner()).xdp_filter = counters;
                 }
                 self.notices.check(&self.stats, self.program.is_some(), filter_oversize);
+                self.watch_link()?;
                 next_sample = now + INTERVAL;
             }
+        }
+        Ok(())
+    }
+
+    /// Logs what became of the interface; an error once it is gone.
+    fn watch_link(&mut self) -> io::Result<()> {
+        let observed = match link::observe(self.link.index()) {
+            Ok(observed) => observed,
+            Err(err) => {
+                log::debug!("looking at interface {}: {err}", self.link.name());
+                return Ok(());
+            }
+        };
+        for event in self.link.update(observed) {
+            match event {
+                LinkEvent::Removed { .. } => {
+                    log::error!("{event}");
+                    return Err(io::Error::new(io::ErrorKind::NotFound, event.to_string()));
+                }
+                LinkEvent::Down { .. } | LinkEvent::Renamed { .. } => log::warn!("{event}"),
+                LinkEvent::Up { .. } => log::info!("{event}"),
+            }
+            let configured = &self.config.director.interface;
+            let mut shown = self.link.name().to_string();
+            if shown != *configured {
+                shown += &format!(" (renamed from {configured})");
+            }
+            if !self.link.running() {
+                shown += ", down";
+            }
+            self.status.lock().unwrap_or_else(|p| p.into_inner()).link = Some(shown);
         }
         Ok(())
     }

@@ -6,6 +6,7 @@ use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::control::link::is_link_error;
 use crate::control::neighbours::{NeighbourConfig, NeighbourTable};
 use crate::control::registry::Registry;
 use crate::io::arp_socket::ArpSocket;
@@ -83,16 +84,26 @@ impl Resolver {
     pub fn step(&mut self, wait: Duration) -> io::Result<bool> {
         let now = Instant::now();
         while let Some(ip) = self.table.poll_probe(now) {
-            self.socket
-                .send_request(self.our_mac, self.our_ip, ip)
-                .map_err(|err| context(err, "sending ARP request"))?;
+            match self.socket.send_request(self.our_mac, self.our_ip, ip) {
+                // The link is down (or gone): the probe is lost as on a dead wire, and the
+                // control loop's link watch says what happened.
+                Err(err) if is_link_error(&err) => {}
+                sent => sent.map_err(|err| context(err, "sending ARP request"))?,
+            }
         }
         let mut changed = false;
         while self.table.poll_change().is_some() {
             changed = true;
         }
         let until = self.table.poll_timeout().map_or(wait, |at| at.saturating_duration_since(now).min(wait));
-        let heard = self.socket.recv(until.max(Duration::from_millis(1))).map_err(|err| context(err, "reading ARP"))?;
+        let heard = match self.socket.recv(until.max(Duration::from_millis(1))) {
+            Err(err) if is_link_error(&err) => {
+                // Reported once per link change; wait out the step rather than spin.
+                std::thread::sleep(until);
+                None
+            }
+            heard => heard.map_err(|err| context(err, "reading ARP"))?,
+        };
         if let Some(observation) = heard {
             changed |=
                 self.table.on_reply(Instant::now(), observation.source_protocol_addr, observation.source_hardware_addr);

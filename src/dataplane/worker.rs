@@ -7,6 +7,8 @@
 //! free), publish the batch's counts (the pipeline keeps its hit path's in plain integers until
 //! then), and now and then expire connections and answer control's requests. When polls keep
 //! coming back empty the worker sleeps in `Port::wait` so an idle director does not burn its cores.
+//! A port error that only says the link is down or gone is waited out like an empty poll; any other
+//! ends the worker (and the daemon).
 
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,11 +17,13 @@ use std::time::{Duration, Instant};
 
 use crossbeam::channel::{Receiver, Sender};
 
+use crate::cells::Polled;
 use crate::cells::ServingState;
 use crate::conntrack::{ConnInfo, TemplateStore};
 use crate::dataplane::pipeline::{Context, Pipeline, SyncLink};
 use crate::dataplane::stats::WorkerStats;
 use crate::dataplane::verdict::{DropReason, Verdict};
+use crate::io::netdev::is_link_error;
 use crate::io::{Port, MAX_BATCH};
 use crate::service::SnapshotCell;
 
@@ -121,7 +125,16 @@ pub fn run<P: Port>(
                 },
             }
             verdict.disposition()
-        })?;
+        });
+        // The link is down or gone: nothing moves until it is back (the control loop's link watch
+        // tells the operator, and stops the daemon if the interface was removed).
+        let polled = match polled {
+            Err(err) if is_link_error(&err) => {
+                std::thread::sleep(IDLE_WAIT);
+                Polled::default()
+            }
+            polled => polled?,
+        };
         if polled.received > 0 {
             pipeline.flush_counters();
             counters.rx_packets.add(polled.received as u64);
@@ -156,7 +169,10 @@ pub fn run<P: Port>(
             }
         }
         if empty_polls >= SPIN_POLLS {
-            port.wait(IDLE_WAIT)?;
+            match port.wait(IDLE_WAIT) {
+                Err(err) if is_link_error(&err) => std::thread::sleep(IDLE_WAIT),
+                waited => waited?,
+            }
         }
     }
     Ok(())

@@ -252,7 +252,15 @@ impl CtlHandler {
 
     fn status(&self, snapshot: &Snapshot) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "interface: {}", self.interface);
+        match &self.status.lock().unwrap_or_else(|p| p.into_inner()).link {
+            // What the link watch saw last: renamed, down.
+            Some(link) => {
+                let _ = writeln!(out, "interface: {link}");
+            }
+            None => {
+                let _ = writeln!(out, "interface: {}", self.interface);
+            }
+        }
         let _ = writeln!(out, "io: {}", self.io);
         let _ = writeln!(out, "workers: {}", self.stats.iter().count());
         let _ = writeln!(out, "snapshot: generation {}", snapshot.generation);
