@@ -10,6 +10,7 @@ use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::ha::{arp_answers, counter, ha_config, http_ok, role, vrrp_line, wait_role, GarpWatch};
 use crate::lab::{Daemon, Lab, VIP};
 use crate::steady::SteadyLoad;
 use crate::{RS1, RS2};
@@ -192,4 +193,80 @@ fn reload_of_a_deleted_or_truncated_config_changes_nothing() {
     let steady = load.finish();
     assert!(steady.answered * 100 >= steady.sent * 95, "forwarding through the reloads: {steady:?}");
     assert!(steady.max_gap < Duration::from_secs(1), "forwarding stopped for {:?}", steady.max_gap);
+}
+
+/// The master frozen for 5 s (SIGSTOP: a stalled VM, a debugger) under a steady load: the backup
+/// takes over within Master_Down_Interval (3 × 1 s + (256 − 100)/256 s = 3.61 s); thawed
+/// (SIGCONT), the old master, which outranks it, is the one master again: it counts the split brain
+/// and re-announces the VIP with gratuitous ARP, and the client follows it.
+#[test]
+fn a_master_frozen_for_5_s_is_replaced_then_heals_the_split_brain() {
+    let lab = Lab::up_with_directors("ft-stop", 2, 2);
+    let vrrp = |priority: u32| format!("vrid = 54\npriority = {priority}\ninterval = \"1s\"\n");
+    let a = Daemon::start_on(&lab, "dir", &ha_config(&lab, "dir", "xdp", &vrrp(200)));
+    let b = Daemon::start_on(&lab, "dir2", &ha_config(&lab, "dir2", "xdp", &vrrp(100)));
+    wait_role(&a, "MASTER", Duration::from_secs(5));
+    wait_role(&b, "BACKUP", Duration::from_secs(2));
+    let mac_a = lab.mac("dir");
+    http_ok(&lab, 2);
+
+    let signal =
+        |name: &str| assert!(Command::new("kill").args([name, &a.pid().to_string()]).status().unwrap().success());
+    signal("-STOP");
+    let stopped = Instant::now();
+    let took = wait_role(&b, "MASTER", Duration::from_millis(3610 + 700));
+    eprintln!("backup MASTER {took:?} after SIGSTOP (Master_Down_Interval 3.61 s)");
+    http_ok(&lab, 2);
+    thread::sleep(Duration::from_secs(5).saturating_sub(stopped.elapsed()));
+    let mut garp = GarpWatch::start(&lab, "thawed");
+    signal("-CONT");
+    wait_role(&b, "BACKUP", Duration::from_secs(3));
+    assert_eq!(role(&a), "MASTER");
+    assert!(counter(&a, "second_master") >= 1, "split brain not counted:\n{}", vrrp_line(&a));
+    assert!(garp.saw_garp_from(&mac_a, Duration::from_secs(2)), "no re-announcement:\n{}", garp.text());
+    assert_eq!(arp_answers(&lab), std::slice::from_ref(&mac_a), "exactly one master answers");
+    http_ok(&lab, 4);
+}
+
+/// rs1's link flapping every 200 ms for 30 s under health checks (tcp, every 100 ms, rise 2, fall
+/// 2): its health follows (tens of transitions counted), the log takes only a few lines a window
+/// plus a summary of the rest, and once the link stays down it is taken out within fall × interval
+/// (plus the probe's timeout and a margin) and no new connection goes to it; back up, it returns
+/// within rise × interval.
+#[test]
+fn a_flapping_real_server_is_followed_and_its_log_rate_limited() {
+    let lab = Lab::up("ft-flap", 2);
+    let check = "check = { type = \"tcp\", port = 80, interval = \"100ms\", timeout = \"100ms\", rise = 2, fall = 2 }";
+    let daemon = Daemon::start(&lab, &two_services("xdp", &lab.dir.join("ulvs.sock"), check));
+    let listed = || daemon.ctl(&["-L", "-n", "-t", "10.0.0.100:80"]).contains("10.0.0.11:80");
+    wait_for(Duration::from_secs(5), listed, || daemon.ctl(&["status"]));
+    let flapping = Instant::now();
+    while flapping.elapsed() < Duration::from_secs(30) {
+        ip(&lab, "rs1", "link set eth0 down");
+        thread::sleep(Duration::from_millis(200));
+        ip(&lab, "rs1", "link set eth0 up");
+        thread::sleep(Duration::from_millis(200));
+    }
+    ip(&lab, "rs1", "link set eth0 down");
+    let down = Instant::now();
+    wait_for(Duration::from_secs(2), || !listed(), || daemon.ctl(&["-L", "-n"]));
+    eprintln!("rs1 out {:?} after its link went down for good", down.elapsed());
+    let tally = lab.http_requests(20);
+    assert_eq!(tally.get("rs2"), Some(&20), "new connections after rs1's fall: {tally:?}");
+    ip(&lab, "rs1", "link set eth0 up");
+    let up = Instant::now();
+    wait_for(Duration::from_secs(2), listed, || daemon.ctl(&["-L", "-n"]));
+    eprintln!("rs1 back {:?} after its link came up", up.elapsed());
+
+    let status = daemon.ctl(&["status"]);
+    let line = status.lines().find(|l| l.starts_with("health: TCP 10.0.0.100:80 10.0.0.11 ")).unwrap();
+    let transitions: u64 = line.split(", ").find_map(|w| w.strip_suffix(" transitions")?.parse().ok()).unwrap();
+    let log = daemon.log_text();
+    let lines = log.lines().filter(|l| l.contains("TCP 10.0.0.100:80 real server 10.0.0.11 is ")).count();
+    let summaries = log.lines().filter(|l| l.contains("TCP 10.0.0.100:80 real server 10.0.0.11 is flapping: ")).count();
+    eprintln!("{transitions} transitions of rs1 on port 80, {lines} log lines ({summaries} summaries)");
+    assert!(transitions >= 20, "the link flapped but health did not follow: {line}");
+    assert!(summaries >= 1, "{log}");
+    // 3 lines a 10 s window and a summary for each of its 4 or 5 windows.
+    assert!(lines <= 20, "{lines} lines for {transitions} transitions:\n{log}");
 }
