@@ -3,6 +3,7 @@
 //! Every scenario runs once with io = "xdp" and once with io = "packet". Needs root
 //! (scripts/test.sh runs them).
 
+mod abuse;
 mod bench;
 mod conn_sync;
 mod ctl;

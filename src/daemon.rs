@@ -59,6 +59,11 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
     let mut checked = BTreeSet::new();
     let targets = runtime::follow_checks(&config, &mut registry, &mut checked);
 
+    match ulvs::io::process::raise_fd_limit() {
+        Ok((before, after)) if after > before => log::debug!("open files: soft limit raised from {before} to {after}"),
+        Ok(_) => {}
+        Err(err) => log::warn!("raising the open-files limit: {err}"),
+    }
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, Arc::clone(&stop)).context("installing signal handlers")?;

@@ -58,6 +58,8 @@ use crate::service::ServiceKey;
 use crate::service::SnapshotCell;
 
 const RESOLVER_STEP: Duration = Duration::from_millis(50);
+/// Edits of one request logged line by line; a `-R` of 100 000 lines gets a count for the rest.
+const LOGGED_EDITS: usize = 100;
 
 /// What `ulvs ctl status` reports about the configuration.
 #[derive(Debug, Default)]
@@ -184,8 +186,11 @@ impl ControlLoop<'_> {
                 }
                 let result = match self.registry.apply(&edits) {
                     Ok(lines) => {
-                        for line in &lines {
+                        for line in lines.iter().take(LOGGED_EDITS) {
                             log::info!("ctl: {line}");
+                        }
+                        if lines.len() > LOGGED_EDITS {
+                            log::info!("ctl: and {} more edit(s) of the same request", lines.len() - LOGGED_EDITS);
                         }
                         if edits.iter().any(|e| e.changes_specs()) {
                             self.publish();

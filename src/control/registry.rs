@@ -71,13 +71,15 @@ impl Registry {
     /// Replaces the configuration. Real servers that stay keep their id and counters.
     pub fn replace(&mut self, timeouts: Timeouts, services: Vec<ServiceSpec>) {
         self.timeouts = timeouts;
-        let mut keep: std::collections::BTreeSet<(ServiceKey, Ipv4Addr)> =
+        // Sets, not scans: a `-R` of 100 000 services comes through here.
+        let keys: BTreeSet<ServiceKey> = services.iter().map(|s| s.key).collect();
+        let mut keep: BTreeSet<(ServiceKey, Ipv4Addr)> =
             services.iter().flat_map(|s| s.reals.iter().map(move |r| (s.key, r.ip))).collect();
         // A sorry server keeps its id and counters as long as its service does.
-        keep.extend(self.sorry_servers().filter(|(key, _)| services.iter().any(|s| s.key == *key)));
+        keep.extend(self.sorry_servers().filter(|(key, _)| keys.contains(key)));
         self.dests.retain(|key, _| keep.contains(key));
         self.down.retain(|key| keep.contains(key));
-        self.service_stats.retain(|key, _| services.iter().any(|s| s.key == *key));
+        self.service_stats.retain(|key, _| keys.contains(key));
         for service in &services {
             self.service_stats
                 .entry(service.key)
@@ -93,7 +95,7 @@ impl Registry {
             }
         }
         self.services = services;
-        self.quorum.retain(&self.services);
+        self.quorum.retain(&keys);
         self.allocate_sorry_servers();
     }
 
@@ -115,8 +117,8 @@ impl Registry {
     }
 
     fn allocate_sorry_servers(&mut self) {
-        let sorry: Vec<(ServiceKey, Ipv4Addr)> =
-            self.sorry_servers().filter(|(key, _)| self.services.iter().any(|s| s.key == *key)).collect();
+        let keys: BTreeSet<ServiceKey> = self.services.iter().map(|s| s.key).collect();
+        let sorry: Vec<(ServiceKey, Ipv4Addr)> = self.sorry_servers().filter(|(key, _)| keys.contains(key)).collect();
         for key in sorry {
             let (workers, next) = (self.workers, &mut self.next_dest);
             self.dests.entry(key).or_insert_with(|| {
@@ -139,12 +141,7 @@ impl Registry {
     /// only when every one succeeded. Returns one line per edit for the log; on error, the index
     /// of the failing edit with the reason.
     pub fn apply(&mut self, edits: &[Edit]) -> Result<Vec<String>, (usize, EditError)> {
-        let mut services = self.services.clone();
-        let mut timeouts = self.timeouts;
-        let mut lines = Vec::with_capacity(edits.len());
-        for (index, one) in edits.iter().enumerate() {
-            lines.push(edit::apply(&mut services, &mut timeouts, one).map_err(|err| (index, err))?);
-        }
+        let (services, timeouts, lines) = edit::apply_all(&self.services, self.timeouts, edits)?;
         if edits.iter().any(Edit::changes_specs) {
             self.replace(timeouts, services);
         }

@@ -25,8 +25,9 @@ use crate::service::{ServiceKey, Snapshot, SnapshotCell};
 
 /// How long `-L -c` waits for a busy worker to answer.
 const WORKER_REPLY: Duration = Duration::from_secs(2);
-/// How long an edit or a reload waits for the control loop (a reload reads and checks a file).
-const CONTROL_REPLY: Duration = Duration::from_secs(10);
+/// How long an edit or a reload waits for the control loop (a reload reads and checks a file; a
+/// `-R` of 100 000 lines is applied in about a second).
+const CONTROL_REPLY: Duration = Duration::from_secs(60);
 
 pub struct CtlHandler {
     pub snapshots: Arc<SnapshotCell>,

@@ -57,7 +57,8 @@ impl Default for Limits {
 
 /// Why a request was not run, in the words of the answer.
 enum Refusal {
-    /// The client may still be sending: drain before closing.
+    /// Refused before the client's request was read whole: it may still be sending, so what it
+    /// sends is drained for a moment, and it reads this answer rather than a reset connection.
     Input(String),
     Other(String),
 }
@@ -65,11 +66,11 @@ enum Refusal {
 pub(super) async fn serve(mut stream: UnixStream, shared: &Shared) {
     let Ok(_client) = shared.clients.try_acquire() else {
         let text = format!("too many control connections ({}); try again\n", shared.limits.max_clients);
-        return answer(stream, Err(Refusal::Other(text)), shared).await;
+        return answer(stream, Err(Refusal::Input(text)), shared).await;
     };
     let result = match stream.peer_cred() {
         Ok(cred) if cred.uid() == 0 || cred.uid() == shared.owner => run(&mut stream, shared).await,
-        Ok(cred) => Err(Refusal::Other(format!("permission denied: uid {} may not control this daemon\n", cred.uid()))),
+        Ok(cred) => Err(Refusal::Input(format!("permission denied: uid {} may not control this daemon\n", cred.uid()))),
         Err(err) => Err(Refusal::Other(format!("cannot read the client's credentials: {err}\n"))),
     };
     answer(stream, result, shared).await;
