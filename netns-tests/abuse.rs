@@ -30,13 +30,18 @@ fn raw(path: &Path, bytes: &[u8]) -> String {
     answer
 }
 
-/// A `-L -n` as an operator would send it: answered ok within 1 s, or the test fails.
+/// How long another operator's `-L -n` may take meanwhile: 1 s, as promised, for a release build
+/// (where the README's figures come from); a debug build renders each of 1000 queued listings
+/// about ten times slower.
+const OTHER_REQUEST: Duration = Duration::from_secs(if cfg!(debug_assertions) { 3 } else { 1 });
+
+/// A `-L -n` as an operator would send it: answered ok within `OTHER_REQUEST`, or the test fails.
 fn list_within_a_second(path: &Path) -> Duration {
     let started = Instant::now();
     let answer = raw(path, b"-L\0-n\n");
     let took = started.elapsed();
     assert!(answer.starts_with("ok\n"), "{answer:.200}");
-    assert!(took < Duration::from_secs(1), "-L -n took {took:?}");
+    assert!(took < OTHER_REQUEST, "-L -n took {took:?}");
     took
 }
 

@@ -79,12 +79,19 @@ fn fail_over_after(lab: &Lab, sync: [Option<&str>; 2], loss: Loss, prepare: impl
     prepare(&a, &b);
 
     let client = HeldConnections::start(lab, HELD);
-    // Every held connection has made a few requests (its 3rd packet syncs it) and the flush
-    // delay has long passed.
+    // Every held connection makes a few requests (its 3rd packet syncs it) for at least a second;
+    // then, where sync runs, until dir2 holds them all (a deadline, not a failure: the cases
+    // without sync hold none, and the outcome below is what is judged).
     thread::sleep(Duration::from_secs(1));
-    let listing = b.ctl(&["-L", "-n", "-c"]);
-    let established = listing.lines().filter(|l| l.starts_with("TCP") && l.contains(" ESTABLISHED ")).count();
-    eprintln!("dir2 holds {established} synced connections before the failover");
+    let established = || {
+        let listing = b.ctl(&["-L", "-n", "-c"]);
+        listing.lines().filter(|l| l.starts_with("TCP") && l.contains(" ESTABLISHED ")).count()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(4);
+    while established() < HELD && std::time::Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(50));
+    }
+    eprintln!("dir2 holds {} synced connections before the failover", established());
 
     let report = client.across_takeover(&b, || match loss {
         Loss::Term => a.term(),
@@ -462,8 +469,10 @@ fn connections_go_back_and_forth_between_two_running_directors() {
     a.ctl(&["reload"]);
     wait_role(&b, "MASTER", Duration::from_secs(3));
     wait_role(&a, "BACKUP", Duration::from_secs(2));
-    thread::sleep(Duration::from_secs(1));
-    let handed = worker_sum(&a.ctl(&["status"]), "handed_back");
+    // The workers hand their connections back at their next batch after the role change.
+    let handed_back = || worker_sum(&a.ctl(&["status"]), "handed_back");
+    crate::ha::wait_for("dir handing back its connections", Duration::from_secs(3), || handed_back() >= HELD as u64);
+    let handed = handed_back();
 
     lab.write_config("ulvs.toml", &text(200));
     a.ctl(&["reload"]);

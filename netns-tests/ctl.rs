@@ -86,7 +86,7 @@ fn ipvsadm_commands_edit_the_live_table() {
         ("-a -t 10.0.0.100:80 -r 10.0.0.13:81", "direct routing cannot change the port"),
         ("-e -t 10.0.0.100:80 -r 10.0.0.11 -w 65536", "invalid weight 65536"),
         ("-a -t 10.0.0.100:80 -r 192.168.7.7", "not in any subnet of interface eth0"),
-        ("-A -t 10.0.0.2:80", "is an address of eth0"),
+        ("-A -t 10.0.0.2:80", "is configured on eth0: the director's kernel must not hold the VIP"),
     ];
     for (args, wanted) in bad {
         refused(&daemon, &args.split(' ').collect::<Vec<_>>(), "", wanted);
@@ -127,9 +127,12 @@ fn ipvsadm_commands_edit_the_live_table() {
     lab.exec_ok("rs1", &["env", &rs_state, &lab.repo_script("rs-setup.sh"), "up", "10.0.0.101"]);
     ok(&daemon, &["-A", "-t", "10.0.0.101:80", "-s", "rr"]);
     ok(&daemon, &["-a", "-t", "10.0.0.101:80", "-r", RS1, "-g"]);
-    thread::sleep(Duration::from_millis(300));
-    let answer = lab.exec_ok("client", &["curl", "-s", "--max-time", "3", "http://10.0.0.101/"]);
-    assert_eq!(answer.trim(), "rs1", "{}", daemon.log_text());
+    // The edit is answered after its snapshot is out; the client may still be resolving the VIP.
+    let mut answer = String::new();
+    crate::lab::wait_for("the new VIP answering", Duration::from_secs(5), || {
+        answer = lab.exec_ok("client", &["curl", "-s", "--max-time", "1", "http://10.0.0.101/"]);
+        answer.trim() == "rs1"
+    });
     let log = daemon.log_text();
     assert!(log.contains("ctl: added service TCP 10.0.0.101:80"), "edits are logged:\n{log}");
     let status = ok(&daemon, &["status"]);

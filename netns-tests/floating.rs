@@ -266,14 +266,15 @@ fn instances_on_two_links_share_a_vrid() {
         Daemon::control_path(&lab, "dir").display()
     );
     let ulvs = Daemon::start_on(&lab, "dir", &config);
-    // Past Master_Down_Interval (3 × 1 s + skew): a deaf instance would have taken over by now.
-    thread::sleep(Duration::from_secs(5));
-    for name in ["LAN", "INNER"] {
-        let (state, heard) = instance_line(&ulvs, name);
-        eprintln!("{name}: {state}, {heard} adverts heard");
-        assert_eq!(state, "BACKUP", "{name} hears keepalived on its own link\n{}", ulvs.ctl(&["status"]));
-        assert!(heard >= 3, "{name} heard {heard} adverts");
-    }
+    // Five adverts heard on each link span more than Master_Down_Interval (3 × 1 s + skew): a deaf
+    // instance would have taken over by then.
+    wait_for("five adverts heard on each link", Duration::from_secs(8), || {
+        ["LAN", "INNER"].iter().all(|name| {
+            let (state, heard) = instance_line(&ulvs, name);
+            assert_eq!(state, "BACKUP", "{name} hears keepalived on its own link\n{}", ulvs.ctl(&["status"]));
+            heard >= 5
+        })
+    });
     assert!(!holds(&lab, "dir") && !holds_inner("dir"), "a backup holds neither address");
 
     kd.stop();

@@ -70,6 +70,22 @@ fn wait_lines(path: &Path, expected: &[&str], daemon: &Daemon) {
     }
 }
 
+/// Waits until `real`'s check has run at least `probes` probes (its health line says "N of M
+/// probes failed"), and returns that line: a check that must pass is judged on probes that ran,
+/// not on a sleep.
+fn after_probes(daemon: &Daemon, real: &str, probes: u64) -> String {
+    let ran = |line: &str| -> u64 {
+        let before = line.find(" probes failed").map_or("", |end| &line[..end]);
+        before.rsplit(' ').next().and_then(|n| n.parse().ok()).unwrap_or(0)
+    };
+    let mut line = String::new();
+    crate::lab::wait_for(&format!("{probes} probes of {real}"), probes as u32 * INTERVAL + SLACK, || {
+        line = health_line(daemon, real);
+        ran(&line) >= probes
+    });
+    line
+}
+
 /// The `health: … REAL …` line of `ulvs ctl status` for `real`.
 fn health_line(daemon: &Daemon, real: &str) -> String {
     let status = daemon.ctl(&["status"]);
@@ -91,8 +107,7 @@ fn connect_ip_port_and_bindto_probe_where_told() {
     let daemon = Daemon::start(&lab, &config(&lab, "packet", "", &[(RS1, &rs1), (RS2, &rs2)]));
     // Long enough for several probes: with the kernel's source (10.0.0.2), or at rs1's own
     // port 80 (no /peer there answers 10.0.0.5), the first one would fail and take rs1 out.
-    thread::sleep(6 * INTERVAL);
-    let line = health_line(&daemon, RS1);
+    let line = after_probes(&daemon, RS1, 5);
     assert!(line.contains(" up (http check, 0 transitions, 0 of "), "{line}\n{}", daemon.log_text());
     assert_eq!(listed_weight(&daemon, RS1), Some(1));
     let tally = lab.http_requests(10);
@@ -126,8 +141,7 @@ fn several_urls_with_virtualhost_and_digest() {
     wait_listing(&daemon, RS2, None, INTERVAL + SLACK);
     let line = health_line(&daemon, RS2);
     assert!(line.contains(&format!("last: /: body digest {RS2_MD5}, expected {RS1_MD5}")), "{line}");
-    thread::sleep(4 * INTERVAL);
-    let line = health_line(&daemon, RS1);
+    let line = after_probes(&daemon, RS1, 3);
     assert!(line.contains(" up (http check, 0 transitions, 0 of "), "{line}\n{}", daemon.log_text());
     let tally = lab.http_requests(8);
     assert_eq!(count(&tally, "rs1"), 8, "{tally:?}");
@@ -136,9 +150,9 @@ fn several_urls_with_virtualhost_and_digest() {
     let daemon_config = config(&lab, "xdp", &service, &[(RS1, ""), (RS2, &rs2.replace(RS1_MD5, RS2_MD5))]);
     drop(daemon);
     let daemon = Daemon::start(&lab, &daemon_config);
-    thread::sleep(3 * INTERVAL);
-    let line = health_line(&daemon, RS2);
-    assert!(line.contains("last: /status/503: http status 503, expected [200-299]"), "{line}");
+    crate::lab::wait_for("rs2's second URL failing", 3 * INTERVAL + SLACK, || {
+        health_line(&daemon, RS2).contains("last: /status/503: http status 503, expected [200-299]")
+    });
     assert_eq!(listed_weight(&daemon, RS2), None);
 }
 
@@ -175,8 +189,7 @@ fn https_checks_with_sni_and_verification() {
         line.contains("(https check") && line.contains("tls: handshake failed") && line.contains("UnknownIssuer"),
         "{line}"
     );
-    thread::sleep(4 * INTERVAL);
-    let line = health_line(&daemon, RS1);
+    let line = after_probes(&daemon, RS1, 3);
     assert!(line.contains(" up (https check, 0 transitions, 0 of "), "{line}\n{}", daemon.log_text());
     assert_eq!(count(&lab.http_requests(6), "rs1"), 6);
     // Plain HTTP where TLS is expected fails too: rs2's port 443 now speaks HTTP.

@@ -144,6 +144,16 @@ pub fn config(io: &str, scheduler: &str, control: &Path, reals: &[(&str, u32)], 
     text
 }
 
+/// Polls `done` every 20 ms until it holds, failing after `within`: every test waits on its
+/// condition with a deadline, never sleeps and then reads.
+pub fn wait_for(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < within, "{what}: not within {within:?}");
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
 impl Daemon {
     pub fn start(lab: &Lab, config_text: &str) -> Daemon {
         Daemon::start_on(lab, "dir", config_text)
@@ -191,6 +201,16 @@ impl Daemon {
 
     pub fn log_text(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until the log has a line containing `text` (the daemon logs a warning or an event
+    /// when its control core decides it), failing with the log after `within`.
+    pub fn wait_log(&self, text: &str, within: Duration) {
+        let start = Instant::now();
+        while !self.log_text().contains(text) {
+            assert!(start.elapsed() < within, "{text:?} not logged within {within:?}:\n{}", self.log_text());
+            thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// `ulvs ctl ARGS` against this daemon.

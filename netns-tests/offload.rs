@@ -4,6 +4,7 @@
 //! same traffic with offloads off (as behind real NICs) must go on working and count nothing.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use crate::lab::{config, Daemon, Lab, VIP};
 
@@ -92,11 +93,21 @@ fn same_host_senders(io: &str, offloads: bool, prefix: &str) {
     assert!(status.contains(" oversize=0"), "nothing was too long to forward:\n{status}");
     if offloads {
         assert!(partial > 0, "partial checksums were met and counted:\n{status}");
-        assert!(daemon.log_text().contains("arrived with a partial TCP/UDP checksum"), "{}", daemon.log_text());
+        // The core warns at the first counter sample that shows them (every 2 s): wait for it.
+        daemon.wait_log("arrived with a partial TCP/UDP checksum", Duration::from_secs(10));
         if io == "packet" {
             // AF_XDP on a veth strips GSO from its peer, so only AF_PACKET meets GSO frames.
             assert!(gso > 0, "the upload's GSO frames were forwarded whole:\n{status}");
         }
+    } else if io == "xdp" {
+        // AF_XDP gets no checksum state with a frame: a checksum field equal to the pseudo-header
+        // sum is taken for partial (wire::checksum::is_partial), and a full checksum has that
+        // value by chance once in 65 535 segments (completing it then changes nothing). Some
+        // thousand segments per run made the exact (0, 0) fail about one run in ten; more than
+        // one in a thousand would be a sender still offloading.
+        let forwarded = worker_sum(&status, "forwarded");
+        assert!(partial * 1000 <= forwarded, "{partial} of {forwarded} taken for partial with offloads off:\n{status}");
+        assert_eq!(gso, 0, "no GSO with offloads off:\n{status}");
     } else {
         assert_eq!((partial, gso), (0, 0), "nothing offloaded with offloads off:\n{status}");
     }

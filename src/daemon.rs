@@ -8,33 +8,34 @@
 mod ha;
 mod ports;
 mod sync;
+mod workers;
 
-use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
-use crossbeam::channel;
+use crossbeam::channel::{self, Sender};
 use ulvs::conntrack::TemplateStore;
 use ulvs::control::config::{Config, IoMode};
-use ulvs::control::control_loop::{ControlLoop, ControlStatus};
+use ulvs::control::context::{Context, ControlStatus};
+use ulvs::control::control_loop::{self, ControlIo, ControlLoop};
+use ulvs::control::core::ControlCore;
 use ulvs::control::ctl::handler::CtlHandler;
 use ulvs::control::ctl::server::Server;
 use ulvs::control::event::{health_forwarder, ControlEvent};
 use ulvs::control::host::{self, Host};
 use ulvs::control::link::LinkWatch;
-use ulvs::control::metrics::{Endpoint, Sources};
-use ulvs::control::offload::OffloadNotices;
+use ulvs::control::metrics::Endpoint;
 use ulvs::control::rate::RateTable;
 use ulvs::control::resolver::Resolver;
 use ulvs::control::runtime;
 use ulvs::dataplane::stats::WorkerStats;
-use ulvs::dataplane::worker::{Shared, WorkerConfig};
+use ulvs::dataplane::worker::Shared;
+use ulvs::ha::driver::HaDriver;
 use ulvs::ha::report::HaSource;
-use ulvs::health::{Checker, HealthBoard, Notifier};
+use ulvs::health::{Checker, HealthBoard, Notifier, Target};
 use ulvs::service::SnapshotCell;
 
 /// How long start-up waits for real servers' MACs before the workers start forwarding.
@@ -54,37 +55,24 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
     let iface = &config.director.interface;
     let (director_mac, director_ip) = (host.mac, host.ip);
     let queues = host.workers(&config, config_path)?;
-    let mut registry = runtime::registry(&config, queues, director_mac);
+    let registry = runtime::registry(&config, queues, director_mac);
     // Before the first snapshot: real servers whose check starts down (alpha) are down in it.
-    let mut checked = BTreeSet::new();
-    let targets = runtime::follow_checks(&config, &mut registry, &mut checked);
+    let mut core =
+        ControlCore::new(config.clone(), config_path.to_path_buf(), registry, host.subnets(), Instant::now());
+    let targets = core.checks();
 
     match ulvs::io::process::raise_fd_limit() {
         Ok((before, after)) if after > before => log::debug!("open files: soft limit raised from {before} to {after}"),
         Ok(_) => {}
         Err(err) => log::warn!("raising the open-files limit: {err}"),
     }
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(signal, Arc::clone(&stop)).context("installing signal handlers")?;
-    }
-    let reload_requested = Arc::new(AtomicBool::new(false));
-    signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&reload_requested))
-        .context("installing the SIGHUP handler")?;
+    let (stop, reload_requested) = signals()?;
 
-    let mut resolver = Resolver::open(iface, director_mac, director_ip, config.director.arp_refresh, &registry)?;
-    resolver.settle(INITIAL_RESOLVE, &stop)?;
-    let snapshots = Arc::new(SnapshotCell::new(registry.snapshot(|ip| resolver.mac(ip))));
+    let mut resolver = Resolver::open(iface, director_mac, director_ip)?;
+    control_loop::settle(&mut core, &mut resolver, INITIAL_RESOLVE, &stop)?;
+    let snapshots = Arc::new(SnapshotCell::new(core.first_snapshot()));
 
-    let vips: Vec<_> = snapshots.load().vips().collect();
-    let opened = ports::open(&config, queues, &vips)?;
-    let io = if opened.program.is_some() { IoMode::Xdp } else { IoMode::Packet };
-    host::check(io, iface, &host.addrs, &vips)?;
-    log::info!(
-        "ulvs on {iface} ({director_mac}, {director_ip}): io={} queues={queues} services={}",
-        opened.description,
-        config.services.len()
-    );
+    let opened = open_ports(&config, &host, queues, &snapshots)?;
 
     let stats = Arc::new(WorkerStats::new(queues));
     let mut ha_parts = ha::prepare(&config)?;
@@ -101,38 +89,14 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
     };
     let gate = sync_parts.preempt_gate(&config);
     let ha_driver = ha::start(&config, &mut ha_parts, director_mac, director_ip, &stop, gate)?;
-    let capacity = (config.director.connections / queues).max(1);
     let templates = Arc::new(TemplateStore::new(config.director.connections, Instant::now()));
-    let cpus = config.director.cpus.clone();
-    let core_ids = core_affinity::get_core_ids().unwrap_or_default();
-    let mut request_senders = Vec::new();
-    let mut workers = Vec::new();
-    for (index, port) in opened.ports.into_iter().enumerate() {
-        let (requests_tx, requests_rx) = channel::bounded(4);
-        request_senders.push(requests_tx);
-        let shared = shared.clone();
-        let stop_on_exit = Arc::clone(&stop);
-        let cpu = cpus.as_ref().and_then(|cpus| cpus.get(index).copied());
-        let core = cpu.and_then(|cpu| core_ids.iter().find(|core| core.id == cpu).copied());
-        let config = WorkerConfig { index, batch: config.director.batch, capacity, templates: Arc::clone(&templates) };
-        let handle = thread::Builder::new().name(format!("ulvs-worker-{index}")).spawn(move || {
-            if let Some(core) = core {
-                if !core_affinity::set_for_current(core) {
-                    log::warn!("worker {index}: could not pin to cpu {}", core.id);
-                }
-            }
-            // However the worker ends (error or panic), the daemon stops and detaches cleanly.
-            let _stop = StopOnExit(Arc::clone(&stop_on_exit));
-            port.run(config, shared, requests_rx)
-        })?;
-        workers.push(handle);
-    }
+    let (request_senders, workers) = workers::start(&config, opened.ports, &shared, &templates, &stop)?;
 
     let synced = Arc::clone(&sync_parts.link.synced);
     let sync_service = sync::start(
         &config,
         sync_parts,
-        sync::Sources {
+        sync::SyncInputs {
             templates: Arc::clone(&templates),
             snapshots: Arc::clone(&snapshots),
             workers: request_senders.clone(),
@@ -142,105 +106,37 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
     )?;
 
     let (events_tx, events_rx) = channel::bounded::<ControlEvent>(64);
-    let health_board = Arc::new(HealthBoard::new());
-    let notifier = Notifier::start(Arc::clone(&health_board.scripts)).context("starting the notify script runner")?;
-    let status = Arc::new(Mutex::new(ControlStatus {
-        config_path: config_path.to_path_buf(),
-        last_reload: None,
-        xdp_filter: None,
-        link: None,
-    }));
-    let rates = Arc::new(Mutex::new(RateTable::default()));
-    if !targets.is_empty() {
-        log::info!("health checks on {} real server(s)", targets.len());
-    }
-    let checker =
-        Checker::start(targets, Arc::clone(&health_board), PROBE_THREADS, health_forwarder(events_tx.clone()))
-            .context("starting the health checker")?;
-    let view = Arc::new(CtlHandler {
-        snapshots: Arc::clone(&snapshots),
-        stats: Arc::clone(&stats),
+    let (health_board, notifier, checker) = start_checks(targets, &events_tx)?;
+    let context = shared_context(&config, config_path, &shared, &health_board, ha_driver.as_ref(), &sync_service);
+    let handler = CtlHandler {
+        context: Arc::clone(&context),
         workers: request_senders,
         events: events_tx,
-        status: Arc::clone(&status),
-        rates: Arc::clone(&rates),
         io: opened.description.clone(),
         interface: iface.clone(),
-        capacity: config.director.connections,
-        health: Arc::clone(&health_board),
-        ha: ha_driver.as_ref().map(|driver| Arc::clone(&driver.status)),
         synced,
         sync: Arc::clone(&sync_service),
-    });
-    let metrics = match config.metrics.listen {
-        Some(addr) => {
-            let sources = Sources {
-                snapshots: Arc::clone(&snapshots),
-                workers: Arc::clone(&stats),
-                health: Arc::clone(&health_board),
-                rates: Arc::clone(&rates),
-                capacity: config.director.connections,
-                serving: Arc::clone(&shared.serving),
-                ha: ha_driver.as_ref().map(|driver| Arc::clone(&driver.status) as Arc<dyn HaSource>),
-                sync: Some(Arc::clone(&sync_service.stats)),
-            };
-            let endpoint = Endpoint::start(addr, Arc::new(sources))?;
-            log::info!("metrics on http://{}/metrics", endpoint.addr());
-            Some(endpoint)
-        }
-        None => None,
     };
-    let server = Server::start(&config.director.control, view)
-        .with_context(|| format!("control socket {}", config.director.control.display()))?;
-    log::info!("control socket {}", config.director.control.display());
+    let (metrics, server) = serve(&config, &context, handler)?;
 
-    let control = ControlLoop {
-        registry,
+    let io = ControlIo {
+        context,
         resolver,
-        snapshots: Arc::clone(&snapshots),
         program: opened.program.as_ref(),
-        config: config.clone(),
         config_path: config_path.to_path_buf(),
-        subnets: host.subnets(),
         events: events_rx,
         reload_requested,
-        status,
-        rates,
-        ha_updates: ha_driver.as_ref().map(|driver| driver.updates()),
-        stats: Arc::clone(&stats),
-        notices: OffloadNotices::default(),
         checker,
+        ha_updates: ha_driver.as_ref().map(|driver| driver.updates()),
         notify: notifier.queue(),
-        health: Arc::clone(&health_board),
-        checked,
         link: LinkWatch::new(ulvs::io::netdev::ifindex(iface).with_context(|| format!("interface {iface}"))?, iface),
     };
-    let control_result = { control }.run(&stop);
+    let control_result = ControlLoop::new(core, io).run(&stop);
     // However the control loop ended, the workers stop before the XDP program is detached.
     stop.store(true, Ordering::Relaxed);
-    log::info!("stopping");
-    // HA first: its priority-0 advert leaves while the workers still forward, so the backup's
-    // Skew_Time is the whole client-visible gap; then the workers.
-    if let Some(driver) = ha_driver {
-        driver.join();
-    }
-    workers_stop.store(true, Ordering::Relaxed);
-    let mut failed = Vec::new();
-    for (index, handle) in workers.into_iter().enumerate() {
-        match handle.join() {
-            Ok(Ok(())) => {}
-            Ok(Err(err)) => failed.push(format!("worker {index}: {err}")),
-            Err(_) => failed.push(format!("worker {index} panicked")),
-        }
-    }
-    // After the workers: what they queued last is sent before the thread ends.
-    sync_service.join();
-    drop(server);
-    drop(metrics);
-    drop(opened.program);
-    // Last: the down scripts omega queued, now that nothing is served any more.
-    notifier.finish(SCRIPTS_AT_STOP);
-    log::info!("stopped");
+    let running =
+        Running { ha_driver, workers_stop, workers, sync_service, server, metrics, program: opened.program, notifier };
+    let failed = running.stop();
     control_result?;
     if !failed.is_empty() {
         bail!("{}", failed.join("; "));
@@ -248,11 +144,124 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Sets the daemon's stop flag when a worker thread ends for any reason, panics included.
-struct StopOnExit(Arc<AtomicBool>);
+/// What runs once the control loop has ended, stopped in order by [`Running::stop`].
+struct Running {
+    ha_driver: Option<HaDriver>,
+    workers_stop: Arc<AtomicBool>,
+    workers: Vec<workers::Worker>,
+    sync_service: Arc<ulvs::sync::SyncService>,
+    server: Server,
+    metrics: Option<Endpoint>,
+    program: Option<ulvs::io::xdp::XdpProgram>,
+    notifier: Notifier,
+}
 
-impl Drop for StopOnExit {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Relaxed);
+impl Running {
+    /// HA's last advert while the workers still forward, then the workers, sync, the sockets, the
+    /// XDP program; the scripts omega queued last. What went wrong with the workers, if anything.
+    fn stop(self) -> Vec<String> {
+        log::info!("stopping");
+        // HA first: its priority-0 advert leaves while the workers still forward, so the backup's
+        // Skew_Time is the whole client-visible gap; then the workers.
+        if let Some(driver) = self.ha_driver {
+            driver.join();
+        }
+        self.workers_stop.store(true, Ordering::Relaxed);
+        let failed = workers::join(self.workers);
+        // After the workers: what they queued last is sent before the thread ends.
+        self.sync_service.join();
+        drop(self.server);
+        drop(self.metrics);
+        drop(self.program);
+        // Last: the down scripts omega queued, now that nothing is served any more.
+        self.notifier.finish(SCRIPTS_AT_STOP);
+        log::info!("stopped");
+        failed
     }
+}
+
+/// The workers' ports (and with AF_XDP the filter passing the first snapshot's VIPs), the host
+/// checked for what would break them.
+fn open_ports(config: &Config, host: &Host, queues: usize, snapshots: &SnapshotCell) -> anyhow::Result<ports::Opened> {
+    let iface = &config.director.interface;
+    let vips: Vec<_> = snapshots.load().vips().collect();
+    let opened = ports::open(config, queues, &vips)?;
+    let io = if opened.program.is_some() { IoMode::Xdp } else { IoMode::Packet };
+    host::check(io, iface, &host.addrs, &vips)?;
+    log::info!(
+        "ulvs on {iface} ({}, {}): io={} queues={queues} services={}",
+        host.mac,
+        host.ip,
+        opened.description,
+        config.services.len()
+    );
+    Ok(opened)
+}
+
+/// The director's shared state, made once: the data path's cells and counters, the health board,
+/// HA's and sync's reports, and the control loop's own status and rates.
+fn shared_context(
+    config: &Config,
+    config_path: &Path,
+    data: &Shared,
+    health: &Arc<HealthBoard>,
+    ha: Option<&HaDriver>,
+    sync: &ulvs::sync::SyncService,
+) -> Arc<Context> {
+    Arc::new(Context {
+        snapshots: Arc::clone(&data.snapshots),
+        stats: Arc::clone(&data.stats),
+        health: Arc::clone(health),
+        rates: Mutex::new(RateTable::default()),
+        status: Mutex::new(ControlStatus { config_path: config_path.to_path_buf(), ..ControlStatus::default() }),
+        serving: Arc::clone(&data.serving),
+        ha: ha.map(|driver| Arc::clone(&driver.status) as Arc<dyn HaSource>),
+        sync: Some(Arc::clone(&sync.stats)),
+        capacity: config.director.connections,
+    })
+}
+
+/// The health checker on its first targets (its transitions go to the control loop as events),
+/// the board it shows them on, and the notify scripts' runner.
+fn start_checks(
+    targets: Vec<Target>,
+    events: &Sender<ControlEvent>,
+) -> anyhow::Result<(Arc<HealthBoard>, Notifier, Checker)> {
+    let health_board = Arc::new(HealthBoard::new());
+    let notifier = Notifier::start(Arc::clone(&health_board.scripts)).context("starting the notify script runner")?;
+    if !targets.is_empty() {
+        log::info!("health checks on {} real server(s)", targets.len());
+    }
+    let checker = Checker::start(targets, Arc::clone(&health_board), PROBE_THREADS, health_forwarder(events.clone()))
+        .context("starting the health checker")?;
+    Ok((health_board, notifier, checker))
+}
+
+/// What reads the context from outside: the metrics endpoint (with `[metrics] listen`) and the
+/// ctl socket.
+fn serve(config: &Config, context: &Arc<Context>, handler: CtlHandler) -> anyhow::Result<(Option<Endpoint>, Server)> {
+    let metrics = match config.metrics.listen {
+        Some(addr) => {
+            let endpoint = Endpoint::start(addr, Arc::clone(context))?;
+            log::info!("metrics on http://{}/metrics", endpoint.addr());
+            Some(endpoint)
+        }
+        None => None,
+    };
+    let server = Server::start(&config.director.control, Arc::new(handler))
+        .with_context(|| format!("control socket {}", config.director.control.display()))?;
+    log::info!("control socket {}", config.director.control.display());
+    Ok((metrics, server))
+}
+
+/// The stop flag SIGINT and SIGTERM set, and the reload flag SIGHUP sets.
+fn signals() -> anyhow::Result<(Arc<AtomicBool>, Arc<AtomicBool>)> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&stop)).context("installing signal handlers")?;
+    }
+    let reload_requested = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&reload_requested))
+        .context("installing the SIGHUP handler")?;
+    Ok((stop, reload_requested))
 }

@@ -15,7 +15,7 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use crate::conntrack::Timeouts;
-use crate::control::spec::{unicast_problem, RealSpec, ServiceSpec, MAX_WEIGHT};
+use crate::control::spec::{real_server_problem, unicast_problem, weight_problem, RealSpec, ServiceSpec};
 use crate::sched::{SchedFlags, SchedulerKind};
 use crate::service::ServiceKey;
 
@@ -46,26 +46,26 @@ pub enum Edit {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum EditError {
     #[error("Service not defined: {0}")]
-    NoService(Service),
+    NoService(ServiceName),
     #[error("Service already exists: {0}")]
-    ServiceExists(Service),
+    ServiceExists(ServiceName),
     #[error("No such destination: {ip} in {service}")]
-    NoReal { service: Service, ip: Ipv4Addr },
+    NoReal { service: ServiceName, ip: Ipv4Addr },
     #[error("Destination already exists: {ip} in {service}")]
-    RealExists { service: Service, ip: Ipv4Addr },
+    RealExists { service: ServiceName, ip: Ipv4Addr },
     #[error("invalid address: {0}")]
     Address(String),
-    #[error("invalid weight {0} (expected 0..={MAX_WEIGHT})")]
-    Weight(u32),
+    #[error("{0}")]
+    Weight(String),
     #[error("{0}")]
     Other(String),
 }
 
 /// A service key as ipvsadm prints it in messages: `TCP 10.0.0.100:80`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Service(pub ServiceKey);
+pub struct ServiceName(pub ServiceKey);
 
-impl fmt::Display for Service {
+impl fmt::Display for ServiceName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}:{}", self.0.protocol, self.0.vip, self.0.port)
     }
@@ -109,7 +109,7 @@ struct Batch {
 
 impl Batch {
     fn get(&mut self, key: &ServiceKey) -> Result<&mut ServiceSpec, EditError> {
-        let at = *self.index.get(key).ok_or(EditError::NoService(Service(*key)))?;
+        let at = *self.index.get(key).ok_or(EditError::NoService(ServiceName(*key)))?;
         Ok(self.slots[at].as_mut().expect("indexed slots hold a service"))
     }
 
@@ -117,7 +117,7 @@ impl Batch {
         match edit {
             Edit::AddService(spec) => {
                 if self.index.contains_key(&spec.key) {
-                    return Err(EditError::ServiceExists(Service(spec.key)));
+                    return Err(EditError::ServiceExists(ServiceName(spec.key)));
                 }
                 check_service(spec)?;
                 self.index.insert(spec.key, self.slots.len());
@@ -136,38 +136,12 @@ impl Batch {
                 Ok(line)
             }
             Edit::DeleteService(key) => {
-                let at = self.index.remove(key).ok_or(EditError::NoService(Service(*key)))?;
+                let at = self.index.remove(key).ok_or(EditError::NoService(ServiceName(*key)))?;
                 let removed = self.slots[at].take().expect("indexed slots hold a service");
-                Ok(format!("deleted service {} with {} real server(s)", Service(*key), removed.reals.len()))
+                Ok(format!("deleted service {} with {} real server(s)", ServiceName(*key), removed.reals.len()))
             }
-            Edit::AddReal(key, real) => {
-                let spec = self.get(key)?;
-                if spec.reals.iter().any(|r| r.ip == real.ip) {
-                    return Err(EditError::RealExists { service: Service(*key), ip: real.ip });
-                }
-                check_real(*key, real)?;
-                spec.reals.push(real.clone());
-                Ok(format!("added real server {} weight {} to {}", real.ip, real.weight, Service(*key)))
-            }
-            Edit::EditReal { key, ip, weight } => {
-                let spec = self.get(key)?;
-                let Some(real) = spec.reals.iter_mut().find(|r| r.ip == *ip) else {
-                    return Err(EditError::NoReal { service: Service(*key), ip: *ip });
-                };
-                if *weight > MAX_WEIGHT {
-                    return Err(EditError::Weight(*weight));
-                }
-                let line = format!("real server {ip} of {}: weight {} -> {weight}", Service(*key), real.weight);
-                real.weight = *weight;
-                Ok(line)
-            }
-            Edit::DeleteReal(key, ip) => {
-                let spec = self.get(key)?;
-                let Some(position) = spec.reals.iter().position(|r| r.ip == *ip) else {
-                    return Err(EditError::NoReal { service: Service(*key), ip: *ip });
-                };
-                spec.reals.remove(position);
-                Ok(format!("deleted real server {ip} from {}", Service(*key)))
+            Edit::AddReal(key, _) | Edit::EditReal { key, .. } | Edit::DeleteReal(key, _) => {
+                apply_to_real(self.get(key)?, edit)
             }
             Edit::Clear => {
                 let count = self.index.len();
@@ -177,34 +151,73 @@ impl Batch {
             }
             Edit::Zero(Some(key)) => {
                 self.get(key)?;
-                Ok(format!("zeroed the counters of {}", Service(*key)))
+                Ok(format!("zeroed the counters of {}", ServiceName(*key)))
             }
             Edit::Zero(None) => Ok("zeroed all counters".into()),
-            Edit::SetTimeouts { tcp, tcpfin, udp } => {
-                let timeouts = &mut self.timeouts;
-                let before = *timeouts;
-                timeouts.tcp = tcp.unwrap_or(timeouts.tcp);
-                timeouts.tcpfin = tcpfin.unwrap_or(timeouts.tcpfin);
-                timeouts.udp = udp.unwrap_or(timeouts.udp);
-                Ok(format!(
-                    "timeouts (tcp tcpfin udp): {} {} {} -> {} {} {}",
-                    before.tcp.as_secs(),
-                    before.tcpfin.as_secs(),
-                    before.udp.as_secs(),
-                    timeouts.tcp.as_secs(),
-                    timeouts.tcpfin.as_secs(),
-                    timeouts.udp.as_secs()
-                ))
-            }
+            Edit::SetTimeouts { tcp, tcpfin, udp } => Ok(set_timeouts(&mut self.timeouts, *tcp, *tcpfin, *udp)),
         }
     }
+}
+
+/// A real-server edit of `spec`.
+fn apply_to_real(spec: &mut ServiceSpec, edit: &Edit) -> Result<String, EditError> {
+    let key = spec.key;
+    match edit {
+        Edit::AddReal(_, real) => {
+            if spec.reals.iter().any(|r| r.ip == real.ip) {
+                return Err(EditError::RealExists { service: ServiceName(key), ip: real.ip });
+            }
+            check_real(key, real)?;
+            spec.reals.push(real.clone());
+            Ok(format!("added real server {} weight {} to {}", real.ip, real.weight, ServiceName(key)))
+        }
+        Edit::EditReal { ip, weight, .. } => {
+            let Some(real) = spec.reals.iter_mut().find(|r| r.ip == *ip) else {
+                return Err(EditError::NoReal { service: ServiceName(key), ip: *ip });
+            };
+            check_weight(*weight)?;
+            let line = format!("real server {ip} of {}: weight {} -> {weight}", ServiceName(key), real.weight);
+            real.weight = *weight;
+            Ok(line)
+        }
+        Edit::DeleteReal(_, ip) => {
+            let Some(position) = spec.reals.iter().position(|r| r.ip == *ip) else {
+                return Err(EditError::NoReal { service: ServiceName(key), ip: *ip });
+            };
+            spec.reals.remove(position);
+            Ok(format!("deleted real server {ip} from {}", ServiceName(key)))
+        }
+        _ => unreachable!("only real-server edits come here"),
+    }
+}
+
+/// `--set TCP TCPFIN UDP`: the timeouts given replace the running ones.
+fn set_timeouts(
+    timeouts: &mut Timeouts,
+    tcp: Option<Duration>,
+    tcpfin: Option<Duration>,
+    udp: Option<Duration>,
+) -> String {
+    let before = *timeouts;
+    timeouts.tcp = tcp.unwrap_or(timeouts.tcp);
+    timeouts.tcpfin = tcpfin.unwrap_or(timeouts.tcpfin);
+    timeouts.udp = udp.unwrap_or(timeouts.udp);
+    format!(
+        "timeouts (tcp tcpfin udp): {} {} {} -> {} {} {}",
+        before.tcp.as_secs(),
+        before.tcpfin.as_secs(),
+        before.udp.as_secs(),
+        timeouts.tcp.as_secs(),
+        timeouts.tcpfin.as_secs(),
+        timeouts.udp.as_secs()
+    )
 }
 
 /// What changed from `old` to `new`, one line per service or real server, for the log of a reload.
 pub fn diff(old: &[ServiceSpec], new: &[ServiceSpec]) -> Vec<String> {
     let mut lines = Vec::new();
     for spec in old.iter().filter(|s| !new.iter().any(|n| n.key == s.key)) {
-        lines.push(format!("deleted service {}", Service(spec.key)));
+        lines.push(format!("deleted service {}", ServiceName(spec.key)));
     }
     for spec in new {
         let Some(before) = old.iter().find(|o| o.key == spec.key) else {
@@ -215,17 +228,20 @@ pub fn diff(old: &[ServiceSpec], new: &[ServiceSpec]) -> Vec<String> {
             lines.push(format!("edited service {} (was {})", describe(spec), describe(before)));
         }
         for real in before.reals.iter().filter(|r| !spec.reals.iter().any(|n| n.ip == r.ip)) {
-            lines.push(format!("deleted real server {} from {}", real.ip, Service(spec.key)));
+            lines.push(format!("deleted real server {} from {}", real.ip, ServiceName(spec.key)));
         }
         for real in &spec.reals {
             match before.reals.iter().find(|r| r.ip == real.ip) {
-                None => {
-                    lines.push(format!("added real server {} weight {} to {}", real.ip, real.weight, Service(spec.key)))
-                }
+                None => lines.push(format!(
+                    "added real server {} weight {} to {}",
+                    real.ip,
+                    real.weight,
+                    ServiceName(spec.key)
+                )),
                 Some(was) if was != real => lines.push(format!(
                     "real server {} of {}: weight {} -> {}{}",
                     real.ip,
-                    Service(spec.key),
+                    ServiceName(spec.key),
                     was.weight,
                     real.weight,
                     if was.mac != real.mac { ", static MAC changed" } else { "" }
@@ -238,7 +254,7 @@ pub fn diff(old: &[ServiceSpec], new: &[ServiceSpec]) -> Vec<String> {
 }
 
 fn describe(spec: &ServiceSpec) -> String {
-    let mut text = format!("{} scheduler {}", Service(spec.key), spec.scheduler);
+    let mut text = format!("{} scheduler {}", ServiceName(spec.key), spec.scheduler);
     if let Some(timeout) = spec.persistence {
         text.push_str(&format!(" persistent {}", timeout.as_secs()));
     }
@@ -267,7 +283,7 @@ fn check_service(spec: &ServiceSpec) -> Result<(), EditError> {
     let mut seen = Vec::with_capacity(spec.reals.len());
     for real in &spec.reals {
         if seen.contains(&real.ip) {
-            return Err(EditError::RealExists { service: Service(spec.key), ip: real.ip });
+            return Err(EditError::RealExists { service: ServiceName(spec.key), ip: real.ip });
         }
         seen.push(real.ip);
         check_real(spec.key, real)?;
@@ -276,16 +292,17 @@ fn check_service(spec: &ServiceSpec) -> Result<(), EditError> {
 }
 
 fn check_real(key: ServiceKey, real: &RealSpec) -> Result<(), EditError> {
-    if let Some(problem) = unicast_problem(real.ip) {
-        return Err(EditError::Address(format!("real server address {} is {problem}", real.ip)));
+    if let Some(problem) = real_server_problem(key.vip, real.ip) {
+        return Err(EditError::Address(problem));
     }
-    if real.ip == key.vip {
-        return Err(EditError::Address(format!("real server address {} is the service's VIP", real.ip)));
+    check_weight(real.weight)
+}
+
+fn check_weight(weight: u32) -> Result<(), EditError> {
+    match weight_problem(i64::from(weight)) {
+        Some(problem) => Err(EditError::Weight(problem)),
+        None => Ok(()),
     }
-    if real.weight > MAX_WEIGHT {
-        return Err(EditError::Weight(real.weight));
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -316,7 +333,7 @@ mod tests {
         let ip = |last| Ipv4Addr::new(10, 0, 0, last);
         let cases: Vec<(&str, Edit, Result<&str, EditError>)> = vec![
             ("add", Edit::AddService(service(443)), Ok("added service TCP 10.0.0.100:443 scheduler wlc")),
-            ("duplicate", Edit::AddService(service(80)), Err(EditError::ServiceExists(Service(key(80))))),
+            ("duplicate", Edit::AddService(service(80)), Err(EditError::ServiceExists(ServiceName(key(80))))),
             (
                 "sh flags on wrr",
                 Edit::AddService(ServiceSpec {
@@ -334,7 +351,7 @@ mod tests {
                 }),
                 Err(EditError::Address("VIP 127.0.0.1 is a loopback address".into())),
             ),
-            ("edit missing", Edit::DeleteService(key(8080)), Err(EditError::NoService(Service(key(8080))))),
+            ("edit missing", Edit::DeleteService(key(8080)), Err(EditError::NoService(ServiceName(key(8080))))),
             (
                 "add real",
                 Edit::AddReal(key(80), real(13, 2)),
@@ -343,14 +360,20 @@ mod tests {
             (
                 "dup real",
                 Edit::AddReal(key(80), real(11, 2)),
-                Err(EditError::RealExists { service: Service(key(80)), ip: ip(11) }),
+                Err(EditError::RealExists { service: ServiceName(key(80)), ip: ip(11) }),
             ),
             (
                 "real is vip",
                 Edit::AddReal(key(80), real(100, 1)),
-                Err(EditError::Address("real server address 10.0.0.100 is the service's VIP".into())),
+                Err(EditError::Address(
+                    "real server 10.0.0.100 is the service's own VIP; a real server needs an address of its own".into(),
+                )),
             ),
-            ("heavy", Edit::AddReal(key(80), real(14, 70000)), Err(EditError::Weight(70000))),
+            (
+                "heavy",
+                Edit::AddReal(key(80), real(14, 70000)),
+                Err(EditError::Weight("invalid weight 70000 (expected 0..=65535)".into())),
+            ),
             (
                 "weight",
                 Edit::EditReal { key: key(80), ip: ip(11), weight: 0 },
@@ -359,9 +382,9 @@ mod tests {
             (
                 "no real",
                 Edit::DeleteReal(key(80), ip(99)),
-                Err(EditError::NoReal { service: Service(key(80)), ip: ip(99) }),
+                Err(EditError::NoReal { service: ServiceName(key(80)), ip: ip(99) }),
             ),
-            ("zero missing", Edit::Zero(Some(key(1))), Err(EditError::NoService(Service(key(1))))),
+            ("zero missing", Edit::Zero(Some(key(1))), Err(EditError::NoService(ServiceName(key(1))))),
             ("clear", Edit::Clear, Ok("cleared 1 service(s)")),
         ];
         for (name, edit, expected) in cases {
@@ -392,7 +415,7 @@ mod tests {
         let failing = [Edit::DeleteService(key(81)), Edit::DeleteService(key(81))];
         assert_eq!(
             apply_all(&services, Timeouts::default(), &failing),
-            Err((1, EditError::NoService(Service(key(81)))))
+            Err((1, EditError::NoService(ServiceName(key(81)))))
         );
         // 100 000 services in one batch: linear, so well under a second even in a debug build.
         let many: Vec<Edit> = (1..=50_000u16)

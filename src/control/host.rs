@@ -97,15 +97,25 @@ pub struct HostRefused {
     problems: String,
 }
 
+/// Why `vip` cannot be served when the director's kernel has these addresses, if it cannot: the
+/// one rule start-up (`check`) and a ctl edit adding a service (the control core) both apply.
+pub fn kernel_holds_vip(
+    addresses: impl IntoIterator<Item = Ipv4Addr>,
+    interface: &str,
+    vip: Ipv4Addr,
+) -> Option<String> {
+    addresses.into_iter().any(|address| address == vip).then(|| {
+        format!(
+            "VIP {vip} is configured on {interface}: the director's kernel must not hold the VIP (ulvs answers ARP for it); remove it with `ip addr del {vip}/32 dev {interface}`"
+        )
+    })
+}
+
 /// Where the kernel's problem would bite: refuse for AF_PACKET, warn for AF_XDP.
 pub fn check(io: IoMode, interface: &str, addrs: &[Ipv4Net], vips: &[Ipv4Addr]) -> Result<(), HostRefused> {
     let mut problems = Vec::new();
     for vip in vips {
-        if addrs.iter().any(|net| net.addr == *vip) {
-            problems.push(format!(
-                "VIP {vip} is configured on {interface}: the director's kernel must not hold the VIP (ulvs answers ARP for it); remove it with `ip addr del {vip}/32 dev {interface}`"
-            ));
-        }
+        problems.extend(kernel_holds_vip(addrs.iter().map(|net| net.addr), interface, *vip));
     }
     if fs::read_to_string("/proc/sys/net/ipv4/ip_forward").is_ok_and(|v| v.trim() == "1") {
         problems.push(

@@ -16,17 +16,37 @@
 mod collector;
 mod endpoint;
 
-pub use collector::Sources;
+pub use collector::{Family, Samples};
 pub use endpoint::Endpoint;
 
-/// Renders every metric of `sources` as Prometheus text.
-pub fn render(sources: &std::sync::Arc<Sources>) -> String {
+/// Renders every metric of `context` as Prometheus text.
+pub fn render(context: &std::sync::Arc<crate::control::context::Context>) -> String {
     let mut registry = prometheus_client::registry::Registry::default();
-    registry.register_collector(Box::new(std::sync::Arc::clone(sources)));
+    registry.register_collector(Box::new(std::sync::Arc::clone(context)));
     let mut text = String::new();
     // Writing into a String cannot fail.
     let _ = prometheus_client::encoding::text::encode(&mut text, &registry);
     text
+}
+
+/// The families as JSON: `[{"name", "help", "type", "samples": [{"labels": {..}, "value"}]}]`,
+/// counters as integers, gauges as numbers.
+pub fn json(families: &[Family]) -> serde_json::Value {
+    let labels = |labels: &collector::Labels| -> serde_json::Map<String, serde_json::Value> {
+        labels.iter().map(|(k, v)| (k.to_string(), serde_json::Value::from(v.as_str()))).collect()
+    };
+    let family = |f: &Family| {
+        let (kind, samples): (&str, Vec<serde_json::Value>) = match &f.samples {
+            Samples::Counters(s) => {
+                ("counter", s.iter().map(|(l, v)| serde_json::json!({ "labels": labels(l), "value": v })).collect())
+            }
+            Samples::Gauges(s) => {
+                ("gauge", s.iter().map(|(l, v)| serde_json::json!({ "labels": labels(l), "value": v })).collect())
+            }
+        };
+        serde_json::json!({ "name": f.name, "help": f.help, "type": kind, "samples": samples })
+    };
+    serde_json::Value::Array(families.iter().map(family).collect())
 }
 
 #[cfg(test)]

@@ -180,9 +180,9 @@ impl Registry {
     /// Records a health-check result. True when it changed what the snapshot holds.
     pub fn set_health(&mut self, service: ServiceKey, real: Ipv4Addr, up: bool) -> Result<bool, EditError> {
         let spec =
-            self.services.iter().find(|s| s.key == service).ok_or(EditError::NoService(edit::Service(service)))?;
+            self.services.iter().find(|s| s.key == service).ok_or(EditError::NoService(edit::ServiceName(service)))?;
         if !spec.reals.iter().any(|r| r.ip == real) {
-            return Err(EditError::NoReal { service: edit::Service(service), ip: real });
+            return Err(EditError::NoReal { service: edit::ServiceName(service), ip: real });
         }
         Ok(if up { self.down.remove(&(service, real)) } else { self.down.insert((service, real)) })
     }
@@ -226,6 +226,11 @@ impl Registry {
     /// snapshot).
     pub fn sorry_in(&self, service: ServiceKey) -> Option<Ipv4Addr> {
         self.policy(service).sorry_server.filter(|_| !self.quorum.is_up(service))
+    }
+
+    /// The generation of the last snapshot built (0 before the first).
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// The quorum changes since the last call (gained at start-up, lost and regained since, lost

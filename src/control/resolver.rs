@@ -1,114 +1,48 @@
-//! Drives real-server MAC resolution: ulvs's own ARP (an `ArpSocket`) fed into the sans-IO
-//! `NeighbourTable`. The control loop steps it between events.
+//! The I/O half of real-server MAC resolution: ulvs's own ARP socket on the director's interface.
+//! What to probe and what was learned is the control core's (`core`, with the sans-IO
+//! `neighbours::NeighbourTable`); this only sends the requests it decides and hands it what it hears.
 
 use std::io;
 use std::net::Ipv4Addr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::control::link::is_link_error;
-use crate::control::neighbours::{NeighbourConfig, NeighbourTable};
-use crate::control::registry::Registry;
 use crate::io::arp_socket::ArpSocket;
+use crate::io::netdev::is_link_error;
 use crate::wire::MacAddr;
 
 pub struct Resolver {
     socket: ArpSocket,
-    table: NeighbourTable,
     our_mac: MacAddr,
     our_ip: Ipv4Addr,
-    wanted: Vec<Ipv4Addr>,
-    statics: Vec<(Ipv4Addr, MacAddr)>,
 }
 
 impl Resolver {
-    pub fn open(
-        iface: &str,
-        our_mac: MacAddr,
-        our_ip: Ipv4Addr,
-        refresh: Duration,
-        registry: &Registry,
-    ) -> io::Result<Resolver> {
+    pub fn open(iface: &str, our_mac: MacAddr, our_ip: Ipv4Addr) -> io::Result<Resolver> {
         let socket = ArpSocket::open(iface).map_err(|err| context(err, &format!("ARP socket on {iface}")))?;
-        let table = NeighbourTable::new(NeighbourConfig { refresh, ..NeighbourConfig::default() });
-        let mut resolver = Resolver { socket, table, our_mac, our_ip, wanted: Vec::new(), statics: Vec::new() };
-        resolver.follow(registry);
-        Ok(resolver)
+        Ok(Resolver { socket, our_mac, our_ip })
     }
 
-    /// Resolves the real servers `registry` holds now: new ones are probed at once, static MACs
-    /// installed, and addresses no longer used forgotten.
-    pub fn follow(&mut self, registry: &Registry) {
-        let now = Instant::now();
-        let mut statics: Vec<(Ipv4Addr, MacAddr)> = registry
-            .services()
-            .iter()
-            .flat_map(|spec| spec.reals.iter())
-            .filter_map(|real| real.mac.map(|mac| (real.ip, mac)))
-            .collect();
-        statics.sort();
-        statics.dedup();
-        for (ip, _) in self.statics.iter().filter(|(ip, _)| !statics.iter().any(|(s, _)| s == ip)) {
-            self.table.remove_static(*ip, now);
-        }
-        for &(ip, mac) in &statics {
-            self.table.set_static(ip, mac);
-        }
-        self.statics = statics;
-        let wanted = registry.ips_to_resolve();
-        if wanted != self.wanted {
-            self.table.set_wanted(wanted.iter().copied(), now);
-            self.wanted = wanted;
+    /// Sends one broadcast ARP request for `ip`. While the link is down (or gone) the probe is
+    /// lost, as on a dead wire: the control loop's link watch says what happened.
+    pub fn probe(&self, ip: Ipv4Addr) -> io::Result<()> {
+        match self.socket.send_request(self.our_mac, self.our_ip, ip) {
+            Err(err) if is_link_error(&err) => Ok(()),
+            sent => sent.map_err(|err| context(err, "sending ARP request")),
         }
     }
 
-    pub fn mac(&self, ip: Ipv4Addr) -> Option<MacAddr> {
-        self.table.mac(ip)
-    }
-
-    fn all_known(&self) -> bool {
-        self.wanted.iter().all(|&ip| self.table.mac(ip).is_some())
-    }
-
-    /// Resolves for up to `limit`, returning early once every wanted IP has a MAC.
-    pub fn settle(&mut self, limit: Duration, stop: &AtomicBool) -> io::Result<()> {
-        let deadline = Instant::now() + limit;
-        while Instant::now() < deadline && !stop.load(Ordering::Relaxed) && !self.all_known() {
-            self.step(Duration::from_millis(50))?;
-        }
-        Ok(())
-    }
-
-    /// Sends due probes and waits up to `wait` for replies. True when a MAC appeared, changed or
-    /// was lost, so the caller republishes the snapshot.
-    pub fn step(&mut self, wait: Duration) -> io::Result<bool> {
-        let now = Instant::now();
-        while let Some(ip) = self.table.poll_probe(now) {
-            match self.socket.send_request(self.our_mac, self.our_ip, ip) {
-                // The link is down (or gone): the probe is lost as on a dead wire, and the
-                // control loop's link watch says what happened.
-                Err(err) if is_link_error(&err) => {}
-                sent => sent.map_err(|err| context(err, "sending ARP request"))?,
-            }
-        }
-        let mut changed = false;
-        while self.table.poll_change().is_some() {
-            changed = true;
-        }
-        let until = self.table.poll_timeout().map_or(wait, |at| at.saturating_duration_since(now).min(wait));
-        let heard = match self.socket.recv(until.max(Duration::from_millis(1))) {
+    /// Waits up to `wait` (at least 1 ms) for an ARP frame: its sender's address and MAC. The link
+    /// going down is waited out (the link watch tells it), not an error.
+    pub fn recv(&mut self, wait: Duration) -> io::Result<Option<(Ipv4Addr, MacAddr)>> {
+        let wait = wait.max(Duration::from_millis(1));
+        let heard = match self.socket.recv(wait) {
             Err(err) if is_link_error(&err) => {
-                // Reported once per link change; wait out the step rather than spin.
-                std::thread::sleep(until);
+                std::thread::sleep(wait);
                 None
             }
             heard => heard.map_err(|err| context(err, "reading ARP"))?,
         };
-        if let Some(observation) = heard {
-            changed |=
-                self.table.on_reply(Instant::now(), observation.source_protocol_addr, observation.source_hardware_addr);
-        }
-        Ok(changed)
+        Ok(heard.map(|observation| (observation.source_protocol_addr, observation.source_hardware_addr)))
     }
 }
 

@@ -72,6 +72,21 @@ impl Default for ConnectionRules {
     }
 }
 
+/// Why `ip` cannot be a real server of the service on `vip`, if it cannot: the one rule the config
+/// file and `ulvs ctl` edits both check.
+pub fn real_server_problem(vip: Ipv4Addr, ip: Ipv4Addr) -> Option<String> {
+    if let Some(problem) = unicast_problem(ip) {
+        return Some(format!("real server address {ip} is {problem}"));
+    }
+    (ip == vip).then(|| format!("real server {ip} is the service's own VIP; a real server needs an address of its own"))
+}
+
+/// Why `weight` is not a weight ipvsadm accepts, if it is not.
+pub fn weight_problem(weight: i64) -> Option<String> {
+    (!(0..=i64::from(MAX_WEIGHT)).contains(&weight))
+        .then(|| format!("invalid weight {weight} (expected 0..={MAX_WEIGHT})"))
+}
+
 /// Why `ip` cannot be a VIP or a real server, if it cannot (`ulvs ctl` edits check the same).
 pub fn unicast_problem(ip: Ipv4Addr) -> Option<&'static str> {
     if ip.is_unspecified() {

@@ -17,6 +17,7 @@ use ulvs::ha::driver::{HaStatus, PreemptGate};
 use ulvs::ha::State;
 use ulvs::io::netdev;
 use ulvs::service::SnapshotCell;
+use ulvs::sync::driver::ModeSource;
 use ulvs::sync::{Mode, SyncDriver, SyncService, SyncSetup, SyncSpec, SyncStats};
 
 /// Notes queued from the workers before they are lost (counted as `sync_lost`): some seconds of
@@ -48,7 +49,7 @@ pub fn prepare(config: &Config) -> SyncParts {
     SyncParts { link: SyncLink { notes: notes_tx, synced, sending }, notes, ready }
 }
 
-pub struct Sources {
+pub struct SyncInputs {
     pub templates: Arc<TemplateStore>,
     pub snapshots: Arc<SnapshotCell>,
     pub workers: Vec<crossbeam::channel::Sender<WorkerRequest>>,
@@ -57,14 +58,14 @@ pub struct Sources {
 }
 
 /// The service, with `[sync]`'s daemon started if the config has one.
-pub fn start(config: &Config, parts: SyncParts, sources: Sources) -> anyhow::Result<Arc<SyncService>> {
+pub fn start(config: &Config, parts: SyncParts, inputs: SyncInputs) -> anyhow::Result<Arc<SyncService>> {
     let SyncParts { link, notes, ready } = parts;
-    let Sources { templates, snapshots, workers, ha, local } = sources;
+    let SyncInputs { templates, snapshots, workers, ha, local } = inputs;
     let stats = Arc::new(SyncStats::default());
     let launch = {
         let stats = Arc::clone(&stats);
         let table = Arc::clone(&link.synced);
-        move |spec: SyncSpec, mode: Box<dyn Fn() -> Mode + Send>| -> std::io::Result<SyncDriver> {
+        move |spec: SyncSpec, mode: ModeSource| -> std::io::Result<SyncDriver> {
             let mtu = netdev::mtu(&spec.interface)? as usize;
             let describe = ulvs::sync::service::describe(&spec);
             let driver = SyncDriver::start(SyncSetup {
@@ -86,16 +87,15 @@ pub fn start(config: &Config, parts: SyncParts, sources: Sources) -> anyhow::Res
     };
     let service = Arc::new(SyncService::new(Box::new(launch), stats, link.sending));
     if let Some(spec) = config.sync.clone() {
-        let mode: Box<dyn Fn() -> Mode + Send> = match (&spec.vrrp, ha) {
+        let mode = match (&spec.vrrp, ha) {
             (Some(name), Some(ha)) => {
                 let name = name.clone();
-                Box::new(move || {
+                Mode::following(move || {
                     let instances = ha.instances.lock().unwrap_or_else(|p| p.into_inner());
-                    let master = instances.iter().any(|status| status.name == name && status.state == State::Master);
-                    Mode { send: master, receive: !master }
+                    instances.iter().any(|status| status.name == name && status.state == State::Master)
                 })
             }
-            _ => Box::new(|| Mode { send: true, receive: true }),
+            _ => Mode::both(),
         };
         let following = spec.vrrp.as_ref().map_or(String::new(), |name| format!(" following vrrp {name}"));
         let peers = if spec.peers.is_empty() { String::new() } else { format!(" to peers {:?}", spec.peers) };

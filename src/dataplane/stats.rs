@@ -47,6 +47,94 @@ impl WorkerCounters {
 
 pub type WorkerStats = PerWorker<WorkerCounters>;
 
+/// Whether a counter only grows or is a level.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Counter,
+    Gauge,
+}
+
+/// One worker counter, described once: every view of it (`ulvs ctl status`, Prometheus,
+/// `ulvs ctl status --json`) is made from this.
+pub struct CounterSpec {
+    /// Its word in `ulvs ctl status`'s `worker N:` line.
+    pub word: &'static str,
+    /// Its Prometheus family (labelled `worker`), `_total` added for a counter.
+    pub metric: &'static str,
+    pub help: &'static str,
+    pub kind: Kind,
+    pub read: fn(&WorkerCounters) -> &Counter,
+}
+
+/// Every counter of [`WorkerCounters`] but the drops (one per `DropReason`), in the order of the
+/// status line.
+pub const WORKER_COUNTERS: [CounterSpec; 19] = [
+    spec("rx", "ulvs_worker_rx_packets", "Frames the worker received.", |w| &w.rx_packets),
+    spec("tx", "ulvs_worker_tx_packets", "Frames the worker sent.", |w| &w.tx_packets),
+    spec("forwarded", "ulvs_worker_forwarded", "Frames forwarded to a real server.", |w| &w.forwarded),
+    spec("arp_replies", "ulvs_worker_arp_replies", "ARP replies sent for a VIP.", |w| &w.arp_replies),
+    spec("to_kernel", "ulvs_worker_to_kernel", "Frames left to the kernel.", |w| &w.to_kernel),
+    spec("conns", "ulvs_worker_connections", "Connections the worker scheduled.", |w| &w.conns),
+    spec("expired", "ulvs_worker_connections_expired", "Connections removed after their timeout.", |w| {
+        &w.conns_expired
+    }),
+    spec("evicted", "ulvs_worker_connections_evicted", "Connections evicted to make room in a full table.", |w| {
+        &w.conns_evicted
+    }),
+    spec(
+        "csum_partial",
+        "ulvs_worker_csum_partial",
+        "Forwarded frames whose sender left the TCP/UDP checksum partial (checksum offload).",
+        |w| &w.csum_partial,
+    ),
+    spec(
+        "gso",
+        "ulvs_worker_gso",
+        "Forwarded frames over the MTU sent whole with their segmentation state (GSO).",
+        |w| &w.gso,
+    ),
+    spec("synced", "ulvs_worker_connections_synced", "Synced connections taken at their first packet.", |w| {
+        &w.conns_synced
+    }),
+    spec("sync_notes", "ulvs_worker_sync_notes", "Connections handed to the sync sender.", |w| &w.sync_notes),
+    spec("sync_lost", "ulvs_worker_sync_lost", "Connections not synced: the sender's queue was full.", |w| {
+        &w.sync_lost
+    }),
+    spec(
+        "handed_back",
+        "ulvs_worker_sync_handed_back",
+        "Connections moved to the synced table when this director stopped serving their VIP.",
+        |w| &w.sync_handed_back,
+    ),
+    spec("rx_bytes", "ulvs_worker_rx_bytes", "Bytes the worker received.", |w| &w.rx_bytes),
+    spec("icmp_echo_replies", "ulvs_worker_icmp_echo_replies", "ICMP echo replies sent for a VIP.", |w| {
+        &w.icmp_echo_replies
+    }),
+    spec("to_ha", "ulvs_worker_to_ha", "VRRP/CARP frames handed to the HA thread.", |w| &w.to_ha),
+    spec(
+        "batches",
+        "ulvs_worker_batches",
+        "Non-empty receive batches (rx_packets / batches = mean batch size).",
+        |w| &w.batches,
+    ),
+    CounterSpec {
+        word: "table_entries",
+        metric: "ulvs_worker_table_entries",
+        help: "Entries in the worker's connection table (refreshed every 50 ms).",
+        kind: Kind::Gauge,
+        read: |w| &w.table_entries,
+    },
+];
+
+const fn spec(
+    word: &'static str,
+    metric: &'static str,
+    help: &'static str,
+    read: fn(&WorkerCounters) -> &Counter,
+) -> CounterSpec {
+    CounterSpec { word, metric, help, kind: Kind::Counter, read }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

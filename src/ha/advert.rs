@@ -1,7 +1,7 @@
 //! IPv4 framing shared by both machines: the complete packets [`super::Output::Advert`] carries, and
 //! the first checks every received one gets (well-formed IPv4, protocol 112, TTL 255).
 
-use super::DropReason;
+use super::AdvertDrop;
 use crate::wire::ipv4;
 use crate::wire::vrrp::TTL;
 use std::net::Ipv4Addr;
@@ -54,16 +54,16 @@ pub(crate) struct Received<'a> {
 
 /// The IPv4-level checks, in keepalived's order: well-formed and unfragmented protocol 112 (else
 /// `Malformed`), header checksum, TTL 255.
-pub(crate) fn receive(bytes: &[u8]) -> Result<Received<'_>, DropReason> {
-    let packet = ipv4::Packet::new_checked(bytes).map_err(|_| DropReason::Malformed)?;
+pub(crate) fn receive(bytes: &[u8]) -> Result<Received<'_>, AdvertDrop> {
+    let packet = ipv4::Packet::new_checked(bytes).map_err(|_| AdvertDrop::Malformed)?;
     if packet.next_header() != ipv4::PROTO_VRRP || packet.is_fragment() {
-        return Err(DropReason::Malformed);
+        return Err(AdvertDrop::Malformed);
     }
     if !packet.verify_checksum() {
-        return Err(DropReason::BadChecksum);
+        return Err(AdvertDrop::BadChecksum);
     }
     if packet.ttl() != TTL {
-        return Err(DropReason::BadTtl);
+        return Err(AdvertDrop::BadTtl);
     }
     let header_len = usize::from(packet.header_len());
     let end = usize::from(packet.total_len());

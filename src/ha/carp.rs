@@ -43,7 +43,7 @@
 
 use super::advert::{self, Received, CARP_FRAMING};
 use super::common::Core;
-use super::{DropReason, Input, InstanceConfig, Output, State, Status};
+use super::{AdvertDrop, Input, InstanceConfig, Output, State, Status};
 use crate::wire::carp::{self as wire, Key};
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -247,27 +247,27 @@ impl Carp {
         self.core.status(self.advskew(), self.interval())
     }
 
-    fn receive(&mut self, now: Instant, bytes: &[u8]) -> Result<(), DropReason> {
+    fn receive(&mut self, now: Instant, bytes: &[u8]) -> Result<(), AdvertDrop> {
         if !matches!(self.core.state, State::Backup | State::Master) {
-            return Err(DropReason::Inactive);
+            return Err(AdvertDrop::Inactive);
         }
         let config = &self.core.config;
         let Received { src, payload, .. } = advert::receive(bytes)?;
-        let packet = wire::Packet::new_checked(payload).map_err(|_| DropReason::Malformed)?;
+        let packet = wire::Packet::new_checked(payload).map_err(|_| AdvertDrop::Malformed)?;
         if packet.version() != wire::VERSION || packet.msg_type() != wire::TYPE_ADVERTISEMENT {
-            return Err(DropReason::BadVersion);
+            return Err(AdvertDrop::BadVersion);
         }
         if packet.vhid() != config.vrid {
-            return Err(DropReason::OtherVrid);
+            return Err(AdvertDrop::OtherVrid);
         }
         if src == config.primary_ip {
-            return Err(DropReason::OwnAdvert);
+            return Err(AdvertDrop::OwnAdvert);
         }
         if !packet.verify_checksum() {
-            return Err(DropReason::BadChecksum);
+            return Err(AdvertDrop::BadChecksum);
         }
         if !self.key.verify(&packet, config.vips[0]) {
-            return Err(DropReason::AuthFailure);
+            return Err(AdvertDrop::AuthFailure);
         }
         let src_raw = u32::from_ne_bytes(src.octets());
         let our_raw = u32::from_ne_bytes(config.primary_ip.octets());

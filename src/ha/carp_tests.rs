@@ -113,7 +113,7 @@ fn a_ulvs_backup_accepts_ucarp_s_real_advert_and_continues_its_counter() {
         start(&mut wrong, t0);
         wrong.handle_input(t0, Input::Packet(&CARP_PASS_1[14..]));
         let status = wrong.status();
-        assert_eq!(status.counters.drops.get(DropReason::AuthFailure), 1, "{password} {vip}");
+        assert_eq!(status.counters.drops.get(AdvertDrop::AuthFailure), 1, "{password} {vip}");
         assert_eq!(status.counters.adverts_received, 0);
     }
 }
@@ -226,13 +226,13 @@ fn track_weights_raise_advskew_and_drops_are_counted() {
     set_ttl(&mut ttl, 1);
     let mut sum = good.clone();
     sum[30] ^= 1;
-    let cases: [(Vec<u8>, DropReason); 6] = [
-        (ttl, DropReason::BadTtl),
-        (sum, DropReason::BadChecksum),
-        (carp_advert(PEER, 8, 1, 0, PASS, VIP, 1), DropReason::OtherVrid),
-        (carp_advert(PEER, 7, 1, 0, "nope", VIP, 1), DropReason::AuthFailure),
-        (carp_advert(ME, 7, 1, 0, PASS, VIP, 1), DropReason::OwnAdvert),
-        (good[..good.len() - 1].to_vec(), DropReason::Malformed),
+    let cases: [(Vec<u8>, AdvertDrop); 6] = [
+        (ttl, AdvertDrop::BadTtl),
+        (sum, AdvertDrop::BadChecksum),
+        (carp_advert(PEER, 8, 1, 0, PASS, VIP, 1), AdvertDrop::OtherVrid),
+        (carp_advert(PEER, 7, 1, 0, "nope", VIP, 1), AdvertDrop::AuthFailure),
+        (carp_advert(ME, 7, 1, 0, PASS, VIP, 1), AdvertDrop::OwnAdvert),
+        (good[..good.len() - 1].to_vec(), AdvertDrop::Malformed),
     ];
     for (bytes, reason) in &cases {
         let before = b.status().counters.drops.get(*reason);

@@ -102,7 +102,7 @@ pub struct HaStatus {
 
 impl HaStatus {
     /// One line per instance (`vrrp NAME STATE priority P master M ...`) and one for the driver.
-    pub fn render(&self) -> String {
+    pub fn lines(&self) -> String {
         let mut out = String::new();
         for status in self.instances.lock().unwrap_or_else(|p| p.into_inner()).iter() {
             out.push_str(&status_line(status));
@@ -124,21 +124,19 @@ impl HaStatus {
     }
 }
 
-/// What the Prometheus endpoint reports per instance.
+/// What `ulvs ctl status` and the Prometheus endpoint report per instance.
 impl HaSource for HaStatus {
+    fn render(&self) -> String {
+        self.lines()
+    }
+
     fn instances(&self) -> Vec<HaInstance> {
-        let state = |state: State| match state {
-            State::Init => "init",
-            State::Backup => "backup",
-            State::Master => "master",
-            State::Fault => "fault",
-        };
         let statuses = self.instances.lock().unwrap_or_else(|p| p.into_inner());
         statuses
             .iter()
             .map(|s| HaInstance {
                 name: s.name.clone(),
-                state: state(s.state),
+                state: s.state.label(),
                 transitions: s.counters.transitions,
                 priority: s.priority,
                 second_master: s.counters.second_master,
@@ -182,6 +180,59 @@ pub struct HaDriver {
     threads: Vec<JoinHandle<()>>,
     pub status: Arc<HaStatus>,
     updates: Sender<InstanceSpec>,
+}
+
+/// The thread that listens for adverts on another link than the director's and hands them, tagged
+/// with the link, to the HA thread.
+fn listen(
+    link: usize,
+    name: String,
+    heard_in: Sender<(usize, Vec<u8>)>,
+    stop: Arc<AtomicBool>,
+) -> io::Result<JoinHandle<()>> {
+    let mut listener = AdvertListener::open(&name)?;
+    thread::Builder::new().name(format!("ulvs-ha-{name}")).spawn(move || {
+        while !stop.load(Ordering::Relaxed) {
+            match listener.recv(TICK) {
+                Ok(Some(frame)) => {
+                    let _ = heard_in.try_send((link, frame));
+                }
+                Ok(None) => {}
+                Err(err) => {
+                    log::warn!("ha: listening for adverts on {name}: {err}");
+                    thread::sleep(TICK);
+                }
+            }
+        }
+    })
+}
+
+impl Running {
+    /// An instance on `link` (whose MAC is `interface_mac`), its track scripts started.
+    fn start(
+        config: &InstanceSpec,
+        link: usize,
+        interface_mac: MacAddr,
+        instance: Instance,
+        stop: &Arc<AtomicBool>,
+    ) -> io::Result<Running> {
+        let scripts = config
+            .track_script
+            .iter()
+            .map(|script| ScriptTracker::start(script, &config.name, Arc::clone(stop)))
+            .collect::<io::Result<Vec<_>>>()?;
+        let tracked = Tracked { interfaces: config.track_interface.clone(), scripts };
+        Ok(Running {
+            link,
+            advert_mac: instance.advert_source_mac(interface_mac, config.vmac),
+            serving_mac: if config.vmac { virtual_mac(config.vrid) } else { interface_mac },
+            instance,
+            config: config.clone(),
+            tracked,
+            health: Health { fault: false, priority_delta: 0 },
+            group_held: false,
+        })
+    }
 }
 
 impl HaDriver {
@@ -230,23 +281,7 @@ impl HaDriver {
             if config.vmac {
                 links[link].socket.accept_mac(virtual_mac(config.vrid))?;
             }
-            let scripts = config
-                .track_script
-                .iter()
-                .map(|script| ScriptTracker::start(script, &config.name, Arc::clone(&stop)))
-                .collect::<io::Result<Vec<_>>>()?;
-            let tracked = Tracked { interfaces: config.track_interface.clone(), scripts };
-            let interface_mac = links[link].mac;
-            instances.push(Running {
-                link,
-                advert_mac: instance.advert_source_mac(interface_mac, config.vmac),
-                serving_mac: if config.vmac { virtual_mac(config.vrid) } else { interface_mac },
-                instance,
-                config: config.clone(),
-                tracked,
-                health: Health { fault: false, priority_delta: 0 },
-                group_held: false,
-            });
+            instances.push(Running::start(config, link, links[link].mac, instance, &stop)?);
         }
         let kernel = if floating.is_empty() { None } else { Some(KernelAddresses::open()?) };
         let names: Vec<&str> = instances.iter().map(|r| r.config.name.as_str()).collect();
@@ -273,22 +308,7 @@ impl HaDriver {
         // interfaces share a VRID.
         let (heard_in, heard) = channel::bounded::<(usize, Vec<u8>)>(HEARD_QUEUE);
         for (link, name) in listeners {
-            let mut listener = AdvertListener::open(&name)?;
-            let (heard_in, stop) = (heard_in.clone(), Arc::clone(&stop));
-            threads.push(thread::Builder::new().name(format!("ulvs-ha-{name}")).spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    match listener.recv(TICK) {
-                        Ok(Some(frame)) => {
-                            let _ = heard_in.try_send((link, frame));
-                        }
-                        Ok(None) => {}
-                        Err(err) => {
-                            log::warn!("ha: listening for adverts on {name}: {err}");
-                            thread::sleep(TICK);
-                        }
-                    }
-                }
-            })?);
+            threads.push(listen(link, name, heard_in.clone(), Arc::clone(&stop))?);
         }
         threads.insert(
             0,

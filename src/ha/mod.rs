@@ -50,7 +50,7 @@ mod testutil;
 mod vrrp_tests;
 
 pub use crate::wire::vrrp::V3Checksum;
-pub use status::{Counters, DropReason, Drops, Status};
+pub use status::{AdvertDrop, Counters, Drops, Status};
 
 use crate::wire::{carp as carp_wire, ipv4, vrrp as vrrp_wire, MacAddr};
 use std::fmt;
@@ -96,14 +96,32 @@ pub enum State {
     Fault,
 }
 
+/// Each state with its name as keepalived writes it (logs, `ulvs ctl status`, notify scripts) and
+/// as a metric label: the one place the names are written.
+const STATE_NAMES: [(State, &str, &str); 4] = [
+    (State::Init, "INIT", "init"),
+    (State::Backup, "BACKUP", "backup"),
+    (State::Master, "MASTER", "master"),
+    (State::Fault, "FAULT", "fault"),
+];
+
+impl State {
+    pub const ALL: [State; 4] = [State::Init, State::Backup, State::Master, State::Fault];
+
+    /// keepalived's word: "MASTER".
+    pub fn name(self) -> &'static str {
+        STATE_NAMES.iter().find(|(state, _, _)| *state == self).map_or("", |(_, name, _)| name)
+    }
+
+    /// The Prometheus label: "master".
+    pub fn label(self) -> &'static str {
+        STATE_NAMES.iter().find(|(state, _, _)| *state == self).map_or("", |(_, _, label)| label)
+    }
+}
+
 impl fmt::Display for State {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            State::Init => "INIT",
-            State::Backup => "BACKUP",
-            State::Master => "MASTER",
-            State::Fault => "FAULT",
-        })
+        f.write_str(self.name())
     }
 }
 

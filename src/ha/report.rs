@@ -1,4 +1,4 @@
-//! What HA reports about its instances to whoever shows them (the Prometheus collector):
+//! What HA reports about its instances to whoever shows them (`ulvs ctl status`, Prometheus):
 //! [`HaSource`], implemented by the HA thread's status, and [`HaBoard`], a ready-made one.
 
 use std::fmt;
@@ -26,6 +26,8 @@ pub struct HaInstance {
 /// HA thread's `driver::HaStatus`).
 pub trait HaSource: Send + Sync + fmt::Debug {
     fn instances(&self) -> Vec<HaInstance>;
+    /// The instances' lines of `ulvs ctl status`.
+    fn render(&self) -> String;
 }
 
 /// A ready-made [`HaSource`]: whatever runs the HA instances stores their reports here after each
@@ -44,5 +46,9 @@ impl HaBoard {
 impl HaSource for HaBoard {
     fn instances(&self) -> Vec<HaInstance> {
         self.instances.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn render(&self) -> String {
+        self.instances().iter().map(|i| format!("vrrp {}: {} priority {}\n", i.name, i.state, i.priority)).collect()
     }
 }

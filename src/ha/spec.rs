@@ -11,6 +11,8 @@ use super::{GarpConfig, HaProtocol, InstanceConfig, V3Checksum};
 /// keepalived's default priority for a backup.
 pub const DEFAULT_PRIORITY: u8 = 100;
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
+/// A higher-priority instance takes over from a lower one (keepalived's default; `nopreempt`).
+pub const DEFAULT_PREEMPT: bool = true;
 /// How long a notify hook may run before it is killed.
 pub const DEFAULT_NOTIFY_TIMEOUT: Duration = Duration::from_secs(10);
 /// VRRPv2 simple auth carries 8 bytes.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 /// Why a received advert was not acted on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DropReason {
+pub enum AdvertDrop {
     /// Not a well-formed IPv4 packet of protocol 112 carrying a whole message of the expected length.
     Malformed,
     /// IPv4 TTL other than 255: it was routed, so it is not from our link.
@@ -28,31 +28,31 @@ pub enum DropReason {
     Inactive,
 }
 
-impl DropReason {
-    pub const ALL: [DropReason; 9] = [
-        DropReason::Malformed,
-        DropReason::BadTtl,
-        DropReason::BadChecksum,
-        DropReason::BadVersion,
-        DropReason::OtherVrid,
-        DropReason::AuthFailure,
-        DropReason::IntervalMismatch,
-        DropReason::OwnAdvert,
-        DropReason::Inactive,
+impl AdvertDrop {
+    pub const ALL: [AdvertDrop; 9] = [
+        AdvertDrop::Malformed,
+        AdvertDrop::BadTtl,
+        AdvertDrop::BadChecksum,
+        AdvertDrop::BadVersion,
+        AdvertDrop::OtherVrid,
+        AdvertDrop::AuthFailure,
+        AdvertDrop::IntervalMismatch,
+        AdvertDrop::OwnAdvert,
+        AdvertDrop::Inactive,
     ];
 
     /// The stable name, for status output and metrics.
     pub const fn name(self) -> &'static str {
         match self {
-            DropReason::Malformed => "malformed",
-            DropReason::BadTtl => "bad_ttl",
-            DropReason::BadChecksum => "bad_checksum",
-            DropReason::BadVersion => "bad_version",
-            DropReason::OtherVrid => "other_vrid",
-            DropReason::AuthFailure => "auth_failure",
-            DropReason::IntervalMismatch => "interval_mismatch",
-            DropReason::OwnAdvert => "own_advert",
-            DropReason::Inactive => "inactive",
+            AdvertDrop::Malformed => "malformed",
+            AdvertDrop::BadTtl => "bad_ttl",
+            AdvertDrop::BadChecksum => "bad_checksum",
+            AdvertDrop::BadVersion => "bad_version",
+            AdvertDrop::OtherVrid => "other_vrid",
+            AdvertDrop::AuthFailure => "auth_failure",
+            AdvertDrop::IntervalMismatch => "interval_mismatch",
+            AdvertDrop::OwnAdvert => "own_advert",
+            AdvertDrop::Inactive => "inactive",
         }
     }
 
@@ -61,16 +61,16 @@ impl DropReason {
     }
 }
 
-/// Drop counts, one per [`DropReason`].
+/// Drop counts, one per [`AdvertDrop`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Drops([u64; DropReason::ALL.len()]);
+pub struct Drops([u64; AdvertDrop::ALL.len()]);
 
 impl Drops {
-    pub fn get(&self, reason: DropReason) -> u64 {
+    pub fn get(&self, reason: AdvertDrop) -> u64 {
         self.0[reason.index()]
     }
 
-    pub(crate) fn bump(&mut self, reason: DropReason) {
+    pub(crate) fn bump(&mut self, reason: AdvertDrop) {
         self.0[reason.index()] += 1;
     }
 
@@ -78,9 +78,9 @@ impl Drops {
         self.0.iter().sum()
     }
 
-    /// Every reason with its count, in [`DropReason::ALL`] order.
-    pub fn iter(&self) -> impl Iterator<Item = (DropReason, u64)> + '_ {
-        DropReason::ALL.iter().map(|&r| (r, self.get(r)))
+    /// Every reason with its count, in [`AdvertDrop::ALL`] order.
+    pub fn iter(&self) -> impl Iterator<Item = (AdvertDrop, u64)> + '_ {
+        AdvertDrop::ALL.iter().map(|&r| (r, self.get(r)))
     }
 }
 

@@ -38,7 +38,7 @@
 //! to 1..=254; the owner's 255 never moves (keepalived). A master whose effective priority changes
 //! advertises at once, so a preempting backup notices without waiting an interval.
 //!
-//! Receive checks, each drop counted by reason ([`DropReason`]): IPv4 well-formed, header checksum,
+//! Receive checks, each drop counted by reason ([`AdvertDrop`]): IPv4 well-formed, header checksum,
 //! TTL 255, exact message length, version and type, VRID, not our own, VRRP checksum (v3: with or
 //! without the pseudo-header, whatever we send; a unicast advert's pseudo-header may also hold the
 //! group, as old keepalived sent it), v2 authentication (type and 8 bytes), v2 interval, v3
@@ -48,7 +48,7 @@
 use super::advert::{self, Received, VRRP_FRAMING};
 use super::common::Core;
 use super::garp::GarpSchedule;
-use super::{DropReason, HaProtocol, Input, InstanceConfig, Output, State, Status};
+use super::{AdvertDrop, HaProtocol, Input, InstanceConfig, Output, State, Status};
 use crate::wire::vrrp::{self as wire, Auth, Version};
 use crate::wire::WireError;
 use std::net::Ipv4Addr;
@@ -290,40 +290,40 @@ impl Vrrp {
     }
 
     /// Validates one received packet and applies it; `Err` is the drop reason to count.
-    fn receive(&mut self, now: Instant, bytes: &[u8]) -> Result<(), DropReason> {
+    fn receive(&mut self, now: Instant, bytes: &[u8]) -> Result<(), AdvertDrop> {
         if !matches!(self.core.state, State::Backup | State::Master) {
-            return Err(DropReason::Inactive);
+            return Err(AdvertDrop::Inactive);
         }
         let config = &self.core.config;
         let Received { src, dst, payload } = advert::receive(bytes)?;
         let packet = wire::Packet::new_checked(payload).map_err(|e| match e {
-            WireError::Unsupported => DropReason::BadVersion,
-            _ => DropReason::Malformed,
+            WireError::Unsupported => AdvertDrop::BadVersion,
+            _ => AdvertDrop::Malformed,
         })?;
         if packet.version() != self.version.number() || packet.msg_type() != wire::TYPE_ADVERTISEMENT {
-            return Err(DropReason::BadVersion);
+            return Err(AdvertDrop::BadVersion);
         }
         if packet.vrid() != config.vrid {
-            return Err(DropReason::OtherVrid);
+            return Err(AdvertDrop::OtherVrid);
         }
         if src == config.primary_ip {
-            return Err(DropReason::OwnAdvert);
+            return Err(AdvertDrop::OwnAdvert);
         }
         // keepalived before 1.3.6 put the group, not the peer, into a unicast advert's pseudo-header
         // (its `old_unicast_checksum`); keepalived 2.2 still accepts that, and so do we.
         let sum_dst = if packet.verify_checksum(src, dst) { dst } else { config.group };
         let (repr, _form) = wire::Repr::parse(&packet, src, sum_dst).map_err(|e| match e {
-            WireError::BadChecksum => DropReason::BadChecksum,
+            WireError::BadChecksum => AdvertDrop::BadChecksum,
             // An authentication type we do not speak (IP AH).
-            _ => DropReason::AuthFailure,
+            _ => AdvertDrop::AuthFailure,
         })?;
         if repr.auth != self.auth {
-            return Err(DropReason::AuthFailure);
+            return Err(AdvertDrop::AuthFailure);
         }
         let interval = repr.interval();
         match self.version {
-            Version::V2 if interval != config.interval => return Err(DropReason::IntervalMismatch),
-            Version::V3 if interval.is_zero() => return Err(DropReason::IntervalMismatch),
+            Version::V2 if interval != config.interval => return Err(AdvertDrop::IntervalMismatch),
+            Version::V3 if interval.is_zero() => return Err(AdvertDrop::IntervalMismatch),
             _ => {}
         }
         if !same_addresses(&repr.addresses, &config.vips) {

@@ -356,7 +356,7 @@ fn v2_drops_other_intervals_and_v3_adopts_them() {
     let mut advert = VrrpAdvert::v2(HIGHER_IP, 51, 200, &[VIP]);
     advert.interval_units = 2;
     hear(&mut v2, t0 + ms(100), &advert);
-    assert_eq!(v2.status().counters.drops.get(DropReason::IntervalMismatch), 1);
+    assert_eq!(v2.status().counters.drops.get(AdvertDrop::IntervalMismatch), 1);
     assert_eq!(v2.status().master, None);
 
     let mut v3 = backup(100, t0);
@@ -368,7 +368,7 @@ fn v2_drops_other_intervals_and_v3_adopts_them() {
     assert_eq!(v3.poll_timeout(), Some(t0 + ms(100) + ms(7210)));
     advert.interval_units = 0;
     hear(&mut v3, t0 + ms(200), &advert);
-    assert_eq!(v3.status().counters.drops.get(DropReason::IntervalMismatch), 1);
+    assert_eq!(v3.status().counters.drops.get(AdvertDrop::IntervalMismatch), 1);
 }
 
 #[test]
@@ -385,36 +385,36 @@ fn every_drop_is_counted_by_reason() {
     bad_sum[last] ^= 1;
     let mut bad_ip_sum = good.bytes();
     bad_ip_sum[10] ^= 1;
-    let cases: [(Vec<u8>, DropReason); 10] = [
+    let cases: [(Vec<u8>, AdvertDrop); 10] = [
         (
             VrrpAdvert {
                 ttl: 254,
                 ..VrrpAdvert { auth: Auth::pass("secret"), ..VrrpAdvert::v2(HIGHER_IP, 51, 200, &[VIP]) }
             }
             .bytes(),
-            DropReason::BadTtl,
+            AdvertDrop::BadTtl,
         ),
-        (bad_sum, DropReason::BadChecksum),
-        (bad_ip_sum, DropReason::BadChecksum),
-        (truncated, DropReason::Malformed),
-        (vec![0x45, 0, 0], DropReason::Malformed),
-        (VrrpAdvert::v3(HIGHER_IP, 51, 200, &[VIP]).bytes(), DropReason::BadVersion),
+        (bad_sum, AdvertDrop::BadChecksum),
+        (bad_ip_sum, AdvertDrop::BadChecksum),
+        (truncated, AdvertDrop::Malformed),
+        (vec![0x45, 0, 0], AdvertDrop::Malformed),
+        (VrrpAdvert::v3(HIGHER_IP, 51, 200, &[VIP]).bytes(), AdvertDrop::BadVersion),
         (
             VrrpAdvert { auth: Auth::pass("secret"), ..VrrpAdvert::v2(HIGHER_IP, 52, 200, &[VIP]) }.bytes(),
-            DropReason::OtherVrid,
+            AdvertDrop::OtherVrid,
         ),
         (
             VrrpAdvert { auth: Auth::pass("Secret"), ..VrrpAdvert::v2(HIGHER_IP, 51, 200, &[VIP]) }.bytes(),
-            DropReason::AuthFailure,
+            AdvertDrop::AuthFailure,
         ),
-        (VrrpAdvert::v2(HIGHER_IP, 51, 200, &[VIP]).bytes(), DropReason::AuthFailure),
+        (VrrpAdvert::v2(HIGHER_IP, 51, 200, &[VIP]).bytes(), AdvertDrop::AuthFailure),
         (
             VrrpAdvert { auth: Auth::pass("secret"), ..VrrpAdvert::v2(ME, 51, 200, &[VIP]) }.bytes(),
-            DropReason::OwnAdvert,
+            AdvertDrop::OwnAdvert,
         ),
     ];
     let mut expected = Drops::default();
-    expected.bump(DropReason::Inactive);
+    expected.bump(AdvertDrop::Inactive);
     for (bytes, reason) in &cases {
         v2.handle_input(t0 + ms(10), Input::Packet(bytes));
         expected.bump(*reason);
@@ -424,7 +424,7 @@ fn every_drop_is_counted_by_reason() {
     assert_eq!(v2.poll_timeout(), Some(t0 + Duration::from_nanos(3_609_375_000)), "no drop re-arms the timer");
     v2.handle_input(t0 + ms(20), Input::Packet(&good.bytes()));
     assert_eq!(v2.status().counters.adverts_received, 1);
-    let names: Vec<_> = DropReason::ALL.iter().map(|r| r.name()).collect();
+    let names: Vec<_> = AdvertDrop::ALL.iter().map(|r| r.name()).collect();
     assert_eq!(
         names,
         [
@@ -484,7 +484,7 @@ fn link_down_is_fault_and_link_up_starts_over() {
     assert!(adverts(&out).is_empty(), "nothing can be sent on a dead link");
     assert_eq!(i.poll_timeout(), None);
     hear(&mut i, at + ms(20), &VrrpAdvert::v3(HIGHER_IP, 51, 200, &[VIP]));
-    assert_eq!(i.status().counters.drops.get(DropReason::Inactive), 1);
+    assert_eq!(i.status().counters.drops.get(AdvertDrop::Inactive), 1);
     i.handle_input(at + ms(30), Input::LinkUp(true));
     assert_eq!(transitions(&drain(&mut i)), [(State::Fault, State::Backup)]);
 

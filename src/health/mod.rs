@@ -26,7 +26,7 @@ mod notify;
 mod probe;
 mod quorum;
 mod spec;
-mod status;
+mod status_codes;
 mod tls;
 mod tracker;
 
@@ -41,7 +41,7 @@ pub use spec::{
     CheckKind, CheckSpec, HttpCheck, ScriptCheck, TlsCheck, UrlCheck, DEFAULT_FALL, DEFAULT_INTERVAL, DEFAULT_RISE,
     DEFAULT_TIMEOUT,
 };
-pub use status::{StatusCodes, STATUS_MAX, STATUS_MIN};
+pub use status_codes::{StatusCodes, STATUS_MAX, STATUS_MIN};
 pub use tls::server_name as tls_server_name;
 pub use tracker::{Tracker, Transition};
 

@@ -50,6 +50,26 @@ pub struct Mode {
     pub receive: bool,
 }
 
+/// How a running daemon's mode is asked for, each time the thread looks.
+pub type ModeSource = Box<dyn Fn() -> Mode + Send>;
+
+impl Mode {
+    /// IPVS's send policy with a `[sync] vrrp` instance to follow: the master sends and does not
+    /// receive, a backup receives and does not send. `is_master` is that instance's role, handed
+    /// in by whoever runs HA (sync never looks at HA itself).
+    pub fn following(is_master: impl Fn() -> bool + Send + 'static) -> ModeSource {
+        Box::new(move || {
+            let master = is_master();
+            Mode { send: master, receive: !master }
+        })
+    }
+
+    /// Without an instance to follow (`[sync]` alone, all directors active): send and receive.
+    pub fn both() -> ModeSource {
+        Box::new(|| Mode { send: true, receive: true })
+    }
+}
+
 /// What the daemon gives the thread.
 pub struct SyncSetup {
     pub spec: SyncSpec,
@@ -337,5 +357,21 @@ fn describe(mode: Mode) -> &'static str {
         (true, false) => "sending (master)",
         (false, true) => "receiving (backup)",
         (false, false) => "idle",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn following_an_instance_the_master_sends_and_a_backup_receives() {
+        let master = Arc::new(AtomicBool::new(false));
+        let role = Arc::clone(&master);
+        let mode = Mode::following(move || role.load(Ordering::Relaxed));
+        assert_eq!(mode(), Mode { send: false, receive: true }, "a backup receives");
+        master.store(true, Ordering::Relaxed);
+        assert_eq!(mode(), Mode { send: true, receive: false }, "the master sends, as IPVS's master daemon");
+        assert_eq!(Mode::both()(), Mode { send: true, receive: true }, "with no instance: both, every director active");
     }
 }

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::raw::{Integer, RawReal, RawService, Text};
-use super::validate::Checker;
+use super::validate::Validator;
 use super::ConfigError;
 use crate::health::{
     BodyDigest, CheckKind, CheckSpec, Health, HttpCheck, QuorumSpec, RealScripts, ScriptCheck, ServiceScripts,
@@ -131,7 +131,7 @@ const MAX_STREAK: i64 = 1000;
 /// The check types each type-specific key belongs to.
 const HTTP_TYPES: &[&str] = &["http", "https"];
 
-impl Checker<'_> {
+impl Validator<'_> {
     /// A check table in the model; `None` for `type = "none"`. `alpha` is the service's: it makes
     /// `initial = "down"` the default.
     pub(super) fn check(&self, raw: &RawCheck, alpha: bool) -> Result<Option<CheckSpec>, ConfigError> {
@@ -139,6 +139,32 @@ impl Checker<'_> {
         if kind_name == "none" {
             return self.no_check(raw);
         }
+        self.keys_of_kind(raw, kind_name)?;
+        let kind = match kind_name {
+            "tcp" => CheckKind::Tcp,
+            "http" => CheckKind::Http(self.http(raw, None)?),
+            "https" => {
+                let verify = raw.verify_tls.as_ref().is_some_and(|v| *v.get_ref());
+                CheckKind::Http(self.http(raw, Some(TlsCheck { verify }))?)
+            }
+            "script" => CheckKind::Script(self.script(raw)?),
+            other => {
+                return Err(self.error(
+                    &raw.kind.span(),
+                    format!(
+                        "unknown check type {other:?} (expected \"tcp\", \"http\", \"https\", \"script\" or \"none\")"
+                    ),
+                ))
+            }
+        };
+        let mut spec = CheckSpec::new(kind);
+        self.check_timing(raw, alpha, &mut spec)?;
+        Ok(Some(spec))
+    }
+
+    /// Refuses a key of another check type than `kind_name`'s (and a script check's probe
+    /// address keys).
+    fn keys_of_kind(&self, raw: &RawCheck, kind_name: &str) -> Result<(), ConfigError> {
         let only_for = |key: &str, present: Option<Range<usize>>, owners: &[&str]| match present {
             Some(span) if !owners.contains(&kind_name) && CheckKind::NAMES.contains(&kind_name) => {
                 let names: Vec<String> = owners.iter().map(|o| format!("\"{o}\"")).collect();
@@ -174,24 +200,11 @@ impl Checker<'_> {
                 ));
             }
         }
-        let kind = match kind_name {
-            "tcp" => CheckKind::Tcp,
-            "http" => CheckKind::Http(self.http(raw, None)?),
-            "https" => {
-                let verify = raw.verify_tls.as_ref().is_some_and(|v| *v.get_ref());
-                CheckKind::Http(self.http(raw, Some(TlsCheck { verify }))?)
-            }
-            "script" => CheckKind::Script(self.script(raw)?),
-            other => {
-                return Err(self.error(
-                    &raw.kind.span(),
-                    format!(
-                        "unknown check type {other:?} (expected \"tcp\", \"http\", \"https\", \"script\" or \"none\")"
-                    ),
-                ))
-            }
-        };
-        let mut spec = CheckSpec::new(kind);
+        Ok(())
+    }
+
+    /// The keys every check type has: timing, rise/fall, warmup, initial state, where to probe.
+    fn check_timing(&self, raw: &RawCheck, alpha: bool, spec: &mut CheckSpec) -> Result<(), ConfigError> {
         if alpha {
             spec.initial = Health::Down;
         }
@@ -227,7 +240,7 @@ impl Checker<'_> {
         }
         spec.connect_ip = self.probe_address(&raw.connect_ip, "connect_ip")?;
         spec.bindto = self.probe_address(&raw.bindto, "bindto")?;
-        Ok(Some(spec))
+        Ok(())
     }
 
     fn no_check(&self, raw: &RawCheck) -> Result<Option<CheckSpec>, ConfigError> {

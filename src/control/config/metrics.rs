@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::validate::Checker;
+use super::validate::Validator;
 use super::{ConfigError, MetricsConfig};
 
 #[derive(Debug, Deserialize)]
@@ -15,7 +15,7 @@ pub(super) struct RawMetrics {
     pub listen: Option<Spanned<String>>,
 }
 
-impl Checker<'_> {
+impl Validator<'_> {
     pub(super) fn metrics(&self, raw: &RawMetrics) -> Result<MetricsConfig, ConfigError> {
         let Some(listen) = &raw.listen else { return Ok(MetricsConfig::default()) };
         let text = listen.get_ref();

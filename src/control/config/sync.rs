@@ -8,7 +8,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::raw::{Integer, Text};
-use super::validate::{interface_name_problem, Checker};
+use super::validate::{interface_name_problem, Validator};
 use super::{ConfigError, VrrpConfig};
 use crate::control::spec::unicast_problem;
 use crate::sync::SyncSpec;
@@ -31,7 +31,7 @@ pub(super) struct RawSync {
     preempt_wait: Option<Spanned<Text<Duration>>>,
 }
 
-impl Checker<'_> {
+impl Validator<'_> {
     pub(super) fn sync(&self, raw: &RawSync, instances: &[VrrpConfig]) -> Result<SyncSpec, ConfigError> {
         let interface = raw.interface.get_ref();
         if let Some(problem) = interface_name_problem(interface) {

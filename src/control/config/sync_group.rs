@@ -7,7 +7,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::raw::Text;
-use super::validate::Checker;
+use super::validate::Validator;
 use super::{ConfigError, VrrpConfig};
 use crate::ha::spec::{NotifyHooks, SyncGroup, DEFAULT_NOTIFY_TIMEOUT};
 
@@ -23,7 +23,7 @@ pub(super) struct RawSyncGroup {
     notify_timeout: Option<Spanned<Text<Duration>>>,
 }
 
-impl Checker<'_> {
+impl Validator<'_> {
     pub(super) fn sync_groups(
         &self,
         raws: Vec<Spanned<RawSyncGroup>>,

@@ -20,7 +20,7 @@ use super::{
     DEFAULT_ARP_REFRESH, DEFAULT_CONNECTIONS, DEFAULT_CONTROL, DEFAULT_SCHEDULER, MAX_BATCH, MAX_CONNECTIONS,
 };
 use crate::conntrack::Timeouts;
-use crate::control::spec::{unicast_problem, OnFailure, DEFAULT_WEIGHT, MAX_WEIGHT};
+use crate::control::spec::{real_server_problem, unicast_problem, OnFailure, DEFAULT_WEIGHT, MAX_WEIGHT};
 use crate::flow::Protocol;
 use crate::health::RealScripts;
 use crate::sched::{SchedFlags, SchedulerKind};
@@ -30,18 +30,18 @@ use crate::wire::MacAddr;
 const MAX_INTERFACE_NAME: usize = 15;
 
 pub(super) fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
-    let checker = Checker { text, origin, lines: LineIndex::new(text) };
+    let checker = Validator { text, origin, lines: LineIndex::new(text) };
     let raw: RawConfig = toml::from_str(text).map_err(|err| checker.toml_error(&err))?;
     checker.config(raw)
 }
 
-pub(super) struct Checker<'a> {
+pub(super) struct Validator<'a> {
     text: &'a str,
     origin: &'a Path,
     lines: LineIndex,
 }
 
-impl Checker<'_> {
+impl Validator<'_> {
     pub(super) fn at(&self, span: &Range<usize>) -> Location {
         self.lines.locate(self.text, span.start)
     }
@@ -302,14 +302,8 @@ impl Checker<'_> {
 
     fn real(&self, raw: &RawReal, vip: Ipv4Addr, service_port: u16) -> Result<RealConfig, ConfigError> {
         let ip = raw.ip.get_ref().0;
-        if let Some(problem) = unicast_problem(ip) {
-            return Err(self.error(&raw.ip.span(), format!("real server address {ip} is {problem}")));
-        }
-        if ip == vip {
-            return Err(self.error(
-                &raw.ip.span(),
-                format!("real server {ip} is the service's own VIP; a real server needs an address of its own"),
-            ));
+        if let Some(problem) = real_server_problem(vip, ip) {
+            return Err(self.error(&raw.ip.span(), problem));
         }
         if let Some(port) = &raw.port {
             let port_number = self.integer(port, "port", 1..=65535)?;

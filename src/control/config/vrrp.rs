@@ -16,12 +16,12 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::raw::{FromText, Integer, OneOrMany, Text};
-use super::validate::{interface_name_problem, Checker};
+use super::validate::{interface_name_problem, Validator};
 use super::{ConfigError, Location, ServiceConfig};
 use crate::control::spec::unicast_problem;
 use crate::ha::spec::{
     FloatingAddress, InstanceSpec, NotifyHooks, TrackScript, TrackedInterface, DEFAULT_INTERVAL,
-    DEFAULT_NOTIFY_TIMEOUT, DEFAULT_PRIORITY, MAX_CARP_PASSWORD, MAX_GARP_PERIOD, MAX_VRRP2_PASSWORD,
+    DEFAULT_NOTIFY_TIMEOUT, DEFAULT_PREEMPT, DEFAULT_PRIORITY, MAX_CARP_PASSWORD, MAX_GARP_PERIOD, MAX_VRRP2_PASSWORD,
 };
 use crate::ha::{GarpConfig, HaProtocol};
 use crate::wire::vrrp::GROUP as DEFAULT_GROUP;
@@ -163,7 +163,10 @@ pub(super) struct RawTrackScript {
     fall: Option<Spanned<Integer>>,
 }
 
-impl Checker<'_> {
+/// An instance's `vips`, `addresses` and `interface`.
+type InstanceAddresses = (Vec<Ipv4Addr>, Vec<FloatingAddress>, Option<String>);
+
+impl Validator<'_> {
     /// Validates every `[[vrrp]]` table against each other and against the services.
     pub(super) fn vrrps(
         &self,
@@ -239,7 +242,66 @@ impl Checker<'_> {
         }
         let protocol = raw.protocol.as_ref().map_or(HaProtocol::Vrrp3, |p| p.get_ref().0);
         let vrid = self.integer(&raw.vrid, "vrid", 1..=255)? as u8;
-        let (priority, advskew) = match protocol {
+        let (priority, advskew) = self.priority(raw, protocol)?;
+        let interval = match &raw.interval {
+            Some(interval) => self.ha_interval(interval, protocol)?,
+            None => DEFAULT_INTERVAL,
+        };
+        let preempt_delay = self.preempt_delay(raw)?;
+        let password = self.password(raw, protocol)?;
+        let group = self.group(raw)?;
+        let (unicast_src_ip, unicast_peers) = self.unicast_peers(raw)?;
+        let vmac = raw.vmac.as_ref().is_some_and(|v| *v.get_ref());
+        if let Some(v) = raw.vmac.as_ref().filter(|v| *v.get_ref() && protocol == HaProtocol::Carp) {
+            return Err(self.error(&v.span(), "carp announces the VIP with the interface's MAC; vmac is for vrrp"));
+        }
+        let v3_checksum_as_v2 = match &raw.v3_checksum_as_v2 {
+            Some(v) if protocol != HaProtocol::Vrrp3 => {
+                return Err(self.error(&v.span(), "v3_checksum_as_v2 applies only to protocol \"vrrp3\""));
+            }
+            Some(v) => *v.get_ref(),
+            None => false,
+        };
+        let garp = match &raw.garp {
+            Some(garp) => self.garp(garp.get_ref())?,
+            None => GarpConfig::default(),
+        };
+        let track_interface = self.track_interfaces(raw)?;
+        let mut track_script = Vec::new();
+        for script in raw.track_script.iter().flat_map(|many| &many.0) {
+            track_script.push(self.track_script(script)?);
+        }
+        let hooks = self.hooks(raw)?;
+        let (vips, addresses, interface) = self.instance_addresses(raw, protocol, services)?;
+        let instance = InstanceSpec {
+            name,
+            protocol,
+            vrid,
+            priority,
+            advskew,
+            interval,
+            preempt: raw.preempt.as_ref().map_or(DEFAULT_PREEMPT, |p| *p.get_ref()),
+            preempt_delay,
+            password,
+            group,
+            unicast_src_ip,
+            unicast_peers,
+            vmac,
+            v3_checksum_as_v2,
+            garp,
+            track_interface,
+            track_script,
+            hooks,
+            vips,
+            addresses,
+            interface,
+        };
+        Ok(VrrpConfig { instance, location: self.at(&raw.name.span()) })
+    }
+
+    /// VRRP's priority (1 to 255) or CARP's advskew (0 to 254), each refused for the other.
+    fn priority(&self, raw: &RawVrrp, protocol: HaProtocol) -> Result<(u8, u8), ConfigError> {
+        Ok(match protocol {
             HaProtocol::Carp => {
                 if let Some(priority) = &raw.priority {
                     return Err(
@@ -262,20 +324,21 @@ impl Checker<'_> {
                 };
                 (priority, 0)
             }
-        };
-        let interval = match &raw.interval {
-            Some(interval) => self.ha_interval(interval, protocol)?,
-            None => DEFAULT_INTERVAL,
-        };
-        let preempt_delay = match &raw.preempt_delay {
+        })
+    }
+
+    fn preempt_delay(&self, raw: &RawVrrp) -> Result<Duration, ConfigError> {
+        Ok(match &raw.preempt_delay {
             Some(delay) if delay.get_ref().0 > Duration::from_secs(1000) => {
                 return Err(self.error(&delay.span(), "preempt_delay must be at most 1000s"));
             }
             Some(delay) => delay.get_ref().0,
             None => Duration::ZERO,
-        };
-        let password = self.password(raw, protocol)?;
-        let group = match &raw.group {
+        })
+    }
+
+    fn group(&self, raw: &RawVrrp) -> Result<Ipv4Addr, ConfigError> {
+        Ok(match &raw.group {
             Some(group) if !group.get_ref().0.is_multicast() => {
                 return Err(
                     self.error(&group.span(), format!("group {} is not a multicast address", group.get_ref().0))
@@ -283,7 +346,11 @@ impl Checker<'_> {
             }
             Some(group) => group.get_ref().0,
             None => DEFAULT_GROUP,
-        };
+        })
+    }
+
+    /// `unicast_src_ip` and `unicast_peers` (each a unicast address, no peer twice).
+    fn unicast_peers(&self, raw: &RawVrrp) -> Result<(Option<Ipv4Addr>, Vec<Ipv4Addr>), ConfigError> {
         let unicast_src_ip = match &raw.unicast_src_ip {
             Some(ip) => Some(self.unicast(ip, "unicast_src_ip")?),
             None => None,
@@ -296,21 +363,10 @@ impl Checker<'_> {
             }
             unicast_peers.push(ip);
         }
-        let vmac = raw.vmac.as_ref().is_some_and(|v| *v.get_ref());
-        if let Some(v) = raw.vmac.as_ref().filter(|v| *v.get_ref() && protocol == HaProtocol::Carp) {
-            return Err(self.error(&v.span(), "carp announces the VIP with the interface's MAC; vmac is for vrrp"));
-        }
-        let v3_checksum_as_v2 = match &raw.v3_checksum_as_v2 {
-            Some(v) if protocol != HaProtocol::Vrrp3 => {
-                return Err(self.error(&v.span(), "v3_checksum_as_v2 applies only to protocol \"vrrp3\""));
-            }
-            Some(v) => *v.get_ref(),
-            None => false,
-        };
-        let garp = match &raw.garp {
-            Some(garp) => self.garp(garp.get_ref())?,
-            None => GarpConfig::default(),
-        };
+        Ok((unicast_src_ip, unicast_peers))
+    }
+
+    fn track_interfaces(&self, raw: &RawVrrp) -> Result<Vec<TrackedInterface>, ConfigError> {
         let mut track_interface = Vec::new();
         for iface in raw.track_interface.iter().flatten() {
             let entry = iface.get_ref();
@@ -329,11 +385,16 @@ impl Checker<'_> {
             };
             track_interface.push(TrackedInterface { name: entry.name.clone(), weight });
         }
-        let mut track_script = Vec::new();
-        for script in raw.track_script.iter().flat_map(|many| &many.0) {
-            track_script.push(self.track_script(script)?);
-        }
-        let hooks = self.hooks(raw)?;
+        Ok(track_interface)
+    }
+
+    /// The instance's `vips`, `addresses` and `interface`: at least one address, exactly one for CARP.
+    fn instance_addresses(
+        &self,
+        raw: &RawVrrp,
+        protocol: HaProtocol,
+        services: &[ServiceConfig],
+    ) -> Result<InstanceAddresses, ConfigError> {
         let vips = match &raw.vips {
             Some(vips) => self.instance_vips(vips, services)?,
             None => Vec::new(),
@@ -369,30 +430,7 @@ impl Checker<'_> {
                 "a carp instance announces exactly one VIP (ucarp's HMAC covers one address): use one instance per VIP",
             ));
         }
-        let instance = InstanceSpec {
-            name,
-            protocol,
-            vrid,
-            priority,
-            advskew,
-            interval,
-            preempt: raw.preempt.as_ref().is_none_or(|p| *p.get_ref()),
-            preempt_delay,
-            password,
-            group,
-            unicast_src_ip,
-            unicast_peers,
-            vmac,
-            v3_checksum_as_v2,
-            garp,
-            track_interface,
-            track_script,
-            hooks,
-            vips,
-            addresses,
-            interface,
-        };
-        Ok(VrrpConfig { instance, location: self.at(&raw.name.span()) })
+        Ok((vips, addresses, interface))
     }
 
     /// The interval in the protocol's own unit: VRRPv3 counts centiseconds in 12 bits, VRRPv2 and

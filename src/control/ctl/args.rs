@@ -13,7 +13,7 @@ use clap::Parser;
 
 use crate::control::config::DEFAULT_SCHEDULER;
 use crate::control::edit::Edit;
-use crate::control::spec::{RealSpec, ServiceSpec, DEFAULT_WEIGHT, MAX_WEIGHT};
+use crate::control::spec::{weight_problem, RealSpec, ServiceSpec, DEFAULT_WEIGHT};
 use crate::flow::Protocol;
 use crate::sched::{SchedFlags, SchedulerKind};
 use crate::service::ServiceKey;
@@ -136,6 +136,9 @@ pub struct CtlArgs {
     /// With -L: the running sync daemons.
     #[arg(long)]
     pub daemon: bool,
+    /// With `status`: every counter as JSON (the same read model as the Prometheus metrics).
+    #[arg(long)]
+    pub json: bool,
     /// `status` (workers, I/O, reload, drops) or `reload` (re-read the config file).
     #[arg(value_name = "COMMAND")]
     pub command: Option<String>,
@@ -350,8 +353,8 @@ impl CtlArgs {
             ));
         }
         let weight = self.weight.unwrap_or(DEFAULT_WEIGHT);
-        if weight > MAX_WEIGHT {
-            return Err(format!("invalid weight {weight} (expected 0..={MAX_WEIGHT})"));
+        if let Some(problem) = weight_problem(i64::from(weight)) {
+            return Err(problem);
         }
         Ok(match command {
             "-a" => Edit::AddReal(key, RealSpec { ip, weight, mac: None }),

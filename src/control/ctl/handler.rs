@@ -3,7 +3,7 @@
 //! sent to the control loop as a `ControlEvent` and its answer returned.
 
 use std::fmt::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam::channel::{self, Sender};
@@ -13,15 +13,15 @@ use super::listing::{self, ConnRow, Layout, RealRow, ServiceRow, Totals};
 use super::rules;
 use super::server::Handler;
 use crate::conntrack::SyncedTable;
-use crate::control::control_loop::ControlStatus;
+use crate::control::context::Context;
 use crate::control::event::{ControlEvent, Reply};
-use crate::control::rate::{self, RateTable, Rates};
-use crate::dataplane::stats::WorkerStats;
+use crate::control::rate::Rates;
+use crate::dataplane::stats::{WorkerStats, WORKER_COUNTERS};
 use crate::dataplane::verdict::DropReason;
 use crate::dataplane::worker::{collect_connections, WorkerRequest};
-use crate::ha::driver::HaStatus;
-use crate::health::{HealthBoard, QuorumSpec};
-use crate::service::{ServiceKey, Snapshot, SnapshotCell};
+use crate::health::QuorumSpec;
+use crate::io::xdp::FILTER_COUNTERS;
+use crate::service::{ServiceKey, Snapshot};
 
 /// How long `-L -c` waits for a busy worker to answer.
 const WORKER_REPLY: Duration = Duration::from_secs(2);
@@ -30,19 +30,13 @@ const WORKER_REPLY: Duration = Duration::from_secs(2);
 const CONTROL_REPLY: Duration = Duration::from_secs(60);
 
 pub struct CtlHandler {
-    pub snapshots: Arc<SnapshotCell>,
-    pub stats: Arc<WorkerStats>,
+    /// The director's shared state: what every listing and status line reads.
+    pub context: Arc<Context>,
     pub workers: Vec<Sender<WorkerRequest>>,
     /// To the control loop, which owns every change.
     pub events: Sender<ControlEvent>,
-    pub status: Arc<Mutex<ControlStatus>>,
-    pub rates: Arc<Mutex<RateTable>>,
     pub io: String,
     pub interface: String,
-    pub capacity: usize,
-    /// `None` without `[[vrrp]]`.
-    pub ha: Option<Arc<HaStatus>>,
-    pub health: Arc<HealthBoard>,
     /// Connections peers synced that no worker has taken yet.
     pub synced: Arc<SyncedTable>,
     pub sync: Arc<crate::sync::SyncService>,
@@ -51,8 +45,9 @@ pub struct CtlHandler {
 impl Handler for CtlHandler {
     fn handle(&self, args: &CtlArgs, input: &str) -> Result<String, String> {
         let command = args.command().map_err(|err| format!("{err}\n"))?;
-        let snapshot = self.snapshots.load();
+        let snapshot = self.context.snapshots.load();
         match command {
+            Command::Status if args.json => Ok(self.status_json(&snapshot)),
             Command::Status => Ok(self.status(&snapshot)),
             Command::ListDaemons => Ok(crate::sync::service::render_daemons(&self.sync.daemons())),
             Command::StartDaemon(role, spec) => {
@@ -97,7 +92,7 @@ impl Handler for CtlHandler {
                     (false, true) => Layout::Rate,
                     (false, false) => Layout::Plain,
                 };
-                let size = filter.is_none().then_some(self.capacity);
+                let size = filter.is_none().then_some(self.context.capacity);
                 Ok(listing::render(&self.rows(&snapshot, filter), layout, args.exact, size))
             }
         }
@@ -107,7 +102,7 @@ impl Handler for CtlHandler {
 impl CtlHandler {
     /// The listing rows of `snapshot`'s services (only `filter`'s, when given).
     fn rows(&self, snapshot: &Snapshot, filter: Option<ServiceKey>) -> Vec<ServiceRow> {
-        let rates = self.rates.lock().unwrap_or_else(|p| p.into_inner());
+        let rates = self.context.rates.lock().unwrap_or_else(|p| p.into_inner());
         let per_second = |r: Rates| Totals {
             conns: r.cps.round() as u64,
             in_packets: r.in_pps.round() as u64,
@@ -193,7 +188,7 @@ impl CtlHandler {
     /// One line per service's quorum, `health: TCP 10.0.0.100:80 quorum up (live weight 3, …)`,
     /// then one per checked real server: `health: TCP 10.0.0.100:80 10.0.0.11 up (http, …)`.
     fn health_lines(&self, out: &mut String) {
-        for (service, health) in self.health.services() {
+        for (service, health) in self.context.health.services() {
             let quorum = health.quorum;
             let spec = quorum.spec();
             // keepalived's default quorum (1, no hysteresis) held says nothing a user asked about.
@@ -217,7 +212,7 @@ impl CtlHandler {
             }
             out.push_str(")\n");
         }
-        let scripts = &self.health.scripts;
+        let scripts = &self.context.health.scripts;
         let run = scripts.run.load(std::sync::atomic::Ordering::Relaxed);
         if run > 0 {
             let _ = writeln!(
@@ -227,7 +222,7 @@ impl CtlHandler {
                 scripts.killed.load(std::sync::atomic::Ordering::Relaxed)
             );
         }
-        let all = self.health.all();
+        let all = self.context.health.all();
         if all.is_empty() {
             out.push_str("health checks: none\n");
         }
@@ -251,9 +246,22 @@ impl CtlHandler {
         }
     }
 
+    /// `status --json`: the header facts and every family of the read model, for scripts.
+    fn status_json(&self, snapshot: &Snapshot) -> String {
+        let families = crate::control::metrics::json(&self.context.read());
+        let json = serde_json::json!({
+            "interface": self.interface,
+            "io": self.io,
+            "workers": self.context.stats.iter().count(),
+            "generation": snapshot.generation,
+            "families": families,
+        });
+        format!("{json:#}\n")
+    }
+
     fn status(&self, snapshot: &Snapshot) -> String {
         let mut out = String::new();
-        match &self.status.lock().unwrap_or_else(|p| p.into_inner()).link {
+        match &self.context.status.lock().unwrap_or_else(|p| p.into_inner()).link {
             // What the link watch saw last: renamed, down.
             Some(link) => {
                 let _ = writeln!(out, "interface: {link}");
@@ -263,7 +271,7 @@ impl CtlHandler {
             }
         }
         let _ = writeln!(out, "io: {}", self.io);
-        let _ = writeln!(out, "workers: {}", self.stats.iter().count());
+        let _ = writeln!(out, "workers: {}", self.context.stats.iter().count());
         let _ = writeln!(out, "snapshot: generation {}", snapshot.generation);
         let mut vips: Vec<String> = snapshot.vips().map(|vip| vip.to_string()).collect();
         vips.sort();
@@ -275,23 +283,19 @@ impl CtlHandler {
             if vips.is_empty() { "none".to_string() } else { vips.join(" ") }
         );
         {
-            let status = self.status.lock().unwrap_or_else(|p| p.into_inner());
+            let status = self.context.status.lock().unwrap_or_else(|p| p.into_inner());
             let _ = writeln!(out, "config: {}", status.config_path.display());
             let _ = match &status.last_reload {
                 None => writeln!(out, "last reload: none"),
                 Some((at, Ok(summary))) => writeln!(out, "last reload: ok {}s ago: {summary}", at.elapsed().as_secs()),
                 Some((at, Err(err))) => writeln!(out, "last reload: FAILED {}s ago: {err}", at.elapsed().as_secs()),
             };
-            if let Some(filter) = status.xdp_filter {
-                let _ = writeln!(
-                    out,
-                    "xdp filter: redirected {} passed {} no_socket {} oversize {} (sampled every {}s)",
-                    filter.redirected,
-                    filter.passed,
-                    filter.no_socket,
-                    filter.oversize,
-                    rate::INTERVAL.as_secs()
-                );
+            if let Some((at, filter)) = status.xdp_filter {
+                out.push_str("xdp filter:");
+                for (word, _, _, read) in FILTER_COUNTERS {
+                    let _ = write!(out, " {word} {}", read(&filter));
+                }
+                let _ = writeln!(out, " (sampled {:.1}s ago)", at.elapsed().as_secs_f64());
             }
         }
         let unresolved: Vec<String> = snapshot
@@ -306,38 +310,38 @@ impl CtlHandler {
             "unresolved real servers: {}",
             if unresolved.is_empty() { "none".to_string() } else { unresolved.join(" ") }
         );
-        for (index, worker) in self.stats.iter().enumerate() {
-            let _ = writeln!(
-                out,
-                "worker {index}: rx {} tx {} forwarded {} arp_replies {} to_kernel {} conns {} expired {} evicted {} csum_partial {} gso {} synced {} sync_notes {} sync_lost {} handed_back {}",
-                worker.rx_packets.get(),
-                worker.tx_packets.get(),
-                worker.forwarded.get(),
-                worker.arp_replies.get(),
-                worker.to_kernel.get(),
-                worker.conns.get(),
-                worker.conns_expired.get(),
-                worker.conns_evicted.get(),
-                worker.csum_partial.get(),
-                worker.gso.get(),
-                worker.conns_synced.get(),
-                worker.sync_notes.get(),
-                worker.sync_lost.get(),
-                worker.sync_handed_back.get(),
-            );
-        }
-        if let Some(ha) = &self.ha {
+        out.push_str(&worker_lines(&self.context.stats));
+        if let Some(ha) = &self.context.ha {
             out.push_str(&ha.render());
         }
         if self.sync.is_running() {
             out.push_str(&self.sync.stats.render());
         }
         self.health_lines(&mut out);
-        out.push_str("drops:");
-        for reason in DropReason::ALL {
-            let _ = write!(out, " {}={}", reason.name(), self.stats.sum(|w| &w.drops[reason.index()]));
-        }
-        out.push('\n');
+        out.push_str(&drops_line(&self.context.stats));
         out
     }
+}
+
+/// `ulvs ctl status`'s `worker N:` lines: every worker counter, by its word, from its description.
+pub(crate) fn worker_lines(stats: &WorkerStats) -> String {
+    let mut out = String::new();
+    for (index, worker) in stats.iter().enumerate() {
+        let _ = write!(out, "worker {index}:");
+        for counter in &WORKER_COUNTERS {
+            let _ = write!(out, " {} {}", counter.word, (counter.read)(worker).get());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// `ulvs ctl status`'s `drops:` line: every drop reason, summed over the workers.
+pub(crate) fn drops_line(stats: &WorkerStats) -> String {
+    let mut out = String::from("drops:");
+    for reason in DropReason::ALL {
+        let _ = write!(out, " {}={}", reason.name(), stats.sum(|w| &w.drops[reason.index()]));
+    }
+    out.push('\n');
+    out
 }

@@ -65,28 +65,7 @@ pub fn render(rows: &[ServiceRow], layout: Layout, exact: bool, table_size: Opti
     if let Some(table_size) = table_size {
         let _ = writeln!(out, "IP Virtual Server version 1.2.1 (size={table_size})");
     }
-    match layout {
-        Layout::Plain => {
-            out.push_str("Prot LocalAddress:Port Scheduler Flags\n");
-            out.push_str("  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n");
-        }
-        Layout::Stats => {
-            let _ = writeln!(
-                out,
-                "{:<33} {:>8} {:>8} {:>8} {:>8} {:>8}",
-                "Prot LocalAddress:Port", "Conns", "InPkts", "OutPkts", "InBytes", "OutBytes"
-            );
-            out.push_str("  -> RemoteAddress:Port\n");
-        }
-        Layout::Rate => {
-            let _ = writeln!(
-                out,
-                "{:<33} {:>8} {:>8} {:>8} {:>8} {:>8}",
-                "Prot LocalAddress:Port", "CPS", "InPPS", "OutPPS", "InBPS", "OutBPS"
-            );
-            out.push_str("  -> RemoteAddress:Port\n");
-        }
-    }
+    header(&mut out, layout);
     let mut rows: Vec<&ServiceRow> = rows.iter().collect();
     rows.sort_by_key(|row| (row.key.protocol, row.key.vip, row.key.port));
     for row in rows {
@@ -116,32 +95,63 @@ pub fn render(rows: &[ServiceRow], layout: Layout, exact: bool, table_size: Opti
         let mut reals: Vec<&RealRow> = row.reals.iter().collect();
         reals.sort_by_key(|real| (real.ip, real.port));
         for real in reals {
-            let dest = format!("{}:{}", real.ip, real.port);
-            match layout {
-                Layout::Plain => {
-                    let _ = writeln!(
-                        out,
-                        "  -> {dest:<28} {:<7} {:<6} {:<10} {:<10}",
-                        "Route", real.weight, real.active, real.inactive
-                    );
-                }
-                Layout::Stats => {
-                    let _ = write!(out, "  -> {dest:<28}");
-                    totals(&mut out, &real.totals, exact);
-                    out.push('\n');
-                }
-                Layout::Rate => {
-                    // ipvsadm prints a real server's CPS and PPS unscaled, only its BPS scaled.
-                    let r = &real.rates;
-                    let _ = write!(out, "  -> {dest:<28} {:>8} {:>8} {:>8}", r.conns, r.in_packets, r.out_packets);
-                    large_number(&mut out, r.in_bytes, exact);
-                    large_number(&mut out, r.out_bytes, exact);
-                    out.push('\n');
-                }
-            }
+            real_line(&mut out, real, layout, exact);
         }
     }
     out
+}
+
+/// The column headings of `layout`.
+fn header(out: &mut String, layout: Layout) {
+    match layout {
+        Layout::Plain => {
+            out.push_str("Prot LocalAddress:Port Scheduler Flags\n");
+            out.push_str("  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n");
+        }
+        Layout::Stats => {
+            let _ = writeln!(
+                out,
+                "{:<33} {:>8} {:>8} {:>8} {:>8} {:>8}",
+                "Prot LocalAddress:Port", "Conns", "InPkts", "OutPkts", "InBytes", "OutBytes"
+            );
+            out.push_str("  -> RemoteAddress:Port\n");
+        }
+        Layout::Rate => {
+            let _ = writeln!(
+                out,
+                "{:<33} {:>8} {:>8} {:>8} {:>8} {:>8}",
+                "Prot LocalAddress:Port", "CPS", "InPPS", "OutPPS", "InBPS", "OutBPS"
+            );
+            out.push_str("  -> RemoteAddress:Port\n");
+        }
+    }
+}
+
+/// One real server's line.
+fn real_line(out: &mut String, real: &RealRow, layout: Layout, exact: bool) {
+    let dest = format!("{}:{}", real.ip, real.port);
+    match layout {
+        Layout::Plain => {
+            let _ = writeln!(
+                out,
+                "  -> {dest:<28} {:<7} {:<6} {:<10} {:<10}",
+                "Route", real.weight, real.active, real.inactive
+            );
+        }
+        Layout::Stats => {
+            let _ = write!(out, "  -> {dest:<28}");
+            totals(out, &real.totals, exact);
+            out.push('\n');
+        }
+        Layout::Rate => {
+            // ipvsadm prints a real server's CPS and PPS unscaled, only its BPS scaled.
+            let r = &real.rates;
+            let _ = write!(out, "  -> {dest:<28} {:>8} {:>8} {:>8}", r.conns, r.in_packets, r.out_packets);
+            large_number(out, r.in_bytes, exact);
+            large_number(out, r.out_bytes, exact);
+            out.push('\n');
+        }
+    }
 }
 
 /// `ipvsadm -S -n`: the table as the commands that rebuild it.

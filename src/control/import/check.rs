@@ -17,7 +17,7 @@
 
 use std::fmt::Write as _;
 
-use super::convert::{q, Converter};
+use super::convert::{flag, q, Converter, CONDITIONAL};
 use super::parse::Node;
 
 /// Every keepalived checker block.
@@ -79,88 +79,46 @@ impl Url {
     }
 }
 
-impl Converter {
-    /// A timing or virtualhost setting given above the checkers, as their default.
-    pub(super) fn check_default(&mut self, node: &Node, defaults: &mut CheckDefaults) {
-        match node.keyword.as_str() {
-            "delay_loop" => defaults.interval = self.duration(node).or(defaults.interval.take()),
-            "connect_timeout" => defaults.timeout = self.duration(node).or(defaults.timeout.take()),
-            "warmup" => defaults.warmup = self.duration(node).or(defaults.warmup.take()),
-            "retry" => defaults.retry = self.number(node).or(defaults.retry),
-            "virtualhost" => defaults.virtualhost = self.one(node).map(str::to_string).or(defaults.virtualhost.take()),
-            _ => self.note(node, "ulvs retries at the check's interval"),
+/// A checker block as read so far, with keepalived's defaults (`delay_loop` 60 s,
+/// `connect_timeout` 5 s, one retry; a script none).
+struct CheckDraft {
+    kind: &'static str,
+    /// http or https: urls and a virtualhost apply.
+    web: bool,
+    interval: String,
+    timeout: String,
+    retry: u32,
+    warmup: Option<String>,
+    virtualhost: Option<String>,
+    initial_down: bool,
+    urls: Vec<Url>,
+    command: Option<String>,
+    /// Keys written as they are, last.
+    extra: Vec<String>,
+}
+
+impl CheckDraft {
+    fn new(kind: &'static str, defaults: &CheckDefaults) -> CheckDraft {
+        let web = matches!(kind, "http" | "https");
+        CheckDraft {
+            kind,
+            web,
+            interval: defaults.interval.clone().unwrap_or_else(|| "60s".into()),
+            timeout: defaults.timeout.clone().filter(|_| kind != "script").unwrap_or_else(|| "5s".into()),
+            retry: defaults.retry.unwrap_or(if kind == "script" { 0 } else { 1 }),
+            warmup: defaults.warmup.clone(),
+            virtualhost: defaults.virtualhost.clone().filter(|_| web),
+            initial_down: false,
+            urls: Vec::new(),
+            command: None,
+            extra: Vec::new(),
         }
     }
 
-    /// A checker block as an inline `check = { … }` table; `None` when it is left out.
-    pub(super) fn check(&mut self, node: &Node, service_port: u16, defaults: &CheckDefaults) -> Option<String> {
-        let kind = match node.keyword.as_str() {
-            "TCP_CHECK" => "tcp",
-            "HTTP_GET" => "http",
-            "SSL_GET" => "https",
-            "MISC_CHECK" => "script",
-            _ => {
-                self.leave_out(
-                    node,
-                    "ulvs checks with tcp, http, https or a script; the real server converts without this check",
-                );
-                return None;
-            }
-        };
-        let web = matches!(kind, "http" | "https");
-        let mut interval = defaults.interval.clone().unwrap_or_else(|| "60s".into());
-        let mut timeout = defaults.timeout.clone().filter(|_| kind != "script").unwrap_or_else(|| "5s".into());
-        let mut retry = defaults.retry.unwrap_or(if kind == "script" { 0 } else { 1 });
-        let mut warmup = defaults.warmup.clone();
-        let mut virtualhost = defaults.virtualhost.clone().filter(|_| web);
-        let mut initial_down = false;
-        let mut urls: Vec<Url> = Vec::new();
-        let mut command = None;
-        let mut extra: Vec<String> = Vec::new();
-        for child in node.children() {
-            match (kind, child.keyword.as_str()) {
-                (_, "delay_loop") => interval = self.duration(child).unwrap_or(interval),
-                ("script", "misc_timeout") => timeout = self.duration(child).unwrap_or(timeout),
-                (_, "connect_timeout") if kind != "script" => timeout = self.duration(child).unwrap_or(timeout),
-                (_, "retry" | "nb_get_retry") => retry = self.number(child).unwrap_or(retry),
-                (_, "delay_before_retry") => self.note(child, "ulvs retries at the check's interval"),
-                (_, "warmup") => warmup = self.duration(child).or(warmup),
-                (_, "alpha") => initial_down = super::service::flag(child),
-                (_, "log_all_failures") => self.note(child, "ulvs logs each change of a real server's state"),
-                (_, "connect_ip") if kind != "script" => {
-                    if let Some(ip) = self.ipv4(child) {
-                        extra.push(format!("connect_ip = {}", q(&ip.to_string())));
-                    }
-                }
-                (_, "connect_port") if kind != "script" => {
-                    if let Some(port) = self.number::<u16>(child).filter(|&p| p != service_port) {
-                        extra.push(format!("port = {port}"));
-                    }
-                }
-                (_, "bindto") if kind != "script" => {
-                    if let Some(ip) = self.ipv4(child) {
-                        extra.push(format!("bindto = {}", q(&ip.to_string())));
-                    }
-                }
-                (_, "virtualhost") if web => virtualhost = self.one(child).map(str::to_string).or(virtualhost),
-                (_, "url") if web => {
-                    if let Some(url) = self.url(child, &mut virtualhost) {
-                        urls.push(url);
-                    }
-                }
-                ("script", "misc_path") => command = self.one(child).map(str::to_string),
-                ("script", "user") => self.note(child, "ulvs runs scripts as its own user"),
-                ("script", "misc_dynamic") => {
-                    self.leave_out(child, "ulvs does not set weights from a script's exit status")
-                }
-                (_, keyword) if keyword.starts_with('@') => self.leave_out(child, super::global::CONDITIONAL),
-                _ => self.unsupported(child, &node.keyword),
-            }
-        }
-        if kind == "script" && command.is_none() {
-            self.leave_out(node, "no misc_path; the real server converts without this check");
-            return None;
-        }
+    /// The inline `check = { … }` table.
+    fn table(self) -> String {
+        let CheckDraft { kind, web, interval, timeout, retry, warmup, virtualhost, initial_down, urls, command, extra } =
+            self;
         let mut table = format!(
             "{{ type = {}, interval = {}, timeout = {}, rise = 1, fall = {}",
             q(kind),
@@ -195,7 +153,92 @@ impl Converter {
             let _ = write!(table, ", {key}");
         }
         table.push_str(" }");
-        Some(table)
+        table
+    }
+}
+
+impl Converter {
+    /// A timing or virtualhost setting given above the checkers, as their default.
+    pub(super) fn check_default(&mut self, node: &Node, defaults: &mut CheckDefaults) {
+        match node.keyword.as_str() {
+            "delay_loop" => defaults.interval = self.duration(node).or(defaults.interval.take()),
+            "connect_timeout" => defaults.timeout = self.duration(node).or(defaults.timeout.take()),
+            "warmup" => defaults.warmup = self.duration(node).or(defaults.warmup.take()),
+            "retry" => defaults.retry = self.number(node).or(defaults.retry),
+            "virtualhost" => defaults.virtualhost = self.one(node).map(str::to_string).or(defaults.virtualhost.take()),
+            _ => self.note(node, "ulvs retries at the check's interval"),
+        }
+    }
+
+    /// A checker block as an inline `check = { … }` table; `None` when it is left out.
+    pub(super) fn check(&mut self, node: &Node, service_port: u16, defaults: &CheckDefaults) -> Option<String> {
+        let kind = match node.keyword.as_str() {
+            "TCP_CHECK" => "tcp",
+            "HTTP_GET" => "http",
+            "SSL_GET" => "https",
+            "MISC_CHECK" => "script",
+            _ => {
+                self.leave_out(
+                    node,
+                    "ulvs checks with tcp, http, https or a script; the real server converts without this check",
+                );
+                return None;
+            }
+        };
+        let mut draft = CheckDraft::new(kind, defaults);
+        for child in node.children() {
+            self.check_statement(child, &node.keyword, service_port, &mut draft);
+        }
+        if kind == "script" && draft.command.is_none() {
+            self.leave_out(node, "no misc_path; the real server converts without this check");
+            return None;
+        }
+        Some(draft.table())
+    }
+
+    /// One statement of a checker block, into `draft` (or a note, or left out).
+    fn check_statement(&mut self, child: &Node, checker: &str, service_port: u16, draft: &mut CheckDraft) {
+        let CheckDraft { kind, web, interval, timeout, retry, warmup, virtualhost, initial_down, urls, command, extra } =
+            draft;
+        let (kind, web) = (*kind, *web);
+        match (kind, child.keyword.as_str()) {
+            (_, "delay_loop") => *interval = self.duration(child).unwrap_or(interval.clone()),
+            ("script", "misc_timeout") => *timeout = self.duration(child).unwrap_or(timeout.clone()),
+            (_, "connect_timeout") if kind != "script" => *timeout = self.duration(child).unwrap_or(timeout.clone()),
+            (_, "retry" | "nb_get_retry") => *retry = self.number(child).unwrap_or(*retry),
+            (_, "delay_before_retry") => self.note(child, "ulvs retries at the check's interval"),
+            (_, "warmup") => *warmup = self.duration(child).or(warmup.take()),
+            (_, "alpha") => *initial_down = flag(child),
+            (_, "log_all_failures") => self.note(child, "ulvs logs each change of a real server's state"),
+            (_, "connect_ip") if kind != "script" => {
+                if let Some(ip) = self.ipv4(child) {
+                    extra.push(format!("connect_ip = {}", q(&ip.to_string())));
+                }
+            }
+            (_, "connect_port") if kind != "script" => {
+                if let Some(port) = self.number::<u16>(child).filter(|&p| p != service_port) {
+                    extra.push(format!("port = {port}"));
+                }
+            }
+            (_, "bindto") if kind != "script" => {
+                if let Some(ip) = self.ipv4(child) {
+                    extra.push(format!("bindto = {}", q(&ip.to_string())));
+                }
+            }
+            (_, "virtualhost") if web => *virtualhost = self.one(child).map(str::to_string).or(virtualhost.take()),
+            (_, "url") if web => {
+                if let Some(url) = self.url(child, virtualhost) {
+                    urls.push(url);
+                }
+            }
+            ("script", "misc_path") => *command = self.one(child).map(str::to_string),
+            ("script", "user") => self.note(child, "ulvs runs scripts as its own user"),
+            ("script", "misc_dynamic") => {
+                self.leave_out(child, "ulvs does not set weights from a script's exit status")
+            }
+            (_, keyword) if keyword.starts_with('@') => self.leave_out(child, CONDITIONAL),
+            _ => self.unsupported(child, checker),
+        }
     }
 
     /// One `url { }` block; a `virtualhost` in it becomes the check's.

@@ -26,6 +26,18 @@ pub(super) fn short(at: &Place) -> String {
     format!("{name}:{}", at.line)
 }
 
+/// Why a `@ID`-prefixed statement is left out.
+pub(super) const CONDITIONAL: &str =
+    "applies only when keepalived runs with that config id (-i, by default the host name): convert each host's file with the lines it uses";
+
+/// A keepalived flag: present without a value, or with a true one.
+pub(super) fn flag(node: &Node) -> bool {
+    match node.args.first().map(String::as_str) {
+        None => true,
+        Some(value) => matches!(value.to_ascii_lowercase().as_str(), "true" | "yes" | "on" | "1"),
+    }
+}
+
 /// A TOML string.
 pub(super) fn q(text: &str) -> String {
     toml::Value::String(text.to_string()).to_string()
@@ -205,7 +217,7 @@ impl Converter {
         self.header_pass(nodes, |c, node| match node.keyword.as_str() {
             "global_defs" => c.global_defs(node),
             "vrrp_script" | "virtual_server" | "vrrp_instance" | "vrrp_sync_group" => {}
-            keyword if keyword.starts_with('@') => c.leave_out(node, super::global::CONDITIONAL),
+            keyword if keyword.starts_with('@') => c.leave_out(node, CONDITIONAL),
             "virtual_server_group" => {
                 c.leave_out(node, "ulvs has no groups of services: each service is one `virtual_server IP PORT`")
             }

@@ -8,12 +8,8 @@
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
-use super::convert::{q, seconds, Converter, SyncRequest};
+use super::convert::{q, seconds, Converter, SyncRequest, CONDITIONAL};
 use super::parse::Node;
-
-/// Why a `@ID`-prefixed statement is left out.
-pub(super) const CONDITIONAL: &str =
-    "applies only when keepalived runs with that config id (-i, by default the host name): convert each host's file with the lines it uses";
 
 const ALERTS: &str = "keepalived-only setting, not needed by ulvs";
 const PROCESS: &str = "keepalived's own process setting; not needed by ulvs";

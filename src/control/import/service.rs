@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
 use super::check::CheckDefaults;
-use super::convert::{q, short, Converter};
+use super::convert::{flag, q, short, Converter, CONDITIONAL};
 use super::parse::Node;
 
 const SCHEDULERS: &[&str] = &["rr", "wrr", "lc", "wlc", "sh", "mh"];
@@ -22,25 +22,57 @@ const SCHEDULERS: &[&str] = &["rr", "wrr", "lc", "wlc", "sh", "mh"];
 const KEEPALIVED_SCHEDULERS: &[&str] =
     &["rr", "wrr", "lc", "wlc", "lblc", "sh", "mh", "dh", "fo", "ovf", "lblcr", "sed", "nq", "twos"];
 
+/// A `virtual_server` as read so far.
+struct ServiceDraft {
+    /// False once the service cannot convert: it is left out whole.
+    keep: bool,
+    scheduler: Option<String>,
+    protocol: &'static str,
+    method_given: bool,
+    /// Lines written as they are, after the service's first keys.
+    keys: Vec<String>,
+    /// The checker defaults its real servers inherit.
+    defaults: CheckDefaults,
+    inhibit: bool,
+}
+
+impl Default for ServiceDraft {
+    fn default() -> ServiceDraft {
+        ServiceDraft {
+            keep: true,
+            scheduler: None,
+            protocol: "tcp",
+            method_given: false,
+            keys: Vec::new(),
+            defaults: CheckDefaults::default(),
+            inhibit: false,
+        }
+    }
+}
+
+/// `virtual_server IPV4 PORT`'s address, or why it names something ulvs cannot serve.
+fn service_target(node: &Node) -> Result<(Ipv4Addr, u16), String> {
+    match node.args.as_slice() {
+        [kind, _] if kind == "fwmark" => {
+            Err("fwmark services: ulvs matches a service by VIP, port and protocol".to_string())
+        }
+        [kind, _] if kind == "group" => {
+            Err("virtual_server_group services: ulvs has no groups; write one virtual_server per VIP".into())
+        }
+        [ip, port] => match (ip.parse::<Ipv4Addr>(), port.parse::<u16>()) {
+            (Ok(ip), Ok(port)) if port != 0 => Ok((ip, port)),
+            (Err(_), _) if ip.contains(':') => Err("IPv6 service: ulvs serves IPv4 only".into()),
+            _ => Err("expected `virtual_server IPV4-ADDRESS PORT`".into()),
+        },
+        _ => Err("expected `virtual_server IPV4-ADDRESS PORT`".into()),
+    }
+}
+
 impl Converter {
     pub(super) fn virtual_server(&mut self, node: &Node) {
         let mark = self.mark();
         let mut header = format!("\n# virtual_server at {}\n", short(&node.at));
-        let target = match node.args.as_slice() {
-            [kind, _] if kind == "fwmark" => {
-                Err("fwmark services: ulvs matches a service by VIP, port and protocol".to_string())
-            }
-            [kind, _] if kind == "group" => {
-                Err("virtual_server_group services: ulvs has no groups; write one virtual_server per VIP".into())
-            }
-            [ip, port] => match (ip.parse::<Ipv4Addr>(), port.parse::<u16>()) {
-                (Ok(ip), Ok(port)) if port != 0 => Ok((ip, port)),
-                (Err(_), _) if ip.contains(':') => Err("IPv6 service: ulvs serves IPv4 only".into()),
-                _ => Err("expected `virtual_server IPV4-ADDRESS PORT`".into()),
-            },
-            _ => Err("expected `virtual_server IPV4-ADDRESS PORT`".into()),
-        };
-        let (vip, port) = match target {
+        let (vip, port) = match service_target(node) {
             Ok(target) => target,
             Err(reason) => {
                 self.leave_out(node, format!("{reason}; the virtual_server is left out"));
@@ -49,96 +81,20 @@ impl Converter {
                 return;
             }
         };
-        let mut keep = true;
-        let mut scheduler = None;
-        let mut protocol = "tcp";
-        let mut method_given = false;
-        let mut keys: Vec<String> = Vec::new();
-        let mut defaults = CheckDefaults::default();
-        let mut inhibit = false;
+        let mut draft = ServiceDraft::default();
         for child in node.children() {
-            match child.keyword.as_str() {
-                "lb_algo" | "lvs_sched" => match self.one(child) {
-                    Some(name) if SCHEDULERS.contains(&name) => scheduler = Some(name.to_string()),
-                    Some(name) if !KEEPALIVED_SCHEDULERS.contains(&name) => self.note(
-                        child,
-                        "not a scheduler keepalived knows: it ignores the line, and IPVS's default, wlc, applies",
-                    ),
-                    Some(name) => {
-                        keep = false;
-                        self.leave_out(
-                            child,
-                            format!("ulvs schedulers are rr, wrr, lc, wlc, sh, mh, not {name}; the virtual_server is left out"),
-                        )
-                    }
-                    None => keep = false,
-                },
-                "lb_kind" | "lvs_method" => {
-                    method_given = true;
-                    if child.args.first().map(String::as_str) != Some("DR") {
-                        keep = false;
-                        self.leave_out(child, "ulvs does direct routing (DR) only; the virtual_server is left out");
-                    }
-                }
-                "protocol" => match self.one(child) {
-                    Some("TCP") => protocol = "tcp",
-                    Some("UDP") => protocol = "udp",
-                    Some(_) => {
-                        keep = false;
-                        self.leave_out(child, "ulvs serves TCP and UDP; the virtual_server is left out")
-                    }
-                    None => keep = false,
-                },
-                // keepalived: no value means its default of 6 minutes.
-                "persistence_timeout" if child.args.is_empty() => keys.push("persistence = \"360s\"".into()),
-                "persistence_timeout" => {
-                    if let Some(time) = self.duration(child) {
-                        keys.push(format!("persistence = {}", q(&time)));
-                    }
-                }
-                "persistence_granularity" if child.args == ["255.255.255.255"] => {}
-                "sh-port" | "sh-fallback" | "mh-port" | "mh-fallback" => {
-                    keys.push(format!("{} = true", child.keyword.replace('-', "_")))
-                }
-                "sorry_server" => {
-                    if let Some(ip) = self.reachable(child, port, "sorry_server") {
-                        keys.push(format!("sorry_server = {}", q(&ip.to_string())));
-                    }
-                }
-                "inhibit_on_failure" => inhibit = flag(child),
-                "quorum" | "hysteresis" => {
-                    if let Some(n) = self.number::<u32>(child) {
-                        keys.push(format!("{} = {n}", child.keyword));
-                    }
-                }
-                "quorum_up" | "quorum_down" => {
-                    if let Some(script) = self.script_and_user(child) {
-                        keys.push(format!("{} = {}", child.keyword, q(&script)));
-                    }
-                }
-                "alpha" | "omega" if flag(child) => keys.push(format!("{} = true", child.keyword)),
-                "alpha" | "omega" => {}
-                "delay_loop" | "connect_timeout" | "retry" | "virtualhost" | "warmup" | "delay_before_retry" => {
-                    self.check_default(child, &mut defaults)
-                }
-                "real_server" => {}
-                "nat_mask" | "net_mask" => self.note(child, "the NAT netmask; direct routing has none"),
-                "ha_suspend" => self.note(child, "ulvs checks real servers whatever the VRRP state"),
-                "smtp_alert" => self.note(child, "ulvs sends no mail"),
-                keyword if keyword.starts_with('@') => self.leave_out(child, super::global::CONDITIONAL),
-                _ => self.unsupported(child, "virtual_server"),
-            }
+            self.service_statement(child, port, &mut draft);
         }
-        if !method_given {
-            keep = false;
+        if !draft.method_given {
+            draft.keep = false;
             self.leave_out(node, "no lb_kind: keepalived's default is NAT, and ulvs does direct routing (DR) only; the virtual_server is left out");
         }
-        if !keep {
+        if !draft.keep {
             header.push_str(&self.take_queued(mark, ""));
             self.services.push_str(&header);
             return;
         }
-        let scheduler = scheduler.unwrap_or_else(|| {
+        let scheduler = draft.scheduler.take().unwrap_or_else(|| {
             if !node.children().iter().any(|c| matches!(c.keyword.as_str(), "lb_algo" | "lvs_sched")) {
                 self.note(node, "no lb_algo: keepalived leaves IPVS's default, wlc");
             }
@@ -147,31 +103,115 @@ impl Converter {
         self.service_vips.push(vip);
         self.service_count += 1;
         let reals: Vec<&Node> = node.children().iter().filter(|c| c.keyword == "real_server").collect();
-        let inhibiting: Vec<&Node> = reals
-            .iter()
-            .flat_map(|real| real.children().iter().filter(|c| c.keyword == "inhibit_on_failure" && flag(c)))
-            .collect();
-        if !inhibit && !inhibiting.is_empty() && inhibiting.len() < reals.len() {
-            for flag in inhibiting {
-                self.leave_out(flag, "on only some real servers: ulvs sets it per service");
-            }
-        } else if inhibit || !inhibiting.is_empty() {
-            keys.push("inhibit_on_failure = true".into());
-        }
+        self.inhibit_on_failure(&reals, &mut draft);
         let _ = write!(
             header,
             "{}[[service]]\nvip = {}\nport = {port}\nprotocol = {}\nscheduler = {}\n",
             self.take_queued(mark, ""),
             q(&vip.to_string()),
-            q(protocol),
+            q(draft.protocol),
             q(&scheduler)
         );
-        for key in keys {
+        for key in draft.keys {
             let _ = writeln!(header, "{key}");
         }
         self.services.push_str(&header);
         for real in reals {
-            self.real_server(real, vip, port, &defaults);
+            self.real_server(real, vip, port, &draft.defaults);
+        }
+    }
+
+    /// One statement of a `virtual_server`, into `draft` (or a note, or left out).
+    fn service_statement(&mut self, child: &Node, port: u16, draft: &mut ServiceDraft) {
+        let ServiceDraft { keep, scheduler, protocol, method_given, keys, defaults, inhibit } = draft;
+        match child.keyword.as_str() {
+            "lb_algo" | "lvs_sched" => {
+                match self.one(child) {
+                    Some(name) if SCHEDULERS.contains(&name) => *scheduler = Some(name.to_string()),
+                    Some(name) if !KEEPALIVED_SCHEDULERS.contains(&name) => self.note(
+                        child,
+                        "not a scheduler keepalived knows: it ignores the line, and IPVS's default, wlc, applies",
+                    ),
+                    Some(name) => {
+                        *keep = false;
+                        self.leave_out(
+                        child,
+                        format!("ulvs schedulers are rr, wrr, lc, wlc, sh, mh, not {name}; the virtual_server is left out"),
+                    )
+                    }
+                    None => *keep = false,
+                }
+            }
+            "lb_kind" | "lvs_method" => {
+                *method_given = true;
+                if child.args.first().map(String::as_str) != Some("DR") {
+                    *keep = false;
+                    self.leave_out(child, "ulvs does direct routing (DR) only; the virtual_server is left out");
+                }
+            }
+            "protocol" => match self.one(child) {
+                Some("TCP") => *protocol = "tcp",
+                Some("UDP") => *protocol = "udp",
+                Some(_) => {
+                    *keep = false;
+                    self.leave_out(child, "ulvs serves TCP and UDP; the virtual_server is left out")
+                }
+                None => *keep = false,
+            },
+            // keepalived: no value means its default of 6 minutes.
+            "persistence_timeout" if child.args.is_empty() => keys.push("persistence = \"360s\"".into()),
+            "persistence_timeout" => {
+                if let Some(time) = self.duration(child) {
+                    keys.push(format!("persistence = {}", q(&time)));
+                }
+            }
+            "persistence_granularity" if child.args == ["255.255.255.255"] => {}
+            "sh-port" | "sh-fallback" | "mh-port" | "mh-fallback" => {
+                keys.push(format!("{} = true", child.keyword.replace('-', "_")))
+            }
+            "sorry_server" => {
+                if let Some(ip) = self.reachable(child, port, "sorry_server") {
+                    keys.push(format!("sorry_server = {}", q(&ip.to_string())));
+                }
+            }
+            "inhibit_on_failure" => *inhibit = flag(child),
+            "quorum" | "hysteresis" => {
+                if let Some(n) = self.number::<u32>(child) {
+                    keys.push(format!("{} = {n}", child.keyword));
+                }
+            }
+            "quorum_up" | "quorum_down" => {
+                if let Some(script) = self.script_and_user(child) {
+                    keys.push(format!("{} = {}", child.keyword, q(&script)));
+                }
+            }
+            "alpha" | "omega" if flag(child) => keys.push(format!("{} = true", child.keyword)),
+            "alpha" | "omega" => {}
+            "delay_loop" | "connect_timeout" | "retry" | "virtualhost" | "warmup" | "delay_before_retry" => {
+                self.check_default(child, defaults)
+            }
+            "real_server" => {}
+            "nat_mask" | "net_mask" => self.note(child, "the NAT netmask; direct routing has none"),
+            "ha_suspend" => self.note(child, "ulvs checks real servers whatever the VRRP state"),
+            "smtp_alert" => self.note(child, "ulvs sends no mail"),
+            keyword if keyword.starts_with('@') => self.leave_out(child, CONDITIONAL),
+            _ => self.unsupported(child, "virtual_server"),
+        }
+    }
+
+    /// keepalived's per-real-server `inhibit_on_failure` as ulvs's per-service key: converted when
+    /// the service or all of its real servers ask for it, left out when only some do.
+    fn inhibit_on_failure(&mut self, reals: &[&Node], draft: &mut ServiceDraft) {
+        let inhibiting: Vec<&Node> = reals
+            .iter()
+            .flat_map(|real| real.children().iter().filter(|c| c.keyword == "inhibit_on_failure" && flag(c)))
+            .collect();
+        if !draft.inhibit && !inhibiting.is_empty() && inhibiting.len() < reals.len() {
+            for flag in inhibiting {
+                self.leave_out(flag, "on only some real servers: ulvs sets it per service");
+            }
+        } else if draft.inhibit || !inhibiting.is_empty() {
+            draft.keys.push("inhibit_on_failure = true".into());
         }
     }
 
@@ -255,7 +295,7 @@ impl Converter {
                         check = self.check(child, service_port, &defaults);
                     }
                 }
-                keyword if keyword.starts_with('@') => self.leave_out(child, super::global::CONDITIONAL),
+                keyword if keyword.starts_with('@') => self.leave_out(child, CONDITIONAL),
                 _ => self.unsupported(child, "real_server"),
             }
         }
@@ -268,13 +308,5 @@ impl Converter {
         if let Some(check) = check {
             let _ = writeln!(out, "  check = {check}");
         }
-    }
-}
-
-/// A keepalived flag: present without a value, or with a true one.
-pub(super) fn flag(node: &Node) -> bool {
-    match node.args.first().map(String::as_str) {
-        None => true,
-        Some(value) => matches!(value.to_ascii_lowercase().as_str(), "true" | "yes" | "on" | "1"),
     }
 }

@@ -15,8 +15,9 @@
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
-use super::convert::{list, q, short, Converter};
+use super::convert::{list, q, short, Converter, CONDITIONAL};
 use super::parse::{Node, Place};
+use crate::ha::spec::{DEFAULT_INTERVAL, DEFAULT_PREEMPT, DEFAULT_PRIORITY};
 
 /// Instance statements with no effect on forwarding or failover under ulvs, with why.
 /// VRRPv2 simple authentication carries 8 bytes (RFC 2338 §5.3.10).
@@ -59,6 +60,98 @@ const KEY_ORDER: &[&str] = &[
     "addresses",
 ];
 
+/// A `vrrp_instance` as read so far.
+struct Draft {
+    /// False once something the instance needs is missing or unusable: it is left out whole.
+    keep: bool,
+    version: u8,
+    vrid: Option<u8>,
+    /// Keys whose values are written as they are, in `KEY_ORDER`; the last of a key given twice wins.
+    keys: Vec<(&'static str, String)>,
+    interface: Option<String>,
+    password: Option<String>,
+    vips: Vec<String>,
+    addresses: Vec<String>,
+    track_interface: Vec<String>,
+    track_scripts: Vec<String>,
+    garp: std::collections::BTreeMap<&'static str, String>,
+    src_ip: Option<Ipv4Addr>,
+    group: Option<Ipv4Addr>,
+}
+
+impl Draft {
+    /// An instance with `global_defs`' defaults.
+    fn new(converter: &Converter, keep: bool) -> Draft {
+        Draft {
+            keep,
+            version: converter.defaults.version.unwrap_or(2),
+            vrid: None,
+            keys: Vec::new(),
+            interface: None,
+            password: None,
+            vips: Vec::new(),
+            addresses: Vec::new(),
+            track_interface: Vec::new(),
+            track_scripts: Vec::new(),
+            garp: converter.defaults.garp.clone(),
+            src_ip: None,
+            group: converter.defaults.group,
+        }
+    }
+
+    /// The `[[vrrp]]` table. Priority, interval and preempt are written even at their defaults
+    /// (those of `ha::spec`, which are keepalived's), so that a reader sees what the instance runs with.
+    fn write(mut self, out: &mut String, name: &str, vrid: u8, interface: Option<String>) {
+        let protocol = if self.version == 3 { "vrrp3" } else { "vrrp2" };
+        let _ = write!(out, "[[vrrp]]\nname = {}\nprotocol = {}\nvrid = {vrid}\n", q(name), q(protocol));
+        let keys = &mut self.keys;
+        if let Some(interface) = interface {
+            keys.push(("interface", q(&interface)));
+        }
+        let defaults = [
+            ("priority", DEFAULT_PRIORITY.to_string()),
+            ("interval", q(&humantime::format_duration(DEFAULT_INTERVAL).to_string())),
+            ("preempt", DEFAULT_PREEMPT.to_string()),
+        ];
+        for (key, default) in defaults {
+            if !keys.iter().any(|(k, _)| *k == key) {
+                keys.push((key, default));
+            }
+        }
+        keys.extend(self.password.map(|password| ("password", q(&password))));
+        keys.extend(self.group.map(|group| ("group", q(&group.to_string()))));
+        if !self.garp.is_empty() {
+            let items: Vec<String> = ["count", "repeat_after", "refresh"]
+                .iter()
+                .filter_map(|key| self.garp.get(key).map(|value| format!("{key} = {value}")))
+                .collect();
+            keys.push(("garp", format!("{{ {} }}", items.join(", "))));
+        }
+        if !self.track_interface.is_empty() {
+            keys.push(("track_interface", format!("[{}]", self.track_interface.join(", "))));
+        }
+        match self.track_scripts.as_slice() {
+            [] => {}
+            [script] => keys.push(("track_script", script.clone())),
+            scripts => keys.push(("track_script", format!("[\n    {},\n]", scripts.join(",\n    ")))),
+        }
+        keys.extend(self.src_ip.map(|ip| ("unicast_src_ip", q(&ip.to_string()))));
+        if !self.vips.is_empty() {
+            keys.push(("vips", list(&self.vips)));
+        }
+        if !self.addresses.is_empty() {
+            keys.push(("addresses", format!("[{}]", self.addresses.join(", "))));
+        }
+        // A fixed order, whatever keepalived's; the last of a key given twice wins, as there.
+        keys.reverse();
+        keys.sort_by_key(|(key, _)| KEY_ORDER.iter().position(|k| k == key));
+        keys.dedup_by_key(|(key, _)| *key);
+        for (key, value) in keys.iter() {
+            let _ = writeln!(out, "{key} = {value}");
+        }
+    }
+}
+
 impl Converter {
     /// The director's interface: the first instance's that holds a converted service's VIP,
     /// else the first instance's, else `default_interface`.
@@ -89,156 +182,30 @@ impl Converter {
             [name] => name.clone(),
             _ => String::new(),
         };
-        let mut keep = !name.is_empty();
-        if !keep {
+        let mut draft = Draft::new(self, !name.is_empty());
+        if name.is_empty() {
             self.leave_out(node, "takes one name; the vrrp_instance is left out");
         }
-        let mut version = self.defaults.version.unwrap_or(2);
-        let mut vrid = None;
-        let mut keys: Vec<(&str, String)> = Vec::new();
-        let mut interface = None;
-        let mut password = None;
-        let mut vips: Vec<String> = Vec::new();
-        let mut addresses: Vec<String> = Vec::new();
-        let mut track_interface: Vec<String> = Vec::new();
-        let mut track_scripts: Vec<String> = Vec::new();
-        let mut garp = self.defaults.garp.clone();
-        let mut src_ip = None;
-        let mut group = self.defaults.group;
         for child in node.children() {
-            match child.keyword.as_str() {
-                "interface" => interface = self.one(child).map(str::to_string),
-                "version" => match self.number::<u8>(child) {
-                    Some(v @ (2 | 3)) => version = v,
-                    _ => keep = self.fatal(child, "VRRP version 2 or 3"),
-                },
-                "virtual_router_id" => match self.number::<u8>(child).filter(|&v| v > 0) {
-                    Some(v) => vrid = Some(v),
-                    None => keep = self.fatal(child, "a VRID of 1 to 255"),
-                },
-                "priority" => match self.number::<u8>(child).filter(|&p| p > 0) {
-                    Some(p) => keys.push(("priority", p.to_string())),
-                    None => keep = self.fatal(child, "a priority of 1 to 255"),
-                },
-                "advert_int" => match self.duration(child) {
-                    Some(interval) => keys.push(("interval", q(&interval))),
-                    None => keep = false,
-                },
-                "nopreempt" => keys.push(("preempt", "false".into())),
-                "preempt" => {}
-                "preempt_delay" => {
-                    if let Some(delay) = self.duration(child) {
-                        keys.push(("preempt_delay", q(&delay)));
-                    }
-                }
-                "authentication" => match self.authentication(child) {
-                    Ok(pass) => password = pass,
-                    Err(()) => keep = false,
-                },
-                "unicast_src_ip" => src_ip = self.ipv4(child).or(src_ip),
-                "mcast_src_ip" => {
-                    if let Some(ip) = self.ipv4(child) {
-                        self.note(child, "converted to unicast_src_ip, ulvs's key for the adverts' source address (multicast or unicast)");
-                        src_ip = Some(ip);
-                    }
-                }
-                "unicast_peer" => {
-                    let peers: Vec<String> = child
-                        .children()
-                        .iter()
-                        .filter_map(|peer| match peer.keyword.parse::<Ipv4Addr>() {
-                            Ok(ip) => Some(ip.to_string()),
-                            Err(_) => {
-                                self.leave_out(peer, "unicast peers are IPv4 addresses here");
-                                None
-                            }
-                        })
-                        .collect();
-                    if !peers.is_empty() {
-                        keys.push(("unicast_peers", list(&peers)));
-                    }
-                }
-                "virtual_ipaddress" => {
-                    for entry in child.children() {
-                        self.address(entry, &mut vips, &mut addresses);
-                    }
-                }
-                "track_interface" => {
-                    for entry in child.children() {
-                        match entry.args.as_slice() {
-                            [] => track_interface.push(q(&entry.keyword)),
-                            [key, weight] if key == "weight" => match weight.parse::<i32>() {
-                                Ok(weight) => track_interface
-                                    .push(format!("{{ name = {}, weight = {weight} }}", q(&entry.keyword))),
-                                Err(_) => self.leave_out(entry, "expected `IFACE weight N`"),
-                            },
-                            _ => self.leave_out(entry, "expected `IFACE` or `IFACE weight N`"),
-                        }
-                    }
-                }
-                "track_script" => {
-                    for reference in child.children() {
-                        if let Some(table) = self.track_script(reference) {
-                            track_scripts.push(table);
-                        }
-                    }
-                }
-                "notify" | "notify_master" | "notify_backup" | "notify_fault" => {
-                    if let Some(script) = self.script_and_user(child) {
-                        let key = KEY_ORDER.iter().find(|k| **k == child.keyword).copied().unwrap_or("notify");
-                        keys.push((key, q(&script)));
-                    }
-                }
-                "notify_stop" => {
-                    self.leave_out(child, "ulvs has none; its `notify` script is run with STOP on shutdown")
-                }
-                "use_vmac" => {
-                    if !child.args.is_empty() {
-                        self.note(child, "ulvs names no VMAC interface: it answers with the VMAC itself");
-                    }
-                    keys.push(("vmac", "true".into()));
-                }
-                "garp_master_repeat" => {
-                    if let Some(count) = self.number::<u32>(child) {
-                        garp.insert("count", count.to_string());
-                    }
-                }
-                "garp_master_delay" => {
-                    if let Some(delay) = self.duration(child) {
-                        garp.insert("repeat_after", q(&delay));
-                    }
-                }
-                "garp_master_refresh" => {
-                    if let Some(refresh) = self.duration(child) {
-                        garp.insert("refresh", q(&refresh));
-                    }
-                }
-                "mcast_group4" => group = self.ipv4(child).or(group),
-                "lvs_sync_daemon_interface" => self.lvs_sync_daemon(child, Some(&name)),
-                keyword if keyword.starts_with('@') => self.leave_out(child, super::global::CONDITIONAL),
-                keyword => match INSTANCE_NOTES.iter().find(|(k, _)| *k == keyword) {
-                    Some((_, why)) => self.note(child, why),
-                    None => self.unsupported(child, "vrrp_instance"),
-                },
-            }
+            self.instance_statement(child, &name, &mut draft);
         }
-        if keep && vrid.is_none() {
-            keep = self.fatal(node, "a virtual_router_id (1-255)");
+        if draft.keep && draft.vrid.is_none() {
+            draft.keep = self.fatal(node, "a virtual_router_id (1-255)");
         }
-        if keep && vips.is_empty() && addresses.is_empty() {
-            keep = self.fatal(node, "an IPv4 virtual_ipaddress");
+        if draft.keep && draft.vips.is_empty() && draft.addresses.is_empty() {
+            draft.keep = self.fatal(node, "an IPv4 virtual_ipaddress");
         }
-        if version == 3 && password.take().is_some() {
+        if draft.version == 3 && draft.password.take().is_some() {
             let at = node.children().iter().find(|c| c.keyword == "authentication").unwrap_or(node).clone();
             self.leave_out(&at, "VRRP version 3 has no authentication (RFC 5798): the password is not carried over");
         }
         let mut out = format!("\n# vrrp_instance at {}\n", short(&node.at));
         out.push_str(&self.take_queued(mark, ""));
-        let Some(vrid) = vrid.filter(|_| keep) else {
+        let Some(vrid) = draft.vrid.filter(|_| draft.keep) else {
             self.vrrp.push_str(&out);
             return;
         };
-        let interface = interface.filter(|i| self.director.as_ref().is_some_and(|(d, _)| d != i));
+        let interface = draft.interface.take().filter(|i| self.director.as_ref().is_some_and(|(d, _)| d != i));
         if let Some((other, _, _)) = self.instances.iter().find(|(_, used, on)| *used == vrid && *on == interface) {
             let why = format!("virtual_router_id {vrid} is also instance {other}'s on the same interface; the vrrp_instance is left out");
             self.leave_out(node, why);
@@ -247,48 +214,128 @@ impl Converter {
             return;
         }
         self.instances.push((name.clone(), vrid, interface.clone()));
-        let protocol = if version == 3 { "vrrp3" } else { "vrrp2" };
-        let _ = write!(out, "[[vrrp]]\nname = {}\nprotocol = {}\nvrid = {vrid}\n", q(&name), q(protocol));
-        if let Some(interface) = interface {
-            keys.push(("interface", q(&interface)));
+        draft.write(&mut out, &name, vrid, interface);
+        self.vrrp.push_str(&out);
+    }
+
+    /// One statement of a `vrrp_instance`, into `draft` (or a note, or left out).
+    fn instance_statement(&mut self, child: &Node, name: &str, draft: &mut Draft) {
+        match child.keyword.as_str() {
+            "interface" => draft.interface = self.one(child).map(str::to_string),
+            "version" => match self.number::<u8>(child) {
+                Some(v @ (2 | 3)) => draft.version = v,
+                _ => draft.keep = self.fatal(child, "VRRP version 2 or 3"),
+            },
+            "virtual_router_id" => match self.number::<u8>(child).filter(|&v| v > 0) {
+                Some(v) => draft.vrid = Some(v),
+                None => draft.keep = self.fatal(child, "a VRID of 1 to 255"),
+            },
+            "priority" => match self.number::<u8>(child).filter(|&p| p > 0) {
+                Some(p) => draft.keys.push(("priority", p.to_string())),
+                None => draft.keep = self.fatal(child, "a priority of 1 to 255"),
+            },
+            "advert_int" => match self.duration(child) {
+                Some(interval) => draft.keys.push(("interval", q(&interval))),
+                None => draft.keep = false,
+            },
+            "nopreempt" => draft.keys.push(("preempt", "false".into())),
+            "preempt" => {}
+            "preempt_delay" => {
+                if let Some(delay) = self.duration(child) {
+                    draft.keys.push(("preempt_delay", q(&delay)));
+                }
+            }
+            "authentication" => match self.authentication(child) {
+                Ok(pass) => draft.password = pass,
+                Err(()) => draft.keep = false,
+            },
+            "unicast_src_ip" => draft.src_ip = self.ipv4(child).or(draft.src_ip),
+            "mcast_src_ip" => {
+                if let Some(ip) = self.ipv4(child) {
+                    self.note(child, "converted to unicast_src_ip, ulvs's key for the adverts' source address (multicast or unicast)");
+                    draft.src_ip = Some(ip);
+                }
+            }
+            "unicast_peer" => self.unicast_peers(child, draft),
+            "virtual_ipaddress" => {
+                for entry in child.children() {
+                    self.address(entry, &mut draft.vips, &mut draft.addresses);
+                }
+            }
+            "track_interface" => self.track_interfaces(child, draft),
+            "track_script" => {
+                for reference in child.children() {
+                    if let Some(table) = self.track_script(reference) {
+                        draft.track_scripts.push(table);
+                    }
+                }
+            }
+            "notify" | "notify_master" | "notify_backup" | "notify_fault" => {
+                if let Some(script) = self.script_and_user(child) {
+                    let key = KEY_ORDER.iter().find(|k| **k == child.keyword).copied().unwrap_or("notify");
+                    draft.keys.push((key, q(&script)));
+                }
+            }
+            "notify_stop" => self.leave_out(child, "ulvs has none; its `notify` script is run with STOP on shutdown"),
+            "use_vmac" => {
+                if !child.args.is_empty() {
+                    self.note(child, "ulvs names no VMAC interface: it answers with the VMAC itself");
+                }
+                draft.keys.push(("vmac", "true".into()));
+            }
+            "garp_master_repeat" | "garp_master_delay" | "garp_master_refresh" => self.garp(child, draft),
+            "mcast_group4" => draft.group = self.ipv4(child).or(draft.group),
+            "lvs_sync_daemon_interface" => self.lvs_sync_daemon(child, Some(name)),
+            keyword if keyword.starts_with('@') => self.leave_out(child, CONDITIONAL),
+            keyword => match INSTANCE_NOTES.iter().find(|(k, _)| *k == keyword) {
+                Some((_, why)) => self.note(child, why),
+                None => self.unsupported(child, "vrrp_instance"),
+            },
         }
-        for (key, default) in [("priority", "100"), ("interval", "\"1s\""), ("preempt", "true")] {
-            if !keys.iter().any(|(k, _)| *k == key) {
-                keys.push((key, default.to_string()));
+    }
+
+    fn unicast_peers(&mut self, child: &Node, draft: &mut Draft) {
+        let peers: Vec<String> = child
+            .children()
+            .iter()
+            .filter_map(|peer| match peer.keyword.parse::<Ipv4Addr>() {
+                Ok(ip) => Some(ip.to_string()),
+                Err(_) => {
+                    self.leave_out(peer, "unicast peers are IPv4 addresses here");
+                    None
+                }
+            })
+            .collect();
+        if !peers.is_empty() {
+            draft.keys.push(("unicast_peers", list(&peers)));
+        }
+    }
+
+    fn track_interfaces(&mut self, child: &Node, draft: &mut Draft) {
+        for entry in child.children() {
+            match entry.args.as_slice() {
+                [] => draft.track_interface.push(q(&entry.keyword)),
+                [key, weight] if key == "weight" => match weight.parse::<i32>() {
+                    Ok(weight) => {
+                        draft.track_interface.push(format!("{{ name = {}, weight = {weight} }}", q(&entry.keyword)))
+                    }
+                    Err(_) => self.leave_out(entry, "expected `IFACE weight N`"),
+                },
+                _ => self.leave_out(entry, "expected `IFACE` or `IFACE weight N`"),
             }
         }
-        keys.extend(password.map(|password| ("password", q(&password))));
-        keys.extend(group.map(|group| ("group", q(&group.to_string()))));
-        if !garp.is_empty() {
-            let items: Vec<String> = ["count", "repeat_after", "refresh"]
-                .iter()
-                .filter_map(|key| garp.get(key).map(|value| format!("{key} = {value}")))
-                .collect();
-            keys.push(("garp", format!("{{ {} }}", items.join(", "))));
+    }
+
+    /// `garp_master_{repeat,delay,refresh}` → the instance's `garp` keys.
+    fn garp(&mut self, child: &Node, draft: &mut Draft) {
+        let value = match child.keyword.as_str() {
+            "garp_master_repeat" => self.number::<u32>(child).map(|count| ("count", count.to_string())),
+            "garp_master_delay" => self.duration(child).map(|delay| ("repeat_after", q(&delay))),
+            _ => self.duration(child).map(|refresh| ("refresh", q(&refresh))),
+        };
+        if let Some((key, value)) = value {
+            draft.garp.insert(key, value);
         }
-        if !track_interface.is_empty() {
-            keys.push(("track_interface", format!("[{}]", track_interface.join(", "))));
-        }
-        match track_scripts.as_slice() {
-            [] => {}
-            [script] => keys.push(("track_script", script.clone())),
-            scripts => keys.push(("track_script", format!("[\n    {},\n]", scripts.join(",\n    ")))),
-        }
-        keys.extend(src_ip.map(|ip| ("unicast_src_ip", q(&ip.to_string()))));
-        if !vips.is_empty() {
-            keys.push(("vips", list(&vips)));
-        }
-        if !addresses.is_empty() {
-            keys.push(("addresses", format!("[{}]", addresses.join(", "))));
-        }
-        // A fixed order, whatever keepalived's; the last of a key given twice wins, as there.
-        keys.reverse();
-        keys.sort_by_key(|(key, _)| KEY_ORDER.iter().position(|k| k == key));
-        keys.dedup_by_key(|(key, _)| *key);
-        for (key, value) in keys {
-            let _ = writeln!(out, "{key} = {value}");
-        }
-        self.vrrp.push_str(&out);
     }
 
     /// `node` lacks what the instance needs (`wanted`): left out with it. Returns false, the
@@ -424,7 +471,7 @@ impl Converter {
                     }
                 }
                 "user" => self.note(child, "ulvs runs scripts as its own user"),
-                keyword if keyword.starts_with('@') => self.leave_out(child, super::global::CONDITIONAL),
+                keyword if keyword.starts_with('@') => self.leave_out(child, CONDITIONAL),
                 _ => self.unsupported(child, "vrrp_script"),
             }
         }

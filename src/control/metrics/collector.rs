@@ -2,7 +2,6 @@
 
 use std::fmt;
 use std::net::Ipv4Addr;
-use std::sync::{Arc, Mutex};
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
@@ -11,34 +10,16 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 
 use crate::cells::Counter;
-use crate::cells::ServingState;
+use crate::control::context::Context;
 use crate::control::rate::{RateTable, Rates};
-use crate::dataplane::stats::{WorkerCounters, WorkerStats};
+use crate::dataplane::stats::{Kind, WORKER_COUNTERS};
 use crate::dataplane::verdict::DropReason;
 use crate::ha::report::{HaInstance, HaSource};
-use crate::health::HealthBoard;
-use crate::service::{ServiceKey, SnapshotCell};
+use crate::ha::State;
+use crate::io::xdp::FILTER_COUNTERS;
+use crate::service::{ServiceKey, Snapshot};
 
-/// The HA states every instance reports a 0/1 series for.
-const HA_STATES: [&str; 4] = ["init", "backup", "master", "fault"];
-
-/// Everything a scrape reads. All shared with the daemon; nothing here is written by metrics.
-#[derive(Debug)]
-pub struct Sources {
-    pub snapshots: Arc<SnapshotCell>,
-    pub workers: Arc<WorkerStats>,
-    pub health: Arc<HealthBoard>,
-    pub rates: Arc<Mutex<RateTable>>,
-    /// Connection-table capacity, summed over all workers.
-    pub capacity: usize,
-    /// Which VIPs this director serves (HA gates them per VIP).
-    pub serving: Arc<ServingState>,
-    pub ha: Option<Arc<dyn HaSource>>,
-    /// `None` without `[sync]`.
-    pub sync: Option<Arc<crate::sync::SyncStats>>,
-}
-
-type Labels = Vec<(&'static str, String)>;
+pub type Labels = Vec<(&'static str, String)>;
 
 fn service_labels(key: &ServiceKey) -> Labels {
     vec![
@@ -55,7 +36,8 @@ fn real_labels(key: &ServiceKey, real: Ipv4Addr) -> Labels {
 }
 
 /// A family's samples.
-enum Samples {
+#[derive(Debug)]
+pub enum Samples {
     Counters(Vec<(Labels, u64)>),
     Gauges(Vec<(Labels, f64)>),
 }
@@ -88,70 +70,114 @@ fn family(encoder: &mut DescriptorEncoder, name: &str, help: &str, samples: Samp
     Ok(())
 }
 
-impl Collector for Sources {
-    fn encode(&self, mut encoder: DescriptorEncoder) -> fmt::Result {
+/// One family of the read model: what a scrape, `ulvs ctl status --json` and the tests read.
+#[derive(Debug)]
+pub struct Family {
+    pub name: String,
+    pub help: String,
+    pub samples: Samples,
+}
+
+fn push(out: &mut Vec<Family>, name: &str, help: &str, samples: Samples) {
+    out.push(Family { name: name.to_string(), help: help.to_string(), samples });
+}
+
+impl Context {
+    /// Every family, read now.
+    pub fn read(&self) -> Vec<Family> {
+        let mut out = Vec::new();
         let snapshot = self.snapshots.load();
-        let rates = self.rates.lock().unwrap_or_else(|p| p.into_inner());
-        let e = &mut encoder;
-
-        // Per service.
-        let services = || snapshot.services.iter();
-        type Field = fn(&crate::service::ServiceCounters) -> &Counter;
-        let service_counters: [(&str, &str, Field); 3] = [
-            ("ulvs_service_connections", "Connections scheduled to the service.", |c| &c.conns),
-            ("ulvs_service_packets", "Packets forwarded for the service (client to real server).", |c| &c.in_packets),
-            ("ulvs_service_bytes", "IPv4 bytes forwarded for the service.", |c| &c.in_bytes),
-        ];
-        for (name, help, field) in service_counters {
-            let samples = services().map(|s| (service_labels(&s.key), s.stats.sum(field))).collect();
-            family(e, name, help, Samples::Counters(samples))?;
+        {
+            let rates = self.rates.lock().unwrap_or_else(|p| p.into_inner());
+            services_families(&mut out, &snapshot, &rates);
+            reals_families(&mut out, &snapshot, &rates);
         }
-        type Rate = fn(&Rates) -> f64;
-        let rate_gauges: [(&str, &str, Rate); 3] = [
-            ("connections_per_second", "New connections per second (IPVS-style 2 s estimator).", |r| r.cps),
-            ("packets_per_second", "Forwarded packets per second (IPVS-style 2 s estimator).", |r| r.in_pps),
-            ("bytes_per_second", "Forwarded bytes per second (IPVS-style 2 s estimator).", |r| r.in_bps),
-        ];
-        for (suffix, help, rate) in rate_gauges {
-            let samples = services().map(|s| (service_labels(&s.key), rate(&rates.service(&s.key)))).collect();
-            family(e, &format!("ulvs_service_{suffix}"), help, Samples::Gauges(samples))?;
+        self.health_families(&mut out, &snapshot);
+        self.datapath_families(&mut out);
+        self.director_families(&mut out, &snapshot);
+        self.filter_families(&mut out);
+        if let Some(ha) = &self.ha {
+            ha_families(&mut out, ha.as_ref());
         }
+        if let Some(sync) = &self.sync {
+            sync_families(&mut out, sync);
+        }
+        out
+    }
+}
 
-        // Per real server in the snapshot (a removed, failed real server is absent, as in -L).
+impl Collector for Context {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> fmt::Result {
+        for f in self.read() {
+            family(&mut encoder, &f.name, &f.help, f.samples)?;
+        }
+        Ok(())
+    }
+}
+
+type Rate = fn(&Rates) -> f64;
+const RATE_GAUGES: [(&str, &str, Rate); 3] = [
+    ("connections_per_second", "New connections per second (IPVS-style 2 s estimator).", |r| r.cps),
+    ("packets_per_second", "Forwarded packets per second (IPVS-style 2 s estimator).", |r| r.in_pps),
+    ("bytes_per_second", "Forwarded bytes per second (IPVS-style 2 s estimator).", |r| r.in_bps),
+];
+
+fn services_families(out: &mut Vec<Family>, snapshot: &Snapshot, rates: &RateTable) {
+    // Per service.
+    let services = || snapshot.services.iter();
+    type Field = fn(&crate::service::ServiceCounters) -> &Counter;
+    let service_counters: [(&str, &str, Field); 3] = [
+        ("ulvs_service_connections", "Connections scheduled to the service.", |c| &c.conns),
+        ("ulvs_service_packets", "Packets forwarded for the service (client to real server).", |c| &c.in_packets),
+        ("ulvs_service_bytes", "IPv4 bytes forwarded for the service.", |c| &c.in_bytes),
+    ];
+    for (name, help, field) in service_counters {
+        let samples = services().map(|s| (service_labels(&s.key), s.stats.sum(field))).collect();
+        push(out, name, help, Samples::Counters(samples));
+    }
+    for (suffix, help, rate) in RATE_GAUGES {
+        let samples = services().map(|s| (service_labels(&s.key), rate(&rates.service(&s.key)))).collect();
+        push(out, &format!("ulvs_service_{suffix}"), help, Samples::Gauges(samples));
+    }
+}
+
+fn reals_families(out: &mut Vec<Family>, snapshot: &Snapshot, rates: &RateTable) {
+    // Per real server in the snapshot (a removed, failed real server is absent, as in -L).
+    let reals = || snapshot.services.iter().flat_map(|s| s.reals.iter().map(move |r| (s, r)));
+    type RealField = fn(&crate::service::DestCounters) -> &Counter;
+    let real_counters: [(&str, &str, RealField); 3] = [
+        ("ulvs_real_server_connections", "Connections scheduled to the real server.", |c| &c.conns),
+        ("ulvs_real_server_packets", "Packets forwarded to the real server.", |c| &c.in_packets),
+        ("ulvs_real_server_bytes", "IPv4 bytes forwarded to the real server.", |c| &c.in_bytes),
+    ];
+    for (name, help, field) in real_counters {
+        let samples = reals().map(|(s, r)| (real_labels(&s.key, r.ip), r.stats.sum(field))).collect();
+        push(out, name, help, Samples::Counters(samples));
+    }
+    let real_gauges: [(&str, &str, RealField); 2] = [
+        ("ulvs_real_server_active_connections", "ESTABLISHED connections (ipvsadm ActiveConn).", |c| &c.active),
+        ("ulvs_real_server_inactive_connections", "Other tracked connections (ipvsadm InActConn).", |c| &c.inactive),
+    ];
+    for (name, help, field) in real_gauges {
+        let samples = reals().map(|(s, r)| (real_labels(&s.key, r.ip), r.stats.sum(field) as f64)).collect();
+        push(out, name, help, Samples::Gauges(samples));
+    }
+    let weights = reals().map(|(s, r)| (real_labels(&s.key, r.ip), f64::from(r.weight))).collect();
+    push(
+        out,
+        "ulvs_real_server_weight",
+        "Weight in the live snapshot (0 = quiescent or inhibited).",
+        Samples::Gauges(weights),
+    );
+    for (suffix, help, rate) in RATE_GAUGES {
+        let samples = reals().map(|(s, r)| (real_labels(&s.key, r.ip), rate(&rates.real(r.dest)))).collect();
+        push(out, &format!("ulvs_real_server_{suffix}"), help, Samples::Gauges(samples));
+    }
+}
+
+impl Context {
+    fn health_families(&self, out: &mut Vec<Family>, snapshot: &Snapshot) {
         let reals = || snapshot.services.iter().flat_map(|s| s.reals.iter().map(move |r| (s, r)));
-        type RealField = fn(&crate::service::DestCounters) -> &Counter;
-        let real_counters: [(&str, &str, RealField); 3] = [
-            ("ulvs_real_server_connections", "Connections scheduled to the real server.", |c| &c.conns),
-            ("ulvs_real_server_packets", "Packets forwarded to the real server.", |c| &c.in_packets),
-            ("ulvs_real_server_bytes", "IPv4 bytes forwarded to the real server.", |c| &c.in_bytes),
-        ];
-        for (name, help, field) in real_counters {
-            let samples = reals().map(|(s, r)| (real_labels(&s.key, r.ip), r.stats.sum(field))).collect();
-            family(e, name, help, Samples::Counters(samples))?;
-        }
-        let real_gauges: [(&str, &str, RealField); 2] = [
-            ("ulvs_real_server_active_connections", "ESTABLISHED connections (ipvsadm ActiveConn).", |c| &c.active),
-            ("ulvs_real_server_inactive_connections", "Other tracked connections (ipvsadm InActConn).", |c| {
-                &c.inactive
-            }),
-        ];
-        for (name, help, field) in real_gauges {
-            let samples = reals().map(|(s, r)| (real_labels(&s.key, r.ip), r.stats.sum(field) as f64)).collect();
-            family(e, name, help, Samples::Gauges(samples))?;
-        }
-        let weights = reals().map(|(s, r)| (real_labels(&s.key, r.ip), f64::from(r.weight))).collect();
-        family(
-            e,
-            "ulvs_real_server_weight",
-            "Weight in the live snapshot (0 = quiescent or inhibited).",
-            Samples::Gauges(weights),
-        )?;
-        for (suffix, help, rate) in rate_gauges {
-            let samples = reals().map(|(s, r)| (real_labels(&s.key, r.ip), rate(&rates.real(r.dest)))).collect();
-            family(e, &format!("ulvs_real_server_{suffix}"), help, Samples::Gauges(samples))?;
-        }
-        drop(rates);
-
         // Health: every checked real server (listed or not), and every unchecked listed one as up.
         let checked = self.health.all();
         let mut up: Vec<(Labels, f64)> = checked
@@ -163,12 +189,12 @@ impl Collector for Sources {
                 .filter(|(s, r)| !checked.iter().any(|((cs, cip), _)| cs == &s.key && *cip == r.ip))
                 .map(|(s, r)| (real_labels(&s.key, r.ip), 1.0)),
         );
-        family(
-            e,
+        push(
+            out,
             "ulvs_real_server_up",
             "1 while the real server passes its health check (or has none).",
             Samples::Gauges(up),
-        )?;
+        );
         type HealthField = fn(&crate::health::RealHealth) -> u64;
         let health_counters: [(&str, &str, HealthField); 3] = [
             ("ulvs_health_transitions", "Up/down changes of the real server's health check.", |h| h.transitions),
@@ -177,91 +203,76 @@ impl Collector for Sources {
         ];
         for (name, help, field) in health_counters {
             let samples = checked.iter().map(|((s, ip), h)| (real_labels(s, *ip), field(h))).collect();
-            family(e, name, help, Samples::Counters(samples))?;
+            push(out, name, help, Samples::Counters(samples));
         }
         // Quorum, per service (keepalived's quorum and hysteresis).
         let quorums = self.health.services();
         let gauge = |f: fn(&crate::health::ServiceHealth) -> f64| -> Samples {
             Samples::Gauges(quorums.iter().map(|(key, health)| (service_labels(key), f(health))).collect())
         };
-        family(
-            e,
+        push(out,
             "ulvs_service_quorum_up",
             "1 while the service has quorum (the live weight of its real servers reached quorum + hysteresis and has not fallen below quorum - hysteresis).",
             gauge(|h| if h.quorum.is_up() { 1.0 } else { 0.0 }),
-        )?;
-        family(
-            e,
+        );
+        push(
+            out,
             "ulvs_service_live_weight",
             "Total weight of the service's real servers that are up.",
             gauge(|h| h.quorum.weight() as f64),
-        )?;
-        family(
-            e,
+        );
+        push(
+            out,
             "ulvs_service_quorum_transitions",
             "Quorum gained or lost.",
             Samples::Counters(quorums.iter().map(|(key, h)| (service_labels(key), h.quorum.transitions())).collect()),
-        )?;
+        );
+    }
 
+    fn datapath_families(&self, out: &mut Vec<Family>) {
         // The data path.
         let drops = DropReason::ALL
             .iter()
-            .map(|reason| (vec![("reason", reason.name().to_string())], self.workers.sum(|w| &w.drops[reason.index()])))
+            .map(|reason| (vec![("reason", reason.name().to_string())], self.stats.sum(|w| &w.drops[reason.index()])))
             .collect();
-        family(e, "ulvs_drops", "Frames dropped, by reason.", Samples::Counters(drops))?;
+        push(out, "ulvs_drops", "Frames dropped, by reason.", Samples::Counters(drops));
         let no_labels = Vec::new;
-        family(
-            e,
+        push(
+            out,
             "ulvs_connection_table_entries",
             "Connections tracked, all workers (refreshed every 50 ms).",
-            Samples::Gauges(vec![(no_labels(), self.workers.sum(|w| &w.table_entries) as f64)]),
-        )?;
-        family(
-            e,
+            Samples::Gauges(vec![(no_labels(), self.stats.sum(|w| &w.table_entries) as f64)]),
+        );
+        push(
+            out,
             "ulvs_connection_table_capacity",
             "Connection-table capacity, all workers.",
             Samples::Gauges(vec![(no_labels(), self.capacity as f64)]),
-        )?;
-        family(
-            e,
+        );
+        push(
+            out,
             "ulvs_connection_table_evictions",
             "Connections evicted to make room in a full table.",
-            Samples::Counters(vec![(no_labels(), self.workers.sum(|w| &w.conns_evicted))]),
-        )?;
-        family(
-            e,
+            Samples::Counters(vec![(no_labels(), self.stats.sum(|w| &w.conns_evicted))]),
+        );
+        push(
+            out,
             "ulvs_connection_table_expirations",
             "Connections removed after their timeout.",
-            Samples::Counters(vec![(no_labels(), self.workers.sum(|w| &w.conns_expired))]),
-        )?;
-        type WorkerField = fn(&WorkerCounters) -> &Counter;
-        let worker_counters: [(&str, &str, WorkerField); 9] = [
-            ("ulvs_worker_rx_packets", "Frames the worker received.", |w| &w.rx_packets),
-            ("ulvs_worker_rx_bytes", "Bytes the worker received.", |w| &w.rx_bytes),
-            ("ulvs_worker_tx_packets", "Frames the worker sent.", |w| &w.tx_packets),
-            ("ulvs_worker_forwarded", "Frames forwarded to a real server.", |w| &w.forwarded),
-            ("ulvs_worker_to_kernel", "Frames left to the kernel.", |w| &w.to_kernel),
-            ("ulvs_worker_arp_replies", "ARP replies sent for a VIP.", |w| &w.arp_replies),
-            (
-                "ulvs_worker_csum_partial",
-                "Forwarded frames whose sender left the TCP/UDP checksum partial (checksum offload).",
-                |w| &w.csum_partial,
-            ),
-            ("ulvs_worker_gso", "Forwarded frames over the MTU sent whole with their segmentation state (GSO).", |w| {
-                &w.gso
-            }),
-            ("ulvs_worker_batches", "Non-empty receive batches (rx_packets / batches = mean batch size).", |w| {
-                &w.batches
-            }),
-        ];
-        let per_worker = |field: WorkerField| -> Vec<(Labels, u64)> {
-            self.workers.iter().enumerate().map(|(i, w)| (vec![("worker", i.to_string())], field(w).get())).collect()
-        };
-        for (name, help, field) in worker_counters {
-            family(e, name, help, Samples::Counters(per_worker(field)))?;
+            Samples::Counters(vec![(no_labels(), self.stats.sum(|w| &w.conns_expired))]),
+        );
+        // Every worker counter, from its one description.
+        for counter in &WORKER_COUNTERS {
+            let per_worker =
+                self.stats.iter().enumerate().map(|(i, w)| (vec![("worker", i.to_string())], (counter.read)(w).get()));
+            let samples = match counter.kind {
+                Kind::Counter => Samples::Counters(per_worker.collect()),
+                Kind::Gauge => Samples::Gauges(per_worker.map(|(labels, value)| (labels, value as f64)).collect()),
+            };
+            push(out, counter.metric, counter.help, samples);
         }
         let batch_sizes = self
-            .workers
+            .stats
             .iter()
             .enumerate()
             .map(|(i, w)| {
@@ -270,89 +281,102 @@ impl Collector for Sources {
                 (vec![("worker", i.to_string())], mean)
             })
             .collect();
-        family(
-            e,
+        push(
+            out,
             "ulvs_worker_batch_size_mean",
             "Mean frames per non-empty receive batch since start.",
             Samples::Gauges(batch_sizes),
-        )?;
+        );
+    }
 
+    fn director_families(&self, out: &mut Vec<Family>, snapshot: &Snapshot) {
+        let no_labels = Vec::new;
         // The director.
         let serving = if self.serving.serves_all() { 1.0 } else { 0.0 };
-        family(
-            e,
+        push(
+            out,
             "ulvs_serving",
             "1 while this director serves all its VIPs (every HA instance MASTER, or no HA).",
             Samples::Gauges(vec![(no_labels(), serving)]),
-        )?;
-        family(
-            e,
+        );
+        push(
+            out,
             "ulvs_snapshot_generation",
             "Generation of the live forwarding snapshot (grows with every change).",
             Samples::Gauges(vec![(no_labels(), snapshot.generation as f64)]),
-        )?;
-        if let Some(ha) = &self.ha {
-            let instances = ha.instances();
-            let states = instances
-                .iter()
-                .flat_map(|i| {
-                    HA_STATES.iter().map(move |state| {
-                        let labels = vec![("instance", i.name.clone()), ("state", state.to_string())];
-                        (labels, if i.state == *state { 1.0 } else { 0.0 })
-                    })
-                })
-                .collect();
-            family(e, "ulvs_ha_state", "1 for the HA instance's current state.", Samples::Gauges(states))?;
-            let transitions = instances.iter().map(|i| (vec![("instance", i.name.clone())], i.transitions)).collect();
-            family(e, "ulvs_ha_transitions", "Role changes of the HA instance.", Samples::Counters(transitions))?;
-            let per_instance = |value: fn(&HaInstance) -> u64| {
-                instances.iter().map(|i| (vec![("instance", i.name.clone())], value(i))).collect::<Vec<_>>()
-            };
-            let priorities =
-                instances.iter().map(|i| (vec![("instance", i.name.clone())], f64::from(i.priority))).collect();
-            family(
-                e,
-                "ulvs_ha_priority",
-                "Effective priority of the HA instance (CARP: advskew), track_script weights included.",
-                Samples::Gauges(priorities),
-            )?;
-            family(
-                e,
-                "ulvs_ha_second_master",
-                "Split-brain episodes: another master heard while master.",
-                Samples::Counters(per_instance(|i| i.second_master)),
-            )?;
-            family(
-                e,
-                "ulvs_ha_adverts_received",
-                "Valid adverts received by the HA instance.",
-                Samples::Counters(per_instance(|i| i.adverts_received)),
-            )?;
-            family(
-                e,
-                "ulvs_ha_adverts_sent",
-                "Adverts sent by the HA instance.",
-                Samples::Counters(per_instance(|i| i.adverts_sent)),
-            )?;
-            let drops = instances
-                .iter()
-                .flat_map(|i| {
-                    i.advert_drops.iter().map(|(reason, count)| {
-                        (vec![("instance", i.name.clone()), ("reason", reason.to_string())], *count)
-                    })
-                })
-                .collect();
-            family(e, "ulvs_ha_advert_drops", "Adverts dropped, by reason.", Samples::Counters(drops))?;
-        }
-        if let Some(sync) = &self.sync {
-            sync_families(e, sync)?;
-        }
-        Ok(())
+        );
     }
 }
 
+impl Context {
+    /// The XDP filter's counters as last sampled, and how old that sample is.
+    fn filter_families(&self, out: &mut Vec<Family>) {
+        let Some((at, counters)) = self.status.lock().unwrap_or_else(|p| p.into_inner()).xdp_filter else { return };
+        for (_, name, help, read) in FILTER_COUNTERS {
+            push(out, name, help, Samples::Counters(vec![(Vec::new(), read(&counters))]));
+        }
+        let age = at.elapsed().as_secs_f64();
+        let help = "Age of the XDP filter's counters (sampled every 2 s).";
+        push(out, "ulvs_xdp_filter_sample_age_seconds", help, Samples::Gauges(vec![(Vec::new(), age)]));
+    }
+}
+
+fn ha_families(out: &mut Vec<Family>, ha: &dyn HaSource) {
+    let instances = ha.instances();
+    let states = instances
+        .iter()
+        .flat_map(|i| {
+            // Every state a 0/1 series.
+            State::ALL.iter().map(move |state| {
+                let labels = vec![("instance", i.name.clone()), ("state", state.label().to_string())];
+                (labels, if i.state == state.label() { 1.0 } else { 0.0 })
+            })
+        })
+        .collect();
+    push(out, "ulvs_ha_state", "1 for the HA instance's current state.", Samples::Gauges(states));
+    let transitions = instances.iter().map(|i| (vec![("instance", i.name.clone())], i.transitions)).collect();
+    push(out, "ulvs_ha_transitions", "Role changes of the HA instance.", Samples::Counters(transitions));
+    let per_instance = |value: fn(&HaInstance) -> u64| {
+        instances.iter().map(|i| (vec![("instance", i.name.clone())], value(i))).collect::<Vec<_>>()
+    };
+    let priorities = instances.iter().map(|i| (vec![("instance", i.name.clone())], f64::from(i.priority))).collect();
+    push(
+        out,
+        "ulvs_ha_priority",
+        "Effective priority of the HA instance (CARP: advskew), track_script weights included.",
+        Samples::Gauges(priorities),
+    );
+    push(
+        out,
+        "ulvs_ha_second_master",
+        "Split-brain episodes: another master heard while master.",
+        Samples::Counters(per_instance(|i| i.second_master)),
+    );
+    push(
+        out,
+        "ulvs_ha_adverts_received",
+        "Valid adverts received by the HA instance.",
+        Samples::Counters(per_instance(|i| i.adverts_received)),
+    );
+    push(
+        out,
+        "ulvs_ha_adverts_sent",
+        "Adverts sent by the HA instance.",
+        Samples::Counters(per_instance(|i| i.adverts_sent)),
+    );
+    let drops = instances
+        .iter()
+        .flat_map(|i| {
+            i.advert_drops
+                .iter()
+                .map(|(reason, count)| (vec![("instance", i.name.clone()), ("reason", reason.to_string())], *count))
+        })
+        .collect();
+    push(out, "ulvs_ha_advert_drops", "Adverts dropped, by reason.", Samples::Counters(drops));
+}
+
 /// Connection sync: what was sent, received and done with it, and what was dropped.
-fn sync_families(e: &mut DescriptorEncoder, sync: &crate::sync::SyncStats) -> fmt::Result {
+fn sync_families(out: &mut Vec<Family>, sync: &crate::sync::SyncStats) {
     use crate::sync::stats::{get, SyncDrop};
     let no_labels = Vec::new;
     let one = |value: u64| Samples::Counters(vec![(no_labels(), value)]);
@@ -383,22 +407,22 @@ fn sync_families(e: &mut DescriptorEncoder, sync: &crate::sync::SyncStats) -> fm
         ("ulvs_sync_bulk_entries_sent", "Entries sent in bulk transfers.", get(&sync.bulk_entries_sent)),
     ];
     for (name, help, value) in counters {
-        family(e, name, help, one(value))?;
+        push(out, name, help, one(value));
     }
     let drops =
         SyncDrop::all().map(|d| (vec![("reason", d.name().to_string())], get(&sync.drops[d.index()]))).collect();
-    family(e, "ulvs_sync_drops", "Sync datagrams dropped whole, by reason.", Samples::Counters(drops))?;
+    push(out, "ulvs_sync_drops", "Sync datagrams dropped whole, by reason.", Samples::Counters(drops));
     let skipped = crate::sync::SyncStats::skip_names()
         .zip(&sync.skipped)
         .map(|(name, count)| (vec![("reason", name.to_string())], get(count)))
         .collect();
-    family(e, "ulvs_sync_entries_skipped", "Received entries ulvs cannot use, by reason.", Samples::Counters(skipped))?;
+    push(out, "ulvs_sync_entries_skipped", "Received entries ulvs cannot use, by reason.", Samples::Counters(skipped));
     let gauges: [(&str, &str, u64); 2] = [
         ("ulvs_sync_queue", "Connections waiting to be sent (workers' queue and sender).", get(&sync.queue)),
         ("ulvs_sync_synced", "Synced connections waiting for their next packet.", get(&sync.synced)),
     ];
     for (name, help, value) in gauges {
-        family(e, name, help, Samples::Gauges(vec![(no_labels(), value as f64)]))?;
+        push(out, name, help, Samples::Gauges(vec![(no_labels(), value as f64)]));
     }
     if let Some(bulk) = sync.last_bulk() {
         let at = bulk.at.duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs_f64();
@@ -408,8 +432,7 @@ fn sync_families(e: &mut DescriptorEncoder, sync: &crate::sync::SyncStats) -> fm
             ("ulvs_sync_last_bulk_duration_seconds", "How long that transfer took.", bulk.took.as_secs_f64()),
         ];
         for (name, help, value) in last {
-            family(e, name, help, Samples::Gauges(vec![(no_labels(), value)]))?;
+            push(out, name, help, Samples::Gauges(vec![(no_labels(), value)]));
         }
     }
-    Ok(())
 }

@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use tiny_http::{Header, Method, Response, Server};
 
-use super::{render, Sources};
+use super::render;
+use crate::control::context::Context;
 
 const POLL: Duration = Duration::from_millis(200);
 const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -25,7 +26,7 @@ pub struct Endpoint {
 
 impl Endpoint {
     /// Listens on `addr` (port 0 picks a free one: see [`Endpoint::addr`]).
-    pub fn start(addr: SocketAddr, sources: Arc<Sources>) -> io::Result<Endpoint> {
+    pub fn start(addr: SocketAddr, context: Arc<Context>) -> io::Result<Endpoint> {
         let server =
             Server::http(addr).map_err(|err| io::Error::other(format!("metrics listener on {addr}: {err}")))?;
         let addr = server.server_addr().to_ip().unwrap_or(addr);
@@ -38,7 +39,7 @@ impl Endpoint {
                         let response = match (request.method(), request.url()) {
                             (Method::Get, "/metrics") => {
                                 let header = Header::from_bytes("Content-Type", CONTENT_TYPE).expect("a valid header");
-                                Response::from_string(render(&sources)).with_header(header)
+                                Response::from_string(render(&context)).with_header(header)
                             }
                             (Method::Get, _) => {
                                 Response::from_string("ulvs: metrics are at /metrics\n").with_status_code(404)

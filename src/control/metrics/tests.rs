@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use super::*;
 use crate::conntrack::Timeouts;
+use crate::control::context::{Context, ControlStatus};
 use crate::control::rate::RateTable;
 use crate::control::registry::Registry;
 use crate::control::spec::{RealSpec, ServiceSpec};
@@ -88,7 +89,7 @@ fn value(samples: &BTreeMap<Series, f64>, name: &str, labels: &[(&str, &str)]) -
     found[0]
 }
 
-fn sources() -> (Arc<Sources>, ServiceKey) {
+fn sources() -> (Arc<Context>, ServiceKey) {
     let key = ServiceKey { protocol: Protocol::Tcp, vip: Ipv4Addr::new(10, 0, 0, 100), port: 80 };
     let reals = [11, 12].map(|last| RealSpec { ip: Ipv4Addr::new(10, 0, 0, last), weight: 2, mac: None }).to_vec();
     let spec =
@@ -140,15 +141,16 @@ fn sources() -> (Arc<Sources>, ServiceKey) {
     let sync = Arc::new(crate::sync::SyncStats::default());
     sync.installed.store(40, std::sync::atomic::Ordering::Relaxed);
     sync.count_drop(crate::sync::stats::SyncDrop::Syncid);
-    let sources = Sources {
+    let sources = Context {
         snapshots: Arc::new(SnapshotCell::new(snapshot)),
-        workers,
+        stats: workers,
         health,
-        rates: Arc::new(Mutex::new(RateTable::default())),
-        capacity: 1024,
+        rates: Mutex::new(RateTable::default()),
+        status: Mutex::new(ControlStatus::default()),
         serving: Arc::new(crate::cells::ServingState::always()),
         ha: Some(ha),
         sync: Some(sync),
+        capacity: 1024,
     };
     (Arc::new(sources), key)
 }
@@ -194,6 +196,106 @@ fn the_exposition_parses_and_carries_the_shared_counters() {
     assert_eq!(value(&samples, "ulvs_sync_drops_total", &[("reason", "syncid")]), 1.0);
     assert_eq!(value(&samples, "ulvs_sync_drops_total", &[("reason", "version")]), 0.0);
     assert_eq!(value(&samples, "ulvs_sync_queue", &[]), 0.0);
+}
+
+/// Every counter the data path increments, each given its own value; each must be found with that
+/// value in all three views: `ulvs ctl status`'s lines, Prometheus, and `ulvs ctl status --json`.
+#[test]
+fn every_worker_counter_is_in_every_view() {
+    use crate::control::ctl::handler::{drops_line, worker_lines};
+    use crate::dataplane::stats::{WorkerCounters, WORKER_COUNTERS};
+    let workers = Arc::new(WorkerStats::new(2));
+    // Destructured without `..`: a counter added to WorkerCounters fails to compile here until it
+    // is given a value below, and then fails the test until WORKER_COUNTERS describes it.
+    let WorkerCounters {
+        rx_packets,
+        rx_bytes,
+        tx_packets,
+        forwarded,
+        arp_replies,
+        icmp_echo_replies,
+        to_kernel,
+        to_ha,
+        batches,
+        conns,
+        conns_expired,
+        conns_evicted,
+        conns_synced,
+        sync_notes,
+        sync_lost,
+        sync_handed_back,
+        csum_partial,
+        gso,
+        table_entries,
+        drops,
+    } = workers.get(1);
+    let fields = [
+        rx_packets,
+        rx_bytes,
+        tx_packets,
+        forwarded,
+        arp_replies,
+        icmp_echo_replies,
+        to_kernel,
+        to_ha,
+        batches,
+        conns,
+        conns_expired,
+        conns_evicted,
+        conns_synced,
+        sync_notes,
+        sync_lost,
+        sync_handed_back,
+        csum_partial,
+        gso,
+        table_entries,
+    ];
+    for (at, counter) in fields.iter().enumerate() {
+        counter.add(1001 + at as u64);
+    }
+    for (at, reason) in DropReason::ALL.iter().enumerate() {
+        drops[reason.index()].add(2001 + at as u64);
+    }
+    let (base, _) = sources();
+    let sources = Arc::new(Context {
+        snapshots: Arc::clone(&base.snapshots),
+        stats: Arc::clone(&workers),
+        health: Arc::clone(&base.health),
+        rates: Mutex::new(RateTable::default()),
+        status: Mutex::new(ControlStatus::default()),
+        serving: Arc::clone(&base.serving),
+        ha: None,
+        sync: None,
+        capacity: 1,
+    });
+    let status = format!("{}{}", worker_lines(&workers), drops_line(&workers));
+    let text = render(&sources);
+    let prometheus = parse(&text).unwrap_or_else(|err| panic!("{err}\n{text}"));
+    let json = json(&sources.read());
+    let json_value = |name: &str, label: (&str, &str)| -> Option<u64> {
+        let family = json.as_array()?.iter().find(|f| f["name"] == name)?;
+        let sample = family["samples"].as_array()?.iter().find(|s| s["labels"][label.0] == label.1)?;
+        sample["value"].as_f64().map(|v| v as u64)
+    };
+    let worker1 = status.lines().find(|l| l.starts_with("worker 1:")).unwrap();
+    for (at, _) in fields.iter().enumerate() {
+        let expected = 1001 + at as u64;
+        let described: Vec<_> = WORKER_COUNTERS.iter().filter(|c| (c.read)(workers.get(1)).get() == expected).collect();
+        assert_eq!(described.len(), 1, "counter #{at} of WorkerCounters (value {expected}) is described once");
+        let counter = described[0];
+        assert!(worker1.contains(&format!(" {} {expected}", counter.word)), "status lacks {}: {worker1}", counter.word);
+        let suffix = if counter.kind == crate::dataplane::stats::Kind::Counter { "_total" } else { "" };
+        let series = format!("{}{suffix}", counter.metric);
+        assert_eq!(value(&prometheus, &series, &[("worker", "1")]), expected as f64, "Prometheus {series}");
+        assert_eq!(json_value(counter.metric, ("worker", "1")), Some(expected), "json {}", counter.metric);
+    }
+    for (at, reason) in DropReason::ALL.iter().enumerate() {
+        let expected = 2001 + at as u64;
+        assert!(status.contains(&format!(" {}={expected}", reason.name())), "status lacks drop {}", reason.name());
+        let labels = [("reason", reason.name())];
+        assert_eq!(value(&prometheus, "ulvs_drops_total", &labels), expected as f64);
+        assert_eq!(json_value("ulvs_drops", ("reason", reason.name())), Some(expected), "json drop {}", reason.name());
+    }
 }
 
 #[test]

@@ -30,7 +30,7 @@ pub use error::XdpError;
 pub use mac_tx::XdpMacTx;
 pub use port::{XdpPort, XdpPortConfig, XdpPortStats};
 pub use probe::FilterProbe;
-pub use program::{FilterCounters, XdpProgram, MAX_QUEUES};
+pub use program::{FilterCounters, XdpProgram, FILTER_COUNTERS, MAX_QUEUES};
 
 use std::fmt;
 

@@ -44,6 +44,24 @@ pub struct FilterCounters {
     pub oversize: u64,
 }
 
+/// Each filter counter described once (its word in `ulvs ctl status`, its Prometheus family, its
+/// help): every view of the filter is made from this.
+/// A filter counter: its status word, its Prometheus family, its help, how it is read.
+pub type FilterCounter = (&'static str, &'static str, &'static str, fn(&FilterCounters) -> u64);
+
+pub const FILTER_COUNTERS: [FilterCounter; 4] = [
+    ("redirected", "ulvs_xdp_filter_redirected", "Frames the XDP filter handed to an AF_XDP socket.", |c| c.redirected),
+    ("passed", "ulvs_xdp_filter_passed", "Frames the XDP filter passed to the kernel (not ulvs traffic).", |c| {
+        c.passed
+    }),
+    ("no_socket", "ulvs_xdp_filter_no_socket", "ulvs frames on a queue without a socket, passed to the kernel.", |c| {
+        c.no_socket
+    }),
+    ("oversize", "ulvs_xdp_filter_oversize", "ulvs frames longer than the MTU, dropped by the XDP filter.", |c| {
+        c.oversize
+    }),
+];
+
 /// The ulvs filter, loaded and attached to one interface. Detaches on drop.
 #[derive(Debug)]
 pub struct XdpProgram {
