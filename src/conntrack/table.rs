@@ -13,8 +13,8 @@ use super::state::StateTimeouts;
 use super::template::{TemplateRef, TemplateStore};
 use super::wheel::{Step, Wheel};
 use super::{
-    ConnInfo, ConnState, Eviction, Hit, Inserted, Removed, Segment, StateChange, TableFull, TableStats, TemplateKey,
-    Timeouts, SYNC_PERIOD, SYNC_THRESHOLD,
+    ConnInfo, ConnState, Eviction, Hit, Inserted, Removal, Removed, Segment, StateChange, TableFull, TableStats,
+    TemplateKey, Timeouts, SYNC_PERIOD, SYNC_THRESHOLD,
 };
 use crate::flow::{DestId, FlowKey};
 
@@ -244,7 +244,7 @@ impl ConnTable {
         for &slot in &slots {
             let left = self.entries[slot as usize].deadline.remaining(now).max(0);
             self.stats.expired += 1;
-            let removed = self.remove(slot, now);
+            let removed = self.remove(slot, now, Removal::Taken);
             on_removed(removed, Duration::from_millis(left as u64));
         }
         self.absent = None;
@@ -265,7 +265,7 @@ impl ConnTable {
         let now = self.millis(now);
         let slot = self.find(self.hash(key), key)?;
         self.stats.expired += 1;
-        Some(self.remove(slot, now))
+        Some(self.remove(slot, now, Removal::Taken))
     }
 
     /// Removes up to `budget` expired connections, reporting each; returns how many.
@@ -280,7 +280,7 @@ impl ConnTable {
                 break;
             };
             self.stats.expired += 1;
-            on_removed(self.remove(slot, now));
+            on_removed(self.remove(slot, now, Removal::Expired));
             removed += 1;
         }
         self.templates.lock().sweep(now, budget);
@@ -386,12 +386,14 @@ impl ConnTable {
         };
         let evicted = match found {
             Some(slot) => {
-                if self.entries[slot as usize].deadline.has_passed(now) {
+                let cause = if self.entries[slot as usize].deadline.has_passed(now) {
                     self.stats.expired += 1;
+                    Removal::Expired
                 } else {
                     self.stats.replaced += 1;
-                }
-                Some(self.remove(slot, now))
+                    Removal::Replaced
+                };
+                Some(self.remove(slot, now, cause))
             }
             None => self.make_room(now)?,
         };
@@ -414,12 +416,12 @@ impl ConnTable {
         let mut steps = RECLAIM_STEPS;
         if let Some(slot) = self.reclaim(now, &mut steps) {
             self.stats.expired += 1;
-            return Ok(Some(self.remove(slot, now)));
+            return Ok(Some(self.remove(slot, now, Removal::Expired)));
         }
         let idlest = Class::ALL.map(|class| self.idlest(class, now));
         if let Some((slot, _)) = idlest.iter().flatten().find(|&&(_, left)| left <= 0) {
             self.stats.expired += 1;
-            return Ok(Some(self.remove(*slot, now)));
+            return Ok(Some(self.remove(*slot, now, Removal::Expired)));
         }
         let allowed: &[Class] = match self.eviction {
             Eviction::ExpiredOnly => &[],
@@ -428,7 +430,7 @@ impl ConnTable {
         };
         if let Some((slot, _)) = allowed.iter().find_map(|&class| idlest[class.list()]) {
             self.stats.evicted += 1;
-            return Ok(Some(self.remove(slot, now)));
+            return Ok(Some(self.remove(slot, now, Removal::Evicted)));
         }
         self.stats.full += 1;
         Err(TableFull)
@@ -488,7 +490,7 @@ impl ConnTable {
     }
 
     /// Takes `slot` out of the index and every list, and releases its template.
-    fn remove(&mut self, slot: u32, now: Millis) -> Removed {
+    fn remove(&mut self, slot: u32, now: Millis, cause: Removal) -> Removed {
         let entry = self.entries[slot as usize];
         let hash = self.hash(&entry.key);
         match self.index.find_entry(hash, |&s| s == slot) {
@@ -501,7 +503,7 @@ impl ConnTable {
         if let Some(template) = entry.template {
             self.templates.lock().release(now, template);
         }
-        Removed { key: entry.key, dest: entry.dest, state: entry.state }
+        Removed { key: entry.key, dest: entry.dest, state: entry.state, cause }
     }
 
     #[inline]

@@ -455,7 +455,7 @@ impl Pipeline {
             return Err(DropReason::TableFull);
         };
         if let Some(evicted) = inserted.evicted {
-            self.counters().conns_evicted.add(1);
+            self.counters().displaced(&evicted);
             release(snapshot, self.worker, evicted);
         }
         state_counter(real.stats.get(self.worker), inserted.state).add(1);
@@ -521,7 +521,7 @@ impl Pipeline {
         }
         .map_err(|_| DropReason::TableFull)?;
         if let Some(evicted) = inserted.evicted {
-            self.counters().conns_evicted.add(1);
+            self.counters().displaced(&evicted);
             release(snapshot, self.worker, evicted);
         }
         if let Some((key, timeout)) = template {

@@ -665,3 +665,32 @@ fn partial_checksums_are_completed_on_the_way_out_and_nothing_else_is_touched() 
 
 mod steered;
 mod sync;
+
+/// A SYN flood into a full table: half-open connections are evicted, and counted as such, while
+/// the established ones never are and keep being forwarded.
+#[test]
+fn a_syn_flood_evicts_half_open_connections_never_established_ones() {
+    let snapshot = snapshot();
+    let stats = Arc::new(WorkerStats::new(1));
+    let mut p = Pipeline::new(0, 8, &snapshot, Arc::clone(&stats), Instant::now());
+    let ctx = Context { snapshot: &snapshot, serving: Serving::ALL };
+    let now = Instant::now();
+    let ack = |port| craft::tcp(CLIENT, DIRECTOR, client(port), vip(80), tcp_flags::ACK, b"GET /");
+    for port in 40_000..40_003 {
+        assert_eq!(p.process(now, &mut syn(port, 80), &ctx), Verdict::Tx);
+        assert_eq!(p.process(now, &mut ack(port), &ctx), Verdict::Tx);
+    }
+    for port in 1_000..2_000 {
+        assert_eq!(p.process(now, &mut syn(port, 80), &ctx), Verdict::Tx, "a new connection is always let in");
+    }
+    for port in 40_000..40_003 {
+        assert_eq!(p.process(now, &mut ack(port), &ctx), Verdict::Tx, "established {port} survived");
+    }
+    let worker = stats.get(0);
+    assert_eq!(p.table_len(), 8);
+    // 1000 SYNs into the 5 places the established ones left: all but the last 5 evicted.
+    assert_eq!(worker.evicted_half_open.get(), 995);
+    assert_eq!(worker.conns_evicted.get(), 995);
+    let others = [&worker.evicted_established, &worker.evicted_closing, &worker.evicted_udp];
+    assert_eq!(others.map(|c| c.get()), [0, 0, 0]);
+}
