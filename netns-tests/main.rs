@@ -9,6 +9,7 @@ mod conn_sync;
 mod ctl;
 mod faults;
 mod floating;
+mod flood;
 mod ha;
 mod health;
 mod health_options;

@@ -10,6 +10,9 @@ use crate::conntrack::{ConnState, Removal, Removed};
 pub struct WorkerCounters {
     pub rx_packets: Counter,
     pub rx_bytes: Counter,
+    /// Frames the kernel dropped before the worker could take them (its port's receive ring was
+    /// full or out of buffers: the worker fell behind), read from the port at every expiry sweep.
+    pub rx_dropped: Counter,
     pub tx_packets: Counter,
     pub forwarded: Counter,
     pub arp_replies: Counter,
@@ -99,8 +102,14 @@ pub struct CounterSpec {
 
 /// Every counter of [`WorkerCounters`] but the drops (one per `DropReason`), in the order of the
 /// status line.
-pub const WORKER_COUNTERS: [CounterSpec; 23] = [
+pub const WORKER_COUNTERS: [CounterSpec; 24] = [
     spec("rx", "ulvs_worker_rx_packets", "Frames the worker received.", |w| &w.rx_packets),
+    spec(
+        "rx_dropped",
+        "ulvs_worker_rx_dropped",
+        "Frames the kernel dropped before the worker took them: its receive ring was full or out of buffers.",
+        |w| &w.rx_dropped,
+    ),
     spec("tx", "ulvs_worker_tx_packets", "Frames the worker sent.", |w| &w.tx_packets),
     spec("forwarded", "ulvs_worker_forwarded", "Frames forwarded to a real server.", |w| &w.forwarded),
     spec("arp_replies", "ulvs_worker_arp_replies", "ARP replies sent for a VIP.", |w| &w.arp_replies),

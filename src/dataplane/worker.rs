@@ -160,6 +160,7 @@ pub fn run<P: Port>(
             last_expire = now;
             pipeline.expire(now, EXPIRE_BUDGET, &snapshot);
             counters.table_entries.set(pipeline.table_len() as u64);
+            counters.rx_dropped.set(port.rx_dropped());
             for request in requests.try_iter() {
                 match request {
                     WorkerRequest::Connections(reply) => {

@@ -520,6 +520,10 @@ impl Port for PacketPort {
         let st = self.stats();
         st.ring_drops + st.truncated + st.tx_errors
     }
+
+    fn rx_dropped(&self) -> u64 {
+        self.stats().ring_drops
+    }
 }
 
 /// The smallest power-of-two slot (≥ 2048) holding a frame at `mtu`: slot header, the kernel's

@@ -210,6 +210,7 @@ fn every_worker_counter_is_in_every_view() {
     let WorkerCounters {
         rx_packets,
         rx_bytes,
+        rx_dropped,
         tx_packets,
         forwarded,
         arp_replies,
@@ -236,6 +237,7 @@ fn every_worker_counter_is_in_every_view() {
     let fields = [
         rx_packets,
         rx_bytes,
+        rx_dropped,
         tx_packets,
         forwarded,
         arp_replies,
