@@ -23,6 +23,10 @@ pub(crate) struct LoadedFilter {
     pub vips: OwnedFd,
     pub stats: OwnedFd,
     pub limits: OwnedFd,
+    pub rules4: OwnedFd,
+    pub rules6: OwnedFd,
+    pub rule_hits: OwnedFd,
+    pub filter: OwnedFd,
 }
 
 /// Closes the `bpf_object` however `load` leaves.
@@ -44,6 +48,10 @@ pub(crate) fn load() -> Result<LoadedFilter, XdpError> {
         vips: map_fd(&object, c"vips")?,
         stats: map_fd(&object, c"stats")?,
         limits: map_fd(&object, c"limits")?,
+        rules4: map_fd(&object, c"rules4")?,
+        rules6: map_fd(&object, c"rules6")?,
+        rule_hits: map_fd(&object, c"rule_hits")?,
+        filter: map_fd(&object, c"filter")?,
     })
 }
 

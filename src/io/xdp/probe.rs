@@ -6,9 +6,23 @@ use std::io;
 use std::net::Ipv4Addr;
 use std::os::fd::{AsRawFd, RawFd};
 
+use super::defence::{self, XdpRateLimit, XdpRule};
 use super::object::{self, LoadedFilter};
 use super::program::{percpu_sum, replace_vips, Stat};
 use super::XdpError;
+
+const XDP_DROP: u32 = 1;
+
+/// What the filter did with one frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProbeOutcome {
+    /// To ulvs (an AF_XDP socket, had there been one).
+    Steered,
+    /// To the kernel.
+    Passed,
+    /// Dropped (oversize, or a defence).
+    Dropped,
+}
 
 /// The filter, loaded with a VIP set, attached nowhere.
 pub struct FilterProbe {
@@ -20,6 +34,39 @@ impl FilterProbe {
         let filter = object::load()?;
         replace_vips(filter.vips.as_raw_fd(), vips).map_err(|source| XdpError::Map { map: "vips", source })?;
         Ok(FilterProbe { filter })
+    }
+
+    /// Gives the filter these defences (see `XdpProgram::set_defences`).
+    pub fn set_defences(
+        &self,
+        rules: &[XdpRule],
+        default_deny: bool,
+        rate: Option<XdpRateLimit>,
+    ) -> Result<(), XdpError> {
+        defence::set_defences(&self.filter, rules, default_deny, rate)
+    }
+
+    /// What the filter does with `frame` (and counts).
+    pub fn run(&self, frame: &[u8]) -> io::Result<ProbeOutcome> {
+        let read = |stat: Stat| percpu_sum(self.filter.stats.as_raw_fd(), stat as u32);
+        let before = (read(Stat::NoSocket)?, read(Stat::Passed)?);
+        let action = test_run(self.filter.program.as_raw_fd(), frame)?;
+        let after = (read(Stat::NoSocket)?, read(Stat::Passed)?);
+        Ok(match action {
+            XDP_DROP => ProbeOutcome::Dropped,
+            _ if after.0 > before.0 => ProbeOutcome::Steered,
+            _ => ProbeOutcome::Passed,
+        })
+    }
+
+    /// One of the filter's counters (`Stat`), summed over CPUs.
+    #[cfg(test)]
+    pub(super) fn stat(&self, stat: Stat) -> u64 {
+        percpu_sum(self.filter.stats.as_raw_fd(), stat as u32).unwrap_or(0)
+    }
+
+    pub fn rule_hits(&self, count: usize) -> Result<Vec<u64>, XdpError> {
+        defence::rule_hits(&self.filter, count)
     }
 
     /// Whether the filter steers `frame` to ulvs. With no socket in its XSKMAP a steered frame
