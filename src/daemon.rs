@@ -186,6 +186,10 @@ fn open_ports(config: &Config, host: &Host, queues: usize, snapshots: &SnapshotC
     let iface = &config.director.interface;
     let vips: Vec<_> = snapshots.load().vips().collect();
     let opened = ports::open(config, queues, &vips)?;
+    if let (Some(program), Some(filter)) = (&opened.program, &snapshots.load().filter) {
+        let (rules, default_deny, rate) = runtime::xdp_defences(filter.rules());
+        program.set_defences(&rules, default_deny, rate).context("filling the XDP filter's defences")?;
+    }
     let io = if opened.program.is_some() { IoMode::Xdp } else { IoMode::Packet };
     host::check(io, iface, &host.addrs, &vips)?;
     log::info!(

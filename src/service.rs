@@ -152,6 +152,9 @@ pub struct Snapshot {
     pub expire_nodest_conn: bool,
     /// `director.sloppy_tcp`: any TCP segment but a RST may open a connection. `new`: false.
     pub sloppy_tcp: bool,
+    /// The allow/deny rules and rate limit in force (`[filter]`, `ulvs ctl filter`), for the
+    /// pipeline to enforce where no XDP filter does (io = "packet"). `new`: none.
+    pub filter: Option<Arc<crate::defence::Filter>>,
     /// Keyed by `ServiceKey::packed`: one integer to hash on every new connection, where the
     /// derived `Hash` of the struct feeds the address's octets as a slice.
     index: FastMap<u64, u32>,
@@ -202,6 +205,7 @@ impl Snapshot {
             services,
             expire_nodest_conn: true,
             sloppy_tcp: false,
+            filter: None,
             index,
             vips,
             dests,

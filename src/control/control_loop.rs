@@ -33,6 +33,7 @@ use crate::control::link::{self, LinkEvent, LinkWatch};
 use crate::control::offload::OffloadSample;
 use crate::control::rate::INTERVAL;
 use crate::control::resolver::Resolver;
+use crate::control::runtime;
 use crate::ha::spec::InstanceSpec;
 use crate::health::{Checker, NotifyQueue};
 use crate::io::xdp::XdpProgram;
@@ -177,6 +178,14 @@ impl<'a> ControlLoop<'a> {
                 if let Some(program) = self.io.program {
                     if let Err(err) = program.set_vips(&vips) {
                         log::error!("updating the XDP VIP set: {err}");
+                    }
+                }
+            }
+            Effect::SetFilter(rules) => {
+                if let Some(program) = self.io.program {
+                    let (rules, default_deny, rate) = runtime::xdp_defences(&rules);
+                    if let Err(err) = program.set_defences(&rules, default_deny, rate) {
+                        log::error!("updating the XDP filter's defences: {err}");
                     }
                 }
             }

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use crate::conntrack::Timeouts;
 use crate::control::spec::{real_server_problem, unicast_problem, weight_problem, RealSpec, ServiceSpec};
+use crate::defence::{FilterRules, Prefix, RateLimit, Rule};
 use crate::sched::{SchedFlags, SchedulerKind};
 use crate::service::ServiceKey;
 
@@ -40,6 +41,14 @@ pub enum Edit {
     Zero(Option<ServiceKey>),
     /// `--set tcp tcpfin udp`: `None` keeps the current value (ipvsadm's 0).
     SetTimeouts { tcp: Option<Duration>, tcpfin: Option<Duration>, udp: Option<Duration> },
+    /// `ulvs ctl filter allow|deny PREFIX`: a rule, replacing one on the same prefix.
+    FilterRule(Rule),
+    /// `ulvs ctl filter remove PREFIX`.
+    FilterRemove(Prefix),
+    /// `ulvs ctl filter clear`: no rules (the rate limit stays).
+    FilterClear,
+    /// `ulvs ctl filter rate …` or `rate off`.
+    FilterRate(Option<RateLimit>),
 }
 
 /// Why an edit was refused. Nothing was changed.
@@ -78,25 +87,31 @@ impl Edit {
     }
 }
 
-/// What a batch of edits made: the new specs and timeouts, and one line per edit for the log.
-pub type Applied = (Vec<ServiceSpec>, Timeouts, Vec<String>);
+/// What a batch of edits made: the new specs, timeouts and filter, and one line per edit for the log.
+pub type Applied = (Vec<ServiceSpec>, Timeouts, FilterRules, Vec<String>);
 
 /// Applies `edits` in order to a copy of `services` and `timeouts`: all of them, returning the new
 /// specs and timeouts and one line per edit for the log, or the index of the first that fails with
 /// its error (the input is never touched). Services are found through an index, so a `-R` of
 /// 100 000 lines takes linear time. `Zero` only checks that its service exists: counters are not
 /// part of the specs.
-pub fn apply_all(services: &[ServiceSpec], timeouts: Timeouts, edits: &[Edit]) -> Result<Applied, (usize, EditError)> {
+pub fn apply_all(
+    services: &[ServiceSpec],
+    timeouts: Timeouts,
+    filter: &FilterRules,
+    edits: &[Edit],
+) -> Result<Applied, (usize, EditError)> {
     let mut batch = Batch {
         slots: services.iter().cloned().map(Some).collect(),
         index: services.iter().enumerate().map(|(i, s)| (s.key, i)).collect(),
         timeouts,
+        filter: filter.clone(),
     };
     let mut lines = Vec::with_capacity(edits.len());
     for (at, edit) in edits.iter().enumerate() {
         lines.push(batch.apply(edit).map_err(|err| (at, err))?);
     }
-    Ok((batch.slots.into_iter().flatten().collect(), batch.timeouts, lines))
+    Ok((batch.slots.into_iter().flatten().collect(), batch.timeouts, batch.filter, lines))
 }
 
 /// The specs being edited: deleted services leave a hole, so the others keep their place (and
@@ -105,6 +120,7 @@ struct Batch {
     slots: Vec<Option<ServiceSpec>>,
     index: HashMap<ServiceKey, usize>,
     timeouts: Timeouts,
+    filter: FilterRules,
 }
 
 impl Batch {
@@ -155,7 +171,46 @@ impl Batch {
             }
             Edit::Zero(None) => Ok("zeroed all counters".into()),
             Edit::SetTimeouts { tcp, tcpfin, udp } => Ok(set_timeouts(&mut self.timeouts, *tcp, *tcpfin, *udp)),
+            Edit::FilterRule(_) | Edit::FilterRemove(_) | Edit::FilterClear | Edit::FilterRate(_) => {
+                let (filter, line) = apply_to_filter(&self.filter, edit)?;
+                self.filter = filter;
+                Ok(line)
+            }
         }
+    }
+}
+
+/// A `ulvs ctl filter` edit of `filter`.
+fn apply_to_filter(filter: &FilterRules, edit: &Edit) -> Result<(FilterRules, String), EditError> {
+    let refused = |err: crate::defence::FilterError| EditError::Other(format!("filter: {err}"));
+    match edit {
+        Edit::FilterRule(rule) => {
+            let line = format!("filter: {} {}", rule.action, rule.prefix);
+            Ok((filter.with_rule(*rule).map_err(refused)?, line))
+        }
+        Edit::FilterRemove(prefix) => {
+            let rest =
+                filter.without(*prefix).ok_or_else(|| EditError::Other(format!("filter: no rule on {prefix}")))?;
+            Ok((rest, format!("filter: removed the rule on {prefix}")))
+        }
+        Edit::FilterClear => {
+            let count = filter.rules().len();
+            Ok((
+                FilterRules::new(Vec::new(), filter.rate_limit()).map_err(refused)?,
+                format!("filter: cleared {count} rule(s)"),
+            ))
+        }
+        Edit::FilterRate(limit) => {
+            let line = match limit {
+                Some(l) => format!(
+                    "filter: rate limit {} new connections/s per /{} (IPv4), /{} (IPv6), burst {}",
+                    l.rate, l.per_v4, l.per_v6, l.burst
+                ),
+                None => "filter: rate limit off".to_string(),
+            };
+            Ok((filter.with_rate_limit(*limit).map_err(refused)?, line))
+        }
+        _ => unreachable!("only filter edits come here"),
     }
 }
 
@@ -389,9 +444,10 @@ mod tests {
         ];
         for (name, edit, expected) in cases {
             let services = vec![ServiceSpec { reals: vec![real(11, 1), real(12, 1)], ..service(80) }];
-            let result = apply_all(&services, Timeouts::default(), std::slice::from_ref(&edit));
+            let result =
+                apply_all(&services, Timeouts::default(), &FilterRules::default(), std::slice::from_ref(&edit));
             match expected {
-                Ok(line) => assert_eq!(result.map(|(_, _, lines)| lines), Ok(vec![line.to_string()]), "{name}"),
+                Ok(line) => assert_eq!(result.map(|(_, _, _, lines)| lines), Ok(vec![line.to_string()]), "{name}"),
                 Err(err) => assert_eq!(result, Err((0, err)), "{name}"),
             }
         }
@@ -408,13 +464,13 @@ mod tests {
             Edit::AddService(service(81)),
             Edit::DeleteService(key(80)),
         ];
-        let (after, _, lines) = apply_all(&services, Timeouts::default(), &edits).unwrap();
+        let (after, _, _, lines) = apply_all(&services, Timeouts::default(), &FilterRules::default(), &edits).unwrap();
         assert_eq!(after.iter().map(|s| s.key.port).collect::<Vec<_>>(), vec![82, 81]);
         assert_eq!(after[0].reals, vec![real(11, 1)]);
         assert_eq!(lines.len(), 4);
         let failing = [Edit::DeleteService(key(81)), Edit::DeleteService(key(81))];
         assert_eq!(
-            apply_all(&services, Timeouts::default(), &failing),
+            apply_all(&services, Timeouts::default(), &FilterRules::default(), &failing),
             Err((1, EditError::NoService(ServiceName(key(81)))))
         );
         // 50 000 services and a real server each in one batch (an index, not a scan per edit:
@@ -422,7 +478,7 @@ mod tests {
         let many: Vec<Edit> = (1..=50_000u16)
             .flat_map(|port| [Edit::AddService(service(port)), Edit::AddReal(key(port), real(11, 1))])
             .collect();
-        let (after, _, _) = apply_all(&[], Timeouts::default(), &many).unwrap();
+        let (after, _, _, _) = apply_all(&[], Timeouts::default(), &FilterRules::default(), &many).unwrap();
         assert_eq!(after.len(), 50_000);
         assert!(after.iter().all(|s| s.reals.len() == 1));
     }
@@ -432,7 +488,7 @@ mod tests {
         let timeouts = Timeouts::default();
         let edit =
             Edit::SetTimeouts { tcp: Some(Duration::from_secs(60)), tcpfin: None, udp: Some(Duration::from_secs(5)) };
-        let (_, timeouts, _) = apply_all(&[], timeouts, &[edit]).unwrap();
+        let (_, timeouts, _, _) = apply_all(&[], timeouts, &FilterRules::default(), &[edit]).unwrap();
         assert_eq!(
             timeouts,
             Timeouts { tcp: Duration::from_secs(60), tcpfin: Timeouts::default().tcpfin, udp: Duration::from_secs(5) }

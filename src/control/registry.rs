@@ -18,6 +18,7 @@ use crate::conntrack::Timeouts;
 use crate::control::edit::{self, Edit, EditError};
 use crate::control::quorum::{QuorumBook, QuorumNotice};
 use crate::control::spec::{ConnectionRules, HealthPolicy, OnFailure, ServiceSpec};
+use crate::defence::{Filter, FilterRules};
 use crate::flow::DestId;
 use crate::health::Quorum;
 use crate::service::{DestStats, RealServer, Service, ServiceKey, ServiceStats, Snapshot, Ticket};
@@ -45,6 +46,8 @@ pub struct Registry {
     rules: ConnectionRules,
     /// Counted at every snapshot.
     quorum: QuorumBook,
+    /// The allow/deny rules and rate limit in force; `None` when there are none.
+    filter: Option<Arc<Filter>>,
 }
 
 impl Registry {
@@ -63,6 +66,7 @@ impl Registry {
             policies: BTreeMap::new(),
             rules: ConnectionRules::default(),
             quorum: QuorumBook::default(),
+            filter: None,
         };
         registry.replace(timeouts, services);
         registry
@@ -141,7 +145,9 @@ impl Registry {
     /// only when every one succeeded. Returns one line per edit for the log; on error, the index
     /// of the failing edit with the reason.
     pub fn apply(&mut self, edits: &[Edit]) -> Result<Vec<String>, (usize, EditError)> {
-        let (services, timeouts, lines) = edit::apply_all(&self.services, self.timeouts, edits)?;
+        let (services, timeouts, filter, lines) =
+            edit::apply_all(&self.services, self.timeouts, &self.filter(), edits)?;
+        self.set_filter(filter);
         if edits.iter().any(Edit::changes_specs) {
             self.replace(timeouts, services);
         }
@@ -195,6 +201,19 @@ impl Registry {
     /// The director's connection rules, carried in every snapshot; a reload may change them.
     pub fn set_connection_rules(&mut self, rules: ConnectionRules) {
         self.rules = rules;
+    }
+
+    /// Puts `rules` in force from the next snapshot on; a change starts the pipeline's hit
+    /// counters afresh (as the XDP filter's).
+    pub fn set_filter(&mut self, rules: FilterRules) {
+        if self.filter() != rules {
+            self.filter = (!rules.is_empty()).then(|| Arc::new(Filter::new(rules, self.workers)));
+        }
+    }
+
+    /// The rules and rate limit in force.
+    pub fn filter(&self) -> FilterRules {
+        self.filter.as_ref().map_or_else(FilterRules::default, |filter| filter.rules().clone())
     }
 
     pub fn set_on_failure(&mut self, on_failure: OnFailure) {
@@ -261,6 +280,7 @@ impl Registry {
         let mut snapshot = Snapshot::new(self.generation, self.director_mac, self.timeouts, services);
         snapshot.expire_nodest_conn = self.rules.expire_nodest_conn;
         snapshot.sloppy_tcp = self.rules.sloppy_tcp;
+        snapshot.filter = self.filter.clone();
         snapshot
     }
 

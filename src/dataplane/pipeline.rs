@@ -45,11 +45,15 @@ use crate::conntrack::{
 };
 use crate::dataplane::stats::WorkerStats;
 use crate::dataplane::verdict::{DropReason, Verdict};
+use crate::defence::TokenBuckets;
 use crate::flow::{DestId, FlowKey, Protocol};
 use crate::sched::{Candidate, Client, Scheduler};
 use crate::service::{DestCounters, RealServer, ServiceKey, Snapshot};
 use crate::wire::{arp, checksum, ethernet, icmp, ipv4, tcp, udp, MacAddr, WireError};
 use dests::Dests;
+
+/// Source prefixes a worker keeps token buckets for (see `defend.rs`).
+const BUCKETS: usize = 65_536;
 
 /// What the pipeline reads besides the frame.
 #[derive(Clone, Copy)]
@@ -92,6 +96,10 @@ pub struct Pipeline {
     /// `set_complete_partial_checksums`).
     complete_partial: bool,
     sync: Option<SyncLink>,
+    /// Whether this pipeline enforces the snapshot's allow/deny rules and rate limit (no XDP filter
+    /// did it first: see `defend.rs`), and its token buckets.
+    enforce_defences: bool,
+    buckets: TokenBuckets,
 }
 
 /// The L4 facts of a TCP/UDP packet to a VIP.
@@ -129,6 +137,8 @@ impl Pipeline {
             stats,
             complete_partial: true,
             sync: None,
+            enforce_defences: false,
+            buckets: TokenBuckets::new(BUCKETS),
         };
         pipeline.install(snapshot);
         pipeline
@@ -143,6 +153,11 @@ impl Pipeline {
     /// complete an already complete checksum.
     pub fn set_complete_partial_checksums(&mut self, on: bool) {
         self.complete_partial = on;
+    }
+
+    /// Enforce the snapshot's defences here (io = "packet"); off where the XDP filter does.
+    pub fn set_enforce_defences(&mut self, on: bool) {
+        self.enforce_defences = on;
     }
 
     /// Connection sync on (`Some`) or off: see `SyncLink`.
@@ -320,6 +335,9 @@ impl Pipeline {
         if !ctx.serving.serves(packet.dst_addr()) {
             return Verdict::Drop(DropReason::NotMaster);
         }
+        if let Some(reason) = self.screened(ctx, packet.src_addr()) {
+            return Verdict::Drop(reason);
+        }
         let protocol = packet.next_header();
         let transport = match protocol {
             ipv4::PROTO_TCP | ipv4::PROTO_UDP => transport(&packet).map(|(mut transport, field)| {
@@ -477,6 +495,9 @@ impl Pipeline {
             let opens = if snapshot.sloppy_tcp { !flags.rst } else { flags.syn && !flags.ack && !flags.rst };
             if !opens {
                 return Err(DropReason::NoConnection);
+            }
+            if flags.syn && !flags.ack && self.over_rate(now, ctx, packet.key.client) {
+                return Err(DropReason::RateLimited);
             }
         }
         let key = ServiceKey { protocol: packet.key.protocol, vip: packet.key.vip, port: packet.key.vport };
@@ -705,6 +726,7 @@ fn release(snapshot: &Snapshot, worker: usize, removed: Removed) {
     }
 }
 
+mod defend;
 mod dests;
 mod fast;
 #[cfg(test)]

@@ -65,10 +65,17 @@ pub enum DropReason {
     /// cannot give it back (AF_XDP): lost. The filter steers only what the pipeline handles, so
     /// this stays 0 unless the two disagree (a VIP being added or removed, a bug).
     KernelUnreachable,
+    /// To a VIP from a source a deny rule names (`[filter]`; counted here on io = "packet", by the
+    /// XDP filter on io = "xdp").
+    Denied,
+    /// To a VIP from a source outside the allow list.
+    NotAllowed,
+    /// A new connection over its source prefix's rate.
+    RateLimited,
 }
 
 impl DropReason {
-    pub const COUNT: usize = 15;
+    pub const COUNT: usize = 18;
 
     pub const ALL: [DropReason; DropReason::COUNT] = [
         DropReason::Malformed,
@@ -86,6 +93,9 @@ impl DropReason {
         DropReason::TxFull,
         DropReason::Oversize,
         DropReason::KernelUnreachable,
+        DropReason::Denied,
+        DropReason::NotAllowed,
+        DropReason::RateLimited,
     ];
 
     /// The counter's name in `ulvs ctl status` and metrics.
@@ -106,6 +116,9 @@ impl DropReason {
             DropReason::TxFull => "tx_full",
             DropReason::Oversize => "oversize",
             DropReason::KernelUnreachable => "kernel_unreachable",
+            DropReason::Denied => "denied",
+            DropReason::NotAllowed => "not_allowed",
+            DropReason::RateLimited => "rate_limited",
         }
     }
 

@@ -91,6 +91,7 @@ pub fn run<P: Port>(
         Pipeline::with_templates(config.index, config.capacity, &snapshot, Arc::clone(&shared.stats), config.templates);
     pipeline.set_complete_partial_checksums(!port.keeps_offload_state());
     pipeline.set_sync(shared.sync.clone());
+    pipeline.set_enforce_defences(!port.enforces_defences());
     let counters = shared.stats.get(config.index);
     let kernel_sees_frames = port.kernel_sees_frames();
     let mut empty_polls = 0u32;

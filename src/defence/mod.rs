@@ -8,9 +8,11 @@
 //! the longest prefix that contains it, else `default` (allowed unless the allow list is not
 //! empty). Rule indexes (for counters) are positions in [`FilterRules::rules`].
 
+mod active;
 mod bucket;
 mod prefix;
 
+pub use active::{Decision, Filter};
 pub use bucket::TokenBuckets;
 pub use prefix::{Prefix, PrefixError};
 

@@ -57,6 +57,12 @@ pub trait Port: Send {
     fn kernel_sees_frames(&self) -> bool {
         false
     }
+
+    /// Whether the allow/deny rules and the rate limit are enforced before frames reach the port
+    /// (the XDP filter does), so that the pipeline need not.
+    fn enforces_defences(&self) -> bool {
+        false
+    }
 }
 
 /// CLOCK_MONOTONIC in nanoseconds: the clock the traffic generator stamps frames with and the

@@ -19,6 +19,7 @@
 //! `examples/ulvs.toml` documents every key for users; keep it in step with this module.
 
 mod error;
+mod filter;
 mod health;
 mod metrics;
 mod raw;
@@ -81,6 +82,8 @@ pub struct Config {
     pub sync_groups: Vec<crate::ha::spec::SyncGroup>,
     /// Connection sync (`[sync]`); `None` = off.
     pub sync: Option<crate::sync::SyncSpec>,
+    /// Allow/deny rules and the new-connection rate limit (`[filter]`); empty = none.
+    pub filter: crate::defence::FilterRules,
 }
 
 /// The `[metrics]` table.

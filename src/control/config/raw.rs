@@ -35,6 +35,7 @@ pub(super) struct RawConfig {
     #[serde(default, rename = "vrrp_sync_group")]
     pub sync_groups: Vec<Spanned<super::sync_group::RawSyncGroup>>,
     pub sync: Option<Spanned<super::sync::RawSync>>,
+    pub filter: Option<Spanned<super::filter::RawFilter>>,
 }
 
 #[derive(Debug, Deserialize)]

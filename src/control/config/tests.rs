@@ -751,3 +751,38 @@ fn instances_on_two_interfaces_may_share_a_vrid() {
     let vrids: Vec<_> = config.vrrp.iter().map(|v| (v.instance.vrid, v.instance.interface.clone())).collect();
     assert_eq!(vrids, [(51, None), (51, Some("eth1".into()))]);
 }
+
+#[test]
+fn the_filter_table_reads_rules_and_a_rate_limit_and_points_at_bad_ones() {
+    let text = format!(
+        "{HEAD}[filter]\nallow = [\"10.1.0.0/16\", \"2001:db8::/32\"]\ndeny = [\"10.0.0.0/8\", \"10.1.2.3\"]\n\
+         rate_limit = {{ rate = 1000, burst = 2000, per_v4 = 20 }}\n"
+    );
+    let filter = parse(&text).unwrap().filter;
+    let listed: Vec<String> = filter.rules().iter().map(|r| format!("{} {}", r.action, r.prefix)).collect();
+    // In file order.
+    assert_eq!(listed, ["allow 10.1.0.0/16", "allow 2001:db8::/32", "deny 10.0.0.0/8", "deny 10.1.2.3/32"]);
+    let limit = filter.rate_limit().unwrap();
+    assert_eq!((limit.rate, limit.burst, limit.per_v4, limit.per_v6), (1000, 2000, 20, 64));
+    let burst_defaults_to_the_rate = format!("{HEAD}[filter]\nrate_limit = {{ rate = 50 }}\n");
+    assert_eq!(parse(&burst_defaults_to_the_rate).unwrap().filter.rate_limit().unwrap().burst, 50);
+    assert!(parse(HEAD).unwrap().filter.is_empty());
+    let cases = [
+        (
+            "[filter]\ndeny = [\"10.0.0.1/8\"]\n",
+            "test.toml:4:9: 10.0.0.1/8 has host bits set (did you mean 10.0.0.0/8?)",
+        ),
+        (
+            "[filter]\ndeny = [\"10.0.0.0/8\"]\nallow = [\"10.0.0.0/8\"]\n",
+            "test.toml:5:10: 10.0.0.0/8 is named twice (also under deny)",
+        ),
+        ("[filter]\ndeny = [\"ten\"]\n", "test.toml:4:9: \"ten\" is not an address or ADDRESS/LENGTH"),
+        ("[filter]\nrate_limit = { rate = 0 }\n", "test.toml:4:23: rate must be between 1 and 10000000, not 0"),
+        ("[filter]\nrate_limit = { rate = 5, per_v4 = 33 }\n", "test.toml:4:35: per_v4"),
+        ("[filter]\nblock = []\n", "test.toml:4:1: unknown key `block`"),
+    ];
+    for (body, wanted) in cases {
+        let err = parse(&format!("{HEAD}{body}")).unwrap_err().to_string();
+        assert!(err.starts_with(wanted), "{err}\nwanted: {wanted}");
+    }
+}

@@ -21,6 +21,7 @@ use super::{
 };
 use crate::conntrack::Timeouts;
 use crate::control::spec::{real_server_problem, unicast_problem, OnFailure, DEFAULT_WEIGHT, MAX_WEIGHT};
+use crate::defence::FilterRules;
 use crate::flow::Protocol;
 use crate::health::RealScripts;
 use crate::sched::{SchedFlags, SchedulerKind};
@@ -109,7 +110,11 @@ impl Validator<'_> {
             Some(sync) => Some(self.sync(sync.get_ref(), &vrrp)?),
             None => None,
         };
-        Ok(Config { director, timeouts, services, metrics, vrrp, sync_groups, sync })
+        let filter = match &raw.filter {
+            Some(filter) => self.filter(filter)?,
+            None => FilterRules::default(),
+        };
+        Ok(Config { director, timeouts, services, metrics, vrrp, sync_groups, sync, filter })
     }
 
     fn director(&self, raw: RawDirector) -> Result<DirectorConfig, ConfigError> {

@@ -47,6 +47,7 @@ use crate::control::neighbours::{NeighbourConfig, NeighbourTable};
 use crate::control::offload::{OffloadNotices, OffloadSample};
 use crate::control::registry::Registry;
 use crate::control::runtime;
+use crate::defence::FilterRules;
 use crate::ha::spec::InstanceSpec;
 use crate::health::{Cause, NotifyJob, ServiceHealth, Target};
 use crate::service::{ServiceKey, Snapshot};
@@ -81,6 +82,9 @@ pub enum Effect {
     ArpRequest(Ipv4Addr),
     /// The XDP filter's VIP set becomes exactly these.
     SetVips(Vec<Ipv4Addr>),
+    /// The XDP filter's allow/deny rules and rate limit become these (before the snapshot that
+    /// carries them for the pipeline).
+    SetFilter(FilterRules),
     /// Swap this snapshot in for the workers.
     Publish(Box<Snapshot>),
     /// The health checker's targets become these (it keeps the state of unchanged ones).
@@ -115,6 +119,8 @@ pub struct ControlCore {
     checked: BTreeSet<(ServiceKey, Ipv4Addr)>,
     /// The VIPs of the last snapshot published, in its order.
     vips: Vec<Ipv4Addr>,
+    /// The defences last handed to the XDP filter.
+    filter: FilterRules,
     /// Whether the first snapshot is out (before it, MAC changes only resolve).
     published: bool,
     notices: OffloadNotices,
@@ -145,6 +151,7 @@ impl ControlCore {
             statics: Vec::new(),
             checked,
             vips: Vec::new(),
+            filter: FilterRules::default(),
             published: false,
             notices: OffloadNotices::default(),
             effects: Vec::new(),
@@ -167,6 +174,7 @@ impl ControlCore {
     pub fn first_snapshot(&mut self) -> Snapshot {
         let snapshot = self.registry.snapshot(|ip| self.neighbours.mac(ip));
         self.vips = snapshot.vips().collect();
+        self.filter = self.registry.filter();
         self.published = true;
         snapshot
     }

@@ -38,6 +38,11 @@ impl ControlCore {
             let with_both = new.iter().chain(old.iter().filter(|ip| !new.contains(ip))).copied().collect();
             self.effects.push(Effect::SetVips(with_both));
         }
+        let filter = self.registry.filter();
+        if filter != self.filter {
+            self.effects.push(Effect::SetFilter(filter.clone()));
+            self.filter = filter;
+        }
         self.effects.push(Effect::Publish(Box::new(snapshot)));
         if vips_changed {
             self.effects.push(Effect::SetVips(new.clone()));

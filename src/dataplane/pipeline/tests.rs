@@ -694,3 +694,48 @@ fn a_syn_flood_evicts_half_open_connections_never_established_ones() {
     let others = [&worker.evicted_established, &worker.evicted_closing, &worker.evicted_udp];
     assert_eq!(others.map(|c| c.get()), [0, 0, 0]);
 }
+
+/// On io = "packet" the pipeline enforces the filter the XDP filter would have: a denied source is
+/// dropped with its rule's hit counted, a source outside an allow list too, and a SYN over its
+/// /24's rate; where the XDP filter enforces them (the default here), nothing is checked twice.
+#[test]
+fn the_filter_is_enforced_where_no_xdp_filter_did_it() {
+    use crate::defence::{Action, Filter, FilterRules, RateLimit, Rule};
+    let with_filter = |rules: Vec<Rule>, rate: Option<RateLimit>| {
+        let mut snapshot = snapshot();
+        snapshot.filter = Some(Arc::new(Filter::new(FilterRules::new(rules, rate).unwrap(), 1)));
+        snapshot
+    };
+    let rule = |action, prefix: &str| Rule { prefix: prefix.parse().unwrap(), action };
+    let now = Instant::now();
+
+    let denied = with_filter(vec![rule(Action::Deny, "10.0.0.0/24")], None);
+    let (mut p, stats) = new_pipeline(&denied);
+    let ctx = Context { snapshot: &denied, serving: Serving::ALL };
+    assert_eq!(p.process(now, &mut syn(40000, 80), &ctx), Verdict::Tx, "the XDP filter's job by default");
+    p.set_enforce_defences(true);
+    assert_eq!(p.process(now, &mut syn(40001, 80), &ctx), Verdict::Drop(DropReason::Denied));
+    let udp = craft::udp(CLIENT, DIRECTOR, client(5353), vip(53), b"q");
+    assert_eq!(p.process(now, &mut udp.clone(), &ctx), Verdict::Drop(DropReason::Denied));
+    assert_eq!(denied.filter.as_ref().unwrap().hits(), vec![2]);
+    assert_eq!(stats.get(0).drops[DropReason::Denied.index()].get(), 2);
+
+    let allow_list = with_filter(vec![rule(Action::Allow, "192.0.2.0/24")], None);
+    let (mut p, _) = new_pipeline(&allow_list);
+    p.set_enforce_defences(true);
+    let ctx = Context { snapshot: &allow_list, serving: Serving::ALL };
+    assert_eq!(p.process(now, &mut syn(40002, 80), &ctx), Verdict::Drop(DropReason::NotAllowed));
+
+    let limited = with_filter(vec![], Some(RateLimit { rate: 10, burst: 5, per_v4: 24, per_v6: 64 }));
+    let (mut p, _) = new_pipeline(&limited);
+    p.set_enforce_defences(true);
+    let ctx = Context { snapshot: &limited, serving: Serving::ALL };
+    let verdicts: Vec<Verdict> = (0..7).map(|i| p.process(now, &mut syn(41000 + i, 80), &ctx)).collect();
+    let tx = verdicts.iter().filter(|v| **v == Verdict::Tx).count();
+    assert_eq!(tx, 5, "a burst of five: {verdicts:?}");
+    assert_eq!(verdicts[5], Verdict::Drop(DropReason::RateLimited));
+    let ack = craft::tcp(CLIENT, DIRECTOR, client(41000), vip(80), tcp_flags::ACK, b"x");
+    assert_eq!(p.process(now, &mut ack.clone(), &ctx), Verdict::Tx, "established connections are not limited");
+    let later = now + Duration::from_millis(100);
+    assert_eq!(p.process(later, &mut syn(41010, 80), &ctx), Verdict::Tx, "a token back after 100 ms");
+}
