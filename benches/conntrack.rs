@@ -16,7 +16,7 @@ const SYN: Segment = Segment::Tcp(TcpFlags { syn: true, ack: false, fin: false, 
 const ACK: Segment = Segment::Tcp(TcpFlags { syn: false, ack: true, fin: false, rst: false });
 const SIZES: [usize; 2] = [1_000, 1_000_000];
 
-fn key(n: u32) -> FlowKey {
+fn key(n: u32) -> FlowKey<Ipv4Addr> {
     FlowKey {
         client: Ipv4Addr::from(0x0a00_0000 + n / 50_000),
         client_port: 1024 + (n % 50_000) as u16,
@@ -27,8 +27,8 @@ fn key(n: u32) -> FlowKey {
 }
 
 /// Keys `first..first + n` in a shuffled order (xorshift Fisher–Yates: no rand dependency).
-fn shuffled_keys(first: u32, n: usize) -> Vec<FlowKey> {
-    let mut keys: Vec<FlowKey> = (first..first + n as u32).map(key).collect();
+fn shuffled_keys(first: u32, n: usize) -> Vec<FlowKey<Ipv4Addr>> {
+    let mut keys: Vec<FlowKey<Ipv4Addr>> = (first..first + n as u32).map(key).collect();
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
     for i in (1..keys.len()).rev() {
         x ^= x << 13;
@@ -41,7 +41,7 @@ fn shuffled_keys(first: u32, n: usize) -> Vec<FlowKey> {
 
 /// A table of `capacity` with `keys` established in it; ESTABLISHED lasts as long as allowed so
 /// nothing expires while the bench runs.
-fn established(capacity: usize, keys: &[FlowKey], epoch: Instant) -> ConnTable {
+fn established(capacity: usize, keys: &[FlowKey<Ipv4Addr>], epoch: Instant) -> ConnTable<Ipv4Addr> {
     let timeouts = Timeouts { tcp: Duration::from_secs(10 * 24 * 3600), ..Timeouts::default() };
     let mut table = ConnTable::new(capacity, timeouts, epoch);
     for k in keys {
@@ -87,7 +87,7 @@ fn insert(c: &mut Criterion) {
         let fresh = shuffled_keys(n as u32, n);
         let mut table = established(2 * n, &resident, epoch);
         let mut now = epoch;
-        let mut removed: Vec<Removed> = Vec::with_capacity(2 * n);
+        let mut removed: Vec<Removed<Ipv4Addr>> = Vec::with_capacity(2 * n);
         let mut fresh_gone = 0;
         group.bench_function(BenchmarkId::new("insert", n), |b| {
             b.iter_custom(|iters| {

@@ -12,14 +12,16 @@
 mod common;
 
 use std::hint::black_box;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Instant;
 
 use common::{Established, NewFlows};
 use ulvs::cells::Serving;
+use ulvs::conntrack::{ConnTable, Segment, TcpFlags, Timeouts};
 use ulvs::craft::{self, tcp_flags};
 use ulvs::dataplane::pipeline::Context;
 use ulvs::dataplane::verdict::Verdict;
+use ulvs::flow::{DestId, Family, FlowKey, Protocol};
 use ulvs::sched::SchedulerKind;
 use ulvs::wire::{checksum, MacAddr};
 
@@ -27,7 +29,7 @@ use ulvs::wire::{checksum, MacAddr};
 const CHECKSUM_AT: usize = 14 + 20 + 16;
 
 /// What the script measures, in its order.
-const CASES: [&str; 15] = [
+const CASES: [&str; 17] = [
     "floor",
     "bare_rewrite",
     "arp_reply",
@@ -43,6 +45,8 @@ const CASES: [&str; 15] = [
     "miss/sh",
     "miss/mh",
     "parse_only",
+    "table/v4",
+    "table/v6",
 ];
 
 fn main() {
@@ -146,8 +150,40 @@ fn run(case: &str, count: u64) {
             let now = Instant::now();
             measured(1, |_| flows.open(&mut pipeline, &snapshot, now, count as usize));
         }
+        // The connection table alone, per family: a hit (track) on each of 1000 established
+        // connections in turn — what the family changes in the hit path (key size, hash, compare).
+        "table/v4" => table_hits(count, common::VIP, |i| *common::client(i).ip()),
+        "table/v6" => table_hits(count, Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x100), |i| {
+            Ipv6Addr::from_bits(
+                0x2001_0db8_0001_0000_0000_0000_0000_0000 | u128::from(common::client(i).ip().to_bits()),
+            )
+        }),
         other => panic!("unknown case {other:?}; cases: {}", CASES.join(" ")),
     }
+}
+
+/// `count` hits on a table of family `A` holding 1000 connections to `vip`, from `client(i)`.
+fn table_hits<A: Family>(count: u64, vip: A, client: impl Fn(usize) -> A) {
+    let now = Instant::now();
+    let flags = |syn, ack| Segment::Tcp(TcpFlags { syn, ack, ..TcpFlags::default() });
+    let keys: Vec<FlowKey<A>> = (0..1000)
+        .map(|i| FlowKey {
+            client: client(i),
+            client_port: common::client(i).port(),
+            vip,
+            vport: 80,
+            protocol: Protocol::Tcp,
+        })
+        .collect();
+    let mut table: ConnTable<A> = ConnTable::new(2000, Timeouts::default(), now);
+    for (i, key) in keys.iter().enumerate() {
+        table.insert(now, *key, DestId(i as u32 % 16), flags(true, false)).expect("room");
+    }
+    let mut next = 0;
+    measured(count, |_| {
+        black_box(table.track(now, black_box(&keys[next]), flags(false, true)));
+        next = if next + 1 == keys.len() { 0 } else { next + 1 };
+    });
 }
 
 /// EtherType, IPv4 version/IHL/total length, addresses, protocol, fragment offset, then the TCP

@@ -16,14 +16,17 @@ fn candidates(n: usize) -> Vec<Candidate> {
             usable: true,
             active: (i * 37 % 101) as u32,
             inactive: (i * 53 % 211) as u32,
-            key: Candidate::key_of(SocketAddrV4::new(Ipv4Addr::from_bits(0x0a00_0000 + i as u32 + 1), 80)),
+            key: Candidate::key_of(SocketAddrV4::new(Ipv4Addr::from_bits(0x0a00_0000 + i as u32 + 1), 80).into()),
         })
         .collect()
 }
 
 /// A different client for each call, so hashing schedulers do not hit one cached slot.
 fn client(i: u32) -> Client {
-    Client { ip: Ipv4Addr::from_bits(0xc633_6400 ^ i.wrapping_mul(2_654_435_761)), port: 1024 + (i & 0x7fff) as u16 }
+    Client {
+        ip: Ipv4Addr::from_bits(0xc633_6400 ^ i.wrapping_mul(2_654_435_761)).into(),
+        port: 1024 + (i & 0x7fff) as u16,
+    }
 }
 
 fn pick(c: &mut Criterion) {

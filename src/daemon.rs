@@ -48,6 +48,7 @@ const SCRIPTS_AT_STOP: Duration = Duration::from_secs(5);
 pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
     let config = Config::load(config_path)?;
     let host = Host::inspect(&config, config_path)?;
+    runtime::unserved_ipv6(&config).iter().for_each(|warning| log::warn!("{warning}"));
     if check_only {
         println!("{}: configuration ok", config_path.display());
         return Ok(());

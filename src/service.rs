@@ -3,10 +3,14 @@
 //! Control builds a `Snapshot` off the hot path and publishes it; a worker loads the current one once
 //! per batch (`SnapshotCell`). Everything a worker needs to forward is here, indexed for O(1) lookups:
 //! the service by (VIP, port, protocol), the VIP set for ARP, and every real server by its `DestId`.
+//!
+//! Services of both address families live side by side: a service and its real servers share one
+//! family (control checks it), and the per-packet lookups are kept per family — the IPv4 ones
+//! exactly as they were, over `u32`s, and the IPv6 ones beside them over `u128`s.
 //! Counters live outside the snapshot (`DestStats`, `ServiceStats`, shared by `Arc` and carried from
 //! snapshot to snapshot by control), so a new snapshot never resets them.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,20 +27,28 @@ mod vip_set;
 type FastMap<K, V> = hashbrown::HashMap<K, V, ahash::RandomState>;
 type FastSet<K> = hashbrown::HashSet<K, ahash::RandomState>;
 
-/// What identifies a service: ipvsadm's `-t|-u VIP:port`.
+/// What identifies a service: ipvsadm's `-t|-u VIP:port`, the VIP of either family.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ServiceKey {
     pub protocol: Protocol,
-    pub vip: Ipv4Addr,
+    pub vip: IpAddr,
     pub port: u16,
 }
 
 impl ServiceKey {
-    /// The key as one integer: address, port and protocol number side by side (no two keys alike).
+    /// Port and protocol number side by side, as the indexes take them beside the address.
     #[inline]
-    pub fn packed(&self) -> u64 {
-        u64::from(self.vip.to_bits()) << 24 | u64::from(self.port) << 8 | u64::from(self.protocol.number())
+    fn port_word(&self) -> u32 {
+        u32::from(self.port) << 8 | u32::from(self.protocol.number())
     }
+}
+
+/// The service index's key for an IPv4 service: address, port and protocol side by side in one
+/// integer (no two keys alike), where the derived `Hash` of the struct would feed the address's
+/// octets as a slice.
+#[inline]
+fn packed_v4(vip: Ipv4Addr, key: &ServiceKey) -> u64 {
+    u64::from(vip.to_bits()) << 24 | u64::from(key.port_word())
 }
 
 /// One worker's counters for one real server. Single writer (the worker), any reader.
@@ -72,7 +84,8 @@ pub type Ticket = CacheAligned<AtomicU64>;
 #[derive(Clone, Debug)]
 pub struct RealServer {
     pub dest: DestId,
-    pub ip: Ipv4Addr,
+    /// Of its service's family.
+    pub ip: IpAddr,
     /// Always the service's port: direct routing cannot change it.
     pub port: u16,
     /// 0 = quiescent.
@@ -86,7 +99,7 @@ impl RealServer {
     /// What a scheduler sees, before the live load is filled in.
     pub fn candidate(&self) -> Candidate {
         Candidate {
-            key: Candidate::key_of(SocketAddrV4::new(self.ip, self.port)),
+            key: Candidate::key_of(SocketAddr::new(self.ip, self.port)),
             weight: self.weight,
             usable: self.mac.is_some(),
             active: 0,
@@ -98,8 +111,8 @@ impl RealServer {
 #[cfg(test)]
 impl RealServer {
     /// Weight 1, fresh counters for one worker: the real server tests build.
-    pub(crate) fn for_test(dest: u32, ip: Ipv4Addr, port: u16, mac: Option<MacAddr>) -> RealServer {
-        RealServer { dest: DestId(dest), ip, port, weight: 1, mac, stats: Arc::new(DestStats::new(1)) }
+    pub(crate) fn for_test(dest: u32, ip: impl Into<IpAddr>, port: u16, mac: Option<MacAddr>) -> RealServer {
+        RealServer { dest: DestId(dest), ip: ip.into(), port, weight: 1, mac, stats: Arc::new(DestStats::new(1)) }
     }
 }
 
@@ -155,12 +168,15 @@ pub struct Snapshot {
     /// The allow/deny rules and rate limit in force (`[filter]`, `ulvs ctl filter`), for the
     /// pipeline to enforce where no XDP filter does (io = "packet"). `new`: none.
     pub filter: Option<Arc<crate::defence::Filter>>,
-    /// Keyed by `ServiceKey::packed`: one integer to hash on every new connection, where the
-    /// derived `Hash` of the struct feeds the address's octets as a slice.
+    /// IPv4 services by `packed_v4`: one integer to hash on every new connection.
     index: FastMap<u64, u32>,
+    /// IPv6 services by address and `ServiceKey::port_word`.
+    index6: FastMap<(u128, u32), u32>,
     /// Checked for every IPv4 frame: a few VIPs are compared as one array, more are hashed as
     /// `u32`s (hashing `Ipv4Addr` feeds its octets as a slice, several times the cost).
-    vips: VipSet,
+    vips: VipSet<u32>,
+    /// The same for IPv6, over `u128`s.
+    vips6: VipSet<u128>,
     dests: Vec<Option<DestSlot>>,
     /// Per service: the shared rr/wrr order, when it has one (see `sched::cycle`).
     cycles: Vec<Option<Cycle>>,
@@ -177,10 +193,13 @@ impl Snapshot {
     /// Indexes `services`. Callers guarantee service keys and `DestId`s are unique (config validation
     /// and control's id allocation do).
     pub fn new(generation: u64, director_mac: MacAddr, timeouts: Timeouts, services: Vec<Service>) -> Snapshot {
-        let mut index = FastMap::default();
+        let (mut index, mut index6) = (FastMap::default(), FastMap::default());
         let mut dests: Vec<Option<DestSlot>> = Vec::new();
         for (s, service) in services.iter().enumerate() {
-            index.insert(service.key.packed(), s as u32);
+            match service.key.vip {
+                IpAddr::V4(vip) => index.insert(packed_v4(vip, &service.key), s as u32),
+                IpAddr::V6(vip) => index6.insert((vip.to_bits(), service.key.port_word()), s as u32),
+            };
             for (r, real) in service.reals.iter().enumerate() {
                 let id = real.dest.0 as usize;
                 if dests.len() <= id {
@@ -189,7 +208,14 @@ impl Snapshot {
                 dests[id] = Some(DestSlot { service: s as u32, real: r as u32 });
             }
         }
-        let vips = VipSet::new(services.iter().map(|service| service.key.vip.to_bits()));
+        let vips = VipSet::new(services.iter().filter_map(|service| match service.key.vip {
+            IpAddr::V4(vip) => Some(vip.to_bits()),
+            IpAddr::V6(_) => None,
+        }));
+        let vips6 = VipSet::new(services.iter().filter_map(|service| match service.key.vip {
+            IpAddr::V6(vip) => Some(vip.to_bits()),
+            IpAddr::V4(_) => None,
+        }));
         let cycles = services
             .iter()
             .map(|service| {
@@ -207,7 +233,9 @@ impl Snapshot {
             sloppy_tcp: false,
             filter: None,
             index,
+            index6,
             vips,
+            vips6,
             dests,
             cycles,
         }
@@ -218,13 +246,40 @@ impl Snapshot {
         self.vips.contains(ip.to_bits())
     }
 
-    pub fn vips(&self) -> impl Iterator<Item = Ipv4Addr> + '_ {
-        self.vips.iter().map(Ipv4Addr::from_bits)
+    #[inline]
+    pub fn is_vip6(&self, ip: Ipv6Addr) -> bool {
+        self.vips6.contains(ip.to_bits())
+    }
+
+    /// Every VIP once, IPv4 first.
+    pub fn vips(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        let v4 = self.vips.iter().map(|vip| IpAddr::V4(Ipv4Addr::from_bits(vip)));
+        v4.chain(self.vips6.iter().map(|vip| IpAddr::V6(Ipv6Addr::from_bits(vip))))
+    }
+
+    /// Whether any service is IPv6 (a worker then needs its IPv6 connection table).
+    pub fn has_ipv6(&self) -> bool {
+        !self.index6.is_empty()
+    }
+
+    /// The service's index in `services`. The data path calls it with a key whose family is known
+    /// at compile time, so the match folds away and the IPv4 lookup is inlined as it always was.
+    #[inline(always)]
+    pub fn service_index(&self, key: &ServiceKey) -> Option<usize> {
+        match key.vip {
+            IpAddr::V4(vip) => self.service_index_v4(vip, key),
+            IpAddr::V6(vip) => self.service_index_v6(vip, key),
+        }
     }
 
     #[inline]
-    pub fn service_index(&self, key: &ServiceKey) -> Option<usize> {
-        self.index.get(&key.packed()).map(|&i| i as usize)
+    fn service_index_v4(&self, vip: Ipv4Addr, key: &ServiceKey) -> Option<usize> {
+        self.index.get(&packed_v4(vip, key)).map(|&i| i as usize)
+    }
+
+    #[inline(never)]
+    fn service_index_v6(&self, vip: Ipv6Addr, key: &ServiceKey) -> Option<usize> {
+        self.index6.get(&(vip.to_bits(), key.port_word())).map(|&i| i as usize)
     }
 
     /// The next real server (index into the service's `reals`) in the service's global rr/wrr

@@ -379,7 +379,7 @@ fn exercise(request: XdpModeRequest, expected: XdpMode) {
         thread::scope(|scope| {
             let program = XdpProgram::attach(&lab.dir_if, request).expect("attach");
             assert_eq!(program.mode(), expected);
-            program.set_vips(&[VIP]).expect("set vips");
+            program.set_vips(&[VIP.into()]).expect("set vips");
             assert_eq!(program.vips().unwrap(), vec![VIP]);
             let mut port = XdpPort::open(&program, &lab.dir_if, 0, XdpPortConfig::default()).expect("open port");
             println!("{request:?}: xdp attached in {} mode, af_xdp bound in {} mode", program.mode(), port.bind_mode());

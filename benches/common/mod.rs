@@ -34,7 +34,7 @@ pub fn snapshot(scheduler: SchedulerKind, reals: u32) -> Snapshot {
     let reals = (0..reals)
         .map(|i| RealServer {
             dest: DestId(i),
-            ip: Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 0, 1, 0)) + i),
+            ip: Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 0, 1, 0)) + i).into(),
             port: 80,
             weight: 1 + i % 3,
             mac: Some(MacAddr([2, 0, 0, 1, (i >> 8) as u8, i as u8])),
@@ -42,7 +42,7 @@ pub fn snapshot(scheduler: SchedulerKind, reals: u32) -> Snapshot {
         })
         .collect();
     let service = Service {
-        key: ServiceKey { protocol: Protocol::Tcp, vip: VIP, port: 80 },
+        key: ServiceKey { protocol: Protocol::Tcp, vip: VIP.into(), port: 80 },
         scheduler,
         flags: SchedFlags::default(),
         persistence: None,

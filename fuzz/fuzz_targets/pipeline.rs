@@ -3,7 +3,7 @@
 //! frames ulvs answers itself (ARP reply, ICMP echo reply).
 #![no_main]
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -26,14 +26,14 @@ fn snapshot() -> Snapshot {
     // these services.
     let vip = Ipv4Addr::new(10, 77, 0, 2);
     let service = |protocol, port, scheduler, persistence| Service {
-        key: ServiceKey { protocol, vip, port },
+        key: ServiceKey { protocol, vip: vip.into(), port },
         scheduler,
         flags: SchedFlags::default(),
         persistence,
         reals: (0..3u8)
             .map(|i| RealServer {
                 dest: DestId(u32::from(i) + if protocol == Protocol::Tcp { 0 } else { 8 }),
-                ip: Ipv4Addr::new(10, 77, 0, 11 + i),
+                ip: Ipv4Addr::new(10, 77, 0, 11 + i).into(),
                 port,
                 weight: u32::from(i),
                 mac: (i != 2).then_some(MacAddr([2, 0, 0, 0, 1, i])),
@@ -43,6 +43,14 @@ fn snapshot() -> Snapshot {
         stats: Arc::new(ServiceStats::new(1)),
         ticket: Arc::default(),
     };
+    // Dual stack: an IPv6 service beside them (the seeds' IPv6 frames from
+    // scripts/capture-ipv6-vectors.sh go to 2001:db8:2::2), so the IPv6 table is there too.
+    let mut v6 = service(Protocol::Tcp, 80, SchedulerKind::Rr, None);
+    v6.key.vip = Ipv6Addr::new(0x2001, 0xdb8, 2, 0, 0, 0, 0, 2).into();
+    for (i, real) in v6.reals.iter_mut().enumerate() {
+        real.dest = DestId(16 + i as u32);
+        real.ip = Ipv6Addr::new(0x2001, 0xdb8, 2, 0, 0, 0, 0, 0x11 + i as u16).into();
+    }
     Snapshot::new(
         1,
         DIRECTOR,
@@ -50,6 +58,7 @@ fn snapshot() -> Snapshot {
         vec![
             service(Protocol::Tcp, 8080, SchedulerKind::Wlc, Some(Duration::from_secs(60))),
             service(Protocol::Udp, 5353, SchedulerKind::Sh, None),
+            v6,
         ],
     )
 }

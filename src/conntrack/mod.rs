@@ -28,12 +28,14 @@
 //!
 //! # Layout and cost
 //!
-//! Entries live in a slab of fixed capacity, indexed by a `hashbrown::HashTable<u32>` keyed with
-//! ahash, reserved up front for twice the capacity so it never grows: no allocation after `new`
-//! (templates excepted, see below). An entry is the flow key, the real server, the state, a 32-bit
-//! millisecond deadline (wrapping, compared in serial arithmetic: see `deadline.rs`) and an optional
-//! template reference — 28 bytes — plus two 8-byte list links and the 4-byte index slot: 48 bytes,
-//! asserted ≤ 64 by a test. A packet of a known connection costs one hash lookup and writes to its
+//! A table holds one address family (`ConnTable<Ipv4Addr>`, `ConnTable<Ipv6Addr>`; a worker has one
+//! of each): the code is written once and compiled per family, so neither pays for the other's
+//! addresses (docs/dataplane.md). Entries live in a slab of fixed capacity, indexed by a
+//! `hashbrown::HashTable<u32>` keyed with ahash, reserved up front for twice the capacity so it never
+//! grows: no allocation after `new` (templates excepted, see below). An entry is the flow key, the
+//! real server, the state, a 32-bit millisecond deadline (wrapping, compared in serial arithmetic:
+//! see `deadline.rs`) and an optional template reference — 28 bytes for IPv4, 52 for IPv6 — plus two
+//! 8-byte list links and the 4-byte index slot: 48 and 72 bytes, asserted by a test. A packet of a known connection costs one hash lookup and writes to its
 //! own entry; list links are touched only when the state changes class or its deadline moves
 //! earlier. A miss remembers its key's hash, so the insert that follows it (the pipeline's new
 //! connection) neither hashes nor probes again.
@@ -73,7 +75,7 @@ mod wheel;
 
 use std::time::Duration;
 
-use crate::flow::{DestId, FlowKey};
+use crate::flow::{AnyFlowKey, DestId, FlowKey};
 
 pub use state::{ConnState, Segment, TcpFlags, Timeouts, MAX_TIMEOUT};
 pub use synced::{sync_needed, SyncNote, SyncedConn, SyncedStats, SyncedTable, Upsert};
@@ -109,8 +111,8 @@ pub const SYNC_PERIOD: u8 = 50;
 
 /// A connection that left the table, with its last state and why it left.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Removed {
-    pub key: FlowKey,
+pub struct Removed<A> {
+    pub key: FlowKey<A>,
     pub dest: DestId,
     pub state: ConnState,
     pub cause: Removal,
@@ -131,12 +133,12 @@ pub enum Removal {
 
 /// Outcome of `insert`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Inserted {
+pub struct Inserted<A> {
     pub state: ConnState,
     /// The entry this insert removed, if any (its `cause` says which): one evicted or reclaimed
     /// (expired) to make room, or the previous entry under the same key, which the new connection
     /// replaces.
-    pub evicted: Option<Removed>,
+    pub evicted: Option<Removed<A>>,
 }
 
 /// The table is full and the eviction policy found nothing it may evict.
@@ -159,7 +161,7 @@ pub enum Eviction {
 /// A listing row for `ulvs ctl -L -c`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConnInfo {
-    pub key: FlowKey,
+    pub key: AnyFlowKey,
     pub dest: DestId,
     pub state: ConnState,
     pub expires_in: Duration,

@@ -18,23 +18,23 @@
 //! the timeout it was sent), and `sweep` removes the expired a shard at a time.
 
 use std::collections::HashMap;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::ConnState;
-use crate::flow::FlowKey;
+use crate::flow::AnyFlowKey;
 
 const SHARDS: usize = 16;
 
 /// A synced connection: its key, its state on the peer, the real server the peer sent it to and
-/// how long it has left here.
+/// how long it has left here. Either family: this table is read on the miss path only.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SyncedConn {
-    pub key: FlowKey,
+    pub key: AnyFlowKey,
     pub state: ConnState,
-    pub real: Ipv4Addr,
+    pub real: IpAddr,
     pub real_port: u16,
     pub expires_in: Duration,
 }
@@ -42,7 +42,7 @@ pub struct SyncedConn {
 #[derive(Clone, Copy, Debug)]
 struct Slot {
     state: ConnState,
-    real: Ipv4Addr,
+    real: IpAddr,
     real_port: u16,
     deadline: Instant,
 }
@@ -89,7 +89,7 @@ pub struct SyncedStats {
     pub taken: u64,
 }
 
-type Shard = HashMap<FlowKey, Slot, ahash::RandomState>;
+type Shard = HashMap<AnyFlowKey, Slot, ahash::RandomState>;
 
 /// See the module docs.
 pub struct SyncedTable {
@@ -138,9 +138,9 @@ impl SyncedTable {
     pub fn upsert(
         &self,
         now: Instant,
-        key: FlowKey,
+        key: AnyFlowKey,
         state: ConnState,
-        real: (Ipv4Addr, u16),
+        real: (IpAddr, u16),
         timeout: Duration,
     ) -> Upsert {
         let slot = Slot { state, real: real.0, real_port: real.1, deadline: now + timeout };
@@ -172,14 +172,14 @@ impl SyncedTable {
     }
 
     /// The live entry for `key`, left in place.
-    pub fn get(&self, now: Instant, key: &FlowKey) -> Option<SyncedConn> {
+    pub fn get(&self, now: Instant, key: &AnyFlowKey) -> Option<SyncedConn> {
         let shard = self.shard(key);
         let slot = shard.get(key)?;
         live(now, key, slot)
     }
 
     /// Removes and returns the live entry for `key` (an expired one is removed and not returned).
-    pub fn take(&self, now: Instant, key: &FlowKey) -> Option<SyncedConn> {
+    pub fn take(&self, now: Instant, key: &AnyFlowKey) -> Option<SyncedConn> {
         let slot = self.shard(key).remove(key)?;
         self.len.fetch_sub(1, Ordering::Relaxed);
         let conn = live(now, key, &slot);
@@ -221,7 +221,7 @@ impl SyncedTable {
         }
     }
 
-    fn shard(&self, key: &FlowKey) -> MutexGuard<'_, Shard> {
+    fn shard(&self, key: &AnyFlowKey) -> MutexGuard<'_, Shard> {
         let index = (self.hasher.hash_one(key) >> 60) as usize % SHARDS;
         lock(&self.shards[index])
     }
@@ -232,7 +232,7 @@ fn lock(shard: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
     shard.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn live(now: Instant, key: &FlowKey, slot: &Slot) -> Option<SyncedConn> {
+fn live(now: Instant, key: &AnyFlowKey, slot: &Slot) -> Option<SyncedConn> {
     (slot.deadline > now).then(|| SyncedConn {
         key: *key,
         state: slot.state,
@@ -246,19 +246,20 @@ fn live(now: Instant, key: &FlowKey, slot: &Slot) -> Option<SyncedConn> {
 mod tests {
     use super::*;
     use crate::flow::Protocol;
+    use std::net::Ipv4Addr;
 
-    fn key(n: u16) -> FlowKey {
-        FlowKey {
-            client: Ipv4Addr::new(10, 0, 0, 1),
+    fn key(n: u16) -> AnyFlowKey {
+        AnyFlowKey {
+            client: Ipv4Addr::new(10, 0, 0, 1).into(),
             client_port: n,
-            vip: Ipv4Addr::new(10, 0, 0, 100),
+            vip: Ipv4Addr::new(10, 0, 0, 100).into(),
             vport: 80,
             protocol: Protocol::Tcp,
         }
     }
 
-    const RS1: (Ipv4Addr, u16) = (Ipv4Addr::new(10, 0, 0, 11), 80);
-    const RS2: (Ipv4Addr, u16) = (Ipv4Addr::new(10, 0, 0, 12), 80);
+    const RS1: (IpAddr, u16) = (IpAddr::V4(Ipv4Addr::new(10, 0, 0, 11)), 80);
+    const RS2: (IpAddr, u16) = (IpAddr::V4(Ipv4Addr::new(10, 0, 0, 12)), 80);
     const S: Duration = Duration::from_secs(1);
 
     #[test]

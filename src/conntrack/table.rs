@@ -16,13 +16,13 @@ use super::{
     ConnInfo, ConnState, Eviction, Hit, Inserted, Removal, Removed, Segment, StateChange, TableFull, TableStats,
     TemplateKey, Timeouts, SYNC_PERIOD, SYNC_THRESHOLD,
 };
-use crate::flow::{DestId, FlowKey};
+use crate::flow::{DestId, Family, FlowKey};
 
 /// One connection, as stored in the slab. Its list links live in `ConnTable::classes` and
 /// `ConnTable::wheel`, so the packet path touches only this.
 #[derive(Clone, Copy, Debug)]
-struct Entry {
-    key: FlowKey,
+struct Entry<A> {
+    key: FlowKey<A>,
     state: ConnState,
     dest: DestId,
     deadline: Deadline,
@@ -65,8 +65,9 @@ const EVICT_SAMPLE: usize = 8;
 /// Sweep steps `expire` may spend per entry of its budget.
 const STEPS_PER_REMOVAL: usize = 8;
 
-/// One worker's connection table shard.
-pub struct ConnTable {
+/// One worker's connection table shard for one address family (`A` is `Ipv4Addr` or `Ipv6Addr`):
+/// the code is one, compiled per family, so an IPv4 entry keeps its 28 bytes.
+pub struct ConnTable<A: Family> {
     epoch: Instant,
     /// The last `now` converted to milliseconds, and the result: a worker passes the same `now` for
     /// a whole batch, and the conversion (a timespec subtraction and a division) would otherwise be
@@ -78,7 +79,7 @@ pub struct ConnTable {
     eviction: Eviction,
     hasher: ahash::RandomState,
     index: HashTable<u32>,
-    entries: Vec<Entry>,
+    entries: Vec<Entry<A>>,
     classes: Lists,
     wheel: Wheel,
     templates: Arc<TemplateStore>,
@@ -86,16 +87,16 @@ pub struct ConnTable {
     /// A key `track` last found absent, with its hash: the insert that follows a miss (the
     /// pipeline's miss path) then neither hashes nor probes again. Only an insert can make an absent
     /// key present, and every insert clears this.
-    absent: Option<(FlowKey, u64)>,
+    absent: Option<(FlowKey<A>, u64)>,
 }
 
-impl ConnTable {
+impl<A: Family> ConnTable<A> {
     /// A table for at most `capacity` connections, with deadlines counted from `epoch`. A zero field
     /// of `timeouts` means IPVS's default for it.
     ///
     /// # Panics
     /// If `capacity` does not fit slot numbers (≥ 2^32 − 1).
-    pub fn new(capacity: usize, timeouts: Timeouts, epoch: Instant) -> ConnTable {
+    pub fn new(capacity: usize, timeouts: Timeouts, epoch: Instant) -> ConnTable<A> {
         ConnTable::sharing(capacity, timeouts, Arc::new(TemplateStore::new(capacity, epoch)))
     }
 
@@ -104,7 +105,7 @@ impl ConnTable {
     ///
     /// # Panics
     /// If `capacity` does not fit slot numbers (≥ 2^32 − 1).
-    pub fn sharing(capacity: usize, timeouts: Timeouts, templates: Arc<TemplateStore>) -> ConnTable {
+    pub fn sharing(capacity: usize, timeouts: Timeouts, templates: Arc<TemplateStore>) -> ConnTable<A> {
         let epoch = templates.epoch();
         assert!(capacity < u32::MAX as usize, "connection table capacity {capacity} too large");
         let timeouts = merge(Timeouts::default(), timeouts);
@@ -130,7 +131,7 @@ impl ConnTable {
 
     /// The live connection's real server for `key`, without advancing its state or deadline (an
     /// ICMP error about a connection is not a segment of it).
-    pub fn peek(&self, now: Instant, key: &FlowKey) -> Option<DestId> {
+    pub fn peek(&self, now: Instant, key: &FlowKey<A>) -> Option<DestId> {
         let now = self.millis(now);
         let slot = self.find(self.hash(key), key)?;
         let entry = &self.entries[slot as usize];
@@ -141,7 +142,7 @@ impl ConnTable {
     ///
     /// An expired entry is left in place for `expire` (or an `insert` of the same key) to report.
     #[inline]
-    pub fn track(&mut self, now: Instant, key: &FlowKey, segment: Segment) -> Option<Hit> {
+    pub fn track(&mut self, now: Instant, key: &FlowKey<A>, segment: Segment) -> Option<Hit> {
         let now = self.millis(now);
         let hash = self.hash(key);
         let Some(slot) = self.find(hash, key) else {
@@ -186,10 +187,10 @@ impl ConnTable {
     pub fn insert(
         &mut self,
         now: Instant,
-        key: FlowKey,
+        key: FlowKey<A>,
         dest: DestId,
         segment: Segment,
-    ) -> Result<Inserted, TableFull> {
+    ) -> Result<Inserted<A>, TableFull> {
         let now = self.millis(now);
         self.insert_at(now, key, dest, ConnState::first(segment), SYNC_THRESHOLD - 1, None)
     }
@@ -199,11 +200,11 @@ impl ConnTable {
     pub fn insert_persistent(
         &mut self,
         now: Instant,
-        key: FlowKey,
+        key: FlowKey<A>,
         dest: DestId,
         segment: Segment,
         template: &TemplateKey,
-    ) -> Result<Inserted, TableFull> {
+    ) -> Result<Inserted<A>, TableFull> {
         let now = self.millis(now);
         self.insert_at(now, key, dest, ConnState::first(segment), SYNC_THRESHOLD - 1, Some(template))
     }
@@ -215,11 +216,11 @@ impl ConnTable {
     pub fn insert_synced(
         &mut self,
         now: Instant,
-        key: FlowKey,
+        key: FlowKey<A>,
         dest: DestId,
         state: ConnState,
         template: Option<&TemplateKey>,
-    ) -> Result<Inserted, TableFull> {
+    ) -> Result<Inserted<A>, TableFull> {
         let now = self.millis(now);
         self.insert_at(now, key, dest, state, SYNC_PERIOD, template)
     }
@@ -235,8 +236,8 @@ impl ConnTable {
     pub fn drain_where(
         &mut self,
         now: Instant,
-        matches: impl Fn(&FlowKey) -> bool,
-        mut on_removed: impl FnMut(Removed, Duration),
+        matches: impl Fn(&FlowKey<A>) -> bool,
+        mut on_removed: impl FnMut(Removed<A>, Duration),
     ) -> usize {
         let now = self.millis(now);
         let slots: Vec<u32> =
@@ -253,7 +254,7 @@ impl ConnTable {
 
     /// Removes every connection, live or expired, reporting each, and forgets every persistence
     /// template of the store (shared or not). Returns how many connections.
-    pub fn clear(&mut self, now: Instant, mut on_removed: impl FnMut(Removed)) -> usize {
+    pub fn clear(&mut self, now: Instant, mut on_removed: impl FnMut(Removed<A>)) -> usize {
         let removed = self.drain_where(now, |_| true, |removed, _| on_removed(removed));
         self.templates.lock().clear();
         removed
@@ -261,7 +262,7 @@ impl ConnTable {
 
     /// Removes the connection under `key` at once, live or not, reporting it (IPVS's
     /// `expire_nodest_conn`: its real server is gone).
-    pub fn remove_key(&mut self, now: Instant, key: &FlowKey) -> Option<Removed> {
+    pub fn remove_key(&mut self, now: Instant, key: &FlowKey<A>) -> Option<Removed<A>> {
         let now = self.millis(now);
         let slot = self.find(self.hash(key), key)?;
         self.stats.expired += 1;
@@ -271,7 +272,7 @@ impl ConnTable {
     /// Removes up to `budget` expired connections, reporting each; returns how many.
     ///
     /// Does at most `8 × budget + 8` sweep steps, and looks at up to `budget` persistence templates.
-    pub fn expire(&mut self, now: Instant, budget: usize, mut on_removed: impl FnMut(Removed)) -> usize {
+    pub fn expire(&mut self, now: Instant, budget: usize, mut on_removed: impl FnMut(Removed<A>)) -> usize {
         let now = self.millis(now);
         let mut steps = budget.saturating_mul(STEPS_PER_REMOVAL).saturating_add(STEPS_PER_REMOVAL);
         let mut removed = 0;
@@ -347,7 +348,7 @@ impl ConnTable {
     /// Bytes of heap the table holds (allocated capacity, touched or not).
     pub fn heap_bytes(&self) -> usize {
         self.index.allocation_size()
-            + self.entries.capacity() * std::mem::size_of::<Entry>()
+            + self.entries.capacity() * std::mem::size_of::<Entry<A>>()
             + self.classes.heap_bytes()
             + self.wheel.heap_bytes()
             + self.templates.lock().heap_bytes()
@@ -360,7 +361,7 @@ impl ConnTable {
             let entry = &self.entries[slot as usize];
             let left = entry.deadline.remaining(now);
             (left > 0).then(|| ConnInfo {
-                key: entry.key,
+                key: entry.key.any(),
                 dest: entry.dest,
                 state: entry.state,
                 expires_in: Duration::from_millis(left as u64),
@@ -371,12 +372,12 @@ impl ConnTable {
     fn insert_at(
         &mut self,
         now: Millis,
-        key: FlowKey,
+        key: FlowKey<A>,
         dest: DestId,
         state: ConnState,
         sync_countdown: u8,
         template: Option<&TemplateKey>,
-    ) -> Result<Inserted, TableFull> {
+    ) -> Result<Inserted<A>, TableFull> {
         let (hash, found) = match self.absent.take() {
             Some((absent, hash)) if absent == key => (hash, None),
             _ => {
@@ -401,7 +402,7 @@ impl ConnTable {
         let template = template.and_then(|t| self.templates.lock().hold(now, t));
         let slot = self.alloc(Entry { key, state, dest, deadline, template, sync_countdown });
         let (entries, hasher) = (&self.entries, &self.hasher);
-        self.index.insert_unique(hash, slot, |&s| hash_key(hasher, &entries[s as usize].key));
+        self.index.insert_unique(hash, slot, |&s| A::hash_flow(&entries[s as usize].key, hasher));
         self.classes.push_back(Class::of(state).list(), slot);
         self.wheel.place(slot, deadline.absolute(now));
         self.stats.inserted += 1;
@@ -409,7 +410,7 @@ impl ConnTable {
     }
 
     /// Frees one slot if the table is full, following the eviction order of the module docs.
-    fn make_room(&mut self, now: Millis) -> Result<Option<Removed>, TableFull> {
+    fn make_room(&mut self, now: Millis) -> Result<Option<Removed<A>>, TableFull> {
         if self.len() < self.capacity {
             return Ok(None);
         }
@@ -473,11 +474,11 @@ impl ConnTable {
     /// Out of line, so that the hit path inlined into the pipeline stays as small as it was.
     #[cold]
     #[inline(never)]
-    fn remember_absent(&mut self, key: &FlowKey, hash: u64) {
+    fn remember_absent(&mut self, key: &FlowKey<A>, hash: u64) {
         self.absent = Some((*key, hash));
     }
 
-    fn alloc(&mut self, entry: Entry) -> u32 {
+    fn alloc(&mut self, entry: Entry<A>) -> u32 {
         if let Some(slot) = self.classes.pop_front(FREE) {
             self.entries[slot as usize] = entry;
             return slot;
@@ -490,7 +491,7 @@ impl ConnTable {
     }
 
     /// Takes `slot` out of the index and every list, and releases its template.
-    fn remove(&mut self, slot: u32, now: Millis, cause: Removal) -> Removed {
+    fn remove(&mut self, slot: u32, now: Millis, cause: Removal) -> Removed<A> {
         let entry = self.entries[slot as usize];
         let hash = self.hash(&entry.key);
         match self.index.find_entry(hash, |&s| s == slot) {
@@ -507,14 +508,14 @@ impl ConnTable {
     }
 
     #[inline]
-    fn find(&self, hash: u64, key: &FlowKey) -> Option<u32> {
+    fn find(&self, hash: u64, key: &FlowKey<A>) -> Option<u32> {
         let entries = &self.entries;
         self.index.find(hash, |&s| entries[s as usize].key == *key).copied()
     }
 
     #[inline]
-    fn hash(&self, key: &FlowKey) -> u64 {
-        hash_key(&self.hasher, key)
+    fn hash(&self, key: &FlowKey<A>) -> u64 {
+        A::hash_flow(key, &self.hasher)
     }
 
     #[inline]
@@ -527,15 +528,6 @@ impl ConnTable {
         self.last_now.set((now, millis));
         millis
     }
-}
-
-/// Hashes the key as one 128-bit word instead of five field writes (ahash mixes a `u128` in one
-/// step): it is on every packet.
-#[inline]
-fn hash_key(hasher: &ahash::RandomState, key: &FlowKey) -> u64 {
-    let addrs = u64::from(key.client.to_bits()) << 32 | u64::from(key.vip.to_bits());
-    let rest = u64::from(key.client_port) << 24 | u64::from(key.vport) << 8 | u64::from(key.protocol.number());
-    hasher.hash_one(u128::from(addrs) << 64 | u128::from(rest))
 }
 
 /// `update` over `base`, zero fields of `update` keeping `base`'s (ipvsadm --set semantics).

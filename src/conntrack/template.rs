@@ -20,7 +20,7 @@
 //! remembered) and `TableStats::template_full` counts it. Dead templates are dropped lazily on lookup
 //! and by a clock hand that `expire` advances; nobody counts templates, so they are not reported.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -31,11 +31,13 @@ use super::deadline::{Deadline, Millis};
 use super::state::clamp_ms;
 use crate::flow::{DestId, Protocol};
 
-/// Persistence (ipvsadm -p) template key: one client to one service, any port.
+/// Persistence (ipvsadm -p) template key: one client to one service, any port. Either family: the
+/// store is one per director and touched only when a persistent service opens or closes a
+/// connection, never per packet, so it does not need a type per family as the tables do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct TemplateKey {
-    pub client: Ipv4Addr,
-    pub vip: Ipv4Addr,
+    pub client: IpAddr,
+    pub vip: IpAddr,
     pub vport: u16,
     pub protocol: Protocol,
 }
@@ -285,10 +287,12 @@ impl Templates {
 mod tests {
     use super::*;
 
+    use std::net::Ipv4Addr;
+
     fn key(client: u8) -> TemplateKey {
         TemplateKey {
-            client: Ipv4Addr::new(10, 0, 0, client),
-            vip: Ipv4Addr::new(192, 168, 1, 1),
+            client: Ipv4Addr::new(10, 0, 0, client).into(),
+            vip: Ipv4Addr::new(192, 168, 1, 1).into(),
             vport: 80,
             protocol: Protocol::Tcp,
         }

@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::conntrack::Timeouts;
@@ -32,9 +32,9 @@ pub enum Edit {
     /// `-a`.
     AddReal(ServiceKey, RealSpec),
     /// `-e`: a new weight.
-    EditReal { key: ServiceKey, ip: Ipv4Addr, weight: u32 },
+    EditReal { key: ServiceKey, ip: IpAddr, weight: u32 },
     /// `-d`.
-    DeleteReal(ServiceKey, Ipv4Addr),
+    DeleteReal(ServiceKey, IpAddr),
     /// `-C`: no services at all.
     Clear,
     /// `-Z`: zero the counters of every service, or of one.
@@ -59,9 +59,9 @@ pub enum EditError {
     #[error("Service already exists: {0}")]
     ServiceExists(ServiceName),
     #[error("No such destination: {ip} in {service}")]
-    NoReal { service: ServiceName, ip: Ipv4Addr },
+    NoReal { service: ServiceName, ip: IpAddr },
     #[error("Destination already exists: {ip} in {service}")]
-    RealExists { service: ServiceName, ip: Ipv4Addr },
+    RealExists { service: ServiceName, ip: IpAddr },
     #[error("invalid address: {0}")]
     Address(String),
     #[error("{0}")]
@@ -70,13 +70,13 @@ pub enum EditError {
     Other(String),
 }
 
-/// A service key as ipvsadm prints it in messages: `TCP 10.0.0.100:80`.
+/// A service key as ipvsadm prints it in messages: `TCP 10.0.0.100:80`, `TCP [2001:db8::100]:80`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ServiceName(pub ServiceKey);
 
 impl fmt::Display for ServiceName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}:{}", self.0.protocol, self.0.vip, self.0.port)
+        write!(f, "{} {}", self.0.protocol, std::net::SocketAddr::new(self.0.vip, self.0.port))
     }
 }
 
@@ -364,9 +364,10 @@ fn check_weight(weight: u32) -> Result<(), EditError> {
 mod tests {
     use super::*;
     use crate::flow::Protocol;
+    use std::net::Ipv4Addr;
 
     fn key(port: u16) -> ServiceKey {
-        ServiceKey { protocol: Protocol::Tcp, vip: Ipv4Addr::new(10, 0, 0, 100), port }
+        ServiceKey { protocol: Protocol::Tcp, vip: Ipv4Addr::new(10, 0, 0, 100).into(), port }
     }
 
     fn service(port: u16) -> ServiceSpec {
@@ -380,12 +381,12 @@ mod tests {
     }
 
     fn real(last: u8, weight: u32) -> RealSpec {
-        RealSpec { ip: Ipv4Addr::new(10, 0, 0, last), weight, mac: None }
+        RealSpec { ip: Ipv4Addr::new(10, 0, 0, last).into(), weight, mac: None }
     }
 
     #[test]
     fn each_edit_applies_or_refuses_without_changing_anything() {
-        let ip = |last| Ipv4Addr::new(10, 0, 0, last);
+        let ip = |last| IpAddr::from(Ipv4Addr::new(10, 0, 0, last));
         let cases: Vec<(&str, Edit, Result<&str, EditError>)> = vec![
             ("add", Edit::AddService(service(443)), Ok("added service TCP 10.0.0.100:443 scheduler wlc")),
             ("duplicate", Edit::AddService(service(80)), Err(EditError::ServiceExists(ServiceName(key(80))))),
@@ -401,7 +402,7 @@ mod tests {
             (
                 "loopback vip",
                 Edit::AddService(ServiceSpec {
-                    key: ServiceKey { vip: Ipv4Addr::LOCALHOST, ..key(80) },
+                    key: ServiceKey { vip: Ipv4Addr::LOCALHOST.into(), ..key(80) },
                     ..service(80)
                 }),
                 Err(EditError::Address("VIP 127.0.0.1 is a loopback address".into())),
@@ -422,6 +423,15 @@ mod tests {
                 Edit::AddReal(key(80), real(100, 1)),
                 Err(EditError::Address(
                     "real server 10.0.0.100 is the service's own VIP; a real server needs an address of its own".into(),
+                )),
+            ),
+            (
+                "real of the other family",
+                Edit::AddReal(key(80), RealSpec { ip: "2001:db8::11".parse().unwrap(), weight: 1, mac: None }),
+                Err(EditError::Address(
+                    "real server 2001:db8::11 is an IPv6 address but the service's VIP 10.0.0.100 is IPv4: a service \
+                     and its real servers share one address family"
+                        .into(),
                 )),
             ),
             (

@@ -7,7 +7,7 @@
 //! to print, or `Err(text)` naming what was refused — in which case nothing changed. A sender
 //! whose reply receiver has gone is not an error (the answer is dropped).
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use crossbeam::channel::Sender;
@@ -29,7 +29,7 @@ pub enum ControlEvent {
     /// A health checker's verdict on one real server of one service: `up = false` takes it out of
     /// scheduling (see `registry::OnFailure`), `up = true` puts it back. Sent on transitions, and
     /// when the first probe of a check that started down fails (`cause` says which).
-    RealServerHealth { service: ServiceKey, real: Ipv4Addr, up: bool, cause: Cause },
+    RealServerHealth { service: ServiceKey, real: IpAddr, up: bool, cause: Cause },
 }
 
 /// The health checker's transitions as control events. The wait is bounded so a checker never

@@ -9,7 +9,7 @@
 
 use std::fs;
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 
 use crate::control::config::{Config, ConfigError, IoMode};
@@ -36,6 +36,8 @@ pub enum HostError {
 pub struct Host {
     pub mac: MacAddr,
     pub addrs: Vec<Ipv4Net>,
+    /// The interface's IPv6 addresses and prefix lengths, link-local ones included.
+    pub addrs6: Vec<(Ipv6Addr, u8)>,
     /// The address ulvs ARPs from: the interface's own, never a VIP someone left on it nor a
     /// floating address (HA puts those on and takes them off).
     pub ip: Ipv4Addr,
@@ -48,22 +50,23 @@ impl Host {
         let interface = &config.director.interface;
         let failed = |error| HostError::Interface { interface: interface.clone(), error };
         let addrs = netdev::ipv4_addrs(interface).map_err(failed)?;
-        config.check_interface(origin, &subnets(&addrs))?;
+        let addrs6 = netdev::ipv6_addrs(interface).map_err(failed)?;
+        config.check_interface(origin, &subnets(&addrs, &addrs6))?;
         let mac = netdev::mac_addr(interface).map_err(failed)?;
         let ip = addrs
             .iter()
             .map(|net| net.addr)
             .find(|addr| {
-                !config.services.iter().any(|s| s.vip == *addr)
+                !config.services.iter().any(|s| s.vip == IpAddr::V4(*addr))
                     && !config.vrrp.iter().any(|v| v.instance.addresses.iter().any(|a| a.ip == *addr))
             })
             .ok_or_else(|| HostError::NoAddress(interface.clone()))?;
-        Ok(Host { mac, addrs, ip })
+        Ok(Host { mac, addrs, addrs6, ip })
     }
 
-    /// The interface's subnets, as `(address, prefix length)`.
-    pub fn subnets(&self) -> Vec<(Ipv4Addr, u8)> {
-        subnets(&self.addrs)
+    /// The interface's subnets of both families, as `(address, prefix length)`.
+    pub fn subnets(&self) -> Vec<(IpAddr, u8)> {
+        subnets(&self.addrs, &self.addrs6)
     }
 
     /// How many workers run: `director.queues`, else one per RX queue of the interface; with
@@ -86,8 +89,9 @@ impl Host {
     }
 }
 
-fn subnets(addrs: &[Ipv4Net]) -> Vec<(Ipv4Addr, u8)> {
-    addrs.iter().map(|net| (net.addr, net.prefix_len)).collect()
+fn subnets(addrs: &[Ipv4Net], addrs6: &[(Ipv6Addr, u8)]) -> Vec<(IpAddr, u8)> {
+    let v4 = addrs.iter().map(|net| (IpAddr::V4(net.addr), net.prefix_len));
+    v4.chain(addrs6.iter().map(|&(addr, prefix)| (IpAddr::V6(addr), prefix))).collect()
 }
 
 /// The director host breaks the service with AF_PACKET: why, each problem with its remedy.
@@ -99,23 +103,23 @@ pub struct HostRefused {
 
 /// Why `vip` cannot be served when the director's kernel has these addresses, if it cannot: the
 /// one rule start-up (`check`) and a ctl edit adding a service (the control core) both apply.
-pub fn kernel_holds_vip(
-    addresses: impl IntoIterator<Item = Ipv4Addr>,
-    interface: &str,
-    vip: Ipv4Addr,
-) -> Option<String> {
+pub fn kernel_holds_vip(addresses: impl IntoIterator<Item = IpAddr>, interface: &str, vip: IpAddr) -> Option<String> {
+    let host = if vip.is_ipv4() { 32 } else { 128 };
     addresses.into_iter().any(|address| address == vip).then(|| {
         format!(
-            "VIP {vip} is configured on {interface}: the director's kernel must not hold the VIP (ulvs answers ARP for it); remove it with `ip addr del {vip}/32 dev {interface}`"
+            "VIP {vip} is configured on {interface}: the director's kernel must not hold the VIP (ulvs answers ARP for it); remove it with `ip addr del {vip}/{host} dev {interface}`"
         )
     })
 }
 
 /// Where the kernel's problem would bite: refuse for AF_PACKET, warn for AF_XDP.
-pub fn check(io: IoMode, interface: &str, addrs: &[Ipv4Net], vips: &[Ipv4Addr]) -> Result<(), HostRefused> {
+///
+/// IPv4 only so far: whether the kernel holds an IPv6 VIP, or forwards IPv6, is checked once ulvs
+/// forwards IPv6 (docs/dataplane.md, section 10).
+pub fn check(io: IoMode, interface: &str, addrs: &[Ipv4Net], vips: &[IpAddr]) -> Result<(), HostRefused> {
     let mut problems = Vec::new();
     for vip in vips {
-        problems.extend(kernel_holds_vip(addrs.iter().map(|net| net.addr), interface, *vip));
+        problems.extend(kernel_holds_vip(addrs.iter().map(|net| IpAddr::V4(net.addr)), interface, *vip));
     }
     if fs::read_to_string("/proc/sys/net/ipv4/ip_forward").is_ok_and(|v| v.trim() == "1") {
         problems.push(

@@ -7,7 +7,7 @@
 //! runs `quorum_down` for a virtual server a reload removes.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use crate::control::spec::{HealthPolicy, ServiceSpec};
 use crate::health::{Quorum, QuorumTransition};
@@ -54,7 +54,7 @@ impl QuorumBook {
         &mut self,
         services: &[ServiceSpec],
         policy: impl Fn(ServiceKey) -> HealthPolicy,
-        is_down: impl Fn(ServiceKey, Ipv4Addr) -> bool,
+        is_down: impl Fn(ServiceKey, IpAddr) -> bool,
     ) {
         self.retain(&services.iter().map(|s| s.key).collect());
         for service in services {

@@ -11,7 +11,7 @@
 //! configured, not what the checker decided.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::conntrack::Timeouts;
@@ -36,11 +36,11 @@ pub struct Registry {
     timeouts: Timeouts,
     services: Vec<ServiceSpec>,
     service_stats: BTreeMap<ServiceKey, (Arc<ServiceStats>, Arc<Ticket>)>,
-    dests: BTreeMap<(ServiceKey, Ipv4Addr), DestEntry>,
+    dests: BTreeMap<(ServiceKey, IpAddr), DestEntry>,
     next_dest: u32,
     generation: u64,
     /// Real servers their health check holds down.
-    down: BTreeSet<(ServiceKey, Ipv4Addr)>,
+    down: BTreeSet<(ServiceKey, IpAddr)>,
     on_failure: OnFailure,
     policies: BTreeMap<ServiceKey, HealthPolicy>,
     rules: ConnectionRules,
@@ -77,7 +77,7 @@ impl Registry {
         self.timeouts = timeouts;
         // Sets, not scans: a `-R` of 100 000 services comes through here.
         let keys: BTreeSet<ServiceKey> = services.iter().map(|s| s.key).collect();
-        let mut keep: BTreeSet<(ServiceKey, Ipv4Addr)> =
+        let mut keep: BTreeSet<(ServiceKey, IpAddr)> =
             services.iter().flat_map(|s| s.reals.iter().map(move |r| (s.key, r.ip))).collect();
         // A sorry server keeps its id and counters as long as its service does.
         keep.extend(self.sorry_servers().filter(|(key, _)| keys.contains(key)));
@@ -116,13 +116,13 @@ impl Registry {
             .unwrap_or(HealthPolicy { on_failure: self.on_failure, ..HealthPolicy::default() })
     }
 
-    fn sorry_servers(&self) -> impl Iterator<Item = (ServiceKey, Ipv4Addr)> + '_ {
+    fn sorry_servers(&self) -> impl Iterator<Item = (ServiceKey, IpAddr)> + '_ {
         self.policies.iter().filter_map(|(key, policy)| policy.sorry_server.map(|ip| (*key, ip)))
     }
 
     fn allocate_sorry_servers(&mut self) {
         let keys: BTreeSet<ServiceKey> = self.services.iter().map(|s| s.key).collect();
-        let sorry: Vec<(ServiceKey, Ipv4Addr)> = self.sorry_servers().filter(|(key, _)| keys.contains(key)).collect();
+        let sorry: Vec<(ServiceKey, IpAddr)> = self.sorry_servers().filter(|(key, _)| keys.contains(key)).collect();
         for key in sorry {
             let (workers, next) = (self.workers, &mut self.next_dest);
             self.dests.entry(key).or_insert_with(|| {
@@ -184,7 +184,7 @@ impl Registry {
     }
 
     /// Records a health-check result. True when it changed what the snapshot holds.
-    pub fn set_health(&mut self, service: ServiceKey, real: Ipv4Addr, up: bool) -> Result<bool, EditError> {
+    pub fn set_health(&mut self, service: ServiceKey, real: IpAddr, up: bool) -> Result<bool, EditError> {
         let spec =
             self.services.iter().find(|s| s.key == service).ok_or(EditError::NoService(edit::ServiceName(service)))?;
         if !spec.reals.iter().any(|r| r.ip == real) {
@@ -194,7 +194,7 @@ impl Registry {
     }
 
     /// Whether the health check holds `real` of `service` down.
-    pub fn is_down(&self, service: ServiceKey, real: Ipv4Addr) -> bool {
+    pub fn is_down(&self, service: ServiceKey, real: IpAddr) -> bool {
         self.down.contains(&(service, real))
     }
 
@@ -221,14 +221,14 @@ impl Registry {
     }
 
     /// Every VIP of every service, sorted, without repeats.
-    pub fn vips(&self) -> Vec<Ipv4Addr> {
-        let vips: BTreeSet<Ipv4Addr> = self.services.iter().map(|s| s.key.vip).collect();
+    pub fn vips(&self) -> Vec<IpAddr> {
+        let vips: BTreeSet<IpAddr> = self.services.iter().map(|s| s.key.vip).collect();
         vips.into_iter().collect()
     }
 
     /// Every real-server IP that needs a MAC resolved (those without a static one).
-    pub fn ips_to_resolve(&self) -> Vec<Ipv4Addr> {
-        let mut ips: Vec<Ipv4Addr> =
+    pub fn ips_to_resolve(&self) -> Vec<IpAddr> {
+        let mut ips: Vec<IpAddr> =
             self.services.iter().flat_map(|s| s.reals.iter()).filter(|r| r.mac.is_none()).map(|r| r.ip).collect();
         ips.extend(self.sorry_servers().filter(|key| self.dests.contains_key(key)).map(|(_, ip)| ip));
         ips.sort();
@@ -243,7 +243,7 @@ impl Registry {
 
     /// The sorry server standing in for `service`'s real servers, if one does (as of the last
     /// snapshot).
-    pub fn sorry_in(&self, service: ServiceKey) -> Option<Ipv4Addr> {
+    pub fn sorry_in(&self, service: ServiceKey) -> Option<IpAddr> {
         self.policy(service).sorry_server.filter(|_| !self.quorum.is_up(service))
     }
 
@@ -259,7 +259,7 @@ impl Registry {
     }
 
     /// A new snapshot with the MACs `resolve` knows now. Counts every service's quorum first.
-    pub fn snapshot(&mut self, resolve: impl Fn(Ipv4Addr) -> Option<MacAddr>) -> Snapshot {
+    pub fn snapshot(&mut self, resolve: impl Fn(IpAddr) -> Option<MacAddr>) -> Snapshot {
         let mut quorum = std::mem::take(&mut self.quorum);
         quorum.count(&self.services, |key| self.policy(key), |key, ip| self.is_down(key, ip));
         self.quorum = quorum;
@@ -287,10 +287,10 @@ impl Registry {
     /// A service's real servers as the data path should see them: health applied; and while the
     /// service has no quorum and a sorry server, every real server counted as failed (removed, or
     /// weight 0 with inhibit_on_failure) and the sorry server in, as keepalived does.
-    fn snapshot_reals(&self, spec: &ServiceSpec, resolve: &impl Fn(Ipv4Addr) -> Option<MacAddr>) -> Vec<RealServer> {
+    fn snapshot_reals(&self, spec: &ServiceSpec, resolve: &impl Fn(IpAddr) -> Option<MacAddr>) -> Vec<RealServer> {
         let policy = self.policy(spec.key);
         let sorry = self.sorry_in(spec.key);
-        let failed = |ip: Ipv4Addr| sorry.is_some() || self.is_down(spec.key, ip);
+        let failed = |ip: IpAddr| sorry.is_some() || self.is_down(spec.key, ip);
         let mut reals: Vec<RealServer> = spec
             .reals
             .iter()
@@ -330,14 +330,18 @@ mod tests {
     use crate::control::spec::RealSpec;
     use crate::flow::Protocol;
     use crate::sched::{SchedFlags, SchedulerKind};
+    use std::net::Ipv4Addr;
 
     fn spec(vip: [u8; 4], reals: &[([u8; 4], u32)]) -> ServiceSpec {
         ServiceSpec {
-            key: ServiceKey { protocol: Protocol::Tcp, vip: Ipv4Addr::from(vip), port: 80 },
+            key: ServiceKey { protocol: Protocol::Tcp, vip: Ipv4Addr::from(vip).into(), port: 80 },
             scheduler: SchedulerKind::Rr,
             flags: SchedFlags::default(),
             persistence: None,
-            reals: reals.iter().map(|&(ip, weight)| RealSpec { ip: Ipv4Addr::from(ip), weight, mac: None }).collect(),
+            reals: reals
+                .iter()
+                .map(|&(ip, weight)| RealSpec { ip: Ipv4Addr::from(ip).into(), weight, mac: None })
+                .collect(),
         }
     }
 
@@ -346,14 +350,14 @@ mod tests {
         let a = spec([10, 0, 0, 100], &[([10, 0, 0, 11], 2), ([10, 0, 0, 12], 1)]);
         let b = spec([10, 0, 0, 101], &[([10, 0, 0, 11], 1)]);
         let (ka, kb) = (a.key, b.key);
-        let (rs1, sorry) = (Ipv4Addr::new(10, 0, 0, 11), Ipv4Addr::new(10, 0, 0, 13));
+        let (rs1, sorry): (IpAddr, IpAddr) = (Ipv4Addr::new(10, 0, 0, 11).into(), Ipv4Addr::new(10, 0, 0, 13).into());
         let mut registry = Registry::new(1, MacAddr::ZERO, Timeouts::default(), vec![a, b]);
         registry.set_policies(BTreeMap::from([
             (ka, HealthPolicy { on_failure: OnFailure::Inhibit, ..HealthPolicy::default() }),
             (kb, HealthPolicy { on_failure: OnFailure::Remove, sorry_server: Some(sorry), ..HealthPolicy::default() }),
         ]));
         assert!(registry.ips_to_resolve().contains(&sorry), "the sorry server's MAC is resolved ahead");
-        let reals = |snapshot: &Snapshot, i: usize| -> Vec<(Ipv4Addr, u32)> {
+        let reals = |snapshot: &Snapshot, i: usize| -> Vec<(IpAddr, u32)> {
             snapshot.services[i].reals.iter().map(|r| (r.ip, r.weight)).collect()
         };
         let before = registry.snapshot(|_| None);
@@ -361,7 +365,7 @@ mod tests {
         assert!(registry.set_health(ka, rs1, false).unwrap());
         assert!(registry.set_health(kb, rs1, false).unwrap());
         let down = registry.snapshot(|_| None);
-        assert_eq!(reals(&down, 0), vec![(rs1, 0), (Ipv4Addr::new(10, 0, 0, 12), 1)], "inhibited: weight 0");
+        assert_eq!(reals(&down, 0), vec![(rs1, 0), (Ipv4Addr::new(10, 0, 0, 12).into(), 1)], "inhibited: weight 0");
         assert_eq!(reals(&down, 1), vec![(sorry, 1)], "removed, and the sorry server stands in");
         let sorry_dest = down.services[1].reals[0].dest;
         assert!(registry.set_health(kb, rs1, true).unwrap());
@@ -381,8 +385,8 @@ mod tests {
         use crate::health::QuorumSpec;
         let service = spec([10, 0, 0, 100], &[([10, 0, 0, 11], 2), ([10, 0, 0, 12], 1), ([10, 0, 0, 14], 1)]);
         let key = service.key;
-        let (rs1, rs2, rs4, sorry) =
-            ([10, 0, 0, 11].into(), [10, 0, 0, 12].into(), [10, 0, 0, 14].into(), Ipv4Addr::new(10, 0, 0, 13));
+        let (rs1, rs2, rs4, sorry): (IpAddr, IpAddr, IpAddr, IpAddr) =
+            ([10, 0, 0, 11].into(), [10, 0, 0, 12].into(), [10, 0, 0, 14].into(), [10, 0, 0, 13].into());
         let mut registry = Registry::new(1, MacAddr::ZERO, Timeouts::default(), vec![service]);
         let policy = HealthPolicy {
             on_failure: OnFailure::Remove,
@@ -390,7 +394,7 @@ mod tests {
             quorum: QuorumSpec { quorum: 3, hysteresis: 1 },
         };
         registry.set_policies(BTreeMap::from([(key, policy)]));
-        let mut step = |changes: &[(Ipv4Addr, bool)]| -> (Vec<Ipv4Addr>, Vec<(bool, u64)>) {
+        let mut step = |changes: &[(IpAddr, bool)]| -> (Vec<IpAddr>, Vec<(bool, u64)>) {
             for &(ip, up) in changes {
                 registry.set_health(key, ip, up).unwrap();
             }
@@ -415,7 +419,7 @@ mod tests {
         registry.set_health(key, rs1, false).unwrap();
         registry.set_health(key, rs2, false).unwrap();
         let snapshot = registry.snapshot(|_| None);
-        let weights: Vec<(Ipv4Addr, u32)> = snapshot.services[0].reals.iter().map(|r| (r.ip, r.weight)).collect();
+        let weights: Vec<(IpAddr, u32)> = snapshot.services[0].reals.iter().map(|r| (r.ip, r.weight)).collect();
         assert_eq!(weights, vec![(rs1, 0), (rs2, 0), (rs4, 0), (sorry, 1)]);
         assert_eq!(registry.sorry_in(key), Some(sorry));
         assert_eq!(registry.take_quorum_notices().iter().map(|n| n.transition.up).collect::<Vec<_>>(), [false]);
@@ -448,10 +452,10 @@ mod tests {
         let mut registry = Registry::new(1, MacAddr::ZERO, Timeouts::default(), vec![with, without]);
         registry.set_policies(BTreeMap::from([(
             kw,
-            HealthPolicy { sorry_server: Some(Ipv4Addr::new(10, 0, 0, 13)), ..HealthPolicy::default() },
+            HealthPolicy { sorry_server: Some(Ipv4Addr::new(10, 0, 0, 13).into()), ..HealthPolicy::default() },
         )]));
-        registry.set_health(kw, rs1, false).unwrap();
-        registry.set_health(ko, rs1, false).unwrap();
+        registry.set_health(kw, rs1.into(), false).unwrap();
+        registry.set_health(ko, rs1.into(), false).unwrap();
         registry.snapshot(|_| None);
         let notices: Vec<(ServiceKey, bool)> =
             registry.take_quorum_notices().iter().map(|n| (n.service, n.transition.up)).collect();
@@ -490,7 +494,7 @@ mod tests {
         let key = registry.services()[0].key;
         let before = registry.services().to_vec();
         let edits = [
-            Edit::AddReal(key, RealSpec { ip: Ipv4Addr::new(10, 0, 0, 12), weight: 1, mac: None }),
+            Edit::AddReal(key, RealSpec { ip: Ipv4Addr::new(10, 0, 0, 12).into(), weight: 1, mac: None }),
             Edit::DeleteService(ServiceKey { port: 81, ..key }),
         ];
         let (index, _) = registry.apply(&edits).unwrap_err();
@@ -514,14 +518,14 @@ mod tests {
         );
         let key = registry.services()[0].key;
         let rs1 = Ipv4Addr::new(10, 0, 0, 11);
-        assert_eq!(registry.set_health(key, rs1, false), Ok(true));
-        assert_eq!(registry.set_health(key, rs1, false), Ok(false));
+        assert_eq!(registry.set_health(key, rs1.into(), false), Ok(true));
+        assert_eq!(registry.set_health(key, rs1.into(), false), Ok(false));
         assert_eq!(registry.snapshot(|_| None).services[0].reals.len(), 1);
         registry.set_on_failure(OnFailure::Inhibit);
         assert_eq!(registry.snapshot(|_| None).services[0].reals[0].weight, 0);
-        assert_eq!(registry.set_health(key, rs1, true), Ok(true));
+        assert_eq!(registry.set_health(key, rs1.into(), true), Ok(true));
         assert_eq!(registry.snapshot(|_| None).services[0].reals[0].weight, 3);
-        assert!(registry.set_health(key, Ipv4Addr::new(10, 0, 0, 99), false).is_err());
+        assert!(registry.set_health(key, Ipv4Addr::new(10, 0, 0, 99).into(), false).is_err());
     }
 
     #[test]

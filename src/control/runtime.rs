@@ -6,7 +6,7 @@
 use crate::defence::{Action, FilterRules};
 use crate::io::xdp::{XdpRateLimit, XdpRule};
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use crate::cells::Mac;
 use crate::control::config::{Config, DirectorConfig, ServiceConfig};
@@ -17,6 +17,27 @@ use crate::ha::virtual_mac;
 use crate::health::{Health, RealScripts, ServiceScripts, Target};
 use crate::service::ServiceKey;
 use crate::wire::MacAddr;
+
+/// One warning per IPv6 service in `config`: the config, the registry, the snapshot and the tables
+/// hold IPv6 services, but the data path does not serve them yet (no IPv6 forwarding, no Neighbour
+/// Discovery answers, and the XDP filter does not steer IPv6). The daemon logs these at start and on
+/// every reload, so a dual-stack file never silently serves half of itself. The engineer who lands
+/// IPv6 forwarding removes this function (docs/dataplane.md, section 10).
+pub fn unserved_ipv6(config: &Config) -> Vec<String> {
+    config
+        .services
+        .iter()
+        .filter(|service| service.vip.is_ipv6())
+        .map(|service| {
+            format!(
+                "service {} {}: IPv6 is not served yet: ulvs answers no Neighbour Solicitation for its VIP \
+                 and forwards none of its traffic; it is configured (listed by ulvs ctl -L) but serves nothing",
+                service.protocol,
+                std::net::SocketAddr::new(service.vip, service.port)
+            )
+        })
+        .collect()
+}
 
 /// A registry holding `config`'s services, policies and rules, for `workers` workers.
 pub fn registry(config: &Config, workers: usize, director_mac: MacAddr) -> Registry {
@@ -87,7 +108,7 @@ pub fn health_targets(config: &Config, services: &[ServiceSpec]) -> Vec<Target> 
 pub fn follow_checks(
     config: &Config,
     registry: &mut Registry,
-    checked: &mut BTreeSet<(ServiceKey, Ipv4Addr)>,
+    checked: &mut BTreeSet<(ServiceKey, IpAddr)>,
 ) -> Vec<Target> {
     let targets = health_targets(config, registry.services());
     for target in &targets {
@@ -106,7 +127,7 @@ pub fn service_scripts(config: &Config, service: ServiceKey) -> Option<&ServiceS
 }
 
 /// The scripts of real server `real` of `service`, as `config` has them.
-pub fn real_scripts(config: &Config, service: ServiceKey, real: Ipv4Addr) -> Option<&RealScripts> {
+pub fn real_scripts(config: &Config, service: ServiceKey, real: IpAddr) -> Option<&RealScripts> {
     let service = config.services.iter().find(|s| key_of(s) == service)?;
     service.reals.iter().find(|r| r.ip == real).map(|r| &r.scripts)
 }
@@ -132,7 +153,7 @@ pub fn sync_groups(config: &Config) -> Vec<crate::ha::spec::SyncGroup> {
 
 /// Every VIP an HA instance gates, with the MAC its ARP answers carry when not the director's
 /// (the instance's virtual MAC with `vmac`).
-pub fn gated_vips(config: &Config) -> Vec<(Ipv4Addr, Option<Mac>)> {
+pub fn gated_vips(config: &Config) -> Vec<(IpAddr, Option<Mac>)> {
     config
         .vrrp
         .iter()
@@ -184,13 +205,16 @@ mod tests {
         let config = Config::parse(text, Path::new("t.toml")).unwrap();
         let mut specs = service_specs(&config);
         // A real server added with `ulvs ctl -a` gets its service's default check.
-        specs[0].reals.push(RealSpec { ip: Ipv4Addr::new(10, 0, 0, 14), weight: 1, mac: None });
-        let checked: Vec<(u16, Ipv4Addr, &str)> =
+        specs[0].reals.push(RealSpec { ip: Ipv4Addr::new(10, 0, 0, 14).into(), weight: 1, mac: None });
+        let checked: Vec<(u16, IpAddr, &str)> =
             health_targets(&config, &specs).iter().map(|t| (t.service.port, t.real, t.spec.kind.name())).collect();
-        assert_eq!(checked, vec![(80, Ipv4Addr::new(10, 0, 0, 11), "tcp"), (80, Ipv4Addr::new(10, 0, 0, 14), "tcp")]);
+        assert_eq!(
+            checked,
+            vec![(80, Ipv4Addr::new(10, 0, 0, 11).into(), "tcp"), (80, Ipv4Addr::new(10, 0, 0, 14).into(), "tcp")]
+        );
         let policies = policies(&config);
         assert_eq!(policies[&specs[0].key].on_failure, OnFailure::Inhibit);
-        assert_eq!(policies[&specs[0].key].sorry_server, Some(Ipv4Addr::new(10, 0, 0, 13)));
+        assert_eq!(policies[&specs[0].key].sorry_server, Some(Ipv4Addr::new(10, 0, 0, 13).into()));
         assert_eq!(policies[&specs[1].key], HealthPolicy::default());
     }
 }

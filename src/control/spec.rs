@@ -2,7 +2,7 @@
 //! `ulvs ctl`), each service's answer to failed health checks, the director's connection rules,
 //! and the limits every such spec obeys wherever it comes from.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::health::QuorumSpec;
@@ -18,7 +18,8 @@ pub const MAX_WEIGHT: u32 = 65535;
 /// A real server as configured.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RealSpec {
-    pub ip: Ipv4Addr,
+    /// Of its service's family.
+    pub ip: IpAddr,
     pub weight: u32,
     /// A static MAC from the config: never resolved.
     pub mac: Option<MacAddr>,
@@ -54,7 +55,7 @@ pub struct HealthPolicy {
     pub on_failure: OnFailure,
     /// While the service has no quorum, every real server is treated as failed and this one is
     /// the service's only real server (weight 1), as keepalived's `sorry_server`.
-    pub sorry_server: Option<Ipv4Addr>,
+    pub sorry_server: Option<IpAddr>,
     pub quorum: QuorumSpec,
 }
 
@@ -74,11 +75,36 @@ impl Default for ConnectionRules {
 
 /// Why `ip` cannot be a real server of the service on `vip`, if it cannot: the one rule the config
 /// file and `ulvs ctl` edits both check.
-pub fn real_server_problem(vip: Ipv4Addr, ip: Ipv4Addr) -> Option<String> {
+pub fn real_server_problem(vip: IpAddr, ip: IpAddr) -> Option<String> {
     if let Some(problem) = unicast_problem(ip) {
         return Some(format!("real server address {ip} is {problem}"));
     }
+    if let Some(problem) = family_mismatch("real server", ip, vip) {
+        return Some(problem);
+    }
     (ip == vip).then(|| format!("real server {ip} is the service's own VIP; a real server needs an address of its own"))
+}
+
+/// "IPv4" or "IPv6".
+pub fn family_name(ip: IpAddr) -> &'static str {
+    if ip.is_ipv4() {
+        "IPv4"
+    } else {
+        "IPv6"
+    }
+}
+
+/// Why `ip` (a `what`) cannot stand beside `vip`, if its family differs: a service and its real
+/// servers share one family, as in IPVS (direct routing does not translate the packet).
+pub fn family_mismatch(what: &str, ip: IpAddr, vip: IpAddr) -> Option<String> {
+    (ip.is_ipv4() != vip.is_ipv4()).then(|| {
+        format!(
+            "{what} {ip} is an {} address but the service's VIP {vip} is {}: a service and its real servers \
+             share one address family",
+            family_name(ip),
+            family_name(vip)
+        )
+    })
 }
 
 /// Why `weight` is not a weight ipvsadm accepts, if it is not.
@@ -88,16 +114,50 @@ pub fn weight_problem(weight: i64) -> Option<String> {
 }
 
 /// Why `ip` cannot be a VIP or a real server, if it cannot (`ulvs ctl` edits check the same).
-pub fn unicast_problem(ip: Ipv4Addr) -> Option<&'static str> {
+pub fn unicast_problem(ip: IpAddr) -> Option<&'static str> {
     if ip.is_unspecified() {
-        Some("the unspecified address")
-    } else if ip.is_broadcast() {
-        Some("the broadcast address")
-    } else if ip.is_multicast() {
-        Some("a multicast address")
-    } else if ip.is_loopback() {
-        Some("a loopback address")
-    } else {
-        None
+        return Some("the unspecified address");
+    }
+    if ip.is_multicast() {
+        return Some("a multicast address");
+    }
+    if ip.is_loopback() {
+        return Some("a loopback address");
+    }
+    match ip {
+        IpAddr::V4(ip) if ip.is_broadcast() => Some("the broadcast address"),
+        // fe80::/10 means nothing off its link, and a VIP must reach clients behind a router.
+        IpAddr::V6(ip) if ip.is_unicast_link_local() => Some("a link-local address"),
+        IpAddr::V6(ip) if ip.to_ipv4_mapped().is_some() => {
+            Some("an IPv4-mapped IPv6 address (write the IPv4 address as it is)")
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unicast_problems_of_either_family() {
+        let problem = |text: &str| unicast_problem(text.parse().unwrap());
+        for ok in ["10.0.0.100", "2001:db8::100", "fd00::1"] {
+            assert_eq!(problem(ok), None, "{ok}");
+        }
+        let cases = [
+            ("0.0.0.0", "unspecified"),
+            ("255.255.255.255", "broadcast"),
+            ("224.0.0.18", "multicast"),
+            ("127.0.0.1", "loopback"),
+            ("::", "unspecified"),
+            ("ff02::12", "multicast"),
+            ("::1", "loopback"),
+            ("fe80::1", "link-local"),
+            ("::ffff:10.0.0.100", "IPv4-mapped"),
+        ];
+        for (bad, why) in cases {
+            assert!(problem(bad).is_some_and(|p| p.contains(why)), "{bad}: {:?}", problem(bad));
+        }
     }
 }

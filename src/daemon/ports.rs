@@ -1,7 +1,7 @@
 //! Opens one port per worker: AF_XDP (with ulvs's XDP filter program attached) or AF_PACKET.
 
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use anyhow::Context as _;
 use crossbeam::channel::Receiver;
@@ -34,7 +34,7 @@ pub struct Opened {
     pub description: String,
 }
 
-pub fn open(config: &Config, queues: usize, vips: &[Ipv4Addr]) -> anyhow::Result<Opened> {
+pub fn open(config: &Config, queues: usize, vips: &[IpAddr]) -> anyhow::Result<Opened> {
     let iface = &config.director.interface;
     match config.director.io {
         IoMode::Xdp => open_xdp(config, queues, vips),
@@ -46,7 +46,7 @@ pub fn open(config: &Config, queues: usize, vips: &[Ipv4Addr]) -> anyhow::Result
     }
 }
 
-fn open_xdp(config: &Config, queues: usize, vips: &[Ipv4Addr]) -> anyhow::Result<Opened> {
+fn open_xdp(config: &Config, queues: usize, vips: &[IpAddr]) -> anyhow::Result<Opened> {
     let iface = &config.director.interface;
     let program = XdpProgram::attach(iface, config.director.xdp_mode)
         .with_context(|| format!("attaching the XDP program to {iface}"))?;

@@ -25,13 +25,20 @@
 //! on fixed offsets (`fast.rs`), deciding exactly as the layer-by-layer path does; every other
 //! frame takes that general path.
 //!
+//! **Families and stages** (docs/dataplane.md): classification knows its family concretely and
+//! hands a `Transport<A>` to the stages after it — `forward`, `open`, sync's adoption, ICMP errors —
+//! which are written once, generic over the family, and reach that family's connection table
+//! through `lanes.rs`. The last stage, the forwarding method's rewrite, is `rewrite.rs`. IPv6
+//! frames are not classified yet (they go to the kernel): the stages and tables for them are here,
+//! the IPv6 classifier, NDP answers and ICMPv6 errors come next.
+//!
 //! Counters: every drop has its reason; connections, packets and bytes per service and real server;
 //! active/inactive per real server follow every state change, eviction and expiry of the worker's
 //! connection table, which is what `lc`/`wlc` read.
 //! A TCP/UDP forward's forwarded, packet and byte counts are kept in the pipeline and published by
 //! `flush_counters`, which the worker calls after every batch (`pipeline/dests.rs`).
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -40,8 +47,8 @@ use crate::cells::Serving;
 use crossbeam::channel::Sender;
 
 use crate::conntrack::{
-    sync_needed, ConnInfo, ConnState, ConnTable, Hit, Removed, Segment, StateChange, SyncNote, SyncedConn, SyncedTable,
-    TcpFlags, TemplateKey, TemplateStore,
+    sync_needed, ConnInfo, ConnState, Hit, Removed, Segment, StateChange, SyncNote, SyncedConn, SyncedTable, TcpFlags,
+    TemplateKey, TemplateStore,
 };
 use crate::dataplane::stats::WorkerStats;
 use crate::dataplane::verdict::{DropReason, Verdict};
@@ -49,8 +56,9 @@ use crate::defence::TokenBuckets;
 use crate::flow::{DestId, FlowKey, Protocol};
 use crate::sched::{Candidate, Client, Scheduler};
 use crate::service::{DestCounters, RealServer, ServiceKey, Snapshot};
-use crate::wire::{arp, checksum, ethernet, icmp, ipv4, tcp, udp, MacAddr, WireError};
+use crate::wire::{arp, checksum, ethernet, icmp, ipv4, ipv6, tcp, udp, MacAddr, WireError};
 use dests::Dests;
+use lanes::{Lane, Lanes};
 
 /// Source prefixes a worker keeps token buckets for (see `defend.rs`).
 const BUCKETS: usize = 65_536;
@@ -83,10 +91,11 @@ struct ServiceScheduler {
     uses_load: bool,
 }
 
-/// One worker's pipeline state: its connection table shard and scheduler instances.
+/// One worker's pipeline state: its connection table shards (one per family) and scheduler
+/// instances.
 pub struct Pipeline {
     worker: usize,
-    conns: ConnTable,
+    lanes: Lanes,
     generation: Option<u64>,
     schedulers: Vec<ServiceScheduler>,
     /// The snapshot's real servers by `DestId`, with the hit path's counts until the next flush.
@@ -102,9 +111,9 @@ pub struct Pipeline {
     buckets: TokenBuckets,
 }
 
-/// The L4 facts of a TCP/UDP packet to a VIP.
-struct Transport {
-    key: FlowKey,
+/// The L4 facts of a TCP/UDP packet to a VIP, of family `A`.
+struct Transport<A> {
+    key: FlowKey<A>,
     segment: Segment,
     ip_len: u64,
     /// The sender left the TCP/UDP checksum partial (only looked for where the pipeline completes
@@ -130,7 +139,7 @@ impl Pipeline {
     ) -> Pipeline {
         let mut pipeline = Pipeline {
             worker,
-            conns: ConnTable::sharing(capacity, snapshot.timeouts, templates),
+            lanes: Lanes::new(capacity, snapshot, templates),
             generation: None,
             schedulers: Vec::new(),
             dests: Dests::empty(),
@@ -174,7 +183,7 @@ impl Pipeline {
         self.generation = Some(snapshot.generation);
         self.flush_counters();
         self.dests = Dests::build(snapshot);
-        self.conns.set_timeouts(snapshot.timeouts);
+        self.lanes.install(snapshot);
         self.schedulers = snapshot
             .services
             .iter()
@@ -207,11 +216,19 @@ impl Pipeline {
     /// Removes up to `budget` expired connections, keeping the real servers' counts right.
     pub fn expire(&mut self, now: Instant, budget: usize, snapshot: &Snapshot) -> usize {
         let worker = self.worker;
-        let stats = &self.stats;
-        self.conns.expire(now, budget, |removed| {
-            stats.get(worker).conns_expired.add(1);
-            release(snapshot, worker, removed);
-        })
+        let counters = self.stats.get(worker);
+        self.lanes.expire(
+            now,
+            budget,
+            |removed| {
+                counters.conns_expired.add(1);
+                release(snapshot, worker, removed);
+            },
+            |removed| {
+                counters.conns_expired.add(1);
+                release(snapshot, worker, removed);
+            },
+        )
     }
 
     /// Starts afresh on `snapshot`: every connection and persistence template removed (the real
@@ -220,7 +237,8 @@ impl Pipeline {
     /// other workers share.
     pub fn clear(&mut self, now: Instant, snapshot: &Snapshot) -> usize {
         let worker = self.worker;
-        let removed = self.conns.clear(now, |removed| release(snapshot, worker, removed));
+        let removed = self.lanes.v4.clear(now, |removed| release(snapshot, worker, removed))
+            + self.lanes.v6.clear(now, |removed| release(snapshot, worker, removed));
         self.generation = None;
         self.install(snapshot);
         removed
@@ -230,42 +248,26 @@ impl Pipeline {
     /// connections move from this worker's table to the synced table, where what the new master
     /// syncs replaces them, so that when the VIPs come back the newest knowledge is found (a
     /// client port reused meanwhile must not meet this director's stale entry). Returns how many.
-    pub fn hand_back(&mut self, now: Instant, snapshot: &Snapshot, vips: &[Ipv4Addr]) -> usize {
+    pub fn hand_back(&mut self, now: Instant, snapshot: &Snapshot, vips: &[IpAddr]) -> usize {
         let Some(sync) = &self.sync else { return 0 };
         if !sync.sending.load(Ordering::Relaxed) {
             return 0;
         }
-        let (worker, stats, synced) = (self.worker, &self.stats, &sync.synced);
-        let mut moved = 0;
-        self.conns.drain_where(
-            now,
-            |key| vips.contains(&key.vip),
-            |removed, left| {
-                release(snapshot, worker, removed);
-                let Some((_, real)) = snapshot.dest(removed.dest) else { return };
-                let conn = SyncedConn {
-                    key: removed.key,
-                    state: removed.state,
-                    real: real.ip,
-                    real_port: real.port,
-                    expires_in: left,
-                };
-                if !left.is_zero() && synced.offer(now, conn) {
-                    moved += 1;
-                }
-            },
-        );
-        stats.get(worker).sync_handed_back.add(moved as u64);
+        let (worker, synced) = (self.worker, &sync.synced);
+        let moved = hand_back_lane(&mut self.lanes.v4, now, snapshot, worker, synced, vips)
+            + hand_back_lane(&mut self.lanes.v6, now, snapshot, worker, synced, vips);
+        self.stats.get(worker).sync_handed_back.add(moved as u64);
         moved
     }
 
-    /// Live connections of this worker, for `ulvs ctl -L -c`.
+    /// Live connections of this worker, both families, for `ulvs ctl -L -c`.
     pub fn connections(&self, now: Instant) -> impl Iterator<Item = ConnInfo> + '_ {
-        self.conns.connections(now)
+        self.lanes.connections(now)
     }
 
+    /// Entries in this worker's tables, both families.
     pub fn table_len(&self) -> usize {
-        self.conns.len()
+        self.lanes.len()
     }
 
     fn counters(&self) -> &crate::dataplane::stats::WorkerCounters {
@@ -335,7 +337,7 @@ impl Pipeline {
         if !ctx.serving.serves(packet.dst_addr()) {
             return Verdict::Drop(DropReason::NotMaster);
         }
-        if let Some(reason) = self.screened(ctx, packet.src_addr()) {
+        if let Some(reason) = self.screened(ctx, packet.src_addr().into()) {
             return Verdict::Drop(reason);
         }
         let protocol = packet.next_header();
@@ -355,10 +357,12 @@ impl Pipeline {
         }
     }
 
+    /// The family-generic stages for a TCP/UDP packet to a VIP: its connection, or a new one, and
+    /// the rewrite toward the real server.
     #[inline]
-    fn forward(&mut self, now: Instant, frame: &mut [u8], ctx: &Context, packet: Transport) -> Verdict {
+    fn forward<A: Lane>(&mut self, now: Instant, frame: &mut [u8], ctx: &Context, packet: Transport<A>) -> Verdict {
         let snapshot = ctx.snapshot;
-        let (mut dest, mut change) = match self.conns.track(now, &packet.key, packet.segment) {
+        let (mut dest, mut change) = match A::table(&mut self.lanes).track(now, &packet.key, packet.segment) {
             Some(hit) => {
                 if hit.sync_due || hit.change.is_some() {
                     self.note_sync(snapshot, &packet.key, &hit);
@@ -375,7 +379,7 @@ impl Pipeline {
         // connection, is scheduled afresh; without, the packet is dropped and the connection left
         // to time out, as IPVS does.
         if snapshot.expire_nodest_conn && !self.dests.contains(dest) {
-            self.conns.remove_key(now, &packet.key);
+            A::table(&mut self.lanes).remove_key(now, &packet.key);
             self.counters().conns_expired.add(1);
             match self.open(now, ctx, &packet) {
                 Ok(fresh) => (dest, change) = (fresh, None),
@@ -383,12 +387,12 @@ impl Pipeline {
             }
         }
         match self.dests.forward(dest, change, packet.ip_len, self.worker) {
-            Ok(mac) => {
+            Ok(egress) => {
                 if packet.partial {
-                    complete_partial(frame);
+                    A::complete_partial(frame);
                     self.counters().csum_partial.add(1);
                 }
-                rewrite(frame, mac, snapshot.director_mac);
+                rewrite::apply(frame, egress, snapshot.director_mac);
                 Verdict::Tx
             }
             Err(reason) => Verdict::Drop(reason),
@@ -398,24 +402,25 @@ impl Pipeline {
     /// Whether a TCP/UDP segment's checksum `field` is partial, where the pipeline completes such
     /// checksums: a pseudo-header sum and a compare per forwarded frame (see `wire::checksum`).
     #[inline]
-    fn partial_checksum(&self, field: u16, key: &FlowKey, length: usize) -> bool {
+    fn partial_checksum(&self, field: u16, key: &FlowKey<Ipv4Addr>, length: usize) -> bool {
         self.complete_partial && checksum::is_partial(field, key.client, key.vip, key.protocol.number(), length as u32)
     }
 
     /// Hands a connection to the sync sender if IPVS's policy says this packet makes it due.
     #[inline(never)]
-    fn note_sync(&self, snapshot: &Snapshot, key: &FlowKey, hit: &Hit) {
+    fn note_sync<A: Lane>(&self, snapshot: &Snapshot, key: &FlowKey<A>, hit: &Hit) {
         let Some(sync) = &self.sync else { return };
         if !sync.sending.load(Ordering::Relaxed) || !sync_needed(hit.state, hit.change.is_some(), hit.sync_due) {
             return;
         }
         let Some((service, real)) = snapshot.dest(hit.dest) else { return };
         let conn = SyncedConn {
-            key: *key,
+            key: key.any(),
             state: hit.state,
             real: real.ip,
             real_port: real.port,
-            expires_in: self.conns.state_timeout(hit.state),
+            // Both families' tables hold the same timeouts.
+            expires_in: self.lanes.v4.state_timeout(hit.state),
         };
         match sync.notes.try_send(SyncNote { conn, persistence: service.persistence }) {
             Ok(()) => self.counters().sync_notes.add(1),
@@ -430,26 +435,31 @@ impl Pipeline {
     /// expires, as IPVS keeps it). `Err(MacUnknown)` while that real server's MAC is not known yet:
     /// the packet is dropped and the entry stays for the retransmission that follows the MAC.
     #[inline]
-    fn adopt_synced(&mut self, now: Instant, ctx: &Context, packet: &Transport) -> Result<Option<DestId>, DropReason> {
+    fn adopt_synced<A: Lane>(
+        &mut self,
+        now: Instant,
+        ctx: &Context,
+        packet: &Transport<A>,
+    ) -> Result<Option<DestId>, DropReason> {
         let Some(sync) = self.sync.as_ref() else { return Ok(None) };
         if sync.synced.is_empty() {
             return Ok(None);
         }
-        let Some(conn) = sync.synced.get(now, &packet.key) else { return Ok(None) };
+        let Some(conn) = sync.synced.get(now, &packet.key.any()) else { return Ok(None) };
         self.adopt(now, ctx, packet, conn)
     }
 
     #[cold]
     #[inline(never)]
-    fn adopt(
+    fn adopt<A: Lane>(
         &mut self,
         now: Instant,
         ctx: &Context,
-        packet: &Transport,
+        packet: &Transport<A>,
         conn: SyncedConn,
     ) -> Result<Option<DestId>, DropReason> {
         let snapshot = ctx.snapshot;
-        let key = ServiceKey { protocol: packet.key.protocol, vip: packet.key.vip, port: packet.key.vport };
+        let key = ServiceKey { protocol: packet.key.protocol, vip: packet.key.vip.into(), port: packet.key.vport };
         let Some(service) = snapshot.service_index(&key).map(|i| &snapshot.services[i]) else { return Ok(None) };
         let Some(real) = service.reals.iter().find(|r| r.ip == conn.real && r.port == conn.real_port) else {
             return Ok(None);
@@ -459,15 +469,16 @@ impl Pipeline {
         }
         let synced = &self.sync.as_ref().expect("adopt runs with sync on").synced;
         // Another worker may have taken it since `get`: then this packet is a miss like any.
-        let Some(conn) = synced.take(now, &packet.key) else { return Ok(None) };
+        let Some(conn) = synced.take(now, &packet.key.any()) else { return Ok(None) };
         let template = service.persistence.map(|_| TemplateKey {
-            client: packet.key.client,
+            client: packet.key.client.into(),
             vip: key.vip,
             vport: key.port,
             protocol: key.protocol,
         });
         let state = conn.state.next(packet.segment);
-        let Ok(inserted) = self.conns.insert_synced(now, packet.key, real.dest, state, template.as_ref()) else {
+        let inserted = A::table(&mut self.lanes).insert_synced(now, packet.key, real.dest, state, template.as_ref());
+        let Ok(inserted) = inserted else {
             // The table is full of what it may not evict: the entry goes back for later.
             synced.offer(now, conn);
             return Err(DropReason::TableFull);
@@ -484,7 +495,7 @@ impl Pipeline {
     /// Schedules a new connection: persistence template first, then the service's scheduler. Kept
     /// out of line so that `forward`'s hit path stays small. A connection a peer synced comes first.
     #[inline(never)]
-    fn open(&mut self, now: Instant, ctx: &Context, packet: &Transport) -> Result<DestId, DropReason> {
+    fn open<A: Lane>(&mut self, now: Instant, ctx: &Context, packet: &Transport<A>) -> Result<DestId, DropReason> {
         if let Some(dest) = self.adopt_synced(now, ctx, packet)? {
             return Ok(dest);
         }
@@ -496,19 +507,20 @@ impl Pipeline {
             if !opens {
                 return Err(DropReason::NoConnection);
             }
-            if flags.syn && !flags.ack && self.over_rate(now, ctx, packet.key.client) {
+            if flags.syn && !flags.ack && self.over_rate(now, ctx, packet.key.client.into()) {
                 return Err(DropReason::RateLimited);
             }
         }
-        let key = ServiceKey { protocol: packet.key.protocol, vip: packet.key.vip, port: packet.key.vport };
+        let key = ServiceKey { protocol: packet.key.protocol, vip: packet.key.vip.into(), port: packet.key.vport };
         let index = snapshot.service_index(&key).ok_or(DropReason::NoService)?;
         let service = &snapshot.services[index];
         let template = service.persistence.map(|timeout| {
-            let key = TemplateKey { client: packet.key.client, vip: key.vip, vport: key.port, protocol: key.protocol };
+            let key =
+                TemplateKey { client: packet.key.client.into(), vip: key.vip, vport: key.port, protocol: key.protocol };
             (key, timeout)
         });
         let remembered = template
-            .and_then(|(key, timeout)| self.conns.template(now, &key, timeout))
+            .and_then(|(key, timeout)| A::table(&mut self.lanes).template(now, &key, timeout))
             .and_then(|dest| service.reals.iter().position(|real| real.dest == dest))
             .filter(|&i| service.reals[i].mac.is_some());
         let real_index = match remembered.or_else(|| snapshot.next_in_cycle(index)) {
@@ -528,17 +540,18 @@ impl Pipeline {
                         candidate.inactive = inactive.min(u64::from(u32::MAX)) as u32;
                     }
                 }
-                let client = Client { ip: packet.key.client, port: packet.key.client_port };
+                let client = Client { ip: packet.key.client.into(), port: packet.key.client_port };
                 slot.scheduler.pick(&slot.candidates, client).ok_or(DropReason::NoRealServer)?
             }
         };
         let real = &service.reals[real_index];
         // A persistent service's connections hold their client's template alive, as in IPVS.
+        let table = A::table(&mut self.lanes);
         let inserted = match &template {
             Some((template_key, _)) => {
-                self.conns.insert_persistent(now, packet.key, real.dest, packet.segment, template_key)
+                table.insert_persistent(now, packet.key, real.dest, packet.segment, template_key)
             }
-            None => self.conns.insert(now, packet.key, real.dest, packet.segment),
+            None => table.insert(now, packet.key, real.dest, packet.segment),
         }
         .map_err(|_| DropReason::TableFull)?;
         if let Some(evicted) = inserted.evicted {
@@ -547,7 +560,7 @@ impl Pipeline {
         }
         if let Some((key, timeout)) = template {
             if remembered.is_none() {
-                self.conns.insert_template(now, key, real.dest, timeout);
+                A::table(&mut self.lanes).insert_template(now, key, real.dest, timeout);
             }
         }
         let counters = real.stats.get(self.worker);
@@ -581,7 +594,15 @@ impl Pipeline {
             let Some(Ok(flow)) = embedded else {
                 return Verdict::Drop(DropReason::Malformed);
             };
-            return self.icmp_error(now, frame, ctx, vip, flow, total_len as u64);
+            let Some(protocol) = Protocol::from_number(flow.protocol) else {
+                return Verdict::Drop(DropReason::IcmpNoFlow);
+            };
+            if flow.src != vip {
+                return Verdict::Drop(DropReason::IcmpNoFlow);
+            }
+            // The embedded packet went VIP → client; its connection is keyed client → VIP.
+            let key = FlowKey { client: flow.dst, client_port: flow.dst_port, vip, vport: flow.src_port, protocol };
+            return self.icmp_error(now, frame, ctx, key, total_len as u64);
         }
         if is_echo_request {
             return self.echo_reply(frame, ctx, ip_start, header_len, total_len);
@@ -589,25 +610,17 @@ impl Pipeline {
         Verdict::Drop(DropReason::Unsupported)
     }
 
-    /// An ICMP error about a packet the real server sent from the VIP goes to that real server.
-    fn icmp_error(
+    /// An ICMP error about a packet the real server sent from the VIP (of connection `key`) goes to
+    /// that real server.
+    fn icmp_error<A: Lane>(
         &mut self,
         now: Instant,
         frame: &mut [u8],
         ctx: &Context,
-        vip: Ipv4Addr,
-        flow: icmp::EmbeddedFlow,
+        key: FlowKey<A>,
         ip_len: u64,
     ) -> Verdict {
-        let Some(protocol) = Protocol::from_number(flow.protocol) else {
-            return Verdict::Drop(DropReason::IcmpNoFlow);
-        };
-        if flow.src != vip {
-            return Verdict::Drop(DropReason::IcmpNoFlow);
-        }
-        // The embedded packet went VIP → client; its connection is keyed client → VIP.
-        let key = FlowKey { client: flow.dst, client_port: flow.dst_port, vip, vport: flow.src_port, protocol };
-        let Some(dest) = self.conns.peek(now, &key) else {
+        let Some(dest) = A::table(&mut self.lanes).peek(now, &key) else {
             return Verdict::Drop(DropReason::IcmpNoFlow);
         };
         let Some((_, real)) = ctx.snapshot.dest(dest) else {
@@ -619,7 +632,7 @@ impl Pipeline {
         let counters = real.stats.get(self.worker);
         counters.in_packets.add(1);
         counters.in_bytes.add(ip_len);
-        rewrite(frame, mac, ctx.snapshot.director_mac);
+        rewrite::direct_routing(frame, mac, ctx.snapshot.director_mac);
         self.counters().forwarded.add(1);
         Verdict::Tx
     }
@@ -634,7 +647,7 @@ impl Pipeline {
         total_len: usize,
     ) -> Verdict {
         let client_mac = ethernet::Frame::new_unchecked(&frame[..]).src_addr();
-        rewrite(frame, client_mac, ctx.snapshot.director_mac);
+        rewrite::direct_routing(frame, client_mac, ctx.snapshot.director_mac);
         let ip_bytes = &mut frame[ip_start..ip_start + total_len];
         {
             let mut ip = ipv4::Packet::new_unchecked(&mut ip_bytes[..]);
@@ -654,7 +667,7 @@ impl Pipeline {
 
 /// Ports, flags and length of a TCP/UDP packet (or first fragment) to a VIP.
 /// The packet's L4 facts, and its TCP/UDP checksum field.
-fn transport(packet: &ipv4::Packet<&[u8]>) -> Result<(Transport, u16), DropReason> {
+fn transport(packet: &ipv4::Packet<&[u8]>) -> Result<(Transport<Ipv4Addr>, u16), DropReason> {
     if !packet.is_first_fragment() {
         return Err(DropReason::Fragment);
     }
@@ -696,12 +709,18 @@ fn complete_partial(frame: &mut [u8]) {
     }
 }
 
-/// Direct routing: only the Ethernet addresses change.
-#[inline]
-fn rewrite(frame: &mut [u8], dst: MacAddr, src: MacAddr) {
-    let mut eth = ethernet::Frame::new_unchecked(frame);
-    eth.set_dst_addr(dst);
-    eth.set_src_addr(src);
+/// `complete_partial` for IPv6: the segment starts where the extension-header walk found it.
+#[cold]
+#[inline(never)]
+fn complete_partial6(frame: &mut [u8]) {
+    let Ok(packet) = ipv6::Packet::new_checked(&frame[ethernet::HEADER_LEN..]) else { return };
+    let Ok(found) = ipv6::transport(&packet) else { return };
+    let start = ethernet::HEADER_LEN + found.offset;
+    let end = ethernet::HEADER_LEN + ipv6::HEADER_LEN + usize::from(packet.payload_len());
+    let field = if found.protocol == ipv6::NEXT_HEADER_TCP { tcp::CHECKSUM_OFFSET } else { udp::CHECKSUM_OFFSET };
+    if let Some(segment) = frame.get_mut(start..end) {
+        checksum::complete_partial(segment, field);
+    }
 }
 
 fn state_counter(counters: &DestCounters, state: ConnState) -> &crate::cells::Counter {
@@ -720,14 +739,47 @@ fn apply_change(counters: &DestCounters, change: StateChange) {
 }
 
 /// A connection left the table: its real server has one fewer.
-fn release(snapshot: &Snapshot, worker: usize, removed: Removed) {
+fn release<A>(snapshot: &Snapshot, worker: usize, removed: Removed<A>) {
     if let Some((_, real)) = snapshot.dest(removed.dest) {
         state_counter(real.stats.get(worker), removed.state).sub(1);
     }
 }
 
+/// One family's part of `hand_back`: its connections to `vips` move to the synced table.
+fn hand_back_lane<A: Lane>(
+    table: &mut crate::conntrack::ConnTable<A>,
+    now: Instant,
+    snapshot: &Snapshot,
+    worker: usize,
+    synced: &SyncedTable,
+    vips: &[IpAddr],
+) -> usize {
+    let mut moved = 0;
+    table.drain_where(
+        now,
+        |key| vips.contains(&key.vip.into()),
+        |removed, left| {
+            release(snapshot, worker, removed);
+            let Some((_, real)) = snapshot.dest(removed.dest) else { return };
+            let conn = SyncedConn {
+                key: removed.key.any(),
+                state: removed.state,
+                real: real.ip,
+                real_port: real.port,
+                expires_in: left,
+            };
+            if !left.is_zero() && synced.offer(now, conn) {
+                moved += 1;
+            }
+        },
+    );
+    moved
+}
+
 mod defend;
 mod dests;
 mod fast;
+mod lanes;
+mod rewrite;
 #[cfg(test)]
 mod tests;

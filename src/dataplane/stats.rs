@@ -57,7 +57,7 @@ impl WorkerCounters {
 
     /// Counts a connection an insert removed from the table, by why it left (an eviction also by
     /// its state's class).
-    pub fn displaced(&self, removed: &Removed) {
+    pub fn displaced<A>(&self, removed: &Removed<A>) {
         match removed.cause {
             Removal::Evicted => {
                 self.conns_evicted.add(1);

@@ -247,7 +247,8 @@ mod tests {
     /// Runs a worker over two batches of `frames` on a port with a TX ring of 50 slots.
     fn run_twice(frames: Vec<Vec<u8>>, kernel_sees_frames: bool) -> Arc<WorkerStats> {
         let real = RealServer::for_test(0, Ipv4Addr::new(10, 0, 0, 11), 80, Some(MacAddr([2, 0, 0, 0, 0, 0x11])));
-        let service = Service::for_test(ServiceKey { protocol: Protocol::Udp, vip: VIP, port: 80 }, vec![real], None);
+        let service =
+            Service::for_test(ServiceKey { protocol: Protocol::Udp, vip: VIP.into(), port: 80 }, vec![real], None);
         let snapshot = Snapshot::new(1, DIRECTOR, Timeouts::default(), vec![service]);
         let stop = Arc::new(AtomicBool::new(false));
         let stats = Arc::new(WorkerStats::new(1));

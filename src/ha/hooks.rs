@@ -143,7 +143,7 @@ pub fn jobs_for_transition(
     was_master: bool,
     priority: u8,
     interface: &str,
-    vips: &[std::net::Ipv4Addr],
+    vips: &[std::net::IpAddr],
 ) -> Vec<HookJob> {
     let job = |command: &HookCommand, args: Vec<String>| HookJob::new(command, args, hooks.timeout);
     let mut jobs = Vec::new();
@@ -215,7 +215,7 @@ mod tests {
 
     #[test]
     fn transitions_follow_keepalived_and_ucarp_conventions() {
-        let vip = [Ipv4Addr::new(10, 0, 0, 100)];
+        let vip = [Ipv4Addr::new(10, 0, 0, 100).into()];
         let s = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let master = jobs_for_transition(&hooks(), "VI_1", "MASTER", false, 150, "eth0", &vip);
         assert_eq!(

@@ -2,7 +2,7 @@
 //! tracking. HA owns these types; the control plane builds them from the config file's `[[vrrp]]`
 //! tables and checks them there, as it builds `health::CheckSpec` for the health checker.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -150,8 +150,9 @@ pub struct InstanceSpec {
     pub track_script: Vec<TrackScript>,
     pub hooks: NotifyHooks,
     /// Each a VIP of a configured service, owned by this instance only: served by ulvs's data
-    /// path while MASTER.
-    pub vips: Vec<Ipv4Addr>,
+    /// path while MASTER. All of one family (an instance is single-family, as keepalived's); IPv4
+    /// until VRRP runs over IPv6 (the config refuses IPv6 here so far).
+    pub vips: Vec<IpAddr>,
     /// Addresses the kernel holds while MASTER (services on the director itself).
     pub addresses: Vec<FloatingAddress>,
     /// Where adverts are sent and heard, when not the director's data-path interface.
@@ -161,8 +162,8 @@ pub struct InstanceSpec {
 impl InstanceSpec {
     /// Every address the instance announces: the load-balanced VIPs, then the floating addresses
     /// (VRRP lists them all in its adverts; CARP authenticates the first).
-    pub fn announced(&self) -> Vec<Ipv4Addr> {
-        self.vips.iter().copied().chain(self.addresses.iter().map(|a| a.ip)).collect()
+    pub fn announced(&self) -> Vec<IpAddr> {
+        self.vips.iter().copied().chain(self.addresses.iter().map(|a| IpAddr::V4(a.ip))).collect()
     }
 }
 
@@ -181,7 +182,16 @@ impl InstanceSpec {
             primary_ip: self.unicast_src_ip.unwrap_or(director_ip),
             group: self.group,
             unicast_peers: self.unicast_peers.clone(),
-            vips: self.announced(),
+            // The state machine speaks VRRP over IPv4 only so far, and the config admits only
+            // IPv4 VIPs in an instance: this keeps exactly what it announces.
+            vips: self
+                .announced()
+                .into_iter()
+                .filter_map(|vip| match vip {
+                    IpAddr::V4(vip) => Some(vip),
+                    IpAddr::V6(_) => None,
+                })
+                .collect(),
             v3_checksum: if self.v3_checksum_as_v2 { V3Checksum::MessageOnly } else { V3Checksum::WithPseudoHeader },
             garp: self.garp,
         }

@@ -6,7 +6,7 @@
 //! nobody holds the lock while formatting).
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::sync::Mutex;
 
 use super::{Health, NotifyCounters, Quorum};
@@ -37,12 +37,12 @@ impl RealHealth {
 pub struct ServiceHealth {
     pub quorum: Quorum,
     /// The sorry server, while it stands in for the real servers.
-    pub sorry_server: Option<Ipv4Addr>,
+    pub sorry_server: Option<IpAddr>,
 }
 
 #[derive(Debug, Default)]
 pub struct HealthBoard {
-    entries: Mutex<BTreeMap<(ServiceKey, Ipv4Addr), RealHealth>>,
+    entries: Mutex<BTreeMap<(ServiceKey, IpAddr), RealHealth>>,
     services: Mutex<BTreeMap<ServiceKey, ServiceHealth>>,
     /// What the notify scripts' runner has done.
     pub scripts: std::sync::Arc<NotifyCounters>,
@@ -53,7 +53,7 @@ impl HealthBoard {
         HealthBoard::default()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<(ServiceKey, Ipv4Addr), RealHealth>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<(ServiceKey, IpAddr), RealHealth>> {
         self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
@@ -61,18 +61,18 @@ impl HealthBoard {
     pub fn update(
         &self,
         service: ServiceKey,
-        real: Ipv4Addr,
+        real: IpAddr,
         new: impl FnOnce() -> RealHealth,
         change: impl FnOnce(&mut RealHealth),
     ) {
         change(self.lock().entry((service, real)).or_insert_with(new));
     }
 
-    pub fn remove(&self, service: ServiceKey, real: Ipv4Addr) {
+    pub fn remove(&self, service: ServiceKey, real: IpAddr) {
         self.lock().remove(&(service, real));
     }
 
-    pub fn get(&self, service: ServiceKey, real: Ipv4Addr) -> Option<RealHealth> {
+    pub fn get(&self, service: ServiceKey, real: IpAddr) -> Option<RealHealth> {
         self.lock().get(&(service, real)).cloned()
     }
 
@@ -87,7 +87,7 @@ impl HealthBoard {
     }
 
     /// Every checked real server, sorted by service then address.
-    pub fn all(&self) -> Vec<((ServiceKey, Ipv4Addr), RealHealth)> {
+    pub fn all(&self) -> Vec<((ServiceKey, IpAddr), RealHealth)> {
         self.lock().iter().map(|(key, health)| (*key, health.clone())).collect()
     }
 }

@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
@@ -32,7 +32,7 @@ const TICK: Duration = Duration::from_millis(100);
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Target {
     pub service: ServiceKey,
-    pub real: Ipv4Addr,
+    pub real: IpAddr,
     pub spec: CheckSpec,
 }
 
@@ -40,7 +40,7 @@ impl Target {
     fn subject(&self) -> Subject {
         let ip = self.spec.connect_ip.unwrap_or(self.real);
         Subject {
-            addr: SocketAddrV4::new(ip, self.spec.port.unwrap_or(self.service.port)),
+            addr: SocketAddr::new(ip, self.spec.port.unwrap_or(self.service.port)),
             bind: self.spec.bindto,
             service: self.service,
         }
@@ -51,7 +51,7 @@ impl Target {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HealthEvent {
     pub service: ServiceKey,
-    pub real: Ipv4Addr,
+    pub real: IpAddr,
     pub up: bool,
     pub cause: Cause,
 }
@@ -274,7 +274,7 @@ impl Driver {
     }
 
     fn reconcile(&mut self, now: Instant, targets: Vec<Target>) {
-        let mut old: HashMap<(ServiceKey, Ipv4Addr), (u64, Entry)> =
+        let mut old: HashMap<(ServiceKey, IpAddr), (u64, Entry)> =
             self.entries.drain().map(|(id, entry)| ((entry.target.service, entry.target.real), (id, entry))).collect();
         for target in targets {
             let key = (target.service, target.real);
@@ -329,6 +329,7 @@ impl Driver {
 
 #[cfg(test)]
 mod tests {
+    use std::net::Ipv4Addr;
     use std::net::TcpListener;
     use std::sync::Mutex;
 
@@ -346,8 +347,8 @@ mod tests {
             ..CheckSpec::new(kind)
         };
         Target {
-            service: ServiceKey { protocol: Protocol::Tcp, vip: Ipv4Addr::new(10, 0, 0, 100), port: 80 },
-            real,
+            service: ServiceKey { protocol: Protocol::Tcp, vip: Ipv4Addr::new(10, 0, 0, 100).into(), port: 80 },
+            real: real.into(),
             spec,
         }
     }
@@ -358,13 +359,13 @@ mod tests {
         let real = Ipv4Addr::new(10, 0, 0, 11);
         let mut plain = target(real, 80, CheckKind::Tcp);
         plain.spec.port = None;
-        assert_eq!((plain.subject().addr, plain.subject().bind), (SocketAddrV4::new(real, 80), None));
+        assert_eq!((plain.subject().addr, plain.subject().bind), (SocketAddr::new(real.into(), 80), None));
         let mut elsewhere = target(real, 8080, CheckKind::Tcp);
-        elsewhere.spec.connect_ip = Some(Ipv4Addr::new(10, 0, 0, 50));
-        elsewhere.spec.bindto = Some(Ipv4Addr::new(10, 0, 0, 2));
+        elsewhere.spec.connect_ip = Some(Ipv4Addr::new(10, 0, 0, 50).into());
+        elsewhere.spec.bindto = Some(Ipv4Addr::new(10, 0, 0, 2).into());
         let subject = elsewhere.subject();
-        assert_eq!(subject.addr, SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 50), 8080));
-        assert_eq!(subject.bind, Some(Ipv4Addr::new(10, 0, 0, 2)));
+        assert_eq!(subject.addr, SocketAddr::new(Ipv4Addr::new(10, 0, 0, 50).into(), 8080));
+        assert_eq!(subject.bind, Some(Ipv4Addr::new(10, 0, 0, 2).into()));
     }
 
     fn wait_for(events: &Mutex<Vec<HealthEvent>>, count: usize) -> Vec<HealthEvent> {
@@ -402,11 +403,11 @@ mod tests {
         drop(listener);
         let seen = wait_for(&events, 1);
         assert_eq!(seen.len(), 1, "{seen:?}");
-        assert_eq!((seen[0].real, seen[0].up, seen[0].cause), (Ipv4Addr::LOCALHOST, false, Cause::Probe));
+        assert_eq!((seen[0].real, seen[0].up, seen[0].cause), (Ipv4Addr::LOCALHOST.into(), false, Cause::Probe));
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port)).unwrap();
         let seen = wait_for(&events, 2);
         assert_eq!(seen.iter().map(|e| e.up).collect::<Vec<_>>(), vec![false, true], "{seen:?}");
-        let health = board.get(seen[0].service, Ipv4Addr::LOCALHOST).unwrap();
+        let health = board.get(seen[0].service, Ipv4Addr::LOCALHOST.into()).unwrap();
         assert_eq!((health.health, health.transitions, health.check), (Health::Up, 2, "tcp"));
         assert!(health.failed_probes >= 2 && health.last_failure.is_some(), "{health:?}");
         // Dropping the target forgets it; nothing more is reported.

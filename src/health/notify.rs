@@ -11,7 +11,7 @@
 //! At shutdown [`Notifier::finish`] runs what is queued within a grace period and kills what
 //! overruns it, so a hanging script cannot hold the daemon.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -73,7 +73,7 @@ impl ServiceScripts {
 
 impl RealScripts {
     /// `notify_up` (`up`) or `notify_down` of real server `real` of `service`, if set.
-    pub fn job(&self, service: ServiceKey, real: Ipv4Addr, up: bool) -> Option<NotifyJob> {
+    pub fn job(&self, service: ServiceKey, real: IpAddr, up: bool) -> Option<NotifyJob> {
         let (key, command) = if up { ("notify_up", &self.notify_up) } else { ("notify_down", &self.notify_down) };
         command.as_ref().map(|command| {
             let mut env = service_env(service);
@@ -221,9 +221,10 @@ fn run_jobs(jobs: &Receiver<Message>, counters: &NotifyCounters, timeout: Durati
 mod tests {
     use super::*;
     use crate::flow::Protocol;
+    use std::net::Ipv4Addr;
 
     fn service() -> ServiceKey {
-        ServiceKey { protocol: Protocol::Tcp, vip: Ipv4Addr::new(10, 0, 0, 100), port: 80 }
+        ServiceKey { protocol: Protocol::Tcp, vip: Ipv4Addr::new(10, 0, 0, 100).into(), port: 80 }
     }
 
     #[test]
@@ -236,9 +237,9 @@ mod tests {
         );
         assert_eq!(scripts.quorum_job(service(), false), None);
         let real = RealScripts { notify_up: None, notify_down: Some("logger down".into()) };
-        let down = real.job(service(), Ipv4Addr::new(10, 0, 0, 11), false).unwrap();
+        let down = real.job(service(), Ipv4Addr::new(10, 0, 0, 11).into(), false).unwrap();
         assert!(down.env.contains(&("ULVS_REAL_IP", "10.0.0.11".into())), "{down:?}");
-        assert_eq!(real.job(service(), Ipv4Addr::new(10, 0, 0, 11), true), None);
+        assert_eq!(real.job(service(), Ipv4Addr::new(10, 0, 0, 11).into(), true), None);
     }
 
     /// Scripts run in order through sh; a hanging one is killed at its timeout; finishing runs

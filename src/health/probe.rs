@@ -6,7 +6,7 @@
 //! connection too), and a script still running at its deadline is killed (and reaped).
 
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -22,9 +22,9 @@ use crate::service::ServiceKey;
 #[derive(Debug, Error)]
 pub enum ProbeFailure {
     #[error("cannot bind to {ip}: {source}")]
-    Bind { ip: Ipv4Addr, source: io::Error },
+    Bind { ip: IpAddr, source: io::Error },
     #[error("connect to {addr} failed: {source}")]
-    Connect { addr: SocketAddrV4, source: io::Error },
+    Connect { addr: SocketAddr, source: io::Error },
     #[error("tls: {0}")]
     Tls(String),
     #[error("http: {0}")]
@@ -50,8 +50,8 @@ pub type Outcome = Result<(), ProbeFailure>;
 /// port), where from (`bindto`), and, for scripts, the service it serves.
 #[derive(Clone, Copy, Debug)]
 pub struct Subject {
-    pub addr: SocketAddrV4,
-    pub bind: Option<Ipv4Addr>,
+    pub addr: SocketAddr,
+    pub bind: Option<IpAddr>,
     pub service: ServiceKey,
 }
 
@@ -68,13 +68,11 @@ pub fn run(kind: &CheckKind, subject: Subject, timeout: Duration) -> Outcome {
 fn connect(subject: &Subject, timeout: Duration) -> Result<TcpStream, ProbeFailure> {
     let addr = subject.addr;
     let failed = |source| ProbeFailure::Connect { addr, source };
-    let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(SockProtocol::TCP)).map_err(failed)?;
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(SockProtocol::TCP)).map_err(failed)?;
     if let Some(ip) = subject.bind {
-        socket
-            .bind(&SocketAddr::V4(SocketAddrV4::new(ip, 0)).into())
-            .map_err(|source| ProbeFailure::Bind { ip, source })?;
+        socket.bind(&SocketAddr::new(ip, 0).into()).map_err(|source| ProbeFailure::Bind { ip, source })?;
     }
-    socket.connect_timeout(&SocketAddr::V4(addr).into(), timeout).map_err(failed)?;
+    socket.connect_timeout(&addr.into(), timeout).map_err(failed)?;
     Ok(socket.into())
 }
 
@@ -101,7 +99,7 @@ fn http_get(check: &HttpCheck, subject: &Subject, timeout: Duration) -> Outcome 
             Some(options) => {
                 set_timeout(timeout).map_err(|err| ProbeFailure::Tls(err.to_string()))?;
                 let name =
-                    tls::server_name(check.virtualhost.as_deref(), *subject.addr.ip()).map_err(ProbeFailure::Tls)?;
+                    tls::server_name(check.virtualhost.as_deref(), subject.addr.ip()).map_err(ProbeFailure::Tls)?;
                 let mut stream = tls::connect(tcp, name, tls::config(options.verify))?;
                 http::get(&mut stream, url, &host, deadline, &set_timeout)?;
             }
@@ -152,9 +150,9 @@ mod tests {
 
     fn subject(port: u16) -> Subject {
         Subject {
-            addr: SocketAddrV4::new(Ipv4Addr::LOCALHOST, port),
+            addr: SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port),
             bind: None,
-            service: ServiceKey { protocol: Protocol::Tcp, vip: Ipv4Addr::new(10, 0, 0, 100), port: 80 },
+            service: ServiceKey { protocol: Protocol::Tcp, vip: Ipv4Addr::new(10, 0, 0, 100).into(), port: 80 },
         }
     }
 
@@ -293,13 +291,13 @@ mod tests {
     fn probes_leave_from_bindto() {
         let (port, server) = http_server(2, |_| (200, String::new()));
         let from = Ipv4Addr::new(127, 0, 0, 2);
-        let bound = Subject { bind: Some(from), ..subject(port) };
+        let bound = Subject { bind: Some(from.into()), ..subject(port) };
         assert!(run(&CheckKind::Tcp, bound, TIMEOUT).is_ok());
         assert!(run(&http(vec![url("/", 200, None)], None), bound, TIMEOUT).is_ok());
         let seen = server.join().unwrap();
         assert_eq!(seen.iter().map(|s| s.peer.ip()).collect::<Vec<_>>(), vec![std::net::IpAddr::V4(from); 2]);
         // TEST-NET-1 is nobody's address here.
-        let foreign = Subject { bind: Some(Ipv4Addr::new(192, 0, 2, 1)), ..subject(port) };
+        let foreign = Subject { bind: Some(Ipv4Addr::new(192, 0, 2, 1).into()), ..subject(port) };
         let outcome = run(&CheckKind::Tcp, foreign, TIMEOUT);
         assert!(matches!(outcome, Err(ProbeFailure::Bind { .. })), "{outcome:?}");
     }
@@ -405,7 +403,7 @@ mod tests {
         let handshake = |name: &str, config: &Arc<rustls::ClientConfig>| {
             let tcp = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).unwrap();
             tcp.set_read_timeout(Some(TIMEOUT)).unwrap();
-            let name = tls::server_name(Some(name), Ipv4Addr::LOCALHOST).unwrap();
+            let name = tls::server_name(Some(name), Ipv4Addr::LOCALHOST.into()).unwrap();
             tls::connect(tcp, name, Arc::clone(config)).map(|mut stream| {
                 let _ = stream.write_all(b"GET / HTTP/1.0\r\n\r\n");
                 let mut rest = Vec::new();

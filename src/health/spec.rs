@@ -1,6 +1,6 @@
 //! What a health check probes and how often: the validated form of a `check = { … }` table.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -35,10 +35,10 @@ pub struct CheckSpec {
     pub port: Option<u16>,
     /// The address to probe instead of the real server's (keepalived's `connect_ip`). Unused by
     /// scripts.
-    pub connect_ip: Option<Ipv4Addr>,
+    pub connect_ip: Option<IpAddr>,
     /// The probe's source address (keepalived's `bindto`); `None` = the kernel's choice. Unused by
     /// scripts.
-    pub bindto: Option<Ipv4Addr>,
+    pub bindto: Option<IpAddr>,
 }
 
 impl CheckSpec {

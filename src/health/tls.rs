@@ -12,7 +12,7 @@
 //! is the name, and TLS sends no SNI for an address (keepalived sends none unless told to).
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, TcpStream};
+use std::net::{IpAddr, TcpStream};
 use std::sync::{Arc, OnceLock};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -26,12 +26,12 @@ use super::probe::ProbeFailure;
 pub type TlsStream = StreamOwned<ClientConnection, TcpStream>;
 
 /// The name the handshake presents and verifies: the virtualhost, else the probed address.
-pub fn server_name(virtualhost: Option<&str>, addr: Ipv4Addr) -> Result<ServerName<'static>, String> {
+pub fn server_name(virtualhost: Option<&str>, addr: IpAddr) -> Result<ServerName<'static>, String> {
     match virtualhost {
         Some(name) => {
             ServerName::try_from(name.to_string()).map_err(|_| format!("{name:?} is not a valid server name"))
         }
-        None => Ok(ServerName::IpAddress(IpAddr::V4(addr).into())),
+        None => Ok(ServerName::IpAddress(addr.into())),
     }
 }
 

@@ -1,5 +1,5 @@
-//! Interface facts the daemon needs at start-up and on reload: index, MAC, IPv4 addresses, MTU,
-//! RX queue count, link state.
+//! Interface facts the daemon needs at start-up and on reload: index, MAC, IPv4 and IPv6 addresses,
+//! MTU, RX queue count, link state.
 //!
 //! Contract: every function answers for the network namespace of the *calling thread*. That is why
 //! they ask the kernel through sockets (ioctl, netlink via `getifaddrs`, ethtool) and not through
@@ -14,7 +14,7 @@ use std::ffi::{CStr, CString};
 use std::fmt;
 use std::io;
 use std::mem;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use crate::wire::MacAddr;
@@ -173,6 +173,47 @@ pub fn ipv4_addrs(name: &str) -> io::Result<Vec<Ipv4Net>> {
     Ok(out)
 }
 
+/// The IPv6 addresses configured on the interface with their prefix lengths, link-local ones
+/// included, in the kernel's order.
+pub fn ipv6_addrs(name: &str) -> io::Result<Vec<(Ipv6Addr, u8)>> {
+    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: `head` is a valid out-pointer; on success the list is freed below with freeifaddrs.
+    if unsafe { libc::getifaddrs(&mut head) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut out = Vec::new();
+    let mut cur = head;
+    while !cur.is_null() {
+        // SAFETY: `cur` is a node of the list getifaddrs returned, not yet freed.
+        let ifa = unsafe { &*cur };
+        cur = ifa.ifa_next;
+        if ifa.ifa_addr.is_null() || ifa.ifa_name.is_null() {
+            continue;
+        }
+        // SAFETY: ifa_name is a NUL-terminated string owned by the list.
+        if unsafe { CStr::from_ptr(ifa.ifa_name) }.to_bytes() != name.as_bytes() {
+            continue;
+        }
+        // SAFETY: ifa_addr is non-null and points at a sockaddr of at least the family field.
+        if i32::from(unsafe { (*ifa.ifa_addr).sa_family }) != libc::AF_INET6 {
+            continue;
+        }
+        // SAFETY: the family is AF_INET6, so the address is a sockaddr_in6.
+        let addr = unsafe { *(ifa.ifa_addr as *const libc::sockaddr_in6) };
+        let prefix_len = if ifa.ifa_netmask.is_null() {
+            128
+        } else {
+            // SAFETY: for an AF_INET6 entry the netmask is a sockaddr_in6 too.
+            let mask = unsafe { *(ifa.ifa_netmask as *const libc::sockaddr_in6) };
+            u128::from_be_bytes(mask.sin6_addr.s6_addr).leading_ones() as u8
+        };
+        out.push((Ipv6Addr::from(addr.sin6_addr.s6_addr), prefix_len));
+    }
+    // SAFETY: `head` came from a successful getifaddrs and is freed exactly once.
+    unsafe { libc::freeifaddrs(head) };
+    Ok(out)
+}
+
 /// How many RX queues the interface has: ethtool's channel count (combined + rx) when the driver
 /// reports channels, else the `queues/rx-*` entries in sysfs, else 1 (a single-queue device).
 /// AF_XDP binds one socket per queue, so this is the number of workers in XDP mode.
@@ -301,6 +342,9 @@ mod tests {
         assert_eq!(rx_queue_count("lo").unwrap(), 1);
         let addrs = ipv4_addrs("lo").unwrap();
         let lo = addrs.iter().find(|n| n.addr == Ipv4Addr::LOCALHOST).expect("127.0.0.1 on lo");
+        // ::1/128 on lo, unless IPv6 is disabled on this host.
+        let v6 = ipv6_addrs("lo").unwrap();
+        assert!(v6.is_empty() || v6.contains(&(Ipv6Addr::LOCALHOST, 128)), "{v6:?}");
         assert_eq!(lo.prefix_len, 8);
         assert!(lo.contains(Ipv4Addr::new(127, 9, 9, 9)));
     }

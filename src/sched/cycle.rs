@@ -36,7 +36,7 @@ pub fn order(kind: SchedulerKind, candidates: &[Candidate]) -> Option<Vec<u16>> 
         return None;
     }
     let mut scheduler = kind.build(SchedFlags::default(), candidates);
-    let client = Client { ip: Ipv4Addr::UNSPECIFIED, port: 0 };
+    let client = Client { ip: Ipv4Addr::UNSPECIFIED.into(), port: 0 };
     let order: Vec<u16> =
         (0..period).map(|_| scheduler.pick(candidates, client).map(|i| i as u16)).collect::<Option<_>>()?;
     // The next period must start over exactly: otherwise the assumed period is wrong.

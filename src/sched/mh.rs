@@ -25,8 +25,8 @@
 //!
 //! **Hashes** are fixed, seeded 64-bit mixes (splitmix64's finalizer), never a per-process random
 //! hasher: two directors building from the same real servers agree on every slot, so a failover
-//! keeps clients on their servers. The client's hash covers its address, plus its source port with
-//! `mh-port`.
+//! keeps clients on their servers. The client's hash covers its address (an IPv6 one folded to 32
+//! bits as IPVS folds it), plus its source port with `mh-port`.
 //!
 //! **Availability.** The table holds every real server with a weight, usable or not, so health
 //! flapping does not reshuffle anybody else. A client whose server is unavailable gets `None` (a
@@ -160,7 +160,7 @@ impl Scheduler for Maglev {
             return None;
         }
         let port = if self.flags.port { client.port } else { 0 };
-        let word = (u64::from(client.ip.to_bits()) << 16) | u64::from(port);
+        let word = (u64::from(client.folded()) << 16) | u64::from(port);
         let first = client_slot(word, 0);
         if let Some(i) = self.server(candidates, first) {
             return Some(i);
@@ -190,7 +190,7 @@ mod tests {
 
     fn client(i: u32) -> Client {
         Client {
-            ip: Ipv4Addr::from_bits(0x6440_0000u32.wrapping_add(i.wrapping_mul(2_654_435_761))),
+            ip: Ipv4Addr::from_bits(0x6440_0000u32.wrapping_add(i.wrapping_mul(2_654_435_761))).into(),
             port: 1024 + (i % 60_000) as u16,
         }
     }
@@ -268,7 +268,7 @@ mod tests {
         let c = test_candidates(&[1; 8]);
         let mut mh = Maglev::new(SchedFlags::default(), &c);
         let mut with_port = Maglev::new(SchedFlags { port: true, ..SchedFlags::default() }, &c);
-        let ip = Ipv4Addr::new(198, 51, 100, 9);
+        let ip = Ipv4Addr::new(198, 51, 100, 9).into();
         let by_port: std::collections::HashSet<_> = (0..64)
             .map(|p| {
                 let cl = Client { ip, port: 20000 + p };
@@ -346,7 +346,7 @@ mod tests {
             }
             let any_up = c.iter().any(|d| d.available());
             for &(ip, port) in &clients {
-                let got = mh.pick(&c, Client { ip: Ipv4Addr::from_bits(ip), port });
+                let got = mh.pick(&c, Client { ip: Ipv4Addr::from_bits(ip).into(), port });
                 if let Some(i) = got {
                     prop_assert!(c[i].available());
                 }

@@ -18,7 +18,7 @@ mod wlc;
 mod wrr;
 
 use std::fmt;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 
 /// Greatest common divisor, with gcd(0, x) = x: folding it over weights gives IPVS's step (wrr) and
@@ -53,17 +53,48 @@ impl Candidate {
         self.usable && self.weight > 0
     }
 
-    /// The `key` of the real server at `addr`: what IPVS's mh hashes (address and port).
-    pub const fn key_of(addr: SocketAddrV4) -> u64 {
-        ((addr.ip().to_bits() as u64) << 16) | addr.port() as u64
+    /// The `key` of the real server at `addr`: what IPVS's mh hashes (address and port). IPv4:
+    /// address and port side by side. IPv6: a fixed mix of the address's halves with the port
+    /// (never a per-process random hash: every director must place a real server alike).
+    pub const fn key_of(addr: SocketAddr) -> u64 {
+        match addr {
+            SocketAddr::V4(addr) => ((addr.ip().to_bits() as u64) << 16) | addr.port() as u64,
+            SocketAddr::V6(addr) => {
+                let bits = addr.ip().to_bits();
+                mix64(mix64((bits >> 64) as u64) ^ bits as u64) ^ addr.port() as u64
+            }
+        }
     }
+}
+
+/// splitmix64's finalizer: a fixed bijective mix of all 64 bits.
+const fn mix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 /// The client side of the new connection: what hashing schedulers hash.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Client {
-    pub ip: Ipv4Addr,
+    pub ip: IpAddr,
     pub port: u16,
+}
+
+impl Client {
+    /// The address folded to 32 bits as IPVS's sh and mh fold it (`ip_vs_sh_hashkey`,
+    /// `ip_vs_mh_hashkey`): an IPv4 address as it is, an IPv6 one as the XOR of its four 32-bit
+    /// words.
+    #[inline]
+    pub fn folded(&self) -> u32 {
+        match self.ip {
+            IpAddr::V4(ip) => ip.to_bits(),
+            IpAddr::V6(ip) => {
+                let bits = ip.to_bits();
+                (bits >> 96) as u32 ^ (bits >> 64) as u32 ^ (bits >> 32) as u32 ^ bits as u32
+            }
+        }
+    }
 }
 
 /// Picks a real server for each new connection.
@@ -160,7 +191,7 @@ pub(crate) fn test_candidates(weights: &[u32]) -> Vec<Candidate> {
             usable: true,
             active: 0,
             inactive: 0,
-            key: Candidate::key_of(SocketAddrV4::new(Ipv4Addr::from_bits(0x0a00_0001 + i as u32), 80)),
+            key: Candidate::key_of(SocketAddr::new(std::net::Ipv4Addr::from_bits(0x0a00_0001 + i as u32).into(), 80)),
         })
         .collect()
 }
@@ -169,6 +200,27 @@ pub(crate) fn test_candidates(weights: &[u32]) -> Vec<Candidate> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    #[test]
+    fn addresses_fold_as_ipvs_folds_them() {
+        let v4 = Client { ip: Ipv4Addr::new(192, 0, 2, 1).into(), port: 1 };
+        assert_eq!(v4.folded(), 0xc000_0201);
+        // 2001:0db8:0000:0000:0000:0000:0000:0001 → 0x20010db8 ^ 0 ^ 0 ^ 1.
+        let v6 = Client { ip: "2001:db8::1".parse::<Ipv6Addr>().unwrap().into(), port: 1 };
+        assert_eq!(v6.folded(), 0x2001_0db9);
+    }
+
+    #[test]
+    fn real_server_keys_are_stable_and_distinct() {
+        let v4 = SocketAddr::new(Ipv4Addr::new(10, 0, 0, 11).into(), 80);
+        assert_eq!(Candidate::key_of(v4), 0x0a00_000b_0050, "IPv4: address and port, as before");
+        let v6 = |last: u16, port| SocketAddr::new(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, last).into(), port);
+        assert_eq!(Candidate::key_of(v6(0x11, 80)), Candidate::key_of(v6(0x11, 80)));
+        let keys: std::collections::HashSet<u64> =
+            (0..1000).flat_map(|i| [Candidate::key_of(v6(i, 80)), Candidate::key_of(v6(i, 81))]).collect();
+        assert_eq!(keys.len(), 2000);
+    }
 
     fn candidates() -> impl Strategy<Value = Vec<Candidate>> {
         // Up to 300 real servers, weights up to 65535, random load and health.
@@ -202,7 +254,7 @@ mod tests {
             let mut s = kind.build(SchedFlags { fallback, port }, &c);
             let any_up = c.iter().any(Candidate::available);
             for (ip, port) in clients {
-                let got = s.pick(&c, Client { ip: Ipv4Addr::from_bits(ip), port });
+                let got = s.pick(&c, Client { ip: std::net::Ipv4Addr::from_bits(ip).into(), port });
                 if let Some(i) = got {
                     prop_assert!(c[i].available());
                 }

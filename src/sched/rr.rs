@@ -49,7 +49,7 @@ mod tests {
     use crate::sched::test_candidates;
     use std::net::Ipv4Addr;
 
-    const CLIENT: Client = Client { ip: Ipv4Addr::new(192, 0, 2, 1), port: 40000 };
+    const CLIENT: Client = Client { ip: std::net::IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), port: 40000 };
 
     fn sequence(rr: &mut RoundRobin, c: &[Candidate], count: usize) -> Vec<Option<usize>> {
         (0..count).map(|_| rr.pick(c, CLIENT)).collect()

@@ -7,7 +7,8 @@
 //! 2:1 give `A A B A A B …`; weights summing past 256 leave the servers listed last without a bucket
 //! — IPVS's behaviour, and a reason to keep `sh` weights small.
 //!
-//! The hash is IPVS's current `ip_vs_sh_hashkey`: `hash_32(port + addr, 8)`, the top 8 bits of the
+//! The hash is IPVS's current `ip_vs_sh_hashkey`: `hash_32(port + addr, 8)` (an IPv6 address folded
+//! to 32 bits first, the XOR of its four words, as the kernel does), the top 8 bits of the
 //! product with the 32-bit golden ratio `0x61C88647`, plus a probe offset, modulo 256. (Older kernels
 //! multiplied by 2654435761 and kept the *low* 8 bits, which depend only on the last octet
 //! of the address; the top bits mix all 32.) With the same real servers in the same order, ulvs and a
@@ -86,7 +87,7 @@ enum Unavailable {
 
 impl Scheduler for SourceHash {
     fn pick(&mut self, candidates: &[Candidate], client: Client) -> Option<usize> {
-        let addr = client.ip.to_bits();
+        let addr = client.folded();
         let port = if self.flags.port { client.port } else { 0 };
         let first = bucket_of(addr, port, 0);
         match self.server(candidates, first) {
@@ -109,7 +110,7 @@ mod tests {
     use std::net::Ipv4Addr;
 
     fn client(i: u32) -> Client {
-        Client { ip: Ipv4Addr::from_bits(0xc000_0200 + i * 7919), port: 1024 + (i % 50_000) as u16 }
+        Client { ip: Ipv4Addr::from_bits(0xc000_0200 + i * 7919).into(), port: 1024 + (i % 50_000) as u16 }
     }
 
     fn owners(sh: &SourceHash) -> Vec<usize> {
@@ -160,7 +161,7 @@ mod tests {
         let c = test_candidates(&[1, 1, 1, 1]);
         let flags = SchedFlags { port: true, ..SchedFlags::default() };
         let mut sh = SourceHash::new(flags, &c);
-        let ip = Ipv4Addr::new(198, 51, 100, 7);
+        let ip = Ipv4Addr::new(198, 51, 100, 7).into();
         let servers: std::collections::HashSet<_> =
             (0..64).map(|p| sh.pick(&c, Client { ip, port: 30000 + p }).unwrap()).collect();
         assert_eq!(servers.len(), 4);
@@ -199,6 +200,16 @@ mod tests {
     }
 
     #[test]
+    fn an_ipv6_client_hashes_its_address_folded_as_ipvs_does() {
+        // ip_vs_sh_hashkey folds an IPv6 address to ip6[0] ^ ip6[1] ^ ip6[2] ^ ip6[3] first.
+        let c = test_candidates(&[1; 7]);
+        let mut sh = SourceHash::new(SchedFlags::default(), &c);
+        let ip: std::net::Ipv6Addr = "2001:db8::c000:201".parse().unwrap();
+        let fold = 0x2001_0db8 ^ 0xc000_0201;
+        assert_eq!(sh.pick(&c, Client { ip: ip.into(), port: 9 }), Some(owners(&sh)[bucket_of(fold, 0, 0)]));
+    }
+
+    #[test]
     fn no_servers_is_none() {
         let flags = SchedFlags { fallback: true, port: true };
         let mut sh = SourceHash::new(flags, &[]);
@@ -223,7 +234,7 @@ mod tests {
             let mut without = SourceHash::new(SchedFlags { fallback: false, port: true }, &c);
             let any_up = c.iter().any(Candidate::available);
             for (ip, port) in clients {
-                let cl = Client { ip: Ipv4Addr::from_bits(ip), port };
+                let cl = Client { ip: Ipv4Addr::from_bits(ip).into(), port };
                 let got = with.pick(&c, cl);
                 proptest::prop_assert_eq!(got.is_some(), any_up);
                 proptest::prop_assert!(got.is_none_or(|i| c[i].available()));

@@ -45,7 +45,7 @@ mod tests {
     use crate::sched::test_candidates;
     use std::net::Ipv4Addr;
 
-    const CLIENT: Client = Client { ip: Ipv4Addr::new(192, 0, 2, 1), port: 40000 };
+    const CLIENT: Client = Client { ip: std::net::IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), port: 40000 };
 
     fn loaded(servers: &[(u32, u32, u32)]) -> Vec<Candidate> {
         let weights: Vec<u32> = servers.iter().map(|s| s.0).collect();

@@ -113,7 +113,7 @@ mod tests {
     use crate::sched::test_candidates;
     use std::net::Ipv4Addr;
 
-    const CLIENT: Client = Client { ip: Ipv4Addr::new(192, 0, 2, 1), port: 40000 };
+    const CLIENT: Client = Client { ip: std::net::IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), port: 40000 };
 
     fn sequence(c: &[Candidate], count: usize) -> Vec<usize> {
         let mut wrr = WeightedRoundRobin::new(c);
@@ -217,7 +217,7 @@ mod proptests {
             let di = up().fold(0, gcd).max(1);
             let cycle: u32 = up().map(|w| w / di).sum();
             let mut wrr = WeightedRoundRobin::new(&c);
-            let client = Client { ip: Ipv4Addr::LOCALHOST, port: 1 };
+            let client = Client { ip: Ipv4Addr::LOCALHOST.into(), port: 1 };
             let mut count = vec![0; c.len()];
             for _ in 0..2 * cycle {
                 let i = wrr.pick(&c, client).unwrap();

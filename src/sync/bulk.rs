@@ -121,14 +121,14 @@ pub fn whole_table(
             expires_in: info.expires_in,
         };
         if wanted(&conn) {
-            out.push(conn_entry(&conn));
+            out.extend(conn_entry(&conn));
         }
     }
-    out.extend(synced.snapshot(now).iter().filter(|c| wanted(c)).map(conn_entry));
+    out.extend(synced.snapshot(now).iter().filter(|c| wanted(c)).filter_map(conn_entry));
     for (key, dest, timeout) in templates.all(now) {
         let Some((_, real)) = snapshot.dest(dest) else { continue };
         let conn = SyncedConn {
-            key: crate::flow::FlowKey {
+            key: crate::flow::AnyFlowKey {
                 client: key.client,
                 client_port: 0,
                 vip: key.vip,

@@ -317,7 +317,9 @@ impl Run {
                 add(&self.stats.notes_unsent, 1);
                 continue;
             }
-            self.outbox.push(now, &conn_entry(&note.conn));
+            // No IPv6 entry yet: the pipeline does not forward IPv6, so it makes no such note.
+            let Some(entry) = conn_entry(&note.conn) else { continue };
+            self.outbox.push(now, &entry);
             if let Some(template) = template_entry(&note) {
                 self.outbox.push(now, &template);
             }

@@ -8,7 +8,7 @@
 //! install connections, exactly as with IPVS; keep the sync interface on a link clients cannot
 //! reach. Anything not believed is counted by reason and changes nothing.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
 
 use super::convert::{received, Received};
@@ -118,7 +118,7 @@ pub fn install(now: Instant, entries: &[Result<ConnRepr, EntrySkip>], to: &Targe
 }
 
 /// This director's real server `real` of `service` (IPVS's bind-to-local-dest), if it has it.
-fn find_real(snapshot: &Snapshot, service: &ServiceKey, real: (Ipv4Addr, u16)) -> Option<crate::flow::DestId> {
+fn find_real(snapshot: &Snapshot, service: &ServiceKey, real: (IpAddr, u16)) -> Option<crate::flow::DestId> {
     let service = &snapshot.services[snapshot.service_index(service)?];
     service.reals.iter().find(|r| (r.ip, r.port) == real).map(|r| r.dest)
 }

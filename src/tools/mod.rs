@@ -55,7 +55,7 @@ impl Ports {
         ifname: &str,
         queues: u32,
         xdp_mode: XdpModeRequest,
-        vips: &[std::net::Ipv4Addr],
+        vips: &[std::net::IpAddr],
         send_frames: u32,
     ) -> anyhow::Result<Ports> {
         match io {

@@ -47,7 +47,7 @@ pub struct PortArgs {
 pub fn run(args: &PortArgs) -> anyhow::Result<()> {
     let stop = stop_on_signal()?;
     let own = ulvs::io::netdev::mac_addr(&args.interface).with_context(|| format!("MAC of {}", args.interface))?;
-    let ports = Ports::open(args.io, &args.interface, args.queues, args.xdp_mode, &[args.vip], 64)?;
+    let ports = Ports::open(args.io, &args.interface, args.queues, args.xdp_mode, &[(args.vip).into()], 64)?;
     let description = ports.describe();
     println!("port: {} on {}, {} queue(s)", description, args.interface, args.queues);
     let forwarded = AtomicU64::new(0);

@@ -46,7 +46,7 @@ pub struct SinkArgs {
 pub fn run(args: &SinkArgs) -> anyhow::Result<()> {
     let limit = Limit::new(args.count, args.duration);
     let stop = stop_on_signal()?;
-    let mut ports = Ports::open(args.io, &args.interface, args.queues, args.xdp_mode, &[args.vip], 64)?;
+    let mut ports = Ports::open(args.io, &args.interface, args.queues, args.xdp_mode, &[(args.vip).into()], 64)?;
     let description = ports.describe();
     eprintln!("sink: {} on {}, {} queue(s)", description, args.interface, args.queues);
     // Prints before the first frame can arrive: scripts wait for this line.

@@ -1,4 +1,4 @@
-//! The Internet checksum (RFC 1071), as IPv4, TCP, UDP and ICMP use it.
+//! The Internet checksum (RFC 1071), as IPv4, TCP, UDP, ICMP and ICMPv6 use it.
 //!
 //! Every function here returns a *folded, uncomplemented* ones-complement sum: a `u16` that can be fed to
 //! [`combine`] with other partial sums. Only [`finish`] complements, to produce the value written into a
@@ -11,7 +11,7 @@
 //! 32-bit big-endian word is congruent to the sum of its two 16-bit halves modulo 0xffff (RFC 1071 §2(B)),
 //! so [`data`] may add 32-bit words and fold once at the end.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// Folds a wide accumulator to 16 bits with end-around carry. A fixed sequence of folds, no loop:
 /// 64 → 33 → 17 → 16 bits (plus a last carry), which is enough for any `u64`.
@@ -56,6 +56,18 @@ pub fn combine(sums: &[u16]) -> u16 {
 #[inline]
 pub fn pseudo_header(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, length: u32) -> u16 {
     fold(u64::from(src.to_bits()) + u64::from(dst.to_bits()) + u64::from(protocol) + u64::from(length))
+}
+
+/// The folded sum of the IPv6 pseudo-header (RFC 8200 §8.1) that TCP, UDP and ICMPv6 checksums
+/// cover: source, destination (the final one, when a routing header names another), the upper-layer
+/// packet length as 32 bits, three zero bytes and the next header.
+#[inline]
+pub fn pseudo_header_v6(src: Ipv6Addr, dst: Ipv6Addr, next_header: u8, length: u32) -> u16 {
+    let words = |addr: Ipv6Addr| {
+        let bits = addr.to_bits();
+        (0..4).map(move |i| u64::from((bits >> (32 * i)) as u32)).sum::<u64>()
+    };
+    fold(words(src) + words(dst) + u64::from(length) + u64::from(next_header))
 }
 
 /// The value to store in a checksum field, given the folded sum over the message with that field zero.

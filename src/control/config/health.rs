@@ -6,7 +6,7 @@
 //! at its own span, and keys that do not apply to the check's type are refused rather than ignored.
 
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::ops::{Range, RangeInclusive};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -18,6 +18,7 @@ use toml::Spanned;
 use super::raw::{Integer, RawReal, RawService, Text};
 use super::validate::Validator;
 use super::ConfigError;
+use crate::control::spec::{family_mismatch, family_name};
 use crate::health::{
     BodyDigest, CheckKind, CheckSpec, Health, HttpCheck, QuorumSpec, RealScripts, ScriptCheck, ServiceScripts,
     StatusCodes, TlsCheck, UrlCheck, STATUS_MAX, STATUS_MIN,
@@ -36,8 +37,8 @@ pub(super) struct RawCheck {
     pub warmup: Option<Spanned<Text<Duration>>>,
     pub initial: Option<Spanned<String>>,
     pub port: Option<Spanned<Integer>>,
-    pub connect_ip: Option<Spanned<Text<Ipv4Addr>>>,
-    pub bindto: Option<Spanned<Text<Ipv4Addr>>>,
+    pub connect_ip: Option<Spanned<Text<IpAddr>>>,
+    pub bindto: Option<Spanned<Text<IpAddr>>>,
     pub path: Option<Spanned<String>>,
     pub status: Option<Spanned<RawStatus>>,
     pub digest: Option<Spanned<String>>,
@@ -269,14 +270,33 @@ impl Validator<'_> {
         Ok(None)
     }
 
+    /// A check's `bindto` must be of the family of the address it probes (`connect_ip`, else the
+    /// real server `real`): a socket bound to an address of one family cannot reach the other.
+    pub(super) fn check_family(&self, raw: &RawCheck, check: &CheckSpec, real: IpAddr) -> Result<(), ConfigError> {
+        let (Some(bindto), Some(raw_bindto)) = (check.bindto, &raw.bindto) else { return Ok(()) };
+        let probed = check.connect_ip.unwrap_or(real);
+        if bindto.is_ipv4() == probed.is_ipv4() {
+            return Ok(());
+        }
+        Err(self.error(
+            &raw_bindto.span(),
+            format!(
+                "bindto {bindto} is {} but the check probes {probed}, an {} address: a check leaves from an \
+                 address of the family it probes",
+                family_name(bindto),
+                family_name(probed)
+            ),
+        ))
+    }
+
     /// `connect_ip` or `bindto`: a unicast address (loopback allowed: a check may probe, or leave
     /// from, the director's own stack).
-    fn probe_address(&self, raw: &Option<Spanned<Text<Ipv4Addr>>>, key: &str) -> Result<Option<Ipv4Addr>, ConfigError> {
+    fn probe_address(&self, raw: &Option<Spanned<Text<IpAddr>>>, key: &str) -> Result<Option<IpAddr>, ConfigError> {
         let Some(raw) = raw else { return Ok(None) };
         let ip = raw.get_ref().0;
         let problem = if ip.is_unspecified() {
             Some("the unspecified address")
-        } else if ip.is_broadcast() {
+        } else if matches!(ip, IpAddr::V4(v4) if v4.is_broadcast()) {
             Some("the broadcast address")
         } else if ip.is_multicast() {
             Some("a multicast address")
@@ -322,7 +342,9 @@ impl Validator<'_> {
         let virtualhost = match &raw.virtualhost {
             Some(name) => {
                 let text = name.get_ref();
-                if crate::health::tls_server_name(Some(text), Ipv4Addr::LOCALHOST).is_err() || text.is_empty() {
+                if crate::health::tls_server_name(Some(text), std::net::Ipv4Addr::LOCALHOST.into()).is_err()
+                    || text.is_empty()
+                {
                     return Err(self.error(
                         &name.span(),
                         format!("bad virtualhost {text:?}: expected a host name such as \"www.example.com\" (no port, no scheme)"),
@@ -450,16 +472,19 @@ impl Validator<'_> {
     /// A sorry server must be a unicast address other than the VIP and the service's real servers.
     pub(super) fn sorry_server(
         &self,
-        raw: &Spanned<Text<Ipv4Addr>>,
-        vip: Ipv4Addr,
-        reals: &[Ipv4Addr],
-    ) -> Result<Ipv4Addr, ConfigError> {
+        raw: &Spanned<Text<IpAddr>>,
+        vip: IpAddr,
+        reals: &[IpAddr],
+    ) -> Result<IpAddr, ConfigError> {
         let ip = raw.get_ref().0;
         if let Some(problem) = crate::control::spec::unicast_problem(ip) {
             return Err(self.error(&raw.span(), format!("sorry server {ip} is {problem}")));
         }
         if ip == vip {
             return Err(self.error(&raw.span(), format!("sorry server {ip} is the service's own VIP")));
+        }
+        if let Some(problem) = family_mismatch("sorry server", ip, vip) {
+            return Err(self.error(&raw.span(), problem));
         }
         if reals.contains(&ip) {
             return Err(self.error(

@@ -32,12 +32,14 @@ mod vrrp;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_family;
+#[cfg(test)]
 mod tests_health;
 #[cfg(test)]
 mod tests_sync;
 
 use std::fmt;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -189,7 +191,8 @@ pub use crate::io::xdp::XdpModeRequest;
 /// One virtual service (`ipvsadm -A`) and its real servers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServiceConfig {
-    pub vip: Ipv4Addr,
+    /// IPv4 or IPv6; its real servers and sorry server are of the same family.
+    pub vip: IpAddr,
     /// Never 0.
     pub port: u16,
     pub protocol: Protocol,
@@ -208,7 +211,7 @@ pub struct ServiceConfig {
     pub on_failure: OnFailure,
     /// Where new connections go while the service has no quorum (by default: while every real
     /// server is down).
-    pub sorry_server: Option<Ipv4Addr>,
+    pub sorry_server: Option<IpAddr>,
     /// keepalived's `quorum` and `hysteresis`.
     pub quorum: QuorumSpec,
     /// `quorum_up`, `quorum_down`, `omega`. (`alpha` is already applied: it made its checks
@@ -220,7 +223,7 @@ pub struct ServiceConfig {
 /// routing does not rewrite the packet.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RealConfig {
-    pub ip: Ipv4Addr,
+    pub ip: IpAddr,
     /// `0..=spec::MAX_WEIGHT`; 0 = quiescent (keeps its connections, gets no new ones).
     pub weight: u32,
     /// A static MAC address: ARP resolution is skipped for this real server.
@@ -258,12 +261,12 @@ impl Config {
         Config::parse(&text, path)
     }
 
-    /// Refuses a VIP or a real server address outside every IPv4 subnet of the director's
-    /// interface (given as `(address, prefix length)`, host bits allowed): direct routing only
-    /// rewrites MAC addresses, so the director, the VIP and the real servers must share one L2
-    /// segment. Also refuses a subnet's network or broadcast address. `origin` names the file in
-    /// the error, which points at the offending `vip` or `ip`.
-    pub fn check_interface(&self, origin: &Path, subnets: &[(Ipv4Addr, u8)]) -> Result<(), ConfigError> {
+    /// Refuses a VIP or a real server address outside every subnet of its family on the director's
+    /// interface (given as `(address, prefix length)`, host bits allowed, IPv4 and IPv6 mixed):
+    /// direct routing only rewrites MAC addresses, so the director, the VIP and the real servers
+    /// must share one L2 segment. Also refuses an IPv4 subnet's network or broadcast address.
+    /// `origin` names the file in the error, which points at the offending `vip` or `ip`.
+    pub fn check_interface(&self, origin: &Path, subnets: &[(IpAddr, u8)]) -> Result<(), ConfigError> {
         segment::check_interface(self, origin, subnets)
     }
 }

@@ -65,7 +65,7 @@ pub(super) struct RawTimeouts {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawService {
-    pub vip: Spanned<Text<Ipv4Addr>>,
+    pub vip: Spanned<Text<IpAddr>>,
     pub port: Spanned<Integer>,
     pub protocol: Option<Spanned<Text<Protocol>>>,
     pub scheduler: Option<Spanned<Text<SchedulerKind>>>,
@@ -76,7 +76,7 @@ pub(super) struct RawService {
     pub mh_port: Option<Spanned<bool>>,
     pub check: Option<Spanned<RawCheck>>,
     pub inhibit_on_failure: Option<Spanned<bool>>,
-    pub sorry_server: Option<Spanned<Text<Ipv4Addr>>>,
+    pub sorry_server: Option<Spanned<Text<IpAddr>>>,
     pub quorum: Option<Spanned<Integer>>,
     pub hysteresis: Option<Spanned<Integer>>,
     pub quorum_up: Option<Spanned<String>>,
@@ -90,7 +90,7 @@ pub(super) struct RawService {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawReal {
-    pub ip: Spanned<Text<Ipv4Addr>>,
+    pub ip: Spanned<Text<IpAddr>>,
     pub port: Option<Spanned<Integer>>,
     pub weight: Option<Spanned<Integer>>,
     pub mac: Option<Spanned<Text<MacAddr>>>,
@@ -134,15 +134,24 @@ pub(super) trait FromText: Sized {
     fn from_text(text: &str) -> Result<Self, String>;
 }
 
-/// IPv6 gets its own message: the mistake is not a typo but an unsupported family.
+/// For the keys that take IPv4 only (VRRP's and sync's own addresses): IPv6 gets its own message,
+/// since the mistake is not a typo but a family the key does not take yet.
 impl FromText for Ipv4Addr {
     const EXPECTING: &'static str = "an IPv4 address string such as \"10.0.0.100\"";
     fn from_text(text: &str) -> Result<Self, String> {
         match text.parse::<IpAddr>() {
             Ok(IpAddr::V4(ip)) => Ok(ip),
-            Ok(IpAddr::V6(_)) => Err(format!("{text:?} is an IPv6 address; ulvs supports IPv4 only")),
+            Ok(IpAddr::V6(_)) => Err(format!("{text:?} is an IPv6 address; this key takes an IPv4 address only")),
             Err(_) => Err(format!("bad IPv4 address {text:?}")),
         }
+    }
+}
+
+/// For the keys that take either family (a VIP, a real server, a check's addresses).
+impl FromText for IpAddr {
+    const EXPECTING: &'static str = "an IP address string such as \"10.0.0.100\" or \"2001:db8::100\"";
+    fn from_text(text: &str) -> Result<Self, String> {
+        text.parse().map_err(|_| format!("bad IP address {text:?}"))
     }
 }
 
@@ -216,8 +225,11 @@ mod tests {
     #[test]
     fn ipv6_is_told_apart_from_a_typo() {
         assert_eq!(Ipv4Addr::from_text("10.0.0.1"), Ok(Ipv4Addr::new(10, 0, 0, 1)));
-        assert!(Ipv4Addr::from_text("::1").unwrap_err().contains("IPv4 only"));
+        assert!(Ipv4Addr::from_text("::1").unwrap_err().contains("IPv4 address only"));
         assert_eq!(Ipv4Addr::from_text("10.0.0.300"), Err("bad IPv4 address \"10.0.0.300\"".into()));
+        assert_eq!(IpAddr::from_text("2001:DB8::100"), Ok("2001:db8::100".parse().unwrap()));
+        assert_eq!(IpAddr::from_text("10.0.0.1"), Ok(Ipv4Addr::new(10, 0, 0, 1).into()));
+        assert_eq!(IpAddr::from_text("2001:db8::g"), Err("bad IP address \"2001:db8::g\"".into()));
     }
 }
 

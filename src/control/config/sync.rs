@@ -63,7 +63,7 @@ impl Validator<'_> {
         }
         for peer in raw.peers.iter().flatten() {
             let ip = peer.get_ref().0;
-            if let Some(problem) = unicast_problem(ip) {
+            if let Some(problem) = unicast_problem(ip.into()) {
                 return Err(self.error(&peer.span(), format!("peer {ip} is {problem}")));
             }
             if spec.peers.contains(&ip) {

@@ -78,11 +78,11 @@ fn refusals_name_the_line_and_the_reason() {
         (format!("{HEAD}{SVC}[service.real]\nip = \"10.0.0.11\"\n"), 6, "double brackets"),
         ("[[director]]\ninterface = \"eth0\"\n".into(), 1, "wrong type: table, expected a string"),
         (svc("persistence = 300\n"), 6, "expected a duration string"),
-        (format!("{HEAD}[[service]]\nvip = 10\nport = 80\n"), 4, "expected an IPv4 address"),
-        // Bad IPv4 addresses.
-        (format!("{HEAD}[[service]]\nvip = \"10.0.0.300\"\nport = 80\n"), 4, "bad IPv4 address \"10.0.0.300\""),
-        (format!("{HEAD}[[service]]\nvip = \"::1\"\nport = 80\n"), 4, "IPv6"),
-        (real("ip = \"10.0.0\"\n"), 7, "bad IPv4 address"),
+        (format!("{HEAD}[[service]]\nvip = 10\nport = 80\n"), 4, "expected an IP address"),
+        // Bad addresses.
+        (format!("{HEAD}[[service]]\nvip = \"10.0.0.300\"\nport = 80\n"), 4, "bad IP address \"10.0.0.300\""),
+        (format!("{HEAD}[[service]]\nvip = \"::1\"\nport = 80\n"), 4, "VIP ::1 is a loopback address"),
+        (real("ip = \"10.0.0\"\n"), 7, "bad IP address"),
         (format!("{HEAD}[[service]]\nvip = \"0.0.0.0\"\nport = 80\n"), 4, "unspecified"),
         (format!("{HEAD}[[service]]\nvip = \"224.0.0.18\"\nport = 80\n"), 4, "multicast"),
         (real("ip = \"127.0.0.1\"\n"), 7, "loopback"),
@@ -252,7 +252,7 @@ fn unknown_keys_are_pointed_at_exactly() {
 #[test]
 fn values_are_pointed_at_exactly() {
     let text = format!("{HEAD}[[service]]\nvip = \"10.0.0.300\"\nport = 80\n");
-    assert_eq!(expect_error(&text, 4, "bad IPv4").location(), Some(Location { line: 4, column: 7 }));
+    assert_eq!(expect_error(&text, 4, "bad IP address").location(), Some(Location { line: 4, column: 7 }));
     let text = format!("{HEAD}{SVC}  [[service.real]]\n  ip = \"10.0.0.11\"\n  weight =  70000\n");
     assert_eq!(expect_error(&text, 8, "weight").location(), Some(Location { line: 8, column: 13 }));
 }
@@ -274,14 +274,14 @@ fn defaults_fill_every_optional_key() {
     assert_eq!(
         config.services,
         [ServiceConfig {
-            vip: Ipv4Addr::new(10, 0, 0, 100),
+            vip: Ipv4Addr::new(10, 0, 0, 100).into(),
             port: 80,
             protocol: Protocol::Tcp,
             scheduler: SchedulerKind::Wlc,
             flags: SchedFlags::default(),
             persistence: None,
             reals: vec![RealConfig {
-                ip: Ipv4Addr::new(10, 0, 0, 11),
+                ip: Ipv4Addr::new(10, 0, 0, 11).into(),
                 weight: 1,
                 mac: None,
                 location: Location { line: 7, column: 6 },
@@ -389,9 +389,9 @@ fn the_example_file_gives_the_documented_model() {
     assert_eq!(*director, DirectorConfig::new("eth0"));
     assert_eq!(config.timeouts, Timeouts::default());
 
-    let vip = Ipv4Addr::new(10, 0, 0, 100);
-    let rs1 = Ipv4Addr::new(10, 0, 0, 11);
-    let rs2 = Ipv4Addr::new(10, 0, 0, 12);
+    let vip = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 100));
+    let rs1 = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 11));
+    let rs2 = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 12));
     let [web, dns, https] = &config.services[..] else { panic!("3 services expected: {config:?}") };
 
     assert_eq!((web.vip, web.port, web.protocol, web.scheduler), (vip, 80, Protocol::Tcp, SchedulerKind::Wrr));
@@ -409,7 +409,7 @@ fn the_example_file_gives_the_documented_model() {
     assert_eq!(dns.flags, SchedFlags { fallback: true, port: false });
     assert_eq!(dns.reals.len(), 2);
 
-    assert_eq!((https.vip, https.port, https.protocol), (Ipv4Addr::new(10, 0, 0, 101), 443, Protocol::Tcp));
+    assert_eq!((https.vip, https.port, https.protocol), (Ipv4Addr::new(10, 0, 0, 101).into(), 443, Protocol::Tcp));
     assert_eq!(https.scheduler, SchedulerKind::Mh);
     assert_eq!(https.persistence, Some(Duration::from_secs(300)));
 
@@ -422,7 +422,7 @@ fn the_example_file_gives_the_documented_model() {
             assert!(lines[real.location.line - 1].trim_start().starts_with("ip = "), "{:?}", real.location);
         }
     }
-    config.check_interface(&example_path(), &[(Ipv4Addr::new(10, 0, 0, 1), 24)]).unwrap();
+    config.check_interface(&example_path(), &[(Ipv4Addr::new(10, 0, 0, 1).into(), 24)]).unwrap();
 
     let [VrrpConfig { instance: vi, .. }] = &config.vrrp[..] else {
         panic!("one [[vrrp]] expected: {:?}", config.vrrp)
@@ -587,16 +587,18 @@ fn the_interface_check_points_at_the_address_outside() {
     let lan = Ipv4Addr::new(10, 0, 0, 1);
 
     // The first real server's subnet only: the second real server (line 9) is outside.
-    let err = config.check_interface(origin, &[(lan, 24)]).unwrap_err();
+    let err = config.check_interface(origin, &[(lan.into(), 24)]).unwrap_err();
     assert_eq!(err.location(), Some(Location { line: 9, column: 6 }));
-    assert!(err.to_string().contains("real server 10.0.1.12 is not in any subnet of interface eth0 (10.0.0.0/24)"));
+    assert!(err
+        .to_string()
+        .contains("real server 10.0.1.12 is not in any IPv4 subnet of interface eth0 (10.0.0.0/24)"));
 
     // A /16 holds both real servers; then the second VIP (line 11) is the one outside.
-    let err = config.check_interface(origin, &[(lan, 16)]).unwrap_err();
+    let err = config.check_interface(origin, &[(lan.into(), 16)]).unwrap_err();
     assert_eq!(err.location(), Some(Location { line: 11, column: 7 }));
-    assert!(err.reason().starts_with("VIP 192.168.7.1 is not in any subnet"), "{err}");
+    assert!(err.reason().starts_with("VIP 192.168.7.1 is not in any IPv4 subnet"), "{err}");
 
-    config.check_interface(origin, &[(lan, 16), (Ipv4Addr::new(192, 168, 7, 9), 24)]).unwrap();
+    config.check_interface(origin, &[(lan.into(), 16), (Ipv4Addr::new(192, 168, 7, 9).into(), 24)]).unwrap();
 
     let err = config.check_interface(origin, &[]).unwrap_err();
     assert!(err.reason().contains("has no IPv4 address"), "{err}");
@@ -604,7 +606,7 @@ fn the_interface_check_points_at_the_address_outside() {
 
     // The VIP is the subnet's broadcast address.
     let config = parse(&format!("{HEAD}[[service]]\nvip = \"10.0.0.255\"\nport = 80\n")).unwrap();
-    let err = config.check_interface(origin, &[(lan, 24)]).unwrap_err();
+    let err = config.check_interface(origin, &[(lan.into(), 24)]).unwrap_err();
     assert!(err.reason().contains("is the broadcast address of 10.0.0.0/24"), "{err}");
 }
 
@@ -728,7 +730,7 @@ fn floating_addresses_and_an_instance_interface_parse() {
     assert_eq!(instance.announced()[..2], [Ipv4Addr::new(10, 0, 0, 100), Ipv4Addr::new(10, 0, 0, 50)]);
     // An instance with only floating addresses gates no VIP of the data path.
     assert!(config.vrrp[1].instance.vips.is_empty());
-    assert_eq!(crate::control::runtime::gated_vips(&config), [(Ipv4Addr::new(10, 0, 0, 100), None)]);
+    assert_eq!(crate::control::runtime::gated_vips(&config), [(Ipv4Addr::new(10, 0, 0, 100).into(), None)]);
 }
 
 #[test]

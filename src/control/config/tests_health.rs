@@ -53,7 +53,7 @@ fn bad_check_and_metrics_keys_name_their_line() {
         ),
         (check("{ type = \"tcp\", connect_ip = \"224.0.0.1\" }"), 6, "connect_ip 224.0.0.1 is a multicast address"),
         (check("{ type = \"tcp\", connect_ip = \"0.0.0.0\" }"), 6, "connect_ip 0.0.0.0 is the unspecified address"),
-        (check("{ type = \"http\", bindto = \"10.0.0.300\" }"), 6, "bad IPv4 address \"10.0.0.300\""),
+        (check("{ type = \"http\", bindto = \"10.0.0.300\" }"), 6, "bad IP address \"10.0.0.300\""),
         (
             check("{ type = \"tcp\", bindto = \"255.255.255.255\" }"),
             6,
@@ -177,7 +177,7 @@ fn real_servers_inherit_the_service_check_unless_they_name_their_own() {
     assert_eq!((default.rise, default.fall, default.warmup), (2, 4, Duration::from_secs(1)));
     assert_eq!((default.initial, default.port, default.connect_ip, default.bindto), (Health::Down, None, None, None));
     assert_eq!(service.on_failure, OnFailure::Inhibit);
-    assert_eq!(service.sorry_server, Some(Ipv4Addr::new(10, 0, 0, 13)));
+    assert_eq!(service.sorry_server, Some(Ipv4Addr::new(10, 0, 0, 13).into()));
     let checks: Vec<Option<CheckSpec>> = service.reals.iter().map(|r| r.check.clone()).collect();
     assert_eq!(checks[0].as_ref(), Some(&default));
     let script = checks[1].as_ref().unwrap();
@@ -251,8 +251,8 @@ fn http_urls_virtualhost_digest_tls_and_probe_addresses() {
             ("/ready", "[200]".to_string(), None, None),
         ]
     );
-    assert_eq!(https.connect_ip, Some(Ipv4Addr::new(10, 0, 0, 50)));
-    assert_eq!((https.port, https.bindto), (Some(8443), Some(Ipv4Addr::new(10, 0, 0, 2))));
+    assert_eq!(https.connect_ip, Some(Ipv4Addr::new(10, 0, 0, 50).into()));
+    assert_eq!((https.port, https.bindto), (Some(8443), Some(Ipv4Addr::new(10, 0, 0, 2).into())));
     // The single-URL form, with a digest and one status.
     let http = service.reals[1].check.clone().unwrap();
     let empty = BodyDigest::from_hex("d41d8cd98f00b204e9800998ecf8427e").unwrap();

@@ -5,7 +5,7 @@
 //! fault. Nothing here touches the system.
 
 use std::collections::hash_map::{Entry, HashMap};
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::ops::{Range, RangeInclusive};
 use std::path::{Path, PathBuf};
@@ -81,7 +81,7 @@ impl Validator<'_> {
             None => MetricsConfig::default(),
         };
         let mut services = Vec::with_capacity(raw.services.len());
-        let mut seen: HashMap<(Ipv4Addr, u16, Protocol), Location> = HashMap::new();
+        let mut seen: HashMap<(IpAddr, u16, Protocol), Location> = HashMap::new();
         for raw_service in raw.services {
             let vip_span = raw_service.get_ref().vip.span();
             let service = self.service(raw_service.into_inner())?;
@@ -90,10 +90,9 @@ impl Validator<'_> {
                     return Err(self.error(
                         &vip_span,
                         format!(
-                            "duplicate service {} {}:{} (first defined at line {})",
+                            "duplicate service {} {} (first defined at line {})",
                             service.protocol,
-                            service.vip,
-                            service.port,
+                            std::net::SocketAddr::new(service.vip, service.port),
                             first.get().line
                         ),
                     ));
@@ -238,10 +237,14 @@ impl Validator<'_> {
         let mut reals: Vec<RealConfig> = Vec::with_capacity(raw.real.len());
         for raw_real in &raw.real {
             let mut real = self.real(raw_real.get_ref(), vip, port)?;
+            let raw_check = raw_real.get_ref().check.as_ref().or(raw.check.as_ref());
             real.check = match &raw_real.get_ref().check {
                 Some(own) => self.check(own.get_ref(), alpha)?,
                 None => check.clone(),
             };
+            if let (Some(raw_check), Some(spec)) = (raw_check, &real.check) {
+                self.check_family(raw_check.get_ref(), spec, real.ip)?;
+            }
             real.scripts = self.real_scripts(raw_real.get_ref())?;
             if let Some(first) = reals.iter().find(|r| r.ip == real.ip) {
                 return Err(self.error(
@@ -258,7 +261,7 @@ impl Validator<'_> {
             Some(true) => OnFailure::Inhibit,
             _ => OnFailure::Remove,
         };
-        let real_ips: Vec<Ipv4Addr> = reals.iter().map(|r| r.ip).collect();
+        let real_ips: Vec<IpAddr> = reals.iter().map(|r| r.ip).collect();
         let sorry_server = match &raw.sorry_server {
             Some(sorry) => Some(self.sorry_server(sorry, vip, &real_ips)?),
             None => None,
@@ -305,7 +308,7 @@ impl Validator<'_> {
         })
     }
 
-    fn real(&self, raw: &RawReal, vip: Ipv4Addr, service_port: u16) -> Result<RealConfig, ConfigError> {
+    fn real(&self, raw: &RawReal, vip: IpAddr, service_port: u16) -> Result<RealConfig, ConfigError> {
         let ip = raw.ip.get_ref().0;
         if let Some(problem) = real_server_problem(vip, ip) {
             return Err(self.error(&raw.ip.span(), problem));

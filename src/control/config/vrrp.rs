@@ -9,7 +9,7 @@
 //! the director serves alone.
 
 use std::collections::HashMap;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -71,7 +71,7 @@ pub(super) struct RawVrrp {
     up_script: Option<Spanned<String>>,
     down_script: Option<Spanned<String>>,
     notify_timeout: Option<Spanned<Text<Duration>>>,
-    vips: Option<Spanned<Vec<Spanned<Text<Ipv4Addr>>>>>,
+    vips: Option<Spanned<Vec<Spanned<Text<IpAddr>>>>>,
     addresses: Option<Spanned<Vec<Spanned<RawAddress>>>>,
     interface: Option<Spanned<String>>,
 }
@@ -164,7 +164,7 @@ pub(super) struct RawTrackScript {
 }
 
 /// An instance's `vips`, `addresses` and `interface`.
-type InstanceAddresses = (Vec<Ipv4Addr>, Vec<FloatingAddress>, Option<String>);
+type InstanceAddresses = (Vec<IpAddr>, Vec<FloatingAddress>, Option<String>);
 
 impl Validator<'_> {
     /// Validates every `[[vrrp]]` table against each other and against the services.
@@ -176,7 +176,7 @@ impl Validator<'_> {
     ) -> Result<Vec<VrrpConfig>, ConfigError> {
         let link = |config: &VrrpConfig| config.instance.interface.clone().unwrap_or_else(|| director_interface.into());
         let mut out: Vec<VrrpConfig> = Vec::with_capacity(raws.len());
-        let mut owners: HashMap<Ipv4Addr, usize> = HashMap::new();
+        let mut owners: HashMap<IpAddr, usize> = HashMap::new();
         for raw in raws {
             let raw = raw.into_inner();
             let config = self.vrrp(&raw, services)?;
@@ -217,7 +217,7 @@ impl Validator<'_> {
             }
             let raw_addresses = raw.addresses.as_ref().map(|a| a.get_ref().as_slice()).unwrap_or_default();
             for (address, raw_address) in instance.addresses.iter().zip(raw_addresses) {
-                if let Some(&first) = owners.get(&address.ip) {
+                if let Some(&first) = owners.get(&IpAddr::V4(address.ip)) {
                     return Err(self.error(
                         &raw_address.span(),
                         format!(
@@ -226,7 +226,7 @@ impl Validator<'_> {
                         ),
                     ));
                 }
-                owners.insert(address.ip, out.len());
+                owners.insert(IpAddr::V4(address.ip), out.len());
             }
             out.push(config);
         }
@@ -556,14 +556,30 @@ impl Validator<'_> {
 
     fn instance_vips(
         &self,
-        raw: &Spanned<Vec<Spanned<Text<Ipv4Addr>>>>,
+        raw: &Spanned<Vec<Spanned<Text<IpAddr>>>>,
         services: &[ServiceConfig],
-    ) -> Result<Vec<Ipv4Addr>, ConfigError> {
-        let mut vips = Vec::new();
+    ) -> Result<Vec<IpAddr>, ConfigError> {
+        let mut vips: Vec<IpAddr> = Vec::new();
         for vip in raw.get_ref() {
             let ip = vip.get_ref().0;
             if !services.iter().any(|service| service.vip == ip) {
                 return Err(self.error(&vip.span(), format!("{ip} is not the VIP of any [[service]]")));
+            }
+            // keepalived's rule: an instance is of one family, its adverts and all it announces.
+            if let Some(first) = vips.first().filter(|first| first.is_ipv4() != ip.is_ipv4()) {
+                return Err(self.error(
+                    &vip.span(),
+                    format!("VIP {ip} is not of the family of {first}: a VRRP instance is IPv4 or IPv6, not both"),
+                ));
+            }
+            if ip.is_ipv6() {
+                return Err(self.error(
+                    &vip.span(),
+                    format!(
+                        "VIP {ip} is IPv6, and ulvs does not run VRRP over IPv6 yet: serve it without \
+                         [[vrrp]] (leave it out of vips)"
+                    ),
+                ));
             }
             if vips.contains(&ip) {
                 return Err(self.error(&vip.span(), format!("VIP {ip} is listed twice")));
@@ -579,7 +595,7 @@ impl Validator<'_> {
     fn addresses(
         &self,
         raw: &Spanned<Vec<Spanned<RawAddress>>>,
-        vips: &[Ipv4Addr],
+        vips: &[IpAddr],
         services: &[ServiceConfig],
         interface: Option<&str>,
     ) -> Result<Vec<FloatingAddress>, ConfigError> {
@@ -588,10 +604,10 @@ impl Validator<'_> {
             let span = entry.span();
             let entry = entry.get_ref();
             let (ip, prefix_len) = parse_prefix(&entry.address).map_err(|problem| self.error(&span, problem))?;
-            if let Some(problem) = unicast_problem(ip) {
+            if let Some(problem) = unicast_problem(ip.into()) {
                 return Err(self.error(&span, format!("address {ip} is {problem}")));
             }
-            if services.iter().any(|service| service.vip == ip) || vips.contains(&ip) {
+            if services.iter().any(|service| service.vip == IpAddr::V4(ip)) || vips.contains(&IpAddr::V4(ip)) {
                 return Err(self.error(
                     &span,
                     format!(
@@ -624,7 +640,7 @@ impl Validator<'_> {
 
     fn unicast(&self, value: &Spanned<Text<Ipv4Addr>>, what: &str) -> Result<Ipv4Addr, ConfigError> {
         let ip = value.get_ref().0;
-        match unicast_problem(ip) {
+        match unicast_problem(ip.into()) {
             Some(problem) => Err(self.error(&value.span(), format!("{what} {ip} is {problem}"))),
             None => Ok(ip),
         }

@@ -34,7 +34,7 @@ mod reload;
 mod tests;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -68,7 +68,7 @@ pub enum Event {
     /// The config file as the shell read it, or why it could not be read or parsed.
     Reload(Result<Box<Config>, String>),
     /// A health checker's verdict on one real server of one service (see `event::ControlEvent`).
-    RealServerHealth { service: ServiceKey, real: Ipv4Addr, up: bool, cause: Cause },
+    RealServerHealth { service: ServiceKey, real: IpAddr, up: bool, cause: Cause },
     /// The counters the core judges, sampled every `rate::INTERVAL`.
     Sampled(OffloadSample),
     /// The daemon stops: keepalived's omega.
@@ -81,7 +81,7 @@ pub enum Effect {
     /// Send one ARP request for `ip` from the director's MAC and address.
     ArpRequest(Ipv4Addr),
     /// The XDP filter's VIP set becomes exactly these.
-    SetVips(Vec<Ipv4Addr>),
+    SetVips(Vec<IpAddr>),
     /// The XDP filter's allow/deny rules and rate limit become these (before the snapshot that
     /// carries them for the pipeline).
     SetFilter(FilterRules),
@@ -110,15 +110,18 @@ pub struct ControlCore {
     /// restart-only ones still pending, so the next reload names them again).
     config: Config,
     config_path: PathBuf,
-    /// The director interface's subnets, to judge a reloaded file's or an edit's addresses.
-    subnets: Vec<(Ipv4Addr, u8)>,
+    /// The director interface's subnets of both families, to judge a reloaded file's or an edit's
+    /// addresses.
+    subnets: Vec<(IpAddr, u8)>,
+    /// Resolves IPv4 real servers over ARP. IPv6 ones are not resolved yet (Neighbour Discovery
+    /// comes with IPv6 forwarding, docs/dataplane.md section 10): only a static `mac` makes one known.
     neighbours: NeighbourTable,
     wanted: Vec<Ipv4Addr>,
-    statics: Vec<(Ipv4Addr, MacAddr)>,
+    statics: Vec<(IpAddr, MacAddr)>,
     /// What the checker checks (see `runtime::follow_checks`).
-    checked: BTreeSet<(ServiceKey, Ipv4Addr)>,
+    checked: BTreeSet<(ServiceKey, IpAddr)>,
     /// The VIPs of the last snapshot published, in its order.
-    vips: Vec<Ipv4Addr>,
+    vips: Vec<IpAddr>,
     /// The defences last handed to the XDP filter.
     filter: FilterRules,
     /// Whether the first snapshot is out (before it, MAC changes only resolve).
@@ -135,7 +138,7 @@ impl ControlCore {
         config: Config,
         config_path: PathBuf,
         mut registry: Registry,
-        subnets: Vec<(Ipv4Addr, u8)>,
+        subnets: Vec<(IpAddr, u8)>,
         now: Instant,
     ) -> ControlCore {
         let mut checked = BTreeSet::new();
@@ -172,7 +175,8 @@ impl ControlCore {
 
     /// The snapshot the workers start with. Its quorum changes wait for `Start`.
     pub fn first_snapshot(&mut self) -> Snapshot {
-        let snapshot = self.registry.snapshot(|ip| self.neighbours.mac(ip));
+        let (neighbours, statics) = (&self.neighbours, &self.statics);
+        let snapshot = self.registry.snapshot(|ip| known_mac(neighbours, statics, ip));
         self.vips = snapshot.vips().collect();
         self.filter = self.registry.filter();
         self.published = true;
@@ -283,7 +287,7 @@ impl ControlCore {
         Ok(())
     }
 
-    fn health(&mut self, service: ServiceKey, real: Ipv4Addr, up: bool, cause: Cause, now: Instant) {
+    fn health(&mut self, service: ServiceKey, real: IpAddr, up: bool, cause: Cause, now: Instant) {
         let changed = self.registry.set_health(service, real, up);
         // keepalived's notify_up / notify_down follow the checker: every transition, and the first
         // failed check of a real server that started down (alpha).
@@ -316,7 +320,7 @@ impl ControlCore {
     /// Resolves the real servers the registry holds now: new ones are probed at once, static MACs
     /// installed, and addresses no longer used forgotten.
     fn follow_neighbours(&mut self, now: Instant) {
-        let mut statics: Vec<(Ipv4Addr, MacAddr)> = self
+        let mut statics: Vec<(IpAddr, MacAddr)> = self
             .registry
             .services()
             .iter()
@@ -325,18 +329,34 @@ impl ControlCore {
             .collect();
         statics.sort();
         statics.dedup();
+        let v4 = |ip: &IpAddr| match *ip {
+            IpAddr::V4(ip) => Some(ip),
+            IpAddr::V6(_) => None,
+        };
         for (ip, _) in self.statics.iter().filter(|(ip, _)| !statics.iter().any(|(s, _)| s == ip)) {
-            self.neighbours.remove_static(*ip, now);
+            if let Some(ip) = v4(ip) {
+                self.neighbours.remove_static(ip, now);
+            }
         }
-        for &(ip, mac) in &statics {
-            self.neighbours.set_static(ip, mac);
+        for (ip, mac) in &statics {
+            if let Some(ip) = v4(ip) {
+                self.neighbours.set_static(ip, *mac);
+            }
         }
         self.statics = statics;
-        let wanted = self.registry.ips_to_resolve();
+        let wanted: Vec<Ipv4Addr> = self.registry.ips_to_resolve().iter().filter_map(v4).collect();
         if wanted != self.wanted {
             self.neighbours.set_wanted(wanted.iter().copied(), now);
             self.wanted = wanted;
         }
+    }
+}
+
+/// A real server's MAC as known now: resolved over ARP (IPv4), or static.
+fn known_mac(neighbours: &NeighbourTable, statics: &[(IpAddr, MacAddr)], ip: IpAddr) -> Option<MacAddr> {
+    match ip {
+        IpAddr::V4(ip) => neighbours.mac(ip),
+        IpAddr::V6(_) => statics.iter().find(|(s, _)| *s == ip).map(|&(_, mac)| mac),
     }
 }
 

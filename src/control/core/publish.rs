@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::Instant;
 
 use log::Level;
@@ -24,9 +24,10 @@ impl ControlCore {
         let targets = runtime::follow_checks(&self.config, &mut self.registry, &mut self.checked);
         self.effects.push(Effect::Checks(targets));
         self.follow_neighbours(now);
-        let snapshot = self.registry.snapshot(|ip| self.neighbours.mac(ip));
+        let (neighbours, statics) = (&self.neighbours, &self.statics);
+        let snapshot = self.registry.snapshot(|ip| super::known_mac(neighbours, statics, ip));
         let old = std::mem::take(&mut self.vips);
-        let new: Vec<Ipv4Addr> = snapshot.vips().collect();
+        let new: Vec<IpAddr> = snapshot.vips().collect();
         let vips_changed = {
             let (mut a, mut b) = (old.clone(), new.clone());
             a.sort();
@@ -116,7 +117,7 @@ impl ControlCore {
 }
 
 /// The VIPs sorted, space-separated, or "none".
-fn list(ips: &[Ipv4Addr]) -> String {
+fn list(ips: &[IpAddr]) -> String {
     let mut sorted = ips.to_vec();
     sorted.sort();
     let mut text = String::new();

@@ -7,7 +7,7 @@
 //! a service with quorum runs its `quorum_down`, as keepalived.
 
 use std::fmt::Write as _;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::Instant;
 
 use log::Level;
@@ -37,6 +37,9 @@ impl ControlCore {
         for line in plan.restart_lines() {
             self.log(Level::Warn, format!("reload: {line}; it takes effect only when ulvs restarts"));
         }
+        for warning in runtime::unserved_ipv6(&config) {
+            self.log(Level::Warn, format!("reload: {warning}"));
+        }
         let before = self.registry.services().to_vec();
         let after = runtime::service_specs(&config);
         let diff = edit::diff(&before, &after);
@@ -45,7 +48,7 @@ impl ControlCore {
         }
         // Real servers the file no longer has, and that were up: keepalived runs their notify_down
         // (clear_service_rs), omega or not.
-        let removed_up: Vec<(ServiceKey, Ipv4Addr)> = before
+        let removed_up: Vec<(ServiceKey, IpAddr)> = before
             .iter()
             .flat_map(|s| s.reals.iter().map(move |r| (s.key, r.ip)))
             .filter(|(key, ip)| !after.iter().any(|s| s.key == *key && s.reals.iter().any(|r| r.ip == *ip)))

@@ -2,7 +2,7 @@
 //! a running daemon (reload ordering, quorum, sorry server, notify order, the VIP filter's order,
 //! MAC resolution, the offload warnings) asserted here as exact effect lists.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -25,7 +25,7 @@ fn ip(last: u8) -> Ipv4Addr {
 }
 
 fn key(vip: u8, port: u16) -> ServiceKey {
-    ServiceKey { protocol: Protocol::Tcp, vip: ip(vip), port }
+    ServiceKey { protocol: Protocol::Tcp, vip: ip(vip).into(), port }
 }
 
 fn parse(text: &str) -> Config {
@@ -53,7 +53,7 @@ impl Bench {
         let config = parse(text);
         let registry = runtime::registry(&config, 1, DIRECTOR_MAC);
         let now = Instant::now();
-        let mut core = ControlCore::new(config, "ulvs.toml".into(), registry, vec![(ip(1), 24)], now);
+        let mut core = ControlCore::new(config, "ulvs.toml".into(), registry, vec![(ip(1).into(), 24)], now);
         core.first_snapshot();
         let mut bench = Bench { core, now };
         let started = bench.on(Event::Start);
@@ -69,7 +69,7 @@ impl Bench {
     }
 
     fn health(&mut self, vip: u8, real: u8, up: bool) -> Vec<String> {
-        self.on(Event::RealServerHealth { service: key(vip, 80), real: ip(real), up, cause: Cause::Probe })
+        self.on(Event::RealServerHealth { service: key(vip, 80), real: ip(real).into(), up, cause: Cause::Probe })
     }
 
     fn advance(&mut self, by: Duration) -> Vec<String> {
@@ -126,8 +126,8 @@ fn said(effects: &[Effect]) -> Vec<String> {
         .collect()
 }
 
-fn join(ips: &[Ipv4Addr]) -> String {
-    ips.iter().map(Ipv4Addr::to_string).collect::<Vec<_>>().join(" ")
+fn join(ips: &[IpAddr]) -> String {
+    ips.iter().map(IpAddr::to_string).collect::<Vec<_>>().join(" ")
 }
 
 /// The lines of `effects` that start with `prefix`.
@@ -345,7 +345,7 @@ fn a_health_flap_notifies_in_order_and_a_stale_result_changes_nothing() {
         ],
         "the real server's script before the quorum script its transition causes"
     );
-    let again = Event::RealServerHealth { service: key(100, 80), real: ip(11), up: false, cause: Cause::Start };
+    let again = Event::RealServerHealth { service: key(100, 80), real: ip(11).into(), up: false, cause: Cause::Start };
     assert_eq!(bench.on(again), Vec::<String>::new(), "no transition and no probe: nothing to do");
     let up = bench.health(100, 11, true);
     assert_eq!(only(&up, "notify"), ["notify notify_up of real server 10.0.0.11 of TCP 10.0.0.100:80"]);
@@ -444,7 +444,7 @@ fn nothing_is_published_before_the_first_snapshot() {
     let config = parse(&service(100, "", &[(11, "")]));
     let registry = runtime::registry(&config, 1, DIRECTOR_MAC);
     let now = Instant::now();
-    let mut core = ControlCore::new(config, "ulvs.toml".into(), registry, vec![(ip(1), 24)], now);
+    let mut core = ControlCore::new(config, "ulvs.toml".into(), registry, vec![(ip(1).into(), 24)], now);
     assert!(!core.all_resolved());
     assert_eq!(said(&core.on(Event::Tick, now)), ["arp who-has 10.0.0.11"]);
     assert_eq!(said(&core.on(Event::ArpReply { ip: ip(11), mac: RS1_MAC }, now)), Vec::<String>::new());
@@ -539,4 +539,27 @@ fn filter_edits_reach_the_xdp_filter_before_their_snapshot_and_a_reload_puts_the
     assert!(reloaded.contains(&"filter [deny 192.0.2.0/24] rate None".to_string()), "{reloaded:?}");
     let again = bench.reload(&file);
     assert!(!again.iter().any(|l| l.starts_with("filter")), "an unchanged filter is not sent again: {again:?}");
+}
+
+#[test]
+fn a_reload_that_adds_an_ipv6_service_says_it_is_not_served_yet() {
+    let config = parse(&service(100, "", &[(11, "mac = \"02:00:00:00:00:11\"")]));
+    let registry = runtime::registry(&config, 1, DIRECTOR_MAC);
+    let now = Instant::now();
+    let subnets = vec![(ip(1).into(), 24), ("2001:db8::1".parse::<IpAddr>().unwrap(), 64)];
+    let mut core = ControlCore::new(config, "ulvs.toml".into(), registry, subnets, now);
+    core.first_snapshot();
+    let mut bench = Bench { core, now };
+    bench.on(Event::Start);
+    let v6 = "[[service]]\nvip = \"2001:db8::100\"\nport = 80\n  [[service.real]]\n  ip = \"2001:db8::11\"\n  \
+              mac = \"02:00:00:00:00:12\"\n  [[service.real]]\n  ip = \"2001:db8::12\"\n";
+    let lines = bench.reload(&format!("{}{v6}", service(100, "", &[(11, "mac = \"02:00:00:00:00:11\"")])));
+    let warning = "WARN reload: service TCP [2001:db8::100]:80: IPv6 is not served yet";
+    assert!(lines.iter().any(|l| l.starts_with(warning)), "{lines:?}");
+    // It is in the snapshot and the VIP set all the same; its real server with a static MAC is
+    // known, the other one waits for Neighbour Discovery: no ARP request goes out for either.
+    assert!(lines.contains(&"vips 10.0.0.100 2001:db8::100".to_string()), "{lines:?}");
+    let publish = lines.iter().find(|l| l.starts_with("publish")).unwrap();
+    assert!(publish.ends_with("2001:db8::100:80 [2001:db8::11/1 2001:db8::12/1?]"), "{publish}");
+    assert!(!lines.iter().any(|l| l.starts_with("arp")), "{lines:?}");
 }

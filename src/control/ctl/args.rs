@@ -226,7 +226,11 @@ impl CtlArgs {
     }
 
     fn service_key(&self) -> Option<ServiceKey> {
-        self.service_filter().map(|(protocol, addr)| ServiceKey { protocol, vip: *addr.ip(), port: addr.port() })
+        self.service_filter().map(|(protocol, addr)| ServiceKey {
+            protocol,
+            vip: (*addr.ip()).into(),
+            port: addr.port(),
+        })
     }
 
     /// The one command this line asks for.
@@ -357,9 +361,9 @@ impl CtlArgs {
             return Err(problem);
         }
         Ok(match command {
-            "-a" => Edit::AddReal(key, RealSpec { ip, weight, mac: None }),
-            "-e" => Edit::EditReal { key, ip, weight },
-            _ => Edit::DeleteReal(key, ip),
+            "-a" => Edit::AddReal(key, RealSpec { ip: ip.into(), weight, mac: None }),
+            "-e" => Edit::EditReal { key, ip: ip.into(), weight },
+            _ => Edit::DeleteReal(key, ip.into()),
         })
     }
 
@@ -418,12 +422,12 @@ mod tests {
     }
 
     fn key(port: u16) -> ServiceKey {
-        ServiceKey { protocol: Protocol::Tcp, vip: Ipv4Addr::new(10, 0, 0, 100), port }
+        ServiceKey { protocol: Protocol::Tcp, vip: Ipv4Addr::new(10, 0, 0, 100).into(), port }
     }
 
     #[test]
     fn ipvsadm_command_lines_become_commands() {
-        let rs = |weight| RealSpec { ip: Ipv4Addr::new(10, 0, 0, 11), weight, mac: None };
+        let rs = |weight| RealSpec { ip: Ipv4Addr::new(10, 0, 0, 11).into(), weight, mac: None };
         let cases: Vec<(&str, Command)> = vec![
             ("-Ln --stats", Command::List),
             ("-l -n -t 10.0.0.100:80", Command::List),

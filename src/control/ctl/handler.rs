@@ -75,7 +75,7 @@ impl Handler for CtlHandler {
             Command::List => {
                 let filter = args.service_filter().map(|(protocol, addr)| ServiceKey {
                     protocol,
-                    vip: *addr.ip(),
+                    vip: (*addr.ip()).into(),
                     port: addr.port(),
                 });
                 if let Some(key) = filter {
@@ -160,7 +160,7 @@ impl CtlHandler {
     fn connections(&self, snapshot: &Snapshot, filter: Option<ServiceKey>) -> Result<String, String> {
         let infos = collect_connections(&self.workers, WORKER_REPLY).ok_or("a worker did not answer\n")?;
         let mut rows = Vec::new();
-        let wanted = |key: &crate::flow::FlowKey| {
+        let wanted = |key: &crate::flow::AnyFlowKey| {
             filter.is_none_or(|f| f == ServiceKey { protocol: key.protocol, vip: key.vip, port: key.vport })
         };
         for info in infos.into_iter().filter(|info| wanted(&info.key)) {

@@ -6,11 +6,11 @@
 //! `ulvs ctl -R` reads back.
 
 use std::fmt::Write;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::conntrack::ConnState;
-use crate::flow::{FlowKey, Protocol};
+use crate::flow::{AnyFlowKey, Protocol};
 use crate::service::ServiceKey;
 
 /// Traffic counters as ipvsadm shows them. In direct routing the director never sees replies, so
@@ -26,7 +26,7 @@ pub struct Totals {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RealRow {
-    pub ip: Ipv4Addr,
+    pub ip: IpAddr,
     pub port: u16,
     pub weight: u32,
     pub active: u64,
@@ -213,10 +213,10 @@ fn large_number(out: &mut String, value: u64, exact: bool) {
 /// A connection row with the real server it goes to, for `-L -c`.
 #[derive(Clone, Copy, Debug)]
 pub struct ConnRow {
-    pub key: FlowKey,
+    pub key: AnyFlowKey,
     pub state: ConnState,
     pub expires_in: Duration,
-    pub real: (Ipv4Addr, u16),
+    pub real: (IpAddr, u16),
 }
 
 /// `ipvsadm -L -n -c`.
@@ -247,10 +247,11 @@ pub fn render_connections(rows: &[ConnRow]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::Ipv4Addr;
 
     fn rows() -> Vec<ServiceRow> {
         let real = |last: u8, weight: u32, active: u64, inactive: u64, totals: Totals| RealRow {
-            ip: Ipv4Addr::new(192, 168, 168, last),
+            ip: Ipv4Addr::new(192, 168, 168, last).into(),
             port: 80,
             weight,
             active,
@@ -260,7 +261,7 @@ mod tests {
         };
         vec![
             ServiceRow {
-                key: ServiceKey { protocol: Protocol::Udp, vip: Ipv4Addr::new(192, 168, 168, 100), port: 53 },
+                key: ServiceKey { protocol: Protocol::Udp, vip: Ipv4Addr::new(192, 168, 168, 100).into(), port: 53 },
                 scheduler: "rr".into(),
                 persistence: None,
                 flags: None,
@@ -269,7 +270,7 @@ mod tests {
                 reals: vec![],
             },
             ServiceRow {
-                key: ServiceKey { protocol: Protocol::Tcp, vip: Ipv4Addr::new(192, 168, 168, 100), port: 80 },
+                key: ServiceKey { protocol: Protocol::Tcp, vip: Ipv4Addr::new(192, 168, 168, 100).into(), port: 80 },
                 scheduler: "wrr".into(),
                 persistence: Some(Duration::from_secs(300)),
                 flags: None,

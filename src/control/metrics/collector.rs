@@ -1,7 +1,7 @@
 //! What a scrape reads, family by family.
 
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
@@ -29,7 +29,7 @@ fn service_labels(key: &ServiceKey) -> Labels {
     ]
 }
 
-fn real_labels(key: &ServiceKey, real: Ipv4Addr) -> Labels {
+fn real_labels(key: &ServiceKey, real: IpAddr) -> Labels {
     let mut labels = service_labels(key);
     labels.push(("real", real.to_string()));
     labels

@@ -90,8 +90,9 @@ fn value(samples: &BTreeMap<Series, f64>, name: &str, labels: &[(&str, &str)]) -
 }
 
 fn sources() -> (Arc<Context>, ServiceKey) {
-    let key = ServiceKey { protocol: Protocol::Tcp, vip: Ipv4Addr::new(10, 0, 0, 100), port: 80 };
-    let reals = [11, 12].map(|last| RealSpec { ip: Ipv4Addr::new(10, 0, 0, last), weight: 2, mac: None }).to_vec();
+    let key = ServiceKey { protocol: Protocol::Tcp, vip: Ipv4Addr::new(10, 0, 0, 100).into(), port: 80 };
+    let reals =
+        [11, 12].map(|last| RealSpec { ip: Ipv4Addr::new(10, 0, 0, last).into(), weight: 2, mac: None }).to_vec();
     let spec =
         ServiceSpec { key, scheduler: SchedulerKind::Rr, flags: SchedFlags::default(), persistence: None, reals };
     let mut registry = Registry::new(2, MacAddr::ZERO, Timeouts::default(), vec![spec]);
@@ -123,7 +124,7 @@ fn sources() -> (Arc<Context>, ServiceKey) {
     let health = Arc::new(HealthBoard::new());
     health.update(
         key,
-        Ipv4Addr::new(10, 0, 0, 12),
+        Ipv4Addr::new(10, 0, 0, 12).into(),
         || RealHealth::new(Health::Down, "http"),
         |h| {
             h.transitions = 1;

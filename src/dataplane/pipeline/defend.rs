@@ -4,7 +4,7 @@
 //! rate is dropped as `rate_limited`. Each worker keeps its own token buckets, so a source whose
 //! flows spread over N workers gets up to N times the rate (the XDP filter's buckets are shared).
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::time::Instant;
 
 use super::{Context, Pipeline};
@@ -14,11 +14,11 @@ use crate::defence::Decision;
 impl Pipeline {
     /// Why the rules drop a packet from `source` to a VIP, if they do.
     #[inline]
-    pub(super) fn screened(&self, ctx: &Context, source: Ipv4Addr) -> Option<DropReason> {
+    pub(super) fn screened(&self, ctx: &Context, source: IpAddr) -> Option<DropReason> {
         if !self.enforce_defences {
             return None;
         }
-        match ctx.snapshot.filter.as_ref()?.decide(self.worker, IpAddr::V4(source)) {
+        match ctx.snapshot.filter.as_ref()?.decide(self.worker, source) {
             Decision::Pass => None,
             Decision::Denied => Some(DropReason::Denied),
             Decision::NotAllowed => Some(DropReason::NotAllowed),
@@ -27,14 +27,13 @@ impl Pipeline {
 
     /// Whether a new connection from `source` is over its prefix's rate (a token is taken if not).
     #[inline]
-    pub(super) fn over_rate(&mut self, now: Instant, ctx: &Context, source: Ipv4Addr) -> bool {
+    pub(super) fn over_rate(&mut self, now: Instant, ctx: &Context, source: IpAddr) -> bool {
         if !self.enforce_defences {
             return false;
         }
         let Some(limit) = ctx.snapshot.filter.as_ref().and_then(|filter| filter.rules().rate_limit()) else {
             return false;
         };
-        let source = IpAddr::V4(source);
         !self.buckets.take(&limit, limit.group(source), now)
     }
 }

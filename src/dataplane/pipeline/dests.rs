@@ -12,6 +12,7 @@
 use std::sync::Arc;
 
 use super::apply_change;
+use super::rewrite::Egress;
 use crate::conntrack::StateChange;
 use crate::dataplane::stats::WorkerCounters;
 use crate::dataplane::verdict::DropReason;
@@ -73,7 +74,7 @@ impl Dests {
     }
 
     /// A TCP/UDP packet of a connection to `dest`: applies the connection's state change to the
-    /// real server's active/inactive counts, counts the packet and returns the MAC to forward to.
+    /// real server's active/inactive counts, counts the packet and returns where it leaves for.
     /// Checks in the order the counters need: a real server without a MAC still sees the state
     /// change, and the packet is not counted.
     #[inline]
@@ -83,7 +84,7 @@ impl Dests {
         change: Option<StateChange>,
         ip_len: u64,
         worker: usize,
-    ) -> Result<MacAddr, DropReason> {
+    ) -> Result<Egress, DropReason> {
         let Some(Some(entry)) = self.by_id.get_mut(dest.0 as usize) else {
             return Err(DropReason::NoRealServer);
         };
@@ -97,7 +98,7 @@ impl Dests {
         entry.packets += 1;
         entry.bytes += ip_len;
         self.forwarded += 1;
-        Ok(mac)
+        Ok(Egress { mac })
     }
 
     /// Adds the counts kept since the last flush to the shared counters of `worker`.

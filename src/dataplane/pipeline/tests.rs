@@ -30,7 +30,7 @@ fn real(dest: u32, last: u8, mac: Option<MacAddr>, port: u16) -> RealServer {
 }
 
 fn service(protocol: Protocol, port: u16, reals: Vec<RealServer>, persistence: Option<Duration>) -> Service {
-    Service::for_test(ServiceKey { protocol, vip: VIP, port }, reals, persistence)
+    Service::for_test(ServiceKey { protocol, vip: VIP.into(), port }, reals, persistence)
 }
 
 /// TCP VIP:80 → rs1, rs2; UDP VIP:53 → rs1; TCP VIP:8080 → an unresolved real server only;
@@ -384,7 +384,7 @@ fn a_gated_vip_follows_its_bit_and_answers_arp_with_its_vmac() {
     let (mut pipeline, stats) = new_pipeline(&snapshot);
     let now = Instant::now();
     let vmac = MacAddr([0x00, 0x00, 0x5e, 0x00, 0x01, 51]);
-    let state = ServingState::gated(&[(VIP, Some(vmac.0))]);
+    let state = ServingState::gated(&[(VIP.into(), Some(vmac.0))]);
 
     let mut frame = craft::arp_request(CLIENT, CLIENT_IP, VIP);
     let backup = Context { snapshot: &snapshot, serving: state.view() };
@@ -393,7 +393,7 @@ fn a_gated_vip_follows_its_bit_and_answers_arp_with_its_vmac() {
     assert_eq!(pipeline.process(now, &mut frame, &backup), Verdict::Drop(DropReason::NotMaster));
     assert_eq!(stats.sum(|w| &w.drops[DropReason::NotMaster.index()]), 2);
 
-    state.set(VIP, true);
+    state.set(VIP.into(), true);
     let master = Context { snapshot: &snapshot, serving: state.view() };
     let mut frame = craft::arp_request(CLIENT, CLIENT_IP, VIP);
     assert_eq!(pipeline.process(now, &mut frame, &master), Verdict::Tx);
@@ -593,7 +593,7 @@ fn partial_checksums_are_completed_on_the_way_out_and_nothing_else_is_touched() 
     let vip = Ipv4Addr::new(10, 99, 0, 2);
     let service = |protocol, port, dest| {
         let real = RealServer::for_test(dest, Ipv4Addr::new(10, 99, 0, 11), port, Some(RS1));
-        Service::for_test(ServiceKey { protocol, vip, port }, vec![real], None)
+        Service::for_test(ServiceKey { protocol, vip: vip.into(), port }, vec![real], None)
     };
     let snapshot = Snapshot::new(
         1,
@@ -663,6 +663,7 @@ fn partial_checksums_are_completed_on_the_way_out_and_nothing_else_is_touched() 
     assert_eq!(stats.get(0).csum_partial.get(), 0);
 }
 
+mod family;
 mod steered;
 mod sync;
 

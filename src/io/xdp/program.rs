@@ -9,7 +9,7 @@
 use std::collections::HashSet;
 use std::ffi::{c_void, CString};
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use log::{info, warn};
@@ -133,9 +133,18 @@ impl XdpProgram {
     }
 
     /// Makes `vips` the VIP set: adds the new ones first, then deletes those no longer listed,
-    /// so an address in both the old and new set is never briefly missing.
-    pub fn set_vips(&self, vips: &[Ipv4Addr]) -> Result<(), XdpError> {
-        replace_vips(self.filter.vips.as_raw_fd(), vips).map_err(|source| XdpError::Map { map: "vips", source })
+    /// so an address in both the old and new set is never briefly missing. The filter has no
+    /// IPv6 map yet (docs/dataplane.md, section 9): IPv6 VIPs are left out, and their traffic
+    /// passes to the kernel.
+    pub fn set_vips(&self, vips: &[IpAddr]) -> Result<(), XdpError> {
+        let v4: Vec<Ipv4Addr> = vips
+            .iter()
+            .filter_map(|vip| match vip {
+                IpAddr::V4(vip) => Some(*vip),
+                IpAddr::V6(_) => None,
+            })
+            .collect();
+        replace_vips(self.filter.vips.as_raw_fd(), &v4).map_err(|source| XdpError::Map { map: "vips", source })
     }
 
     /// The VIP set as the kernel holds it.

@@ -15,21 +15,22 @@ const PEER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 3);
 
 fn snapshot() -> Snapshot {
     let real = RealServer::for_test(5, RS1, 80, Some(MacAddr([2, 0, 0, 0, 0, 0x11])));
-    let service = Service::for_test(ServiceKey { protocol: Protocol::Tcp, vip: VIP, port: 80 }, vec![real], None);
+    let service =
+        Service::for_test(ServiceKey { protocol: Protocol::Tcp, vip: VIP.into(), port: 80 }, vec![real], None);
     Snapshot::new(1, MacAddr([2, 0, 0, 0, 0, 2]), Timeouts::default(), vec![service])
 }
 
 fn conn(port: u16, real: Ipv4Addr) -> SyncedConn {
     SyncedConn {
         key: FlowKey {
-            client: Ipv4Addr::new(10, 0, 0, 1),
+            client: Ipv4Addr::new(10, 0, 0, 1).into(),
             client_port: port,
-            vip: VIP,
+            vip: VIP.into(),
             vport: 80,
             protocol: Protocol::Tcp,
         },
         state: ConnState::Established,
-        real,
+        real: real.into(),
         real_port: 80,
         expires_in: Duration::from_secs(900),
     }
@@ -38,7 +39,7 @@ fn conn(port: u16, real: Ipv4Addr) -> SyncedConn {
 fn datagram(syncid: u8, conns: &[SyncedConn]) -> Vec<u8> {
     let mut builder = Builder::new(syncid, DEFAULT_MAXLEN);
     for c in conns {
-        assert!(builder.push(&conn_entry(c)));
+        assert!(builder.push(&conn_entry(c).unwrap()));
     }
     builder.finish()
 }
@@ -110,12 +111,15 @@ fn entries_are_installed_bound_or_unbound_and_updated() {
     assert_eq!((get(&stats.installed), get(&stats.unbound)), (2, 1), "an unknown real server is kept and counted");
     assert_eq!(install(now, &entries[..1], &to, &stats), 1);
     assert_eq!(get(&stats.updated), 1);
-    assert_eq!(table.get(now, &conn(1, RS1).key).map(|c| (c.real, c.state)), Some((RS1, ConnState::Established)));
+    assert_eq!(
+        table.get(now, &conn(1, RS1).key).map(|c| (c.real, c.state)),
+        Some((RS1.into(), ConnState::Established))
+    );
 
     let note = crate::conntrack::SyncNote { conn: conn(3, RS1), persistence: Some(Duration::from_secs(60)) };
     let template = template_entry(&note).unwrap();
     assert_eq!(install(now, &[Ok(template)], &to, &stats), 1);
-    let key = TemplateKey { client: note.conn.key.client, vip: VIP, vport: 80, protocol: Protocol::Tcp };
+    let key = TemplateKey { client: note.conn.key.client, vip: VIP.into(), vport: 80, protocol: Protocol::Tcp };
     assert_eq!(templates.peek(now, &key), Some((DestId(5), Duration::from_secs(60))));
     let stranger = crate::conntrack::SyncNote { conn: conn(3, Ipv4Addr::new(10, 0, 0, 99)), ..note };
     assert_eq!(install(now, &[Ok(template_entry(&stranger).unwrap())], &to, &stats), 0);

@@ -8,7 +8,7 @@ use crossbeam::channel::{self, Receiver};
 use super::*;
 use crate::conntrack::{ConnState, SyncNote, SyncedConn, SyncedTable};
 use crate::dataplane::pipeline::SyncLink;
-use crate::flow::FlowKey;
+use crate::flow::{AnyFlowKey, FlowKey};
 
 const RS2_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 12);
 
@@ -20,8 +20,8 @@ fn linked(sending: bool) -> (Pipeline, Arc<WorkerStats>, SyncLink, Receiver<Sync
     (pipeline, stats, link, received)
 }
 
-fn key(port: u16) -> FlowKey {
-    FlowKey { client: CLIENT_IP, client_port: port, vip: VIP, vport: 80, protocol: Protocol::Tcp }
+fn key(port: u16) -> AnyFlowKey {
+    FlowKey { client: CLIENT_IP.into(), client_port: port, vip: VIP.into(), vport: 80, protocol: Protocol::Tcp }
 }
 
 fn ack(port: u16) -> Vec<u8> {
@@ -32,7 +32,7 @@ fn established(port: u16, real: Ipv4Addr) -> SyncedConn {
     SyncedConn {
         key: key(port),
         state: ConnState::Established,
-        real,
+        real: real.into(),
         real_port: 80,
         expires_in: Duration::from_secs(900),
     }
@@ -47,7 +47,7 @@ fn a_synced_connection_is_taken_mid_stream_by_the_worker_that_sees_it() {
     let mut frame = ack(40000);
     assert_eq!(p.process(now, &mut frame, &ctx), Verdict::Drop(DropReason::NoConnection), "nothing synced yet");
 
-    link.synced.upsert(now, key(40000), ConnState::Established, (RS2_IP, 80), Duration::from_secs(900));
+    link.synced.upsert(now, key(40000), ConnState::Established, (RS2_IP.into(), 80), Duration::from_secs(900));
     let mut frame = ack(40000);
     assert_eq!(p.process(now, &mut frame, &ctx), Verdict::Tx);
     assert_eq!(frame[..12], with_macs(&ack(40000), RS2, DIRECTOR)[..12], "to the real server the peer chose");
@@ -75,7 +75,7 @@ fn a_synced_connection_waits_for_its_real_server_s_mac() {
     let now = Instant::now();
     let key = FlowKey { client: CLIENT_IP, client_port: 40002, vip: VIP, vport: 8080, protocol: Protocol::Tcp };
     let rs3 = Ipv4Addr::new(10, 0, 0, 13);
-    link.synced.upsert(now, key, ConnState::Established, (rs3, 8080), Duration::from_secs(900));
+    link.synced.upsert(now, key.any(), ConnState::Established, (rs3.into(), 8080), Duration::from_secs(900));
     let ack = craft::tcp(CLIENT, DIRECTOR, client(40002), vip(8080), tcp_flags::ACK, b"more");
     for _ in 0..3 {
         let mut frame = ack.clone();
@@ -136,12 +136,12 @@ fn a_director_that_stops_serving_hands_its_connections_back() {
         p.process(now, &mut frame.clone(), &ctx);
     }
     // What a peer synced already is newer and stays.
-    link.synced.upsert(now, key(40001), ConnState::Established, (RS2_IP, 80), Duration::from_secs(900));
+    link.synced.upsert(now, key(40001), ConnState::Established, (RS2_IP.into(), 80), Duration::from_secs(900));
     p.process(now, &mut syn(40001, 80), &ctx);
-    link.synced.upsert(now, key(40001), ConnState::FinWait, (RS2_IP, 80), Duration::from_secs(120));
+    link.synced.upsert(now, key(40001), ConnState::FinWait, (RS2_IP.into(), 80), Duration::from_secs(120));
 
-    assert_eq!(p.hand_back(now, &snapshot, &[Ipv4Addr::new(10, 0, 0, 200)]), 0, "another VIP");
-    assert_eq!(p.hand_back(now, &snapshot, &[VIP]), 1);
+    assert_eq!(p.hand_back(now, &snapshot, &[Ipv4Addr::new(10, 0, 0, 200).into()]), 0, "another VIP");
+    assert_eq!(p.hand_back(now, &snapshot, &[VIP.into()]), 1);
     assert_eq!(p.table_len(), 0);
     let back = link.synced.get(now, &key(40000)).unwrap();
     assert_eq!(back.state, ConnState::Established);
@@ -150,6 +150,6 @@ fn a_director_that_stops_serving_hands_its_connections_back() {
 
     link.sending.store(false, Ordering::Relaxed);
     p.process(now, &mut syn(40005, 80), &ctx);
-    assert_eq!(p.hand_back(now, &snapshot, &[VIP]), 0, "without a daemon the table keeps them");
+    assert_eq!(p.hand_back(now, &snapshot, &[VIP.into()]), 0, "without a daemon the table keeps them");
     assert_eq!(p.table_len(), 1);
 }
