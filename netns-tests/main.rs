@@ -7,6 +7,7 @@ mod abuse;
 mod bench;
 mod conn_sync;
 mod ctl;
+mod defences;
 mod faults;
 mod floating;
 mod flood;

@@ -48,6 +48,8 @@ pub struct ControlStatus {
     pub last_reload: Option<(Instant, Result<String, String>)>,
     /// The XDP filter's counters as of the last sample (with AF_XDP), and when it was taken.
     pub xdp_filter: Option<(Instant, FilterCounters)>,
+    /// The XDP filter's hits per allow/deny rule (at the rule's index) as of the same sample.
+    pub xdp_rule_hits: Vec<u64>,
     /// The interface as the link watch last saw it, once it differs from the config (renamed,
     /// down): e.g. `lan0 (renamed from eth0), down`.
     pub link: Option<String>,

@@ -119,7 +119,11 @@ impl<'a> ControlLoop<'a> {
         if let Some(program) = self.io.program {
             let counters = program.counters().ok();
             filter_oversize = counters.map_or(0, |c| c.oversize);
-            self.io.context.status.lock().unwrap_or_else(|p| p.into_inner()).xdp_filter = counters.map(|c| (now, c));
+            let rules = snapshot.filter.as_ref().map_or(0, |filter| filter.rules().rules().len());
+            let hits = program.rule_hits(rules).unwrap_or_default();
+            let mut status = self.io.context.status.lock().unwrap_or_else(|p| p.into_inner());
+            status.xdp_filter = counters.map(|c| (now, c));
+            status.xdp_rule_hits = hits;
         }
         let sample = OffloadSample::take(&self.io.context.stats, self.io.program.is_some(), filter_oversize);
         self.step(Event::Sampled(sample), None)?;

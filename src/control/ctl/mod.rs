@@ -9,6 +9,7 @@
 
 pub mod args;
 pub mod client;
+pub mod filter;
 pub mod handler;
 pub mod listing;
 pub mod request;
