@@ -180,12 +180,19 @@ impl Daemon {
     pub fn start_on(lab: &Lab, node: &str, config_text: &str) -> Daemon {
         let suffix = if node == "dir" { String::new() } else { format!("-{node}") };
         let config = lab.write_config(&format!("ulvs{suffix}.toml"), config_text);
+        Daemon::start_from(lab, node, &config)
+    }
+
+    /// A daemon on director `node` reading the config file at `config` (which names the control
+    /// socket `control_path` gives).
+    pub fn start_from(lab: &Lab, node: &str, config: &Path) -> Daemon {
+        let suffix = if node == "dir" { String::new() } else { format!("-{node}") };
         let log = lab.dir.join(format!("ulvs{suffix}.log"));
         let control = Daemon::control_path(lab, node);
         let _ = fs::remove_file(&control);
         let child = in_netns(&lab.ns(node), ulvs_bin())
             .args(["run", "--config"])
-            .arg(&config)
+            .arg(config)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -270,11 +277,12 @@ impl Daemon {
         self.child.as_ref().map_or(0, Child::id)
     }
 
-    /// Waits up to `within` for the daemon to exit by itself; its exit status, if it did.
+    /// Waits up to `within` for the daemon to exit by itself; its exit status, or `None` if it is
+    /// still running.
     pub fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
         let deadline = Instant::now() + within;
-        let child = self.child.as_mut()?;
         loop {
+            let child = self.child.as_mut()?;
             if let Ok(Some(status)) = child.try_wait() {
                 self.child = None;
                 return Some(status);

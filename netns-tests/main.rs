@@ -3,11 +3,15 @@
 //! Every scenario runs once with io = "xdp" and once with io = "packet". Needs root
 //! (scripts/test.sh runs them).
 
+mod abuse;
 mod bench;
 mod conn_sync;
 mod ctl;
+mod defences;
 mod ecmp;
+mod faults;
 mod floating;
+mod flood;
 mod ha;
 mod health;
 mod health_options;
@@ -15,6 +19,7 @@ mod held;
 mod lab;
 mod metrics;
 mod offload;
+mod steady;
 mod sync_group;
 mod tools;
 

@@ -26,6 +26,7 @@ use ulvs::control::ctl::handler::CtlHandler;
 use ulvs::control::ctl::server::Server;
 use ulvs::control::event::{health_forwarder, ControlEvent};
 use ulvs::control::host::{self, Host};
+use ulvs::control::link::LinkWatch;
 use ulvs::control::metrics::Endpoint;
 use ulvs::control::rate::RateTable;
 use ulvs::control::resolver::Resolver;
@@ -62,6 +63,11 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
         ControlCore::new(config.clone(), config_path.to_path_buf(), registry, host.subnets(), Instant::now());
     let targets = core.checks();
 
+    match ulvs::io::process::raise_fd_limit() {
+        Ok((before, after)) if after > before => log::debug!("open files: soft limit raised from {before} to {after}"),
+        Ok(_) => {}
+        Err(err) => log::warn!("raising the open-files limit: {err}"),
+    }
     let signals = signals(config.bgp.is_some())?;
     let (stop, reload_requested) = (Arc::clone(&signals.stop), Arc::clone(&signals.reload));
     // Before the first snapshot: the route writer replaces whatever a previous run left.
@@ -129,6 +135,7 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
         ha_updates: ha_driver.as_ref().map(|driver| driver.updates()),
         notify: notifier.queue(),
         routes,
+        link: LinkWatch::new(ulvs::io::netdev::ifindex(iface).with_context(|| format!("interface {iface}"))?, iface),
     };
     let control_result = ControlLoop::new(core, io).run(&stop);
     // However the control loop ended, the workers stop before the XDP program is detached.
@@ -185,6 +192,10 @@ fn open_ports(config: &Config, host: &Host, queues: usize, snapshots: &SnapshotC
     let iface = &config.director.interface;
     let vips: Vec<_> = snapshots.load().vips().collect();
     let opened = ports::open(config, queues, &vips)?;
+    if let (Some(program), Some(filter)) = (&opened.program, &snapshots.load().filter) {
+        let (rules, default_deny, rate) = runtime::xdp_defences(filter.rules());
+        program.set_defences(&rules, default_deny, rate).context("filling the XDP filter's defences")?;
+    }
     let io = if opened.program.is_some() { IoMode::Xdp } else { IoMode::Packet };
     host::check(io, iface, &host.addrs, &vips)?;
     log::info!(

@@ -170,6 +170,9 @@ pub struct Snapshot {
     /// this director's MAC (a switch that floods a frame meant for another director would
     /// otherwise have it forwarded twice). `new`: false.
     pub vips_routed: bool,
+    /// The allow/deny rules and rate limit in force (`[filter]`, `ulvs ctl filter`), for the
+    /// pipeline to enforce where no XDP filter does (io = "packet"). `new`: none.
+    pub filter: Option<Arc<crate::defence::Filter>>,
     /// IPv4 services by `packed_v4`: one integer to hash on every new connection.
     index: FastMap<u64, u32>,
     /// IPv6 services by address and `ServiceKey::port_word`.
@@ -234,6 +237,7 @@ impl Snapshot {
             expire_nodest_conn: true,
             sloppy_tcp: false,
             vips_routed: false,
+            filter: None,
             index,
             index6,
             vips,

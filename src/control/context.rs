@@ -51,4 +51,9 @@ pub struct ControlStatus {
     pub xdp_filter: Option<(Instant, FilterCounters)>,
     /// With `[bgp]`: every VIP announced or withdrawn and why, the withdrawals, the drain.
     pub routes: Option<RouteReport>,
+    /// The XDP filter's hits per allow/deny rule (at the rule's index) as of the same sample.
+    pub xdp_rule_hits: Vec<u64>,
+    /// The interface as the link watch last saw it, once it differs from the config (renamed,
+    /// down): e.g. `lan0 (renamed from eth0), down`.
+    pub link: Option<String>,
 }

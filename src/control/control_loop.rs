@@ -9,8 +9,10 @@
 //!    core; the reply channel gets its `Answer`.
 //! 3. SIGHUP (a flag set by the signal handler) → read the file, `Reload`.
 //! 4. every `rate::INTERVAL`, sample the counters into the rate estimator (`ulvs ctl -L --rate`)
-//!    and the XDP filter's counters into the status (`ulvs ctl status`), and hand the core the
-//!    counters it judges (`Sampled`: the offload warnings).
+//!    and the XDP filter's counters into the status (`ulvs ctl status`), hand the core the
+//!    counters it judges (`Sampled`: the offload warnings), and look at the interface (`link`): a
+//!    rename, the link going down or up is logged and shown; its removal ends the loop with that
+//!    reason, and so stops the daemon cleanly.
 //! 5. with `[bgp]`, SIGTERM (a flag) → `Drain(Signal)`; a second SIGTERM while that drain runs
 //!    stops at once. `StopAfterDrain` ends the loop as the stop flag does.
 //!
@@ -30,9 +32,11 @@ use crate::control::config::Config;
 use crate::control::context::Context;
 use crate::control::core::{ControlCore, Effect, Event, STEP};
 use crate::control::event::{ControlEvent, Reply};
+use crate::control::link::{self, LinkEvent, LinkWatch};
 use crate::control::offload::OffloadSample;
 use crate::control::rate::INTERVAL;
 use crate::control::resolver::Resolver;
+use crate::control::runtime;
 use crate::ha::spec::InstanceSpec;
 use crate::health::{Checker, NotifyQueue};
 use crate::io::kernel_route::AnnouncedRoutes;
@@ -54,6 +58,8 @@ pub struct ControlIo<'a> {
     pub ha_updates: Option<Sender<InstanceSpec>>,
     /// Where notify scripts are queued.
     pub notify: NotifyQueue,
+    /// The director's interface, by index.
+    pub link: LinkWatch,
     /// With `[bgp]`: the announced VIPs' routes, and the flag SIGTERM sets instead of stopping.
     pub routes: Option<Announcing>,
 }
@@ -154,10 +160,46 @@ impl<'a> ControlLoop<'a> {
         if let Some(program) = self.io.program {
             let counters = program.counters().ok();
             filter_oversize = counters.map_or(0, |c| c.oversize);
-            self.io.context.status.lock().unwrap_or_else(|p| p.into_inner()).xdp_filter = counters.map(|c| (now, c));
+            let rules = snapshot.filter.as_ref().map_or(0, |filter| filter.rules().rules().len());
+            let hits = program.rule_hits(rules).unwrap_or_default();
+            let mut status = self.io.context.status.lock().unwrap_or_else(|p| p.into_inner());
+            status.xdp_filter = counters.map(|c| (now, c));
+            status.xdp_rule_hits = hits;
         }
         let sample = OffloadSample::take(&self.io.context.stats, self.io.program.is_some(), filter_oversize);
-        self.step(Event::Sampled(sample), None)
+        self.step(Event::Sampled(sample), None)?;
+        self.watch_link()
+    }
+
+    /// Logs what became of the interface and shows it in the status; an error once it is gone.
+    fn watch_link(&mut self) -> io::Result<()> {
+        let observed = match link::observe(self.io.link.index()) {
+            Ok(observed) => observed,
+            Err(err) => {
+                log::debug!("looking at interface {}: {err}", self.io.link.name());
+                return Ok(());
+            }
+        };
+        for event in self.io.link.update(observed) {
+            match event {
+                LinkEvent::Removed { .. } => {
+                    log::error!("{event}");
+                    return Err(io::Error::new(io::ErrorKind::NotFound, event.to_string()));
+                }
+                LinkEvent::Down { .. } | LinkEvent::Renamed { .. } => log::warn!("{event}"),
+                LinkEvent::Up { .. } => log::info!("{event}"),
+            }
+            let configured = &self.core.config().director.interface;
+            let mut shown = self.io.link.name().to_string();
+            if shown != *configured {
+                shown += &format!(" (renamed from {configured})");
+            }
+            if !self.io.link.running() {
+                shown += ", down";
+            }
+            self.io.context.status.lock().unwrap_or_else(|p| p.into_inner()).link = Some(shown);
+        }
+        Ok(())
     }
 
     /// Hands the core one event and performs what it decided, every effect even when one fails;
@@ -181,6 +223,14 @@ impl<'a> ControlLoop<'a> {
                 if let Some(program) = self.io.program {
                     if let Err(err) = program.set_vips(&vips) {
                         log::error!("updating the XDP VIP set: {err}");
+                    }
+                }
+            }
+            Effect::SetFilter(rules) => {
+                if let Some(program) = self.io.program {
+                    let (rules, default_deny, rate) = runtime::xdp_defences(&rules);
+                    if let Err(err) = program.set_defences(&rules, default_deny, rate) {
+                        log::error!("updating the XDP filter's defences: {err}");
                     }
                 }
             }

@@ -16,6 +16,7 @@ pub mod edit;
 pub mod event;
 pub mod host;
 pub mod import;
+pub mod link;
 pub mod metrics;
 pub mod neighbours;
 pub mod offload;

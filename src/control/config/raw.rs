@@ -56,6 +56,7 @@ pub(crate) struct RawConfig {
     pub sync_groups: Vec<Spanned<super::sync_group::RawSyncGroup>>,
     pub sync: Option<Spanned<super::sync::RawSync>>,
     pub bgp: Option<Spanned<super::bgp::RawBgp>>,
+    pub filter: Option<Spanned<super::filter::RawFilter>>,
 }
 
 #[derive(Debug, Deserialize, Serialize)]

@@ -51,6 +51,7 @@ use crate::control::neighbours::{NeighbourConfig, NeighbourTable};
 use crate::control::offload::{OffloadNotices, OffloadSample};
 use crate::control::registry::Registry;
 use crate::control::runtime;
+use crate::defence::FilterRules;
 use crate::ha::spec::InstanceSpec;
 use crate::health::{Cause, NotifyJob, ServiceHealth, Target};
 use crate::service::{ServiceKey, Snapshot};
@@ -89,6 +90,9 @@ pub enum Effect {
     ArpRequest(Ipv4Addr),
     /// The XDP filter's VIP set becomes exactly these.
     SetVips(Vec<IpAddr>),
+    /// The XDP filter's allow/deny rules and rate limit become these (before the snapshot that
+    /// carries them for the pipeline).
+    SetFilter(FilterRules),
     /// Swap this snapshot in for the workers.
     Publish(Box<Snapshot>),
     /// The health checker's targets become these (it keeps the state of unchanged ones).
@@ -134,6 +138,8 @@ pub struct ControlCore {
     checked: BTreeSet<(ServiceKey, IpAddr)>,
     /// The VIPs of the last snapshot published, in its order.
     vips: Vec<IpAddr>,
+    /// The defences last handed to the XDP filter.
+    filter: FilterRules,
     /// Whether the first snapshot is out (before it, MAC changes only resolve).
     published: bool,
     notices: OffloadNotices,
@@ -167,6 +173,7 @@ impl ControlCore {
             statics: Vec::new(),
             checked,
             vips: Vec::new(),
+            filter: FilterRules::default(),
             published: false,
             notices: OffloadNotices::default(),
             routes,
@@ -190,6 +197,7 @@ impl ControlCore {
     pub fn first_snapshot(&mut self) -> Snapshot {
         let snapshot = self.snapshot();
         self.vips = snapshot.vips().collect();
+        self.filter = self.registry.filter();
         self.published = true;
         snapshot
     }
@@ -271,8 +279,12 @@ impl ControlCore {
         }
         let result = match self.registry.apply(edits) {
             Ok(lines) => {
-                for line in lines {
+                let more = lines.len().saturating_sub(LOGGED_EDITS);
+                for line in lines.into_iter().take(LOGGED_EDITS) {
                     self.log(Level::Info, format!("ctl: {line}"));
+                }
+                if more > 0 {
+                    self.log(Level::Info, format!("ctl: and {more} more edit(s) of the same request"));
                 }
                 if edits.iter().any(|e| e.changes_specs()) {
                     self.publish(now, None);
@@ -387,3 +399,5 @@ fn known_mac(neighbours: &NeighbourTable, statics: &[(IpAddr, MacAddr)], ip: IpA
 
 /// How long the shell waits for an ARP reply at most between two looks at its events.
 pub const STEP: Duration = Duration::from_millis(50);
+/// Edits of one request logged line by line; a `-R` of 100 000 lines gets a count for the rest.
+const LOGGED_EDITS: usize = 100;

@@ -38,6 +38,11 @@ impl ControlCore {
             let with_both = new.iter().chain(old.iter().filter(|ip| !new.contains(ip))).copied().collect();
             self.effects.push(Effect::SetVips(with_both));
         }
+        let filter = self.registry.filter();
+        if filter != self.filter {
+            self.effects.push(Effect::SetFilter(filter.clone()));
+            self.filter = filter;
+        }
         // Withdraw before the snapshot that stops serving a VIP, announce after the one that serves it.
         let announce = self.withdraw_first();
         self.effects.push(Effect::Publish(Box::new(snapshot)));

@@ -85,6 +85,10 @@ pub(super) fn said(effects: &[Effect]) -> Vec<String> {
         .map(|effect| match effect {
             Effect::ArpRequest(ip) => format!("arp who-has {ip}"),
             Effect::SetVips(vips) => format!("vips {}", join(vips)),
+            Effect::SetFilter(rules) => {
+                let listed: Vec<String> = rules.rules().iter().map(|r| format!("{} {}", r.action, r.prefix)).collect();
+                format!("filter [{}] rate {:?}", listed.join(", "), rules.rate_limit().map(|l| l.rate))
+            }
             Effect::Publish(snapshot) => {
                 let services: Vec<String> = snapshot
                     .services
@@ -524,6 +528,32 @@ fn the_walk_of_a_reload() {
             "arp who-has 10.0.0.13",
         ]
     );
+}
+
+/// `ulvs ctl filter` edits reach the XDP filter before the snapshot that carries them for the
+/// pipeline; a refused one changes nothing; a reload puts the file's `[filter]` back.
+#[test]
+fn filter_edits_reach_the_xdp_filter_before_their_snapshot_and_a_reload_puts_the_file_s_back() {
+    use crate::defence::{Action, Rule};
+    let file =
+        format!("{}[filter]\ndeny = [\"192.0.2.0/24\"]\n", service(100, "", &[(11, "mac = \"02:00:00:00:00:11\"")]));
+    let (mut bench, _) = Bench::start(&file);
+    let deny = Rule { prefix: "198.51.100.0/24".parse().unwrap(), action: Action::Deny };
+    let lines = bench.on(Event::Edit(vec![Edit::FilterRule(deny)]));
+    let order: Vec<&str> =
+        lines.iter().filter(|l| l.starts_with("filter") || l.starts_with("publish")).map(String::as_str).collect();
+    assert_eq!(
+        order,
+        ["filter [deny 192.0.2.0/24, deny 198.51.100.0/24] rate None", "publish 2: 10.0.0.100:80 [10.0.0.11/1]"]
+    );
+    assert!(lines.contains(&"INFO ctl: filter: deny 198.51.100.0/24".to_string()), "{lines:?}");
+    let refused = bench.on(Event::Edit(vec![Edit::FilterRemove("203.0.113.0/24".parse().unwrap())]));
+    assert_eq!(refused.last().unwrap(), "answer refused filter: no rule on 203.0.113.0/24");
+    assert!(!refused.iter().any(|l| l.starts_with("filter") || l.starts_with("publish")), "{refused:?}");
+    let reloaded = bench.reload(&file);
+    assert!(reloaded.contains(&"filter [deny 192.0.2.0/24] rate None".to_string()), "{reloaded:?}");
+    let again = bench.reload(&file);
+    assert!(!again.iter().any(|l| l.starts_with("filter")), "an unchanged filter is not sent again: {again:?}");
 }
 
 #[test]

@@ -9,6 +9,7 @@ use std::time::Duration;
 use crossbeam::channel::{self, Sender};
 
 use super::args::{sched_flags_text, Command, CtlArgs};
+use super::filter::{self, Enforced};
 use super::listing::{self, ConnRow, Layout, RealRow, ServiceRow, Totals};
 use super::rules;
 use super::server::Handler;
@@ -25,8 +26,9 @@ use crate::service::{ServiceKey, Snapshot};
 
 /// How long `-L -c` waits for a busy worker to answer.
 const WORKER_REPLY: Duration = Duration::from_secs(2);
-/// How long an edit or a reload waits for the control loop (a reload reads and checks a file).
-const CONTROL_REPLY: Duration = Duration::from_secs(10);
+/// How long an edit or a reload waits for the control loop (a reload reads and checks a file; a
+/// `-R` of 100 000 lines is applied in about a second).
+const CONTROL_REPLY: Duration = Duration::from_secs(60);
 
 pub struct CtlHandler {
     /// The director's shared state: what every listing and status line reads.
@@ -67,7 +69,10 @@ impl Handler for CtlHandler {
                     t.udp.as_secs()
                 ))
             }
-            Command::Edit(edit) => self.ask(|reply| ControlEvent::Edit { edits: vec![edit], reply }),
+            Command::Edit(edit) | Command::Filter(Some(edit)) => {
+                self.ask(|reply| ControlEvent::Edit { edits: vec![edit], reply })
+            }
+            Command::Filter(None) => Ok(self.filter(&snapshot)),
             Command::Restore => {
                 let edits = rules::parse(input).map_err(|err| format!("{err}\n"))?;
                 self.ask(|reply| ControlEvent::Edit { edits, reply })
@@ -101,6 +106,35 @@ impl Handler for CtlHandler {
 }
 
 impl CtlHandler {
+    /// `ulvs ctl filter`: the rules in force with the hits and drops of whatever enforces them
+    /// (the XDP filter's as last sampled, or the pipeline's).
+    fn filter(&self, snapshot: &Snapshot) -> String {
+        let Some(filter) = &snapshot.filter else {
+            return "Filter: no rules, no rate limit\n".into();
+        };
+        let status = self.context.status.lock().unwrap_or_else(|p| p.into_inner());
+        let enforced = match status.xdp_filter {
+            Some((_, counters)) => Enforced {
+                by: "xdp",
+                hits: status.xdp_rule_hits.clone(),
+                denied: counters.denied,
+                not_allowed: counters.not_allowed,
+                rate_limited: counters.rate_limited,
+            },
+            None => {
+                let drops = |reason: DropReason| self.context.stats.sum(|w| &w.drops[reason.index()]);
+                Enforced {
+                    by: "pipeline",
+                    hits: filter.hits(),
+                    denied: drops(DropReason::Denied),
+                    not_allowed: drops(DropReason::NotAllowed),
+                    rate_limited: drops(DropReason::RateLimited),
+                }
+            }
+        };
+        filter::render(filter.rules(), &enforced)
+    }
+
     /// The listing rows of `snapshot`'s services (only `filter`'s, when given).
     fn rows(&self, snapshot: &Snapshot, filter: Option<ServiceKey>) -> Vec<ServiceRow> {
         let rates = self.context.rates.lock().unwrap_or_else(|p| p.into_inner());
@@ -262,7 +296,15 @@ impl CtlHandler {
 
     fn status(&self, snapshot: &Snapshot) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "interface: {}", self.interface);
+        match &self.context.status.lock().unwrap_or_else(|p| p.into_inner()).link {
+            // What the link watch saw last: renamed, down.
+            Some(link) => {
+                let _ = writeln!(out, "interface: {link}");
+            }
+            None => {
+                let _ = writeln!(out, "interface: {}", self.interface);
+            }
+        }
         let _ = writeln!(out, "io: {}", self.io);
         let _ = writeln!(out, "workers: {}", self.context.stats.iter().count());
         let _ = writeln!(out, "snapshot: generation {}", snapshot.generation);

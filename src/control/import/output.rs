@@ -89,6 +89,7 @@ impl Output {
             sync_groups: groups.into_iter().map(made).collect(),
             sync: sync.map(made),
             bgp: None,
+            filter: None,
         };
         // The file's types are strings, integers, booleans, arrays and tables: nothing TOML lacks.
         let mut document: DocumentMut =

@@ -62,6 +62,9 @@ impl Pipeline {
         }
         let client =
             Ipv4Addr::from_bits(u32::from_be_bytes([head[ip + 12], head[ip + 13], head[ip + 14], head[ip + 15]]));
+        if let Some(reason) = self.screened(ctx, client.into()) {
+            return Some(Verdict::Drop(reason));
+        }
         let l4 = &frame[HEADERS_LEN..ip + total_len];
         let malformed = Some(Verdict::Drop(DropReason::Malformed));
         let (protocol, ports, segment, field) = if protocol == ipv4::PROTO_TCP {

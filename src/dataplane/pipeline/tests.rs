@@ -701,4 +701,79 @@ fn partial_checksums_are_completed_on_the_way_out_and_nothing_else_is_touched() 
 }
 
 mod family;
+mod steered;
 mod sync;
+
+/// A SYN flood into a full table: half-open connections are evicted, and counted as such, while
+/// the established ones never are and keep being forwarded.
+#[test]
+fn a_syn_flood_evicts_half_open_connections_never_established_ones() {
+    let snapshot = snapshot();
+    let stats = Arc::new(WorkerStats::new(1));
+    let mut p = Pipeline::new(0, 8, &snapshot, Arc::clone(&stats), Instant::now());
+    let ctx = Context { snapshot: &snapshot, serving: Serving::ALL };
+    let now = Instant::now();
+    let ack = |port| craft::tcp(CLIENT, DIRECTOR, client(port), vip(80), tcp_flags::ACK, b"GET /");
+    for port in 40_000..40_003 {
+        assert_eq!(p.process(now, &mut syn(port, 80), &ctx), Verdict::Tx);
+        assert_eq!(p.process(now, &mut ack(port), &ctx), Verdict::Tx);
+    }
+    for port in 1_000..2_000 {
+        assert_eq!(p.process(now, &mut syn(port, 80), &ctx), Verdict::Tx, "a new connection is always let in");
+    }
+    for port in 40_000..40_003 {
+        assert_eq!(p.process(now, &mut ack(port), &ctx), Verdict::Tx, "established {port} survived");
+    }
+    let worker = stats.get(0);
+    assert_eq!(p.table_len(), 8);
+    // 1000 SYNs into the 5 places the established ones left: all but the last 5 evicted.
+    assert_eq!(worker.evicted_half_open.get(), 995);
+    assert_eq!(worker.conns_evicted.get(), 995);
+    let others = [&worker.evicted_established, &worker.evicted_closing, &worker.evicted_udp];
+    assert_eq!(others.map(|c| c.get()), [0, 0, 0]);
+}
+
+/// On io = "packet" the pipeline enforces the filter the XDP filter would have: a denied source is
+/// dropped with its rule's hit counted, a source outside an allow list too, and a SYN over its
+/// /24's rate; where the XDP filter enforces them (the default here), nothing is checked twice.
+#[test]
+fn the_filter_is_enforced_where_no_xdp_filter_did_it() {
+    use crate::defence::{Action, Filter, FilterRules, RateLimit, Rule};
+    let with_filter = |rules: Vec<Rule>, rate: Option<RateLimit>| {
+        let mut snapshot = snapshot();
+        snapshot.filter = Some(Arc::new(Filter::new(FilterRules::new(rules, rate).unwrap(), 1)));
+        snapshot
+    };
+    let rule = |action, prefix: &str| Rule { prefix: prefix.parse().unwrap(), action };
+    let now = Instant::now();
+
+    let denied = with_filter(vec![rule(Action::Deny, "10.0.0.0/24")], None);
+    let (mut p, stats) = new_pipeline(&denied);
+    let ctx = Context { snapshot: &denied, serving: Serving::ALL };
+    assert_eq!(p.process(now, &mut syn(40000, 80), &ctx), Verdict::Tx, "the XDP filter's job by default");
+    p.set_enforce_defences(true);
+    assert_eq!(p.process(now, &mut syn(40001, 80), &ctx), Verdict::Drop(DropReason::Denied));
+    let udp = craft::udp(CLIENT, DIRECTOR, client(5353), vip(53), b"q");
+    assert_eq!(p.process(now, &mut udp.clone(), &ctx), Verdict::Drop(DropReason::Denied));
+    assert_eq!(denied.filter.as_ref().unwrap().hits(), vec![2]);
+    assert_eq!(stats.get(0).drops[DropReason::Denied.index()].get(), 2);
+
+    let allow_list = with_filter(vec![rule(Action::Allow, "192.0.2.0/24")], None);
+    let (mut p, _) = new_pipeline(&allow_list);
+    p.set_enforce_defences(true);
+    let ctx = Context { snapshot: &allow_list, serving: Serving::ALL };
+    assert_eq!(p.process(now, &mut syn(40002, 80), &ctx), Verdict::Drop(DropReason::NotAllowed));
+
+    let limited = with_filter(vec![], Some(RateLimit { rate: 10, burst: 5, per_v4: 24, per_v6: 64 }));
+    let (mut p, _) = new_pipeline(&limited);
+    p.set_enforce_defences(true);
+    let ctx = Context { snapshot: &limited, serving: Serving::ALL };
+    let verdicts: Vec<Verdict> = (0..7).map(|i| p.process(now, &mut syn(41000 + i, 80), &ctx)).collect();
+    let tx = verdicts.iter().filter(|v| **v == Verdict::Tx).count();
+    assert_eq!(tx, 5, "a burst of five: {verdicts:?}");
+    assert_eq!(verdicts[5], Verdict::Drop(DropReason::RateLimited));
+    let ack = craft::tcp(CLIENT, DIRECTOR, client(41000), vip(80), tcp_flags::ACK, b"x");
+    assert_eq!(p.process(now, &mut ack.clone(), &ctx), Verdict::Tx, "established connections are not limited");
+    let later = now + Duration::from_millis(100);
+    assert_eq!(p.process(later, &mut syn(41010, 80), &ctx), Verdict::Tx, "a token back after 100 ms");
+}

@@ -14,6 +14,7 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use log::{info, warn};
 
+use super::defence::{self, XdpRateLimit, XdpRule};
 use super::object::{self, LoadedFilter, PROGRAM_NAME};
 use super::{XdpError, XdpMode, XdpModeRequest};
 use crate::io::netdev;
@@ -29,6 +30,9 @@ pub(super) enum Stat {
     Passed = 1,
     NoSocket = 2,
     Oversize = 3,
+    Denied = 4,
+    NotAllowed = 5,
+    RateLimited = 6,
 }
 
 /// What the filter did with the frames it saw, summed over CPUs since it was loaded.
@@ -42,6 +46,12 @@ pub struct FilterCounters {
     pub no_socket: u64,
     /// ulvs traffic longer than the interface MTU (a GRO or GSO aggregate): dropped.
     pub oversize: u64,
+    /// To a VIP from a source a deny rule names: dropped.
+    pub denied: u64,
+    /// To a VIP from a source no rule names while there is an allow list: dropped.
+    pub not_allowed: u64,
+    /// SYNs over their source prefix's rate: dropped.
+    pub rate_limited: u64,
 }
 
 /// Each filter counter described once (its word in `ulvs ctl status`, its Prometheus family, its
@@ -49,7 +59,7 @@ pub struct FilterCounters {
 /// A filter counter: its status word, its Prometheus family, its help, how it is read.
 pub type FilterCounter = (&'static str, &'static str, &'static str, fn(&FilterCounters) -> u64);
 
-pub const FILTER_COUNTERS: [FilterCounter; 4] = [
+pub const FILTER_COUNTERS: [FilterCounter; 7] = [
     ("redirected", "ulvs_xdp_filter_redirected", "Frames the XDP filter handed to an AF_XDP socket.", |c| c.redirected),
     ("passed", "ulvs_xdp_filter_passed", "Frames the XDP filter passed to the kernel (not ulvs traffic).", |c| {
         c.passed
@@ -59,6 +69,16 @@ pub const FILTER_COUNTERS: [FilterCounter; 4] = [
     }),
     ("oversize", "ulvs_xdp_filter_oversize", "ulvs frames longer than the MTU, dropped by the XDP filter.", |c| {
         c.oversize
+    }),
+    ("denied", "ulvs_xdp_filter_denied", "Packets to a VIP from a source a deny rule names, dropped.", |c| c.denied),
+    (
+        "not_allowed",
+        "ulvs_xdp_filter_not_allowed",
+        "Packets to a VIP from a source outside the allow list, dropped.",
+        |c| c.not_allowed,
+    ),
+    ("rate_limited", "ulvs_xdp_filter_rate_limited", "SYNs over their source prefix's rate, dropped.", |c| {
+        c.rate_limited
     }),
 ];
 
@@ -85,9 +105,9 @@ impl XdpProgram {
 
         remove_stale(ifname, ifindex)?;
 
-        // The longest frame the filter steers: the MTU, an Ethernet header and one VLAN tag.
+        // The longest frame the filter steers: the MTU and an (untagged) Ethernet header.
         let mtu = netdev::mtu(ifname).map_err(|source| XdpError::Map { map: "limits", source })?;
-        map_update(filter.limits.as_raw_fd(), &0u32, &(mtu + 14 + 4))
+        map_update(filter.limits.as_raw_fd(), &0u32, &(mtu + 14))
             .map_err(|source| XdpError::Map { map: "limits", source })?;
         let mode = attach_fd(ifname, ifindex, filter.program.as_raw_fd(), request)?;
         info!("xdp filter (prog id {prog_id}) attached to {ifname} in {mode} mode");
@@ -162,7 +182,25 @@ impl XdpProgram {
             passed: read(Stat::Passed)?,
             no_socket: read(Stat::NoSocket)?,
             oversize: read(Stat::Oversize)?,
+            denied: read(Stat::Denied)?,
+            not_allowed: read(Stat::NotAllowed)?,
+            rate_limited: read(Stat::RateLimited)?,
         })
+    }
+
+    /// Makes `rules`, the default and the rate limit the filter's defences (see `defence`).
+    pub fn set_defences(
+        &self,
+        rules: &[XdpRule],
+        default_deny: bool,
+        rate: Option<XdpRateLimit>,
+    ) -> Result<(), XdpError> {
+        defence::set_defences(&self.filter, rules, default_deny, rate)
+    }
+
+    /// How often each of the first `count` rules decided, since the defences last changed.
+    pub fn rule_hits(&self, count: usize) -> Result<Vec<u64>, XdpError> {
+        defence::rule_hits(&self.filter, count)
     }
 }
 
