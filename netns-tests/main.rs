@@ -14,6 +14,7 @@ mod held;
 mod lab;
 mod metrics;
 mod offload;
+mod owner;
 mod sync_group;
 mod tools;
 

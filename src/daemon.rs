@@ -35,6 +35,7 @@ use ulvs::dataplane::worker::Shared;
 use ulvs::ha::driver::HaDriver;
 use ulvs::ha::report::HaSource;
 use ulvs::health::{Checker, HealthBoard, Notifier, Target};
+use ulvs::io::owner::InterfaceOwner;
 use ulvs::service::SnapshotCell;
 
 /// How long start-up waits for real servers' MACs before the workers start forwarding.
@@ -53,6 +54,8 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
         return Ok(());
     }
     let iface = &config.director.interface;
+    // One ulvs per interface, held until this function returns (after the XDP program is detached).
+    let _owner = InterfaceOwner::take(iface, &config.director.control)?;
     let (director_mac, director_ip) = (host.mac, host.ip);
     let queues = host.workers(&config, config_path)?;
     let registry = runtime::registry(&config, queues, director_mac);

@@ -48,4 +48,17 @@ pub struct ControlStatus {
     pub last_reload: Option<(Instant, Result<String, String>)>,
     /// The XDP filter's counters as of the last sample (with AF_XDP), and when it was taken.
     pub xdp_filter: Option<(Instant, FilterCounters)>,
+    /// Whether the XDP program is still the interface's (with AF_XDP), as the control loop last saw.
+    pub xdp_hook: Option<XdpHook>,
+}
+
+/// The control loop's watch on its XDP program (`control_loop`'s `watch_xdp`).
+#[derive(Clone, Debug, Default)]
+pub struct XdpHook {
+    /// Our program is on the interface now.
+    pub attached: bool,
+    /// How many times it was found detached or replaced.
+    pub lost: u64,
+    /// The last loss: when, and what was found and done.
+    pub last_loss: Option<(Instant, String)>,
 }

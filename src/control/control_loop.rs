@@ -19,7 +19,7 @@ use std::io;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crossbeam::channel::{Receiver, Sender};
 
@@ -32,7 +32,10 @@ use crate::control::rate::INTERVAL;
 use crate::control::resolver::Resolver;
 use crate::ha::spec::InstanceSpec;
 use crate::health::{Checker, NotifyQueue};
-use crate::io::xdp::XdpProgram;
+use crate::io::xdp::{Attachment, XdpProgram};
+
+/// How often the control loop checks that its XDP program is still the interface's.
+const XDP_WATCH: Duration = Duration::from_millis(500);
 
 /// The I/O the shell performs the core's effects with.
 pub struct ControlIo<'a> {
@@ -72,6 +75,7 @@ impl<'a> ControlLoop<'a> {
 
     fn drive(&mut self, stop: &AtomicBool) -> io::Result<()> {
         let mut next_sample = Instant::now();
+        let mut next_watch = Instant::now();
         while !stop.load(Ordering::Relaxed) {
             let now = Instant::now();
             self.step(Event::Tick, None)?;
@@ -93,9 +97,60 @@ impl<'a> ControlLoop<'a> {
                 self.reload(None)?;
             }
             let now = Instant::now();
+            if now >= next_watch {
+                self.watch_xdp(now)?;
+                next_watch = now + XDP_WATCH;
+            }
             if now >= next_sample {
                 self.sample(now)?;
                 next_sample = now + INTERVAL;
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks that the interface still runs our XDP program. Detached (by hand, or a tool that
+    /// cleans up) → said at once and attached again; replaced by another program → said, and the
+    /// loop ends with an error (ulvs never removes an operator's program, and without its own it
+    /// forwards nothing, so it stops rather than report xdp while serving nothing).
+    fn watch_xdp(&mut self, now: Instant) -> io::Result<()> {
+        let Some(program) = self.io.program else { return Ok(()) };
+        let found = match program.attachment() {
+            Ok(found) => found,
+            Err(err) => {
+                log::warn!("checking the XDP program on {}: {err}", program.ifname());
+                return Ok(());
+            }
+        };
+        let mut status = self.io.context.status.lock().unwrap_or_else(|p| p.into_inner());
+        let hook = status.xdp_hook.get_or_insert_with(Default::default);
+        let lost = |hook: &mut crate::control::context::XdpHook, what: String| {
+            hook.attached = false;
+            hook.lost += 1;
+            hook.last_loss = Some((now, what));
+        };
+        match found {
+            Attachment::Ours => hook.attached = true,
+            Attachment::Detached => {
+                let (id, ifname) = (program.prog_id(), program.ifname());
+                log::error!("xdp filter (prog id {id}) was detached from {ifname} by someone else: re-attaching it");
+                match program.reattach() {
+                    Ok(()) => {
+                        lost(hook, "detached by someone else; re-attached".into());
+                        hook.attached = true;
+                        log::warn!("xdp filter (prog id {id}) re-attached to {ifname} in {} mode", program.mode());
+                    }
+                    Err(err) => {
+                        lost(hook, format!("detached by someone else; re-attaching failed: {err}"));
+                        return Err(io::Error::other(format!("xdp filter detached from {ifname}: {err}")));
+                    }
+                }
+            }
+            Attachment::Replaced { prog_id, name } => {
+                let what = format!("replaced by prog id {prog_id} ({name})");
+                log::error!("xdp filter on {} {what}: ulvs forwards nothing there; stopping", program.ifname());
+                lost(hook, format!("{what}; stopped"));
+                return Err(io::Error::other(format!("xdp filter on {} {what}", program.ifname())));
             }
         }
         Ok(())

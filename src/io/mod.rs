@@ -6,6 +6,7 @@ pub mod arp_socket;
 pub mod ha_socket;
 pub mod kernel_address;
 pub mod netdev;
+pub mod owner;
 pub mod packet;
 pub mod process;
 pub mod sync_socket;

@@ -311,7 +311,15 @@ impl Context {
 impl Context {
     /// The XDP filter's counters as last sampled, and how old that sample is.
     fn filter_families(&self, out: &mut Vec<Family>) {
-        let Some((at, counters)) = self.status.lock().unwrap_or_else(|p| p.into_inner()).xdp_filter else { return };
+        let status = self.status.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(hook) = &status.xdp_hook {
+            let attached = if hook.attached { 1.0 } else { 0.0 };
+            let help = "1 while ulvs's XDP program is attached to its interface (checked every 0.5 s).";
+            push(out, "ulvs_xdp_program_attached", help, Samples::Gauges(vec![(Vec::new(), attached)]));
+            let help = "Times ulvs found its XDP program detached or replaced by another.";
+            push(out, "ulvs_xdp_program_lost", help, Samples::Counters(vec![(Vec::new(), hook.lost)]));
+        }
+        let Some((at, counters)) = status.xdp_filter else { return };
         for (_, name, help, read) in FILTER_COUNTERS {
             push(out, name, help, Samples::Counters(vec![(Vec::new(), read(&counters))]));
         }

@@ -28,7 +28,7 @@ mod program;
 pub use error::XdpError;
 pub use mac_tx::XdpMacTx;
 pub use port::{XdpPort, XdpPortConfig, XdpPortStats};
-pub use program::{FilterCounters, XdpProgram, FILTER_COUNTERS, MAX_QUEUES};
+pub use program::{Attachment, FilterCounters, XdpProgram, FILTER_COUNTERS, MAX_QUEUES};
 
 use std::fmt;
 
