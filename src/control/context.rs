@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use crate::cells::ServingState;
 use crate::control::rate::RateTable;
+use crate::control::unresolved::UnresolvedReals;
 use crate::dataplane::stats::WorkerStats;
 use crate::ha::report::HaSource;
 use crate::health::HealthBoard;
@@ -50,6 +51,8 @@ pub struct ControlStatus {
     pub xdp_filter: Option<(Instant, FilterCounters)>,
     /// Whether the XDP program is still the interface's (with AF_XDP), as the control loop last saw.
     pub xdp_hook: Option<XdpHook>,
+    /// Real servers without a MAC, as of the last sample.
+    pub unresolved: UnresolvedReals,
 }
 
 /// The control loop's watch on its XDP program (`control_loop`'s `watch_xdp`).

@@ -164,6 +164,8 @@ impl<'a> ControlLoop<'a> {
     fn sample(&mut self, now: Instant) -> io::Result<()> {
         let snapshot = self.io.context.snapshots.load();
         self.io.context.rates.lock().unwrap_or_else(|p| p.into_inner()).sample(now, &snapshot);
+        let unresolved = self.io.context.status.lock().unwrap_or_else(|p| p.into_inner()).unresolved.observe(&snapshot);
+        unresolved.into_iter().for_each(|(level, line)| log::log!(level, "{line}"));
         let mut filter_oversize = 0;
         if let Some(program) = self.io.program {
             let counters = program.counters().ok();

@@ -25,3 +25,4 @@ pub mod reload;
 pub mod resolver;
 pub mod runtime;
 pub mod spec;
+pub mod unresolved;

@@ -180,21 +180,34 @@ impl Context {
         let reals = || snapshot.services.iter().flat_map(|s| s.reals.iter().map(move |r| (s, r)));
         // Health: every checked real server (listed or not), and every unchecked listed one as up.
         let checked = self.health.all();
+        // A listed real server whose MAC is unknown takes no connections: not up, whatever its check says.
+        let unresolved =
+            |key: &ServiceKey, ip: IpAddr| reals().any(|(s, r)| s.key == *key && r.ip == ip && r.mac.is_none());
         let mut up: Vec<(Labels, f64)> = checked
             .iter()
-            .map(|((s, ip), h)| (real_labels(s, *ip), if h.health.is_up() { 1.0 } else { 0.0 }))
+            .map(|((s, ip), h)| (real_labels(s, *ip), if h.health.is_up() && !unresolved(s, *ip) { 1.0 } else { 0.0 }))
             .collect();
         up.extend(
             reals()
                 .filter(|(s, r)| !checked.iter().any(|((cs, cip), _)| cs == &s.key && *cip == r.ip))
-                .map(|(s, r)| (real_labels(&s.key, r.ip), 1.0)),
+                .map(|(s, r)| (real_labels(&s.key, r.ip), if r.mac.is_some() { 1.0 } else { 0.0 })),
         );
         push(
             out,
             "ulvs_real_server_up",
-            "1 while the real server passes its health check (or has none).",
+            "1 while the real server passes its health check (or has none) and its MAC is known.",
             Samples::Gauges(up),
         );
+        let resolved = reals().map(|(s, r)| (real_labels(&s.key, r.ip), if r.mac.is_some() { 1.0 } else { 0.0 }));
+        let help =
+            "1 while the real server's MAC is known (ARP answered, or a static mac); 0: it takes no connections.";
+        push(out, "ulvs_real_server_resolved", help, Samples::Gauges(resolved.collect()));
+        let missed = {
+            let status = self.status.lock().unwrap_or_else(|p| p.into_inner());
+            reals().map(|(s, r)| (real_labels(&s.key, r.ip), status.unresolved.missed(&(s.key, r.ip)))).collect()
+        };
+        let help = "New connections to the service while this real server was unresolved (it could take none of them).";
+        push(out, "ulvs_real_server_unresolved_connections", help, Samples::Counters(missed));
         type HealthField = fn(&crate::health::RealHealth) -> u64;
         let health_counters: [(&str, &str, HealthField); 3] = [
             ("ulvs_health_transitions", "Up/down changes of the real server's health check.", |h| h.transitions),
