@@ -4,6 +4,7 @@
 //! (scripts/test.sh runs them).
 
 mod bench;
+mod check;
 mod conn_sync;
 mod ctl;
 mod floating;

@@ -18,6 +18,7 @@ pub mod import;
 pub mod metrics;
 pub mod neighbours;
 pub mod offload;
+pub mod preflight;
 pub mod quorum;
 pub mod rate;
 pub mod registry;
