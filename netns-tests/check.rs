@@ -46,3 +46,24 @@ fn check_makes_the_host_checks_run_makes() {
     assert!(text.contains("vrrp VI_1: notify_master /nonexistent/master.sh: no such file"), "{text}");
     assert!(text.contains("configuration ok") && text.contains("not checked without starting"), "{text}");
 }
+
+/// examples/minimal.toml as README's "Your first director" uses it, in the lab: `--check` passes,
+/// `run` serves both real servers, `ctl -L -n` shows what the README shows.
+#[test]
+fn the_minimal_example_runs_in_the_lab() {
+    let lab = Lab::up("ck-min", 2);
+    let example = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/minimal.toml")).unwrap();
+    let control = lab.dir.join("ulvs.sock");
+    let text = example.replace("[director]\n", &format!("[director]\ncontrol = \"{}\"\n", control.display()));
+    let (out, checked) = check(&lab, &text);
+    assert!(out.status.success(), "{checked}");
+    let daemon = crate::lab::Daemon::start(&lab, &text);
+    let tally = lab.http_requests(20);
+    assert_eq!(tally.get("FAILED"), None, "{tally:?}\n{}", daemon.log_text());
+    assert!(tally.get("rs1").is_some_and(|&n| n > 0) && tally.get("rs2").is_some_and(|&n| n > 0), "{tally:?}");
+    let listing = daemon.ctl(&["-L", "-n"]);
+    eprintln!("--- ulvs ctl -L -n:\n{listing}");
+    assert!(listing.contains("TCP  10.0.0.100:80 wlc\n"), "{listing}");
+    assert!(listing.contains("  -> 10.0.0.11:80                 Route   1"), "{listing}");
+    assert!(listing.contains("  -> 10.0.0.12:80                 Route   1"), "{listing}");
+}
