@@ -54,8 +54,9 @@ fn a_second_daemon_is_refused_and_a_removed_program_is_noticed() {
     }
     if exited.is_none() {
         let _ = second.kill();
-        let _ = second.wait();
     }
+    // Reaped either way (a no-op once it has exited).
+    let _ = second.wait();
     let stderr = fs::read_to_string(&second_log).unwrap_or_default();
     eprintln!("second `ulvs run` ({exited:?} after {:?}):\n{stderr}", started.elapsed());
     let out = exited.expect("the second daemon is still running after 10 s");

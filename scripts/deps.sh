@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs every Debian package that building ulvs, its scripts (demo, lab, test, bench,
-# failover-bench, capture-ha-vectors, director-setup, rs-setup) and its tests use, and mounts bpffs.
+# failover-bench, capture-ha-vectors, director-setup, rs-setup) and its tests use (promtool checks
+# examples/prometheus/), and mounts bpffs.
 # This file is the one list: scripts check their tools against it, and the tests ask it which
 # package a missing tool comes from. Idempotent: installs only what is missing.
 #
@@ -20,6 +21,7 @@ declare -A provider=(
     [ip]=iproute2 [ethtool]=ethtool [sysctl]=procps [kill]=procps [ps]=procps
     [curl]=curl [python3]=python3 [ping]=iputils-ping [arping]=iputils-arping [tcpdump]=tcpdump
     [keepalived]=keepalived [ucarp]=ucarp [nft]=nftables [gnuplot]=gnuplot-nox
+    [promtool]=prometheus
     [taskset]=util-linux [mountpoint]=util-linux [mount]=mount [timeout]=coreutils [getconf]=libc-bin
 )
 # Libraries and headers the build needs (no command to check them by): libbpf-dev for

@@ -53,6 +53,8 @@ pub struct ControlStatus {
     pub xdp_hook: Option<XdpHook>,
     /// Real servers without a MAC, as of the last sample.
     pub unresolved: UnresolvedReals,
+    /// The packet I/O as `ulvs ctl status` says it ("xdp (native attach, copy bind)", "packet").
+    pub io: String,
 }
 
 /// The control loop's watch on its XDP program (`control_loop`'s `watch_xdp`).

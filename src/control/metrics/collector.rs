@@ -312,6 +312,17 @@ impl Context {
             "1 while this director serves all its VIPs (every HA instance MASTER, or no HA).",
             Samples::Gauges(vec![(no_labels(), serving)]),
         );
+        let status = self.status.lock().unwrap_or_else(|p| p.into_inner());
+        // "xdp (native attach, copy bind)" → "xdp": the label a dashboard groups by.
+        let io = status.io.split_whitespace().next().unwrap_or("").to_string();
+        let build = vec![("version", env!("CARGO_PKG_VERSION").to_string()), ("io", io)];
+        push(
+            out,
+            "ulvs_build_info",
+            "1, labelled with the ulvs version and the packet I/O in use.",
+            Samples::Gauges(vec![(build, 1.0)]),
+        );
+        drop(status);
         push(
             out,
             "ulvs_snapshot_generation",
@@ -342,6 +353,15 @@ impl Context {
     }
 }
 
+/// An HA instance's labels: its name, and the vrid and interface keepalived exporters label with.
+fn ha_labels(instance: &HaInstance) -> Labels {
+    vec![
+        ("instance", instance.name.clone()),
+        ("vrid", instance.vrid.to_string()),
+        ("interface", instance.interface.clone()),
+    ]
+}
+
 fn ha_families(out: &mut Vec<Family>, ha: &dyn HaSource) {
     let instances = ha.instances();
     let states = instances
@@ -349,18 +369,18 @@ fn ha_families(out: &mut Vec<Family>, ha: &dyn HaSource) {
         .flat_map(|i| {
             // Every state a 0/1 series.
             State::ALL.iter().map(move |state| {
-                let labels = vec![("instance", i.name.clone()), ("state", state.label().to_string())];
+                let mut labels = ha_labels(i);
+                labels.push(("state", state.label().to_string()));
                 (labels, if i.state == state.label() { 1.0 } else { 0.0 })
             })
         })
         .collect();
     push(out, "ulvs_ha_state", "1 for the HA instance's current state.", Samples::Gauges(states));
-    let transitions = instances.iter().map(|i| (vec![("instance", i.name.clone())], i.transitions)).collect();
+    let transitions = instances.iter().map(|i| (ha_labels(i), i.transitions)).collect();
     push(out, "ulvs_ha_transitions", "Role changes of the HA instance.", Samples::Counters(transitions));
-    let per_instance = |value: fn(&HaInstance) -> u64| {
-        instances.iter().map(|i| (vec![("instance", i.name.clone())], value(i))).collect::<Vec<_>>()
-    };
-    let priorities = instances.iter().map(|i| (vec![("instance", i.name.clone())], f64::from(i.priority))).collect();
+    let per_instance =
+        |value: fn(&HaInstance) -> u64| instances.iter().map(|i| (ha_labels(i), value(i))).collect::<Vec<_>>();
+    let priorities = instances.iter().map(|i| (ha_labels(i), f64::from(i.priority))).collect();
     push(
         out,
         "ulvs_ha_priority",
