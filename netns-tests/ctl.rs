@@ -85,7 +85,7 @@ fn ipvsadm_commands_edit_the_live_table() {
         ("-a -t 10.0.0.100:80 -r 10.0.0.13 -m", "direct routing only"),
         ("-a -t 10.0.0.100:80 -r 10.0.0.13:81", "direct routing cannot change the port"),
         ("-e -t 10.0.0.100:80 -r 10.0.0.11 -w 65536", "invalid weight 65536"),
-        ("-a -t 10.0.0.100:80 -r 192.168.7.7", "not in any subnet of interface eth0"),
+        ("-a -t 10.0.0.100:80 -r 192.168.7.7", "not in any IPv4 subnet of interface eth0"),
         ("-A -t 10.0.0.2:80", "is configured on eth0: the director's kernel must not hold the VIP"),
     ];
     for (args, wanted) in bad {

@@ -12,10 +12,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::de::{self, Deserializer, Visitor};
-use serde::Deserialize;
+use serde::ser::Serializer;
+use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
-use super::raw::{Integer, RawReal, RawService, Text};
+use super::raw::{made, Integer, RawReal, RawService, Text};
 use super::validate::Validator;
 use super::ConfigError;
 use crate::control::spec::{family_mismatch, family_name};
@@ -25,9 +26,9 @@ use crate::health::{
 };
 
 /// `check = { type = …, … }` as written.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct RawCheck {
+pub(crate) struct RawCheck {
     #[serde(rename = "type")]
     pub kind: Spanned<String>,
     pub interval: Option<Spanned<Text<Duration>>>,
@@ -49,10 +50,36 @@ pub(super) struct RawCheck {
     pub command: Option<Spanned<String>>,
 }
 
+impl RawCheck {
+    /// A check of type `kind` (`"tcp"`, `"none"`, …), every other key left to its default.
+    pub(crate) fn new(kind: &str) -> RawCheck {
+        RawCheck {
+            kind: made(kind.to_string()),
+            interval: None,
+            timeout: None,
+            rise: None,
+            fall: None,
+            warmup: None,
+            initial: None,
+            port: None,
+            connect_ip: None,
+            bindto: None,
+            path: None,
+            status: None,
+            digest: None,
+            body: None,
+            urls: None,
+            virtualhost: None,
+            verify_tls: None,
+            command: None,
+        }
+    }
+}
+
 /// One table of `urls = [{ … }, …]`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct RawUrl {
+pub(crate) struct RawUrl {
     pub path: Spanned<String>,
     pub status: Option<Spanned<RawStatus>>,
     pub digest: Option<Spanned<String>>,
@@ -61,16 +88,34 @@ pub(super) struct RawUrl {
 
 /// `status = 200`, `status = "200-299"` or `status = [200, "300-399", …]`.
 #[derive(Debug)]
-pub(super) enum RawStatus {
+pub(crate) enum RawStatus {
     One(StatusItem),
     Many(Vec<Spanned<StatusItem>>),
 }
 
 /// One status: a code, or a code or range written as a string.
 #[derive(Debug)]
-pub(super) enum StatusItem {
+pub(crate) enum StatusItem {
     Code(i64),
     Text(String),
+}
+
+impl Serialize for StatusItem {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            StatusItem::Code(code) => serializer.serialize_i64(*code),
+            StatusItem::Text(text) => serializer.serialize_str(text),
+        }
+    }
+}
+
+impl Serialize for RawStatus {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            RawStatus::One(item) => item.serialize(serializer),
+            RawStatus::Many(items) => items.serialize(serializer),
+        }
+    }
 }
 
 const STATUS_EXPECTING: &str = "a status code such as 200, a range such as \"200-299\", or an array of those";

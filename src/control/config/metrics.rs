@@ -3,15 +3,15 @@
 
 use std::net::SocketAddr;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use super::validate::Validator;
 use super::{ConfigError, MetricsConfig};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct RawMetrics {
+pub(crate) struct RawMetrics {
     pub listen: Option<Spanned<String>>,
 }
 

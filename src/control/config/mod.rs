@@ -44,6 +44,18 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
+/// The file's own shape, as the reader deserializes it and `import-keepalived` writes it: one
+/// definition of every key, its type and how its value is spelled.
+pub(crate) mod file {
+    pub(crate) use super::health::{RawCheck, RawStatus, RawUrl, StatusItem};
+    pub(crate) use super::raw::{
+        integer, made, text, OneOrMany, RawConfig, RawDirector, RawReal, RawService, RawTimeouts,
+    };
+    pub(crate) use super::sync::RawSync;
+    pub(crate) use super::sync_group::RawSyncGroup;
+    pub(crate) use super::vrrp::{RawAddress, RawGarp, RawTrackScript, RawTrackedInterface, RawVrrp};
+}
+
 pub use self::error::{ConfigError, Location};
 pub use self::segment::check_address;
 pub use self::vrrp::VrrpConfig;

@@ -5,6 +5,10 @@
 //! value's own span; unknown keys are refused everywhere (`deny_unknown_fields`, which `toml`
 //! reports at the key itself). Defaults, ranges and everything that relates two values to each
 //! other live in `validate`, which gets the spans it needs from `Spanned`.
+//!
+//! The same types serialize (`import-keepalived` builds them and writes them out), so the file's
+//! shape is defined once: a key's name, its type and how its value is spelled are read and
+//! written by one definition. A value the program makes has no span ([`made`]).
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -12,7 +16,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use serde::de::{self, Deserializer, Visitor};
-use serde::Deserialize;
+use serde::ser::Serializer;
+use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use super::health::RawCheck;
@@ -22,24 +27,39 @@ use crate::flow::Protocol;
 use crate::sched::SchedulerKind;
 use crate::wire::MacAddr;
 
-#[derive(Debug, Deserialize)]
+/// A value the program made rather than read: it has no place in a file (an empty span).
+pub(crate) fn made<T>(value: T) -> Spanned<T> {
+    Spanned::new(0..0, value)
+}
+
+/// `made(Text(value))`: an address, a duration or a name, written as a string.
+pub(crate) fn text<T>(value: T) -> Spanned<Text<T>> {
+    made(Text(value))
+}
+
+/// `made(Integer(value))`.
+pub(crate) fn integer(value: impl Into<i64>) -> Spanned<Integer> {
+    made(Integer(value.into()))
+}
+
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct RawConfig {
+pub(crate) struct RawConfig {
     pub director: Spanned<RawDirector>,
     pub timeouts: Option<Spanned<RawTimeouts>>,
     pub metrics: Option<Spanned<RawMetrics>>,
-    #[serde(default, rename = "service")]
+    #[serde(default, rename = "service", skip_serializing_if = "Vec::is_empty")]
     pub services: Vec<Spanned<RawService>>,
-    #[serde(default, rename = "vrrp")]
+    #[serde(default, rename = "vrrp", skip_serializing_if = "Vec::is_empty")]
     pub vrrps: Vec<Spanned<super::vrrp::RawVrrp>>,
-    #[serde(default, rename = "vrrp_sync_group")]
+    #[serde(default, rename = "vrrp_sync_group", skip_serializing_if = "Vec::is_empty")]
     pub sync_groups: Vec<Spanned<super::sync_group::RawSyncGroup>>,
     pub sync: Option<Spanned<super::sync::RawSync>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct RawDirector {
+pub(crate) struct RawDirector {
     pub interface: Spanned<String>,
     pub io: Option<Spanned<Text<IoMode>>>,
     pub xdp_mode: Option<Spanned<Text<XdpModeRequest>>>,
@@ -53,17 +73,36 @@ pub(super) struct RawDirector {
     pub sloppy_tcp: Option<Spanned<bool>>,
 }
 
-#[derive(Debug, Deserialize)]
+impl RawDirector {
+    /// A director on `interface`, every other key left to its default.
+    pub(crate) fn new(interface: String) -> RawDirector {
+        RawDirector {
+            interface: made(interface),
+            io: None,
+            xdp_mode: None,
+            queues: None,
+            cpus: None,
+            control: None,
+            connections: None,
+            batch: None,
+            arp_refresh: None,
+            expire_nodest_conn: None,
+            sloppy_tcp: None,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct RawTimeouts {
+pub(crate) struct RawTimeouts {
     pub tcp: Option<Spanned<Text<Duration>>>,
     pub tcpfin: Option<Spanned<Text<Duration>>>,
     pub udp: Option<Spanned<Text<Duration>>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct RawService {
+pub(crate) struct RawService {
     pub vip: Spanned<Text<IpAddr>>,
     pub port: Spanned<Integer>,
     pub protocol: Option<Spanned<Text<Protocol>>>,
@@ -82,13 +121,40 @@ pub(super) struct RawService {
     pub quorum_down: Option<Spanned<String>>,
     pub alpha: Option<Spanned<bool>>,
     pub omega: Option<Spanned<bool>>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub real: Vec<Spanned<RawReal>>,
 }
 
-#[derive(Debug, Deserialize)]
+impl RawService {
+    /// The service `vip:port`, every other key left to its default.
+    pub(crate) fn new(vip: IpAddr, port: u16) -> RawService {
+        RawService {
+            vip: text(vip),
+            port: integer(port),
+            protocol: None,
+            scheduler: None,
+            persistence: None,
+            sh_fallback: None,
+            sh_port: None,
+            mh_fallback: None,
+            mh_port: None,
+            check: None,
+            inhibit_on_failure: None,
+            sorry_server: None,
+            quorum: None,
+            hysteresis: None,
+            quorum_up: None,
+            quorum_down: None,
+            alpha: None,
+            omega: None,
+            real: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct RawReal {
+pub(crate) struct RawReal {
     pub ip: Spanned<Text<IpAddr>>,
     pub port: Option<Spanned<Integer>>,
     pub weight: Option<Spanned<Integer>>,
@@ -98,10 +164,23 @@ pub(super) struct RawReal {
     pub notify_down: Option<Spanned<String>>,
 }
 
+impl RawReal {
+    /// The real server `ip`, every other key left to its default.
+    pub(crate) fn new(ip: IpAddr) -> RawReal {
+        RawReal { ip: text(ip), port: None, weight: None, mac: None, check: None, notify_up: None, notify_down: None }
+    }
+}
+
 /// A TOML integer. Ranges are checked in `validate`, where the message can name the key's range
 /// (serde's own would say "expected u16").
-#[derive(Clone, Copy, Debug)]
-pub(super) struct Integer(pub i64);
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Integer(pub i64);
+
+impl Serialize for Integer {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i64(self.0)
+    }
+}
 
 impl<'de> Deserialize<'de> for Integer {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -122,20 +201,22 @@ impl<'de> Deserialize<'de> for Integer {
     }
 }
 
-/// A value written as a TOML string and read with `FromText`: an address, a duration, or a name
-/// from a closed set (a protocol, a scheduler, a mode).
-#[derive(Clone, Copy, Debug)]
-pub(super) struct Text<T>(pub T);
+/// A value written as a TOML string, read and written with `TextValue`: an address, a duration,
+/// or a name from a closed set (a protocol, a scheduler, a mode).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Text<T>(pub T);
 
-/// How a `Text<T>` reads its string, and what it expects (for serde's "wrong type" message).
-pub(super) trait FromText: Sized {
+/// How a `Text<T>` reads its string, what it expects (for serde's "wrong type" message), and how
+/// it is written: `from_text(&to_text(v))` is `v`.
+pub(crate) trait TextValue: Sized {
     const EXPECTING: &'static str;
     fn from_text(text: &str) -> Result<Self, String>;
+    fn to_text(&self) -> String;
 }
 
 /// For the keys that take IPv4 only (VRRP's and sync's own addresses): IPv6 gets its own message,
 /// since the mistake is not a typo but a family the key does not take yet.
-impl FromText for Ipv4Addr {
+impl TextValue for Ipv4Addr {
     const EXPECTING: &'static str = "an IPv4 address string such as \"10.0.0.100\"";
     fn from_text(text: &str) -> Result<Self, String> {
         match text.parse::<IpAddr>() {
@@ -144,19 +225,25 @@ impl FromText for Ipv4Addr {
             Err(_) => Err(format!("bad IPv4 address {text:?}")),
         }
     }
+    fn to_text(&self) -> String {
+        self.to_string()
+    }
 }
 
 /// For the keys that take either family (a VIP, a real server, a check's addresses).
-impl FromText for IpAddr {
+impl TextValue for IpAddr {
     const EXPECTING: &'static str = "an IP address string such as \"10.0.0.100\" or \"2001:db8::100\"";
     fn from_text(text: &str) -> Result<Self, String> {
         text.parse().map_err(|_| format!("bad IP address {text:?}"))
+    }
+    fn to_text(&self) -> String {
+        self.to_string()
     }
 }
 
 /// A duration with units, as humantime reads it: "300s", "5m", "1h 30m", "100ms". Bare numbers
 /// are refused, as strings and as integers: a unit-less 300 is ambiguous (seconds? milliseconds?).
-impl FromText for Duration {
+impl TextValue for Duration {
     const EXPECTING: &'static str = "a duration string with a unit, such as \"300s\", \"5m\" or \"100ms\"";
     fn from_text(text: &str) -> Result<Self, String> {
         if text.trim_start().starts_with('-') {
@@ -166,21 +253,34 @@ impl FromText for Duration {
             format!("bad duration {text:?}: {err}; write a number and a unit, such as \"300s\", \"5m\" or \"100ms\"")
         })
     }
+    /// In one unit, as keepalived's users count (`"300s"`, not humantime's `"5m"`): whole seconds,
+    /// else whole milliseconds, else humantime's form.
+    fn to_text(&self) -> String {
+        match (self.subsec_nanos(), self.subsec_nanos() % 1_000_000) {
+            (0, _) => format!("{}s", self.as_secs()),
+            (_, 0) => format!("{}ms", self.as_millis()),
+            _ => humantime::format_duration(*self).to_string(),
+        }
+    }
 }
 
-/// The closed sets: their `FromStr` errors already list the accepted names.
-macro_rules! from_text_by_from_str {
+/// The closed sets: their `FromStr` errors already list the accepted names; `Display` writes the
+/// name `FromStr` reads (lowercased: a protocol displays as ipvsadm's `TCP`).
+macro_rules! text_value_by_from_str {
     ($($ty:ty => $expecting:literal),* $(,)?) => {$(
-        impl FromText for $ty {
+        impl TextValue for $ty {
             const EXPECTING: &'static str = $expecting;
             fn from_text(text: &str) -> Result<Self, String> {
                 text.parse()
+            }
+            fn to_text(&self) -> String {
+                self.to_string().to_ascii_lowercase()
             }
         }
     )*};
 }
 
-from_text_by_from_str! {
+text_value_by_from_str! {
     Protocol => "a protocol name, \"tcp\" or \"udp\"",
     SchedulerKind => "a scheduler name: rr, wrr, lc, wlc, sh or mh",
     MacAddr => "a MAC address string such as \"02:00:00:00:00:11\"",
@@ -188,10 +288,16 @@ from_text_by_from_str! {
     XdpModeRequest => "an XDP attach mode: \"auto\", \"native\" or \"generic\"",
 }
 
-impl<'de, T: FromText> Deserialize<'de> for Text<T> {
+impl<T: TextValue> Serialize for Text<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0.to_text())
+    }
+}
+
+impl<'de, T: TextValue> Deserialize<'de> for Text<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct TextVisitor<T>(PhantomData<T>);
-        impl<T: FromText> Visitor<'_> for TextVisitor<T> {
+        impl<T: TextValue> Visitor<'_> for TextVisitor<T> {
             type Value = Text<T>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(T::EXPECTING)
@@ -221,6 +327,27 @@ mod tests {
         assert!(parse("").is_err());
     }
 
+    /// The importer writes what the reader reads: every spelling reads back as the value written.
+    #[test]
+    fn every_text_value_reads_back_what_it_writes() {
+        fn round_trip<T: TextValue + PartialEq + fmt::Debug>(values: &[T]) {
+            for value in values {
+                assert_eq!(T::from_text(&value.to_text()).as_ref(), Ok(value), "{}", value.to_text());
+            }
+        }
+        let durations = [0, 1000, 300_000, 500, 1500, 86_400_000].map(Duration::from_millis);
+        round_trip(&durations);
+        round_trip(&[Duration::from_micros(1500), Duration::from_nanos(7)]);
+        let spelled: Vec<String> = durations.iter().map(TextValue::to_text).collect();
+        assert_eq!(spelled, ["0s", "1s", "300s", "500ms", "1500ms", "86400s"]);
+        round_trip(&[Ipv4Addr::new(10, 0, 0, 100)]);
+        round_trip(&[Protocol::Tcp, Protocol::Udp]);
+        round_trip(&SchedulerKind::ALL);
+        round_trip(&[IoMode::Auto, IoMode::Xdp, IoMode::Packet]);
+        round_trip(&[XdpModeRequest::Auto, XdpModeRequest::Native, XdpModeRequest::Generic]);
+        round_trip(&[MacAddr([2, 0, 0, 0, 0, 0x12])]);
+    }
+
     #[test]
     fn ipv6_is_told_apart_from_a_typo() {
         assert_eq!(Ipv4Addr::from_text("10.0.0.1"), Ok(Ipv4Addr::new(10, 0, 0, 1)));
@@ -234,8 +361,18 @@ mod tests {
 
 /// A key that takes one table or an array of them (`track_script = { … }` or `= [{ … }, { … }]`).
 /// The tables are read by `toml` itself either way, so their values keep their spans.
+/// Written back the way it reads best: one table alone, several as an array.
 #[derive(Debug)]
-pub(super) struct OneOrMany<T>(pub Vec<T>);
+pub(crate) struct OneOrMany<T>(pub Vec<T>);
+
+impl<T: Serialize> Serialize for OneOrMany<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0.as_slice() {
+            [one] => one.serialize(serializer),
+            many => many.serialize(serializer),
+        }
+    }
+}
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

@@ -4,10 +4,10 @@
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
-use super::raw::{Integer, Text};
+use super::raw::{made, Integer, Text};
 use super::validate::{interface_name_problem, Validator};
 use super::{ConfigError, VrrpConfig};
 use crate::control::spec::unicast_problem;
@@ -17,18 +17,35 @@ use crate::sync::SyncSpec;
 const MAX_FLUSH: Duration = Duration::from_secs(2);
 const MAX_PREEMPT_WAIT: Duration = Duration::from_secs(600);
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct RawSync {
-    interface: Spanned<String>,
-    syncid: Option<Spanned<Integer>>,
-    vrrp: Option<Spanned<String>>,
-    group: Option<Spanned<Text<Ipv4Addr>>>,
-    port: Option<Spanned<Integer>>,
-    ttl: Option<Spanned<Integer>>,
-    peers: Option<Vec<Spanned<Text<Ipv4Addr>>>>,
-    flush: Option<Spanned<Text<Duration>>>,
-    preempt_wait: Option<Spanned<Text<Duration>>>,
+pub(crate) struct RawSync {
+    pub interface: Spanned<String>,
+    pub syncid: Option<Spanned<Integer>>,
+    pub vrrp: Option<Spanned<String>>,
+    pub group: Option<Spanned<Text<Ipv4Addr>>>,
+    pub port: Option<Spanned<Integer>>,
+    pub ttl: Option<Spanned<Integer>>,
+    pub peers: Option<Vec<Spanned<Text<Ipv4Addr>>>>,
+    pub flush: Option<Spanned<Text<Duration>>>,
+    pub preempt_wait: Option<Spanned<Text<Duration>>>,
+}
+
+impl RawSync {
+    /// A sync daemon on `interface`, every other key left to its default.
+    pub(crate) fn new(interface: String) -> RawSync {
+        RawSync {
+            interface: made(interface),
+            syncid: None,
+            vrrp: None,
+            group: None,
+            port: None,
+            ttl: None,
+            peers: None,
+            flush: None,
+            preempt_wait: None,
+        }
+    }
 }
 
 impl Validator<'_> {

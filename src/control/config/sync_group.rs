@@ -3,24 +3,39 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
-use super::raw::Text;
+use super::raw::{made, Text};
 use super::validate::Validator;
 use super::{ConfigError, VrrpConfig};
 use crate::ha::spec::{NotifyHooks, SyncGroup, DEFAULT_NOTIFY_TIMEOUT};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct RawSyncGroup {
-    name: Spanned<String>,
-    group: Spanned<Vec<Spanned<String>>>,
-    notify: Option<Spanned<String>>,
-    notify_master: Option<Spanned<String>>,
-    notify_backup: Option<Spanned<String>>,
-    notify_fault: Option<Spanned<String>>,
-    notify_timeout: Option<Spanned<Text<Duration>>>,
+pub(crate) struct RawSyncGroup {
+    pub name: Spanned<String>,
+    pub group: Spanned<Vec<Spanned<String>>>,
+    pub notify: Option<Spanned<String>>,
+    pub notify_master: Option<Spanned<String>>,
+    pub notify_backup: Option<Spanned<String>>,
+    pub notify_fault: Option<Spanned<String>>,
+    pub notify_timeout: Option<Spanned<Text<Duration>>>,
+}
+
+impl RawSyncGroup {
+    /// The sync group `name` of instances `members`, without scripts.
+    pub(crate) fn new(name: String, members: Vec<String>) -> RawSyncGroup {
+        RawSyncGroup {
+            name: made(name),
+            group: made(members.into_iter().map(made).collect()),
+            notify: None,
+            notify_master: None,
+            notify_backup: None,
+            notify_fault: None,
+            notify_timeout: None,
+        }
+    }
 }
 
 impl Validator<'_> {

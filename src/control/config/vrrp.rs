@@ -12,10 +12,11 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::ser::{SerializeMap, Serializer};
+use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
-use super::raw::{FromText, Integer, OneOrMany, Text};
+use super::raw::{integer, made, Integer, OneOrMany, Text, TextValue};
 use super::validate::{interface_name_problem, Validator};
 use super::{ConfigError, Location, ServiceConfig};
 use crate::control::spec::unicast_problem;
@@ -26,13 +27,16 @@ use crate::ha::spec::{
 use crate::ha::{GarpConfig, HaProtocol};
 use crate::wire::vrrp::GROUP as DEFAULT_GROUP;
 
-impl FromText for HaProtocol {
+impl TextValue for HaProtocol {
     const EXPECTING: &'static str = "an HA protocol: \"vrrp3\", \"vrrp2\" or \"carp\"";
     fn from_text(text: &str) -> Result<Self, String> {
         [HaProtocol::Vrrp3, HaProtocol::Vrrp2, HaProtocol::Carp]
             .into_iter()
             .find(|protocol| protocol.name() == text)
             .ok_or_else(|| format!("unknown HA protocol {text:?} (expected \"vrrp3\", \"vrrp2\" or \"carp\")"))
+    }
+    fn to_text(&self) -> String {
+        self.name().to_string()
     }
 }
 
@@ -44,43 +48,89 @@ pub struct VrrpConfig {
     pub location: Location,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct RawVrrp {
-    name: Spanned<String>,
-    protocol: Option<Spanned<Text<HaProtocol>>>,
-    vrid: Spanned<Integer>,
-    priority: Option<Spanned<Integer>>,
-    advskew: Option<Spanned<Integer>>,
-    interval: Option<Spanned<Text<Duration>>>,
-    preempt: Option<Spanned<bool>>,
-    preempt_delay: Option<Spanned<Text<Duration>>>,
-    password: Option<Spanned<String>>,
-    group: Option<Spanned<Text<Ipv4Addr>>>,
-    unicast_src_ip: Option<Spanned<Text<Ipv4Addr>>>,
-    unicast_peers: Option<Vec<Spanned<Text<Ipv4Addr>>>>,
-    vmac: Option<Spanned<bool>>,
-    v3_checksum_as_v2: Option<Spanned<bool>>,
-    garp: Option<Spanned<RawGarp>>,
-    track_interface: Option<Vec<Spanned<RawTrackedInterface>>>,
-    track_script: Option<OneOrMany<RawTrackScript>>,
-    notify: Option<Spanned<String>>,
-    notify_master: Option<Spanned<String>>,
-    notify_backup: Option<Spanned<String>>,
-    notify_fault: Option<Spanned<String>>,
-    up_script: Option<Spanned<String>>,
-    down_script: Option<Spanned<String>>,
-    notify_timeout: Option<Spanned<Text<Duration>>>,
-    vips: Option<Spanned<Vec<Spanned<Text<IpAddr>>>>>,
-    addresses: Option<Spanned<Vec<Spanned<RawAddress>>>>,
-    interface: Option<Spanned<String>>,
+pub(crate) struct RawVrrp {
+    pub name: Spanned<String>,
+    pub protocol: Option<Spanned<Text<HaProtocol>>>,
+    pub vrid: Spanned<Integer>,
+    pub interface: Option<Spanned<String>>,
+    pub priority: Option<Spanned<Integer>>,
+    pub advskew: Option<Spanned<Integer>>,
+    pub interval: Option<Spanned<Text<Duration>>>,
+    pub preempt: Option<Spanned<bool>>,
+    pub preempt_delay: Option<Spanned<Text<Duration>>>,
+    pub password: Option<Spanned<String>>,
+    pub group: Option<Spanned<Text<Ipv4Addr>>>,
+    pub unicast_src_ip: Option<Spanned<Text<Ipv4Addr>>>,
+    pub unicast_peers: Option<Vec<Spanned<Text<Ipv4Addr>>>>,
+    pub vmac: Option<Spanned<bool>>,
+    pub v3_checksum_as_v2: Option<Spanned<bool>>,
+    pub garp: Option<Spanned<RawGarp>>,
+    pub track_interface: Option<Vec<Spanned<RawTrackedInterface>>>,
+    pub track_script: Option<OneOrMany<RawTrackScript>>,
+    pub notify: Option<Spanned<String>>,
+    pub notify_master: Option<Spanned<String>>,
+    pub notify_backup: Option<Spanned<String>>,
+    pub notify_fault: Option<Spanned<String>>,
+    pub up_script: Option<Spanned<String>>,
+    pub down_script: Option<Spanned<String>>,
+    pub notify_timeout: Option<Spanned<Text<Duration>>>,
+    pub vips: Option<Spanned<Vec<Spanned<Text<IpAddr>>>>>,
+    pub addresses: Option<Spanned<Vec<Spanned<RawAddress>>>>,
+}
+
+impl RawVrrp {
+    /// The instance `name` with VRID `vrid`, every other key left to its default.
+    pub(crate) fn new(name: String, vrid: u8) -> RawVrrp {
+        RawVrrp {
+            name: made(name),
+            protocol: None,
+            vrid: integer(vrid),
+            interface: None,
+            priority: None,
+            advskew: None,
+            interval: None,
+            preempt: None,
+            preempt_delay: None,
+            password: None,
+            group: None,
+            unicast_src_ip: None,
+            unicast_peers: None,
+            vmac: None,
+            v3_checksum_as_v2: None,
+            garp: None,
+            track_interface: None,
+            track_script: None,
+            notify: None,
+            notify_master: None,
+            notify_backup: None,
+            notify_fault: None,
+            up_script: None,
+            down_script: None,
+            notify_timeout: None,
+            vips: None,
+            addresses: None,
+        }
+    }
 }
 
 /// One entry of `track_interface`: `"eth1"` or `{ name = "eth1", weight = -20 }`.
 #[derive(Debug)]
-pub(super) struct RawTrackedInterface {
-    name: String,
-    weight: Option<i64>,
+pub(crate) struct RawTrackedInterface {
+    pub name: String,
+    pub weight: Option<i64>,
+}
+
+/// The short form when there is no weight.
+impl Serialize for RawTrackedInterface {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let Some(weight) = self.weight else { return serializer.serialize_str(&self.name) };
+        let mut table = serializer.serialize_map(Some(2))?;
+        table.serialize_entry("name", &self.name)?;
+        table.serialize_entry("weight", &weight)?;
+        table.end()
+    }
 }
 
 impl<'de> Deserialize<'de> for RawTrackedInterface {
@@ -111,10 +161,28 @@ impl<'de> Deserialize<'de> for RawTrackedInterface {
 
 /// One entry of `addresses`: `"10.0.0.50/24"` or `{ address = "10.0.0.50/24", dev, label }`.
 #[derive(Debug)]
-pub(super) struct RawAddress {
-    address: String,
-    dev: Option<String>,
-    label: Option<String>,
+pub(crate) struct RawAddress {
+    pub address: String,
+    pub dev: Option<String>,
+    pub label: Option<String>,
+}
+
+/// The short form when there is neither `dev` nor `label`.
+impl Serialize for RawAddress {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if self.dev.is_none() && self.label.is_none() {
+            return serializer.serialize_str(&self.address);
+        }
+        let mut table = serializer.serialize_map(None)?;
+        table.serialize_entry("address", &self.address)?;
+        if let Some(dev) = &self.dev {
+            table.serialize_entry("dev", dev)?;
+        }
+        if let Some(label) = &self.label {
+            table.serialize_entry("label", label)?;
+        }
+        table.end()
+    }
 }
 
 impl<'de> Deserialize<'de> for RawAddress {
@@ -144,23 +212,23 @@ impl<'de> Deserialize<'de> for RawAddress {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct RawGarp {
-    count: Option<Spanned<Integer>>,
-    repeat_after: Option<Spanned<Text<Duration>>>,
-    refresh: Option<Spanned<Text<Duration>>>,
+pub(crate) struct RawGarp {
+    pub count: Option<Spanned<Integer>>,
+    pub repeat_after: Option<Spanned<Text<Duration>>>,
+    pub refresh: Option<Spanned<Text<Duration>>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct RawTrackScript {
-    command: Spanned<String>,
-    interval: Option<Spanned<Text<Duration>>>,
-    timeout: Option<Spanned<Text<Duration>>>,
-    weight: Option<Spanned<Integer>>,
-    rise: Option<Spanned<Integer>>,
-    fall: Option<Spanned<Integer>>,
+pub(crate) struct RawTrackScript {
+    pub command: Spanned<String>,
+    pub interval: Option<Spanned<Text<Duration>>>,
+    pub timeout: Option<Spanned<Text<Duration>>>,
+    pub weight: Option<Spanned<Integer>>,
+    pub rise: Option<Spanned<Integer>>,
+    pub fall: Option<Spanned<Integer>>,
 }
 
 /// An instance's `vips`, `addresses` and `interface`.

@@ -10,14 +10,20 @@
 //! Left-out bookkeeping: `leave_out` records a [`Problem`] and queues a `# left out:` line; the
 //! block being written (a service, a real server, an instance) takes the lines queued since it
 //! started, so each comment lands at its place. Whatever a block did not take goes to the
-//! section of the top-level statement it came from.
+//! section of the top-level statement it came from. A block left out whole leaves its lines
+//! pending: they go before the next table written, or at the end.
+//!
+//! What converts is built in the reader's own types (`config::file`), and written by `output`.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
 
+use super::output::{Commented, Output, ServiceOut};
 use super::parse::{Node, Place, Problem};
 use super::Imported;
+use crate::control::config::file::{made, RawDirector, RawSync, RawSyncGroup, RawTimeouts, RawVrrp};
+use crate::control::config::DEFAULT_CONTROL;
 
 /// A place as `FILE-NAME:LINE`, for comments in the output (no folders, so the output does not
 /// depend on where the file was read from).
@@ -38,21 +44,10 @@ pub(super) fn flag(node: &Node) -> bool {
     }
 }
 
-/// A TOML string.
-pub(super) fn q(text: &str) -> String {
-    toml::Value::String(text.to_string()).to_string()
-}
-
-/// A TOML array of strings.
-pub(super) fn list(items: &[String]) -> String {
-    format!("[{}]", items.iter().map(|i| q(i)).collect::<Vec<_>>().join(", "))
-}
-
-/// A keepalived number of seconds (may have a fraction) as a ulvs duration string.
-pub(super) fn seconds(text: &str) -> Option<String> {
+/// A keepalived number of seconds (may have a fraction), to the millisecond.
+pub(super) fn seconds(text: &str) -> Option<Duration> {
     let value: f64 = text.parse().ok().filter(|v: &f64| v.is_finite() && *v >= 0.0 && *v < 1e9)?;
-    let millis = (value * 1000.0).round() as u64;
-    Some(if millis % 1000 == 0 { format!("{}s", millis / 1000) } else { format!("{millis}ms") })
+    Some(Duration::from_millis((value * 1000.0).round() as u64))
 }
 
 /// A statement as written, for messages: `keyword arg arg`, cut after a few dozen characters.
@@ -68,13 +63,20 @@ pub(super) fn written(node: &Node) -> String {
     }
 }
 
+/// keepalived's gratuitous ARP pacing (`garp_master_repeat`, `_delay`, `_refresh`).
+#[derive(Clone, Debug, Default)]
+pub(super) struct Garp {
+    pub count: Option<u32>,
+    pub repeat_after: Option<Duration>,
+    pub refresh: Option<Duration>,
+}
+
 /// `global_defs` settings that every instance inherits.
 #[derive(Default)]
 pub(super) struct Defaults {
     pub version: Option<u8>,
     pub group: Option<Ipv4Addr>,
-    /// `garp` keys (`count`, `repeat_after`, `refresh`) and their TOML values.
-    pub garp: BTreeMap<&'static str, String>,
+    pub garp: Garp,
 }
 
 /// A sync daemon asked for (`lvs_sync_daemon`), resolved once the instances are known.
@@ -82,8 +84,10 @@ pub(super) struct SyncRequest {
     pub node: Node,
     pub interface: String,
     pub instance: Option<String>,
-    /// `syncid`, `port`, `ttl` as given.
-    pub numbers: Vec<(&'static str, u32)>,
+    /// `id`, `port`, `ttl` as given.
+    pub syncid: Option<u32>,
+    pub port: Option<u32>,
+    pub ttl: Option<u32>,
     pub group: Option<Ipv4Addr>,
 }
 
@@ -94,21 +98,22 @@ pub(super) struct Converter {
     queued: Vec<String>,
     /// Left-out lines of the file's top level and `global_defs`, shown at the top.
     header: Vec<String>,
+    /// Comment lines of blocks left out whole, for the next table written (or the end).
+    pending: String,
     pub(super) defaults: Defaults,
-    pub(super) timeouts: Vec<String>,
+    pub(super) timeouts: Option<RawTimeouts>,
     pub(super) default_interface: Option<(String, Place)>,
     pub(super) sync_requests: Vec<SyncRequest>,
     pub(super) scripts: BTreeMap<String, Node>,
-    pub(super) services: String,
-    pub(super) service_count: usize,
+    pub(super) services: Vec<ServiceOut>,
     /// The VIPs of the services that converted: a VRRP address among them goes in `vips`.
-    pub(super) service_vips: Vec<Ipv4Addr>,
+    pub(super) service_vips: Vec<IpAddr>,
     pub(super) director: Option<(String, Place)>,
-    pub(super) vrrp: String,
+    pub(super) vrrps: Vec<Commented<RawVrrp>>,
     /// Converted instances: name, VRID and interface (`None`: the director's).
     pub(super) instances: Vec<(String, u8, Option<String>)>,
-    pub(super) sync_groups: String,
-    pub(super) sync: String,
+    pub(super) sync_groups: Vec<Commented<RawSyncGroup>>,
+    pub(super) sync: Option<Commented<RawSync>>,
 }
 
 impl Converter {
@@ -118,19 +123,19 @@ impl Converter {
             notes: Vec::new(),
             queued: Vec::new(),
             header: Vec::new(),
+            pending: String::new(),
             defaults: Defaults::default(),
-            timeouts: Vec::new(),
+            timeouts: None,
             default_interface: None,
             sync_requests: Vec::new(),
             scripts: BTreeMap::new(),
-            services: String::new(),
-            service_count: 0,
+            services: Vec::new(),
             service_vips: Vec::new(),
             director: None,
-            vrrp: String::new(),
+            vrrps: Vec::new(),
             instances: Vec::new(),
-            sync_groups: String::new(),
-            sync: String::new(),
+            sync_groups: Vec::new(),
+            sync: None,
         }
     }
 
@@ -157,6 +162,21 @@ impl Converter {
         self.queued.drain(mark..).map(|line| format!("{indent}{line}\n")).collect()
     }
 
+    /// A block left out whole: its `heading` and the lines queued since `mark` wait for the next
+    /// table written.
+    pub(super) fn block_left_out(&mut self, heading: &str, mark: usize, indent: &str) {
+        let lines = self.take_queued(mark, indent);
+        self.pending.push_str(heading);
+        self.pending.push_str(&lines);
+    }
+
+    /// The comments before a table that is written: what is pending, the table's `heading`, the
+    /// lines queued since `mark`, and the header's `indent`.
+    pub(super) fn block_kept(&mut self, heading: &str, mark: usize, indent: &str) -> String {
+        let lines = self.take_queued(mark, indent);
+        format!("{}{heading}{lines}{indent}", std::mem::take(&mut self.pending))
+    }
+
     pub(super) fn note(&mut self, node: &Node, text: &str) {
         self.notes.push((node.at.clone(), format!("# note: {}: {}: {text}", short(&node.at), written(node))));
     }
@@ -181,11 +201,21 @@ impl Converter {
         parsed
     }
 
-    pub(super) fn duration(&mut self, node: &Node) -> Option<String> {
+    pub(super) fn duration(&mut self, node: &Node) -> Option<Duration> {
         let value = self.one(node)?;
         let parsed = seconds(value);
         if parsed.is_none() {
             self.leave_out(node, format!("{value:?} is not a number of seconds"));
+        }
+        parsed
+    }
+
+    /// An address of either family (a check's `connect_ip` or `bindto`).
+    pub(super) fn ip(&mut self, node: &Node) -> Option<IpAddr> {
+        let value = self.one(node)?;
+        let parsed = value.parse().ok();
+        if parsed.is_none() {
+            self.leave_out(node, format!("{value:?}: expected an IPv4 or IPv6 address"));
         }
         parsed
     }
@@ -235,15 +265,9 @@ impl Converter {
             self.vrrp_instance(node);
         }
         for node in nodes.iter().filter(|n| n.keyword == "vrrp_sync_group") {
-            let mark = self.mark();
             self.vrrp_sync_group(node);
-            let lines = self.take_queued(mark, "");
-            self.sync_groups.push_str(&lines);
         }
-        let mark = self.mark();
         self.resolve_sync();
-        let lines = self.take_queued(mark, "");
-        self.sync.insert_str(0, &lines);
         self.finish(path, unreadable)
     }
 
@@ -260,7 +284,7 @@ impl Converter {
     fn finish(mut self, path: &std::path::Path, unreadable: bool) -> Imported {
         self.left_out.sort_by(|a, b| (&a.at.file, a.at.line).cmp(&(&b.at.file, b.at.line)));
         self.left_out.dedup();
-        let usable = !unreadable && (self.service_count > 0 || !self.instances.is_empty());
+        let usable = !unreadable && (!self.services.is_empty() || !self.instances.is_empty());
         if !usable {
             if self.left_out.is_empty() {
                 let at = Place { file: path.to_path_buf(), line: 0 };
@@ -268,31 +292,51 @@ impl Converter {
             }
             return Imported { toml: None, left_out: self.left_out };
         }
+        let director = self.director();
+        let timeouts = self.timeouts.take().map(|timeouts| {
+            let mut table = Commented::new("\n".into(), timeouts);
+            table.after_keys = ["tcp", "tcpfin", "udp"].map(|key| (key, "   # lvs_timeouts".to_string())).into();
+            table
+        });
+        let output = Output {
+            director,
+            timeouts,
+            services: self.services,
+            vrrps: self.vrrps,
+            sync_groups: self.sync_groups,
+            sync: self.sync,
+            trailing: self.pending,
+        };
+        Imported { toml: Some(output.render()), left_out: self.left_out }
+    }
+
+    /// `[director]`, with the file's notes and top-level omissions before it.
+    fn director(&mut self) -> Commented<RawDirector> {
         self.notes.sort_by(|a, b| (&a.0.file, a.0.line).cmp(&(&b.0.file, b.0.line)));
         self.notes.dedup();
-        let mut out = String::from("# Converted from keepalived.conf by `ulvs import-keepalived`.\n");
+        let mut before = String::from("# Converted from keepalived.conf by `ulvs import-keepalived`.\n");
         let mut header = std::mem::take(&mut self.header);
         header.dedup();
         for line in self.notes.iter().map(|(_, line)| line).chain(&header) {
-            out.push_str(line);
-            out.push('\n');
+            before.push_str(line);
+            before.push('\n');
         }
-        out.push_str("\n[director]\n");
-        match &self.director {
-            Some((name, at)) => {
-                let _ = writeln!(out, "interface = {}   # from the vrrp_instance at {}", q(name), short(at));
-            }
-            None => out.push_str(
-                "interface = \"eth0\"   # CHECK: keepalived.conf names no interface; set the director's LAN port\n",
+        before.push('\n');
+        let (interface, why) = match &self.director {
+            Some((name, at)) => (name.clone(), format!("   # from the vrrp_instance at {}", short(at))),
+            None => (
+                "eth0".to_string(),
+                "   # CHECK: keepalived.conf names no interface; set the director's LAN port".into(),
             ),
-        }
-        if !self.timeouts.is_empty() {
-            let _ = write!(out, "\n[timeouts]\n{}", self.timeouts.concat());
-        }
-        out.push_str(&self.services);
-        out.push_str(&self.vrrp);
-        out.push_str(&self.sync_groups);
-        out.push_str(&self.sync);
-        Imported { toml: Some(out), left_out: self.left_out }
+        };
+        let mut director = RawDirector::new(interface);
+        director.control = Some(made(DEFAULT_CONTROL.to_string()));
+        let mut table = Commented::new(before, director);
+        table.after_keys = vec![("interface", why), ("control", CONTROL_NOTE.into())];
+        table
     }
 }
+
+/// Why `control` is written at its default: `ulvs ctl` talks to the director there, and two
+/// directors on one host (each in its network namespace) must not share it.
+const CONTROL_NOTE: &str = "   # ulvs ctl --control PATH; the path is host-wide: each director on a host needs its own";

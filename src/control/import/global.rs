@@ -5,11 +5,12 @@
 //! (`vrrp_version`, `vrrp_mcast_group4`, `vrrp_garp_master_*`), IPVS's timeouts and the
 //! connection-sync daemon.
 
-use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
-use super::convert::{q, seconds, Converter, SyncRequest, CONDITIONAL};
+use super::convert::{seconds, short, Converter, SyncRequest, CONDITIONAL};
+use super::output::Commented;
 use super::parse::Node;
+use crate::control::config::file::{integer, made, text, RawSync, RawTimeouts};
 
 const ALERTS: &str = "keepalived-only setting, not needed by ulvs";
 const PROCESS: &str = "keepalived's own process setting; not needed by ulvs";
@@ -60,7 +61,8 @@ const NOTES: &[(&str, &str)] = &[
     ("vrrp_garp_master_refresh_repeat", GARP_PACING),
     ("vrrp_garp_lower_prio_delay", GARP_PACING),
     ("vrrp_garp_lower_prio_repeat", GARP_PACING),
-    ("vrrp_gna_interval", "IPv6 neighbour advertisements; ulvs is IPv4"),
+    ("vrrp_gna_interval", "IPv6 neighbour advertisements, for VRRP over IPv6, which ulvs does not run yet"),
+    ("vrrp_mcast_group6", "the IPv6 VRRP group: ulvs does not run VRRP over IPv6 yet"),
 ];
 
 /// The note for a `global_defs` keyword, if it is one.
@@ -78,20 +80,12 @@ impl Converter {
                     None => {}
                 },
                 "vrrp_mcast_group4" => self.defaults.group = self.ipv4(child),
-                "vrrp_garp_master_repeat" => {
-                    if let Some(count) = self.number::<u32>(child) {
-                        self.defaults.garp.insert("count", count.to_string());
-                    }
-                }
+                "vrrp_garp_master_repeat" => self.defaults.garp.count = self.number(child).or(self.defaults.garp.count),
                 "vrrp_garp_master_delay" => {
-                    if let Some(delay) = self.duration(child) {
-                        self.defaults.garp.insert("repeat_after", q(&delay));
-                    }
+                    self.defaults.garp.repeat_after = self.duration(child).or(self.defaults.garp.repeat_after)
                 }
                 "vrrp_garp_master_refresh" => {
-                    if let Some(refresh) = self.duration(child) {
-                        self.defaults.garp.insert("refresh", q(&refresh));
-                    }
+                    self.defaults.garp.refresh = self.duration(child).or(self.defaults.garp.refresh)
                 }
                 "lvs_timeouts" => self.lvs_timeouts(child),
                 "lvs_sync_daemon" | "lvs_sync_daemon_interface" => self.lvs_sync_daemon(child, None),
@@ -111,20 +105,21 @@ impl Converter {
 
     /// `lvs_timeouts [tcp S] [tcpfin S] [udp S]` → `[timeouts]`.
     fn lvs_timeouts(&mut self, node: &Node) {
-        let mut lines = Vec::new();
+        let mut timeouts = RawTimeouts::default();
         for pair in node.args.chunks(2) {
             let words: Vec<&str> = pair.iter().map(String::as_str).collect();
-            match words.as_slice() {
-                [key @ ("tcp" | "tcpfin" | "udp"), value] => match seconds(value).filter(|s| s != "0s") {
-                    Some(duration) => lines.push(format!("{key} = {}   # lvs_timeouts\n", q(&duration))),
-                    None => {
-                        return self.leave_out(node, format!("{key} {value:?}: expected a number of seconds above 0"))
-                    }
-                },
+            let (slot, key, value) = match words.as_slice() {
+                ["tcp", value] => (&mut timeouts.tcp, "tcp", value),
+                ["tcpfin", value] => (&mut timeouts.tcpfin, "tcpfin", value),
+                ["udp", value] => (&mut timeouts.udp, "udp", value),
                 _ => return self.leave_out(node, "expected `lvs_timeouts [tcp S] [tcpfin S] [udp S]`"),
+            };
+            match seconds(value).filter(|duration| !duration.is_zero()) {
+                Some(duration) => *slot = Some(text(duration)),
+                None => return self.leave_out(node, format!("{key} {value:?}: expected a number of seconds above 0")),
             }
         }
-        self.timeouts = lines;
+        self.timeouts = Some(timeouts);
     }
 
     /// `lvs_sync_daemon IF [[inst] INSTANCE] [id N] [maxlen N] [port N] [ttl N] [group ADDR]`, or
@@ -137,7 +132,9 @@ impl Converter {
             node: node.clone(),
             interface: interface.clone(),
             instance: within.map(str::to_string),
-            numbers: Vec::new(),
+            syncid: None,
+            port: None,
+            ttl: None,
             group: None,
         };
         let mut words = rest.iter();
@@ -166,7 +163,11 @@ impl Converter {
                     Err(_) => return self.leave_out(node, format!("group {value}: ulvs takes an IPv4 address")),
                 },
                 _ => match value.parse::<u32>() {
-                    Ok(number) => request.numbers.push((key, number)),
+                    Ok(number) => match key {
+                        "syncid" => request.syncid = Some(number),
+                        "port" => request.port = Some(number),
+                        _ => request.ttl = Some(number),
+                    },
                     Err(_) => return self.leave_out(node, format!("{word} {value:?}: not a number")),
                 },
             }
@@ -180,36 +181,34 @@ impl Converter {
         let requests = std::mem::take(&mut self.sync_requests);
         for request in requests {
             let node = &request.node;
-            if !self.sync.is_empty() {
+            let mark = self.mark();
+            if self.sync.is_some() {
                 self.leave_out(node, "a second sync daemon: ulvs runs one");
+                self.block_left_out("", mark, "");
                 continue;
             }
             let Some(instance) = request.instance.clone() else {
                 self.leave_out(node, "names no vrrp_instance to follow");
+                self.block_left_out("", mark, "");
                 continue;
             };
             let Some(&(_, vrid, _)) = self.instances.iter().find(|(name, _, _)| *name == instance) else {
                 self.leave_out(node, format!("{instance}: no converted vrrp_instance of that name"));
+                self.block_left_out("", mark, "");
                 continue;
             };
-            let out = &mut self.sync;
-            let _ = write!(
-                out,
-                "\n# {} at {}\n[sync]\ninterface = {}\nvrrp = {}\n",
-                node.keyword,
-                super::convert::short(&node.at),
-                q(&request.interface),
-                q(&instance)
-            );
-            if !request.numbers.iter().any(|(key, _)| *key == "syncid") {
-                let _ = writeln!(out, "syncid = {vrid}   # keepalived's default: the instance's VRID");
+            let mut sync = RawSync::new(request.interface.clone());
+            sync.vrrp = Some(made(instance));
+            sync.syncid = Some(integer(request.syncid.unwrap_or(vrid.into())));
+            sync.port = request.port.map(integer);
+            sync.ttl = request.ttl.map(integer);
+            sync.group = request.group.map(text);
+            let heading = format!("\n# {} at {}\n", node.keyword, short(&node.at));
+            let mut table = Commented::new(self.block_kept(&heading, mark, ""), sync);
+            if request.syncid.is_none() {
+                table.after_keys.push(("syncid", "   # keepalived's default: the instance's VRID".into()));
             }
-            for (key, value) in &request.numbers {
-                let _ = writeln!(out, "{key} = {value}");
-            }
-            if let Some(group) = request.group {
-                let _ = writeln!(out, "group = {}", q(&group.to_string()));
-            }
+            self.sync = Some(table);
         }
     }
 }

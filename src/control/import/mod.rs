@@ -21,18 +21,28 @@
 //! - `global_defs`: `vrrp_version` → each `[[vrrp]]`'s `protocol`; `vrrp_mcast_group4` → `group`;
 //!   `vrrp_garp_master_{repeat,delay,refresh}` → every instance's `garp` defaults;
 //!   `lvs_timeouts` → `[timeouts]`; `lvs_sync_daemon` → `[sync]`; `default_interface` → the
-//!   director's interface when no instance names one.
+//!   director's interface when no instance names one. `[director] control` is written at its
+//!   default, with why it matters (one control socket per director on a host).
 //! - `virtual_server IP PORT` (`lb_kind DR`) → `[[service]]` (see `service`), its `real_server`s →
-//!   `[[service.real]]`, their checkers → `check = { … }` (see `check`).
+//!   `[[service.real]]`, their checkers → `check = { … }` (see `check`): the checker most of
+//!   them share is the service's `check`, which every real server inherits (one added later with
+//!   `ulvs ctl -a` too); a real server checked otherwise keeps a `check` of its own.
 //! - `vrrp_instance` → `[[vrrp]]`, `vrrp_sync_group` → `[[vrrp_sync_group]]` (see `vrrp`). The
 //!   director's `interface` is the interface of the first instance holding a service's VIP (else
 //!   the first instance's); an instance on another interface gets its own `interface` key.
+//!
+//! One codec: what converts is built in the reader's own types (`config::file`, the shape the
+//! reader deserializes the file into) and written by serde through `toml_edit` (see `output`),
+//! so every key, its order and the spelling of every value are the reader's, and a ulvs default
+//! is written from the constant the reader uses (`ha::spec`, `config`). keepalived's own defaults
+//! (`delay_loop` 60 s, …) are the importer's, named where they are used.
 //!
 //! The output loads with `ulvs run --config FILE --check`.
 
 mod check;
 mod convert;
 mod global;
+mod output;
 mod parse;
 mod service;
 mod vrrp;
@@ -41,6 +51,8 @@ mod vrrp;
 mod tests;
 #[cfg(test)]
 mod tests_corpus;
+#[cfg(test)]
+mod tests_ipv6;
 
 use std::path::Path;
 

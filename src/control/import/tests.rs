@@ -2,17 +2,22 @@
 //! outcome. Files whose output uses only keys ulvs parses today are also run through
 //! `Config::parse`.
 
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::{import_keepalived, Imported, Outcome};
+use crate::control::config::{Config, DEFAULT_CONTROL};
+use crate::control::ctl::rules;
+use crate::control::{edit, runtime};
+use crate::health::{CheckKind, CheckSpec};
 
-fn sample(name: &str) -> PathBuf {
+pub(super) fn sample(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/keepalived").join(name)
 }
 
 /// Imports `text` as a file named `k.conf`.
-fn import(text: &str) -> Imported {
+pub(super) fn import(text: &str) -> Imported {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let dir = std::env::temp_dir().join(format!(
         "ulvs-import-{}-{}",
@@ -28,25 +33,25 @@ fn import(text: &str) -> Imported {
 }
 
 /// `LINE: reason` for everything left out.
-fn left_out(imported: &Imported) -> Vec<String> {
+pub(super) fn left_out(imported: &Imported) -> Vec<String> {
     imported.left_out.iter().map(|p| format!("{}: {}", p.at.line, p.reason)).collect()
 }
 
 /// The TOML of a file that converts completely.
-fn complete(text: &str) -> String {
+pub(super) fn complete(text: &str) -> String {
     let imported = import(text);
     assert_eq!(imported.outcome(), Outcome::Complete, "{:#?}", left_out(&imported));
     imported.toml.unwrap()
 }
 
-fn assert_parses(text: &str) {
-    if let Err(err) = crate::control::config::Config::parse(text, Path::new("k.toml")) {
+pub(super) fn assert_parses(text: &str) {
+    if let Err(err) = Config::parse(text, Path::new("k.toml")) {
         panic!("ulvs refuses the conversion: {err}\n{text}");
     }
 }
 
 /// The lines of `toml` that are not comments or blank, for comparing the tables only.
-fn tables(toml: &str) -> String {
+pub(super) fn tables(toml: &str) -> String {
     toml.lines().filter(|l| !l.trim_start().starts_with('#') && !l.is_empty()).collect::<Vec<_>>().join("\n")
 }
 
@@ -57,6 +62,41 @@ fn a_full_lvs_dr_setup_converts_to_the_expected_toml() {
     let text = imported.toml.unwrap();
     assert_eq!(text, std::fs::read_to_string(sample("lvs-dr.toml")).unwrap());
     assert_parses(&text);
+}
+
+/// The committed samples, each with the subnets of the director it is written for (its
+/// interface's addresses, as `ulvs run --check` reads them from the host).
+const SAMPLES: &[(&str, &[(&str, u8)])] = &[
+    ("lvs-dr.conf", &[("10.0.0.2", 24)]),
+    ("unsupported.conf", &[("10.0.0.2", 24)]),
+    ("conf.d/dns.conf", &[("10.0.0.2", 24)]),
+    ("dual-stack.conf", &[("10.0.0.2", 24), ("2001:db8::2", 64)]),
+    ("ipv6-excluded.conf", &[("192.168.10.2", 24), ("fd00:10::2", 64)]),
+];
+
+/// Every committed sample converts to a file `ulvs run --check` accepts on its director: the
+/// reader's parse (every key, range and rule of the file) and the interface check (every address
+/// on the director's segment).
+#[test]
+fn every_committed_sample_loads_as_run_check_does() {
+    let mut on_disk: Vec<String> = glob::glob(&sample("**/*.conf").to_string_lossy())
+        .unwrap()
+        .map(|path| path.unwrap().strip_prefix(sample("")).unwrap().to_string_lossy().into_owned())
+        .collect();
+    on_disk.sort();
+    let mut listed: Vec<String> = SAMPLES.iter().map(|(name, _)| name.to_string()).collect();
+    listed.sort();
+    assert_eq!(on_disk, listed, "every sample under tests/data/keepalived is listed in SAMPLES");
+    for (name, subnets) in SAMPLES {
+        let imported = import_keepalived(&sample(name));
+        let text = imported.toml.clone().unwrap_or_else(|| panic!("{name}: no TOML: {:?}", left_out(&imported)));
+        let origin = Path::new(name);
+        let config = Config::parse(&text, origin).unwrap_or_else(|err| panic!("{name}: {err}\n{text}"));
+        let subnets: Vec<(IpAddr, u8)> = subnets.iter().map(|&(ip, len)| (ip.parse().unwrap(), len)).collect();
+        if let Err(err) = config.check_interface(origin, &subnets) {
+            panic!("{name}: {err}\n{text}");
+        }
+    }
 }
 
 #[test]
@@ -144,7 +184,7 @@ fn settings_without_effect_on_forwarding_become_notes_and_never_block() {
 #[test]
 fn unsupported_services_are_left_out_and_the_dr_ones_still_load() {
     let imported = import(&format!(
-        "virtual_server 10.0.0.100 443 {{\n  lb_algo rr\n  lb_kind NAT\n}}\nvirtual_server fwmark 7 {{\n  lb_kind DR\n}}\nvirtual_server group web {{\n  lb_kind DR\n}}\nvirtual_server 2001:db8::1 80 {{\n  lb_kind DR\n}}\nvirtual_server 10.0.0.100 25 {{\n  lb_algo rr\n}}\n{DR_SERVICE}vrrp_instance VI_1 {{\n  interface eth0\n  virtual_router_id 9\n  virtual_ipaddress {{\n    10.0.0.100/24\n    2001:db8::1\n  }}\n}}\n"
+        "virtual_server 10.0.0.100 443 {{\n  lb_algo rr\n  lb_kind NAT\n}}\nvirtual_server fwmark 7 {{\n  lb_kind DR\n}}\nvirtual_server group web {{\n  lb_kind DR\n}}\nvirtual_server 10.0.0.100 25 {{\n  lb_algo rr\n}}\n{DR_SERVICE}vrrp_instance VI_1 {{\n  interface eth0\n  virtual_router_id 9\n  virtual_ipaddress {{\n    10.0.0.100/24\n    2001:db8::1\n  }}\n}}\n"
     ));
     assert_eq!(
         left_out(&imported),
@@ -152,17 +192,19 @@ fn unsupported_services_are_left_out_and_the_dr_ones_still_load() {
             "3: lb_kind NAT: ulvs does direct routing (DR) only; the virtual_server is left out",
             "5: virtual_server fwmark 7: fwmark services: ulvs matches a service by VIP, port and protocol; the virtual_server is left out",
             "8: virtual_server group web: virtual_server_group services: ulvs has no groups; write one virtual_server per VIP; the virtual_server is left out",
-            "11: virtual_server 2001:db8::1 80: IPv6 service: ulvs serves IPv4 only; the virtual_server is left out",
-            "14: virtual_server 10.0.0.100 25: no lb_kind: keepalived's default is NAT, and ulvs does direct routing (DR) only; the virtual_server is left out",
-            "28: 2001:db8::1: IPv6: ulvs is IPv4",
+            "11: virtual_server 10.0.0.100 25: no lb_kind: keepalived's default is NAT, and ulvs does direct routing (DR) only; the virtual_server is left out",
         ]
     );
     assert_eq!(imported.outcome(), Outcome::WithOmissions);
     let text = imported.toml.unwrap();
+    assert!(
+        text.contains("# note: k.conf:25: 2001:db8::1: an IPv6 address in an IPv4 instance: keepalived ignores it"),
+        "{text}"
+    );
     assert!(text.contains("# virtual_server at k.conf:1\n# left out: k.conf:3: lb_kind NAT"), "{text}");
     assert_eq!(
         tables(&text),
-        "[director]\ninterface = \"eth0\"   # from the vrrp_instance at k.conf:24\n[[service]]\nvip = \"10.0.0.100\"\nport = 80\nprotocol = \"tcp\"\nscheduler = \"rr\"\n  [[service.real]]\n  ip = \"10.0.0.11\"\n[[vrrp]]\nname = \"VI_1\"\nprotocol = \"vrrp2\"\nvrid = 9\npriority = 100\ninterval = \"1s\"\npreempt = true\nvips = [\"10.0.0.100\"]"
+        "[director]\ninterface = \"eth0\"   # from the vrrp_instance at k.conf:21\ncontrol = \"/run/ulvs.sock\"   # ulvs ctl --control PATH; the path is host-wide: each director on a host needs its own\n[[service]]\nvip = \"10.0.0.100\"\nport = 80\nprotocol = \"tcp\"\nscheduler = \"rr\"\n  [[service.real]]\n  ip = \"10.0.0.11\"\n[[vrrp]]\nname = \"VI_1\"\nprotocol = \"vrrp2\"\nvrid = 9\npriority = 100\ninterval = \"1s\"\npreempt = true\nvips = [\"10.0.0.100\"]"
     );
     assert_parses(&text);
 }
@@ -181,10 +223,12 @@ fn a_real_server_direct_routing_cannot_reach_is_left_out_alone() {
     );
     let text = imported.toml.unwrap();
     assert!(text.contains("  # left out: k.conf:4: real_server 10.0.0.11 8080"), "{text}");
+    // Its one real server's check is the service's, for real servers added later too.
     assert!(
-        text.contains("  [[service.real]]\n  ip = \"10.0.0.12\"\n  check = { type = \"tcp\", interval = \"60s\", timeout = \"5s\", rise = 1, fall = 2 }"),
+        text.contains("scheduler = \"wlc\"\ncheck = { type = \"tcp\", interval = \"60s\", timeout = \"5s\", rise = 1, fall = 2 }\n"),
         "{text}"
     );
+    assert!(text.ends_with("  [[service.real]]\n  ip = \"10.0.0.12\"\n"), "{text}");
     assert_parses(&text);
 }
 
@@ -242,11 +286,13 @@ fn health_checks_carry_addresses_urls_statuses_and_tls() {
 ",
     );
     let checks: Vec<&str> = text.lines().filter(|l| l.trim_start().starts_with("check =")).collect();
+    // Four different checks: the service's is the first that names no address of its own (the
+    // https one probes connect_ip); the others stay on their real servers.
     assert_eq!(
         checks,
         [
-            "  check = { type = \"https\", interval = \"4s\", timeout = \"2s\", rise = 1, fall = 4, urls = [{ path = \"/ready\", status = [\"200-299\", 301] }, { path = \"/version\", digest = \"0123456789abcdef0123456789abcdef\" }], virtualhost = \"www.example.org\", connect_ip = \"10.0.1.11\", port = 8443, bindto = \"10.0.0.2\" }",
-            "  check = { type = \"http\", interval = \"4s\", timeout = \"5s\", rise = 1, fall = 2, path = \"/health\", status = [204], body = \"all good\", virtualhost = \"health.example.org\" }",
+            "check = { type = \"http\", interval = \"4s\", timeout = \"5s\", rise = 1, fall = 2, path = \"/health\", status = [204], body = \"all good\", virtualhost = \"health.example.org\" }",
+            "  check = { type = \"https\", interval = \"4s\", timeout = \"2s\", rise = 1, fall = 4, port = 8443, connect_ip = \"10.0.1.11\", bindto = \"10.0.0.2\", urls = [{ path = \"/ready\", status = [\"200-299\", 301] }, { path = \"/version\", digest = \"0123456789abcdef0123456789abcdef\" }], virtualhost = \"www.example.org\" }",
             "  check = { type = \"http\", interval = \"4s\", timeout = \"5s\", rise = 1, fall = 2, path = \"/\", status = \"200-399\", virtualhost = \"www.example.org\" }",
             "  check = { type = \"http\", interval = \"4s\", timeout = \"5s\", rise = 1, fall = 2, path = \"/\", status = \"200-299\", virtualhost = \"www.example.org\" }",
         ]
@@ -277,7 +323,7 @@ fn quorum_alpha_omega_and_real_server_notifies_convert() {
     );
     assert_eq!(
         tables(&text),
-        "[director]\ninterface = \"eth0\"   # CHECK: keepalived.conf names no interface; set the director's LAN port\n[[service]]\nvip = \"10.0.0.100\"\nport = 80\nprotocol = \"tcp\"\nscheduler = \"wrr\"\nquorum = 2\nhysteresis = 1\nquorum_up = \"/usr/local/bin/up.sh web\"\nquorum_down = \"/usr/local/bin/down.sh\"\nalpha = true\nomega = true\n  [[service.real]]\n  ip = \"10.0.0.11\"\n  weight = 2\n  notify_up = \"/usr/local/bin/rs-up.sh\"\n  notify_down = \"/usr/local/bin/rs-down.sh 11\""
+        "[director]\ninterface = \"eth0\"   # CHECK: keepalived.conf names no interface; set the director's LAN port\ncontrol = \"/run/ulvs.sock\"   # ulvs ctl --control PATH; the path is host-wide: each director on a host needs its own\n[[service]]\nvip = \"10.0.0.100\"\nport = 80\nprotocol = \"tcp\"\nscheduler = \"wrr\"\nquorum = 2\nhysteresis = 1\nquorum_up = \"/usr/local/bin/up.sh web\"\nquorum_down = \"/usr/local/bin/down.sh\"\nalpha = true\nomega = true\n  [[service.real]]\n  ip = \"10.0.0.11\"\n  weight = 2\n  notify_up = \"/usr/local/bin/rs-up.sh\"\n  notify_down = \"/usr/local/bin/rs-down.sh 11\""
     );
     assert_parses(&text);
 }
@@ -339,8 +385,8 @@ vrid = 10
 priority = 150
 interval = \"1s\"
 preempt = true
-garp = { count = 3, refresh = \"60s\" }
 unicast_src_ip = \"10.0.0.2\"
+garp = { count = 3, refresh = \"60s\" }
 vips = [\"10.0.0.100\"]
 [[vrrp]]
 name = \"VI_2\"
@@ -403,18 +449,18 @@ notify_backup = \"/usr/local/bin/backup.sh\"
 notify_fault = \"/usr/local/bin/fault.sh\"
 [sync]
 interface = \"eth1\"
-vrrp = \"VI_1\"
 syncid = 7
+vrrp = \"VI_1\"
+group = \"224.0.0.82\"
 port = 8850
-ttl = 2
-group = \"224.0.0.82\""
+ttl = 2"
     );
     assert_parses(&text);
     // The older form inside an instance follows that instance, with keepalived's default syncid.
     let text = complete(
         "vrrp_instance VI_9 {\n  interface eth0\n  virtual_router_id 99\n  lvs_sync_daemon_interface eth3\n  virtual_ipaddress {\n    10.0.0.9\n  }\n}\n",
     );
-    assert!(text.ends_with("[sync]\ninterface = \"eth3\"\nvrrp = \"VI_9\"\nsyncid = 99   # keepalived's default: the instance's VRID\n"), "{text}");
+    assert!(text.ends_with("[sync]\ninterface = \"eth3\"\nsyncid = 99   # keepalived's default: the instance's VRID\nvrrp = \"VI_9\"\n"), "{text}");
     assert_parses(&text);
 }
 
@@ -500,4 +546,41 @@ vrrp_instance VI_3 {
     assert!(text.contains("# note: k.conf:10: 10.0.0.50/24 label eth0:1: listed twice"), "{text}");
     assert!(text.contains("name = \"VI_2\"\nprotocol = \"vrrp2\"\nvrid = 51\ninterface = \"eth1\"\n"), "{text}");
     assert_parses(&text);
+}
+
+/// keepalived checks each real server with the checker in its block, and the same checker on every
+/// one is the common case: it becomes the service's `check`, written once, which a real server
+/// added later with `ulvs ctl -a` is checked with too. A real server checked otherwise keeps its
+/// own; one keepalived does not check gets `type = "none"`; the notes stay.
+#[test]
+fn the_checker_real_servers_share_is_the_services_check_and_a_real_server_added_later_gets_it() {
+    let web = "    HTTP_GET {\n      url {\n        path /health\n      }\n      delay_before_retry 2\n    }\n";
+    let text = complete(&format!(
+        "virtual_server 10.0.0.100 80 {{\n  delay_loop 3\n  lb_algo rr\n  lb_kind DR\n  real_server 10.0.0.11 80 {{\n{web}  }}\n  real_server 10.0.0.12 80 {{\n{web}  }}\n  real_server 10.0.0.13 80 {{\n    TCP_CHECK {{\n      connect_port 8080\n    }}\n  }}\n  real_server 10.0.0.14 80 {{\n  }}\n}}\n"
+    ));
+    assert!(text.contains("# note: k.conf:10: delay_before_retry 2: ulvs retries at the check's interval"), "{text}");
+    assert!(text.contains("# note: k.conf:18: delay_before_retry 2"), "{text}");
+    assert_eq!(text.matches("path = \"/health\"").count(), 1, "written once, on the service:\n{text}");
+    assert!(text.contains("scheduler = \"rr\"\ncheck = { type = \"http\", interval = \"3s\""), "{text}");
+    assert!(text.contains("ip = \"10.0.0.14\"\n  check = { type = \"none\" }\n"), "{text}");
+    let config = Config::parse(&text, Path::new("k.toml")).unwrap_or_else(|err| panic!("{err}\n{text}"));
+    let service = &config.services[0];
+    let shared = service.check.clone().expect("the service has the shared check");
+    let checks: Vec<Option<CheckSpec>> = service.reals.iter().map(|real| real.check.clone()).collect();
+    assert_eq!(checks[..2], [Some(shared.clone()), Some(shared.clone())]);
+    assert!(matches!(&checks[2], Some(tcp) if tcp.kind == CheckKind::Tcp && tcp.port == Some(8080)), "{checks:?}");
+    assert_eq!(checks[3], None, "keepalived does not check 10.0.0.14");
+    // `ulvs ctl -a -t 10.0.0.100:80 -r 10.0.0.15`, as the control core applies it.
+    let mut services = runtime::service_specs(&config);
+    let mut timeouts = config.timeouts;
+    for edit in rules::parse("-a -t 10.0.0.100:80 -r 10.0.0.15 -g -w 1").unwrap() {
+        edit::apply(&mut services, &mut timeouts, &edit).unwrap();
+    }
+    let added = Ipv4Addr::new(10, 0, 0, 15);
+    let targets = runtime::health_targets(&config, &services);
+    let target = targets.iter().find(|target| target.real == added).expect("the real server added later is checked");
+    assert_eq!(target.spec, shared);
+    // `ulvs ctl` finds the director where the file says, and the file says it.
+    assert!(text.contains("\ncontrol = \"/run/ulvs.sock\"   # ulvs ctl --control PATH"), "{text}");
+    assert_eq!(config.director.control, Path::new(DEFAULT_CONTROL));
 }

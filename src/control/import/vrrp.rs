@@ -4,25 +4,31 @@
 //! Addresses: a `virtual_ipaddress` that is the VIP of a converted service goes in `vips` (ulvs
 //! answers for it itself); any other IPv4 address goes in `addresses`, as keepalived holds it
 //! (`"10.0.0.50/32"`, or `{ address, dev, label }` when those are given; keepalived's default
-//! prefix is /32). IPv6 addresses are left out. An instance is left out whole when it could not
-//! take part in its virtual router as written: no VRID, an unusable priority or interval,
-//! authentication other than PASS, or no IPv4 address at all.
+//! prefix is /32). `virtual_ipaddress_excluded` converts as `virtual_ipaddress` (a note says that
+//! ulvs lists it in its adverts). An instance is left out whole when it could not take part in its
+//! virtual router as written: no VRID, an unusable priority or interval, authentication other
+//! than PASS, no IPv4 address at all, or IPv6 (keepalived's family rules: an instance is of the
+//! family of its first address, or IPv6 with `native_ipv6`; ulvs does not run VRRP over IPv6 yet).
+//! An address of the other family in `virtual_ipaddress` is one keepalived ignores (a note); an
+//! IPv6 one in `virtual_ipaddress_excluded` is left out.
 //!
 //! The instance's `interface`: the director's `[director] interface` is the first instance's
 //! that holds a service's VIP (else the first instance's); an instance whose interface differs
 //! gets `interface = "…"` of its own.
 
-use std::fmt::Write as _;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
 
-use super::convert::{list, q, short, Converter, CONDITIONAL};
+use super::convert::{short, Converter, Garp, CONDITIONAL};
+use super::output::Commented;
 use super::parse::{Node, Place};
-use crate::ha::spec::{DEFAULT_INTERVAL, DEFAULT_PREEMPT, DEFAULT_PRIORITY};
+use crate::control::config::file::{
+    integer, made, text, OneOrMany, RawAddress, RawGarp, RawSyncGroup, RawTrackScript, RawTrackedInterface, RawVrrp,
+};
+use crate::ha::spec::{DEFAULT_INTERVAL, DEFAULT_PREEMPT, DEFAULT_PRIORITY, MAX_VRRP2_PASSWORD};
+use crate::ha::HaProtocol;
 
 /// Instance statements with no effect on forwarding or failover under ulvs, with why.
-/// VRRPv2 simple authentication carries 8 bytes (RFC 2338 §5.3.10).
-const PASS_LEN: usize = 8;
-
 const INSTANCE_NOTES: &[(&str, &str)] = &[
     ("state", "ulvs elects the master by priority; the initial state is not needed"),
     ("smtp_alert", "ulvs sends no mail; use notify"),
@@ -37,47 +43,55 @@ const INSTANCE_NOTES: &[(&str, &str)] = &[
     ("vmac_xmit_base", "ulvs sends adverts from the interface itself"),
 ];
 
-/// The order of a `[[vrrp]]` table's keys in the output.
-const KEY_ORDER: &[&str] = &[
-    "interface",
-    "priority",
-    "interval",
-    "preempt",
-    "preempt_delay",
-    "password",
-    "group",
-    "unicast_peers",
-    "vmac",
-    "garp",
-    "track_interface",
-    "track_script",
-    "unicast_src_ip",
-    "notify",
-    "notify_master",
-    "notify_backup",
-    "notify_fault",
-    "vips",
-    "addresses",
-];
+/// Why an IPv6 instance is left out.
+const IPV6_INSTANCE: &str = "an IPv6 instance (VRRPv3 over IPv6): ulvs does not run VRRP over IPv6 yet; the vrrp_instance is left out (a virtual_server of its addresses converts on its own, without failover)";
 
-/// A `vrrp_instance` as read so far.
+/// Why an IPv6 address following an IPv4 instance is left out.
+const IPV6_EXCLUDED: &str = "an IPv6 address following an IPv4 instance: a ulvs instance holds addresses of its own family, and none of IPv6 until VRRP over IPv6 (a virtual_server of it converts on its own, without failover)";
+
+/// Whether keepalived runs `instance` over IPv6: its family is set by the first statement that
+/// names one — `native_ipv6`, the adverts' source address, a peer, or the first virtual address.
+fn is_ipv6_instance(instance: &Node) -> bool {
+    let family = |text: &str| text.split('/').next()?.parse::<IpAddr>().ok().map(|ip| ip.is_ipv6());
+    instance
+        .children()
+        .iter()
+        .find_map(|child| match child.keyword.as_str() {
+            "native_ipv6" => Some(true),
+            "unicast_src_ip" | "mcast_src_ip" => family(child.args.first()?),
+            "unicast_peer" | "virtual_ipaddress" => family(&child.children().first()?.keyword),
+            _ => None,
+        })
+        .unwrap_or(false)
+}
+
+/// A `vrrp_instance` as read so far. Of a statement given twice, the last wins, as in keepalived.
 struct Draft {
     /// False once something the instance needs is missing or unusable: it is left out whole.
     keep: bool,
     version: u8,
     vrid: Option<u8>,
-    /// Keys whose values are written as they are, in `KEY_ORDER`; the last of a key given twice wins.
-    keys: Vec<(&'static str, String)>,
     interface: Option<String>,
+    priority: Option<u8>,
+    interval: Option<Duration>,
+    preempt: Option<bool>,
+    preempt_delay: Option<Duration>,
     password: Option<String>,
-    vips: Vec<String>,
-    addresses: Vec<String>,
-    track_interface: Vec<String>,
-    track_scripts: Vec<String>,
-    garp: std::collections::BTreeMap<&'static str, String>,
-    src_ip: Option<Ipv4Addr>,
     group: Option<Ipv4Addr>,
+    src_ip: Option<Ipv4Addr>,
+    peers: Vec<Ipv4Addr>,
+    vmac: bool,
+    garp: Garp,
+    track_interface: Vec<RawTrackedInterface>,
+    track_scripts: Vec<RawTrackScript>,
+    /// `notify`, `notify_master`, `notify_backup`, `notify_fault`.
+    notify: [Option<String>; 4],
+    vips: Vec<Ipv4Addr>,
+    addresses: Vec<RawAddress>,
 }
+
+/// The notify keywords, in the order of `Draft::notify`.
+const NOTIFY: [&str; 4] = ["notify", "notify_master", "notify_backup", "notify_fault"];
 
 impl Draft {
     /// An instance with `global_defs`' defaults.
@@ -86,69 +100,54 @@ impl Draft {
             keep,
             version: converter.defaults.version.unwrap_or(2),
             vrid: None,
-            keys: Vec::new(),
             interface: None,
+            priority: None,
+            interval: None,
+            preempt: None,
+            preempt_delay: None,
             password: None,
-            vips: Vec::new(),
-            addresses: Vec::new(),
+            group: converter.defaults.group,
+            src_ip: None,
+            peers: Vec::new(),
+            vmac: false,
+            garp: converter.defaults.garp.clone(),
             track_interface: Vec::new(),
             track_scripts: Vec::new(),
-            garp: converter.defaults.garp.clone(),
-            src_ip: None,
-            group: converter.defaults.group,
+            notify: Default::default(),
+            vips: Vec::new(),
+            addresses: Vec::new(),
         }
     }
 
     /// The `[[vrrp]]` table. Priority, interval and preempt are written even at their defaults
     /// (those of `ha::spec`, which are keepalived's), so that a reader sees what the instance runs with.
-    fn write(mut self, out: &mut String, name: &str, vrid: u8, interface: Option<String>) {
-        let protocol = if self.version == 3 { "vrrp3" } else { "vrrp2" };
-        let _ = write!(out, "[[vrrp]]\nname = {}\nprotocol = {}\nvrid = {vrid}\n", q(name), q(protocol));
-        let keys = &mut self.keys;
-        if let Some(interface) = interface {
-            keys.push(("interface", q(&interface)));
+    fn into_raw(self, name: &str, vrid: u8, interface: Option<String>) -> RawVrrp {
+        let mut raw = RawVrrp::new(name.to_string(), vrid);
+        raw.protocol = Some(text(if self.version == 3 { HaProtocol::Vrrp3 } else { HaProtocol::Vrrp2 }));
+        raw.interface = interface.map(made);
+        raw.priority = Some(integer(self.priority.unwrap_or(DEFAULT_PRIORITY)));
+        raw.interval = Some(text(self.interval.unwrap_or(DEFAULT_INTERVAL)));
+        raw.preempt = Some(made(self.preempt.unwrap_or(DEFAULT_PREEMPT)));
+        raw.preempt_delay = self.preempt_delay.map(text);
+        raw.password = self.password.map(made);
+        raw.group = self.group.map(text);
+        raw.unicast_src_ip = self.src_ip.map(text);
+        raw.unicast_peers = (!self.peers.is_empty()).then(|| self.peers.into_iter().map(text).collect());
+        raw.vmac = self.vmac.then(|| made(true));
+        let Garp { count, repeat_after, refresh } = self.garp;
+        if count.is_some() || repeat_after.is_some() || refresh.is_some() {
+            let garp =
+                RawGarp { count: count.map(integer), repeat_after: repeat_after.map(text), refresh: refresh.map(text) };
+            raw.garp = Some(made(garp));
         }
-        let defaults = [
-            ("priority", DEFAULT_PRIORITY.to_string()),
-            ("interval", q(&humantime::format_duration(DEFAULT_INTERVAL).to_string())),
-            ("preempt", DEFAULT_PREEMPT.to_string()),
-        ];
-        for (key, default) in defaults {
-            if !keys.iter().any(|(k, _)| *k == key) {
-                keys.push((key, default));
-            }
-        }
-        keys.extend(self.password.map(|password| ("password", q(&password))));
-        keys.extend(self.group.map(|group| ("group", q(&group.to_string()))));
-        if !self.garp.is_empty() {
-            let items: Vec<String> = ["count", "repeat_after", "refresh"]
-                .iter()
-                .filter_map(|key| self.garp.get(key).map(|value| format!("{key} = {value}")))
-                .collect();
-            keys.push(("garp", format!("{{ {} }}", items.join(", "))));
-        }
-        if !self.track_interface.is_empty() {
-            keys.push(("track_interface", format!("[{}]", self.track_interface.join(", "))));
-        }
-        match self.track_scripts.as_slice() {
-            [] => {}
-            [script] => keys.push(("track_script", script.clone())),
-            scripts => keys.push(("track_script", format!("[\n    {},\n]", scripts.join(",\n    ")))),
-        }
-        keys.extend(self.src_ip.map(|ip| ("unicast_src_ip", q(&ip.to_string()))));
-        if !self.vips.is_empty() {
-            keys.push(("vips", list(&self.vips)));
-        }
-        if !self.addresses.is_empty() {
-            keys.push(("addresses", format!("[{}]", self.addresses.join(", "))));
-        }
-        // A fixed order, whatever keepalived's; the last of a key given twice wins, as there.
-        keys.reverse();
-        keys.sort_by_key(|(key, _)| KEY_ORDER.iter().position(|k| k == key));
-        keys.dedup_by_key(|(key, _)| *key);
-        for (key, value) in keys.iter() {
-            let _ = writeln!(out, "{key} = {value}");
-        }
+        raw.track_interface =
+            (!self.track_interface.is_empty()).then(|| self.track_interface.into_iter().map(made).collect());
+        raw.track_script = (!self.track_scripts.is_empty()).then_some(OneOrMany(self.track_scripts));
+        let [notify, master, backup, fault] = self.notify.map(|script| script.map(made));
+        (raw.notify, raw.notify_master, raw.notify_backup, raw.notify_fault) = (notify, master, backup, fault);
+        raw.vips = (!self.vips.is_empty()).then(|| made(self.vips.into_iter().map(|ip| text(ip.into())).collect()));
+        raw.addresses = (!self.addresses.is_empty()).then(|| made(self.addresses.into_iter().map(made).collect()));
+        raw
     }
 }
 
@@ -166,7 +165,7 @@ impl Converter {
                 .iter()
                 .filter(|c| c.keyword == "virtual_ipaddress")
                 .flat_map(Node::children)
-                .filter_map(|entry| entry.keyword.split('/').next()?.parse::<Ipv4Addr>().ok())
+                .filter_map(|entry| entry.keyword.split('/').next()?.parse::<IpAddr>().ok())
                 .any(|ip| self.service_vips.contains(&ip));
             if holds_vip {
                 return Some(named);
@@ -178,10 +177,15 @@ impl Converter {
 
     pub(super) fn vrrp_instance(&mut self, node: &Node) {
         let mark = self.mark();
+        let heading = format!("\n# vrrp_instance at {}\n", short(&node.at));
         let name = match node.args.as_slice() {
             [name] => name.clone(),
             _ => String::new(),
         };
+        if is_ipv6_instance(node) {
+            self.leave_out(node, IPV6_INSTANCE);
+            return self.block_left_out(&heading, mark, "");
+        }
         let mut draft = Draft::new(self, !name.is_empty());
         if name.is_empty() {
             self.leave_out(node, "takes one name; the vrrp_instance is left out");
@@ -199,23 +203,18 @@ impl Converter {
             let at = node.children().iter().find(|c| c.keyword == "authentication").unwrap_or(node).clone();
             self.leave_out(&at, "VRRP version 3 has no authentication (RFC 5798): the password is not carried over");
         }
-        let mut out = format!("\n# vrrp_instance at {}\n", short(&node.at));
-        out.push_str(&self.take_queued(mark, ""));
         let Some(vrid) = draft.vrid.filter(|_| draft.keep) else {
-            self.vrrp.push_str(&out);
-            return;
+            return self.block_left_out(&heading, mark, "");
         };
         let interface = draft.interface.take().filter(|i| self.director.as_ref().is_some_and(|(d, _)| d != i));
         if let Some((other, _, _)) = self.instances.iter().find(|(_, used, on)| *used == vrid && *on == interface) {
             let why = format!("virtual_router_id {vrid} is also instance {other}'s on the same interface; the vrrp_instance is left out");
             self.leave_out(node, why);
-            let _ = write!(out, "{}", self.take_queued(mark, ""));
-            self.vrrp.push_str(&out);
-            return;
+            return self.block_left_out(&heading, mark, "");
         }
         self.instances.push((name.clone(), vrid, interface.clone()));
-        draft.write(&mut out, &name, vrid, interface);
-        self.vrrp.push_str(&out);
+        let before = self.block_kept(&heading, mark, "");
+        self.vrrps.push(Commented::new(before, draft.into_raw(&name, vrid, interface)));
     }
 
     /// One statement of a `vrrp_instance`, into `draft` (or a note, or left out).
@@ -231,20 +230,16 @@ impl Converter {
                 None => draft.keep = self.fatal(child, "a VRID of 1 to 255"),
             },
             "priority" => match self.number::<u8>(child).filter(|&p| p > 0) {
-                Some(p) => draft.keys.push(("priority", p.to_string())),
+                Some(p) => draft.priority = Some(p),
                 None => draft.keep = self.fatal(child, "a priority of 1 to 255"),
             },
             "advert_int" => match self.duration(child) {
-                Some(interval) => draft.keys.push(("interval", q(&interval))),
+                Some(interval) => draft.interval = Some(interval),
                 None => draft.keep = false,
             },
-            "nopreempt" => draft.keys.push(("preempt", "false".into())),
+            "nopreempt" => draft.preempt = Some(false),
             "preempt" => {}
-            "preempt_delay" => {
-                if let Some(delay) = self.duration(child) {
-                    draft.keys.push(("preempt_delay", q(&delay)));
-                }
-            }
+            "preempt_delay" => draft.preempt_delay = self.duration(child).or(draft.preempt_delay),
             "authentication" => match self.authentication(child) {
                 Ok(pass) => draft.password = pass,
                 Err(()) => draft.keep = false,
@@ -257,11 +252,7 @@ impl Converter {
                 }
             }
             "unicast_peer" => self.unicast_peers(child, draft),
-            "virtual_ipaddress" => {
-                for entry in child.children() {
-                    self.address(entry, &mut draft.vips, &mut draft.addresses);
-                }
-            }
+            "virtual_ipaddress" | "virtual_ipaddress_excluded" => self.virtual_addresses(child, draft),
             "track_interface" => self.track_interfaces(child, draft),
             "track_script" => {
                 for reference in child.children() {
@@ -270,10 +261,10 @@ impl Converter {
                     }
                 }
             }
-            "notify" | "notify_master" | "notify_backup" | "notify_fault" => {
+            keyword @ ("notify" | "notify_master" | "notify_backup" | "notify_fault") => {
                 if let Some(script) = self.script_and_user(child) {
-                    let key = KEY_ORDER.iter().find(|k| **k == child.keyword).copied().unwrap_or("notify");
-                    draft.keys.push((key, q(&script)));
+                    let slot = NOTIFY.iter().position(|k| *k == keyword).unwrap_or(0);
+                    draft.notify[slot] = Some(script);
                 }
             }
             "notify_stop" => self.leave_out(child, "ulvs has none; its `notify` script is run with STOP on shutdown"),
@@ -281,11 +272,14 @@ impl Converter {
                 if !child.args.is_empty() {
                     self.note(child, "ulvs names no VMAC interface: it answers with the VMAC itself");
                 }
-                draft.keys.push(("vmac", "true".into()));
+                draft.vmac = true;
             }
             "garp_master_repeat" | "garp_master_delay" | "garp_master_refresh" => self.garp(child, draft),
             "mcast_group4" => draft.group = self.ipv4(child).or(draft.group),
             "lvs_sync_daemon_interface" => self.lvs_sync_daemon(child, Some(name)),
+            "native_ipv6" => {
+                self.note(child, "after IPv4 addresses: keepalived ignores it (an instance is of one family)")
+            }
             keyword if keyword.starts_with('@') => self.leave_out(child, CONDITIONAL),
             keyword => match INSTANCE_NOTES.iter().find(|(k, _)| *k == keyword) {
                 Some((_, why)) => self.note(child, why),
@@ -295,11 +289,11 @@ impl Converter {
     }
 
     fn unicast_peers(&mut self, child: &Node, draft: &mut Draft) {
-        let peers: Vec<String> = child
+        let peers: Vec<Ipv4Addr> = child
             .children()
             .iter()
             .filter_map(|peer| match peer.keyword.parse::<Ipv4Addr>() {
-                Ok(ip) => Some(ip.to_string()),
+                Ok(ip) => Some(ip),
                 Err(_) => {
                     self.leave_out(peer, "unicast peers are IPv4 addresses here");
                     None
@@ -307,18 +301,18 @@ impl Converter {
             })
             .collect();
         if !peers.is_empty() {
-            draft.keys.push(("unicast_peers", list(&peers)));
+            draft.peers = peers;
         }
     }
 
     fn track_interfaces(&mut self, child: &Node, draft: &mut Draft) {
         for entry in child.children() {
             match entry.args.as_slice() {
-                [] => draft.track_interface.push(q(&entry.keyword)),
+                [] => draft.track_interface.push(RawTrackedInterface { name: entry.keyword.clone(), weight: None }),
                 [key, weight] if key == "weight" => match weight.parse::<i32>() {
-                    Ok(weight) => {
-                        draft.track_interface.push(format!("{{ name = {}, weight = {weight} }}", q(&entry.keyword)))
-                    }
+                    Ok(weight) => draft
+                        .track_interface
+                        .push(RawTrackedInterface { name: entry.keyword.clone(), weight: Some(weight.into()) }),
                     Err(_) => self.leave_out(entry, "expected `IFACE weight N`"),
                 },
                 _ => self.leave_out(entry, "expected `IFACE` or `IFACE weight N`"),
@@ -328,13 +322,11 @@ impl Converter {
 
     /// `garp_master_{repeat,delay,refresh}` → the instance's `garp` keys.
     fn garp(&mut self, child: &Node, draft: &mut Draft) {
-        let value = match child.keyword.as_str() {
-            "garp_master_repeat" => self.number::<u32>(child).map(|count| ("count", count.to_string())),
-            "garp_master_delay" => self.duration(child).map(|delay| ("repeat_after", q(&delay))),
-            _ => self.duration(child).map(|refresh| ("refresh", q(&refresh))),
-        };
-        if let Some((key, value)) = value {
-            draft.garp.insert(key, value);
+        let garp = &mut draft.garp;
+        match child.keyword.as_str() {
+            "garp_master_repeat" => garp.count = self.number(child).or(garp.count),
+            "garp_master_delay" => garp.repeat_after = self.duration(child).or(garp.repeat_after),
+            _ => garp.refresh = self.duration(child).or(garp.refresh),
         }
     }
 
@@ -353,10 +345,10 @@ impl Converter {
             self.unsupported(child, "authentication");
         }
         match (kind.map(String::as_str), pass) {
-            (Some("PASS"), Some(pass)) if pass.len() > PASS_LEN => {
+            (Some("PASS"), Some(pass)) if pass.len() > MAX_VRRP2_PASSWORD => {
                 let auth_pass = node.children().iter().find(|c| c.keyword == "auth_pass").unwrap_or(node).clone();
                 self.note(&auth_pass, "longer than 8 characters: keepalived sends the first 8 (VRRPv2 carries 8 bytes), and so does the conversion");
-                let end = (0..=PASS_LEN).rev().find(|&end| pass.is_char_boundary(end)).unwrap_or(0);
+                let end = (0..=MAX_VRRP2_PASSWORD).rev().find(|&end| pass.is_char_boundary(end)).unwrap_or(0);
                 Ok(Some(pass[..end].to_string()))
             }
             (Some("PASS"), Some(pass)) => Ok(Some(pass.clone())),
@@ -378,12 +370,36 @@ impl Converter {
         }
     }
 
+    /// `virtual_ipaddress { … }`, or `virtual_ipaddress_excluded { … }` (addresses keepalived holds
+    /// as the others but leaves out of its adverts; ulvs lists every address of an instance in its
+    /// adverts, which a keepalived peer accepts, counting the difference), of an IPv4 instance.
+    fn virtual_addresses(&mut self, child: &Node, draft: &mut Draft) {
+        let excluded = child.keyword == "virtual_ipaddress_excluded";
+        for entry in child.children() {
+            let address = entry.keyword.split_once('/').map_or(entry.keyword.as_str(), |(ip, _)| ip);
+            match address.parse::<IpAddr>() {
+                Ok(IpAddr::V6(_)) if excluded => self.leave_out(entry, IPV6_EXCLUDED),
+                Ok(IpAddr::V6(_)) => self.note(
+                    entry,
+                    "an IPv6 address in an IPv4 instance: keepalived ignores it (an instance is of one family)",
+                ),
+                _ if excluded => {
+                    let listed = (draft.vips.len(), draft.addresses.len());
+                    self.address(entry, &mut draft.vips, &mut draft.addresses);
+                    if listed != (draft.vips.len(), draft.addresses.len()) {
+                        self.note(entry, "excluded from keepalived's adverts; ulvs lists it in its own (a keepalived peer counts an address list that differs, and goes on)");
+                    }
+                }
+                _ => self.address(entry, &mut draft.vips, &mut draft.addresses),
+            }
+        }
+    }
+
     /// One `virtual_ipaddress` line: `IP[/LEN] [brd B] [dev IFACE] [scope S] [label L]`.
-    fn address(&mut self, entry: &Node, vips: &mut Vec<String>, addresses: &mut Vec<String>) {
+    fn address(&mut self, entry: &Node, vips: &mut Vec<Ipv4Addr>, addresses: &mut Vec<RawAddress>) {
         let (address, prefix) = entry.keyword.split_once('/').unwrap_or((&entry.keyword, "32"));
         let Ok(ip) = address.parse::<Ipv4Addr>() else {
-            let why = if address.contains(':') { "IPv6: ulvs is IPv4" } else { "expected an IPv4 address" };
-            return self.leave_out(entry, why);
+            return self.leave_out(entry, "expected an IPv4 address");
         };
         if !prefix.parse::<u8>().is_ok_and(|len| len <= 32) {
             return self.leave_out(entry, "expected an IPv4 prefix length (0-32)");
@@ -401,7 +417,7 @@ impl Converter {
                 _ => return self.leave_out(entry, format!("option {word:?}: ulvs has no equivalent")),
             }
         }
-        if self.service_vips.contains(&ip) {
+        if self.service_vips.contains(&ip.into()) {
             let director = self.director.as_ref().map(|(name, _)| name.as_str());
             match dev.as_deref() {
                 Some(dev) if director.is_some_and(|d| d != dev) => self.leave_out(
@@ -416,26 +432,22 @@ impl Converter {
             if label.is_some() {
                 self.note(entry, "ulvs holds a service's VIP itself, on no kernel interface: the label does not apply");
             }
-            if vips.contains(&ip.to_string()) {
+            if vips.contains(&ip) {
                 return self.note(entry, "listed twice in this instance: converted once");
             }
-            vips.push(ip.to_string());
+            vips.push(ip);
             return;
         }
-        let cidr = format!("{ip}/{prefix}");
-        if addresses.iter().any(|listed| listed.contains(&format!("\"{ip}/"))) {
+        if addresses.iter().any(|listed| listed.address.starts_with(&format!("{ip}/"))) {
             return self
                 .note(entry, "listed twice in this instance (the kernel holds it once): converted once, the first");
         }
-        let mut fields = vec![format!("address = {}", q(&cidr))];
-        fields.extend(dev.map(|dev| format!("dev = {}", q(&dev))));
-        fields.extend(label.map(|label| format!("label = {}", q(&label))));
-        addresses.push(if fields.len() == 1 { q(&cidr) } else { format!("{{ {} }}", fields.join(", ")) });
+        addresses.push(RawAddress { address: format!("{ip}/{prefix}"), dev, label });
     }
 
-    /// A `track_script` entry (`NAME` or `NAME weight N`) as an inline table, from its
-    /// `vrrp_script`; the entry's weight overrides the script's.
-    fn track_script(&mut self, reference: &Node) -> Option<String> {
+    /// A `track_script` entry (`NAME` or `NAME weight N`), from its `vrrp_script`; the entry's
+    /// weight overrides the script's.
+    fn track_script(&mut self, reference: &Node) -> Option<RawTrackScript> {
         let weight = match reference.args.as_slice() {
             [] => None,
             [key, value] if key == "weight" => match value.parse::<i32>() {
@@ -455,21 +467,17 @@ impl Converter {
             return None;
         };
         let mut command = None;
-        let mut interval = "1s".to_string();
-        let mut timeout = None;
-        let mut script_weight = None;
-        let mut counts = Vec::new();
+        // keepalived's vrrp_script default is ulvs's track_script one (1 s), written out all the same.
+        let mut interval = DEFAULT_INTERVAL;
+        let (mut timeout, mut script_weight, mut rise, mut fall) = (None, None, None, None);
         for child in script.children() {
             match child.keyword.as_str() {
                 "script" => command = self.one(child).map(str::to_string),
                 "interval" => interval = self.duration(child).unwrap_or(interval),
                 "timeout" => timeout = self.duration(child),
                 "weight" if child.args.len() == 1 => script_weight = self.number::<i32>(child),
-                "rise" | "fall" => {
-                    if let Some(n) = self.number::<u32>(child) {
-                        counts.push(format!("{} = {n}", child.keyword));
-                    }
-                }
+                "rise" => rise = self.number::<u32>(child).or(rise),
+                "fall" => fall = self.number::<u32>(child).or(fall),
                 "user" => self.note(child, "ulvs runs scripts as its own user"),
                 keyword if keyword.starts_with('@') => self.leave_out(child, CONDITIONAL),
                 _ => self.unsupported(child, "vrrp_script"),
@@ -479,33 +487,28 @@ impl Converter {
             self.leave_out(reference, "its vrrp_script has no script; not tracked");
             return None;
         };
-        let mut table = format!("{{ command = {}, interval = {}", q(&command), q(&interval));
-        if let Some(timeout) = timeout {
-            let _ = write!(table, ", timeout = {}", q(&timeout));
-        }
-        if let Some(weight) = weight.or(script_weight) {
-            let _ = write!(table, ", weight = {weight}");
-        }
-        for count in counts {
-            let _ = write!(table, ", {count}");
-        }
-        table.push_str(" }");
-        Some(table)
+        Some(RawTrackScript {
+            command: made(command),
+            interval: Some(text(interval)),
+            timeout: timeout.map(text),
+            weight: weight.or(script_weight).map(integer),
+            rise: rise.map(integer),
+            fall: fall.map(integer),
+        })
     }
 
     /// `vrrp_sync_group NAME { group { VI_1 VI_2 } notify… }` → `[[vrrp_sync_group]]`, with the
     /// members that converted.
     pub(super) fn vrrp_sync_group(&mut self, node: &Node) {
         let mark = self.mark();
-        let _ = write!(self.sync_groups, "\n# vrrp_sync_group at {}\n", short(&node.at));
+        let heading = format!("\n# vrrp_sync_group at {}\n", short(&node.at));
         let [name] = node.args.as_slice() else {
             self.leave_out(node, "takes one name; the sync group is left out");
-            let lines = self.take_queued(mark, "");
-            return self.sync_groups.push_str(&lines);
+            return self.block_left_out(&heading, mark, "");
         };
         let mut members = Vec::new();
         let mut listed = 0;
-        let mut keys = Vec::new();
+        let mut notify: [Option<String>; 4] = Default::default();
         for child in node.children() {
             match child.keyword.as_str() {
                 "group" => {
@@ -518,9 +521,9 @@ impl Converter {
                         }
                     }
                 }
-                "notify" | "notify_master" | "notify_backup" | "notify_fault" => {
+                keyword @ ("notify" | "notify_master" | "notify_backup" | "notify_fault") => {
                     if let Some(script) = self.script_and_user(child) {
-                        keys.push(format!("{} = {}", child.keyword, q(&script)));
+                        notify[NOTIFY.iter().position(|k| *k == keyword).unwrap_or(0)] = Some(script);
                     }
                 }
                 "smtp_alert" => self.note(child, "ulvs sends no mail; use notify"),
@@ -534,18 +537,16 @@ impl Converter {
         }
         if listed == 1 && members.len() == 1 {
             self.note(node, "a sync group of one instance: keepalived ignores it, and so does the conversion");
-            return;
+            return self.block_left_out(&heading, mark, "");
         }
         if members.len() < 2 {
             self.leave_out(node, "fewer than two converted instances in its `group { }`; the sync group is left out");
-            let lines = self.take_queued(mark, "");
-            return self.sync_groups.push_str(&lines);
+            return self.block_left_out(&heading, mark, "");
         }
-        let lines = self.take_queued(mark, "");
-        let out = &mut self.sync_groups;
-        let _ = write!(out, "{lines}[[vrrp_sync_group]]\nname = {}\ngroup = {}\n", q(name), list(&members));
-        for key in keys {
-            let _ = writeln!(out, "{key}");
-        }
+        let mut group = RawSyncGroup::new(name.clone(), members);
+        let [notify, master, backup, fault] = notify.map(|script| script.map(made));
+        (group.notify, group.notify_master, group.notify_backup, group.notify_fault) = (notify, master, backup, fault);
+        let before = self.block_kept(&heading, mark, "");
+        self.sync_groups.push(Commented::new(before, group));
     }
 }
