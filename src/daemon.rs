@@ -106,13 +106,8 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
 
     let (events_tx, events_rx) = channel::bounded::<ControlEvent>(64);
     let (health_board, notifier, checker) = start_checks(targets, &events_tx)?;
-    let context = shared_context(
-        (&config, config_path, &opened.description),
-        &shared,
-        &health_board,
-        ha_driver.as_ref(),
-        &sync_service,
-    );
+    let context = shared_context(&config, config_path, &shared, &health_board, ha_driver.as_ref(), &sync_service);
+    context.status.lock().unwrap_or_else(|p| p.into_inner()).io = opened.description.clone();
     let handler = CtlHandler {
         context: Arc::clone(&context),
         workers: request_senders,
@@ -220,7 +215,8 @@ fn open_ports(config: &Config, host: &Host, queues: usize, snapshots: &SnapshotC
 /// The director's shared state, made once: the data path's cells and counters, the health board,
 /// HA's and sync's reports, and the control loop's own status and rates.
 fn shared_context(
-    (config, config_path, io): (&Config, &Path, &str),
+    config: &Config,
+    config_path: &Path,
     data: &Shared,
     health: &Arc<HealthBoard>,
     ha: Option<&HaDriver>,
@@ -231,11 +227,7 @@ fn shared_context(
         stats: Arc::clone(&data.stats),
         health: Arc::clone(health),
         rates: Mutex::new(RateTable::default()),
-        status: Mutex::new(ControlStatus {
-            config_path: config_path.to_path_buf(),
-            io: io.to_string(),
-            ..ControlStatus::default()
-        }),
+        status: Mutex::new(ControlStatus { config_path: config_path.to_path_buf(), ..ControlStatus::default() }),
         serving: Arc::clone(&data.serving),
         ha: ha.map(|driver| Arc::clone(&driver.status) as Arc<dyn HaSource>),
         sync: Some(Arc::clone(&sync.stats)),
