@@ -56,7 +56,13 @@ mod tests {
     #[test]
     fn missing_and_unexecutable_hooks_are_named() {
         assert_eq!(hook_problem(&HookCommand::from("/nonexistent/master.sh")), Some("no such file: it will not run"));
-        assert_eq!(hook_problem(&HookCommand::from("/etc/hostname")), Some("not executable: it will not run"));
+        // A file of our own, mode 0644 (a system file's mode varies between hosts).
+        let plain = std::env::temp_dir().join(format!("ulvs-preflight-{}", std::process::id()));
+        std::fs::write(&plain, "").unwrap();
+        std::fs::set_permissions(&plain, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let not_executable = hook_problem(&HookCommand::from(plain.to_str().unwrap()));
+        let _ = std::fs::remove_file(&plain);
+        assert_eq!(not_executable, Some("not executable: it will not run"));
         assert_eq!(hook_problem(&HookCommand::from("/")), Some("not a file: it will not run"));
         assert_eq!(hook_problem(&HookCommand::from("/bin/sh")), None);
     }
