@@ -5,6 +5,7 @@
 
 mod abuse;
 mod bench;
+mod check;
 mod conn_sync;
 mod ctl;
 mod defences;
@@ -19,6 +20,7 @@ mod held;
 mod lab;
 mod metrics;
 mod offload;
+mod owner;
 mod steady;
 mod sync_group;
 mod tools;

@@ -28,6 +28,7 @@ use ulvs::control::event::{health_forwarder, ControlEvent};
 use ulvs::control::host::{self, Host};
 use ulvs::control::link::LinkWatch;
 use ulvs::control::metrics::Endpoint;
+use ulvs::control::preflight;
 use ulvs::control::rate::RateTable;
 use ulvs::control::resolver::Resolver;
 use ulvs::control::runtime;
@@ -37,6 +38,7 @@ use ulvs::ha::driver::HaDriver;
 use ulvs::ha::report::HaSource;
 use ulvs::health::{Checker, HealthBoard, Notifier, Target};
 use ulvs::io::kernel_route::{AnnouncedRoutes, PROTOCOL};
+use ulvs::io::owner::InterfaceOwner;
 use ulvs::service::SnapshotCell;
 
 /// How long start-up waits for real servers' MACs before the workers start forwarding.
@@ -50,11 +52,13 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
     let config = Config::load(config_path)?;
     let host = Host::inspect(&config, config_path)?;
     runtime::unserved_ipv6(&config).iter().for_each(|warning| log::warn!("{warning}"));
+    preflight::hook_problems(&config).iter().for_each(|problem| log::warn!("{problem}"));
     if check_only {
-        println!("{}: configuration ok", config_path.display());
-        return Ok(());
+        return check(&config, config_path, &host);
     }
     let iface = &config.director.interface;
+    // One ulvs per interface, held until this function returns (after the XDP program is detached).
+    let _owner = InterfaceOwner::take(iface, &config.director.control)?;
     let (director_mac, director_ip) = (host.mac, host.ip);
     let queues = host.workers(&config, config_path)?;
     let registry = runtime::registry(&config, queues, director_mac);
@@ -113,6 +117,7 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
     let (events_tx, events_rx) = channel::bounded::<ControlEvent>(64);
     let (health_board, notifier, checker) = start_checks(targets, &events_tx)?;
     let context = shared_context(&config, config_path, &shared, &health_board, ha_driver.as_ref(), &sync_service);
+    context.status.lock().unwrap_or_else(|p| p.into_inner()).io = opened.description.clone();
     let handler = CtlHandler {
         context: Arc::clone(&context),
         workers: request_senders,
@@ -147,6 +152,21 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
     if !failed.is_empty() {
         bail!("{}", failed.join("; "));
     }
+    Ok(())
+}
+
+/// `ulvs run --check`: the checks `run` makes before it starts, then what only a start can tell.
+fn check(config: &Config, config_path: &Path, host: &Host) -> anyhow::Result<()> {
+    let iface = &config.director.interface;
+    host.workers(config, config_path)?;
+    let vips: Vec<_> = config.services.iter().map(|s| s.vip).collect();
+    // io = "auto" is checked as AF_XDP (warnings): only a start tells which it gets.
+    host::check(config.director.io, iface, &host.addrs, &vips)?;
+    if let Err(err) = InterfaceOwner::take(iface, &config.director.control) {
+        log::warn!("`ulvs run` would be refused now: {err}");
+    }
+    println!("{}: configuration ok", config_path.display());
+    println!("{}", ulvs::control::preflight::NOT_CHECKED);
     Ok(())
 }
 

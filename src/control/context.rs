@@ -12,6 +12,7 @@ use std::time::Instant;
 use crate::cells::ServingState;
 use crate::control::announce::RouteReport;
 use crate::control::rate::RateTable;
+use crate::control::unresolved::UnresolvedReals;
 use crate::dataplane::stats::WorkerStats;
 use crate::ha::report::HaSource;
 use crate::health::HealthBoard;
@@ -56,4 +57,21 @@ pub struct ControlStatus {
     /// The interface as the link watch last saw it, once it differs from the config (renamed,
     /// down): e.g. `lan0 (renamed from eth0), down`.
     pub link: Option<String>,
+    /// Whether the XDP program is still the interface's (with AF_XDP), as the control loop last saw.
+    pub xdp_hook: Option<XdpHook>,
+    /// Real servers without a MAC, as of the last sample.
+    pub unresolved: UnresolvedReals,
+    /// The packet I/O as `ulvs ctl status` says it ("xdp (native attach, copy bind)", "packet").
+    pub io: String,
+}
+
+/// The control loop's watch on its XDP program (`control_loop`'s `watch_xdp`).
+#[derive(Clone, Debug, Default)]
+pub struct XdpHook {
+    /// Our program is on the interface now.
+    pub attached: bool,
+    /// How many times it was found detached or replaced.
+    pub lost: u64,
+    /// The last loss: when, and what was found and done.
+    pub last_loss: Option<(Instant, String)>,
 }

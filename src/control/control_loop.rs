@@ -23,7 +23,7 @@ use std::io;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crossbeam::channel::{Receiver, Sender};
 
@@ -40,7 +40,10 @@ use crate::control::runtime;
 use crate::ha::spec::InstanceSpec;
 use crate::health::{Checker, NotifyQueue};
 use crate::io::kernel_route::AnnouncedRoutes;
-use crate::io::xdp::XdpProgram;
+use crate::io::xdp::{Attachment, XdpProgram};
+
+/// How often the control loop checks that its XDP program is still the interface's.
+const XDP_WATCH: Duration = Duration::from_millis(500);
 
 /// The I/O the shell performs the core's effects with.
 pub struct ControlIo<'a> {
@@ -99,6 +102,7 @@ impl<'a> ControlLoop<'a> {
 
     fn drive(&mut self, stop: &AtomicBool) -> io::Result<()> {
         let mut next_sample = Instant::now();
+        let mut next_watch = Instant::now();
         while !stop.load(Ordering::Relaxed) && !self.drained {
             if self.sigterm_drains() {
                 self.step(Event::Drain(DrainCause::Signal), None)?;
@@ -125,6 +129,10 @@ impl<'a> ControlLoop<'a> {
                 self.reload(None)?;
             }
             let now = Instant::now();
+            if now >= next_watch {
+                self.watch_xdp(now)?;
+                next_watch = now + XDP_WATCH;
+            }
             if now >= next_sample {
                 self.sample(now)?;
                 next_sample = now + INTERVAL;
@@ -148,6 +156,53 @@ impl<'a> ControlLoop<'a> {
         true
     }
 
+    /// Checks that the interface still runs our XDP program. Detached (by hand, or a tool that
+    /// cleans up) → said at once and attached again; replaced by another program → said, and the
+    /// loop ends with an error (ulvs never removes an operator's program, and without its own it
+    /// forwards nothing, so it stops rather than report xdp while serving nothing).
+    fn watch_xdp(&mut self, now: Instant) -> io::Result<()> {
+        let Some(program) = self.io.program else { return Ok(()) };
+        let found = match program.attachment() {
+            Ok(found) => found,
+            Err(err) => {
+                log::warn!("checking the XDP program on {}: {err}", program.ifname());
+                return Ok(());
+            }
+        };
+        let mut status = self.io.context.status.lock().unwrap_or_else(|p| p.into_inner());
+        let hook = status.xdp_hook.get_or_insert_with(Default::default);
+        let lost = |hook: &mut crate::control::context::XdpHook, what: String| {
+            hook.attached = false;
+            hook.lost += 1;
+            hook.last_loss = Some((now, what));
+        };
+        match found {
+            Attachment::Ours => hook.attached = true,
+            Attachment::Detached => {
+                let (id, ifname) = (program.prog_id(), program.ifname());
+                log::error!("xdp filter (prog id {id}) was detached from {ifname} by someone else: re-attaching it");
+                match program.reattach() {
+                    Ok(()) => {
+                        lost(hook, "detached by someone else; re-attached".into());
+                        hook.attached = true;
+                        log::warn!("xdp filter (prog id {id}) re-attached to {ifname} in {} mode", program.mode());
+                    }
+                    Err(err) => {
+                        lost(hook, format!("detached by someone else; re-attaching failed: {err}"));
+                        return Err(io::Error::other(format!("xdp filter detached from {ifname}: {err}")));
+                    }
+                }
+            }
+            Attachment::Replaced { prog_id, name } => {
+                let what = format!("replaced by prog id {prog_id} ({name})");
+                log::error!("xdp filter on {} {what}: ulvs forwards nothing there; stopping", program.ifname());
+                lost(hook, format!("{what}; stopped"));
+                return Err(io::Error::other(format!("xdp filter on {} {what}", program.ifname())));
+            }
+        }
+        Ok(())
+    }
+
     fn reload(&mut self, reply: Option<Reply>) -> io::Result<()> {
         let file = Config::load(&self.io.config_path).map(Box::new).map_err(|err| err.to_string());
         self.step(Event::Reload(file), reply)
@@ -156,6 +211,8 @@ impl<'a> ControlLoop<'a> {
     fn sample(&mut self, now: Instant) -> io::Result<()> {
         let snapshot = self.io.context.snapshots.load();
         self.io.context.rates.lock().unwrap_or_else(|p| p.into_inner()).sample(now, &snapshot);
+        let unresolved = self.io.context.status.lock().unwrap_or_else(|p| p.into_inner()).unresolved.observe(&snapshot);
+        unresolved.into_iter().for_each(|(level, line)| log::log!(level, "{line}"));
         let mut filter_oversize = 0;
         if let Some(program) = self.io.program {
             let counters = program.counters().ok();

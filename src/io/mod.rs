@@ -7,6 +7,7 @@ pub mod ha_socket;
 pub mod kernel_address;
 pub mod kernel_route;
 pub mod netdev;
+pub mod owner;
 pub mod packet;
 pub mod process;
 mod rtnl;

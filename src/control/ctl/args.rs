@@ -26,7 +26,14 @@ const MIN_MAXLEN: usize = HEADER_LEN + ENTRY_V4_LEN + 2 + crate::wire::ipvs_sync
 
 /// ipvsadm-compatible runtime control.
 #[derive(Parser, Debug, Clone, Default, PartialEq, Eq)]
-#[command(name = "ulvs ctl", disable_help_flag = false, no_binary_name = true)]
+#[command(
+    name = "ulvs ctl",
+    disable_help_flag = false,
+    no_binary_name = true,
+    override_usage = "ulvs ctl [--control PATH] COMMAND [OPTIONS]",
+    after_help = "The daemon's control socket: --control PATH or ULVS_CONTROL (default: the config's `control`).\n\
+                  Exit status: 0 done; 1 no daemon at the control socket; 2 the command line is wrong or the daemon refused it."
+)]
 pub struct CtlArgs {
     /// Add a virtual service.
     #[arg(short = 'A', long = "add-service")]

@@ -56,3 +56,26 @@ pub fn request(path: &Path, args: &[String], input: Option<&str>) -> Result<Repl
     reader.read_to_string(&mut text).map_err(io_err)?;
     Ok(Reply { ok, text })
 }
+
+/// What `ulvs ctl` answers without asking the daemon.
+#[derive(Debug, PartialEq, Eq)]
+pub enum LocalAnswer {
+    /// `--help`, `-h` or no arguments: the help text, exit 0.
+    Help(String),
+    /// A command line that is wrong whatever the daemon holds: the reason, exit 2.
+    Usage(String),
+}
+
+/// Help and usage errors are the command line's own business, so they need no daemon (the daemon
+/// parses again with the same definition; this only answers early what it would answer).
+pub fn answer_locally(args: &[String]) -> Option<LocalAnswer> {
+    let words: Vec<&str> = args.iter().map(String::as_str).collect();
+    if let Some(refusal) = super::args::unsupported(&words) {
+        return Some(LocalAnswer::Usage(refusal));
+    }
+    match <super::args::CtlArgs as clap::Parser>::try_parse_from(&words) {
+        Err(err) if err.kind() == clap::error::ErrorKind::DisplayHelp => Some(LocalAnswer::Help(err.to_string())),
+        Err(err) => Some(LocalAnswer::Usage(err.to_string())),
+        Ok(parsed) => parsed.command().err().map(|reason| LocalAnswer::Usage(format!("{reason}\n"))),
+    }
+}

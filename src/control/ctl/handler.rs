@@ -325,6 +325,17 @@ impl CtlHandler {
                 Some((at, Ok(summary))) => writeln!(out, "last reload: ok {}s ago: {summary}", at.elapsed().as_secs()),
                 Some((at, Err(err))) => writeln!(out, "last reload: FAILED {}s ago: {err}", at.elapsed().as_secs()),
             };
+            if let Some(hook) = &status.xdp_hook {
+                let _ = write!(
+                    out,
+                    "xdp program: {}",
+                    if hook.attached { "attached" } else { "NOT ATTACHED: forwarding nothing" }
+                );
+                if let Some((at, what)) = &hook.last_loss {
+                    let _ = write!(out, "; lost {} time(s), last {}s ago: {what}", hook.lost, at.elapsed().as_secs());
+                }
+                out.push('\n');
+            }
             if let Some((at, filter)) = status.xdp_filter {
                 out.push_str("xdp filter:");
                 for (word, _, _, read) in FILTER_COUNTERS {

@@ -96,7 +96,9 @@ fn sources() -> (Arc<Context>, ServiceKey) {
     let spec =
         ServiceSpec { key, scheduler: SchedulerKind::Rr, flags: SchedFlags::default(), persistence: None, reals };
     let mut registry = Registry::new(2, MacAddr::ZERO, Timeouts::default(), vec![spec]);
-    let snapshot = registry.snapshot(|_| None);
+    // 10.0.0.11 answered ARP; 10.0.0.12 did not.
+    let rs1_ip: std::net::IpAddr = Ipv4Addr::new(10, 0, 0, 11).into();
+    let snapshot = registry.snapshot(|ip| (ip == rs1_ip).then_some(MacAddr([2, 0, 0, 0, 0, 11])));
     let rs1 = &snapshot.services[0].reals[0];
     rs1.stats.get(0).conns.add(5);
     rs1.stats.get(1).conns.add(2);
@@ -113,6 +115,8 @@ fn sources() -> (Arc<Context>, ServiceKey) {
     let ha = Arc::new(HaBoard::default());
     ha.set(vec![HaInstance {
         name: "vi_1".into(),
+        vrid: 51,
+        interface: "eth0".into(),
         state: "master",
         transitions: 3,
         priority: 140,
@@ -147,7 +151,7 @@ fn sources() -> (Arc<Context>, ServiceKey) {
         stats: workers,
         health,
         rates: Mutex::new(RateTable::default()),
-        status: Mutex::new(ControlStatus::default()),
+        status: Mutex::new(ControlStatus { io: "xdp (native attach, copy bind)".into(), ..ControlStatus::default() }),
         serving: Arc::new(crate::cells::ServingState::always()),
         ha: Some(ha),
         sync: Some(sync),
@@ -171,6 +175,8 @@ fn the_exposition_parses_and_carries_the_shared_counters() {
     assert_eq!(value(&samples, "ulvs_real_server_weight", &rs("10.0.0.12")), 2.0);
     assert_eq!(value(&samples, "ulvs_real_server_up", &rs("10.0.0.11")), 1.0, "unchecked: up");
     assert_eq!(value(&samples, "ulvs_real_server_up", &rs("10.0.0.12")), 0.0, "its check says down");
+    assert_eq!(value(&samples, "ulvs_real_server_resolved", &rs("10.0.0.11")), 1.0);
+    assert_eq!(value(&samples, "ulvs_real_server_resolved", &rs("10.0.0.12")), 0.0);
     assert_eq!(value(&samples, "ulvs_health_failed_probes_total", &rs("10.0.0.12")), 3.0);
     assert_eq!(value(&samples, "ulvs_health_transitions_total", &rs("10.0.0.12")), 1.0);
     assert_eq!(value(&samples, "ulvs_service_quorum_up", &service), 0.0);
@@ -184,6 +190,10 @@ fn the_exposition_parses_and_carries_the_shared_counters() {
     assert_eq!(value(&samples, "ulvs_worker_batch_size_mean", &[("worker", "1")]), 32.0);
     assert_eq!(value(&samples, "ulvs_worker_batch_size_mean", &[("worker", "0")]), 0.0);
     assert_eq!(value(&samples, "ulvs_ha_state", &[("instance", "vi_1"), ("state", "master")]), 1.0);
+    let keepalived_labels = [("instance", "vi_1"), ("vrid", "51"), ("interface", "eth0"), ("state", "master")];
+    assert_eq!(value(&samples, "ulvs_ha_state", &keepalived_labels), 1.0);
+    assert_eq!(value(&samples, "ulvs_ha_priority", &keepalived_labels[..3]), 140.0);
+    assert_eq!(value(&samples, "ulvs_build_info", &[("version", env!("CARGO_PKG_VERSION")), ("io", "xdp")]), 1.0);
     assert_eq!(value(&samples, "ulvs_ha_state", &[("instance", "vi_1"), ("state", "backup")]), 0.0);
     assert_eq!(value(&samples, "ulvs_ha_transitions_total", &[("instance", "vi_1")]), 3.0);
     assert_eq!(value(&samples, "ulvs_ha_priority", &[("instance", "vi_1")]), 140.0);

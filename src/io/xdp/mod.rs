@@ -32,7 +32,7 @@ pub use error::XdpError;
 pub use mac_tx::XdpMacTx;
 pub use port::{XdpPort, XdpPortConfig, XdpPortStats};
 pub use probe::{FilterProbe, ProbeOutcome};
-pub use program::{FilterCounters, XdpProgram, FILTER_COUNTERS, MAX_QUEUES};
+pub use program::{Attachment, FilterCounters, XdpProgram, FILTER_COUNTERS, MAX_QUEUES};
 
 use std::fmt;
 

@@ -204,6 +204,45 @@ impl XdpProgram {
     }
 }
 
+/// Who holds the interface's XDP hook, seen against ulvs's own program.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Attachment {
+    /// Our program, in the mode we attached it.
+    Ours,
+    /// Nothing: somebody detached it (`ip link set dev IF xdp off`).
+    Detached,
+    /// Another program took the hook.
+    Replaced { prog_id: u32, name: String },
+}
+
+impl XdpProgram {
+    /// What is attached to the interface now. A netlink query: control path only.
+    pub fn attachment(&self) -> Result<Attachment, XdpError> {
+        let opts = query(&self.ifname, self.ifindex)?;
+        let ours = match self.mode {
+            XdpMode::Native => opts.drv_prog_id,
+            XdpMode::Generic => opts.skb_prog_id,
+        };
+        if ours == self.prog_id {
+            return Ok(Attachment::Ours);
+        }
+        match [ours, opts.drv_prog_id, opts.skb_prog_id, opts.hw_prog_id].into_iter().find(|&id| id != 0) {
+            None => Ok(Attachment::Detached),
+            Some(prog_id) => Ok(Attachment::Replaced { prog_id, name: name_of(prog_id) }),
+        }
+    }
+
+    /// Attaches our program again, in its mode, if the hook is free (after [`Attachment::Detached`]).
+    /// The VIP set and the socket map are the program's own maps: they are as they were.
+    pub fn reattach(&self) -> Result<(), XdpError> {
+        let request = match self.mode {
+            XdpMode::Native => XdpModeRequest::Native,
+            XdpMode::Generic => XdpModeRequest::Generic,
+        };
+        attach_fd(&self.ifname, self.ifindex, self.filter.program.as_raw_fd(), request).map(|_| ())
+    }
+}
+
 impl Drop for XdpProgram {
     fn drop(&mut self) {
         let ret = detach_fd(self.ifindex, self.mode, self.filter.program.as_raw_fd());
@@ -278,9 +317,8 @@ pub(super) fn ifindex(ifname: &str) -> Result<u32, XdpError> {
     }
 }
 
-/// Detaches a ulvs filter a previous run left attached; refuses any other program.
-fn remove_stale(ifname: &str, ifindex: u32) -> Result<(), XdpError> {
-    let query_error = |source| XdpError::Query { ifname: ifname.to_owned(), source };
+/// The programs attached to `ifindex` now, per mode.
+fn query(ifname: &str, ifindex: u32) -> Result<libbpf_sys::bpf_xdp_query_opts, XdpError> {
     let mut opts = libbpf_sys::bpf_xdp_query_opts {
         sz: std::mem::size_of::<libbpf_sys::bpf_xdp_query_opts>() as _,
         ..Default::default()
@@ -288,8 +326,21 @@ fn remove_stale(ifname: &str, ifindex: u32) -> Result<(), XdpError> {
     // SAFETY: plain netlink query into a valid, sized struct.
     let ret = unsafe { libbpf_sys::bpf_xdp_query(ifindex as i32, 0, &mut opts) };
     if ret < 0 {
-        return Err(query_error(io::Error::from_raw_os_error(-ret)));
+        return Err(XdpError::Query { ifname: ifname.to_owned(), source: io::Error::from_raw_os_error(-ret) });
     }
+    Ok(opts)
+}
+
+/// The name of the program `id`, or "?" when it is gone already.
+fn name_of(id: u32) -> String {
+    prog_fd_by_id(id).and_then(|fd| prog_info(fd.as_raw_fd())).map_or_else(|_| "?".to_owned(), |info| prog_name(&info))
+}
+
+/// Detaches a ulvs filter a previous run left attached; refuses any other program. (A live
+/// daemon's filter never gets here: the interface lock, `io::owner`, refused the second daemon.)
+fn remove_stale(ifname: &str, ifindex: u32) -> Result<(), XdpError> {
+    let query_error = |source| XdpError::Query { ifname: ifname.to_owned(), source };
+    let opts = query(ifname, ifindex)?;
     if opts.hw_prog_id != 0 {
         return Err(XdpError::Busy { ifname: ifname.to_owned(), prog_id: opts.hw_prog_id, name: "(offloaded)".into() });
     }
