@@ -67,11 +67,7 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
         ControlCore::new(config.clone(), config_path.to_path_buf(), registry, host.subnets(), Instant::now());
     let targets = core.checks();
 
-    match ulvs::io::process::raise_fd_limit() {
-        Ok((before, after)) if after > before => log::debug!("open files: soft limit raised from {before} to {after}"),
-        Ok(_) => {}
-        Err(err) => log::warn!("raising the open-files limit: {err}"),
-    }
+    raise_open_files();
     let signals = signals(config.bgp.is_some())?;
     let (stop, reload_requested) = (Arc::clone(&signals.stop), Arc::clone(&signals.reload));
     // Before the first snapshot: the route writer replaces whatever a previous run left.
@@ -102,17 +98,14 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
     let (request_senders, workers) = workers::start(&config, opened.ports, &shared, &templates, &stop)?;
 
     let synced = Arc::clone(&sync_parts.link.synced);
-    let sync_service = sync::start(
-        &config,
-        sync_parts,
-        sync::SyncInputs {
-            templates: Arc::clone(&templates),
-            snapshots: Arc::clone(&snapshots),
-            workers: request_senders.clone(),
-            ha: ha_driver.as_ref().map(|driver| Arc::clone(&driver.status)),
-            local: director_ip,
-        },
-    )?;
+    let inputs = sync::SyncInputs {
+        templates: Arc::clone(&templates),
+        snapshots: Arc::clone(&snapshots),
+        workers: request_senders.clone(),
+        ha: ha_driver.as_ref().map(|driver| Arc::clone(&driver.status)),
+        local: director_ip,
+    };
+    let sync_service = sync::start(&config, sync_parts, inputs)?;
 
     let (events_tx, events_rx) = channel::bounded::<ControlEvent>(64);
     let (health_board, notifier, checker) = start_checks(targets, &events_tx)?;
@@ -153,6 +146,16 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
         bail!("{}", failed.join("; "));
     }
     Ok(())
+}
+
+/// Each ctl client holds a socket: raise the soft open-files limit to the hard one (systemd's soft
+/// 1024 runs out under thousands of clients); a failure is only a warning.
+fn raise_open_files() {
+    match ulvs::io::process::raise_fd_limit() {
+        Ok((before, after)) if after > before => log::debug!("open files: soft limit raised from {before} to {after}"),
+        Ok(_) => {}
+        Err(err) => log::warn!("raising the open-files limit: {err}"),
+    }
 }
 
 /// `ulvs run --check`: the checks `run` makes before it starts, then what only a start can tell.
