@@ -58,7 +58,7 @@ impl Drop for Bg {
 }
 
 /// ulvs's config for the lab's service plus one `[[vrrp]]` table (`vrrp` = its body).
-fn ha_config(lab: &Lab, node: &str, io: &str, vrrp: &str) -> String {
+pub(crate) fn ha_config(lab: &Lab, node: &str, io: &str, vrrp: &str) -> String {
     let control = Daemon::control_path(lab, node);
     let mut text = config(io, "rr", &control, &RS, "");
     text.push_str(&format!("\n[[vrrp]]\nname = \"VI_1\"\nvips = [\"{VIP}\"]\n{vrrp}\n"));
@@ -76,7 +76,7 @@ pub(crate) fn role(daemon: &Daemon) -> String {
 }
 
 /// A counter of the vrrp line, written `name N` or `name=N`.
-fn counter(daemon: &Daemon, name: &str) -> u64 {
+pub(crate) fn counter(daemon: &Daemon, name: &str) -> u64 {
     let line = vrrp_line(daemon);
     let words: Vec<&str> = line.split_whitespace().collect();
     if let Some(at) = words.iter().position(|w| *w == name) {
@@ -104,7 +104,7 @@ pub(crate) fn wait_role(daemon: &Daemon, state: &str, within: Duration) -> Durat
 }
 
 /// The MACs that answer the client's ARP requests for the VIP (lowercase; empty if nobody does).
-fn arp_answers(lab: &Lab) -> Vec<String> {
+pub(crate) fn arp_answers(lab: &Lab) -> Vec<String> {
     let out = lab.exec("client", &["arping", "-c", "2", "-w", "3", "-I", "eth0", VIP]);
     let mut macs: Vec<String> = String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -169,7 +169,7 @@ impl GarpWatch {
     }
 }
 
-fn http_ok(lab: &Lab, count: usize) -> std::collections::BTreeMap<String, usize> {
+pub(crate) fn http_ok(lab: &Lab, count: usize) -> std::collections::BTreeMap<String, usize> {
     let tally = lab.http_requests(count);
     assert!(!tally.contains_key("FAILED"), "HTTP through the VIP failed: {tally:?}");
     tally

@@ -27,11 +27,17 @@ impl HeldConnections {
 
     /// A client of its own (its state in the lab directory under `name`), beside others.
     pub fn start_named(lab: &Lab, count: usize, name: &str) -> HeldConnections {
+        HeldConnections::start_with(lab, count, name, Duration::from_secs(1))
+    }
+
+    /// Each request waits `timeout` for its answer before it counts as failed (and its
+    /// connection as broken): longer than TCP's retransmissions across a change being measured.
+    pub fn start_with(lab: &Lab, count: usize, name: &str, timeout: Duration) -> HeldConnections {
         let state = lab.dir.join(name);
         fs::create_dir_all(&state).unwrap();
         let child = in_netns(&lab.ns("client"), "python3")
             .arg(lab.repo_script("keepalive-client.py"))
-            .args([VIP, &count.to_string(), &state.display().to_string()])
+            .args([VIP, &count.to_string(), &state.display().to_string(), &timeout.as_secs_f64().to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -62,11 +62,30 @@ impl Lab {
         Lab::build(prefix, real_servers, 1, offloads, false)
     }
 
+    /// The ECMP lab (`LAB_TOPOLOGY=ecmp`): a client 10.1.0.1 behind a router running BIRD 2 with
+    /// ECMP and BFD, `directors` directors (`dir`, `dir2`, `dir3` …), each with BIRD 2 in session
+    /// with the router, and real servers whose gateway is the router.
+    pub fn up_ecmp(prefix: &str, real_servers: usize, directors: usize) -> Lab {
+        Lab::build_topology(prefix, real_servers, directors, true, "ecmp", false)
+    }
+
     fn build(prefix: &str, real_servers: usize, directors: usize, offloads: bool, ipv6: bool) -> Lab {
+        Lab::build_topology(prefix, real_servers, directors, offloads, "lan", ipv6)
+    }
+
+    fn build_topology(
+        prefix: &str,
+        real_servers: usize,
+        directors: usize,
+        offloads: bool,
+        topology: &str,
+        ipv6: bool,
+    ) -> Lab {
         assert!(is_root(), "netns tests need root: run them through scripts/test.sh");
         let prefix = &format!("{}{prefix}", std::env::var("ULVS_LAB_TAG").unwrap_or_default());
         let status = Command::new(repo().join("scripts/lab.sh"))
             .args(["up", prefix, &real_servers.to_string()])
+            .env("LAB_TOPOLOGY", topology)
             .env("LAB_DIRECTORS", directors.to_string())
             .env("LAB_OFFLOADS", if offloads { "on" } else { "off" })
             .env("LAB_IPV6", if ipv6 { "on" } else { "off" })
@@ -173,16 +192,23 @@ impl Daemon {
         lab.dir.join(if node == "dir" { "ulvs.sock".to_string() } else { format!("ulvs-{node}.sock") })
     }
 
-    /// A daemon on director `node` (`dir` or `dir2`).
+    /// A daemon on director `node` (`dir`, `dir2`, `dir3` …).
     pub fn start_on(lab: &Lab, node: &str, config_text: &str) -> Daemon {
         let suffix = if node == "dir" { String::new() } else { format!("-{node}") };
         let config = lab.write_config(&format!("ulvs{suffix}.toml"), config_text);
+        Daemon::start_from(lab, node, &config)
+    }
+
+    /// A daemon on director `node` reading the config file at `config` (which names the control
+    /// socket `control_path` gives).
+    pub fn start_from(lab: &Lab, node: &str, config: &Path) -> Daemon {
+        let suffix = if node == "dir" { String::new() } else { format!("-{node}") };
         let log = lab.dir.join(format!("ulvs{suffix}.log"));
         let control = Daemon::control_path(lab, node);
         let _ = fs::remove_file(&control);
         let child = in_netns(&lab.ns(node), ulvs_bin())
             .args(["run", "--config"])
-            .arg(&config)
+            .arg(config)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -265,6 +291,23 @@ impl Daemon {
     /// The daemon's process id (of `ip netns exec`, which execs ulvs: the same process).
     pub fn pid(&self) -> u32 {
         self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// Waits up to `within` for the daemon to exit by itself; its exit status, or `None` if it is
+    /// still running.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + within;
+        loop {
+            let child = self.child.as_mut()?;
+            if let Ok(Some(status)) = child.try_wait() {
+                self.child = None;
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// SIGTERM and wait; returns whether it exited cleanly.

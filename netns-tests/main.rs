@@ -3,10 +3,16 @@
 //! Every scenario runs once with io = "xdp" and once with io = "packet". Needs root
 //! (scripts/test.sh runs them).
 
+mod abuse;
 mod bench;
+mod check;
 mod conn_sync;
 mod ctl;
+mod defences;
+mod ecmp;
+mod faults;
 mod floating;
+mod flood;
 mod ha;
 mod health;
 mod health_options;
@@ -15,6 +21,8 @@ mod ipv6;
 mod lab;
 mod metrics;
 mod offload;
+mod owner;
+mod steady;
 mod sync_group;
 mod tools;
 

@@ -9,19 +9,27 @@
 # SIGTERM (it resigns with a priority-0 advert, dir2 takes over); then, under a second round of
 # requests, dir starts again and preempts back. Prints the roles, who answered and how many failed.
 #
-#   sudo scripts/demo.sh [--ha] [--io auto|xdp|packet] [--scheduler rr|wrr|lc|wlc|sh|mh] [--requests N]
+# --ecmp: active-active instead (LAB_TOPOLOGY=ecmp). Three directors announce the VIP through BIRD 2
+# to a router that spreads the flows over them (ECMP, L4 hash, BFD), each with
+# examples/ecmp/ulvs.toml (mh, sloppy_tcp, [bgp]). 300 HTTP requests from the client on its own
+# subnet: who answered and each director's share. Then, under a second round of requests, dir is
+# drained (SIGTERM: withdraw, keep forwarding 5 s, stop) and dir2 crashes (link down, SIGKILL; BFD
+# takes it out): who answered, how many failed, and the router's route before and after each.
+#
+#   sudo scripts/demo.sh [--ha | --ecmp] [--io auto|xdp|packet] [--scheduler rr|wrr|lc|wlc|sh|mh] [--requests N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ha= io=auto scheduler=wrr requests=100
+ha= ecmp= io=auto scheduler=wrr requests=100
 pace= # seconds between two requests (--ha: long enough that both takeovers happen under load)
 while [ $# -gt 0 ]; do
     case "$1" in
         --ha) ha=1 pace=0.05; shift ;;
+        --ecmp) ecmp=1 requests=300; shift ;;
         --io) io=$2; shift 2 ;;
         --scheduler) scheduler=$2; shift 2 ;;
         --requests) requests=$2; shift 2 ;;
-        *) echo "usage: demo.sh [--ha] [--io auto|xdp|packet] [--scheduler NAME] [--requests N]" >&2; exit 2 ;;
+        *) echo "usage: demo.sh [--ha | --ecmp] [--io auto|xdp|packet] [--scheduler NAME] [--requests N]" >&2; exit 2 ;;
     esac
 done
 [ "$(id -u)" -eq 0 ] || { echo "demo.sh needs root (network namespaces, XDP)" >&2; exit 1; }
@@ -100,6 +108,12 @@ requests() { # one line per request: the real server that answered, or FAILED
 }
 
 tally() { sort | uniq -c | sed 's/^/   /'; }
+
+if [ -n "$ecmp" ]; then
+    # shellcheck source=scripts/demo-ecmp.sh
+    . scripts/demo-ecmp.sh
+    exit 0
+fi
 
 if [ -z "$ha" ]; then
     scripts/lab.sh up "$prefix" 2

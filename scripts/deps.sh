@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs every Debian package that building ulvs, its scripts (demo, lab, test, bench,
-# failover-bench, capture-ha-vectors, director-setup, rs-setup) and its tests use, and mounts bpffs.
+# failover-bench, capture-ha-vectors, director-setup, rs-setup) and its tests use (BIRD 2 for the
+# ECMP lab; promtool checks examples/prometheus/, a lab Prometheus scrapes a director), and mounts
+# bpffs.
 # This file is the one list: scripts check their tools against it, and the tests ask it which
 # package a missing tool comes from. Idempotent: installs only what is missing.
 #
@@ -19,7 +21,8 @@ declare -A provider=(
     [clang]=clang [llc]=llvm [gcc]=build-essential [make]=build-essential [m4]=m4 [pkg-config]=pkg-config
     [ip]=iproute2 [ethtool]=ethtool [sysctl]=procps [kill]=procps [ps]=procps
     [curl]=curl [python3]=python3 [ping]=iputils-ping [arping]=iputils-arping [tcpdump]=tcpdump
-    [keepalived]=keepalived [ucarp]=ucarp [nft]=nftables [gnuplot]=gnuplot-nox
+    [keepalived]=keepalived [ucarp]=ucarp [nft]=nftables [gnuplot]=gnuplot-nox [bird]=bird2 [birdc]=bird2
+    [promtool]=prometheus [prometheus]=prometheus
     [taskset]=util-linux [mountpoint]=util-linux [mount]=mount [timeout]=coreutils [getconf]=libc-bin
 )
 # Libraries and headers the build needs (no command to check them by): libbpf-dev for
@@ -61,7 +64,34 @@ install_packages() {
     echo "deps: installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
+    # Debian's prometheus package enables and starts a Prometheus server on :9090; the tests only
+    # run its binaries (promtool, and prometheus inside a lab namespace), so a director must not get
+    # a server from this script. A policy-rc.d (unless the host has its own) denies every start
+    # during the install, and the service is disabled after, with or without systemd running.
+    local own_policy=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        own_policy=/usr/sbin/policy-rc.d
+        printf '#!/bin/sh\n# scripts/deps.sh: no service starts while it installs\nexit 101\n' >"$own_policy"
+        chmod 755 "$own_policy"
+        trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+    fi
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    if [ -n "$own_policy" ]; then rm -f "$own_policy"; trap - EXIT; fi
+    if printf '%s\n' "${missing[@]}" | grep -qx prometheus; then quiet_prometheus; fi
+}
+
+# Only for a prometheus this script installed: an administrator's own server is left alone.
+quiet_prometheus() {
+    if [ -d /run/systemd/system ]; then
+        systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+    else
+        # A chroot or container: no systemd to ask; the same symlinks, removed offline.
+        if command -v deb-systemd-helper >/dev/null; then
+            deb-systemd-helper disable prometheus.service >/dev/null 2>&1 || true
+        fi
+        if command -v update-rc.d >/dev/null; then update-rc.d prometheus disable >/dev/null 2>&1 || true; fi
+    fi
+    echo "deps: prometheus installed for its binaries only; its service is disabled (not started)"
 }
 
 extra=() with=()

@@ -16,17 +16,28 @@
 # - crash: its LAN port goes down, then its daemon gets SIGKILL (a dead box: no resignation, and a
 #   kernel that still held the VIP cannot keep answering);
 # - stop: its daemon gets SIGTERM (VRRP's priority-0 advert: the backup waits only Skew_Time).
+#
+# --ecmp: the active-active gap instead (LAB_TOPOLOGY=ecmp: three ulvs directors announcing the VIP
+# through BIRD 2 to an ECMP router with BFD 100 ms x 3; a UDP service VIP:5353, mh, [bgp] drain 5s).
+# The probe runs 12 sockets at once, 12 flows the router's L4 hash spreads over the directors; the
+# gap is the longest of any of them, so it is the gap of the flows of the director that leaves.
+# dir2 leaves: drained (SIGTERM: the route is withdrawn, dir2 forwards on for 5 s, then stops) or
+# crashed (link down, then SIGKILL: BFD takes it out). `--runs N` (default 5) runs of each.
 # Everything runs in namespaces named fb-*, torn down on exit; every wait is bounded.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 intervals="1 0.1"
 bin=
+ecmp=
+runs=5
 while [ $# -gt 0 ]; do
     case "$1" in
         --intervals) intervals=$2; shift 2 ;;
         --bin) bin=$2; shift 2 ;;
-        *) echo "usage: failover-bench.sh [--intervals \"1 0.1\"] [--bin PATH]" >&2; exit 2 ;;
+        --ecmp) ecmp=1; shift ;;
+        --runs) runs=$2; shift 2 ;;
+        *) echo "usage: failover-bench.sh [--intervals \"1 0.1\"] [--ecmp [--runs N]] [--bin PATH]" >&2; exit 2 ;;
     esac
 done
 [ "$(id -u)" -eq 0 ] || { echo "failover-bench.sh needs root (network namespaces, XDP)" >&2; exit 1; }
@@ -49,33 +60,39 @@ trap 'exit 130' INT TERM
 
 in_ns() { local n=$1; shift; ip netns exec "$prefix-$n" "$@"; }
 
-# Probe: one UDP socket, a datagram every 10 ms for $1 seconds; prints the longest gap between
-# answers (ms), how many answers came back and how many probes were sent.
+# Probe: $2 UDP sockets (default 1), each a flow of its own, a datagram every 10 ms from each for
+# $1 seconds; prints the longest gap between two answers on one socket (ms), how many answers came
+# back and how many probes were sent, over all sockets.
 probe() {
-    in_ns client python3 - "$VIP" "$1" <<'PY'
+    in_ns client python3 - "$VIP" "$1" "${2:-1}" <<'PY'
 import socket, sys, time
-vip, duration = sys.argv[1], float(sys.argv[2])
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.setblocking(False)
-start = time.monotonic(); next_send = start; last = None; gap = 0.0; answers = 0; sent = 0
+vip, duration, count = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
+sockets = []
+for _ in range(count):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setblocking(False)
+    sockets.append({"s": s, "last": None})
+start = time.monotonic(); next_send = start; gap = 0.0; answers = 0; sent = 0
 while time.monotonic() - start < duration:
     now = time.monotonic()
     if now >= next_send:
-        try:
-            s.sendto(b"probe", (vip, 5353))
-            sent += 1
-        except OSError:
-            pass
+        for sock in sockets:
+            try:
+                sock["s"].sendto(b"probe", (vip, 5353))
+                sent += 1
+            except OSError:
+                pass
         next_send += 0.010
-    try:
-        while True:
-            s.recvfrom(2048)
-            t = time.monotonic(); answers += 1
-            if last is not None:
-                gap = max(gap, t - last)
-            last = t
-    except BlockingIOError:
-        pass
+    for sock in sockets:
+        try:
+            while True:
+                sock["s"].recvfrom(2048)
+                t = time.monotonic(); answers += 1
+                if sock["last"] is not None:
+                    gap = max(gap, t - sock["last"])
+                sock["last"] = t
+        except BlockingIOError:
+            pass
     time.sleep(0.001)
 print(f"{gap * 1000:.0f} {answers} {sent}")
 PY
@@ -179,6 +196,26 @@ wait_master() { # KIND
     return 1
 }
 
+# A director leaves: crash (its port goes down, then SIGKILL) or stop (SIGTERM).
+leave() { # NODE PID HOW
+    if [ "$3" = crash ]; then
+        # The port first: keepalived's VRRP child turns its parent's death into a graceful stop
+        # with a priority-0 advert, which a dead box would never send.
+        in_ns "$1" ip link set eth0 down
+        kill -KILL "$2"
+    else
+        kill -TERM "$2"
+    fi
+}
+
+# Keeps the logs, ends the run's daemons and takes the lab down.
+end_run() {
+    mkdir -p "/tmp/$prefix-logs" && cp "$state"/*.log "/tmp/$prefix-logs/" 2>/dev/null || true
+    for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+    pids=()
+    scripts/lab.sh down "$prefix" >/dev/null
+}
+
 run_one() { # KIND INTERVAL HOW → prints the gap in ms
     LAB_DIRECTORS=2 scripts/lab.sh up "$prefix" 2 >/dev/null
     rm -f "$state"/*.sock
@@ -200,24 +237,78 @@ run_one() { # KIND INTERVAL HOW → prints the gap in ms
     probe "$duration" >"$state/probe" &
     local probe_pid=$!
     sleep 1
-    if [ "$3" = crash ]; then
-        # The port first: keepalived's VRRP child turns its parent's death into a graceful stop
-        # with a priority-0 advert, which a dead box would never send.
-        in_ns dir ip link set eth0 down
-        kill -KILL "$pid_dir"
-    else
-        kill -TERM "$pid_dir"
-    fi
+    leave dir "$pid_dir" "$3"
     wait "$probe_pid"
     read -r gap answers sent <"$state/probe"
-    mkdir -p "/tmp/$prefix-logs" && cp "$state"/*.log "/tmp/$prefix-logs/" 2>/dev/null || true
-    for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-    pids=()
-    scripts/lab.sh down "$prefix" >/dev/null
+    end_run
     # A run where the first answers only came after the takeover would hide the gap.
     [ "$answers" -gt 50 ] || gap=NA
     echo "$gap"
 }
+
+ecmp_conf() { # NODE
+    cat <<EOF
+[director]
+interface = "eth0"
+io = "xdp"
+control = "$state/$1.sock"
+sloppy_tcp = true
+
+[[service]]
+vip = "$VIP"
+port = 5353
+protocol = "udp"
+scheduler = "mh"
+mh_port = true
+  [[service.real]]
+  ip = "10.0.0.11"
+  [[service.real]]
+  ip = "10.0.0.12"
+
+[bgp]
+table = 100
+drain = "5s"
+EOF
+}
+
+# How many directors the router sends the VIP's flows to.
+next_hops() {
+    in_ns router ip route show "$VIP" | grep -c 'via 10.0.0.' || true
+}
+
+run_ecmp() { # HOW (drain|crash) → prints the gap in ms, the answers and the probes sent
+    LAB_TOPOLOGY=ecmp scripts/lab.sh up "$prefix" 2 >/dev/null
+    local node
+    for node in dir dir2 dir3; do
+        ecmp_conf "$node" >"$state/$node.toml"
+        # Not through in_ns: $! must be the daemon itself (ip netns exec execs it).
+        ip netns exec "$prefix-$node" "$bin" run --config "$state/$node.toml" 2>"$state/$node.log" &
+        pids+=($!)
+        eval "pid_$node=$!"
+    done
+    for _ in $(seq 1 200); do [ "$(next_hops)" -eq 3 ] && break; sleep 0.05; done
+    [ "$(next_hops)" -eq 3 ] || { echo "failover-bench: the directors did not all announce" >&2; return 1; }
+    probe 5 12 >"$state/probe" &
+    local probe_pid=$!
+    sleep 1.5
+    leave dir2 "$pid_dir2" "$1"
+    wait "$probe_pid"
+    local result
+    result=$(cat "$state/probe")
+    end_run
+    echo "$result"
+}
+
+if [ -n "$ecmp" ]; then
+    printf '%-30s %-4s %8s %8s %8s\n' "3 directors, BFD 100ms x 3" "run" "gap ms" "answers" "sent"
+    for how in drain crash; do
+        for run in $(seq 1 "$runs"); do
+            read -r gap answers sent < <(run_ecmp "$how")
+            printf '%-30s %-4s %8s %8s %8s\n' "dir2 leaves: $how" "$run" "$gap" "$answers" "$sent"
+        done
+    done
+    exit 0
+fi
 
 printf '%-24s %-9s %14s %14s\n' "pair" "interval" "crash gap ms" "stop gap ms"
 for interval in $intervals; do

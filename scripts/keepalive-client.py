@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """A lab client for live-change tests: holds keep-alive HTTP connections and opens new ones.
 
-Usage: keepalive-client.py VIP CONNECTIONS STATE_DIR
+Usage: keepalive-client.py VIP CONNECTIONS STATE_DIR [TIMEOUT]
 
 Opens CONNECTIONS HTTP/1.1 keep-alive connections to VIP:80, then creates STATE_DIR/ready. From then
-on, one thread per held connection sends a GET on it every 0.2 s (a request that fails, 1 s timeout,
-counts one failure and ends that connection), and one more thread makes a request on a new connection
-every 0.1 s, labelled with the phase number the test writes to STATE_DIR/phase before it starts. It
+on, one thread per held connection sends a GET on it every 0.2 s (a request that fails, TIMEOUT
+seconds, default 1, counts one failure and ends that connection), and one more thread makes a request
+on a new connection every 0.1 s, labelled with the phase number the test writes to STATE_DIR/phase before it starts. It
 stops when the test writes STATE_DIR/stop, or after 60 s in any case. Prints "kept NAME OK FAILED"
 per held connection (NAME = the real server that answered first) and "new PHASE NAME COUNT" per
 phase and answer.
@@ -21,6 +21,7 @@ import time
 VIP = sys.argv[1]
 COUNT = int(sys.argv[2])
 STATE = sys.argv[3]
+TIMEOUT = float(sys.argv[4]) if len(sys.argv) > 4 else 1.0
 DEADLINE = time.monotonic() + 60
 
 
@@ -44,7 +45,7 @@ def get(conn):
 
 held = []
 for _ in range(COUNT):
-    conn = http.client.HTTPConnection(VIP, 80, timeout=1)
+    conn = http.client.HTTPConnection(VIP, 80, timeout=TIMEOUT)
     held.append({"conn": conn, "name": get(conn), "ok": 1, "failed": 0})
 
 
@@ -65,7 +66,7 @@ new = collections.Counter()
 def open_new():
     while running():
         label = phase()
-        conn = http.client.HTTPConnection(VIP, 80, timeout=1)
+        conn = http.client.HTTPConnection(VIP, 80, timeout=TIMEOUT)
         try:
             name = get(conn)
         except Exception:

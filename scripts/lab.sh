@@ -18,6 +18,16 @@
 # LAB_IPV6=on makes the lab dual stack: every node also gets 2001:db8::N/64 (client ::1, dir ::2,
 # dir2 ::3, rsN ::1N), the real servers hold the IPv6 VIP 2001:db8::100 on lo as well (rs-setup.sh)
 # and run the HTTP service on [::]:80 too.
+#
+# LAB_TOPOLOGY=ecmp builds the active-active lab instead (issue 21): a client on its own subnet
+# (PREFIX-client 10.1.0.1/24) behind a router (PREFIX-router: 10.1.0.254 towards the client,
+# 10.0.0.254 on the bridge) running BIRD 2 with ECMP into its kernel (merge paths,
+# fib_multipath_hash_policy = 1: the L4 hash) and BFD; LAB_DIRECTORS directors (default 3: dir
+# 10.0.0.2, dir2 10.0.0.3, dir3 10.0.0.4), each with BIRD 2 and a BGP session to the router, that
+# export what ulvs puts in table 100; and the real servers, whose default gateway is the router
+# (their direct-routing replies go client-ward through it). The BIRD configurations are
+# examples/ecmp/bird-director.conf and bird-router.conf with each node's address put in; their
+# control sockets are /run/ulvs-lab/PREFIX/bird-NODE.ctl (birdc -s …) and their logs beside them.
 # All addresses live only inside these namespaces.
 set -euo pipefail
 
@@ -27,10 +37,15 @@ prefix=${2:?usage: lab.sh up|down PREFIX [REAL_SERVERS]}
 count=${3:-2}
 # Two queues per veth, so the director runs two workers by default (one per RX queue).
 queues=${LAB_QUEUES:-2}
-directors=${LAB_DIRECTORS:-1}
+topology=${LAB_TOPOLOGY:-lan}
+case "$topology" in lan) default_directors=1 ;; ecmp) default_directors=3 ;;
+    *) echo "lab.sh: LAB_TOPOLOGY is lan or ecmp, not $topology" >&2; exit 2 ;; esac
+directors=${LAB_DIRECTORS:-$default_directors}
 offloads=${LAB_OFFLOADS:-on}
 ipv6=${LAB_IPV6:-off}
 case "$offloads" in on|off) ;; *) echo "lab.sh: LAB_OFFLOADS is on or off, not $offloads" >&2; exit 2 ;; esac
+# The ECMP lab's router and BIRD configurations are IPv4 only.
+if [ "$ipv6" = on ] && [ "$topology" = ecmp ]; then echo "lab.sh: LAB_IPV6=on needs LAB_TOPOLOGY=lan" >&2; exit 2; fi
 state=/run/ulvs-lab/$prefix
 VIP=10.0.0.100
 VIP6=2001:db8::100
@@ -66,6 +81,10 @@ up() {
     ip netns add "$(ns sw)"
     in_ns sw ip link add br0 type bridge
     in_ns sw ip link set br0 up
+    if [ "$topology" = ecmp ]; then
+        up_ecmp
+        return
+    fi
     plug client 10.0.0.1
     plug dir 10.0.0.2
     in_ns dir "$here/director-setup.sh" eth0
@@ -73,8 +92,15 @@ up() {
         plug dir2 10.0.0.3
         in_ns dir2 "$here/director-setup.sh" eth0
     fi
+    real_servers
+}
+
+# The real servers: the VIP on lo (scripts/rs-setup.sh), an HTTP server on :80 and a UDP service
+# on VIP:5353 answering with their name; GATEWAY, when given, becomes their default route.
+real_servers() { # [GATEWAY]
     for i in $(seq 1 "$count"); do
         plug "rs$i" "10.0.0.$((10 + i))"
+        [ -z "${1:-}" ] || in_ns "rs$i" ip route add default via "$1"
         # Its saved sysctls live with the lab's state, and go when the lab does.
         vips=("$VIP")
         [ "$ipv6" = on ] && vips+=("$VIP6")
@@ -100,6 +126,69 @@ up() {
     done
 }
 
+# BIRD 2 in NODE's namespace on CONFIG (its log beside it), in the foreground so $! is BIRD.
+bird_on() { # NODE CONFIG
+    ip netns exec "$(ns "$1")" bird -f -c "$2" -s "$state/bird-$1.ctl" -P "$state/bird-$1.birdpid" \
+        >"$state/bird-$1.log" 2>&1 &
+    echo $! >"$state/bird-$1.pid"
+}
+
+director_name() { # INDEX (1-based) → dir, dir2, dir3 …
+    if [ "$1" -eq 1 ]; then echo dir; else echo "dir$1"; fi
+}
+
+up_ecmp() {
+    "$here/deps.sh" --check bird birdc || exit 1
+    local examples=$here/../examples/ecmp i node addr
+    plug router 10.0.0.254
+    ip netns add "$(ns client)"
+    ip link add eth0 netns "$(ns client)" numtxqueues "$queues" numrxqueues "$queues" type veth \
+        peer name eth1 netns "$(ns router)" numtxqueues "$queues" numrxqueues "$queues"
+    in_ns client ip link set lo up
+    in_ns client ip addr add 10.1.0.1/24 dev eth0
+    in_ns client ip link set eth0 up
+    in_ns client ip route add default via 10.1.0.254
+    in_ns router ip addr add 10.1.0.254/24 dev eth1
+    in_ns router ip link set eth1 up
+    if [ "$offloads" = off ]; then
+        in_ns client ethtool -K eth0 tx off tso off gso off gro off >/dev/null
+        in_ns router ethtool -K eth1 tx off tso off gso off gro off >/dev/null
+    fi
+    # A router: it forwards, and hashes each flow's addresses and ports onto one ECMP next hop.
+    in_ns router sysctl -qw net.ipv4.ip_forward=1 net.ipv4.fib_multipath_hash_policy=1
+    # The router's BIRD: the example's sessions, one per director of this lab.
+    {
+        echo "log \"$state/bird-router.log\" all;"
+        grep -v '^protocol bgp dir' "$examples/bird-router.conf"
+        for i in $(seq 1 "$directors"); do
+            echo "protocol bgp dir$i from director { neighbor 10.0.0.$((1 + i)) as 65001; }"
+        done
+    } >"$state/bird-router.conf"
+    bird_on router "$state/bird-router.conf"
+    for i in $(seq 1 "$directors"); do
+        node=$(director_name "$i")
+        addr=10.0.0.$((1 + i))
+        plug "$node" "$addr"
+        in_ns "$node" "$here/director-setup.sh" eth0
+        {
+            echo "log \"$state/bird-$node.log\" all;"
+            sed -e "s/^router id 10.0.0.2;/router id $addr;/" -e "s/local 10.0.0.2 as/local $addr as/" \
+                "$examples/bird-director.conf"
+        } >"$state/bird-$node.conf"
+        bird_on "$node" "$state/bird-$node.conf"
+    done
+    real_servers 10.0.0.254
+    # Every session established (BFD up with it) before anyone uses the lab.
+    for _ in $(seq 1 100); do
+        [ "$(in_ns router birdc -s "$state/bird-router.ctl" show protocols 2>/dev/null |
+            grep -c ' Established')" -eq "$directors" ] && return 0
+        sleep 0.1
+    done
+    echo "lab.sh: the router's BGP sessions did not all come up:" >&2
+    in_ns router birdc -s "$state/bird-router.ctl" show protocols >&2 || true
+    return 1
+}
+
 down() {
     if [ -d "$state" ]; then
         for pidfile in "$state"/*.pid; do
@@ -108,7 +197,7 @@ down() {
         done
         rm -rf "$state"
     fi
-    for name in $(ip netns list | awk '{print $1}' | grep -E "^$prefix-(sw|client|dir|dir2|rs[0-9]+)$" || true); do
+    for name in $(ip netns list | awk '{print $1}' | grep -E "^$prefix-(sw|client|router|dir[0-9]*|rs[0-9]+)$" || true); do
         # Processes still inside (a crashed test's daemon) would keep the veths alive.
         for pid in $(ip netns pids "$name" 2>/dev/null); do kill "$pid" 2>/dev/null || true; done
         ip netns del "$name"

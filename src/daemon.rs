@@ -20,13 +20,15 @@ use crossbeam::channel::{self, Sender};
 use ulvs::conntrack::TemplateStore;
 use ulvs::control::config::{Config, IoMode};
 use ulvs::control::context::{Context, ControlStatus};
-use ulvs::control::control_loop::{self, ControlIo, ControlLoop};
+use ulvs::control::control_loop::{self, Announcing, ControlIo, ControlLoop};
 use ulvs::control::core::ControlCore;
 use ulvs::control::ctl::handler::CtlHandler;
 use ulvs::control::ctl::server::Server;
 use ulvs::control::event::{health_forwarder, ControlEvent};
 use ulvs::control::host::{self, Host};
+use ulvs::control::link::LinkWatch;
 use ulvs::control::metrics::Endpoint;
+use ulvs::control::preflight;
 use ulvs::control::rate::RateTable;
 use ulvs::control::resolver::Resolver;
 use ulvs::control::runtime;
@@ -35,6 +37,8 @@ use ulvs::dataplane::worker::Shared;
 use ulvs::ha::driver::HaDriver;
 use ulvs::ha::report::HaSource;
 use ulvs::health::{Checker, HealthBoard, Notifier, Target};
+use ulvs::io::kernel_route::{AnnouncedRoutes, PROTOCOL};
+use ulvs::io::owner::InterfaceOwner;
 use ulvs::service::SnapshotCell;
 
 /// How long start-up waits for real servers' MACs before the workers start forwarding.
@@ -47,11 +51,13 @@ const SCRIPTS_AT_STOP: Duration = Duration::from_secs(5);
 pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
     let config = Config::load(config_path)?;
     let host = Host::inspect(&config, config_path)?;
+    preflight::hook_problems(&config).iter().for_each(|problem| log::warn!("{problem}"));
     if check_only {
-        println!("{}: configuration ok", config_path.display());
-        return Ok(());
+        return check(&config, config_path, &host);
     }
     let iface = &config.director.interface;
+    // One ulvs per interface, held until this function returns (after the XDP program is detached).
+    let _owner = InterfaceOwner::take(iface, &config.director.control)?;
     let (director_mac, director_ip) = (host.mac, host.ip);
     let queues = host.workers(&config, config_path)?;
     let registry = runtime::registry(&config, queues, director_mac);
@@ -60,7 +66,11 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
         ControlCore::new(config.clone(), config_path.to_path_buf(), registry, host.subnets(), Instant::now());
     let targets = core.checks();
 
-    let (stop, reload_requested) = signals()?;
+    raise_open_files();
+    let signals = signals(config.bgp.is_some())?;
+    let (stop, reload_requested) = (Arc::clone(&signals.stop), Arc::clone(&signals.reload));
+    // Before the first snapshot: the route writer replaces whatever a previous run left.
+    let routes = open_routes(&config, &signals)?;
 
     let mut resolver = Resolver::open(iface, director_mac, director_ip)?;
     control_loop::settle(&mut core, &mut resolver, INITIAL_RESOLVE, &stop)?;
@@ -87,21 +97,19 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
     let (request_senders, workers) = workers::start(&config, opened.ports, &shared, &templates, &stop)?;
 
     let synced = Arc::clone(&sync_parts.link.synced);
-    let sync_service = sync::start(
-        &config,
-        sync_parts,
-        sync::SyncInputs {
-            templates: Arc::clone(&templates),
-            snapshots: Arc::clone(&snapshots),
-            workers: request_senders.clone(),
-            ha: ha_driver.as_ref().map(|driver| Arc::clone(&driver.status)),
-            local: director_ip,
-        },
-    )?;
+    let inputs = sync::SyncInputs {
+        templates: Arc::clone(&templates),
+        snapshots: Arc::clone(&snapshots),
+        workers: request_senders.clone(),
+        ha: ha_driver.as_ref().map(|driver| Arc::clone(&driver.status)),
+        local: director_ip,
+    };
+    let sync_service = sync::start(&config, sync_parts, inputs)?;
 
     let (events_tx, events_rx) = channel::bounded::<ControlEvent>(64);
     let (health_board, notifier, checker) = start_checks(targets, &events_tx)?;
     let context = shared_context(&config, config_path, &shared, &health_board, ha_driver.as_ref(), &sync_service);
+    context.status.lock().unwrap_or_else(|p| p.into_inner()).io = opened.description.clone();
     let handler = CtlHandler {
         context: Arc::clone(&context),
         workers: request_senders,
@@ -123,6 +131,8 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
         checker,
         ha_updates: ha_driver.as_ref().map(|driver| driver.updates()),
         notify: notifier.queue(),
+        routes,
+        link: LinkWatch::new(ulvs::io::netdev::ifindex(iface).with_context(|| format!("interface {iface}"))?, iface),
     };
     let control_result = ControlLoop::new(core, io).run(&stop);
     // However the control loop ended, the workers stop before the XDP program is detached.
@@ -134,6 +144,31 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
     if !failed.is_empty() {
         bail!("{}", failed.join("; "));
     }
+    Ok(())
+}
+
+/// Each ctl client holds a socket: raise the soft open-files limit to the hard one (systemd's soft
+/// 1024 runs out under thousands of clients); a failure is only a warning.
+fn raise_open_files() {
+    match ulvs::io::process::raise_fd_limit() {
+        Ok((before, after)) if after > before => log::debug!("open files: soft limit raised from {before} to {after}"),
+        Ok(_) => {}
+        Err(err) => log::warn!("raising the open-files limit: {err}"),
+    }
+}
+
+/// `ulvs run --check`: the checks `run` makes before it starts, then what only a start can tell.
+fn check(config: &Config, config_path: &Path, host: &Host) -> anyhow::Result<()> {
+    let iface = &config.director.interface;
+    host.workers(config, config_path)?;
+    let vips: Vec<_> = config.services.iter().map(|s| s.vip).collect();
+    // io = "auto" is checked as AF_XDP (warnings): only a start tells which it gets.
+    host::check(config.director.io, iface, &host.addrs, &vips)?;
+    if let Err(err) = InterfaceOwner::take(iface, &config.director.control) {
+        log::warn!("`ulvs run` would be refused now: {err}");
+    }
+    println!("{}: configuration ok", config_path.display());
+    println!("{}", ulvs::control::preflight::NOT_CHECKED);
     Ok(())
 }
 
@@ -179,6 +214,10 @@ fn open_ports(config: &Config, host: &Host, queues: usize, snapshots: &SnapshotC
     let iface = &config.director.interface;
     let vips: Vec<_> = snapshots.load().vips().collect();
     let opened = ports::open(config, queues, &vips)?;
+    if let (Some(program), Some(filter)) = (&opened.program, &snapshots.load().filter) {
+        let (rules, default_deny, rate) = runtime::xdp_defences(filter.rules());
+        program.set_defences(&rules, default_deny, rate).context("filling the XDP filter's defences")?;
+    }
     let io = if opened.program.is_some() { IoMode::Xdp } else { IoMode::Packet };
     host::check(io, iface, &host.addrs, &vips)?;
     log::info!(
@@ -247,14 +286,43 @@ fn serve(config: &Config, context: &Arc<Context>, handler: CtlHandler) -> anyhow
     Ok((metrics, server))
 }
 
-/// The stop flag SIGINT and SIGTERM set, and the reload flag SIGHUP sets.
-fn signals() -> anyhow::Result<(Arc<AtomicBool>, Arc<AtomicBool>)> {
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(signal, Arc::clone(&stop)).context("installing signal handlers")?;
+/// The flags the signal handlers set (a handler cannot do more).
+struct Signals {
+    /// SIGINT, and SIGTERM without `[bgp]`.
+    stop: Arc<AtomicBool>,
+    /// SIGHUP.
+    reload: Arc<AtomicBool>,
+    /// SIGTERM with `[bgp]`: withdraw, keep forwarding for `drain`, then stop.
+    drain: Arc<AtomicBool>,
+}
+
+fn signals(bgp: bool) -> anyhow::Result<Signals> {
+    let signals = Signals {
+        stop: Arc::new(AtomicBool::new(false)),
+        reload: Arc::new(AtomicBool::new(false)),
+        drain: Arc::new(AtomicBool::new(false)),
+    };
+    let term = if bgp { &signals.drain } else { &signals.stop };
+    let handlers = [
+        (signal_hook::consts::SIGINT, &signals.stop),
+        (signal_hook::consts::SIGTERM, term),
+        (signal_hook::consts::SIGHUP, &signals.reload),
+    ];
+    for (signal, flag) in handlers {
+        signal_hook::flag::register(signal, Arc::clone(flag)).context("installing signal handlers")?;
     }
-    let reload_requested = Arc::new(AtomicBool::new(false));
-    signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&reload_requested))
-        .context("installing the SIGHUP handler")?;
-    Ok((stop, reload_requested))
+    Ok(signals)
+}
+
+/// With `[bgp]`: the table's route writer (its device made, what a previous run left flushed).
+fn open_routes(config: &Config, signals: &Signals) -> anyhow::Result<Option<Announcing>> {
+    let Some(bgp) = &config.bgp else { return Ok(None) };
+    let writer = AnnouncedRoutes::open(bgp.table).with_context(|| format!("[bgp] table {}", bgp.table))?;
+    log::info!(
+        "bgp: announced VIPs go into table {} through {} (proto {PROTOCOL}); SIGTERM drains for {}",
+        bgp.table,
+        writer.device(),
+        humantime::format_duration(bgp.drain)
+    );
+    Ok(Some(Announcing { writer, drain_requested: Arc::clone(&signals.drain) }))
 }

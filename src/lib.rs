@@ -5,7 +5,8 @@
 //! imports that must never exist):
 //! - `cells`, the ground floor: what one thread writes and others read (per-worker counters, the
 //!   published snapshot, the serving bits, a port's transmit-or-recycle answer); imports nothing;
-//! - `wire` (packet views), then the model: `flow`, `sched`, `conntrack`, `service`;
+//! - `wire` (packet views), then the model: `flow`, `sched`, `conntrack`, `service`, `defence`
+//!   (allow/deny rules and the new-connection rate limit);
 //! - `io` (ports and sockets; knows nothing of load balancing), then `dataplane` (the pipeline and
 //!   the worker that drives a port);
 //! - `ha`, `health` and `sync` (connection sync), each owning its own types (`ha::spec`,
@@ -23,6 +24,7 @@ pub mod conntrack;
 pub mod control;
 pub mod craft;
 pub mod dataplane;
+pub mod defence;
 pub mod flow;
 pub mod gen;
 pub mod ha;

@@ -7,7 +7,7 @@ mod tools;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use ulvs::control::ctl::{self, DEFAULT_CONTROL_PATH};
 use ulvs::control::import::Outcome;
 
@@ -68,7 +68,13 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // `ulvs help ctl` and `ulvs ctl` shown by clap list ipvsadm's options too, not only --control.
+    let ctl_help = <ctl::args::CtlArgs as CommandFactory>::command().render_help().to_string();
+    let matches = Cli::command().mut_subcommand("ctl", |ctl| ctl.after_help(ctl_help)).get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(err) => err.exit(),
+    };
     if !matches!(cli.command, Command::Run { .. } | Command::Ctl { .. }) {
         env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     }
@@ -101,34 +107,49 @@ fn main() -> ExitCode {
             }
             ExitCode::from(outcome.exit_status())
         }
-        Command::Ctl { control, args } => {
-            let args = if args.is_empty() { vec!["--help".to_string()] } else { args };
-            // Parsed here only to know whether to send standard input along; the daemon parses again.
-            let restore = ctl::args::CtlArgs::try_parse_from(&args).is_ok_and(|parsed| parsed.restore);
-            let input = if restore {
-                let mut text = String::new();
-                if let Err(err) = std::io::Read::read_to_string(&mut std::io::stdin(), &mut text) {
-                    eprintln!("ulvs ctl: reading the rules from standard input: {err}");
-                    return ExitCode::FAILURE;
-                }
-                Some(text)
-            } else {
-                None
-            };
-            match ctl::client::request(&control, &args, input.as_deref()) {
-                Ok(reply) if reply.ok => {
-                    print!("{}", reply.text);
-                    ExitCode::SUCCESS
-                }
-                Ok(reply) => {
-                    eprint!("{}", reply.text);
-                    ExitCode::from(2)
-                }
-                Err(err) => {
-                    eprintln!("ulvs ctl: {err}");
-                    ExitCode::FAILURE
-                }
-            }
+        Command::Ctl { control, args } => ctl_main(&control, args),
+    }
+}
+
+/// `ulvs ctl`: help and usage errors are answered here (no daemon needed), the rest by the daemon.
+/// Exit status: 0 done, 1 the daemon could not be reached, 2 refused (by the command line or the daemon).
+fn ctl_main(control: &std::path::Path, args: Vec<String>) -> ExitCode {
+    let args = if args.is_empty() { vec!["--help".to_string()] } else { args };
+    match ctl::client::answer_locally(&args) {
+        Some(ctl::client::LocalAnswer::Help(text)) => {
+            print!("{text}");
+            return ExitCode::SUCCESS;
+        }
+        Some(ctl::client::LocalAnswer::Usage(text)) => {
+            eprint!("ulvs ctl: {text}");
+            return ExitCode::from(2);
+        }
+        None => {}
+    }
+    // Parsed here only to know whether to send standard input along; the daemon parses again.
+    let restore = ctl::args::CtlArgs::try_parse_from(&args).is_ok_and(|parsed| parsed.restore);
+    let input = if restore {
+        let mut text = String::new();
+        if let Err(err) = std::io::Read::read_to_string(&mut std::io::stdin(), &mut text) {
+            eprintln!("ulvs ctl: reading the rules from standard input: {err}");
+            return ExitCode::FAILURE;
+        }
+        Some(text)
+    } else {
+        None
+    };
+    match ctl::client::request(control, &args, input.as_deref()) {
+        Ok(reply) if reply.ok => {
+            print!("{}", reply.text);
+            ExitCode::SUCCESS
+        }
+        Ok(reply) => {
+            eprint!("{}", reply.text);
+            ExitCode::from(2)
+        }
+        Err(err) => {
+            eprintln!("ulvs ctl: {err}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -165,6 +165,14 @@ pub struct Snapshot {
     pub expire_nodest_conn: bool,
     /// `director.sloppy_tcp`: any TCP segment but a RST may open a connection. `new`: false.
     pub sloppy_tcp: bool,
+    /// The router reaches the VIPs by route (`[bgp]`: every director announces them): no ARP
+    /// request for one is answered, and a frame to one is forwarded only when it is addressed to
+    /// this director's MAC (a switch that floods a frame meant for another director would
+    /// otherwise have it forwarded twice). `new`: false.
+    pub vips_routed: bool,
+    /// The allow/deny rules and rate limit in force (`[filter]`, `ulvs ctl filter`), for the
+    /// pipeline to enforce where no XDP filter does (io = "packet"). `new`: none.
+    pub filter: Option<Arc<crate::defence::Filter>>,
     /// IPv4 services by `packed_v4`: one integer to hash on every new connection.
     index: FastMap<u64, u32>,
     /// IPv6 services by address and `ServiceKey::port_word`.
@@ -228,6 +236,8 @@ impl Snapshot {
             services,
             expire_nodest_conn: true,
             sloppy_tcp: false,
+            vips_routed: false,
+            filter: None,
             index,
             index6,
             vips,

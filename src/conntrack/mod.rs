@@ -80,6 +80,7 @@ use crate::flow::{AnyFlowKey, DestId, FlowKey};
 pub use state::{ConnState, Segment, TcpFlags, Timeouts, MAX_TIMEOUT};
 pub use synced::{sync_needed, SyncNote, SyncedConn, SyncedStats, SyncedTable, Upsert};
 pub use table::ConnTable;
+
 pub use template::{TemplateKey, TemplateStore};
 
 /// A state change that the caller turns into active/inactive counter updates.
@@ -108,20 +109,35 @@ pub const SYNC_THRESHOLD: u8 = 3;
 /// IPVS's `sync_period` (default 50): and again every 50 packets.
 pub const SYNC_PERIOD: u8 = 50;
 
-/// A connection that left the table: evicted, expired, or replaced. `state` is its last state.
+/// A connection that left the table, with its last state and why it left.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Removed<A> {
     pub key: FlowKey<A>,
     pub dest: DestId,
     pub state: ConnState,
+    pub cause: Removal,
+}
+
+/// Why a connection left the table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Removal {
+    /// Its deadline had passed (found by `expire`, or reclaimed by an insert that needed room).
+    Expired,
+    /// Live, and evicted by an insert into a full table (see the eviction order above).
+    Evicted,
+    /// Live, and replaced by an insert under the same key.
+    Replaced,
+    /// Removed on the caller's demand (`remove_key`, `drain_where`, `clear`), live or not.
+    Taken,
 }
 
 /// Outcome of `insert`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Inserted<A> {
     pub state: ConnState,
-    /// The entry this insert removed, if any: one evicted or reclaimed (expired) to make room, or
-    /// the previous entry under the same key, which the new connection replaces.
+    /// The entry this insert removed, if any (its `cause` says which): one evicted or reclaimed
+    /// (expired) to make room, or the previous entry under the same key, which the new connection
+    /// replaces.
     pub evicted: Option<Removed<A>>,
 }
 

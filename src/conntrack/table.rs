@@ -13,8 +13,8 @@ use super::state::StateTimeouts;
 use super::template::{TemplateRef, TemplateStore};
 use super::wheel::{Step, Wheel};
 use super::{
-    ConnInfo, ConnState, Eviction, Hit, Inserted, Removed, Segment, StateChange, TableFull, TableStats, TemplateKey,
-    Timeouts, SYNC_PERIOD, SYNC_THRESHOLD,
+    ConnInfo, ConnState, Eviction, Hit, Inserted, Removal, Removed, Segment, StateChange, TableFull, TableStats,
+    TemplateKey, Timeouts, SYNC_PERIOD, SYNC_THRESHOLD,
 };
 use crate::flow::{DestId, Family, FlowKey};
 
@@ -245,11 +245,19 @@ impl<A: Family> ConnTable<A> {
         for &slot in &slots {
             let left = self.entries[slot as usize].deadline.remaining(now).max(0);
             self.stats.expired += 1;
-            let removed = self.remove(slot, now);
+            let removed = self.remove(slot, now, Removal::Taken);
             on_removed(removed, Duration::from_millis(left as u64));
         }
         self.absent = None;
         slots.len()
+    }
+
+    /// Removes every connection, live or expired, reporting each, and forgets every persistence
+    /// template of the store (shared or not). Returns how many connections.
+    pub fn clear(&mut self, now: Instant, mut on_removed: impl FnMut(Removed<A>)) -> usize {
+        let removed = self.drain_where(now, |_| true, |removed, _| on_removed(removed));
+        self.templates.lock().clear();
+        removed
     }
 
     /// Removes the connection under `key` at once, live or not, reporting it (IPVS's
@@ -258,7 +266,7 @@ impl<A: Family> ConnTable<A> {
         let now = self.millis(now);
         let slot = self.find(self.hash(key), key)?;
         self.stats.expired += 1;
-        Some(self.remove(slot, now))
+        Some(self.remove(slot, now, Removal::Taken))
     }
 
     /// Removes up to `budget` expired connections, reporting each; returns how many.
@@ -273,7 +281,7 @@ impl<A: Family> ConnTable<A> {
                 break;
             };
             self.stats.expired += 1;
-            on_removed(self.remove(slot, now));
+            on_removed(self.remove(slot, now, Removal::Expired));
             removed += 1;
         }
         self.templates.lock().sweep(now, budget);
@@ -379,12 +387,14 @@ impl<A: Family> ConnTable<A> {
         };
         let evicted = match found {
             Some(slot) => {
-                if self.entries[slot as usize].deadline.has_passed(now) {
+                let cause = if self.entries[slot as usize].deadline.has_passed(now) {
                     self.stats.expired += 1;
+                    Removal::Expired
                 } else {
                     self.stats.replaced += 1;
-                }
-                Some(self.remove(slot, now))
+                    Removal::Replaced
+                };
+                Some(self.remove(slot, now, cause))
             }
             None => self.make_room(now)?,
         };
@@ -407,12 +417,12 @@ impl<A: Family> ConnTable<A> {
         let mut steps = RECLAIM_STEPS;
         if let Some(slot) = self.reclaim(now, &mut steps) {
             self.stats.expired += 1;
-            return Ok(Some(self.remove(slot, now)));
+            return Ok(Some(self.remove(slot, now, Removal::Expired)));
         }
         let idlest = Class::ALL.map(|class| self.idlest(class, now));
         if let Some((slot, _)) = idlest.iter().flatten().find(|&&(_, left)| left <= 0) {
             self.stats.expired += 1;
-            return Ok(Some(self.remove(*slot, now)));
+            return Ok(Some(self.remove(*slot, now, Removal::Expired)));
         }
         let allowed: &[Class] = match self.eviction {
             Eviction::ExpiredOnly => &[],
@@ -421,7 +431,7 @@ impl<A: Family> ConnTable<A> {
         };
         if let Some((slot, _)) = allowed.iter().find_map(|&class| idlest[class.list()]) {
             self.stats.evicted += 1;
-            return Ok(Some(self.remove(slot, now)));
+            return Ok(Some(self.remove(slot, now, Removal::Evicted)));
         }
         self.stats.full += 1;
         Err(TableFull)
@@ -481,7 +491,7 @@ impl<A: Family> ConnTable<A> {
     }
 
     /// Takes `slot` out of the index and every list, and releases its template.
-    fn remove(&mut self, slot: u32, now: Millis) -> Removed<A> {
+    fn remove(&mut self, slot: u32, now: Millis, cause: Removal) -> Removed<A> {
         let entry = self.entries[slot as usize];
         let hash = self.hash(&entry.key);
         match self.index.find_entry(hash, |&s| s == slot) {
@@ -494,7 +504,7 @@ impl<A: Family> ConnTable<A> {
         if let Some(template) = entry.template {
             self.templates.lock().release(now, template);
         }
-        Removed { key: entry.key, dest: entry.dest, state: entry.state }
+        Removed { key: entry.key, dest: entry.dest, state: entry.state, cause }
     }
 
     #[inline]

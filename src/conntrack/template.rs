@@ -148,6 +148,14 @@ impl Templates {
         self.index.len()
     }
 
+    /// Forgets every template, keeping the allocations.
+    pub(super) fn clear(&mut self) {
+        self.index.clear();
+        self.slots.clear();
+        self.free.clear();
+        self.hand = 0;
+    }
+
     /// The live template's real server, refreshed for `timeout`; a dead one is dropped.
     pub(super) fn get(&mut self, now: Millis, key: &TemplateKey, timeout: Duration) -> Option<DestId> {
         let slot = self.find(key)?;

@@ -10,7 +10,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::cells::ServingState;
+use crate::control::announce::RouteReport;
 use crate::control::rate::RateTable;
+use crate::control::unresolved::UnresolvedReals;
 use crate::dataplane::stats::WorkerStats;
 use crate::ha::report::HaSource;
 use crate::health::HealthBoard;
@@ -48,4 +50,28 @@ pub struct ControlStatus {
     pub last_reload: Option<(Instant, Result<String, String>)>,
     /// The XDP filter's counters as of the last sample (with AF_XDP), and when it was taken.
     pub xdp_filter: Option<(Instant, FilterCounters)>,
+    /// With `[bgp]`: every VIP announced or withdrawn and why, the withdrawals, the drain.
+    pub routes: Option<RouteReport>,
+    /// The XDP filter's hits per allow/deny rule (at the rule's index) as of the same sample.
+    pub xdp_rule_hits: Vec<u64>,
+    /// The interface as the link watch last saw it, once it differs from the config (renamed,
+    /// down): e.g. `lan0 (renamed from eth0), down`.
+    pub link: Option<String>,
+    /// Whether the XDP program is still the interface's (with AF_XDP), as the control loop last saw.
+    pub xdp_hook: Option<XdpHook>,
+    /// Real servers without a MAC, as of the last sample.
+    pub unresolved: UnresolvedReals,
+    /// The packet I/O as `ulvs ctl status` says it ("xdp (native attach, copy bind)", "packet").
+    pub io: String,
+}
+
+/// The control loop's watch on its XDP program (`control_loop`'s `watch_xdp`).
+#[derive(Clone, Debug, Default)]
+pub struct XdpHook {
+    /// Our program is on the interface now.
+    pub attached: bool,
+    /// How many times it was found detached or replaced.
+    pub lost: u64,
+    /// The last loss: when, and what was found and done.
+    pub last_loss: Option<(Instant, String)>,
 }

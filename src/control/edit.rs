@@ -1,20 +1,22 @@
 //! Runtime edits of the director's services: what `ulvs ctl -A/-E/-D/-a/-e/-d/-C/--set` asks for,
 //! checked and applied to a list of `ServiceSpec`s.
 //!
-//! Contract: [`apply`] either applies one edit whole or returns an [`EditError`] and leaves its
-//! input untouched; callers that apply several edits (`ulvs ctl -R`) run them on a copy and keep
-//! it only when every one succeeded (`Registry::apply`), so nothing half-applies. Every check a
+//! Contract: [`apply_all`] applies every edit of a batch (one `ulvs ctl` command, or a whole
+//! `ulvs ctl -R`) to a copy and returns it, or returns the first [`EditError`] and nothing else, so
+//! nothing half-applies. Every check a
 //! config file gets that does not need the running system is made here too: address classes, the
 //! VIP not being a real server, weights, direct routing's "same port" rule, `-b` flags only for
 //! the scheduler that reads them. Error texts follow ipvsadm's where it has one ("Service not
 //! defined", "Destination already exists", …) and say more where it helps.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::conntrack::Timeouts;
 use crate::control::spec::{real_server_problem, unicast_problem, weight_problem, RealSpec, ServiceSpec};
+use crate::defence::{FilterRules, Prefix, RateLimit, Rule};
 use crate::sched::{SchedFlags, SchedulerKind};
 use crate::service::ServiceKey;
 
@@ -39,6 +41,14 @@ pub enum Edit {
     Zero(Option<ServiceKey>),
     /// `--set tcp tcpfin udp`: `None` keeps the current value (ipvsadm's 0).
     SetTimeouts { tcp: Option<Duration>, tcpfin: Option<Duration>, udp: Option<Duration> },
+    /// `ulvs ctl filter allow|deny PREFIX`: a rule, replacing one on the same prefix.
+    FilterRule(Rule),
+    /// `ulvs ctl filter remove PREFIX`.
+    FilterRemove(Prefix),
+    /// `ulvs ctl filter clear`: no rules (the rate limit stays).
+    FilterClear,
+    /// `ulvs ctl filter rate …` or `rate off`.
+    FilterRate(Option<RateLimit>),
 }
 
 /// Why an edit was refused. Nothing was changed.
@@ -77,52 +87,130 @@ impl Edit {
     }
 }
 
-/// Applies `edit` to `services` and `timeouts`, returning a one-line description for the log.
-/// `Zero` only checks that its service exists: counters are not part of the specs.
-pub fn apply(services: &mut Vec<ServiceSpec>, timeouts: &mut Timeouts, edit: &Edit) -> Result<String, EditError> {
-    let find = |services: &[ServiceSpec], key: &ServiceKey| {
-        services.iter().position(|s| s.key == *key).ok_or(EditError::NoService(ServiceName(*key)))
+/// What a batch of edits made: the new specs, timeouts and filter, and one line per edit for the log.
+pub type Applied = (Vec<ServiceSpec>, Timeouts, FilterRules, Vec<String>);
+
+/// Applies `edits` in order to a copy of `services` and `timeouts`: all of them, returning the new
+/// specs and timeouts and one line per edit for the log, or the index of the first that fails with
+/// its error (the input is never touched). Services are found through an index, so a `-R` of
+/// 100 000 lines takes linear time. `Zero` only checks that its service exists: counters are not
+/// part of the specs.
+pub fn apply_all(
+    services: &[ServiceSpec],
+    timeouts: Timeouts,
+    filter: &FilterRules,
+    edits: &[Edit],
+) -> Result<Applied, (usize, EditError)> {
+    let mut batch = Batch {
+        slots: services.iter().cloned().map(Some).collect(),
+        index: services.iter().enumerate().map(|(i, s)| (s.key, i)).collect(),
+        timeouts,
+        filter: filter.clone(),
     };
-    match edit {
-        Edit::AddService(spec) => {
-            if services.iter().any(|s| s.key == spec.key) {
-                return Err(EditError::ServiceExists(ServiceName(spec.key)));
+    let mut lines = Vec::with_capacity(edits.len());
+    for (at, edit) in edits.iter().enumerate() {
+        lines.push(batch.apply(edit).map_err(|err| (at, err))?);
+    }
+    Ok((batch.slots.into_iter().flatten().collect(), batch.timeouts, batch.filter, lines))
+}
+
+/// The specs being edited: deleted services leave a hole, so the others keep their place (and
+/// their order) without reindexing.
+struct Batch {
+    slots: Vec<Option<ServiceSpec>>,
+    index: HashMap<ServiceKey, usize>,
+    timeouts: Timeouts,
+    filter: FilterRules,
+}
+
+impl Batch {
+    fn get(&mut self, key: &ServiceKey) -> Result<&mut ServiceSpec, EditError> {
+        let at = *self.index.get(key).ok_or(EditError::NoService(ServiceName(*key)))?;
+        Ok(self.slots[at].as_mut().expect("indexed slots hold a service"))
+    }
+
+    fn apply(&mut self, edit: &Edit) -> Result<String, EditError> {
+        match edit {
+            Edit::AddService(spec) => {
+                if self.index.contains_key(&spec.key) {
+                    return Err(EditError::ServiceExists(ServiceName(spec.key)));
+                }
+                check_service(spec)?;
+                self.index.insert(spec.key, self.slots.len());
+                self.slots.push(Some(spec.clone()));
+                Ok(format!("added service {}", describe(spec)))
             }
-            check_service(spec)?;
-            services.push(spec.clone());
-            Ok(format!("added service {}", describe(spec)))
+            Edit::EditService { key, scheduler, flags, persistence } => {
+                let service = self.get(key)?;
+                let mut spec = service.clone();
+                spec.scheduler = *scheduler;
+                spec.flags = *flags;
+                spec.persistence = *persistence;
+                check_service(&spec)?;
+                let line = format!("edited service {} (was {})", describe(&spec), describe(service));
+                *service = spec;
+                Ok(line)
+            }
+            Edit::DeleteService(key) => {
+                let at = self.index.remove(key).ok_or(EditError::NoService(ServiceName(*key)))?;
+                let removed = self.slots[at].take().expect("indexed slots hold a service");
+                Ok(format!("deleted service {} with {} real server(s)", ServiceName(*key), removed.reals.len()))
+            }
+            Edit::AddReal(key, _) | Edit::EditReal { key, .. } | Edit::DeleteReal(key, _) => {
+                apply_to_real(self.get(key)?, edit)
+            }
+            Edit::Clear => {
+                let count = self.index.len();
+                self.slots.clear();
+                self.index.clear();
+                Ok(format!("cleared {count} service(s)"))
+            }
+            Edit::Zero(Some(key)) => {
+                self.get(key)?;
+                Ok(format!("zeroed the counters of {}", ServiceName(*key)))
+            }
+            Edit::Zero(None) => Ok("zeroed all counters".into()),
+            Edit::SetTimeouts { tcp, tcpfin, udp } => Ok(set_timeouts(&mut self.timeouts, *tcp, *tcpfin, *udp)),
+            Edit::FilterRule(_) | Edit::FilterRemove(_) | Edit::FilterClear | Edit::FilterRate(_) => {
+                let (filter, line) = apply_to_filter(&self.filter, edit)?;
+                self.filter = filter;
+                Ok(line)
+            }
         }
-        Edit::EditService { key, scheduler, flags, persistence } => {
-            let index = find(services, key)?;
-            let mut spec = services[index].clone();
-            spec.scheduler = *scheduler;
-            spec.flags = *flags;
-            spec.persistence = *persistence;
-            check_service(&spec)?;
-            let line = format!("edited service {} (was {})", describe(&spec), describe(&services[index]));
-            services[index] = spec;
-            Ok(line)
+    }
+}
+
+/// A `ulvs ctl filter` edit of `filter`.
+fn apply_to_filter(filter: &FilterRules, edit: &Edit) -> Result<(FilterRules, String), EditError> {
+    let refused = |err: crate::defence::FilterError| EditError::Other(format!("filter: {err}"));
+    match edit {
+        Edit::FilterRule(rule) => {
+            let line = format!("filter: {} {}", rule.action, rule.prefix);
+            Ok((filter.with_rule(*rule).map_err(refused)?, line))
         }
-        Edit::DeleteService(key) => {
-            let index = find(services, key)?;
-            let removed = services.remove(index);
-            Ok(format!("deleted service {} with {} real server(s)", ServiceName(*key), removed.reals.len()))
+        Edit::FilterRemove(prefix) => {
+            let rest =
+                filter.without(*prefix).ok_or_else(|| EditError::Other(format!("filter: no rule on {prefix}")))?;
+            Ok((rest, format!("filter: removed the rule on {prefix}")))
         }
-        Edit::AddReal(key, _) | Edit::EditReal { key, .. } | Edit::DeleteReal(key, _) => {
-            let index = find(services, key)?;
-            apply_to_real(&mut services[index], edit)
+        Edit::FilterClear => {
+            let count = filter.rules().len();
+            Ok((
+                FilterRules::new(Vec::new(), filter.rate_limit()).map_err(refused)?,
+                format!("filter: cleared {count} rule(s)"),
+            ))
         }
-        Edit::Clear => {
-            let count = services.len();
-            services.clear();
-            Ok(format!("cleared {count} service(s)"))
+        Edit::FilterRate(limit) => {
+            let line = match limit {
+                Some(l) => format!(
+                    "filter: rate limit {} new connections/s per /{} (IPv4), /{} (IPv6), burst {}",
+                    l.rate, l.per_v4, l.per_v6, l.burst
+                ),
+                None => "filter: rate limit off".to_string(),
+            };
+            Ok((filter.with_rate_limit(*limit).map_err(refused)?, line))
         }
-        Edit::Zero(Some(key)) => {
-            find(services, key)?;
-            Ok(format!("zeroed the counters of {}", ServiceName(*key)))
-        }
-        Edit::Zero(None) => Ok("zeroed all counters".into()),
-        Edit::SetTimeouts { tcp, tcpfin, udp } => Ok(set_timeouts(timeouts, *tcp, *tcpfin, *udp)),
+        _ => unreachable!("only filter edits come here"),
     }
 }
 
@@ -365,26 +453,52 @@ mod tests {
             ("clear", Edit::Clear, Ok("cleared 1 service(s)")),
         ];
         for (name, edit, expected) in cases {
-            let mut services = vec![ServiceSpec { reals: vec![real(11, 1), real(12, 1)], ..service(80) }];
-            let mut timeouts = Timeouts::default();
-            let before = services.clone();
-            let result = apply(&mut services, &mut timeouts, &edit);
+            let services = vec![ServiceSpec { reals: vec![real(11, 1), real(12, 1)], ..service(80) }];
+            let result =
+                apply_all(&services, Timeouts::default(), &FilterRules::default(), std::slice::from_ref(&edit));
             match expected {
-                Ok(line) => assert_eq!(result.as_deref(), Ok(line), "{name}"),
-                Err(err) => {
-                    assert_eq!(result, Err(err), "{name}");
-                    assert_eq!(services, before, "{name}: a refused edit changes nothing");
-                }
+                Ok(line) => assert_eq!(result.map(|(_, _, _, lines)| lines), Ok(vec![line.to_string()]), "{name}"),
+                Err(err) => assert_eq!(result, Err((0, err)), "{name}"),
             }
         }
     }
 
+    /// A batch applies whole or not at all, deleted services leave no hole, re-added ones go last,
+    /// and the first failing edit is named by its index.
+    #[test]
+    fn a_batch_applies_in_order_or_names_its_first_failure() {
+        let services = vec![service(80), service(81), service(82)];
+        let edits = [
+            Edit::DeleteService(key(81)),
+            Edit::AddReal(key(82), real(11, 1)),
+            Edit::AddService(service(81)),
+            Edit::DeleteService(key(80)),
+        ];
+        let (after, _, _, lines) = apply_all(&services, Timeouts::default(), &FilterRules::default(), &edits).unwrap();
+        assert_eq!(after.iter().map(|s| s.key.port).collect::<Vec<_>>(), vec![82, 81]);
+        assert_eq!(after[0].reals, vec![real(11, 1)]);
+        assert_eq!(lines.len(), 4);
+        let failing = [Edit::DeleteService(key(81)), Edit::DeleteService(key(81))];
+        assert_eq!(
+            apply_all(&services, Timeouts::default(), &FilterRules::default(), &failing),
+            Err((1, EditError::NoService(ServiceName(key(81)))))
+        );
+        // 50 000 services and a real server each in one batch (an index, not a scan per edit:
+        // 0.7 s instead of 6 s in a release build).
+        let many: Vec<Edit> = (1..=50_000u16)
+            .flat_map(|port| [Edit::AddService(service(port)), Edit::AddReal(key(port), real(11, 1))])
+            .collect();
+        let (after, _, _, _) = apply_all(&[], Timeouts::default(), &FilterRules::default(), &many).unwrap();
+        assert_eq!(after.len(), 50_000);
+        assert!(after.iter().all(|s| s.reals.len() == 1));
+    }
+
     #[test]
     fn set_timeouts_keeps_the_values_not_given() {
-        let mut timeouts = Timeouts::default();
+        let timeouts = Timeouts::default();
         let edit =
             Edit::SetTimeouts { tcp: Some(Duration::from_secs(60)), tcpfin: None, udp: Some(Duration::from_secs(5)) };
-        apply(&mut Vec::new(), &mut timeouts, &edit).unwrap();
+        let (_, timeouts, _, _) = apply_all(&[], timeouts, &FilterRules::default(), &[edit]).unwrap();
         assert_eq!(
             timeouts,
             Timeouts { tcp: Duration::from_secs(60), tcpfin: Timeouts::default().tcpfin, udp: Duration::from_secs(5) }

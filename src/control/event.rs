@@ -30,6 +30,10 @@ pub enum ControlEvent {
     /// scheduling (see `registry::OnFailure`), `up = true` puts it back. Sent on transitions, and
     /// when the first probe of a check that started down fails (`cause` says which).
     RealServerHealth { service: ServiceKey, real: IpAddr, up: bool, cause: Cause },
+    /// `ulvs ctl drain`: withdraw every VIP, keep forwarding for `[bgp] drain`, then stop.
+    Drain { reply: Reply },
+    /// `ulvs ctl undrain`: cancel that drain before its end.
+    Undrain { reply: Reply },
 }
 
 /// The health checker's transitions as control events. The wait is bounded so a checker never

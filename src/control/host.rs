@@ -27,6 +27,9 @@ pub enum HostError {
     Config(#[from] ConfigError),
     #[error("interface {0} has no IPv4 address: the director needs one on the real servers' subnet")]
     NoAddress(String),
+    /// The interface's only addresses are VIPs: said as a ctl edit says it ([`kernel_holds_vip`]).
+    #[error("{0}")]
+    VipHeld(String),
     #[error("{file}: director.cpus lists {cpus} CPU(s) but there are {workers} workers (one per RX queue of {interface}): list one CPU per worker, or set director.queues")]
     TooFewCpus { file: String, cpus: usize, workers: usize, interface: String },
 }
@@ -60,7 +63,15 @@ impl Host {
                 !config.services.iter().any(|s| s.vip == IpAddr::V4(*addr))
                     && !config.vrrp.iter().any(|v| v.instance.addresses.iter().any(|a| a.ip == *addr))
             })
-            .ok_or_else(|| HostError::NoAddress(interface.clone()))?;
+            .ok_or_else(|| {
+                // Its addresses are all VIPs: that is the problem to name, the one rule for it.
+                let held = |vip| kernel_holds_vip(addrs.iter().map(|net| IpAddr::V4(net.addr)), interface, vip);
+                config
+                    .services
+                    .iter()
+                    .find_map(|s| held(s.vip))
+                    .map_or_else(|| HostError::NoAddress(interface.clone()), HostError::VipHeld)
+            })?;
         Ok(Host { mac, addrs, addrs6, ip })
     }
 

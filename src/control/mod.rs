@@ -6,6 +6,7 @@
 //! director host's checks (`host`) and the keepalived importer. `daemon` (in the binary) only
 //! starts the threads this needs, connects them and stops them.
 
+pub mod announce;
 pub mod config;
 pub mod context;
 pub mod control_loop;
@@ -15,9 +16,11 @@ pub mod edit;
 pub mod event;
 pub mod host;
 pub mod import;
+pub mod link;
 pub mod metrics;
 pub mod neighbours;
 pub mod offload;
+pub mod preflight;
 pub mod quorum;
 pub mod rate;
 pub mod registry;
@@ -25,3 +28,4 @@ pub mod reload;
 pub mod resolver;
 pub mod runtime;
 pub mod spec;
+pub mod unresolved;

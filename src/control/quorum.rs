@@ -6,7 +6,7 @@
 //! a passing quorum change. A service that goes away with quorum loses it on the spot: keepalived
 //! runs `quorum_down` for a virtual server a reload removes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use crate::control::spec::{HealthPolicy, ServiceSpec};
@@ -33,10 +33,10 @@ impl QuorumBook {
     }
 
     /// Forgets the services not in `services`; one that had quorum loses it.
-    pub fn retain(&mut self, services: &[ServiceSpec]) {
+    pub fn retain(&mut self, services: &BTreeSet<ServiceKey>) {
         let notices = &mut self.notices;
         self.states.retain(|key, state| {
-            let kept = services.iter().any(|s| s.key == *key);
+            let kept = services.contains(key);
             if !kept && state.is_up() {
                 let threshold = state.spec().lose_below();
                 notices.push(QuorumNotice {
@@ -56,7 +56,7 @@ impl QuorumBook {
         policy: impl Fn(ServiceKey) -> HealthPolicy,
         is_down: impl Fn(ServiceKey, IpAddr) -> bool,
     ) {
-        self.retain(services);
+        self.retain(&services.iter().map(|s| s.key).collect());
         for service in services {
             let policy = policy(service.key);
             let weight: u64 =

@@ -18,6 +18,7 @@ use crate::conntrack::Timeouts;
 use crate::control::edit::{self, Edit, EditError};
 use crate::control::quorum::{QuorumBook, QuorumNotice};
 use crate::control::spec::{ConnectionRules, HealthPolicy, OnFailure, ServiceSpec};
+use crate::defence::{Filter, FilterRules};
 use crate::flow::DestId;
 use crate::health::Quorum;
 use crate::service::{DestStats, RealServer, Service, ServiceKey, ServiceStats, Snapshot, Ticket};
@@ -45,6 +46,8 @@ pub struct Registry {
     rules: ConnectionRules,
     /// Counted at every snapshot.
     quorum: QuorumBook,
+    /// The allow/deny rules and rate limit in force; `None` when there are none.
+    filter: Option<Arc<Filter>>,
 }
 
 impl Registry {
@@ -63,6 +66,7 @@ impl Registry {
             policies: BTreeMap::new(),
             rules: ConnectionRules::default(),
             quorum: QuorumBook::default(),
+            filter: None,
         };
         registry.replace(timeouts, services);
         registry
@@ -71,13 +75,15 @@ impl Registry {
     /// Replaces the configuration. Real servers that stay keep their id and counters.
     pub fn replace(&mut self, timeouts: Timeouts, services: Vec<ServiceSpec>) {
         self.timeouts = timeouts;
-        let mut keep: std::collections::BTreeSet<(ServiceKey, IpAddr)> =
+        // Sets, not scans: a `-R` of 100 000 services comes through here.
+        let keys: BTreeSet<ServiceKey> = services.iter().map(|s| s.key).collect();
+        let mut keep: BTreeSet<(ServiceKey, IpAddr)> =
             services.iter().flat_map(|s| s.reals.iter().map(move |r| (s.key, r.ip))).collect();
         // A sorry server keeps its id and counters as long as its service does.
-        keep.extend(self.sorry_servers().filter(|(key, _)| services.iter().any(|s| s.key == *key)));
+        keep.extend(self.sorry_servers().filter(|(key, _)| keys.contains(key)));
         self.dests.retain(|key, _| keep.contains(key));
         self.down.retain(|key| keep.contains(key));
-        self.service_stats.retain(|key, _| services.iter().any(|s| s.key == *key));
+        self.service_stats.retain(|key, _| keys.contains(key));
         for service in &services {
             self.service_stats
                 .entry(service.key)
@@ -93,7 +99,7 @@ impl Registry {
             }
         }
         self.services = services;
-        self.quorum.retain(&self.services);
+        self.quorum.retain(&keys);
         self.allocate_sorry_servers();
     }
 
@@ -115,8 +121,8 @@ impl Registry {
     }
 
     fn allocate_sorry_servers(&mut self) {
-        let sorry: Vec<(ServiceKey, IpAddr)> =
-            self.sorry_servers().filter(|(key, _)| self.services.iter().any(|s| s.key == *key)).collect();
+        let keys: BTreeSet<ServiceKey> = self.services.iter().map(|s| s.key).collect();
+        let sorry: Vec<(ServiceKey, IpAddr)> = self.sorry_servers().filter(|(key, _)| keys.contains(key)).collect();
         for key in sorry {
             let (workers, next) = (self.workers, &mut self.next_dest);
             self.dests.entry(key).or_insert_with(|| {
@@ -139,12 +145,9 @@ impl Registry {
     /// only when every one succeeded. Returns one line per edit for the log; on error, the index
     /// of the failing edit with the reason.
     pub fn apply(&mut self, edits: &[Edit]) -> Result<Vec<String>, (usize, EditError)> {
-        let mut services = self.services.clone();
-        let mut timeouts = self.timeouts;
-        let mut lines = Vec::with_capacity(edits.len());
-        for (index, one) in edits.iter().enumerate() {
-            lines.push(edit::apply(&mut services, &mut timeouts, one).map_err(|err| (index, err))?);
-        }
+        let (services, timeouts, filter, lines) =
+            edit::apply_all(&self.services, self.timeouts, &self.filter(), edits)?;
+        self.set_filter(filter);
         if edits.iter().any(Edit::changes_specs) {
             self.replace(timeouts, services);
         }
@@ -198,6 +201,19 @@ impl Registry {
     /// The director's connection rules, carried in every snapshot; a reload may change them.
     pub fn set_connection_rules(&mut self, rules: ConnectionRules) {
         self.rules = rules;
+    }
+
+    /// Puts `rules` in force from the next snapshot on; a change starts the pipeline's hit
+    /// counters afresh (as the XDP filter's).
+    pub fn set_filter(&mut self, rules: FilterRules) {
+        if self.filter() != rules {
+            self.filter = (!rules.is_empty()).then(|| Arc::new(Filter::new(rules, self.workers)));
+        }
+    }
+
+    /// The rules and rate limit in force.
+    pub fn filter(&self) -> FilterRules {
+        self.filter.as_ref().map_or_else(FilterRules::default, |filter| filter.rules().clone())
     }
 
     pub fn set_on_failure(&mut self, on_failure: OnFailure) {
@@ -264,6 +280,7 @@ impl Registry {
         let mut snapshot = Snapshot::new(self.generation, self.director_mac, self.timeouts, services);
         snapshot.expire_nodest_conn = self.rules.expire_nodest_conn;
         snapshot.sloppy_tcp = self.rules.sloppy_tcp;
+        snapshot.filter = self.filter.clone();
         snapshot
     }
 

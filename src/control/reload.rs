@@ -8,7 +8,8 @@
 //! MASTER stays MASTER) and takes its new priority (advskew), preempt, preempt_delay, GARP
 //! schedule and hooks at once; everything that defines whom it talks to and what it owns
 //! (protocol, VRID, interval, password, addresses, VIPs, vmac, tracking), and adding or removing
-//! an instance, takes effect only when ulvs restarts.
+//! an instance, takes effect only when ulvs restarts. `[bgp]`'s `drain` and `min_healthy` apply at
+//! once; its `table`, and adding or removing it, need a restart.
 
 use crate::control::config::{Config, DirectorConfig};
 use crate::ha::spec::InstanceSpec;
@@ -24,6 +25,8 @@ pub struct ReloadPlan {
     pub sync: bool,
     /// `[[vrrp_sync_group]]` changed (it needs a restart).
     pub sync_groups: bool,
+    /// `[bgp]` added, removed or given another table (its `drain` and `min_healthy` apply live).
+    pub bgp: Option<&'static str>,
     pub vrrp: VrrpReload,
 }
 
@@ -37,6 +40,12 @@ impl ReloadPlan {
             metrics: running.metrics != reloaded.metrics,
             sync: running.sync != reloaded.sync,
             sync_groups: running.sync_groups != reloaded.sync_groups,
+            bgp: match (&running.bgp, &reloaded.bgp) {
+                (None, Some(_)) => Some("[bgp] added"),
+                (Some(_), None) => Some("[bgp] removed"),
+                (Some(old), Some(new)) if old.table != new.table => Some("[bgp] table changed"),
+                _ => None,
+            },
             vrrp: plan(&instances, &reloaded_instances),
         }
     }
@@ -54,6 +63,7 @@ impl ReloadPlan {
         if self.sync_groups {
             lines.push("[[vrrp_sync_group]] changed".to_string());
         }
+        lines.extend(self.bgp.map(str::to_string));
         lines
     }
 }

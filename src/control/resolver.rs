@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crate::io::arp_socket::ArpSocket;
 use crate::io::ndp_socket::NdpSocket;
+use crate::io::netdev::is_link_error;
 use crate::wire::MacAddr;
 
 pub struct Resolver {
@@ -29,16 +30,20 @@ impl Resolver {
     }
 
     /// Sends one probe for `ip`: a broadcast ARP request, or a Neighbour Solicitation to the
-    /// address's solicited-node group.
+    /// address's solicited-node group. While the link is down (or gone) the probe is lost, as on a
+    /// dead wire: the control loop's link watch says what happened.
     pub fn probe(&mut self, ip: IpAddr) -> io::Result<()> {
         match ip {
-            IpAddr::V4(ip) => self
-                .socket
-                .send_request(self.our_mac, self.our_ip, ip)
-                .map_err(|err| context(err, "sending ARP request")),
+            IpAddr::V4(ip) => match self.socket.send_request(self.our_mac, self.our_ip, ip) {
+                Err(err) if is_link_error(&err) => Ok(()),
+                sent => sent.map_err(|err| context(err, "sending ARP request")),
+            },
             IpAddr::V6(ip) => {
                 let sent = match &self.ndp {
-                    Ok(ndp) => ndp.send_solicit(self.our_mac, ip).map_err(|err| format!("sending NS for {ip}: {err}")),
+                    Ok(ndp) => match ndp.send_solicit(self.our_mac, ip) {
+                        Err(err) if is_link_error(&err) => Ok(()),
+                        sent => sent.map_err(|err| format!("sending NS for {ip}: {err}")),
+                    },
                     Err(err) => Err(err.clone()),
                 };
                 // Not fatal: IPv4 resolution goes on; said once, not at every retry.
@@ -55,14 +60,25 @@ impl Resolver {
 
     /// Waits up to `wait` (at least 1 ms) for a real server to be heard: an ARP frame's sender, or
     /// a solicited advertisement's target, with its MAC. Advertisements already queued come first.
+    /// The link going down is waited out (the link watch tells it), not an error.
     pub fn recv(&mut self, wait: Duration) -> io::Result<Option<(IpAddr, MacAddr)>> {
+        let wait = wait.max(Duration::from_millis(1));
         if let Ok(ndp) = &mut self.ndp {
-            let heard = ndp.recv(Duration::ZERO).map_err(|err| context(err, "reading Neighbour Discovery"))?;
+            let heard = match ndp.recv(Duration::ZERO) {
+                Err(err) if is_link_error(&err) => None,
+                heard => heard.map_err(|err| context(err, "reading Neighbour Discovery"))?,
+            };
             if let Some((ip, mac)) = heard {
                 return Ok(Some((IpAddr::V6(ip), mac)));
             }
         }
-        let heard = self.socket.recv(wait.max(Duration::from_millis(1))).map_err(|err| context(err, "reading ARP"))?;
+        let heard = match self.socket.recv(wait) {
+            Err(err) if is_link_error(&err) => {
+                std::thread::sleep(wait);
+                None
+            }
+            heard => heard.map_err(|err| context(err, "reading ARP"))?,
+        };
         Ok(heard.map(|observation| (IpAddr::V4(observation.source_protocol_addr), observation.source_hardware_addr)))
     }
 }

@@ -3,6 +3,8 @@
 //! targets, the HA thread's instances and the serving gate. Start-up and reload both come here, so a
 //! setting is translated the same way whichever path it takes. A new subsystem adds its builder here.
 
+use crate::defence::{Action, FilterRules};
+use crate::io::xdp::{XdpRateLimit, XdpRule};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
@@ -21,6 +23,7 @@ pub fn registry(config: &Config, workers: usize, director_mac: MacAddr) -> Regis
     let mut registry = Registry::new(workers, director_mac, config.timeouts, service_specs(config));
     registry.set_policies(policies(config));
     registry.set_connection_rules(connection_rules(&config.director));
+    registry.set_filter(config.filter.clone());
     registry
 }
 
@@ -30,6 +33,7 @@ pub fn reconfigure(registry: &mut Registry, config: &Config) {
     registry.replace(config.timeouts, service_specs(config));
     registry.set_policies(policies(config));
     registry.set_connection_rules(connection_rules(&config.director));
+    registry.set_filter(config.filter.clone());
 }
 
 /// The registry's view of the config file's services.
@@ -142,6 +146,23 @@ pub fn gated_vips(config: &Config) -> Vec<(IpAddr, Option<Mac>)> {
 
 fn key_of(service: &ServiceConfig) -> ServiceKey {
     ServiceKey { protocol: service.protocol, vip: service.vip, port: service.port }
+}
+
+/// The defences as the XDP filter takes them: its rules (at the same indexes), whether a source no
+/// rule names is dropped, and the rate limit.
+pub fn xdp_defences(rules: &FilterRules) -> (Vec<XdpRule>, bool, Option<XdpRateLimit>) {
+    let xdp_rules = rules
+        .rules()
+        .iter()
+        .map(|rule| XdpRule { addr: rule.prefix.addr(), len: rule.prefix.bits(), allow: rule.action == Action::Allow })
+        .collect();
+    let rate = rules.rate_limit().map(|limit| XdpRateLimit {
+        rate: limit.rate,
+        burst: limit.burst,
+        per_v4: limit.per_v4,
+        per_v6: limit.per_v6,
+    });
+    (xdp_rules, rules.default_action() == Action::Deny && !rules.rules().is_empty(), rate)
 }
 
 #[cfg(test)]

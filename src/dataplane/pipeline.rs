@@ -6,7 +6,10 @@
 //! packet is never modified. What it does, in order:
 //!
 //! - ARP request for a VIP, while serving → rewritten in place into the reply (`Tx`). Any other ARP
-//!   (other targets, replies, gratuitous announcements) → `ToKernel`: ulvs never learns from ARP here.
+//!   (other targets, replies, gratuitous announcements) → `ToKernel`: ulvs never learns from ARP
+//!   here. With `[bgp]` (`snapshot.vips_routed`) the router reaches the VIPs by route: an ARP
+//!   request for one → `Drop(ArpRoutedVip)`, and a frame to one addressed to another host's MAC
+//!   (flooded) → `Drop(OtherHost)`.
 //! - IPv4 protocol 112 (VRRP/CARP) → `ToHa`, whatever the destination.
 //! - IPv4 not to a VIP → `ToKernel`. To a VIP while not serving → `Drop(NotMaster)`.
 //! - TCP/UDP to a VIP: connection hit → its real server; miss → (TCP: only a SYN may open one,
@@ -54,12 +57,16 @@ use crate::conntrack::{
 };
 use crate::dataplane::stats::WorkerStats;
 use crate::dataplane::verdict::{DropReason, Verdict};
+use crate::defence::TokenBuckets;
 use crate::flow::{DestId, FlowKey, Protocol};
 use crate::sched::{Candidate, Client, Scheduler};
 use crate::service::{DestCounters, RealServer, ServiceKey, Snapshot};
 use crate::wire::{arp, checksum, ethernet, icmp, ipv4, ipv6, tcp, udp, MacAddr, WireError};
 use dests::Dests;
 use lanes::{Lane, Lanes};
+
+/// Source prefixes a worker keeps token buckets for (see `defend.rs`).
+const BUCKETS: usize = 65_536;
 
 /// What the pipeline reads besides the frame.
 #[derive(Clone, Copy)]
@@ -103,6 +110,10 @@ pub struct Pipeline {
     /// `set_complete_partial_checksums`).
     complete_partial: bool,
     sync: Option<SyncLink>,
+    /// Whether this pipeline enforces the snapshot's allow/deny rules and rate limit (no XDP filter
+    /// did it first: see `defend.rs`), and its token buckets.
+    enforce_defences: bool,
+    buckets: TokenBuckets,
 }
 
 /// The L4 facts of a TCP/UDP packet to a VIP, of family `A`.
@@ -140,6 +151,8 @@ impl Pipeline {
             stats,
             complete_partial: true,
             sync: None,
+            enforce_defences: false,
+            buckets: TokenBuckets::new(BUCKETS),
         };
         pipeline.install(snapshot);
         pipeline
@@ -154,6 +167,11 @@ impl Pipeline {
     /// complete an already complete checksum.
     pub fn set_complete_partial_checksums(&mut self, on: bool) {
         self.complete_partial = on;
+    }
+
+    /// Enforce the snapshot's defences here (io = "packet"); off where the XDP filter does.
+    pub fn set_enforce_defences(&mut self, on: bool) {
+        self.enforce_defences = on;
     }
 
     /// Connection sync on (`Some`) or off: see `SyncLink`.
@@ -216,6 +234,19 @@ impl Pipeline {
                 release(snapshot, worker, removed);
             },
         )
+    }
+
+    /// Starts afresh on `snapshot`: every connection and persistence template removed (the real
+    /// servers' counts released as on expiry) and the schedulers rebuilt. For a pipeline reused
+    /// across runs — tests, benches, the fuzz target — never for a running worker, whose templates
+    /// other workers share.
+    pub fn clear(&mut self, now: Instant, snapshot: &Snapshot) -> usize {
+        let worker = self.worker;
+        let removed = self.lanes.v4.clear(now, |removed| release(snapshot, worker, removed))
+            + self.lanes.v6.clear(now, |removed| release(snapshot, worker, removed));
+        self.generation = None;
+        self.install(snapshot);
+        removed
     }
 
     /// This director stopped serving `vips` (it left MASTER): while a sync daemon runs, their
@@ -284,6 +315,9 @@ impl Pipeline {
         if operation != arp::Operation::Request || !ctx.snapshot.is_vip(target) || sender == target {
             return Verdict::ToKernel;
         }
+        if ctx.snapshot.vips_routed {
+            return Verdict::Drop(DropReason::ArpRoutedVip);
+        }
         if !ctx.serving.serves(target) {
             return Verdict::Drop(DropReason::NotMaster);
         }
@@ -309,11 +343,17 @@ impl Pipeline {
         if !ctx.snapshot.is_vip(packet.dst_addr()) {
             return Verdict::ToKernel;
         }
+        if other_host(frame, ctx.snapshot) {
+            return Verdict::Drop(DropReason::OtherHost);
+        }
         if !packet.verify_checksum() {
             return Verdict::Drop(DropReason::BadChecksum);
         }
         if !ctx.serving.serves(packet.dst_addr()) {
             return Verdict::Drop(DropReason::NotMaster);
+        }
+        if let Some(reason) = self.screened(ctx, packet.src_addr().into()) {
+            return Verdict::Drop(reason);
         }
         let protocol = packet.next_header();
         let transport = match protocol {
@@ -404,16 +444,23 @@ impl Pipeline {
     }
 
     /// A connection a peer synced, moved into this worker's table: bound to this director's real
-    /// server of the address the peer named (its MAC known), in the peer's state advanced by this
-    /// packet. `None` when nothing was synced under this key or the real server is not ours (the
-    /// packet is then handled as any miss).
+    /// server of the address the peer named, in the peer's state advanced by this packet.
+    /// `Ok(None)` when nothing was synced under this key, or it names a real server this director
+    /// does not have (the packet is then handled as any miss; the entry stays, unbound, until it
+    /// expires, as IPVS keeps it). `Err(MacUnknown)` while that real server's MAC is not known yet:
+    /// the packet is dropped and the entry stays for the retransmission that follows the MAC.
     #[inline]
-    fn adopt_synced<A: Lane>(&mut self, now: Instant, ctx: &Context, packet: &Transport<A>) -> Option<DestId> {
-        let sync = self.sync.as_ref()?;
+    fn adopt_synced<A: Lane>(
+        &mut self,
+        now: Instant,
+        ctx: &Context,
+        packet: &Transport<A>,
+    ) -> Result<Option<DestId>, DropReason> {
+        let Some(sync) = self.sync.as_ref() else { return Ok(None) };
         if sync.synced.is_empty() {
-            return None;
+            return Ok(None);
         }
-        let conn = sync.synced.take(now, &packet.key.any())?;
+        let Some(conn) = sync.synced.get(now, &packet.key.any()) else { return Ok(None) };
         self.adopt(now, ctx, packet, conn)
     }
 
@@ -425,11 +472,19 @@ impl Pipeline {
         ctx: &Context,
         packet: &Transport<A>,
         conn: SyncedConn,
-    ) -> Option<DestId> {
+    ) -> Result<Option<DestId>, DropReason> {
         let snapshot = ctx.snapshot;
         let key = ServiceKey { protocol: packet.key.protocol, vip: packet.key.vip.into(), port: packet.key.vport };
-        let service = &snapshot.services[snapshot.service_index(&key)?];
-        let real = service.reals.iter().find(|r| r.ip == conn.real && r.port == conn.real_port && r.mac.is_some())?;
+        let Some(service) = snapshot.service_index(&key).map(|i| &snapshot.services[i]) else { return Ok(None) };
+        let Some(real) = service.reals.iter().find(|r| r.ip == conn.real && r.port == conn.real_port) else {
+            return Ok(None);
+        };
+        if real.mac.is_none() {
+            return Err(DropReason::MacUnknown);
+        }
+        let synced = &self.sync.as_ref().expect("adopt runs with sync on").synced;
+        // Another worker may have taken it since `get`: then this packet is a miss like any.
+        let Some(conn) = synced.take(now, &packet.key.any()) else { return Ok(None) };
         let template = service.persistence.map(|_| TemplateKey {
             client: packet.key.client.into(),
             vip: key.vip,
@@ -437,22 +492,26 @@ impl Pipeline {
             protocol: key.protocol,
         });
         let state = conn.state.next(packet.segment);
-        let inserted =
-            A::table(&mut self.lanes).insert_synced(now, packet.key, real.dest, state, template.as_ref()).ok()?;
+        let inserted = A::table(&mut self.lanes).insert_synced(now, packet.key, real.dest, state, template.as_ref());
+        let Ok(inserted) = inserted else {
+            // The table is full of what it may not evict: the entry goes back for later.
+            synced.offer(now, conn);
+            return Err(DropReason::TableFull);
+        };
         if let Some(evicted) = inserted.evicted {
-            self.counters().conns_evicted.add(1);
+            self.counters().displaced(&evicted);
             release(snapshot, self.worker, evicted);
         }
         state_counter(real.stats.get(self.worker), inserted.state).add(1);
         self.counters().conns_synced.add(1);
-        Some(real.dest)
+        Ok(Some(real.dest))
     }
 
     /// Schedules a new connection: persistence template first, then the service's scheduler. Kept
     /// out of line so that `forward`'s hit path stays small. A connection a peer synced comes first.
     #[inline(never)]
     fn open<A: Lane>(&mut self, now: Instant, ctx: &Context, packet: &Transport<A>) -> Result<DestId, DropReason> {
-        if let Some(dest) = self.adopt_synced(now, ctx, packet) {
+        if let Some(dest) = self.adopt_synced(now, ctx, packet)? {
             return Ok(dest);
         }
         let snapshot = ctx.snapshot;
@@ -462,6 +521,9 @@ impl Pipeline {
             let opens = if snapshot.sloppy_tcp { !flags.rst } else { flags.syn && !flags.ack && !flags.rst };
             if !opens {
                 return Err(DropReason::NoConnection);
+            }
+            if flags.syn && !flags.ack && self.over_rate(now, ctx, packet.key.client.into()) {
+                return Err(DropReason::RateLimited);
             }
         }
         let key = ServiceKey { protocol: packet.key.protocol, vip: packet.key.vip.into(), port: packet.key.vport };
@@ -508,7 +570,7 @@ impl Pipeline {
         }
         .map_err(|_| DropReason::TableFull)?;
         if let Some(evicted) = inserted.evicted {
-            self.counters().conns_evicted.add(1);
+            self.counters().displaced(&evicted);
             release(snapshot, self.worker, evicted);
         }
         if let Some((key, timeout)) = template {
@@ -616,6 +678,13 @@ impl Pipeline {
         self.counters().icmp_echo_replies.add(1);
         Verdict::Tx
     }
+}
+
+/// With `[bgp]`, whether a frame to a VIP is addressed to another host's MAC: the router chose
+/// another director, and a switch flooded it here too.
+#[inline]
+fn other_host(frame: &[u8], snapshot: &Snapshot) -> bool {
+    snapshot.vips_routed && frame[..6] != snapshot.director_mac.0
 }
 
 /// Ports, flags and length of a TCP/UDP packet (or first fragment) to a VIP.
@@ -730,6 +799,7 @@ fn hand_back_lane<A: Lane>(
 }
 
 mod classify6;
+mod defend;
 mod dests;
 mod fast;
 mod lanes;

@@ -3,12 +3,16 @@
 
 use super::verdict::DropReason;
 use crate::cells::{Counter, PerWorker};
+use crate::conntrack::{ConnState, Removal, Removed};
 
 /// One worker's own counters.
 #[derive(Default, Debug)]
 pub struct WorkerCounters {
     pub rx_packets: Counter,
     pub rx_bytes: Counter,
+    /// Frames the kernel dropped before the worker could take them (its port's receive ring was
+    /// full or out of buffers: the worker fell behind), read from the port at every expiry sweep.
+    pub rx_dropped: Counter,
     pub tx_packets: Counter,
     pub forwarded: Counter,
     pub arp_replies: Counter,
@@ -20,7 +24,14 @@ pub struct WorkerCounters {
     pub batches: Counter,
     pub conns: Counter,
     pub conns_expired: Counter,
+    /// Live connections evicted to make room in a full table, all classes, then by the class of
+    /// their state (the order a full table evicts in: half-open, closing, UDP, and ESTABLISHED only
+    /// when nothing else is left and the policy allows it).
     pub conns_evicted: Counter,
+    pub evicted_half_open: Counter,
+    pub evicted_closing: Counter,
+    pub evicted_udp: Counter,
+    pub evicted_established: Counter,
     /// Connections a peer director synced, taken into this worker's table at their first packet.
     pub conns_synced: Counter,
     /// Connections handed to the sync sender, and those lost because its queue was full.
@@ -44,6 +55,29 @@ impl WorkerCounters {
     #[inline]
     pub fn drop(&self, reason: DropReason) {
         self.drops[reason.index()].add(1);
+    }
+
+    /// Counts a connection an insert removed from the table, by why it left (an eviction also by
+    /// its state's class).
+    pub fn displaced<A>(&self, removed: &Removed<A>) {
+        match removed.cause {
+            Removal::Evicted => {
+                self.conns_evicted.add(1);
+                let class = match removed.state {
+                    ConnState::SynRecv => &self.evicted_half_open,
+                    ConnState::Established => &self.evicted_established,
+                    ConnState::Udp => &self.evicted_udp,
+                    ConnState::FinWait
+                    | ConnState::TimeWait
+                    | ConnState::Close
+                    | ConnState::CloseWait
+                    | ConnState::LastAck => &self.evicted_closing,
+                };
+                class.add(1);
+            }
+            Removal::Expired | Removal::Replaced => self.conns_expired.add(1),
+            Removal::Taken => {}
+        }
     }
 }
 
@@ -70,8 +104,14 @@ pub struct CounterSpec {
 
 /// Every counter of [`WorkerCounters`] but the drops (one per `DropReason`), in the order of the
 /// status line.
-pub const WORKER_COUNTERS: [CounterSpec; 20] = [
+pub const WORKER_COUNTERS: [CounterSpec; 25] = [
     spec("rx", "ulvs_worker_rx_packets", "Frames the worker received.", |w| &w.rx_packets),
+    spec(
+        "rx_dropped",
+        "ulvs_worker_rx_dropped",
+        "Frames the kernel dropped before the worker took them: its receive ring was full or out of buffers.",
+        |w| &w.rx_dropped,
+    ),
     spec("tx", "ulvs_worker_tx_packets", "Frames the worker sent.", |w| &w.tx_packets),
     spec("forwarded", "ulvs_worker_forwarded", "Frames forwarded to a real server.", |w| &w.forwarded),
     spec("arp_replies", "ulvs_worker_arp_replies", "ARP replies sent for a VIP.", |w| &w.arp_replies),
@@ -84,6 +124,25 @@ pub const WORKER_COUNTERS: [CounterSpec; 20] = [
     spec("evicted", "ulvs_worker_connections_evicted", "Connections evicted to make room in a full table.", |w| {
         &w.conns_evicted
     }),
+    spec(
+        "evicted_half_open",
+        "ulvs_worker_evicted_half_open",
+        "Half-open (SYN_RECV) connections evicted to make room.",
+        |w| &w.evicted_half_open,
+    ),
+    spec(
+        "evicted_closing",
+        "ulvs_worker_evicted_closing",
+        "Closing TCP connections (FIN_WAIT, TIME_WAIT, CLOSE, CLOSE_WAIT, LAST_ACK) evicted to make room.",
+        |w| &w.evicted_closing,
+    ),
+    spec("evicted_udp", "ulvs_worker_evicted_udp", "UDP entries evicted to make room.", |w| &w.evicted_udp),
+    spec(
+        "evicted_established",
+        "ulvs_worker_evicted_established",
+        "ESTABLISHED connections evicted to make room (only when nothing else is left).",
+        |w| &w.evicted_established,
+    ),
     spec(
         "csum_partial",
         "ulvs_worker_csum_partial",

@@ -7,7 +7,8 @@ use crate::cells::Disposition;
 pub enum Verdict {
     /// Send the (rewritten) frame back out of the port it came in on.
     Tx,
-    /// Not ours: the kernel should have it (AF_XDP: the filter should not have steered it here).
+    /// Not ours: the kernel should have it. A port that took the frame from the kernel (AF_XDP)
+    /// cannot give it back: the worker counts it as `Drop(KernelUnreachable)` there.
     ToKernel,
     /// A VRRP/CARP frame for the HA thread.
     ToHa,
@@ -60,10 +61,27 @@ pub enum DropReason {
     /// Longer than the interface MTU with no segmentation state to go with it, or too long to
     /// receive whole: it could not be forwarded intact.
     Oversize,
+    /// An ARP request or Neighbour Solicitation for a VIP the router reaches by route (`[bgp]`): not
+    /// answered, since every director announces the VIP.
+    ArpRoutedVip,
+    /// With `[bgp]`, a frame to a VIP addressed to another host's MAC (a switch flooded it): the
+    /// director the router chose forwards it; forwarding it here too would duplicate it.
+    OtherHost,
+    /// Not ulvs traffic, but taken from the kernel (the XDP filter steered it) by a port that
+    /// cannot give it back (AF_XDP): lost. The filter steers only what the pipeline handles, so
+    /// this stays 0 unless the two disagree (a VIP being added or removed, a bug).
+    KernelUnreachable,
+    /// To a VIP from a source a deny rule names (`[filter]`; counted here on io = "packet", by the
+    /// XDP filter on io = "xdp").
+    Denied,
+    /// To a VIP from a source outside the allow list.
+    NotAllowed,
+    /// A new connection over its source prefix's rate.
+    RateLimited,
 }
 
 impl DropReason {
-    pub const COUNT: usize = 14;
+    pub const COUNT: usize = 20;
 
     pub const ALL: [DropReason; DropReason::COUNT] = [
         DropReason::Malformed,
@@ -80,6 +98,12 @@ impl DropReason {
         DropReason::NotMaster,
         DropReason::TxFull,
         DropReason::Oversize,
+        DropReason::ArpRoutedVip,
+        DropReason::OtherHost,
+        DropReason::KernelUnreachable,
+        DropReason::Denied,
+        DropReason::NotAllowed,
+        DropReason::RateLimited,
     ];
 
     /// The counter's name in `ulvs ctl status` and metrics.
@@ -99,6 +123,12 @@ impl DropReason {
             DropReason::NotMaster => "not_master",
             DropReason::TxFull => "tx_full",
             DropReason::Oversize => "oversize",
+            DropReason::ArpRoutedVip => "arp_routed_vip",
+            DropReason::OtherHost => "other_host",
+            DropReason::KernelUnreachable => "kernel_unreachable",
+            DropReason::Denied => "denied",
+            DropReason::NotAllowed => "not_allowed",
+            DropReason::RateLimited => "rate_limited",
         }
     }
 

@@ -7,6 +7,8 @@
 //! free), publish the batch's counts (the pipeline keeps its hit path's in plain integers until
 //! then), and now and then expire connections and answer control's requests. When polls keep
 //! coming back empty the worker sleeps in `Port::wait` so an idle director does not burn its cores.
+//! A port error that only says the link is down or gone is waited out like an empty poll; any other
+//! ends the worker (and the daemon).
 
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,11 +17,13 @@ use std::time::{Duration, Instant};
 
 use crossbeam::channel::{Receiver, Sender};
 
+use crate::cells::Polled;
 use crate::cells::ServingState;
 use crate::conntrack::{ConnInfo, TemplateStore};
 use crate::dataplane::pipeline::{Context, Pipeline, SyncLink};
 use crate::dataplane::stats::WorkerStats;
 use crate::dataplane::verdict::{DropReason, Verdict};
+use crate::io::netdev::is_link_error;
 use crate::io::{Port, MAX_BATCH};
 use crate::service::SnapshotCell;
 
@@ -87,7 +91,9 @@ pub fn run<P: Port>(
         Pipeline::with_templates(config.index, config.capacity, &snapshot, Arc::clone(&shared.stats), config.templates);
     pipeline.set_complete_partial_checksums(!port.keeps_offload_state());
     pipeline.set_sync(shared.sync.clone());
+    pipeline.set_enforce_defences(!port.enforces_defences());
     let counters = shared.stats.get(config.index);
+    let kernel_sees_frames = port.kernel_sees_frames();
     let mut empty_polls = 0u32;
     let mut last_expire = Instant::now();
     let mut served = shared.serving.view().bits();
@@ -112,14 +118,24 @@ pub fn run<P: Port>(
             let verdict = pipeline.process(now, frame, &ctx);
             match verdict {
                 Verdict::Tx | Verdict::Drop(_) => {}
-                Verdict::ToKernel => counters.to_kernel.add(1),
+                Verdict::ToKernel if kernel_sees_frames => counters.to_kernel.add(1),
+                Verdict::ToKernel => counters.drop(DropReason::KernelUnreachable),
                 Verdict::ToHa => match &shared.ha {
                     Some(ha) if ha.try_send(frame.to_vec()).is_ok() => counters.to_ha.add(1),
                     _ => counters.drop(DropReason::NoHa),
                 },
             }
             verdict.disposition()
-        })?;
+        });
+        // The link is down or gone: nothing moves until it is back (the control loop's link watch
+        // tells the operator, and stops the daemon if the interface was removed).
+        let polled = match polled {
+            Err(err) if is_link_error(&err) => {
+                std::thread::sleep(IDLE_WAIT);
+                Polled::default()
+            }
+            polled => polled?,
+        };
         if polled.received > 0 {
             pipeline.flush_counters();
             counters.rx_packets.add(polled.received as u64);
@@ -145,6 +161,7 @@ pub fn run<P: Port>(
             last_expire = now;
             pipeline.expire(now, EXPIRE_BUDGET, &snapshot);
             counters.table_entries.set(pipeline.table_len() as u64);
+            counters.rx_dropped.set(port.rx_dropped());
             for request in requests.try_iter() {
                 match request {
                     WorkerRequest::Connections(reply) => {
@@ -154,7 +171,10 @@ pub fn run<P: Port>(
             }
         }
         if empty_polls >= SPIN_POLLS {
-            port.wait(IDLE_WAIT)?;
+            match port.wait(IDLE_WAIT) {
+                Err(err) if is_link_error(&err) => std::thread::sleep(IDLE_WAIT),
+                waited => waited?,
+            }
         }
     }
     Ok(())
@@ -187,6 +207,7 @@ mod tests {
         room: usize,
         batches: usize,
         stop: Arc<AtomicBool>,
+        kernel_sees_frames: bool,
     }
 
     impl Port for RingPort {
@@ -218,21 +239,17 @@ mod tests {
         fn dropped(&self) -> u64 {
             0
         }
+        fn kernel_sees_frames(&self) -> bool {
+            self.kernel_sees_frames
+        }
     }
 
-    #[test]
-    fn a_full_tx_ring_is_counted_as_tx_full_and_not_as_transmitted() {
+    /// Runs a worker over two batches of `frames` on a port with a TX ring of 50 slots.
+    fn run_twice(frames: Vec<Vec<u8>>, kernel_sees_frames: bool) -> Arc<WorkerStats> {
         let real = RealServer::for_test(0, Ipv4Addr::new(10, 0, 0, 11), 80, Some(MacAddr([2, 0, 0, 0, 0, 0x11])));
         let service =
             Service::for_test(ServiceKey { protocol: Protocol::Udp, vip: VIP.into(), port: 80 }, vec![real], None);
         let snapshot = Snapshot::new(1, DIRECTOR, Timeouts::default(), vec![service]);
-        let client = MacAddr([2, 0, 0, 0, 0, 1]);
-        let frames: Vec<Vec<u8>> = (0..40u16)
-            .map(|port| {
-                let src = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 1000 + port);
-                craft::udp(client, DIRECTOR, src, SocketAddrV4::new(VIP, 80), b"x")
-            })
-            .collect();
         let stop = Arc::new(AtomicBool::new(false));
         let stats = Arc::new(WorkerStats::new(1));
         let shared = Shared {
@@ -243,7 +260,7 @@ mod tests {
             ha: None,
             sync: None,
         };
-        let port = RingPort { frames, room: 50, batches: 2, stop };
+        let port = RingPort { frames, room: 50, batches: 2, stop, kernel_sees_frames };
         let config = WorkerConfig {
             index: 0,
             batch: MAX_BATCH,
@@ -252,10 +269,39 @@ mod tests {
         };
         let (_requests_tx, requests) = channel::bounded(1);
         run(port, config, shared, requests).unwrap();
+        stats
+    }
+
+    const CLIENT: MacAddr = MacAddr([2, 0, 0, 0, 0, 1]);
+
+    #[test]
+    fn a_full_tx_ring_is_counted_as_tx_full_and_not_as_transmitted() {
+        let frames: Vec<Vec<u8>> = (0..40u16)
+            .map(|port| {
+                let src = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 1000 + port);
+                craft::udp(CLIENT, DIRECTOR, src, SocketAddrV4::new(VIP, 80), b"x")
+            })
+            .collect();
+        let stats = run_twice(frames, false);
         let worker = stats.get(0);
         assert_eq!(worker.rx_packets.get(), 80);
         assert_eq!(worker.forwarded.get(), 80, "the pipeline forwarded every frame");
         assert_eq!(worker.tx_packets.get(), 50, "only what the ring took was transmitted");
         assert_eq!(worker.drops[DropReason::TxFull.index()].get(), 30);
+    }
+
+    /// A frame the pipeline leaves to the kernel is counted as given to it only where the kernel
+    /// sees it anyway (AF_PACKET); a port that took it from the kernel (AF_XDP) loses it, and says
+    /// so among the drops.
+    #[test]
+    fn a_frame_left_to_the_kernel_is_a_drop_where_the_kernel_never_gets_it() {
+        let other = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 7), 80);
+        let frame = craft::udp(CLIENT, DIRECTOR, SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 1000), other, b"x");
+        for (kernel_sees_frames, to_kernel, dropped) in [(true, 2, 0), (false, 0, 2)] {
+            let stats = run_twice(vec![frame.clone()], kernel_sees_frames);
+            let worker = stats.get(0);
+            assert_eq!(worker.to_kernel.get(), to_kernel, "kernel sees frames: {kernel_sees_frames}");
+            assert_eq!(worker.drops[DropReason::KernelUnreachable.index()].get(), dropped);
+        }
     }
 }

@@ -14,8 +14,12 @@
 //! ## Sizes and flows
 //! `frame_bytes` counts the frame on the wire including its 4-byte FCS, as traffic generators
 //! and RFC 2544 do: 64 … 1518, so the buffer handed to the port is `frame_bytes − 4` bytes.
-//! Flow `i` of `n` has source address `src_base + i mod 256` (at most 256 addresses) and source
-//! port `1024 + i div 256`: distinct for every `i < n ≤ 64512 × 256`.
+//! Flows spread over `S` source addresses (`sources`): flow `i` of `n` has source address number
+//! `i mod S` and source port `1024 + i div S`, distinct for every `i < n ≤ 64512 × S`. With
+//! [`Sources::Consecutive`] (S ≤ 256) address number `k` is `base + k`; with [`Sources::Scattered`]
+//! (a whole prefix, S = its size) it is `base + (k × 0x9E3779B1 mod S)`, a bijection of the prefix
+//! that sends consecutive flows to addresses far apart (other /24s): what a SYN flood from spoofed
+//! random sources looks like to a director.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
@@ -30,8 +34,21 @@ pub const FCS_LEN: usize = 4;
 /// Source addresses a flow set spreads over, and the first source port.
 const MAX_SOURCES: u32 = 256;
 const FIRST_PORT: u32 = 1024;
-/// Most distinct flows: every source address with every port from `FIRST_PORT`.
+/// Most distinct flows from 256 consecutive addresses: every one with every port from `FIRST_PORT`.
 pub const MAX_FLOWS: u32 = MAX_SOURCES * (65536 - FIRST_PORT);
+/// Ports a flow set uses per source address, at most.
+const PORTS: u64 = 65536 - FIRST_PORT as u64;
+/// Fibonacci hashing's multiplier: odd, so multiplying by it permutes any power-of-two range.
+const SCATTER: u64 = 0x9E37_79B1;
+
+/// Which source addresses a flow set spreads over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sources {
+    /// Up to 256 addresses from this one on (as many as there are flows).
+    Consecutive(Ipv4Addr),
+    /// Every address of the prefix `base/len` (8 ≤ len ≤ 32), in a scattered order.
+    Scattered { base: Ipv4Addr, len: u8 },
+}
 
 const ETH_LEN: usize = 14;
 const IP_LEN: usize = 20;
@@ -71,8 +88,10 @@ impl Kind {
 pub enum SpecError {
     #[error("frame size {0} is outside {MIN_FRAME_BYTES}…{MAX_FRAME_BYTES} bytes")]
     FrameSize(usize),
-    #[error("flow count {0} is outside 1…{MAX_FLOWS}")]
-    Flows(u32),
+    #[error("flow count {0} is outside 1…{1} (the sources' addresses × 64512 ports)")]
+    Flows(u32, u64),
+    #[error("source prefix length {0} is outside 8…32")]
+    PrefixLength(u8),
 }
 
 /// What to send.
@@ -83,8 +102,8 @@ pub struct FrameSpec {
     pub frame_bytes: usize,
     pub src_mac: MacAddr,
     pub dst_mac: MacAddr,
-    /// The first source address; flows use up to 256 from here.
-    pub src_base: Ipv4Addr,
+    /// Where the flows' source addresses come from.
+    pub sources: Sources,
     pub dst: SocketAddrV4,
     pub flows: u32,
 }
@@ -114,6 +133,9 @@ pub struct FrameBuilder {
     kind: Kind,
     place: StampPlace,
     src_base: u32,
+    /// How many source addresses the flows use, and whether in scattered order.
+    sources: u32,
+    scattered: bool,
     flows: u32,
     /// Folded sums over the IPv4 header and over pseudo-header + L4 message with every varying
     /// field (source address, source port, stamp, checksums) zero.
@@ -126,8 +148,17 @@ impl FrameBuilder {
         if !(MIN_FRAME_BYTES..=MAX_FRAME_BYTES).contains(&spec.frame_bytes) {
             return Err(SpecError::FrameSize(spec.frame_bytes));
         }
-        if spec.flows == 0 || spec.flows > MAX_FLOWS {
-            return Err(SpecError::Flows(spec.flows));
+        let (src_base, sources, scattered) = match spec.sources {
+            Sources::Consecutive(base) => (u32::from(base), spec.flows.clamp(1, MAX_SOURCES), false),
+            Sources::Scattered { base, len } if (8..=32).contains(&len) => {
+                let size = 1u32 << (32 - u32::from(len));
+                (u32::from(base) & !(size - 1), size, true)
+            }
+            Sources::Scattered { len, .. } => return Err(SpecError::PrefixLength(len)),
+        };
+        let most = u64::from(sources) * PORTS;
+        if spec.flows == 0 || u64::from(spec.flows) > most {
+            return Err(SpecError::Flows(spec.flows, most));
         }
         let len = spec.frame_bytes - FCS_LEN;
         let payload = vec![0u8; len - L4 - spec.kind.header_len()];
@@ -161,7 +192,9 @@ impl FrameBuilder {
             template,
             kind: spec.kind,
             place,
-            src_base: u32::from(spec.src_base),
+            src_base,
+            sources,
+            scattered,
             flows: spec.flows,
         })
     }
@@ -177,10 +210,12 @@ impl FrameBuilder {
 
     /// The source address and port of flow `index` (taken modulo the flow count).
     pub fn flow(&self, index: u64) -> SocketAddrV4 {
-        let i = (index % u64::from(self.flows)) as u32;
-        let sources = self.flows.min(MAX_SOURCES);
-        let ip = Ipv4Addr::from(self.src_base.wrapping_add(i % sources));
-        SocketAddrV4::new(ip, (FIRST_PORT + i / sources) as u16)
+        let i = index % u64::from(self.flows);
+        let sources = u64::from(self.sources);
+        let k = i % sources;
+        let k = if self.scattered { k.wrapping_mul(SCATTER) % sources } else { k };
+        let ip = Ipv4Addr::from(self.src_base.wrapping_add(k as u32));
+        SocketAddrV4::new(ip, (u64::from(FIRST_PORT) + i / sources) as u16)
     }
 
     /// Writes frame number `seq` — flow `seq mod flows`, stamped with `seq` and `tx_ns` — into
@@ -257,7 +292,7 @@ mod tests {
             frame_bytes,
             src_mac: MacAddr([2, 0, 0, 0, 0, 1]),
             dst_mac: MacAddr([2, 0, 0, 0, 0, 2]),
-            src_base: Ipv4Addr::new(10, 71, 1, 0),
+            sources: Sources::Consecutive(Ipv4Addr::new(10, 71, 1, 0)),
             dst: SocketAddrV4::new(Ipv4Addr::new(10, 71, 0, 100), 9),
             flows,
         }
@@ -322,6 +357,22 @@ mod tests {
         assert_eq!(last, SocketAddrV4::new(Ipv4Addr::new(10, 71, 1, 255), 65535));
     }
 
+    /// 5 million flows from 100.64.0.0/10: all distinct, all inside the prefix, and consecutive
+    /// ones far apart (a flood from random sources, not from one /24).
+    #[test]
+    fn scattered_sources_cover_a_prefix_in_a_spread_order() {
+        let base = Ipv4Addr::new(100, 64, 0, 0);
+        let spec = FrameSpec { sources: Sources::Scattered { base, len: 10 }, ..spec(Kind::Syn, 64, 5_000_000) };
+        let builder = FrameBuilder::new(&spec).unwrap();
+        let flows: HashSet<SocketAddrV4> = (0..5_000_000).map(|i| builder.flow(i)).collect();
+        assert_eq!(flows.len(), 5_000_000);
+        assert!(flows.iter().all(|f| u32::from(*f.ip()) >> 22 == u32::from(base) >> 22));
+        let slash24s: HashSet<u32> = (0..256).map(|i| u32::from(*builder.flow(i).ip()) >> 8).collect();
+        assert_eq!(slash24s.len(), 256, "256 consecutive flows come from 256 different /24s");
+        let too_many = FrameSpec { sources: Sources::Scattered { base, len: 24 }, flows: 20_000_000, ..spec };
+        assert_eq!(FrameBuilder::new(&too_many).unwrap_err(), SpecError::Flows(20_000_000, 256 * 64512));
+    }
+
     #[test]
     fn frames_differ_only_in_flow_stamp_and_checksums() {
         let builder = FrameBuilder::new(&spec(Kind::Udp, 128, 4)).unwrap();
@@ -337,7 +388,12 @@ mod tests {
     fn bad_specs_are_refused() {
         assert_eq!(FrameBuilder::new(&spec(Kind::Udp, 63, 1)).unwrap_err(), SpecError::FrameSize(63));
         assert_eq!(FrameBuilder::new(&spec(Kind::Udp, 1519, 1)).unwrap_err(), SpecError::FrameSize(1519));
-        assert_eq!(FrameBuilder::new(&spec(Kind::Syn, 64, 0)).unwrap_err(), SpecError::Flows(0));
+        assert_eq!(FrameBuilder::new(&spec(Kind::Syn, 64, 0)).unwrap_err(), SpecError::Flows(0, 64512));
+        let scattered = |len| FrameSpec {
+            sources: Sources::Scattered { base: Ipv4Addr::new(100, 64, 0, 0), len },
+            ..spec(Kind::Syn, 64, 1)
+        };
+        assert_eq!(FrameBuilder::new(&scattered(7)).unwrap_err(), SpecError::PrefixLength(7));
         assert!(FrameBuilder::new(&spec(Kind::Syn, 64, MAX_FLOWS + 1)).is_err());
     }
 

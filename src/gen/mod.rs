@@ -7,6 +7,6 @@ pub mod frame;
 pub mod pace;
 pub mod sink;
 
-pub use frame::{FrameBuilder, FrameSpec, Kind, Stamp};
+pub use frame::{FrameBuilder, FrameSpec, Kind, Sources, Stamp};
 pub use pace::{Limit, Pacer, Throughput};
 pub use sink::{SinkReport, SinkStats};

@@ -96,6 +96,8 @@ pub struct DriverCounters {
 #[derive(Debug, Default)]
 pub struct HaStatus {
     pub instances: Mutex<Vec<Status>>,
+    /// Each instance's interface, by name (for the metrics' `interface` label).
+    pub interfaces: Vec<(String, String)>,
     pub driver: DriverCounters,
     pub hooks: Arc<HookCounters>,
 }
@@ -132,10 +134,14 @@ impl HaSource for HaStatus {
 
     fn instances(&self) -> Vec<HaInstance> {
         let statuses = self.instances.lock().unwrap_or_else(|p| p.into_inner());
+        let interface_of =
+            |name: &str| self.interfaces.iter().find(|(n, _)| n == name).map_or_else(String::new, |(_, i)| i.clone());
         statuses
             .iter()
             .map(|s| HaInstance {
                 name: s.name.clone(),
+                vrid: s.vrid,
+                interface: interface_of(&s.name),
                 state: s.state.label(),
                 transitions: s.counters.transitions,
                 priority: s.priority,
@@ -245,7 +251,12 @@ impl HaDriver {
         stop: Arc<AtomicBool>,
     ) -> io::Result<HaDriver> {
         let hooks = HookRunner::start()?;
-        let status = Arc::new(HaStatus { hooks: Arc::clone(&hooks.counters), ..HaStatus::default() });
+        let interfaces = setup
+            .instances
+            .iter()
+            .map(|c| (c.name.clone(), c.interface.clone().unwrap_or_else(|| setup.interface.clone())))
+            .collect();
+        let status = Arc::new(HaStatus { hooks: Arc::clone(&hooks.counters), interfaces, ..HaStatus::default() });
         let floating: Vec<Ipv4Addr> =
             setup.instances.iter().flat_map(|config| config.addresses.iter().map(|a| a.ip)).collect();
         let mut links = vec![Link {

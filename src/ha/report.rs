@@ -8,6 +8,9 @@ use std::sync::Mutex;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HaInstance {
     pub name: String,
+    /// VRRP's vrid (CARP's vhid) and the interface it runs on: the labels keepalived exporters use.
+    pub vrid: u8,
+    pub interface: String,
     /// "init", "backup", "master" or "fault".
     pub state: &'static str,
     /// Role changes since start.

@@ -5,8 +5,8 @@
 //! linear scan finds the earliest deadline: a director checks tens or hundreds of real servers,
 //! a few times a second at most, so a heap would buy nothing measurable.
 //!
-//! Transitions are logged (down at warn, up at info), counted on the [`HealthBoard`] and handed
-//! to the `on_transition` callback — the daemon turns them into control events. A target that
+//! Transitions are logged (down at warn, up at info; a flapping real server's rate-limited, see
+//! `flap`), counted on the [`HealthBoard`] and handed to the `on_transition` callback — the daemon turns them into control events. A target that
 //! starts down (`initial = "down"`) is reported down as soon as it is created, so the control
 //! loop's view and the checker's agree from the start.
 
@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam::channel::{self, Receiver, Sender};
 
+use super::flap::{FlapLog, WINDOW};
 use super::probe::{self, Outcome, Subject};
 use super::{CheckSpec, Health, HealthBoard, RealHealth, Tracker};
 use crate::service::ServiceKey;
@@ -80,6 +81,8 @@ struct Entry {
     tracker: Tracker,
     /// Created in the down state and not probed yet.
     first_of_down_start: bool,
+    /// How many of its transitions the log may still take (see `flap`).
+    flap: FlapLog,
 }
 
 /// The running checker. Dropping it stops the thread (probes still running end on their own,
@@ -240,6 +243,14 @@ impl Driver {
             },
         );
         let what = format!("{} {}:{} real server {real}", service.protocol, service.vip, service.port);
+        let now = Instant::now();
+        if let Some(held_back) = entry.flap.summary(now) {
+            log::warn!(
+                "health: {what} is flapping: {held_back} more state change(s) in the last {} s not logged; {} now",
+                WINDOW.as_secs(),
+                entry.tracker.health()
+            );
+        }
         let Some(transition) = transition else {
             if confirmed_down {
                 log::warn!(
@@ -251,6 +262,7 @@ impl Driver {
             return;
         };
         match transition.to {
+            _ if !entry.flap.transition(now) => {}
             Health::Down => log::warn!(
                 "health: {what} is down after {} failed {check} check(s): {}",
                 spec.fall,
@@ -300,7 +312,8 @@ impl Driver {
                     }
                     let first_of_down_start = current.is_none() && health == Health::Down;
                     self.next_id += 1;
-                    self.entries.insert(self.next_id, Entry { target, tracker, first_of_down_start });
+                    self.entries
+                        .insert(self.next_id, Entry { target, tracker, first_of_down_start, flap: FlapLog::new(now) });
                 }
             }
         }

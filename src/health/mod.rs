@@ -19,6 +19,7 @@
 mod board;
 mod checker;
 mod digest;
+mod flap;
 mod http;
 mod hysteresis;
 mod notify;

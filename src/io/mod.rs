@@ -5,10 +5,13 @@
 pub mod arp_socket;
 pub mod ha_socket;
 pub mod kernel_address;
+pub mod kernel_route;
 pub mod ndp_socket;
 pub mod netdev;
+pub mod owner;
 pub mod packet;
 pub mod process;
+mod rtnl;
 pub mod sync_socket;
 pub mod xdp;
 
@@ -38,10 +41,30 @@ pub trait Port: Send {
     /// Frames the kernel or the rings dropped (RX ring full and the like), as far as the port knows.
     fn dropped(&self) -> u64;
 
+    /// Of those, the frames the kernel received for this port but dropped before handing them
+    /// over — its receive ring was full (the reader fell behind) or had no free buffer — since the
+    /// port was opened. Reading it may cost a system call: not per batch.
+    fn rx_dropped(&self) -> u64 {
+        0
+    }
+
     /// Whether the port hands the kernel's checksum and segmentation state of a frame on with it
     /// when it transmits the frame (AF_PACKET with `PACKET_VNET_HDR`). A port that does not
     /// (AF_XDP) leaves partial checksums for the pipeline to complete.
     fn keeps_offload_state(&self) -> bool {
+        false
+    }
+
+    /// Whether the kernel gets the frames this port receives anyway, so that one the handler leaves
+    /// to the kernel (recycles) still reaches it: AF_PACKET reads copies. A port that takes frames
+    /// from the kernel (AF_XDP) loses what it recycles.
+    fn kernel_sees_frames(&self) -> bool {
+        false
+    }
+
+    /// Whether the allow/deny rules and the rate limit are enforced before frames reach the port
+    /// (the XDP filter does), so that the pipeline need not.
+    fn enforces_defences(&self) -> bool {
         false
     }
 }

@@ -59,6 +59,12 @@ impl fmt::Display for Ipv4Net {
     }
 }
 
+/// Whether `err` from a socket bound to an interface means only that its link is down or gone
+/// (whoever watches the interface decides what follows), not that the socket is broken.
+pub fn is_link_error(err: &io::Error) -> bool {
+    matches!(err.raw_os_error(), Some(libc::ENETDOWN | libc::ENXIO | libc::ENODEV | libc::ENETUNREACH))
+}
+
 /// The interface's index, as `ip link` shows it.
 pub fn ifindex(name: &str) -> io::Result<u32> {
     let cname = c_name(name)?;
@@ -68,6 +74,18 @@ pub fn ifindex(name: &str) -> io::Result<u32> {
         return Err(io::Error::last_os_error());
     }
     Ok(index)
+}
+
+/// The name of the interface with index `index` now (it changes with `ip link set … name`).
+pub fn ifname(index: u32) -> io::Result<String> {
+    let mut buf = [0 as libc::c_char; libc::IF_NAMESIZE];
+    // SAFETY: `buf` has room for IF_NAMESIZE bytes, as if_indextoname requires.
+    let name = unsafe { libc::if_indextoname(index, buf.as_mut_ptr()) };
+    if name.is_null() {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: on success if_indextoname wrote a NUL-terminated name into `buf`.
+    Ok(unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) }.to_string_lossy().into_owned())
 }
 
 /// The interface's hardware address. Ethernet interfaces only (and `lo`, whose address is all

@@ -498,16 +498,31 @@ impl Port for PacketPort {
         true
     }
 
+    fn kernel_sees_frames(&self) -> bool {
+        true
+    }
+
     fn wait(&mut self, timeout: Duration) -> io::Result<()> {
         if self.ring.ready(self.ring.head).is_some() {
             return Ok(());
         }
-        poll_in(&self.fd, timeout)
+        poll_in(&self.fd, timeout)?;
+        // The kernel flags the socket when its link goes down (ENETDOWN): report that now, which
+        // also clears it, rather than let it fail the first frame sent once the link is back (and
+        // have poll return at once, a busy loop, while the link is down).
+        match take_socket_error(&self.fd)? {
+            0 => Ok(()),
+            code => Err(io::Error::from_raw_os_error(code)),
+        }
     }
 
     fn dropped(&self) -> u64 {
         let st = self.stats();
         st.ring_drops + st.truncated + st.tx_errors
+    }
+
+    fn rx_dropped(&self) -> u64 {
+        self.stats().ring_drops
     }
 }
 
@@ -776,6 +791,26 @@ pub(crate) fn bind(fd: &OwnedFd, ifindex: u32, protocol: u16) -> io::Result<()> 
 }
 
 /// Waits until `fd` is readable or `timeout` passes. An interrupted wait counts as a wake-up.
+/// The socket's pending error (`SO_ERROR`), which reading it clears; 0 if none.
+fn take_socket_error(fd: &OwnedFd) -> io::Result<libc::c_int> {
+    let mut code: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `code` and `len` are live and `len` is `code`'s size.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_ERROR,
+            (&mut code as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(code)
+}
+
 pub(crate) fn poll_in(fd: &OwnedFd, timeout: Duration) -> io::Result<()> {
     let mut pfd = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
     // Round up, so a 100 µs timeout waits 1 ms instead of spinning with 0.

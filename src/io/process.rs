@@ -81,3 +81,23 @@ pub fn kill_process_group(pgid: u32) -> io::Result<()> {
         Err(err)
     }
 }
+
+/// Raises this process's soft limit on open files to its hard limit, so that thousands of control
+/// clients (each a socket) do not run it out of descriptors under systemd's default soft limit of
+/// 1024. Returns the limit before and after.
+pub fn raise_fd_limit() -> io::Result<(u64, u64)> {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: `limit` is a valid, writable rlimit.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let before = limit.rlim_cur;
+    if limit.rlim_cur < limit.rlim_max {
+        limit.rlim_cur = limit.rlim_max;
+        // SAFETY: `limit` is a valid rlimit whose soft value does not exceed its hard one.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok((before, limit.rlim_cur))
+}

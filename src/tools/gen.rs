@@ -9,7 +9,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use ulvs::gen::{FrameBuilder, FrameSpec, Kind, Limit, Pacer, Throughput};
+use ulvs::gen::{FrameBuilder, FrameSpec, Kind, Limit, Pacer, Sources, Throughput};
 use ulvs::io::xdp::{XdpModeRequest, XdpPort};
 use ulvs::io::{monotonic_ns, Port, MAX_BATCH};
 use ulvs::wire::MacAddr;
@@ -38,8 +38,12 @@ pub struct GenArgs {
     #[arg(long)]
     pub dst: SocketAddrV4,
     /// First source address; flows spread over up to 256 addresses from here.
-    #[arg(long)]
-    pub src: Ipv4Addr,
+    #[arg(long, required_unless_present = "src_prefix", conflicts_with = "src_prefix")]
+    pub src: Option<Ipv4Addr>,
+    /// Flows from every address of this prefix (e.g. 100.64.0.0/10), in a scattered order: a flood
+    /// from random sources. Up to 64512 flows per address.
+    #[arg(long, value_parser = parse_prefix)]
+    pub src_prefix: Option<(Ipv4Addr, u8)>,
     #[arg(long, value_enum, default_value = "udp")]
     pub kind: Kind,
     /// Frame size on the wire, FCS included: 64 to 1518.
@@ -59,6 +63,14 @@ pub struct GenArgs {
     pub duration: Option<Duration>,
 }
 
+/// `A.B.C.D/LEN`.
+fn parse_prefix(text: &str) -> Result<(Ipv4Addr, u8), String> {
+    let (addr, len) = text.split_once('/').ok_or_else(|| format!("{text:?}: expected A.B.C.D/LEN"))?;
+    let addr = addr.parse().map_err(|_| format!("{addr:?} is not an IPv4 address"))?;
+    let len = len.parse().map_err(|_| format!("{len:?} is not a prefix length"))?;
+    Ok((addr, len))
+}
+
 /// Runs the generator and prints its summary.
 pub fn run(args: &GenArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.queues >= 1, "--queues must be at least 1");
@@ -71,7 +83,11 @@ pub fn run(args: &GenArgs) -> anyhow::Result<()> {
         frame_bytes: args.frame_bytes,
         src_mac,
         dst_mac: args.dst_mac,
-        src_base: args.src,
+        sources: match (args.src, args.src_prefix) {
+            (_, Some((base, len))) => Sources::Scattered { base, len },
+            (Some(base), None) => Sources::Consecutive(base),
+            (None, None) => anyhow::bail!("--src or --src-prefix is required"),
+        },
         dst: args.dst,
         flows: args.flows,
     };

@@ -219,7 +219,7 @@ fn expiry_at_each_timeout_boundary() {
         assert_eq!(t.connections(clock.at(deadline)).count(), 0);
         assert_eq!(t.len(), 1, "expired but not yet reported");
         let removed = drain(&mut t, clock.at(deadline + LATENESS));
-        assert_eq!(removed, [Removed { key: k, dest: DestId(9), state }], "{state:?}");
+        assert_eq!(removed, [Removed { key: k, dest: DestId(9), state, cause: Removal::Expired }], "{state:?}");
         assert!(t.is_empty());
         assert_eq!(t.stats().expired, 1);
         t.check();
@@ -261,7 +261,7 @@ fn inserting_over_an_expired_entry_reports_it() {
     t.insert(clock.at(secs(0)), tcp(1), DestId(1), SYN).unwrap();
     assert_eq!(t.track(clock.at(secs(60)), &tcp(1), SYN), None);
     let ins = t.insert(clock.at(secs(60)), tcp(1), DestId(2), SYN).unwrap();
-    let old = Removed { key: tcp(1), dest: DestId(1), state: ConnState::SynRecv };
+    let old = Removed { key: tcp(1), dest: DestId(1), state: ConnState::SynRecv, cause: Removal::Expired };
     assert_eq!(ins.evicted, Some(old));
     assert_eq!((t.stats().expired, t.stats().replaced, t.len()), (1, 0, 1));
     assert_eq!(t.track(clock.at(secs(61)), &tcp(1), ACK).unwrap().dest, DestId(2));
@@ -276,7 +276,8 @@ fn inserting_over_a_live_entry_replaces_it() {
     let (clock, mut t) = fresh(4);
     open(&mut t, clock.at(secs(0)), tcp(1), 1, &[SYN, ACK]);
     let ins = t.insert(clock.at(secs(1)), tcp(1), DestId(2), SYN).unwrap();
-    assert_eq!(ins.evicted, Some(Removed { key: tcp(1), dest: DestId(1), state: ConnState::Established }));
+    let replaced = Removed { key: tcp(1), dest: DestId(1), state: ConnState::Established, cause: Removal::Replaced };
+    assert_eq!(ins.evicted, Some(replaced));
     assert_eq!((t.stats().replaced, t.stats().expired, t.len()), (1, 0, 1));
     t.check();
 }
@@ -344,7 +345,7 @@ fn zero_timeouts_in_new_mean_defaults() {
 /// Inserts a SYN that must evict `victim`.
 fn evicts(t: &mut ConnTable<Ipv4Addr>, now: Instant, key: FlowKey<Ipv4Addr>, victim: FlowKey<Ipv4Addr>) {
     let ins = t.insert(now, key, DestId(2), SYN).unwrap();
-    assert_eq!(ins.evicted.map(|r| r.key), Some(victim), "inserting {key:?}");
+    assert_eq!(ins.evicted.map(|r| (r.key, r.cause)), Some((victim, Removal::Evicted)), "inserting {key:?}");
 }
 
 #[test]

@@ -37,6 +37,32 @@ impl Location {
     }
 }
 
+/// Where each line of a text starts, so that many locations in one large file cost a binary
+/// search each rather than a scan from the start (a file with 100 000 services would otherwise
+/// take quadratic time to check).
+pub struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    pub fn new(text: &str) -> LineIndex {
+        let starts = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
+        LineIndex { starts }
+    }
+
+    /// The location of byte `offset` in `text` (the text this index was built from), as
+    /// [`Location::from_offset`] gives it.
+    pub fn locate(&self, text: &str, offset: usize) -> Location {
+        let mut offset = offset.min(text.len());
+        while !text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let line = self.starts.partition_point(|&start| start <= offset);
+        let line_start = self.starts[line - 1];
+        Location { line, column: text[line_start..offset].chars().count() + 1 }
+    }
+}
+
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}", self.line, self.column)
@@ -53,6 +79,9 @@ pub enum ConfigError {
         #[source]
         source: io::Error,
     },
+    /// The file is larger than any configuration (a runaway generator, the wrong file).
+    #[error("{}: {size} bytes: larger than the {limit} bytes a configuration may have", file.display())]
+    TooLarge { file: PathBuf, size: u64, limit: u64 },
     /// The text is not a valid configuration: syntax, schema or value.
     #[error("{}:{location}: {reason}", file.display())]
     Invalid { file: PathBuf, location: Location, reason: String },
@@ -68,7 +97,7 @@ impl ConfigError {
     /// Where in the file the problem is, when it is in the file.
     pub fn location(&self) -> Option<Location> {
         match self {
-            ConfigError::Read { .. } => None,
+            ConfigError::Read { .. } | ConfigError::TooLarge { .. } => None,
             ConfigError::Invalid { location, .. } => Some(*location),
         }
     }
@@ -77,6 +106,9 @@ impl ConfigError {
     pub fn reason(&self) -> String {
         match self {
             ConfigError::Read { source, .. } => format!("cannot read: {source}"),
+            ConfigError::TooLarge { size, limit, .. } => {
+                format!("{size} bytes: larger than the {limit} bytes a configuration may have")
+            }
             ConfigError::Invalid { reason, .. } => reason.clone(),
         }
     }
@@ -92,8 +124,10 @@ mod tests {
         // (byte offset, line, column); 'é' is two bytes but one column; an offset inside a
         // character or past the end is clamped, without panicking.
         let cases = [(0, 1, 1), (2, 1, 3), (3, 2, 1), (7, 2, 4), (9, 3, 1), (6, 2, 3), (100, 3, 3)];
+        let index = LineIndex::new(text);
         for (offset, line, column) in cases {
             assert_eq!(Location::from_offset(text, offset), Location { line, column }, "offset {offset}");
+            assert_eq!(index.locate(text, offset), Location { line, column }, "offset {offset} by the index");
         }
     }
 

@@ -18,7 +18,9 @@
 //! `segment` is the interface check.
 //! `examples/ulvs.toml` documents every key for users; keep it in step with this module.
 
+mod bgp;
 mod error;
+mod filter;
 mod health;
 mod metrics;
 mod raw;
@@ -30,6 +32,8 @@ mod vrrp;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_bgp;
 #[cfg(test)]
 mod tests_family;
 #[cfg(test)]
@@ -56,7 +60,8 @@ pub(crate) mod file {
     pub(crate) use super::vrrp::{RawAddress, RawGarp, RawTrackScript, RawTrackedInterface, RawVrrp};
 }
 
-pub use self::error::{ConfigError, Location};
+pub use self::bgp::{BgpConfig, DEFAULT_DRAIN};
+pub use self::error::{ConfigError, LineIndex, Location};
 pub use self::segment::check_address;
 pub use self::vrrp::VrrpConfig;
 use crate::conntrack::Timeouts;
@@ -70,6 +75,8 @@ use crate::wire::MacAddr;
 pub const DEFAULT_CONTROL: &str = "/run/ulvs.sock";
 /// Default connection-table capacity, summed over all workers.
 pub const DEFAULT_CONNECTIONS: usize = 1 << 20;
+/// Largest config file read: ten times a file with 10 000 services of 4 real servers each.
+pub const MAX_CONFIG_BYTES: u64 = 16 << 20;
 /// Largest connection-table capacity accepted (a typo guard, far above any useful size).
 pub const MAX_CONNECTIONS: usize = 1 << 30;
 /// Default and largest number of frames a worker moves per poll.
@@ -93,6 +100,10 @@ pub struct Config {
     pub sync_groups: Vec<crate::ha::spec::SyncGroup>,
     /// Connection sync (`[sync]`); `None` = off.
     pub sync: Option<crate::sync::SyncSpec>,
+    /// Announcing the VIPs for a BGP daemon (`[bgp]`); `None` = off.
+    pub bgp: Option<BgpConfig>,
+    /// Allow/deny rules and the new-connection rate limit (`[filter]`); empty = none.
+    pub filter: crate::defence::FilterRules,
 }
 
 /// The `[metrics]` table.
@@ -249,10 +260,22 @@ impl Config {
         validate::parse(text, origin)
     }
 
-    /// Reads and parses the file at `path`.
+    /// Reads and parses the file at `path`. A file larger than [`MAX_CONFIG_BYTES`] is refused
+    /// unread (and one that grows past it while being read), so a runaway file costs no memory.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text =
-            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { file: path.to_path_buf(), source })?;
+        use std::io::Read;
+        let read_error = |source| ConfigError::Read { file: path.to_path_buf(), source };
+        let file = std::fs::File::open(path).map_err(read_error)?;
+        let too_large = |size| ConfigError::TooLarge { file: path.to_path_buf(), size, limit: MAX_CONFIG_BYTES };
+        let size = file.metadata().map_err(read_error)?.len();
+        if size > MAX_CONFIG_BYTES {
+            return Err(too_large(size));
+        }
+        let mut text = String::with_capacity(size as usize);
+        file.take(MAX_CONFIG_BYTES + 1).read_to_string(&mut text).map_err(read_error)?;
+        if text.len() as u64 > MAX_CONFIG_BYTES {
+            return Err(too_large(text.len() as u64));
+        }
         Config::parse(&text, path)
     }
 

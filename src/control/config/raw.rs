@@ -55,6 +55,8 @@ pub(crate) struct RawConfig {
     #[serde(default, rename = "vrrp_sync_group", skip_serializing_if = "Vec::is_empty")]
     pub sync_groups: Vec<Spanned<super::sync_group::RawSyncGroup>>,
     pub sync: Option<Spanned<super::sync::RawSync>>,
+    pub bgp: Option<Spanned<super::bgp::RawBgp>>,
+    pub filter: Option<Spanned<super::filter::RawFilter>>,
 }
 
 #[derive(Debug, Deserialize, Serialize)]

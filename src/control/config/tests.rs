@@ -529,6 +529,54 @@ fn a_missing_file_names_the_file() {
 }
 
 #[test]
+fn a_file_larger_than_any_config_is_refused_unread() {
+    let path = std::env::temp_dir().join(format!("ulvs-config-large-{}.toml", std::process::id()));
+    let file = std::fs::File::create(&path).unwrap();
+    // Sparse: 100 MB that take no disk and would take far more memory to parse.
+    file.set_len(100 << 20).unwrap();
+    let err = Config::load(&path).unwrap_err();
+    let _ = std::fs::remove_file(&path);
+    assert!(matches!(err, ConfigError::TooLarge { size, .. } if size == 100 << 20), "{err}");
+    assert!(
+        err.to_string().ends_with(": 104857600 bytes: larger than the 16777216 bytes a configuration may have"),
+        "{err}"
+    );
+}
+
+#[test]
+fn nesting_ten_thousand_deep_is_refused_with_its_place() {
+    let cases = [
+        format!("{HEAD}x = {}{}\n", "[".repeat(10_000), "]".repeat(10_000)),
+        format!("{HEAD}x = {}1{}\n", "{a=".repeat(10_000), "}".repeat(10_000)),
+        format!("{HEAD}[{}]\n", vec!["a"; 10_000].join(".")),
+    ];
+    for text in cases {
+        let err = parse(&text).unwrap_err();
+        assert_eq!(err.location().map(|l| l.line), Some(3), "{err}");
+        assert!(err.to_string().contains("recursion limit exceeded"), "{err}");
+    }
+}
+
+/// 20 000 services (a 1.3 MB file): every location is found by a binary search over the lines,
+/// not by scanning the file from its start (which made this take 290 s instead of 6 s in a debug
+/// build), and still points at the right line.
+#[test]
+fn a_large_file_checks_and_points_at_its_lines() {
+    let mut text = HEAD.to_string();
+    for i in 0..20_000u32 {
+        let vip = Ipv4Addr::from(0x0a00_0000 + 256 + i);
+        text += &format!("[[service]]\nvip = \"{vip}\"\nport = 80\n[[service.real]]\nip = \"10.0.0.11\"\n");
+    }
+    let config = parse(&text).unwrap();
+    assert_eq!(config.services.len(), 20_000);
+    let err = parse(&(text.clone() + "[[service]]\nvip = \"10.0.1.0\"\nport = 80\n")).unwrap_err();
+    assert!(
+        err.to_string().starts_with("test.toml:100004:7: duplicate service TCP 10.0.1.0:80 (first defined at line 4)"),
+        "{err}"
+    );
+}
+
+#[test]
 fn the_interface_check_points_at_the_address_outside() {
     let text = format!(
         "{HEAD}{SVC}[[service.real]]\nip = \"10.0.0.11\"\n[[service.real]]\nip = \"10.0.1.12\"\n\
@@ -704,4 +752,39 @@ fn instances_on_two_interfaces_may_share_a_vrid() {
     let config = parse(&text).unwrap();
     let vrids: Vec<_> = config.vrrp.iter().map(|v| (v.instance.vrid, v.instance.interface.clone())).collect();
     assert_eq!(vrids, [(51, None), (51, Some("eth1".into()))]);
+}
+
+#[test]
+fn the_filter_table_reads_rules_and_a_rate_limit_and_points_at_bad_ones() {
+    let text = format!(
+        "{HEAD}[filter]\nallow = [\"10.1.0.0/16\", \"2001:db8::/32\"]\ndeny = [\"10.0.0.0/8\", \"10.1.2.3\"]\n\
+         rate_limit = {{ rate = 1000, burst = 2000, per_v4 = 20 }}\n"
+    );
+    let filter = parse(&text).unwrap().filter;
+    let listed: Vec<String> = filter.rules().iter().map(|r| format!("{} {}", r.action, r.prefix)).collect();
+    // In file order.
+    assert_eq!(listed, ["allow 10.1.0.0/16", "allow 2001:db8::/32", "deny 10.0.0.0/8", "deny 10.1.2.3/32"]);
+    let limit = filter.rate_limit().unwrap();
+    assert_eq!((limit.rate, limit.burst, limit.per_v4, limit.per_v6), (1000, 2000, 20, 64));
+    let burst_defaults_to_the_rate = format!("{HEAD}[filter]\nrate_limit = {{ rate = 50 }}\n");
+    assert_eq!(parse(&burst_defaults_to_the_rate).unwrap().filter.rate_limit().unwrap().burst, 50);
+    assert!(parse(HEAD).unwrap().filter.is_empty());
+    let cases = [
+        (
+            "[filter]\ndeny = [\"10.0.0.1/8\"]\n",
+            "test.toml:4:9: 10.0.0.1/8 has host bits set (did you mean 10.0.0.0/8?)",
+        ),
+        (
+            "[filter]\ndeny = [\"10.0.0.0/8\"]\nallow = [\"10.0.0.0/8\"]\n",
+            "test.toml:5:10: 10.0.0.0/8 is named twice (also under deny)",
+        ),
+        ("[filter]\ndeny = [\"ten\"]\n", "test.toml:4:9: \"ten\" is not an address or ADDRESS/LENGTH"),
+        ("[filter]\nrate_limit = { rate = 0 }\n", "test.toml:4:23: rate must be between 1 and 10000000, not 0"),
+        ("[filter]\nrate_limit = { rate = 5, per_v4 = 33 }\n", "test.toml:4:35: per_v4"),
+        ("[filter]\nblock = []\n", "test.toml:4:1: unknown key `block`"),
+    ];
+    for (body, wanted) in cases {
+        let err = parse(&format!("{HEAD}{body}")).unwrap_err().to_string();
+        assert!(err.starts_with(wanted), "{err}\nwanted: {wanted}");
+    }
 }

@@ -16,11 +16,12 @@ use toml::Spanned;
 use super::raw::{Integer, RawConfig, RawDirector, RawReal, RawService, RawTimeouts, Text};
 use super::MetricsConfig;
 use super::{
-    Config, ConfigError, DirectorConfig, IoMode, Location, RealConfig, ServiceConfig, XdpModeRequest,
+    Config, ConfigError, DirectorConfig, IoMode, LineIndex, Location, RealConfig, ServiceConfig, XdpModeRequest,
     DEFAULT_ARP_REFRESH, DEFAULT_CONNECTIONS, DEFAULT_CONTROL, DEFAULT_SCHEDULER, MAX_BATCH, MAX_CONNECTIONS,
 };
 use crate::conntrack::Timeouts;
 use crate::control::spec::{real_server_problem, unicast_problem, OnFailure, DEFAULT_WEIGHT, MAX_WEIGHT};
+use crate::defence::FilterRules;
 use crate::flow::Protocol;
 use crate::health::RealScripts;
 use crate::sched::{SchedFlags, SchedulerKind};
@@ -30,7 +31,7 @@ use crate::wire::MacAddr;
 const MAX_INTERFACE_NAME: usize = 15;
 
 pub(super) fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
-    let checker = Validator { text, origin };
+    let checker = Validator { text, origin, lines: LineIndex::new(text) };
     let raw: RawConfig = toml::from_str(text).map_err(|err| checker.toml_error(&err))?;
     checker.config(raw)
 }
@@ -38,11 +39,12 @@ pub(super) fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
 pub(super) struct Validator<'a> {
     text: &'a str,
     origin: &'a Path,
+    lines: LineIndex,
 }
 
 impl Validator<'_> {
     pub(super) fn at(&self, span: &Range<usize>) -> Location {
-        Location::from_offset(self.text, span.start)
+        self.lines.locate(self.text, span.start)
     }
 
     pub(super) fn error(&self, span: &Range<usize>, reason: impl Into<String>) -> ConfigError {
@@ -101,13 +103,24 @@ impl Validator<'_> {
             }
             services.push(service);
         }
+        let bgp = match &raw.bgp {
+            Some(bgp) => Some(self.bgp(bgp.get_ref())?),
+            None => None,
+        };
+        if bgp.is_some() {
+            self.refuse_vrrp_on_announced_vips(&raw.vrrps)?;
+        }
         let vrrp = self.vrrps(raw.vrrps, &services, &director.interface)?;
         let sync_groups = self.sync_groups(raw.sync_groups, &vrrp)?;
         let sync = match &raw.sync {
             Some(sync) => Some(self.sync(sync.get_ref(), &vrrp)?),
             None => None,
         };
-        Ok(Config { director, timeouts, services, metrics, vrrp, sync_groups, sync })
+        let filter = match &raw.filter {
+            Some(filter) => self.filter(filter)?,
+            None => FilterRules::default(),
+        };
+        Ok(Config { director, timeouts, services, metrics, vrrp, sync_groups, sync, bgp, filter })
     }
 
     fn director(&self, raw: RawDirector) -> Result<DirectorConfig, ConfigError> {

@@ -235,6 +235,25 @@ pub(crate) struct RawTrackScript {
 type InstanceAddresses = (Vec<IpAddr>, Vec<FloatingAddress>, Option<String>);
 
 impl Validator<'_> {
+    /// With `[bgp]` every service's VIP is announced, so no instance may gate one: the router
+    /// reaches it by route from every director, and VRRP would answer ARP for it from one.
+    /// Refused at the first `vips` entry (an instance may still hold kernel `addresses`).
+    pub(super) fn refuse_vrrp_on_announced_vips(&self, raws: &[Spanned<RawVrrp>]) -> Result<(), ConfigError> {
+        let entries = raws.iter().filter_map(|raw| raw.get_ref().vips.as_ref()).flat_map(|vips| vips.get_ref());
+        match entries.into_iter().next() {
+            Some(vip) => Err(self.error(
+                &vip.span(),
+                format!(
+                    "VIP {} is announced by [bgp] (every service's VIP is): VRRP and BGP on the same VIP would \
+                     answer ARP from one director while the router routes to all; take it out of this instance's \
+                     vips (or remove [bgp])",
+                    vip.get_ref().0
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// Validates every `[[vrrp]]` table against each other and against the services.
     pub(super) fn vrrps(
         &self,

@@ -28,10 +28,13 @@
 //! quorum script its transition causes; on reload the removed real servers' `notify_down` before
 //! the publish, and the removed services' `quorum_down` (from the file they were in) after it.
 
+mod announce;
 mod publish;
 mod reload;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_announce;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -40,6 +43,7 @@ use std::time::{Duration, Instant};
 
 use log::Level;
 
+use crate::control::announce::{DrainCause, RouteReport, WithdrawReason};
 use crate::control::config::{check_address, Config};
 use crate::control::edit::{Edit, ServiceName};
 use crate::control::host::kernel_holds_vip;
@@ -47,6 +51,7 @@ use crate::control::neighbours::{NeighbourConfig, NeighbourTable};
 use crate::control::offload::{OffloadNotices, OffloadSample};
 use crate::control::registry::Registry;
 use crate::control::runtime;
+use crate::defence::FilterRules;
 use crate::ha::spec::InstanceSpec;
 use crate::health::{Cause, NotifyJob, ServiceHealth, Target};
 use crate::service::{ServiceKey, Snapshot};
@@ -71,7 +76,11 @@ pub enum Event {
     RealServerHealth { service: ServiceKey, real: IpAddr, up: bool, cause: Cause },
     /// The counters the core judges, sampled every `rate::INTERVAL`.
     Sampled(OffloadSample),
-    /// The daemon stops: keepalived's omega.
+    /// `ulvs ctl drain`, or SIGTERM with `[bgp]`: withdraw every VIP, stop after `drain`.
+    Drain(DrainCause),
+    /// `ulvs ctl undrain`: cancel a ctl drain before its end.
+    Undrain,
+    /// The daemon stops: every announced VIP withdrawn, then keepalived's omega.
     Stop,
 }
 
@@ -83,6 +92,9 @@ pub enum Effect {
     NeighbourProbe(IpAddr),
     /// The XDP filter's VIP set becomes exactly these.
     SetVips(Vec<IpAddr>),
+    /// The XDP filter's allow/deny rules and rate limit become these (before the snapshot that
+    /// carries them for the pipeline).
+    SetFilter(FilterRules),
     /// Swap this snapshot in for the workers.
     Publish(Box<Snapshot>),
     /// The health checker's targets become these (it keeps the state of unchanged ones).
@@ -99,6 +111,14 @@ pub enum Effect {
     Log(Level, String),
     /// The answer to the event's caller: text to print, or why nothing changed.
     Answer(Result<String, String>),
+    /// Put the VIP's route in `[bgp] table`: the BGP daemon announces it.
+    Announce(IpAddr),
+    /// Delete the VIP's route: the BGP daemon withdraws it.
+    Withdraw(IpAddr, WithdrawReason),
+    /// Every VIP's standing, the withdrawals and the drain, for `ulvs ctl status` and the metrics.
+    Routes(Box<RouteReport>),
+    /// The drain is over: stop the daemon (`Stop` follows).
+    StopAfterDrain,
 }
 
 /// The director's control state. See the module docs.
@@ -119,9 +139,13 @@ pub struct ControlCore {
     checked: BTreeSet<(ServiceKey, IpAddr)>,
     /// The VIPs of the last snapshot published, in its order.
     vips: Vec<IpAddr>,
+    /// The defences last handed to the XDP filter.
+    filter: FilterRules,
     /// Whether the first snapshot is out (before it, MAC changes only resolve).
     published: bool,
     notices: OffloadNotices,
+    /// `[bgp]`: the VIPs announced and the drain; `None` without it.
+    routes: Option<announce::Routes>,
     /// Effects decided by the event being handled.
     effects: Vec<Effect>,
 }
@@ -139,6 +163,7 @@ impl ControlCore {
         let mut checked = BTreeSet::new();
         runtime::follow_checks(&config, &mut registry, &mut checked);
         let refresh = config.director.arp_refresh;
+        let routes = config.bgp.as_ref().map(announce::Routes::new);
         let mut core = ControlCore {
             registry,
             config,
@@ -149,8 +174,10 @@ impl ControlCore {
             statics: Vec::new(),
             checked,
             vips: Vec::new(),
+            filter: FilterRules::default(),
             published: false,
             notices: OffloadNotices::default(),
+            routes,
             effects: Vec::new(),
         };
         core.follow_neighbours(now);
@@ -169,16 +196,25 @@ impl ControlCore {
 
     /// The snapshot the workers start with. Its quorum changes wait for `Start`.
     pub fn first_snapshot(&mut self) -> Snapshot {
-        let neighbours = &self.neighbours;
-        let snapshot = self.registry.snapshot(|ip| known_mac(neighbours, ip));
+        let snapshot = self.snapshot();
         self.vips = snapshot.vips().collect();
+        self.filter = self.registry.filter();
         self.published = true;
+        snapshot
+    }
+
+    /// The registry's snapshot with the MACs known now.
+    fn snapshot(&mut self) -> Snapshot {
+        let neighbours = &self.neighbours;
+        let mut snapshot = self.registry.snapshot(|ip| known_mac(neighbours, ip));
+        snapshot.vips_routed = self.routes.is_some();
         snapshot
     }
 
     /// When the core next wants a `Tick`.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.neighbours.poll_timeout()
+        let drain = self.routes.as_ref().and_then(announce::Routes::poll_timeout);
+        [self.neighbours.poll_timeout(), drain].into_iter().flatten().min()
     }
 
     pub fn registry(&self) -> &Registry {
@@ -192,8 +228,12 @@ impl ControlCore {
     /// Handles one event; see the module docs.
     pub fn on(&mut self, event: Event, now: Instant) -> Vec<Effect> {
         match event {
-            Event::Start => self.quorum_changed(None),
+            Event::Start => {
+                self.quorum_changed(None);
+                self.start_routes();
+            }
             Event::Tick => {
+                self.drain_due(now);
                 let mut changed = false;
                 while self.neighbours.poll_change().is_some() {
                     changed = true;
@@ -215,7 +255,12 @@ impl ControlCore {
                     self.log(Level::Warn, line);
                 }
             }
-            Event::Stop => self.omega(),
+            Event::Drain(cause) => self.drain(cause, now),
+            Event::Undrain => self.undrain(),
+            Event::Stop => {
+                self.stop_routes();
+                self.omega();
+            }
         }
         while let Some(ip) = self.neighbours.poll_probe(now) {
             self.effects.push(Effect::NeighbourProbe(ip));
@@ -235,8 +280,12 @@ impl ControlCore {
         }
         let result = match self.registry.apply(edits) {
             Ok(lines) => {
-                for line in lines {
+                let more = lines.len().saturating_sub(LOGGED_EDITS);
+                for line in lines.into_iter().take(LOGGED_EDITS) {
                     self.log(Level::Info, format!("ctl: {line}"));
+                }
+                if more > 0 {
+                    self.log(Level::Info, format!("ctl: and {more} more edit(s) of the same request"));
                 }
                 if edits.iter().any(|e| e.changes_specs()) {
                     self.publish(now, None);
@@ -340,3 +389,5 @@ fn known_mac(neighbours: &NeighbourTable, ip: IpAddr) -> Option<MacAddr> {
 
 /// How long the shell waits for an ARP reply at most between two looks at its events.
 pub const STEP: Duration = Duration::from_millis(50);
+/// Edits of one request logged line by line; a `-R` of 100 000 lines gets a count for the rest.
+const LOGGED_EDITS: usize = 100;

@@ -24,8 +24,7 @@ impl ControlCore {
         let targets = runtime::follow_checks(&self.config, &mut self.registry, &mut self.checked);
         self.effects.push(Effect::Checks(targets));
         self.follow_neighbours(now);
-        let neighbours = &self.neighbours;
-        let snapshot = self.registry.snapshot(|ip| super::known_mac(neighbours, ip));
+        let snapshot = self.snapshot();
         let old = std::mem::take(&mut self.vips);
         let new: Vec<IpAddr> = snapshot.vips().collect();
         let vips_changed = {
@@ -39,11 +38,19 @@ impl ControlCore {
             let with_both = new.iter().chain(old.iter().filter(|ip| !new.contains(ip))).copied().collect();
             self.effects.push(Effect::SetVips(with_both));
         }
+        let filter = self.registry.filter();
+        if filter != self.filter {
+            self.effects.push(Effect::SetFilter(filter.clone()));
+            self.filter = filter;
+        }
+        // Withdraw before the snapshot that stops serving a VIP, announce after the one that serves it.
+        let announce = self.withdraw_first();
         self.effects.push(Effect::Publish(Box::new(snapshot)));
         if vips_changed {
             self.effects.push(Effect::SetVips(new.clone()));
             self.log(Level::Info, format!("VIPs now: {}", list(&new)));
         }
+        self.announce_after(announce);
         self.vips = new;
         self.quorum_changed(retired);
     }

@@ -63,7 +63,8 @@ impl ControlCore {
             self.log(Level::Info, format!("reload: vrrp {}: applying its new live settings", instance.name));
             self.effects.push(Effect::HaUpdate(Box::new(instance)));
         }
-        let retired = std::mem::replace(&mut self.config, Config { vrrp: running_vrrp, ..config });
+        let running_bgp = self.running_bgp(&config);
+        let retired = std::mem::replace(&mut self.config, Config { vrrp: running_vrrp, bgp: running_bgp, ..config });
         self.publish(now, Some(&retired));
         let mut summary = format!(
             "reloaded {}: {} change(s), generation {}",

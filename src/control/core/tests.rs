@@ -17,23 +17,23 @@ use crate::service::ServiceKey;
 use crate::wire::MacAddr;
 
 const HEAD: &str = "[director]\ninterface = \"eth0\"\n";
-const DIRECTOR_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 1]);
+pub(super) const DIRECTOR_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 1]);
 const RS1_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 0x11]);
 
-fn ip(last: u8) -> Ipv4Addr {
+pub(super) fn ip(last: u8) -> Ipv4Addr {
     Ipv4Addr::new(10, 0, 0, last)
 }
 
-fn key(vip: u8, port: u16) -> ServiceKey {
+pub(super) fn key(vip: u8, port: u16) -> ServiceKey {
     ServiceKey { protocol: Protocol::Tcp, vip: ip(vip).into(), port }
 }
 
-fn parse(text: &str) -> Config {
+pub(super) fn parse(text: &str) -> Config {
     Config::parse(&format!("{HEAD}{text}"), Path::new("ulvs.toml")).unwrap_or_else(|err| panic!("{err}\n{text}"))
 }
 
 /// A service on 10.0.0.VIP:80 with the real servers `reals` (last octets), `extra` keys first.
-fn service(vip: u8, extra: &str, reals: &[(u8, &str)]) -> String {
+pub(super) fn service(vip: u8, extra: &str, reals: &[(u8, &str)]) -> String {
     let mut text = format!("[[service]]\nvip = \"10.0.0.{vip}\"\nport = 80\n{extra}\n");
     for (last, keys) in reals {
         text.push_str(&format!("  [[service.real]]\n  ip = \"10.0.0.{last}\"\n  {keys}\n"));
@@ -42,14 +42,14 @@ fn service(vip: u8, extra: &str, reals: &[(u8, &str)]) -> String {
 }
 
 /// A core driven as the daemon drives it, with a virtual clock.
-struct Bench {
-    core: ControlCore,
-    now: Instant,
+pub(super) struct Bench {
+    pub(super) core: ControlCore,
+    pub(super) now: Instant,
 }
 
 impl Bench {
     /// Started as `daemon::run` starts it: the first snapshot taken, then `Start`.
-    fn start(text: &str) -> (Bench, Vec<String>) {
+    pub(super) fn start(text: &str) -> (Bench, Vec<String>) {
         let config = parse(text);
         let registry = runtime::registry(&config, 1, DIRECTOR_MAC);
         let now = Instant::now();
@@ -60,32 +60,36 @@ impl Bench {
         (bench, started)
     }
 
-    fn on(&mut self, event: Event) -> Vec<String> {
+    pub(super) fn on(&mut self, event: Event) -> Vec<String> {
         said(&self.core.on(event, self.now))
     }
 
-    fn reload(&mut self, text: &str) -> Vec<String> {
+    pub(super) fn reload(&mut self, text: &str) -> Vec<String> {
         self.on(Event::Reload(Ok(Box::new(parse(text)))))
     }
 
-    fn health(&mut self, vip: u8, real: u8, up: bool) -> Vec<String> {
+    pub(super) fn health(&mut self, vip: u8, real: u8, up: bool) -> Vec<String> {
         self.on(Event::RealServerHealth { service: key(vip, 80), real: ip(real).into(), up, cause: Cause::Probe })
     }
 
-    fn advance(&mut self, by: Duration) -> Vec<String> {
+    pub(super) fn advance(&mut self, by: Duration) -> Vec<String> {
         self.now += by;
         self.on(Event::Tick)
     }
 }
 
 /// Each effect as one short line, so that a test states an exact, ordered list.
-fn said(effects: &[Effect]) -> Vec<String> {
+pub(super) fn said(effects: &[Effect]) -> Vec<String> {
     effects
         .iter()
         .map(|effect| match effect {
             Effect::NeighbourProbe(IpAddr::V4(ip)) => format!("arp who-has {ip}"),
             Effect::NeighbourProbe(IpAddr::V6(ip)) => format!("ndp who-has {ip}"),
             Effect::SetVips(vips) => format!("vips {}", join(vips)),
+            Effect::SetFilter(rules) => {
+                let listed: Vec<String> = rules.rules().iter().map(|r| format!("{} {}", r.action, r.prefix)).collect();
+                format!("filter [{}] rate {:?}", listed.join(", "), rules.rate_limit().map(|l| l.rate))
+            }
             Effect::Publish(snapshot) => {
                 let services: Vec<String> = snapshot
                     .services
@@ -119,6 +123,21 @@ fn said(effects: &[Effect]) -> Vec<String> {
             Effect::Log(level, line) => format!("{level} {line}"),
             Effect::Answer(Ok(text)) => format!("answer ok {text}").trim_end().to_string(),
             Effect::Answer(Err(text)) => format!("answer refused {text}").trim_end().to_string(),
+            Effect::Announce(vip) => format!("announce {vip}"),
+            Effect::Withdraw(vip, reason) => format!("withdraw {vip} {}", reason.name()),
+            Effect::Routes(report) => {
+                let vips: Vec<String> = report
+                    .vips
+                    .iter()
+                    .map(|(vip, standing)| match standing.withdrawn {
+                        None => format!("{vip} announced"),
+                        Some(reason) => format!("{vip} {}", reason.name()),
+                    })
+                    .collect();
+                let drain = if report.drain.is_some() { " (draining)" } else { "" };
+                format!("routes {}{drain}", vips.join(", "))
+            }
+            Effect::StopAfterDrain => "stop after drain".to_string(),
         })
         .collect()
 }
@@ -128,7 +147,7 @@ fn join(ips: &[IpAddr]) -> String {
 }
 
 /// The lines of `effects` that start with `prefix`.
-fn only<'a>(effects: &'a [String], prefix: &str) -> Vec<&'a str> {
+pub(super) fn only<'a>(effects: &'a [String], prefix: &str) -> Vec<&'a str> {
     effects.iter().filter(|e| e.starts_with(prefix)).map(String::as_str).collect()
 }
 
@@ -514,6 +533,32 @@ fn the_walk_of_a_reload() {
             "arp who-has 10.0.0.13",
         ]
     );
+}
+
+/// `ulvs ctl filter` edits reach the XDP filter before the snapshot that carries them for the
+/// pipeline; a refused one changes nothing; a reload puts the file's `[filter]` back.
+#[test]
+fn filter_edits_reach_the_xdp_filter_before_their_snapshot_and_a_reload_puts_the_file_s_back() {
+    use crate::defence::{Action, Rule};
+    let file =
+        format!("{}[filter]\ndeny = [\"192.0.2.0/24\"]\n", service(100, "", &[(11, "mac = \"02:00:00:00:00:11\"")]));
+    let (mut bench, _) = Bench::start(&file);
+    let deny = Rule { prefix: "198.51.100.0/24".parse().unwrap(), action: Action::Deny };
+    let lines = bench.on(Event::Edit(vec![Edit::FilterRule(deny)]));
+    let order: Vec<&str> =
+        lines.iter().filter(|l| l.starts_with("filter") || l.starts_with("publish")).map(String::as_str).collect();
+    assert_eq!(
+        order,
+        ["filter [deny 192.0.2.0/24, deny 198.51.100.0/24] rate None", "publish 2: 10.0.0.100:80 [10.0.0.11/1]"]
+    );
+    assert!(lines.contains(&"INFO ctl: filter: deny 198.51.100.0/24".to_string()), "{lines:?}");
+    let refused = bench.on(Event::Edit(vec![Edit::FilterRemove("203.0.113.0/24".parse().unwrap())]));
+    assert_eq!(refused.last().unwrap(), "answer refused filter: no rule on 203.0.113.0/24");
+    assert!(!refused.iter().any(|l| l.starts_with("filter") || l.starts_with("publish")), "{refused:?}");
+    let reloaded = bench.reload(&file);
+    assert!(reloaded.contains(&"filter [deny 192.0.2.0/24] rate None".to_string()), "{reloaded:?}");
+    let again = bench.reload(&file);
+    assert!(!again.iter().any(|l| l.starts_with("filter")), "an unchanged filter is not sent again: {again:?}");
 }
 
 #[test]

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use super::filter::RateOptions;
 use crate::control::config::DEFAULT_SCHEDULER;
 use crate::control::edit::Edit;
 use crate::control::spec::{weight_problem, RealSpec, ServiceSpec, DEFAULT_WEIGHT};
@@ -25,7 +26,14 @@ const MIN_MAXLEN: usize = HEADER_LEN + ENTRY_V4_LEN + 2 + crate::wire::ipvs_sync
 
 /// ipvsadm-compatible runtime control.
 #[derive(Parser, Debug, Clone, Default, PartialEq, Eq)]
-#[command(name = "ulvs ctl", disable_help_flag = false, no_binary_name = true)]
+#[command(
+    name = "ulvs ctl",
+    disable_help_flag = false,
+    no_binary_name = true,
+    override_usage = "ulvs ctl [--control PATH] COMMAND [OPTIONS]",
+    after_help = "The daemon's control socket: --control PATH or ULVS_CONTROL (default: the config's `control`).\n\
+                  Exit status: 0 done; 1 no daemon at the control socket; 2 the command line is wrong or the daemon refused it."
+)]
 pub struct CtlArgs {
     /// Add a virtual service.
     #[arg(short = 'A', long = "add-service")]
@@ -139,9 +147,20 @@ pub struct CtlArgs {
     /// With `status`: every counter as JSON (the same read model as the Prometheus metrics).
     #[arg(long)]
     pub json: bool,
-    /// `status` (workers, I/O, reload, drops) or `reload` (re-read the config file).
+    /// With `filter rate RATE`: SYNs let through at once after a quiet spell (default RATE).
+    #[arg(long, value_name = "N")]
+    pub burst: Option<u32>,
+    /// With `filter rate RATE`: IPv4 sources share a bucket per prefix of this length (default 24).
+    #[arg(long = "per-v4", value_name = "LEN")]
+    pub per_v4: Option<u8>,
+    /// With `filter rate RATE`: IPv6 sources share a bucket per prefix of this length (default 64).
+    #[arg(long = "per-v6", value_name = "LEN")]
+    pub per_v6: Option<u8>,
+    /// `status` (workers, I/O, reload, drops), `reload` (re-read the config file), `drain`
+    /// (with [bgp]: withdraw every VIP, keep forwarding for `drain`, then stop), `undrain` or
+    /// `filter …` (list or change the allow/deny rules and the rate limit).
     #[arg(value_name = "COMMAND")]
-    pub command: Option<String>,
+    pub command: Vec<String>,
 }
 
 /// What one command line asks for.
@@ -158,11 +177,15 @@ pub enum Command {
     Edit(Edit),
     Status,
     Reload,
+    Drain,
+    Undrain,
     /// `--start-daemon ROLE` with its parameters.
     StartDaemon(DaemonRole, SyncSpec),
     StopDaemon(DaemonRole),
     /// `-L --daemon`.
     ListDaemons,
+    /// `filter`: list the filter (`None`) or change it.
+    Filter(Option<Edit>),
 }
 
 /// ipvsadm commands and options ulvs does not implement, with why, so that a user who types one is
@@ -253,7 +276,7 @@ impl CtlArgs {
             (self.set.is_some(), "--set"),
             (self.start_daemon.is_some(), "--start-daemon"),
             (self.stop_daemon.is_some(), "--stop-daemon"),
-            (self.command.is_some(), "COMMAND"),
+            (!self.command.is_empty(), "COMMAND"),
         ];
         let given: Vec<&str> = named.iter().filter(|(set, _)| *set).map(|&(_, name)| name).collect();
         if given.len() > 1 {
@@ -279,11 +302,19 @@ impl CtlArgs {
             "-A" | "-E" => self.service_edit(which == "-A").map(Command::Edit),
             "-D" => Ok(Command::Edit(Edit::DeleteService(self.required_service(which)?))),
             "-a" | "-e" | "-d" => self.real_edit(which).map(Command::Edit),
-            _ => match self.command.as_deref() {
-                Some("status") => Ok(Command::Status),
-                Some("reload") => Ok(Command::Reload),
-                Some(other) => Err(format!("unknown command {other:?} (expected status or reload)")),
-                None => unreachable!("every named command is matched above"),
+            _ => match self.command.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+                ["status"] => Ok(Command::Status),
+                ["reload"] => Ok(Command::Reload),
+                ["drain"] => Ok(Command::Drain),
+                ["undrain"] => Ok(Command::Undrain),
+                ["filter", ..] => {
+                    let options = RateOptions { burst: self.burst, per_v4: self.per_v4, per_v6: self.per_v6 };
+                    super::filter::command(&self.command[1..], options).map(Command::Filter)
+                }
+                [other, ..] => {
+                    Err(format!("unknown command {other:?} (expected status, reload, drain, undrain or filter)"))
+                }
+                [] => unreachable!("every named command is matched above"),
             },
         }
     }
@@ -437,6 +468,9 @@ mod tests {
             ("-R", Command::Restore),
             ("status", Command::Status),
             ("reload", Command::Reload),
+            ("filter", Command::Filter(None)),
+            ("filter clear", Command::Filter(Some(Edit::FilterClear))),
+            ("filter rate off", Command::Filter(Some(Edit::FilterRate(None)))),
             ("-C", Command::Edit(Edit::Clear)),
             ("-Z", Command::Edit(Edit::Zero(None))),
             ("-Z -t 10.0.0.100:80", Command::Edit(Edit::Zero(Some(key(80))))),

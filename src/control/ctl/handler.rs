@@ -9,6 +9,7 @@ use std::time::Duration;
 use crossbeam::channel::{self, Sender};
 
 use super::args::{sched_flags_text, Command, CtlArgs};
+use super::filter::{self, Enforced};
 use super::listing::{self, ConnRow, Layout, RealRow, ServiceRow, Totals};
 use super::rules;
 use super::server::Handler;
@@ -25,8 +26,9 @@ use crate::service::{ServiceKey, Snapshot};
 
 /// How long `-L -c` waits for a busy worker to answer.
 const WORKER_REPLY: Duration = Duration::from_secs(2);
-/// How long an edit or a reload waits for the control loop (a reload reads and checks a file).
-const CONTROL_REPLY: Duration = Duration::from_secs(10);
+/// How long an edit or a reload waits for the control loop (a reload reads and checks a file; a
+/// `-R` of 100 000 lines is applied in about a second).
+const CONTROL_REPLY: Duration = Duration::from_secs(60);
 
 pub struct CtlHandler {
     /// The director's shared state: what every listing and status line reads.
@@ -56,6 +58,8 @@ impl Handler for CtlHandler {
                 self.sync.stop_daemon(role).map(|()| String::new()).map_err(|e| format!("{e}\n"))
             }
             Command::Reload => self.ask(|reply| ControlEvent::Reload { reply: Some(reply) }),
+            Command::Drain => self.ask(|reply| ControlEvent::Drain { reply }),
+            Command::Undrain => self.ask(|reply| ControlEvent::Undrain { reply }),
             Command::ShowTimeouts => {
                 let t = snapshot.timeouts;
                 Ok(format!(
@@ -65,7 +69,10 @@ impl Handler for CtlHandler {
                     t.udp.as_secs()
                 ))
             }
-            Command::Edit(edit) => self.ask(|reply| ControlEvent::Edit { edits: vec![edit], reply }),
+            Command::Edit(edit) | Command::Filter(Some(edit)) => {
+                self.ask(|reply| ControlEvent::Edit { edits: vec![edit], reply })
+            }
+            Command::Filter(None) => Ok(self.filter(&snapshot)),
             Command::Restore => {
                 let edits = rules::parse(input).map_err(|err| format!("{err}\n"))?;
                 self.ask(|reply| ControlEvent::Edit { edits, reply })
@@ -99,6 +106,35 @@ impl Handler for CtlHandler {
 }
 
 impl CtlHandler {
+    /// `ulvs ctl filter`: the rules in force with the hits and drops of whatever enforces them
+    /// (the XDP filter's as last sampled, or the pipeline's).
+    fn filter(&self, snapshot: &Snapshot) -> String {
+        let Some(filter) = &snapshot.filter else {
+            return "Filter: no rules, no rate limit\n".into();
+        };
+        let status = self.context.status.lock().unwrap_or_else(|p| p.into_inner());
+        let enforced = match status.xdp_filter {
+            Some((_, counters)) => Enforced {
+                by: "xdp",
+                hits: status.xdp_rule_hits.clone(),
+                denied: counters.denied,
+                not_allowed: counters.not_allowed,
+                rate_limited: counters.rate_limited,
+            },
+            None => {
+                let drops = |reason: DropReason| self.context.stats.sum(|w| &w.drops[reason.index()]);
+                Enforced {
+                    by: "pipeline",
+                    hits: filter.hits(),
+                    denied: drops(DropReason::Denied),
+                    not_allowed: drops(DropReason::NotAllowed),
+                    rate_limited: drops(DropReason::RateLimited),
+                }
+            }
+        };
+        filter::render(filter.rules(), &enforced)
+    }
+
     /// The listing rows of `snapshot`'s services (only `filter`'s, when given).
     fn rows(&self, snapshot: &Snapshot, filter: Option<ServiceKey>) -> Vec<ServiceRow> {
         let rates = self.context.rates.lock().unwrap_or_else(|p| p.into_inner());
@@ -260,7 +296,15 @@ impl CtlHandler {
 
     fn status(&self, snapshot: &Snapshot) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "interface: {}", self.interface);
+        match &self.context.status.lock().unwrap_or_else(|p| p.into_inner()).link {
+            // What the link watch saw last: renamed, down.
+            Some(link) => {
+                let _ = writeln!(out, "interface: {link}");
+            }
+            None => {
+                let _ = writeln!(out, "interface: {}", self.interface);
+            }
+        }
         let _ = writeln!(out, "io: {}", self.io);
         let _ = writeln!(out, "workers: {}", self.context.stats.iter().count());
         let _ = writeln!(out, "snapshot: generation {}", snapshot.generation);
@@ -281,12 +325,26 @@ impl CtlHandler {
                 Some((at, Ok(summary))) => writeln!(out, "last reload: ok {}s ago: {summary}", at.elapsed().as_secs()),
                 Some((at, Err(err))) => writeln!(out, "last reload: FAILED {}s ago: {err}", at.elapsed().as_secs()),
             };
+            if let Some(hook) = &status.xdp_hook {
+                let _ = write!(
+                    out,
+                    "xdp program: {}",
+                    if hook.attached { "attached" } else { "NOT ATTACHED: forwarding nothing" }
+                );
+                if let Some((at, what)) = &hook.last_loss {
+                    let _ = write!(out, "; lost {} time(s), last {}s ago: {what}", hook.lost, at.elapsed().as_secs());
+                }
+                out.push('\n');
+            }
             if let Some((at, filter)) = status.xdp_filter {
                 out.push_str("xdp filter:");
                 for (word, _, _, read) in FILTER_COUNTERS {
                     let _ = write!(out, " {word} {}", read(&filter));
                 }
                 let _ = writeln!(out, " (sampled {:.1}s ago)", at.elapsed().as_secs_f64());
+            }
+            if let Some(routes) = &status.routes {
+                out.push_str(&routes.render(std::time::Instant::now()));
             }
         }
         let unresolved: Vec<String> = snapshot

@@ -9,10 +9,13 @@
 
 pub mod args;
 pub mod client;
+pub mod filter;
 pub mod handler;
 pub mod listing;
+pub mod request;
 pub mod rules;
 pub mod server;
+pub mod session;
 
 /// Where the daemon listens unless the config or `--control` says otherwise.
 pub const DEFAULT_CONTROL_PATH: &str = "/run/ulvs.sock";

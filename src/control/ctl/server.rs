@@ -1,26 +1,54 @@
-//! The daemon side of the control socket: accepts one request per connection, parses it as
-//! `CtlArgs`, and hands it to the daemon's `Handler`, with the request's input (the rules of
-//! `-R`, read to the client's end of stream) when the command takes one.
+//! The daemon side of the control socket: accepts clients, reads one request from each (see
+//! `session`), hands it to the daemon's `Handler` and writes the answer.
+//!
+//! # Under abuse
+//! The socket is an operator's only way in while the director runs, so no client may lock the others
+//! out (one hung monitoring script used to, for 5 s per connection, one at a time):
+//! - One thread runs a current-thread tokio runtime and every client is a task of its own: a client
+//!   that sends nothing, sends slowly or never reads its answer holds only its own task, until its
+//!   deadline (`session`).
+//! - At most [`MAX_CLIENTS`] connections at once; one more is answered with an error and closed.
+//!   Each holds at most a request line (16 KiB) until it is answered; `-R` input (up to 16 MiB) is
+//!   read by [`RESTORE_READERS`] clients at a time. Memory is bounded by these, whatever the clients.
+//! - Requests run on tokio's blocking pool, reads (listings, status) and changes (edits, `-R`,
+//!   reload, the sync daemon) under separate bounds, so a control loop busy with a large `-R`
+//!   never delays a `-L -n`.
+//! - A client whose uid is neither root's nor the daemon's is refused (the socket is also 0600).
+//!
+//! # The socket file
+//! It is bound inside a fresh private (0700) folder beside the final path, made 0600 there, and
+//! renamed onto the path: rename replaces whatever is at the path — a stale socket, or a symlink an
+//! attacker planted to make the daemon chmod or unlink another file — without following it, and
+//! nobody can swap the file between bind and chmod. On drop the file is removed only if it is still
+//! this socket.
 
 use std::fs;
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::os::unix::fs::PermissionsExt;
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::os::unix::net::UnixStream as StdUnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use clap::Parser;
+use tokio::net::UnixListener;
+use tokio::sync::Semaphore;
 
-use super::args::{unsupported, CtlArgs};
+use super::args::CtlArgs;
+use super::session::{self, Limits};
 
-/// Longest request line accepted; anything longer is refused unread.
-const MAX_REQUEST: u64 = 64 * 1024;
-/// Largest `-R` input accepted (about 200 000 rules).
-const MAX_INPUT: u64 = 16 * 1024 * 1024;
-const ACCEPT_POLL: Duration = Duration::from_millis(50);
+/// Clients connected at once; one more is refused with an error.
+pub const MAX_CLIENTS: usize = 4096;
+/// Clients reading `-R` input at once (each up to `session::MAX_INPUT`).
+pub const RESTORE_READERS: usize = 2;
+/// Requests that read state, running at once.
+const READERS: usize = 8;
+/// Requests that change state, running at once (the control loop applies them one by one anyway).
+const WRITERS: usize = 2;
+/// How often the accept loop looks at the stop flag, and waits after a failed accept (out of file
+/// descriptors, say) before trying again.
+const TICK: Duration = Duration::from_millis(50);
 
 /// Runs control requests against the daemon's state.
 pub trait Handler: Send + Sync + 'static {
@@ -31,48 +59,64 @@ pub trait Handler: Send + Sync + 'static {
 /// The listening socket and its thread. Dropping it stops the thread and removes the socket file.
 pub struct Server {
     path: PathBuf,
+    /// The socket file's identity, so that drop removes only it.
+    inode: (u64, u64),
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
+}
+
+/// What every client task shares.
+pub(super) struct Shared {
+    pub handler: Arc<dyn Handler>,
+    pub clients: Semaphore,
+    pub restore_readers: Semaphore,
+    pub readers: Arc<Semaphore>,
+    pub writers: Arc<Semaphore>,
+    /// The uid that owns the socket file: the daemon's.
+    pub owner: u32,
+    pub limits: Limits,
 }
 
 impl Server {
     /// Binds `path` with mode 0600. A stale socket file left by a dead daemon is replaced; a live
     /// daemon on the same path is an error.
     pub fn start(path: &Path, handler: Arc<dyn Handler>) -> io::Result<Server> {
-        if path.exists() {
-            if UnixStream::connect(path).is_ok() {
-                return Err(io::Error::new(
-                    io::ErrorKind::AddrInUse,
-                    format!("another ulvs daemon is listening on {}", path.display()),
-                ));
-            }
-            fs::remove_file(path)?;
+        Server::start_with(path, handler, Limits::default())
+    }
+
+    /// `start` with other bounds (tests).
+    pub fn start_with(path: &Path, handler: Arc<dyn Handler>, limits: Limits) -> io::Result<Server> {
+        if StdUnixStream::connect(path).is_ok() {
+            return Err(io::Error::new(
+                io::ErrorKind::AddrInUse,
+                format!("another ulvs daemon is listening on {}", path.display()),
+            ));
         }
-        if let Some(dir) = path.parent() {
-            fs::create_dir_all(dir)?;
-        }
-        let listener = UnixListener::bind(path)?;
-        fs::set_permissions(path, fs::Permissions::from_mode(0o600))?;
-        listener.set_nonblocking(true)?;
+        let std_listener = bind_private(path)?;
+        let meta = fs::symlink_metadata(path)?;
+        std_listener.set_nonblocking(true)?;
         let stop = Arc::new(AtomicBool::new(false));
+        let shared = Arc::new(Shared {
+            handler,
+            clients: Semaphore::new(limits.max_clients),
+            restore_readers: Semaphore::new(RESTORE_READERS),
+            readers: Arc::new(Semaphore::new(READERS)),
+            writers: Arc::new(Semaphore::new(WRITERS)),
+            owner: meta.uid(),
+            limits,
+        });
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build()?;
         let thread_stop = Arc::clone(&stop);
         let thread = thread::Builder::new().name("ulvs-ctl".into()).spawn(move || {
-            while !thread_stop.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        if let Err(err) = serve(stream, handler.as_ref()) {
-                            log::debug!("control request failed: {err}");
-                        }
-                    }
-                    Err(err) if err.kind() == io::ErrorKind::WouldBlock => thread::sleep(ACCEPT_POLL),
-                    Err(err) => {
-                        log::warn!("control socket accept: {err}");
-                        thread::sleep(ACCEPT_POLL);
-                    }
+            runtime.block_on(async move {
+                match UnixListener::from_std(std_listener) {
+                    Ok(listener) => accept_loop(listener, shared, &thread_stop).await,
+                    Err(err) => log::error!("control socket: {err}"),
                 }
-            }
+            });
+            // Dropping the runtime ends every client task: their connections close.
         })?;
-        Ok(Server { path: path.to_path_buf(), stop, thread: Some(thread) })
+        Ok(Server { path: path.to_path_buf(), inode: (meta.dev(), meta.ino()), stop, thread: Some(thread) })
     }
 }
 
@@ -82,76 +126,60 @@ impl Drop for Server {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
-        let _ = fs::remove_file(&self.path);
+        if fs::symlink_metadata(&self.path).is_ok_and(|m| (m.dev(), m.ino()) == self.inode) {
+            let _ = fs::remove_file(&self.path);
+        }
     }
 }
 
-fn serve(stream: UnixStream, handler: &dyn Handler) -> io::Result<()> {
-    stream.set_nonblocking(false)?;
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    let mut reader = BufReader::new(&stream);
-    let mut line = String::new();
-    (&mut reader).take(MAX_REQUEST).read_line(&mut line)?;
-    let args: Vec<&str> = line.trim_end_matches('\n').split('\0').filter(|arg| !arg.is_empty()).collect();
-    let result = match (unsupported(&args), CtlArgs::try_parse_from(&args)) {
-        (Some(refusal), _) => Err(refusal),
-        (None, Ok(parsed)) if parsed.restore => {
-            let mut input = String::new();
-            match (&mut reader).take(MAX_INPUT + 1).read_to_string(&mut input) {
-                Ok(n) if n as u64 > MAX_INPUT => Err(format!("-R input larger than {MAX_INPUT} bytes\n")),
-                Ok(_) => handler.handle(&parsed, &input),
-                Err(err) => Err(format!("reading the -R input: {err}\n")),
+/// Binds the socket in a private folder beside `path`, makes it 0600 there, and renames it onto
+/// `path` (see the module docs).
+fn bind_private(path: &Path) -> io::Result<std::os::unix::net::UnixListener> {
+    let name = path.file_name().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?;
+    let parent = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    fs::create_dir_all(parent)?;
+    let private = parent.join(format!(".{}.{}.new", name.to_string_lossy(), std::process::id()));
+    // Left behind by a crash of a process with our pid: ours to remove.
+    let _ = fs::remove_dir_all(&private);
+    fs::DirBuilder::new().mode(0o700).create(&private)?;
+    let result = (|| {
+        let staged = private.join(name);
+        let listener = std::os::unix::net::UnixListener::bind(&staged)?;
+        fs::set_permissions(&staged, fs::Permissions::from_mode(0o600))?;
+        fs::rename(&staged, path)?;
+        Ok(listener)
+    })();
+    let _ = fs::remove_dir_all(&private);
+    result
+}
+
+async fn accept_loop(listener: UnixListener, shared: Arc<Shared>, stop: &AtomicBool) {
+    let mut failures = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        let accepted = match tokio::time::timeout(TICK, listener.accept()).await {
+            Err(_) => continue,
+            Ok(accepted) => accepted,
+        };
+        match accepted {
+            Ok((stream, _)) => {
+                let shared = Arc::clone(&shared);
+                tokio::spawn(async move { session::serve(stream, &shared).await });
+            }
+            Err(err) => {
+                // Out of file descriptors, most likely: the clients already in are served, and
+                // the warning is logged once per hundred failures.
+                if failures % 100 == 0 {
+                    log::warn!("control socket accept: {err} ({} time(s))", failures + 1);
+                }
+                failures += 1;
+                tokio::time::sleep(TICK).await;
             }
         }
-        (None, Ok(parsed)) => handler.handle(&parsed, ""),
-        (None, Err(err)) if matches!(err.kind(), clap::error::ErrorKind::DisplayHelp) => Ok(err.to_string()),
-        (None, Err(err)) => Err(err.to_string()),
-    };
-    let mut stream = stream;
-    match result {
-        Ok(text) => write!(stream, "ok\n{text}"),
-        Err(text) => write!(stream, "error\n{text}"),
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::super::client;
-    use super::*;
-
-    struct Echo;
-    impl Handler for Echo {
-        fn handle(&self, args: &CtlArgs, input: &str) -> Result<String, String> {
-            if args.restore {
-                Ok(format!("restored {} line(s)\n", input.lines().count()))
-            } else if args.list {
-                Ok(format!("listed stats={}\n", args.stats))
-            } else {
-                Err("nothing to do\n".into())
-            }
-        }
-    }
-
-    #[test]
-    fn round_trip_over_a_real_socket_with_mode_0600() {
-        let dir = std::env::temp_dir().join(format!("ulvs-ctl-test-{}", std::process::id()));
-        let path = dir.join("ctl.sock");
-        let server = Server::start(&path, Arc::new(Echo)).unwrap();
-        let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600);
-        let reply = client::request(&path, &["-L".into(), "-n".into(), "--stats".into()], None).unwrap();
-        assert_eq!(reply, client::Reply { ok: true, text: "listed stats=true\n".into() });
-        let reply = client::request(&path, &["-n".into()], None).unwrap();
-        assert!(!reply.ok);
-        let reply = client::request(&path, &["-R".into()], Some("-C\n-A -t 10.0.0.1:80\n")).unwrap();
-        assert_eq!(reply.text, "restored 2 line(s)\n");
-        let reply = client::request(&path, &["-a".into(), "-m".into()], None).unwrap();
-        assert!(!reply.ok && reply.text.contains("direct routing only"), "{}", reply.text);
-        let reply = client::request(&path, &["--bogus".into()], None).unwrap();
-        assert!(!reply.ok && reply.text.contains("--bogus"), "{}", reply.text);
-        assert!(Server::start(&path, Arc::new(Echo)).is_err(), "a live daemon keeps its socket");
-        drop(server);
-        assert!(!path.exists());
-        let _ = fs::remove_dir_all(dir);
-    }
-}
+mod tests;

@@ -103,3 +103,11 @@ pub fn import_keepalived(path: &Path) -> Imported {
     let (nodes, syntax) = parse::read_file(path);
     convert::Converter::new().run(path, &nodes, syntax)
 }
+
+/// Converts keepalived configuration `text` as if read from `origin` (its `include`s are resolved
+/// relative to it): the importer without the first read, for tests and the fuzz target.
+pub fn import_keepalived_text(text: &str, origin: &Path) -> Imported {
+    let mut syntax = Vec::new();
+    let nodes = parse::parse_text(text, origin, 0, &mut syntax);
+    convert::Converter::new().run(origin, &nodes, syntax)
+}

@@ -88,6 +88,8 @@ impl Output {
             vrrps: vrrps.into_iter().map(made).collect(),
             sync_groups: groups.into_iter().map(made).collect(),
             sync: sync.map(made),
+            bgp: None,
+            filter: None,
         };
         // The file's types are strings, integers, booleans, arrays and tables: nothing TOML lacks.
         let mut document: DocumentMut =

@@ -59,6 +59,10 @@ impl fmt::Display for Problem {
 
 /// Deepest include nesting followed before it is called a loop.
 const MAX_INCLUDE_DEPTH: usize = 8;
+/// Deepest block nesting kept (keepalived's deepest is 4: `virtual_server`, `real_server`, a
+/// checker, `url`). A block deeper than this is left out with its contents, so the tree the
+/// converter walks (recursively) stays shallow whatever the file.
+const MAX_BLOCK_DEPTH: usize = 32;
 
 #[derive(Debug, PartialEq, Eq)]
 enum Token {
@@ -118,6 +122,16 @@ pub fn parse_text(text: &str, file: &Path, depth: usize, problems: &mut Vec<Prob
                 Token::Word(word) => words.push(word),
                 Token::Open => {
                     flush(&mut words, &mut stack, problems);
+                    if stack.len() > MAX_BLOCK_DEPTH {
+                        // Its statement and everything inside are dropped with the placeholder.
+                        stack.last_mut().expect("top level").1.pop();
+                        if stack.len() == MAX_BLOCK_DEPTH + 1 {
+                            let reason = format!("blocks nested more than {MAX_BLOCK_DEPTH} deep: left out");
+                            problems.push(Problem { at: at.clone(), reason });
+                        }
+                        stack.push((None, Vec::new()));
+                        continue;
+                    }
                     let siblings = &mut stack.last_mut().expect("top level").1;
                     let owner = match siblings.last() {
                         Some(last) if last.block.is_none() => siblings.pop(),
@@ -281,6 +295,22 @@ mod tests {
                 (5, "block of c is never closed with '}'"),
             ]
         );
+    }
+
+    #[test]
+    fn blocks_nested_ten_thousand_deep_are_left_out_once() {
+        let text = format!("top {{\n{}{}}}\nafter 1\n", "a {\n".repeat(10_000), "}\n".repeat(10_000));
+        let (nodes, problems) = parse(&text);
+        assert_eq!(problems.len(), 1, "{:?}", &problems[..problems.len().min(3)]);
+        assert_eq!(problems[0].at.line, 1 + MAX_BLOCK_DEPTH);
+        assert!(problems[0].reason.contains("nested more than 32 deep"), "{problems:?}");
+        let mut depth = 0;
+        let mut node = &nodes[0];
+        while let Some(child) = node.children().first() {
+            (node, depth) = (child, depth + 1);
+        }
+        assert_eq!(depth, MAX_BLOCK_DEPTH - 1, "the tree stops at the limit");
+        assert_eq!(nodes[1].keyword, "after", "what follows the deep blocks still reads");
     }
 
     #[test]

@@ -571,11 +571,9 @@ fn the_checker_real_servers_share_is_the_services_check_and_a_real_server_added_
     assert!(matches!(&checks[2], Some(tcp) if tcp.kind == CheckKind::Tcp && tcp.port == Some(8080)), "{checks:?}");
     assert_eq!(checks[3], None, "keepalived does not check 10.0.0.14");
     // `ulvs ctl -a -t 10.0.0.100:80 -r 10.0.0.15`, as the control core applies it.
-    let mut services = runtime::service_specs(&config);
-    let mut timeouts = config.timeouts;
-    for edit in rules::parse("-a -t 10.0.0.100:80 -r 10.0.0.15 -g -w 1").unwrap() {
-        edit::apply(&mut services, &mut timeouts, &edit).unwrap();
-    }
+    let edits = rules::parse("-a -t 10.0.0.100:80 -r 10.0.0.15 -g -w 1").unwrap();
+    let (services, _, _, _) =
+        edit::apply_all(&runtime::service_specs(&config), config.timeouts, &config.filter, &edits).unwrap();
     let added = Ipv4Addr::new(10, 0, 0, 15);
     let targets = runtime::health_targets(&config, &services);
     let target = targets.iter().find(|target| target.real == added).expect("the real server added later is checked");

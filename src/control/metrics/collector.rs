@@ -10,6 +10,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 
 use crate::cells::Counter;
+use crate::control::announce::WithdrawReason;
 use crate::control::context::Context;
 use crate::control::rate::{RateTable, Rates};
 use crate::dataplane::stats::{Kind, WORKER_COUNTERS};
@@ -96,6 +97,7 @@ impl Context {
         self.datapath_families(&mut out);
         self.director_families(&mut out, &snapshot);
         self.filter_families(&mut out);
+        self.route_families(&mut out);
         if let Some(ha) = &self.ha {
             ha_families(&mut out, ha.as_ref());
         }
@@ -180,21 +182,34 @@ impl Context {
         let reals = || snapshot.services.iter().flat_map(|s| s.reals.iter().map(move |r| (s, r)));
         // Health: every checked real server (listed or not), and every unchecked listed one as up.
         let checked = self.health.all();
+        // A listed real server whose MAC is unknown takes no connections: not up, whatever its check says.
+        let unresolved =
+            |key: &ServiceKey, ip: IpAddr| reals().any(|(s, r)| s.key == *key && r.ip == ip && r.mac.is_none());
         let mut up: Vec<(Labels, f64)> = checked
             .iter()
-            .map(|((s, ip), h)| (real_labels(s, *ip), if h.health.is_up() { 1.0 } else { 0.0 }))
+            .map(|((s, ip), h)| (real_labels(s, *ip), if h.health.is_up() && !unresolved(s, *ip) { 1.0 } else { 0.0 }))
             .collect();
         up.extend(
             reals()
                 .filter(|(s, r)| !checked.iter().any(|((cs, cip), _)| cs == &s.key && *cip == r.ip))
-                .map(|(s, r)| (real_labels(&s.key, r.ip), 1.0)),
+                .map(|(s, r)| (real_labels(&s.key, r.ip), if r.mac.is_some() { 1.0 } else { 0.0 })),
         );
         push(
             out,
             "ulvs_real_server_up",
-            "1 while the real server passes its health check (or has none).",
+            "1 while the real server passes its health check (or has none) and its MAC is known.",
             Samples::Gauges(up),
         );
+        let resolved = reals().map(|(s, r)| (real_labels(&s.key, r.ip), if r.mac.is_some() { 1.0 } else { 0.0 }));
+        let help =
+            "1 while the real server's MAC is known (ARP answered, or a static mac); 0: it takes no connections.";
+        push(out, "ulvs_real_server_resolved", help, Samples::Gauges(resolved.collect()));
+        let missed = {
+            let status = self.status.lock().unwrap_or_else(|p| p.into_inner());
+            reals().map(|(s, r)| (real_labels(&s.key, r.ip), status.unresolved.missed(&(s.key, r.ip)))).collect()
+        };
+        let help = "New connections to the service while this real server was unresolved (it could take none of them).";
+        push(out, "ulvs_real_server_unresolved_connections", help, Samples::Counters(missed));
         type HealthField = fn(&crate::health::RealHealth) -> u64;
         let health_counters: [(&str, &str, HealthField); 3] = [
             ("ulvs_health_transitions", "Up/down changes of the real server's health check.", |h| h.transitions),
@@ -299,6 +314,17 @@ impl Context {
             "1 while this director serves all its VIPs (every HA instance MASTER, or no HA).",
             Samples::Gauges(vec![(no_labels(), serving)]),
         );
+        let status = self.status.lock().unwrap_or_else(|p| p.into_inner());
+        // "xdp (native attach, copy bind)" → "xdp": the label a dashboard groups by.
+        let io = status.io.split_whitespace().next().unwrap_or("").to_string();
+        let build = vec![("version", env!("CARGO_PKG_VERSION").to_string()), ("io", io)];
+        push(
+            out,
+            "ulvs_build_info",
+            "1, labelled with the ulvs version and the packet I/O in use.",
+            Samples::Gauges(vec![(build, 1.0)]),
+        );
+        drop(status);
         push(
             out,
             "ulvs_snapshot_generation",
@@ -311,7 +337,15 @@ impl Context {
 impl Context {
     /// The XDP filter's counters as last sampled, and how old that sample is.
     fn filter_families(&self, out: &mut Vec<Family>) {
-        let Some((at, counters)) = self.status.lock().unwrap_or_else(|p| p.into_inner()).xdp_filter else { return };
+        let status = self.status.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(hook) = &status.xdp_hook {
+            let attached = if hook.attached { 1.0 } else { 0.0 };
+            let help = "1 while ulvs's XDP program is attached to its interface (checked every 0.5 s).";
+            push(out, "ulvs_xdp_program_attached", help, Samples::Gauges(vec![(Vec::new(), attached)]));
+            let help = "Times ulvs found its XDP program detached or replaced by another.";
+            push(out, "ulvs_xdp_program_lost", help, Samples::Counters(vec![(Vec::new(), hook.lost)]));
+        }
+        let Some((at, counters)) = status.xdp_filter else { return };
         for (_, name, help, read) in FILTER_COUNTERS {
             push(out, name, help, Samples::Counters(vec![(Vec::new(), read(&counters))]));
         }
@@ -321,6 +355,39 @@ impl Context {
     }
 }
 
+impl Context {
+    /// With `[bgp]`: each VIP announced or not, the withdrawals by reason, the drain.
+    fn route_families(&self, out: &mut Vec<Family>) {
+        let status = self.status.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(routes) = &status.routes else { return };
+        let announced = routes
+            .vips
+            .iter()
+            .map(|(vip, standing)| (vec![("vip", vip.to_string())], if standing.is_announced() { 1.0 } else { 0.0 }))
+            .collect();
+        let help = "1 while the VIP's route is in [bgp] table for the BGP daemon to announce, 0 while withdrawn.";
+        push(out, "ulvs_bgp_announced", help, Samples::Gauges(announced));
+        let withdrawals = WithdrawReason::ALL
+            .iter()
+            .map(|&reason| (vec![("reason", reason.name().to_string())], routes.withdrawals(reason)))
+            .collect();
+        let help = "VIP withdrawals by reason: unhealthy (too few real servers), removed, draining, stopping.";
+        push(out, "ulvs_bgp_withdrawals", help, Samples::Counters(withdrawals));
+        let draining = if routes.drain.is_some() { 1.0 } else { 0.0 };
+        let help = "1 while draining (ulvs ctl drain or SIGTERM): every VIP withdrawn, ulvs stops after [bgp] drain.";
+        push(out, "ulvs_bgp_draining", help, Samples::Gauges(vec![(Vec::new(), draining)]));
+    }
+}
+
+/// An HA instance's labels: its name, and the vrid and interface keepalived exporters label with.
+fn ha_labels(instance: &HaInstance) -> Labels {
+    vec![
+        ("instance", instance.name.clone()),
+        ("vrid", instance.vrid.to_string()),
+        ("interface", instance.interface.clone()),
+    ]
+}
+
 fn ha_families(out: &mut Vec<Family>, ha: &dyn HaSource) {
     let instances = ha.instances();
     let states = instances
@@ -328,18 +395,18 @@ fn ha_families(out: &mut Vec<Family>, ha: &dyn HaSource) {
         .flat_map(|i| {
             // Every state a 0/1 series.
             State::ALL.iter().map(move |state| {
-                let labels = vec![("instance", i.name.clone()), ("state", state.label().to_string())];
+                let mut labels = ha_labels(i);
+                labels.push(("state", state.label().to_string()));
                 (labels, if i.state == state.label() { 1.0 } else { 0.0 })
             })
         })
         .collect();
     push(out, "ulvs_ha_state", "1 for the HA instance's current state.", Samples::Gauges(states));
-    let transitions = instances.iter().map(|i| (vec![("instance", i.name.clone())], i.transitions)).collect();
+    let transitions = instances.iter().map(|i| (ha_labels(i), i.transitions)).collect();
     push(out, "ulvs_ha_transitions", "Role changes of the HA instance.", Samples::Counters(transitions));
-    let per_instance = |value: fn(&HaInstance) -> u64| {
-        instances.iter().map(|i| (vec![("instance", i.name.clone())], value(i))).collect::<Vec<_>>()
-    };
-    let priorities = instances.iter().map(|i| (vec![("instance", i.name.clone())], f64::from(i.priority))).collect();
+    let per_instance =
+        |value: fn(&HaInstance) -> u64| instances.iter().map(|i| (ha_labels(i), value(i))).collect::<Vec<_>>();
+    let priorities = instances.iter().map(|i| (ha_labels(i), f64::from(i.priority))).collect();
     push(
         out,
         "ulvs_ha_priority",

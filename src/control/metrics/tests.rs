@@ -96,7 +96,9 @@ fn sources() -> (Arc<Context>, ServiceKey) {
     let spec =
         ServiceSpec { key, scheduler: SchedulerKind::Rr, flags: SchedFlags::default(), persistence: None, reals };
     let mut registry = Registry::new(2, MacAddr::ZERO, Timeouts::default(), vec![spec]);
-    let snapshot = registry.snapshot(|_| None);
+    // 10.0.0.11 answered ARP; 10.0.0.12 did not.
+    let rs1_ip: std::net::IpAddr = Ipv4Addr::new(10, 0, 0, 11).into();
+    let snapshot = registry.snapshot(|ip| (ip == rs1_ip).then_some(MacAddr([2, 0, 0, 0, 0, 11])));
     let rs1 = &snapshot.services[0].reals[0];
     rs1.stats.get(0).conns.add(5);
     rs1.stats.get(1).conns.add(2);
@@ -113,6 +115,8 @@ fn sources() -> (Arc<Context>, ServiceKey) {
     let ha = Arc::new(HaBoard::default());
     ha.set(vec![HaInstance {
         name: "vi_1".into(),
+        vrid: 51,
+        interface: "eth0".into(),
         state: "master",
         transitions: 3,
         priority: 140,
@@ -147,7 +151,7 @@ fn sources() -> (Arc<Context>, ServiceKey) {
         stats: workers,
         health,
         rates: Mutex::new(RateTable::default()),
-        status: Mutex::new(ControlStatus::default()),
+        status: Mutex::new(ControlStatus { io: "xdp (native attach, copy bind)".into(), ..ControlStatus::default() }),
         serving: Arc::new(crate::cells::ServingState::always()),
         ha: Some(ha),
         sync: Some(sync),
@@ -171,6 +175,8 @@ fn the_exposition_parses_and_carries_the_shared_counters() {
     assert_eq!(value(&samples, "ulvs_real_server_weight", &rs("10.0.0.12")), 2.0);
     assert_eq!(value(&samples, "ulvs_real_server_up", &rs("10.0.0.11")), 1.0, "unchecked: up");
     assert_eq!(value(&samples, "ulvs_real_server_up", &rs("10.0.0.12")), 0.0, "its check says down");
+    assert_eq!(value(&samples, "ulvs_real_server_resolved", &rs("10.0.0.11")), 1.0);
+    assert_eq!(value(&samples, "ulvs_real_server_resolved", &rs("10.0.0.12")), 0.0);
     assert_eq!(value(&samples, "ulvs_health_failed_probes_total", &rs("10.0.0.12")), 3.0);
     assert_eq!(value(&samples, "ulvs_health_transitions_total", &rs("10.0.0.12")), 1.0);
     assert_eq!(value(&samples, "ulvs_service_quorum_up", &service), 0.0);
@@ -184,6 +190,10 @@ fn the_exposition_parses_and_carries_the_shared_counters() {
     assert_eq!(value(&samples, "ulvs_worker_batch_size_mean", &[("worker", "1")]), 32.0);
     assert_eq!(value(&samples, "ulvs_worker_batch_size_mean", &[("worker", "0")]), 0.0);
     assert_eq!(value(&samples, "ulvs_ha_state", &[("instance", "vi_1"), ("state", "master")]), 1.0);
+    let keepalived_labels = [("instance", "vi_1"), ("vrid", "51"), ("interface", "eth0"), ("state", "master")];
+    assert_eq!(value(&samples, "ulvs_ha_state", &keepalived_labels), 1.0);
+    assert_eq!(value(&samples, "ulvs_ha_priority", &keepalived_labels[..3]), 140.0);
+    assert_eq!(value(&samples, "ulvs_build_info", &[("version", env!("CARGO_PKG_VERSION")), ("io", "xdp")]), 1.0);
     assert_eq!(value(&samples, "ulvs_ha_state", &[("instance", "vi_1"), ("state", "backup")]), 0.0);
     assert_eq!(value(&samples, "ulvs_ha_transitions_total", &[("instance", "vi_1")]), 3.0);
     assert_eq!(value(&samples, "ulvs_ha_priority", &[("instance", "vi_1")]), 140.0);
@@ -211,6 +221,7 @@ fn every_worker_counter_is_in_every_view() {
     let WorkerCounters {
         rx_packets,
         rx_bytes,
+        rx_dropped,
         tx_packets,
         forwarded,
         arp_replies,
@@ -222,6 +233,10 @@ fn every_worker_counter_is_in_every_view() {
         conns,
         conns_expired,
         conns_evicted,
+        evicted_half_open,
+        evicted_closing,
+        evicted_udp,
+        evicted_established,
         conns_synced,
         sync_notes,
         sync_lost,
@@ -234,6 +249,7 @@ fn every_worker_counter_is_in_every_view() {
     let fields = [
         rx_packets,
         rx_bytes,
+        rx_dropped,
         tx_packets,
         forwarded,
         arp_replies,
@@ -245,6 +261,10 @@ fn every_worker_counter_is_in_every_view() {
         conns,
         conns_expired,
         conns_evicted,
+        evicted_half_open,
+        evicted_closing,
+        evicted_udp,
+        evicted_established,
         conns_synced,
         sync_notes,
         sync_lost,
@@ -324,4 +344,25 @@ fn the_endpoint_serves_metrics_over_http() {
     assert!(parse(&body).is_ok());
     assert_eq!(agent.get(&url("/")).call().unwrap().status().as_u16(), 404);
     assert_eq!(agent.post(&url("/metrics")).send_empty().unwrap().status().as_u16(), 405);
+}
+
+#[test]
+fn bgp_families_show_each_vip_announced_or_not_and_the_withdrawals_by_reason() {
+    use crate::control::announce::{AnnounceBook, RouteSettings, Standing, WithdrawReason};
+    let (sources, _) = sources();
+    assert!(!render(&sources).contains("ulvs_bgp"), "without [bgp], no bgp family");
+    let (a, b) = (std::net::IpAddr::from([10, 0, 0, 100]), std::net::IpAddr::from([10, 0, 0, 101]));
+    let mut book = AnnounceBook::default();
+    book.follow(BTreeMap::from([(a, Standing::announced(String::new())), (b, Standing::announced(String::new()))]));
+    let unhealthy = Standing::withdrawn(WithdrawReason::Unhealthy, String::new());
+    book.follow(BTreeMap::from([(a, Standing::announced(String::new())), (b, unhealthy)]));
+    let settings = RouteSettings { table: 100, drain: std::time::Duration::from_secs(5), min_healthy: 1 };
+    sources.status.lock().unwrap().routes = Some(book.report(settings, None));
+    let text = render(&sources);
+    let samples = parse(&text).unwrap_or_else(|err| panic!("{err}\n{text}"));
+    assert_eq!(value(&samples, "ulvs_bgp_announced", &[("vip", "10.0.0.100")]), 1.0);
+    assert_eq!(value(&samples, "ulvs_bgp_announced", &[("vip", "10.0.0.101")]), 0.0);
+    assert_eq!(value(&samples, "ulvs_bgp_withdrawals_total", &[("reason", "unhealthy")]), 1.0);
+    assert_eq!(value(&samples, "ulvs_bgp_withdrawals_total", &[("reason", "draining")]), 0.0);
+    assert_eq!(value(&samples, "ulvs_bgp_draining", &[]), 0.0);
 }

@@ -4,7 +4,10 @@
 //! - Not to a VIP → `ToKernel` (the director's own IPv6: its link-local, its NDP, router
 //!   advertisements), except a Neighbour Solicitation whose target is a VIP, which goes to the
 //!   solicited-node multicast address and is answered in `neighbour.rs`.
-//! - To a VIP while not serving → `Drop(NotMaster)`.
+//! - To a VIP with `[bgp]` (`snapshot.vips_routed`) in a frame for another host's MAC →
+//!   `Drop(OtherHost)`, as for IPv4; a solicitation for a routed VIP → `Drop(ArpRoutedVip)`.
+//! - To a VIP while not serving → `Drop(NotMaster)`; then the defences (io = "packet"), as for IPv4,
+//!   but for a solicitation, exempt as ARP is.
 //! - Extension headers are walked to the transport (bounded: `ipv6::transport`); a chain it will not
 //!   walk is `Unsupported`, one that runs past the packet `Malformed`. A non-first fragment holds no
 //!   ports → `Fragment`; a first fragment with its ports is forwarded like any packet.
@@ -34,8 +37,20 @@ impl Pipeline {
         if !ctx.snapshot.is_vip6(dst) {
             return self.not_to_a_vip6(frame, ctx);
         }
+        if super::other_host(frame, ctx.snapshot) {
+            return Verdict::Drop(DropReason::OtherHost);
+        }
         if !ctx.serving.serves6(dst) {
             return Verdict::Drop(DropReason::NotMaster);
+        }
+        // A solicitation to the VIP itself (a reachability probe) is exempt, as ARP is: refusing a
+        // router outside an allow list its probes would break the path for every client.
+        let is_solicit = packet.next_header() == ipv6::NEXT_HEADER_ICMPV6
+            && packet.payload().first().copied() == Some(icmpv6::Message::NEIGHBOUR_SOLICIT.0);
+        if !is_solicit {
+            if let Some(reason) = self.screened(ctx, packet.src_addr().into()) {
+                return Verdict::Drop(reason);
+            }
         }
         let found = match ipv6::transport(&packet) {
             Ok(found) => found,

@@ -51,6 +51,9 @@ impl Pipeline {
         if !ctx.snapshot.is_vip(dst) {
             return Some(Verdict::ToKernel);
         }
+        if super::other_host(frame, ctx.snapshot) {
+            return Some(Verdict::Drop(DropReason::OtherHost));
+        }
         if !checksum::is_valid(checksum::data(&head[ip..])) {
             return Some(Verdict::Drop(DropReason::BadChecksum));
         }
@@ -63,6 +66,9 @@ impl Pipeline {
         }
         let client =
             Ipv4Addr::from_bits(u32::from_be_bytes([head[ip + 12], head[ip + 13], head[ip + 14], head[ip + 15]]));
+        if let Some(reason) = self.screened(ctx, client.into()) {
+            return Some(Verdict::Drop(reason));
+        }
         let l4 = &frame[HEADERS_LEN..ip + total_len];
         let (protocol, ports, segment, field) = match ports_and_flags(protocol, l4, fragment & MORE_FRAGMENTS != 0) {
             Ok(found) => found,
@@ -105,8 +111,15 @@ impl Pipeline {
         if !ctx.snapshot.is_vip6(dst) {
             return Some(Verdict::ToKernel);
         }
+        if super::other_host(frame, ctx.snapshot) {
+            return Some(Verdict::Drop(DropReason::OtherHost));
+        }
         if !ctx.serving.serves6(dst) {
             return Some(Verdict::Drop(DropReason::NotMaster));
+        }
+        let client = address(8);
+        if let Some(reason) = self.screened(ctx, client.into()) {
+            return Some(Verdict::Drop(reason));
         }
         let l4 = &frame[HEADERS6_LEN..HEADERS6_LEN + payload_len];
         let (protocol, ports, segment, field) = match ports_and_flags(protocol, l4, false) {
@@ -114,7 +127,7 @@ impl Pipeline {
             Err(verdict) => return Some(verdict),
         };
         let key = FlowKey {
-            client: address(8),
+            client,
             client_port: u16::from_be_bytes([ports[0], ports[1]]),
             vip: dst,
             vport: u16::from_be_bytes([ports[2], ports[3]]),

@@ -51,6 +51,11 @@ impl Pipeline {
         if src.is_unspecified() {
             return Verdict::ToKernel;
         }
+        // With [bgp] the router reaches the VIP by route: answering would draw its traffic here
+        // whatever BGP says, as an ARP reply would (the same drop reason).
+        if ctx.snapshot.vips_routed {
+            return Verdict::Drop(DropReason::ArpRoutedVip);
+        }
         if !ctx.serving.serves6(target) {
             return Verdict::Drop(DropReason::NotMaster);
         }

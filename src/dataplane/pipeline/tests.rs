@@ -404,6 +404,38 @@ fn a_gated_vip_follows_its_bit_and_answers_arp_with_its_vmac() {
     assert_eq!(pipeline.process(now, &mut frame, &master), Verdict::Tx);
 }
 
+#[test]
+fn with_routed_vips_no_arp_is_answered_and_only_frames_to_the_directors_mac_are_forwarded() {
+    let mut snapshot = snapshot();
+    snapshot.vips_routed = true;
+    let (mut pipeline, stats) = new_pipeline(&snapshot);
+    let now = Instant::now();
+    let ctx = Context { snapshot: &snapshot, serving: Serving::ALL };
+    let request = craft::arp_request(CLIENT, CLIENT_IP, VIP);
+    let mut frame = request.clone();
+    let routed = Verdict::Drop(DropReason::ArpRoutedVip);
+    assert_eq!(pipeline.process(now, &mut frame, &ctx), routed, "the router reaches the VIP by route");
+    assert_eq!(frame, request, "untouched: no reply");
+    assert_eq!(stats.sum(|w| &w.arp_replies), 0);
+    let mut frame = syn(40000, 80);
+    assert_eq!(pipeline.process(now, &mut frame, &ctx), Verdict::Tx, "routed to this director, forwarded as ever");
+    // The same frames as a switch floods them when they are meant for another director.
+    let another = MacAddr([0x02, 0, 0, 0, 0, 0x03]);
+    for mut frame in [syn(40001, 80), craft::udp(CLIENT, another, client(5353), vip(53), b"query")] {
+        frame[..6].copy_from_slice(&another.0);
+        assert_eq!(pipeline.process(now, &mut frame, &ctx), Verdict::Drop(DropReason::OtherHost));
+    }
+    pipeline.flush_counters();
+    assert_eq!(stats.sum(|w| &w.drops[DropReason::OtherHost.index()]), 2);
+    assert_eq!(stats.sum(|w| &w.drops[DropReason::ArpRoutedVip.index()]), 1);
+    // Without [bgp] nothing changes: a frame still addressed to an old VRRP master is forwarded.
+    snapshot.vips_routed = false;
+    let ctx = Context { snapshot: &snapshot, serving: Serving::ALL };
+    let mut frame = syn(40002, 80);
+    frame[..6].copy_from_slice(&another.0);
+    assert_eq!(pipeline.process(now, &mut frame, &ctx), Verdict::Tx);
+}
+
 /// A snapshot without rs2 in TCP :80, as after `ulvs ctl -d`; rs1 keeps its id.
 fn snapshot_without_rs2(expire_nodest_conn: bool) -> Snapshot {
     let mut next = Snapshot::new(
@@ -548,11 +580,13 @@ fn fast_and_general_paths_agree() {
         }
     }
     let now = Instant::now();
-    for serving in [true, false] {
+    // With [bgp] (routed VIPs) a variant whose destination MAC is not the director's is another host's.
+    for (serving, routed) in [(true, false), (false, false), (true, true)] {
         for variant in &variants {
             let mut outcomes = Vec::new();
             for general in [false, true] {
-                let snapshot = snapshot();
+                let mut snapshot = snapshot();
+                snapshot.vips_routed = routed;
                 let (mut pipeline, stats) = new_pipeline(&snapshot);
                 let ctx = Context { snapshot: &snapshot, serving: Serving::ALL };
                 let mut open = syn(40000, 80);
@@ -577,7 +611,10 @@ fn fast_and_general_paths_agree() {
                     .collect();
                 outcomes.push((verdict, frame, drops, reals, stats.get(0).forwarded.get(), pipeline.table_len()));
             }
-            assert_eq!(outcomes[0], outcomes[1], "fast vs general on {variant:02x?} (serving {serving})");
+            assert_eq!(
+                outcomes[0], outcomes[1],
+                "fast vs general on {variant:02x?} (serving {serving}, routed {routed})"
+            );
         }
     }
 }
@@ -665,4 +702,79 @@ fn partial_checksums_are_completed_on_the_way_out_and_nothing_else_is_touched() 
 
 mod family;
 mod ipv6;
+mod steered;
 mod sync;
+
+/// A SYN flood into a full table: half-open connections are evicted, and counted as such, while
+/// the established ones never are and keep being forwarded.
+#[test]
+fn a_syn_flood_evicts_half_open_connections_never_established_ones() {
+    let snapshot = snapshot();
+    let stats = Arc::new(WorkerStats::new(1));
+    let mut p = Pipeline::new(0, 8, &snapshot, Arc::clone(&stats), Instant::now());
+    let ctx = Context { snapshot: &snapshot, serving: Serving::ALL };
+    let now = Instant::now();
+    let ack = |port| craft::tcp(CLIENT, DIRECTOR, client(port), vip(80), tcp_flags::ACK, b"GET /");
+    for port in 40_000..40_003 {
+        assert_eq!(p.process(now, &mut syn(port, 80), &ctx), Verdict::Tx);
+        assert_eq!(p.process(now, &mut ack(port), &ctx), Verdict::Tx);
+    }
+    for port in 1_000..2_000 {
+        assert_eq!(p.process(now, &mut syn(port, 80), &ctx), Verdict::Tx, "a new connection is always let in");
+    }
+    for port in 40_000..40_003 {
+        assert_eq!(p.process(now, &mut ack(port), &ctx), Verdict::Tx, "established {port} survived");
+    }
+    let worker = stats.get(0);
+    assert_eq!(p.table_len(), 8);
+    // 1000 SYNs into the 5 places the established ones left: all but the last 5 evicted.
+    assert_eq!(worker.evicted_half_open.get(), 995);
+    assert_eq!(worker.conns_evicted.get(), 995);
+    let others = [&worker.evicted_established, &worker.evicted_closing, &worker.evicted_udp];
+    assert_eq!(others.map(|c| c.get()), [0, 0, 0]);
+}
+
+/// On io = "packet" the pipeline enforces the filter the XDP filter would have: a denied source is
+/// dropped with its rule's hit counted, a source outside an allow list too, and a SYN over its
+/// /24's rate; where the XDP filter enforces them (the default here), nothing is checked twice.
+#[test]
+fn the_filter_is_enforced_where_no_xdp_filter_did_it() {
+    use crate::defence::{Action, Filter, FilterRules, RateLimit, Rule};
+    let with_filter = |rules: Vec<Rule>, rate: Option<RateLimit>| {
+        let mut snapshot = snapshot();
+        snapshot.filter = Some(Arc::new(Filter::new(FilterRules::new(rules, rate).unwrap(), 1)));
+        snapshot
+    };
+    let rule = |action, prefix: &str| Rule { prefix: prefix.parse().unwrap(), action };
+    let now = Instant::now();
+
+    let denied = with_filter(vec![rule(Action::Deny, "10.0.0.0/24")], None);
+    let (mut p, stats) = new_pipeline(&denied);
+    let ctx = Context { snapshot: &denied, serving: Serving::ALL };
+    assert_eq!(p.process(now, &mut syn(40000, 80), &ctx), Verdict::Tx, "the XDP filter's job by default");
+    p.set_enforce_defences(true);
+    assert_eq!(p.process(now, &mut syn(40001, 80), &ctx), Verdict::Drop(DropReason::Denied));
+    let udp = craft::udp(CLIENT, DIRECTOR, client(5353), vip(53), b"q");
+    assert_eq!(p.process(now, &mut udp.clone(), &ctx), Verdict::Drop(DropReason::Denied));
+    assert_eq!(denied.filter.as_ref().unwrap().hits(), vec![2]);
+    assert_eq!(stats.get(0).drops[DropReason::Denied.index()].get(), 2);
+
+    let allow_list = with_filter(vec![rule(Action::Allow, "192.0.2.0/24")], None);
+    let (mut p, _) = new_pipeline(&allow_list);
+    p.set_enforce_defences(true);
+    let ctx = Context { snapshot: &allow_list, serving: Serving::ALL };
+    assert_eq!(p.process(now, &mut syn(40002, 80), &ctx), Verdict::Drop(DropReason::NotAllowed));
+
+    let limited = with_filter(vec![], Some(RateLimit { rate: 10, burst: 5, per_v4: 24, per_v6: 64 }));
+    let (mut p, _) = new_pipeline(&limited);
+    p.set_enforce_defences(true);
+    let ctx = Context { snapshot: &limited, serving: Serving::ALL };
+    let verdicts: Vec<Verdict> = (0..7).map(|i| p.process(now, &mut syn(41000 + i, 80), &ctx)).collect();
+    let tx = verdicts.iter().filter(|v| **v == Verdict::Tx).count();
+    assert_eq!(tx, 5, "a burst of five: {verdicts:?}");
+    assert_eq!(verdicts[5], Verdict::Drop(DropReason::RateLimited));
+    let ack = craft::tcp(CLIENT, DIRECTOR, client(41000), vip(80), tcp_flags::ACK, b"x");
+    assert_eq!(p.process(now, &mut ack.clone(), &ctx), Verdict::Tx, "established connections are not limited");
+    let later = now + Duration::from_millis(100);
+    assert_eq!(p.process(later, &mut syn(41010, 80), &ctx), Verdict::Tx, "a token back after 100 ms");
+}

@@ -17,18 +17,22 @@
 //!   the pipeline in place and a `Tx` verdict puts the same UMEM frame on the TX ring. It does not
 //!   allocate or log per packet.
 
+mod defence;
 mod error;
 #[cfg(test)]
 mod filter_cases;
 mod mac_tx;
 mod object;
 mod port;
+mod probe;
 mod program;
 
+pub use defence::{XdpRateLimit, XdpRule, MAX_XDP_RULES};
 pub use error::XdpError;
 pub use mac_tx::XdpMacTx;
 pub use port::{XdpPort, XdpPortConfig, XdpPortStats};
-pub use program::{FilterCounters, XdpProgram, FILTER_COUNTERS, MAX_QUEUES};
+pub use probe::{FilterProbe, ProbeOutcome};
+pub use program::{Attachment, FilterCounters, XdpProgram, FILTER_COUNTERS, MAX_QUEUES};
 
 use std::fmt;
 

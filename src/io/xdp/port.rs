@@ -501,6 +501,14 @@ impl Port for XdpPort {
     fn dropped(&self) -> u64 {
         self.stats().map_or(self.tx_full, |s| s.dropped())
     }
+
+    fn enforces_defences(&self) -> bool {
+        true
+    }
+
+    fn rx_dropped(&self) -> u64 {
+        self.stats().map_or(0, |s| s.rx_dropped + s.rx_ring_full + s.rx_invalid_descs)
+    }
 }
 
 /// Asks the kernel whether the bound socket is zero-copy (`XDP_OPTIONS`).

@@ -14,6 +14,7 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use log::{info, warn};
 
+use super::defence::{self, XdpRateLimit, XdpRule};
 use super::object::{self, LoadedFilter, PROGRAM_NAME};
 use super::{XdpError, XdpMode, XdpModeRequest};
 use crate::io::netdev;
@@ -29,6 +30,9 @@ pub(super) enum Stat {
     Passed = 1,
     NoSocket = 2,
     Oversize = 3,
+    Denied = 4,
+    NotAllowed = 5,
+    RateLimited = 6,
 }
 
 /// What the filter did with the frames it saw, summed over CPUs since it was loaded.
@@ -42,6 +46,12 @@ pub struct FilterCounters {
     pub no_socket: u64,
     /// ulvs traffic longer than the interface MTU (a GRO or GSO aggregate): dropped.
     pub oversize: u64,
+    /// To a VIP from a source a deny rule names: dropped.
+    pub denied: u64,
+    /// To a VIP from a source no rule names while there is an allow list: dropped.
+    pub not_allowed: u64,
+    /// SYNs over their source prefix's rate: dropped.
+    pub rate_limited: u64,
 }
 
 /// Each filter counter described once (its word in `ulvs ctl status`, its Prometheus family, its
@@ -49,7 +59,7 @@ pub struct FilterCounters {
 /// A filter counter: its status word, its Prometheus family, its help, how it is read.
 pub type FilterCounter = (&'static str, &'static str, &'static str, fn(&FilterCounters) -> u64);
 
-pub const FILTER_COUNTERS: [FilterCounter; 4] = [
+pub const FILTER_COUNTERS: [FilterCounter; 7] = [
     ("redirected", "ulvs_xdp_filter_redirected", "Frames the XDP filter handed to an AF_XDP socket.", |c| c.redirected),
     ("passed", "ulvs_xdp_filter_passed", "Frames the XDP filter passed to the kernel (not ulvs traffic).", |c| {
         c.passed
@@ -59,6 +69,16 @@ pub const FILTER_COUNTERS: [FilterCounter; 4] = [
     }),
     ("oversize", "ulvs_xdp_filter_oversize", "ulvs frames longer than the MTU, dropped by the XDP filter.", |c| {
         c.oversize
+    }),
+    ("denied", "ulvs_xdp_filter_denied", "Packets to a VIP from a source a deny rule names, dropped.", |c| c.denied),
+    (
+        "not_allowed",
+        "ulvs_xdp_filter_not_allowed",
+        "Packets to a VIP from a source outside the allow list, dropped.",
+        |c| c.not_allowed,
+    ),
+    ("rate_limited", "ulvs_xdp_filter_rate_limited", "SYNs over their source prefix's rate, dropped.", |c| {
+        c.rate_limited
     }),
 ];
 
@@ -85,9 +105,9 @@ impl XdpProgram {
 
         remove_stale(ifname, ifindex)?;
 
-        // The longest frame the filter steers: the MTU, an Ethernet header and one VLAN tag.
+        // The longest frame the filter steers: the MTU and an (untagged) Ethernet header.
         let mtu = netdev::mtu(ifname).map_err(|source| XdpError::Map { map: "limits", source })?;
-        map_update(filter.limits.as_raw_fd(), &0u32, &(mtu + 14 + 4))
+        map_update(filter.limits.as_raw_fd(), &0u32, &(mtu + 14))
             .map_err(|source| XdpError::Map { map: "limits", source })?;
         let mode = attach_fd(ifname, ifindex, filter.program.as_raw_fd(), request)?;
         info!("xdp filter (prog id {prog_id}) attached to {ifname} in {mode} mode");
@@ -160,7 +180,64 @@ impl XdpProgram {
             passed: read(Stat::Passed)?,
             no_socket: read(Stat::NoSocket)?,
             oversize: read(Stat::Oversize)?,
+            denied: read(Stat::Denied)?,
+            not_allowed: read(Stat::NotAllowed)?,
+            rate_limited: read(Stat::RateLimited)?,
         })
+    }
+
+    /// Makes `rules`, the default and the rate limit the filter's defences (see `defence`).
+    pub fn set_defences(
+        &self,
+        rules: &[XdpRule],
+        default_deny: bool,
+        rate: Option<XdpRateLimit>,
+    ) -> Result<(), XdpError> {
+        defence::set_defences(&self.filter, rules, default_deny, rate)
+    }
+
+    /// How often each of the first `count` rules decided, since the defences last changed.
+    pub fn rule_hits(&self, count: usize) -> Result<Vec<u64>, XdpError> {
+        defence::rule_hits(&self.filter, count)
+    }
+}
+
+/// Who holds the interface's XDP hook, seen against ulvs's own program.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Attachment {
+    /// Our program, in the mode we attached it.
+    Ours,
+    /// Nothing: somebody detached it (`ip link set dev IF xdp off`).
+    Detached,
+    /// Another program took the hook.
+    Replaced { prog_id: u32, name: String },
+}
+
+impl XdpProgram {
+    /// What is attached to the interface now. A netlink query: control path only.
+    pub fn attachment(&self) -> Result<Attachment, XdpError> {
+        let opts = query(&self.ifname, self.ifindex)?;
+        let ours = match self.mode {
+            XdpMode::Native => opts.drv_prog_id,
+            XdpMode::Generic => opts.skb_prog_id,
+        };
+        if ours == self.prog_id {
+            return Ok(Attachment::Ours);
+        }
+        match [ours, opts.drv_prog_id, opts.skb_prog_id, opts.hw_prog_id].into_iter().find(|&id| id != 0) {
+            None => Ok(Attachment::Detached),
+            Some(prog_id) => Ok(Attachment::Replaced { prog_id, name: name_of(prog_id) }),
+        }
+    }
+
+    /// Attaches our program again, in its mode, if the hook is free (after [`Attachment::Detached`]).
+    /// The VIP set and the socket map are the program's own maps: they are as they were.
+    pub fn reattach(&self) -> Result<(), XdpError> {
+        let request = match self.mode {
+            XdpMode::Native => XdpModeRequest::Native,
+            XdpMode::Generic => XdpModeRequest::Generic,
+        };
+        attach_fd(&self.ifname, self.ifindex, self.filter.program.as_raw_fd(), request).map(|_| ())
     }
 }
 
@@ -238,9 +315,8 @@ pub(super) fn ifindex(ifname: &str) -> Result<u32, XdpError> {
     }
 }
 
-/// Detaches a ulvs filter a previous run left attached; refuses any other program.
-fn remove_stale(ifname: &str, ifindex: u32) -> Result<(), XdpError> {
-    let query_error = |source| XdpError::Query { ifname: ifname.to_owned(), source };
+/// The programs attached to `ifindex` now, per mode.
+fn query(ifname: &str, ifindex: u32) -> Result<libbpf_sys::bpf_xdp_query_opts, XdpError> {
     let mut opts = libbpf_sys::bpf_xdp_query_opts {
         sz: std::mem::size_of::<libbpf_sys::bpf_xdp_query_opts>() as _,
         ..Default::default()
@@ -248,8 +324,21 @@ fn remove_stale(ifname: &str, ifindex: u32) -> Result<(), XdpError> {
     // SAFETY: plain netlink query into a valid, sized struct.
     let ret = unsafe { libbpf_sys::bpf_xdp_query(ifindex as i32, 0, &mut opts) };
     if ret < 0 {
-        return Err(query_error(io::Error::from_raw_os_error(-ret)));
+        return Err(XdpError::Query { ifname: ifname.to_owned(), source: io::Error::from_raw_os_error(-ret) });
     }
+    Ok(opts)
+}
+
+/// The name of the program `id`, or "?" when it is gone already.
+fn name_of(id: u32) -> String {
+    prog_fd_by_id(id).and_then(|fd| prog_info(fd.as_raw_fd())).map_or_else(|_| "?".to_owned(), |info| prog_name(&info))
+}
+
+/// Detaches a ulvs filter a previous run left attached; refuses any other program. (A live
+/// daemon's filter never gets here: the interface lock, `io::owner`, refused the second daemon.)
+fn remove_stale(ifname: &str, ifindex: u32) -> Result<(), XdpError> {
+    let query_error = |source| XdpError::Query { ifname: ifname.to_owned(), source };
+    let opts = query(ifname, ifindex)?;
     if opts.hw_prog_id != 0 {
         return Err(XdpError::Busy { ifname: ifname.to_owned(), prog_id: opts.hw_prog_id, name: "(offloaded)".into() });
     }

@@ -276,3 +276,72 @@ fn fast_and_general_ipv6_paths_agree() {
         }
     }
 }
+
+/// On io = "packet" the pipeline's defences apply to IPv6 to a VIP at the same place as to IPv4, on
+/// the fast path and the general one (extension headers, fragments); a solicitation for the VIP,
+/// multicast or unicast, is exempt as ARP is, so a router outside an allow list still reaches it.
+#[test]
+fn defences_apply_to_ipv6_to_a_vip_but_not_to_solicitations() {
+    use crate::defence::{Action, Filter, FilterRules, RateLimit, Rule};
+    let with_filter = |rules: Vec<Rule>, rate: Option<RateLimit>| {
+        let mut dual = dual_stack();
+        dual.filter = Some(Arc::new(Filter::new(FilterRules::new(rules, rate).unwrap(), 1)));
+        dual
+    };
+    let allow_list =
+        with_filter(vec![Rule { prefix: "2001:db8:ffff::/48".parse().unwrap(), action: Action::Allow }], None);
+    let (mut pipeline, stats) = new_pipeline(&allow_list);
+    let mut syn = frame(TCP_SYN);
+    assert_eq!(
+        process(&mut pipeline, &allow_list, Serving::ALL, &mut syn),
+        Verdict::Tx,
+        "the XDP filter's job by default"
+    );
+    pipeline.set_enforce_defences(true);
+    let not_allowed = Verdict::Drop(DropReason::NotAllowed);
+    for packet in [TCP_SYN, UDP, EXTHDR, FRAG_FIRST] {
+        let mut frame = frame(packet);
+        assert_eq!(process(&mut pipeline, &allow_list, Serving::ALL, &mut frame), not_allowed);
+    }
+    assert_eq!(stats.get(0).drops[DropReason::NotAllowed.index()].get(), 4);
+    let mut ns = frame(NS);
+    assert_eq!(process(&mut pipeline, &allow_list, Serving::ALL, &mut ns), Verdict::Tx, "a solicitation");
+    let mut unicast = NS.to_vec();
+    unicast[24..40].copy_from_slice(&ROUTER.octets());
+    refill_icmpv6_checksum(&mut unicast);
+    let mut ns = frame(&unicast);
+    assert_eq!(process(&mut pipeline, &allow_list, Serving::ALL, &mut ns), Verdict::Tx, "a reachability probe");
+
+    // SYNs from one /64 over the rate: a burst of five, then rate_limited.
+    let limited = with_filter(vec![], Some(RateLimit { rate: 10, burst: 5, per_v4: 24, per_v6: 64 }));
+    let (mut pipeline, _) = new_pipeline(&limited);
+    pipeline.set_enforce_defences(true);
+    let verdicts: Vec<Verdict> = (0..7u16)
+        .map(|i| {
+            let mut syn = frame(TCP_SYN);
+            syn[14 + 40..14 + 42].copy_from_slice(&(41000 + i).to_be_bytes());
+            process(&mut pipeline, &limited, Serving::ALL, &mut syn)
+        })
+        .collect();
+    let limited_drop = Verdict::Drop(DropReason::RateLimited);
+    assert_eq!(verdicts, [[Verdict::Tx; 5].as_slice(), &[limited_drop; 2]].concat());
+}
+
+/// With [bgp] the router reaches an IPv6 VIP by route, as an IPv4 one: no advertisement for it, and
+/// a frame to it addressed to another host's MAC (flooded) is dropped on both paths.
+#[test]
+fn with_bgp_an_ipv6_vip_is_reached_by_route() {
+    let mut dual = dual_stack();
+    dual.vips_routed = true;
+    let (mut pipeline, stats) = new_pipeline(&dual);
+    let mut ns = frame(NS);
+    assert_eq!(process(&mut pipeline, &dual, Serving::ALL, &mut ns), Verdict::Drop(DropReason::ArpRoutedVip));
+    assert_eq!(stats.get(0).nd_adverts.get(), 0);
+    for packet in [TCP_SYN, EXTHDR] {
+        let mut flooded = frame(packet);
+        flooded[0..6].copy_from_slice(&RS1.0);
+        assert_eq!(process(&mut pipeline, &dual, Serving::ALL, &mut flooded), Verdict::Drop(DropReason::OtherHost));
+        let mut routed = frame(packet);
+        assert_eq!(process(&mut pipeline, &dual, Serving::ALL, &mut routed), Verdict::Tx);
+    }
+}

@@ -56,11 +56,43 @@ fn a_synced_connection_is_taken_mid_stream_by_the_worker_that_sees_it() {
     assert_eq!(p.process(now, &mut frame, &ctx), Verdict::Tx, "found in the worker's own table from now on");
     assert_eq!(stats.get(0).conns_synced.get(), 1);
 
-    // A real server this director does not have: taken, not bound, and the packet is a miss.
+    // A real server this director does not have: not bound, and the packet is a miss; the entry
+    // stays unbound until it expires, as IPVS keeps it.
     link.synced.offer(now, established(40001, Ipv4Addr::new(10, 0, 0, 99)));
     let mut frame = ack(40001);
     assert_eq!(p.process(now, &mut frame, &ctx), Verdict::Drop(DropReason::NoConnection));
-    assert!(link.synced.is_empty());
+    assert_eq!(link.synced.len(), 1);
+}
+
+/// A synced connection whose real server's MAC is not known yet is left where it is: its packets
+/// are dropped as `mac_unknown` until the MAC is, then the next one takes it to that real server.
+/// (It used to be taken out of the synced table first, and so lost.)
+#[test]
+fn a_synced_connection_waits_for_its_real_server_s_mac() {
+    const RS3: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x13]);
+    let (mut p, stats, link, _) = linked(false);
+    let unresolved = snapshot();
+    let now = Instant::now();
+    let key = FlowKey { client: CLIENT_IP, client_port: 40002, vip: VIP, vport: 8080, protocol: Protocol::Tcp };
+    let rs3 = Ipv4Addr::new(10, 0, 0, 13);
+    link.synced.upsert(now, key.any(), ConnState::Established, (rs3.into(), 8080), Duration::from_secs(900));
+    let ack = craft::tcp(CLIENT, DIRECTOR, client(40002), vip(8080), tcp_flags::ACK, b"more");
+    for _ in 0..3 {
+        let mut frame = ack.clone();
+        let ctx = Context { snapshot: &unresolved, serving: Serving::ALL };
+        assert_eq!(p.process(now, &mut frame, &ctx), Verdict::Drop(DropReason::MacUnknown));
+        assert_eq!(link.synced.len(), 1, "left synced until the MAC is known");
+    }
+    let services = vec![service(Protocol::Tcp, 8080, vec![real(3, 13, Some(RS3), 8080)], None)];
+    let resolved = Snapshot::new(2, DIRECTOR, Timeouts::default(), services);
+    p.install(&resolved);
+    let mut frame = ack.clone();
+    let ctx = Context { snapshot: &resolved, serving: Serving::ALL };
+    assert_eq!(p.process(now, &mut frame, &ctx), Verdict::Tx);
+    assert_eq!(frame[..12], with_macs(&ack, RS3, DIRECTOR)[..12]);
+    assert!(link.synced.is_empty(), "taken once the MAC is known");
+    assert_eq!(stats.get(0).conns_synced.get(), 1);
+    assert_eq!(stats.get(0).drops[DropReason::MacUnknown.index()].get(), 3);
 }
 
 #[test]
