@@ -81,7 +81,7 @@ impl Handler for CtlHandler {
             Command::List => {
                 let filter = args.service_filter().map(|(protocol, addr)| ServiceKey {
                     protocol,
-                    vip: (*addr.ip()).into(),
+                    vip: addr.ip(),
                     port: addr.port(),
                 });
                 if let Some(key) = filter {
