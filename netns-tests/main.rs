@@ -18,6 +18,7 @@ mod health;
 mod health_options;
 mod held;
 mod ipv6;
+mod ipv6_sync;
 mod lab;
 mod metrics;
 mod offload;
