@@ -87,3 +87,117 @@ fn ipv6_and_ipv4_served_side_by_side_xdp() {
 fn ipv6_and_ipv4_served_side_by_side_packet() {
     ipv6_and_ipv4_served_side_by_side("packet", "ut-v6-p");
 }
+
+/// `ulvs ctl -L -n` after the IPv6 edits of `ctl_edits_ipv6_services`.
+const EDITED6: &str = "\
+IP Virtual Server version 1.2.1 (size=1048576)
+Prot LocalAddress:Port Scheduler Flags
+  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn
+TCP  10.0.0.100:80 rr
+  -> 10.0.0.11:80                 Route   1      0          0         
+  -> 10.0.0.12:80                 Route   1      0          0         
+TCP  [2001:db8::100]:80 rr
+  -> [2001:db8::11]:80            Route   3      0          0         
+  -> [2001:db8::12]:80            Route   2      0          0         
+UDP  [2001:db8::100]:53 sh
+  -> [2001:db8::11]:53            Route   1      0          0         
+";
+
+/// `ulvs ctl -S -n` of the same table: ipvsadm's bracket forms.
+const SAVED6: &str = "\
+-A -t 10.0.0.100:80 -s rr
+-a -t 10.0.0.100:80 -r 10.0.0.11:80 -g -w 1
+-a -t 10.0.0.100:80 -r 10.0.0.12:80 -g -w 1
+-A -t [2001:db8::100]:80 -s rr
+-a -t [2001:db8::100]:80 -r [2001:db8::11]:80 -g -w 3
+-a -t [2001:db8::100]:80 -r [2001:db8::12]:80 -g -w 2
+-A -u [2001:db8::100]:53 -s sh
+-a -u [2001:db8::100]:53 -r [2001:db8::11]:53 -g -w 1
+";
+
+fn ctl_ok(daemon: &Daemon, args: &str) -> String {
+    let words: Vec<&str> = args.split(' ').collect();
+    let (success, out, err) = daemon.ctl_with(&words, "");
+    assert!(success, "ulvs ctl {args} failed: {err}\n{}", daemon.log_text());
+    out
+}
+
+/// Test 6: ipvsadm's commands with IPv6 services and real servers in their bracket forms, on a
+/// daemon that starts with an IPv4 service only: added, edited and deleted live, listed and saved
+/// as ipvsadm lists and saves them, refused with a clear reason where wrong, -S → -C → -R back to
+/// the same table, and the table forwards as edited (rr after -E: 10/10, not wrr's 3:2).
+fn ctl_edits_ipv6_services(io: &str, prefix: &str) {
+    let lab = Lab::up_ipv6(prefix, 2);
+    let control = lab.dir.join("ulvs.sock");
+    let daemon =
+        Daemon::start(&lab, &crate::lab::config(io, "rr", &control, &[("10.0.0.11", 1), ("10.0.0.12", 1)], ""));
+    for args in [
+        "-A -t [2001:db8::100]:80 -s wrr",
+        "-a -t [2001:db8::100]:80 -r [2001:db8::11]:80 -g -w 3",
+        "-a -t [2001:db8::100]:80 -r 2001:db8::12 -g -w 1",
+        "-A -u [2001:db8::100]:53 -s sh",
+        "-a -u [2001:db8::100]:53 -r 2001:db8::11",
+        "-a -u [2001:db8::100]:53 -r [2001:db8::12]:53",
+        "-E -t [2001:db8::100]:80 -s rr",
+        "-e -t [2001:db8::100]:80 -r [2001:db8::12]:80 -w 2",
+        "-d -u [2001:db8::100]:53 -r 2001:db8::12",
+    ] {
+        ctl_ok(&daemon, args);
+    }
+    assert_eq!(ctl_ok(&daemon, "-L -n"), EDITED6);
+    assert_eq!(ctl_ok(&daemon, "-S -n"), SAVED6);
+    let filtered = ctl_ok(&daemon, "-L -n -t [2001:db8::100]:80");
+    assert!(filtered.contains("TCP  [2001:db8::100]:80 rr\n") && !filtered.contains("10.0.0.100"), "{filtered}");
+
+    for (args, wanted) in [
+        ("-a -t [2001:db8::100]:80 -r 10.0.0.13", "is an IPv4 address but the service's VIP 2001:db8::100 is IPv6"),
+        ("-a -t [2001:db8::100]:80 -r [2001:db8::13]:81", "direct routing cannot change the port"),
+        ("-a -t [2001:db8::100]:80 -r 2001:db9::7", "not in any IPv6 subnet of interface eth0"),
+        ("-A -t [2001:db8::100]:80", "Service already exists: TCP [2001:db8::100]:80"),
+        ("-a -t [2001:db8::100]:9999 -r 2001:db8::11", "Service not defined: TCP [2001:db8::100]:9999"),
+        ("-d -t [2001:db8::100]:80 -r 2001:db8::99", "No such destination"),
+        ("-A -t 2001:db8::100:80", "an IPv6 service is written [VIP6]:PORT"),
+        ("-A -t [2001:db8::2]:80", "is configured on eth0: the director's kernel must not hold the VIP"),
+    ] {
+        let words: Vec<&str> = args.split(' ').collect();
+        let (success, _, err) = daemon.ctl_with(&words, "");
+        assert!(!success && err.contains(wanted), "ulvs ctl {args}: expected {wanted:?} in {err:?}");
+    }
+    assert_eq!(ctl_ok(&daemon, "-L -n"), EDITED6, "refused commands changed the table");
+
+    // -S → -C → -R: the same table back, IPv6 included.
+    ctl_ok(&daemon, "-C");
+    assert_eq!(ctl_ok(&daemon, "-L -n").lines().count(), 3, "cleared");
+    let (success, _, err) = daemon.ctl_with(&["-R"], SAVED6);
+    assert!(success, "{err}");
+    assert_eq!(ctl_ok(&daemon, "-L -n"), EDITED6);
+
+    // The restored table forwards over IPv6, as edited: rr, so 10/10 whatever the weights.
+    let url6 = format!("http://[{VIP6}]/");
+    let mut tally = BTreeMap::new();
+    wait_for("the restored IPv6 service answering", Duration::from_secs(5), || {
+        tally = requests(&lab, &url6, 1);
+        count(&tally, "FAILED") == 0
+    });
+    let tally = requests(&lab, &url6, 20);
+    assert_eq!((count(&tally, "rs1"), count(&tally, "rs2")), (10, 10), "{tally:?}\n{}", daemon.log_text());
+
+    // Deleted: listed no more, and no longer served.
+    ctl_ok(&daemon, "-D -t [2001:db8::100]:80");
+    ctl_ok(&daemon, "-D -u [2001:db8::100]:53");
+    assert!(!ctl_ok(&daemon, "-L -n").contains("2001:db8"), "{}", ctl_ok(&daemon, "-L -n"));
+    let tally = requests(&lab, &url6, 2);
+    assert_eq!(count(&tally, "FAILED"), 2, "a deleted IPv6 service still answered: {tally:?}");
+    let tally4 = requests(&lab, &format!("http://{VIP}/"), 2);
+    assert_eq!(count(&tally4, "FAILED"), 0, "the IPv4 service beside it: {tally4:?}");
+}
+
+#[test]
+fn ctl_edits_ipv6_services_xdp() {
+    ctl_edits_ipv6_services("xdp", "ut-v6c-x");
+}
+
+#[test]
+fn ctl_edits_ipv6_services_packet() {
+    ctl_edits_ipv6_services("packet", "ut-v6c-p");
+}
