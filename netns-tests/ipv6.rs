@@ -201,3 +201,75 @@ fn ctl_edits_ipv6_services_xdp() {
 fn ctl_edits_ipv6_services_packet() {
     ctl_edits_ipv6_services("packet", "ut-v6c-p");
 }
+
+/// Stops real server `n`'s IPv6 HTTP server (the pid lab.sh recorded), its IPv4 one left running.
+fn stop_http6(lab: &Lab, n: usize) {
+    let pid = std::fs::read_to_string(lab.dir.join(format!("http6-rs{n}.pid"))).unwrap();
+    let _ = std::process::Command::new("kill").arg(pid.trim()).status();
+    wait_for("the IPv6 HTTP server stopping", Duration::from_secs(5), || {
+        !lab.exec(&format!("rs{n}"), &["bash", "-c", "exec 3<>/dev/tcp/::1/80"]).status.success()
+    });
+}
+
+/// Starts it again, its pid where lab.sh's teardown finds it.
+fn start_http6(lab: &Lab, n: usize) {
+    let mut child = crate::tools::in_netns(&lab.ns(&format!("rs{n}")), "python3")
+        .args([&lab.repo_script("http-rs.py"), &format!("rs{n}"), "80", "--ipv6"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::fs::write(lab.dir.join(format!("http6-rs{n}.pid")), child.id().to_string()).unwrap();
+    std::thread::spawn(move || child.wait());
+    wait_for("the IPv6 HTTP server answering", Duration::from_secs(5), || {
+        lab.exec(&format!("rs{n}"), &["bash", "-c", "exec 3<>/dev/tcp/::1/80"]).status.success()
+    });
+}
+
+/// Test 5: an http check over IPv6 (from the director's kernel to [2001:db8::11]:80) takes a
+/// real server whose IPv6 HTTP server stopped out of `-L` (its IPv4 server still answers, so only
+/// an IPv6 probe sees it), clients are served by the other, and it comes back when it answers.
+fn http_check_over_ipv6(io: &str, prefix: &str) {
+    let lab = Lab::up_ipv6(prefix, 2);
+    let check = "check = { type = \"http\", path = \"/\", status = [200], body = \"rs\", interval = \"200ms\", \
+                 timeout = \"150ms\", rise = 2, fall = 3 }";
+    let text = format!(
+        "[director]\ninterface = \"eth0\"\nio = \"{io}\"\ncontrol = \"{}\"\n\n\
+         [[service]]\nvip = \"{VIP6}\"\nport = 80\nprotocol = \"tcp\"\nscheduler = \"rr\"\n{check}\n\
+         \x20 [[service.real]]\n  ip = \"{RS1_6}\"\n  [[service.real]]\n  ip = \"{RS2_6}\"\n",
+        lab.dir.join("ulvs.sock").display()
+    );
+    let daemon = Daemon::start(&lab, &text);
+    let rs1 = format!("[{RS1_6}]");
+    let url6 = format!("http://[{VIP6}]/");
+    crate::health::wait_listing(&daemon, &rs1, Some(1), Duration::from_secs(3));
+    let tally = requests(&lab, &url6, 10);
+    assert_eq!((count(&tally, "rs1"), count(&tally, "rs2")), (5, 5), "{tally:?}\n{}", daemon.log_text());
+
+    stop_http6(&lab, 1);
+    let took = crate::health::wait_listing(&daemon, &rs1, None, 3 * Duration::from_millis(200) + crate::health::SLACK);
+    eprintln!("{io}: [{RS1_6}]:80 removed {took:?} after its IPv6 HTTP server stopped (fall 3 × 200ms)");
+    let tally = requests(&lab, &url6, 20);
+    assert_eq!(count(&tally, "rs2"), 20, "every request served by rs2: {tally:?}");
+    let status = daemon.ctl(&["status"]);
+    assert!(status.contains(&format!("health: TCP [{VIP6}]:80 {RS1_6} down (http check, 1 transitions")), "{status}");
+    assert!(daemon.log_text().contains(&format!("real server {RS1_6} is down")), "{}", daemon.log_text());
+
+    start_http6(&lab, 1);
+    let took =
+        crate::health::wait_listing(&daemon, &rs1, Some(1), 2 * Duration::from_millis(200) + crate::health::SLACK);
+    eprintln!("{io}: [{RS1_6}]:80 back {took:?} after its IPv6 HTTP server started (rise 2 × 200ms)");
+    let tally = requests(&lab, &url6, 10);
+    assert_eq!((count(&tally, "rs1"), count(&tally, "rs2"), count(&tally, "FAILED")), (5, 5, 0), "{tally:?}");
+}
+
+#[test]
+fn http_check_over_ipv6_xdp() {
+    http_check_over_ipv6("xdp", "ut-v6h-x");
+}
+
+#[test]
+fn http_check_over_ipv6_packet() {
+    http_check_over_ipv6("packet", "ut-v6h-p");
+}
