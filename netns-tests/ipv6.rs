@@ -273,3 +273,89 @@ fn http_check_over_ipv6_xdp() {
 fn http_check_over_ipv6_packet() {
     http_check_over_ipv6("packet", "ut-v6h-p");
 }
+
+/// scripts/rs-setup.sh with an IPv6 VIP: on lo as /128 with nodad, said why it needs no
+/// arp_ignore, and the ARP sysctls left alone for it: applied for an IPv4 VIP beside it, restored
+/// when the last IPv4 VIP goes while the IPv6 one stays.
+#[test]
+fn rs_setup_puts_an_ipv6_vip_on_lo_without_arp_sysctls() {
+    let lab = Lab::up_ipv6("ut-v6rs", 1);
+    let state = format!("ULVS_RS_STATE={}", lab.dir.join("rs1-setup").display());
+    let script = lab.repo_script("rs-setup.sh");
+    let run = |args: &[&str]| {
+        let mut full = vec!["env", state.as_str(), script.as_str()];
+        full.extend_from_slice(args);
+        lab.exec_ok("rs1", &full)
+    };
+    let arp_ignore = || lab.exec_ok("rs1", &["sysctl", "-n", "net.ipv4.conf.all.arp_ignore"]).trim().to_string();
+    // lab.sh ran `up 10.0.0.100 2001:db8::100`; undo both.
+    run(&["down", VIP, VIP6]);
+    assert_eq!(arp_ignore(), "0");
+    assert!(!run(&["status"]).contains("vip "));
+
+    let said = run(&["up", VIP6]);
+    assert!(said.contains("IPv6 needs no arp_ignore/arp_announce"), "{said}");
+    let lo = lab.exec_ok("rs1", &["ip", "-6", "addr", "show", "dev", "lo"]);
+    let line = lo.lines().find(|l| l.contains(&format!("{VIP6}/128"))).unwrap_or_else(|| panic!("{lo}"));
+    assert!(line.contains("nodad"), "{lo}");
+    assert_eq!(arp_ignore(), "0", "an IPv6 VIP alone needs no ARP sysctl");
+
+    run(&["up", VIP]);
+    assert_eq!(arp_ignore(), "1");
+    run(&["down", VIP]);
+    assert_eq!(arp_ignore(), "0", "restored once no IPv4 VIP is left");
+    assert!(run(&["status"]).contains(&format!("vip {VIP6}/128")), "the IPv6 VIP stays");
+    // And it serves from lo: the director's own kernel (no ulvs here) reaches it by its route.
+    lab.exec_ok("rs1", &["ping", "-6", "-c", "1", "-W", "2", VIP6]);
+    run(&["down", VIP6]);
+    assert!(!run(&["status"]).contains("vip "), "no VIP left on lo");
+}
+
+/// `ulvs run --check` and `run` on the host checks for IPv6: an IPv6 VIP the director's kernel
+/// holds is named, and IPv6 forwarding on refuses io = "packet" (warned with xdp) once a service
+/// is IPv6, as ip_forward does for IPv4.
+#[test]
+fn host_checks_cover_ipv6() {
+    let lab = Lab::up_ipv6("ut-v6ck", 2);
+    let control = lab.dir.join("ulvs.sock");
+    let text = |io: &str, vip6: &str| {
+        format!(
+            "[director]\ninterface = \"eth0\"\nio = \"{io}\"\ncontrol = \"{}\"\n\n\
+             [[service]]\nvip = \"{vip6}\"\nport = 80\nprotocol = \"tcp\"\nscheduler = \"rr\"\n\
+             \x20 [[service.real]]\n  ip = \"{RS1_6}\"\n",
+            control.display()
+        )
+    };
+    let check = |config: &str| {
+        let path = lab.write_config("check6.toml", config);
+        let out = crate::tools::in_netns(&lab.ns("dir"), crate::lab::ulvs_bin())
+            .args(["run", "--check", "--config"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        (out.status.success(), all)
+    };
+    assert!(check(&text("packet", VIP6)).0, "{}", check(&text("packet", VIP6)).1);
+
+    // The kernel holds the IPv6 VIP.
+    lab.exec_ok("dir", &["ip", "-6", "addr", "add", &format!("{VIP6}/128"), "dev", "eth0", "nodad"]);
+    let (ok, said) = check(&text("packet", VIP6));
+    assert!(!ok && said.contains(&format!("VIP {VIP6} is configured on eth0")), "{said}");
+    assert!(
+        said.contains("Neighbour Solicitations") && said.contains(&format!("ip addr del {VIP6}/128 dev eth0")),
+        "{said}"
+    );
+    lab.exec_ok("dir", &["ip", "-6", "addr", "del", &format!("{VIP6}/128"), "dev", "eth0"]);
+    // The director's own IPv6 address as a VIP: refused with AF_PACKET, warned with AF_XDP.
+    let (ok, said) = check(&text("packet", "2001:db8::2"));
+    assert!(!ok && said.contains("VIP 2001:db8::2 is configured on eth0"), "{said}");
+    let (ok, said) = check(&text("xdp", "2001:db8::2"));
+    assert!(ok && said.contains("WARN") && said.contains("VIP 2001:db8::2 is configured on eth0"), "{said}");
+
+    // IPv6 forwarding: refused with AF_PACKET, a warning with AF_XDP.
+    lab.exec_ok("dir", &["sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"]);
+    let (ok, said) = check(&text("packet", VIP6));
+    lab.exec_ok("dir", &["sysctl", "-qw", "net.ipv6.conf.all.forwarding=0"]);
+    assert!(!ok && said.contains("net.ipv6.conf.all.forwarding=1"), "{said}");
+}
