@@ -11,7 +11,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::held::{kept, HeldConnections, UNJUDGED};
-use crate::lab::{ulvs_bin, wait_for, Daemon, Lab, VIP};
+use crate::lab::{ulvs_bin, wait_for, Daemon, Lab, VIP, VIP6};
 use crate::stats_column;
 
 const DIRECTORS: [(&str, &str); 3] = [("dir", "10.0.0.2"), ("dir2", "10.0.0.3"), ("dir3", "10.0.0.4")];
@@ -34,9 +34,10 @@ fn config(lab: &Lab, node: &str, services: &str) -> String {
     )
 }
 
-/// The router's `ip route show VIP`.
+/// The router's `ip route show VIP` (`ip -6 route show` for an IPv6 VIP).
 fn route(lab: &Lab, vip: &str) -> String {
-    lab.exec_ok("router", &["ip", "route", "show", vip])
+    let family = if vip.contains(':') { "-6" } else { "-4" };
+    lab.exec_ok("router", &["ip", family, "route", "show", vip])
 }
 
 /// The next hops of the router's route to `vip` (one `via`, or a `nexthop via` per director).
@@ -221,6 +222,69 @@ fn ecmp_failing_checks_withdraw_one_vip_ctl_drain_and_undrain_move_both_and_no_a
     let (refused, _, why) = daemons[0].ctl_with(&["undrain"], "");
     assert!(!refused && why.contains("not draining"), "{why}");
     stop_all(daemons);
+}
+
+/// Test 7 of issue 21: an IPv6 VIP announced and served the same way: ulvs's /128 route in table 100, BIRD's
+/// IPv6 session to the router (examples/ecmp: `ulvs_vips6`, `uplink6`), the router's ECMP over
+/// IPv6; held connections survive a drain, and the director comes back.
+#[test]
+fn ecmp_an_ipv6_vip_is_announced_spread_and_drained_without_breaking_held_connections() {
+    let lab = Lab::up_ecmp_ipv6("ecmp6", 2, 2);
+    let service6 = format!(
+        "[[service]]\nvip = \"{VIP6}\"\nport = 80\nscheduler = \"mh\"\nmh_port = true\n\
+         [[service.real]]\nip = \"2001:db8::11\"\n[[service.real]]\nip = \"2001:db8::12\"\n"
+    );
+    let start = |node: &str| Daemon::start_on(&lab, node, &config(&lab, node, &service6));
+    let mut daemons: Vec<Daemon> = DIRECTORS[..2].iter().map(|(node, _)| start(node)).collect();
+    let both = ["2001:db8::2", "2001:db8::3"];
+    wait_next_hops(&lab, VIP6, &both, Duration::from_secs(10));
+    wait_next_hops(&lab, VIP, &["10.0.0.2", "10.0.0.3"], Duration::from_secs(10));
+    println!("== both directors announce {VIP6}\n   router: ip -6 route show {VIP6}\n{}", indent(&route(&lab, VIP6)));
+    let table = lab.exec_ok("dir", &["ip", "-6", "route", "show", "table", "100"]);
+    assert!(table.contains(&format!("{VIP6} dev ulvs100")), "dir's IPv6 table 100: {table}");
+
+    // 40 held connections over IPv6, spread over both directors by the router's L4 hash.
+    let held = HeldConnections::start_at(&lab, VIP6, 40, "held6", Duration::from_secs(5));
+    held.set_phase(1);
+    let conns6 = |daemon: &Daemon| stats_column(&daemon.ctl(&["-L", "-n", "--stats"]), &format!("[{VIP6}]:80"), 0);
+    let spread: Vec<u64> = daemons.iter().map(conns6).collect();
+    println!("   IPv6 connections per director after the 40 opened: {spread:?}");
+    assert!(spread.iter().all(|&n| n > 0), "not spread: {spread:?}");
+    thread::sleep(Duration::from_secs(1));
+
+    // dir drains: its IPv6 route leaves the router within 1 s; its connections move to dir2.
+    held.set_phase(2);
+    daemons[0].term();
+    let left = wait_next_hops(&lab, VIP6, &both[1..], LEAVES_WITHIN);
+    println!(
+        "== dir drained (SIGTERM): {VIP6} left the router in {} ms\n{}",
+        left.as_millis(),
+        indent(&route(&lab, VIP6))
+    );
+    let exit = daemons[0].wait_exit(DRAIN + Duration::from_secs(5)).expect("dir stops after its drain");
+    assert!(exit.success(), "{exit}");
+    assert!(lab.exec_ok("dir", &["ip", "-6", "route", "show", "table", "100"]).is_empty(), "its routes went with it");
+    thread::sleep(Duration::from_secs(1));
+
+    // It comes back and announces again.
+    held.set_phase(UNJUDGED);
+    daemons[0] = start("dir");
+    let back = wait_next_hops(&lab, VIP6, &both, Duration::from_secs(20));
+    println!("== dir back: {VIP6} announced again within {} ms of its start", back.as_millis());
+    held.set_phase(3);
+    wait_for("the returning director gets IPv6 connections", Duration::from_secs(10), || conns6(&daemons[0]) > 0);
+
+    let report = held.finish();
+    let logs: String = daemons.iter().map(|d| d.log_text()).collect();
+    stop_all(daemons);
+    let connections = kept(&report);
+    let broken = connections.iter().filter(|(_, _, failed)| *failed > 0).count();
+    println!("   held IPv6 connections: {} kept, {broken} broken", connections.len() - broken);
+    assert_eq!(connections.len(), 40, "{report}");
+    assert_eq!(broken, 0, "held IPv6 connections broke:\n{report}\n{logs}");
+    let failed_new: Vec<&str> =
+        report.lines().filter(|l| l.contains("FAILED") && !l.starts_with(&format!("new {UNJUDGED} "))).collect();
+    assert!(failed_new.is_empty(), "new IPv6 connections failed outside a change: {failed_new:?}\n{report}");
 }
 
 #[test]

@@ -3,7 +3,9 @@
 //! scripts/rs-setup.sh), resolved over Neighbour Discovery; the client's neighbour entry for the VIP
 //! is the director's MAC (ulvs answered its solicitation, no real server did); the IPv4 service is
 //! served beside it; the director's own IPv6 (its global and link-local addresses) still answers
-//! from the kernel. Both io modes.
+//! from the kernel. Both io modes. ICMPv6 errors a router sends to the VIP about a real server's
+//! reply (Packet Too Big, Destination Unreachable, Time Exceeded) reach the real server holding the
+//! quoted connection, and one quoting no connection reaches nobody and is counted.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -358,4 +360,68 @@ fn host_checks_cover_ipv6() {
     let (ok, said) = check(&text("packet", VIP6));
     lab.exec_ok("dir", &["sysctl", "-qw", "net.ipv6.conf.all.forwarding=0"]);
     assert!(!ok && said.contains("net.ipv6.conf.all.forwarding=1"), "{said}");
+}
+
+/// An ICMPv6 counter of a node's kernel (/proc/net/snmp6 of its namespace).
+fn snmp6(lab: &Lab, node: &str, name: &str) -> u64 {
+    let table = lab.exec_ok(node, &["cat", "/proc/net/snmp6"]);
+    let line = table.lines().find(|l| l.split_whitespace().next() == Some(name));
+    line.and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{name} in {table}"))
+}
+
+fn drop_count(daemon: &Daemon, reason: &str) -> u64 {
+    let status = daemon.ctl(&["status"]);
+    let line = status.lines().find(|l| l.starts_with("drops:")).unwrap_or_else(|| panic!("{status}"));
+    let word =
+        line.split_whitespace().find_map(|w| w.strip_prefix(&format!("{reason}="))).unwrap_or_else(|| panic!("{line}"));
+    word.parse().unwrap()
+}
+
+fn icmpv6_errors_reach_the_real_server_of_the_flow(io: &str, prefix: &str) {
+    let lab = Lab::up_ipv6(prefix, 2);
+    let daemon = Daemon::start(&lab, &dual_stack_config(io, &lab.dir.join("ulvs.sock")));
+    wait_for("both IPv6 real servers resolved", Duration::from_secs(10), || {
+        daemon.ctl(&["status"]).contains("unresolved real servers: none")
+    });
+    let script = lab.repo_script("icmpv6-errors.py");
+    for (msg_type, code, counter) in
+        [("2", "0", "Icmp6InPktTooBigs"), ("1", "4", "Icmp6InDestUnreachs"), ("3", "0", "Icmp6InTimeExcds")]
+    {
+        let before = [snmp6(&lab, "rs1", counter), snmp6(&lab, "rs2", counter)];
+        let no_flow_before = drop_count(&daemon, "icmp_no_flow");
+        let out = lab.exec_ok("client", &["python3", &script, VIP6, "2001:db8::1", "8", msg_type, code, "0.3"]);
+        let mut expected = [0u64; 2];
+        for line in out.lines().filter(|l| !l.starts_with("unowned")) {
+            match line.split_whitespace().nth(1) {
+                Some("rs1") => expected[0] += 1,
+                Some("rs2") => expected[1] += 1,
+                other => panic!("a connection answered by {other:?}: {out}"),
+            }
+        }
+        assert_eq!(expected, [6, 2], "wrr 3:1 over 8 connections: {out}");
+        // The error quoting no connection was sent last: once it is counted, every one before it
+        // has been forwarded.
+        wait_for("the error quoting no connection counted", Duration::from_secs(5), || {
+            drop_count(&daemon, "icmp_no_flow") == no_flow_before + 1
+        });
+        let got = |i: usize, rs: &str| snmp6(&lab, rs, counter) - before[i];
+        wait_for(
+            &format!("{counter}: each real server gets the errors about its own connections"),
+            Duration::from_secs(5),
+            || got(0, "rs1") >= expected[0] && got(1, "rs2") >= expected[1],
+        );
+        assert_eq!([got(0, "rs1"), got(1, "rs2")], expected, "{counter} on rs1, rs2 (type {msg_type} code {code})");
+    }
+}
+
+#[test]
+fn icmpv6_errors_reach_the_real_server_of_the_flow_xdp() {
+    icmpv6_errors_reach_the_real_server_of_the_flow("xdp", "ut-v6e-x");
+}
+
+#[test]
+fn icmpv6_errors_reach_the_real_server_of_the_flow_packet() {
+    icmpv6_errors_reach_the_real_server_of_the_flow("packet", "ut-v6e-p");
 }

@@ -74,6 +74,12 @@ impl Lab {
         Lab::build_topology(prefix, real_servers, directors, true, "ecmp", false)
     }
 
+    /// The dual-stack ECMP lab: the client also at 2001:db8:1::1 behind the router, every node on
+    /// the bridge at 2001:db8::N, and a BGP session over IPv6 per director beside the IPv4 one.
+    pub fn up_ecmp_ipv6(prefix: &str, real_servers: usize, directors: usize) -> Lab {
+        Lab::build_topology(prefix, real_servers, directors, true, "ecmp", true)
+    }
+
     fn build(prefix: &str, real_servers: usize, directors: usize, offloads: bool, ipv6: bool) -> Lab {
         Lab::build_topology(prefix, real_servers, directors, offloads, "lan", ipv6)
     }

@@ -28,6 +28,10 @@
 # (their direct-routing replies go client-ward through it). The BIRD configurations are
 # examples/ecmp/bird-director.conf and bird-router.conf with each node's address put in; their
 # control sockets are /run/ulvs-lab/PREFIX/bird-NODE.ctl (birdc -s …) and their logs beside them.
+# With LAB_IPV6=on the ECMP lab is dual stack too: the client 2001:db8:1::1/64 behind the router
+# (2001:db8:1::254, and 2001:db8::254 on the bridge, forwarding with the L4 hash), every node on the
+# bridge at 2001:db8::N/64, the real servers' IPv6 default route via the router, and a second BGP
+# session per director over IPv6 carrying the IPv6 VIPs (the examples' `uplink6` and `director6`).
 # All addresses live only inside these namespaces.
 set -euo pipefail
 
@@ -44,8 +48,6 @@ directors=${LAB_DIRECTORS:-$default_directors}
 offloads=${LAB_OFFLOADS:-on}
 ipv6=${LAB_IPV6:-off}
 case "$offloads" in on|off) ;; *) echo "lab.sh: LAB_OFFLOADS is on or off, not $offloads" >&2; exit 2 ;; esac
-# The ECMP lab's router and BIRD configurations are IPv4 only.
-if [ "$ipv6" = on ] && [ "$topology" = ecmp ]; then echo "lab.sh: LAB_IPV6=on needs LAB_TOPOLOGY=lan" >&2; exit 2; fi
 state=/run/ulvs-lab/$prefix
 VIP=10.0.0.100
 VIP6=2001:db8::100
@@ -96,11 +98,13 @@ up() {
 }
 
 # The real servers: the VIP on lo (scripts/rs-setup.sh), an HTTP server on :80 and a UDP service
-# on VIP:5353 answering with their name; GATEWAY, when given, becomes their default route.
-real_servers() { # [GATEWAY]
+# on VIP:5353 answering with their name; GATEWAY (and GATEWAY6 in a dual-stack lab), when given,
+# becomes their default route.
+real_servers() { # [GATEWAY [GATEWAY6]]
     for i in $(seq 1 "$count"); do
         plug "rs$i" "10.0.0.$((10 + i))"
         [ -z "${1:-}" ] || in_ns "rs$i" ip route add default via "$1"
+        [ -z "${2:-}" ] || [ "$ipv6" != on ] || in_ns "rs$i" ip -6 route add default via "$2"
         # Its saved sysctls live with the lab's state, and go when the lab does.
         vips=("$VIP")
         [ "$ipv6" = on ] && vips+=("$VIP6")
@@ -137,6 +141,9 @@ director_name() { # INDEX (1-based) → dir, dir2, dir3 …
     if [ "$1" -eq 1 ]; then echo dir; else echo "dir$1"; fi
 }
 
+# bird-director.conf without its IPv6 session (the blocks from "# IPv6 VIPs" on), for an IPv4 lab.
+ipv4_only() { sed '/^# IPv6 VIPs/,$d'; }
+
 up_ecmp() {
     "$here/deps.sh" --check bird birdc || exit 1
     local examples=$here/../examples/ecmp i node addr
@@ -149,6 +156,12 @@ up_ecmp() {
     in_ns client ip link set eth0 up
     in_ns client ip route add default via 10.1.0.254
     in_ns router ip addr add 10.1.0.254/24 dev eth1
+    if [ "$ipv6" = on ]; then
+        in_ns client ip -6 addr add 2001:db8:1::1/64 dev eth0 nodad
+        in_ns client ip -6 route add default via 2001:db8:1::254
+        in_ns router ip -6 addr add 2001:db8:1::254/64 dev eth1 nodad
+        in_ns router sysctl -qw net.ipv6.conf.all.forwarding=1 net.ipv6.fib_multipath_hash_policy=1
+    fi
     in_ns router ip link set eth1 up
     if [ "$offloads" = off ]; then
         in_ns client ethtool -K eth0 tx off tso off gso off gro off >/dev/null
@@ -162,6 +175,7 @@ up_ecmp() {
         grep -v '^protocol bgp dir' "$examples/bird-router.conf"
         for i in $(seq 1 "$directors"); do
             echo "protocol bgp dir$i from director { neighbor 10.0.0.$((1 + i)) as 65001; }"
+            [ "$ipv6" != on ] || echo "protocol bgp dir${i}v6 from director6 { neighbor 2001:db8::$((1 + i)) as 65001; }"
         done
     } >"$state/bird-router.conf"
     bird_on router "$state/bird-router.conf"
@@ -173,15 +187,18 @@ up_ecmp() {
         {
             echo "log \"$state/bird-$node.log\" all;"
             sed -e "s/^router id 10.0.0.2;/router id $addr;/" -e "s/local 10.0.0.2 as/local $addr as/" \
-                "$examples/bird-director.conf"
+                -e "s/local 2001:db8::2 as/local 2001:db8::${addr##*.} as/" "$examples/bird-director.conf" |
+                if [ "$ipv6" = on ]; then cat; else ipv4_only; fi
         } >"$state/bird-$node.conf"
         bird_on "$node" "$state/bird-$node.conf"
     done
-    real_servers 10.0.0.254
+    real_servers 10.0.0.254 2001:db8::254
     # Every session established (BFD up with it) before anyone uses the lab.
+    local sessions=$directors
+    [ "$ipv6" != on ] || sessions=$((2 * directors))
     for _ in $(seq 1 100); do
         [ "$(in_ns router birdc -s "$state/bird-router.ctl" show protocols 2>/dev/null |
-            grep -c ' Established')" -eq "$directors" ] && return 0
+            grep -c ' Established')" -eq "$sessions" ] && return 0
         sleep 0.1
     done
     echo "lab.sh: the router's BGP sessions did not all come up:" >&2

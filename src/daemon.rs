@@ -32,6 +32,7 @@ use ulvs::control::preflight;
 use ulvs::control::rate::RateTable;
 use ulvs::control::resolver::Resolver;
 use ulvs::control::runtime;
+use ulvs::dataplane::handoff::Handoff;
 use ulvs::dataplane::stats::WorkerStats;
 use ulvs::dataplane::worker::Shared;
 use ulvs::ha::driver::HaDriver;
@@ -90,6 +91,7 @@ pub fn run(config_path: &Path, check_only: bool) -> anyhow::Result<()> {
         stats: Arc::clone(&stats),
         ha: ha_parts.frames.take(),
         sync: Some(sync_parts.link.clone()),
+        handoff: Handoff::new(queues).map(Arc::new),
     };
     let gate = sync_parts.preempt_gate(&config);
     let ha_driver = ha::start(&config, &mut ha_parts, director_mac, director_ip, &stop, gate)?;

@@ -1,5 +1,6 @@
 //! The per-frame pipeline, the worker poll loop and the counters they keep.
 
+pub mod handoff;
 pub mod pipeline;
 pub mod stats;
 pub mod verdict;

@@ -636,7 +636,7 @@ impl Pipeline {
         ip_len: u64,
     ) -> Verdict {
         let Some(dest) = A::table(&mut self.lanes).peek(now, &key) else {
-            return Verdict::Drop(DropReason::IcmpNoFlow);
+            return Verdict::OtherWorker;
         };
         let Some((_, real)) = ctx.snapshot.dest(dest) else {
             return Verdict::Drop(DropReason::IcmpNoFlow);

@@ -39,6 +39,9 @@ pub struct WorkerCounters {
     pub sync_lost: Counter,
     /// Connections moved to the synced table when this director stopped serving their VIP.
     pub sync_handed_back: Counter,
+    /// ICMP errors about a connection this worker does not hold, passed to another worker's
+    /// table (their router hashed them to another queue than the connection's).
+    pub icmp_passed: Counter,
     /// Forwarded frames whose sender left the TCP/UDP checksum partial (checksum offload on a
     /// same-host sender): completed in software (AF_XDP) or forwarded with the kernel's checksum
     /// state for the next hop to finish (AF_PACKET).
@@ -104,7 +107,7 @@ pub struct CounterSpec {
 
 /// Every counter of [`WorkerCounters`] but the drops (one per `DropReason`), in the order of the
 /// status line.
-pub const WORKER_COUNTERS: [CounterSpec; 25] = [
+pub const WORKER_COUNTERS: [CounterSpec; 26] = [
     spec("rx", "ulvs_worker_rx_packets", "Frames the worker received.", |w| &w.rx_packets),
     spec(
         "rx_dropped",
@@ -167,6 +170,12 @@ pub const WORKER_COUNTERS: [CounterSpec; 25] = [
         "ulvs_worker_sync_handed_back",
         "Connections moved to the synced table when this director stopped serving their VIP.",
         |w| &w.sync_handed_back,
+    ),
+    spec(
+        "icmp_passed",
+        "ulvs_worker_icmp_errors_passed",
+        "ICMP errors about another worker's connection, passed to that worker.",
+        |w| &w.icmp_passed,
     ),
     spec("rx_bytes", "ulvs_worker_rx_bytes", "Bytes the worker received.", |w| &w.rx_bytes),
     spec("icmp_echo_replies", "ulvs_worker_icmp_echo_replies", "ICMP echo replies sent for a VIP.", |w| {

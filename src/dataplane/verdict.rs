@@ -12,6 +12,9 @@ pub enum Verdict {
     ToKernel,
     /// A VRRP/CARP frame for the HA thread.
     ToHa,
+    /// An ICMP error about a connection this worker's table does not hold: another worker's may
+    /// (`handoff`); counted as `icmp_no_flow` once every worker has missed it.
+    OtherWorker,
     /// Dropped, for a counted reason.
     Drop(DropReason),
 }

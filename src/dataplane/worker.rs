@@ -20,8 +20,9 @@ use crossbeam::channel::{Receiver, Sender};
 use crate::cells::Polled;
 use crate::cells::ServingState;
 use crate::conntrack::{ConnInfo, TemplateStore};
+use crate::dataplane::handoff::Handoff;
 use crate::dataplane::pipeline::{Context, Pipeline, SyncLink};
-use crate::dataplane::stats::WorkerStats;
+use crate::dataplane::stats::{WorkerCounters, WorkerStats};
 use crate::dataplane::verdict::{DropReason, Verdict};
 use crate::io::netdev::is_link_error;
 use crate::io::{Port, MAX_BATCH};
@@ -67,6 +68,8 @@ pub struct Shared {
     pub ha: Option<Sender<Vec<u8>>>,
     /// Connection sync; `None` without `[sync]`.
     pub sync: Option<SyncLink>,
+    /// Where an ICMP error about another worker's connection goes; `None` with one worker.
+    pub handoff: Option<Arc<Handoff>>,
 }
 
 pub struct WorkerConfig {
@@ -124,6 +127,7 @@ pub fn run<P: Port>(
                     Some(ha) if ha.try_send(frame.to_vec()).is_ok() => counters.to_ha.add(1),
                     _ => counters.drop(DropReason::NoHa),
                 },
+                Verdict::OtherWorker => pass_on(shared.handoff.as_deref(), config.index, frame, 1, counters),
             }
             verdict.disposition()
         });
@@ -150,6 +154,9 @@ pub fn run<P: Port>(
             empty_polls = 0;
         } else {
             empty_polls += 1;
+        }
+        if let Some(handoff) = &shared.handoff {
+            take_handed(handoff, config.index, &mut port, &mut pipeline, &ctx, counters);
         }
         let now = match batch_now {
             Some(now) => now,
@@ -178,6 +185,46 @@ pub fn run<P: Port>(
         }
     }
     Ok(())
+}
+
+/// Passes an ICMP error this worker's table missed to the next worker, or counts it as
+/// `icmp_no_flow` once every worker has missed it.
+fn pass_on(handoff: Option<&Handoff>, index: usize, frame: &[u8], missed_by: usize, counters: &WorkerCounters) {
+    match handoff {
+        Some(handoff) if handoff.pass(index, frame, missed_by) => counters.icmp_passed.add(1),
+        _ => counters.drop(DropReason::IcmpNoFlow),
+    }
+}
+
+/// Looks the ICMP errors other workers passed here up in this worker's table (one atomic load
+/// when there are none): sent on from here when found, passed on again when not.
+fn take_handed<P: Port>(
+    handoff: &Handoff,
+    index: usize,
+    port: &mut P,
+    pipeline: &mut Pipeline,
+    ctx: &Context,
+    counters: &WorkerCounters,
+) {
+    let Some(mut handed) = handoff.take(index) else { return };
+    let now = Instant::now();
+    // Bounded: a flood of errors waits for the next turn rather than starving the queue.
+    for _ in 0..MAX_BATCH {
+        match pipeline.process(now, &mut handed.frame, ctx) {
+            Verdict::Tx => match port.send(&handed.frame) {
+                Ok(()) => counters.tx_packets.add(1),
+                Err(_) => counters.drop(DropReason::TxFull),
+            },
+            Verdict::OtherWorker => pass_on(Some(handoff), index, &handed.frame, handed.missed_by + 1, counters),
+            // Only ICMP errors are handed over; any other verdict the pipeline counted itself.
+            Verdict::ToKernel | Verdict::ToHa | Verdict::Drop(_) => {}
+        }
+        match handoff.take(index) {
+            Some(next) => handed = next,
+            None => break,
+        }
+    }
+    pipeline.flush_counters();
 }
 
 #[cfg(test)]
@@ -259,6 +306,7 @@ mod tests {
             stats: Arc::clone(&stats),
             ha: None,
             sync: None,
+            handoff: None,
         };
         let port = RingPort { frames, room: 50, batches: 2, stop, kernel_sees_frames };
         let config = WorkerConfig {

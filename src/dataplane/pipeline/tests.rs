@@ -226,9 +226,9 @@ fn fixtures() -> Vec<Fixture> {
             )
         },
         fixture(
-            "ICMP error without a flow → dropped",
+            "ICMP error without a flow here → for another worker",
             frag_needed,
-            Verdict::Drop(DropReason::IcmpNoFlow),
+            Verdict::OtherWorker,
             Output::Unchanged,
         ),
         fixture("ICMP echo to the VIP → answered", ping, Verdict::Tx, Output::Bytes(pong)),

@@ -113,7 +113,7 @@ fn cases() -> Vec<Case> {
         case("gre to the vip", gre, drop(DropReason::Unsupported)),
         case("icmp echo request", echo, Ulvs(Verdict::Tx)),
         case("icmp timestamp request", timestamp, drop(DropReason::Unsupported)),
-        case("icmp unreachable about no connection", unreachable, drop(DropReason::IcmpNoFlow)),
+        case("icmp unreachable about no connection here", unreachable, Ulvs(Verdict::OtherWorker)),
         case("udp to another address", other, Kernel),
         case("802.1q tcp syn to a service", vlan_tagged(syn(40007, 80)), Kernel),
         case("802.1q arp request for the vip", vlan_tagged(arp_request), Kernel),
