@@ -2,8 +2,9 @@
 //! stepped in virtual time to the earliest deadline (a timer or a packet arrival), for a bounded number
 //! of steps. No sleeps, no threads, no randomness beyond a seeded xorshift.
 
-use super::testutil::{drain, ms};
+use super::testutil::{drain, ms, v4};
 use super::*;
+use std::net::IpAddr;
 use std::collections::BTreeMap;
 
 /// xorshift64*: enough randomness for loss and delay, reproducible from its seed.
@@ -30,7 +31,7 @@ impl Rng {
 
 struct Node {
     instance: Instance,
-    ip: Ipv4Addr,
+    ip: IpAddr,
     alive: bool,
 }
 
@@ -165,10 +166,10 @@ const DELAY: Duration = Duration::from_millis(5);
 
 /// Three routers; node 0 preferred, then 1, then 2.
 fn three(protocol: HaProtocol) -> Vec<InstanceConfig> {
-    let vip = Ipv4Addr::new(10, 0, 0, 100);
+    let vip = v4(10, 0, 0, 100);
     (0..3u8)
         .map(|i| {
-            let mut c = InstanceConfig::new("VI_1", protocol, 51, Ipv4Addr::new(10, 0, 0, 1 + i), vec![vip]);
+            let mut c = InstanceConfig::new("VI_1", protocol, 51, v4(10, 0, 0, 1 + i), vec![vip]);
             if protocol == HaProtocol::Carp {
                 c.priority = 50 * i; // advskew 0, 50, 100
                 c.password = Some("secret".into());

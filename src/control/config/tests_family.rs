@@ -95,14 +95,32 @@ fn family_mistakes_name_the_line_and_the_reason() {
             6,
             "bindto 10.0.0.2 is IPv4",
         ),
-        // An instance is of one family, and VRRP runs over IPv4 only so far.
+        // An instance is of one family (its VIPs, addresses, group and peers), and over IPv6 it is VRRPv3.
         (vrrp("[\"10.0.0.100\", \"2001:db8::100\"]"), 12, "VIP 2001:db8::100 is not of the family of 10.0.0.100"),
-        (vrrp("[\"2001:db8::100\"]"), 12, "ulvs does not run VRRP over IPv6 yet"),
-        // Keys that stay IPv4 say so.
+        (
+            format!("{HEAD}[[service]]\nvip = \"2001:db8::100\"\nport = 80\n[[vrrp]]\nname = \"V\"\nprotocol = \"vrrp2\"\nvrid = 1\nvips = [\"2001:db8::100\"]\n"),
+            8,
+            "2001:db8::100 is IPv6, and only vrrp3 runs over IPv6",
+        ),
         (
             format!("{HEAD}[[service]]\nvip = \"10.0.0.100\"\nport = 80\n[[vrrp]]\nname = \"V\"\nvrid = 1\nvips = [\"10.0.0.100\"]\nunicast_peers = [\"2001:db8::3\"]\n"),
             10,
-            "\"2001:db8::3\" is an IPv6 address; this key takes an IPv4 address only",
+            "unicast peer 2001:db8::3 is not IPv4, the family of this instance's addresses",
+        ),
+        (
+            format!("{HEAD}[[service]]\nvip = \"2001:db8::100\"\nport = 80\n[[vrrp]]\nname = \"V\"\nvrid = 1\nvips = [\"2001:db8::100\"]\nunicast_src_ip = \"10.0.0.2\"\n"),
+            10,
+            "unicast_src_ip 10.0.0.2 is not IPv6",
+        ),
+        (
+            format!("{HEAD}[[service]]\nvip = \"2001:db8::100\"\nport = 80\n[[vrrp]]\nname = \"V\"\nvrid = 1\nvips = [\"2001:db8::100\"]\ngroup = \"224.0.0.18\"\n"),
+            10,
+            "group 224.0.0.18 is not IPv6",
+        ),
+        (
+            format!("{HEAD}[[service]]\nvip = \"2001:db8::100\"\nport = 80\n[[vrrp]]\nname = \"V\"\nvrid = 1\nvips = [\"2001:db8::100\"]\naddresses = [\"10.0.0.50/24\"]\n"),
+            10,
+            "address 10.0.0.50 is not of the family of 2001:db8::100",
         ),
     ];
     let mut failures = Vec::new();
