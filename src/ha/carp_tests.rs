@@ -3,9 +3,9 @@
 
 use super::testutil::*;
 use super::*;
-use std::net::IpAddr;
 use crate::wire::carp::vectors::{CARP_PASS_0, CARP_PASS_1};
 use crate::wire::carp::{self as wire, Key};
+use std::net::IpAddr;
 
 const ME: IpAddr = v4(10, 0, 0, 2);
 const PEER: IpAddr = v4(10, 0, 0, 3);

@@ -47,6 +47,8 @@ mod sim;
 #[cfg(test)]
 mod testutil;
 #[cfg(test)]
+mod vrrp6_tests;
+#[cfg(test)]
 mod vrrp_tests;
 
 pub use crate::wire::vrrp::V3Checksum;

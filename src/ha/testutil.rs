@@ -108,7 +108,11 @@ impl VrrpAdvert {
                 vrid: self.vrid,
                 priority: self.priority,
                 interval_cs: self.interval_units,
-                addresses: self.vips.iter().filter_map(|vip| if let IpAddr::V6(v) = vip { Some(*v) } else { None }).collect(),
+                addresses: self
+                    .vips
+                    .iter()
+                    .filter_map(|vip| if let IpAddr::V6(v) = vip { Some(*v) } else { None })
+                    .collect(),
             };
             let mut packet =
                 advert::build(VRRP_FRAMING, 7, self.src, self.dst, repr.buffer_len(), |p| repr.emit(p, src, dst));
@@ -121,7 +125,11 @@ impl VrrpAdvert {
             vrid: self.vrid,
             priority: self.priority,
             interval_units: self.interval_units,
-            addresses: self.vips.iter().filter_map(|vip| if let IpAddr::V4(v) = vip { Some(*v) } else { None }).collect(),
+            addresses: self
+                .vips
+                .iter()
+                .filter_map(|vip| if let IpAddr::V4(v) = vip { Some(*v) } else { None })
+                .collect(),
             auth: self.auth,
         };
         let mut packet = advert::build(VRRP_FRAMING, 7, self.src, self.dst, repr.buffer_len(), |p| {
@@ -146,7 +154,9 @@ pub(crate) fn carp_advert(
     let key = Key::from_password(password).unwrap();
     let repr = carp::Repr { vhid, advskew, advbase, counter, hmac: key.hmac(vhid, vip, counter) };
     let group = IpAddr::V4(GROUP);
-    advert::build(CARP_FRAMING, 9, src.into(), group, repr.buffer_len(), |p| repr.emit(&mut carp::Packet::new_unchecked(p)))
+    advert::build(CARP_FRAMING, 9, src.into(), group, repr.buffer_len(), |p| {
+        repr.emit(&mut carp::Packet::new_unchecked(p))
+    })
 }
 
 /// Rewrites the TTL and refills the IPv4 header checksum.

@@ -3,9 +3,9 @@
 
 use super::testutil::*;
 use super::*;
-use std::net::IpAddr;
 use crate::wire::vrrp::vectors::*;
 use crate::wire::vrrp::{Auth, V3Checksum as Form};
+use std::net::IpAddr;
 
 const ME: IpAddr = v4(10, 0, 0, 2);
 const LOWER_IP: IpAddr = v4(10, 0, 0, 1);
@@ -92,8 +92,7 @@ fn keepalived_twin(protocol: HaProtocol) -> InstanceConfig {
 #[test]
 fn adverts_are_keepalived_s_byte_for_byte() {
     // Master, one more advert, then SIGTERM: the same three packets keepalived sent (IP ident 1, 2, 3).
-    let unicast =
-        InstanceConfig { unicast_peers: vec![v4(10, 99, 0, 2)], ..keepalived_twin(HaProtocol::Vrrp3) };
+    let unicast = InstanceConfig { unicast_peers: vec![v4(10, 99, 0, 2)], ..keepalived_twin(HaProtocol::Vrrp3) };
     /// (config, its first advert as master, its priority-0 advert on shutdown if captured)
     type Case<'a> = (InstanceConfig, &'a [u8], Option<&'a [u8]>);
     let cases: [Case; 3] = [
@@ -536,11 +535,7 @@ fn shutdown_from_backup_is_silent() {
 fn garp_follows_keepalived_s_schedule() {
     let t0 = Instant::now();
     let garp = GarpConfig { count: 3, repeat_after: ms(5000), refresh: ms(20_000) };
-    let mut i = instance(InstanceConfig {
-        garp,
-        vips: vec![VIP, v4(10, 0, 0, 101)],
-        ..config(HaProtocol::Vrrp3, 255)
-    });
+    let mut i = instance(InstanceConfig { garp, vips: vec![VIP, v4(10, 0, 0, 101)], ..config(HaProtocol::Vrrp3, 255) });
     let out = start(&mut i, t0);
     assert_eq!(garps(&out), 6);
     let mut garp_times = Vec::new();

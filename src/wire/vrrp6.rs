@@ -184,7 +184,7 @@ mod tests {
     use super::vectors::*;
     use super::*;
 
-    const LINK_LOCAL: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0x0aff, 0xfe63, 0, 1);
+    const LINK_LOCAL: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0x0aff, 0xfe63, 1);
     const SRC: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0x99, 0, 0, 0, 0, 1);
     const PEER: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0x99, 0, 0, 0, 0, 2);
     const VIPS: [Ipv6Addr; 2] =
