@@ -3,7 +3,6 @@
 //! other family beside an instance's, and the IPv6 samples.
 
 use super::tests::{assert_parses, complete, import, left_out, tables};
-use super::Outcome;
 
 /// A service for the IPv4 instances below to hold.
 const SERVICE: &str =
