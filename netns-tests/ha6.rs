@@ -156,7 +156,9 @@ fn keepalived_interop6(io: &str, prefix: &str) {
         captured.lines().filter(|l| l.contains(&format!("neighbor solicitation, who has {VIP6}"))).collect();
     let adverts: Vec<&str> = captured
         .lines()
-        .filter(|l| l.contains(&format!("{ulvs_mac} > ")) && l.contains(&format!("neighbor advertisement, tgt is {VIP6}")))
+        .filter(|l| {
+            l.contains(&format!("{ulvs_mac} > ")) && l.contains(&format!("neighbor advertisement, tgt is {VIP6}"))
+        })
         .collect();
     t.note(format!(
         "capture on the client until then: {} advertisements from ulvs, {} solicitations for the VIP",
@@ -183,9 +185,7 @@ fn keepalived_interop6(io: &str, prefix: &str) {
     // (3 s + 206/256 s), polled throughout, while ulvs advertises.
     let kd2 = keepalived(&lab, "kd6b", &keepalived_conf(50));
     // keepalived logs to the console (-l), stdout or stderr.
-    let kd_log = || {
-        ["kd6b.log", "kd6b.err"].map(|f| fs::read_to_string(lab.dir.join(f)).unwrap_or_default()).concat()
-    };
+    let kd_log = || ["kd6b.log", "kd6b.err"].map(|f| fs::read_to_string(lab.dir.join(f)).unwrap_or_default()).concat();
     wait_for("keepalived BACKUP", Duration::from_secs(10), || kd_log().contains("Entering BACKUP STATE"));
     let watched = Instant::now();
     while watched.elapsed() < Duration::from_millis(5000) {
@@ -229,4 +229,36 @@ fn keepalived_ipv6_interop_xdp() {
 #[test]
 fn keepalived_ipv6_interop_packet() {
     keepalived_interop6("packet", "ha6-p");
+}
+
+/// An IPv6 floating address (`[[vrrp]] addresses`): put on dir's eth0 with nodad when ulvs becomes
+/// MASTER, announced by unsolicited Neighbour Advertisements (seen on the client), answered by dir's
+/// kernel, and taken off when ulvs stops.
+#[test]
+fn an_ipv6_floating_address_moves_with_mastership() {
+    const FLOAT6: &str = "2001:db8::50";
+    let lab = Lab::up_ipv6("ha6-fl", 1);
+    let config = format!(
+        "[director]\ninterface = \"eth0\"\nio = \"packet\"\ncontrol = \"{}\"\n\n\
+         [[vrrp]]\nname = \"VI_1\"\nvrid = 53\ninterval = \"100ms\"\naddresses = [\"{FLOAT6}/64\"]\n",
+        Daemon::control_path(&lab, "dir").display()
+    );
+    let held = |lab: &Lab| {
+        let addrs = lab.exec_ok("dir", &["ip", "-6", "addr", "show", "dev", "eth0"]);
+        addrs.lines().find(|l| l.contains(&format!("inet6 {FLOAT6}/64"))).map(str::to_string)
+    };
+    let mut watch = NdWatch::start(&lab, "float6");
+    let ulvs = Daemon::start(&lab, &config);
+    wait_role(&ulvs, "MASTER", Duration::from_secs(5));
+    wait_for("the floating address on eth0", Duration::from_secs(2), || held(&lab).is_some());
+    let line = held(&lab).unwrap();
+    assert!(line.contains("nodad"), "added without duplicate address detection: {line}");
+    let mac = lab.mac("dir");
+    wait_for("the advertisement for the floating address", Duration::from_secs(2), || {
+        watch.text().lines().any(|l| l.contains(&format!("{mac} > ")) && l.contains(&format!("tgt is {FLOAT6}")))
+    });
+    watch.stop();
+    lab.exec_ok("client", &["ping", "-6", "-c", "1", "-W", "2", FLOAT6]);
+    ulvs.term();
+    wait_for("the floating address off eth0", Duration::from_secs(5), || held(&lab).is_none());
 }

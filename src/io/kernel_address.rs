@@ -10,6 +10,8 @@ use std::net::IpAddr;
 use std::net::Ipv4Addr;
 
 use futures_util::TryStreamExt as _;
+#[cfg(test)]
+use netlink_packet_route::address::AddressFlags;
 use netlink_packet_route::address::{AddressAttribute, AddressHeaderFlags, AddressMessage};
 
 use super::netdev;
@@ -81,6 +83,25 @@ mod tests {
             assert!(kernel.holds("lo", ip).unwrap());
             assert!(kernel.remove("lo", ip).unwrap());
             assert!(!kernel.remove("lo", ip).unwrap(), "already gone");
+            assert!(!kernel.holds("lo", ip).unwrap());
+        });
+    }
+
+    #[test]
+    fn an_ipv6_address_goes_on_with_nodad_and_comes_off() {
+        super::super::rtnl::in_new_netns("ka6", || {
+            let kernel = KernelAddresses::open().unwrap();
+            let ip: IpAddr = "2001:db8:7::7".parse().unwrap();
+            assert!(kernel.add("lo", ip, 64, None).unwrap());
+            let held = kernel.find("lo", ip).unwrap().expect("held");
+            let nodad = held.header.flags.contains(AddressHeaderFlags::Nodad)
+                || held
+                    .attributes
+                    .iter()
+                    .any(|a| matches!(a, AddressAttribute::Flags(f) if f.contains(AddressFlags::Nodad)));
+            assert!(nodad, "{held:?}");
+            assert_eq!(held.header.prefix_len, 64);
+            assert!(kernel.remove("lo", ip).unwrap());
             assert!(!kernel.holds("lo", ip).unwrap());
         });
     }
