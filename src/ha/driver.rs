@@ -37,7 +37,7 @@
 //! run that died is removed first, so a restarted backup never holds one.
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
@@ -46,6 +46,7 @@ use std::time::{Duration, Instant};
 use crossbeam::channel::{self, Receiver, Select, Sender};
 
 use super::hooks::{jobs_for_group, jobs_for_transition, HookCounters, HookRunner};
+use super::link::{group_mac, link_local, Link};
 use super::report::{HaInstance, HaSource};
 use super::spec::{InstanceSpec, SyncGroup};
 use super::sync_group::{group_holds, shared_faults, GroupRun};
@@ -54,7 +55,6 @@ use super::{classify, virtual_mac_for, Input, Instance, Output, State, Status};
 use crate::cells::ServingState;
 use crate::io::ha_socket::{AdvertListener, HaSocket};
 use crate::io::kernel_address::KernelAddresses;
-use crate::io::netdev;
 use crate::wire::ethernet::{self, EtherType};
 use crate::wire::{arp, icmpv6, MacAddr};
 
@@ -366,66 +366,6 @@ fn ip_payload(frame: &[u8]) -> Option<&[u8]> {
 pub fn advert_frame(src: MacAddr, dst: MacAddr, packet: &[u8]) -> Vec<u8> {
     let ethertype = if packet.first().is_some_and(|b| b >> 4 == 6) { EtherType::IPV6 } else { EtherType::IPV4 };
     ethernet::frame(&ethernet::Repr { src_addr: src, dst_addr: dst, ethertype }, packet)
-}
-
-/// The Ethernet address of a multicast group of either family.
-fn group_mac(group: IpAddr) -> MacAddr {
-    match group {
-        IpAddr::V4(group) => MacAddr::ipv4_multicast(group),
-        IpAddr::V6(group) => MacAddr::ipv6_multicast(group),
-    }
-}
-
-/// The interface's link-local IPv6 address, where IPv6 adverts come from (RFC 5798 §5.1.2.1).
-fn link_local(name: &str) -> io::Result<Option<Ipv6Addr>> {
-    Ok(netdev::ipv6_addrs(name)?.into_iter().map(|(addr, _)| addr).find(Ipv6Addr::is_unicast_link_local))
-}
-
-/// One interface HA sends on.
-struct Link {
-    name: String,
-    mac: MacAddr,
-    /// IPv4 adverts' source on this interface unless an instance sets `unicast_src_ip`.
-    primary_ip: Option<Ipv4Addr>,
-    /// IPv6 adverts' source, likewise.
-    link_local: Option<Ipv6Addr>,
-    socket: HaSocket,
-    /// Multicast groups joined on it.
-    groups: Vec<IpAddr>,
-}
-
-impl Link {
-    /// An interface other than the data path's: its MAC, its first IPv4 address that is not a
-    /// floating one, its link-local address.
-    fn open(name: &str, floating: &[IpAddr]) -> io::Result<Link> {
-        let mac = netdev::mac_addr(name)?;
-        let primary_ip =
-            netdev::ipv4_addrs(name)?.into_iter().map(|net| net.addr).find(|addr| !floating.contains(&(*addr).into()));
-        Ok(Link {
-            name: name.to_string(),
-            mac,
-            primary_ip,
-            link_local: link_local(name)?,
-            socket: HaSocket::open(name)?,
-            groups: Vec::new(),
-        })
-    }
-
-    /// Where `config`'s adverts come from by default: the address of its family on this link.
-    fn source_for(&self, config: &InstanceSpec) -> io::Result<IpAddr> {
-        let found = if config.is_ipv6() {
-            self.link_local.map(IpAddr::V6).ok_or("no IPv6 link-local address")
-        } else {
-            self.primary_ip.map(IpAddr::V4).ok_or("no IPv4 address of its own")
-        };
-        match (config.unicast_src_ip, found) {
-            (Some(source), _) => Ok(source),
-            (None, Ok(source)) => Ok(source),
-            (None, Err(missing)) => {
-                Err(io::Error::other(format!("vrrp instance {}: interface {} has {missing}", config.name, self.name)))
-            }
-        }
-    }
 }
 
 struct Running {

@@ -33,6 +33,7 @@ mod common;
 pub mod driver;
 mod garp;
 pub mod hooks;
+mod link;
 pub mod report;
 pub mod spec;
 mod status;

@@ -701,7 +701,7 @@ impl Validator<'_> {
             let span = entry.span();
             let entry = entry.get_ref();
             let (ip, prefix_len) = parse_prefix(&entry.address).map_err(|problem| self.error(&span, problem))?;
-            if let Some(problem) = unicast_problem(ip.into()) {
+            if let Some(problem) = unicast_problem(ip) {
                 return Err(self.error(&span, format!("address {ip} is {problem}")));
             }
             if let Some(first) =
