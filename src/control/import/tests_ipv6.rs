@@ -58,7 +58,7 @@ vrrp_sync_group VG {{
     );
     let text = imported.toml.unwrap();
     for note in [
-        "an IPv6 instance: keepalived runs it as VRRP version 3",
+        "an IPv6 instance of VRRP version 2 (keepalived's default): keepalived 2.2 sends it as a non-standard VRRPv2 over IPv6",
         "10.0.0.60/24: an address of the other family than the instance's: keepalived ignores it",
     ] {
         assert!(text.contains(note), "{note}\n{text}");

@@ -7,8 +7,9 @@
 //! keepalived's default prefix is /32, /128 for IPv6). `virtual_ipaddress_excluded` converts as
 //! `virtual_ipaddress` (a note says that ulvs lists it in its adverts). An instance is of one family,
 //! as keepalived decides it: the family of its first address (source, peer or virtual address), or
-//! IPv6 with `native_ipv6`. An IPv6 instance converts to a VRRPv3-over-IPv6 `[[vrrp]]` (keepalived
-//! runs IPv6 instances as version 3 whatever `version` says, and so does the conversion, with a note).
+//! IPv6 with `native_ipv6`. An IPv6 instance converts to a VRRPv3-over-IPv6 `[[vrrp]]`; one of version 2
+//! (keepalived's default) gets a note, since keepalived 2.2.7 then sends a non-standard VRRPv2 over
+//! IPv6 (seen in the lab) that ulvs does not speak: its peers need `version 3`.
 //! An instance is left out whole when it could not take part in its virtual router as written: no
 //! VRID, an unusable priority or interval, authentication other than PASS, or no address of its
 //! family at all. An address of the other family in `virtual_ipaddress` is one keepalived ignores (a
@@ -193,7 +194,7 @@ impl Converter {
         }
         if draft.ipv6 && draft.version == 2 {
             let at = node.children().iter().find(|c| c.keyword == "version").unwrap_or(node).clone();
-            self.note(&at, "an IPv6 instance: keepalived runs it as VRRP version 3 (there is no VRRPv2 over IPv6), and so does the conversion");
+            self.note(&at, "an IPv6 instance of VRRP version 2 (keepalived's default): keepalived 2.2 sends it as a non-standard VRRPv2 over IPv6, which ulvs does not speak; converted to vrrp3 (RFC 5798, the only VRRP over IPv6): put `version 3` in the keepalived peers' instance too");
             draft.version = 3;
         }
         if draft.keep && draft.vrid.is_none() {
