@@ -14,6 +14,7 @@ mod faults;
 mod floating;
 mod flood;
 mod ha;
+mod ha6;
 mod health;
 mod health_options;
 mod held;
