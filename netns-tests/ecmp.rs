@@ -82,6 +82,19 @@ fn stop_all(daemons: Vec<Daemon>) {
     }
 }
 
+/// The client's report on a test: `count` held connections, none broken, and no new connection
+/// failed outside a change left unjudged.
+fn assert_held(report: &str, logs: &str, count: usize) {
+    let connections = kept(report);
+    let broken = connections.iter().filter(|(_, _, failed)| *failed > 0).count();
+    println!("   held connections: {} kept, {broken} broken", connections.len() - broken);
+    assert_eq!(connections.len(), count, "{report}");
+    assert_eq!(broken, 0, "held connections broke:\n{report}\n{logs}");
+    let failed_new: Vec<&str> =
+        report.lines().filter(|l| l.contains("FAILED") && !l.starts_with(&format!("new {UNJUDGED} "))).collect();
+    assert!(failed_new.is_empty(), "new connections failed outside a change: {failed_new:?}\n{report}");
+}
+
 /// Connections the director scheduled to the VIP's service (its `-L -n --stats` Conns).
 fn conns(daemon: &Daemon) -> u64 {
     stats_column(&daemon.ctl(&["-L", "-n", "--stats"]), &format!("{VIP}:80"), 0)
@@ -145,17 +158,8 @@ fn ecmp_directors_spread_drain_crash_and_return_without_breaking_held_connection
     let report = held.finish();
     let logs: String = daemons.iter().map(|d| d.log_text()).collect();
     stop_all(daemons);
-    let connections = kept(&report);
-    let broken = connections.iter().filter(|(_, _, failed)| *failed > 0).count();
-    println!(
-        "   held connections: {} kept, {broken} broken; new connections per director since: {spread:?}",
-        connections.len() - broken
-    );
-    assert_eq!(connections.len(), 60, "{report}");
-    assert_eq!(broken, 0, "held connections broke:\n{report}\n{logs}");
-    let failed_new: Vec<&str> =
-        report.lines().filter(|l| l.contains("FAILED") && !l.starts_with(&format!("new {UNJUDGED} "))).collect();
-    assert!(failed_new.is_empty(), "new connections failed outside a change: {failed_new:?}\n{report}");
+    println!("   new connections per director since: {spread:?}");
+    assert_held(&report, &logs, 60);
     for phase in 1..=4 {
         assert!(
             report.lines().any(|l| l.starts_with(&format!("new {phase} rs"))),
@@ -277,14 +281,7 @@ fn ecmp_an_ipv6_vip_is_announced_spread_and_drained_without_breaking_held_connec
     let report = held.finish();
     let logs: String = daemons.iter().map(|d| d.log_text()).collect();
     stop_all(daemons);
-    let connections = kept(&report);
-    let broken = connections.iter().filter(|(_, _, failed)| *failed > 0).count();
-    println!("   held IPv6 connections: {} kept, {broken} broken", connections.len() - broken);
-    assert_eq!(connections.len(), 40, "{report}");
-    assert_eq!(broken, 0, "held IPv6 connections broke:\n{report}\n{logs}");
-    let failed_new: Vec<&str> =
-        report.lines().filter(|l| l.contains("FAILED") && !l.starts_with(&format!("new {UNJUDGED} "))).collect();
-    assert!(failed_new.is_empty(), "new IPv6 connections failed outside a change: {failed_new:?}\n{report}");
+    assert_held(&report, &logs, 40);
 }
 
 #[test]
