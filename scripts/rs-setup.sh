@@ -7,7 +7,7 @@
 # it), and needs no sysctl (`up` says so): Linux answers a Neighbour
 # Solicitation only for an address on the interface it arrived on (never for one on lo), and a
 # solicitation it sends takes its source from the packet waiting only when that address is on the
-# outgoing interface, else the interface's own address — so the VIP is never claimed on the LAN.
+# outgoing interface, else the interface's link-local address — so the VIP is never claimed on the LAN.
 # That is what arp_ignore=1 and arp_announce=2 buy for IPv4.
 #
 #   rs-setup.sh up   [--persist] VIP...   add the VIPs, apply the sysctls (idempotent)
