@@ -7,6 +7,8 @@
 //   - ARP requests (Ethernet/IPv4, op 1) whose target protocol address is a VIP, unless gratuitous
 //     (sender address = target address: an announcement, which ulvs never answers);
 //   - IPv4 protocol 112 (VRRP and CARP share it), whatever the destination;
+//   - IPv6 next header 112 (VRRPv3 over IPv6) right after the fixed header, whatever the destination
+//     (ff02::12, or the director's own address for a unicast peer);
 //   - IPv4 packets whose destination is a VIP;
 //   - IPv6 packets whose destination is a VIP (any next header: the data path walks extension
 //     headers, answers a unicast solicitation, forwards ICMPv6 errors);
@@ -34,7 +36,7 @@
 // be that long, and ulvs could not forward it intact.
 //
 // Defences (docs/defences.md), for packets to a VIP only (never ARP, a Neighbour Solicitation for
-// a VIP, or VRRP/CARP): the source is looked up in an LPM trie of allow/deny rules (`rules4`, or
+// a VIP, or VRRP/CARP over either family): the source is looked up in an LPM trie of allow/deny rules (`rules4`, or
 // `rules6` for IPv6); the longest prefix decides, else `filter.default_deny`. Each rule's hits are
 // counted in `rule_hits` at its index. A TCP SYN (without ACK) then takes a token from its source
 // prefix's bucket (`buckets`, an LRU hash keyed by the source masked to `per_v4` or `per_v6` bits);
@@ -424,6 +426,8 @@ static __always_inline int wanted_ipv6(void *l3, void *end)
 		return NOT_OURS;
 	if ((*(__u8 *)ip >> 4) != 6)
 		return NOT_OURS;
+	if (ip->next_header == IPPROTO_VRRP)
+		return OURS;
 	if (ip->next_header == NEXTHDR_ICMPV6 && (void *)(ns + 1) <= end && ns->type == ICMPV6_NEIGHBOUR_SOLICIT &&
 	    is_vip6(&ns->target))
 		return OURS;

@@ -248,7 +248,7 @@ fn ecmp_an_ipv6_vip_is_announced_spread_and_drained_without_breaking_held_connec
     assert!(table.contains(&format!("{VIP6} dev ulvs100")), "dir's IPv6 table 100: {table}");
 
     // 40 held connections over IPv6, spread over both directors by the router's L4 hash.
-    let held = HeldConnections::start_to(&lab, VIP6, 40, "held6", Duration::from_secs(5));
+    let held = HeldConnections::start_at(&lab, VIP6, 40, "held6", Duration::from_secs(5));
     held.set_phase(1);
     let conns6 = |daemon: &Daemon| stats_column(&daemon.ctl(&["-L", "-n", "--stats"]), &format!("[{VIP6}]:80"), 0);
     let spread: Vec<u64> = daemons.iter().map(conns6).collect();

@@ -33,11 +33,11 @@ impl HeldConnections {
     /// Each request waits `timeout` for its answer before it counts as failed (and its
     /// connection as broken): longer than TCP's retransmissions across a change being measured.
     pub fn start_with(lab: &Lab, count: usize, name: &str, timeout: Duration) -> HeldConnections {
-        HeldConnections::start_to(lab, VIP, count, name, timeout)
+        HeldConnections::start_at(lab, VIP, count, name, timeout)
     }
 
-    /// The same to another VIP (of either family).
-    pub fn start_to(lab: &Lab, vip: &str, count: usize, name: &str, timeout: Duration) -> HeldConnections {
+    /// `start_with` to `vip` (the IPv6 VIP in the dual-stack lab).
+    pub fn start_at(lab: &Lab, vip: &str, count: usize, name: &str, timeout: Duration) -> HeldConnections {
         let state = lab.dir.join(name);
         fs::create_dir_all(&state).unwrap();
         let child = in_netns(&lab.ns("client"), "python3")

@@ -56,6 +56,11 @@ impl Lab {
         Lab::build(prefix, real_servers, 1, true, true)
     }
 
+    /// The dual-stack lab with `directors` directors (dir2 is 2001:db8::3 beside 10.0.0.3).
+    pub fn up_ipv6_with_directors(prefix: &str, real_servers: usize, directors: usize) -> Lab {
+        Lab::build(prefix, real_servers, directors, true, true)
+    }
+
     /// The lab with checksum and segmentation offload off on every veth (`offloads = false`), as
     /// behind real NICs, or left at the veth defaults (`true`, what `up` builds).
     pub fn up_with_offloads(prefix: &str, real_servers: usize, offloads: bool) -> Lab {

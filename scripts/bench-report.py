@@ -3,7 +3,9 @@
 the ratios that split ulvs's cost — to the independent forwarder of the same I/O kind (l2fwd: the
 I/O ceiling) and to ulvs's port without the pipeline (port) — rate and CPU per packet, whether the
 generator was the limit; printed as a table and written to results.csv, results.json and (with
-gnuplot) results.svg.
+gnuplot) results.svg. Rows are per IP family (the `family` column, 4 or 6); ratios are taken within
+a family, and an IPv6 row's rate is also given against the same subject's IPv4 row of the matching
+cell (ratio_to_ipv4; IPv6's 78 B cell matches IPv4's 64 B one, the smallest frame of each).
 
     scripts/bench-report.py OUT_DIR
 """
@@ -24,6 +26,8 @@ METRICS = ["mpps", "gbps", "cpu_pct", "cpu_user", "cpu_sys", "cpu_softirq", "hos
            "fwd_cpu_ns_per_pkt", "fwd_user_ns_per_pkt", "p50_us", "p99_us", "loss_pct", "gen_mpps"]
 # A subject within this fraction of the generator's own ceiling may be held back by the generator.
 GEN_LIMIT = 0.9
+# The IPv4 frame size an IPv6 cell is compared with: the smallest frame of each family.
+IPV4_TWIN_FRAME = {78: 64}
 
 
 def median(values):
@@ -35,11 +39,13 @@ def load(out):
     cells = {}
     with open(os.path.join(out, "raw.csv")) as f:
         for row in csv.DictReader(f):
-            key = (row["subject"], int(row["frame_bytes"]), int(row["flows"]), int(row["queues"]))
+            # raw.csv from before the family column is IPv4.
+            family = int(row.get("family") or 4)
+            key = (row["subject"], family, int(row["frame_bytes"]), int(row["flows"]), int(row["queues"]))
             cells.setdefault(key, []).append(row)
     results = []
     for key, rows in cells.items():
-        r = dict(zip(["subject", "frame_bytes", "flows", "queues"], key))
+        r = dict(zip(["subject", "family", "frame_bytes", "flows", "queues"], key))
         for m in METRICS:
             r[m] = median(row.get(m) for row in rows)
         # The forwarder's own share of a core: packets/s x its CPU per packet.
@@ -48,14 +54,19 @@ def load(out):
         r["xdp_mode"] = rows[0]["xdp_mode"]
         r["reps"] = len(rows)
         results.append(r)
-    index = {(r["subject"], r["frame_bytes"], r["flows"], r["queues"]): r for r in results}
+    index = {(r["subject"], r["family"], r["frame_bytes"], r["flows"], r["queues"]): r for r in results}
     def ratio(a, b):
         return a / b if a and b else None
 
     for r in results:
-        cell = (r["frame_bytes"], r["flows"], r["queues"])
+        cell = (r["family"], r["frame_bytes"], r["flows"], r["queues"])
         l2fwd = index.get((L2FWD.get(r["subject"]),) + cell) or {}
         port = index.get((PORT.get(r["subject"]),) + cell) or {}
+        twin = {}
+        if r["family"] == 6:
+            frame = IPV4_TWIN_FRAME.get(r["frame_bytes"], r["frame_bytes"])
+            twin = index.get((r["subject"], 4, frame, r["flows"], r["queues"])) or {}
+        r["ratio_to_ipv4"] = ratio(r["mpps"], twin.get("mpps"))
         r["ratio_to_l2fwd"] = ratio(r["mpps"], l2fwd.get("mpps"))
         r["ratio_to_port"] = ratio(r["mpps"], port.get("mpps"))
         r["cpu_ratio_to_l2fwd"] = ratio(r["fwd_cpu_ns_per_pkt"], l2fwd.get("fwd_cpu_ns_per_pkt"))
@@ -64,7 +75,9 @@ def load(out):
         r["gen_limited"] = bool(gen and gen["mpps"] and r["subject"] != "generator"
                                and r["mpps"] >= GEN_LIMIT * gen["mpps"])
     order = {s: i for i, s in enumerate(SUBJECTS)}
-    results.sort(key=lambda r: (r["queues"], r["frame_bytes"], r["flows"], order.get(r["subject"], 99)))
+    # An IPv6 row right under its IPv4 twin.
+    results.sort(key=lambda r: (r["queues"], IPV4_TWIN_FRAME.get(r["frame_bytes"], r["frame_bytes"]), r["flows"],
+                                order.get(r["subject"], 99), r["family"]))
     return results
 
 
@@ -73,20 +86,20 @@ def fmt(v, spec):
 
 
 def table(results):
-    head = (f"{'subject':<15}{'frame':>6}{'flows':>9}{'q':>3}{'Mpps':>8}{'Gbit/s':>8}{'dirCPU%':>8}"
+    head = (f"{'subject':<15}{'IP':>3}{'frame':>6}{'flows':>9}{'q':>3}{'Mpps':>8}{'Gbit/s':>8}{'dirCPU%':>8}"
             f"{'usr/sys/si %':>16}{'fwd ns/pkt':>11}{'usr ns':>7}{'fwd%':>6}{'p50 us':>8}{'p99 us':>9}{'loss%':>7}"
-            f"{'/l2fwd':>7}{'/port':>6}{'usr/l2':>7}  mode")
+            f"{'/l2fwd':>7}{'/port':>6}{'usr/l2':>7}{'/IPv4':>7}  mode")
     lines = [head, "-" * len(head)]
     for r in results:
         split = "/".join(fmt(r[k], ".0f") for k in ("cpu_user", "cpu_sys", "cpu_softirq"))
         mark = " (gen-limited)" if r["gen_limited"] else ""
         lines.append(
-            f"{r['subject']:<15}{r['frame_bytes']:>6}{r['flows']:>9}{r['queues']:>3}{fmt(r['mpps'], '.3f'):>8}"
+            f"{r['subject']:<15}{'v' + str(r['family']):>3}{r['frame_bytes']:>6}{r['flows']:>9}{r['queues']:>3}{fmt(r['mpps'], '.3f'):>8}"
             f"{fmt(r['gbps'], '.2f'):>8}{fmt(r['cpu_pct'], '.0f'):>8}{split:>16}{fmt(r['fwd_cpu_ns_per_pkt'], '.0f'):>11}"
             f"{fmt(r['fwd_user_ns_per_pkt'], '.0f'):>7}{fmt(r['fwd_cpu_pct'], '.0f'):>6}"
             f"{fmt(r['p50_us'], '.0f'):>8}{fmt(r['p99_us'], '.0f'):>9}{fmt(r['loss_pct'], '.1f'):>7}"
             f"{fmt(r['ratio_to_l2fwd'], '.2f'):>7}{fmt(r['ratio_to_port'], '.2f'):>6}{fmt(r['user_cpu_ratio_to_l2fwd'], '.2f'):>7}"
-            f"  {r['xdp_mode']}{mark}")
+            f"{fmt(r['ratio_to_ipv4'], '.2f'):>7}  {r['xdp_mode']}{mark}")
     return "\n".join(lines)
 
 
@@ -102,10 +115,10 @@ def targets(results):
     for r in results:
         if not r["subject"].startswith("ulvs-"):
             continue
-        cell = f"{r['frame_bytes']} B, {r['flows']} flow(s), {r['queues']} q"
+        cell = f"IPv{r['family']}, {r['frame_bytes']} B, {r['flows']} flow(s), {r['queues']} q"
         rate, user = r["ratio_to_l2fwd"], r["user_cpu_ratio_to_l2fwd"]
         verdict = lambda v, ok: "-" if v is None else f"{v:.2f} ({'met' if ok(v) else 'missed'})"
-        lines.append(f"{r['subject']:<12} {cell:<26} rate/l2fwd {verdict(rate, lambda v: v >= RATE_TARGET):<14}"
+        lines.append(f"{r['subject']:<12} {cell:<32} rate/l2fwd {verdict(rate, lambda v: v >= RATE_TARGET):<14}"
                      f" user CPU/l2fwd {verdict(user, lambda v: v <= USER_CPU_TARGET)}")
     if lines:
         lines.insert(0, f"targets: rate ≥ {RATE_TARGET}× the independent forwarder's, own user CPU per packet "
@@ -125,16 +138,16 @@ def plot(out, results):
     if not shutil.which("gnuplot"):
         print("bench: gnuplot not found; no SVG", file=sys.stderr)
         return
-    cells = sorted({(r["queues"], r["frame_bytes"], r["flows"]) for r in results})
+    cells = sorted({(r["queues"], r["family"], r["frame_bytes"], r["flows"]) for r in results})
     subjects = [s for s in SUBJECTS if any(r["subject"] == s for r in results)]
-    index = {(r["subject"], r["queues"], r["frame_bytes"], r["flows"]): r for r in results}
+    index = {(r["subject"], r["queues"], r["family"], r["frame_bytes"], r["flows"]): r for r in results}
     data = os.path.join(out, "plot.dat")
     with open(data, "w") as f:
         f.write("cell " + " ".join(subjects) + "\n")
-        for q, fb, fl in cells:
+        for q, family, fb, fl in cells:
             flows = {1: "1", 1000: "1k", 1000000: "1M"}.get(fl, str(fl))
-            label = f'"{fb}B/{flows}fl/{q}q"'
-            vals = [index.get((s, q, fb, fl)) for s in subjects]
+            label = f'"{"v6 " if family == 6 else ""}{fb}B/{flows}fl/{q}q"'
+            vals = [index.get((s, q, family, fb, fl)) for s in subjects]
             f.write(label + " " + " ".join(fmt(v and v["mpps"], ".4f").replace("-", "0") for v in vals) + "\n")
     script = f"""
 set terminal svg size 1100,560 dynamic noenhanced font 'sans,11' background '#ffffff'
@@ -158,10 +171,10 @@ plot for [i=2:{len(subjects) + 1}] '{data}' using i:xtic(1) title columnheader(i
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else "target/bench"
     results = load(out)
-    columns = ["subject", "frame_bytes", "flows", "queues", "mpps", "gbps", "cpu_pct", "cpu_user", "cpu_sys",
+    columns = ["subject", "family", "frame_bytes", "flows", "queues", "mpps", "gbps", "cpu_pct", "cpu_user", "cpu_sys",
                "cpu_softirq", "host_cpu_pct", "fwd_cpu_ns_per_pkt", "fwd_cpu_pct", "p50_us", "p99_us", "loss_pct",
                "fwd_user_ns_per_pkt", "ratio_to_l2fwd", "ratio_to_port", "cpu_ratio_to_l2fwd", "user_cpu_ratio_to_l2fwd",
-               "gen_mpps", "gen_limited", "xdp_mode", "reps"]
+               "gen_mpps", "gen_limited", "ratio_to_ipv4", "xdp_mode", "reps"]
     with open(os.path.join(out, "results.csv"), "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(columns)

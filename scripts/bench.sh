@@ -6,7 +6,7 @@
 #   kernel-forward, xdp-tx     the kernel's own forwarding and an in-kernel XDP_TX program,
 # so that one run splits ulvs's cost into I/O ceiling → port → pipeline (ratios in results.csv).
 #
-#   sudo scripts/bench.sh [--quick | --smoke] [--repeat N] [--window SECONDS] [--no-conn | --conn-only]
+#   sudo scripts/bench.sh [--quick | --smoke] [--family 4|6|both] [--repeat N] [--window SECONDS] [--no-conn | --conn-only]
 #
 #   (default)  64 and 1500 B frames x 1, 1k and 1M flows x 1 and 2 queues, all six subjects, then
 #              the connection-rate and memory section (SYN flood of 1M new flows through ulvs), and
@@ -15,6 +15,11 @@
 #   --smoke    a few thousand frames per subject through ulvs-xdp, ulvs-packet and the kernel: checks
 #              that the harness works (used by the netns test), measures nothing worth reading.
 #   --subjects "A B" --frames "64 1500" --flows "1 1000" --queues "1 2"   narrow the matrix.
+#   --family F IPv4 (4, the default), IPv6 (6) or both in one run (both): every subject but xdp-tx
+#              forwards UDP to an IPv6 VIP (2001:db8::100 on the sink's lo) from 2001:db8:1::/120;
+#              the matrix's 64 B cell runs at 78 B for IPv6 (its smallest frame: the header is 20 B
+#              longer), other sizes as they are. With both, IPv4 and IPv6 runs of a cell take turns,
+#              and results.csv gives each IPv6 row's rate against its IPv4 twin (ratio_to_ipv4).
 #   --window S seconds of traffic per repetition (default 5, quick 2); --repeat N (default 3).
 #   --hugepages N  reserve N 2 MiB huge pages for the run (vm.nr_hugepages, put back on exit): the
 #              forwarders' UMEMs then use them (8 per queue), as a tuned host would.
@@ -23,6 +28,7 @@
 #   gen 10.71.0.1 ──┐
 #   dir 10.71.0.2 ──┼── br0 (in ns sw)      VIP 10.71.0.100 lives on the sink's lo (a DR real
 #   sink 10.71.0.3 ─┘                       server); the generator's flows come from 10.71.1.0-255.
+# With IPv6: 2001:db8::1, ::2, ::3 (/64, nodad), VIP 2001:db8::100, flows from 2001:db8:1::0-ff.
 # The generator sends to the VIP with the director's MAC; the director (whichever subject) sends the
 # frame on to the sink's MAC out of the same port; `ulvs sink` counts it, with loss and latency.
 # Pinning (2 vCPUs): generator and sink on CPU 0, the forwarder on CPU 1 (2-queue runs: CPUs 0-1).
@@ -35,6 +41,7 @@ cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "bench.sh needs root (network namespaces, XDP)" >&2; exit 1; }
 
 profile=full repeat=3 window=5 conn=1 only_subjects="" only_frames="" only_flows="" only_queues="" hugepages=""
+families=4
 while [ $# -gt 0 ]; do
     case $1 in
         --quick) profile=quick window=2 conn=0 ;;
@@ -48,12 +55,18 @@ while [ $# -gt 0 ]; do
         --flows) only_flows=${2:?}; shift ;;
         --queues) only_queues=${2:?}; shift ;;
         --hugepages) hugepages=${2:?}; shift ;;
-        -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+        --family) families=${2:?}; shift ;;
+        -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
         *) echo "bench.sh: unknown option $1" >&2; exit 2 ;;
     esac
     shift
 done
 [ "$repeat" -ge 1 ] && [ "$window" -ge 1 ] || { echo "bench.sh: --repeat and --window must be >= 1" >&2; exit 2; }
+case $families in
+    4|6) ;;
+    both|"4 6"|4,6) families="4 6" ;;
+    *) echo "bench.sh: --family takes 4, 6 or both, not '$families'" >&2; exit 2 ;;
+esac
 
 if [ -n "${ULVS_BIN:-}" ]; then
     scripts/deps.sh --check ip ethtool sysctl taskset python3
@@ -67,7 +80,19 @@ OUT=${BENCH_OUT:-target/bench}
 mkdir -p "$OUT"
 P="${ULVS_LAB_TAG:-}ulvsb"
 STATE=$(mktemp -d "/tmp/${P}.XXXXXX")
-VIP=10.71.0.100 PORT=9 SRC=10.71.1.0
+PORT=9
+# The addresses of one family: the VIP, the first flow source, the sink (the real server).
+use_family() {
+    FAMILY=$1
+    if [ "$FAMILY" = 6 ]; then
+        VIP=2001:db8::100 SRC=2001:db8:1:: REAL=2001:db8::3 DST="[2001:db8::100]:$PORT"
+    else
+        VIP=10.71.0.100 SRC=10.71.1.0 REAL=10.71.0.3 DST="10.71.0.100:$PORT"
+    fi
+}
+use_family 4
+# IPv6 has no 64 B frame (Ethernet + IPv6 + TCP + FCS = 78): the smallest cell runs at 78 B.
+frame_of() { if [ "$FAMILY" = 6 ] && [ "$1" -lt 78 ]; then echo 78; else echo "$1"; fi; }
 GEN_CPU=0 SINK_CPU=0
 
 ns() { echo "$P-$1"; }
@@ -107,6 +132,8 @@ plug() {
     in_ns sw ip link set "$port" master br0 up
     in_ns "$node" ip link set lo up
     in_ns "$node" ip addr add "$addr/16" dev eth0
+    # Global IPv6 beside IPv4 when an IPv6 run is asked for; nodad: usable at once.
+    case " $families " in *" 6 "*) in_ns "$node" ip -6 addr add "2001:db8::${addr##*.}/64" dev eth0 nodad ;; esac
     in_ns "$node" ip link set eth0 up
     # As on a real wire: full checksums, no GSO super-frames, no GRO merging at the director.
     in_ns "$node" ethtool -K eth0 tx off tso off gso off gro off >/dev/null 2>&1 || true
@@ -127,7 +154,8 @@ topology_up() {
         net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.eth0.rp_filter=0
     # Per-device NAPI tuning inside the director's namespace (not host-wide): helps AF_XDP on veth.
     in_ns dir sh -c 'echo 2 > /sys/class/net/eth0/napi_defer_hard_irqs; echo 200000 > /sys/class/net/eth0/gro_flush_timeout' 2>/dev/null || true
-    in_ns sink ip addr add "$VIP/32" dev lo
+    in_ns sink ip addr add 10.71.0.100/32 dev lo
+    case " $families " in *" 6 "*) in_ns sink ip -6 addr add 2001:db8::100/128 dev lo nodad ;; esac
     in_ns sink sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2
     DIR_MAC=$(in_ns dir cat /sys/class/net/eth0/address)
     SINK_MAC=$(in_ns sink cat /sys/class/net/eth0/address)
@@ -181,7 +209,7 @@ protocol = "$protocol"
 scheduler = "wlc"
 
   [[service.real]]
-  ip = "10.71.0.3"
+  ip = "$REAL"
   mac = "$SINK_MAC"
 ${SYNC_CONF:-}
 EOF
@@ -222,9 +250,15 @@ subject_up() {
             MODE=$(sed -n 's/^port: \(.*\) on eth0.*/\1/p' "$STATE/fwd.log" | head -1 | mode_word)
             ;;
         kernel-forward)
-            in_ns dir sysctl -qw net.ipv4.ip_forward=1
-            in_ns dir ip route replace "$VIP/32" via 10.71.0.3 dev eth0
-            in_ns dir ip neigh replace 10.71.0.3 lladdr "$SINK_MAC" dev eth0 nud permanent
+            if [ "$FAMILY" = 6 ]; then
+                in_ns dir sysctl -qw net.ipv6.conf.all.forwarding=1
+                in_ns dir ip -6 route replace "$VIP/128" via "$REAL" dev eth0
+                in_ns dir ip -6 neigh replace "$REAL" lladdr "$SINK_MAC" dev eth0 nud permanent
+            else
+                in_ns dir sysctl -qw net.ipv4.ip_forward=1
+                in_ns dir ip route replace "$VIP/32" via "$REAL" dev eth0
+                in_ns dir ip neigh replace "$REAL" lladdr "$SINK_MAC" dev eth0 nud permanent
+            fi
             ;;
         xdp-tx)
             spawn sw "$STATE/pass.log" "$BIN" bench-xdp-tx -i p-dir --pass
@@ -249,8 +283,8 @@ subject_down() {
     [ -n "$FWD_PID" ] && stop_pid "$FWD_PID"
     for pid in "${EXTRA_PIDS[@]}"; do stop_pid "$pid"; done
     if [ "$subject" = kernel-forward ]; then
-        in_ns dir sysctl -qw net.ipv4.ip_forward=0
-        in_ns dir ip route del "$VIP/32" 2>/dev/null || true
+        in_ns dir sysctl -qw net.ipv4.ip_forward=0 net.ipv6.conf.all.forwarding=0
+        in_ns dir ip route del "$VIP" 2>/dev/null || true
     fi
     return 0
 }
@@ -287,7 +321,7 @@ measure() {
     drops0=$(drop_sites)
     all0=$(cpu_snapshot cpu) dir0=$(cpu_snapshot "$dir_line") t0=0 u0=0
     [ -n "$FWD_PID" ] && t0=$(proc_ticks "$FWD_PID") u0=$(proc_user_ticks "$FWD_PID")
-    in_ns gen taskset -c "$GEN_CPU" "$BIN" gen -i eth0 --queues "$QUEUES" --dst-mac "$dst_mac" --dst "$VIP:$PORT" \
+    in_ns gen taskset -c "$GEN_CPU" "$BIN" gen -i eth0 --queues "$QUEUES" --dst-mac "$dst_mac" --dst "$DST" \
         --src "$SRC" --kind "$kind" --frame-bytes "$frame" --flows "$flows" --duration "${window}s" \
         "${count_arg[@]}" >"$STATE/gen.out" 2>"$STATE/gen.err" || { cat "$STATE/gen.err" >&2; return 1; }
     all1=$(cpu_snapshot cpu) dir1=$(cpu_snapshot "$dir_line") t1=0 u1=0
@@ -297,12 +331,13 @@ measure() {
     log "$subject: frames lost on the way: $(paste -d' ' <(echo "$drops0" | tr ' ' '\n') <(echo "$drops1" | tr ' ' '\n') |
         awk '{ split($1, a, "="); split($2, b, "="); printf "%s +%d  ", a[1], b[2] - a[2] }')"
     python3 - "$subject" "$frame" "$flows" "$QUEUES" "$rep" "$MODE" "$STATE/gen.out" "$STATE/sink.out" \
-        "$all0" "$all1" "$dir0" "$dir1" "$t0" "$t1" "$(getconf CLK_TCK)" "$u0" "$u1" >>"$OUT/raw.csv" <<'EOF'
+        "$all0" "$all1" "$dir0" "$dir1" "$t0" "$t1" "$(getconf CLK_TCK)" "$u0" "$u1" "$FAMILY" >>"$OUT/raw.csv" <<'EOF'
 import sys
 subject, frame, flows, queues, rep, mode, gen_out, sink_out = sys.argv[1:9]
 all0, all1, dir0, dir1 = ([int(x) for x in a.split()] for a in sys.argv[9:13])
 t0, t1, hz = int(sys.argv[13]), int(sys.argv[14]), int(sys.argv[15])
 u0, u1 = int(sys.argv[16]), int(sys.argv[17])
+family = sys.argv[18]
 def kv(path, prefix):
     for line in open(path):
         if line.startswith(prefix):  # the machine-readable summary line
@@ -325,32 +360,44 @@ loss = 100.0 * (sent - received) / sent if sent else 0.0
 print(",".join(str(v) for v in [subject, frame, flows, queues, rep, float(sink.get("pps", 0)) / 1e6,
       float(sink.get("gbps", 0)), busy, user, system, softirq, host_busy, ns_per_pkt,
       sink.get("p50_us", ""), sink.get("p99_us", ""), max(loss, 0.0), float(gen.get("pps", 0)) / 1e6, mode, received,
-      user_ns_per_pkt]))
+      user_ns_per_pkt, family]))
 EOF
     local last
     last=$(tail -1 "$OUT/raw.csv")
-    log "$(echo "$last" | awk -F, '{ printf "%-14s %4s B %7s flows %s q rep %s: %7.3f Mpps  dir cpu %5.1f%%  fwd %s ns/pkt  p99 %s us  loss %.1f%%  (%s)", $1, $2, $3, $4, $5, $6, $8, ($13 == "" ? "-" : sprintf("%.0f", $13)), $15, $16, $18 }')"
+    log "$(echo "$last" | awk -F, '{ printf "%-14s IPv%s %4s B %7s flows %s q rep %s: %7.3f Mpps  dir cpu %5.1f%%  fwd %s ns/pkt  p99 %s us  loss %.1f%%  (%s)", $1, $21, $2, $3, $4, $5, $6, $8, ($13 == "" ? "-" : sprintf("%.0f", $13)), $15, $16, $18 }')"
 }
 
-# One repetition of SUBJECT on a fresh start of it.
+# One repetition of SUBJECT over IP FAMILY on a fresh start of it.
 run_once() {
     local subject=$1 frame=$2 flows=$3 rep=$4
+    use_family "$5"
+    frame=$(frame_of "$frame")
     subject_up "$subject" || { log "$subject did not start; skipped"; subject_down "$subject"; return 0; }
-    measure "$subject" "$frame" "$flows" "$rep" || log "$subject $frame B $flows flows rep $rep failed"
+    measure "$subject" "$frame" "$flows" "$rep" || log "$subject IPv$FAMILY $frame B $flows flows rep $rep failed"
     subject_down "$subject"
 }
 
 # Every subject of one cell, repetition by repetition: the subjects take turns (in an order that
 # rotates each repetition), so a drift of the machine over the cell (another job, thermal, the
 # host) falls on all of them alike instead of on whichever ran last.
+# With both families, each subject's IPv4 and IPv6 runs take turns in the same rotation.
 run_cell() {
-    local frame=$1 flows=$2 rep i n
-    local list=($subjects)
+    local frame=$1 flows=$2 rep i n family subject entry list=()
+    for family in $families; do
+        for subject in $subjects; do
+            # xdp-tx's program (bpf/ulvs_mac_tx.bpf.c) matches IPv4 only.
+            [ "$family" = 6 ] && [ "$subject" = xdp-tx ] && continue
+            list+=("$subject@$family")
+        done
+    done
     n=${#list[@]}
     for rep in $(seq 1 "$repeat"); do
-        [ "$profile" != smoke ] && run_once generator "$frame" "$flows" "$rep"
+        if [ "$profile" != smoke ]; then
+            for family in $families; do run_once generator "$frame" "$flows" "$rep" "$family"; done
+        fi
         for i in $(seq 0 $((n - 1))); do
-            run_once "${list[$(( (i + rep - 1) % n ))]}" "$frame" "$flows" "$rep"
+            entry=${list[$(( (i + rep - 1) % n ))]}
+            run_once "${entry%@*}" "$frame" "$flows" "$rep" "${entry#*@}"
         done
     done
 }
@@ -368,7 +415,7 @@ subjects=${only_subjects:-$subjects} frames=${only_frames:-$frames}
 flow_counts=${only_flows:-$flow_counts} queue_counts=${only_queues:-$queue_counts}
 # --conn-only keeps the last matrix's rows, so the report shows both.
 [ "$profile" = none ] && [ -f "$OUT/raw.csv" ] ||
-echo "subject,frame_bytes,flows,queues,rep,mpps,gbps,cpu_pct,cpu_user,cpu_sys,cpu_softirq,host_cpu_pct,fwd_cpu_ns_per_pkt,p50_us,p99_us,loss_pct,gen_mpps,xdp_mode,received,fwd_user_ns_per_pkt" >"$OUT/raw.csv"
+echo "subject,frame_bytes,flows,queues,rep,mpps,gbps,cpu_pct,cpu_user,cpu_sys,cpu_softirq,host_cpu_pct,fwd_cpu_ns_per_pkt,p50_us,p99_us,loss_pct,gen_mpps,xdp_mode,received,fwd_user_ns_per_pkt,family" >"$OUT/raw.csv"
 started_at=$(date +%s)
 [ "$conn" = 1 ] || [ "$profile" = none ] || rm -f "$OUT/conn.csv"
 for queues in $queue_counts; do
@@ -386,6 +433,7 @@ done
 if [ "$conn" = 1 ]; then
     topology_up 1
     PORT=80
+    use_family 4
     subject_up ulvs-xdp tcp
     rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$FWD_PID/status"; }
     tracked() { in_ns dir "$BIN" ctl --control "$STATE/ulvs.sock" status |
@@ -425,6 +473,7 @@ if [ "$conn" = 1 ]; then
     # `ulvs ctl status`: each datagram's Ethernet (14 + 4 FCS), IP+UDP (28) and header (8) shared by
     # its entries, 36 bytes per entry.
     PORT=9
+    use_family 4
     for sync in off on; do
         SYNC_CONF=""
         [ "$sync" = on ] && SYNC_CONF=$'\n[sync]\ninterface = "eth0"\nsyncid = 1'

@@ -27,7 +27,7 @@
 #   unsolicited-na    the Advertisement the address announces itself with once DAD passed
 #                     (ndisc_notify: O set, S clear, to all nodes)
 set -euo pipefail
-"$(dirname "$0")/deps.sh" --with tshark
+"$(dirname "$0")/deps.sh"
 
 tag=${ULVS_LAB_TAG:-}
 A="${tag}cap6-a"

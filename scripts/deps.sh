@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Installs every Debian package that building ulvs, its scripts (demo, lab, test, bench,
 # failover-bench, capture-ha-vectors, director-setup, rs-setup) and its tests use (BIRD 2 for the
-# ECMP lab; promtool checks examples/prometheus/, a lab Prometheus scrapes a director), and mounts
-# bpffs.
+# ECMP lab; promtool checks examples/prometheus/, a lab Prometheus scrapes a director; tshark
+# decodes the sync datagrams a test captures), and mounts bpffs.
 # This file is the one list: scripts check their tools against it, and the tests ask it which
 # package a missing tool comes from. Idempotent: installs only what is missing.
 #
 #   scripts/deps.sh                  install what is missing (apt-get), mount bpffs
 #   scripts/deps.sh --with TOOL...   the same, and an optional tool only one script uses (valgrind,
-#                                    tshark, perf, bpftool)
+#                                    perf, bpftool)
 #   scripts/deps.sh --check CMD...   install nothing; for each CMD not on PATH print one line naming
 #                                    its package, and exit 1 if any is missing
 #   scripts/deps.sh --package CMD    print the Debian package that provides CMD
@@ -22,7 +22,7 @@ declare -A provider=(
     [ip]=iproute2 [ethtool]=ethtool [sysctl]=procps [kill]=procps [ps]=procps
     [curl]=curl [python3]=python3 [ping]=iputils-ping [arping]=iputils-arping [tcpdump]=tcpdump
     [keepalived]=keepalived [ucarp]=ucarp [nft]=nftables [gnuplot]=gnuplot-nox [bird]=bird2 [birdc]=bird2
-    [promtool]=prometheus [prometheus]=prometheus
+    [promtool]=prometheus [prometheus]=prometheus [tshark]=tshark
     [taskset]=util-linux [mountpoint]=util-linux [mount]=mount [timeout]=coreutils [getconf]=libc-bin
 )
 # Libraries and headers the build needs (no command to check them by): libbpf-dev for
@@ -31,7 +31,7 @@ declare -A provider=(
 libraries=(libbpf-dev libelf-dev zlib1g-dev libpcap-dev)
 [ "$(dpkg --print-architecture 2>/dev/null)" = amd64 ] && libraries+=(gcc-multilib)
 # Tools one script needs for itself, installed only when it asks (--with).
-declare -A optional=([valgrind]=valgrind [tshark]=tshark [perf]=linux-perf [bpftool]=bpftool)
+declare -A optional=([valgrind]=valgrind [perf]=linux-perf [bpftool]=bpftool)
 
 package_of() {
     if [ -n "${provider[$1]:-}" ]; then echo "${provider[$1]}"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepares this host as an LVS direct-routing director for ulvs: the LVS-DR sysctls (ip_forward=0,
-# send_redirects=0 on all, default and IFACE) and bpffs for the XDP program. The director must not
-# hold the VIP itself: ulvs answers ARP for it.
+# send_redirects=0 on all, default and IFACE; with IPv6, net.ipv6.conf.all.forwarding=0) and bpffs
+# for the XDP program. The director must not hold the VIP itself: ulvs answers ARP (an IPv6 VIP:
+# Neighbour Solicitations) for it.
 #
 #   director-setup.sh [--persist] [--deps] IFACE
 #
@@ -34,6 +35,8 @@ settings=(
     net.ipv4.conf.default.send_redirects=0
     "net.ipv4.conf.$iface.send_redirects=0"
 )
+# A director routes no IPv6 either (ulvs checks it when a service is IPv6).
+[ -d /proc/sys/net/ipv6 ] && settings+=(net.ipv6.conf.all.forwarding=0)
 sysctl -qw "${settings[@]}"
 if [ "$persist" = 1 ]; then
     {

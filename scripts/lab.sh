@@ -56,11 +56,20 @@ VIP6=2001:db8::100
 ns() { echo "$prefix-$1"; }
 in_ns() { local n=$1; shift; ip netns exec "$(ns "$n")" "$@"; }
 
+# A new namespace for NODE, without IPv6 Duplicate Address Detection: the lab's addresses are unique
+# by construction, and while an interface's link-local address is still tentative (the first second
+# or two after it comes up) Linux sends no Neighbour Solicitation from it, so a real server could
+# not reach a client that came before its DAD ended (its SYN-ACK waits a retransmit, 1 s or more).
+add_ns() {
+    ip netns add "$(ns "$1")"
+    in_ns "$1" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
+}
+
 # Joins namespace NODE to the bridge with a veth pair created directly inside the namespaces, so no
 # interface ever appears (or collides) in the host's namespace.
 plug() {
     local node=$1 addr=$2 port="p-$1"
-    ip netns add "$(ns "$node")"
+    add_ns "$node"
     ip link add eth0 netns "$(ns "$node")" numtxqueues "$queues" numrxqueues "$queues" type veth \
         peer name "$port" netns "$(ns sw)" numtxqueues "$queues" numrxqueues "$queues"
     in_ns sw ip link set "$port" master br0 up
@@ -80,7 +89,7 @@ plug() {
 up() {
     down 2>/dev/null || true
     mkdir -p "$state"
-    ip netns add "$(ns sw)"
+    add_ns sw
     in_ns sw ip link add br0 type bridge
     in_ns sw ip link set br0 up
     if [ "$topology" = ecmp ]; then
@@ -148,7 +157,7 @@ up_ecmp() {
     "$here/deps.sh" --check bird birdc || exit 1
     local examples=$here/../examples/ecmp i node addr
     plug router 10.0.0.254
-    ip netns add "$(ns client)"
+    add_ns client
     ip link add eth0 netns "$(ns client)" numtxqueues "$queues" numrxqueues "$queues" type veth \
         peer name eth1 netns "$(ns router)" numtxqueues "$queues" numrxqueues "$queues"
     in_ns client ip link set lo up

@@ -165,7 +165,7 @@ fn check(config: &Config, config_path: &Path, host: &Host) -> anyhow::Result<()>
     host.workers(config, config_path)?;
     let vips: Vec<_> = config.services.iter().map(|s| s.vip).collect();
     // io = "auto" is checked as AF_XDP (warnings): only a start tells which it gets.
-    host::check(config.director.io, iface, &host.addrs, &vips)?;
+    host::check(config.director.io, iface, &host.addresses(), &vips)?;
     if let Err(err) = InterfaceOwner::take(iface, &config.director.control) {
         log::warn!("`ulvs run` would be refused now: {err}");
     }
@@ -221,7 +221,7 @@ fn open_ports(config: &Config, host: &Host, queues: usize, snapshots: &SnapshotC
         program.set_defences(&rules, default_deny, rate).context("filling the XDP filter's defences")?;
     }
     let io = if opened.program.is_some() { IoMode::Xdp } else { IoMode::Packet };
-    host::check(io, iface, &host.addrs, &vips)?;
+    host::check(io, iface, &host.addresses(), &vips)?;
     log::info!(
         "ulvs on {iface} ({}, {}): io={} queues={queues} services={}",
         host.mac,

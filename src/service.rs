@@ -36,6 +36,11 @@ pub struct ServiceKey {
 }
 
 impl ServiceKey {
+    /// VIP and port as ipvsadm writes them: `10.0.0.100:80`, `[2001:db8::100]:80`.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        std::net::SocketAddr::new(self.vip, self.port)
+    }
+
     /// Port and protocol number side by side, as the indexes take them beside the address.
     #[inline]
     fn port_word(&self) -> u32 {

@@ -27,7 +27,7 @@ fuzz_target!(|input: &[u8]| {
             let good: Vec<_> = entries.into_iter().flatten().collect();
             let mut builder = Builder::new(syncid, MAX_MAXLEN);
             for conn in &good {
-                assert!(builder.push(conn), "255 entries of at most 62 bytes fit");
+                assert!(builder.push(conn), "255 entries of at most 98 bytes fit");
             }
             match parse(&builder.finish()) {
                 Ok(Datagram::Conns { entries, .. }) => {

@@ -75,6 +75,12 @@ impl Host {
         Ok(Host { mac, addrs, addrs6, ip })
     }
 
+    /// The interface's addresses of both families, as the kernel holds them.
+    pub fn addresses(&self) -> Vec<IpAddr> {
+        let v4 = self.addrs.iter().map(|net| IpAddr::V4(net.addr));
+        v4.chain(self.addrs6.iter().map(|&(addr, _)| IpAddr::V6(addr))).collect()
+    }
+
     /// The interface's subnets of both families, as `(address, prefix length)`.
     pub fn subnets(&self) -> Vec<(IpAddr, u8)> {
         subnets(&self.addrs, &self.addrs6)
@@ -115,28 +121,54 @@ pub struct HostRefused {
 /// Why `vip` cannot be served when the director's kernel has these addresses, if it cannot: the
 /// one rule start-up (`check`) and a ctl edit adding a service (the control core) both apply.
 pub fn kernel_holds_vip(addresses: impl IntoIterator<Item = IpAddr>, interface: &str, vip: IpAddr) -> Option<String> {
-    let host = if vip.is_ipv4() { 32 } else { 128 };
+    let (host, answers) = if vip.is_ipv4() { (32, "ARP") } else { (128, "Neighbour Solicitations") };
     addresses.into_iter().any(|address| address == vip).then(|| {
         format!(
-            "VIP {vip} is configured on {interface}: the director's kernel must not hold the VIP (ulvs answers ARP for it); remove it with `ip addr del {vip}/{host} dev {interface}`"
+            "VIP {vip} is configured on {interface}: the director's kernel must not hold the VIP (ulvs answers {answers} for it); remove it with `ip addr del {vip}/{host} dev {interface}`"
         )
     })
 }
 
-/// Where the kernel's problem would bite: refuse for AF_PACKET, warn for AF_XDP.
-///
-/// IPv4 only so far: whether the kernel holds an IPv6 VIP, or forwards IPv6, is checked once ulvs
-/// forwards IPv6 (docs/dataplane.md, section 10).
-pub fn check(io: IoMode, interface: &str, addrs: &[Ipv4Net], vips: &[IpAddr]) -> Result<(), HostRefused> {
-    let mut problems = Vec::new();
-    for vip in vips {
-        problems.extend(kernel_holds_vip(addrs.iter().map(|net| IpAddr::V4(net.addr)), interface, *vip));
+/// Whether the director's kernel forwards each family (`net.ipv4.ip_forward`,
+/// `net.ipv6.conf.all.forwarding`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Forwarding {
+    pub ipv4: bool,
+    pub ipv6: bool,
+}
+
+impl Forwarding {
+    /// This host's, from /proc (a value it cannot read counts as off).
+    pub fn read() -> Forwarding {
+        let on = |path: &str| fs::read_to_string(path).is_ok_and(|v| v.trim() == "1");
+        Forwarding { ipv4: on("/proc/sys/net/ipv4/ip_forward"), ipv6: on("/proc/sys/net/ipv6/conf/all/forwarding") }
     }
-    if fs::read_to_string("/proc/sys/net/ipv4/ip_forward").is_ok_and(|v| v.trim() == "1") {
+}
+
+/// What on the host breaks the service, each with its remedy: a VIP the kernel holds (either
+/// family), and forwarding on. IPv6 forwarding matters only with an IPv6 VIP: the kernel would
+/// route to the real servers, beside ulvs, what it sees for it (with AF_PACKET it sees every frame).
+pub fn problems(interface: &str, addresses: &[IpAddr], vips: &[IpAddr], forwarding: Forwarding) -> Vec<String> {
+    let mut problems: Vec<String> =
+        vips.iter().filter_map(|vip| kernel_holds_vip(addresses.iter().copied(), interface, *vip)).collect();
+    if forwarding.ipv4 {
         problems.push(
             "net.ipv4.ip_forward=1: an LVS-DR director does not route; set it to 0 (scripts/director-setup.sh)".into(),
         );
     }
+    if forwarding.ipv6 && vips.iter().any(IpAddr::is_ipv6) {
+        problems.push(
+            "net.ipv6.conf.all.forwarding=1: an LVS-DR director does not route IPv6 either; set it to 0 \
+             (scripts/director-setup.sh)"
+                .into(),
+        );
+    }
+    problems
+}
+
+/// Where the kernel's problem would bite: refuse for AF_PACKET, warn for AF_XDP.
+pub fn check(io: IoMode, interface: &str, addresses: &[IpAddr], vips: &[IpAddr]) -> Result<(), HostRefused> {
+    let problems = problems(interface, addresses, vips, Forwarding::read());
     if problems.is_empty() {
         return Ok(());
     }
@@ -147,4 +179,28 @@ pub fn check(io: IoMode, interface: &str, addrs: &[Ipv4Net], vips: &[IpAddr]) ->
         log::warn!("{problem}");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_held_vip_and_forwarding_are_problems_in_both_families() {
+        let addresses: Vec<IpAddr> = ["10.0.0.2", "2001:db8::2", "fe80::1"].map(|a| a.parse().unwrap()).to_vec();
+        let vips: Vec<IpAddr> = ["10.0.0.100", "2001:db8::100"].map(|a| a.parse().unwrap()).to_vec();
+        assert!(problems("eth0", &addresses, &vips, Forwarding::default()).is_empty());
+        let own: Vec<IpAddr> = ["10.0.0.2", "2001:db8::2"].map(|a| a.parse().unwrap()).to_vec();
+        let found = problems("eth0", &addresses, &own, Forwarding::default());
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found[1].starts_with("VIP 2001:db8::2 is configured on eth0"), "{found:?}");
+        assert!(found[1].contains("Neighbour Solicitations") && found[1].contains("2001:db8::2/128"), "{found:?}");
+        let both = Forwarding { ipv4: true, ipv6: true };
+        let found = problems("eth0", &addresses, &vips, both);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found[1].starts_with("net.ipv6.conf.all.forwarding=1"), "{found:?}");
+        // IPv6 forwarding is no director's problem while it serves no IPv6 VIP.
+        let found = problems("eth0", &addresses, &vips[..1], Forwarding { ipv4: false, ipv6: true });
+        assert!(found.is_empty(), "{found:?}");
+    }
 }

@@ -9,7 +9,9 @@
 //! - The exposition is prometheus-client's text encoding (OpenMetrics text, which Prometheus
 //!   reads); counters carry the `_total` suffix. Names and labels are stable: `protocol` ("tcp",
 //!   "udp"), `vip`, `port` for a service, plus `real` (the real server's address) for a real
-//!   server; `worker` (its index) for per-worker series; `reason` for drops.
+//!   server; `worker` (its index) for per-worker series; `reason` for drops. Addresses are bare,
+//!   IPv6 too (`2001:db8::100`, its port in `port`), as node_exporter's ipvs collector labels
+//!   `local_address`/`remote_address`, so the node_ipvs_* recording rules hold for both families.
 //! - HA is a hook (`ha::report::HaSource`): the daemon passes whatever reports its VRRP/CARP
 //!   instances; without one the HA families are absent.
 

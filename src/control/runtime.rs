@@ -13,7 +13,7 @@ use crate::control::config::{Config, DirectorConfig, ServiceConfig};
 use crate::control::registry::Registry;
 use crate::control::spec::{ConnectionRules, HealthPolicy, RealSpec, ServiceSpec};
 use crate::ha::spec::InstanceSpec;
-use crate::ha::virtual_mac;
+use crate::ha::virtual_mac_for;
 use crate::health::{Health, RealScripts, ServiceScripts, Target};
 use crate::service::ServiceKey;
 use crate::wire::MacAddr;
@@ -138,8 +138,9 @@ pub fn gated_vips(config: &Config) -> Vec<(IpAddr, Option<Mac>)> {
         .iter()
         .map(|vrrp| &vrrp.instance)
         .flat_map(|instance| {
-            let mac = instance.vmac.then(|| virtual_mac(instance.vrid).0);
-            instance.vips.iter().map(move |vip| (*vip, mac))
+            // The virtual MAC of the VIP's family: 00:00:5e:00:01:VRID, or …:02:VRID for IPv6.
+            let vmac = instance.vmac;
+            instance.vips.iter().map(move |vip| (*vip, vmac.then(|| virtual_mac_for(*vip, instance.vrid).0)))
         })
         .collect()
 }

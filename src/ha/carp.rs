@@ -199,7 +199,7 @@ impl Carp {
             advskew: self.advskew(),
             advbase: self.advbase,
             counter,
-            hmac: self.key.hmac(config.vrid, config.vips[0], counter),
+            hmac: self.key.hmac(config.vrid, ipv4_of(config.vips[0]), counter),
         };
         self.core.send_advert(CARP_FRAMING, repr.buffer_len(), |payload, _, _| {
             repr.emit(&mut wire::Packet::new_unchecked(payload))
@@ -252,7 +252,8 @@ impl Carp {
             return Err(AdvertDrop::Inactive);
         }
         let config = &self.core.config;
-        let Received { src, payload, .. } = advert::receive(bytes)?;
+        let Received { src, payload, .. } = advert::receive(bytes, &[])?;
+        let std::net::IpAddr::V4(src4) = src else { return Err(AdvertDrop::Malformed) };
         let packet = wire::Packet::new_checked(payload).map_err(|_| AdvertDrop::Malformed)?;
         if packet.version() != wire::VERSION || packet.msg_type() != wire::TYPE_ADVERTISEMENT {
             return Err(AdvertDrop::BadVersion);
@@ -266,11 +267,11 @@ impl Carp {
         if !packet.verify_checksum() {
             return Err(AdvertDrop::BadChecksum);
         }
-        if !self.key.verify(&packet, config.vips[0]) {
+        if !self.key.verify(&packet, ipv4_of(config.vips[0])) {
             return Err(AdvertDrop::AuthFailure);
         }
-        let src_raw = u32::from_ne_bytes(src.octets());
-        let our_raw = u32::from_ne_bytes(config.primary_ip.octets());
+        let src_raw = u32::from_ne_bytes(src4.octets());
+        let our_raw = u32::from_ne_bytes(ipv4_of(config.primary_ip).octets());
         self.core.counters.adverts_received += 1;
         let known_peer = self.core.heard(now, src, self.master_down_interval());
         self.counter = Some(packet.counter());
@@ -304,5 +305,13 @@ impl Carp {
             State::Init | State::Fault => {}
         }
         Ok(())
+    }
+}
+
+/// CARP is IPv4 only (the config validation refuses anything else), so this never falls back.
+fn ipv4_of(ip: std::net::IpAddr) -> std::net::Ipv4Addr {
+    match ip {
+        std::net::IpAddr::V4(ip) => ip,
+        std::net::IpAddr::V6(_) => std::net::Ipv4Addr::UNSPECIFIED,
     }
 }

@@ -5,10 +5,11 @@ use super::testutil::*;
 use super::*;
 use crate::wire::carp::vectors::{CARP_PASS_0, CARP_PASS_1};
 use crate::wire::carp::{self as wire, Key};
+use std::net::IpAddr;
 
-const ME: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
-const PEER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 3);
-const VIP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 100);
+const ME: IpAddr = v4(10, 0, 0, 2);
+const PEER: IpAddr = v4(10, 0, 0, 3);
+const VIP: IpAddr = v4(10, 0, 0, 100);
 const PASS: &str = "secret";
 
 fn config(advskew: u8) -> InstanceConfig {
@@ -31,7 +32,7 @@ fn master(advskew: u8, t0: Instant) -> (Instance, Instant) {
     (i, at)
 }
 
-fn hear(i: &mut Instance, now: Instant, src: Ipv4Addr, advbase: u8, advskew: u8) -> Vec<Output> {
+fn hear(i: &mut Instance, now: Instant, src: IpAddr, advbase: u8, advskew: u8) -> Vec<Output> {
     i.handle_input(now, Input::Packet(&carp_advert(src, 7, advbase, advskew, PASS, VIP, 42)));
     drain(i)
 }
@@ -79,7 +80,7 @@ fn adverts_look_like_ucarp_s() {
     let capture = wire::Packet::new_checked(theirs.payload()).unwrap();
     // Everything but the counter and the HMAC over it is the same bytes as ucarp's.
     assert_eq!(carp.as_ref()[..6], capture.as_ref()[..6]);
-    assert!(Key::from_password(PASS).unwrap().verify(&carp, VIP));
+    assert!(Key::from_password(PASS).unwrap().verify(&carp, ipv4(VIP)));
     assert!(carp.verify_checksum());
 }
 
@@ -88,14 +89,14 @@ fn a_ulvs_backup_accepts_ucarp_s_real_advert_and_continues_its_counter() {
     let t0 = Instant::now();
     let mut c = config(100);
     c.vrid = 7;
-    c.primary_ip = Ipv4Addr::new(10, 99, 0, 2);
-    c.vips = vec![Ipv4Addr::new(10, 99, 0, 100)];
+    c.primary_ip = v4(10, 99, 0, 2);
+    c.vips = vec![v4(10, 99, 0, 100)];
     let mut i = instance(c);
     start(&mut i, t0);
     i.handle_input(t0 + ms(100), Input::Packet(&CARP_PASS_0[14..]));
     let status = i.status();
     assert_eq!(status.counters.adverts_received, 1, "{:?}", status.counters.drops);
-    assert_eq!(status.master, Some(Ipv4Addr::new(10, 99, 0, 1)));
+    assert_eq!(status.master, Some(v4(10, 99, 0, 1)));
     assert_eq!(i.poll_timeout(), Some(t0 + ms(100) + ms(3000) + skew(100)));
     // The master dies: we take over and carry on from its counter.
     let (_, out) = step(&mut i);
@@ -104,9 +105,9 @@ fn a_ulvs_backup_accepts_ucarp_s_real_advert_and_continues_its_counter() {
     assert_eq!(wire::Packet::new_checked(&sent[20..]).unwrap().counter(), heard + 1);
 
     // The wrong password, or the right one over another VIP, is an authentication failure.
-    for (password, vip) in [("other", Ipv4Addr::new(10, 99, 0, 100)), ("secret", Ipv4Addr::new(10, 99, 0, 101))] {
+    for (password, vip) in [("other", v4(10, 99, 0, 100)), ("secret", v4(10, 99, 0, 101))] {
         let mut c = config(100);
-        c.primary_ip = Ipv4Addr::new(10, 99, 0, 2);
+        c.primary_ip = v4(10, 99, 0, 2);
         c.password = Some(password.into());
         c.vips = vec![vip];
         let mut wrong = instance(c);
@@ -133,9 +134,9 @@ fn master_steps_down_to_a_shorter_interval_after_one_advert() {
 fn equal_intervals_compare_raw_host_order_addresses() {
     // ucarp: `ip_src.s_addr < srcip.s_addr` on network-order bytes read in host order.
     let t0 = Instant::now();
-    let me = Ipv4Addr::new(10, 0, 0, 2);
-    let numerically_higher = Ipv4Addr::new(10, 0, 1, 1);
-    let lower_raw = u32::from_ne_bytes(numerically_higher.octets()) < u32::from_ne_bytes(me.octets());
+    let me = v4(10, 0, 0, 2);
+    let numerically_higher = v4(10, 0, 1, 1);
+    let lower_raw = u32::from_ne_bytes(ipv4(numerically_higher).octets()) < u32::from_ne_bytes(ipv4(me).octets());
     let (mut i, at) = master(0, t0);
     let out = hear(&mut i, at + ms(10), numerically_higher, 1, 0);
     if lower_raw {

@@ -5,7 +5,7 @@
 use super::advert::{self, Framing};
 use super::{Counters, InstanceConfig, Output, State, Status};
 use std::collections::VecDeque;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 /// Peers remembered for split-brain detection; a VRRP segment rarely has more than a few routers.
@@ -27,13 +27,13 @@ pub(crate) struct Core {
     pub group_hold: bool,
     pub wants_master: bool,
     /// Ourselves as master, the last accepted advert's source as backup.
-    pub master: Option<Ipv4Addr>,
+    pub master: Option<IpAddr>,
     pub counters: Counters,
-    destinations: Vec<Ipv4Addr>,
+    destinations: Vec<IpAddr>,
     /// When each peer's last accepted advert arrived: a master hearing a peer it has not heard within
     /// Master_Down_Interval has found a second master; one it has been hearing is the master it just
     /// took over from (preemption) or an episode already counted.
-    last_heard: Vec<(Ipv4Addr, Instant)>,
+    last_heard: Vec<(IpAddr, Instant)>,
     /// When we last became master.
     master_since: Option<Instant>,
     ident: u16,
@@ -104,7 +104,7 @@ impl Core {
 
     /// Queues one advert per destination: an IPv4 packet around a `len`-byte message that `write`
     /// fills, given the payload, the source and the destination (for pseudo-header checksums).
-    pub(crate) fn send_advert(&mut self, framing: Framing, len: usize, write: impl Fn(&mut [u8], Ipv4Addr, Ipv4Addr)) {
+    pub(crate) fn send_advert(&mut self, framing: Framing, len: usize, write: impl Fn(&mut [u8], IpAddr, IpAddr)) {
         let src = self.config.primary_ip;
         for &to in &self.destinations {
             self.ident = self.ident.wrapping_add(1);
@@ -126,7 +126,7 @@ impl Core {
 
     /// Records that `peer`'s advert was accepted at `now`; returns whether its previous one came
     /// within `window` before (a peer we have been hearing).
-    pub(crate) fn heard(&mut self, now: Instant, peer: Ipv4Addr, window: Duration) -> bool {
+    pub(crate) fn heard(&mut self, now: Instant, peer: IpAddr, window: Duration) -> bool {
         let previous = match self.last_heard.iter_mut().find(|(addr, _)| *addr == peer) {
             Some((_, at)) => Some(std::mem::replace(at, now)),
             None => {
@@ -145,7 +145,7 @@ impl Core {
     /// and reported, when we have held the role for `window` (Master_Down_Interval) and had not been
     /// hearing that peer (`known_peer` false). Right after a takeover, hearing the node we took over
     /// from is the protocol converging; a peer heard all along is an episode already counted.
-    pub(crate) fn second_master(&mut self, now: Instant, peer: Ipv4Addr, known_peer: bool, window: Duration) -> bool {
+    pub(crate) fn second_master(&mut self, now: Instant, peer: IpAddr, known_peer: bool, window: Duration) -> bool {
         let settled = self.master_since.is_some_and(|t| now.saturating_duration_since(t) >= window);
         if known_peer || !settled {
             return false;

@@ -2,16 +2,17 @@
 //! sockets, and turns its outputs into adverts, gratuitous ARP, data-path gating and hooks.
 //!
 //! The loop follows the drive contract in `ha/mod.rs`:
-//! - frames come from the workers (they return `Verdict::ToHa` for IPv4 protocol 112 and send a
-//!   copy over a bounded channel); the driver strips Ethernet, routes by [`classify`] and the
-//!   VRID (unique per config), and feeds `Input::Packet`; frames for no instance are counted
+//! - frames come from the workers (they return `Verdict::ToHa` for IPv4 protocol 112 and IPv6 next
+//!   header 112, and send a copy over a bounded channel); the driver strips Ethernet, routes by
+//!   [`classify`], the family and the VRID, and feeds `Input::Packet`; frames for no instance are counted
 //!   (`unrouted`);
 //! - it sleeps until the earliest `poll_timeout`, the next frame, or the next tick (every
 //!   [`TICK`]: tracked interfaces are read, track scripts' verdicts collected, the stop flag seen);
 //! - outputs: an advert to a multicast group goes out as a whole Ethernet frame from
 //!   `advert_source_mac` to the group's MAC; to a unicast peer through the raw IP socket (the
 //!   kernel resolves the peer's MAC); `Garp` as a broadcast ARP request with sender = target = the
-//!   VIP and the MAC that serves it (the vmac, or the interface's); `StateChanged` flips the VIPs'
+//!   VIP and the MAC that serves it (the vmac, or the interface's), or for an IPv6 VIP as an
+//!   unsolicited Neighbour Advertisement (Override set) to all nodes; `StateChanged` flips the VIPs'
 //!   serving bits (only MASTER serves), is logged at info and queues the notify hooks;
 //!   `SecondMaster` is logged at warning;
 //! - a reload's live settings (see `control::config::vrrp_reload`) arrive on the `updates` channel
@@ -26,13 +27,17 @@
 //! advert goes to the instance with its VRID on the link it came from (keepalived lets instances on
 //! two interfaces share a VRID).
 //!
+//! An IPv6 instance advertises from the interface's link-local address (unless `unicast_src_ip`),
+//! an IPv4 one from its first IPv4 address.
+//!
 //! Floating addresses (`addresses`: services on the director itself): added to the kernel's
-//! interface when an instance becomes MASTER (before its gratuitous ARP goes out) and removed
+//! interface when an instance becomes MASTER (before its gratuitous ARP or unsolicited Neighbour
+//! Advertisement goes out; IPv6 ones with nodad) and removed
 //! when it leaves MASTER for any state, shutdown included; at start, any left on an interface by a
 //! run that died is removed first, so a restarted backup never holds one.
 
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
@@ -41,17 +46,17 @@ use std::time::{Duration, Instant};
 use crossbeam::channel::{self, Receiver, Select, Sender};
 
 use super::hooks::{jobs_for_group, jobs_for_transition, HookCounters, HookRunner};
+use super::link::{group_mac, link_local, Link};
 use super::report::{HaInstance, HaSource};
 use super::spec::{InstanceSpec, SyncGroup};
 use super::sync_group::{group_holds, shared_faults, GroupRun};
 use super::track::{Health, ScriptTracker, Tracked};
-use super::{classify, virtual_mac, Input, Instance, Output, State, Status};
+use super::{classify, virtual_mac_for, Input, Instance, Output, State, Status};
 use crate::cells::ServingState;
 use crate::io::ha_socket::{AdvertListener, HaSocket};
 use crate::io::kernel_address::KernelAddresses;
-use crate::io::netdev;
 use crate::wire::ethernet::{self, EtherType};
-use crate::wire::{arp, MacAddr};
+use crate::wire::{arp, icmpv6, MacAddr};
 
 /// How often tracking is polled and the stop flag looked at, at the latest. Short, because the
 /// workers stop forwarding at once on SIGTERM and the backup only starts its Skew_Time when our
@@ -85,7 +90,7 @@ pub struct PreemptGate {
 pub struct DriverCounters {
     /// Frames received from the workers.
     pub frames: AtomicU64,
-    /// Not IPv4 protocol 112, or for a VRID no instance has.
+    /// Not IPv4 protocol 112 or IPv6 next header 112, or for a VRID no instance has (in its family).
     pub unrouted: AtomicU64,
     /// Adverts or GARPs the kernel refused to send.
     pub send_errors: AtomicU64,
@@ -214,10 +219,11 @@ fn listen(
 }
 
 impl Running {
-    /// An instance on `link` (whose MAC is `interface_mac`), its track scripts started.
+    /// An instance on `link` (whose MAC is `interface_mac`), its track scripts started; its adverts
+    /// come from `source` unless `unicast_src_ip` says otherwise.
     fn start(
         config: &InstanceSpec,
-        link: usize,
+        (link, source): (usize, IpAddr),
         interface_mac: MacAddr,
         instance: Instance,
         stop: &Arc<AtomicBool>,
@@ -228,10 +234,12 @@ impl Running {
             .map(|script| ScriptTracker::start(script, &config.name, Arc::clone(stop)))
             .collect::<io::Result<Vec<_>>>()?;
         let tracked = Tracked { interfaces: config.track_interface.clone(), scripts };
+        let family = instance.config().primary_ip;
         Ok(Running {
             link,
+            source,
             advert_mac: instance.advert_source_mac(interface_mac, config.vmac),
-            serving_mac: if config.vmac { virtual_mac(config.vrid) } else { interface_mac },
+            serving_mac: if config.vmac { virtual_mac_for(family, config.vrid) } else { interface_mac },
             instance,
             config: config.clone(),
             tracked,
@@ -257,12 +265,13 @@ impl HaDriver {
             .map(|c| (c.name.clone(), c.interface.clone().unwrap_or_else(|| setup.interface.clone())))
             .collect();
         let status = Arc::new(HaStatus { hooks: Arc::clone(&hooks.counters), interfaces, ..HaStatus::default() });
-        let floating: Vec<Ipv4Addr> =
+        let floating: Vec<IpAddr> =
             setup.instances.iter().flat_map(|config| config.addresses.iter().map(|a| a.ip)).collect();
         let mut links = vec![Link {
             name: setup.interface.clone(),
             mac: setup.interface_mac,
-            primary_ip: setup.primary_ip,
+            primary_ip: Some(setup.primary_ip),
+            link_local: link_local(&setup.interface)?,
             socket: HaSocket::open(&setup.interface)?,
             groups: Vec::new(),
         }];
@@ -283,16 +292,17 @@ impl HaDriver {
                     links.push(Link::open(dev, &floating)?);
                 }
             }
-            let instance = Instance::new(config.machine(links[link].primary_ip))
+            let source = links[link].source_for(config)?;
+            let instance = Instance::new(config.machine(source))
                 .map_err(|problem| io::Error::other(format!("vrrp instance {}: {problem}", config.name)))?;
             if config.unicast_peers.is_empty() && !links[link].groups.contains(&config.group) {
-                links[link].socket.accept_mac(MacAddr::ipv4_multicast(config.group))?;
+                links[link].socket.accept_mac(group_mac(config.group))?;
                 links[link].groups.push(config.group);
             }
             if config.vmac {
-                links[link].socket.accept_mac(virtual_mac(config.vrid))?;
+                links[link].socket.accept_mac(virtual_mac_for(source, config.vrid))?;
             }
-            instances.push(Running::start(config, link, links[link].mac, instance, &stop)?);
+            instances.push(Running::start(config, (link, source), links[link].mac, instance, &stop)?);
         }
         let kernel = if floating.is_empty() { None } else { Some(KernelAddresses::open()?) };
         let names: Vec<&str> = instances.iter().map(|r| r.config.name.as_str()).collect();
@@ -345,44 +355,24 @@ impl HaDriver {
     }
 }
 
-/// The IPv4 packet inside an Ethernet frame from a worker, if it carries one.
-fn ipv4_payload(frame: &[u8]) -> Option<&[u8]> {
-    ethernet::payload_of(frame, EtherType::IPV4).filter(|packet| !packet.is_empty())
+/// The IPv4 or IPv6 packet inside an Ethernet frame from a worker, if it carries one.
+fn ip_payload(frame: &[u8]) -> Option<&[u8]> {
+    ethernet::payload_of(frame, EtherType::IPV4)
+        .or_else(|| ethernet::payload_of(frame, EtherType::IPV6))
+        .filter(|packet| !packet.is_empty())
 }
 
-/// An advert as a whole Ethernet frame.
+/// An advert as a whole Ethernet frame (the EtherType from the packet's version).
 pub fn advert_frame(src: MacAddr, dst: MacAddr, packet: &[u8]) -> Vec<u8> {
-    ethernet::frame(&ethernet::Repr { src_addr: src, dst_addr: dst, ethertype: EtherType::IPV4 }, packet)
-}
-
-/// One interface HA sends on.
-struct Link {
-    name: String,
-    mac: MacAddr,
-    /// Adverts' source on this interface unless an instance sets `unicast_src_ip`.
-    primary_ip: Ipv4Addr,
-    socket: HaSocket,
-    /// Multicast groups joined on it.
-    groups: Vec<Ipv4Addr>,
-}
-
-impl Link {
-    /// An interface other than the data path's: its MAC and its first address that is not a
-    /// floating one.
-    fn open(name: &str, floating: &[Ipv4Addr]) -> io::Result<Link> {
-        let mac = netdev::mac_addr(name)?;
-        let primary_ip = netdev::ipv4_addrs(name)?
-            .into_iter()
-            .map(|net| net.addr)
-            .find(|addr| !floating.contains(addr))
-            .ok_or_else(|| io::Error::other(format!("interface {name} has no IPv4 address of its own")))?;
-        Ok(Link { name: name.to_string(), mac, primary_ip, socket: HaSocket::open(name)?, groups: Vec::new() })
-    }
+    let ethertype = if packet.first().is_some_and(|b| b >> 4 == 6) { EtherType::IPV6 } else { EtherType::IPV4 };
+    ethernet::frame(&ethernet::Repr { src_addr: src, dst_addr: dst, ethertype }, packet)
 }
 
 struct Running {
     /// Index of its interface in `Driver::links`.
     link: usize,
+    /// The default source of its adverts on that link.
+    source: IpAddr,
     instance: Instance,
     config: InstanceSpec,
     advert_mac: MacAddr,
@@ -495,7 +485,7 @@ impl Driver {
             return;
         };
         let before = running.instance.status().priority;
-        match running.instance.reconfigure(Instant::now(), config.machine(self.links[running.link].primary_ip)) {
+        match running.instance.reconfigure(Instant::now(), config.machine(running.source)) {
             Ok(()) => {
                 let after = running.instance.status().priority;
                 let rank = if config.protocol == super::HaProtocol::Carp { "advskew" } else { "priority" };
@@ -513,14 +503,17 @@ impl Driver {
 
     fn receive(&mut self, link: usize, frame: &[u8]) {
         self.status.driver.frames.fetch_add(1, Ordering::Relaxed);
-        let routed = ipv4_payload(frame).and_then(|packet| Some((packet, classify(packet)?)));
+        let routed = ip_payload(frame).and_then(|packet| Some((packet, classify(packet)?)));
         let Some((packet, (_, vrid))) = routed else {
             self.status.driver.unrouted.fetch_add(1, Ordering::Relaxed);
             return;
         };
-        // A VRID is unique on its link (the config's rule), so link and VRID pick the instance; a
-        // VRRPv2 advert for a VRRPv3 instance then reaches it and is counted as a version mismatch.
-        match self.instances.iter_mut().find(|r| r.link == link && r.config.vrid == vrid) {
+        // A VRID is unique on its link per family (keepalived lets an IPv4 and an IPv6 instance
+        // share one), so link, family and VRID pick the instance; a VRRPv2 advert for a VRRPv3
+        // instance then reaches it and is counted as a version mismatch.
+        let ipv6 = packet[0] >> 4 == 6;
+        match self.instances.iter_mut().find(|r| r.link == link && r.config.vrid == vrid && r.source.is_ipv6() == ipv6)
+        {
             Some(running) => running.instance.handle_input(Instant::now(), Input::Packet(packet)),
             None => {
                 self.status.driver.unrouted.fetch_add(1, Ordering::Relaxed);
@@ -615,10 +608,12 @@ impl Driver {
             let socket = &self.links[running.link].socket;
             match output {
                 Output::Advert { to, packet } => {
-                    let sent = if to.is_multicast() {
-                        socket.send_frame(&advert_frame(running.advert_mac, MacAddr::ipv4_multicast(to), &packet))
-                    } else {
-                        socket.send_ip(&packet, to)
+                    let sent = match to {
+                        _ if to.is_multicast() => {
+                            socket.send_frame(&advert_frame(running.advert_mac, group_mac(to), &packet))
+                        }
+                        IpAddr::V4(to) => socket.send_ip(&packet, to),
+                        IpAddr::V6(to) => socket.send_ip6(&packet, to),
                     };
                     if let Err(err) = sent {
                         self.send_failed("advert", &err);
@@ -631,7 +626,11 @@ impl Driver {
                         Some(link) => (&link.socket, link.mac),
                         None => (socket, running.serving_mac),
                     };
-                    match socket.send_frame(&arp::request_frame(mac, vip, vip)) {
+                    let frame = match vip {
+                        IpAddr::V4(vip) => arp::request_frame(mac, vip, vip).to_vec(),
+                        IpAddr::V6(vip) => icmpv6::unsolicited_advert_frame(mac, vip),
+                    };
+                    match socket.send_frame(&frame) {
                         Ok(()) => {
                             self.status.driver.garps_sent.fetch_add(1, Ordering::Relaxed);
                         }
@@ -750,10 +749,14 @@ mod tests {
         let frame = advert_frame(MacAddr([0, 0, 0x5e, 0, 1, 7]), MacAddr([1, 0, 0x5e, 0, 0, 18]), &packet);
         assert_eq!(&frame[0..6], &[1, 0, 0x5e, 0, 0, 18]);
         assert_eq!(&frame[6..12], &[0, 0, 0x5e, 0, 1, 7]);
-        assert_eq!(ipv4_payload(&frame), Some(&packet[..]));
+        assert_eq!(ip_payload(&frame), Some(&packet[..]));
         let mut arp = frame.clone();
         arp[12..14].copy_from_slice(&[0x08, 0x06]);
-        assert_eq!(ipv4_payload(&arp), None);
-        assert_eq!(ipv4_payload(&frame[..14]), None);
+        assert_eq!(ip_payload(&arp), None);
+        assert_eq!(ip_payload(&frame[..14]), None);
+        let packet6 = [0x60u8, 0, 0, 0];
+        let frame6 = advert_frame(MacAddr([2, 0, 0, 0, 0, 1]), MacAddr([0x33, 0x33, 0, 0, 0, 0x12]), &packet6);
+        assert_eq!(&frame6[12..14], &[0x86, 0xdd]);
+        assert_eq!(ip_payload(&frame6), Some(&packet6[..]));
     }
 }

@@ -33,6 +33,7 @@ mod common;
 pub mod driver;
 mod garp;
 pub mod hooks;
+mod link;
 pub mod report;
 pub mod spec;
 mod status;
@@ -47,14 +48,16 @@ mod sim;
 #[cfg(test)]
 mod testutil;
 #[cfg(test)]
+mod vrrp6_tests;
+#[cfg(test)]
 mod vrrp_tests;
 
 pub use crate::wire::vrrp::V3Checksum;
 pub use status::{AdvertDrop, Counters, Drops, Status};
 
-use crate::wire::{carp as carp_wire, ipv4, vrrp as vrrp_wire, MacAddr};
+use crate::wire::{carp as carp_wire, ipv4, ipv6, vrrp as vrrp_wire, vrrp6 as vrrp6_wire, MacAddr};
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 /// Which protocol an instance speaks.
@@ -165,14 +168,16 @@ pub struct InstanceConfig {
     /// v2: PASS authentication (keepalived sends the first 8 bytes). CARP: the HMAC key (required, at
     /// most 19 bytes). Not allowed for v3, which has no authentication.
     pub password: Option<String>,
-    /// Our source address; VRRP breaks priority ties with it, CARP interval ties.
-    pub primary_ip: Ipv4Addr,
-    /// Where adverts go: 224.0.0.18 by default.
-    pub group: Ipv4Addr,
+    /// Our source address; VRRP breaks priority ties with it, CARP interval ties. Its family is the
+    /// instance's: every address below must share it (an instance is single-family, as keepalived's),
+    /// and IPv6 is VRRPv3 only (RFC 5798), from the interface's link-local address by default.
+    pub primary_ip: IpAddr,
+    /// Where adverts go: 224.0.0.18, or ff02::12 for IPv6, by default.
+    pub group: IpAddr,
     /// When non-empty, adverts go to each of these instead of the group (keepalived's unicast_peer).
-    pub unicast_peers: Vec<Ipv4Addr>,
+    pub unicast_peers: Vec<IpAddr>,
     /// The virtual addresses; CARP authenticates the first (ucarp manages one per process).
-    pub vips: Vec<Ipv4Addr>,
+    pub vips: Vec<IpAddr>,
     /// Which v3 checksum to send (both are accepted).
     pub v3_checksum: V3Checksum,
     pub garp: GarpConfig,
@@ -181,8 +186,15 @@ pub struct InstanceConfig {
 impl InstanceConfig {
     /// A config with keepalived's defaults: priority 100 (CARP: advskew 0), 1 s interval, preempt
     /// on without delay, no password, the standard group, multicast, pseudo-header checksum, GARP 5 +
-    /// 5 after 5 s.
-    pub fn new(name: &str, protocol: HaProtocol, vrid: u8, primary_ip: Ipv4Addr, vips: Vec<Ipv4Addr>) -> Self {
+    /// 5 after 5 s. The group follows `primary_ip`'s family.
+    pub fn new<A: Into<IpAddr>>(
+        name: &str,
+        protocol: HaProtocol,
+        vrid: u8,
+        primary_ip: impl Into<IpAddr>,
+        vips: impl IntoIterator<Item = A>,
+    ) -> Self {
+        let primary_ip = primary_ip.into();
         InstanceConfig {
             name: name.to_string(),
             protocol,
@@ -193,12 +205,20 @@ impl InstanceConfig {
             preempt_delay: Duration::ZERO,
             password: None,
             primary_ip,
-            group: vrrp_wire::GROUP,
+            group: default_group(primary_ip),
             unicast_peers: Vec::new(),
-            vips,
+            vips: vips.into_iter().map(Into::into).collect(),
             v3_checksum: V3Checksum::default(),
             garp: GarpConfig::default(),
         }
+    }
+}
+
+/// VRRP's multicast group for `primary_ip`'s family: 224.0.0.18 or ff02::12.
+pub fn default_group(primary_ip: IpAddr) -> IpAddr {
+    match primary_ip {
+        IpAddr::V4(_) => vrrp_wire::GROUP.into(),
+        IpAddr::V6(_) => vrrp6_wire::GROUP.into(),
     }
 }
 
@@ -225,6 +245,10 @@ pub enum ConfigProblem {
     Vrrp3Password,
     #[error("{what} must be {allowed}")]
     OutOfRange { what: &'static str, allowed: &'static str },
+    #[error("an instance is single-family: {address} is not of the family of its source address {primary}")]
+    MixedFamilies { address: IpAddr, primary: IpAddr },
+    #[error("{0} over IPv6 does not exist: use vrrp3 (RFC 5798)")]
+    Ipv6NeedsVrrp3(HaProtocol),
 }
 
 /// Why [`Instance::reconfigure`] refused a config; the instance runs on unchanged.
@@ -268,12 +292,13 @@ pub enum Output {
     /// Send `packet` (a complete IPv4 packet: TTL 255, protocol 112; CARP: TOS 0x10, DF) to `to`: the
     /// group, or one unicast peer (one output per peer).
     Advert {
-        to: Ipv4Addr,
+        to: IpAddr,
         packet: Vec<u8>,
     },
-    /// Send one gratuitous ARP for `vip` with the MAC the VIP is served from.
+    /// Announce `vip` with the MAC it is served from: a gratuitous ARP for IPv4, an unsolicited
+    /// Neighbour Advertisement (Override set) for IPv6.
     Garp {
-        vip: Ipv4Addr,
+        vip: IpAddr,
     },
     StateChanged {
         from: State,
@@ -282,7 +307,7 @@ pub enum Output {
     /// While master we heard another master (split brain). Emitted once per episode; the machine has
     /// already answered by the protocol's rules (advert at once, GARP again).
     SecondMaster {
-        peer: Ipv4Addr,
+        peer: IpAddr,
     },
 }
 
@@ -367,7 +392,7 @@ impl Instance {
     }
 
     /// Ourselves as master, the master last heard as backup.
-    pub fn master(&self) -> Option<Ipv4Addr> {
+    pub fn master(&self) -> Option<IpAddr> {
         self.core().master
     }
 
@@ -393,12 +418,13 @@ impl Instance {
     }
 
     /// The Ethernet source for adverts: CARP 00:00:5e:00:00:VHID (as ucarp); VRRP the virtual MAC
-    /// 00:00:5e:00:01:VRID with `vmac`, else the interface's own MAC (keepalived's default).
+    /// (00:00:5e:00:01:VRID, for IPv6 00:00:5e:00:02:VRID) with `vmac`, else the interface's own MAC
+    /// (keepalived's default).
     pub fn advert_source_mac(&self, iface_mac: MacAddr, vmac: bool) -> MacAddr {
         let config = self.config();
         match config.protocol {
             HaProtocol::Carp => MacAddr([0x00, 0x00, 0x5e, 0x00, 0x00, config.vrid]),
-            _ if vmac => virtual_mac(config.vrid),
+            _ if vmac => virtual_mac_for(config.primary_ip, config.vrid),
             _ => iface_mac,
         }
     }
@@ -409,11 +435,27 @@ pub const fn virtual_mac(vrid: u8) -> MacAddr {
     MacAddr([0x00, 0x00, 0x5e, 0x00, 0x01, vrid])
 }
 
+/// The virtual router MAC of `family`'s instance: 00:00:5e:00:02:VRID for IPv6 (RFC 5798 §7.3).
+pub const fn virtual_mac_for(family: IpAddr, vrid: u8) -> MacAddr {
+    match family {
+        IpAddr::V4(_) => virtual_mac(vrid),
+        IpAddr::V6(_) => MacAddr([0x00, 0x00, 0x5e, 0x00, 0x02, vrid]),
+    }
+}
+
 /// Which protocol a received IPv4 packet speaks and for which VRID/VHID, so the driver can hand it to
 /// the right instance. Cheap and unverified (the instance validates everything and counts drops);
 /// `None` if it is not IPv4 protocol 112 with at least two payload bytes. CARP and VRRPv2 share the
 /// first byte: exactly 36 bytes with AuthLen 7 is CARP ([`carp_wire::is_carp`]), the rest VRRPv2.
+/// An IPv6 packet (next header 112 right after the fixed header) is VRRPv3's or nobody's.
 pub fn classify(ip_packet: &[u8]) -> Option<(HaProtocol, u8)> {
+    if ip_packet.first()? >> 4 == 6 {
+        let packet = ipv6::Packet::new_checked(ip_packet).ok()?;
+        let payload = packet.payload();
+        return (packet.next_header() == ipv6::NEXT_HEADER_VRRP && payload.first()? >> 4 == 3)
+            .then(|| Some((HaProtocol::Vrrp3, *payload.get(1)?)))
+            .flatten();
+    }
     let packet = ipv4::Packet::new_checked(ip_packet).ok()?;
     if packet.next_header() != ipv4::PROTO_VRRP {
         return None;
@@ -470,6 +512,7 @@ fn validate(config: &InstanceConfig) -> Result<(), ConfigProblem> {
     if let Some(&(_, what, allowed)) = limits.iter().find(|(ok, _, _)| !ok) {
         return Err(ConfigProblem::OutOfRange { what, allowed });
     }
+    validate_family(config)?;
     match (config.protocol, &config.password) {
         (HaProtocol::Carp, None) => return Err(ConfigProblem::CarpNeedsPassword),
         (HaProtocol::Carp, Some(p)) if carp_wire::Key::from_password(p).is_none() => {
@@ -477,6 +520,19 @@ fn validate(config: &InstanceConfig) -> Result<(), ConfigProblem> {
         }
         (HaProtocol::Vrrp3, Some(_)) => return Err(ConfigProblem::Vrrp3Password),
         _ => {}
+    }
+    Ok(())
+}
+
+/// One family per instance, and IPv6 for VRRPv3 only.
+fn validate_family(config: &InstanceConfig) -> Result<(), ConfigProblem> {
+    let primary = config.primary_ip;
+    let addresses = config.vips.iter().chain(&config.unicast_peers).chain(std::iter::once(&config.group));
+    if let Some(&address) = addresses.into_iter().find(|a| a.is_ipv4() != primary.is_ipv4()) {
+        return Err(ConfigProblem::MixedFamilies { address, primary });
+    }
+    if primary.is_ipv6() && config.protocol != HaProtocol::Vrrp3 {
+        return Err(ConfigProblem::Ipv6NeedsVrrp3(config.protocol));
     }
     Ok(())
 }

@@ -2,9 +2,10 @@
 //! stepped in virtual time to the earliest deadline (a timer or a packet arrival), for a bounded number
 //! of steps. No sleeps, no threads, no randomness beyond a seeded xorshift.
 
-use super::testutil::{drain, ms};
+use super::testutil::{drain, ms, v4};
 use super::*;
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 
 /// xorshift64*: enough randomness for loss and delay, reproducible from its seed.
 struct Rng(u64);
@@ -30,7 +31,7 @@ impl Rng {
 
 struct Node {
     instance: Instance,
-    ip: Ipv4Addr,
+    ip: IpAddr,
     alive: bool,
 }
 
@@ -165,10 +166,10 @@ const DELAY: Duration = Duration::from_millis(5);
 
 /// Three routers; node 0 preferred, then 1, then 2.
 fn three(protocol: HaProtocol) -> Vec<InstanceConfig> {
-    let vip = Ipv4Addr::new(10, 0, 0, 100);
+    let vip = v4(10, 0, 0, 100);
     (0..3u8)
         .map(|i| {
-            let mut c = InstanceConfig::new("VI_1", protocol, 51, Ipv4Addr::new(10, 0, 0, 1 + i), vec![vip]);
+            let mut c = InstanceConfig::new("VI_1", protocol, 51, v4(10, 0, 0, 1 + i), vec![vip]);
             if protocol == HaProtocol::Carp {
                 c.priority = 50 * i; // advskew 0, 50, 100
                 c.password = Some("secret".into());
@@ -313,4 +314,63 @@ fn a_healed_split_brain_is_counted_and_the_survivor_announces_last() {
             }
         }
     }
+}
+
+/// The same three routers over IPv6: VRRPv3 from link-local addresses fe80::1..3 to ff02::12, VIP
+/// 2001:db8::100; node 0 preferred.
+fn three6() -> Vec<InstanceConfig> {
+    let vip = IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x100));
+    (0..3u16)
+        .map(|i| {
+            let me = IpAddr::V6(std::net::Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1 + i));
+            InstanceConfig {
+                priority: 200 - 50 * i as u8,
+                ..InstanceConfig::new("VI_6", HaProtocol::Vrrp3, 51, me, [vip])
+            }
+        })
+        .collect()
+}
+
+/// `three6` started as `converged` starts the IPv4 routers (the preferred one last).
+fn converged6(seed: u64, loss: u64) -> (Link, Instant) {
+    let t0 = Instant::now();
+    let mut link = Link::new(three6(), seed, loss, DELAY, t0);
+    for (node, at) in [(2, 0), (1, 700), (0, 1900)] {
+        link.run_until(t0 + ms(at), MAX_STEPS);
+        link.input(node, Input::Startup);
+    }
+    link.run_until(t0 + ms(20_000), MAX_STEPS);
+    assert_eq!(link.masters(), [0], "IPv6 seed {seed}: exactly the preferred router is master");
+    (link, t0)
+}
+
+#[test]
+fn vrrp3_over_ipv6_elects_fails_over_and_hands_over_as_over_ipv4() {
+    for seed in 1..=5 {
+        // One master through lossy adverts, and no overlap once converged; no preemption counted.
+        let (mut link, t0) = converged6(seed, 5);
+        link.run_until(t0 + ms(40_000), MAX_STEPS);
+        assert_eq!(link.masters(), [0], "seed {seed}");
+        assert!(!link.overlapping_masters(t0 + ms(20_000), t0 + ms(40_000)), "seed {seed}");
+        assert_eq!((0..3).map(|n| link.second_masters(n)).collect::<Vec<_>>(), [0, 0, 0], "seed {seed}");
+        // kill -9 of the master: the runner-up within its Master_Down_Interval, and it announces.
+        let crash = t0 + ms(40_500);
+        link.run_until(crash, MAX_STEPS);
+        link.nodes[0].alive = false;
+        link.run_until(crash + ms(30_000), MAX_STEPS);
+        assert_eq!(link.masters(), [1], "seed {seed}");
+        let took_over = link.became_master(1).unwrap();
+        assert!(took_over > crash && took_over <= crash + ms(3410) + DELAY, "seed {seed}: {:?}", took_over - crash);
+        assert!(link.garps.iter().any(|&(t, n)| n == 1 && t == took_over), "seed {seed}: no announcement");
+    }
+    // A graceful shutdown: the priority-0 advert hands over after Skew_Time (41 cs at priority 150).
+    let (mut link, t0) = converged6(7, 0);
+    let stop = t0 + ms(20_500);
+    link.run_until(stop, MAX_STEPS);
+    link.input(0, Input::Shutdown);
+    link.nodes[0].alive = false;
+    link.run_until(stop + ms(30_000), MAX_STEPS);
+    assert_eq!(link.masters(), [1]);
+    let after = link.became_master(1).unwrap() - stop;
+    assert!(after >= ms(410) && after <= ms(410) + DELAY, "{after:?}");
 }

@@ -2,7 +2,7 @@
 //! tracking. HA owns these types; the control plane builds them from the config file's `[[vrrp]]`
 //! tables and checks them there, as it builds `health::CheckSpec` for the health checker.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -106,7 +106,8 @@ pub struct SyncGroup {
 /// becoming MASTER, announced with gratuitous ARP, removed on leaving it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FloatingAddress {
-    pub ip: Ipv4Addr,
+    /// IPv4, or IPv6 (added with nodad: the master owns it at once, no duplicate address detection).
+    pub ip: IpAddr,
     pub prefix_len: u8,
     /// The interface it goes on; `None` = the instance's.
     pub dev: Option<String>,
@@ -132,12 +133,13 @@ pub struct InstanceSpec {
     pub preempt_delay: Duration,
     /// vrrp2: up to 8 bytes (simple auth). carp: required, up to 19 bytes (HMAC key).
     pub password: Option<String>,
-    /// Multicast destination of adverts.
-    pub group: Ipv4Addr,
-    /// The source address of adverts; `None` = the interface's first IPv4 address.
-    pub unicast_src_ip: Option<Ipv4Addr>,
+    /// Multicast destination of adverts (224.0.0.18, or ff02::12 for an IPv6 instance).
+    pub group: IpAddr,
+    /// The source address of adverts; `None` = the interface's first IPv4 address, or for an IPv6
+    /// instance its link-local address.
+    pub unicast_src_ip: Option<IpAddr>,
     /// Non-empty: adverts go to each of these instead of the group.
-    pub unicast_peers: Vec<Ipv4Addr>,
+    pub unicast_peers: Vec<IpAddr>,
     /// Answer for the VIPs with 00:00:5e:00:01:VRID instead of the interface's MAC.
     pub vmac: bool,
     /// vrrp3: compute the checksum without the IPv4 pseudo-header (RFC 9568, Cisco, Juniper).
@@ -150,8 +152,8 @@ pub struct InstanceSpec {
     pub track_script: Vec<TrackScript>,
     pub hooks: NotifyHooks,
     /// Each a VIP of a configured service, owned by this instance only: served by ulvs's data
-    /// path while MASTER. All of one family (an instance is single-family, as keepalived's); IPv4
-    /// until VRRP runs over IPv6 (the config refuses IPv6 here so far).
+    /// path while MASTER. All of one family with `addresses` (an instance is single-family, as
+    /// keepalived's; an IPv6 one speaks VRRPv3 over IPv6).
     pub vips: Vec<IpAddr>,
     /// Addresses the kernel holds while MASTER (services on the director itself).
     pub addresses: Vec<FloatingAddress>,
@@ -163,13 +165,19 @@ impl InstanceSpec {
     /// Every address the instance announces: the load-balanced VIPs, then the floating addresses
     /// (VRRP lists them all in its adverts; CARP authenticates the first).
     pub fn announced(&self) -> Vec<IpAddr> {
-        self.vips.iter().copied().chain(self.addresses.iter().map(|a| IpAddr::V4(a.ip))).collect()
+        self.vips.iter().copied().chain(self.addresses.iter().map(|a| a.ip)).collect()
+    }
+
+    /// Whether the instance runs over IPv6 (its addresses are IPv6; the config keeps them one family).
+    pub fn is_ipv6(&self) -> bool {
+        self.announced().first().is_some_and(IpAddr::is_ipv6)
     }
 }
 
 impl InstanceSpec {
-    /// The state machine's config; adverts come from `unicast_src_ip`, else `director_ip`.
-    pub fn machine(&self, director_ip: Ipv4Addr) -> InstanceConfig {
+    /// The state machine's config; adverts come from `unicast_src_ip`, else `director_ip` (the
+    /// interface's IPv4 address, or for an IPv6 instance its link-local address).
+    pub fn machine(&self, director_ip: IpAddr) -> InstanceConfig {
         InstanceConfig {
             name: self.name.clone(),
             protocol: self.protocol,
@@ -182,16 +190,7 @@ impl InstanceSpec {
             primary_ip: self.unicast_src_ip.unwrap_or(director_ip),
             group: self.group,
             unicast_peers: self.unicast_peers.clone(),
-            // The state machine speaks VRRP over IPv4 only so far, and the config admits only
-            // IPv4 VIPs in an instance: this keeps exactly what it announces.
-            vips: self
-                .announced()
-                .into_iter()
-                .filter_map(|vip| match vip {
-                    IpAddr::V4(vip) => Some(vip),
-                    IpAddr::V6(_) => None,
-                })
-                .collect(),
+            vips: self.announced(),
             v3_checksum: if self.v3_checksum_as_v2 { V3Checksum::MessageOnly } else { V3Checksum::WithPseudoHeader },
             garp: self.garp,
         }

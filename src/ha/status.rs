@@ -2,15 +2,16 @@
 //! advert counted under one stable snake_case reason (the names `ulvs ctl status` prints).
 
 use super::{HaProtocol, State};
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::Duration;
 
 /// Why a received advert was not acted on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AdvertDrop {
-    /// Not a well-formed IPv4 packet of protocol 112 carrying a whole message of the expected length.
+    /// Not a well-formed IPv4 or IPv6 packet of protocol 112 carrying a whole message of the expected
+    /// length (IPv6: next header 112 right after the fixed header), or of the other family.
     Malformed,
-    /// IPv4 TTL other than 255: it was routed, so it is not from our link.
+    /// IPv4 TTL or IPv6 hop limit other than 255: it was routed, so it is not from our link.
     BadTtl,
     /// The IPv4 header checksum or the VRRP/CARP checksum fails.
     BadChecksum,
@@ -116,7 +117,7 @@ pub struct Status {
     /// the owner). CARP: the effective advskew.
     pub priority: u8,
     /// The current master: ourselves as master, the last accepted advert's source as backup.
-    pub master: Option<Ipv4Addr>,
+    pub master: Option<IpAddr>,
     /// VRRP: the interval in use (v3 backups: the master's). CARP: advbase + advskew/256.
     pub advert_interval: Duration,
     pub counters: Counters,

@@ -5,10 +5,24 @@ use super::advert::{self, CARP_FRAMING, VRRP_FRAMING};
 use super::{Instance, Output, State};
 use crate::wire::carp::{self, Key};
 use crate::wire::vrrp::{self, Auth, V3Checksum, Version};
-use std::net::Ipv4Addr;
+use crate::wire::vrrp6;
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 pub(crate) const GROUP: Ipv4Addr = vrrp::GROUP;
+
+/// An IPv4 address as the machines take it.
+pub(crate) const fn v4(a: u8, b: u8, c: u8, d: u8) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(a, b, c, d))
+}
+
+/// The IPv4 address in `ip`, for the wire views that take one.
+pub(crate) fn ipv4(ip: IpAddr) -> Ipv4Addr {
+    match ip {
+        IpAddr::V4(ip) => ip,
+        IpAddr::V6(_) => panic!("{ip} is not IPv4"),
+    }
+}
 
 pub(crate) fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -28,7 +42,7 @@ pub(crate) fn transitions(outputs: &[Output]) -> Vec<(State, State)> {
         .collect()
 }
 
-pub(crate) fn adverts(outputs: &[Output]) -> Vec<(Ipv4Addr, Vec<u8>)> {
+pub(crate) fn adverts(outputs: &[Output]) -> Vec<(IpAddr, Vec<u8>)> {
     outputs
         .iter()
         .filter_map(|o| match o {
@@ -42,56 +56,84 @@ pub(crate) fn garps(outputs: &[Output]) -> usize {
     outputs.iter().filter(|o| matches!(o, Output::Garp { .. })).count()
 }
 
-/// The priority (VRRP) or advskew (CARP) byte of an advert packet (IPv4 header of 20 bytes).
+/// The priority (VRRP) or advskew (CARP) byte of an advert packet (IPv4 header of 20 bytes, IPv6
+/// of 40).
 pub(crate) fn advert_priority(packet: &[u8]) -> u8 {
-    packet[22]
+    if packet[0] >> 4 == 6 {
+        packet[42]
+    } else {
+        packet[22]
+    }
 }
 
-/// A VRRP advert from `src` to the group, as a peer would send it.
+/// A VRRP advert from `src` to the group, as a peer would send it; over IPv6 when `src` is IPv6
+/// (then `version`, `auth` and `form` do not apply: v3, none, the pseudo-header).
 pub(crate) struct VrrpAdvert {
     pub version: Version,
-    pub src: Ipv4Addr,
-    pub dst: Ipv4Addr,
+    pub src: IpAddr,
+    pub dst: IpAddr,
     pub vrid: u8,
     pub priority: u8,
     pub interval_units: u16,
-    pub vips: Vec<Ipv4Addr>,
+    pub vips: Vec<IpAddr>,
     pub auth: Auth,
     pub ttl: u8,
     pub form: V3Checksum,
 }
 
 impl VrrpAdvert {
-    pub(crate) fn v3(src: Ipv4Addr, vrid: u8, priority: u8, vips: &[Ipv4Addr]) -> VrrpAdvert {
+    pub(crate) fn v3<A: Into<IpAddr> + Copy>(src: impl Into<IpAddr>, vrid: u8, priority: u8, vips: &[A]) -> VrrpAdvert {
+        let src = src.into();
         VrrpAdvert {
             version: Version::V3,
             src,
-            dst: GROUP,
+            dst: super::default_group(src),
             vrid,
             priority,
             interval_units: 100,
-            vips: vips.to_vec(),
+            vips: vips.iter().map(|&vip| vip.into()).collect(),
             auth: Auth::None,
             ttl: 255,
             form: V3Checksum::WithPseudoHeader,
         }
     }
 
-    pub(crate) fn v2(src: Ipv4Addr, vrid: u8, priority: u8, vips: &[Ipv4Addr]) -> VrrpAdvert {
+    pub(crate) fn v2<A: Into<IpAddr> + Copy>(src: impl Into<IpAddr>, vrid: u8, priority: u8, vips: &[A]) -> VrrpAdvert {
         VrrpAdvert { version: Version::V2, interval_units: 1, ..VrrpAdvert::v3(src, vrid, priority, vips) }
     }
 
     pub(crate) fn bytes(&self) -> Vec<u8> {
+        if let (IpAddr::V6(src), IpAddr::V6(dst)) = (self.src, self.dst) {
+            let repr = vrrp6::Repr {
+                vrid: self.vrid,
+                priority: self.priority,
+                interval_cs: self.interval_units,
+                addresses: self
+                    .vips
+                    .iter()
+                    .filter_map(|vip| if let IpAddr::V6(v) = vip { Some(*v) } else { None })
+                    .collect(),
+            };
+            let mut packet =
+                advert::build(VRRP_FRAMING, 7, self.src, self.dst, repr.buffer_len(), |p| repr.emit(p, src, dst));
+            packet[7] = self.ttl;
+            return packet;
+        }
+        let (IpAddr::V4(src), IpAddr::V4(dst)) = (self.src, self.dst) else { panic!("one family per advert") };
         let repr = vrrp::Repr {
             version: self.version,
             vrid: self.vrid,
             priority: self.priority,
             interval_units: self.interval_units,
-            addresses: self.vips.clone(),
+            addresses: self
+                .vips
+                .iter()
+                .filter_map(|vip| if let IpAddr::V4(v) = vip { Some(*v) } else { None })
+                .collect(),
             auth: self.auth,
         };
         let mut packet = advert::build(VRRP_FRAMING, 7, self.src, self.dst, repr.buffer_len(), |p| {
-            repr.emit(&mut vrrp::Packet::new_unchecked(p), self.src, self.dst, self.form)
+            repr.emit(&mut vrrp::Packet::new_unchecked(p), src, dst, self.form)
         });
         set_ttl(&mut packet, self.ttl);
         packet
@@ -100,17 +142,21 @@ impl VrrpAdvert {
 
 /// A CARP advert from `src`, keyed with `password` over `vip`.
 pub(crate) fn carp_advert(
-    src: Ipv4Addr,
+    src: impl Into<IpAddr>,
     vhid: u8,
     advbase: u8,
     advskew: u8,
     password: &str,
-    vip: Ipv4Addr,
+    vip: impl Into<IpAddr>,
     counter: u64,
 ) -> Vec<u8> {
+    let IpAddr::V4(vip) = vip.into() else { panic!("CARP is IPv4") };
     let key = Key::from_password(password).unwrap();
     let repr = carp::Repr { vhid, advskew, advbase, counter, hmac: key.hmac(vhid, vip, counter) };
-    advert::build(CARP_FRAMING, 9, src, GROUP, repr.buffer_len(), |p| repr.emit(&mut carp::Packet::new_unchecked(p)))
+    let group = IpAddr::V4(GROUP);
+    advert::build(CARP_FRAMING, 9, src.into(), group, repr.buffer_len(), |p| {
+        repr.emit(&mut carp::Packet::new_unchecked(p))
+    })
 }
 
 /// Rewrites the TTL and refills the IPv4 header checksum.

@@ -1,5 +1,8 @@
-//! The VRRP machine, versions 2 and 3 over IPv4: RFC 3768 (v2), RFC 5798 and its successor RFC 9568
-//! (v3), with keepalived 2.2's choices where the RFCs leave room.
+//! The VRRP machine, versions 2 and 3 over IPv4 and version 3 over IPv6: RFC 3768 (v2), RFC 5798 and
+//! its successor RFC 9568 (v3), with keepalived 2.2's choices where the RFCs leave room. The algorithm
+//! is the same for both families; only the framing and the checksum differ (IPv6: adverts from the
+//! link-local address to ff02::12, the IPv6 pseudo-header always in the checksum, 16-byte addresses,
+//! unsolicited Neighbour Advertisements where IPv4 sends gratuitous ARP).
 //!
 //! # The algorithm
 //!
@@ -39,7 +42,7 @@
 //! advertises at once, so a preempting backup notices without waiting an interval.
 //!
 //! Receive checks, each drop counted by reason ([`AdvertDrop`]): IPv4 well-formed, header checksum,
-//! TTL 255, exact message length, version and type, VRID, not our own, VRRP checksum (v3: with or
+//! TTL 255 (IPv6: well-formed, hop limit 255, see [`advert::receive`]), exact message length, version and type, VRID, not our own, VRRP checksum (v3: with or
 //! without the pseudo-header, whatever we send; a unicast advert's pseudo-header may also hold the
 //! group, as old keepalived sent it), v2 authentication (type and 8 bytes), v2 interval, v3
 //! interval non-zero. An address list that differs from ours is counted and accepted (see
@@ -50,8 +53,8 @@ use super::common::Core;
 use super::garp::GarpSchedule;
 use super::{AdvertDrop, HaProtocol, Input, InstanceConfig, Output, State, Status};
 use crate::wire::vrrp::{self as wire, Auth, Version};
-use crate::wire::WireError;
-use std::net::Ipv4Addr;
+use crate::wire::{vrrp6, WireError};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
 const OWNER: u8 = 255;
@@ -214,7 +217,7 @@ impl Vrrp {
     }
 
     /// `master`: the advert that sent us here, if any (its source and interval).
-    fn become_backup(&mut self, now: Instant, master: Option<(Ipv4Addr, Duration)>) {
+    fn become_backup(&mut self, now: Instant, master: Option<(IpAddr, Duration)>) {
         self.adver_timer = None;
         self.garp.stop();
         self.master_adver_interval = self.core.config.interval;
@@ -241,17 +244,33 @@ impl Vrrp {
             Version::V2 => config.interval.as_secs() as u16,
             Version::V3 => (config.interval.as_millis() / 10) as u16,
         };
+        if config.primary_ip.is_ipv6() {
+            let repr = vrrp6::Repr {
+                vrid: config.vrid,
+                priority,
+                interval_cs: interval_units,
+                addresses: config.vips.iter().filter_map(|&vip| v6(vip)).collect(),
+            };
+            self.core.send_advert(VRRP_FRAMING, repr.buffer_len(), |payload, src, dst| {
+                if let (Some(src), Some(dst)) = (v6(src), v6(dst)) {
+                    repr.emit(payload, src, dst);
+                }
+            });
+            return;
+        }
         let repr = wire::Repr {
             version: self.version,
             vrid: config.vrid,
             priority,
             interval_units,
-            addresses: config.vips.clone(),
+            addresses: config.vips.iter().filter_map(|&vip| v4(vip)).collect(),
             auth: self.auth,
         };
         let form = config.v3_checksum;
         self.core.send_advert(VRRP_FRAMING, repr.buffer_len(), |payload, src, dst| {
-            repr.emit(&mut wire::Packet::new_unchecked(payload), src, dst, form)
+            if let (Some(src), Some(dst)) = (v4(src), v4(dst)) {
+                repr.emit(&mut wire::Packet::new_unchecked(payload), src, dst, form)
+            }
         });
     }
 
@@ -295,37 +314,21 @@ impl Vrrp {
             return Err(AdvertDrop::Inactive);
         }
         let config = &self.core.config;
-        let Received { src, dst, payload } = advert::receive(bytes)?;
-        let packet = wire::Packet::new_checked(payload).map_err(|e| match e {
-            WireError::Unsupported => AdvertDrop::BadVersion,
-            _ => AdvertDrop::Malformed,
-        })?;
-        if packet.version() != self.version.number() || packet.msg_type() != wire::TYPE_ADVERTISEMENT {
-            return Err(AdvertDrop::BadVersion);
-        }
-        if packet.vrid() != config.vrid {
-            return Err(AdvertDrop::OtherVrid);
-        }
-        if src == config.primary_ip {
-            return Err(AdvertDrop::OwnAdvert);
-        }
-        // keepalived before 1.3.6 put the group, not the peer, into a unicast advert's pseudo-header
-        // (its `old_unicast_checksum`); keepalived 2.2 still accepts that, and so do we.
-        let sum_dst = if packet.verify_checksum(src, dst) { dst } else { config.group };
-        let (repr, _form) = wire::Repr::parse(&packet, src, sum_dst).map_err(|e| match e {
-            WireError::BadChecksum => AdvertDrop::BadChecksum,
-            // An authentication type we do not speak (IP AH).
-            _ => AdvertDrop::AuthFailure,
-        })?;
-        if repr.auth != self.auth {
-            return Err(AdvertDrop::AuthFailure);
-        }
-        let interval = repr.interval();
+        let Received { src, dst, payload } = advert::receive(bytes, &config.unicast_peers)?;
+        let heard = match (src, dst, config.primary_ip) {
+            (IpAddr::V4(src), IpAddr::V4(dst), IpAddr::V4(_)) => self.decode_v4(src, dst, payload)?,
+            (IpAddr::V6(src), IpAddr::V6(dst), IpAddr::V6(_)) => self.decode_v6(src, dst, payload)?,
+            // An advert of the other family (the driver routes by family too; this is a guard).
+            _ => return Err(AdvertDrop::Malformed),
+        };
+        let config = &self.core.config;
+        let interval = heard.interval;
         match self.version {
             Version::V2 if interval != config.interval => return Err(AdvertDrop::IntervalMismatch),
             Version::V3 if interval.is_zero() => return Err(AdvertDrop::IntervalMismatch),
             _ => {}
         }
+        let repr = heard;
         if !same_addresses(&repr.addresses, &config.vips) {
             self.core.counters.address_list_mismatch += 1;
         }
@@ -339,7 +342,64 @@ impl Vrrp {
         Ok(())
     }
 
-    fn backup_hears(&mut self, now: Instant, src: Ipv4Addr, priority: u8, interval: Duration) {
+    /// The VRRP checks of an IPv4 advert's message, in keepalived's order.
+    fn decode_v4(&self, src: Ipv4Addr, dst: Ipv4Addr, payload: &[u8]) -> Result<Heard, AdvertDrop> {
+        let config = &self.core.config;
+        let packet = wire::Packet::new_checked(payload).map_err(|e| match e {
+            WireError::Unsupported => AdvertDrop::BadVersion,
+            _ => AdvertDrop::Malformed,
+        })?;
+        if packet.version() != self.version.number() || packet.msg_type() != wire::TYPE_ADVERTISEMENT {
+            return Err(AdvertDrop::BadVersion);
+        }
+        if packet.vrid() != config.vrid {
+            return Err(AdvertDrop::OtherVrid);
+        }
+        if IpAddr::V4(src) == config.primary_ip {
+            return Err(AdvertDrop::OwnAdvert);
+        }
+        // keepalived before 1.3.6 put the group, not the peer, into a unicast advert's pseudo-header
+        // (its `old_unicast_checksum`); keepalived 2.2 still accepts that, and so do we.
+        let group = v4(config.group).unwrap_or(wire::GROUP);
+        let sum_dst = if packet.verify_checksum(src, dst) { dst } else { group };
+        let (repr, _form) = wire::Repr::parse(&packet, src, sum_dst).map_err(|e| match e {
+            WireError::BadChecksum => AdvertDrop::BadChecksum,
+            // An authentication type we do not speak (IP AH).
+            _ => AdvertDrop::AuthFailure,
+        })?;
+        if repr.auth != self.auth {
+            return Err(AdvertDrop::AuthFailure);
+        }
+        let addresses = repr.addresses.iter().map(|&a| IpAddr::V4(a)).collect();
+        Ok(Heard { priority: repr.priority, interval: repr.interval(), addresses })
+    }
+
+    /// The same checks for an IPv6 advert: version 3 only, and the checksum always over the IPv6
+    /// pseudo-header (with the group in it for old keepalived's unicast adverts, as over IPv4).
+    fn decode_v6(&self, src: Ipv6Addr, dst: Ipv6Addr, payload: &[u8]) -> Result<Heard, AdvertDrop> {
+        let config = &self.core.config;
+        vrrp6::check_len(payload).map_err(|e| match e {
+            WireError::Unsupported => AdvertDrop::BadVersion,
+            _ => AdvertDrop::Malformed,
+        })?;
+        let head = vrrp6::header(payload);
+        if head.msg_type() != wire::TYPE_ADVERTISEMENT {
+            return Err(AdvertDrop::BadVersion);
+        }
+        if head.vrid() != config.vrid {
+            return Err(AdvertDrop::OtherVrid);
+        }
+        if IpAddr::V6(src) == config.primary_ip {
+            return Err(AdvertDrop::OwnAdvert);
+        }
+        let group = v6(config.group).unwrap_or(vrrp6::GROUP);
+        let sum_dst = if vrrp6::verify_checksum(payload, src, dst) { dst } else { group };
+        let repr = vrrp6::Repr::parse(payload, src, sum_dst).map_err(|_| AdvertDrop::BadChecksum)?;
+        let addresses = repr.addresses.iter().map(|&a| IpAddr::V6(a)).collect();
+        Ok(Heard { priority: repr.priority, interval: repr.interval(), addresses })
+    }
+
+    fn backup_hears(&mut self, now: Instant, src: IpAddr, priority: u8, interval: Duration) {
         if priority == 0 {
             self.core.master = None;
             self.master_down_timer = Some(now + self.skew_time());
@@ -361,13 +421,13 @@ impl Vrrp {
 
     /// `known_peer`: `src` has been heard within Master_Down_Interval, so it is the master we just
     /// took over from, or a second master already counted.
-    fn master_hears(&mut self, now: Instant, src: Ipv4Addr, priority: u8, interval: Duration, known_peer: bool) {
+    fn master_hears(&mut self, now: Instant, src: IpAddr, priority: u8, interval: Duration, known_peer: bool) {
         if priority == 0 {
             self.advertise(now);
             return;
         }
         let ours = self.effective_priority();
-        if priority > ours || (priority == ours && u32::from(src) > u32::from(self.core.config.primary_ip)) {
+        if priority > ours || (priority == ours && rank(src) > rank(self.core.config.primary_ip)) {
             // One last advert before yielding (ucarp does the same; the RFC is silent): after a split
             // brain the survivor may never have heard us, and this tells it to re-announce the VIPs.
             self.advertise(now);
@@ -384,8 +444,38 @@ impl Vrrp {
     }
 }
 
+/// A received advert's content, whatever its family.
+struct Heard {
+    priority: u8,
+    interval: Duration,
+    addresses: Vec<IpAddr>,
+}
+
+/// An address as the number RFC 5798 §6.4.3 compares ("the primary IP address is greater"); an
+/// instance compares only addresses of its own family.
+fn rank(ip: IpAddr) -> u128 {
+    match ip {
+        IpAddr::V4(ip) => u128::from(ip.to_bits()),
+        IpAddr::V6(ip) => ip.to_bits(),
+    }
+}
+
+fn v4(ip: IpAddr) -> Option<Ipv4Addr> {
+    match ip {
+        IpAddr::V4(ip) => Some(ip),
+        IpAddr::V6(_) => None,
+    }
+}
+
+fn v6(ip: IpAddr) -> Option<Ipv6Addr> {
+    match ip {
+        IpAddr::V6(ip) => Some(ip),
+        IpAddr::V4(_) => None,
+    }
+}
+
 /// Whether two address lists hold the same addresses, in any order.
-fn same_addresses(theirs: &[Ipv4Addr], ours: &[Ipv4Addr]) -> bool {
+fn same_addresses(theirs: &[IpAddr], ours: &[IpAddr]) -> bool {
     if theirs.len() != ours.len() {
         return false;
     }

@@ -5,11 +5,12 @@ use super::testutil::*;
 use super::*;
 use crate::wire::vrrp::vectors::*;
 use crate::wire::vrrp::{Auth, V3Checksum as Form};
+use std::net::IpAddr;
 
-const ME: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
-const LOWER_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
-const HIGHER_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 3);
-const VIP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 100);
+const ME: IpAddr = v4(10, 0, 0, 2);
+const LOWER_IP: IpAddr = v4(10, 0, 0, 1);
+const HIGHER_IP: IpAddr = v4(10, 0, 0, 3);
+const VIP: IpAddr = v4(10, 0, 0, 100);
 
 fn config(protocol: HaProtocol, priority: u8) -> InstanceConfig {
     InstanceConfig { priority, ..InstanceConfig::new("VI_1", protocol, 51, ME, vec![VIP]) }
@@ -79,8 +80,8 @@ fn the_address_owner_is_master_at_once() {
 
 /// The instance keepalived ran in scripts/capture-ha-vectors.sh, as a ulvs config.
 fn keepalived_twin(protocol: HaProtocol) -> InstanceConfig {
-    let vips = vec![Ipv4Addr::new(10, 99, 0, 100), Ipv4Addr::new(10, 99, 0, 101)];
-    let mut c = InstanceConfig::new("VI_1", protocol, 51, Ipv4Addr::new(10, 99, 0, 1), vips);
+    let vips = vec![v4(10, 99, 0, 100), v4(10, 99, 0, 101)];
+    let mut c = InstanceConfig::new("VI_1", protocol, 51, v4(10, 99, 0, 1), vips);
     c.priority = 150;
     if protocol == HaProtocol::Vrrp2 {
         c.password = Some("secret-pass".into());
@@ -91,8 +92,7 @@ fn keepalived_twin(protocol: HaProtocol) -> InstanceConfig {
 #[test]
 fn adverts_are_keepalived_s_byte_for_byte() {
     // Master, one more advert, then SIGTERM: the same three packets keepalived sent (IP ident 1, 2, 3).
-    let unicast =
-        InstanceConfig { unicast_peers: vec![Ipv4Addr::new(10, 99, 0, 2)], ..keepalived_twin(HaProtocol::Vrrp3) };
+    let unicast = InstanceConfig { unicast_peers: vec![v4(10, 99, 0, 2)], ..keepalived_twin(HaProtocol::Vrrp3) };
     /// (config, its first advert as master, its priority-0 advert on shutdown if captured)
     type Case<'a> = (InstanceConfig, &'a [u8], Option<&'a [u8]>);
     let cases: [Case; 3] = [
@@ -125,14 +125,14 @@ fn a_ulvs_backup_accepts_keepalived_s_real_adverts() {
     for (protocol, frame) in [(HaProtocol::Vrrp2, &VRRP2_PASS_0[..]), (HaProtocol::Vrrp3, &VRRP3_PSEUDO_0[..])] {
         let t0 = Instant::now();
         let mut c = keepalived_twin(protocol);
-        c.primary_ip = Ipv4Addr::new(10, 99, 0, 2);
+        c.primary_ip = v4(10, 99, 0, 2);
         c.priority = 100;
         let mut i = instance(c);
         start(&mut i, t0);
         i.handle_input(t0 + ms(500), Input::Packet(&frame[14..]));
         let status = i.status();
         assert_eq!(status.counters.adverts_received, 1, "{protocol}: {:?}", status.counters.drops);
-        assert_eq!(status.master, Some(Ipv4Addr::new(10, 99, 0, 1)));
+        assert_eq!(status.master, Some(v4(10, 99, 0, 1)));
         let down = if protocol == HaProtocol::Vrrp3 { ms(3600) } else { Duration::from_nanos(3_609_375_000) };
         assert_eq!(i.poll_timeout(), Some(t0 + ms(500) + down));
     }
@@ -450,10 +450,10 @@ fn both_v3_checksum_forms_are_accepted_and_the_configured_one_sent() {
         hear(&mut i, t0 + ms(10), &VrrpAdvert { form, ..VrrpAdvert::v3(HIGHER_IP, 51, 200, &[VIP]) });
     }
     // Unicast with old keepalived's pseudo-header (the group instead of our address) is accepted too.
-    let old_unicast = VrrpAdvert { dst: GROUP, ..VrrpAdvert::v3(HIGHER_IP, 51, 200, &[VIP]) };
+    let old_unicast = VrrpAdvert { dst: GROUP.into(), ..VrrpAdvert::v3(HIGHER_IP, 51, 200, &[VIP]) };
     let mut bytes = old_unicast.bytes();
     let mut ip = crate::wire::ipv4::Packet::new_unchecked(&mut bytes[..]);
-    ip.set_dst_addr(ME);
+    ip.set_dst_addr(ipv4(ME));
     ip.fill_checksum();
     i.handle_input(t0 + ms(15), Input::Packet(&bytes));
     assert_eq!(i.status().counters.adverts_received, 3);
@@ -461,15 +461,15 @@ fn both_v3_checksum_forms_are_accepted_and_the_configured_one_sent() {
     let out = start(&mut j, t0);
     let packet = &adverts(&out)[0].1;
     let message = crate::wire::vrrp::Packet::new_checked(&packet[20..]).unwrap();
-    assert_eq!(message.checksum_form(ME, GROUP), Some(Form::MessageOnly));
+    assert_eq!(message.checksum_form(ipv4(ME), GROUP), Some(Form::MessageOnly));
 }
 
 #[test]
 fn a_different_address_list_is_counted_and_accepted() {
     let t0 = Instant::now();
     let mut i = backup(100, t0);
-    hear(&mut i, t0 + ms(10), &VrrpAdvert::v3(HIGHER_IP, 51, 200, &[VIP, Ipv4Addr::new(10, 0, 0, 101)]));
-    hear(&mut i, t0 + ms(20), &VrrpAdvert::v3(HIGHER_IP, 51, 200, &[Ipv4Addr::new(10, 0, 0, 101)]));
+    hear(&mut i, t0 + ms(10), &VrrpAdvert::v3(HIGHER_IP, 51, 200, &[VIP, v4(10, 0, 0, 101)]));
+    hear(&mut i, t0 + ms(20), &VrrpAdvert::v3(HIGHER_IP, 51, 200, &[v4(10, 0, 0, 101)]));
     let counters = i.status().counters;
     assert_eq!((counters.address_list_mismatch, counters.adverts_received), (2, 2));
 }
@@ -535,11 +535,7 @@ fn shutdown_from_backup_is_silent() {
 fn garp_follows_keepalived_s_schedule() {
     let t0 = Instant::now();
     let garp = GarpConfig { count: 3, repeat_after: ms(5000), refresh: ms(20_000) };
-    let mut i = instance(InstanceConfig {
-        garp,
-        vips: vec![VIP, Ipv4Addr::new(10, 0, 0, 101)],
-        ..config(HaProtocol::Vrrp3, 255)
-    });
+    let mut i = instance(InstanceConfig { garp, vips: vec![VIP, v4(10, 0, 0, 101)], ..config(HaProtocol::Vrrp3, 255) });
     let out = start(&mut i, t0);
     assert_eq!(garps(&out), 6);
     let mut garp_times = Vec::new();
@@ -556,7 +552,7 @@ fn garp_follows_keepalived_s_schedule() {
 #[test]
 fn unicast_peers_get_one_advert_each_with_their_own_checksum() {
     let t0 = Instant::now();
-    let peers = vec![Ipv4Addr::new(10, 0, 0, 3), Ipv4Addr::new(10, 0, 0, 4)];
+    let peers = vec![v4(10, 0, 0, 3), v4(10, 0, 0, 4)];
     let mut i = instance(InstanceConfig { unicast_peers: peers.clone(), ..config(HaProtocol::Vrrp3, 255) });
     let sent = adverts(&start(&mut i, t0));
     assert_eq!(sent.iter().map(|(to, _)| *to).collect::<Vec<_>>(), peers);
@@ -564,7 +560,7 @@ fn unicast_peers_get_one_advert_each_with_their_own_checksum() {
         let ip = crate::wire::ipv4::Packet::new_checked(&packet[..]).unwrap();
         assert_eq!(ip.dst_addr(), to);
         let message = crate::wire::vrrp::Packet::new_checked(ip.payload()).unwrap();
-        assert_eq!(message.checksum_form(ME, to), Some(Form::WithPseudoHeader));
+        assert_eq!(message.checksum_form(ipv4(ME), ipv4(to)), Some(Form::WithPseudoHeader));
     }
     assert_eq!(i.status().counters.adverts_sent, 2);
 }

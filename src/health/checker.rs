@@ -242,7 +242,7 @@ impl Driver {
                 }
             },
         );
-        let what = format!("{} {}:{} real server {real}", service.protocol, service.vip, service.port);
+        let what = format!("{} {} real server {real}", service.protocol, service.addr());
         let now = Instant::now();
         if let Some(held_back) = entry.flap.summary(now) {
             log::warn!(
@@ -296,10 +296,9 @@ impl Driver {
                     );
                     if current.is_none() && health == Health::Down {
                         log::info!(
-                            "health: {} {}:{} real server {} starts down until {} {check} check(s) pass",
+                            "health: {} {} real server {} starts down until {} {check} check(s) pass",
                             target.service.protocol,
-                            target.service.vip,
-                            target.service.port,
+                            target.service.addr(),
                             target.real,
                             spec.rise
                         );

@@ -66,7 +66,7 @@ impl ServiceScripts {
         command.as_ref().map(|command| NotifyJob {
             command: command.clone(),
             env: service_env(service),
-            what: format!("{key} of {} {}:{}", service.protocol, service.vip, service.port),
+            what: format!("{key} of {} {}", service.protocol, service.addr()),
         })
     }
 }
@@ -82,7 +82,7 @@ impl RealScripts {
             NotifyJob {
                 command: command.clone(),
                 env,
-                what: format!("{key} of real server {real} of {} {}:{}", service.protocol, service.vip, service.port),
+                what: format!("{key} of real server {real} of {} {}", service.protocol, service.addr()),
             }
         })
     }

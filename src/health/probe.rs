@@ -418,6 +418,36 @@ mod tests {
         drop(server);
     }
 
+    /// The checks over IPv6 (loopback ::1 standing for a real server): tcp connects, http names the
+    /// bracketed address and port in Host, a bind address of the family is used, and a script gets
+    /// the bare addresses in its environment.
+    #[test]
+    fn checks_probe_ipv6_real_servers() {
+        let six = |port: u16| Subject {
+            addr: SocketAddr::new(std::net::Ipv6Addr::LOCALHOST.into(), port),
+            bind: Some(std::net::Ipv6Addr::LOCALHOST.into()),
+            service: ServiceKey { protocol: Protocol::Tcp, vip: "2001:db8::100".parse().unwrap(), port: 80 },
+        };
+        let listener = TcpListener::bind((std::net::Ipv6Addr::LOCALHOST, 0)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = thread::spawn(move || {
+            let (_tcp_probe, peer) = listener.accept().unwrap();
+            let (mut http_probe, _) = listener.accept().unwrap();
+            (peer, serve_one(&mut http_probe, &|_| (200, "rs1".into())))
+        });
+        assert!(run(&CheckKind::Tcp, six(port), TIMEOUT).is_ok());
+        assert!(run(&http(vec![url("/", 200, Some("rs1"))], None), six(port), TIMEOUT).is_ok());
+        let (peer, head) = server.join().unwrap();
+        assert_eq!(peer.ip(), std::net::Ipv6Addr::LOCALHOST, "from the bind address");
+        let host = head.iter().find_map(|l| l.strip_prefix("Host: ")).map(str::to_string);
+        assert_eq!(host, Some(format!("[::1]:{port}")), "{head:?}");
+        // Nobody listening any more: refused, as over IPv4.
+        assert!(matches!(run(&CheckKind::Tcp, six(port), TIMEOUT), Err(ProbeFailure::Connect { .. })));
+        let env_check =
+            script("/bin/sh", &["-c", "test \"$ULVS_REAL_IP $ULVS_REAL_PORT $ULVS_VIP\" = \"::1 8080 2001:db8::100\""]);
+        assert!(run(&env_check, six(8080), TIMEOUT).is_ok());
+    }
+
     fn script(program: &str, args: &[&str]) -> CheckKind {
         CheckKind::Script(ScriptCheck { program: program.into(), args: args.iter().map(|a| a.to_string()).collect() })
     }

@@ -5,15 +5,15 @@
 //! protocol-112 frame (the XDP filter steers them to userspace; AF_PACKET ports see everything)
 //! and hand copies to the HA thread. An instance on another interface (keepalived's per-instance
 //! `interface`) has an `AdvertListener` there: an AF_PACKET socket whose socket filter keeps only
-//! IPv4 protocol 112. `HaSocket` only sends, and keeps the interface's receive filters open for
+//! IPv4 protocol 112 and IPv6 next header 112. `HaSocket` only sends, and keeps the interface's receive filters open for
 //! what HA needs:
 //!
 //! - **Link layer** (AF_PACKET, bound with protocol 0 so it never queues a received frame):
 //!   multicast adverts and GARP, as whole Ethernet frames, because their source MAC is chosen
 //!   by the protocol (CARP adverts come from 00:00:5e:00:00:VHID, VRRP with vmac from
 //!   00:00:5e:00:01:VRID), which the kernel's IP output cannot do.
-//! - **IP layer** (a raw IPv4 socket for protocol 112 with `IP_HDRINCL`): unicast adverts to
-//!   configured peers. The kernel resolves the peer's MAC with its own ARP, which is what a
+//! - **IP layer** (a raw IPv4 socket for protocol 112 with `IP_HDRINCL`, and its IPv6 twin with
+//!   `IPV6_HDRINCL` where the kernel has IPv6): unicast adverts to configured peers. The kernel resolves the peer's MAC with its own ARP, which is what a
 //!   unicast peer needs and what ulvs has no table for. Every frame this socket would receive
 //!   is dropped by a one-instruction socket filter, so nothing piles up in its queue, while its
 //!   existence still keeps the kernel from answering received adverts with "protocol
@@ -24,20 +24,24 @@
 
 use std::io;
 use std::mem;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use super::netdev;
 use super::packet::{bind, packet_socket, send_frame, setsockopt};
 use crate::wire::MacAddr;
 
-/// IPv4 protocol number of VRRP and CARP.
+/// IPv4 protocol number of VRRP and CARP, IPv6 next header of VRRP.
 const IPPROTO_VRRP: libc::c_int = 112;
+/// `IPV6_HDRINCL` (linux/in6.h, Linux 4.5+; not in the libc crate).
+const IPV6_HDRINCL: libc::c_int = 36;
 
 /// The two send paths of the HA driver on one interface. See the module docs.
 pub struct HaSocket {
     link: OwnedFd,
     ip: OwnedFd,
+    /// `None` where the kernel has no IPv6 (then no IPv6 instance can run either).
+    ip6: Option<OwnedFd>,
     ifindex: u32,
 }
 
@@ -47,23 +51,17 @@ impl HaSocket {
         let ifindex = netdev::ifindex(ifname)?;
         let link = packet_socket()?;
         bind(&link, ifindex, 0)?;
-        // SAFETY: plain socket(2) call; the result is checked before use.
-        let raw = unsafe { libc::socket(libc::AF_INET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, IPPROTO_VRRP) };
-        if raw < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `raw` is a fresh descriptor nobody else owns.
-        let ip = unsafe { OwnedFd::from_raw_fd(raw) };
+        let ip = raw_ip_socket(libc::AF_INET, ifname)?;
         set_option(&ip, libc::IPPROTO_IP, libc::IP_HDRINCL, &(1 as libc::c_int))?;
-        let mut name = [0u8; libc::IFNAMSIZ];
-        let len = ifname.len().min(libc::IFNAMSIZ - 1);
-        name[..len].copy_from_slice(&ifname.as_bytes()[..len]);
-        set_option(&ip, libc::SOL_SOCKET, libc::SO_BINDTODEVICE, &name)?;
-        let drop_all = [libc::sock_filter { code: (libc::BPF_RET | libc::BPF_K) as u16, jt: 0, jf: 0, k: 0 }];
-        let program = libc::sock_fprog { len: 1, filter: drop_all.as_ptr().cast_mut() };
-        // The kernel copies the program during the call, so `drop_all` need only outlive it.
-        set_option(&ip, libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, &program)?;
-        Ok(HaSocket { link, ip, ifindex })
+        let ip6 = match raw_ip_socket(libc::AF_INET6, ifname) {
+            Ok(ip6) => {
+                set_option(&ip6, libc::IPPROTO_IPV6, IPV6_HDRINCL, &(1 as libc::c_int))?;
+                Some(ip6)
+            }
+            Err(err) if err.raw_os_error() == Some(libc::EAFNOSUPPORT) => None,
+            Err(err) => return Err(err),
+        };
+        Ok(HaSocket { link, ip, ip6, ifindex })
     }
 
     /// Makes the interface accept frames to `mac`: a multicast group MAC, or (vmac) an extra
@@ -92,26 +90,68 @@ impl HaSocket {
             sin_addr: libc::in_addr { s_addr: u32::from(to).to_be() },
             sin_zero: [0; 8],
         };
-        loop {
-            // SAFETY: `packet` is readable for its length and `addr` is a valid sockaddr_in whose
-            // size is passed.
-            let rc = unsafe {
-                libc::sendto(
-                    self.ip.as_raw_fd(),
-                    packet.as_ptr().cast(),
-                    packet.len(),
-                    libc::MSG_DONTWAIT,
-                    (&addr as *const libc::sockaddr_in).cast(),
-                    mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
-                )
-            };
-            if rc >= 0 {
-                return Ok(());
-            }
-            let err = io::Error::last_os_error();
-            if err.kind() != io::ErrorKind::Interrupted {
-                return Err(err);
-            }
+        send_to(&self.ip, packet, &addr)
+    }
+
+    /// Sends one complete IPv6 packet (header included) to `to` out of this interface (the scope of
+    /// a link-local peer); the kernel resolves the next hop's MAC over Neighbour Discovery.
+    pub fn send_ip6(&self, packet: &[u8], to: Ipv6Addr) -> io::Result<()> {
+        let Some(ip6) = &self.ip6 else { return Err(io::Error::from_raw_os_error(libc::EAFNOSUPPORT)) };
+        let addr = libc::sockaddr_in6 {
+            sin6_family: libc::AF_INET6 as libc::sa_family_t,
+            // A raw socket takes the protocol here, or 0.
+            sin6_port: 0,
+            sin6_flowinfo: 0,
+            sin6_addr: libc::in6_addr { s6_addr: to.octets() },
+            sin6_scope_id: self.ifindex,
+        };
+        send_to(ip6, packet, &addr)
+    }
+}
+
+/// A raw socket of `family` for protocol 112, bound to `ifname`, that never queues what it receives
+/// (a one-instruction drop-all filter): it only sends, and its existence keeps the kernel from
+/// answering received adverts with "protocol unreachable".
+fn raw_ip_socket(family: libc::c_int, ifname: &str) -> io::Result<OwnedFd> {
+    // SAFETY: plain socket(2) call; the result is checked before use.
+    let raw = unsafe { libc::socket(family, libc::SOCK_RAW | libc::SOCK_CLOEXEC, IPPROTO_VRRP) };
+    if raw < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `raw` is a fresh descriptor nobody else owns.
+    let ip = unsafe { OwnedFd::from_raw_fd(raw) };
+    let mut name = [0u8; libc::IFNAMSIZ];
+    let len = ifname.len().min(libc::IFNAMSIZ - 1);
+    name[..len].copy_from_slice(&ifname.as_bytes()[..len]);
+    set_option(&ip, libc::SOL_SOCKET, libc::SO_BINDTODEVICE, &name)?;
+    let drop_all = [libc::sock_filter { code: (libc::BPF_RET | libc::BPF_K) as u16, jt: 0, jf: 0, k: 0 }];
+    let program = libc::sock_fprog { len: 1, filter: drop_all.as_ptr().cast_mut() };
+    // The kernel copies the program during the call, so `drop_all` need only outlive it.
+    set_option(&ip, libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, &program)?;
+    Ok(ip)
+}
+
+/// sendto(2) of `packet` to `addr` (a sockaddr_in or sockaddr_in6), retried on EINTR.
+fn send_to<A>(fd: &OwnedFd, packet: &[u8], addr: &A) -> io::Result<()> {
+    loop {
+        // SAFETY: `packet` is readable for its length and `addr` is a valid socket address of
+        // the socket's family whose size is passed.
+        let rc = unsafe {
+            libc::sendto(
+                fd.as_raw_fd(),
+                packet.as_ptr().cast(),
+                packet.len(),
+                libc::MSG_DONTWAIT,
+                (addr as *const A).cast(),
+                mem::size_of::<A>() as libc::socklen_t,
+            )
+        };
+        if rc >= 0 {
+            return Ok(());
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
         }
     }
 }
@@ -127,21 +167,32 @@ impl AdvertListener {
     pub fn open(ifname: &str) -> io::Result<AdvertListener> {
         let ifindex = netdev::ifindex(ifname)?;
         let fd = packet_socket()?;
-        // Only IPv4 protocol 112, decided in the kernel: ldh [12] (EtherType); jeq 0x800;
-        // ldb [23] (IPv4 protocol); jeq 112; accept the frame whole, or drop it.
+        // Only IPv4 protocol 112 and IPv6 next header 112, decided in the kernel: ldh [12]
+        // (EtherType); jeq 0x800 → ldb [23] (IPv4 protocol); jeq 0x86dd → ldb [20] (IPv6 next
+        // header); jeq 112; accept the frame whole, or drop it.
+        let op = |code: u32, jt: u8, jf: u8, k: u32| libc::sock_filter { code: code as u16, jt, jf, k };
+        let (ld_h, ld_b, jeq, ret) = (
+            libc::BPF_LD | libc::BPF_H | libc::BPF_ABS,
+            libc::BPF_LD | libc::BPF_B | libc::BPF_ABS,
+            libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K,
+            libc::BPF_RET | libc::BPF_K,
+        );
         let keep_vrrp = [
-            libc::sock_filter { code: (libc::BPF_LD | libc::BPF_H | libc::BPF_ABS) as u16, jt: 0, jf: 0, k: 12 },
-            libc::sock_filter { code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16, jt: 0, jf: 3, k: 0x0800 },
-            libc::sock_filter { code: (libc::BPF_LD | libc::BPF_B | libc::BPF_ABS) as u16, jt: 0, jf: 0, k: 23 },
-            libc::sock_filter { code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16, jt: 0, jf: 1, k: 112 },
-            libc::sock_filter { code: (libc::BPF_RET | libc::BPF_K) as u16, jt: 0, jf: 0, k: u32::MAX },
-            libc::sock_filter { code: (libc::BPF_RET | libc::BPF_K) as u16, jt: 0, jf: 0, k: 0 },
+            op(ld_h, 0, 0, 12),
+            op(jeq, 0, 2, 0x0800),
+            op(ld_b, 0, 0, 23),
+            op(jeq, 3, 4, 112),
+            op(jeq, 0, 3, 0x86dd),
+            op(ld_b, 0, 0, 20),
+            op(jeq, 0, 1, 112),
+            op(ret, 0, 0, u32::MAX),
+            op(ret, 0, 0, 0),
         ];
         let program = libc::sock_fprog { len: keep_vrrp.len() as u16, filter: keep_vrrp.as_ptr().cast_mut() };
         // Before bind, so no frame is queued unfiltered; the kernel copies the program.
         set_option(&fd, libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, &program)?;
         setsockopt(&fd, libc::PACKET_IGNORE_OUTGOING, &(1 as libc::c_int))?;
-        bind(&fd, ifindex, libc::ETH_P_IP as u16)?;
+        bind(&fd, ifindex, libc::ETH_P_ALL as u16)?;
         Ok(AdvertListener { fd, buf: vec![0u8; 2048].into_boxed_slice() })
     }
 

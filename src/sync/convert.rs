@@ -5,7 +5,7 @@
 //! enters (SYN_SENT, SYNACK, LISTEN, NONE) arrive only from an IPVS master, for connections that
 //! are not yet established: they become SYN_RECV, which is what they are to a DR director.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::conntrack::{ConnState, SyncNote, SyncedConn, TemplateKey};
@@ -51,19 +51,18 @@ fn seconds(timeout: Duration) -> u32 {
     timeout.as_secs().clamp(1, u64::from(u32::MAX)) as u32
 }
 
-/// The three addresses of an IPv4 connection; `None` for IPv6, whose entry layout (IPVS's 72-byte
-/// v6 entry) `wire::ipvs_sync` does not write yet (docs/dataplane.md, section 10).
-fn ipv4_addresses(key: &AnyFlowKey, real: IpAddr) -> Option<(Ipv4Addr, Ipv4Addr, Ipv4Addr)> {
-    match (key.client, key.vip, real) {
-        (IpAddr::V4(client), IpAddr::V4(vip), IpAddr::V4(real)) => Some((client, vip, real)),
-        _ => None,
-    }
+/// The three addresses of a connection, when they share a family (an IPv4 or an IPv6 entry); a
+/// connection whose real server is of the other family cannot be written in IPVS's format and is
+/// left out (ulvs refuses such services, so none exists).
+fn addresses(key: &AnyFlowKey, real: IpAddr) -> Option<(IpAddr, IpAddr, IpAddr)> {
+    let v6 = key.vip.is_ipv6();
+    (key.client.is_ipv6() == v6 && real.is_ipv6() == v6).then_some((key.client, key.vip, real))
 }
 
-/// The entry for a connection: direct routing, INACTIVE unless established (as IPVS flags it).
-/// `None` for an IPv6 connection (see `ipv4_addresses`).
+/// The entry for a connection, IPv4 or IPv6: direct routing, INACTIVE unless established (as
+/// IPVS flags it). `None` for mixed families (see `addresses`).
 pub fn conn_entry(conn: &SyncedConn) -> Option<ConnRepr> {
-    let (caddr, vaddr, daddr) = ipv4_addresses(&conn.key, conn.real)?;
+    let (caddr, vaddr, daddr) = addresses(&conn.key, conn.real)?;
     let mut flags = ConnFlags::DROUTE;
     if !conn.state.is_active() {
         flags |= ConnFlags::INACTIVE;
@@ -90,7 +89,7 @@ pub fn conn_entry(conn: &SyncedConn) -> Option<ConnRepr> {
 pub fn template_entry(note: &SyncNote) -> Option<ConnRepr> {
     let timeout = note.persistence?;
     let conn = &note.conn;
-    let (caddr, vaddr, daddr) = ipv4_addresses(&conn.key, conn.real)?;
+    let (caddr, vaddr, daddr) = addresses(&conn.key, conn.real)?;
     Some(ConnRepr {
         protocol: conn.key.protocol.number(),
         flags: ConnFlags(ConnFlags::DROUTE | ConnFlags::TEMPLATE),
@@ -123,18 +122,13 @@ pub fn received(entry: &ConnRepr) -> Option<Received> {
     }
     let timeout = Duration::from_secs(u64::from(entry.timeout));
     if entry.flags.is_template() {
-        let key = TemplateKey { client: entry.caddr.into(), vip: entry.vaddr.into(), vport: entry.vport, protocol };
-        return Some(Received::Template { key, real: (entry.daddr.into(), entry.dport), timeout });
+        let key = TemplateKey { client: entry.caddr, vip: entry.vaddr, vport: entry.vport, protocol };
+        return Some(Received::Template { key, real: (entry.daddr, entry.dport), timeout });
     }
-    let key = AnyFlowKey {
-        client: entry.caddr.into(),
-        client_port: entry.cport,
-        vip: entry.vaddr.into(),
-        vport: entry.vport,
-        protocol,
-    };
+    let key =
+        AnyFlowKey { client: entry.caddr, client_port: entry.cport, vip: entry.vaddr, vport: entry.vport, protocol };
     let state = state_of(protocol, entry.state)?;
-    let real = entry.daddr.into();
+    let real = entry.daddr;
     Some(Received::Conn(SyncedConn { key, state, real, real_port: entry.dport, expires_in: timeout }))
 }
 
@@ -182,16 +176,36 @@ mod tests {
         assert_eq!(established.flags, ConnFlags(ConnFlags::DROUTE));
     }
 
-    #[test]
-    fn an_ipv6_connection_has_no_entry_yet() {
-        // IPVS's 72-byte IPv6 entry is not written yet: such a connection (and its template) is
-        // left out rather than sent with truncated addresses.
-        let mut v6 = conn(ConnState::Established, Protocol::Tcp);
+    fn v6(state: ConnState) -> SyncedConn {
+        let mut v6 = conn(state, Protocol::Tcp);
         v6.key.client = "2001:db8::1".parse().unwrap();
         v6.key.vip = "2001:db8::100".parse().unwrap();
         v6.real = "2001:db8::11".parse().unwrap();
-        assert_eq!(conn_entry(&v6), None);
-        assert_eq!(template_entry(&SyncNote { conn: v6, persistence: Some(Duration::from_secs(300)) }), None);
+        v6
+    }
+
+    #[test]
+    fn an_ipv6_connection_and_its_template_round_trip_as_ipv6_entries() {
+        let sent = v6(ConnState::Established);
+        let entry = conn_entry(&sent).unwrap();
+        assert!(entry.is_ipv6() && entry.buffer_len() == 72, "{entry:?}");
+        assert_eq!(entry.flags, ConnFlags(ConnFlags::DROUTE));
+        let Some(Received::Conn(got)) = received(&entry) else { panic!() };
+        assert_eq!(got, SyncedConn { expires_in: Duration::from_secs(899), ..sent });
+        let note = SyncNote { conn: sent, persistence: Some(Duration::from_secs(300)) };
+        let template = template_entry(&note).unwrap();
+        let Some(Received::Template { key, real, .. }) = received(&template) else { panic!() };
+        assert_eq!((key.client, key.vip, real), (sent.key.client, sent.key.vip, (sent.real, 80)));
+    }
+
+    #[test]
+    fn a_connection_of_two_families_has_no_entry() {
+        // IPVS's format has one family per entry: such a connection (and its template) is left
+        // out rather than sent with truncated addresses.
+        let mut mixed = v6(ConnState::Established);
+        mixed.real = Ipv4Addr::new(10, 0, 0, 11).into();
+        assert_eq!(conn_entry(&mixed), None);
+        assert_eq!(template_entry(&SyncNote { conn: mixed, persistence: Some(Duration::from_secs(300)) }), None);
     }
 
     #[test]

@@ -317,7 +317,7 @@ impl Run {
                 add(&self.stats.notes_unsent, 1);
                 continue;
             }
-            // No IPv6 entry yet: the pipeline does not forward IPv6, so it makes no such note.
+            // None only for a connection of two families, which no service makes.
             let Some(entry) = conn_entry(&note.conn) else { continue };
             self.outbox.push(now, &entry);
             if let Some(template) = template_entry(&note) {

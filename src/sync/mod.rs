@@ -1,6 +1,8 @@
 //! Connection synchronisation between directors, in IPVS's own format (sync message version 1,
 //! `wire::ipvs_sync`), so that a director taking over the VIP knows the connections the old one
-//! sent where, and they survive the failover whatever the scheduler.
+//! sent where, and they survive the failover whatever the scheduler. IPv4 and IPv6 connections
+//! alike (IPVS's 36- and 72-byte entries, mixed in one datagram); the datagrams themselves travel
+//! over IPv4, as IPVS's.
 //!
 //! # Data flow
 //!

@@ -94,9 +94,9 @@ mod tests {
             dport: 80,
             fwmark: 0,
             timeout: 900,
-            caddr: Ipv4Addr::new(10, 0, 0, 1),
-            vaddr: Ipv4Addr::new(10, 0, 0, 100),
-            daddr: Ipv4Addr::new(10, 0, 0, 11),
+            caddr: Ipv4Addr::new(10, 0, 0, 1).into(),
+            vaddr: Ipv4Addr::new(10, 0, 0, 100).into(),
+            daddr: Ipv4Addr::new(10, 0, 0, 11).into(),
             seq: None,
         }
     }

@@ -3,7 +3,7 @@
 //! AF_XDP workers write each frame straight into a reserved UMEM frame and kick once per batch;
 //! AF_PACKET workers (the fallback) send one frame per syscall.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -34,19 +34,23 @@ pub struct GenArgs {
     /// Source MAC. Default: the interface's.
     #[arg(long)]
     pub src_mac: Option<MacAddr>,
-    /// Destination address and port (the VIP and service port).
+    /// Destination address and port (the VIP and service port): 10.71.0.100:9, or
+    /// [2001:db8::100]:9 for IPv6 frames.
     #[arg(long)]
-    pub dst: SocketAddrV4,
-    /// First source address; flows spread over up to 256 addresses from here.
+    pub dst: SocketAddr,
+    /// First source address, of the destination's family; flows spread over up to 256 addresses
+    /// from here (the low bits vary).
     #[arg(long, required_unless_present = "src_prefix", conflicts_with = "src_prefix")]
-    pub src: Option<Ipv4Addr>,
-    /// Flows from every address of this prefix (e.g. 100.64.0.0/10), in a scattered order: a flood
-    /// from random sources. Up to 64512 flows per address.
+    pub src: Option<IpAddr>,
+    /// Flows from every address of this prefix (e.g. 100.64.0.0/10, or 2001:db8:1::/104: at most
+    /// 2^24 addresses), in a scattered order: a flood from random sources. Up to 64512 flows per
+    /// address.
     #[arg(long, value_parser = parse_prefix)]
-    pub src_prefix: Option<(Ipv4Addr, u8)>,
+    pub src_prefix: Option<(IpAddr, u8)>,
     #[arg(long, value_enum, default_value = "udp")]
     pub kind: Kind,
-    /// Frame size on the wire, FCS included: 64 to 1518.
+    /// Frame size on the wire, FCS included: 64 to 1518 for IPv4, 78 to 1518 for IPv6 (its header
+    /// is 20 bytes longer: 78 is the smallest frame holding Ethernet, IPv6, TCP and the FCS).
     #[arg(long, default_value_t = 64)]
     pub frame_bytes: usize,
     /// Distinct flows (source address and port pairs), cycled frame by frame.
@@ -63,10 +67,10 @@ pub struct GenArgs {
     pub duration: Option<Duration>,
 }
 
-/// `A.B.C.D/LEN`.
-fn parse_prefix(text: &str) -> Result<(Ipv4Addr, u8), String> {
-    let (addr, len) = text.split_once('/').ok_or_else(|| format!("{text:?}: expected A.B.C.D/LEN"))?;
-    let addr = addr.parse().map_err(|_| format!("{addr:?} is not an IPv4 address"))?;
+/// `A.B.C.D/LEN` or `X:X::X/LEN`.
+fn parse_prefix(text: &str) -> Result<(IpAddr, u8), String> {
+    let (addr, len) = text.split_once('/').ok_or_else(|| format!("{text:?}: expected ADDRESS/LEN"))?;
+    let addr = addr.parse().map_err(|_| format!("{addr:?} is not an IP address"))?;
     let len = len.parse().map_err(|_| format!("{len:?} is not a prefix length"))?;
     Ok((addr, len))
 }

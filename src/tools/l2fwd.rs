@@ -4,7 +4,7 @@
 //! batch (64), rings (2048) and polling policy (spin, then block after 256 empty polls). `bench-port` is ulvs's own port without the pipeline,
 //! so one run splits ulvs's cost into I/O ceiling → port → pipeline.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -37,9 +37,9 @@ pub struct L2fwdArgs {
     pub io: L2fwdIo,
     #[arg(long, default_value_t = 1)]
     pub queues: u32,
-    /// Frames to this address are forwarded.
+    /// Frames to this address (IPv4 or IPv6) are forwarded.
     #[arg(long)]
-    pub vip: Ipv4Addr,
+    pub vip: IpAddr,
     /// The real server's MAC (aa:bb:cc:dd:ee:ff): every forwarded frame goes there.
     #[arg(long)]
     pub dst_mac: String,
@@ -51,16 +51,28 @@ pub struct L2fwdArgs {
 /// The one thing the forwarder does to a frame.
 #[derive(Clone, Copy, Debug)]
 pub struct Rewrite {
-    vip: [u8; 4],
+    vip: Vip,
     dst: [u8; 6],
     src: [u8; 6],
 }
 
+/// The VIP's bytes as they stand in a frame's destination address.
+#[derive(Clone, Copy, Debug)]
+enum Vip {
+    V4([u8; 4]),
+    V6([u8; 16]),
+}
+
 impl Rewrite {
-    /// For an IPv4 frame to the VIP: sets both MACs and says to send it. Anything else: false.
+    /// For an IPv4 or IPv6 frame (of the VIP's family) to the VIP: sets both MACs and says to
+    /// send it. Anything else: false.
     #[inline]
     pub fn apply(&self, frame: &mut [u8]) -> bool {
-        if frame.len() < 34 || frame[12..14] != [0x08, 0x00] || frame[30..34] != self.vip {
+        let to_vip = match &self.vip {
+            Vip::V4(vip) => frame.len() >= 34 && frame[12..14] == [0x08, 0x00] && frame[30..34] == *vip,
+            Vip::V6(vip) => frame.len() >= 54 && frame[12..14] == [0x86, 0xdd] && frame[38..54] == *vip,
+        };
+        if !to_vip {
             return false;
         }
         frame[0..6].copy_from_slice(&self.dst);
@@ -71,7 +83,11 @@ impl Rewrite {
 
 pub fn run(args: &L2fwdArgs) -> anyhow::Result<()> {
     let stop = stop_on_signal()?;
-    let rewrite = Rewrite { vip: args.vip.octets(), dst: parse_mac(&args.dst_mac)?, src: own_mac(&args.interface)? };
+    let vip = match args.vip {
+        IpAddr::V4(vip) => Vip::V4(vip.octets()),
+        IpAddr::V6(vip) => Vip::V6(vip.octets()),
+    };
+    let rewrite = Rewrite { vip, dst: parse_mac(&args.dst_mac)?, src: own_mac(&args.interface)? };
     let forwarded = AtomicU64::new(0);
     match args.io {
         L2fwdIo::Xdp => super::l2fwd_xdp::run(args, rewrite, &stop, &forwarded)?,

@@ -4,9 +4,10 @@
 //!
 //! What a plain l2fwd does: libxdp's own redirect program (every frame of the queue to the socket),
 //! native attach, copy bind (veth has no zero-copy), rings of 2048, batches of 64, a UMEM of twice
-//! the ring, ulvs's polling policy (spin, block in poll(2) after 256 empty polls). Per frame: an IPv4 frame to the VIP gets the real server's MAC as
-//! destination and the interface's as source and goes back out; anything else is recycled. One TX
-//! kick per batch; what the kernel has not taken yet goes with the next one.
+//! the ring, ulvs's polling policy (spin, block in poll(2) after 256 empty polls). Per frame: an
+//! IPv4 or IPv6 frame to the VIP gets the real server's MAC as destination and the interface's as
+//! source and goes back out; anything else is recycled. One TX kick per batch; what the kernel has
+//! not taken yet goes with the next one.
 //!
 //! Unsafe here as in `io`: xsk-rs's ring operations are `unsafe` (frames must belong to the UMEM
 //! and be on one ring at a time); each block says why that holds.

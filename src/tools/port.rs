@@ -1,12 +1,12 @@
 //! `ulvs bench-port`: ulvs's own port without the pipeline — the same ports as ulvs (its own
 //! `XdpPort` / `PacketPort`, default ring and UMEM settings, filter program, batch of 64, the same
 //! spin-then-wait idle policy as the worker loop), but per frame only what direct routing must do
-//! at the least: an IPv4 frame to the VIP gets the real server's MAC as destination and the port's
-//! own as source and goes back out; anything else goes to the kernel. No parsing beyond that, no
-//! connection table, no scheduler. Between `bench-l2fwd` (the I/O ceiling, none of ulvs's code) and
-//! `ulvs run`, it tells the port's cost from the pipeline's.
+//! at the least: an IPv4 or IPv6 frame to the VIP gets the real server's MAC as destination and
+//! the port's own as source and goes back out; anything else goes to the kernel. No parsing beyond
+//! that, no connection table, no scheduler. Between `bench-l2fwd` (the I/O ceiling, none of ulvs's
+//! code) and `ulvs run`, it tells the port's cost from the pipeline's.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -33,9 +33,9 @@ pub struct PortArgs {
     pub xdp_mode: XdpModeRequest,
     #[arg(long, default_value_t = 1)]
     pub queues: u32,
-    /// Frames to this address are forwarded.
+    /// Frames to this address (IPv4 or IPv6) are forwarded.
     #[arg(long)]
-    pub vip: Ipv4Addr,
+    pub vip: IpAddr,
     /// The real server's MAC: every forwarded frame goes there.
     #[arg(long)]
     pub dst_mac: MacAddr,
@@ -47,11 +47,11 @@ pub struct PortArgs {
 pub fn run(args: &PortArgs) -> anyhow::Result<()> {
     let stop = stop_on_signal()?;
     let own = ulvs::io::netdev::mac_addr(&args.interface).with_context(|| format!("MAC of {}", args.interface))?;
-    let ports = Ports::open(args.io, &args.interface, args.queues, args.xdp_mode, &[(args.vip).into()], 64)?;
+    let ports = Ports::open(args.io, &args.interface, args.queues, args.xdp_mode, &[args.vip], 64)?;
     let description = ports.describe();
     println!("port: {} on {}, {} queue(s)", description, args.interface, args.queues);
     let forwarded = AtomicU64::new(0);
-    let rewrite = Rewrite { vip: args.vip.octets(), dst: args.dst_mac, src: own };
+    let rewrite = Rewrite { vip: args.vip, dst: args.dst_mac, src: own };
     let deadline = Instant::now() + args.duration;
     // The XDP program must stay attached until every worker has stopped: keep it out here.
     let mut _program = None;
@@ -86,14 +86,18 @@ pub fn run(args: &PortArgs) -> anyhow::Result<()> {
 
 #[derive(Clone, Copy)]
 struct Rewrite {
-    vip: [u8; 4],
+    vip: IpAddr,
     dst: MacAddr,
     src: MacAddr,
 }
 
 impl Rewrite {
     fn apply(&self, frame: &mut [u8]) -> Disposition {
-        if frame.len() < 34 || frame[12..14] != [0x08, 0x00] || frame[30..34] != self.vip {
+        let to_vip = match &self.vip {
+            IpAddr::V4(vip) => frame.len() >= 34 && frame[12..14] == [0x08, 0x00] && frame[30..34] == vip.octets(),
+            IpAddr::V6(vip) => frame.len() >= 54 && frame[12..14] == [0x86, 0xdd] && frame[38..54] == vip.octets(),
+        };
+        if !to_vip {
             return Disposition::Recycle;
         }
         frame[0..6].copy_from_slice(&self.dst.0);

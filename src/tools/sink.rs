@@ -1,9 +1,9 @@
 //! `ulvs sink`: receives on every queue of an interface (one thread, polling each port in turn),
 //! counts frames, and reports received pps, loss from the generator's sequence numbers and one-way
-//! latency from its timestamps. With AF_XDP the filter steers only traffic to `--vip`; the sink
-//! drops what it received (the kernel never sees it).
+//! latency from its timestamps, of IPv4 and IPv6 frames alike. With AF_XDP the filter steers only
+//! traffic to `--vip`; the sink drops what it received (the kernel never sees it).
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -29,9 +29,10 @@ pub struct SinkArgs {
     /// Queues to receive on.
     #[arg(long, default_value_t = 1)]
     pub queues: u32,
-    /// The destination address the generator sends to (the VIP): what the XDP filter steers here.
+    /// The destination address the generator sends to (the VIP), IPv4 or IPv6: what the XDP
+    /// filter steers here.
     #[arg(long)]
-    pub vip: Ipv4Addr,
+    pub vip: IpAddr,
     /// Stop after this many frames.
     #[arg(long)]
     pub count: Option<u64>,
@@ -46,7 +47,7 @@ pub struct SinkArgs {
 pub fn run(args: &SinkArgs) -> anyhow::Result<()> {
     let limit = Limit::new(args.count, args.duration);
     let stop = stop_on_signal()?;
-    let mut ports = Ports::open(args.io, &args.interface, args.queues, args.xdp_mode, &[(args.vip).into()], 64)?;
+    let mut ports = Ports::open(args.io, &args.interface, args.queues, args.xdp_mode, &[args.vip], 64)?;
     let description = ports.describe();
     eprintln!("sink: {} on {}, {} queue(s)", description, args.interface, args.queues);
     // Prints before the first frame can arrive: scripts wait for this line.

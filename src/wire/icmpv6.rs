@@ -529,6 +529,35 @@ impl Repr {
     }
 }
 
+/// All-nodes multicast, where unsolicited advertisements go (RFC 4861 §7.2.6).
+pub const ALL_NODES: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
+
+/// IPv6's gratuitous ARP: an unsolicited Neighbour Advertisement for `target` from `mac`, as
+/// keepalived sends it on becoming master — from the target itself to all-nodes, hop limit 255,
+/// Override set (caches replace the old master's MAC), Solicited and Router clear, the target
+/// link-layer address option holding `mac`. A whole Ethernet frame from `mac` to 33:33:00:00:00:01.
+pub fn unsolicited_advert_frame(mac: MacAddr, target: Ipv6Addr) -> Vec<u8> {
+    let advert = Repr::NeighbourAdvert { flags: NeighbourFlags::OVERRIDE, target, target_lladdr: Some(mac) };
+    let ip = super::ipv6::Repr {
+        src_addr: target,
+        dst_addr: ALL_NODES,
+        next_header: super::ipv6::NEXT_HEADER_ICMPV6,
+        payload_len: advert.buffer_len(),
+        hop_limit: 255,
+        traffic_class: 0,
+        flow_label: 0,
+    };
+    let mut packet = vec![0u8; ip.buffer_len()];
+    ip.emit(&mut super::ipv6::Packet::new_unchecked(&mut packet[..]));
+    advert.emit(&mut Packet::new_unchecked(&mut packet[super::ipv6::HEADER_LEN..]), target, ALL_NODES, |_| {});
+    let ethernet = super::ethernet::Repr {
+        src_addr: mac,
+        dst_addr: MacAddr::ipv6_multicast(ALL_NODES),
+        ethertype: super::ethernet::EtherType::IPV6,
+    };
+    super::ethernet::frame(&ethernet, &packet)
+}
+
 /// A solicitation's or advertisement's target, refused when multicast (RFC 4861 §7.1).
 fn unicast_target<T: AsRef<[u8]>>(packet: &Packet<T>) -> Result<Ipv6Addr> {
     let target = packet.target_addr();

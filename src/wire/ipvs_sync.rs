@@ -31,7 +31,12 @@
 //!         36  options    TLVs: u8 type, u8 length (≥ 1), data; the entry ends at `ver_size`'s length
 //! ```
 //!
-//! An IPv6 entry has the same first 24 bytes and three 16-byte addresses (72 bytes). Entries start
+//! An IPv6 entry (`struct ip_vs_sync_v6`) has the same first 24 bytes, type 1 (`STYPE_F_INET6`)
+//! and three 16-byte addresses: caddr at 24, vaddr at 40, daddr at 56 (72 bytes, options after
+//! them). The flags are the same `IP_VS_CONN_F_*` bits: the family is the type byte's alone. One
+//! message may mix IPv4 and IPv6 entries (the kernel fills its buffer in the order connections
+//! are synced). The three addresses of an entry share its family: IPVS does not sync a service
+//! whose real servers are of the other family, and neither does ulvs. Entries start
 //! 4-byte aligned: the sender pads the previous entry with zeros (its `ver_size` length does not
 //! count the padding, and the last entry is not padded). Options: 1 sequence data (24 bytes: the
 //! in and out `ip_vs_seq`, each init_seq, delta, previous_delta; NAT only), 2 persistence-engine
@@ -49,8 +54,9 @@
 //! message. The kernel installs the entries before a broken one; ulvs installs none of them, so a
 //! half-trusted datagram never changes the table. A well-formed entry the receiver cannot use is
 //! skipped on its own ([`EntrySkip`]), as the kernel skips it: an unknown option without the 0x40
-//! bit, persistence-engine data (ulvs has no persistence engines), IPv6, a protocol other than TCP
-//! and UDP, a state number past the protocol's last. Bytes after the last entry are ignored.
+//! bit, persistence-engine data (ulvs has no persistence engines), a protocol other than TCP and
+//! UDP, a state number past the protocol's last. The kernel takes any type with bit 0 set as IPv6;
+//! ulvs drops a datagram with another type bit set (`EntryType`), as it can only be a newer format. Bytes after the last entry are ignored.
 //! Syncid filtering needs the receiver's configuration and is the caller's (`sync`).
 //!
 //! # ulvs's own messages
@@ -70,7 +76,7 @@
 //! at most its `maxlen` bytes, with the kernel's padding. Nothing here allocates except
 //! [`parse`]'s entry list and [`Builder`]'s one buffer.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::bytes;
 use super::{Result, WireError};
@@ -110,8 +116,8 @@ pub const SEQ_DATA_LEN: usize = 24;
 /// `IP_VS_PENAME_MAXLEN`.
 pub const PE_NAME_MAX: usize = 16;
 
-/// Entry type bit: the addresses are IPv6.
-const TYPE_INET6: u8 = 0x01;
+/// Entry type bit (`STYPE_F_INET6`): the addresses are IPv6.
+pub const TYPE_INET6: u8 = 0x01;
 const SIZE_MASK: u16 = 0x0fff;
 const VERSION_SHIFT: u16 = 12;
 
@@ -145,6 +151,9 @@ mod entry_field {
     pub const CADDR: Range<usize> = 24..28;
     pub const VADDR: Range<usize> = 28..32;
     pub const DADDR: Range<usize> = 32..36;
+    pub const CADDR6: Range<usize> = 24..40;
+    pub const VADDR6: Range<usize> = 40..56;
+    pub const DADDR6: Range<usize> = 56..72;
 }
 
 /// `IP_VS_CONN_F_*`: a connection's flags. Only bits 0..15 travel.
@@ -295,8 +304,6 @@ pub enum EntrySkip {
     UnknownOption,
     /// Persistence-engine data (IPVS's SIP engine): ulvs has no persistence engines.
     PersistenceEngine,
-    /// An IPv6 connection: ulvs is IPv4 only.
-    Ipv6,
     /// A protocol other than TCP and UDP.
     Protocol,
     /// A state number at or past the protocol's last.
@@ -304,19 +311,13 @@ pub enum EntrySkip {
 }
 
 impl EntrySkip {
-    pub const ALL: [EntrySkip; 5] = [
-        EntrySkip::UnknownOption,
-        EntrySkip::PersistenceEngine,
-        EntrySkip::Ipv6,
-        EntrySkip::Protocol,
-        EntrySkip::State,
-    ];
+    pub const ALL: [EntrySkip; 4] =
+        [EntrySkip::UnknownOption, EntrySkip::PersistenceEngine, EntrySkip::Protocol, EntrySkip::State];
 
     pub const fn name(self) -> &'static str {
         match self {
             EntrySkip::UnknownOption => "unknown_option",
             EntrySkip::PersistenceEngine => "persistence_engine",
-            EntrySkip::Ipv6 => "ipv6",
             EntrySkip::Protocol => "protocol",
             EntrySkip::State => "state",
         }
@@ -511,17 +512,27 @@ impl<T: AsRef<[u8]>> Entry<T> {
         bytes::read_u32(self.buffer.as_ref(), entry_field::TIMEOUT)
     }
 
-    /// IPv4 entries only (an IPv6 entry's first address bytes otherwise).
-    pub fn caddr(&self) -> Ipv4Addr {
-        bytes::read_ipv4(self.buffer.as_ref(), entry_field::CADDR)
+    /// The address in `v4` or `v6` by the entry's family (the view holds its fixed part).
+    fn address(&self, v4: std::ops::Range<usize>, v6: std::ops::Range<usize>) -> IpAddr {
+        let bytes = self.buffer.as_ref();
+        if self.is_ipv6() {
+            let octets: [u8; 16] = bytes[v6].try_into().expect("16 bytes");
+            IpAddr::V6(Ipv6Addr::from(octets))
+        } else {
+            IpAddr::V4(bytes::read_ipv4(bytes, v4))
+        }
     }
 
-    pub fn vaddr(&self) -> Ipv4Addr {
-        bytes::read_ipv4(self.buffer.as_ref(), entry_field::VADDR)
+    pub fn caddr(&self) -> IpAddr {
+        self.address(entry_field::CADDR, entry_field::CADDR6)
     }
 
-    pub fn daddr(&self) -> Ipv4Addr {
-        bytes::read_ipv4(self.buffer.as_ref(), entry_field::DADDR)
+    pub fn vaddr(&self) -> IpAddr {
+        self.address(entry_field::VADDR, entry_field::VADDR6)
+    }
+
+    pub fn daddr(&self) -> IpAddr {
+        self.address(entry_field::DADDR, entry_field::DADDR6)
     }
 
     /// The option bytes, after the family's fixed part.
@@ -573,16 +584,24 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Entry<T> {
         bytes::write_u32(self.buffer.as_mut(), entry_field::TIMEOUT, value);
     }
 
-    pub fn set_caddr(&mut self, addr: Ipv4Addr) {
-        self.buffer.as_mut()[entry_field::CADDR].copy_from_slice(&addr.octets());
+    /// Writes `addr` where its family's layout has it (set the entry type to match).
+    fn set_address(&mut self, addr: IpAddr, v4: std::ops::Range<usize>, v6: std::ops::Range<usize>) {
+        match addr {
+            IpAddr::V4(addr) => self.buffer.as_mut()[v4].copy_from_slice(&addr.octets()),
+            IpAddr::V6(addr) => self.buffer.as_mut()[v6].copy_from_slice(&addr.octets()),
+        }
     }
 
-    pub fn set_vaddr(&mut self, addr: Ipv4Addr) {
-        self.buffer.as_mut()[entry_field::VADDR].copy_from_slice(&addr.octets());
+    pub fn set_caddr(&mut self, addr: IpAddr) {
+        self.set_address(addr, entry_field::CADDR, entry_field::CADDR6);
     }
 
-    pub fn set_daddr(&mut self, addr: Ipv4Addr) {
-        self.buffer.as_mut()[entry_field::DADDR].copy_from_slice(&addr.octets());
+    pub fn set_vaddr(&mut self, addr: IpAddr) {
+        self.set_address(addr, entry_field::VADDR, entry_field::VADDR6);
+    }
+
+    pub fn set_daddr(&mut self, addr: IpAddr) {
+        self.set_address(addr, entry_field::DADDR, entry_field::DADDR6);
     }
 
     pub fn options_mut(&mut self) -> &mut [u8] {

@@ -23,6 +23,7 @@ pub mod ipvs_sync;
 pub mod tcp;
 pub mod udp;
 pub mod vrrp;
+pub mod vrrp6;
 
 use std::fmt;
 use std::net::Ipv4Addr;
@@ -90,6 +91,12 @@ impl MacAddr {
     pub const fn ipv4_multicast(group: Ipv4Addr) -> MacAddr {
         let o = group.octets();
         MacAddr([0x01, 0x00, 0x5e, o[1] & 0x7f, o[2], o[3]])
+    }
+
+    /// The Ethernet address of an IPv6 multicast group: 33:33 and its last 32 bits (RFC 2464 §7).
+    pub const fn ipv6_multicast(group: std::net::Ipv6Addr) -> MacAddr {
+        let o = group.octets();
+        MacAddr([0x33, 0x33, o[12], o[13], o[14], o[15]])
     }
 }
 

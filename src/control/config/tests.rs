@@ -179,7 +179,7 @@ fn refusals_name_the_line_and_the_reason() {
         (format!("{HEAD}{SVC}[[vrrp]]\nname = \"VI_1\"\nvrid = 5\nvips = []\n"), 9, "needs at least one address"),
         (format!("{HEAD}{SVC}[[vrrp]]\nname = \"VI_1\"\nvrid = 5\n"), 7, "needs at least one address"),
         (vrrp("addresses = [\"10.0.0.50/33\"]\n"), 10, "prefix length must be 0 to 32"),
-        (vrrp("addresses = [\"10.0.0.x/24\"]\n"), 10, "not an IPv4 address"),
+        (vrrp("addresses = [\"10.0.0.x/24\"]\n"), 10, "is not an address such as"),
         (vrrp("addresses = [\"224.0.0.5/24\"]\n"), 10, "multicast"),
         (vrrp("addresses = [\"10.0.0.100/24\"]\n"), 10, "list it in vips"),
         (vrrp("addresses = [\"10.0.0.50/24\", \"10.0.0.50\"]\n"), 10, "listed twice"),
@@ -346,7 +346,7 @@ fn a_vrrp_instance_gets_its_defaults_and_its_keys() {
     );
     assert_eq!(
         (instance.group, instance.vmac, instance.v3_checksum_as_v2),
-        (Ipv4Addr::new(224, 0, 0, 18), false, false)
+        (Ipv4Addr::new(224, 0, 0, 18).into(), false, false)
     );
     assert_eq!(instance.garp, GarpConfig { count: 5, repeat_after: Duration::from_secs(5), refresh: Duration::ZERO });
     assert_eq!(instance.hooks.timeout, Duration::from_secs(10));
@@ -716,10 +716,10 @@ fn floating_addresses_and_an_instance_interface_parse() {
     assert_eq!(
         instance.addresses,
         [
-            FloatingAddress { ip: Ipv4Addr::new(10, 0, 0, 50), prefix_len: 24, dev: None, label: None },
-            FloatingAddress { ip: Ipv4Addr::new(192, 168, 9, 1), prefix_len: 32, dev: None, label: None },
+            FloatingAddress { ip: Ipv4Addr::new(10, 0, 0, 50).into(), prefix_len: 24, dev: None, label: None },
+            FloatingAddress { ip: Ipv4Addr::new(192, 168, 9, 1).into(), prefix_len: 32, dev: None, label: None },
             FloatingAddress {
-                ip: Ipv4Addr::new(10, 0, 1, 7),
+                ip: Ipv4Addr::new(10, 0, 1, 7).into(),
                 prefix_len: 16,
                 dev: Some("eth1".into()),
                 label: Some("eth1:web".into())

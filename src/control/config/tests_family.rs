@@ -95,14 +95,32 @@ fn family_mistakes_name_the_line_and_the_reason() {
             6,
             "bindto 10.0.0.2 is IPv4",
         ),
-        // An instance is of one family, and VRRP runs over IPv4 only so far.
+        // An instance is of one family (its VIPs, addresses, group and peers), and over IPv6 it is VRRPv3.
         (vrrp("[\"10.0.0.100\", \"2001:db8::100\"]"), 12, "VIP 2001:db8::100 is not of the family of 10.0.0.100"),
-        (vrrp("[\"2001:db8::100\"]"), 12, "ulvs does not run VRRP over IPv6 yet"),
-        // Keys that stay IPv4 say so.
+        (
+            format!("{HEAD}[[service]]\nvip = \"2001:db8::100\"\nport = 80\n[[vrrp]]\nname = \"V\"\nprotocol = \"vrrp2\"\nvrid = 1\nvips = [\"2001:db8::100\"]\n"),
+            8,
+            "2001:db8::100 is IPv6, and only vrrp3 runs over IPv6",
+        ),
         (
             format!("{HEAD}[[service]]\nvip = \"10.0.0.100\"\nport = 80\n[[vrrp]]\nname = \"V\"\nvrid = 1\nvips = [\"10.0.0.100\"]\nunicast_peers = [\"2001:db8::3\"]\n"),
             10,
-            "\"2001:db8::3\" is an IPv6 address; this key takes an IPv4 address only",
+            "unicast peer 2001:db8::3 is not IPv4, the family of this instance's addresses",
+        ),
+        (
+            format!("{HEAD}[[service]]\nvip = \"2001:db8::100\"\nport = 80\n[[vrrp]]\nname = \"V\"\nvrid = 1\nvips = [\"2001:db8::100\"]\nunicast_src_ip = \"10.0.0.2\"\n"),
+            10,
+            "unicast_src_ip 10.0.0.2 is not IPv6",
+        ),
+        (
+            format!("{HEAD}[[service]]\nvip = \"2001:db8::100\"\nport = 80\n[[vrrp]]\nname = \"V\"\nvrid = 1\nvips = [\"2001:db8::100\"]\ngroup = \"224.0.0.18\"\n"),
+            10,
+            "group 224.0.0.18 is not IPv6",
+        ),
+        (
+            format!("{HEAD}[[service]]\nvip = \"2001:db8::100\"\nport = 80\n[[vrrp]]\nname = \"V\"\nvrid = 1\nvips = [\"2001:db8::100\"]\naddresses = [\"10.0.0.50/24\"]\n"),
+            10,
+            "address 10.0.0.50 is not of the family of 2001:db8::100",
         ),
     ];
     let mut failures = Vec::new();
@@ -121,4 +139,36 @@ fn family_mistakes_name_the_line_and_the_reason() {
         }
     }
     assert!(failures.is_empty(), "{} of {} cases failed:\n\n{}", failures.len(), cases.len(), failures.join("\n"));
+}
+
+#[test]
+fn an_ipv6_vrrp_instance_parses_with_ipv6_defaults_peers_and_floating_addresses() {
+    use crate::ha::spec::FloatingAddress;
+    let text = format!(
+        "{HEAD}[[service]]\nvip = \"2001:db8::100\"\nport = 80\n[[service.real]]\nip = \"2001:db8::11\"\n\
+         [[vrrp]]\nname = \"VI_6\"\nvrid = 51\nvmac = true\nvips = [\"2001:db8::100\"]\n\
+         unicast_src_ip = \"2001:db8::2\"\nunicast_peers = [\"2001:db8::3\"]\n\
+         addresses = [\"2001:db8::50/64\", \"2001:db8::51\"]\n\
+         [[vrrp]]\nname = \"VI_4\"\nvrid = 51\naddresses = [\"10.0.0.50/24\"]\n"
+    );
+    let config = parse(&text).unwrap();
+    let instance = &config.vrrp[0].instance;
+    let ip = |text: &str| text.parse::<std::net::IpAddr>().unwrap();
+    assert!(instance.is_ipv6());
+    assert_eq!(instance.group, ip("ff02::12"), "RFC 5798's IPv6 group by default");
+    assert_eq!(
+        (instance.unicast_src_ip, instance.unicast_peers.as_slice()),
+        (Some(ip("2001:db8::2")), &[ip("2001:db8::3")][..])
+    );
+    assert_eq!(
+        instance.addresses,
+        [
+            FloatingAddress { ip: ip("2001:db8::50"), prefix_len: 64, dev: None, label: None },
+            FloatingAddress { ip: ip("2001:db8::51"), prefix_len: 128, dev: None, label: None },
+        ]
+    );
+    // An IPv4 instance may share the VRID on the link (keepalived's rule is per family).
+    assert_eq!((config.vrrp[1].instance.vrid, config.vrrp[1].instance.is_ipv6()), (51, false));
+    // vmac answers Neighbour Solicitations for the VIP with IPv6's virtual MAC, 00:00:5e:00:02:VRID.
+    assert_eq!(crate::control::runtime::gated_vips(&config), [(ip("2001:db8::100"), Some([0, 0, 0x5e, 0, 2, 51]))]);
 }

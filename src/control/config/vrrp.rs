@@ -5,11 +5,13 @@
 //! auth, and every VIP belongs to a configured service and to no other instance (the data path is
 //! gated per VIP, so two instances owning one VIP would fight over it). Keys that make no sense
 //! for the protocol (`advskew` for VRRP, `priority` for CARP, `password` for VRRPv3,
-//! `v3_checksum_as_v2` outside VRRPv3) are refused rather than ignored. Without any `[[vrrp]]`
-//! the director serves alone.
+//! `v3_checksum_as_v2` outside VRRPv3) are refused rather than ignored. An instance is of one family,
+//! as keepalived's: its vips, addresses, group, unicast_src_ip and unicast_peers are all IPv4 or all
+//! IPv6 (an IPv6 one speaks VRRPv3 over IPv6, RFC 5798), and a mix is refused at the first address of
+//! the other family. Without any `[[vrrp]]` the director serves alone.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::time::Duration;
 
 use serde::ser::{SerializeMap, Serializer};
@@ -25,7 +27,6 @@ use crate::ha::spec::{
     DEFAULT_NOTIFY_TIMEOUT, DEFAULT_PREEMPT, DEFAULT_PRIORITY, MAX_CARP_PASSWORD, MAX_GARP_PERIOD, MAX_VRRP2_PASSWORD,
 };
 use crate::ha::{GarpConfig, HaProtocol};
-use crate::wire::vrrp::GROUP as DEFAULT_GROUP;
 
 impl TextValue for HaProtocol {
     const EXPECTING: &'static str = "an HA protocol: \"vrrp3\", \"vrrp2\" or \"carp\"";
@@ -61,9 +62,9 @@ pub(crate) struct RawVrrp {
     pub preempt: Option<Spanned<bool>>,
     pub preempt_delay: Option<Spanned<Text<Duration>>>,
     pub password: Option<Spanned<String>>,
-    pub group: Option<Spanned<Text<Ipv4Addr>>>,
-    pub unicast_src_ip: Option<Spanned<Text<Ipv4Addr>>>,
-    pub unicast_peers: Option<Vec<Spanned<Text<Ipv4Addr>>>>,
+    pub group: Option<Spanned<Text<IpAddr>>>,
+    pub unicast_src_ip: Option<Spanned<Text<IpAddr>>>,
+    pub unicast_peers: Option<Vec<Spanned<Text<IpAddr>>>>,
     pub vmac: Option<Spanned<bool>>,
     pub v3_checksum_as_v2: Option<Spanned<bool>>,
     pub garp: Option<Spanned<RawGarp>>,
@@ -274,10 +275,14 @@ impl Validator<'_> {
                     format!("duplicate vrrp instance {:?} (first at line {})", instance.name, first.location.line),
                 ));
             }
-            // keepalived's rule: a VRID is unique on its interface (adverts are told apart by both).
-            if let Some(first) =
-                out.iter().find(|other| other.instance.vrid == instance.vrid && link(other) == link(&config))
-            {
+            // keepalived's rule: a VRID is unique on its interface per family (adverts are told apart
+            // by all three).
+            let clash = |other: &&VrrpConfig| {
+                other.instance.vrid == instance.vrid
+                    && link(other) == link(&config)
+                    && other.instance.is_ipv6() == instance.is_ipv6()
+            };
+            if let Some(first) = out.iter().find(clash) {
                 return Err(self.error(
                     &raw.vrid.span(),
                     format!(
@@ -304,7 +309,7 @@ impl Validator<'_> {
             }
             let raw_addresses = raw.addresses.as_ref().map(|a| a.get_ref().as_slice()).unwrap_or_default();
             for (address, raw_address) in instance.addresses.iter().zip(raw_addresses) {
-                if let Some(&first) = owners.get(&IpAddr::V4(address.ip)) {
+                if let Some(&first) = owners.get(&address.ip) {
                     return Err(self.error(
                         &raw_address.span(),
                         format!(
@@ -313,7 +318,7 @@ impl Validator<'_> {
                         ),
                     ));
                 }
-                owners.insert(IpAddr::V4(address.ip), out.len());
+                owners.insert(address.ip, out.len());
             }
             out.push(config);
         }
@@ -336,8 +341,10 @@ impl Validator<'_> {
         };
         let preempt_delay = self.preempt_delay(raw)?;
         let password = self.password(raw, protocol)?;
-        let group = self.group(raw)?;
-        let (unicast_src_ip, unicast_peers) = self.unicast_peers(raw)?;
+        let (vips, addresses, interface) = self.instance_addresses(raw, protocol, services)?;
+        let ipv6 = vips.first().copied().or(addresses.first().map(|a| a.ip)).is_some_and(|ip| ip.is_ipv6());
+        let group = self.group(raw, ipv6)?;
+        let (unicast_src_ip, unicast_peers) = self.unicast_peers(raw, ipv6)?;
         let vmac = raw.vmac.as_ref().is_some_and(|v| *v.get_ref());
         if let Some(v) = raw.vmac.as_ref().filter(|v| *v.get_ref() && protocol == HaProtocol::Carp) {
             return Err(self.error(&v.span(), "carp announces the VIP with the interface's MAC; vmac is for vrrp"));
@@ -359,7 +366,6 @@ impl Validator<'_> {
             track_script.push(self.track_script(script)?);
         }
         let hooks = self.hooks(raw)?;
-        let (vips, addresses, interface) = self.instance_addresses(raw, protocol, services)?;
         let instance = InstanceSpec {
             name,
             protocol,
@@ -424,27 +430,32 @@ impl Validator<'_> {
         })
     }
 
-    fn group(&self, raw: &RawVrrp) -> Result<Ipv4Addr, ConfigError> {
+    /// `group`: a multicast address of the instance's family; 224.0.0.18 or ff02::12 by default.
+    fn group(&self, raw: &RawVrrp, ipv6: bool) -> Result<IpAddr, ConfigError> {
         Ok(match &raw.group {
             Some(group) if !group.get_ref().0.is_multicast() => {
                 return Err(
                     self.error(&group.span(), format!("group {} is not a multicast address", group.get_ref().0))
                 );
             }
-            Some(group) => group.get_ref().0,
-            None => DEFAULT_GROUP,
+            Some(group) => self.of_family(group, "group", ipv6)?,
+            None if ipv6 => crate::wire::vrrp6::GROUP.into(),
+            None => crate::wire::vrrp::GROUP.into(),
         })
     }
 
-    /// `unicast_src_ip` and `unicast_peers` (each a unicast address, no peer twice).
-    fn unicast_peers(&self, raw: &RawVrrp) -> Result<(Option<Ipv4Addr>, Vec<Ipv4Addr>), ConfigError> {
+    /// `unicast_src_ip` and `unicast_peers` (each a unicast address of the instance's family, no peer
+    /// twice).
+    fn unicast_peers(&self, raw: &RawVrrp, ipv6: bool) -> Result<(Option<IpAddr>, Vec<IpAddr>), ConfigError> {
         let unicast_src_ip = match &raw.unicast_src_ip {
-            Some(ip) => Some(self.unicast(ip, "unicast_src_ip")?),
+            Some(ip) => {
+                Some(self.of_family(ip, "unicast_src_ip", ipv6).and_then(|_| self.unicast(ip, "unicast_src_ip"))?)
+            }
             None => None,
         };
         let mut unicast_peers = Vec::new();
         for peer in raw.unicast_peers.iter().flatten() {
-            let ip = self.unicast(peer, "a unicast peer")?;
+            let ip = self.of_family(peer, "unicast peer", ipv6).and_then(|_| self.unicast(peer, "a unicast peer"))?;
             if unicast_peers.contains(&ip) {
                 return Err(self.error(&peer.span(), format!("unicast peer {ip} is listed twice")));
             }
@@ -504,6 +515,14 @@ impl Validator<'_> {
             return Err(self.error(
                 &at,
                 "an instance needs at least one address: vips (VIPs of services ulvs forwards) or addresses (held by the master's kernel)",
+            ));
+        }
+        let first_v6 = vips.iter().copied().chain(addresses.iter().map(|a| a.ip)).find(IpAddr::is_ipv6);
+        if let (Some(ip), false) = (first_v6, protocol == HaProtocol::Vrrp3) {
+            let at = raw.protocol.as_ref().map_or(raw.name.span(), |p| p.span());
+            return Err(self.error(
+                &at,
+                format!("{ip} is IPv6, and only vrrp3 runs over IPv6 (RFC 5798): use protocol \"vrrp3\""),
             ));
         }
         if protocol == HaProtocol::Carp && vips.len() + addresses.len() != 1 {
@@ -659,15 +678,6 @@ impl Validator<'_> {
                     format!("VIP {ip} is not of the family of {first}: a VRRP instance is IPv4 or IPv6, not both"),
                 ));
             }
-            if ip.is_ipv6() {
-                return Err(self.error(
-                    &vip.span(),
-                    format!(
-                        "VIP {ip} is IPv6, and ulvs does not run VRRP over IPv6 yet: serve it without \
-                         [[vrrp]] (leave it out of vips)"
-                    ),
-                ));
-            }
             if vips.contains(&ip) {
                 return Err(self.error(&vip.span(), format!("VIP {ip} is listed twice")));
             }
@@ -691,10 +701,18 @@ impl Validator<'_> {
             let span = entry.span();
             let entry = entry.get_ref();
             let (ip, prefix_len) = parse_prefix(&entry.address).map_err(|problem| self.error(&span, problem))?;
-            if let Some(problem) = unicast_problem(ip.into()) {
+            if let Some(problem) = unicast_problem(ip) {
                 return Err(self.error(&span, format!("address {ip} is {problem}")));
             }
-            if services.iter().any(|service| service.vip == IpAddr::V4(ip)) || vips.contains(&IpAddr::V4(ip)) {
+            if let Some(first) =
+                vips.first().copied().or(out.first().map(|a| a.ip)).filter(|f| f.is_ipv4() != ip.is_ipv4())
+            {
+                return Err(self.error(
+                    &span,
+                    format!("address {ip} is not of the family of {first}: a VRRP instance is IPv4 or IPv6, not both"),
+                ));
+            }
+            if services.iter().any(|service| service.vip == ip) || vips.contains(&ip) {
                 return Err(self.error(
                     &span,
                     format!(
@@ -725,29 +743,45 @@ impl Validator<'_> {
         Ok(out)
     }
 
-    fn unicast(&self, value: &Spanned<Text<Ipv4Addr>>, what: &str) -> Result<Ipv4Addr, ConfigError> {
+    fn unicast(&self, value: &Spanned<Text<IpAddr>>, what: &str) -> Result<IpAddr, ConfigError> {
         let ip = value.get_ref().0;
-        match unicast_problem(ip.into()) {
+        match unicast_problem(ip) {
             Some(problem) => Err(self.error(&value.span(), format!("{what} {ip} is {problem}"))),
             None => Ok(ip),
         }
     }
+
+    /// `value` when it is of the instance's family (`ipv6`), else the error at its line.
+    fn of_family(&self, value: &Spanned<Text<IpAddr>>, what: &str, ipv6: bool) -> Result<IpAddr, ConfigError> {
+        let ip = value.get_ref().0;
+        if ip.is_ipv6() != ipv6 {
+            let family = if ipv6 { "IPv6" } else { "IPv4" };
+            return Err(self.error(
+                &value.span(),
+                format!("{what} {ip} is not {family}, the family of this instance's addresses: a VRRP instance is IPv4 or IPv6, not both"),
+            ));
+        }
+        Ok(ip)
+    }
 }
 
-/// `A.B.C.D/N` or `A.B.C.D` (a /32).
-fn parse_prefix(text: &str) -> Result<(Ipv4Addr, u8), String> {
+/// `A.B.C.D/N` or `A.B.C.D` (a /32); `2001:db8::50/64` or `2001:db8::50` (a /128).
+fn parse_prefix(text: &str) -> Result<(IpAddr, u8), String> {
     let (address, prefix) = match text.split_once('/') {
         Some((address, prefix)) => (address, Some(prefix)),
         None => (text, None),
     };
-    let ip: Ipv4Addr =
-        address.trim().parse().map_err(|_| format!("{text:?} is not an IPv4 address such as \"10.0.0.50/24\""))?;
+    let ip: IpAddr = address
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not an address such as \"10.0.0.50/24\" or \"2001:db8::50/64\""))?;
+    let max = if ip.is_ipv6() { 128 } else { 32 };
     let prefix_len = match prefix {
         Some(prefix) => match prefix.trim().parse::<u8>() {
-            Ok(len) if len <= 32 => len,
-            _ => return Err(format!("{text:?}: the prefix length must be 0 to 32")),
+            Ok(len) if len <= max => len,
+            _ => return Err(format!("{text:?}: the prefix length must be 0 to {max}")),
         },
-        None => 32,
+        None => max,
     };
     Ok((ip, prefix_len))
 }

@@ -6,7 +6,7 @@
 //! server's port the service's. ipvsadm options ulvs does not implement are refused by name
 //! ([`unsupported`]) rather than ignored.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use clap::Parser;
@@ -19,10 +19,10 @@ use crate::flow::Protocol;
 use crate::sched::{SchedFlags, SchedulerKind};
 use crate::service::ServiceKey;
 use crate::sync::{DaemonRole, SyncSpec};
-use crate::wire::ipvs_sync::{ENTRY_V4_LEN, HEADER_LEN, MAX_MAXLEN};
+use crate::wire::ipvs_sync::{ENTRY_V6_LEN, HEADER_LEN, MAX_MAXLEN};
 
-/// The smallest `--sync-maxlen`: one entry with its sequence option.
-const MIN_MAXLEN: usize = HEADER_LEN + ENTRY_V4_LEN + 2 + crate::wire::ipvs_sync::SEQ_DATA_LEN;
+/// The smallest `--sync-maxlen`: one IPv6 entry with its sequence option.
+const MIN_MAXLEN: usize = HEADER_LEN + ENTRY_V6_LEN + 2 + crate::wire::ipvs_sync::SEQ_DATA_LEN;
 
 /// ipvsadm-compatible runtime control.
 #[derive(Parser, Debug, Clone, Default, PartialEq, Eq)]
@@ -71,12 +71,12 @@ pub struct CtlArgs {
     /// Set the connection timeouts in seconds (0 keeps a value).
     #[arg(long, num_args = 3, value_names = ["TCP", "TCPFIN", "UDP"])]
     pub set: Option<Vec<u64>>,
-    /// A TCP service, VIP:PORT.
+    /// A TCP service, VIP:PORT or [VIP6]:PORT.
     #[arg(short = 't', long = "tcp-service", value_name = "VIP:PORT", value_parser = service_addr)]
-    pub tcp_service: Option<SocketAddrV4>,
-    /// A UDP service, VIP:PORT.
+    pub tcp_service: Option<SocketAddr>,
+    /// A UDP service, VIP:PORT or [VIP6]:PORT.
     #[arg(short = 'u', long = "udp-service", value_name = "VIP:PORT", value_parser = service_addr)]
-    pub udp_service: Option<SocketAddrV4>,
+    pub udp_service: Option<SocketAddr>,
     /// Scheduler: rr, wrr, lc, wlc, sh, mh (default wlc).
     #[arg(short = 's', long = "scheduler", value_name = "SCHEDULER", value_parser = scheduler)]
     pub scheduler: Option<SchedulerKind>,
@@ -86,9 +86,9 @@ pub struct CtlArgs {
     /// Scheduler flags: sh-fallback, sh-port, mh-fallback, mh-port (comma-separated).
     #[arg(short = 'b', long = "sched-flags", value_name = "FLAGS")]
     pub sched_flags: Option<String>,
-    /// A real server, RIP[:PORT] (the port must be the service's: direct routing).
+    /// A real server, RIP[:PORT] or [RIP6]:PORT (the port must be the service's: direct routing).
     #[arg(short = 'r', long = "real-server", value_name = "RIP[:PORT]", value_parser = real_addr)]
-    pub real_server: Option<(Ipv4Addr, Option<u16>)>,
+    pub real_server: Option<(IpAddr, Option<u16>)>,
     /// Direct routing (the default, and the only forwarding method ulvs has).
     #[arg(short = 'g', long = "gatewaying")]
     pub gatewaying: bool,
@@ -216,22 +216,29 @@ pub fn unsupported(args: &[&str]) -> Option<String> {
     })
 }
 
-fn service_addr(text: &str) -> Result<SocketAddrV4, String> {
-    let addr: SocketAddrV4 =
-        text.parse().map_err(|_| format!("invalid service address {text:?} (expected IPv4 VIP:PORT)"))?;
+/// ipvsadm's service address: `VIP:PORT`, or `[VIP6]:PORT` for IPv6 (the brackets keep the port
+/// apart from the address's colons, as ipvsadm writes and reads it).
+fn service_addr(text: &str) -> Result<SocketAddr, String> {
+    if text.parse::<Ipv6Addr>().is_ok() {
+        return Err(format!("invalid service address {text:?}: an IPv6 service is written [VIP6]:PORT"));
+    }
+    let addr: SocketAddr =
+        text.parse().map_err(|_| format!("invalid service address {text:?} (expected VIP:PORT or [VIP6]:PORT)"))?;
     if addr.port() == 0 {
         return Err(format!("invalid service address {text:?}: port 0 (ulvs needs the service's port)"));
     }
     Ok(addr)
 }
 
-fn real_addr(text: &str) -> Result<(Ipv4Addr, Option<u16>), String> {
-    if let Ok(ip) = text.parse::<Ipv4Addr>() {
+/// ipvsadm's real server: `RIP`, `RIP:PORT`, an IPv6 `RIP6` alone or `[RIP6]:PORT`.
+fn real_addr(text: &str) -> Result<(IpAddr, Option<u16>), String> {
+    if let Ok(ip) = text.parse::<IpAddr>() {
         return Ok((ip, None));
     }
-    let addr: SocketAddrV4 =
-        text.parse().map_err(|_| format!("invalid real server address {text:?} (expected IPv4 RIP[:PORT])"))?;
-    Ok((*addr.ip(), Some(addr.port())))
+    let addr: SocketAddr = text
+        .parse()
+        .map_err(|_| format!("invalid real server address {text:?} (expected RIP[:PORT], RIP6 or [RIP6]:PORT)"))?;
+    Ok((addr.ip(), Some(addr.port())))
 }
 
 fn scheduler(text: &str) -> Result<SchedulerKind, String> {
@@ -240,7 +247,7 @@ fn scheduler(text: &str) -> Result<SchedulerKind, String> {
 
 impl CtlArgs {
     /// The service named with -t or -u, if one was.
-    pub fn service_filter(&self) -> Option<(Protocol, SocketAddrV4)> {
+    pub fn service_filter(&self) -> Option<(Protocol, SocketAddr)> {
         match (self.tcp_service, self.udp_service) {
             (Some(addr), _) => Some((Protocol::Tcp, addr)),
             (None, Some(addr)) => Some((Protocol::Udp, addr)),
@@ -249,11 +256,7 @@ impl CtlArgs {
     }
 
     fn service_key(&self) -> Option<ServiceKey> {
-        self.service_filter().map(|(protocol, addr)| ServiceKey {
-            protocol,
-            vip: (*addr.ip()).into(),
-            port: addr.port(),
-        })
+        self.service_filter().map(|(protocol, addr)| ServiceKey { protocol, vip: addr.ip(), port: addr.port() })
     }
 
     /// The one command this line asks for.
@@ -392,9 +395,9 @@ impl CtlArgs {
             return Err(problem);
         }
         Ok(match command {
-            "-a" => Edit::AddReal(key, RealSpec { ip: ip.into(), weight, mac: None }),
-            "-e" => Edit::EditReal { key, ip: ip.into(), weight },
-            _ => Edit::DeleteReal(key, ip.into()),
+            "-a" => Edit::AddReal(key, RealSpec { ip, weight, mac: None }),
+            "-e" => Edit::EditReal { key, ip, weight },
+            _ => Edit::DeleteReal(key, ip),
         })
     }
 
@@ -522,6 +525,45 @@ mod tests {
         ];
         for (line, expected) in cases {
             assert_eq!(parse(line), Ok(expected), "{line}");
+        }
+    }
+
+    /// ipvsadm's IPv6 forms: a bracketed service, a real server bracketed with its port or bare.
+    #[test]
+    fn ipv6_command_lines_take_ipvsadm_s_brackets() {
+        let vip6: IpAddr = "2001:db8::100".parse().unwrap();
+        let rs6: IpAddr = "2001:db8::11".parse().unwrap();
+        let key6 = ServiceKey { protocol: Protocol::Tcp, vip: vip6, port: 80 };
+        let udp6 = ServiceKey { protocol: Protocol::Udp, port: 53, ..key6 };
+        let rs = |weight| RealSpec { ip: rs6, weight, mac: None };
+        let cases: Vec<(&str, Command)> = vec![
+            ("-L -n -t [2001:db8::100]:80", Command::List),
+            ("-D -t [2001:db8::100]:80", Command::Edit(Edit::DeleteService(key6))),
+            ("-D -u [2001:db8::100]:53", Command::Edit(Edit::DeleteService(udp6))),
+            ("-a -t [2001:db8::100]:80 -r [2001:db8::11]:80 -g -w 3", Command::Edit(Edit::AddReal(key6, rs(3)))),
+            ("-a -t [2001:db8::100]:80 -r 2001:db8::11", Command::Edit(Edit::AddReal(key6, rs(1)))),
+            (
+                "-e -t [2001:db8::100]:80 -r [2001:db8::11]:80 -w 0",
+                Command::Edit(Edit::EditReal { key: key6, ip: rs6, weight: 0 }),
+            ),
+            ("-d -t [2001:db8::100]:80 -r 2001:db8::11", Command::Edit(Edit::DeleteReal(key6, rs6))),
+        ];
+        for (line, expected) in cases {
+            assert_eq!(parse(line), Ok(expected), "{line}");
+        }
+        let Ok(Command::Edit(Edit::AddService(spec))) = parse("-A -t [2001:db8::100]:80 -s rr") else { panic!() };
+        assert_eq!((spec.key, spec.scheduler), (key6, SchedulerKind::Rr));
+        for (line, wanted) in [
+            ("-A -t 2001:db8::100", "an IPv6 service is written [VIP6]:PORT"),
+            ("-A -t 2001:db8::100:80", "an IPv6 service is written [VIP6]:PORT"),
+            ("-A -t [2001:db8::100]", "invalid service address"),
+            ("-A -t [2001:db8::100]:0", "port 0"),
+            ("-A -t [2001:db8::zz]:80", "invalid service address"),
+            ("-a -t [2001:db8::100]:80 -r [2001:db8::11]", "invalid real server address"),
+            ("-a -t [2001:db8::100]:80 -r [2001:db8::11]:8080", "direct routing cannot change the port"),
+        ] {
+            let err = parse(line).unwrap_err();
+            assert!(err.contains(wanted), "{line}: {err}");
         }
     }
 

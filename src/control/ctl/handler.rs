@@ -81,7 +81,7 @@ impl Handler for CtlHandler {
             Command::List => {
                 let filter = args.service_filter().map(|(protocol, addr)| ServiceKey {
                     protocol,
-                    vip: (*addr.ip()).into(),
+                    vip: addr.ip(),
                     port: addr.port(),
                 });
                 if let Some(key) = filter {
@@ -232,10 +232,9 @@ impl CtlHandler {
             }
             let _ = write!(
                 out,
-                "health: {} {}:{} quorum {} (live weight {}, quorum {}, hysteresis {}, {} transitions",
+                "health: {} {} quorum {} (live weight {}, quorum {}, hysteresis {}, {} transitions",
                 service.protocol,
-                service.vip,
-                service.port,
+                service.addr(),
                 if quorum.is_up() { "up" } else { "lost" },
                 quorum.weight(),
                 spec.quorum,
@@ -264,10 +263,9 @@ impl CtlHandler {
         for ((service, real), health) in all {
             let _ = write!(
                 out,
-                "health: {} {}:{} {real} {} ({} check, {} transitions, {} of {} probes failed",
+                "health: {} {} {real} {} ({} check, {} transitions, {} of {} probes failed",
                 service.protocol,
-                service.vip,
-                service.port,
+                service.addr(),
                 health.health,
                 health.check,
                 health.transitions,

@@ -161,14 +161,14 @@ pub fn render_rules(rows: &[ServiceRow]) -> String {
     let mut rows: Vec<&ServiceRow> = rows.iter().collect();
     rows.sort_by_key(|row| (row.key.protocol, row.key.vip, row.key.port));
     for row in rows {
+        // ipvsadm -S brackets IPv6 (`-t [2001:db8::100]:80`), as SocketAddr prints it; -R reads it back.
         let service = format!(
-            "{} {}:{}",
+            "{} {}",
             match row.key.protocol {
                 Protocol::Tcp => "-t",
                 Protocol::Udp => "-u",
             },
-            row.key.vip,
-            row.key.port
+            SocketAddr::new(row.key.vip, row.key.port)
         );
         let _ = write!(out, "-A {service} -s {}", row.scheduler);
         if let Some(flags) = &row.flags {
@@ -181,7 +181,7 @@ pub fn render_rules(rows: &[ServiceRow]) -> String {
         let mut reals: Vec<&RealRow> = row.reals.iter().collect();
         reals.sort_by_key(|real| (real.ip, real.port));
         for real in reals {
-            let _ = writeln!(out, "-a {service} -r {}:{} -g -w {}", real.ip, real.port, real.weight);
+            let _ = writeln!(out, "-a {service} -r {} -g -w {}", SocketAddr::new(real.ip, real.port), real.weight);
         }
     }
     out
@@ -337,6 +337,24 @@ UDP  192.168.168.100:53                  0        0        0        0        0
 -A -u 192.168.168.100:53 -s rr
 ";
         assert_eq!(render_rules(&rows), expected);
+    }
+
+    #[test]
+    fn ipv6_rules_are_bracketed_as_ipvsadm_saves_them() {
+        let mut rows = rows();
+        rows.remove(0);
+        rows[0].key.vip = "2001:db8::100".parse().unwrap();
+        rows[0].reals[0].ip = "2001:db8::11".parse().unwrap();
+        rows[0].reals[1].ip = "2001:db8::10".parse().unwrap();
+        let expected = "\
+-A -t [2001:db8::100]:80 -s wrr -p 300
+-a -t [2001:db8::100]:80 -r [2001:db8::10]:80 -g -w 3
+-a -t [2001:db8::100]:80 -r [2001:db8::11]:80 -g -w 1
+";
+        let text = render_rules(&rows);
+        assert_eq!(text, expected);
+        // And -R reads every line of it back.
+        assert_eq!(super::super::rules::parse(&text).map(|edits| edits.len()), Ok(3));
     }
 
     #[test]

@@ -111,7 +111,7 @@ pub(super) struct Converter {
     pub(super) director: Option<(String, Place)>,
     pub(super) vrrps: Vec<Commented<RawVrrp>>,
     /// Converted instances: name, VRID and interface (`None`: the director's).
-    pub(super) instances: Vec<(String, u8, Option<String>)>,
+    pub(super) instances: Vec<(String, u8, Option<String>, bool)>,
     pub(super) sync_groups: Vec<Commented<RawSyncGroup>>,
     pub(super) sync: Option<Commented<RawSync>>,
 }

@@ -192,7 +192,7 @@ impl Converter {
                 self.block_left_out("", mark, "");
                 continue;
             };
-            let Some(&(_, vrid, _)) = self.instances.iter().find(|(name, _, _)| *name == instance) else {
+            let Some(&(_, vrid, _, _)) = self.instances.iter().find(|(name, _, _, _)| *name == instance) else {
                 self.leave_out(node, format!("{instance}: no converted vrrp_instance of that name"));
                 self.block_left_out("", mark, "");
                 continue;

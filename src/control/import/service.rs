@@ -5,8 +5,7 @@
 //! fwmark or group service, a scheduler ulvs does not have. A real server is left out when direct
 //! routing cannot reach it as written (another port, another address family: keepalived mixes
 //! families with TUN only). Anything else is left out statement by statement. An IPv6
-//! virtual_server converts as an IPv4 one does, with a note that its connections are not synced
-//! yet.
+//! virtual_server converts as an IPv4 one does (served, health-checked and synced alike).
 //!
 //! keepalived sets `inhibit_on_failure` per real server, ulvs per service: it converts when the
 //! service or every one of its real servers asks for it.
@@ -35,10 +34,6 @@ use crate::sched::SchedulerKind;
 /// keepalived's schedulers; it ignores any other name (and IPVS's default, wlc, applies).
 const KEEPALIVED_SCHEDULERS: &[&str] =
     &["rr", "wrr", "lc", "wlc", "lblc", "sh", "mh", "dh", "fo", "ovf", "lblcr", "sed", "nq", "twos"];
-
-/// The note on an IPv6 virtual_server: served in direct routing, but not everything keepalived
-/// does for it runs over IPv6 yet.
-const IPV6_SERVICE: &str = "an IPv6 service: ulvs serves it in direct routing (Neighbour Discovery for the VIP and the real servers), but does not sync its connections to a backup director yet";
 
 /// keepalived's `persistence_timeout` without a value: 6 minutes.
 const KEEPALIVED_PERSISTENCE: Duration = Duration::from_secs(360);
@@ -109,9 +104,6 @@ impl Converter {
         }
         if !draft.keep {
             return self.block_left_out(&heading, mark, "");
-        }
-        if vip.is_ipv6() {
-            self.note(node, IPV6_SERVICE);
         }
         let scheduler = draft.scheduler.unwrap_or_else(|| {
             if !node.children().iter().any(|c| matches!(c.keyword.as_str(), "lb_algo" | "lvs_sched")) {

@@ -198,7 +198,9 @@ fn unsupported_services_are_left_out_and_the_dr_ones_still_load() {
     assert_eq!(imported.outcome(), Outcome::WithOmissions);
     let text = imported.toml.unwrap();
     assert!(
-        text.contains("# note: k.conf:25: 2001:db8::1: an IPv6 address in an IPv4 instance: keepalived ignores it"),
+        text.contains(
+            "# note: k.conf:25: 2001:db8::1: an address of the other family than the instance's: keepalived ignores it"
+        ),
         "{text}"
     );
     assert!(text.contains("# virtual_server at k.conf:1\n# left out: k.conf:3: lb_kind NAT"), "{text}");

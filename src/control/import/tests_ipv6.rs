@@ -1,18 +1,18 @@
 //! The importer on IPv6: keepalived's family rules (an instance is of one family: that of its first
-//! address, or IPv6 with `native_ipv6`), IPv6 VRRP instances (left out until ulvs runs VRRP over
-//! IPv6), IPv6 addresses beside an IPv4 instance's, and the IPv6 samples.
+//! address, or IPv6 with `native_ipv6`), IPv6 VRRP instances (VRRPv3 over IPv6), addresses of the
+//! other family beside an instance's, and the IPv6 samples.
 
 use super::tests::{assert_parses, complete, import, left_out, tables};
-use super::Outcome;
 
 /// A service for the IPv4 instances below to hold.
 const SERVICE: &str =
     "virtual_server 10.0.0.100 80 {\n  lb_algo rr\n  lb_kind DR\n  real_server 10.0.0.11 80 {\n  }\n}\n";
 
 #[test]
-fn an_ipv6_vrrp_instance_is_left_out_whole_with_why_and_the_ipv4_one_beside_it_converts() {
+fn an_ipv6_vrrp_instance_converts_to_vrrp3_over_ipv6_beside_an_ipv4_one_with_the_same_vrid() {
     let imported = import(&format!(
-        "{SERVICE}vrrp_instance VI_4 {{
+        "{SERVICE}virtual_server 2001:db8::100 80 {{\n  lb_algo rr\n  lb_kind DR\n  real_server 2001:db8::11 80 {{\n  }}\n}}
+vrrp_instance VI_4 {{
   interface eth0
   virtual_router_id 61
   virtual_ipaddress {{
@@ -20,22 +20,25 @@ fn an_ipv6_vrrp_instance_is_left_out_whole_with_why_and_the_ipv4_one_beside_it_c
   }}
 }}
 vrrp_instance VI_6 {{
-  state MASTER
   interface eth0
   native_ipv6
   virtual_router_id 61
+  unicast_src_ip 2001:db8::2
   unicast_peer {{
     2001:db8::3
+    10.0.0.3
   }}
   virtual_ipaddress {{
     2001:db8::100/64
+    2001:db8::50/64 dev eth0
+    10.0.0.60/24
   }}
 }}
 vrrp_instance VI_6B {{
   interface eth0
-  virtual_router_id 62
+  virtual_router_id 61
   virtual_ipaddress {{
-    2001:db8::200/64
+    2001:db8::200
   }}
 }}
 vrrp_sync_group VG {{
@@ -46,31 +49,35 @@ vrrp_sync_group VG {{
 }}
 "
     ));
-    let why = "an IPv6 instance (VRRPv3 over IPv6): ulvs does not run VRRP over IPv6 yet; the vrrp_instance is left out (a virtual_server of its addresses converts on its own, without failover)";
     assert_eq!(
         left_out(&imported),
         [
-            format!("14: vrrp_instance VI_6: {why}"),
-            format!("26: vrrp_instance VI_6B: {why}"),
-            "33: vrrp_sync_group VG: fewer than two converted instances in its `group { }`; the sync group is left out"
-                .into(),
-            "36: VI_6: no converted vrrp_instance of that name".into(),
+            "27: 10.0.0.3: unicast peers of this instance are IPv6 addresses".to_string(),
+            "35: vrrp_instance VI_6B: virtual_router_id 61 is also instance VI_6's on the same interface; the vrrp_instance is left out".into(),
         ]
     );
-    assert_eq!(imported.outcome(), Outcome::WithOmissions);
     let text = imported.toml.unwrap();
-    // One line for the whole instance: none for its peers, addresses or `state`.
-    assert!(!text.contains("k.conf:15:") && !text.contains("k.conf:19:"), "{text}");
-    let vrrp = &text[text.find("[[vrrp]]").unwrap()..];
-    assert_eq!(
-        tables(vrrp),
-        "[[vrrp]]\nname = \"VI_4\"\nprotocol = \"vrrp2\"\nvrid = 61\npriority = 100\ninterval = \"1s\"\npreempt = true\nvips = [\"10.0.0.100\"]"
+    for note in [
+        "an IPv6 instance of VRRP version 2 (keepalived's default): keepalived 2.2 sends it as a non-standard VRRPv2 over IPv6",
+        "10.0.0.60/24: an address of the other family than the instance's: keepalived ignores it",
+    ] {
+        assert!(text.contains(note), "{note}\n{text}");
+    }
+    let vrrp = &text[text.find("[[vrrp]]\nname = \"VI_6\"").unwrap()..];
+    assert!(
+        vrrp.starts_with(
+            "[[vrrp]]\nname = \"VI_6\"\nprotocol = \"vrrp3\"\nvrid = 61\npriority = 100\ninterval = \"1s\"\npreempt = true\n\
+             unicast_src_ip = \"2001:db8::2\"\nunicast_peers = [\"2001:db8::3\"]\nvips = [\"2001:db8::100\"]\n\
+             addresses = [{ address = \"2001:db8::50/64\", dev = \"eth0\" }]\n"
+        ),
+        "{vrrp}"
     );
+    assert!(text.contains("group = [\"VI_4\", \"VI_6\"]"), "{text}");
     assert_parses(&text);
 }
 
 #[test]
-fn ipv6_addresses_beside_an_ipv4_instance_are_ignored_as_keepalived_does_or_left_out() {
+fn addresses_of_the_other_family_are_ignored_as_keepalived_does_or_left_out() {
     let imported = import(&format!(
         "{SERVICE}vrrp_instance VI_1 {{
   interface eth0
@@ -89,11 +96,11 @@ fn ipv6_addresses_beside_an_ipv4_instance_are_ignored_as_keepalived_does_or_left
     ));
     assert_eq!(
         left_out(&imported),
-        ["16: fd00:10::53/64: an IPv6 address following an IPv4 instance: a ulvs instance holds addresses of its own family, and none of IPv6 until VRRP over IPv6 (a virtual_server of it converts on its own, without failover)"]
+        ["16: fd00:10::53/64: an address of the other family than the instance's: a ulvs instance holds addresses of its own family only (a virtual_server of it converts on its own, without failover)"]
     );
     let text = imported.toml.unwrap();
     for note in [
-        "# note: k.conf:12: fd00:10::53/64: an IPv6 address in an IPv4 instance: keepalived ignores it",
+        "# note: k.conf:12: fd00:10::53/64: an address of the other family than the instance's: keepalived ignores it",
         "# note: k.conf:15: 10.0.0.54/24: excluded from keepalived's adverts; ulvs lists it in its own",
     ] {
         assert!(text.contains(note), "{note}\n{text}");
@@ -104,12 +111,16 @@ fn ipv6_addresses_beside_an_ipv4_instance_are_ignored_as_keepalived_does_or_left
 
 #[test]
 fn an_instance_whose_first_address_is_ipv6_is_an_ipv6_one_as_in_keepalived() {
-    // keepalived sets the family from the first address; the IPv4 one after it is ignored.
+    // keepalived sets the family from the first address; the IPv4 one after it is ignored, and an
+    // IPv6 address held by the kernel is /128 unless it says otherwise.
     let imported = import(&format!(
-        "{SERVICE}vrrp_instance VI_1 {{\n  interface eth0\n  virtual_router_id 7\n  virtual_ipaddress {{\n    2001:db8::7\n    10.0.0.100\n  }}\n}}\n"
+        "{SERVICE}vrrp_instance VI_1 {{\n  interface eth0\n  virtual_router_id 7\n  version 3\n  virtual_ipaddress {{\n    2001:db8::7\n    10.0.0.100\n  }}\n}}\n"
     ));
-    assert_eq!(left_out(&imported).len(), 1);
-    assert!(left_out(&imported)[0].starts_with("7: vrrp_instance VI_1: an IPv6 instance"), "{:?}", left_out(&imported));
+    assert!(left_out(&imported).is_empty(), "{:?}", left_out(&imported));
+    let text = imported.toml.unwrap();
+    assert!(text.contains("protocol = \"vrrp3\"") && text.contains("addresses = [\"2001:db8::7/128\"]"), "{text}");
+    assert!(text.contains("10.0.0.100: an address of the other family than the instance's"), "{text}");
+    assert_parses(&text);
     // And an IPv4 one is IPv4 whatever follows.
     let text = complete(&format!(
         "{SERVICE}vrrp_instance VI_1 {{\n  interface eth0\n  virtual_router_id 7\n  unicast_src_ip 10.0.0.2\n  virtual_ipaddress {{\n    10.0.0.100\n  }}\n}}\n"
@@ -151,12 +162,8 @@ fn an_ipv6_virtual_server_converts_with_a_note_and_its_other_family_parts_are_le
         ]
     );
     let text = imported.toml.unwrap();
-    assert!(
-        text.contains(
-            "# note: k.conf:1: virtual_server 2001:db8::100 80: an IPv6 service: ulvs serves it in direct routing"
-        ),
-        "{text}"
-    );
+    // Served, checked and synced as an IPv4 service: nothing to note.
+    assert!(!text.contains("# note: k.conf:1:"), "{text}");
     // The script names 2001:db8::11 (in another spelling): the service's check is the TCP one.
     assert_eq!(
         tables(&text),

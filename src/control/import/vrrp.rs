@@ -2,21 +2,24 @@
 //! `vrrp_sync_group` → `[[vrrp_sync_group]]`.
 //!
 //! Addresses: a `virtual_ipaddress` that is the VIP of a converted service goes in `vips` (ulvs
-//! answers for it itself); any other IPv4 address goes in `addresses`, as keepalived holds it
-//! (`"10.0.0.50/32"`, or `{ address, dev, label }` when those are given; keepalived's default
-//! prefix is /32). `virtual_ipaddress_excluded` converts as `virtual_ipaddress` (a note says that
-//! ulvs lists it in its adverts). An instance is left out whole when it could not take part in its
-//! virtual router as written: no VRID, an unusable priority or interval, authentication other
-//! than PASS, no IPv4 address at all, or IPv6 (keepalived's family rules: an instance is of the
-//! family of its first address, or IPv6 with `native_ipv6`; ulvs does not run VRRP over IPv6 yet).
-//! An address of the other family in `virtual_ipaddress` is one keepalived ignores (a note); an
-//! IPv6 one in `virtual_ipaddress_excluded` is left out.
+//! answers for it itself); any other address of the instance's family goes in `addresses`, as
+//! keepalived holds it (`"10.0.0.50/32"`, or `{ address, dev, label }` when those are given;
+//! keepalived's default prefix is /32, /128 for IPv6). `virtual_ipaddress_excluded` converts as
+//! `virtual_ipaddress` (a note says that ulvs lists it in its adverts). An instance is of one family,
+//! as keepalived decides it: the family of its first address (source, peer or virtual address), or
+//! IPv6 with `native_ipv6`. An IPv6 instance converts to a VRRPv3-over-IPv6 `[[vrrp]]`; one of version 2
+//! (keepalived's default) gets a note, since keepalived 2.2.7 then sends a non-standard VRRPv2 over
+//! IPv6 (seen in the lab) that ulvs does not speak: its peers need `version 3`.
+//! An instance is left out whole when it could not take part in its virtual router as written: no
+//! VRID, an unusable priority or interval, authentication other than PASS, or no address of its
+//! family at all. An address of the other family in `virtual_ipaddress` is one keepalived ignores (a
+//! note); one in `virtual_ipaddress_excluded`, or a peer of the other family, is left out.
 //!
 //! The instance's `interface`: the director's `[director] interface` is the first instance's
 //! that holds a service's VIP (else the first instance's); an instance whose interface differs
 //! gets `interface = "…"` of its own.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::time::Duration;
 
 use super::convert::{short, Converter, Garp, CONDITIONAL};
@@ -43,11 +46,8 @@ const INSTANCE_NOTES: &[(&str, &str)] = &[
     ("vmac_xmit_base", "ulvs sends adverts from the interface itself"),
 ];
 
-/// Why an IPv6 instance is left out.
-const IPV6_INSTANCE: &str = "an IPv6 instance (VRRPv3 over IPv6): ulvs does not run VRRP over IPv6 yet; the vrrp_instance is left out (a virtual_server of its addresses converts on its own, without failover)";
-
-/// Why an IPv6 address following an IPv4 instance is left out.
-const IPV6_EXCLUDED: &str = "an IPv6 address following an IPv4 instance: a ulvs instance holds addresses of its own family, and none of IPv6 until VRRP over IPv6 (a virtual_server of it converts on its own, without failover)";
+/// Why an excluded address of the other family is left out.
+const OTHER_FAMILY_EXCLUDED: &str = "an address of the other family than the instance's: a ulvs instance holds addresses of its own family only (a virtual_server of it converts on its own, without failover)";
 
 /// Whether keepalived runs `instance` over IPv6: its family is set by the first statement that
 /// names one — `native_ipv6`, the adverts' source address, a peer, or the first virtual address.
@@ -77,16 +77,18 @@ struct Draft {
     preempt: Option<bool>,
     preempt_delay: Option<Duration>,
     password: Option<String>,
-    group: Option<Ipv4Addr>,
-    src_ip: Option<Ipv4Addr>,
-    peers: Vec<Ipv4Addr>,
+    /// The instance's family, as keepalived decides it ([`is_ipv6_instance`]).
+    ipv6: bool,
+    group: Option<IpAddr>,
+    src_ip: Option<IpAddr>,
+    peers: Vec<IpAddr>,
     vmac: bool,
     garp: Garp,
     track_interface: Vec<RawTrackedInterface>,
     track_scripts: Vec<RawTrackScript>,
     /// `notify`, `notify_master`, `notify_backup`, `notify_fault`.
     notify: [Option<String>; 4],
-    vips: Vec<Ipv4Addr>,
+    vips: Vec<IpAddr>,
     addresses: Vec<RawAddress>,
 }
 
@@ -94,10 +96,11 @@ struct Draft {
 const NOTIFY: [&str; 4] = ["notify", "notify_master", "notify_backup", "notify_fault"];
 
 impl Draft {
-    /// An instance with `global_defs`' defaults.
-    fn new(converter: &Converter, keep: bool) -> Draft {
+    /// An instance with `global_defs`' defaults (`vrrp_mcast_group4` applies to IPv4 instances only).
+    fn new(converter: &Converter, keep: bool, ipv6: bool) -> Draft {
         Draft {
             keep,
+            ipv6,
             version: converter.defaults.version.unwrap_or(2),
             vrid: None,
             interface: None,
@@ -106,7 +109,7 @@ impl Draft {
             preempt: None,
             preempt_delay: None,
             password: None,
-            group: converter.defaults.group,
+            group: if ipv6 { None } else { converter.defaults.group.map(IpAddr::V4) },
             src_ip: None,
             peers: Vec::new(),
             vmac: false,
@@ -145,7 +148,7 @@ impl Draft {
         raw.track_script = (!self.track_scripts.is_empty()).then_some(OneOrMany(self.track_scripts));
         let [notify, master, backup, fault] = self.notify.map(|script| script.map(made));
         (raw.notify, raw.notify_master, raw.notify_backup, raw.notify_fault) = (notify, master, backup, fault);
-        raw.vips = (!self.vips.is_empty()).then(|| made(self.vips.into_iter().map(|ip| text(ip.into())).collect()));
+        raw.vips = (!self.vips.is_empty()).then(|| made(self.vips.into_iter().map(text).collect()));
         raw.addresses = (!self.addresses.is_empty()).then(|| made(self.addresses.into_iter().map(made).collect()));
         raw
     }
@@ -182,22 +185,24 @@ impl Converter {
             [name] => name.clone(),
             _ => String::new(),
         };
-        if is_ipv6_instance(node) {
-            self.leave_out(node, IPV6_INSTANCE);
-            return self.block_left_out(&heading, mark, "");
-        }
-        let mut draft = Draft::new(self, !name.is_empty());
+        let mut draft = Draft::new(self, !name.is_empty(), is_ipv6_instance(node));
         if name.is_empty() {
             self.leave_out(node, "takes one name; the vrrp_instance is left out");
         }
         for child in node.children() {
             self.instance_statement(child, &name, &mut draft);
         }
+        if draft.ipv6 && draft.version == 2 {
+            let at = node.children().iter().find(|c| c.keyword == "version").unwrap_or(node).clone();
+            self.note(&at, "an IPv6 instance of VRRP version 2 (keepalived's default): keepalived 2.2 sends it as a non-standard VRRPv2 over IPv6, which ulvs does not speak; converted to vrrp3 (RFC 5798, the only VRRP over IPv6): put `version 3` in the keepalived peers' instance too");
+            draft.version = 3;
+        }
         if draft.keep && draft.vrid.is_none() {
             draft.keep = self.fatal(node, "a virtual_router_id (1-255)");
         }
         if draft.keep && draft.vips.is_empty() && draft.addresses.is_empty() {
-            draft.keep = self.fatal(node, "an IPv4 virtual_ipaddress");
+            draft.keep =
+                self.fatal(node, if draft.ipv6 { "an IPv6 virtual_ipaddress" } else { "an IPv4 virtual_ipaddress" });
         }
         if draft.version == 3 && draft.password.take().is_some() {
             let at = node.children().iter().find(|c| c.keyword == "authentication").unwrap_or(node).clone();
@@ -207,12 +212,16 @@ impl Converter {
             return self.block_left_out(&heading, mark, "");
         };
         let interface = draft.interface.take().filter(|i| self.director.as_ref().is_some_and(|(d, _)| d != i));
-        if let Some((other, _, _)) = self.instances.iter().find(|(_, used, on)| *used == vrid && *on == interface) {
+        // keepalived's rule: a VRID is unique on an interface per family (an IPv4 and an IPv6
+        // instance may share one: their adverts differ in family).
+        let ipv6 = draft.ipv6;
+        let clash = self.instances.iter().find(|(_, used, on, v6)| *used == vrid && *on == interface && *v6 == ipv6);
+        if let Some((other, _, _, _)) = clash {
             let why = format!("virtual_router_id {vrid} is also instance {other}'s on the same interface; the vrrp_instance is left out");
             self.leave_out(node, why);
             return self.block_left_out(&heading, mark, "");
         }
-        self.instances.push((name.clone(), vrid, interface.clone()));
+        self.instances.push((name.clone(), vrid, interface.clone(), ipv6));
         let before = self.block_kept(&heading, mark, "");
         self.vrrps.push(Commented::new(before, draft.into_raw(&name, vrid, interface)));
     }
@@ -244,9 +253,9 @@ impl Converter {
                 Ok(pass) => draft.password = pass,
                 Err(()) => draft.keep = false,
             },
-            "unicast_src_ip" => draft.src_ip = self.ipv4(child).or(draft.src_ip),
+            "unicast_src_ip" => draft.src_ip = self.ip_of(child, draft.ipv6).or(draft.src_ip),
             "mcast_src_ip" => {
-                if let Some(ip) = self.ipv4(child) {
+                if let Some(ip) = self.ip_of(child, draft.ipv6) {
                     self.note(child, "converted to unicast_src_ip, ulvs's key for the adverts' source address (multicast or unicast)");
                     draft.src_ip = Some(ip);
                 }
@@ -275,8 +284,12 @@ impl Converter {
                 draft.vmac = true;
             }
             "garp_master_repeat" | "garp_master_delay" | "garp_master_refresh" => self.garp(child, draft),
-            "mcast_group4" => draft.group = self.ipv4(child).or(draft.group),
+            "mcast_group4" if draft.ipv6 => {
+                self.note(child, "an IPv4 group in an IPv6 instance: keepalived ignores it")
+            }
+            "mcast_group4" => draft.group = self.ipv4(child).map(IpAddr::V4).or(draft.group),
             "lvs_sync_daemon_interface" => self.lvs_sync_daemon(child, Some(name)),
+            "native_ipv6" if draft.ipv6 => {}
             "native_ipv6" => {
                 self.note(child, "after IPv4 addresses: keepalived ignores it (an instance is of one family)")
             }
@@ -289,13 +302,14 @@ impl Converter {
     }
 
     fn unicast_peers(&mut self, child: &Node, draft: &mut Draft) {
-        let peers: Vec<Ipv4Addr> = child
+        let family = if draft.ipv6 { "IPv6" } else { "IPv4" };
+        let peers: Vec<IpAddr> = child
             .children()
             .iter()
-            .filter_map(|peer| match peer.keyword.parse::<Ipv4Addr>() {
-                Ok(ip) => Some(ip),
-                Err(_) => {
-                    self.leave_out(peer, "unicast peers are IPv4 addresses here");
+            .filter_map(|peer| match peer.keyword.parse::<IpAddr>() {
+                Ok(ip) if ip.is_ipv6() == draft.ipv6 => Some(ip),
+                _ => {
+                    self.leave_out(peer, format!("unicast peers of this instance are {family} addresses"));
                     None
                 }
             })
@@ -327,6 +341,19 @@ impl Converter {
             "garp_master_repeat" => garp.count = self.number(child).or(garp.count),
             "garp_master_delay" => garp.repeat_after = self.duration(child).or(garp.repeat_after),
             _ => garp.refresh = self.duration(child).or(garp.refresh),
+        }
+    }
+
+    /// `node`'s one address, when it is of the instance's family (`ipv6`); else left out.
+    fn ip_of(&mut self, node: &Node, ipv6: bool) -> Option<IpAddr> {
+        let value = self.one(node)?;
+        match value.parse::<IpAddr>() {
+            Ok(ip) if ip.is_ipv6() == ipv6 => Some(ip),
+            _ => {
+                let family = if ipv6 { "an IPv6" } else { "an IPv4" };
+                self.leave_out(node, format!("{value:?}: ulvs takes {family} address here (the instance's family)"));
+                None
+            }
         }
     }
 
@@ -372,16 +399,16 @@ impl Converter {
 
     /// `virtual_ipaddress { … }`, or `virtual_ipaddress_excluded { … }` (addresses keepalived holds
     /// as the others but leaves out of its adverts; ulvs lists every address of an instance in its
-    /// adverts, which a keepalived peer accepts, counting the difference), of an IPv4 instance.
+    /// adverts, which a keepalived peer accepts, counting the difference).
     fn virtual_addresses(&mut self, child: &Node, draft: &mut Draft) {
         let excluded = child.keyword == "virtual_ipaddress_excluded";
         for entry in child.children() {
             let address = entry.keyword.split_once('/').map_or(entry.keyword.as_str(), |(ip, _)| ip);
             match address.parse::<IpAddr>() {
-                Ok(IpAddr::V6(_)) if excluded => self.leave_out(entry, IPV6_EXCLUDED),
-                Ok(IpAddr::V6(_)) => self.note(
+                Ok(ip) if ip.is_ipv6() != draft.ipv6 && excluded => self.leave_out(entry, OTHER_FAMILY_EXCLUDED),
+                Ok(ip) if ip.is_ipv6() != draft.ipv6 => self.note(
                     entry,
-                    "an IPv6 address in an IPv4 instance: keepalived ignores it (an instance is of one family)",
+                    "an address of the other family than the instance's: keepalived ignores it (an instance is of one family)",
                 ),
                 _ if excluded => {
                     let listed = (draft.vips.len(), draft.addresses.len());
@@ -396,14 +423,18 @@ impl Converter {
     }
 
     /// One `virtual_ipaddress` line: `IP[/LEN] [brd B] [dev IFACE] [scope S] [label L]`.
-    fn address(&mut self, entry: &Node, vips: &mut Vec<Ipv4Addr>, addresses: &mut Vec<RawAddress>) {
-        let (address, prefix) = entry.keyword.split_once('/').unwrap_or((&entry.keyword, "32"));
-        let Ok(ip) = address.parse::<Ipv4Addr>() else {
-            return self.leave_out(entry, "expected an IPv4 address");
+    fn address(&mut self, entry: &Node, vips: &mut Vec<IpAddr>, addresses: &mut Vec<RawAddress>) {
+        let (address, prefix) =
+            entry.keyword.split_once('/').map_or((entry.keyword.as_str(), None), |(a, p)| (a, Some(p)));
+        let Ok(ip) = address.parse::<IpAddr>() else {
+            return self.leave_out(entry, "expected an IPv4 or IPv6 address");
         };
-        if !prefix.parse::<u8>().is_ok_and(|len| len <= 32) {
-            return self.leave_out(entry, "expected an IPv4 prefix length (0-32)");
-        }
+        let max = if ip.is_ipv6() { 128 } else { 32 };
+        let prefix = match prefix.map(str::parse::<u8>) {
+            None => max,
+            Some(Ok(len)) if len <= max => len,
+            Some(_) => return self.leave_out(entry, format!("expected a prefix length of 0-{max}")),
+        };
         let mut dev = None;
         let mut label = None;
         let mut words = entry.args.iter();
@@ -417,7 +448,7 @@ impl Converter {
                 _ => return self.leave_out(entry, format!("option {word:?}: ulvs has no equivalent")),
             }
         }
-        if self.service_vips.contains(&ip.into()) {
+        if self.service_vips.contains(&ip) {
             let director = self.director.as_ref().map(|(name, _)| name.as_str());
             match dev.as_deref() {
                 Some(dev) if director.is_some_and(|d| d != dev) => self.leave_out(
@@ -514,7 +545,7 @@ impl Converter {
                 "group" => {
                     for member in child.children() {
                         listed += 1;
-                        if self.instances.iter().any(|(instance, _, _)| *instance == member.keyword) {
+                        if self.instances.iter().any(|(instance, _, _, _)| *instance == member.keyword) {
                             members.push(member.keyword.clone());
                         } else {
                             self.leave_out(member, "no converted vrrp_instance of that name");

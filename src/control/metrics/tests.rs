@@ -368,3 +368,34 @@ fn bgp_families_show_each_vip_announced_or_not_and_the_withdrawals_by_reason() {
     assert_eq!(value(&samples, "ulvs_bgp_withdrawals_total", &[("reason", "draining")]), 0.0);
     assert_eq!(value(&samples, "ulvs_bgp_draining", &[]), 0.0);
 }
+
+/// An IPv6 service's labels are its bare addresses, as node_exporter's ipvs collector labels
+/// `local_address` and `remote_address` (Go's net.IP String: no brackets; the port is a label of
+/// its own), so examples/prometheus/ulvs-rules.yml's node_ipvs_* recording rules hold for IPv6 too.
+#[test]
+fn ipv6_services_are_labelled_with_bare_addresses_as_node_exporter_does() {
+    let key = ServiceKey { protocol: Protocol::Tcp, vip: "2001:db8::100".parse().unwrap(), port: 80 };
+    let reals = vec![RealSpec { ip: "2001:db8::11".parse().unwrap(), weight: 3, mac: None }];
+    let spec =
+        ServiceSpec { key, scheduler: SchedulerKind::Rr, flags: SchedFlags::default(), persistence: None, reals };
+    let mut registry = Registry::new(1, MacAddr::ZERO, Timeouts::default(), vec![spec]);
+    let snapshot = registry.snapshot(|_| Some(MacAddr([2, 0, 0, 0, 0, 11])));
+    snapshot.services[0].reals[0].stats.get(0).active.add(2);
+    let context = Context {
+        snapshots: Arc::new(SnapshotCell::new(snapshot)),
+        stats: Arc::new(WorkerStats::new(1)),
+        health: Arc::new(HealthBoard::new()),
+        rates: Mutex::new(RateTable::default()),
+        status: Mutex::new(ControlStatus::default()),
+        serving: Arc::new(crate::cells::ServingState::always()),
+        ha: None,
+        sync: None,
+        capacity: 1024,
+    };
+    let text = render(&Arc::new(context));
+    let samples = parse(&text).unwrap_or_else(|err| panic!("{err}\n{text}"));
+    let rs = [("protocol", "tcp"), ("vip", "2001:db8::100"), ("port", "80"), ("real", "2001:db8::11")];
+    assert_eq!(value(&samples, "ulvs_real_server_active_connections", &rs), 2.0);
+    assert_eq!(value(&samples, "ulvs_real_server_weight", &rs), 3.0);
+    assert!(!text.contains('['), "no bracketed address in a label:\n{text}");
+}

@@ -14,8 +14,8 @@
 //! - TCP/UDP → `forward::<Ipv6Addr>`. ICMPv6: a solicitation for the VIP is answered, an echo request
 //!   too; an error (unreachable, packet too big, time exceeded, parameter problem) goes to the real
 //!   server owning the quoted flow, as for IPv4, so path-MTU discovery works.
-//! - IPv6 VRRP (next header 112) is not a VIP's traffic: it is not served over IPv6 yet and stays with
-//!   the kernel like the rest of the director's own IPv6.
+//! - IPv6 VRRP (next header 112 right after the fixed header, whatever the destination: ff02::12, or
+//!   the director for a unicast peer) → `ToHa`, first, as IPv4 protocol 112 is.
 
 use std::net::Ipv6Addr;
 use std::time::Instant;
@@ -33,6 +33,9 @@ impl Pipeline {
             Err(WireError::Unsupported) => return Verdict::ToKernel,
             Err(_) => return Verdict::Drop(DropReason::Malformed),
         };
+        if packet.next_header() == ipv6::NEXT_HEADER_VRRP {
+            return Verdict::ToHa;
+        }
         let dst = packet.dst_addr();
         if !ctx.snapshot.is_vip6(dst) {
             return self.not_to_a_vip6(frame, ctx);

@@ -134,7 +134,9 @@ fn cases() -> Vec<Case> {
         case("neighbour advertisement naming the ipv6 vip", neighbour(136, VIP6), Passed),
         case("solicitation for the ipv6 vip, cut short", truncated(neighbour(135, VIP6), 14 + 40 + 23), Passed),
         case("ipv6 header cut short", truncated(ipv6(6, VIP6, &[0; 20]), 14 + 39), Passed),
-        case("ipv6 vrrp (not served over ipv6 yet)", ipv6(112, VRRP6_GROUP, &[0x31; 8]), Passed),
+        case("ipv6 vrrp to its multicast group", ipv6(112, VRRP6_GROUP, &[0x31; 8]), Steered),
+        case("ipv6 vrrp to the director itself (a unicast peer)", ipv6(112, OTHER6, &[0x31; 8]), Steered),
+        case("ipv6 vrrp behind a hop-by-hop header", ipv6(0, VRRP6_GROUP, &[112, 0, 0, 0, 0, 0, 0, 0]), Passed),
         case(
             "version 4 in an ipv6 ethertype",
             ipv4(4, 5, 17, VIP)

@@ -124,6 +124,6 @@ fn entries_are_installed_bound_or_unbound_and_updated() {
     let stranger = crate::conntrack::SyncNote { conn: conn(3, Ipv4Addr::new(10, 0, 0, 99)), ..note };
     assert_eq!(install(now, &[Ok(template_entry(&stranger).unwrap())], &to, &stats), 0);
     assert_eq!(get(&stats.unbound), 2, "a template for a real server this director lacks is left out");
-    install(now, &[Err(EntrySkip::Ipv6)], &to, &stats);
+    install(now, &[Err(EntrySkip::Protocol)], &to, &stats);
     assert_eq!(get(&stats.skipped[2]), 1);
 }

@@ -1,7 +1,7 @@
 //! The owned forms: [`ConnRepr`], [`Control`], the whole-datagram [`parse`] and the [`Builder`].
 //! Offsets, rules and the contract are in the parent module's docs.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use super::super::bytes;
 use super::super::WireError;
@@ -47,7 +47,7 @@ impl SeqData {
     }
 }
 
-/// One IPv4 connection entry, owned and validated.
+/// One connection entry, owned and validated: IPv4 or IPv6, its three addresses of one family.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ConnRepr {
     pub protocol: u8,
@@ -59,18 +59,31 @@ pub struct ConnRepr {
     pub fwmark: u32,
     /// Seconds.
     pub timeout: u32,
-    pub caddr: Ipv4Addr,
-    pub vaddr: Ipv4Addr,
-    pub daddr: Ipv4Addr,
+    pub caddr: IpAddr,
+    pub vaddr: IpAddr,
+    pub daddr: IpAddr,
     pub seq: Option<SeqData>,
 }
 
 impl ConnRepr {
-    /// The entry's length without padding: 36, or 62 with the sequence option.
+    /// Whether this is an IPv6 entry (72-byte fixed part, type `STYPE_F_INET6`).
+    pub const fn is_ipv6(&self) -> bool {
+        self.vaddr.is_ipv6()
+    }
+
+    /// Whether the three addresses are of one family, as an entry's must be.
+    pub const fn is_one_family(&self) -> bool {
+        let v6 = self.is_ipv6();
+        self.caddr.is_ipv6() == v6 && self.daddr.is_ipv6() == v6
+    }
+
+    /// The entry's length without padding: 36 (IPv4) or 72 (IPv6), 26 more with the sequence
+    /// option.
     pub const fn buffer_len(&self) -> usize {
+        let fixed = if self.is_ipv6() { ENTRY_V6_LEN } else { ENTRY_V4_LEN };
         match self.seq {
-            Some(_) => ENTRY_V4_LEN + 2 + SEQ_DATA_LEN,
-            None => ENTRY_V4_LEN,
+            Some(_) => fixed + 2 + SEQ_DATA_LEN,
+            None => fixed,
         }
     }
 
@@ -82,9 +95,6 @@ impl ConnRepr {
         }
         if options.pe_data {
             return Err(EntrySkip::PersistenceEngine);
-        }
-        if entry.is_ipv6() {
-            return Err(EntrySkip::Ipv6);
         }
         let flags = entry.flags();
         let state = entry.state();
@@ -114,13 +124,15 @@ impl ConnRepr {
         })
     }
 
-    /// Writes the whole entry (type 0, version 0, its length).
+    /// Writes the whole entry (type 0 or `STYPE_F_INET6`, version 0, its length).
     ///
     /// # Panics
-    /// If the buffer's length is not [`ConnRepr::buffer_len`].
+    /// If the buffer's length is not [`ConnRepr::buffer_len`], or the addresses are of two
+    /// families ([`ConnRepr::is_one_family`]).
     pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(&self, entry: &mut Entry<T>) {
         assert_eq!(entry.buffer.as_ref().len(), self.buffer_len());
-        entry.set_entry_type(0);
+        assert!(self.is_one_family(), "an entry's addresses share its family: {self:?}");
+        entry.set_entry_type(if self.is_ipv6() { TYPE_INET6 } else { 0 });
         entry.set_protocol(self.protocol);
         entry.set_size(self.buffer_len() as u16);
         entry.set_flags(self.flags);
@@ -332,7 +344,7 @@ fn parse_control(message: &Message<&[u8]>) -> core::result::Result<Datagram, Dat
 }
 
 /// Fills one datagram with entries, as the kernel's master does: each entry 4-byte aligned after
-/// the previous one, at most `maxlen` bytes, at most 255 entries.
+/// the previous one, at most `maxlen` bytes, at most 255 entries, IPv4 and IPv6 entries mixed.
 #[derive(Debug)]
 pub struct Builder {
     buffer: Vec<u8>,
@@ -343,7 +355,7 @@ impl Builder {
     /// An empty message from `syncid`; `maxlen` is clamped to what one entry with options and a
     /// UDP datagram allow.
     pub fn new(syncid: u8, maxlen: usize) -> Builder {
-        let maxlen = maxlen.clamp(HEADER_LEN + ENTRY_V4_LEN + 2 + SEQ_DATA_LEN, MAX_MAXLEN);
+        let maxlen = maxlen.clamp(HEADER_LEN + ENTRY_V6_LEN + 2 + SEQ_DATA_LEN, MAX_MAXLEN);
         let mut buffer = Vec::with_capacity(maxlen);
         buffer.resize(HEADER_LEN, 0);
         let mut message = Message::new_unchecked(&mut buffer[..]);
@@ -372,6 +384,9 @@ impl Builder {
     }
 
     /// Appends `conn`; returns false (and changes nothing) when it does not fit.
+    ///
+    /// # Panics
+    /// If `conn`'s addresses are of two families (see [`ConnRepr::emit`]).
     pub fn push(&mut self, conn: &ConnRepr) -> bool {
         if !self.fits(conn) {
             return false;

@@ -1,14 +1,17 @@
 //! Vectors computed by hand from the kernel's structs (`struct ip_vs_sync_mesg`,
-//! `struct ip_vs_sync_v4`, the option TLVs), byte by byte, and every way a datagram is dropped or an
-//! entry skipped.
+//! `struct ip_vs_sync_v4`, `struct ip_vs_sync_v6`, the option TLVs), byte by byte, and every way a
+//! datagram is dropped or an entry skipped.
 
 use proptest::prelude::*;
 
 use super::*;
 
-const CLIENT: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
-const VIP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 100);
-const RS: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 11);
+const CLIENT: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+const VIP: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 100));
+const RS: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 11));
+const CLIENT6: IpAddr = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1));
+const VIP6: IpAddr = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x100));
+const RS6: IpAddr = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x11));
 
 /// syncid 5, one TCP connection 10.0.0.1:50000 → 10.0.0.100:80 → 10.0.0.11:80, ESTABLISHED,
 /// direct routing, timeout 900 s.
@@ -63,6 +66,32 @@ const TWO: [u8; 108] = [
     0x0a, 0x00, 0x00, 0x01, 0x0a, 0x00, 0x00, 0x64, 0x0a, 0x00, 0x00, 0x0b,
 ];
 
+/// syncid 5, a mixed message as the kernel's master fills it: the IPv4 entry of `ONE`, then an
+/// IPv6 one (`struct ip_vs_sync_v6`, type `STYPE_F_INET6`): TCP [2001:db8::1]:50000 →
+/// [2001:db8::100]:80 → [2001:db8::11]:80, FIN_WAIT, direct routing, INACTIVE, 120 s.
+#[rustfmt::skip]
+const MIXED: [u8; 116] = [
+    0x00, 0x05, 0x00, 0x74, 0x02, 0x01, 0x00, 0x00, // header: size 116, 2 entries, version 1
+    // entry 1 at 8: ONE's
+    0x00, 0x06, 0x00, 0x24, 0x00, 0x00, 0x00, 0x03, 0x00, 0x01, 0xc3, 0x50, 0x00, 0x50, 0x00, 0x50,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0x84,
+    0x0a, 0x00, 0x00, 0x01, 0x0a, 0x00, 0x00, 0x64, 0x0a, 0x00, 0x00, 0x0b,
+    // entry 2 at 44 (36 is a multiple of 4: no padding)
+    0x01,                   // type: STYPE_F_INET6
+    0x06,                   // protocol: TCP
+    0x00, 0x48,             // ver_size: version 0, 72 bytes
+    0x00, 0x00, 0x01, 0x03, // flags: IP_VS_CONN_F_INACTIVE | IP_VS_CONN_F_DROUTE
+    0x00, 0x04,             // state: IP_VS_TCP_S_FIN_WAIT
+    0xc3, 0x50,             // cport 50000
+    0x00, 0x50,             // vport 80
+    0x00, 0x50,             // dport 80
+    0x00, 0x00, 0x00, 0x00, // fwmark
+    0x00, 0x00, 0x00, 0x78, // timeout 120
+    0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x00, 0x01, // caddr 2001:db8::1
+    0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x00, // vaddr 2001:db8::100
+    0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x00, 0x11, // daddr 2001:db8::11
+];
+
 /// A bulk end: syncid 5, nonce 0xdeadbeef, 100 000 entries.
 #[rustfmt::skip]
 const BULK_END: [u8; 20] = [
@@ -107,6 +136,18 @@ fn with_seq() -> ConnRepr {
     }
 }
 
+fn fin_wait6() -> ConnRepr {
+    ConnRepr {
+        flags: ConnFlags(ConnFlags::DROUTE | ConnFlags::INACTIVE),
+        state: TcpState::FinWait.number(),
+        timeout: 120,
+        caddr: CLIENT6,
+        vaddr: VIP6,
+        daddr: RS6,
+        ..established()
+    }
+}
+
 fn template() -> ConnRepr {
     ConnRepr {
         flags: ConnFlags(ConnFlags::TEMPLATE | ConnFlags::DROUTE),
@@ -139,7 +180,22 @@ fn deconstruct() {
 }
 
 #[test]
+fn deconstruct_an_ipv6_entry() {
+    let m = Message::new_checked(&MIXED[..]).unwrap();
+    let e = Entry::new_checked(&m.payload()[ENTRY_V4_LEN..]).unwrap();
+    assert_eq!((e.entry_type(), e.is_ipv6(), e.fixed_len(), e.size()), (1, true, 72, 72));
+    assert_eq!((e.flags().forwarding(), e.flags().contains(ConnFlags::INACTIVE)), (ConnFlags::DROUTE, true));
+    assert_eq!((e.state(), e.cport(), e.timeout()), (4, 50000, 120));
+    assert_eq!((e.caddr(), e.vaddr(), e.daddr()), (CLIENT6, VIP6, RS6));
+    assert!(e.options().is_empty());
+    // The IPv4 view's length check is not enough for an IPv6 entry.
+    let short = Entry::new_checked(&m.payload()[ENTRY_V4_LEN..ENTRY_V4_LEN + 36]);
+    assert_eq!(short.err(), Some(WireError::BadLength));
+}
+
+#[test]
 fn parse_the_vectors() {
+    assert_eq!(parse(&MIXED), Ok(Datagram::Conns { syncid: 5, entries: vec![Ok(established()), Ok(fin_wait6())] }));
     assert_eq!(parse(&ONE), Ok(Datagram::Conns { syncid: 5, entries: vec![Ok(established())] }));
     assert_eq!(parse(&TWO), Ok(Datagram::Conns { syncid: 0, entries: vec![Ok(with_seq()), Ok(template())] }));
     assert_eq!(
@@ -163,6 +219,13 @@ fn emit_reproduces_the_vectors_byte_for_byte() {
     assert!(two.push(&with_seq()) && two.push(&template()));
     assert_eq!(two.entries(), 2);
     assert_eq!(two.finish(), TWO, "the second entry starts 4-byte aligned after zero padding");
+
+    let mut bytes = [0xa5u8; ENTRY_V6_LEN];
+    fin_wait6().emit(&mut Entry::new_unchecked(&mut bytes[..]));
+    assert_eq!(bytes[..], MIXED[8 + ENTRY_V4_LEN..]);
+    let mut mixed = Builder::new(5, DEFAULT_MAXLEN);
+    assert!(mixed.push(&established()) && mixed.push(&fin_wait6()));
+    assert_eq!(mixed.finish(), MIXED);
 
     let control = Control { syncid: 5, kind: ControlKind::BulkEnd, nonce: 0xdead_beef, entries: 100_000 };
     let mut bytes = [0xa5u8; CONTROL_LEN];
@@ -203,6 +266,19 @@ fn the_builder_stays_within_maxlen_and_255_entries() {
     while big.push(&established()) {}
     assert_eq!(big.entries(), 255, "nr_conns is one byte");
     assert_eq!(conns(&big.finish()).len(), 255);
+
+    let mut v6 = Builder::new(1, DEFAULT_MAXLEN);
+    while v6.push(&fin_wait6()) {}
+    assert_eq!(v6.entries(), (DEFAULT_MAXLEN - HEADER_LEN) / ENTRY_V6_LEN, "20 IPv6 entries in 1472 bytes");
+    // The smallest builder still takes one IPv6 entry with its sequence option.
+    let mut small = Builder::new(1, 0);
+    assert!(small.push(&ConnRepr { seq: with_seq().seq, ..fin_wait6() }));
+}
+
+#[test]
+#[should_panic(expected = "share its family")]
+fn an_entry_of_two_families_is_a_bug() {
+    Builder::new(1, DEFAULT_MAXLEN).push(&ConnRepr { daddr: RS, ..fin_wait6() });
 }
 
 #[test]
@@ -239,6 +315,21 @@ fn datagram_drops() {
     assert_eq!(with(&|b| b[8] = 2), Err(DatagramError::EntryType));
     // An IPv6 entry must be 72 bytes long.
     assert_eq!(with(&|b| b[8] = 1), Err(DatagramError::EntryTruncated));
+    let mixed = |edit: &dyn Fn(&mut Vec<u8>)| {
+        let mut bytes = MIXED.to_vec();
+        edit(&mut bytes);
+        parse(&bytes)
+    };
+    assert_eq!(mixed(&|b| b[44 + 3] = 71), Err(DatagramError::EntryTruncated), "IPv6 entry below 72 bytes");
+    assert_eq!(mixed(&|b| b[44] = 3), Err(DatagramError::EntryType), "another type bit beside IPv6");
+    assert_eq!(
+        mixed(&|b| {
+            b.truncate(100);
+            resize(b);
+        }),
+        Err(DatagramError::EntryTruncated),
+        "an IPv6 entry cut short"
+    );
 
     let option = |tlv: &[u8]| {
         let mut bytes = ONE.to_vec();
@@ -301,9 +392,9 @@ fn entry_skips_keep_the_rest_of_the_datagram() {
         bytes
     };
     let cases: [(Vec<u8>, EntrySkip); 7] = [
+        (entry(&|e| e.extend_from_slice(&[0x40; 36])), EntrySkip::UnknownOption),
         (entry(&|e| e.extend_from_slice(&[9, 2, 0, 0])), EntrySkip::UnknownOption),
         (entry(&|e| e.extend_from_slice(&[2, 3, 1, 2, 3, 3, 3, b's', b'i', b'p'])), EntrySkip::PersistenceEngine),
-        (entry(&|e| e.extend_from_slice(&[0; 36])), EntrySkip::Ipv6),
         (entry(&|e| e[1] = 132), EntrySkip::Protocol),
         (entry(&|e| e[9] = 11), EntrySkip::State),
         (
@@ -318,12 +409,22 @@ fn entry_skips_keep_the_rest_of_the_datagram() {
     ];
     for (bad, skip) in cases {
         let mut bad = bad;
-        if skip == EntrySkip::Ipv6 {
+        if bad.len() == ENTRY_V4_LEN + 36 {
+            // An IPv6 entry (its addresses 0x40…) whose option is unknown: skipped by its own length.
             bad[0] = 1;
-            bad[2..4].copy_from_slice(&72u16.to_be_bytes());
+            bad.extend_from_slice(&[9, 2, 0, 0]);
+            bad[2..4].copy_from_slice(&76u16.to_be_bytes());
         }
         assert_eq!(datagram(&bad), vec![Ok(good), Err(skip), Ok(good)], "{skip:?}");
     }
+    // An IPv6 entry between two IPv4 ones is read as itself.
+    let mut v6 = ONE.to_vec();
+    v6.extend_from_slice(&MIXED[8 + ENTRY_V4_LEN..]);
+    v6.extend_from_slice(&ONE[8..]);
+    v6[4] = 3;
+    let len = v6.len() as u16;
+    v6[2..4].copy_from_slice(&len.to_be_bytes());
+    assert_eq!(conns(&v6), vec![Ok(good), Ok(fin_wait6()), Ok(good)]);
     // Options the receiver may skip, and an engine name alone, are read past.
     let skippable = entry(&|e| e.extend_from_slice(&[0x49, 2, 0, 0, 3, 3, b's', b'i', b'p']));
     assert_eq!(datagram(&skippable), vec![Ok(good), Ok(good), Ok(good)]);
@@ -357,11 +458,16 @@ fn conn_strategy() -> impl Strategy<Value = ConnRepr> {
         any::<u16>(),
         any::<bool>(),
         (any::<u16>(), any::<u16>(), any::<u16>(), any::<u32>(), any::<u32>()),
-        (any::<u32>(), any::<u32>(), any::<u32>()),
+        prop_oneof![
+            (any::<u32>(), any::<u32>(), any::<u32>())
+                .prop_map(|(c, v, d)| [c, v, d].map(|a| IpAddr::from(Ipv4Addr::from(a)))),
+            (any::<u128>(), any::<u128>(), any::<u128>())
+                .prop_map(|(c, v, d)| [c, v, d].map(|a| IpAddr::from(Ipv6Addr::from(a)))),
+        ],
         proptest::option::of((seq(), seq()).prop_map(|(in_seq, out_seq)| SeqData { in_seq, out_seq })),
         0u16..11,
     )
-        .prop_map(|(protocol, flags, template, (cport, vport, dport, fwmark, timeout), (c, v, d), seq, state)| {
+        .prop_map(|(protocol, flags, template, (cport, vport, dport, fwmark, timeout), [c, v, d], seq, state)| {
             let mut flags = u32::from(flags) & !ConnFlags::TEMPLATE;
             if template {
                 flags |= ConnFlags::TEMPLATE;
@@ -382,9 +488,9 @@ fn conn_strategy() -> impl Strategy<Value = ConnRepr> {
                 dport,
                 fwmark,
                 timeout,
-                caddr: Ipv4Addr::from(c),
-                vaddr: Ipv4Addr::from(v),
-                daddr: Ipv4Addr::from(d),
+                caddr: c,
+                vaddr: v,
+                daddr: d,
                 seq,
             }
         })

@@ -90,8 +90,19 @@ fn cases() -> Vec<Case> {
         frame[12..14].copy_from_slice(&[0x86, 0xdd]);
         frame
     };
+    // VRRPv3 over IPv6 to ff02::12: header only, the HA thread checks the rest.
+    let vrrp6 = {
+        let mut frame = vec![0x33, 0x33, 0, 0, 0, 0x12];
+        frame.extend_from_slice(&CLIENT.0);
+        frame.extend_from_slice(&[0x86, 0xdd, 0x6c, 0, 0, 0, 0, 8, 112, 255]);
+        frame.extend_from_slice(&std::net::Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1).octets());
+        frame.extend_from_slice(&crate::wire::vrrp6::GROUP.octets());
+        frame.extend_from_slice(&[0x31, 51, 100, 0, 0, 100, 0, 0]);
+        frame
+    };
     vec![
         case("arp request for the vip", arp_request.clone(), Ulvs(Verdict::Tx)),
+        case("ipv6 vrrp advert", vrrp6, Ulvs(Verdict::ToHa)),
         Case {
             serving: false,
             ..case("arp request for the vip, backup", arp_request.clone(), drop(DropReason::NotMaster))
