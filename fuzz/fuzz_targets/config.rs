@@ -3,7 +3,7 @@
 //! where), and a valid one checks against any interface subnet list without panicking.
 #![no_main]
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
@@ -14,7 +14,12 @@ fuzz_target!(|data: &[u8]| {
     let origin = Path::new("fuzz.toml");
     match Config::parse(text, origin) {
         Ok(config) => {
-            let _ = config.check_interface(origin, &[(Ipv4Addr::new(10, 0, 0, 2), 24), (Ipv4Addr::new(10, 77, 0, 1), 16)]);
+            let subnets = [
+                (Ipv4Addr::new(10, 0, 0, 2).into(), 24),
+                (Ipv4Addr::new(10, 77, 0, 1).into(), 16),
+                (Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2).into(), 64),
+            ];
+            let _ = config.check_interface(origin, &subnets);
         }
         Err(err) => {
             let message = err.to_string();

@@ -2,16 +2,18 @@
 //! generated config files, health verdicts, ARP replies, samples, time passing — on a virtual
 //! clock. Asserts the core's contract: nothing panics; every edit and reload is answered exactly
 //! once; a refused one changes nothing (no snapshot, no VIP set, no checks); snapshot generations
-//! only grow; a VIP enters the XDP set before the snapshot that serves it and leaves after.
+//! only grow; a VIP enters the XDP set before the snapshot that serves it and leaves after. Both
+//! families: services on IPv4 and IPv6 VIPs, real servers of either family (a mix is refused).
 #![no_main]
 
 use std::collections::BTreeSet;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
+use ulvs::control::announce::DrainCause;
 use ulvs::control::config::Config;
 use ulvs::control::core::{ControlCore, Effect, Event};
 use ulvs::control::edit::Edit;
@@ -27,7 +29,8 @@ use ulvs::wire::MacAddr;
 const SCHEDULERS: [SchedulerKind; 6] =
     [SchedulerKind::Rr, SchedulerKind::Wrr, SchedulerKind::Lc, SchedulerKind::Wlc, SchedulerKind::Sh, SchedulerKind::Mh];
 
-/// A service chosen among a few VIPs and ports, so that steps meet each other's services.
+/// A service chosen among a few VIPs (two IPv4, two IPv6) and ports, so that steps meet each other's
+/// services.
 #[derive(Arbitrary, Debug, Clone, Copy)]
 struct Svc {
     vip: u8,
@@ -39,18 +42,25 @@ impl Svc {
     fn key(self) -> ServiceKey {
         ServiceKey {
             protocol: if self.udp { Protocol::Udp } else { Protocol::Tcp },
-            vip: Ipv4Addr::new(10, 0, 0, 100 + self.vip % 4),
+            vip: match self.vip % 4 {
+                n @ 0..=1 => Ipv4Addr::new(10, 0, 0, 100 + n).into(),
+                n => Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x100 + u16::from(n - 2)).into(),
+            },
             port: 80 + u16::from(self.port % 4),
         }
     }
 }
 
-fn host(last: u8) -> Ipv4Addr {
-    // Real servers 10.0.0.10..=17, and now and then an address off the segment or a VIP.
-    match last % 10 {
-        8 => Ipv4Addr::new(192, 168, 1, 1),
-        9 => Ipv4Addr::new(10, 0, 0, 100),
-        n => Ipv4Addr::new(10, 0, 0, 10 + n),
+fn host(last: u8) -> IpAddr {
+    // Real servers 10.0.0.10..=17 and 2001:db8::10..=17, and now and then an address off the
+    // segment or a VIP.
+    match last % 20 {
+        8 => Ipv4Addr::new(192, 168, 1, 1).into(),
+        9 => Ipv4Addr::new(10, 0, 0, 100).into(),
+        18 => Ipv6Addr::new(0x2001, 0xdb8, 0xffff, 0, 0, 0, 0, 1).into(),
+        19 => Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x100).into(),
+        n @ 0..=7 => Ipv4Addr::new(10, 0, 0, 10 + n).into(),
+        n => Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x10 + u16::from(n - 10)).into(),
     }
 }
 
@@ -161,6 +171,8 @@ enum Step {
     Reload(File),
     Health { svc: Svc, host: u8, up: bool, start: bool },
     Sampled { partial: u8, oversize: u8 },
+    Drain { signal: bool },
+    Undrain,
 }
 
 #[derive(Arbitrary, Debug)]
@@ -170,20 +182,22 @@ struct Run {
 }
 
 const PATH: &str = "/etc/ulvs/fuzz.toml";
-const SUBNETS: [(Ipv4Addr, u8); 1] = [(Ipv4Addr::new(10, 0, 0, 2), 24)];
+fn subnets() -> Vec<(IpAddr, u8)> {
+    vec![(Ipv4Addr::new(10, 0, 0, 2).into(), 24), (Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2).into(), 64)]
+}
 
 fuzz_target!(|run: Run| {
     let path = PathBuf::from(PATH);
     let Ok(config) = Config::parse(&run.first.text(), Path::new(PATH)) else { return };
-    if config.check_interface(&path, &SUBNETS).is_err() {
+    if config.check_interface(&path, &subnets()).is_err() {
         return;
     }
     let registry = runtime::registry(&config, 2, MacAddr([2, 0, 0, 0, 0, 2]));
     let mut now = Instant::now();
-    let mut core = ControlCore::new(config, path, registry, SUBNETS.to_vec(), now);
+    let mut core = ControlCore::new(config, path, registry, subnets(), now);
     let first = core.first_snapshot();
     let mut generation = first.generation;
-    let mut vips: BTreeSet<Ipv4Addr> = first.vips().collect();
+    let mut vips: BTreeSet<IpAddr> = first.vips().collect();
     check(core.on(Event::Start, now), false, &mut generation, &mut vips);
     for step in run.steps.into_iter().take(64) {
         let (event, answered) = match step {
@@ -191,7 +205,9 @@ fuzz_target!(|run: Run| {
                 now += Duration::from_millis(u64::from(ms) * 16);
                 (Event::Tick, false)
             }
-            Step::Arp { host: h, mac } => (Event::ArpReply { ip: host(h), mac: MacAddr([2, 0, 0, 0, 1, mac]) }, false),
+            Step::Arp { host: h, mac } => {
+                (Event::NeighbourHeard { ip: host(h), mac: MacAddr([2, 0, 0, 0, 1, mac]) }, false)
+            }
             Step::Edit(changes) => (Event::Edit(changes.iter().take(16).map(Change::edit).collect()), true),
             Step::Reload(file) => {
                 let parsed = Config::parse(&file.text(), Path::new(PATH)).map(Box::new).map_err(|e| e.to_string());
@@ -210,6 +226,8 @@ fuzz_target!(|run: Run| {
                 };
                 (Event::Sampled(sample), false)
             }
+            Step::Drain { signal } => (Event::Drain(if signal { DrainCause::Signal } else { DrainCause::Ctl }), false),
+            Step::Undrain => (Event::Undrain, false),
         };
         check(core.on(event, now), answered, &mut generation, &mut vips);
     }
@@ -217,7 +235,7 @@ fuzz_target!(|run: Run| {
 });
 
 /// The contract on one event's effects (see the module docs).
-fn check(effects: Vec<Effect>, answered: bool, generation: &mut u64, vips: &mut BTreeSet<Ipv4Addr>) {
+fn check(effects: Vec<Effect>, answered: bool, generation: &mut u64, vips: &mut BTreeSet<IpAddr>) {
     let answers: Vec<&Result<String, String>> =
         effects.iter().filter_map(|e| if let Effect::Answer(a) = e { Some(a) } else { None }).collect();
     if answered {
@@ -231,7 +249,7 @@ fn check(effects: Vec<Effect>, answered: bool, generation: &mut u64, vips: &mut 
                 assert!(!refused, "a refused request published a snapshot");
                 assert!(snapshot.generation > *generation, "generations only grow");
                 *generation = snapshot.generation;
-                let serving: BTreeSet<Ipv4Addr> = snapshot.vips().collect();
+                let serving: BTreeSet<IpAddr> = snapshot.vips().collect();
                 assert!(serving.is_subset(vips), "a snapshot serves a VIP the XDP set lacks");
                 published = true;
             }

@@ -21,11 +21,11 @@ use ulvs::wire::MacAddr;
 
 fn registry() -> Registry {
     let service = |protocol, port, scheduler, persistence| ServiceSpec {
-        key: ServiceKey { protocol, vip: Ipv4Addr::new(10, 0, 0, 100), port },
+        key: ServiceKey { protocol, vip: Ipv4Addr::new(10, 0, 0, 100).into(), port },
         scheduler,
         flags: SchedFlags::default(),
         persistence,
-        reals: (11..13).map(|i| RealSpec { ip: Ipv4Addr::new(10, 0, 0, i), weight: 1, mac: None }).collect(),
+        reals: (11..13).map(|i| RealSpec { ip: Ipv4Addr::new(10, 0, 0, i).into(), weight: 1, mac: None }).collect(),
     };
     let services = vec![
         service(Protocol::Tcp, 80, SchedulerKind::Wrr, None),

@@ -11,11 +11,11 @@
 //! ```text
 //! core = ControlCore::new(config, path, registry, subnets, arp_refresh, now)
 //! while !core.all_resolved() and before the start-up deadline:   (no snapshot exists yet)
-//!     perform(core.on(Tick, now)); wait for an ARP reply ≤ 50 ms → perform(core.on(ArpReply, now))
+//!     perform(core.on(Tick, now)); wait for a neighbour reply ≤ 50 ms → perform(core.on(NeighbourHeard, now))
 //! publish core.first_snapshot(); start the workers, the checker (core.checks()), HA …
 //! perform(core.on(Start, now))
 //! loop until stop:
-//!     wait for an ARP reply until min(core.poll_timeout(), now + 50 ms) → perform(core.on(ArpReply { ip, mac }, now))
+//!     wait for a neighbour reply until min(core.poll_timeout(), now + 50 ms) → perform(core.on(NeighbourHeard { ip, mac }, now))
 //!     perform(core.on(Tick, now))
 //!     each queued control event → perform(core.on(event, now)), its Answer to the event's reply channel
 //!     SIGHUP → perform(core.on(Reload(Config::load(path)), now))
