@@ -7,6 +7,8 @@
 #   --minutes N   fuzz each target for N minutes (default 1); --seconds N likewise
 #   --runs N      fuzz each target for N executions instead (e.g. --runs 10000000)
 #   --replay      only run each target once over its corpus (a regression check; what test.sh does)
+#   --dev         build and run the dev profile (no optimisation: quick to build, slow to fuzz;
+#                 test.sh replays with it)
 #   TARGET…       the targets to run (default: every target, one after the other)
 #
 # Prints, per target: executions, executions per second, coverage (libFuzzer's edge count and
@@ -23,6 +25,7 @@ cd "$(dirname "$0")/.."
 seconds=60
 runs=""
 replay=false
+profile=release
 targets=()
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -30,6 +33,7 @@ while [ $# -gt 0 ]; do
         --seconds) seconds="$2"; shift 2 ;;
         --runs) runs="$2"; shift 2 ;;
         --replay) replay=true; shift ;;
+        --dev) profile=dev; shift ;;
         -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
         -*) echo "fuzz.sh: unknown option $1" >&2; exit 2 ;;
         *) targets+=("$1"); shift ;;
@@ -52,9 +56,15 @@ for target in "${targets[@]}"; do
     grep -qx "$target" <<<"$all" || { echo "fuzz.sh: no target $target (have: $(echo $all))" >&2; exit 2; }
 done
 
-echo "== building the fuzz targets (release, debug assertions, ASan)"
-nice -n "$nice_level" cargo fuzz build >/dev/null
-bin_dir="target/x86_64-unknown-linux-gnu/release"
+if [ "$profile" = dev ]; then
+    echo "== building the fuzz targets (dev, ASan)"
+    nice -n "$nice_level" cargo fuzz build --dev >/dev/null
+    bin_dir="target/x86_64-unknown-linux-gnu/debug"
+else
+    echo "== building the fuzz targets (release, debug assertions, ASan)"
+    nice -n "$nice_level" cargo fuzz build >/dev/null
+    bin_dir="target/x86_64-unknown-linux-gnu/release"
+fi
 work="target/fuzz-work"
 mkdir -p "$work"
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every ulvs test: a build check of the fuzz targets, then unit tests, the port tests and the netns
+# Every ulvs test: the fuzz targets built and their committed corpora replayed, then unit tests, the port tests and the netns
 # tests (real namespaces, veths, the real binary, real HTTP clients and servers, for io = xdp and
 # io = packet), and the criterion benches once each in test mode. Needs root. Installs what is
 # missing first.
@@ -14,8 +14,8 @@ if ! command -v cargo-fuzz >/dev/null; then
     cargo install --locked --quiet cargo-fuzz
 fi
 
-echo "== fuzz targets build (cargo fuzz build)"
-(cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz build --dev)
+echo "== fuzz targets: build, and replay each committed corpus once (scripts/fuzz.sh --replay --dev)"
+FUZZ_NICE=0 scripts/fuzz.sh --replay --dev
 
 echo "== cargo test --all-targets (unit, ports, netns, benches in test mode)"
 log=$(mktemp)
